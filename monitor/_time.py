@@ -1,0 +1,55 @@
+"""Instants as integer microseconds since the Unix epoch (UTC).
+
+The core keeps time as plain integers: exact, cheap to compare and compact in
+JSON. Conversion to and from aware datetimes happens only at the edges.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+SECOND = 1_000_000
+DAY = 86_400 * SECOND
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+
+def to_us(dt: datetime) -> int:
+    """An aware datetime as microseconds since the epoch."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError("timezone offset required")
+    return (dt - _EPOCH) // _ONE_US
+
+
+def from_us(us: int) -> datetime:
+    """Microseconds since the epoch as an aware UTC datetime."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def iso(us: int) -> str:
+    """ISO 8601 text of an instant, in UTC with a ``Z`` suffix."""
+    text = from_us(us).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def local_date(us: int, zone: ZoneInfo) -> date:
+    """The calendar date of an instant in a time zone."""
+    return from_us(us).astimezone(zone).date()
+
+
+def parse_instant(text: str) -> int:
+    """Parse an ISO 8601 instant with offset, or a date (midnight UTC)."""
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 instant: {text!r}") from exc
+    if dt.tzinfo is None:
+        if len(value) == 10:  # a bare date
+            dt = dt.replace(tzinfo=UTC)
+        else:
+            raise ValueError(f"timezone offset required: {text!r}")
+    return to_us(dt)

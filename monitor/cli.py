@@ -1,0 +1,205 @@
+"""The command line: ``monitor replay | simulate | demo | schema | policy check``.
+
+A thin shell: it parses arguments, calls the core and prints. Usage and policy
+errors exit 2 with one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitor._errors import MonitorError
+from monitor._time import parse_instant
+from monitor.rules.policy import DEFAULT_POLICY_PATH, Policy, default_policy, load_policy
+
+__all__ = ["main", "cli"]
+
+
+def _policy(path: str | None) -> Policy:
+    return load_policy(path) if path else default_policy()
+
+
+def _as_of(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="monitor")
+def cli() -> None:
+    """Post-loan early-warning monitor: tiered warnings and on-site inspection schedules."""
+
+
+def print_summary(result: Any, out: Path | None) -> None:
+    from monitor.rules.policy import LEVEL_NAMES
+
+    s = result.summary()
+    ev = s["events"]
+    eps = result.read / result.elapsed if result.elapsed > 0 else 0.0
+    lines = [
+        f"as of            {s['as_of']}",
+        f"events read      {ev['read']:>10,}",
+        f"  applied        {ev['applied']:>10,}",
+        f"  duplicate      {ev['duplicate']:>10,}",
+        f"  rejected       {ev['rejected']:>10,}",
+        f"  after as-of    {ev['after_as_of']:>10,}",
+        f"borrowers        {s['borrowers']['total']:>10,}",
+    ]
+    for name in (*LEVEL_NAMES, "no_profile"):
+        lines.append(f"  {name:<14} {s['borrowers']['by_tier'][name]:>10,}")
+    lines.append(f"alerts           {s['alerts']['total']:>10,}")
+    for kind, count in s["alerts"]["by_kind"].items():
+        lines.append(f"  {kind:<14} {count:>10,}")
+    lines.append(f"elapsed          {result.elapsed:>10.2f} s   ({eps:,.0f} events/s)")
+    if out is not None:
+        lines.append(f"outputs          {out}/")
+    click.echo("\n".join(lines))
+
+
+@cli.command()
+@click.argument("events", nargs=-1, required=True)
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for alerts.jsonl, borrowers.jsonl, schedule.csv, rejects.jsonl")
+@click.option("--policy", "policy_path", type=str, default=None, help="Policy file (TOML or JSON)")
+@click.option("--as-of", "as_of", type=str, default=None,
+              help="Instant to replay up to (ISO 8601 with offset); default: the latest event")
+@click.option("--strict", is_flag=True, help="Exit 1 when any line was rejected")
+def replay(events: tuple[str, ...], out: Path, policy_path: str | None, as_of: str | None, strict: bool) -> None:
+    """Replay EVENTS (JSONL files, .gz, or -) through the engine, as known at --as-of."""
+    from monitor.replay import replay as run, write_outputs
+
+    policy = _policy(policy_path)
+    result = run(list(events), policy, _as_of(as_of))
+    write_outputs(result, out)
+    print_summary(result, out)
+    if strict and result.rejected:
+        click.echo(f"{result.rejected} line(s) rejected: see {out / 'rejects.jsonl'}", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--borrowers", type=click.IntRange(1, 10_000_000), required=True)
+@click.option("--months", type=click.IntRange(1, 240), required=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Events file (.jsonl or .jsonl.gz); the ground truth goes beside it")
+@click.option("--duplicates", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Share of events sent twice")
+@click.option("--malformed", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Share of extra malformed lines")
+@click.option("--start", type=str, default="2025-01-01", show_default=True, help="First day simulated")
+def simulate(borrowers: int, months: int, seed: int, out: Path, duplicates: float, malformed: float,
+             start: str) -> None:
+    """Write a synthetic portfolio's events and its ground truth (defaults)."""
+    from monitor.simulate import outcomes_path, simulate as run, write_simulation
+
+    result = run(borrowers, months, seed, start=start, duplicates=duplicates, malformed=malformed)
+    write_simulation(result, out)
+    click.echo(f"events     {out}\noutcomes   {outcomes_path(out)}")
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--borrowers", type=click.IntRange(1, 1_000_000), default=2000, show_default=True)
+@click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+def demo(directory: Path | None, borrowers: int, months: int, seed: int) -> None:
+    """Simulate a portfolio, replay it and show where the outputs are. Needs no server."""
+    from monitor.replay import replay as run, write_outputs
+    from monitor.simulate import outcomes_path, simulate as sim, write_simulation
+
+    directory = directory or Path("demo-out")
+    directory.mkdir(parents=True, exist_ok=True)
+    events = directory / "events.jsonl"
+    click.echo(f"simulating {borrowers:,} borrowers over {months} months (seed {seed}) ...")
+    write_simulation(sim(borrowers, months, seed, duplicates=0.002, malformed=0.001), events)
+    out = directory / "replay"
+    result = run([events], default_policy())
+    write_outputs(result, out)
+    print_summary(result, out)
+    click.echo(f"events           {events}\nground truth     {outcomes_path(events)}")
+    for name in ("alerts.jsonl", "borrowers.jsonl", "schedule.csv", "rejects.jsonl", "summary.json"):
+        click.echo(f"  {out / name}")
+
+
+@cli.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of standard output")
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema of the events and outputs (generated from the models)."""
+    from monitor.schema import schema_json
+
+    text = schema_json()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+@cli.group()
+def policy() -> None:
+    """Validate and show warning policies."""
+
+
+@policy.command("check")
+@click.argument("file", required=False)
+def policy_check(file: str | None) -> None:
+    """Validate FILE (default: the shipped policy) and print what it defines."""
+    pol = _policy(file)
+    v = pol.visits
+    click.echo(f"policy {pol.version}  ({file or DEFAULT_POLICY_PATH})  OK")
+    click.echo(f"time zone {pol.timezone}; cure period {pol.cure_days} days; "
+               f"duplicates within {pol.duplicate_window_days} days")
+    click.echo("rules:")
+    for row in pol.rule_table():
+        state = "" if row["enabled"] else "  [disabled]"
+        params = ", ".join(f"{k}={v}" for k, v in row["params"].items())
+        click.echo(f"  {row['rule']:<26} {str(row['level']):<34} {params}{state}")
+    c = pol.classification
+    click.echo(f"classification floors (DPD >=): special_mention {c.special_mention}, substandard "
+               f"{c.substandard}, doubtful {c.doubtful}, loss {c.loss}")
+    base = ", ".join(f"{g} {d}" for g, d in v.base_days.items())
+    mit = ", ".join(f"{m.value} x{f}" for m, f in v.mitigation_factor.items())
+    t = v.tier_max_days
+    click.echo(f"visits: first after {v.first_visit_days} days; base days {base}; mitigation {mit}; "
+               f"exposure >= {v.large_exposure:,.0f} x{v.large_exposure_factor}; "
+               f"clamp [{v.min_interval_days}, {v.max_interval_days}]; "
+               f"tier max watch {t.watch} / warning {t.warning} / severe {t.severe} days")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit 0 on success, 1 for --strict with rejects, 2 on a usage or policy error."""
+    try:
+        cli.main(args=argv, prog_name="monitor", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("monitor: aborted", err=True)
+        return 2
+    except click.UsageError as exc:
+        hint = f" (see monitor {exc.ctx.info_name} --help)" if exc.ctx is not None else ""
+        click.echo(f"monitor: error: {exc.format_message()}{hint}", err=True)
+        return 2
+    except click.ClickException as exc:
+        click.echo(f"monitor: error: {exc.format_message()}", err=True)
+        return 2
+    except MonitorError as exc:
+        click.echo(f"monitor: error: {exc}", err=True)
+        return 2
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int) else 1
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,418 @@
+"""The decision engine: a pure function of (borrower state, event or clock) -> (state, decisions).
+
+No I/O, no clock reads, no logging: the caller passes event time in and gets
+decisions out, like a protocol state machine. The engine takes ownership of
+the state it is given and returns the new state (which may be the same object,
+updated): callers keep the returned one.
+
+    engine = Engine(policy)
+    state = engine.new_state("B000001")
+    step = engine.apply(state, event)        # one event
+    step = engine.advance(step.state, now)   # time-driven changes up to now
+    step.alerts, step.schedule, step.outcome
+
+Time-driven changes (a DPD band crossed, a window ending, a cure period
+ending) take effect at the exact instant they become true: ``state.wake`` is
+the next such instant, and both ``apply`` and ``advance`` settle every wake-up
+due before the instant they move to, in time order. A wake-up due at the very
+instant of an event is settled together with that event, after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor._time import DAY, from_us, local_date, to_us
+from monitor.events import (
+    GRADE_INDEX,
+    BureauReport,
+    Event,
+    InspectionCompleted,
+    LawsuitNotice,
+    LoanProfile,
+    Overdue,
+    RatingChange,
+)
+from monitor.outputs import Alert, AlertKind, BorrowerView, ScheduleEntry, Signal
+from monitor.rules.evaluate import Sig, evaluate
+from monitor.rules.policy import LEVEL_NAMES, Policy
+from monitor.state import (
+    AccountFact,
+    BorrowerState,
+    BureauFact,
+    CaseFact,
+    InspectionFact,
+    ProfileFact,
+    RatingMove,
+)
+
+__all__ = ["Engine", "Step", "BatchStep", "APPLIED", "DUPLICATE", "ADVANCED"]
+
+APPLIED = "applied"
+DUPLICATE = "duplicate"
+ADVANCED = "advanced"
+
+_CASE_EIDS = 8  # notices remembered per lawsuit case
+_RETAIN_DAYS = 400  # cured accounts and closed cases are forgotten after this long
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one call did: the new state, its outcome and the decisions made."""
+
+    state: BorrowerState
+    outcome: str
+    alerts: tuple[Alert, ...] = ()
+    schedule: ScheduleEntry | None = None  # the new schedule entry when it changed
+
+
+@dataclass(slots=True)
+class BatchStep:
+    """The merged result of ``apply_batch``: the same decisions as one call per event."""
+
+    state: BorrowerState
+    outcomes: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    schedule: ScheduleEntry | None = None
+
+
+def _instant(now: datetime | int) -> int:
+    return now if isinstance(now, int) else to_us(now)
+
+
+class Engine:
+    """Applies one policy to borrower states. Stateless itself; safe to share."""
+
+    __slots__ = ("policy", "_cure", "_dup_window", "_lookback", "_move_keep", "_tz")
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._cure = policy.cure_days * DAY
+        self._dup_window = policy.duplicate_window_days * DAY
+        r = policy.rating
+        self._lookback = r.downgrade_2.lookback_days * DAY
+        self._move_keep = max(r.downgrade_1.active_days, r.downgrade_2.active_days) * DAY
+        self._tz = policy.zone
+
+    # ------------------------------------------------------------------ API
+
+    def new_state(self, borrower_id: str) -> BorrowerState:
+        return BorrowerState(id=borrower_id)
+
+    def apply(self, state: BorrowerState, event: Event) -> Step:
+        """Apply one event (validated by the event contract) in event time."""
+        if event.borrower_id != state.id:
+            raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
+        before = self._sched_key(state)
+        alerts: list[Alert] = []
+        outcome = self._apply(state, event, alerts)
+        return Step(state, outcome, tuple(alerts), self._sched_change(state, before))
+
+    def apply_batch(self, state: BorrowerState, events: Iterable[Event]) -> BatchStep:
+        """Apply several events of one borrower in order; the same result as one ``apply`` each."""
+        before = self._sched_key(state)
+        result = BatchStep(state)
+        for event in events:
+            if event.borrower_id != state.id:
+                raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
+            result.outcomes.append(self._apply(state, event, result.alerts))
+        result.schedule = self._sched_change(state, before)
+        return result
+
+    def advance(self, state: BorrowerState, now: datetime | int) -> Step:
+        """Settle every time-driven change due at or before ``now``; the clock moves to ``now``."""
+        t = _instant(now)
+        before = self._sched_key(state)
+        alerts: list[Alert] = []
+        self._run_wakes(state, t, alerts, inclusive=True)
+        if state.clock is None or t > state.clock:
+            state.clock = t
+        return Step(state, ADVANCED, tuple(alerts), self._sched_change(state, before))
+
+    def view(self, state: BorrowerState, now: datetime | int | None = None) -> BorrowerView:
+        """The borrower as known at ``now`` (default: its clock); call ``advance`` first."""
+        t = _instant(now) if now is not None else (state.clock or 0)
+        p = state.profile
+        if p is None:
+            return BorrowerView(
+                borrower_id=state.id, tier=None, computed_tier=None, active_rules=[],
+                min_classification=None, next_visit_due=None, team=None, branch=None, exposure=None,
+            )
+        ev = evaluate(self.policy, state, t)
+        from monitor.rules.evaluate import highest_dpd
+
+        dpd, _ = highest_dpd(state, t)
+        return BorrowerView(
+            borrower_id=state.id,
+            tier=LEVEL_NAMES[state.tier],
+            computed_tier=LEVEL_NAMES[ev.computed],
+            active_rules=sorted(s.rule for s in ev.signals),
+            min_classification=self.policy.classification.of(dpd),
+            next_visit_due=local_date(state.due, self._tz) if state.due is not None else None,
+            team=p.team,
+            branch=p.branch,
+            exposure=p.exposure,
+        )
+
+    def signals(self, state: BorrowerState, now: datetime | int) -> list[Signal]:
+        """The signals that hold at ``now``, with their evidence."""
+        return self._signals(evaluate(self.policy, state, _instant(now)).signals)
+
+    def schedule_entry(self, state: BorrowerState) -> ScheduleEntry:
+        """The borrower's current visit-schedule entry."""
+        p = state.profile
+        return ScheduleEntry(
+            borrower_id=state.id,
+            next_visit_due=local_date(state.due, self._tz) if state.due is not None else None,
+            team=p.team if p else None,
+            branch=p.branch if p else None,
+            tier=LEVEL_NAMES[state.tier],
+            reason=self._reason(state),
+            policy_version=self.policy.version,
+        )
+
+    # ------------------------------------------------------------ internals
+
+    def _apply(self, s: BorrowerState, e: Event, alerts: list[Alert]) -> str:
+        t = to_us(e.occurred_at)
+        now = t if s.clock is None or t >= s.clock else s.clock
+        self._run_wakes(s, now, alerts, inclusive=False)
+        s.clock = now
+        seen = s.seen.get(e.event_id)
+        if seen is not None and now - seen < self._dup_window:
+            return DUPLICATE
+        self._remember(s, e.event_id, t, now)
+        had_profile = s.profile is not None
+        if not had_profile and not isinstance(e, LoanProfile):
+            s.held += 1
+        visit = self._merge(s, e, t, now)
+        if s.profile is None:
+            return APPLIED
+        if not had_profile:
+            s.due = s.profile.disbursed + self.policy.visits.first_visit_days * DAY
+            s.due_why, s.due_at = "first_visit", now
+        self._settle(s, now, alerts)
+        if visit and had_profile:
+            p = s.profile
+            days = self.policy.visits.interval(s.tier, s.grade, p.exposure, p.mitigation)
+            s.due = t + days * DAY
+            s.due_why, s.due_at = "inspection", t
+        return APPLIED
+
+    def _merge(self, s: BorrowerState, e: Event, t: int, now: int) -> bool:
+        """Fold the event's fact into the state (latest occurred_at wins). True for a visit."""
+        if isinstance(e, Overdue):
+            acc = s.accounts.get(e.account_id)
+            if acc is None or t >= acc.at:
+                s.accounts[e.account_id] = AccountFact(
+                    at=t, eid=e.event_id, dpd=e.days_past_due, amount=e.overdue_amount, product=e.product)
+            self._prune(s, now)
+        elif isinstance(e, BureauReport):
+            b = s.bureau
+            fact = BureauFact(
+                at=t, eid=e.event_id, dpd=e.max_external_dpd, overdue=e.external_overdue_amount,
+                inq=e.hard_inquiries_30d, debt=e.total_external_debt, guar=e.guarantee_exposure)
+            if b is None or t >= b.at:
+                s.bureau_prev, s.bureau = b, fact
+            elif s.bureau_prev is None or t >= s.bureau_prev.at:
+                s.bureau_prev = fact
+        elif isinstance(e, RatingChange):
+            self._rating(s, e, t, now)
+        elif isinstance(e, LawsuitNotice):
+            c = s.cases.get(e.case_id)
+            if c is None:
+                s.cases[e.case_id] = CaseFact(
+                    at=t, eid=e.event_id, first=t, stage_at=t, role=e.role.value, ctype=e.case_type.value,
+                    stage=e.stage.value, claim=e.claim_amount, court=e.court, eids=[e.event_id])
+            elif t >= c.at:
+                if e.stage.value != c.stage:
+                    c.stage_at = t
+                c.at, c.eid, c.role, c.ctype = t, e.event_id, e.role.value, e.case_type.value
+                c.stage, c.claim, c.court = e.stage.value, e.claim_amount, e.court
+                c.eids = (c.eids + [e.event_id])[-_CASE_EIDS:]
+            else:
+                c.first = min(c.first, t)
+            self._prune(s, now)
+        elif isinstance(e, InspectionCompleted):
+            ins = s.inspection
+            if ins is None or t >= ins.at:
+                s.inspection = InspectionFact(
+                    at=t, eid=e.event_id, outcome=e.outcome.value, team=e.team, inspector=e.inspector)
+                return True
+        elif isinstance(e, LoanProfile):
+            prof = s.profile
+            if prof is None or t >= prof.at:
+                s.profile = ProfileFact(
+                    at=t, eid=e.event_id, segment=e.segment.value, industry=e.industry, branch=e.branch,
+                    team=e.team, exposure=e.exposure, product=e.product, mitigation=e.mitigation.value,
+                    disbursed=to_us(e.disbursed_at), name=e.name)
+            if s.grade is None:
+                s.grade, s.grade_at, s.grade_eid = e.grade.value, t, e.event_id
+                s.grades = [(t, e.grade.value)]
+        return False
+
+    def _rating(self, s: BorrowerState, e: RatingChange, t: int, now: int) -> None:
+        if s.grade_at is not None and t < s.grade_at:
+            return  # superseded by a later rating already known
+        new = e.new_grade.value
+        prior = s.grade if s.grade is not None else e.old_grade.value
+        # the best grade held at any time in the look-back window before the change
+        start = t - self._lookback
+        best = prior
+        hist = s.grades
+        for i, (since, grade) in enumerate(hist):
+            end = hist[i + 1][0] if i + 1 < len(hist) else t
+            if end > start and since < t and GRADE_INDEX[grade] < GRADE_INDEX[best]:
+                best = grade
+        r = self.policy.rating
+        dg1 = GRADE_INDEX[new] - GRADE_INDEX[prior] == r.downgrade_1.notches
+        dg2 = GRADE_INDEX[new] - GRADE_INDEX[best] >= r.downgrade_2.notches
+        if dg1 or dg2:
+            s.moves.append(RatingMove(
+                at=t, eid=e.event_id, old=e.old_grade.value, new=new, prior=prior, best=best, dg1=dg1, dg2=dg2))
+        s.grade, s.grade_at, s.grade_eid = new, t, e.event_id
+        hist.append((t, new))
+        # keep the segment that covers the start of the window and everything after it
+        horizon = now - self._lookback
+        while len(hist) > 1 and hist[1][0] <= horizon:
+            hist.pop(0)
+        if s.moves:
+            s.moves = [m for m in s.moves if m.at + self._move_keep > now]
+
+    def _remember(self, s: BorrowerState, eid: str, t: int, now: int) -> None:
+        seen = s.seen
+        seen[eid] = t
+        cap = self.policy.duplicate_memory
+        first = next(iter(seen.values()))
+        if len(seen) > cap or now - first >= self._dup_window:
+            kept = [(k, v) for k, v in seen.items() if now - v < self._dup_window]
+            if len(kept) > cap:
+                kept.sort(key=lambda kv: kv[1])
+                kept = kept[-cap:]
+            s.seen = dict(kept)
+
+    def _prune(self, s: BorrowerState, now: int) -> None:
+        keep = _RETAIN_DAYS * DAY
+        if len(s.accounts) > 1:
+            stale = [k for k, a in s.accounts.items() if a.dpd == 0 and now - a.at > keep]
+            for k in stale:
+                del s.accounts[k]
+        if s.cases:
+            horizon = self.policy.lawsuit.active_days * DAY
+            stale = [k for k, c in s.cases.items() if now - c.at > max(horizon, keep)]
+            for k in stale:
+                del s.cases[k]
+
+    def _run_wakes(self, s: BorrowerState, until: int, alerts: list[Alert], *, inclusive: bool) -> None:
+        while s.wake is not None and (s.wake <= until if inclusive else s.wake < until):
+            at = s.wake
+            s.clock = at
+            self._settle(s, at, alerts)
+            if s.wake is not None and s.wake <= at:
+                raise RuntimeError(f"engine bug: wake-up {s.wake} not after {at} for {s.id}")
+
+    def _settle(self, s: BorrowerState, now: int, alerts: list[Alert]) -> None:
+        """Re-evaluate at ``now``: computed and effective tier, alerts, due date, next wake-up."""
+        if s.profile is None:
+            s.wake = None
+            return
+        ev = evaluate(self.policy, s, now, detail=False)
+        # closed segments of the computed tier, (end, level), levels strictly decreasing:
+        # a segment whose level a later one reaches can never decide the effective tier
+        tiers = s.tiers
+        old, new = s.computed, ev.computed
+        if new != old:
+            top = old if old > new else new
+            while tiers and tiers[-1][1] <= top:
+                tiers.pop()
+            if old > new:
+                tiers.append((now, old))
+            s.computed = new
+        cure = self._cure
+        while tiers and tiers[0][0] + cure <= now:
+            tiers.pop(0)
+        wake = ev.next_change
+        if tiers:
+            eff = tiers[0][1]
+            end = tiers[0][0] + cure
+            if wake is None or end < wake:
+                wake = end
+        else:
+            eff = new
+        if eff != s.tier:
+            old = s.tier
+            s.tier, s.tier_since = eff, now
+            if eff > old:
+                cap = self.policy.visits.tier_max(eff)
+                if cap is not None:
+                    due = now + cap * DAY
+                    if s.due is None or due < s.due:
+                        s.due, s.due_why, s.due_at = due, "tier_raised", now
+            s.alerts += 1
+            evidence = evaluate(self.policy, s, now, detail=True).signals
+            alerts.append(self._alert(s, old, eff, new, now, evidence))
+        s.wake = wake
+
+    def _signals(self, sigs: list[Sig]) -> list[Signal]:
+        ordered = sorted(sigs, key=lambda g: (-g.level, g.rule))
+        return [
+            Signal(rule=g.rule, family=g.family, level=LEVEL_NAMES[g.level], since=from_us(g.since),
+                   values=g.values, thresholds=g.thresholds, event_ids=list(g.event_ids))
+            for g in ordered
+        ]
+
+    def _alert(self, s: BorrowerState, old: int, new: int, computed: int, at: int, sigs: list[Sig]) -> Alert:
+        if old == 0:
+            kind = AlertKind.raised
+        elif new == 0:
+            kind = AlertKind.cleared
+        elif new > old:
+            kind = AlertKind.escalated
+        else:
+            kind = AlertKind.de_escalated
+        key = f"{self.policy.version}\x1f{s.id}\x1f{s.alerts}\x1f{at}\x1f{old}\x1f{new}"
+        p = s.profile
+        return Alert(
+            alert_id=hashlib.sha256(key.encode()).hexdigest()[:32],
+            borrower_id=s.id,
+            kind=kind,
+            from_tier=LEVEL_NAMES[old],
+            to_tier=LEVEL_NAMES[new],
+            computed_tier=LEVEL_NAMES[computed],
+            at=from_us(at),
+            signals=self._signals(sigs),
+            policy_version=self.policy.version,
+            next_visit_due=local_date(s.due, self._tz) if s.due is not None else None,
+            team=p.team if p else None,
+            branch=p.branch if p else None,
+            sequence=s.alerts,
+        )
+
+    @staticmethod
+    def _sched_key(s: BorrowerState) -> tuple[object, ...]:
+        p = s.profile
+        return (s.due, s.tier, p.team if p else None, p.branch if p else None, s.due_why)
+
+    def _sched_change(self, s: BorrowerState, before: tuple[object, ...]) -> ScheduleEntry | None:
+        if self._sched_key(s) == before:
+            return None
+        return self.schedule_entry(s)
+
+    def _reason(self, s: BorrowerState) -> str:
+        if s.due is None:
+            return "no profile yet"
+        when = local_date(s.due_at, self._tz).isoformat() if s.due_at is not None else "?"
+        if s.due_why == "first_visit":
+            return f"first post-loan check: {self.policy.visits.first_visit_days} days after disbursement"
+        if s.due_why == "inspection":
+            p = s.profile
+            days = (s.due - (s.due_at or s.due)) // DAY
+            grade = s.grade or "?"
+            mitig = p.mitigation if p else "?"
+            return f"inspected {when}: every {days} days ({LEVEL_NAMES[s.tier]}, grade {grade}, {mitig})"
+        if s.due_why == "tier_raised":
+            return f"tier raised on {when}: visit within {(s.due - (s.due_at or s.due)) // DAY} days"
+        return s.due_why or ""

@@ -1,0 +1,217 @@
+"""Offline replay: run the decision core over event files, as known at an instant.
+
+The shell around the engine for files: read JSONL (``.gz`` or ``-``), validate
+each line with the event contract, apply the events in ``occurred_at`` order
+(stable for ties), advance every borrower to ``as_of`` and write the outputs.
+Bad lines go to ``rejects.jsonl`` with their position, text and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from monitor._time import iso, to_us
+from monitor.engine import DUPLICATE, Engine
+from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
+from monitor.jsonl import MAX_LINE_BYTES, iter_lines
+from monitor.outputs import Alert, BorrowerView
+from monitor.rules.policy import LEVEL_NAMES, Policy
+from monitor.state import BorrowerState
+
+__all__ = ["Reject", "ReplayResult", "parse_lines", "replay", "replay_events", "write_outputs"]
+
+_MAX_REJECT_TEXT = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    source: str
+    line: int
+    reason: str
+    text: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"source": self.source, "line": self.line, "reason": self.reason, "text": self.text},
+            ensure_ascii=False, sort_keys=True,
+        )
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    """What a replay read, decided and left."""
+
+    as_of: int | None
+    read: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    after_as_of: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    states: dict[str, BorrowerState] = field(default_factory=dict)
+    views: list[BorrowerView] = field(default_factory=list)
+    events_by_type: Counter[str] = field(default_factory=Counter)
+    newest_by_type: dict[str, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejects)
+
+    def tiers(self) -> Counter[str]:
+        return Counter(v.tier or "no_profile" for v in self.views)
+
+    def alert_kinds(self) -> Counter[str]:
+        return Counter(a.kind.value for a in self.alerts)
+
+    def summary(self) -> dict[str, object]:
+        """The deterministic figures (no timings)."""
+        tiers = self.tiers()
+        return {
+            "as_of": iso(self.as_of) if self.as_of is not None else None,
+            "events": {
+                "read": self.read,
+                "applied": self.applied,
+                "duplicate": self.duplicates,
+                "rejected": self.rejected,
+                "after_as_of": self.after_as_of,
+                "by_type": dict(sorted(self.events_by_type.items())),
+                "newest_by_type": {k: iso(v) for k, v in sorted(self.newest_by_type.items())},
+            },
+            "borrowers": {
+                "total": len(self.views),
+                "by_tier": {name: tiers.get(name, 0) for name in (*LEVEL_NAMES, "no_profile")},
+            },
+            "alerts": {
+                "total": len(self.alerts),
+                "by_kind": {k: self.alert_kinds().get(k, 0)
+                            for k in ("raised", "escalated", "de_escalated", "cleared")},
+            },
+            "rejects_by_reason": dict(sorted(Counter(r.reason for r in self.rejects).items())),
+        }
+
+
+def _reject_text(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="replace")
+    if len(text) > _MAX_REJECT_TEXT:
+        return text[:_MAX_REJECT_TEXT] + f"… [{len(text)} characters in all]"
+    return text
+
+
+def parse_lines(
+    source: str, lines: Iterable[tuple[int, bytes]], rejects: list[Reject]
+) -> list[tuple[int, Event]]:
+    """Validate lines; return (instant, event) pairs and append rejects for the bad ones."""
+    validate = EVENT_ADAPTER.validate_json
+    out: list[tuple[int, Event]] = []
+    append = out.append
+    for number, raw in lines:
+        if len(raw) > MAX_LINE_BYTES:
+            rejects.append(Reject(source, number, f"line longer than {MAX_LINE_BYTES} bytes", _reject_text(raw)))
+            continue
+        if not raw.strip():
+            rejects.append(Reject(source, number, "empty line", ""))
+            continue
+        try:
+            event = validate(raw)
+        except ValidationError as exc:
+            rejects.append(Reject(source, number, describe_validation_error(exc), _reject_text(raw)))
+            continue
+        append((to_us(event.occurred_at), event))
+    return out
+
+
+def replay_events(
+    engine: Engine, events: Sequence[tuple[int, Event]], as_of: int | None, result: ReplayResult
+) -> ReplayResult:
+    """Apply validated events in time order (stable), then advance everyone to ``as_of``."""
+    order = sorted(range(len(events)), key=lambda i: events[i][0])
+    if as_of is None and events:
+        as_of = events[order[-1]][0]
+    result.as_of = as_of
+    states = result.states
+    alerts = result.alerts
+    new_state = engine.new_state
+    apply = engine.apply
+    for i in order:
+        t, event = events[i]
+        if as_of is not None and t > as_of:
+            result.after_as_of += 1
+            continue
+        bid = event.borrower_id
+        state = states.get(bid)
+        if state is None:
+            state = states[bid] = new_state(bid)
+        step = apply(state, event)
+        if step.outcome == DUPLICATE:
+            result.duplicates += 1
+        else:
+            result.applied += 1
+            result.events_by_type[event.type] += 1
+            if t > result.newest_by_type.get(event.type, -(2**62)):
+                result.newest_by_type[event.type] = t
+        if step.alerts:
+            alerts.extend(step.alerts)
+    for bid in sorted(states):
+        state = states[bid]
+        if as_of is not None:
+            step = engine.advance(state, as_of)
+            if step.alerts:
+                alerts.extend(step.alerts)
+        result.views.append(engine.view(state, as_of))
+    alerts.sort(key=lambda a: (a.at, a.borrower_id, a.sequence))
+    return result
+
+
+def replay(paths: Sequence[str | Path], policy: Policy, as_of: int | None = None) -> ReplayResult:
+    """Read, validate and replay event files. Raises ``InputError`` for an unreadable file."""
+    started = time.perf_counter()
+    result = ReplayResult(as_of=as_of)
+    events: list[tuple[int, Event]] = []
+    for path in paths:
+        before = len(events) + len(result.rejects)
+        events.extend(parse_lines(str(path), iter_lines(path), result.rejects))
+        result.read += len(events) + len(result.rejects) - before
+    replay_events(Engine(policy), events, as_of, result)
+    result.elapsed = time.perf_counter() - started
+    return result
+
+
+_TIER_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
+
+
+def write_outputs(result: ReplayResult, out: Path) -> None:
+    """Write alerts.jsonl, borrowers.jsonl, schedule.csv, rejects.jsonl and summary.json."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "alerts.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
+        for alert in result.alerts:
+            fh.write(alert.model_dump_json())
+            fh.write("\n")
+    with (out / "borrowers.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
+        for view in result.views:
+            fh.write(view.model_dump_json())
+            fh.write("\n")
+    rows = [v for v in result.views if v.next_visit_due is not None]
+    rows.sort(key=lambda v: (v.next_visit_due, -_TIER_RANK[v.tier or "normal"], v.borrower_id))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["team", "branch", "borrower_id", "tier", "next_visit_due"])
+    for v in rows:
+        writer.writerow([v.team, v.branch, v.borrower_id, v.tier, v.next_visit_due.isoformat()])  # type: ignore[union-attr]
+    (out / "schedule.csv").write_text(buf.getvalue(), encoding="utf-8", newline="")
+    with (out / "rejects.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
+        for rej in result.rejects:
+            fh.write(rej.to_json())
+            fh.write("\n")
+    (out / "summary.json").write_text(
+        json.dumps(result.summary(), indent=2, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8"
+    )

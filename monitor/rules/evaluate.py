@@ -1,0 +1,274 @@
+"""Rule evaluation: which signals hold for a borrower at an instant.
+
+``evaluate(policy, state, now)`` is a pure function of the borrower's facts and
+``now``. Besides the signals it returns the next instant at which any of them
+can change by the passage of time alone (a DPD band crossed, a window ending),
+so the engine can wake the borrower exactly then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from monitor._time import DAY
+from monitor.events import GRADE_INDEX
+from monitor.rules.policy import Level, Policy
+from monitor.state import BorrowerState
+
+__all__ = ["Sig", "Evaluation", "evaluate", "highest_dpd"]
+
+_NONE: dict[str, Any] = {}
+
+
+@dataclass(slots=True)
+class Sig:
+    """A signal that holds (internal form; the engine turns it into ``outputs.Signal``)."""
+
+    rule: str
+    family: str
+    level: int
+    since: int
+    event_ids: tuple[str, ...]
+    values: dict[str, Any]
+    thresholds: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Evaluation:
+    signals: list[Sig]
+    computed: int
+    next_change: int | None
+
+
+def _min(a: int | None, b: int) -> int:
+    return b if a is None or b < a else a
+
+
+def highest_dpd(state: BorrowerState, now: int) -> tuple[int, str | None]:
+    """The highest days past due over the borrower's accounts at ``now``, and its account id."""
+    top = 0
+    top_id = None
+    for acc_id in sorted(state.accounts):
+        acc = state.accounts[acc_id]
+        if acc.dpd > 0:
+            dpd = acc.dpd + (now - acc.at) // DAY
+            if dpd > top:
+                top, top_id = dpd, acc_id
+    return top, top_id
+
+
+def _banded(table: tuple[tuple[int, int], ...], value: int) -> tuple[int, int] | None:
+    for lo, level in table:  # highest band first
+        if value >= lo:
+            return lo, level
+    return None
+
+
+def _rating(p: Policy, s: BorrowerState, now: int, out: list[Sig], nxt: int | None, d: bool) -> int | None:
+    r = p.rating
+    r1, r2 = r.downgrade_1, r.downgrade_2
+    dg1 = dg2 = None
+    for mv in s.moves:
+        if mv.dg1 and r1.enabled and mv.at <= now < mv.at + r1.active_days * DAY:
+            dg1 = mv
+            nxt = _min(nxt, mv.at + r1.active_days * DAY)
+        if mv.dg2 and r2.enabled and mv.at <= now < mv.at + r2.active_days * DAY:
+            dg2 = mv
+            nxt = _min(nxt, mv.at + r2.active_days * DAY)
+    if dg1 is not None:
+        out.append(Sig(
+            "rating.downgrade_1", "rating", r1.lvl, dg1.at, (dg1.eid,),
+            {"old_grade": dg1.prior, "new_grade": dg1.new,
+             "notches": GRADE_INDEX[dg1.new] - GRADE_INDEX[dg1.prior]} if d else _NONE,
+            {"notches": r1.notches, "active_days": r1.active_days} if d else _NONE))
+    if dg2 is not None:
+        out.append(Sig(
+            "rating.downgrade_2", "rating", r2.lvl, dg2.at, (dg2.eid,),
+            {"best_grade": dg2.best, "new_grade": dg2.new,
+             "notches": GRADE_INDEX[dg2.new] - GRADE_INDEX[dg2.best]} if d else _NONE,
+            {"notches": r2.notches, "lookback_days": r2.lookback_days,
+             "active_days": r2.active_days} if d else _NONE))
+    g = s.grade
+    if g is not None:
+        eids = (s.grade_eid,) if s.grade_eid else ()
+        since = s.grade_at if s.grade_at is not None else now
+        for name, rule in (("weak_grade", r.weak_grade), ("default_grade", r.default_grade)):
+            if rule.enabled and g in rule.grades:
+                out.append(Sig(f"rating.{name}", "rating", rule.lvl, since, eids,
+                               {"grade": g} if d else _NONE,
+                               {"grades": list(rule.grades)} if d else _NONE))
+    return nxt
+
+
+_LAWSUIT_RULES = ("claim_large", "claim_material", "enforcement", "dishonest_debtor", "criminal")
+
+
+def _lawsuit(p: Policy, s: BorrowerState, now: int, out: list[Sig], nxt: int | None, d: bool) -> int | None:
+    law = p.lawsuit
+    active = law.active_days * DAY
+    roles = law.roles
+    exposure = s.profile.exposure if s.profile is not None else 0.0
+    best: dict[str, tuple[float, str]] = {}
+    for case_id in sorted(s.cases):
+        c = s.cases[case_id]
+        if c.stage == "closed" or c.role not in roles or not (c.at <= now < c.at + active):
+            continue
+        nxt = _min(nxt, c.at + active)
+        ratio = c.claim / exposure if c.claim > 0 and exposure > 0 else 0.0
+        for name, rule in (("claim_material", law.claim_material), ("claim_large", law.claim_large)):
+            if rule.enabled and ratio > 0 and ratio >= rule.min_ratio:
+                prev = best.get(name)
+                if prev is None or ratio > prev[0]:
+                    best[name] = (ratio, case_id)
+        if law.enforcement.enabled and c.stage in law.enforcement.stages:
+            best.setdefault("enforcement", (0.0, case_id))
+        if law.dishonest_debtor.enabled and c.stage in law.dishonest_debtor.stages:
+            best.setdefault("dishonest_debtor", (0.0, case_id))
+        if law.criminal.enabled and c.ctype in law.criminal.case_types:
+            best.setdefault("criminal", (0.0, case_id))
+    for name in _LAWSUIT_RULES:
+        hit = best.get(name)
+        if hit is None:
+            continue
+        ratio, case_id = hit
+        c = s.cases[case_id]
+        rule = getattr(law, name)
+        since = c.stage_at if name in ("enforcement", "dishonest_debtor") else c.first
+        values = thresholds = _NONE
+        if d:
+            values = {"case_id": case_id, "stage": c.stage, "case_type": c.ctype, "role": c.role}
+            if name.startswith("claim"):
+                values.update(claim_amount=c.claim, exposure=exposure, ratio=round(ratio, 6))
+                thresholds = {"min_ratio": rule.min_ratio}
+            elif name == "criminal":
+                thresholds = {"case_types": [t.value for t in rule.case_types]}
+            else:
+                thresholds = {"stages": [t.value for t in rule.stages]}
+            thresholds["active_days"] = law.active_days
+        out.append(Sig(f"lawsuit.{name}", "lawsuit", rule.lvl, since, tuple(c.eids), values, thresholds))
+    return nxt
+
+
+def _bureau(p: Policy, s: BorrowerState, out: list[Sig], d: bool) -> None:
+    b = s.bureau
+    if b is None:
+        return
+    bu = p.bureau
+    eids = (b.eid,)
+    if b.dpd > 0 and bu.external_overdue.enabled:
+        band = _banded(bu.external_overdue.table, b.dpd)
+        if band is not None:
+            out.append(Sig("bureau.external_overdue", "bureau", band[1], b.at, eids,
+                           {"max_external_dpd": b.dpd, "external_overdue_amount": b.overdue} if d else _NONE,
+                           {"band_min": band[0]} if d else _NONE))
+    inq = bu.inquiries
+    if b.inq >= inq.min and inq.enabled:
+        out.append(Sig("bureau.inquiries", "bureau", inq.lvl, b.at, eids,
+                       {"hard_inquiries_30d": b.inq} if d else _NONE,
+                       {"min": inq.min} if d else _NONE))
+    prev = s.bureau_prev
+    dg = bu.debt_growth
+    if (prev is not None and prev.debt > 0 and b.debt >= dg.min_ratio * prev.debt and dg.enabled
+            and b.at - prev.at <= dg.max_gap_days * DAY):
+        out.append(Sig("bureau.debt_growth", "bureau", dg.lvl, b.at, (prev.eid, b.eid),
+                       {"total_external_debt": b.debt, "previous_total_external_debt": prev.debt,
+                        "ratio": round(b.debt / prev.debt, 6), "gap_days": (b.at - prev.at) // DAY}
+                       if d else _NONE,
+                       {"min_ratio": dg.min_ratio, "max_gap_days": dg.max_gap_days} if d else _NONE))
+    gu = bu.guarantees
+    if b.guar > 0 and gu.enabled:
+        exposure = s.profile.exposure if s.profile is not None else 0.0
+        if exposure > 0 and b.guar >= gu.min_ratio * exposure:
+            out.append(Sig("bureau.guarantees", "bureau", gu.lvl, b.at, eids,
+                           {"guarantee_exposure": b.guar, "exposure": exposure,
+                            "ratio": round(b.guar / exposure, 6)} if d else _NONE,
+                           {"min_ratio": gu.min_ratio} if d else _NONE))
+
+
+def _overdue(p: Policy, s: BorrowerState, now: int, out: list[Sig], nxt: int | None, d: bool) -> int | None:
+    rule = p.overdue.dpd
+    if not rule.enabled:
+        return nxt
+    top, top_id = highest_dpd(s, now)
+    table = rule.table
+    # the next instant the highest DPD reaches a band it is not yet in
+    for lo in rule.mins:  # ascending
+        if lo > top:
+            break
+    else:
+        lo = 0
+    if lo > top:
+        for acc in s.accounts.values():
+            if acc.dpd > 0:
+                nxt = _min(nxt, acc.at + (lo - acc.dpd) * DAY)
+    if top_id is None:
+        return nxt
+    band = _banded(table, top)
+    if band is not None:
+        acc = s.accounts[top_id]
+        since = acc.at + (band[0] - acc.dpd) * DAY
+        out.append(Sig("overdue.dpd", "overdue", band[1], since, (acc.eid,),
+                       {"days_past_due": top, "account_id": top_id, "product": acc.product,
+                        "overdue_amount": acc.amount} if d else _NONE,
+                       {"band_min": band[0]} if d else _NONE))
+    return nxt
+
+
+def _inspection(p: Policy, s: BorrowerState, now: int, out: list[Sig], nxt: int | None, d: bool) -> int | None:
+    ins = s.inspection
+    if ins is None:
+        return nxt
+    for name, rule in (("concern", p.inspection.concern), ("deteriorated", p.inspection.deteriorated)):
+        if rule.enabled and ins.outcome in rule.outcomes:
+            end = ins.at + rule.active_days * DAY
+            if ins.at <= now < end:
+                nxt = _min(nxt, end)
+                out.append(Sig(f"inspection.{name}", "inspection", rule.lvl, ins.at, (ins.eid,),
+                               {"outcome": ins.outcome, "team": ins.team} if d else _NONE,
+                               {"outcomes": [o.value for o in rule.outcomes],
+                                "active_days": rule.active_days} if d else _NONE))
+    return nxt
+
+
+def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Evaluation:
+    """The signals that hold for ``s`` at ``now``, its computed tier, and the next change instant.
+
+    With ``detail=False`` the signals carry no values or thresholds (the engine's fast path;
+    it evaluates again with detail when it needs the evidence for an alert).
+    """
+    out: list[Sig] = []
+    nxt: int | None = None
+    if s.moves or s.grade is not None:
+        nxt = _rating(p, s, now, out, nxt, detail)
+    if s.cases:
+        nxt = _lawsuit(p, s, now, out, nxt, detail)
+    if s.bureau is not None:
+        _bureau(p, s, out, detail)
+    if s.accounts:
+        nxt = _overdue(p, s, now, out, nxt, detail)
+    if s.inspection is not None:
+        nxt = _inspection(p, s, now, out, nxt, detail)
+    computed = 0
+    for sig in out:
+        if sig.level > computed:
+            computed = sig.level
+    combo = p.combo.multi_source
+    if len(out) >= combo.min_families and combo.enabled:
+        min_level = combo.min_lvl
+        first: dict[str, int] = {}
+        for sig in out:
+            if sig.level >= min_level:
+                prev = first.get(sig.family)
+                if prev is None or sig.since < prev:
+                    first[sig.family] = sig.since
+        if len(first) >= combo.min_families:
+            raised = min(int(Level.severe), computed + combo.raise_levels)
+            since = sorted(first.values())[combo.min_families - 1]
+            eids = tuple(sorted({e for sig in out if sig.family in first for e in sig.event_ids}))
+            out.append(Sig("combo.multi_source", "combo", raised, since, eids,
+                           {"families": sorted(first), "raised_from": Level(computed).name} if detail else _NONE,
+                           {"min_families": combo.min_families, "min_level": combo.min_level,
+                            "raise_levels": combo.raise_levels} if detail else _NONE))
+            computed = raised
+    return Evaluation(out, computed, nxt)

@@ -1,0 +1,384 @@
+"""The policy model: every threshold, level, window and interval, validated.
+
+A policy is a TOML (or JSON) file. ``load_policy`` validates it and reports
+errors that name the offending key, e.g.
+``overdue.dpd.bands[1].min: must be >= 1``.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from enum import IntEnum
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from monitor._errors import PolicyError
+from monitor.events import GRADES, CaseType, InspectionOutcome, LawsuitRole, LawsuitStage, Mitigation
+
+__all__ = ["Level", "LEVEL_NAMES", "Policy", "load_policy", "default_policy", "DEFAULT_POLICY_PATH"]
+
+
+class Level(IntEnum):
+    """Warning levels, lowest to highest."""
+
+    normal = 0
+    watch = 1
+    warning = 2
+    severe = 3
+
+
+LEVEL_NAMES: tuple[str, ...] = tuple(level.name for level in Level)
+LevelName = Annotated[str, Field(pattern="^(normal|watch|warning|severe)$")]
+SignalLevelName = Annotated[str, Field(pattern="^(watch|warning|severe)$")]
+Days = Annotated[int, Field(ge=1, le=3650)]
+Ratio = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Rule(_Strict):
+    enabled: bool = True
+    level: SignalLevelName
+
+    @cached_property
+    def lvl(self) -> int:
+        return int(Level[self.level])
+
+
+class Band(_Strict):
+    min: Annotated[int, Field(ge=1)]
+    level: SignalLevelName
+
+
+class _BandedRule(_Strict):
+    enabled: bool = True
+    bands: list[Band] = Field(min_length=1)
+
+    @field_validator("bands")
+    @classmethod
+    def _increasing(cls, bands: list[Band]) -> list[Band]:
+        for prev, cur in zip(bands, bands[1:]):
+            if cur.min <= prev.min:
+                raise ValueError("band minimums must increase")
+            if Level[cur.level] < Level[prev.level]:
+                raise ValueError("band levels must not decrease")
+        return bands
+
+    @cached_property
+    def table(self) -> tuple[tuple[int, int], ...]:
+        """(min, level) pairs, highest band first."""
+        return tuple((b.min, int(Level[b.level])) for b in reversed(self.bands))
+
+    @cached_property
+    def mins(self) -> tuple[int, ...]:
+        """Band minimums, ascending."""
+        return tuple(b.min for b in self.bands)
+
+
+class DowngradeOne(_Rule):
+    notches: Annotated[int, Field(ge=1, le=9)] = 1
+    active_days: Days = 180
+
+
+class DowngradeTwo(_Rule):
+    notches: Annotated[int, Field(ge=1, le=9)] = 2
+    lookback_days: Days = 180
+    active_days: Days = 180
+
+
+class GradeSet(_Rule):
+    grades: list[str] = Field(min_length=1)
+
+    @field_validator("grades")
+    @classmethod
+    def _known(cls, grades: list[str]) -> list[str]:
+        for g in grades:
+            if g not in GRADES:
+                raise ValueError(f"unknown grade {g!r}; grades are {', '.join(GRADES)}")
+        return grades
+
+
+class RatingRules(_Strict):
+    downgrade_1: DowngradeOne
+    downgrade_2: DowngradeTwo
+    weak_grade: GradeSet
+    default_grade: GradeSet
+
+
+class ClaimRule(_Rule):
+    min_ratio: Ratio
+
+
+class StageRule(_Rule):
+    stages: list[LawsuitStage] = Field(min_length=1)
+
+
+class CaseTypeRule(_Rule):
+    case_types: list[CaseType] = Field(min_length=1)
+
+
+class LawsuitRules(_Strict):
+    roles: list[LawsuitRole] = Field(min_length=1)
+    active_days: Days = 365
+    claim_large: ClaimRule
+    claim_material: ClaimRule
+    enforcement: StageRule
+    dishonest_debtor: StageRule
+    criminal: CaseTypeRule
+
+
+class MinRule(_Rule):
+    min: Annotated[int, Field(ge=1)]
+
+
+class DebtGrowthRule(_Rule):
+    min_ratio: Ratio
+    max_gap_days: Days = 180
+
+
+class BureauRules(_Strict):
+    external_overdue: _BandedRule
+    inquiries: MinRule
+    debt_growth: DebtGrowthRule
+    guarantees: ClaimRule
+
+
+class OverdueRules(_Strict):
+    dpd: _BandedRule
+
+
+class OutcomeRule(_Rule):
+    outcomes: list[InspectionOutcome] = Field(min_length=1)
+    active_days: Days = 90
+
+
+class InspectionRules(_Strict):
+    concern: OutcomeRule
+    deteriorated: OutcomeRule
+
+
+class MultiSource(_Strict):
+    enabled: bool = True
+    min_families: Annotated[int, Field(ge=2, le=5)] = 2
+    min_level: SignalLevelName = "watch"
+    raise_levels: Annotated[int, Field(ge=1, le=3)] = 1
+
+    @cached_property
+    def min_lvl(self) -> int:
+        return int(Level[self.min_level])
+
+
+class ComboRules(_Strict):
+    multi_source: MultiSource
+
+
+class Classification(_Strict):
+    special_mention: Annotated[int, Field(ge=1)] = 1
+    substandard: Annotated[int, Field(ge=1)] = 91
+    doubtful: Annotated[int, Field(ge=1)] = 271
+    loss: Annotated[int, Field(ge=1)] = 361
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Classification:
+        if not (self.special_mention < self.substandard < self.doubtful < self.loss):
+            raise ValueError("special_mention < substandard < doubtful < loss must hold")
+        return self
+
+    def of(self, dpd: int) -> str:
+        """The minimum classification for a highest DPD."""
+        if dpd >= self.loss:
+            return "loss"
+        if dpd >= self.doubtful:
+            return "doubtful"
+        if dpd >= self.substandard:
+            return "substandard"
+        if dpd >= self.special_mention:
+            return "special_mention"
+        return "normal"
+
+
+class TierMaxDays(_Strict):
+    watch: Days = 30
+    warning: Days = 14
+    severe: Days = 3
+
+
+class Visits(_Strict):
+    first_visit_days: Annotated[int, Field(ge=0, le=3650)] = 30
+    min_interval_days: Days = 30
+    max_interval_days: Days = 360
+    large_exposure: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10_000_000
+    large_exposure_factor: Ratio = 0.5
+    base_days: dict[str, Days]
+    mitigation_factor: dict[Mitigation, Ratio]
+    tier_max_days: TierMaxDays = TierMaxDays()
+
+    @field_validator("base_days")
+    @classmethod
+    def _all_grades(cls, base: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(base) - set(GRADES))
+        if unknown:
+            raise ValueError(f"unknown grade {unknown[0]!r}; grades are {', '.join(GRADES)}")
+        missing = [g for g in GRADES if g not in base]
+        if missing:
+            raise ValueError(f"missing grade {missing[0]!r}: every grade needs a base interval")
+        return base
+
+    @field_validator("mitigation_factor")
+    @classmethod
+    def _all_mitigations(cls, factors: dict[Mitigation, float]) -> dict[Mitigation, float]:
+        missing = [m.value for m in Mitigation if m not in factors]
+        if missing:
+            raise ValueError(f"missing mitigation {missing[0]!r}")
+        return factors
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Visits:
+        if self.min_interval_days > self.max_interval_days:
+            raise ValueError("min_interval_days must not exceed max_interval_days")
+        return self
+
+    def tier_max(self, level: int) -> int | None:
+        if level <= 0:
+            return None
+        return (self.tier_max_days.watch, self.tier_max_days.warning, self.tier_max_days.severe)[level - 1]
+
+    def normal_interval(self, grade: str | None, exposure: float, mitigation: str) -> int:
+        """clamp(floor(base x exposure factor x mitigation factor), min, max) in days."""
+        base = self.base_days[grade] if grade is not None else self.base_days["D"]
+        ef = self.large_exposure_factor if exposure >= self.large_exposure else 1.0
+        mf = self.mitigation_factor[Mitigation(mitigation)]
+        days = int(base * ef * mf)
+        return max(self.min_interval_days, min(self.max_interval_days, days))
+
+    def interval(self, level: int, grade: str | None, exposure: float, mitigation: str) -> int:
+        """The visit interval in days for a tier: min(normal interval, the tier's maximum)."""
+        normal = self.normal_interval(grade, exposure, mitigation)
+        cap = self.tier_max(level)
+        return normal if cap is None else min(normal, cap)
+
+
+class Policy(_Strict):
+    """A complete warning policy. Build it with :func:`load_policy`."""
+
+    version: Annotated[str, Field(min_length=1, max_length=64)]
+    timezone: str = "Asia/Shanghai"
+    cure_days: Annotated[int, Field(ge=0, le=3650)] = 90
+    duplicate_window_days: Annotated[int, Field(ge=1, le=365)] = 30
+    duplicate_memory: Annotated[int, Field(ge=1, le=100_000)] = 256
+    rating: RatingRules
+    lawsuit: LawsuitRules
+    bureau: BureauRules
+    overdue: OverdueRules
+    inspection: InspectionRules
+    combo: ComboRules
+    classification: Classification = Classification()
+    visits: Visits
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def rule_table(self) -> list[dict[str, Any]]:
+        """Every rule with its family, level(s), window and switch, for display."""
+        rows: list[dict[str, Any]] = []
+        for family_name in ("rating", "lawsuit", "bureau", "overdue", "inspection", "combo"):
+            family = getattr(self, family_name)
+            for name, rule in family:
+                if not isinstance(rule, BaseModel):
+                    continue
+                params = rule.model_dump(mode="json", exclude={"enabled", "level"})
+                level = getattr(rule, "level", None)
+                if level is None and "bands" in params:
+                    level = " / ".join(f"{b['level']}@{b['min']}" for b in params.pop("bands"))
+                if family_name == "combo":
+                    level = f"+{rule.raise_levels}"
+                rows.append(
+                    {
+                        "rule": f"{family_name}.{name}",
+                        "enabled": rule.enabled,
+                        "level": level,
+                        "params": params,
+                    }
+                )
+        return rows
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for item in loc:
+        if isinstance(item, int):
+            out += f"[{item}]"
+        else:
+            out += ("." if out else "") + str(item)
+    return out
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        where = _loc(tuple(err["loc"])) or "(top level)"
+        kind = err["type"]
+        if kind == "missing":
+            msg = "required"
+        elif kind == "extra_forbidden":
+            msg = "unknown key (misspelt?)"
+        elif kind == "string_pattern_mismatch":
+            msg = "must be one of normal, watch, warning, severe"
+        else:
+            msg = err["msg"]
+            msg = msg.removeprefix("Value error, ")
+        lines.append(f"{where}: {msg}")
+    return "; ".join(lines)
+
+
+def parse_policy(data: dict[str, Any], origin: str = "policy") -> Policy:
+    """Validate a policy mapping; raises :class:`PolicyError` naming the key."""
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(f"{origin}: {_describe(exc)}") from None
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and validate a policy file (``.toml`` or ``.json``)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    try:
+        if p.suffix.lower() == ".json":
+            data = json.loads(raw)
+        else:
+            data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'TOML'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"{p}: the policy must be a table/object")
+    return parse_policy(data, str(p))
+
+
+DEFAULT_POLICY_PATH = Path(str(resources.files("monitor.rules").joinpath("default_policy.toml")))
+
+
+def default_policy() -> Policy:
+    """The policy shipped with the package."""
+    return load_policy(DEFAULT_POLICY_PATH)

@@ -1,0 +1,157 @@
+"""A borrower's state: the facts the engine keeps, with a compact JSON form.
+
+The classes are slotted dataclasses so that the engine can update them at
+plain-attribute speed; pydantic (``STATE_ADAPTER``) validates and serialises
+them, so the JSON form is typed and checked like every other model here.
+Instants are integers (microseconds since the epoch, UTC). ``dump_state``
+omits defaults; the streaming runtime keeps that form in a Faust table and its
+changelog topic. The state stays bounded: facts older than the longest window
+are dropped and the duplicate memory is capped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import ConfigDict, TypeAdapter, with_config
+
+__all__ = [
+    "AccountFact",
+    "BorrowerState",
+    "BureauFact",
+    "CaseFact",
+    "InspectionFact",
+    "ProfileFact",
+    "RatingMove",
+    "STATE_ADAPTER",
+    "dump_state",
+    "load_state",
+]
+
+STATE_VERSION = 1
+_CFG = ConfigDict(extra="forbid")
+
+
+@with_config(_CFG)
+@dataclass(slots=True)
+class ProfileFact:
+    at: int
+    eid: str
+    segment: str
+    industry: str
+    branch: str
+    team: str
+    exposure: float
+    product: str
+    mitigation: str
+    disbursed: int
+    name: str | None = None
+
+
+@with_config(_CFG)
+@dataclass(slots=True)
+class RatingMove:
+    """A rating change that lowered the grade, with what it was measured against."""
+
+    at: int
+    eid: str
+    old: str
+    new: str
+    prior: str  # the grade held just before the change
+    best: str  # the best grade held in the look-back window before it
+    dg1: bool = False
+    dg2: bool = False
+
+
+@with_config(_CFG)
+@dataclass(slots=True)
+class CaseFact:
+    """The latest notice of one lawsuit case."""
+
+    at: int
+    eid: str
+    first: int
+    stage_at: int
+    role: str
+    ctype: str
+    stage: str
+    claim: float
+    court: str | None = None
+    eids: list[str] = field(default_factory=list)
+
+
+@with_config(_CFG)
+@dataclass(slots=True)
+class BureauFact:
+    at: int
+    eid: str
+    dpd: int
+    overdue: float
+    inq: int
+    debt: float
+    guar: float
+
+
+@with_config(_CFG)
+@dataclass(slots=True)
+class AccountFact:
+    at: int
+    eid: str
+    dpd: int  # days past due as of ``at``; 0 means cured
+    amount: float
+    product: str
+
+
+@with_config(_CFG)
+@dataclass(slots=True)
+class InspectionFact:
+    at: int
+    eid: str
+    outcome: str
+    team: str
+    inspector: str
+
+
+@with_config(_CFG)
+@dataclass(slots=True)
+class BorrowerState:
+    """Everything the engine knows about one borrower."""
+
+    id: str
+    v: int = STATE_VERSION
+    clock: int | None = None  # the latest instant settled, in event time
+    profile: ProfileFact | None = None
+    grade: str | None = None
+    grade_at: int | None = None
+    grade_eid: str | None = None
+    grades: list[tuple[int, str]] = field(default_factory=list)  # (since, grade) in the look-back window
+    moves: list[RatingMove] = field(default_factory=list)
+    cases: dict[str, CaseFact] = field(default_factory=dict)
+    accounts: dict[str, AccountFact] = field(default_factory=dict)
+    bureau: BureauFact | None = None
+    bureau_prev: BureauFact | None = None
+    inspection: InspectionFact | None = None
+    computed: int = 0
+    tiers: list[tuple[int, int]] = field(default_factory=list)  # ended computed tiers still in the cure period: (end, level)
+    tier: int = 0  # effective tier
+    tier_since: int | None = None
+    due: int | None = None  # next visit due (instant)
+    due_why: str | None = None  # first_visit | inspection | tier_raised
+    due_at: int | None = None  # when the due date was last set
+    wake: int | None = None  # next instant a time-driven change may happen
+    seen: dict[str, int] = field(default_factory=dict)  # event id -> occurred_at, for duplicates
+    alerts: int = 0  # alerts emitted so far (numbers the alert ids)
+    held: int = 0  # events received before the profile
+
+
+STATE_ADAPTER: TypeAdapter[BorrowerState] = TypeAdapter(BorrowerState)
+
+
+def dump_state(state: BorrowerState) -> bytes:
+    """The compact JSON form of a state (defaults omitted)."""
+    return STATE_ADAPTER.dump_json(state, exclude_defaults=True)
+
+
+def load_state(raw: bytes | str) -> BorrowerState:
+    """Parse and validate the JSON form of a state."""
+    return STATE_ADAPTER.validate_json(raw)

@@ -1,0 +1,269 @@
+"""Engine semantics: cure window, visits, duplicates, ordering, profile-less borrowers, alerts."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from monitor._time import DAY
+from monitor.engine import APPLIED, DUPLICATE, Engine
+from monitor.rules.policy import default_policy, parse_policy
+from monitor.state import dump_state, load_state
+from tests.factories import (
+    US,
+    Run,
+    at,
+    bureau,
+    inspection,
+    lawsuit,
+    overdue,
+    profile,
+    rating,
+    run,
+    us,
+)
+
+# ------------------------------------------------------------------ cure window
+
+
+def test_effective_tier_rises_at_once_and_falls_after_90_days():
+    r = run([profile(), overdue(at(10), 35)])  # warning at once
+    r.feed(overdue(at(20), 0))  # cured: computed normal from day 20
+    assert r.view(at(20)).computed_tier == "normal"
+    assert r.view(at(110) - US).tier == "warning"
+    assert r.view(at(110)).tier == "normal"
+    assert r.changes() == [("raised", "warning", at(10)), ("cleared", "normal", at(110))]
+
+
+def test_effective_tier_steps_down_through_intermediate_levels():
+    # severe until day 10, then watch until day 30 (A2 reaches 25 DPD), then normal
+    r = run([profile(), overdue(at(0), 95, "A1")])
+    r.feed(overdue(at(10), 0, "A1"), overdue(at(10), 5, "A2"))
+    r.feed(overdue(at(30), 0, "A2"))
+    assert r.view(at(100) - US).tier == "severe"
+    assert r.view(at(100)).tier == "watch"  # severe's 90 days ran out, watch held until day 30
+    assert r.view(at(120) - US).tier == "watch"
+    assert r.view(at(120)).tier == "normal"
+    kinds = [(k, t) for k, t, _ in r.changes()]
+    assert kinds == [("raised", "severe"), ("de_escalated", "watch"), ("cleared", "normal")]
+
+
+def test_relapse_inside_cure_window_keeps_tier_and_restarts_clock():
+    r = run([profile(), overdue(at(0), 40)])
+    r.feed(overdue(at(10), 0))
+    r.feed(overdue(at(60), 3))  # watch again before the cure ended
+    r.feed(overdue(at(70), 0))  # 13 DPD, cured
+    assert r.view(at(100) - US).tier == "warning"  # warning counted until day 10 + 90
+    assert r.view(at(100)).tier == "watch"  # watch held until day 70
+    assert r.view(at(160)).tier == "normal"
+
+
+def test_cure_days_zero_follows_computed_tier():
+    pol = default_policy().model_dump(mode="json")
+    pol["cure_days"] = 0
+    r = Run(parse_policy(pol)).feed(profile(), overdue(at(1), 40), overdue(at(2), 0))
+    assert r.view(at(2)).tier == "normal"
+
+
+def test_effective_is_never_below_computed_at_each_alert():
+    r = run([profile(), overdue(at(0), 2), rating(at(3), "BBB", "B"), overdue(at(9), 0), bureau(at(40), dpd=45)])
+    r.until(at(400))
+    rank = {"normal": 0, "watch": 1, "warning": 2, "severe": 3}
+    for a in r.alerts:
+        assert rank[a.to_tier] >= rank[a.computed_tier]
+
+
+# ------------------------------------------------------------------ visits
+
+
+@pytest.mark.parametrize(
+    ("grade", "exposure", "mitigation", "days"),
+    [("AAA", 1e6, "secured", 270), ("A", 1e6, "guaranteed", 180), ("A", 1e6, "unsecured", 135),
+     ("A", 1e7, "unsecured", 67), ("BBB", 1e6, "secured", 135), ("BB", 9_999_999.0, "unsecured", 67),
+     ("BB", 10_000_000.0, "unsecured", 33), ("B", 1e6, "guaranteed", 60), ("B", 5e7, "unsecured", 30),
+     ("CCC", 1e6, "secured", 90), ("D", 2e7, "unsecured", 30), ("AA", 2e7, "secured", 135)])
+def test_normal_interval_formula(grade, exposure, mitigation, days):
+    assert default_policy().visits.normal_interval(grade, exposure, mitigation) == days
+
+
+def test_interval_clamps_to_max():
+    pol = default_policy().model_dump(mode="json")
+    pol["visits"]["base_days"]["AAA"] = 400
+    assert parse_policy(pol).visits.normal_interval("AAA", 1.0, "secured") == 360
+
+
+@pytest.mark.parametrize(("level", "days"), [(0, 135), (1, 30), (2, 14), (3, 3)])
+def test_tier_interval_is_min_of_normal_and_tier_max(level, days):
+    assert default_policy().visits.interval(level, "A", 1e6, "unsecured") == days
+
+
+def test_first_visit_is_30_days_after_disbursement_in_policy_time_zone():
+    # disbursed 2025-01-01T20:00Z = 2025-01-02 04:00 in Shanghai; +30 days = 2025-02-01 local
+    r = run([profile(at(hours=20), disbursed_at=at(hours=20).isoformat())])
+    assert r.view(at(1)).next_visit_due == date(2025, 2, 1)
+
+
+def test_inspection_sets_next_due_by_tier_after_the_visit():
+    r = run([profile(grade="BBB", mitigation="secured")])  # normal interval 135
+    r.feed(inspection(at(20), "normal"))
+    assert r.view(at(20)).next_visit_due == (at(20) + timedelta(days=135)).date()
+    r.feed(inspection(at(40), "concern"))  # watch after the visit: min(135, 30)
+    assert r.view(at(40)).next_visit_due == (at(40) + timedelta(days=30)).date()
+
+
+def test_tier_rise_pulls_due_forward_and_fall_never_moves_it():
+    r = run([profile(grade="A", mitigation="secured"), inspection(at(5), "normal")])  # due day 5 + 270
+    assert r.view(at(5)).next_visit_due == (at(275)).date()
+    r.feed(overdue(at(10), 3))  # watch: due <= day 10 + 30
+    assert r.view(at(10)).next_visit_due == at(40).date()
+    r.until(at(11) - US)
+    r.feed(overdue(at(11), 45))  # warning: due <= day 11 + 14
+    assert r.view(at(11)).next_visit_due == at(25).date()
+    r.feed(overdue(at(12), 0))
+    assert r.view(at(200)).tier == "normal"
+    assert r.view(at(200)).next_visit_due == at(25).date()  # the fall did not move it
+
+
+def test_rise_never_pushes_an_earlier_due_later():
+    r = run([profile(grade="B")])  # first visit day 30
+    r.feed(overdue(at(1), 3))  # watch: day 1 + 30 = day 31 > day 30
+    assert r.view(at(1)).next_visit_due == at(30).date()
+
+
+def test_alert_carries_due_team_branch_and_policy_version():
+    r = run([profile(team="T9", branch="BJ02"), lawsuit(at(3), stage="dishonest_debtor")])
+    (a,) = r.alerts
+    assert (a.kind.value, a.from_tier, a.to_tier, a.team, a.branch) == ("raised", "normal", "severe", "T9", "BJ02")
+    assert a.next_visit_due == at(6).date()
+    assert a.policy_version == default_policy().version
+    (sig,) = a.signals
+    assert sig.rule == "lawsuit.dishonest_debtor" and sig.thresholds["stages"] == ["dishonest_debtor"]
+    assert sig.event_ids and sig.values["case_id"] == "C1"
+
+
+def test_alert_evidence_names_values_thresholds_and_events():
+    e = overdue(at(1), 31, eid="ovd-1")
+    r = run([profile(), e, bureau(at(1), inquiries=8, eid="bur-1")])
+    a = r.alerts[-1]
+    by_rule = {s.rule: s for s in a.signals}
+    assert by_rule["overdue.dpd"].values["days_past_due"] == 31
+    assert by_rule["overdue.dpd"].thresholds == {"band_min": 30}
+    assert by_rule["overdue.dpd"].event_ids == ["ovd-1"]
+    assert by_rule["bureau.inquiries"].values == {"hard_inquiries_30d": 8}
+    assert by_rule["combo.multi_source"].values["families"] == ["bureau", "overdue"]
+    assert by_rule["combo.multi_source"].event_ids == ["bur-1", "ovd-1"]
+    assert by_rule["overdue.dpd"].since == at(1) - timedelta(days=1)  # DPD reached 30 a day before
+
+
+# ------------------------------------------------------------------ duplicates and order
+
+
+def test_duplicate_event_id_within_30_days_is_ignored():
+    r = run([profile(), overdue(at(1), 5, eid="x1")])
+    r.feed(overdue(at(2), 60, eid="x1"))  # same id, even with other content
+    assert r.outcomes[-1] == DUPLICATE
+    assert r.view(at(2)).computed_tier == "watch"
+    r.feed(overdue(at(31), 0, eid="x1"))  # 30 days later it is new again
+    assert r.outcomes[-1] == APPLIED
+
+
+def test_same_instant_events_apply_in_input_order():
+    r = run([profile(), overdue(at(1), 5), overdue(at(1), 0)])
+    assert r.view(at(1)).computed_tier == "normal"
+    r = run([profile(), overdue(at(1), 0), overdue(at(1), 5)])
+    assert r.view(at(1)).computed_tier == "watch"
+
+
+def test_time_driven_change_at_event_instant_is_settled_with_the_event():
+    # the DPD crosses 30 exactly when a cure arrives: one settlement, no escalation in between
+    r = run([profile(), overdue(at(1), 29)])
+    r.feed(overdue(at(2), 0))
+    assert r.changes() == [("raised", "watch", at(1))]
+
+
+def test_late_event_is_applied_at_the_borrower_clock():
+    r = run([profile(), overdue(at(10), 3)])
+    r.feed(lawsuit(at(5), stage="enforcement"))  # older than the clock
+    a = r.alerts[-1]
+    assert a.at == at(10) and a.to_tier == "severe"  # enforcement + overdue: warning + combo
+
+
+# ------------------------------------------------------------------ profile-less borrowers
+
+
+def test_events_before_profile_are_held_and_take_effect_with_it():
+    r = Run().feed(overdue(at(1), 40), inspection(at(2), "concern"))
+    v = r.view(at(3))
+    assert (v.tier, v.computed_tier, v.active_rules, v.next_visit_due) == (None, None, [], None)
+    assert r.alerts == [] and r.state.held == 2
+    r.feed(profile(at(4), disbursed_at=at(-100).isoformat()))
+    v = r.view(at(4))
+    assert v.tier == "severe"  # DPD 43 warning + inspection concern watch: +1
+    assert r.changes() == [("raised", "severe", at(4))]
+    # the visit before the profile scheduled nothing: first check from disbursement
+    assert v.next_visit_due == min(at(-70), at(7)).date()
+
+
+# ------------------------------------------------------------------ determinism, batches, state
+
+
+def _sample():
+    return [profile(eid="p"), overdue(at(1), 4, eid="o1"), rating(at(20), "BBB", "BB", eid="r1"),
+            bureau(at(25), inquiries=9, debt=10.0, eid="b1"), bureau(at(50), debt=20.0, eid="b2"),
+            lawsuit(at(60), claim=300_000.0, eid="l1"), overdue(at(70), 0, eid="o2"),
+            inspection(at(80), "deteriorated", eid="i1")]
+
+
+def test_same_input_same_alert_ids():
+    a = run(_sample()).until(at(600)).alerts
+    b = run(_sample()).until(at(600)).alerts
+    assert [x.model_dump_json() for x in a] == [x.model_dump_json() for x in b]
+    assert len({x.alert_id for x in a}) == len(a) > 3
+
+
+def test_batch_equals_one_at_a_time():
+    eng = Engine(default_policy())
+    one = run(_sample())
+    batch = eng.apply_batch(eng.new_state("B1"), _sample())
+    assert [a.alert_id for a in batch.alerts] == [a.alert_id for a in one.alerts]
+    assert dump_state(batch.state) == dump_state(one.state)
+    assert batch.schedule is not None and batch.schedule.next_visit_due == one.view(at(80)).next_visit_due
+
+
+def test_state_survives_a_json_round_trip_mid_stream():
+    events = _sample()
+    whole = run(events).until(at(400))
+    eng = Engine(default_policy())
+    part = run(events[:4])
+    restored = load_state(dump_state(part.state))
+    r2 = Run()
+    r2.state = restored
+    r2.feed(*events[4:]).until(at(400))
+    assert [a.alert_id for a in part.alerts + r2.alerts] == [a.alert_id for a in whole.alerts]
+    assert dump_state(r2.state) == dump_state(whole.state)
+    assert eng is not None
+
+
+def test_state_stays_bounded_over_years():
+    r = run([profile()])
+    for month in range(60):
+        d = month * 30
+        r.feed(bureau(at(d + 1), inquiries=month % 8, debt=1000.0 + month),
+               overdue(at(d + 2), 3, f"A{month % 3}"), overdue(at(d + 9), 0, f"A{month % 3}"),
+               rating(at(d + 3), "BBB" if month % 2 else "BB", "BB" if month % 2 else "BBB"),
+               lawsuit(at(d + 4), f"C{month}", stage="filed", claim=10.0),
+               inspection(at(d + 5), "concern"))
+    size = len(dump_state(r.state))
+    assert size < 8000
+    assert len(r.state.cases) <= 14 and len(r.state.grades) <= 8 and len(r.state.seen) <= 200
+
+
+def test_wake_is_the_next_time_driven_change():
+    r = run([profile(), overdue(at(1, hours=5), 10)])
+    assert r.state.wake == us(at(21, hours=5))  # 10 + 20 days = 30: the warning band
+    r.feed(inspection(at(2), "concern"))
+    assert r.state.wake == us(at(21, hours=5))
+    r.feed(overdue(at(3), 0))
+    assert r.state.wake == us(at(92))  # the concern ends 90 days after the visit
+    assert r.state.wake % DAY == 0
