@@ -14,7 +14,8 @@ import click
 
 from monitor._errors import MonitorError
 from monitor._time import parse_instant
-from monitor.rules.policy import DEFAULT_POLICY_PATH, Policy, default_policy, load_policy
+from monitor.rules.loader import DEFAULT_POLICY_PATH, default_policy, load_policy
+from monitor.rules.policy import Policy
 
 __all__ = ["main", "cli"]
 

@@ -9,7 +9,8 @@ updated): callers keep the returned one.
     state = engine.new_state("B000001")
     step = engine.apply(state, event)        # one event
     step = engine.advance(step.state, now)   # time-driven changes up to now
-    step.alerts, step.schedule, step.outcome
+    step.alerts, step.outcome
+    if step.schedule_changed: engine.schedule_entry(step.state)
 
 Time-driven changes (a DPD band crossed, a window ending, a cure period
 ending) take effect at the exact instant they become true: ``state.wake`` is
@@ -66,7 +67,7 @@ class Step:
     state: BorrowerState
     outcome: str
     alerts: tuple[Alert, ...] = ()
-    schedule: ScheduleEntry | None = None  # the new schedule entry when it changed
+    schedule_changed: bool = False  # the visit-schedule entry changed: see ``Engine.schedule_entry``
 
 
 @dataclass(slots=True)
@@ -76,7 +77,7 @@ class BatchStep:
     state: BorrowerState
     outcomes: list[str] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
-    schedule: ScheduleEntry | None = None
+    schedule_changed: bool = False
 
 
 def _instant(now: datetime | int) -> int:
@@ -102,14 +103,17 @@ class Engine:
     def new_state(self, borrower_id: str) -> BorrowerState:
         return BorrowerState(id=borrower_id)
 
-    def apply(self, state: BorrowerState, event: Event) -> Step:
-        """Apply one event (validated by the event contract) in event time."""
+    def apply(self, state: BorrowerState, event: Event, at: int | None = None) -> Step:
+        """Apply one event (validated by the event contract) in event time.
+
+        ``at`` may pass ``occurred_at`` already converted to microseconds.
+        """
         if event.borrower_id != state.id:
             raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
         before = self._sched_key(state)
         alerts: list[Alert] = []
-        outcome = self._apply(state, event, alerts)
-        return Step(state, outcome, tuple(alerts), self._sched_change(state, before))
+        outcome = self._apply(state, event, alerts, to_us(event.occurred_at) if at is None else at)
+        return Step(state, outcome, tuple(alerts), self._sched_key(state) != before)
 
     def apply_batch(self, state: BorrowerState, events: Iterable[Event]) -> BatchStep:
         """Apply several events of one borrower in order; the same result as one ``apply`` each."""
@@ -118,8 +122,8 @@ class Engine:
         for event in events:
             if event.borrower_id != state.id:
                 raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
-            result.outcomes.append(self._apply(state, event, result.alerts))
-        result.schedule = self._sched_change(state, before)
+            result.outcomes.append(self._apply(state, event, result.alerts, to_us(event.occurred_at)))
+        result.schedule_changed = self._sched_key(state) != before
         return result
 
     def advance(self, state: BorrowerState, now: datetime | int) -> Step:
@@ -130,7 +134,7 @@ class Engine:
         self._run_wakes(state, t, alerts, inclusive=True)
         if state.clock is None or t > state.clock:
             state.clock = t
-        return Step(state, ADVANCED, tuple(alerts), self._sched_change(state, before))
+        return Step(state, ADVANCED, tuple(alerts), self._sched_key(state) != before)
 
     def view(self, state: BorrowerState, now: datetime | int | None = None) -> BorrowerView:
         """The borrower as known at ``now`` (default: its clock); call ``advance`` first."""
@@ -176,8 +180,7 @@ class Engine:
 
     # ------------------------------------------------------------ internals
 
-    def _apply(self, s: BorrowerState, e: Event, alerts: list[Alert]) -> str:
-        t = to_us(e.occurred_at)
+    def _apply(self, s: BorrowerState, e: Event, alerts: list[Alert], t: int) -> str:
         now = t if s.clock is None or t >= s.clock else s.clock
         self._run_wakes(s, now, alerts, inclusive=False)
         s.clock = now
@@ -204,21 +207,24 @@ class Engine:
 
     def _merge(self, s: BorrowerState, e: Event, t: int, now: int) -> bool:
         """Fold the event's fact into the state (latest occurred_at wins). True for a visit."""
-        if isinstance(e, Overdue):
-            acc = s.accounts.get(e.account_id)
-            if acc is None or t >= acc.at:
-                s.accounts[e.account_id] = AccountFact(
-                    at=t, eid=e.event_id, dpd=e.days_past_due, amount=e.overdue_amount, product=e.product)
-            self._prune(s, now)
-        elif isinstance(e, BureauReport):
+        if isinstance(e, BureauReport):
             b = s.bureau
-            fact = BureauFact(
-                at=t, eid=e.event_id, dpd=e.max_external_dpd, overdue=e.external_overdue_amount,
-                inq=e.hard_inquiries_30d, debt=e.total_external_debt, guar=e.guarantee_exposure)
+            fact = BureauFact(t, e.event_id, e.max_external_dpd, e.external_overdue_amount,
+                              e.hard_inquiries_30d, e.total_external_debt, e.guarantee_exposure)
             if b is None or t >= b.at:
                 s.bureau_prev, s.bureau = b, fact
             elif s.bureau_prev is None or t >= s.bureau_prev.at:
                 s.bureau_prev = fact
+        elif isinstance(e, InspectionCompleted):
+            ins = s.inspection
+            if ins is None or t >= ins.at:
+                s.inspection = InspectionFact(t, e.event_id, e.outcome.value, e.team, e.inspector)
+                return True
+        elif isinstance(e, Overdue):
+            acc = s.accounts.get(e.account_id)
+            if acc is None or t >= acc.at:
+                s.accounts[e.account_id] = AccountFact(t, e.event_id, e.days_past_due, e.overdue_amount, e.product)
+            self._prune(s, now)
         elif isinstance(e, RatingChange):
             self._rating(s, e, t, now)
         elif isinstance(e, LawsuitNotice):
@@ -236,12 +242,6 @@ class Engine:
             else:
                 c.first = min(c.first, t)
             self._prune(s, now)
-        elif isinstance(e, InspectionCompleted):
-            ins = s.inspection
-            if ins is None or t >= ins.at:
-                s.inspection = InspectionFact(
-                    at=t, eid=e.event_id, outcome=e.outcome.value, team=e.team, inspector=e.inspector)
-                return True
         elif isinstance(e, LoanProfile):
             prof = s.profile
             if prof is None or t >= prof.at:
@@ -284,15 +284,18 @@ class Engine:
 
     def _remember(self, s: BorrowerState, eid: str, t: int, now: int) -> None:
         seen = s.seen
+        seen.pop(eid, None)  # re-inserted last: the dict stays in arrival order
         seen[eid] = t
-        cap = self.policy.duplicate_memory
-        first = next(iter(seen.values()))
-        if len(seen) > cap or now - first >= self._dup_window:
-            kept = [(k, v) for k, v in seen.items() if now - v < self._dup_window]
-            if len(kept) > cap:
-                kept.sort(key=lambda kv: kv[1])
-                kept = kept[-cap:]
-            s.seen = dict(kept)
+        horizon = now - self._dup_window
+        while seen:  # forget the oldest arrivals while they are out of the window
+            first = next(iter(seen))
+            if seen[first] > horizon:
+                break
+            del seen[first]
+        over = len(seen) - self.policy.duplicate_memory
+        if over > 0:
+            for old in list(seen)[:over]:
+                del seen[old]
 
     def _prune(self, s: BorrowerState, now: int) -> None:
         keep = _RETAIN_DAYS * DAY
@@ -396,10 +399,6 @@ class Engine:
         p = s.profile
         return (s.due, s.tier, p.team if p else None, p.branch if p else None, s.due_why)
 
-    def _sched_change(self, s: BorrowerState, before: tuple[object, ...]) -> ScheduleEntry | None:
-        if self._sched_key(s) == before:
-            return None
-        return self.schedule_entry(s)
 
     def _reason(self, s: BorrowerState) -> str:
         if s.due is None:

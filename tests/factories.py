@@ -11,7 +11,8 @@ from monitor._time import to_us
 from monitor.engine import Engine
 from monitor.events import EVENT_ADAPTER, Event
 from monitor.outputs import Alert, BorrowerView
-from monitor.rules.policy import Policy, default_policy
+from monitor.rules.loader import default_policy
+from monitor.rules.policy import Policy
 from monitor.state import BorrowerState
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

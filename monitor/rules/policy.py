@@ -1,18 +1,13 @@
 """The policy model: every threshold, level, window and interval, validated.
 
-A policy is a TOML (or JSON) file. ``load_policy`` validates it and reports
-errors that name the offending key, e.g.
-``overdue.dpd.bands[1].min: must be >= 1``.
+Pure: no file access here (``monitor.rules.loader`` reads files). Validation
+errors name the offending key, e.g. ``overdue.dpd.bands[1].min: ...``.
 """
 
 from __future__ import annotations
 
-import json
-import tomllib
 from enum import IntEnum
 from functools import cached_property
-from importlib import resources
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from monitor._errors import PolicyError
 from monitor.events import GRADES, CaseType, InspectionOutcome, LawsuitRole, LawsuitStage, Mitigation
 
-__all__ = ["Level", "LEVEL_NAMES", "Policy", "load_policy", "default_policy", "DEFAULT_POLICY_PATH"]
+__all__ = ["Level", "LEVEL_NAMES", "Policy", "parse_policy"]
 
 
 class Level(IntEnum):
@@ -341,7 +336,8 @@ def _describe(exc: ValidationError) -> str:
         elif kind == "extra_forbidden":
             msg = "unknown key (misspelt?)"
         elif kind == "string_pattern_mismatch":
-            msg = "must be one of normal, watch, warning, severe"
+            names = str((err.get("ctx") or {}).get("pattern", "")).strip("^$()").replace("|", ", ")
+            msg = f"must be one of {names}"
         else:
             msg = err["msg"]
             msg = msg.removeprefix("Value error, ")
@@ -355,30 +351,3 @@ def parse_policy(data: dict[str, Any], origin: str = "policy") -> Policy:
         return Policy.model_validate(data)
     except ValidationError as exc:
         raise PolicyError(f"{origin}: {_describe(exc)}") from None
-
-
-def load_policy(path: str | Path) -> Policy:
-    """Read and validate a policy file (``.toml`` or ``.json``)."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    try:
-        if p.suffix.lower() == ".json":
-            data = json.loads(raw)
-        else:
-            data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'TOML'}: {exc}") from None
-    if not isinstance(data, dict):
-        raise PolicyError(f"{p}: the policy must be a table/object")
-    return parse_policy(data, str(p))
-
-
-DEFAULT_POLICY_PATH = Path(str(resources.files("monitor.rules").joinpath("default_policy.toml")))
-
-
-def default_policy() -> Policy:
-    """The policy shipped with the package."""
-    return load_policy(DEFAULT_POLICY_PATH)

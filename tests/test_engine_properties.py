@@ -1,0 +1,115 @@
+"""Property-based tests of the engine's invariants (hypothesis)."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.engine import Engine
+from monitor.rules.loader import default_policy
+from monitor.state import dump_state, load_state
+from tests.factories import Run, at, bureau, inspection, lawsuit, overdue, profile, rating
+
+GRADES = ["AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D"]
+RANK = {"normal": 0, "watch": 1, "warning": 2, "severe": 3}
+POLICY = default_policy()
+
+day = st.floats(min_value=0, max_value=400, allow_nan=False).map(lambda d: round(d, 3))
+
+
+@st.composite
+def an_event(draw):
+    kind = draw(st.sampled_from(["overdue", "bureau", "rating", "lawsuit", "inspection", "profile"]))
+    when = at(draw(day))
+    if kind == "overdue":
+        return overdue(when, draw(st.integers(0, 120)), draw(st.sampled_from(["A1", "A2"])))
+    if kind == "bureau":
+        return bureau(when, dpd=draw(st.integers(0, 100)), inquiries=draw(st.integers(0, 9)),
+                      debt=draw(st.sampled_from([0.0, 100.0, 160.0, 300.0])),
+                      guarantees=draw(st.sampled_from([0.0, 2_000_000.0])))
+    if kind == "rating":
+        return rating(when, draw(st.sampled_from(GRADES)), draw(st.sampled_from(GRADES)))
+    if kind == "lawsuit":
+        return lawsuit(when, draw(st.sampled_from(["C1", "C2"])),
+                       stage=draw(st.sampled_from(["filed", "judgment", "enforcement", "dishonest_debtor", "closed"])),
+                       claim=draw(st.sampled_from([0.0, 60_000.0, 300_000.0])),
+                       case_type=draw(st.sampled_from(["civil", "criminal"])))
+    if kind == "inspection":
+        return inspection(when, draw(st.sampled_from(["normal", "concern", "deteriorated"])))
+    return profile(when, exposure=draw(st.sampled_from([0.0, 1e6, 2e7])),
+                   grade=draw(st.sampled_from(GRADES)))
+
+
+histories = st.lists(an_event(), min_size=1, max_size=25).map(
+    lambda evs: [profile(at(0))] + sorted(evs, key=lambda e: e.occurred_at))
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def feed(events, until=at(600)):
+    r = Run(POLICY)
+    r.feed(*events)
+    return r.until(until)
+
+
+@SETTINGS
+@given(histories)
+def test_effective_tier_is_never_below_computed(events):
+    r = Run(POLICY)
+    for e in events:
+        r.feed(e)
+        v = r.engine.view(r.state)
+        assert RANK[v.tier] >= RANK[v.computed_tier]
+    for a in r.alerts:
+        assert RANK[a.to_tier] >= RANK[a.computed_tier]
+        assert a.from_tier != a.to_tier
+
+
+@SETTINGS
+@given(histories)
+def test_batch_equals_one_at_a_time(events):
+    one = feed(events, at(0))
+    eng = Engine(POLICY)
+    batch = eng.apply_batch(eng.new_state("B1"), events)
+    assert [a.alert_id for a in batch.alerts] == [a.alert_id for a in one.alerts]
+    assert dump_state(batch.state) == dump_state(one.state)
+
+
+@SETTINGS
+@given(histories, st.integers(0, 25))
+def test_state_round_trip_at_any_point_changes_nothing(events, cut):
+    whole = feed(events)
+    cut = min(cut, len(events))
+    first = Run(POLICY).feed(*events[:cut])
+    second = Run(POLICY)
+    second.state = load_state(dump_state(first.state))
+    second.feed(*events[cut:]).until(at(600))
+    assert [a.alert_id for a in first.alerts + second.alerts] == [a.alert_id for a in whole.alerts]
+    assert dump_state(second.state) == dump_state(whole.state)
+
+
+@SETTINGS
+@given(histories, st.lists(st.floats(0, 600), max_size=8))
+def test_advancing_in_steps_equals_advancing_once(events, stops):
+    once = feed(events)
+    stepped = Run(POLICY)
+    pending = sorted(stops)
+    for e in events:
+        while pending and at(pending[0]) < e.occurred_at:
+            stepped.until(at(pending.pop(0)))
+        stepped.feed(e)
+    stepped.until(at(600))
+    assert [a.model_dump_json() for a in stepped.alerts] == [a.model_dump_json() for a in once.alerts]
+
+
+@SETTINGS
+@given(histories, day, st.sampled_from(["enforcement", "dishonest_debtor", "filed"]))
+def test_adding_a_signal_never_lowers_a_tier(events, when, stage):
+    extra = lawsuit(at(when), "NEW", stage=stage, claim=500_000.0)
+    with_extra = sorted(events + [extra], key=lambda e: (e.occurred_at, e is extra))
+    for probe in (when, when + 10, when + 100, 500):
+        a = feed(events, at(probe))
+        b = feed(with_extra, at(probe))
+        va, vb = a.engine.view(a.state), b.engine.view(b.state)
+        assert RANK[vb.tier] >= RANK[va.tier]
+        assert RANK[vb.computed_tier] >= RANK[va.computed_tier]

@@ -1,0 +1,242 @@
+"""Offline replay: rejects with reasons, ordering, as-of, outputs, determinism, the command line."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.replay import replay, write_outputs
+from monitor.rules.loader import default_policy
+
+GOOD = [
+    {"type": "loan_profile", "event_id": "p1", "borrower_id": "B2", "occurred_at": "2025-01-01T09:00:00+08:00",
+     "segment": "small", "industry": "制造业", "branch": "上海分行", "team": "检查一组", "exposure": 2000000,
+     "product": "working_capital", "mitigation": "guaranteed", "grade": "BB",
+     "disbursed_at": "2025-01-01T09:00:00+08:00", "name": "上海某某机械有限公司"},
+    {"type": "loan_profile", "event_id": "p2", "borrower_id": "B1", "occurred_at": "2025-01-02T00:00:00Z",
+     "segment": "micro", "industry": "retail", "branch": "BJ", "team": "T2", "exposure": 500000,
+     "product": "term_loan", "mitigation": "secured", "grade": "A", "disbursed_at": "2025-01-02T00:00:00Z"},
+    {"type": "overdue", "event_id": "o1", "borrower_id": "B2", "occurred_at": "2025-02-01T00:00:00Z",
+     "account_id": "B2-1", "product": "working_capital", "days_past_due": 12, "overdue_amount": 5000},
+    {"type": "lawsuit", "event_id": "l1", "borrower_id": "B1", "occurred_at": "2025-03-01T00:00:00Z",
+     "case_id": "(2025)沪0101民初1号", "role": "defendant", "case_type": "commercial", "stage": "enforcement",
+     "claim_amount": 10000, "court": "上海市黄浦区人民法院"},
+    {"type": "bureau_report", "event_id": "b1", "borrower_id": "B3", "occurred_at": "2025-03-02T00:00:00Z",
+     "max_external_dpd": 0, "external_overdue_amount": 0, "hard_inquiries_30d": 1,
+     "total_external_debt": 100, "guarantee_exposure": 0},
+    {"type": "inspection_completed", "event_id": "i1", "borrower_id": "B2", "occurred_at": "2025-03-05T00:00:00Z",
+     "team": "检查一组", "inspector": "insp-7", "outcome": "concern", "notes": "库存积压"},
+    {"type": "rating_change", "event_id": "r1", "borrower_id": "B1", "occurred_at": "2025-04-01T00:00:00Z",
+     "old_grade": "A", "new_grade": "BBB"},
+]
+
+BAD = [
+    (b"{not json", "not JSON"),
+    (b"[1, 2]", "not a JSON object"),
+    (b'{"type": "foo", "event_id": "x", "borrower_id": "B1", "occurred_at": "2025-01-01T00:00:00Z"}',
+     "type: unknown event type 'foo'"),
+    (b'{"event_id": "x", "borrower_id": "B1", "occurred_at": "2025-01-01T00:00:00Z"}', "type: required"),
+    (json.dumps({**GOOD[2], "event_id": "n1", "occurred_at": "2025-02-01T00:00:00"}).encode(),
+     "occurred_at: timezone offset required"),
+    (json.dumps({**GOOD[2], "event_id": "n2", "days_past_due": -1}).encode(), "days_past_due: must be >= 0"),
+    (json.dumps({**GOOD[2], "event_id": "n3", "overdue_amount": -5}).encode(), "overdue_amount: must be >= 0"),
+    (json.dumps({k: v for k, v in GOOD[2].items() if k != "account_id"}).encode(), "account_id: required"),
+    (json.dumps({**GOOD[2], "event_id": "n4", "colour": "red"}).encode(), "colour: unexpected field"),
+    (json.dumps({**GOOD[6], "event_id": "n5", "new_grade": "Z"}).encode(), "new_grade: must be one of"),
+    (json.dumps({**GOOD[2], "event_id": "n6", "occurred_at": "yesterday"}).encode(), "occurred_at:"),
+    (json.dumps({**GOOD[2], "event_id": ""}).encode(), "event_id: must not be empty"),
+    (b"   ", "empty line"),
+]
+
+
+def write(path: Path, docs) -> Path:
+    with path.open("wb") as fh:
+        for d in docs:
+            fh.write(d if isinstance(d, bytes) else json.dumps(d, ensure_ascii=False).encode())
+            fh.write(b"\n")
+    return path
+
+
+def test_every_bad_line_is_rejected_with_position_text_and_reason(tmp_path):
+    lines = [json.dumps(g, ensure_ascii=False).encode() for g in GOOD]
+    mixed: list[bytes] = []
+    for i, line in enumerate(lines):
+        mixed.append(line)
+        if i < len(BAD):
+            mixed.append(BAD[i][0])
+    mixed.extend(b for b, _ in BAD[len(lines):])
+    src = write(tmp_path / "in.jsonl", mixed)
+    result = replay([src], default_policy())
+    assert result.applied == len(GOOD)
+    assert result.rejected == len(BAD)
+    by_line = {r.line: r for r in result.rejects}
+    for number, raw in enumerate(mixed, start=1):
+        expected = next((reason for b, reason in BAD if b == raw), None)
+        if expected is None:
+            assert number not in by_line
+        else:
+            rej = by_line[number]
+            assert rej.reason.startswith(expected), (rej.reason, expected)
+            assert rej.text == raw.decode().strip() or rej.text == raw.decode()
+            assert rej.source == str(src)
+
+
+def test_bad_lines_do_not_change_state(tmp_path):
+    clean = replay([write(tmp_path / "a.jsonl", GOOD)], default_policy())
+    noisy = replay([write(tmp_path / "b.jsonl", GOOD + [b for b, _ in BAD])], default_policy())
+    assert [a.model_dump_json() for a in clean.alerts] == [a.model_dump_json() for a in noisy.alerts]
+    assert clean.views == noisy.views
+
+
+def test_huge_line_is_rejected_not_parsed(tmp_path):
+    huge = json.dumps({**GOOD[2], "event_id": "big", "product": "x" * 2_000_000}).encode()
+    result = replay([write(tmp_path / "h.jsonl", [GOOD[0], huge])], default_policy())
+    assert result.applied == 1 and result.rejects[0].reason.startswith("line longer than")
+    assert len(result.rejects[0].text) < 70_000
+
+
+def test_outputs_and_their_order(tmp_path):
+    result = replay([write(tmp_path / "in.jsonl", GOOD)], default_policy())
+    write_outputs(result, tmp_path / "out")
+    borrowers = [json.loads(x) for x in (tmp_path / "out/borrowers.jsonl").read_text().splitlines()]
+    assert [b["borrower_id"] for b in borrowers] == ["B1", "B2", "B3"]
+    b1, b2, b3 = borrowers
+    assert b1["active_rules"] == ["combo.multi_source", "lawsuit.enforcement", "rating.downgrade_1"]
+    assert b1["tier"] == "severe" and b1["computed_tier"] == "severe"  # warning + watch, two families
+    assert b1["next_visit_due"] == "2025-02-01"  # the first check (disbursed Jan 2 + 30) was never made
+    assert b2["tier"] == "severe" and b2["team"] == "检查一组"
+    assert b3 == {"borrower_id": "B3", "tier": None, "computed_tier": None, "active_rules": [],
+                  "min_classification": None, "next_visit_due": None, "team": None, "branch": None,
+                  "exposure": None}
+    alerts = [json.loads(x) for x in (tmp_path / "out/alerts.jsonl").read_text().splitlines()]
+    assert [a["at"] for a in alerts] == sorted(a["at"] for a in alerts)
+    with (tmp_path / "out/schedule.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["borrower_id"] for r in rows] == sorted((r["borrower_id"] for r in rows),
+                                                      key=lambda b: next(x["next_visit_due"] for x in rows
+                                                                         if x["borrower_id"] == b))
+    assert {r["team"] for r in rows} == {"检查一组", "T2"}
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    assert summary["events"]["read"] == len(GOOD) and summary["borrowers"]["by_tier"]["no_profile"] == 1
+
+
+def test_b2_overdue_counts_forward_to_as_of(tmp_path):
+    # B2: 12 DPD on Feb 1, never cured: by Apr 1 it is 12 + 59 = 71 DPD (warning), plus the concern visit
+    result = replay([write(tmp_path / "in.jsonl", GOOD)], default_policy())
+    b2 = next(v for v in result.views if v.borrower_id == "B2")
+    assert b2.active_rules == ["combo.multi_source", "inspection.concern", "overdue.dpd"]
+    assert b2.computed_tier == "severe"
+    assert b2.min_classification == "special_mention"
+
+
+def test_shuffled_input_gives_identical_outputs(tmp_path):
+    docs = GOOD + [{**GOOD[2], "event_id": f"o{i}", "occurred_at": f"2025-02-{i:02d}T00:00:00Z",
+                    "days_past_due": i} for i in range(2, 28)]
+    shuffled = docs[:]
+    random.Random(5).shuffle(shuffled)
+    a = replay([write(tmp_path / "a.jsonl", docs)], default_policy())
+    b = replay([write(tmp_path / "b.jsonl", shuffled)], default_policy())
+    write_outputs(a, tmp_path / "oa")
+    write_outputs(b, tmp_path / "ob")
+    for name in ("alerts.jsonl", "borrowers.jsonl", "schedule.csv", "summary.json"):
+        assert (tmp_path / "oa" / name).read_bytes() == (tmp_path / "ob" / name).read_bytes(), name
+
+
+def test_as_of_leaves_later_events_out_and_counts_them(tmp_path):
+    result = replay([write(tmp_path / "in.jsonl", GOOD)], default_policy(), as_of=None)
+    from monitor._time import parse_instant
+
+    early = replay([write(tmp_path / "in.jsonl", GOOD)], default_policy(),
+                   as_of=parse_instant("2025-03-01T00:00:00Z"))
+    assert early.after_as_of == 3 and early.applied == 4
+    b1 = next(v for v in early.views if v.borrower_id == "B1")
+    assert b1.active_rules == ["lawsuit.enforcement"]  # the rating change of April is not known yet
+    assert result.after_as_of == 0
+
+
+def test_gzip_and_multiple_files(tmp_path):
+    plain = write(tmp_path / "a.jsonl", GOOD[:3])
+    gz = tmp_path / "b.jsonl.gz"
+    with gzip.open(gz, "wb") as fh:
+        fh.write(b"\n".join(json.dumps(d).encode() for d in GOOD[3:]) + b"\n")
+    both = replay([plain, gz], default_policy())
+    one = replay([write(tmp_path / "all.jsonl", GOOD)], default_policy())
+    assert both.views == one.views and both.read == len(GOOD)
+
+
+def test_replay_is_byte_identical_on_rerun(tmp_path):
+    src = write(tmp_path / "in.jsonl", GOOD + [b for b, _ in BAD])
+    for name in ("o1", "o2"):
+        assert main(["replay", str(src), "--out", str(tmp_path / name)]) == 0
+    for f in ("alerts.jsonl", "borrowers.jsonl", "schedule.csv", "rejects.jsonl", "summary.json"):
+        assert (tmp_path / "o1" / f).read_bytes() == (tmp_path / "o2" / f).read_bytes()
+
+
+# ------------------------------------------------------------------ command line
+
+
+def cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "monitor", *args], input=stdin.decode() if stdin else None,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_replay_prints_summary_and_strict_exit_code(tmp_path):
+    src = write(tmp_path / "in.jsonl", GOOD + [BAD[0][0]])
+    done = cli("replay", str(src), "--out", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr
+    assert "events read" in done.stdout and "rejected" in done.stdout and "events/s" in done.stdout
+    strict = cli("replay", str(src), "--out", str(tmp_path / "o"), "--strict")
+    assert strict.returncode == 1
+    assert "1 line(s) rejected" in strict.stderr
+
+
+def test_cli_reads_standard_input(tmp_path):
+    data = b"\n".join(json.dumps(d).encode() for d in GOOD) + b"\n"
+    done = cli("replay", "-", "--out", str(tmp_path / "o"), stdin=data)
+    assert done.returncode == 0, done.stderr
+    assert len((tmp_path / "o/borrowers.jsonl").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["replay", "--out", "x"], "Missing argument"),
+     (["replay", "nope.jsonl", "--out", "x"], "nope.jsonl: no such file"),
+     (["replay", "{src}", "--out", "x", "--as-of", "2025-01-01T00:00:00"], "timezone offset required"),
+     (["replay", "{src}", "--out", "x", "--policy", "{bad}"], "bureau.external_overdue.bands[0].level: must be one of watch, warning, severe"),
+     (["replay", "{src}", "--out", "x", "--policy", "missing.toml"], "cannot read"),
+     (["frobnicate"], "No such command")])
+def test_cli_usage_and_policy_errors_exit_2_with_one_line(tmp_path, args, message):
+    src = write(tmp_path / "in.jsonl", GOOD)
+    bad = tmp_path / "bad.toml"
+    text = Path(default_policy.__module__.replace(".", "/")).with_name("default_policy.toml")
+    text = (Path(__file__).resolve().parent.parent / "monitor/rules/default_policy.toml").read_text()
+    bad.write_text(text.replace('{ min = 1, level = "watch" },', '{ min = 1, level = "loud" },', 1))
+    done = cli(*[a.format(src=src, bad=bad) for a in args])
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert message in lines[0] and "Traceback" not in done.stderr
+
+
+def test_cli_schema_is_generated_json_schema(tmp_path):
+    done = cli("schema")
+    assert done.returncode == 0
+    doc = json.loads(done.stdout)
+    mapping = doc["event"]["discriminator"]["mapping"]
+    assert sorted(mapping) == ["bureau_report", "inspection_completed", "lawsuit", "loan_profile", "overdue",
+                               "rating_change"]
+    assert "alert_id" in doc["alert"]["properties"]
+
+
+def test_cli_policy_check_prints_rules(tmp_path):
+    done = cli("policy", "check")
+    assert done.returncode == 0
+    assert "overdue.dpd" in done.stdout and "default-2026.11" in done.stdout and "Asia/Shanghai" in done.stdout
