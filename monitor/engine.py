@@ -46,6 +46,7 @@ from monitor.state import (
     BureauFact,
     CaseFact,
     InspectionFact,
+    PreviousReport,
     ProfileFact,
     RatingMove,
 )
@@ -57,10 +58,9 @@ DUPLICATE = "duplicate"
 ADVANCED = "advanced"
 
 _CASE_EIDS = 8  # notices remembered per lawsuit case
-_RETAIN_DAYS = 400  # cured accounts and closed cases are forgotten after this long
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Step:
     """What one call did: the new state, its outcome and the decisions made."""
 
@@ -192,6 +192,8 @@ class Engine:
         if not had_profile and not isinstance(e, LoanProfile):
             s.held += 1
         visit = self._merge(s, e, t, now)
+        if s.accounts or s.cases:
+            self._prune(s, now)
         if s.profile is None:
             return APPLIED
         if not had_profile:
@@ -212,19 +214,20 @@ class Engine:
             fact = BureauFact(t, e.event_id, e.max_external_dpd, e.external_overdue_amount,
                               e.hard_inquiries_30d, e.total_external_debt, e.guarantee_exposure)
             if b is None or t >= b.at:
-                s.bureau_prev, s.bureau = b, fact
+                if b is not None:
+                    s.bureau_prev = PreviousReport(b.at, b.eid, b.debt)
+                s.bureau = fact
             elif s.bureau_prev is None or t >= s.bureau_prev.at:
-                s.bureau_prev = fact
+                s.bureau_prev = PreviousReport(t, e.event_id, e.total_external_debt)
         elif isinstance(e, InspectionCompleted):
             ins = s.inspection
             if ins is None or t >= ins.at:
-                s.inspection = InspectionFact(t, e.event_id, e.outcome.value, e.team, e.inspector)
+                s.inspection = InspectionFact(t, e.event_id, e.outcome.value, e.team)
                 return True
         elif isinstance(e, Overdue):
             acc = s.accounts.get(e.account_id)
             if acc is None or t >= acc.at:
                 s.accounts[e.account_id] = AccountFact(t, e.event_id, e.days_past_due, e.overdue_amount, e.product)
-            self._prune(s, now)
         elif isinstance(e, RatingChange):
             self._rating(s, e, t, now)
         elif isinstance(e, LawsuitNotice):
@@ -241,17 +244,13 @@ class Engine:
                 c.eids = (c.eids + [e.event_id])[-_CASE_EIDS:]
             else:
                 c.first = min(c.first, t)
-            self._prune(s, now)
         elif isinstance(e, LoanProfile):
             prof = s.profile
             if prof is None or t >= prof.at:
-                s.profile = ProfileFact(
-                    at=t, eid=e.event_id, segment=e.segment.value, industry=e.industry, branch=e.branch,
-                    team=e.team, exposure=e.exposure, product=e.product, mitigation=e.mitigation.value,
-                    disbursed=to_us(e.disbursed_at), name=e.name)
+                s.profile = ProfileFact(t, e.event_id, e.branch, e.team, e.exposure, e.mitigation.value,
+                                        to_us(e.disbursed_at))
             if s.grade is None:
                 s.grade, s.grade_at, s.grade_eid = e.grade.value, t, e.event_id
-                s.grades = [(t, e.grade.value)]
         return False
 
     def _rating(self, s: BorrowerState, e: RatingChange, t: int, now: int) -> None:
@@ -261,11 +260,11 @@ class Engine:
         prior = s.grade if s.grade is not None else e.old_grade.value
         # the best grade held at any time in the look-back window before the change
         start = t - self._lookback
-        best = prior
-        hist = s.grades
-        for i, (since, grade) in enumerate(hist):
-            end = hist[i + 1][0] if i + 1 < len(hist) else t
-            if end > start and since < t and GRADE_INDEX[grade] < GRADE_INDEX[best]:
+        best = prior  # held from grade_at until t
+        hist = s.grades  # the grades held before, each until the next one's since
+        for i, (_since, grade) in enumerate(hist):
+            end = hist[i + 1][0] if i + 1 < len(hist) else s.grade_at
+            if end is not None and end > start and GRADE_INDEX[grade] < GRADE_INDEX[best]:
                 best = grade
         r = self.policy.rating
         dg1 = GRADE_INDEX[new] - GRADE_INDEX[prior] == r.downgrade_1.notches
@@ -273,11 +272,12 @@ class Engine:
         if dg1 or dg2:
             s.moves.append(RatingMove(
                 at=t, eid=e.event_id, old=e.old_grade.value, new=new, prior=prior, best=best, dg1=dg1, dg2=dg2))
+        if s.grade is not None and s.grade_at is not None:
+            hist.append((s.grade_at, s.grade))
         s.grade, s.grade_at, s.grade_eid = new, t, e.event_id
-        hist.append((t, new))
-        # keep the segment that covers the start of the window and everything after it
+        # forget the grades that ended before the look-back window
         horizon = now - self._lookback
-        while len(hist) > 1 and hist[1][0] <= horizon:
+        while hist and (hist[1][0] if len(hist) > 1 else t) <= horizon:
             hist.pop(0)
         if s.moves:
             s.moves = [m for m in s.moves if m.at + self._move_keep > now]
@@ -298,14 +298,17 @@ class Engine:
                 del seen[old]
 
     def _prune(self, s: BorrowerState, now: int) -> None:
-        keep = _RETAIN_DAYS * DAY
-        if len(s.accounts) > 1:
-            stale = [k for k, a in s.accounts.items() if a.dpd == 0 and now - a.at > keep]
+        """Forget what can no longer matter: accounts cured longer ago than the duplicate
+        window (a cure is kept that long so that a late copy of an older update cannot
+        reopen the account) and cases past their window."""
+        if s.accounts:
+            window = self._dup_window
+            stale = [k for k, a in s.accounts.items() if a.dpd == 0 and now - a.at >= window]
             for k in stale:
                 del s.accounts[k]
         if s.cases:
             horizon = self.policy.lawsuit.active_days * DAY
-            stale = [k for k, c in s.cases.items() if now - c.at > max(horizon, keep)]
+            stale = [k for k, c in s.cases.items() if now - c.at >= horizon]
             for k in stale:
                 del s.cases[k]
 
@@ -396,8 +399,7 @@ class Engine:
 
     @staticmethod
     def _sched_key(s: BorrowerState) -> tuple[object, ...]:
-        p = s.profile
-        return (s.due, s.tier, p.team if p else None, p.branch if p else None, s.due_why)
+        return (s.due, s.tier, s.profile, s.due_why)
 
 
     def _reason(self, s: BorrowerState) -> str:

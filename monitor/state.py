@@ -1,5 +1,6 @@
 """A borrower's state: the facts the engine keeps, with a compact JSON form.
 
+The borrower's name is not kept (personal data has no place in a changelog).
 The classes are slotted dataclasses so that the engine can update them at
 plain-attribute speed; pydantic (``STATE_ADAPTER``) validates and serialises
 them, so the JSON form is typed and checked like every other model here.
@@ -21,6 +22,7 @@ __all__ = [
     "BureauFact",
     "CaseFact",
     "InspectionFact",
+    "PreviousReport",
     "ProfileFact",
     "RatingMove",
     "STATE_ADAPTER",
@@ -35,17 +37,15 @@ _CFG = ConfigDict(extra="forbid")
 @with_config(_CFG)
 @dataclass(slots=True)
 class ProfileFact:
+    """What the engine needs of the loan profile (segment, industry and product stay in the events)."""
+
     at: int
     eid: str
-    segment: str
-    industry: str
     branch: str
     team: str
     exposure: float
-    product: str
     mitigation: str
     disbursed: int
-    name: str | None = None
 
 
 @with_config(_CFG)
@@ -94,6 +94,16 @@ class BureauFact:
 
 @with_config(_CFG)
 @dataclass(slots=True)
+class PreviousReport:
+    """What the engine keeps of the bureau report before the latest (for debt growth)."""
+
+    at: int
+    eid: str
+    debt: float
+
+
+@with_config(_CFG)
+@dataclass(slots=True)
 class AccountFact:
     at: int
     eid: str
@@ -109,7 +119,6 @@ class InspectionFact:
     eid: str
     outcome: str
     team: str
-    inspector: str
 
 
 @with_config(_CFG)
@@ -124,12 +133,12 @@ class BorrowerState:
     grade: str | None = None
     grade_at: int | None = None
     grade_eid: str | None = None
-    grades: list[tuple[int, str]] = field(default_factory=list)  # (since, grade) in the look-back window
+    grades: list[tuple[int, str]] = field(default_factory=list)  # earlier grades (since, grade) still in the look-back
     moves: list[RatingMove] = field(default_factory=list)
     cases: dict[str, CaseFact] = field(default_factory=dict)
     accounts: dict[str, AccountFact] = field(default_factory=dict)
     bureau: BureauFact | None = None
-    bureau_prev: BureauFact | None = None
+    bureau_prev: PreviousReport | None = None
     inspection: InspectionFact | None = None
     computed: int = 0
     tiers: list[tuple[int, int]] = field(default_factory=list)  # ended computed tiers still in the cure period: (end, level)

@@ -48,12 +48,11 @@ def _min(a: int | None, b: int) -> int:
 def highest_dpd(state: BorrowerState, now: int) -> tuple[int, str | None]:
     """The highest days past due over the borrower's accounts at ``now``, and its account id."""
     top = 0
-    top_id = None
-    for acc_id in sorted(state.accounts):
-        acc = state.accounts[acc_id]
+    top_id: str | None = None
+    for acc_id, acc in state.accounts.items():
         if acc.dpd > 0:
             dpd = acc.dpd + (now - acc.at) // DAY
-            if dpd > top:
+            if dpd > top or (dpd == top and top_id is not None and acc_id < top_id):
                 top, top_id = dpd, acc_id
     return top, top_id
 
@@ -93,11 +92,12 @@ def _rating(p: Policy, s: BorrowerState, now: int, out: list[Sig], nxt: int | No
     if g is not None:
         eids = (s.grade_eid,) if s.grade_eid else ()
         since = s.grade_at if s.grade_at is not None else now
-        for name, rule in (("weak_grade", r.weak_grade), ("default_grade", r.default_grade)):
-            if rule.enabled and g in rule.grades:
-                out.append(Sig(f"rating.{name}", "rating", rule.lvl, since, eids,
-                               {"grade": g} if d else _NONE,
-                               {"grades": list(rule.grades)} if d else _NONE))
+        if g in r.flagged_grades:
+            for name, rule in (("weak_grade", r.weak_grade), ("default_grade", r.default_grade)):
+                if rule.enabled and g in rule.grades:
+                    out.append(Sig(f"rating.{name}", "rating", rule.lvl, since, eids,
+                                   {"grade": g} if d else _NONE,
+                                   {"grades": list(rule.grades)} if d else _NONE))
     return nxt
 
 
@@ -239,7 +239,7 @@ def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Eval
     """
     out: list[Sig] = []
     nxt: int | None = None
-    if s.moves or s.grade is not None:
+    if s.moves or s.grade in p.rating.flagged_grades:
         nxt = _rating(p, s, now, out, nxt, detail)
     if s.cases:
         nxt = _lawsuit(p, s, now, out, nxt, detail)
@@ -247,8 +247,10 @@ def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Eval
         _bureau(p, s, out, detail)
     if s.accounts:
         nxt = _overdue(p, s, now, out, nxt, detail)
-    if s.inspection is not None:
+    if s.inspection is not None and s.inspection.outcome in p.inspection.flagged_outcomes:
         nxt = _inspection(p, s, now, out, nxt, detail)
+    if not out:
+        return Evaluation(out, 0, nxt)
     computed = 0
     for sig in out:
         if sig.level > computed:

@@ -107,6 +107,11 @@ class RatingRules(_Strict):
     weak_grade: GradeSet
     default_grade: GradeSet
 
+    @cached_property
+    def flagged_grades(self) -> frozenset[str]:
+        """Grades for which a grade rule may hold."""
+        return frozenset(self.weak_grade.grades) | frozenset(self.default_grade.grades)
+
 
 class ClaimRule(_Rule):
     min_ratio: Ratio
@@ -158,6 +163,11 @@ class OutcomeRule(_Rule):
 class InspectionRules(_Strict):
     concern: OutcomeRule
     deteriorated: OutcomeRule
+
+    @cached_property
+    def flagged_outcomes(self) -> frozenset[str]:
+        """Outcomes for which an inspection rule may hold."""
+        return frozenset(o.value for o in (*self.concern.outcomes, *self.deteriorated.outcomes))
 
 
 class MultiSource(_Strict):
