@@ -176,6 +176,29 @@ def policy_check(file: str | None) -> None:
                f"tier max watch {t.watch} / warning {t.warning} / severe {t.severe} days")
 
 
+# Commands that live with their feature: (module, command object name).
+_FEATURE_COMMANDS = (
+    ("monitor.reports.cli", "report"),
+    ("monitor.backtest.cli", "backtest"),
+)
+
+
+def _register_feature_commands() -> None:
+    import importlib
+
+    for module, name in _FEATURE_COMMANDS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise
+            continue  # feature not installed in this tree
+        cli.add_command(getattr(mod, name))
+
+
+_register_feature_commands()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: exit 0 on success, 1 for --strict with rejects, 2 on a usage or policy error."""
     try:

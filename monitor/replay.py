@@ -24,7 +24,7 @@ from monitor._time import iso, to_us
 from monitor.engine import DUPLICATE, Engine
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
 from monitor.jsonl import MAX_LINE_BYTES, iter_lines
-from monitor.outputs import Alert, BorrowerView
+from monitor.outputs import Alert, BorrowerView, ScheduleEntry
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.state import BorrowerState
 
@@ -60,6 +60,7 @@ class ReplayResult:
     alerts: list[Alert] = field(default_factory=list)
     states: dict[str, BorrowerState] = field(default_factory=dict)
     views: list[BorrowerView] = field(default_factory=list)
+    schedule_history: list[tuple[int, str, ScheduleEntry]] = field(default_factory=list)
     events_by_type: Counter[str] = field(default_factory=Counter)
     newest_by_type: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
@@ -141,6 +142,7 @@ def replay_events(
     result.as_of = as_of
     states = result.states
     alerts = result.alerts
+    history = result.schedule_history
     new_state = engine.new_state
     apply = engine.apply
     for i in order:
@@ -162,14 +164,19 @@ def replay_events(
                 result.newest_by_type[event.type] = t
         if step.alerts:
             alerts.extend(step.alerts)
+        if step.schedule_changed:
+            history.append((state.clock or t, bid, engine.schedule_entry(state)))
     for bid in sorted(states):
         state = states[bid]
         if as_of is not None:
             step = engine.advance(state, as_of)
             if step.alerts:
                 alerts.extend(step.alerts)
+            if step.schedule_changed:
+                history.append((state.clock or as_of, bid, engine.schedule_entry(state)))
         result.views.append(engine.view(state, as_of))
     alerts.sort(key=lambda a: (a.at, a.borrower_id, a.sequence))
+    history.sort(key=lambda h: (h[0], h[1]))
     return result
 
 
@@ -199,7 +206,7 @@ _TIER_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
 
 
 def write_outputs(result: ReplayResult, out: Path) -> None:
-    """Write alerts.jsonl, borrowers.jsonl, schedule.csv, rejects.jsonl and summary.json."""
+    """Write alerts.jsonl, borrowers.jsonl, schedule.csv, schedule_history.jsonl, rejects.jsonl, summary.json."""
     out.mkdir(parents=True, exist_ok=True)
     with (out / "alerts.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
         for alert in result.alerts:
@@ -217,6 +224,9 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
     for v in rows:
         writer.writerow([v.team, v.branch, v.borrower_id, v.tier, v.next_visit_due.isoformat()])  # type: ignore[union-attr]
     (out / "schedule.csv").write_text(buf.getvalue(), encoding="utf-8", newline="")
+    with (out / "schedule_history.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
+        for at, _bid, entry in result.schedule_history:
+            fh.write(f'{{"at":"{iso(at)}",{entry.model_dump_json()[1:]}\n')
     with (out / "rejects.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
         for rej in result.rejects:
             fh.write(rej.to_json())
