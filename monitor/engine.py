@@ -110,31 +110,35 @@ class Engine:
         """
         if event.borrower_id != state.id:
             raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
-        before = self._sched_key(state)
+        before = self.schedule_key(state)
         alerts: list[Alert] = []
         outcome = self._apply(state, event, alerts, to_us(event.occurred_at) if at is None else at)
-        return Step(state, outcome, tuple(alerts), self._sched_key(state) != before)
+        return Step(state, outcome, tuple(alerts), self.schedule_key(state) != before)
 
     def apply_batch(self, state: BorrowerState, events: Iterable[Event]) -> BatchStep:
         """Apply several events of one borrower in order; the same result as one ``apply`` each."""
-        before = self._sched_key(state)
+        before = self.schedule_key(state)
         result = BatchStep(state)
         for event in events:
             if event.borrower_id != state.id:
                 raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
             result.outcomes.append(self._apply(state, event, result.alerts, to_us(event.occurred_at)))
-        result.schedule_changed = self._sched_key(state) != before
+        result.schedule_changed = self.schedule_key(state) != before
         return result
 
     def advance(self, state: BorrowerState, now: datetime | int) -> Step:
-        """Settle every time-driven change due at or before ``now``; the clock moves to ``now``."""
+        """Settle every time-driven change due at or before ``now``.
+
+        The state's clock moves to the last change settled: a state with nothing
+        due is left exactly as it was, however often it is advanced.
+        """
         t = _instant(now)
-        before = self._sched_key(state)
+        if state.wake is None or state.wake > t:
+            return Step(state, ADVANCED)
+        before = self.schedule_key(state)
         alerts: list[Alert] = []
         self._run_wakes(state, t, alerts, inclusive=True)
-        if state.clock is None or t > state.clock:
-            state.clock = t
-        return Step(state, ADVANCED, tuple(alerts), self._sched_key(state) != before)
+        return Step(state, ADVANCED, tuple(alerts), self.schedule_key(state) != before)
 
     def view(self, state: BorrowerState, now: datetime | int | None = None) -> BorrowerView:
         """The borrower as known at ``now`` (default: its clock); call ``advance`` first."""
@@ -398,7 +402,8 @@ class Engine:
         )
 
     @staticmethod
-    def _sched_key(s: BorrowerState) -> tuple[object, ...]:
+    def schedule_key(s: BorrowerState) -> tuple[object, ...]:
+        """What the visit-schedule entry depends on: compare before and after to see a change."""
         return (s.due, s.tier, s.profile, s.due_why)
 
 

@@ -110,9 +110,12 @@ def _reject_text(raw: bytes) -> str:
 
 
 def parse_lines(
-    source: str, lines: Iterable[tuple[int, bytes]], rejects: list[Reject]
+    source: str, lines: Iterable[tuple[int, bytes]], rejects: list[Reject], raws: list[bytes] | None = None
 ) -> list[tuple[int, Event]]:
-    """Validate lines; return (instant, event) pairs and append rejects for the bad ones."""
+    """Validate lines; return (instant, event) pairs and append rejects for the bad ones.
+
+    With ``raws``, the original bytes of each valid line are appended to it, aligned with the result.
+    """
     validate = EVENT_ADAPTER.validate_json
     out: list[tuple[int, Event]] = []
     append = out.append
@@ -129,6 +132,8 @@ def parse_lines(
             rejects.append(Reject(source, number, describe_validation_error(exc), _reject_text(raw)))
             continue
         append((to_us(event.occurred_at), event))
+        if raws is not None:
+            raws.append(raw)
     return out
 
 

@@ -1,0 +1,52 @@
+"""Runtime settings: one frozen object built at start from the command line and environment.
+
+Every setting can come from an environment variable ``MONITOR_<NAME>`` (for
+example ``MONITOR_BROKER=kafka://10.0.0.5:9092``) or from a command-line option
+of the same name, which wins.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Settings of the streaming worker and the tools that talk to Kafka."""
+
+    model_config = SettingsConfigDict(env_prefix="MONITOR_", frozen=True, extra="forbid")
+
+    broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s), comma-separated")
+    topic_prefix: Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9._-]*$")] = "monitor."
+    partitions: Annotated[int, Field(ge=1, le=1024)] = 8
+    replication_factor: Annotated[int, Field(ge=1, le=16)] = 1
+    app_id: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")] = "monitor"
+    store: Literal["rocksdb://", "memory://"] = "rocksdb://"
+    data_dir: Path = Path("monitor-data")
+    clock: Literal["wall", "event"] = "wall"
+    policy: Path | None = Field(None, description="Policy file; default: the shipped policy")
+    web_port: Annotated[int, Field(ge=0, le=65535)] = 6066
+    web_host: str = "127.0.0.1"
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    batch_within: Annotated[float, Field(gt=0, le=60)] = 0.2
+    tick_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    session_timeout: Annotated[float, Field(ge=6, le=300)] = 10.0
+    max_message_bytes: Annotated[int, Field(ge=1024, le=10_000_000)] = 65_536
+
+    @field_validator("broker")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        for url in value.split(","):
+            if not url.startswith("kafka://") or ":" not in url.removeprefix("kafka://"):
+                raise ValueError(f"{url!r}: expected kafka://HOST:PORT")
+        return value
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The broker URLs as host:port for kafka-python and aiokafka."""
+        return [u.removeprefix("kafka://") for u in self.broker.split(",")]

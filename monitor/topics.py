@@ -1,0 +1,105 @@
+"""Topic names and layout, and ``monitor topics create``.
+
+All topics are keyed by ``borrower_id`` and co-partitioned (same partition
+count). Names carry the configurable prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitor.settings import Settings
+
+__all__ = ["FEEDS", "Topics", "TopicSpec", "create_topics"]
+
+# event type -> input topic (one topic per feed)
+FEEDS: dict[str, str] = {
+    "loan_profile": "profiles",
+    "rating_change": "rating-changes",
+    "lawsuit": "lawsuits",
+    "bureau_report": "bureau-reports",
+    "overdue": "overdue-events",
+    "inspection_completed": "inspections",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    config: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The full names of every topic, for one prefix."""
+
+    prefix: str
+
+    def feed(self, event_type: str) -> str:
+        return self.prefix + FEEDS[event_type]
+
+    @property
+    def inputs(self) -> list[str]:
+        return [self.prefix + name for name in FEEDS.values()]
+
+    @property
+    def clock(self) -> str:
+        """Event-time watermarks published by ``monitor produce`` (see the worker)."""
+        return self.prefix + "clock"
+
+    @property
+    def alerts(self) -> str:
+        return self.prefix + "alerts"
+
+    @property
+    def schedule(self) -> str:
+        return self.prefix + "visit-schedule"
+
+    @property
+    def dead_letter(self) -> str:
+        return self.prefix + "dead-letter"
+
+    def specs(self) -> list[TopicSpec]:
+        week = str(7 * 86_400_000)
+        keep = {"cleanup.policy": "delete", "retention.ms": "-1"}
+        specs = [TopicSpec(name, dict(keep)) for name in self.inputs]
+        specs.append(TopicSpec(self.clock, {"cleanup.policy": "delete", "retention.ms": week}))
+        specs.append(TopicSpec(self.alerts, dict(keep)))
+        specs.append(TopicSpec(self.schedule, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}))
+        specs.append(TopicSpec(self.dead_letter, dict(keep)))
+        return specs
+
+
+def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[tuple[str, str]]:
+    """Create the topics idempotently; return (name, what happened) for each."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    topics = Topics(settings.topic_prefix)
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="monitor-admin",
+                             request_timeout_ms=int(timeout_s * 1000))
+    try:
+        existing = set(admin.list_topics())
+        report: list[tuple[str, str]] = []
+        wanted = []
+        for spec in topics.specs():
+            if spec.name in existing:
+                continue
+            wanted.append(NewTopic(spec.name, num_partitions=settings.partitions,
+                                   replication_factor=settings.replication_factor, topic_configs=spec.config))
+        if wanted:
+            try:
+                admin.create_topics(wanted, timeout_ms=int(timeout_s * 1000))
+            except TopicAlreadyExistsError:
+                pass  # another process created it meanwhile
+        created = {t.name for t in wanted}
+        described = {d["topic"]: len(d["partitions"]) for d in admin.describe_topics([s.name for s in topics.specs()])}
+        for spec in topics.specs():
+            parts = described.get(spec.name)
+            what = "created" if spec.name in created else "exists"
+            if parts is not None and parts != settings.partitions:
+                what += f" with {parts} partitions, not {settings.partitions}: NOT co-partitioned"
+            report.append((spec.name, f"{what} ({parts} partitions, {spec.config.get('cleanup.policy')})"))
+        return report
+    finally:
+        admin.close()

@@ -1,0 +1,178 @@
+"""The runtime's ordering and batching logic, without Kafka: it must decide exactly what replay decides."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from monitor._time import iso
+from monitor.agents.runtime import Message, Runtime, StepResult, partition_for
+from monitor.engine import Engine
+from monitor.replay import replay
+from monitor.rules.loader import default_policy
+from monitor.simulate import simulate, write_simulation
+from monitor.state import dump_state
+from monitor.topics import FEEDS, Topics
+
+TOPICS = Topics("t.")
+PARTS = 4
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sim") / "events.jsonl"
+    write_simulation(simulate(150, 8, 3, duplicates=0.01), path)
+    return path
+
+
+def _messages(path: Path, rng: random.Random) -> tuple[list[Message], int, dict[str, dict[int, int]]]:
+    """Route like ``monitor produce``: sorted, per topic and partition, with seq headers; then shuffle
+    the interleaving of topics the way a consumer may see it (each topic-partition stays in order)."""
+    docs = [json.loads(x) for x in path.read_bytes().splitlines()]
+    from monitor._time import parse_instant
+
+    order = sorted(range(len(docs)), key=lambda i: parse_instant(docs[i]["occurred_at"]))
+    queues: dict[tuple[str, int], list[Message]] = {}
+    offsets: dict[tuple[str, int], int] = {}
+    last = 0
+    for seq, i in enumerate(order):
+        d = docs[i]
+        topic = TOPICS.feed(d["type"])
+        p = partition_for(d["borrower_id"], PARTS)
+        off = offsets.get((topic, p), 0)
+        offsets[(topic, p)] = off + 1
+        raw = json.dumps(d).encode()
+        queues.setdefault((topic, p), []).append(Message(topic, p, off, d["borrower_id"].encode(), raw, seq,
+                                                         handle=(topic, p, off)))
+        last = max(last, parse_instant(d["occurred_at"]))
+    out: list[Message] = []
+    keys = sorted(queues)
+    while keys:
+        k = rng.choice(keys)
+        take = rng.randint(1, 40)
+        out.extend(queues[k][:take])
+        del queues[k][:take]
+        if not queues[k]:
+            keys.remove(k)
+    end = {t: {p: offsets.get((t, p), 0) for p in range(PARTS)} for t in TOPICS.inputs}
+    return out, last, end
+
+
+def _run(messages, last, end, clock="event", batch=97):
+    store: dict[str, bytes] = {}
+    engine = Engine(default_policy())
+    rt = Runtime(engine, TOPICS, clock=clock, partitions=PARTS, get_state=store.get)
+    alerts, acked = [], []
+    for p in range(PARTS):
+        rt.assign([p], [])
+    for i in range(0, len(messages), batch):
+        out = StepResult()
+        rt.accept(messages[i:i + batch], out)
+        rt.step(out)
+        alerts += out.alerts
+        store.update(out.states)
+        acked += out.acks
+    out = StepResult()
+    marks = [Message(TOPICS.clock, p, 0, None, json.dumps({"at": iso(last), "offsets": {
+        t: end[t][p] for t in end}}).encode()) for p in range(PARTS)]
+    rt.accept(marks, out)
+    rt.step(out)
+    alerts += out.alerts
+    store.update(out.states)
+    acked += out.acks
+    return alerts, store, acked, rt
+
+
+def test_event_clock_stream_equals_replay_whatever_the_topic_interleaving(portfolio):
+    expected = replay([portfolio], default_policy())
+    for seed in (1, 2):
+        messages, last, end = _messages(portfolio, random.Random(seed))
+        alerts, store, acked, rt = _run(messages, last, end)
+        def key(a):
+            return (a.at, a.borrower_id, a.sequence)
+
+        assert [a.model_dump_json() for a in sorted(alerts, key=key)] == \
+            [a.model_dump_json() for a in expected.alerts]
+        assert {b: dump_state(s) for b, s in expected.states.items()} == store
+        assert rt.buffered() == 0
+        assert len([a for a in acked if a is not None]) == len(messages)  # every input acknowledged once
+        assert len(set(acked) - {None}) == len(messages)
+
+
+def test_nothing_is_released_before_every_topic_or_a_watermark_covers_it(portfolio):
+    messages, last, end = _messages(portfolio, random.Random(3))
+    store: dict[str, bytes] = {}
+    rt = Runtime(Engine(default_policy()), TOPICS, clock="event", partitions=PARTS, get_state=store.get)
+    only_bureau = [m for m in messages if m.topic == TOPICS.feed("bureau_report")]
+    out = StepResult()
+    rt.accept(only_bureau, out)
+    rt.step(out)
+    assert out.acks == [] and out.alerts == [] and rt.buffered() == len(only_bureau)
+
+
+def test_partitioner_is_kafkas_murmur2():
+    from kafka.partitioner.default import murmur2 as reference
+
+    from monitor.agents.runtime import murmur2
+
+    rng = random.Random(9)
+    for n in range(300):
+        key = bytes(rng.randrange(256) for _ in range(n % 37))
+        assert murmur2(key) == reference(key) or (murmur2(key) & 0x7FFFFFFF) == (reference(key) & 0x7FFFFFFF)
+
+
+def test_bad_messages_go_to_dead_letter_and_are_acknowledged():
+    store: dict[str, bytes] = {}
+    rt = Runtime(Engine(default_policy()), TOPICS, clock="wall", partitions=PARTS, get_state=store.get,
+                 max_message_bytes=2000)
+    good = {"type": "overdue", "event_id": "e1", "borrower_id": "B1", "occurred_at": "2025-01-01T00:00:00Z",
+            "account_id": "a", "product": "p", "days_past_due": 3, "overdue_amount": 1}
+    p = partition_for("B1", PARTS)
+    ov = TOPICS.feed("overdue")
+    cases = [
+        (b"{oops", "not JSON"),
+        (json.dumps({**good, "type": "foo"}).encode(), "type: unknown event type 'foo'"),
+        (json.dumps({**good, "days_past_due": -2}).encode(), "days_past_due: must be >= 0"),
+        (json.dumps({**good, "product": "x" * 5000}).encode(), "larger than 2000"),
+        (json.dumps({"type": "rating_change", "event_id": "r", "borrower_id": "B1",
+                     "occurred_at": "2025-01-01T00:00:00Z", "old_grade": "A", "new_grade": "B"}).encode(),
+         "type: rating_change does not belong on t.overdue-events"),
+        (b"\xff\xfe\x00", "not JSON"),
+    ]
+    msgs = [Message(ov, p, i, b"B1", raw, handle=i) for i, (raw, _) in enumerate(cases)]
+    msgs.append(Message(ov, p, 99, b"B1", json.dumps(good).encode(), handle=99))
+    out = StepResult()
+    rt.accept(msgs, out)
+    rt.step(out)
+    assert [r in d.reason for d, (_, r) in zip(out.dead, cases)] == [True] * len(cases), [d.reason for d in out.dead]
+    assert out.dead[3].truncated and out.dead[3].value_bytes > 5000
+    assert out.dead[5].value_base64 is not None
+    assert sorted(out.acks) == list(range(len(cases))) + [99]
+    assert out.outcomes["applied"] == 1 and "B1" in out.states
+
+
+def test_wall_clock_settles_time_driven_changes_on_tick():
+    store: dict[str, bytes] = {}
+    rt = Runtime(Engine(default_policy()), TOPICS, clock="wall", partitions=PARTS, get_state=store.get)
+    prof = {"type": "loan_profile", "event_id": "p", "borrower_id": "B1", "occurred_at": "2025-01-01T00:00:00Z",
+            "segment": "small", "industry": "x", "branch": "b", "team": "t", "exposure": 1e6, "product": "p",
+            "mitigation": "secured", "grade": "A", "disbursed_at": "2025-01-01T00:00:00Z"}
+    ovd = {"type": "overdue", "event_id": "o", "borrower_id": "B1", "occurred_at": "2025-01-02T00:00:00Z",
+           "account_id": "a", "product": "p", "days_past_due": 25, "overdue_amount": 1}
+    p = partition_for("B1", PARTS)
+    out = StepResult()
+    rt.accept([Message(TOPICS.feed("loan_profile"), p, 0, b"B1", json.dumps(prof).encode()),
+               Message(TOPICS.feed("overdue"), p, 0, b"B1", json.dumps(ovd).encode())], out)
+    rt.step(out)
+    store.update(out.states)
+    assert [a.to_tier for a in out.alerts] == ["watch"]
+    from monitor._time import parse_instant
+
+    tick = StepResult()
+    rt.step(tick, wall_now=parse_instant("2025-01-07T00:00:00Z"))  # 25 + 5 days = 30: warning
+    assert [(a.to_tier, a.at.isoformat()) for a in tick.alerts] == [("warning", "2025-01-07T00:00:00+00:00")]
+    assert tick.time_driven == 1 and "B1" in tick.schedules
+    assert FEEDS  # the topic map is what the router uses
