@@ -178,6 +178,9 @@ def policy_check(file: str | None) -> None:
 
 # Commands that live with their feature: (module, command object name).
 _FEATURE_COMMANDS = (
+    ("monitor.agents.cli", "worker"),
+    ("monitor.agents.cli", "topics"),
+    ("monitor.agents.cli", "produce"),
     ("monitor.reports.cli", "report"),
     ("monitor.backtest.cli", "backtest"),
 )

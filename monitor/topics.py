@@ -93,7 +93,7 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[tuple[str
             except TopicAlreadyExistsError:
                 pass  # another process created it meanwhile
         created = {t.name for t in wanted}
-        described = {d["topic"]: len(d["partitions"]) for d in admin.describe_topics([s.name for s in topics.specs()])}
+        described = {d.get("name", d.get("topic")): len(d["partitions"]) for d in admin.describe_topics([s.name for s in topics.specs()])}
         for spec in topics.specs():
             parts = described.get(spec.name)
             what = "created" if spec.name in created else "exists"

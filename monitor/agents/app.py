@@ -1,0 +1,195 @@
+"""The Faust app: a thin shell that moves Kafka messages through :class:`~monitor.agents.runtime.Runtime`.
+
+One agent reads every input topic and the clock topic, in batches
+(``noack_take``: nothing is acknowledged before it is applied). For each batch
+and on each timer tick it publishes the decisions, waits until the broker has
+them, writes the touched borrower states to the ``borrowers`` table (RocksDB
+or memory, backed by its changelog topic), and only then acknowledges the
+input messages. See the runtime's docstring for why that order gives
+at-least-once delivery with idempotent alert ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from typing import Any
+
+import faust
+from faust.streams import _current_event
+
+from monitor.agents.runtime import Message, Runtime, StepResult, partition_for
+from monitor.engine import Engine
+from monitor.rules.loader import default_policy, load_policy
+from monitor.settings import Settings
+from monitor.topics import Topics
+
+__all__ = ["create_app", "WorkerShell"]
+
+log = logging.getLogger("monitor.worker")
+TABLE = "borrowers"
+
+
+class _PartitionContext:
+    """Stands in for the current event so that a table write outside an event lands in the
+    store's partition of its key (the RocksDB store files a write under the current event's
+    partition; with ``use_partitioner`` the changelog uses the key's partition)."""
+
+    __slots__ = ("message", "__weakref__")
+
+    class _Msg:
+        __slots__ = ("partition", "topic", "timestamp")
+
+        def __init__(self, partition: int) -> None:
+            self.partition = partition
+            self.topic = TABLE
+            self.timestamp = time.time()
+
+    def __init__(self, partition: int) -> None:
+        self.message = self._Msg(partition)
+
+
+class WorkerShell:
+    """Glue between Faust and the runtime; one per worker process."""
+
+    def __init__(self, app: faust.App, settings: Settings, table: Any, outputs: dict[str, Any]) -> None:
+        policy = load_policy(settings.policy) if settings.policy else default_policy()
+        self.app = app
+        self.settings = settings
+        self.table = table
+        self.outputs = outputs
+        self.topics = Topics(settings.topic_prefix)
+        self.runtime = Runtime(Engine(policy), self.topics, clock=settings.clock, partitions=settings.partitions,
+                               get_state=self._get, max_message_bytes=settings.max_message_bytes)
+        self.lock = asyncio.Lock()
+        self.stream: Any = None
+        self.totals: dict[str, int] = {}
+
+    def _get(self, bid: str) -> bytes | None:
+        value = self.table.get(bid.encode())
+        return bytes(value) if value is not None else None
+
+    def _wall(self) -> int | None:
+        return int(time.time() * 1_000_000) if self.settings.clock == "wall" else None
+
+    async def handle(self, stream: Any, events: list[Any]) -> None:
+        self.stream = stream
+        msgs = []
+        for ev in events:
+            m = ev.message
+            seq = None
+            for name, value in m.headers or ():
+                if name == "seq":
+                    try:
+                        seq = int(value)
+                    except ValueError:
+                        seq = None
+            msgs.append(Message(m.topic, m.partition, m.offset, m.key, m.value, seq, ev))
+        async with self.lock:
+            out = StepResult()
+            self.runtime.accept(msgs, out)
+            self.runtime.step(out, self._wall())
+            await self._commit(out)
+
+    async def tick(self) -> None:
+        if self.settings.clock != "wall":
+            return  # event time moves only with the input (and its watermarks)
+        async with self.lock:
+            out = self.runtime.step(StepResult(), self._wall())
+            await self._commit(out)
+
+    async def _commit(self, out: StepResult) -> None:
+        """Publish, wait for the broker, write states, then acknowledge the inputs."""
+        if not out:
+            return
+        futures = []
+        alerts, schedule, dead = self.outputs["alerts"], self.outputs["schedule"], self.outputs["dead"]
+        for a in out.alerts:
+            futures.append(await alerts.send(key=a.borrower_id.encode(), value=a.model_dump_json().encode()))
+        for bid in sorted(out.schedules):
+            entry = out.schedules[bid]
+            futures.append(await schedule.send(key=bid.encode(), value=entry.model_dump_json().encode()))
+        for d in out.dead:
+            futures.append(await dead.send(key=d.key.encode() if d.key else None, value=d.model_dump_json().encode()))
+        if futures:
+            await asyncio.gather(*futures)
+        for bid, blob in out.states.items():
+            context = _PartitionContext(partition_for(bid, self.settings.partitions))  # held while writing
+            token = _current_event.set(weakref.ref(context))
+            try:
+                self.table[bid.encode()] = blob
+            finally:
+                _current_event.reset(token)
+        if self.stream is not None:
+            for handle in out.acks:
+                if handle is not None:
+                    await self.stream.ack(handle)
+        for k, v in out.outcomes.items():
+            self.totals[k] = self.totals.get(k, 0) + v
+        self.totals["alerts"] = self.totals.get("alerts", 0) + len(out.alerts)
+        self.totals["dead_letters"] = self.totals.get("dead_letters", 0) + len(out.dead)
+
+    async def recovered(self) -> None:
+        """After table recovery: take over the assigned partitions and their pending wake-ups."""
+        actives = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic in self.topics.inputs}
+        async with self.lock:
+            self.runtime.revoke(list(range(self.settings.partitions)))
+            items = [(k.decode() if isinstance(k, bytes) else str(k), bytes(v))
+                     for k, v in self.table.items() if v is not None]
+            self.runtime.assign(sorted(actives), items)
+        log.info("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items))
+
+    async def revoked(self, sender: Any = None, revoked: Any = None, **_: Any) -> None:
+        parts = sorted({tp.partition for tp in (revoked or ())})
+        self.runtime.revoke(parts)
+
+
+def create_app(settings: Settings) -> tuple[faust.App, WorkerShell]:
+    """Build the Faust app for ``settings``."""
+    topics = Topics(settings.topic_prefix)
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=settings.web_port != 0,
+        web_port=settings.web_port or 6066,
+        web_bind=settings.web_host,
+        table_standby_replicas=0,
+        producer_acks=-1,
+        producer_max_request_size=max(1_048_576, settings.max_message_bytes * 4),
+        consumer_max_fetch_size=4 * 1_048_576,
+    )
+    raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
+                           "value_serializer": "raw", "partitions": settings.partitions}
+    source = app.topic(*topics.inputs, topics.clock, **raw)
+    outputs = {
+        "alerts": app.topic(topics.alerts, **raw),
+        "schedule": app.topic(topics.schedule, **raw),
+        "dead": app.topic(topics.dead_letter, **raw),
+    }
+    schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    table = app.Table(TABLE, partitions=settings.partitions, schema=schema, use_partitioner=True)
+    shell = WorkerShell(app, settings, table, outputs)
+
+    @app.agent(source, name="monitor.apply")
+    async def apply_events(stream: Any) -> None:
+        async for events in stream.noack_take(settings.batch_size, within=settings.batch_within):
+            await shell.handle(stream, events)
+
+    @app.timer(settings.tick_seconds, name="monitor.tick")
+    async def tick() -> None:
+        await shell.tick()
+
+    table.on_recover(shell.recovered)
+    app.on_partitions_revoked.connect(shell.revoked)
+    _ = (apply_events, tick)
+    return app, shell
