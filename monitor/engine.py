@@ -51,10 +51,11 @@ from monitor.state import (
     RatingMove,
 )
 
-__all__ = ["Engine", "Step", "BatchStep", "APPLIED", "DUPLICATE", "ADVANCED"]
+__all__ = ["Engine", "Step", "BatchStep", "APPLIED", "DUPLICATE", "STALE", "ADVANCED"]
 
 APPLIED = "applied"
 DUPLICATE = "duplicate"
+STALE = "stale"  # older than the borrower's clock by more than the duplicate window: not applied
 ADVANCED = "advanced"
 
 _CASE_EIDS = 8  # notices remembered per lawsuit case
@@ -191,6 +192,11 @@ class Engine:
         seen = s.seen.get(e.event_id)
         if seen is not None and now - seen < self._dup_window:
             return DUPLICATE
+        if now - t >= self._dup_window:
+            # So late that a copy of an event applied long ago could no longer be recognised:
+            # applying it could resurrect facts already forgotten. Never happens in a replay
+            # (applied in time order); the streaming shell dead-letters it.
+            return STALE
         self._remember(s, e.event_id, t, now)
         had_profile = s.profile is not None
         if not had_profile and not isinstance(e, LoanProfile):

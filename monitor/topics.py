@@ -59,6 +59,11 @@ class Topics:
     def dead_letter(self) -> str:
         return self.prefix + "dead-letter"
 
+    def internal(self, app_id: str) -> list[tuple[str, int, dict[str, str]]]:
+        """Faust's own topics for ``app_id`` (created up front: Faust races its own creation)."""
+        return [(f"{app_id}-borrowers-changelog", 0, {"cleanup.policy": "compact"}),
+                (f"{app_id}-__assignor-__leader", 1, {"cleanup.policy": "delete"})]
+
     def specs(self) -> list[TopicSpec]:
         week = str(7 * 86_400_000)
         keep = {"cleanup.policy": "delete", "retention.ms": "-1"}
@@ -87,13 +92,23 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[tuple[str
                 continue
             wanted.append(NewTopic(spec.name, num_partitions=settings.partitions,
                                    replication_factor=settings.replication_factor, topic_configs=spec.config))
+        internal_names = []
+        for name, parts, config in topics.internal(settings.app_id):
+            internal_names.append(name)
+            if name not in existing:
+                wanted.append(NewTopic(name, num_partitions=parts or settings.partitions,
+                                       replication_factor=settings.replication_factor, topic_configs=config))
         if wanted:
             try:
                 admin.create_topics(wanted, timeout_ms=int(timeout_s * 1000))
             except TopicAlreadyExistsError:
                 pass  # another process created it meanwhile
         created = {t.name for t in wanted}
-        described = {d.get("name", d.get("topic")): len(d["partitions"]) for d in admin.describe_topics([s.name for s in topics.specs()])}
+        names = [s.name for s in topics.specs()] + internal_names
+        described = {d.get("name", d.get("topic")): len(d["partitions"]) for d in admin.describe_topics(names)}
+        for name in internal_names:
+            what = "created" if name in created else "exists"
+            report.append((name, f"{what} ({described.get(name)} partitions, Faust internal)"))
         for spec in topics.specs():
             parts = described.get(spec.name)
             what = "created" if spec.name in created else "exists"

@@ -269,3 +269,14 @@ def test_wake_is_the_next_time_driven_change():
     r.feed(overdue(at(3), 0))
     assert r.state.wake == us(at(92))  # the concern ends 90 days after the visit
     assert r.state.wake % DAY == 0
+
+
+def test_event_older_than_the_duplicate_window_behind_the_clock_is_stale_not_applied():
+    from monitor.engine import STALE
+
+    r = run([profile(), overdue(at(1), 0, "A1"), bureau(at(100), dpd=0)])
+    r.feed(overdue(at(69), 45, "A1"))  # 31 days behind the clock: could be an old copy
+    assert r.outcomes[-1] == STALE
+    assert r.view(at(100)).active_rules == []
+    r.feed(overdue(at(71), 5, "A2"))  # 29 days behind: a late event, applied at the clock
+    assert r.outcomes[-1] == APPLIED

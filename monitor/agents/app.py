@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import weakref
 from typing import Any
@@ -122,10 +123,13 @@ class WorkerShell:
                 self.table[bid.encode()] = blob
             finally:
                 _current_event.reset(token)
-        if self.stream is not None:
+        if self.stream is not None and out.acks:
             for handle in out.acks:
                 if handle is not None:
                     await self.stream.ack(handle)
+            # commit now rather than on Faust's interval: after a crash only the batch in hand
+            # is read again (its events are then duplicates of what the table already holds)
+            await self.app.consumer.commit()
         for k, v in out.outcomes.items():
             self.totals[k] = self.totals.get(k, 0) + v
         self.totals["alerts"] = self.totals.get("alerts", 0) + len(out.alerts)
@@ -139,7 +143,7 @@ class WorkerShell:
             items = [(k.decode() if isinstance(k, bytes) else str(k), bytes(v))
                      for k, v in self.table.items() if v is not None]
             self.runtime.assign(sorted(actives), items)
-        log.info("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items))
+        log.warning("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items))
 
     async def revoked(self, sender: Any = None, revoked: Any = None, **_: Any) -> None:
         parts = sorted({tp.partition for tp in (revoked or ())})
@@ -176,14 +180,21 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerShell]:
         "schedule": app.topic(topics.schedule, **raw),
         "dead": app.topic(topics.dead_letter, **raw),
     }
-    schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    table = app.Table(TABLE, partitions=settings.partitions, schema=schema, use_partitioner=True)
+    # bytes in and out: the "raw" codec, so the changelog holds the state's own JSON form
+    table = app.Table(TABLE, partitions=settings.partitions, key_type=bytes, value_type=bytes,
+                      use_partitioner=True)
     shell = WorkerShell(app, settings, table, outputs)
 
     @app.agent(source, name="monitor.apply")
     async def apply_events(stream: Any) -> None:
         async for events in stream.noack_take(settings.batch_size, within=settings.batch_within):
-            await shell.handle(stream, events)
+            try:
+                await shell.handle(stream, events)
+            except Exception:  # noqa: BLE001
+                # Faust would restart the agent past the unacknowledged batch; stop the process
+                # instead, so that a supervisor restarts it from the last committed offsets.
+                log.exception("processing a batch failed; exiting so that nothing is skipped")
+                os._exit(70)
 
     @app.timer(settings.tick_seconds, name="monitor.tick")
     async def tick() -> None:

@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from monitor._time import parse_instant, to_us
-from monitor.engine import DUPLICATE, Engine
+from monitor.engine import STALE, Engine
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
 from monitor.outputs import Alert, ScheduleEntry
 from monitor.state import BorrowerState, dump_state, load_state
@@ -134,6 +134,7 @@ class _Pending:
     event: Event = field(compare=False)
     handle: Any = field(compare=False)
     partition: int = field(compare=False)
+    topic: str = field(compare=False, default="")
 
     def __lt__(self, other: _Pending) -> bool:
         return (self.at, self.seq, self.topic_rank, self.offset) < (other.at, other.seq, other.topic_rank,
@@ -145,7 +146,7 @@ class _Partition:
     buffer: list[_Pending] = field(default_factory=list)  # heap
     seen: dict[str, int] = field(default_factory=dict)  # input topic -> highest occurred_at read
     position: dict[str, int] = field(default_factory=dict)  # topic -> next offset to read
-    watermarks: list[tuple[int, dict[str, int]]] = field(default_factory=list)  # (at, offsets) not yet reached
+    watermarks: list[tuple[int, dict[str, int], Any]] = field(default_factory=list)  # (at, offsets, handle)
     covered: int | None = None  # a reached watermark: everything up to and including it has been read
     wakes: list[tuple[int, str]] = field(default_factory=list)  # heap of (wake, borrower)
 
@@ -213,7 +214,7 @@ class Runtime:
                 continue
             at = to_us(event.occurred_at)
             pending = _Pending(at, m.seq if m.seq is not None else _NO_SEQ, self._rank.get(m.topic, 99),
-                               m.offset, event, m.handle, m.partition)
+                               m.offset, event, m.handle, m.partition, m.topic)
             if self.clock == "wall":
                 self._ready.append(pending)
             else:
@@ -242,16 +243,17 @@ class Runtime:
         return event, ""
 
     def _watermark(self, m: Message, part: _Partition, out: StepResult) -> None:
-        out.acks.append(m.handle)
         try:
             doc = json.loads(m.value or b"")
             at = parse_instant(doc["at"])
             offsets = {str(k): int(v) for k, v in dict(doc.get("offsets", {})).items()}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             out.dead.append(self._dead(m, f"watermark: {exc}"))
+            out.acks.append(m.handle)
             out.outcomes["rejected"] += 1
             return
-        part.watermarks.append((at, offsets))
+        # acknowledged only once reached and applied: a crash before that reads it again
+        part.watermarks.append((at, offsets, m.handle))
 
     def _dead(self, m: Message, reason: str) -> DeadLetter:
         raw = m.value or b""
@@ -280,7 +282,7 @@ class Runtime:
         else:
             for p in sorted(self._parts):
                 part = self._parts[p]
-                horizon = self._release(part)
+                horizon = self._release(part, out)
                 if horizon is None:
                     continue
                 released: list[_Pending] = []
@@ -296,13 +298,14 @@ class Runtime:
                 out.schedules[bid] = self.engine.schedule_entry(state)
         return out
 
-    def _release(self, part: _Partition) -> tuple[int, bool] | None:
+    def _release(self, part: _Partition, out: StepResult) -> tuple[int, bool] | None:
         """The partition's horizon: (instant, inclusive), or None when nothing may be released yet."""
         while part.watermarks:
-            at, offsets = part.watermarks[0]
+            at, offsets, handle = part.watermarks[0]
             if not all(part.position.get(t, 0) >= off for t, off in offsets.items()):
                 break
             part.watermarks.pop(0)
+            out.acks.append(handle)
             if part.covered is None or at > part.covered:
                 part.covered = at
         best: tuple[int, bool] | None = None
@@ -344,8 +347,16 @@ class Runtime:
         for item in items:
             bid = item.event.borrower_id
             state = self._touch(bid, touched, before)
+            clock = state.clock
             step = engine.apply(state, item.event, item.at)
             out.outcomes[step.outcome] += 1
+            if step.outcome == STALE and clock is not None:
+                late = (clock - item.at) / 86_400_000_000
+                out.dead.append(DeadLetter(
+                    topic=item.topic, partition=item.partition, offset=item.offset, key=bid,
+                    reason=(f"stale: {late:.1f} days older than the borrower's latest event time, beyond the "
+                            f"{engine.policy.duplicate_window_days}-day duplicate window; not applied"),
+                    value_text=item.event.model_dump_json(), value_bytes=0))
             if step.alerts:
                 out.alerts.extend(step.alerts)
             out.acks.append(item.handle)

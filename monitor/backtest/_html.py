@@ -6,7 +6,14 @@ import math
 from html import escape
 from typing import Any
 
-from monitor.backtest._report import RULE_COLUMNS, comparison_rows, headline, num, pct, rule_rows
+from monitor.backtest._report import (
+    RULE_COLUMNS,
+    comparison_rows,
+    headline,
+    num,
+    pct,
+    rule_rows,
+)
 
 __all__ = ["render_html"]
 
@@ -112,7 +119,7 @@ def tradeoff_chart(report: dict[str, Any]) -> str:
     def sy(v: float) -> float:
         return MT + (1 - v) * ph
 
-    n_ticks = int(round(top / step))
+    n_ticks = round(top / step)
     x_ticks = [(sx(k * step), f"{k * step:,.0f}") for k in range(n_ticks + 1)]
     y_ticks = [(sy(v / 10), f"{v * 10}%") for v in range(0, 11, 2)]
     parts = _frame(x_ticks, y_ticks, "visits per year the policy asks for",
@@ -130,7 +137,16 @@ def tradeoff_chart(report: dict[str, Any]) -> str:
             y = sy(rate)
             parts.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="6" fill="{fill}" stroke="{_color(i)}" '
                          f'stroke-width="2"><title>{escape(p["label"])} {name}+: {pct(rate)}</title></circle>')
-            parts.append(f'<text x="{_f(x + 10)}" y="{_f(y + 4)}">{escape(p["label"])} {name}+</text>')
+    lx, ly = W - MR - 230, H - MB - 16 * (len(pols) + 2) - 4
+    for i, p in enumerate(pols):
+        parts.append(f'<circle cx="{_f(lx + 12)}" cy="{_f(ly + 16 * i)}" r="5" fill="{_color(i)}"/>')
+        parts.append(f'<text x="{_f(lx + 30)}" y="{_f(ly + 16 * i + 4)}">{escape(p["label"])}</text>')
+    k = len(pols)
+    parts.append(f'<circle cx="{_f(lx + 12)}" cy="{_f(ly + 16 * k)}" r="5" fill="#555"/>')
+    parts.append(f'<text x="{_f(lx + 30)}" y="{_f(ly + 16 * k + 4)}">filled: warning+</text>')
+    parts.append(f'<circle cx="{_f(lx + 12)}" cy="{_f(ly + 16 * k + 16)}" r="5" fill="#fff" stroke="#555" '
+                 f'stroke-width="2"/>')
+    parts.append(f'<text x="{_f(lx + 30)}" y="{_f(ly + 16 * k + 20)}">hollow: watch+</text>')
     return _svg(parts, "Visits against detection")
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RULE_COLUMNS", "comparison_rows", "rule_rows", "headline", "render_table", "write_json"]
+__all__ = ["RULE_COLUMNS", "comparison_rows", "headline", "render_table", "rule_rows", "write_json"]
 
 Row = tuple[str, list[str]]
 
@@ -15,7 +15,7 @@ def pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:.1f}%"
 
 
-def num(x: float | int | None, digits: int = 1) -> str:
+def num(x: float | None, digits: int = 1) -> str:
     if x is None:
         return "n/a"
     if isinstance(x, int):

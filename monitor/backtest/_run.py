@@ -28,7 +28,7 @@ from monitor.backtest._shard import auto_shards, split_events
 from monitor.backtest._worker import Task, run_task
 from monitor.rules.loader import DEFAULT_POLICY_PATH, load_policy
 
-__all__ = ["Backtest", "PolicyFile", "run_backtest", "FORMAT"]
+__all__ = ["FORMAT", "Backtest", "PolicyFile", "run_backtest"]
 
 FORMAT = "monitor-backtest/1"
 
@@ -72,8 +72,11 @@ class Backtest:
     parts: int = 1
     jobs: int = 1
     wall_seconds: float = 0.0
-    split_seconds: float = 0.0
-    replay_seconds: dict[str, float] = field(default_factory=dict)  # per policy label, summed over parts
+    split_seconds: float = 0.0  # splitting the input into parts
+    replays_wall_seconds: float = 0.0  # all replays, in parallel
+    score_seconds: float = 0.0  # merging and scoring
+    replay_seconds: dict[str, float] = field(default_factory=dict)  # per policy label, over its parts (CPU)
+    task_seconds: dict[str, float] = field(default_factory=dict)  # ... with the workload pass
     events: int = 0
 
 
@@ -157,6 +160,7 @@ def run_backtest(events: Sequence[str], outcomes: str, policies: Sequence[str] =
     split_seconds = 0.0
     with tempfile.TemporaryDirectory(prefix="monitor-backtest-") as tmp:
         part_paths: list[tuple[str, ...]] = [tuple(paths)]
+        timeline_paths: list[tuple[str, ...]] = [tuple(paths)]
         run_as_of = as_of
         if parts > 1:
             say(f"splitting the events into {parts} parts by borrower ...")
@@ -165,22 +169,28 @@ def run_backtest(events: Sequence[str], outcomes: str, policies: Sequence[str] =
             split_seconds = time.perf_counter() - t
             if split.known:
                 part_paths = [(p,) for p in split.paths]
+                timeline_paths = [(p,) for p in split.timelines]
                 run_as_of = as_of if as_of is not None else split.as_of
             else:
                 parts = 1
         pairs = tuple((o.borrower_id, o.defaulted_at) for o in defaults)
-        tasks: list[Task] = [(pi, si, spec.path, pp, run_as_of, pairs)
+        tasks: list[Task] = [(pi, si, spec.path, pp, timeline_paths[si], run_as_of, pairs)
                              for pi, spec in enumerate(specs) for si, pp in enumerate(part_paths)]
         n_jobs = max(1, min(jobs or (os.cpu_count() or 1), len(tasks)))
         say(f"replaying {len(specs)} policy(ies) x {len(part_paths)} part(s) on {n_jobs} process(es) ...")
+        t = time.perf_counter()
         results = _execute(tasks, n_jobs, say)
+        replays_wall = time.perf_counter() - t
+    t = time.perf_counter()
     ports, counts = _merge(results, len(specs))
     report = _report(ports, counts, specs, defaults, paths, outcomes)
     bt = Backtest(report, specs, parts=len(part_paths), jobs=n_jobs, split_seconds=split_seconds,
+                  replays_wall_seconds=replays_wall, score_seconds=time.perf_counter() - t,
                   events=counts.get("read", 0))
-    for r in results:
+    for r in sorted(results, key=lambda r: (r["policy"], r["part"])):
         label = specs[r["policy"]].label
-        bt.replay_seconds[label] = bt.replay_seconds.get(label, 0.0) + r["seconds"]
+        bt.replay_seconds[label] = bt.replay_seconds.get(label, 0.0) + r["replay_seconds"]
+        bt.task_seconds[label] = bt.task_seconds.get(label, 0.0) + r["seconds"]
     bt.wall_seconds = time.perf_counter() - started
     return bt
 

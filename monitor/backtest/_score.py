@@ -44,8 +44,16 @@ from typing import Any
 from monitor._time import DAY, iso
 from monitor.rules.policy import LEVEL_NAMES
 
-__all__ = ["Portfolio", "score_policy", "quartiles", "HORIZONS", "LEVELS", "CURVE_DAYS",
-           "BASELINE_DAYS", "FOLLOW_UP_DAYS"]
+__all__ = [
+    "BASELINE_DAYS",
+    "CURVE_DAYS",
+    "FOLLOW_UP_DAYS",
+    "HORIZONS",
+    "LEVELS",
+    "Portfolio",
+    "quartiles",
+    "score_policy",
+]
 
 YEAR = 365 * DAY
 HORIZONS = (0, 30, 90, 180)

@@ -8,16 +8,17 @@ of each replay (the replay holds all its events) and lets several cores share
 one policy's replay.
 
 ``split_events`` writes part files (lines in input order, the borrower chosen
-by CRC-32 of its id) and finds the default as-of instant of the whole input:
+by CRC-32 of its id), beside each the part's profile and rating lines (all
+that the workload pass reads), and finds the default as-of instant of the whole input:
 the latest ``occurred_at`` of a valid event, exactly as ``monitor.replay``
 would (the latest candidates are validated with the event contract).
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import os
+import re
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,13 +35,14 @@ __all__ = ["Split", "auto_shards", "split_events"]
 SHARD_BYTES = 48 * 1024 * 1024  # about 200,000 events: ~0.5 GB of replay memory per part
 _GZIP_RATIO = 8  # a rough size of gzip-compressed JSONL once inflated
 _CANDIDATES = 256  # latest lines validated to find the as-of instant
-_BID = b'"borrower_id":"'
-_AT = b'"occurred_at":"'
+# both string fields of a line, read without parsing it (a JSON string cannot hold an unescaped quote)
+_FIELDS = re.compile(rb'"(borrower_id|occurred_at)"\s*:\s*"([^"\\]*)"')
 
 
 @dataclass(frozen=True, slots=True)
 class Split:
     paths: tuple[str, ...]  # part files, in part order
+    timelines: tuple[str, ...]  # per part, its profile and rating lines only (for the workload pass)
     as_of: int | None  # the latest valid event (None: no valid event)
     known: bool  # False: every candidate was invalid, the as-of instant is unknown: do not split
     lines: int
@@ -65,23 +67,8 @@ def auto_shards(paths: list[str]) -> int:
     return max(1, -(-input_bytes(paths) // SHARD_BYTES))
 
 
-def _field(raw: bytes, key: bytes) -> bytes | None:
-    """The value of a string field in compact JSON, or None when unsure (then parse the line)."""
-    i = raw.find(key)
-    if i < 0 or raw.find(key, i + 1) >= 0:
-        return None
-    start = i + len(key)
-    end = raw.find(b'"', start)
-    if end < 0:
-        return None
-    value = raw[start:end]
-    return None if b"\\" in value else value
-
-
 def _borrower(raw: bytes) -> bytes:
-    value = _field(raw, _BID)
-    if value is not None:
-        return value
+    """The borrower id of a line that is not simple to read (parsed in full; b"" when none)."""
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -102,50 +89,63 @@ def _valid_instant(raw: bytes) -> int | None:
 def split_events(paths: list[str], parts: int, directory: Path) -> Split:
     """Write ``parts`` part files into ``directory``; see the module docstring."""
     names = [str(directory / f"part-{i:04d}.jsonl") for i in range(parts)]
-    files = [open(n, "wb") for n in names]  # noqa: SIM115 - closed below
+    side = [str(directory / f"part-{i:04d}.timeline.jsonl") for i in range(parts)]
+    files = [open(n, "wb") for n in names + side]  # noqa: SIM115 - closed below
     crc = zlib.crc32
-    heap: list[tuple[float, int, bytes]] = []  # the latest lines by their apparent instant
+    find = _FIELDS.findall
+    fromiso = datetime.fromisoformat
+    latest: list[tuple[float, int, bytes]] = []  # candidates for the latest valid event
     floor = float("-inf")
     exact: int | None = None  # the latest valid instant among lines that were not simple to read
     count = 0
+    prev_text = b""
+    prev_ts: float | None = None
     try:
         for path in paths:
             for _number, raw in iter_lines(path):
                 count += 1
-                files[crc(_borrower(raw)) % parts].write(raw + b"\n")
-                text = _field(raw, _AT)
+                got = find(raw)
+                bid = at = None
+                if len(got) == 2 and got[0][0] != got[1][0]:
+                    bid, at = (got[0][1], got[1][1]) if got[0][0] == b"borrower_id" else (got[1][1], got[0][1])
+                part = crc(bid if bid is not None else _borrower(raw)) % parts
+                line = raw + b"\n"
+                files[part].write(line)
+                if b"loan_profile" in raw or b"rating_change" in raw:
+                    files[parts + part].write(line)
                 ts: float | None = None
-                if text is not None:
-                    try:
-                        dt = datetime.fromisoformat(text.decode("ascii"))
-                        if dt.tzinfo is not None and dt.utcoffset() is not None:
-                            ts = dt.timestamp()
-                    except (ValueError, UnicodeDecodeError):
-                        ts = None
+                if at is not None:
+                    if at == prev_text:
+                        ts = prev_ts
+                    else:
+                        try:
+                            dt = fromiso(at.decode("ascii"))
+                            ts = dt.timestamp() if dt.utcoffset() is not None else None
+                        except (ValueError, UnicodeDecodeError):
+                            ts = None
+                        prev_text, prev_ts = at, ts
                 if ts is None:
                     t = _valid_instant(raw)
                     if t is not None and (exact is None or t > exact):
                         exact = t
                 elif ts >= floor:
-                    item = (ts, count, raw)
-                    if len(heap) < _CANDIDATES:
-                        heapq.heappush(heap, item)
-                        if len(heap) == _CANDIDATES:
-                            floor = heap[0][0]
-                    else:
-                        heapq.heapreplace(heap, item)
-                        floor = heap[0][0]
+                    latest.append((ts, count, raw))
+                    if len(latest) >= 8 * _CANDIDATES:
+                        latest.sort(reverse=True)
+                        del latest[_CANDIDATES:]
+                        floor = latest[-1][0]
     finally:
         for fh in files:
             fh.close()
+    latest.sort(reverse=True)
+    del latest[_CANDIDATES:]
     best: int | None = None
-    full = len(heap) == _CANDIDATES
-    for _ts, _n, raw in sorted(heap, reverse=True):
+    for _ts, _n, raw in latest:
         best = _valid_instant(raw)
         if best is not None:
             break
-    if best is None and full:
-        return Split(tuple(names), None, False, count)  # every candidate invalid: cannot tell cheaply
+    if best is None and len(latest) == _CANDIDATES:
+        return Split(tuple(names), tuple(side), None, False, count)  # every candidate invalid: cannot tell cheaply
     if exact is not None and (best is None or exact > best):
         best = exact
-    return Split(tuple(names), best, True, count)
+    return Split(tuple(names), tuple(side), best, True, count)

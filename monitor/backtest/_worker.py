@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 from pydantic import ValidationError
@@ -39,12 +40,13 @@ from monitor.replay import replay
 from monitor.rules.loader import load_policy
 from monitor.rules.policy import LEVEL_NAMES, Policy
 
-__all__ = ["Task", "run_task", "integrate_visits"]
+__all__ = ["Task", "integrate_visits", "run_task"]
 
 _LEVEL = {name: i for i, name in enumerate(LEVEL_NAMES)}
 
-# (policy index, part index, policy file, event files, as-of or None, defaults as (borrower, instant) pairs)
-Task = tuple[int, int, str, tuple[str, ...], int | None, tuple[tuple[str, int], ...]]
+# (policy index, part index, policy file, event files, files holding (at least) their profile and rating
+#  lines, as-of or None, defaults as (borrower, instant) pairs)
+Task = tuple[int, int, str, tuple[str, ...], tuple[str, ...], int | None, tuple[tuple[str, int], ...]]
 
 # a profile in force from an instant: (instant, team, exposure, mitigation, grade)
 _Profile = tuple[int, str, float, str, str]
@@ -98,7 +100,7 @@ def integrate_visits(policy: Policy, profiles: list[_Profile], ratings: list[tup
     grade: str | None = None
     tier = 0
     interval = policy.visits.interval
-    for a, b in zip(points, points[1:]):
+    for a, b in pairwise(points):
         while ip < len(profiles) and profiles[ip][0] <= a:
             prof = profiles[ip]
             ip += 1
@@ -118,13 +120,13 @@ def integrate_visits(policy: Policy, profiles: list[_Profile], ratings: list[tup
 
 def run_task(task: Task) -> dict[str, Any]:
     """Replay one policy over one part of the events; see the module docstring."""
-    policy_index, part_index, policy_path, paths, as_of_arg, defaults = task
+    policy_index, part_index, policy_path, paths, timeline_paths, as_of_arg, defaults = task
     started = time.perf_counter()
     policy = load_policy(policy_path)
     result = replay(list(paths), policy, as_of_arg)
     replayed = time.perf_counter()
     as_of = result.as_of
-    profiles, ratings = _timelines(paths, as_of)
+    profiles, ratings = _timelines(timeline_paths, as_of)
     default_at = dict(defaults)
     alerts: list[list[Any]] = []
     tiers: dict[str, list[tuple[int, int]]] = {}

@@ -72,7 +72,7 @@ def backtest(events: tuple[str, ...], outcomes: str, policies: tuple[str, ...], 
     (out / "backtest.html").write_text(render_html(bt.report), encoding="utf-8", newline="\n")
     click.echo(render_table(bt.report))
     click.echo("")
-    timings = ", ".join(f"{label} {sec:.1f} s" for label, sec in bt.replay_seconds.items())
-    click.echo(f"replays: {timings} (CPU time over {bt.parts} part(s), {bt.jobs} process(es)); "
+    timings = ", ".join(f"{label} {sec:.1f} s" for label, sec in bt.task_seconds.items())
+    click.echo(f"replays: {timings} (over {bt.parts} part(s) on {bt.jobs} process(es)); "
                f"wall {bt.wall_seconds:.1f} s")
     click.echo(f"outputs          {out / 'backtest.json'}\n                 {out / 'backtest.html'}")

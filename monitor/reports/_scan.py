@@ -185,6 +185,19 @@ def _first(mat: U8, targets: Sequence[int]) -> tuple[I64, BoolA]:
     return hit.argmax(axis=1).astype(np.int64), hit.any(axis=1)
 
 
+_LONGEST = 4096
+
+
+def _string_ends(buf: U8, pos: I64, width: int) -> tuple[I64, BoolA, BoolA]:
+    """Length of the string value starting at each position, whether its closing quote was found
+    within ``width`` bytes, and whether it holds a backslash."""
+    win = gather(buf, pos, width + 1)
+    length, found = _first(win, (_QUOTE,))
+    cols = np.arange(width + 1)[None, :]
+    escaped = np.asarray(((win == _BSLASH) & (cols < length[:, None])).any(axis=1))
+    return length, found, escaped
+
+
 def seq_fields(chunk: Chunk, keys: Sequence[tuple[str, int]], then: str) -> tuple[dict[str, FieldPos], BoolA, I64]:
     """Fields of lines written as ``{"k1":"v1","k2":null,...,"then":`` (string or null values).
 
@@ -204,10 +217,10 @@ def seq_fields(chunk: Chunk, keys: Sequence[tuple[str, int]], then: str) -> tupl
         is_str = first == _QUOTE
         is_null = _match(buf, p, b"null")
         ok &= is_str | is_null
-        win = gather(buf, p + 1, width + 1)
-        length, found = _first(win, (_QUOTE,))
-        cols = np.arange(width + 1)[None, :]
-        escaped = ((win == _BSLASH) & (cols < length[:, None])).any(axis=1)
+        length, found, escaped = _string_ends(buf, p + 1, width)
+        retry = np.flatnonzero(is_str & ~found)
+        if retry.size:  # a value longer than usual: look further
+            length[retry], found[retry], escaped[retry] = _string_ends(buf, p[retry] + 1, _LONGEST)
         ok &= ~is_str | found
         end = np.where(is_str, p + 1 + length, p)
         nxt = np.where(is_str, end + 1, p + 4)
@@ -292,13 +305,22 @@ def decode_strings(chunk: Chunk, fp: FieldPos, rows: I64) -> NDArray[np.bytes_]:
     values = np.ascontiguousarray(mat).view(f"S{width}").ravel()
     esc = np.flatnonzero(fp.escaped[rows])
     if esc.size:
-        import json
-
-        fixed = [json.loads(b'"' + chunk.data[int(vs[i]):int(ve[i])] + b'"').encode() for i in esc]
+        fixed = [_unescape(chunk.data[int(vs[i]):int(ve[i])]) for i in esc]
         wide = max(width, max(len(f) for f in fixed))
         values = values.astype(f"S{wide}")
         values[esc] = fixed
     return values
+
+
+def _unescape(raw: bytes) -> bytes:
+    """A JSON string's content decoded; the raw bytes when it is not one (a line read another way)."""
+    import json
+
+    try:
+        value = json.loads(b'"' + raw + b'"')
+    except ValueError:
+        return raw
+    return value.encode("utf-8") if isinstance(value, str) else raw
 
 
 def days_from_civil(y: I64, m: I64, d: I64) -> I64:

@@ -1,0 +1,173 @@
+"""Building a report: read the inputs once, compute the sections, record where they came from."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import Field, TypeAdapter, ValidationError
+
+from monitor._errors import InputError
+from monitor._time import iso, local_date, parse_instant
+from monitor.reports import _figures as fig
+from monitor.reports._events import read_events
+from monitor.reports._period import PERIODS, PeriodKind, local_days, make_period
+from monitor.reports._replay import (
+    Codes, first_policy_version, read_alerts, read_borrower_ids, read_rejects, read_schedule, read_summary,
+)
+from monitor.reports._scan import Digest
+from monitor.reports._state import build_state
+from monitor.reports.model import InputFile, Meta, Report
+from monitor.rules.loader import DEFAULT_POLICY_PATH, default_policy, load_policy
+
+__all__ = ["REPLAY_FILES", "build_report", "load_capacity"]
+
+REPLAY_FILES = ("summary.json", "borrowers.jsonl", "alerts.jsonl", "schedule_history.jsonl", "rejects.jsonl")
+_CAPACITY = TypeAdapter(dict[str, Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)]])
+
+
+def load_capacity(path: str | Path) -> dict[str, float]:
+    """Visits per working day by team, from a JSON or TOML file: ``{"team": visits, ...}``."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data: Any = json.loads(raw) if p.suffix.lower() == ".json" else tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'TOML'}: {exc}") from None
+    try:
+        return dict(sorted(_CAPACITY.validate_python(data).items()))
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        raise InputError(f"{p}: {where}: {err['msg']} (expected team = visits per working day)") from None
+
+
+def _as_date(value: date | str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def build_report(
+    replay_dir: str | Path,
+    events: Sequence[str | Path],
+    *,
+    period: PeriodKind,
+    as_of: date | str,
+    policy_path: str | Path | None = None,
+    capacity_path: str | Path | None = None,
+    capacity: Mapping[str, float] | None = None,
+) -> Report:
+    """The report for the ``period`` (day, week or month) that ends with the date ``as_of``.
+
+    ``replay_dir`` holds the outputs of ``monitor replay``; ``events`` are the files it read (in the
+    same order). Raises :class:`~monitor._errors.InputError` (or ``PolicyError``) when the inputs
+    cannot be used, e.g. an as-of date after the replay's as-of. The result is the JSON form;
+    :func:`monitor.reports.write_report` writes the three files.
+    """
+    if period not in PERIODS:
+        raise InputError(f"--period: must be one of {', '.join(PERIODS)}, not {period!r}")
+    day = _as_date(as_of)
+    policy = load_policy(policy_path) if policy_path is not None else default_policy()
+    if capacity_path is not None:
+        capacity = load_capacity(capacity_path)
+    rdir = Path(replay_dir)
+    paths = {name: rdir / name for name in REPLAY_FILES}
+    for name, p in paths.items():
+        if not p.is_file():
+            raise InputError(f"{p}: no such file (is {rdir} the --out directory of monitor replay?)")
+    if not events:
+        raise InputError("--events: give the event files the replay read")
+    event_paths = [Path(e) for e in events]
+    for p in event_paths:
+        if str(p) == "-" or not p.is_file():
+            raise InputError(f"{p}: no such file (the report needs the event files themselves)")
+    used = first_policy_version(paths["alerts.jsonl"]) or first_policy_version(paths["schedule_history.jsonl"])
+    if used is not None and used != policy.version:
+        raise InputError(f"the replay used policy {used!r} but the report was given {policy.version!r} "
+                         "(pass the replay's policy with --policy)")
+
+    per = make_period(period, day, policy.zone)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
+        digests = {name: Digest(pool) for name in REPLAY_FILES}
+        summary = read_summary(paths["summary.json"], digests["summary.json"])
+        raw_as_of = summary.get("as_of")
+        if not isinstance(raw_as_of, str):
+            raise InputError(f"{paths['summary.json']}: the replay has no as-of instant (no events?)")
+        try:
+            replay_as_of = parse_instant(raw_as_of)
+        except ValueError:
+            raise InputError(f"{paths['summary.json']}: as_of is not an instant: {raw_as_of!r}") from None
+        replay_day = local_date(replay_as_of, policy.zone)
+        if day > replay_day:
+            raise InputError(f"--as-of {day.isoformat()} is after the replay's as-of ({iso(replay_as_of)}, "
+                             f"{replay_day.isoformat()} in {policy.timezone}): the data for it is not known yet")
+        complete = per.end_us - 1 <= replay_as_of
+        cut = per.end_us - 1 if complete else replay_as_of
+        as_of_us = per.end_us if complete else replay_as_of
+        start = per.start_us
+
+        ids = read_borrower_ids(paths["borrowers.jsonl"], digests["borrowers.jsonl"])
+        rejects = read_rejects(paths["rejects.jsonl"], digests["rejects.jsonl"])
+        alerts = read_alerts(paths["alerts.jsonl"], digests["alerts.jsonl"], ids, start, cut)
+        teams = Codes()
+        sched = read_schedule(paths["schedule_history.jsonl"], digests["schedule_history.jsonl"], ids, start, cut,
+                              teams)
+        ev_digests = [Digest(pool) for _ in event_paths]
+        ev = read_events(event_paths, ev_digests, ids, rejects, teams, start, cut, replay_as_of)
+        counts = summary.get("events", {})
+        if ev.lines != counts.get("read") or ev.skipped != counts.get("rejected"):
+            raise InputError(f"the event files hold {ev.lines} lines ({ev.skipped} rejected) but the replay read "
+                             f"{counts.get('read')} ({counts.get('rejected')} rejected): not the files it read")
+        policy_file = Path(policy_path) if policy_path is not None else DEFAULT_POLICY_PATH
+        pol_digest = Digest(pool)
+        _hash_file(policy_file, pol_digest)
+        cap_digest = None
+        if capacity_path is not None:
+            cap_digest = Digest(pool)
+            _hash_file(Path(capacity_path), cap_digest)
+
+        state = build_state(ids, alerts, sched, ev, start, cut, policy)
+        ref_day = int(local_days(np.array([cut + 1], dtype=np.int64), policy.zone)[0])
+        ctx = fig.Context(state=state, alerts=alerts, sched=sched, events=ev, policy=policy, period=per, cut=cut,
+                          ref_day=ref_day, alerts_path=paths["alerts.jsonl"])
+        wl, evidence, listed = fig.warning_list(ctx)
+        sections = dict(
+            portfolio=fig.portfolio(ctx), changes=fig.changes(ctx), warning_list=wl,
+            rules=fig.rules(ctx, evidence, listed), inspections=fig.inspections(ctx, capacity),
+            data_health=fig.data_health(ctx, as_of_us, rejects),
+        )
+        inputs = [InputFile(role=Path(name).stem, name=name, sha256=digests[name].hexdigest(),
+                            bytes=digests[name].size) for name in REPLAY_FILES]
+        inputs += [InputFile(role="events", name=p.name, sha256=d.hexdigest(), bytes=d.size)
+                   for p, d in zip(event_paths, ev_digests)]
+        inputs.append(InputFile(role="policy", name=policy_file.name, sha256=pol_digest.hexdigest(),
+                                bytes=pol_digest.size))
+        if cap_digest is not None and capacity_path is not None:
+            inputs.append(InputFile(role="capacity", name=Path(capacity_path).name, sha256=cap_digest.hexdigest(),
+                                    bytes=cap_digest.size))
+    meta = Meta(period=period, label=per.label, first_day=per.first.isoformat(), last_day=per.last.isoformat(),
+                timezone=policy.timezone, start=iso(start), end=iso(per.end_us), as_of=iso(as_of_us),
+                complete=complete, replay_as_of=iso(replay_as_of), policy_version=policy.version, inputs=inputs)
+    return Report(meta=meta, **sections)
+
+
+def _hash_file(path: Path, digest: Digest) -> None:
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 22):
+                digest.update(block)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None

@@ -1,0 +1,260 @@
+"""Labels and number formats of the report in Chinese (default) and English."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+__all__ = ["LANGS", "Lang", "Text"]
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+
+_ZH: dict[str, str] = {
+    "title": "贷后预警监测报告", "day": "日报", "week": "周报", "month": "月报",
+    "period": "报告期", "as_of": "数据截至", "policy": "预警策略版本", "timezone": "时区",
+    "partial": "回放数据截至 {replay}，早于报告期末：本报告为截至该时点的数据。",
+    "contents": "目录",
+    "s1": "一、资产组合状况", "s2": "二、报告期内变动", "s3": "三、预警名单", "s4": "四、预警规则统计",
+    "s5": "五、贷后检查执行", "s6": "六、数据质量", "s7": "附录：输入文件与口径说明",
+    "kpi_borrowers": "借款人", "kpi_exposure": "敞口", "kpi_watch": "关注及以上", "kpi_raised": "新增预警",
+    "kpi_overdue": "检查逾期", "kpi_ontime": "按时检查率",
+    "by_tier": "按预警等级", "by_grade": "按内部评级", "by_class": "按五级分类（逾期天数下限）",
+    "by_segment": "按客户类型", "by_branch": "按分行", "by_industry": "按行业",
+    "concentration": "集中度：预警及以上敞口最大的借款人",
+    "key": "分组", "borrowers": "户数", "exposure": "敞口", "share": "占比", "watch_plus_exp": "关注及以上敞口",
+    "rank": "序号", "borrower": "借款人", "tier": "预警等级", "cum_share": "累计占比", "branch": "分行",
+    "team": "检查团队", "segment": "客户类型", "industry": "行业", "grade": "评级", "class": "五级分类下限",
+    "conc_note": "预警及以上 {n} 户，敞口 {exp}，占组合 {share}；前十大占 {top10}。",
+    "kinds": "等级变动", "kind": "变动类型", "alerts": "次数", "alerts_n": "预警次数",
+    "migration": "等级迁移矩阵（期初 → 期末）", "start_tier": "期初", "end_tier": "期末", "new": "新增客户",
+    "migration_note": "每格：户数 / 期末敞口。期初等级由预警历史重建。",
+    "trend": "每日预警户数（日终）", "watch_start_end": "关注及以上户数：期初 {a}，期末 {b}。",
+    "wl_note": "共 {n} 户，敞口 {exp}（严重预警 {s}、预警 {w}、关注 {c} 户）。",
+    "wl_cut": "此处列出前 {k} 户；完整名单见 {csv}。",
+    "rules": "触发规则及关键值", "since": "进入本等级", "days": "天数", "next_visit": "下次检查",
+    "overdue_flag": "已逾期", "owner": "案件负责人", "at_start": "期初等级",
+    "rule": "规则", "family": "信号来源", "level": "等级", "enabled": "启用", "yes": "是", "no": "否",
+    "r_alerts": "期内预警次数", "r_borrowers": "涉及户数", "r_exposure": "涉及敞口", "r_new": "期内新触发户数",
+    "r_list": "名单内户数", "r_list_exp": "名单内敞口",
+    "rules_note": "期内预警次数：报告期内等级变动记录的证据中含该规则的次数；期内新触发：该信号开始成立的时点在报告期内的户数；"
+                  "名单内：期末预警名单中最近一次等级变动引用该规则的户数。",
+    "due": "期内应检查", "done": "期内已检查", "on_time": "其中按时", "on_time_rate": "按时率",
+    "overdue": "期末逾期未检查", "planned": "下期计划检查", "capacity": "下期检查能力", "load": "负荷率",
+    "total": "合计", "cap_missing": "未配置检查能力（可用 --capacity 提供各团队每工作日检查户数）",
+    "next_period": "下期：{a} 至 {b}（{d} 个工作日）。",
+    "outcomes": "期内检查结论：正常 {normal}，关注 {concern}，恶化 {deteriorated}。",
+    "insp_note": "应检查：到期日在报告期内、且未被提前的检查任务；按时：检查日不晚于当时有效的到期日；"
+                 "逾期：期末到期日已过仍未检查。",
+    "feed": "数据源", "events": "期内事件", "dups": "重复", "newest": "最新事件", "age": "距截至时点",
+    "after": "截至时点后", "hours": "{h} 小时", "stale": "超过一天",
+    "rejects": "被拒绝的行（全部输入）", "reason": "原因", "lines": "行数",
+    "lines_read": "读取 {n} 行，拒绝 {r} 行。", "no_rejects": "无被拒绝的行。",
+    "inputs": "输入文件", "file": "文件", "role": "用途", "bytes": "字节", "sha256": "SHA-256",
+    "method": "口径说明", "none": "无", "csv_file": "完整预警名单（CSV）",
+    "footer": "本报告由 monitor report 依据附录所列输入生成；同一输入重复生成的结果逐字节相同。",
+    "money_unit": "万元", "start": "期初", "end": "期末",
+    "method_items": "报告期为预警策略所定时区内的自然日、ISO 周（周一至周日）或自然月，截至报告日日终；"
+                    "|等级：借款人最近一次等级变动记录的目标等级；敞口、分行、团队、行业：截至时点最近的贷款档案；"
+                    "|评级：最近的评级变动，否则首份档案的评级；五级分类下限：按各账户逾期天数推算至截至时点；"
+                    "|下期计划检查：下次检查日在下期内的户数；检查能力 = 每工作日户数 × 工作日（周一至周五，不含节假日调整）。",
+}
+
+_EN: dict[str, str] = {
+    "title": "Post-loan Early-Warning Monitoring Report", "day": "Daily", "week": "Weekly", "month": "Monthly",
+    "period": "Period", "as_of": "As of", "policy": "Policy version", "timezone": "Time zone",
+    "partial": "The replay ends at {replay}, before the end of the period: figures as known then.",
+    "contents": "Contents",
+    "s1": "1 Portfolio status", "s2": "2 Changes in the period", "s3": "3 Warning list", "s4": "4 Rule statistics",
+    "s5": "5 Inspection work", "s6": "6 Data health", "s7": "Appendix: inputs and definitions",
+    "kpi_borrowers": "Borrowers", "kpi_exposure": "Exposure", "kpi_watch": "Watch or above", "kpi_raised": "New warnings",
+    "kpi_overdue": "Overdue visits", "kpi_ontime": "On-time visits",
+    "by_tier": "By tier", "by_grade": "By internal grade", "by_class": "By minimum classification (days past due)",
+    "by_segment": "By segment", "by_branch": "By branch", "by_industry": "By industry",
+    "concentration": "Concentration: largest exposures at warning or above",
+    "key": "Group", "borrowers": "Borrowers", "exposure": "Exposure", "share": "Share",
+    "watch_plus_exp": "Exposure at watch+",
+    "rank": "#", "borrower": "Borrower", "tier": "Tier", "cum_share": "Cumulative", "branch": "Branch",
+    "team": "Team", "segment": "Segment", "industry": "Industry", "grade": "Grade", "class": "Min. class",
+    "conc_note": "{n} borrowers at warning or above, exposure {exp}, {share} of the portfolio; top ten {top10}.",
+    "kinds": "Tier changes", "kind": "Change", "alerts": "Alerts", "alerts_n": "Alerts",
+    "migration": "Tier migration (start → end)", "start_tier": "Start", "end_tier": "End", "new": "New",
+    "migration_note": "Each cell: borrowers / exposure at the end. Start tiers rebuilt from the alert history.",
+    "trend": "Borrowers under warning, end of each day", "watch_start_end": "At watch or above: {a} at the start, {b} at the end.",
+    "wl_note": "{n} borrowers, exposure {exp} (severe {s}, warning {w}, watch {c}).",
+    "wl_cut": "The first {k} are listed here; the complete list is in {csv}.",
+    "rules": "Rules and key values", "since": "At tier since", "days": "Days", "next_visit": "Next visit",
+    "overdue_flag": "overdue", "owner": "Case owner", "at_start": "Start tier",
+    "rule": "Rule", "family": "Family", "level": "Level", "enabled": "On", "yes": "yes", "no": "no",
+    "r_alerts": "Alerts", "r_borrowers": "Borrowers", "r_exposure": "Exposure", "r_new": "Newly held",
+    "r_list": "On list", "r_list_exp": "Exposure on list",
+    "rules_note": "Alerts: changes of tier in the period whose evidence cites the rule; newly held: borrowers on which "
+                  "the signal began to hold in the period; on list: warning-list borrowers whose latest change of "
+                  "tier cites the rule.",
+    "due": "Due", "done": "Done", "on_time": "On time", "on_time_rate": "On-time rate",
+    "overdue": "Overdue at end", "planned": "Planned next", "capacity": "Capacity next", "load": "Load",
+    "total": "Total", "cap_missing": "Capacity not configured (give visits per working day by team with --capacity)",
+    "next_period": "Next period: {a} to {b} ({d} working days).",
+    "outcomes": "Outcomes of the visits made: normal {normal}, concern {concern}, deteriorated {deteriorated}.",
+    "insp_note": "Due: visits whose due date fell in the period and was not pulled forward; on time: made on or "
+                 "before the due date then in force; overdue: the due date has passed at the as-of instant.",
+    "feed": "Feed", "events": "Events", "dups": "Duplicates", "newest": "Newest event", "age": "Age at as-of",
+    "after": "After as-of", "hours": "{h} h", "stale": "over a day",
+    "rejects": "Rejected lines (whole input)", "reason": "Reason", "lines": "Lines",
+    "lines_read": "{n} lines read, {r} rejected.", "no_rejects": "No line was rejected.",
+    "inputs": "Input files", "file": "File", "role": "Role", "bytes": "Bytes", "sha256": "SHA-256",
+    "method": "Definitions", "none": "none", "csv_file": "Complete warning list (CSV)",
+    "footer": "Built by monitor report from the inputs listed in the appendix; rebuilding from the same input "
+              "gives the same bytes.",
+    "money_unit": "CNY mn", "start": "Start", "end": "End",
+    "method_items": "Periods are calendar days, ISO weeks (Monday to Sunday) or calendar months in the policy's "
+                    "time zone, to the end of the as-of date;|Tier: the target tier of the borrower's latest change "
+                    "of tier; exposure, branch, team, industry: the latest loan profile;|Grade: the latest rating "
+                    "change, else the first profile's grade; minimum classification: from each account's days past "
+                    "due counted forward to the as-of instant;|Planned next: borrowers whose next visit falls in the "
+                    "next period; capacity = visits per working day × working days (Monday to Friday, no holidays).",
+}
+
+_TIERS = {"zh": {"normal": "正常", "watch": "关注", "warning": "预警", "severe": "严重预警"},
+          "en": {"normal": "Normal", "watch": "Watch", "warning": "Warning", "severe": "Severe"}}
+_KINDS = {"zh": {"raised": "新增预警", "escalated": "升级", "de_escalated": "降级", "cleared": "解除"},
+          "en": {"raised": "Raised", "escalated": "Escalated", "de_escalated": "De-escalated", "cleared": "Cleared"}}
+_CLASSES = {"zh": {"normal": "正常", "special_mention": "关注", "substandard": "次级", "doubtful": "可疑", "loss": "损失"},
+            "en": {"normal": "Normal", "special_mention": "Special mention", "substandard": "Substandard",
+                   "doubtful": "Doubtful", "loss": "Loss"}}
+_SEGMENTS = {"zh": {"micro": "微型企业", "small": "小型企业", "medium": "中型企业", "retail": "个人"},
+             "en": {"micro": "Micro", "small": "Small", "medium": "Medium", "retail": "Retail"}}
+_FEEDS = {"zh": {"loan_profile": "贷款档案", "rating_change": "评级变动", "lawsuit": "涉诉信息",
+                 "bureau_report": "征信报告", "overdue": "逾期信息", "inspection_completed": "贷后检查"},
+          "en": {"loan_profile": "Loan profiles", "rating_change": "Rating changes", "lawsuit": "Lawsuits",
+                 "bureau_report": "Bureau reports", "overdue": "Overdue", "inspection_completed": "Inspections"}}
+_FAMILIES = {"zh": {"rating": "评级", "lawsuit": "涉诉", "bureau": "征信", "overdue": "逾期", "inspection": "检查",
+                    "combo": "组合"},
+             "en": {"rating": "Rating", "lawsuit": "Lawsuit", "bureau": "Bureau", "overdue": "Overdue",
+                    "inspection": "Inspection", "combo": "Combination"}}
+_ROLES = {"zh": {"summary": "回放汇总", "borrowers": "借款人快照", "alerts": "预警记录", "schedule_history": "检查计划历史",
+                  "rejects": "拒绝记录", "events": "事件", "policy": "预警策略", "capacity": "检查能力"},
+          "en": {"summary": "replay summary", "borrowers": "borrowers", "alerts": "alerts",
+                 "schedule_history": "schedule history", "rejects": "rejected lines", "events": "events",
+                 "policy": "policy", "capacity": "capacity"}}
+_RULES: dict[str, tuple[str, str]] = {
+    "rating.downgrade_1": ("评级下调一级", "Downgrade by one notch"),
+    "rating.downgrade_2": ("评级累计下调两级及以上", "Downgrade by two or more notches"),
+    "rating.weak_grade": ("评级处于弱等级", "Weak grade"),
+    "rating.default_grade": ("评级为违约级", "Default grade"),
+    "lawsuit.claim_large": ("涉诉标的较大", "Large lawsuit claim"),
+    "lawsuit.claim_material": ("涉诉标的重大", "Material lawsuit claim"),
+    "lawsuit.enforcement": ("被强制执行", "Enforcement"),
+    "lawsuit.dishonest_debtor": ("失信被执行人", "Dishonest judgment debtor"),
+    "lawsuit.criminal": ("涉及刑事案件", "Criminal case"),
+    "bureau.external_overdue": ("他行逾期", "Overdue at other lenders"),
+    "bureau.inquiries": ("多头借贷（硬查询）", "Multi-lending (hard inquiries)"),
+    "bureau.debt_growth": ("外部负债激增", "External debt surge"),
+    "bureau.guarantees": ("对外担保过高", "High guarantees given"),
+    "overdue.dpd": ("本行逾期", "Days past due"),
+    "inspection.concern": ("检查发现关注事项", "Inspection: concern"),
+    "inspection.deteriorated": ("检查发现经营恶化", "Inspection: deteriorated"),
+    "combo.multi_source": ("多源信号叠加", "Several sources"),
+}
+# the values worth showing for each rule (all of them for a rule not listed)
+KEY_VALUES: dict[str, tuple[str, ...]] = {
+    "rating.downgrade_1": ("old_grade", "new_grade"), "rating.downgrade_2": ("best_grade", "new_grade", "notches"),
+    "rating.weak_grade": ("grade",), "rating.default_grade": ("grade",),
+    "lawsuit.claim_large": ("case_id", "claim_amount", "ratio"), "lawsuit.claim_material": ("case_id", "claim_amount", "ratio"),
+    "lawsuit.enforcement": ("case_id", "stage"), "lawsuit.dishonest_debtor": ("case_id", "stage"),
+    "lawsuit.criminal": ("case_id", "stage"),
+    "bureau.external_overdue": ("max_external_dpd", "external_overdue_amount"),
+    "bureau.inquiries": ("hard_inquiries_30d",), "bureau.debt_growth": ("ratio", "gap_days"),
+    "bureau.guarantees": ("guarantee_exposure", "ratio"),
+    "overdue.dpd": ("days_past_due", "overdue_amount"),
+    "inspection.concern": ("outcome",), "inspection.deteriorated": ("outcome",),
+    "combo.multi_source": ("families",),
+}
+_VALUE_NAMES: dict[str, tuple[str, str]] = {
+    "old_grade": ("原评级", "from"), "new_grade": ("新评级", "to"), "best_grade": ("期内最佳", "best"),
+    "notches": ("下调级数", "notches"), "grade": ("评级", "grade"), "case_id": ("案号", "case"),
+    "claim_amount": ("标的额", "claim"), "ratio": ("倍数", "ratio"), "stage": ("阶段", "stage"),
+    "max_external_dpd": ("他行逾期天数", "external DPD"), "external_overdue_amount": ("他行逾期金额", "overdue amount"),
+    "hard_inquiries_30d": ("30天硬查询", "inquiries 30d"), "gap_days": ("间隔天数", "gap days"),
+    "guarantee_exposure": ("对外担保", "guarantees"), "days_past_due": ("逾期天数", "DPD"),
+    "overdue_amount": ("逾期金额", "overdue amount"), "outcome": ("结论", "outcome"), "families": ("来源", "sources"),
+}
+
+
+class Text:
+    """The labels of one language."""
+
+    def __init__(self, lang: Lang) -> None:
+        self.lang: Lang = lang
+        self._labels = _ZH if lang == "zh" else _EN
+
+    def __call__(self, key: str, **fmt: Any) -> str:
+        text = self._labels[key]
+        return text.format(**fmt) if fmt else text
+
+    def _pick(self, table: dict[str, dict[str, str]], value: str) -> str:
+        return table[self.lang].get(value, value)
+
+    def tier(self, value: str) -> str:
+        return self._pick(_TIERS, value)
+
+    def kind(self, value: str) -> str:
+        return self._pick(_KINDS, value)
+
+    def classification(self, value: str) -> str:
+        return self._pick(_CLASSES, value)
+
+    def segment(self, value: str) -> str:
+        return self._pick(_SEGMENTS, value)
+
+    def feed(self, value: str) -> str:
+        return self._pick(_FEEDS, value)
+
+    def family(self, value: str) -> str:
+        return self._pick(_FAMILIES, value)
+
+    def outcome(self, value: str) -> str:
+        return self._pick(_TIERS, value) if value == "normal" else {
+            "zh": {"concern": "关注", "deteriorated": "恶化"}, "en": {"concern": "concern",
+                                                                  "deteriorated": "deteriorated"}}[self.lang].get(value, value)
+
+    def role(self, value: str) -> str:
+        return self._pick(_ROLES, value)
+
+    def rule(self, rule: str) -> str:
+        names = _RULES.get(rule)
+        return rule if names is None else names[0 if self.lang == "zh" else 1]
+
+    def value_name(self, key: str) -> str:
+        names = _VALUE_NAMES.get(key)
+        return key if names is None else names[0 if self.lang == "zh" else 1]
+
+    def key_values(self, rule: str, values: dict[str, Any]) -> list[tuple[str, str]]:
+        keys = KEY_VALUES.get(rule) or tuple(sorted(values))
+        return [(self.value_name(k), self.value(values[k])) for k in keys if k in values]
+
+    def value(self, v: Any) -> str:
+        if isinstance(v, bool):
+            return self("yes") if v else self("no")
+        if isinstance(v, int):
+            return f"{v:,}"
+        if isinstance(v, float):
+            return f"{v:,.2f}" if abs(v) >= 100 else f"{v:,.4g}"
+        if isinstance(v, list):
+            return "+".join(self.family(str(x)) if isinstance(x, str) else self.value(x) for x in v)
+        if v is None:
+            return "—"
+        return self.outcome(str(v)) if str(v) in ("concern", "deteriorated") else str(v)
+
+    # numbers --------------------------------------------------------------
+
+    def money(self, amount: float) -> str:
+        """Exposure in the report's unit: 万元 (10,000 CNY) or CNY million, two decimals."""
+        return f"{amount / (1e4 if self.lang == 'zh' else 1e6):,.2f}"
+
+    @staticmethod
+    def count(n: int) -> str:
+        return f"{n:,}"
+
+    @staticmethod
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{x * 100:.1f}%"

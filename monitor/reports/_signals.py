@@ -1,0 +1,112 @@
+"""The evidence of alerts: the signals (rule, level, since, values) recorded with a change of tier.
+
+Only the alerts the report shows are read: the latest alert of each borrower on
+the warning list, and the alerts inside the period (for the rule statistics).
+The period's alerts are consecutive lines of ``alerts.jsonl`` (it is sorted by
+instant), so they are read in one piece; their signal headers are found with
+one regular expression, checked against a count of every signal, with a JSON
+parse per line as the fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from monitor._errors import InputError
+from monitor._time import parse_instant
+from monitor.reports._scan import I64, parse_instants, read_exact
+
+__all__ = ["PeriodSignals", "Sig", "latest_evidence", "period_signals"]
+
+_SIGNALS = re.compile(rb'"signals":')
+_HEAD = re.compile(rb'\{"rule":"([^"\\]+)","family":"[^"\\]*","level":"([a-z]+)","since":"([^"\\]+)"')
+_DECODER = json.JSONDecoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Sig:
+    rule: str
+    level: str
+    since: str
+    values: dict[str, Any]
+
+
+def _signals_of(line: bytes, where: str) -> list[dict[str, Any]]:
+    m = _SIGNALS.search(line)
+    text = line.decode("utf-8")
+    try:
+        if m is not None:
+            value, _ = _DECODER.raw_decode(text, len(line[:m.end()].decode("utf-8")))
+        else:
+            value = json.loads(text).get("signals")
+    except (ValueError, AttributeError):
+        raise InputError(f"alerts.jsonl: {where}: cannot read the signals") from None
+    if not isinstance(value, list):
+        raise InputError(f"alerts.jsonl: {where}: signals is not a list")
+    return [s for s in value if isinstance(s, dict)]
+
+
+def latest_evidence(path: Path, offsets: I64, lengths: I64) -> list[list[Sig]]:
+    """The signals of the alert lines at ``offsets`` (in the given order)."""
+    out: list[list[Sig]] = []
+    for off, raw in zip(offsets.tolist(), read_exact(path, offsets, lengths)):
+        sigs = _signals_of(raw, f"offset {off}")
+        out.append([Sig(str(s.get("rule", "")), str(s.get("level", "")), str(s.get("since", "")),
+                        dict(s.get("values") or {})) for s in sigs])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSignals:
+    """One row per signal of the period's alerts: the alert's position, the rule and when it began to hold."""
+
+    alert: NDArray[np.int64]
+    rule: list[str]
+    since: I64
+
+
+def _since_us(values: list[bytes]) -> I64:
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    width = max(32, max(len(v) for v in values))
+    arr = np.array(values, dtype=f"S{width}")
+    mat = np.ascontiguousarray(arr).view(np.uint8).reshape(arr.size, width)
+    lengths = np.array([len(v) for v in values], dtype=np.int64)
+    us, ok = parse_instants(mat, lengths)
+    for i in np.flatnonzero(~ok):
+        us[i] = parse_instant(values[int(i)].decode("utf-8"))
+    return us
+
+
+def period_signals(path: Path, offsets: I64, lengths: I64) -> PeriodSignals:
+    """The signals of consecutive alert lines (``offsets`` ascending, one line each)."""
+    if offsets.size == 0:
+        return PeriodSignals(np.zeros(0, dtype=np.int64), [], np.zeros(0, dtype=np.int64))
+    base = int(offsets[0])
+    end = int(offsets[-1] + lengths[-1])
+    (blob,) = read_exact(path, np.array([base], dtype=np.int64), np.array([end - base], dtype=np.int64))
+    starts = offsets - base
+    matches = list(_HEAD.finditer(blob))
+    expected = blob.count(b'{"rule":')
+    if len(matches) == expected and blob.count(b'"rule"') == expected:
+        pos = np.array([m.start() for m in matches], dtype=np.int64)
+        alert = np.searchsorted(starts, pos, side="right") - 1
+        rules = [m.group(1).decode("utf-8") for m in matches]
+        since = _since_us([m.group(3) for m in matches])
+        return PeriodSignals(alert.astype(np.int64), rules, since)
+    alerts: list[int] = []
+    rules = []
+    since_text: list[bytes] = []
+    for i, (s, n) in enumerate(zip(starts.tolist(), lengths.tolist())):
+        for sig in _signals_of(blob[s:s + n], f"offset {base + s}"):
+            alerts.append(i)
+            rules.append(str(sig.get("rule", "")))
+            since_text.append(str(sig.get("since", "")).encode())
+    return PeriodSignals(np.array(alerts, dtype=np.int64), rules, _since_us(since_text))

@@ -1,0 +1,117 @@
+"""Charts as inline SVG, drawn here (no script, no library, nothing fetched).
+
+Coordinates are written with one decimal so that the same figures always give
+the same bytes. Each mark carries a ``<title>``: browsers show it on hover.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from html import escape
+
+__all__ = ["TIER_COLOURS", "hbars", "meter", "stacked_columns"]
+
+TIER_COLOURS = {"normal": "#3f8f5a", "watch": "#e0a526", "warning": "#e0692a", "severe": "#b3261e"}
+_AXIS = "#5f6b7a"
+_GRID = "#e3e7ec"
+_FONT = 'font-family="inherit" font-size="11"'
+
+
+def _f(x: float) -> str:
+    text = f"{x:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _nice_step(top: float, ticks: int = 5) -> float:
+    if top <= 0:
+        return 1.0
+    raw = top / ticks
+    mag = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 2.5, 5, 10):
+        if raw <= m * mag:
+            return max(m * mag, 1.0)
+    return 10 * mag
+
+
+def stacked_columns(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, str, Sequence[int]]],
+    *,
+    title: str,
+    width: int = 720,
+    height: int = 260,
+    fmt: Callable[[int], str] = lambda n: f"{n:,}",
+) -> str:
+    """Stacked columns, one per label (day); ``series`` = (name, colour, values), bottom first."""
+    left, right, top, bottom = 52, 12, 30, 44
+    pw, ph = width - left - right, height - top - bottom
+    n = max(len(labels), 1)
+    totals = [sum(s[2][i] for s in series) for i in range(len(labels))]
+    step = _nice_step(max(totals, default=0))
+    ymax = step * max(1, math.ceil(max(totals, default=0) / step))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="{escape(title)}" class="chart">',
+           f"<title>{escape(title)}</title>"]
+    y = 0.0
+    while y <= ymax + 1e-9:
+        py = top + ph - ph * y / ymax
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{_f(py)}" y2="{_f(py)}" stroke="{_GRID}"/>')
+        out.append(f'<text x="{left - 6}" y="{_f(py + 4)}" text-anchor="end" fill="{_AXIS}" {_FONT}>'
+                   f"{escape(fmt(int(y)))}</text>")
+        y += step
+    slot = pw / n
+    bar = max(min(slot * 0.7, 48.0), 1.0)
+    every = max(1, math.ceil(n / 12))
+    for i, label in enumerate(labels):
+        x = left + slot * i + (slot - bar) / 2
+        base = top + ph
+        parts = []
+        for name, colour, values in series:
+            v = values[i]
+            if v <= 0:
+                continue
+            h = ph * v / ymax
+            base -= h
+            parts.append(f'<rect x="{_f(x)}" y="{_f(base)}" width="{_f(bar)}" height="{_f(h)}" fill="{colour}">'
+                         f"<title>{escape(label)} {escape(name)}: {escape(fmt(v))}</title></rect>")
+        out.extend(parts)
+        if i % every == 0 or i == n - 1:
+            out.append(f'<text x="{_f(x + bar / 2)}" y="{top + ph + 16}" text-anchor="middle" fill="{_AXIS}" '
+                       f"{_FONT}>{escape(label[5:] if len(label) == 10 else label)}</text>")
+    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="{_AXIS}"/>')
+    lx = left
+    for name, colour, _ in series:
+        out.append(f'<rect x="{lx}" y="8" width="10" height="10" fill="{colour}"/>'
+                   f'<text x="{lx + 14}" y="17" fill="#1f2933" {_FONT}>{escape(name)}</text>')
+        lx += 24 + 7 * len(name.encode("utf-8"))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def hbars(rows: Sequence[tuple[str, float, str, str]], *, title: str, width: int = 520) -> str:
+    """Horizontal bars: (label, value, colour, value text)."""
+    bar_h, gap, left, right = 18, 8, 96, 120
+    height = len(rows) * (bar_h + gap) + gap
+    top = max((r[1] for r in rows), default=0) or 1.0
+    pw = width - left - right
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="{escape(title)}" class="chart">',
+           f"<title>{escape(title)}</title>"]
+    for i, (label, value, colour, text) in enumerate(rows):
+        y = gap + i * (bar_h + gap)
+        w = pw * value / top
+        out.append(f'<text x="{left - 8}" y="{y + 13}" text-anchor="end" fill="#1f2933" {_FONT}>{escape(label)}</text>')
+        out.append(f'<rect x="{left}" y="{y}" width="{_f(max(w, 0.5))}" height="{bar_h}" rx="2" fill="{colour}">'
+                   f"<title>{escape(label)}: {escape(text)}</title></rect>")
+        out.append(f'<text x="{_f(left + w + 6)}" y="{y + 13}" fill="{_AXIS}" {_FONT}>{escape(text)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def meter(fraction: float, colour: str, width: int = 80) -> str:
+    """A small inline bar for a table cell (0..1)."""
+    w = max(0.0, min(1.0, fraction)) * width
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="8" viewBox="0 0 {width} 8" '
+            f'class="meter" aria-hidden="true"><rect width="{width}" height="8" rx="2" fill="{_GRID}"/>'
+            f'<rect width="{_f(w)}" height="8" rx="2" fill="{colour}"/></svg>')

@@ -1,0 +1,49 @@
+"""``monitor report``: the periodic monitoring report from the outputs of ``monitor replay``."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+from monitor.reports._build import build_report
+from monitor.reports._i18n import LANGS
+from monitor.reports._period import PERIODS
+from monitor.reports._write import write_report
+
+__all__ = ["report"]
+
+
+def _date(ctx: click.Context, param: click.Parameter, value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+@click.command("report")
+@click.option("--period", type=click.Choice(PERIODS), required=True,
+              help="day; week (the ISO week, Monday to Sunday, holding the as-of date); month (the calendar month)")
+@click.option("--as-of", "as_of", required=True, callback=_date,
+              help="Last day of the period (YYYY-MM-DD in the policy's time zone); the report runs to its end")
+@click.option("--replay", "replay_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The --out directory of monitor replay")
+@click.option("--events", "events", multiple=True, required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="An event file the replay read (repeat for several, in the same order)")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The replay's policy file (default: the shipped policy)")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Language of HTML and CSV")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Directory for the three files")
+@click.option("--capacity", "capacity_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JSON or TOML file: team = visits per working day")
+@click.option("--html-rows", type=click.IntRange(0, None), default=1000, show_default=True,
+              help="Rows of the warning list in the HTML (0 = all; JSON and CSV hold every row)")
+def report(period: str, as_of: date, replay_dir: Path, events: tuple[Path, ...], policy_path: Path | None,
+           lang: str, out: Path, capacity_path: Path | None, html_rows: int) -> None:
+    """Build the day, week or month report ending with --as-of: HTML, JSON and the warning list as CSV."""
+    built = build_report(replay_dir, list(events), period=period, as_of=as_of,  # type: ignore[arg-type]
+                         policy_path=policy_path, capacity_path=capacity_path)
+    paths = write_report(built, out, lang, html_rows=html_rows)  # type: ignore[arg-type]
+    click.echo(f"html   {paths.html}\njson   {paths.json}\ncsv    {paths.csv}")

@@ -1,0 +1,222 @@
+"""The streaming worker against a real Kafka broker (marked ``integration``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from monitor.replay import replay
+from monitor.rules.loader import default_policy
+from monitor.settings import Settings
+from monitor.simulate import simulate, write_simulation
+from monitor.state import dump_state
+from monitor.topics import Topics, create_topics
+from tests.integration.kafka_harness import (
+    Broker,
+    Names,
+    Worker,
+    alerts_by_id,
+    latest_by_key,
+    read_topic,
+    settings_env,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _settings(env: dict[str, str]) -> Settings:
+    keys = {"MONITOR_" + k.upper(): k for k in Settings.model_fields}
+    return Settings(**{keys[k]: v for k, v in env.items() if k in keys})
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory) -> tuple[Path, object]:
+    path = tmp_path_factory.mktemp("portfolio") / "events.jsonl"
+    write_simulation(simulate(400, 9, 21, duplicates=0.005), path)
+    return path, replay([path], default_policy())
+
+
+def _expected_alerts(result) -> dict[str, str]:
+    return {a.alert_id: json.dumps(json.loads(a.model_dump_json()), sort_keys=True) for a in result.alerts}
+
+
+def _check_final(broker: Broker, names: Names, result) -> None:
+    """Alerts (each id once, same content), states and schedule equal the replay's."""
+    expected = _expected_alerts(result)
+    got, _count = alerts_by_id(broker.bootstrap, Topics(names.prefix).alerts)
+    assert got.keys() == expected.keys()
+    assert got == expected
+    states = latest_by_key(broker.bootstrap, names.changelog)
+    assert states == {b: dump_state(s) for b, s in result.states.items()}
+
+
+def _produce(env: dict[str, str], path: Path) -> None:
+    from monitor.produce import produce
+
+    produce([path], _settings(env))
+
+
+def _wait_all_alerts(broker: Broker, names: Names, result, workers: list[Worker], timeout: float = 180) -> None:
+    expected = len(result.alerts)
+
+    def done() -> int | bool:
+        for w in workers:
+            if w.proc is not None and not w.alive():
+                raise AssertionError(f"worker died:\n{w.tail()}")
+        got, _ = alerts_by_id(broker.bootstrap, Topics(names.prefix).alerts)
+        return len(got) >= expected and len(got)
+
+    wait_for(done, timeout, f"{expected} alerts")
+    # the changelog follows the alerts: wait until every borrower's last state is in it
+    want = {b: dump_state(s) for b, s in result.states.items()}
+    wait_for(lambda: latest_by_key(broker.bootstrap, names.changelog) == want, 60, "final states in the changelog")
+
+
+def test_stream_through_kafka_equals_replay(broker, names, portfolio, tmp_path):
+    path, result = portfolio
+    env = settings_env(broker, names, tmp_path / "w1")
+    create_topics(_settings(env))
+    _produce(env, path)
+    w = Worker(env, tmp_path / "w1.log").start()
+    try:
+        _wait_all_alerts(broker, names, result, [w])
+        _check_final(broker, names, result)
+        schedule = latest_by_key(broker.bootstrap, Topics(names.prefix).schedule)
+        final = {b: s for b, s in ((v.borrower_id, v) for v in result.views)}
+        assert set(schedule) == {b for b, s in result.states.items() if s.profile is not None}
+        for bid, raw in schedule.items():
+            doc = json.loads(raw)
+            assert doc["next_visit_due"] == (final[bid].next_visit_due.isoformat()
+                                             if final[bid].next_visit_due else None)
+            assert doc["tier"] == final[bid].tier
+    finally:
+        w.terminate()
+
+
+def test_crash_and_restart_loses_nothing(broker, names, portfolio, tmp_path):
+    path, result = portfolio
+    env = settings_env(broker, names, tmp_path / "w", MONITOR_BATCH_SIZE="50")
+    create_topics(_settings(env))
+    _produce(env, path)
+    topic = Topics(names.prefix).alerts
+    total = len(result.alerts)
+    kills = 0
+    for fraction in (0.2, 0.55):
+        w = Worker(env, tmp_path / "w.log").start()
+        wait_for(lambda f=fraction: len(alerts_by_id(broker.bootstrap, topic)[0]) >= total * f, 120,
+                 f"{fraction:.0%} of the alerts before the kill")
+        w.kill()  # SIGKILL mid-stream
+        kills += 1
+    w = Worker(env, tmp_path / "w.log").start()
+    try:
+        _wait_all_alerts(broker, names, result, [w])
+        _check_final(broker, names, result)
+        _, delivered = alerts_by_id(broker.bootstrap, topic)
+        assert delivered >= total and kills == 2  # at least once; repeats carry the same id and content
+    finally:
+        w.terminate()
+
+
+def test_dead_letter_gets_bad_messages_and_the_rest_is_processed(broker, names, tmp_path):
+    from kafka import KafkaProducer
+
+    from monitor.agents.runtime import partition_for
+
+    src = tmp_path / "good.jsonl"
+    write_simulation(simulate(60, 4, 8), src)
+    expected = replay([src], default_policy())
+    env = settings_env(broker, names, tmp_path / "w", MONITOR_MAX_MESSAGE_BYTES="65536")
+    settings = _settings(env)
+    create_topics(settings)
+    topics = Topics(names.prefix)
+    good_overdue = {"type": "overdue", "event_id": "bad-base", "borrower_id": "B000001",
+                    "occurred_at": "2025-01-01T00:00:00Z", "account_id": "x", "product": "p",
+                    "days_past_due": 1, "overdue_amount": 1}
+    part = partition_for("B000001", settings.partitions)
+    bad = [
+        (b"{definitely not json", "not JSON"),
+        (json.dumps({**good_overdue, "days_past_due": -3}).encode(), "days_past_due: must be >= 0"),
+        (json.dumps({**good_overdue, "type": "weather"}).encode(), "type: unknown event type 'weather'"),
+        (json.dumps({**good_overdue, "product": "z" * 300_000}).encode(), "larger than 65536"),
+    ]
+    producer = KafkaProducer(bootstrap_servers=[broker.bootstrap], max_request_size=2_000_000)
+    for raw, _ in bad:
+        producer.send(topics.feed("overdue"), raw, key=b"B000001", partition=part)
+    producer.flush()
+    producer.close()
+    _produce(env, src)
+    w = Worker(env, tmp_path / "w.log").start()
+    try:
+        _wait_all_alerts(broker, names, expected, [w])
+
+        def dead() -> list[dict]:
+            docs = [json.loads(r.value) for r in read_topic(broker.bootstrap, topics.dead_letter)]
+            return docs if len(docs) >= len(bad) else []
+
+        docs = wait_for(dead, 60, "dead letters")
+        assert [d["offset"] for d in docs] == [0, 1, 2, 3]
+        for d, (raw, reason) in zip(docs, bad):
+            assert reason in d["reason"]
+            assert d["topic"] == topics.feed("overdue") and d["partition"] == part
+            assert d["value_bytes"] == len(raw)
+        assert docs[3]["truncated"] is True and len(docs[3]["value_text"]) == 65536
+        _check_final(broker, names, expected)
+    finally:
+        w.terminate()
+
+
+def test_two_workers_share_the_partitions_and_one_leaving_loses_nothing(broker, names, portfolio, tmp_path):
+    path, result = portfolio
+    base = settings_env(broker, names, tmp_path / "a", MONITOR_BATCH_SIZE="50")
+    create_topics(_settings(base))
+    a = Worker(base, tmp_path / "a.log").start()
+    b = Worker({**base, "MONITOR_DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log").start()
+    try:
+        _produce(base, path)
+        topic = Topics(names.prefix).alerts
+        wait_for(lambda: len(alerts_by_id(broker.bootstrap, topic)[0]) >= len(result.alerts) * 0.3, 120,
+                 "a third of the alerts")
+        def shares() -> bool:
+            return all("recovered: partitions [" in w.tail(400) and "recovered: partitions []" not in
+                       w.tail(400).split("recovered: partitions")[-1][:5] for w in (a, b))
+
+        wait_for(shares, 60, "both workers to own partitions")
+        a.terminate()  # a graceful leave hands its partitions to b
+        _wait_all_alerts(broker, names, result, [b])
+        _check_final(broker, names, result)
+    finally:
+        a.terminate()
+        b.terminate()
+
+
+@pytest.mark.skipif(os.environ.get("MONITOR_SKIP_BROKER_RESTART") == "1", reason="asked to")
+def test_broker_restart_under_a_running_worker(broker, names, tmp_path):
+    if not broker.managed:
+        pytest.skip("the broker was started outside the tests; cannot restart it")
+    src = tmp_path / "e.jsonl"
+    write_simulation(simulate(120, 6, 31), src)
+    lines = src.read_bytes().splitlines(keepends=True)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_bytes(b"".join(lines[: len(lines) // 2]))
+    second.write_bytes(b"".join(lines[len(lines) // 2:]))
+    expected = replay([src], default_policy())
+    env = settings_env(broker, names, tmp_path / "w")
+    create_topics(_settings(env))
+    from monitor.produce import produce
+
+    produce([first], _settings(env), watermark=False)
+    w = Worker(env, tmp_path / "w.log").start()
+    try:
+        topic = Topics(names.prefix).alerts
+        wait_for(lambda: len(alerts_by_id(broker.bootstrap, topic)[0]) > 0, 120, "first alerts")
+        broker.stop()
+        broker.start()
+        produce([first, second], _settings(env))  # the whole file again: the first half are duplicates
+        _wait_all_alerts(broker, names, expected, [w], timeout=240)
+        _check_final(broker, names, expected)
+    finally:
+        w.terminate()
