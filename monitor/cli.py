@@ -33,7 +33,32 @@ def _as_of(text: str | None) -> int | None:
         raise click.BadParameter(str(exc), param_hint="--as-of") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that live with their feature, imported only when used: name -> (module, attribute).
+_FEATURE_COMMANDS = {
+    "worker": ("monitor.agents.cli", "worker"),
+    "topics": ("monitor.agents.cli", "topics"),
+    "produce": ("monitor.agents.cli", "produce"),
+    "report": ("monitor.reports.cli", "report"),
+    "backtest": ("monitor.backtest.cli", "backtest"),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_FEATURE_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in _FEATURE_COMMANDS:
+            return found
+        import importlib
+
+        module, attr = _FEATURE_COMMANDS[cmd_name]
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="monitor")
 def cli() -> None:
     """Post-loan early-warning monitor: tiered warnings and on-site inspection schedules."""
@@ -174,32 +199,6 @@ def policy_check(file: str | None) -> None:
                f"exposure >= {v.large_exposure:,.0f} x{v.large_exposure_factor}; "
                f"clamp [{v.min_interval_days}, {v.max_interval_days}]; "
                f"tier max watch {t.watch} / warning {t.warning} / severe {t.severe} days")
-
-
-# Commands that live with their feature: (module, command object name).
-_FEATURE_COMMANDS = (
-    ("monitor.agents.cli", "worker"),
-    ("monitor.agents.cli", "topics"),
-    ("monitor.agents.cli", "produce"),
-    ("monitor.reports.cli", "report"),
-    ("monitor.backtest.cli", "backtest"),
-)
-
-
-def _register_feature_commands() -> None:
-    import importlib
-
-    for module, name in _FEATURE_COMMANDS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module.startswith(exc.name):
-                raise
-            continue  # feature not installed in this tree
-        cli.add_command(getattr(mod, name))
-
-
-_register_feature_commands()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,6 +93,8 @@ class WorkerShell:
             self.runtime.accept(msgs, out)
             self.runtime.step(out, self._wall())
             await self._commit(out)
+        log.debug("batch: %d messages in, %d acknowledged, %d buffered, %d alerts",
+                  len(msgs), len(out.acks), self.runtime.buffered(), len(out.alerts))
 
     async def tick(self) -> None:
         if self.settings.clock != "wall":
@@ -168,6 +170,9 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerShell]:
         web_port=settings.web_port or 6066,
         web_bind=settings.web_host,
         table_standby_replicas=0,
+        # events wait, unacknowledged, in the runtime's event-time buffer: a rebalance must not wait
+        # for them (they are read again by whoever owns the partition next)
+        stream_wait_empty=False,
         producer_acks=-1,
         producer_max_request_size=max(1_048_576, settings.max_message_bytes * 4),
         consumer_max_fetch_size=4 * 1_048_576,
