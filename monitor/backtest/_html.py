@@ -19,14 +19,14 @@ __all__ = ["render_html"]
 
 PALETTE = ("#1f5fa8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#7f6a00", "#c2185b", "#00838f")
 W, H = 720, 380
-ML, MR, MT, MB = 60, 20, 20, 48
+ML, MR, MT, MB = 60, 44, 20, 48
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans SC",sans-serif;margin:2em auto;
 max-width:1100px;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
-th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}th:first-child,td:first-child{text-align:left}
+th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}th:first-child,td:first-child{text-align:left;white-space:nowrap}
 th{background:#f4f6f8}tr.sub td:first-child{padding-left:1.6em;color:#555}
 .note{color:#555;font-size:.9em}.chart{margin:.5em 0 1.5em}svg text{font-size:12px;fill:#333}
 dl dt{font-weight:600;margin-top:.5em}dl dd{margin-left:1.5em}code{background:#f4f4f4;padding:0 .2em}
@@ -79,7 +79,7 @@ def _legend(items: list[tuple[str, str, str]], x: float, y: float) -> list[str]:
 
 def detection_chart(report: dict[str, Any]) -> str:
     """Share of defaults flagged at least x days before default, one line per policy and level."""
-    days = report["settings"]["curve_days"]
+    days = int(report["settings"]["curve_days"])
     pw, ph = W - ML - MR, H - MT - MB
 
     def sx(d: float) -> float:
@@ -187,20 +187,22 @@ def render_html(report: dict[str, Any]) -> str:
     body.append(f'<div class="chart">{tradeoff_chart(report)}</div>')
     body.append("<h2>Where the visits go</h2>")
     tiers = [t["tier"] for t in pols[0]["workload"]["by_tier"]] if pols else []
-    rows = [(tier, [f"{num(p['workload']['by_tier'][i]['visits_per_year'])} "
-                    f"({num(p['workload']['by_tier'][i]['borrower_years'])} borrower-years)" for p in pols])
+    rows = [(tier, [cell for p in pols for cell in (num(p["workload"]["by_tier"][i]["visits_per_year"]),
+                                                      num(p["workload"]["by_tier"][i]["borrower_years"]))])
             for i, tier in enumerate(tiers)]
-    body.append(_html_table(["tier: visits per year (borrower-years)"] + labels, rows))
+    body.append(_html_table(["tier"] + [h for label in labels for h in (f"{label} visits per year",
+                                                                        "borrower-years")], rows))
     teams = sorted({t["team"] for p in pols for t in p["workload"]["by_team"]})
     team_rows = []
     for team in teams:
         cells = []
         for p in pols:
             t = next((x for x in p["workload"]["by_team"] if x["team"] == team), None)
-            cells.append("-" if t is None else f"{num(t['visits_per_year'])} vs {num(t['baseline_visits_per_year'])}"
-                         f" ({pct(t['saving'])})")
+            cells += (["-"] * 3 if t is None else
+                      [num(t["visits_per_year"]), num(t["baseline_visits_per_year"]), pct(t["saving"])])
         team_rows.append((team, cells))
-    body.append(_html_table(["team: visits per year vs baseline (saving)"] + labels, team_rows))
+    body.append(_html_table(["team"] + [h for label in labels for h in (f"{label} visits per year",
+                                                                        "every 90 days", "saving")], team_rows))
     body.append("<h2>Per rule</h2>")
     body.append('<p class="note">For each rule, flags at warning or above: share of defaults flagged by the rule '
                 'at least 90 days before, the median lead of those flags, and the rule\'s precision.</p>')

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor._errors import InputError
+from monitor._errors import InputError, MonitorError
 from monitor._time import DAY, iso
 from monitor.backtest._outcomes import DefaultOutcome, load_outcomes
 from monitor.backtest._score import (
@@ -75,8 +79,10 @@ class Backtest:
     split_seconds: float = 0.0  # splitting the input into parts
     replays_wall_seconds: float = 0.0  # all replays, in parallel
     score_seconds: float = 0.0  # merging and scoring
-    replay_seconds: dict[str, float] = field(default_factory=dict)  # per policy label, over its parts (CPU)
+    replay_seconds: dict[str, float] = field(default_factory=dict)  # per policy label, over its parts
     task_seconds: dict[str, float] = field(default_factory=dict)  # ... with the workload pass
+    replay_cpu_seconds: dict[str, float] = field(default_factory=dict)  # the same as CPU time
+    task_cpu_seconds: dict[str, float] = field(default_factory=dict)
     events: int = 0
 
 
@@ -93,6 +99,18 @@ def _policies(paths: Sequence[str]) -> list[PolicyFile]:
         label = version if versions[version] == 1 else f"{version} #{i}"
         out.append(PolicyFile(str(path), label, version, digest, rules))
     return out
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Millions of small long-lived objects and no cycles: the cyclic collector would only rescan them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _check_events(paths: Sequence[str]) -> None:
@@ -113,10 +131,19 @@ def _execute(tasks: list[Task], jobs: int, note: Callable[[str], None]) -> list[
             note(f"replayed {i}/{len(tasks)}")
         return results
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(processes=jobs) as pool:
-        for i, res in enumerate(pool.imap_unordered(run_task, tasks), start=1):
-            results.append(res)
-            note(f"replayed {i}/{len(tasks)}")
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(run_task, task) for task in tasks]
+            try:
+                for i, done in enumerate(as_completed(futures), start=1):
+                    results.append(done.result())
+                    note(f"replayed {i}/{len(tasks)}")
+            except BaseException:
+                for future in futures:  # do not wait for the replays not started yet
+                    future.cancel()
+                raise
+    except BrokenProcessPool:
+        raise MonitorError("a replay process died (out of memory?): try more --shards or fewer --jobs") from None
     return results
 
 
@@ -179,11 +206,13 @@ def run_backtest(events: Sequence[str], outcomes: str, policies: Sequence[str] =
         n_jobs = max(1, min(jobs or (os.cpu_count() or 1), len(tasks)))
         say(f"replaying {len(specs)} policy(ies) x {len(part_paths)} part(s) on {n_jobs} process(es) ...")
         t = time.perf_counter()
-        results = _execute(tasks, n_jobs, say)
+        with _no_gc():
+            results = _execute(tasks, n_jobs, say)
         replays_wall = time.perf_counter() - t
     t = time.perf_counter()
-    ports, counts = _merge(results, len(specs))
-    report = _report(ports, counts, specs, defaults, paths, outcomes)
+    with _no_gc():
+        ports, counts = _merge(results, len(specs))
+        report = _report(ports, counts, specs, defaults, paths, outcomes)
     bt = Backtest(report, specs, parts=len(part_paths), jobs=n_jobs, split_seconds=split_seconds,
                   replays_wall_seconds=replays_wall, score_seconds=time.perf_counter() - t,
                   events=counts.get("read", 0))
@@ -191,6 +220,8 @@ def run_backtest(events: Sequence[str], outcomes: str, policies: Sequence[str] =
         label = specs[r["policy"]].label
         bt.replay_seconds[label] = bt.replay_seconds.get(label, 0.0) + r["replay_seconds"]
         bt.task_seconds[label] = bt.task_seconds.get(label, 0.0) + r["seconds"]
+        bt.replay_cpu_seconds[label] = bt.replay_cpu_seconds.get(label, 0.0) + r["replay_cpu_seconds"]
+        bt.task_cpu_seconds[label] = bt.task_cpu_seconds.get(label, 0.0) + r["cpu_seconds"]
     bt.wall_seconds = time.perf_counter() - started
     return bt
 

@@ -123,10 +123,6 @@ def _flag_intervals(alerts: Sequence[AlertRow], level: int, end: int) -> list[tu
     return out
 
 
-def _rule_points(alerts: Sequence[AlertRow], level: int, rule: str) -> list[tuple[int, int]]:
-    return [(at, at + 1) for at, _f, to, rules in alerts if to >= level and rule in rules]
-
-
 FlagFn = Callable[[str], list[tuple[int, int]]]
 
 
@@ -291,23 +287,26 @@ def score_policy(p: Portfolio, defaults: Sequence[tuple[str, int]], rules: Seque
     out["workload"] = _workload(p, performing)
     out["stability"] = _stability(p, ends, performing)
     listed: dict[str, int] = {}
+    by_rule: dict[str, dict[str, list[tuple[int, int]]]] = {}  # rule -> borrower -> (at, to level)
     for bid, rows in p.alerts.items():
         end = ends.get(bid, p.as_of + 1)
-        for at, _f, _t, names in rows:
-            if at < end:
-                for r in names:
+        for at, _f, to, names in rows:
+            for r in names:
+                by_rule.setdefault(r, {}).setdefault(bid, []).append((at, to))
+                if at < end:
                     listed[r] = listed.get(r, 0) + 1
     per_rule = []
-    for rule in sorted(set(rules) | set(listed)):
+    for rule in sorted(set(rules) | set(by_rule)):
+        hits = by_rule.get(rule, {})
         entry: dict[str, Any] = {"rule": rule, "alerts_listing": listed.get(rule, 0), "detection": {}}
         for name, level in LEVELS:
-            def flags(bid: str, level: int = level, rule: str = rule) -> list[tuple[int, int]]:
-                return _rule_points(p.alerts.get(bid, empty), level, rule)
+            def flags(bid: str, level: int = level, hits: dict[str, list[tuple[int, int]]] = hits
+                      ) -> list[tuple[int, int]]:
+                return [(at, at + 1) for at, to in hits.get(bid, ()) if to >= level]
             entry["detection"][name], _ = _detection(flags, defaults)
-
-        def warning_flags(bid: str, rule: str = rule) -> list[tuple[int, int]]:
-            return _rule_points(p.alerts.get(bid, empty), 2, rule)
-        entry["false_alarms"] = _false_alarms(warning_flags, borrowers, default_at, p.as_of, p.start)
+            if level == 2:
+                flagged = sorted(b for b in hits if b in p.first_seen)
+                entry["false_alarms"] = _false_alarms(flags, flagged, default_at, p.as_of, p.start)
         per_rule.append(entry)
     out["rules"] = per_rule
     return out
