@@ -240,3 +240,10 @@ def test_cli_policy_check_prints_rules(tmp_path):
     done = cli("policy", "check")
     assert done.returncode == 0
     assert "overdue.dpd" in done.stdout and "default-2026.11" in done.stdout and "Asia/Shanghai" in done.stdout
+
+
+def test_published_schema_file_is_the_generated_one():
+    from monitor.schema import schema_json
+
+    published = (Path(__file__).resolve().parent.parent / "docs" / "schema.json").read_text(encoding="utf-8")
+    assert published == schema_json(), "docs/schema.json is stale: run `monitor schema --out docs/schema.json`"
