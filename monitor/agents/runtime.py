@@ -252,8 +252,10 @@ class Runtime:
             out.acks.append(m.handle)
             out.outcomes["rejected"] += 1
             return
-        # acknowledged only once reached and applied: a crash before that reads it again
-        part.watermarks.append((at, offsets, m.handle))
+        # Never acknowledged: watermarks are idempotent and few (one per partition per backfill), and
+        # after a crash or a rebalance the events they cover may be read again from older committed
+        # offsets; the watermark must then be read again too, or those events would wait forever.
+        part.watermarks.append((at, offsets, None))
 
     def _dead(self, m: Message, reason: str) -> DeadLetter:
         raw = m.value or b""

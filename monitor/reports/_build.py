@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -11,18 +12,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import Field, TypeAdapter, ValidationError
 
 from monitor._errors import InputError
 from monitor._time import iso, local_date, parse_instant
 from monitor.reports import _figures as fig
 from monitor.reports._events import read_events
+from monitor.reports._ids import Codes, IdIndex
 from monitor.reports._period import PERIODS, PeriodKind, local_days, make_period
 from monitor.reports._replay import (
-    Codes, first_policy_version, read_alerts, read_borrower_ids, read_rejects, read_schedule, read_summary,
+    Alerts, first_policy_version, read_alerts, read_borrowers, read_rejects, read_schedule, read_summary,
 )
-from monitor.reports._scan import Digest
-from monitor.reports._state import build_state
+from monitor.reports._scan import sha256_file
+from monitor.reports._signals import latest_evidence
+from monitor.reports._state import build_state, last_alerts
 from monitor.reports.model import InputFile, Meta, Report
 from monitor.rules.loader import DEFAULT_POLICY_PATH, default_policy, load_policy
 
@@ -65,12 +69,13 @@ def build_report(
     events: Sequence[str | Path],
     *,
     period: PeriodKind,
-    as_of: date | str,
+    as_of: date | str | None = None,
     policy_path: str | Path | None = None,
     capacity_path: str | Path | None = None,
     capacity: Mapping[str, float] | None = None,
 ) -> Report:
-    """The report for the ``period`` (day, week or month) that ends with the date ``as_of``.
+    """The report for the ``period`` (day, week or month) that ends with the date ``as_of`` (default:
+    the replay's as-of date in the policy's time zone).
 
     ``replay_dir`` holds the outputs of ``monitor replay``; ``events`` are the files it read (in the
     same order). Raises :class:`~monitor._errors.InputError` (or ``PolicyError``) when the inputs
@@ -79,13 +84,12 @@ def build_report(
     """
     if period not in PERIODS:
         raise InputError(f"--period: must be one of {', '.join(PERIODS)}, not {period!r}")
-    day = _as_date(as_of)
     policy = load_policy(policy_path) if policy_path is not None else default_policy()
     if capacity_path is not None:
         capacity = load_capacity(capacity_path)
     rdir = Path(replay_dir)
     paths = {name: rdir / name for name in REPLAY_FILES}
-    for name, p in paths.items():
+    for p in paths.values():
         if not p.is_file():
             raise InputError(f"{p}: no such file (is {rdir} the --out directory of monitor replay?)")
     if not events:
@@ -99,75 +103,85 @@ def build_report(
         raise InputError(f"the replay used policy {used!r} but the report was given {policy.version!r} "
                          "(pass the replay's policy with --policy)")
 
+    summary = read_summary(paths["summary.json"])
+    raw_as_of = summary.get("as_of")
+    if not isinstance(raw_as_of, str):
+        raise InputError(f"{paths['summary.json']}: the replay has no as-of instant (no events?)")
+    try:
+        replay_as_of = parse_instant(raw_as_of)
+    except ValueError:
+        raise InputError(f"{paths['summary.json']}: as_of is not an instant: {raw_as_of!r}") from None
+    replay_day = local_date(replay_as_of, policy.zone)
+    day = replay_day if as_of is None else _as_date(as_of)
     per = make_period(period, day, policy.zone)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
-        digests = {name: Digest(pool) for name in REPLAY_FILES}
-        summary = read_summary(paths["summary.json"], digests["summary.json"])
-        raw_as_of = summary.get("as_of")
-        if not isinstance(raw_as_of, str):
-            raise InputError(f"{paths['summary.json']}: the replay has no as-of instant (no events?)")
-        try:
-            replay_as_of = parse_instant(raw_as_of)
-        except ValueError:
-            raise InputError(f"{paths['summary.json']}: as_of is not an instant: {raw_as_of!r}") from None
-        replay_day = local_date(replay_as_of, policy.zone)
-        if day > replay_day:
-            raise InputError(f"--as-of {day.isoformat()} is after the replay's as-of ({iso(replay_as_of)}, "
-                             f"{replay_day.isoformat()} in {policy.timezone}): the data for it is not known yet")
-        complete = per.end_us - 1 <= replay_as_of
-        cut = per.end_us - 1 if complete else replay_as_of
-        as_of_us = per.end_us if complete else replay_as_of
-        start = per.start_us
+    if day > replay_day:
+        raise InputError(f"--as-of {day.isoformat()} is after the replay's as-of ({iso(replay_as_of)}, "
+                         f"{replay_day.isoformat()} in {policy.timezone}): the data for it is not known yet")
+    complete = per.end_us - 1 <= replay_as_of
+    cut = per.end_us - 1 if complete else replay_as_of
+    as_of_us = per.end_us if complete else replay_as_of
+    start = per.start_us
+    policy_file = Path(policy_path) if policy_path is not None else DEFAULT_POLICY_PATH
+    hashed: list[tuple[str, Path]] = [(Path(name).stem, paths[name]) for name in REPLAY_FILES]
+    hashed += [("events", p) for p in event_paths] + [("policy", policy_file)]
+    if capacity_path is not None:
+        hashed.append(("capacity", Path(capacity_path)))
 
-        ids = read_borrower_ids(paths["borrowers.jsonl"], digests["borrowers.jsonl"])
-        rejects = read_rejects(paths["rejects.jsonl"], digests["rejects.jsonl"])
-        alerts = read_alerts(paths["alerts.jsonl"], digests["alerts.jsonl"], ids, start, cut)
+    # Several threads: one hashes every input; others read the events, the visit schedule and the
+    # warning list's evidence while this one reads the alerts. hashlib and numpy release the
+    # interpreter lock while they work, so the threads share the cores.
+    with ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
+            ThreadPoolExecutor(3, thread_name_prefix="reader") as readers:
+        digests = [pool.submit(sha256_file, p) for _, p in hashed]
         teams = Codes()
-        sched = read_schedule(paths["schedule_history.jsonl"], digests["schedule_history.jsonl"], ids, start, cut,
-                              teams)
-        ev_digests = [Digest(pool) for _ in event_paths]
-        ev = read_events(event_paths, ev_digests, ids, rejects, teams, start, cut, replay_as_of)
+        borrowers = read_borrowers(paths["borrowers.jsonl"], teams)
+        ids = IdIndex(borrowers.ids)
+        rejects = read_rejects(paths["rejects.jsonl"])
+        event_teams = Codes()
+        events_read = readers.submit(read_events, event_paths, ids, rejects, event_teams, start, cut, replay_as_of)
+        sched_read = readers.submit(read_schedule, paths["schedule_history.jsonl"], ids, start, cut, teams, borrowers)
+
+        def under_warning(a: Alerts) -> NDArray[np.bool_]:
+            """Borrowers at watch or above at the end (a later alert's from_tier, else borrowers.jsonl)."""
+            return np.asarray(np.where(a.from_after_cut >= 0, a.from_after_cut, borrowers.tier) >= 1)
+
+        def before_period(a: Alerts) -> NDArray[np.bool_]:
+            """... whose last alert up to the end is before the period."""
+            wanted = under_warning(a)
+            wanted[a.bidx] = False
+            return wanted
+
+        alerts = read_alerts(paths["alerts.jsonl"], ids, start, cut, before_period)
+        candidates = np.flatnonzero(under_warning(alerts))
+        offsets, lengths = last_alerts(alerts, ids.n)
+        evidence_read = readers.submit(latest_evidence, paths["alerts.jsonl"], offsets[candidates],
+                                       lengths[candidates])
+        sched = sched_read.result()
+        ev = events_read.result()
+        ev.use_teams(teams)
         counts = summary.get("events", {})
         if ev.lines != counts.get("read") or ev.skipped != counts.get("rejected"):
             raise InputError(f"the event files hold {ev.lines} lines ({ev.skipped} rejected) but the replay read "
                              f"{counts.get('read')} ({counts.get('rejected')} rejected): not the files it read")
-        policy_file = Path(policy_path) if policy_path is not None else DEFAULT_POLICY_PATH
-        pol_digest = Digest(pool)
-        _hash_file(policy_file, pol_digest)
-        cap_digest = None
-        if capacity_path is not None:
-            cap_digest = Digest(pool)
-            _hash_file(Path(capacity_path), cap_digest)
-
-        state = build_state(ids, alerts, sched, ev, start, cut, policy)
+        state = build_state(borrowers, alerts, sched, ev, start, cut, policy)
         ref_day = int(local_days(np.array([cut + 1], dtype=np.int64), policy.zone)[0])
         ctx = fig.Context(state=state, alerts=alerts, sched=sched, events=ev, policy=policy, period=per, cut=cut,
                           ref_day=ref_day, alerts_path=paths["alerts.jsonl"])
-        wl, evidence, listed = fig.warning_list(ctx)
+        wl, evidence, listed_rows = fig.warning_list(ctx, fig.Evidence(candidates, *evidence_read.result()))
         sections = dict(
             portfolio=fig.portfolio(ctx), changes=fig.changes(ctx), warning_list=wl,
-            rules=fig.rules(ctx, evidence, listed), inspections=fig.inspections(ctx, capacity),
+            rules=fig.rules(ctx, evidence, listed_rows), inspections=fig.inspections(ctx, capacity),
             data_health=fig.data_health(ctx, as_of_us, rejects),
         )
-        inputs = [InputFile(role=Path(name).stem, name=name, sha256=digests[name].hexdigest(),
-                            bytes=digests[name].size) for name in REPLAY_FILES]
-        inputs += [InputFile(role="events", name=p.name, sha256=d.hexdigest(), bytes=d.size)
-                   for p, d in zip(event_paths, ev_digests)]
-        inputs.append(InputFile(role="policy", name=policy_file.name, sha256=pol_digest.hexdigest(),
-                                bytes=pol_digest.size))
-        if cap_digest is not None and capacity_path is not None:
-            inputs.append(InputFile(role="capacity", name=Path(capacity_path).name, sha256=cap_digest.hexdigest(),
-                                    bytes=cap_digest.size))
+        inputs = []
+        for (role, p), fut in zip(hashed, digests):
+            sha, size = fut.result()
+            inputs.append(InputFile(role=role, name=p.name, sha256=sha, bytes=size))
+        if capacity is not None and capacity_path is None:  # given as a mapping: record its canonical JSON
+            text = json.dumps(dict(sorted(capacity.items())), sort_keys=True, separators=(",", ":")).encode()
+            inputs.append(InputFile(role="capacity", name="(mapping)", sha256=hashlib.sha256(text).hexdigest(),
+                                    bytes=len(text)))
     meta = Meta(period=period, label=per.label, first_day=per.first.isoformat(), last_day=per.last.isoformat(),
                 timezone=policy.timezone, start=iso(start), end=iso(per.end_us), as_of=iso(as_of_us),
                 complete=complete, replay_as_of=iso(replay_as_of), policy_version=policy.version, inputs=inputs)
     return Report(meta=meta, **sections)
-
-
-def _hash_file(path: Path, digest: Digest) -> None:
-    try:
-        with path.open("rb") as fh:
-            while block := fh.read(1 << 22):
-                digest.update(block)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None

@@ -21,9 +21,11 @@ from pydantic import ValidationError
 
 from monitor._errors import InputError
 from monitor._time import to_us
-from monitor.events import GRADES, InspectionCompleted, LoanProfile, Overdue, RatingChange, parse_event
-from monitor.reports._replay import Codes, borrower_index
-from monitor.reports._scan import I64, Chunk, Digest, decode_strings, flat_fields, gather, iter_chunks, parse_instants
+from monitor.events import (
+    GRADES, BureauReport, InspectionCompleted, LawsuitNotice, LoanProfile, Overdue, RatingChange, parse_event,
+)
+from monitor.reports._ids import Codes, IdIndex
+from monitor.reports._scan import I64, Chunk, decode_strings, flat_fields, gather, iter_chunks, parse_instants
 
 __all__ = ["EVENT_TYPES", "OUTCOMES", "EventData", "read_events"]
 
@@ -40,6 +42,9 @@ _NEEDS: dict[int, tuple[str, ...]] = {
     INSPECTION: ("team", "outcome"),
 }
 _NUMERIC = frozenset({"exposure", "days_past_due"})
+# every key a valid event line can hold (the contract forbids others)
+_UNIVERSE = frozenset(name for model in (LoanProfile, RatingChange, LawsuitNotice, BureauReport, Overdue,
+                                         InspectionCompleted) for name in model.model_fields)
 _TEXT = ("segment", "industry", "branch", "team", "grade", "new_grade", "account_id", "outcome")
 _NONE = np.iinfo(np.int64).min
 
@@ -61,6 +66,10 @@ class Table:
     def col(self, name: str, dtype: Any = np.int64) -> NDArray[Any]:
         return _cat(self.parts.get(name, []), dtype)
 
+    def recode(self, name: str, table: NDArray[np.int32]) -> None:
+        """Map a code column through ``table`` (code -> new code)."""
+        self.parts[name] = [table[p] for p in self.parts.get(name, [])]
+
 
 @dataclass(slots=True)
 class EventData:
@@ -81,6 +90,17 @@ class EventData:
     inspections: Table = field(default_factory=Table)  # inside the period
     period: Table = field(default_factory=Table)  # every event inside the period: type, borrower, event id
     first_seen: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per borrower, up to the cut
+
+    def use_teams(self, teams: Codes) -> None:
+        _use_teams(self, teams)
+
+
+def _use_teams(data: EventData, teams: Codes) -> None:
+    """Express the team codes in ``teams`` (shared with the schedule) instead of the events' own."""
+    table = np.array([teams.code(v) for v in data.teams.values] + [-1], dtype=np.int32)
+    for t in (data.profiles, data.inspections):
+        t.recode("team", table)
+    data.teams = teams
 
 
 def _reject_lines(rejects: Sequence[dict[str, Any]], paths: Sequence[Path]) -> list[NDArray[np.int64]]:
@@ -114,7 +134,7 @@ class _Rows:
 
 
 def _fast(chunk: Chunk, active: NDArray[np.bool_]) -> tuple[_Rows, NDArray[np.bool_]]:
-    f, bad = flat_fields(chunk, active, _KEYS)
+    f, bad = flat_fields(chunk, active, _KEYS, _UNIVERSE)
     n = chunk.lines
     ok = active & ~bad & (f["type"].kind == 1) & (f["occurred_at"].kind == 1)
     ok &= (f["borrower_id"].kind == 1) & (f["event_id"].kind == 1)
@@ -195,7 +215,7 @@ def _code(codes: Codes, values: NDArray[np.bytes_], names: Sequence[str] | None 
     return out
 
 
-def _take(data: EventData, rows: _Rows, fi: int, ids: NDArray[np.bytes_], start: int, cut: int,
+def _take(data: EventData, rows: _Rows, fi: int, ids: IdIndex, start: int, cut: int,
           replay_as_of: int) -> None:
     t = rows.t
     known = t <= replay_as_of  # later events were not replayed: their borrowers may be unknown
@@ -207,7 +227,7 @@ def _take(data: EventData, rows: _Rows, fi: int, ids: NDArray[np.bytes_], start:
     keep = np.flatnonzero(known & (t <= cut))
     if keep.size == 0:
         return
-    bidx = borrower_index(ids, rows.bid[keep])
+    bidx = ids.lookup(rows.bid[keep])
     if bool(np.any(bidx < 0)):
         raise InputError(f"event of borrower {rows.bid[keep][bidx < 0][0].decode('utf-8', 'replace')!r} is not in "
                          "borrowers.jsonl (the events are not the ones the replay read)")
@@ -239,14 +259,14 @@ def _take(data: EventData, rows: _Rows, fi: int, ids: NDArray[np.bytes_], start:
                              outcome=_code(data.teams, txt["outcome"][s], OUTCOMES), eid=rows.eid[keep][s])
 
 
-def read_events(paths: Sequence[Path], digests: Sequence[Digest], ids: NDArray[np.bytes_],
+def read_events(paths: Sequence[Path], ids: IdIndex,
                 rejects: Sequence[dict[str, Any]], teams: Codes, start: int, cut: int, replay_as_of: int) -> EventData:
     """Read the event files; keep what the report needs up to ``cut`` (and inside ``[start, cut]``)."""
     data = EventData(teams)
-    data.first_seen = np.full(ids.size, np.iinfo(np.int64).max, dtype=np.int64)
+    data.first_seen = np.full(ids.n, np.iinfo(np.int64).max, dtype=np.int64)
     skip = _reject_lines(rejects, paths)
-    for fi, (path, digest) in enumerate(zip(paths, digests)):
-        for chunk in iter_chunks(path, digest):
+    for fi, path in enumerate(paths):
+        for chunk in iter_chunks(path):
             data.lines += chunk.lines
             numbers = chunk.first_line + np.arange(chunk.lines, dtype=np.int64)
             rejected = np.isin(numbers, skip[fi])

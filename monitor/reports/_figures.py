@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from monitor._errors import InputError
 from monitor._time import iso
 from monitor.events import GRADES
 from monitor.reports._events import EVENT_TYPES, OUTCOMES, EventData
-from monitor.reports._period import Period, day_date, local_days, working_days
+from monitor.reports._period import Period, local_days, working_days
 from monitor.reports._replay import KINDS, TIERS, Alerts, Codes, Schedule
-from monitor.reports._signals import Sig, latest_evidence, period_signals
+from monitor.reports._signals import period_signals
 from monitor.reports._state import CLASSES, State
 from monitor.reports.model import (
-    Changes, Concentration, DataHealth, Evidence, FeedRow, GroupRow, Inspections, KindRow, Migration, Portfolio,
+    Changes, Concentration, DataHealth, FeedRow, GroupRow, Inspections, KindRow, Migration, Portfolio,
     RejectRow, RuleRow, Rules, TeamRow, TierCounts, TopExposure, TrendDay, WarningList, WarningRow,
 )
 from monitor.rules.policy import Policy
@@ -169,43 +171,72 @@ def changes(ctx: Context) -> Changes:
                    migration=migration, trend=trend)
 
 
-def _evidence(sigs: list[Sig]) -> list[Evidence]:
-    return [Evidence(rule=g.rule, level=g.level, since=g.since, values=g.values) for g in sigs]
+def _day_texts(days: I64) -> list[str | None]:
+    text = np.datetime_as_string(np.maximum(days, 0).astype("datetime64[D]"), unit="D").tolist()
+    return [t if d >= 0 else None for t, d in zip(text, days.tolist())]
 
 
-def warning_list(ctx: Context) -> tuple[WarningList, list[list[Sig]], I64]:
+def _names(codes: Codes, values: NDArray[np.int32]) -> list[str]:
+    table = np.array([*codes.values, "—"], dtype=object)
+    return list(table[np.where(values >= 0, values, len(codes.values))])
+
+
+@dataclass(slots=True)
+class Evidence:
+    """The latest alert of some borrowers (read ahead): its instant and its signals."""
+
+    borrowers: I64
+    ats: I64
+    signals: list[list[dict[str, Any]]]
+
+    def of(self, rows: I64, n: int) -> tuple[I64, list[list[dict[str, Any]]]]:
+        where = np.full(n, -1, dtype=np.int64)
+        where[self.borrowers] = np.arange(self.borrowers.size)
+        pos = where[rows]
+        if bool(np.any(pos < 0)):
+            raise InputError("a borrower under warning has no alert (alerts.jsonl and borrowers.jsonl disagree)")
+        return self.ats[pos], [self.signals[i] for i in pos.tolist()]
+
+
+def warning_list(ctx: Context, read: Evidence) -> tuple[WarningList, list[list[dict[str, Any]]], I64]:
     """The list, the evidence of each row, and the rows' borrower indexes."""
     s, ev, p = ctx.state, ctx.events, ctx.period
     rows = np.flatnonzero(ctx.mask & (s.tier_end >= 1))
     rows = rows[np.lexsort((rows, -s.cents[rows], -s.tier_end[rows].astype(np.int64)))]
-    evidence = latest_evidence(ctx.alerts_path, s.last_off[rows], s.last_len[rows])
-    since_days = local_days(s.last_t[rows], p.zone)
-    last = _days(p.last)
-    out = []
-    for r, (i, sigs, sd) in enumerate(zip(rows.tolist(), evidence, since_days.tolist()), start=1):
-        due = int(s.due_end[i])
-        start_tier = int(s.tier_start[i])
-        out.append(WarningRow(
-            rank=r, borrower_id=s.id_text(i), tier=TIERS[int(s.tier_end[i])],  # type: ignore[arg-type]
-            tier_at_start=TIERS[start_tier] if start_tier >= 0 else "new", exposure=money(s.cents[i]),
-            branch=_name(ev.branches, s.branch[i]), team=_name(ev.teams, s.team[i]),
-            segment=_name(ev.segments, s.segment[i]), industry=_name(ev.industries, s.industry[i]),
-            grade=GRADES[int(s.grade[i])] if s.grade[i] >= 0 else "—",
-            min_classification=CLASSES[int(s.mincls[i])] if s.mincls[i] >= 0 else "—",
-            tier_since=day_date(sd).isoformat(), days_at_tier=last - int(sd), rules=_evidence(sigs),
-            next_visit_due=day_date(due).isoformat() if due >= 0 else None,
-            visit_overdue=0 <= due < ctx.ref_day, case_owner=None))
+    ats, evidence = read.of(rows, s.n)
+    since = local_days(ats, p.zone)
+    due = s.due_end[rows].astype(np.int64)
+    tiers = np.array([*TIERS, "new"], dtype=object)
+    grades = np.array([*GRADES, "—"], dtype=object)
+    classes = np.array([*CLASSES, "—"], dtype=object)
+    start = s.tier_start[rows].astype(np.int64)
+    cols = dict(
+        borrower_id=[bytes(x).decode("utf-8") for x in s.ids[rows].tolist()],
+        tier=list(tiers[s.tier_end[rows].astype(np.int64)]),
+        tier_at_start=list(tiers[np.where(start >= 0, start, 4)]),
+        exposure=(s.cents[rows] / 100).tolist(),
+        branch=_names(ev.branches, s.branch[rows]), team=_names(ev.teams, s.team[rows]),
+        segment=_names(ev.segments, s.segment[rows]), industry=_names(ev.industries, s.industry[rows]),
+        grade=list(grades[np.where(s.grade[rows] >= 0, s.grade[rows], len(GRADES))]),
+        min_classification=list(classes[np.where(s.mincls[rows] >= 0, s.mincls[rows], len(CLASSES))]),
+        tier_since=_day_texts(since), days_at_tier=(_days(p.last) - since).tolist(),
+        next_visit_due=_day_texts(due), visit_overdue=((due >= 0) & (due < ctx.ref_day)).tolist(),
+    )
+    names = list(cols)
+    out = [WarningRow(rank=r, rules=sigs, case_owner=None, **dict(zip(names, values)))  # type: ignore[typeddict-item]
+           for r, (sigs, *values) in enumerate(zip(evidence, *cols.values()), start=1)]
     counts = np.bincount(s.tier_end[rows].astype(np.int64), minlength=4)
-    wl = WarningList(borrowers=int(rows.size), exposure=money(s.cents[rows].sum()), tiers=_tiers(counts), rows=out)
+    wl = WarningList.model_construct(borrowers=int(rows.size), exposure=money(s.cents[rows].sum()),
+                                     tiers=_tiers(counts), rows=out)
     return wl, evidence, rows
 
 
-def rules(ctx: Context, evidence: list[list[Sig]], listed: I64) -> Rules:
+def rules(ctx: Context, evidence: list[list[dict[str, Any]]], listed: I64) -> Rules:
     s, a = ctx.state, ctx.alerts
     ps = period_signals(ctx.alerts_path, a.off, a.length)
     table = ctx.policy.rule_table()
     known = [str(r["rule"]) for r in table]
-    seen = sorted((set(ps.rule) | {g.rule for sigs in evidence for g in sigs}) - set(known))
+    seen = sorted((set(ps.rule) | {str(g.get("rule", "")) for sigs in evidence for g in sigs}) - set(known))
     names = known + seen
     index = {name: i for i, name in enumerate(names)}
     size = len(names)
@@ -221,7 +252,7 @@ def rules(ctx: Context, evidence: list[list[Sig]], listed: I64) -> Rules:
     on_list = np.zeros(size, dtype=np.int64)
     on_exp = np.zeros(size, dtype=np.int64)
     for i, sigs in zip(listed.tolist(), evidence):
-        for r in {g.rule for g in sigs}:
+        for r in {str(g.get("rule", "")) for g in sigs}:
             on_list[index[r]] += 1
             on_exp[index[r]] += int(s.cents[i])
     meta = {str(r["rule"]): r for r in table}

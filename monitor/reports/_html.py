@@ -233,11 +233,11 @@ class _Page:
     def rule_cell(self, row: WarningRow) -> str:
         t = self.t
         items = []
-        for e in row.rules:
-            kv = "，".join(f"{k} {v}" for k, v in t.key_values(e.rule, e.values)) if t.lang == "zh" else \
-                ", ".join(f"{k} {v}" for k, v in t.key_values(e.rule, e.values))
+        for e in row["rules"]:
+            sep = "，" if t.lang == "zh" else ", "
+            kv = sep.join(f"{k} {v}" for k, v in t.key_values(e["rule"], e["values"]))
             detail = f' <span class="kv">{escape(kv)}</span>' if kv else ""
-            items.append(f'<li><b>{escape(t.rule(e.rule))}</b>{detail} <span class="id">{escape(e.rule)}</span></li>')
+            items.append(f'<li><b>{escape(t.rule(e["rule"]))}</b>{detail} <span class="id">{escape(e["rule"])}</span></li>')
         return f'<ul class="rules">{"".join(items)}</ul>' if items else "—"
 
     def warning_list(self) -> str:
@@ -248,18 +248,19 @@ class _Page:
                 (t("next_visit"), False), (t("at_start"), False), (t("owner"), False)]
         body = []
         for w in shown:
-            due = escape(w.next_visit_due or "—")
-            if w.visit_overdue:
+            due = escape(w["next_visit_due"] or "—")
+            if w["visit_overdue"]:
                 due = f'<span class="late">{due}<br>{escape(t("overdue_flag"))}</span>'
-            start = t("new") if w.tier_at_start == "new" else t.tier(w.tier_at_start)
+            start = t("new") if w["tier_at_start"] == "new" else t.tier(w["tier_at_start"])
+            days = f"{w['days_at_tier']} {'天' if t.lang == 'zh' else 'd'}"
             body.append(
-                f"<tr>{_num(str(w.rank))}<td>{escape(w.borrower_id)}<br><span class=\"small\">"
-                f"{escape(t.segment(w.segment))} · {escape(w.industry)} · {escape(w.grade)}</span></td>"
-                f"<td>{_badge(t, w.tier)}</td>{_num(self.money(w.exposure))}"
-                f"<td>{escape(w.branch)}<br><span class=\"small\">{escape(w.team)}</span></td>"
-                f"<td>{self.rule_cell(w)}</td><td class=\"nw\">{escape(w.tier_since)}<br><span class=\"small\">"
-                f"{w.days_at_tier} {'天' if t.lang == 'zh' else 'd'}</span></td><td class=\"nw\">{due}</td>"
-                f"<td>{escape(start)}</td><td>{escape(w.case_owner or '—')}</td></tr>")
+                f"<tr>{_num(str(w['rank']))}<td>{escape(w['borrower_id'])}<br><span class=\"small\">"
+                f"{escape(t.segment(w['segment']))} · {escape(w['industry'])} · {escape(w['grade'])}</span></td>"
+                f"<td>{_badge(t, w['tier'])}</td>{_num(self.money(w['exposure']))}"
+                f"<td>{escape(w['branch'])}<br><span class=\"small\">{escape(w['team'])}</span></td>"
+                f"<td>{self.rule_cell(w)}</td><td class=\"nw\">{escape(w['tier_since'])}<br><span class=\"small\">"
+                f"{days}</span></td><td class=\"nw\">{due}</td>"
+                f"<td>{escape(start)}</td><td>{escape(w['case_owner'] or '—')}</td></tr>")
         note = t("wl_note", n=t.count(wl.borrowers), exp=f"{t.money(wl.exposure)} {t('money_unit')}",
                  s=t.count(wl.tiers.severe), w=t.count(wl.tiers.warning), c=t.count(wl.tiers.watch))
         cut = ""

@@ -44,7 +44,7 @@ _ZH: dict[str, str] = {
     "next_period": "下期：{a} 至 {b}（{d} 个工作日）。",
     "outcomes": "期内检查结论：正常 {normal}，关注 {concern}，恶化 {deteriorated}。",
     "insp_note": "应检查：到期日在报告期内、且未被提前的检查任务；按时：检查日不晚于当时有效的到期日；"
-                 "逾期：期末到期日已过仍未检查。",
+                 "逾期：期末到期日已过仍未检查；负荷率 =（下期计划 + 期末逾期）÷ 下期检查能力。",
     "feed": "数据源", "events": "期内事件", "dups": "重复", "newest": "最新事件", "age": "距截至时点",
     "after": "截至时点后", "hours": "{h} 小时", "stale": "超过一天",
     "rejects": "被拒绝的行（全部输入）", "reason": "原因", "lines": "行数",
@@ -96,7 +96,8 @@ _EN: dict[str, str] = {
     "next_period": "Next period: {a} to {b} ({d} working days).",
     "outcomes": "Outcomes of the visits made: normal {normal}, concern {concern}, deteriorated {deteriorated}.",
     "insp_note": "Due: visits whose due date fell in the period and was not pulled forward; on time: made on or "
-                 "before the due date then in force; overdue: the due date has passed at the as-of instant.",
+                 "before the due date then in force; overdue: the due date has passed at the as-of instant; "
+                 "load = (planned next + overdue) / capacity next.",
     "feed": "Feed", "events": "Events", "dups": "Duplicates", "newest": "Newest event", "age": "Age at as-of",
     "after": "After as-of", "hours": "{h} h", "stale": "over a day",
     "rejects": "Rejected lines (whole input)", "reason": "Reason", "lines": "Lines",

@@ -1,13 +1,18 @@
-"""Reading the outputs of ``monitor replay`` into arrays, as known at the period's edges.
+"""Reading the outputs of ``monitor replay`` into arrays, as known at the edges of the period.
 
-Only what the report needs is kept: for each borrower its last alert and last
-visit-schedule entry before the period, and every alert and schedule entry
-inside it. Both files are written sorted by instant; that is checked.
+``alerts.jsonl`` and ``schedule_history.jsonl`` are sorted by instant, and both
+can be long (every change since the first event). The report reads in full
+only the lines from the start of the period on (found by binary search); the
+lines before it are only scanned for their borrower, to find each borrower's
+last line before the period. What a borrower's state was at an instant follows
+from the first change after it (an alert's ``from_tier``), or, when there is
+none, from ``borrowers.jsonl`` (the state at the replay's as-of).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,51 +23,21 @@ from numpy.typing import NDArray
 
 from monitor._errors import InputError
 from monitor._time import parse_instant
+from monitor.reports._ids import Codes, IdIndex, KeySet, borrower_index
 from monitor.reports._scan import (
-    I64,
-    Chunk,
-    Digest,
-    FieldPos,
-    decode_strings,
-    gather,
-    iter_chunks,
-    parse_dates,
-    parse_instants,
-    seq_fields,
+    I64, Chunk, FieldPos, decode_strings, gather, iter_chunks, make_chunk, parse_dates, parse_instants,
+    prefixed_ids, read_exact, seq_fields,
 )
 
-__all__ = ["TIERS", "KINDS", "Alerts", "Codes", "Schedule", "borrower_index", "first_policy_version",
-           "read_alerts", "read_borrower_ids", "read_rejects", "read_schedule", "read_summary"]
+__all__ = ["KINDS", "TIERS", "Alerts", "Borrowers", "Codes", "IdIndex", "Schedule", "borrower_index",
+           "first_policy_version",
+           "read_alerts", "read_borrowers", "read_rejects", "read_schedule", "read_summary"]
 
 TIERS: tuple[str, ...] = ("normal", "watch", "warning", "severe")
 KINDS: tuple[str, ...] = ("raised", "escalated", "de_escalated", "cleared")
-_NONE = np.iinfo(np.int64).min
 I32 = NDArray[np.int32]
 I8 = NDArray[np.int8]
-
-
-class Codes:
-    """Stable small integer codes for the distinct values of a text column."""
-
-    def __init__(self) -> None:
-        self.index: dict[bytes, int] = {}
-        self.values: list[str] = []
-
-    def encode(self, values: NDArray[np.bytes_]) -> I32:
-        if values.size == 0:
-            return np.zeros(0, dtype=np.int32)
-        uniq, inverse = np.unique(values, return_inverse=True)
-        table = np.empty(uniq.size, dtype=np.int32)
-        for i, v in enumerate(uniq.tolist()):
-            code = self.index.get(v)
-            if code is None:
-                code = self.index[v] = len(self.values)
-                self.values.append(v.decode("utf-8"))
-            table[i] = code
-        return table[inverse.ravel()]
-
-    def code(self, value: str) -> int:
-        return int(self.encode(np.array([value.encode()], dtype="S"))[0])
+_EPOCH_ORD = date(1970, 1, 1).toordinal()
 
 
 def _lookup(values: NDArray[np.bytes_], names: tuple[str, ...]) -> I8:
@@ -72,38 +47,37 @@ def _lookup(values: NDArray[np.bytes_], names: tuple[str, ...]) -> I8:
     return out
 
 
-def borrower_index(ids: NDArray[np.bytes_], values: NDArray[np.bytes_]) -> I32:
-    """Index of each id in the sorted id array, -1 where unknown."""
-    if values.size == 0 or ids.size == 0:
-        return np.full(values.size, -1, dtype=np.int32)
-    pos = np.searchsorted(ids, values)
-    pos = np.minimum(pos, ids.size - 1)
-    found = ids[pos] == values
-    return np.where(found, pos, -1).astype(np.int32)
-
-
-def _strings(chunk: Chunk, fp: FieldPos) -> NDArray[np.bytes_]:
-    return decode_strings(chunk, fp, np.arange(chunk.lines, dtype=np.int64))
-
-
-def _utc(text: str) -> int:
+def _utc(text: object) -> int:
     try:
-        return parse_instant(text)
+        return parse_instant(str(text))
     except ValueError:
         raise InputError(f"not an ISO 8601 instant: {text!r}") from None
 
 
+def _day(text: object) -> int:
+    if text is None:
+        return -1
+    try:
+        return date.fromisoformat(str(text)).toordinal() - _EPOCH_ORD
+    except ValueError:
+        raise InputError(f"not a date: {text!r}") from None
+
+
 def _instants(chunk: Chunk, fp: FieldPos) -> tuple[I64, NDArray[np.bool_]]:
-    lengths = fp.end - fp.start
-    return parse_instants(gather(chunk.buf, fp.start, 40), lengths)
+    return parse_instants(gather(chunk.buf, fp.start, 40), fp.end - fp.start)
 
 
-def _json_lines(chunk: Chunk, rows: NDArray[np.intp], what: str) -> list[dict[str, Any]]:
+def _dates(chunk: Chunk, fp: FieldPos) -> tuple[I32, NDArray[np.bool_]]:
+    days, ok = parse_dates(gather(chunk.buf, fp.start, 10), fp.end - fp.start)
+    null = fp.kind == 0
+    return np.where(null, -1, days).astype(np.int32), ok | null
+
+
+def _docs(chunk: Chunk, rows: NDArray[np.intp], what: str) -> list[dict[str, Any]]:
     out = []
     for i in rows:
-        raw = chunk.line(int(i))
         try:
-            doc = json.loads(raw)
+            doc = json.loads(chunk.line(int(i)))
         except ValueError:
             doc = None
         if not isinstance(doc, dict):
@@ -112,58 +86,143 @@ def _json_lines(chunk: Chunk, rows: NDArray[np.intp], what: str) -> list[dict[st
     return out
 
 
-def read_borrower_ids(path: Path, digest: Digest) -> NDArray[np.bytes_]:
-    """The borrower ids of ``borrowers.jsonl``, sorted (UTF-8 bytes)."""
-    parts: list[NDArray[np.bytes_]] = []
-    for chunk in iter_chunks(path, digest):
-        fields, ok, _ = seq_fields(chunk, [("borrower_id", 24)], "tier")
-        ids = _strings(chunk, fields["borrower_id"])
-        bad = np.flatnonzero(~ok)
-        if bad.size:
-            fixed = [str(d.get("borrower_id", "")).encode() for d in _json_lines(chunk, bad, path.name)]
-            ids = ids.astype(f"S{max(ids.dtype.itemsize, max(len(f) for f in fixed), 1)}")
-            ids[bad] = fixed
-        parts.append(ids[chunk.ends > chunk.starts])
-    ids = np.concatenate(parts) if parts else np.zeros(0, dtype="S1")
-    if ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])):
-        ids = np.unique(ids)
-    return ids
+def _put(arr: NDArray[np.bytes_], rows: NDArray[np.intp], values: list[bytes]) -> NDArray[np.bytes_]:
+    """``arr`` with ``values`` at ``rows``, widened when a value is longer than its width."""
+    wide = max([arr.dtype.itemsize, *(len(v) for v in values)])
+    arr = arr.astype(f"S{wide}") if wide > arr.dtype.itemsize else arr.copy()
+    arr[rows] = values
+    return arr
 
+
+def _index(ids: IdIndex, values: NDArray[np.bytes_], what: str) -> I32:
+    bidx = borrower_index(ids, values)
+    if bool(np.any(bidx < 0)):
+        unknown = values[bidx < 0][0].decode("utf-8", "replace")
+        raise InputError(f"{what}: borrower {unknown!r} is not in borrowers.jsonl "
+                         "(the files are not from the same replay)")
+    return bidx
+
+
+# ---------------------------------------------------------------- borrowers.jsonl
 
 @dataclass(slots=True)
-class Alerts:
-    """Per borrower: its last alert before the period; and every alert inside the period."""
+class Borrowers:
+    """``borrowers.jsonl``: the state at the replay's as-of, one slot per borrower (sorted by id)."""
 
-    n: int
-    pre_to: I8 = field(init=False)
-    pre_t: I64 = field(init=False)
-    pre_off: I64 = field(init=False)  # byte offset of the alert's line in alerts.jsonl
-    pre_len: I64 = field(init=False)
-    # alerts in the period, in file order
-    bidx: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
-    kind: I8 = field(default_factory=lambda: np.zeros(0, np.int8))
-    frm: I8 = field(default_factory=lambda: np.zeros(0, np.int8))
-    to: I8 = field(default_factory=lambda: np.zeros(0, np.int8))
-    t: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
-    off: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
-    length: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
-    total: int = 0
-
-    def __post_init__(self) -> None:
-        self.pre_to = np.full(self.n, -1, dtype=np.int8)
-        self.pre_t = np.full(self.n, _NONE, dtype=np.int64)
-        self.pre_off = np.full(self.n, -1, dtype=np.int64)
-        self.pre_len = np.zeros(self.n, dtype=np.int64)
+    ids: NDArray[np.bytes_]
+    tier: I8  # -1: no profile
+    due: I32  # days since the epoch, -1 none
+    team: I32  # code, -1 none
 
 
-_ALERT_KEYS = [("alert_id", 40), ("borrower_id", 24), ("kind", 14), ("from_tier", 9), ("to_tier", 9),
-               ("computed_tier", 9), ("at", 34)]
+_HEAD_KEYS = ("borrower_id", "tier")
+_TAIL_KEYS = ("min_classification", "next_visit_due", "team")
+_CLOSE = 93  # "]": the end of active_rules, a list of rule ids
+
+
+def _borrower_fields(chunk: Chunk) -> tuple[dict[str, FieldPos], NDArray[np.bool_]]:
+    """The fields before and after ``active_rules``, walked from the line start and from the ``]``."""
+    head, ok, _ = seq_fields(chunk, _HEAD_KEYS, "computed_tier", width=96)
+    close = np.flatnonzero(chunk.buf[: len(chunk.data)] == _CLOSE)
+    if close.size == 0:
+        close = np.zeros(1, dtype=np.int64)
+    at = close[np.minimum(np.searchsorted(close, chunk.starts), close.size - 1)] + 1
+    ok &= at < chunk.ends
+    at = np.minimum(at, chunk.ends)
+    tail, ok2, _ = seq_fields(chunk, _TAIL_KEYS, "branch", begin=at, width=128)
+    return {**head, **tail}, ok & ok2
+
+
+def read_borrowers(path: Path, teams: Codes) -> Borrowers:
+    parts: dict[str, list[NDArray[Any]]] = {"ids": [], "tier": [], "due": [], "team": []}
+    for chunk in iter_chunks(path):
+        f, ok = _borrower_fields(chunk)
+        every = np.arange(chunk.lines, dtype=np.int64)
+        ids = decode_strings(chunk, f["borrower_id"], every)
+        tier = np.where(f["tier"].kind == 0, -1, _lookup(decode_strings(chunk, f["tier"], every), TIERS))
+        tier = tier.astype(np.int8)
+        due, d_ok = _dates(chunk, f["next_visit_due"])
+        team = decode_strings(chunk, f["team"], every)
+        team_null = f["team"].kind == 0
+        live = chunk.ends > chunk.starts
+        bad = np.flatnonzero(~(ok & d_ok & ((tier >= 0) | (f["tier"].kind == 0))) & live)
+        if bad.size:
+            docs = _docs(chunk, bad, path.name)
+            ids = _put(ids, bad, [str(d.get("borrower_id", "")).encode() for d in docs])
+            team = _put(team, bad, [str(d.get("team") or "").encode() for d in docs])
+            for j, d in zip(bad, docs):
+                tier[j] = TIERS.index(d["tier"]) if d.get("tier") in TIERS else -1
+                due[j] = _day(d.get("next_visit_due"))
+                team_null[j] = d.get("team") is None
+        rows = np.flatnonzero(live)
+        parts["ids"].append(ids[rows])
+        parts["tier"].append(tier[rows])
+        parts["due"].append(due[rows])
+        parts["team"].append(np.where(team_null[rows], -1, teams.encode(team[rows])).astype(np.int32))
+    ids = np.concatenate(parts["ids"]) if parts["ids"] else np.zeros(0, dtype="S1")
+    cols = {k: np.concatenate(v) if v else np.zeros(0, np.int32) for k, v in parts.items() if k != "ids"}
+    if ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        cols = {k: v[order] for k, v in cols.items()}
+        if bool(np.any(ids[1:] == ids[:-1])):
+            raise InputError(f"{path.name}: a borrower appears twice")
+    return Borrowers(ids, cols["tier"].astype(np.int8), cols["due"].astype(np.int32), cols["team"].astype(np.int32))
+
+
+# ---------------------------------------------------------------- finding the period in a sorted file
+
+def seek_instant(path: Path, instant: int) -> int:
+    """Byte offset of the first line whose ``"at"`` is at or after ``instant`` (the file is sorted)."""
+
+    def at_of(line: bytes) -> int:
+        try:
+            return _utc(json.loads(line)["at"])
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"{path.name}: a line without an instant: {line[:80]!r}") from None
+
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            def line_from(pos: int) -> tuple[int, bytes]:
+                fh.seek(max(pos - 1, 0))
+                if pos > 0:
+                    fh.readline()
+                begin = fh.tell()
+                return begin, fh.readline()
+
+            lo, hi = 0, size  # lines before lo are before the instant; the answer is in [lo, hi]
+            while hi - lo > 1 << 16:
+                begin, line = line_from((lo + hi) // 2)
+                if begin >= hi or not line.strip():
+                    break
+                if at_of(line.rstrip(b"\r\n")) >= instant:
+                    hi = begin
+                else:
+                    lo = begin + len(line)
+            fh.seek(lo)
+            pos = lo
+            while pos < hi:
+                line = fh.readline()
+                if not line:
+                    break
+                if line.strip() and at_of(line.rstrip(b"\r\n")) >= instant:
+                    return pos
+                pos += len(line)
+            return hi
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def _last_per(bidx: I32) -> NDArray[np.intp]:
     """Row of the last occurrence of each borrower in ``bidx``."""
     _, first_rev = np.unique(bidx[::-1], return_index=True)
     return np.asarray(bidx.size - 1 - first_rev)
+
+
+def _first_per(bidx: I32) -> NDArray[np.intp]:
+    _, first = np.unique(bidx, return_index=True)
+    return np.asarray(first)
 
 
 def _check_sorted(t: I64, prev: int, name: str) -> int:
@@ -174,66 +233,149 @@ def _check_sorted(t: I64, prev: int, name: str) -> int:
     return int(t[-1])
 
 
-def read_alerts(path: Path, digest: Digest, ids: NDArray[np.bytes_], start: int, cut: int) -> Alerts:
-    """``start``: first instant of the period; ``cut``: its last instant (inclusive)."""
-    res = Alerts(len(ids))
-    parts: dict[str, list[NDArray[Any]]] = {k: [] for k in ("bidx", "kind", "frm", "to", "t", "off", "length")}
-    prev = _NONE
-    for chunk in iter_chunks(path, digest):
+def _scan_ids(path: Path, stop: int, ids: IdIndex, head: bytes, layouts: list[tuple[int, bytes]],
+              keys: tuple[str, ...], then: str, wanted: NDArray[np.bool_] | None) -> tuple[I64, I64]:
+    """Each borrower's last line before byte ``stop`` (offset and length, -1 none): only the borrower is
+    read (at a fixed place, else by the field walk, else with ``json``)."""
+    n = ids.n
+    off = np.full(n, -1, dtype=np.int64)
+    length = np.zeros(n, dtype=np.int64)
+    if stop <= 0 or (wanted is not None and not bool(wanted.any())):
+        return off, length
+    maybe = KeySet(ids.key_of[wanted]) if wanted is not None else None
+    for chunk in iter_chunks(path, stop=stop):
+        values, ok = prefixed_ids(chunk, head, layouts, width=min(ids.width + 1, 4096))
         live = chunk.ends > chunk.starts
-        if prev > cut:
-            res.total += int(live.sum())
-            continue  # past the period: only hashed
-        f, ok, _ = seq_fields(chunk, _ALERT_KEYS, "signals")
-        bid = _strings(chunk, f["borrower_id"])
-        kind = _lookup(_strings(chunk, f["kind"]), KINDS)
-        frm = _lookup(_strings(chunk, f["from_tier"]), TIERS)
-        to = _lookup(_strings(chunk, f["to_tier"]), TIERS)
-        t, t_ok = _instants(chunk, f["at"])
-        ok &= t_ok & (kind >= 0) & (frm >= 0) & (to >= 0)
         bad = np.flatnonzero(~ok & live)
         if bad.size:
-            docs = _json_lines(chunk, bad, path.name)
-            fixed = [str(d.get("borrower_id", "")).encode() for d in docs]
-            bid = bid.astype(f"S{max(bid.dtype.itemsize, max(len(x) for x in fixed), 1)}")
-            bid[bad] = fixed
-            for j, d in zip(bad, docs):
-                kind[j] = KINDS.index(d["kind"]) if d.get("kind") in KINDS else -1
-                frm[j] = TIERS.index(d["from_tier"]) if d.get("from_tier") in TIERS else -1
-                to[j] = TIERS.index(d["to_tier"]) if d.get("to_tier") in TIERS else -1
-                t[j] = _utc(str(d.get("at", "")))
-            if bool(np.any((kind[bad] < 0) | (frm[bad] < 0) | (to[bad] < 0))):
-                raise InputError(f"{path.name}: line {chunk.first_line + int(bad[0])}: not an alert")
+            f, ok2, _ = seq_fields(chunk, keys, then)
+            walked = decode_strings(chunk, f["borrower_id"], bad)
+            still = bad[~ok2[bad]]
+            fixed = [str(d.get("borrower_id", "")).encode() for d in _docs(chunk, still, path.name)]
+            values = _put(values, bad, walked.tolist())
+            if still.size:
+                values = _put(values, still, fixed)
         rows = np.flatnonzero(live)
-        bidx = borrower_index(ids, bid[rows])
-        if bool(np.any(bidx < 0)):
-            unknown = bid[rows][bidx < 0][0].decode("utf-8", "replace")
-            raise InputError(f"{path.name}: borrower {unknown!r} is not in borrowers.jsonl "
-                             "(the files are not from the same replay)")
-        t = t[rows]
+        if maybe is not None:  # drop the lines of borrowers surely not wanted, before the exact lookup
+            rows = rows[maybe.may_hold(ids.keys_of(values[rows])) | ~ok[rows]]
+        bidx = _index(ids, values[rows], path.name)
+        if wanted is not None:
+            keep = wanted[bidx]
+            rows, bidx = rows[keep], bidx[keep]
+        if rows.size:  # the lines come in file order: the largest offset is the last line
+            at = chunk.offset + chunk.starts[rows]
+            np.maximum.at(off, bidx, at)
+            last = off[bidx] == at
+            length[bidx[last]] = (chunk.ends - chunk.starts)[rows[last]]
+    return off, length
+
+
+# ---------------------------------------------------------------- alerts.jsonl
+
+@dataclass(slots=True)
+class Alerts:
+    """Every alert inside the period; for each borrower the tier just before the period and at its end
+    when a later alert tells (``from_tier`` of the first alert after; -1 when none), and its last alert
+    before the period (line offset and length, -1 none)."""
+
+    n: int
+    from_after_start: I8 = field(init=False)
+    from_after_cut: I8 = field(init=False)
+    last_to: I8 = field(init=False)  # to_tier of the borrower's last alert in the file (from the period on)
+    pre_off: I64 = field(init=False)
+    pre_len: I64 = field(init=False)
+    bidx: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
+    kind: I8 = field(default_factory=lambda: np.zeros(0, np.int8))
+    frm: I8 = field(default_factory=lambda: np.zeros(0, np.int8))
+    to: I8 = field(default_factory=lambda: np.zeros(0, np.int8))
+    t: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    off: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    length: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __post_init__(self) -> None:
+        self.from_after_start = np.full(self.n, -1, dtype=np.int8)
+        self.from_after_cut = np.full(self.n, -1, dtype=np.int8)
+        self.last_to = np.full(self.n, -1, dtype=np.int8)
+
+
+_ALERT_KEYS = ("alert_id", "borrower_id", "kind", "from_tier", "to_tier", "computed_tier", "at")
+_ALERT_HEAD = b'{"alert_id":"'
+_ALERT_LAYOUTS = [(45, b'","borrower_id":"')]  # the replay's alert ids have 32 characters
+
+
+def _strings(chunk: Chunk, fp: FieldPos) -> NDArray[np.bytes_]:
+    return decode_strings(chunk, fp, np.arange(chunk.lines, dtype=np.int64))
+
+
+def alert_fields(chunk: Chunk, name: str) -> tuple[NDArray[np.bytes_], I8, I8, I8, I64]:
+    """Borrower, kind, from and to tier, and instant of each alert line."""
+    f, ok, _ = seq_fields(chunk, _ALERT_KEYS, "signals", width=224)
+    bid = _strings(chunk, f["borrower_id"])
+    kind = _lookup(_strings(chunk, f["kind"]), KINDS)
+    frm = _lookup(_strings(chunk, f["from_tier"]), TIERS)
+    to = _lookup(_strings(chunk, f["to_tier"]), TIERS)
+    t, t_ok = _instants(chunk, f["at"])
+    ok &= t_ok & (kind >= 0) & (frm >= 0) & (to >= 0)
+    bad = np.flatnonzero(~ok & (chunk.ends > chunk.starts))
+    if bad.size:
+        docs = _docs(chunk, bad, name)
+        bid = _put(bid, bad, [str(d.get("borrower_id", "")).encode() for d in docs])
+        for j, d in zip(bad, docs):
+            kind[j] = KINDS.index(d["kind"]) if d.get("kind") in KINDS else -1
+            frm[j] = TIERS.index(d["from_tier"]) if d.get("from_tier") in TIERS else -1
+            to[j] = TIERS.index(d["to_tier"]) if d.get("to_tier") in TIERS else -1
+            t[j] = _utc(d.get("at", ""))
+        if bool(np.any((kind[bad] < 0) | (frm[bad] < 0) | (to[bad] < 0))):
+            raise InputError(f"{name}: line {chunk.first_line + int(bad[0])}: not an alert")
+    return bid, kind, frm, to, t
+
+
+def read_alerts(path: Path, ids: IdIndex, start: int, cut: int,
+                listed: Callable[[Alerts], NDArray[np.bool_]] | None = None) -> Alerts:
+    """``start``: first instant of the period; ``cut``: its last instant (inclusive).
+
+    ``listed`` picks, once the period is read, the borrowers whose last alert before the period is
+    wanted (default: all)."""
+    res = Alerts(ids.n)
+    parts: dict[str, list[NDArray[Any]]] = {k: [] for k in ("bidx", "kind", "frm", "to", "t", "off", "length")}
+    begin = seek_instant(path, start)
+    prev = start
+    for chunk in iter_chunks(path, start=begin):
+        bid, kind, frm, to, t = alert_fields(chunk, path.name)
+        rows = np.flatnonzero(chunk.ends > chunk.starts)
+        bidx = _index(ids, bid[rows], path.name)
+        t, kind, frm, to = t[rows], kind[rows], frm[rows], to[rows]
         prev = _check_sorted(t, prev, path.name)
-        res.total += rows.size
-        off = chunk.offset + chunk.starts[rows]
-        length = chunk.ends[rows] - chunk.starts[rows]
-        pre = t < start
-        if bool(pre.any()):
-            p = np.flatnonzero(pre)
-            last = p[_last_per(bidx[p])]
-            b = bidx[last]
-            res.pre_to[b], res.pre_t[b], res.pre_off[b], res.pre_len[b] = to[rows][last], t[last], off[last], length[last]
-        inside = np.flatnonzero(~pre & (t <= cut))
-        for name, arr in (("bidx", bidx), ("kind", kind[rows]), ("frm", frm[rows]), ("to", to[rows]), ("t", t),
-                          ("off", off), ("length", length)):
+        first = _first_per(bidx)
+        fresh = res.from_after_start[bidx[first]] < 0
+        res.from_after_start[bidx[first[fresh]]] = frm[first[fresh]]
+        after = np.flatnonzero(t > cut)
+        if after.size:
+            first = after[_first_per(bidx[after])]
+            fresh = res.from_after_cut[bidx[first]] < 0
+            res.from_after_cut[bidx[first[fresh]]] = frm[first[fresh]]
+        last = _last_per(bidx)
+        res.last_to[bidx[last]] = to[last]
+        inside = np.flatnonzero(t <= cut)
+        cols = {"bidx": bidx, "kind": kind, "frm": frm, "to": to, "t": t,
+                "off": chunk.offset + chunk.starts[rows], "length": chunk.ends[rows] - chunk.starts[rows]}
+        for name, arr in cols.items():
             parts[name].append(arr[inside])
     for name, arrs in parts.items():
         if arrs:
             setattr(res, name, np.concatenate(arrs))
+    wanted = listed(res) if listed is not None else None
+    res.pre_off, res.pre_len = _scan_ids(path, begin, ids, _ALERT_HEAD, _ALERT_LAYOUTS, ("alert_id", "borrower_id"),
+                                         "kind", wanted)
     return res
 
 
+# ---------------------------------------------------------------- schedule_history.jsonl
+
 @dataclass(slots=True)
 class Schedule:
-    """Per borrower: its last visit-schedule entry before the period; and every entry inside it."""
+    """For each borrower the visit-schedule entry in force at the start of the period; and every
+    entry inside it."""
 
     n: int
     teams: Codes
@@ -241,6 +383,7 @@ class Schedule:
     pre_team: I32 = field(init=False)
     pre_has: NDArray[np.bool_] = field(init=False)
     pre_insp: NDArray[np.bool_] = field(init=False)
+    touched: NDArray[np.bool_] = field(init=False)  # has an entry from the start of the period on
     bidx: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
     t: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
     due: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
@@ -252,87 +395,88 @@ class Schedule:
         self.pre_team = np.full(self.n, -1, dtype=np.int32)
         self.pre_has = np.zeros(self.n, dtype=bool)
         self.pre_insp = np.zeros(self.n, dtype=bool)
+        self.touched = np.zeros(self.n, dtype=bool)
 
 
-_SCHED_KEYS = [("at", 34), ("borrower_id", 24), ("next_visit_due", 12), ("team", 24), ("branch", 24),
-               ("tier", 9)]
-_INSPECTED = b'"inspected'  # the engine's reason for a due date set by an inspection
+_SCHED_KEYS = ("at", "borrower_id", "next_visit_due", "team", "branch", "tier")
+_SCHED_HEAD = b'{"at":"'
+_SCHED_LAYOUTS = [(27, b'","borrower_id":"'), (34, b'","borrower_id":"')]  # instants of 20 or 27 characters
+_INSPECTED = b'"inspected'  # the engine's reason for a due date set by a visit
 
 
-def _dates(chunk: Chunk, fp: FieldPos) -> tuple[I32, NDArray[np.bool_]]:
-    days, ok = parse_dates(gather(chunk.buf, fp.start, 10), fp.end - fp.start)
-    null = fp.kind == 0
-    return np.where(null, -1, days).astype(np.int32), ok | null
+def _sched_fields(chunk: Chunk, name: str, teams: Codes) -> tuple[NDArray[np.bytes_], I64, I32, I32,
+                                                                    NDArray[np.bool_]]:
+    f, ok, pos = seq_fields(chunk, _SCHED_KEYS, "reason", width=192)
+    insp = np.asarray((gather(chunk.buf, pos, len(_INSPECTED)) == np.frombuffer(_INSPECTED, np.uint8)).all(1))
+    bid = _strings(chunk, f["borrower_id"])
+    team = _strings(chunk, f["team"])
+    team_null = f["team"].kind == 0
+    t, t_ok = _instants(chunk, f["at"])
+    due, d_ok = _dates(chunk, f["next_visit_due"])
+    ok &= t_ok & d_ok
+    bad = np.flatnonzero(~ok & (chunk.ends > chunk.starts))
+    if bad.size:
+        docs = _docs(chunk, bad, name)
+        bid = _put(bid, bad, [str(d.get("borrower_id", "")).encode() for d in docs])
+        team = _put(team, bad, [str(d.get("team") or "").encode() for d in docs])
+        for j, d in zip(bad, docs):
+            team_null[j] = d.get("team") is None
+            t[j] = _utc(d.get("at", ""))
+            due[j] = _day(d.get("next_visit_due"))
+            insp[j] = str(d.get("reason", "")).startswith("inspected")
+    codes = np.where(team_null, -1, teams.encode(team)).astype(np.int32)
+    return bid, t, due, codes, insp
 
 
-def read_schedule(path: Path, digest: Digest, ids: NDArray[np.bytes_], start: int, cut: int,
-                  teams: Codes) -> Schedule:
-    res = Schedule(len(ids), teams)
+def read_schedule(path: Path, ids: IdIndex, start: int, cut: int, teams: Codes,
+                  borrowers: Borrowers) -> Schedule:
+    res = Schedule(ids.n, teams)
     parts: dict[str, list[NDArray[Any]]] = {k: [] for k in ("bidx", "t", "due", "team", "insp")}
-    prev = _NONE
-    for chunk in iter_chunks(path, digest):
-        live = chunk.ends > chunk.starts
-        if prev > cut:
-            continue
-        f, ok, pos = seq_fields(chunk, _SCHED_KEYS, "reason")
-        insp = np.asarray((gather(chunk.buf, pos, len(_INSPECTED)) == np.frombuffer(_INSPECTED, np.uint8)).all(1))
-        bid = _strings(chunk, f["borrower_id"])
-        team = _strings(chunk, f["team"])
-        team_null = f["team"].kind == 0
-        t, t_ok = _instants(chunk, f["at"])
-        due, d_ok = _dates(chunk, f["next_visit_due"])
-        ok &= t_ok & d_ok
-        bad = np.flatnonzero(~ok & live)
-        if bad.size:
-            docs = _json_lines(chunk, bad, path.name)
-            w = max(bid.dtype.itemsize, team.dtype.itemsize, *(len(str(d.get(k) or "").encode()) for d in docs
-                                                               for k in ("borrower_id", "team")))
-            bid, team = bid.astype(f"S{w}"), team.astype(f"S{w}")
-            for j, d in zip(bad, docs):
-                bid[j] = str(d.get("borrower_id", "")).encode()
-                team[j] = str(d.get("team") or "").encode()
-                team_null[j] = d.get("team") is None
-                t[j] = _utc(str(d.get("at", "")))
-                nd = d.get("next_visit_due")
-                due[j] = -1 if nd is None else (date.fromisoformat(nd).toordinal() - 719163)
-                insp[j] = str(d.get("reason", "")).startswith("inspected")
-        rows = np.flatnonzero(live)
-        bidx = borrower_index(ids, bid[rows])
-        if bool(np.any(bidx < 0)):
-            raise InputError(f"{path.name}: a borrower is not in borrowers.jsonl (not from the same replay)")
+    begin = seek_instant(path, start)
+    prev = start
+    for chunk in iter_chunks(path, start=begin):
+        bid, t, due, team, insp = _sched_fields(chunk, path.name, teams)
+        rows = np.flatnonzero(chunk.ends > chunk.starts)
+        bidx = _index(ids, bid[rows], path.name)
         t = t[rows]
         prev = _check_sorted(t, prev, path.name)
-        codes = np.where(team_null[rows], -1, res.teams.encode(team[rows])).astype(np.int32)
-        due_r, insp_r = due[rows], insp[rows]
-        pre = t < start
-        if bool(pre.any()):
-            p = np.flatnonzero(pre)
-            last = p[_last_per(bidx[p])]
-            b = bidx[last]
-            res.pre_due[b], res.pre_team[b], res.pre_insp[b] = due_r[last], codes[last], insp_r[last]
-            res.pre_has[b] = True
-        inside = np.flatnonzero(~pre & (t <= cut))
-        for name, arr in (("bidx", bidx), ("t", t), ("due", due_r), ("team", codes), ("insp", insp_r)):
+        res.touched[bidx] = True
+        inside = np.flatnonzero(t <= cut)
+        for name, arr in (("bidx", bidx), ("t", t), ("due", due[rows]), ("team", team[rows]), ("insp", insp[rows])):
             parts[name].append(arr[inside])
     for name, arrs in parts.items():
         if arrs:
             setattr(res, name, np.concatenate(arrs))
+    # untouched since the start: the entry in force then is the one borrowers.jsonl shows
+    calm = ~res.touched & (borrowers.tier >= 0)
+    res.pre_has[calm] = True
+    res.pre_due[calm], res.pre_team[calm] = borrowers.due[calm], borrowers.team[calm]
+    # touched: read each one's last entry before the period
+    off, length = _scan_ids(path, begin, ids, _SCHED_HEAD, _SCHED_LAYOUTS, ("at", "borrower_id"), "next_visit_due",
+                            res.touched)
+    who = np.flatnonzero(off >= 0)
+    if who.size:
+        lines = read_exact(path, off[who], length[who])
+        chunk = make_chunk(b"\n".join(lines) + b"\n")
+        bid, _, due, team, insp = _sched_fields(chunk, path.name, teams)
+        bidx = _index(ids, bid, path.name)
+        res.pre_has[bidx], res.pre_due[bidx], res.pre_team[bidx], res.pre_insp[bidx] = True, due, team, insp
     return res
 
 
-def read_rejects(path: Path, digest: Digest) -> list[dict[str, Any]]:
+# ---------------------------------------------------------------- small files
+
+def read_rejects(path: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for chunk in iter_chunks(path, digest):
-        rows = np.flatnonzero(chunk.ends > chunk.starts)
-        out.extend(_json_lines(chunk, rows, path.name))
+    for chunk in iter_chunks(path):
+        out.extend(_docs(chunk, np.flatnonzero(chunk.ends > chunk.starts), path.name))
     return out
 
 
-def read_summary(path: Path, digest: Digest) -> dict[str, Any]:
-    data = b"".join(c.data for c in iter_chunks(path, digest))
+def read_summary(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(data)
-    except ValueError:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
         doc = None
     if not isinstance(doc, dict) or not isinstance(doc.get("events"), dict):
         raise InputError(f"{path}: not a replay summary")
@@ -354,4 +498,3 @@ def first_policy_version(path: Path) -> str | None:
         raise InputError(f"{path}: line 1 is not JSON") from None
     value = doc.get("policy_version") if isinstance(doc, dict) else None
     return str(value) if value is not None else None
-

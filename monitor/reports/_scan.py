@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -32,50 +31,39 @@ from numpy.typing import NDArray
 from monitor._errors import InputError
 
 __all__ = [
-    "Chunk", "Digest", "FieldPos", "I64", "U8", "days_from_civil", "decode_strings", "flat_fields",
-    "gather", "iter_chunks", "parse_dates", "parse_instants", "read_exact", "seq_fields",
+    "Chunk", "FieldPos", "I64", "U8", "days_from_civil", "decode_strings", "flat_fields", "gather",
+    "iter_chunks", "make_chunk", "parse_dates", "parse_instants", "prefixed_ids", "read_exact", "seq_fields",
+    "sha256_file",
 ]
 
 I64 = NDArray[np.int64]
 U8 = NDArray[np.uint8]
 BoolA = NDArray[np.bool_]
 
-CHUNK_BYTES = 32 << 20
+CHUNK_BYTES = 4 << 20  # large enough to spread numpy's per-call cost, small enough to stay in cache
 _QUOTE, _BSLASH, _COLON, _COMMA, _BRACE, _SPACE, _TAB = 34, 92, 58, 44, 125, 32, 9
-_DAY_US = 86_400_000_000
 
 
-class Digest:
-    """SHA-256 of a file, computed on a helper thread while the chunks are parsed.
-
-    ``hashlib`` releases the interpreter lock for large buffers, so hashing runs
-    beside the parsing on a second core. Updates keep their order (one worker).
-    """
-
-    def __init__(self, pool: ThreadPoolExecutor) -> None:
-        self._pool = pool
-        self._hash = hashlib.sha256()
-        self._pending: list[Future[None]] = []
-        self.size = 0
-
-    def update(self, data: bytes) -> None:
-        self.size += len(data)
-        self._pending.append(self._pool.submit(self._hash.update, data))
-        if len(self._pending) > 3:  # bound the chunks held for hashing
-            self._pending.pop(0).result()
-
-    def hexdigest(self) -> str:
-        for fut in self._pending:
-            fut.result()
-        self._pending.clear()
-        return self._hash.hexdigest()
+def sha256_file(path: Path) -> tuple[str, int]:
+    """SHA-256 and size of a file as stored (run it on a helper thread: ``hashlib`` releases the
+    interpreter lock, so hashing runs beside the parsing on another core)."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 22):
+                digest.update(block)
+                size += len(block)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return digest.hexdigest(), size
 
 
 @dataclass(slots=True)
 class Chunk:
     """Whole lines of a file: ``data[starts[i]:ends[i]]`` is line ``first_line + i`` (no newline)."""
 
-    data: bytes
+    data: bytes | memoryview
     buf: U8
     starts: I64
     ends: I64
@@ -87,14 +75,22 @@ class Chunk:
         return int(self.starts.size)
 
     def line(self, i: int) -> bytes:
-        return self.data[int(self.starts[i]):int(self.ends[i])]
+        return bytes(self.data[int(self.starts[i]):int(self.ends[i])])
 
 
-def _cut(data: bytes, first_line: int, offset: int) -> Chunk:
-    buf = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(buf == 10).astype(np.int64)
-    if data and data[-1:] != b"\n":  # the last line of the file has no newline
-        nl = np.append(nl, np.int64(len(data)))
+_PAD = 4160  # zero bytes after a chunk: any window read past a line stays inside the array
+
+
+def _lines(buf: U8, size: int, scratch: BoolA | None = None) -> tuple[I64, I64]:
+    """Starts and ends (without the newline) of the lines in ``buf[:size]``."""
+    view = buf[:size]
+    if scratch is not None:
+        hit = np.equal(view, 10, out=scratch[:size])
+    else:
+        hit = view == 10
+    nl = np.flatnonzero(hit)
+    if size and buf[size - 1] != 10:  # the last line of the file has no newline
+        nl = np.append(nl, size)
     starts = np.empty_like(nl)
     if nl.size:
         starts[0] = 0
@@ -102,70 +98,109 @@ def _cut(data: bytes, first_line: int, offset: int) -> Chunk:
     ends = nl.copy()
     cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
     ends[cr] -= 1  # like ``rstrip(b"\r\n")`` for CRLF files
+    return starts, ends
+
+
+def make_chunk(data: bytes, first_line: int = 1, offset: int = 0) -> Chunk:
+    """A chunk of the lines in ``data`` (the last may lack its newline)."""
+    buf = np.zeros(len(data) + _PAD, dtype=np.uint8)
+    buf[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+    starts, ends = _lines(buf, len(data))
     return Chunk(data, buf, starts, ends, first_line, offset)
 
 
-def _open(path: Path, digest: Digest) -> tuple[IO[bytes], IO[bytes] | None]:
+def _open(path: Path) -> IO[bytes]:
     raw = path.open("rb")
     head = raw.read(2)
     raw.seek(0)
     if head != b"\x1f\x8b":
-        return raw, None
-    # hash the compressed bytes as stored, parse the decompressed lines
-    with path.open("rb") as fh:
-        while block := fh.read(CHUNK_BYTES):
-            digest.update(block)
-    return gzip.GzipFile(fileobj=raw), raw  # type: ignore[return-value]
+        return raw
+    return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
 
 
-def iter_chunks(path: Path, digest: Digest, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
-    """Yield the file in chunks of whole lines; the digest sees every byte of the file."""
+def iter_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES, start: int = 0, stop: int | None = None,
+                first_line: int = 1) -> Iterator[Chunk]:
+    """Yield the (decompressed) file in chunks of whole lines, from byte ``start`` (a line start) to
+    ``stop`` (a line start, or the end). ``first_line`` is the number of the line at ``start``.
+
+    The chunks share one buffer: a chunk is valid until the next one is read (keep copies only).
+    """
     try:
-        stream, raw = _open(path, digest)
+        stream = _open(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    plain = raw is None
-    line_no, offset, rest = 1, 0, b""
+    line_no, offset, carry = first_line, start, 0
+    buf = np.zeros(chunk_bytes + _PAD, dtype=np.uint8)
+    scratch = np.zeros(chunk_bytes + _PAD, dtype=bool)
+    left = None if stop is None else stop - start
     try:
         with stream:
+            if start:
+                stream.seek(start)
             while True:
-                block = stream.read(chunk_bytes)
-                if plain and block:
-                    digest.update(block)
-                if not block:
-                    break
-                cut = block.rfind(b"\n")
-                if cut < 0:
-                    rest += block
+                room = buf.size - _PAD - carry
+                if room <= 0:  # a line longer than the buffer: grow it
+                    buf = np.concatenate([buf, np.zeros(buf.size, dtype=np.uint8)])
+                    scratch = np.zeros(buf.size, dtype=bool)
+                    room = buf.size - _PAD - carry
+                if left is not None:
+                    room = min(room, left)
+                got = stream.readinto(memoryview(buf)[carry:carry + room]) if room > 0 else 0  # type: ignore[attr-defined]
+                if left is not None:
+                    left -= got
+                size = carry + got
+                if got == 0:
+                    if size:
+                        buf[size:size + _PAD] = 0
+                        starts, ends = _lines(buf, size, scratch)
+                        yield Chunk(memoryview(buf)[:size], buf, starts, ends, line_no, offset)  # type: ignore[arg-type]
+                    return
+                tail = max(carry, size - (1 << 16))
+                found = np.flatnonzero(buf[tail:size] == 10)
+                if found.size == 0 and tail > carry:
+                    found = np.flatnonzero(buf[carry:size] == 10)
+                    tail = carry
+                if found.size == 0:
+                    carry = size
                     continue
-                data = rest + block[:cut + 1] if rest else block[:cut + 1]
-                rest = block[cut + 1:]
-                chunk = _cut(data, line_no, offset)
+                last_nl = tail + int(found[-1]) + 1
+                saved = buf[last_nl:size].copy()
+                buf[last_nl:last_nl + _PAD] = 0
+                starts, ends = _lines(buf, last_nl, scratch)
+                chunk = Chunk(memoryview(buf)[:last_nl], buf, starts, ends, line_no, offset)  # type: ignore[arg-type]
                 yield chunk
                 line_no += chunk.lines
-                offset += len(data)
-            if rest:
-                yield _cut(rest, line_no, offset)
+                offset += last_nl
+                carry = size - last_nl
+                buf[:carry] = saved
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from None
-    finally:
-        if raw is not None:
-            raw.close()
 
 
 def gather(buf: U8, pos: I64, width: int) -> U8:
     """``buf[pos[i] : pos[i] + width]`` as rows of a matrix (bytes past the end read as 0)."""
     if pos.size == 0:
         return np.zeros((0, width), dtype=np.uint8)
-    idx = pos[:, None] + np.arange(width, dtype=np.int64)[None, :]
-    out = buf[np.minimum(idx, buf.size - 1)]
-    out[idx >= buf.size] = 0
-    return out
+    need = int(pos.max()) + width + 1 - buf.size
+    if need > 0:  # a window past the end (chunks carry zero padding, so only for short buffers)
+        buf = np.concatenate([buf, np.zeros(need, dtype=np.uint8)])
+    windows = np.lib.stride_tricks.sliding_window_view(buf, width)
+    return windows[np.clip(pos, 0, buf.size - width)]
 
 
 def _match(buf: U8, pos: I64, literal: bytes) -> BoolA:
-    want = np.frombuffer(literal, dtype=np.uint8)
-    return np.asarray((gather(buf, pos, len(literal)) == want[None, :]).all(axis=1))
+    """Whether ``literal`` stands at each position (compared eight bytes at a time)."""
+    words = -(-len(literal) // 8)
+    padded = np.zeros(words * 8, dtype=np.uint8)
+    padded[: len(literal)] = np.frombuffer(literal, dtype=np.uint8)
+    mask = np.zeros(words * 8, dtype=np.uint8)
+    mask[: len(literal)] = 0xFF
+    want, keep = padded.view("<u8"), mask.view("<u8")
+    got = np.ascontiguousarray(gather(buf, pos, words * 8)).view("<u8")
+    out = (got[:, 0] & keep[0]) == want[0]
+    for j in range(1, words):
+        out &= (got[:, j] & keep[j]) == want[j]
+    return out
 
 
 @dataclass(slots=True)
@@ -185,111 +220,235 @@ def _first(mat: U8, targets: Sequence[int]) -> tuple[I64, BoolA]:
     return hit.argmax(axis=1).astype(np.int64), hit.any(axis=1)
 
 
-_LONGEST = 4096
+_HEADER = 256  # bytes of a line searched for the leading fields; longer headers get a second look
+_LONGEST = 8192
 
 
-def _string_ends(buf: U8, pos: I64, width: int) -> tuple[I64, BoolA, BoolA]:
-    """Length of the string value starting at each position, whether its closing quote was found
-    within ``width`` bytes, and whether it holds a backslash."""
-    win = gather(buf, pos, width + 1)
-    length, found = _first(win, (_QUOTE,))
-    cols = np.arange(width + 1)[None, :]
-    escaped = np.asarray(((win == _BSLASH) & (cols < length[:, None])).any(axis=1))
-    return length, found, escaped
+def _walk(chunk: Chunk, rows: I64, keys: Sequence[str], then: str, width: int, begin: I64 | None = None) -> tuple[
+        I64, I64, NDArray[np.int8], BoolA, I64]:
+    """The leading fields of ``rows``: value starts, ends and kinds (key by key), which rows were
+    read with certainty, and the position after ``"then":``.
+
+    The first ``width`` bytes of each line are taken as a matrix; its quotes, in order, delimit
+    the keys and values: ``{"k":"v","k2":null,...``. Every key, colon, comma and ``null`` is
+    checked; a row with a backslash before ``then`` is left to the exact reader.
+    """
+    m, nk = rows.size, len(keys)
+    starts = chunk.starts[rows] if begin is None else begin
+    mat = gather(chunk.buf, starts, width)
+    flat_mat = mat.ravel()
+    flat = np.flatnonzero(flat_mat == _QUOTE)
+    if flat.size == 0:
+        flat = np.zeros(1, dtype=np.int64)
+    base = np.arange(m, dtype=np.int64) * width
+    last = np.searchsorted(flat, base + width)
+    qi = np.searchsorted(flat, base)
+    top, edge = flat.size - 1, width - 1
+
+    def col(idx: I64) -> I64:
+        return np.minimum(np.maximum(flat[np.minimum(idx, top)] - base, 0), edge)
+
+    def at(c: I64) -> U8:
+        return flat_mat[base + np.minimum(c, edge)]
+
+    lead = ord("{") if begin is None else _COMMA
+    ok = (mat[:, 0] == lead) & (col(qi) == 1) & (qi < last)
+    vstart = np.zeros((nk, m), dtype=np.int64)
+    vend = np.zeros((nk, m), dtype=np.int64)
+    kind = np.zeros((nk, m), dtype=np.int8)
+
+    def key_at(name: str) -> tuple[I64, BoolA]:
+        kb = name.encode()
+        ko, kc = col(qi), col(qi + 1)
+        good = (qi + 1 < last) & (kc - ko - 1 == len(kb)) & _match(flat_mat, base + ko, b'"' + kb + b'":')
+        return kc, good
+
+    for i, key in enumerate(keys):
+        kc, good = key_at(key)
+        v = kc + 2
+        first = at(v)
+        is_str = first == _QUOTE
+        is_null = _match(flat_mat, base + v, b"null")
+        close = col(qi + 3)
+        good &= is_null | (is_str & (qi + 3 < last) & (col(qi + 2) == v))
+        after = np.where(is_str, close + 1, v + 4)
+        step = np.where(is_str, 4, 2)
+        is_list = first == ord("[")
+        if bool(is_list.any()):  # a list of strings: walk its elements
+            list_after, list_step, listed = _skip_list(is_list, v, qi, last, col, at)
+            after = np.where(is_list, list_after, after)
+            step = np.where(is_list, list_step, step)
+            good |= listed
+        ok &= good & (after < edge) & (at(after) == _COMMA)
+        vstart[i], vend[i] = starts + v + 1, starts + close
+        kind[i] = is_str
+        qi = qi + step
+    kc, good = key_at(then)
+    then_pos = kc + 2
+    ok &= good & (then_pos < width) & (starts + then_pos <= chunk.ends[rows])
+    slashes = flat_mat == _BSLASH
+    slash = np.flatnonzero(slashes) if bool(slashes.any()) else np.zeros(0, dtype=np.int64)
+    if slash.size:  # an escape before the end of the fields: read the line exactly
+        row = slash // width
+        early = slash - row * width < then_pos[row]
+        ok[row[early]] = False
+    return vstart, vend, kind, ok, starts + then_pos
 
 
-def seq_fields(chunk: Chunk, keys: Sequence[tuple[str, int]], then: str) -> tuple[dict[str, FieldPos], BoolA, I64]:
-    """Fields of lines written as ``{"k1":"v1","k2":null,...,"then":`` (string or null values).
+def _skip_list(is_list: BoolA, v: I64, qi: I64, last: I64, col: Callable[[I64], I64],
+               at: Callable[[I64], U8]) -> tuple[I64, I64, BoolA]:
+    """For rows whose value at ``v`` is ``[...]`` of strings: the position after ``]``, the quotes
+    it spans (plus the key's two), and which rows hold such a well-formed list."""
+    empty = is_list & (at(v + 1) == ord("]"))
+    after = np.where(empty, v + 2, 0)
+    step = np.full(v.size, 2, dtype=np.int64)
+    q = qi + 2  # the first element's opening quote
+    walking = is_list & ~empty & (at(v + 1) == _QUOTE) & (col(q) == v + 1) & (q + 1 < last)
+    good = empty.copy()
+    while bool(walking.any()):
+        close = col(q + 1)
+        nxt = at(close + 1)
+        done = walking & (nxt == ord("]"))
+        more = walking & (nxt == _COMMA) & (at(close + 2) == _QUOTE) & (q + 3 < last) & (col(q + 2) == close + 2)
+        after = np.where(done, close + 2, after)
+        step = np.where(walking, step + 2, step)
+        good |= done
+        q = np.where(more, q + 2, q)
+        walking = more
+    return after, step, good
 
-    ``keys`` gives each key and the longest value read without help. Returns the
-    fields, a mask of the lines read with certainty, and the position after
-    ``"then":``.
+
+def seq_fields(chunk: Chunk, keys: Sequence[str], then: str, begin: I64 | None = None,
+               width: int = _HEADER) -> tuple[dict[str, FieldPos], BoolA, I64]:
+    """Fields of lines written as ``{"k1":"v1","k2":null,...,"then":`` (string, null or list of
+    strings), from the line start or from ``begin`` (at a comma: ``,"k1":...``).
+
+    Returns the fields, a mask of the lines read with certainty (read the others exactly), and
+    the position after ``"then":``.
+    """
+    n = chunk.lines
+    rows = np.arange(n, dtype=np.int64)
+    vstart, vend, kind, ok, pos = _walk(chunk, rows, keys, then, width, begin)
+    from_ = chunk.starts if begin is None else begin
+    retry = np.flatnonzero(~ok & (chunk.ends - from_ > width - 8))
+    if retry.size:  # a long header: look further (as far as those lines go)
+        far = int(min(_LONGEST, int((chunk.ends - from_)[retry].max()) + 8))
+        vs2, ve2, k2, ok2, pos2 = _walk(chunk, retry, keys, then, far, None if begin is None else begin[retry])
+        vstart[:, retry], vend[:, retry], kind[:, retry], ok[retry], pos[retry] = vs2, ve2, k2, ok2, pos2
+    out = {key: FieldPos(vstart[i], vend[i], kind[i], np.zeros(n, dtype=bool)) for i, key in enumerate(keys)}
+    return out, ok, pos
+
+
+def prefixed_ids(chunk: Chunk, head: bytes, layouts: Sequence[tuple[int, bytes]],
+                 width: int = 64) -> tuple[NDArray[np.bytes_], BoolA]:
+    """A string value found at a fixed place: lines starting with ``head`` and holding ``literal`` at
+    ``offset`` (the first layout that matches), the value running from there to its closing quote.
+
+    The quick way to read one field of millions of lines written by the replay (e.g. the
+    borrower of each alert); ``ok`` is False where no layout matches or the value is escaped.
     """
     buf, n = chunk.buf, chunk.lines
-    ok = buf[np.minimum(chunk.starts, max(buf.size - 1, 0))] == ord("{") if buf.size else np.zeros(n, bool)
-    pos = chunk.starts + 1
-    out: dict[str, FieldPos] = {}
-    for key, width in keys:
-        lit = f'"{key}":'.encode()
-        ok &= _match(buf, pos, lit)
-        p = pos + len(lit)
-        first = buf[np.minimum(p, buf.size - 1)]
-        is_str = first == _QUOTE
-        is_null = _match(buf, p, b"null")
-        ok &= is_str | is_null
-        length, found, escaped = _string_ends(buf, p + 1, width)
-        retry = np.flatnonzero(is_str & ~found)
-        if retry.size:  # a value longer than usual: look further
-            length[retry], found[retry], escaped[retry] = _string_ends(buf, p[retry] + 1, _LONGEST)
-        ok &= ~is_str | found
-        end = np.where(is_str, p + 1 + length, p)
-        nxt = np.where(is_str, end + 1, p + 4)
-        ok &= nxt < chunk.ends
-        out[key] = FieldPos(p + 1, end, np.where(is_str, 1, 0).astype(np.int8), escaped & is_str)
-        ok &= buf[np.minimum(nxt, buf.size - 1)] == _COMMA
-        pos = nxt + 1
-    lit = f'"{then}":'.encode()
-    ok &= _match(buf, pos, lit)
-    return out, ok, pos + len(lit)
+    ok = _match(buf, chunk.starts, head)
+    vstart = np.zeros(n, dtype=np.int64)
+    found = np.zeros(n, dtype=bool)
+    for offset, literal in layouts:
+        hit = ~found & _match(buf, chunk.starts + offset, literal)
+        vstart[hit] = chunk.starts[hit] + offset + len(literal)
+        found |= hit
+    win = gather(buf, vstart, width)
+    length, closed = _first(win, (_QUOTE,))
+    escaped = ((win == _BSLASH) & (np.arange(width)[None, :] < length[:, None])).any(axis=1)
+    ok &= found & closed & ~escaped
+    win[np.arange(width)[None, :] >= length[:, None]] = 0
+    return np.ascontiguousarray(win).view(f"S{width}").ravel(), ok
 
 
-def flat_fields(chunk: Chunk, active: BoolA, keys: Sequence[str]) -> tuple[dict[str, FieldPos], BoolA]:
+def _key_code(length: I64, first: NDArray[np.integer], last: NDArray[np.integer]) -> I64:
+    return (length.astype(np.int64) << 16) | (first.astype(np.int64) << 8) | last.astype(np.int64)
+
+
+def flat_fields(chunk: Chunk, active: BoolA, keys: Sequence[str],
+                universe: frozenset[str] = frozenset()) -> tuple[dict[str, FieldPos], BoolA]:
     """Fields of flat JSON objects, keys in any order. Returns the fields and the lines it could
-    not read with certainty (an escaped quote, a doubled key, odd blanks): read those exactly."""
+    not read with certainty (an escaped quote, a doubled key, odd blanks): read those exactly.
+
+    ``universe``: every key the active lines can hold (they were validated against a contract);
+    a wanted key that no other key of it resembles (length, first and last letter) is then known
+    by those alone."""
     buf, n = chunk.buf, chunk.lines
-    bad = np.zeros(n, dtype=bool)
-    q = np.flatnonzero(buf == _QUOTE).astype(np.int64)
-    li = np.searchsorted(chunk.starts, q, side="right") - 1
-    keep = active[li] & (q < chunk.ends[li])
-    q, li = q[keep], li[keep]
-    esc = buf[np.maximum(q - 1, 0)] == _BSLASH
-    bad[li[esc]] = True
-    bad |= np.bincount(li, minlength=n) % 2 == 1
-    keep = ~bad[li]
-    q, li = q[keep], li[keep]
-    rank = np.arange(q.size) - np.searchsorted(li, li, side="left")
-    opens, closes, sline = q[rank % 2 == 0], q[rank % 2 == 1], li[rank % 2 == 0]
-    after = buf[np.minimum(closes + 1, buf.size - 1)]
+    escapes = bool((buf[: len(chunk.data)] == _BSLASH).any())
+    q = np.flatnonzero(buf == _QUOTE)
+    first = np.searchsorted(q, chunk.starts)
+    count = np.diff(np.append(first, q.size))
+    bad = (count % 2 == 1) & active
+    if escapes:  # a quote after a backslash may be escaped: leave such lines to the exact reader
+        esc = q[buf[np.maximum(q - 1, 0)] == _BSLASH]
+        bad[np.searchsorted(chunk.starts, esc, side="right") - 1] = True
+    drop = bad | ~active
+    if bool(drop.any()):  # keep the quotes of the lines read here only
+        keep = np.repeat(~drop, count)
+        q = q[keep]
+        count = np.where(drop, 0, count)
+    li = np.repeat(np.arange(n, dtype=np.int64), count)
+    # every line left has an even number of quotes: consecutive quotes pair up into strings
+    opens, closes, sline = q[0::2], q[1::2], li[0::2]
+    # the strings followed by ':' are keys; the value starts after the colon (and a blank or two)
     colon = closes + 1
+    after = buf[colon]
     blank = (after == _SPACE) | (after == _TAB)
-    colon[blank] += 1
-    is_key = buf[np.minimum(colon, buf.size - 1)] == _COLON
-    vstart = colon + 1
+    if bool(blank.any()):
+        colon[blank] += 1
+        after = buf[colon]
+    k = np.flatnonzero(after == _COLON)
+    vstart = colon[k] + 1
     for _ in range(2):
-        c = buf[np.minimum(vstart, buf.size - 1)]
-        vstart = np.where(is_key & ((c == _SPACE) | (c == _TAB)), vstart + 1, vstart)
-    klen = closes - opens - 1
+        c = buf[vstart]
+        blank = (c == _SPACE) | (c == _TAB)
+        if not bool(blank.any()):
+            break
+        vstart[blank] += 1
+    # which wanted key each key string may be: length, first and last byte; then checked in full
+    kopen, kclose = opens[k], closes[k]
+    code = _key_code(kclose - kopen - 1, buf[kopen + 1], buf[kclose - 1])
+    wanted = [key.encode() for key in keys]
+    wcodes = np.array([_key_code(np.array([len(w)]), np.array([w[0]]), np.array([w[-1]]))[0] for w in wanted])
+    order = np.argsort(wcodes)
+    pos = np.minimum(np.searchsorted(wcodes[order], code), len(wanted) - 1)
+    kid = np.where(wcodes[order][pos] == code, order[pos], -1)
+    by_key = np.argsort(kid, kind="stable")  # the key strings grouped by wanted key
+    bounds = np.searchsorted(kid[by_key], np.arange(len(wanted) + 1))
+    signature = [(len(u), u[0], u[-1]) for u in universe]
     out: dict[str, FieldPos] = {}
-    nxt_open = np.append(opens[1:], -1)
-    nxt_close = np.append(closes[1:], -1)
-    nxt_line = np.append(sline[1:], -1)
-    for key in keys:
-        kb = key.encode()
-        cand = np.flatnonzero(is_key & (klen == len(kb)))
-        cand = cand[_match(buf, opens[cand] + 1, kb)]
-        lines = sline[cand]
-        dup = np.bincount(lines, minlength=n) > 1
-        bad |= dup
+    for i, (key, kb) in enumerate(zip(keys, wanted)):
+        cand = by_key[bounds[i]:bounds[i + 1]]
+        if key not in universe or signature.count((len(key), key[0], key[-1])) > 1:
+            cand = cand[_match(buf, kopen[cand] + 1, kb)]
+        string = k[cand] + 1  # index of the string after the key
+        lines = sline[k[cand]]
+        bad |= np.bincount(lines, minlength=n) > 1
         vs = vstart[cand]
-        as_str = (nxt_open[cand] == vs) & (nxt_line[cand] == lines)
-        bare = buf[np.minimum(vs, buf.size - 1)] != _QUOTE
+        string = np.minimum(string, opens.size - 1)
+        as_str = (opens[string] == vs) & (sline[string] == lines)
+        bare = buf[vs] != _QUOTE
+        bad[lines[~bare & ~as_str]] = True
         start = np.full(n, -1, dtype=np.int64)
         end = np.full(n, -1, dtype=np.int64)
         kind = np.zeros(n, dtype=np.int8)
         start[lines] = np.where(as_str, vs + 1, vs)
-        win = gather(buf, vs, 48)
-        blen, bfound = _first(win, (_COMMA, _BRACE, _SPACE, _TAB, 13))
-        bad[lines[bare & ~bfound]] = True
-        bad[lines[~bare & ~as_str]] = True
-        end[lines] = np.where(as_str, nxt_close[cand], vs + blen)
+        end[lines] = np.where(as_str, closes[string], vs)
         kind[lines] = np.where(as_str, 1, 2)
+        b = np.flatnonzero(bare)
+        if b.size:
+            blen, found = _first(gather(buf, vs[b], 40), (_COMMA, _BRACE, _SPACE, _TAB, 13))
+            end[lines[b]] = vs[b] + blen
+            bad[lines[b[~found]]] = True
         out[key] = FieldPos(start, end, kind, np.zeros(n, dtype=bool))
-    bs = np.flatnonzero(buf == _BSLASH)
+    bs = np.flatnonzero(buf == _BSLASH) if escapes else np.zeros(0, dtype=np.int64)
     if bs.size:
         for fp in out.values():
-            s = np.searchsorted(bs, fp.start)
-            e = np.searchsorted(bs, fp.end)
-            fp.escaped = (fp.kind == 1) & (e > s)
+            s0 = np.searchsorted(bs, fp.start)
+            e0 = np.searchsorted(bs, fp.end)
+            fp.escaped = (fp.kind == 1) & (e0 > s0)
     return out, bad & active
 
 
@@ -305,7 +464,7 @@ def decode_strings(chunk: Chunk, fp: FieldPos, rows: I64) -> NDArray[np.bytes_]:
     values = np.ascontiguousarray(mat).view(f"S{width}").ravel()
     esc = np.flatnonzero(fp.escaped[rows])
     if esc.size:
-        fixed = [_unescape(chunk.data[int(vs[i]):int(ve[i])]) for i in esc]
+        fixed = [_unescape(bytes(chunk.data[int(vs[i]):int(ve[i])])) for i in esc]
         wide = max(width, max(len(f) for f in fixed))
         values = values.astype(f"S{wide}")
         values[esc] = fixed

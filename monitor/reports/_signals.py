@@ -21,46 +21,50 @@ from numpy.typing import NDArray
 
 from monitor._errors import InputError
 from monitor._time import parse_instant
-from monitor.reports._scan import I64, parse_instants, read_exact
+from monitor.reports._replay import alert_fields
+from monitor.reports._scan import I64, make_chunk, parse_instants, read_exact
 
-__all__ = ["PeriodSignals", "Sig", "latest_evidence", "period_signals"]
+__all__ = ["PeriodSignals", "latest_evidence", "period_signals"]
 
 _SIGNALS = re.compile(rb'"signals":')
 _HEAD = re.compile(rb'\{"rule":"([^"\\]+)","family":"[^"\\]*","level":"([a-z]+)","since":"([^"\\]+)"')
 _DECODER = json.JSONDecoder()
 
 
-@dataclass(frozen=True, slots=True)
-class Sig:
-    rule: str
-    level: str
-    since: str
-    values: dict[str, Any]
-
-
 def _signals_of(line: bytes, where: str) -> list[dict[str, Any]]:
     m = _SIGNALS.search(line)
     text = line.decode("utf-8")
-    try:
-        if m is not None:
-            value, _ = _DECODER.raw_decode(text, len(line[:m.end()].decode("utf-8")))
-        else:
-            value = json.loads(text).get("signals")
-    except (ValueError, AttributeError):
-        raise InputError(f"alerts.jsonl: {where}: cannot read the signals") from None
-    if not isinstance(value, list):
-        raise InputError(f"alerts.jsonl: {where}: signals is not a list")
-    return [s for s in value if isinstance(s, dict)]
+    value: Any = None
+    if m is not None:  # parse the list only
+        head = line[:m.end()]
+        try:
+            value, _ = _DECODER.raw_decode(text, len(head) if head.isascii() else len(head.decode("utf-8")))
+        except ValueError:
+            value = None
+    if not isinstance(value, list):  # another layout: parse the whole line
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            raise InputError(f"alerts.jsonl: {where}: cannot read the signals") from None
+        value = doc.get("signals") if isinstance(doc, dict) else None
+    if not isinstance(value, list) or not all(isinstance(s, dict) and isinstance(s.get("rule"), str) for s in value):
+        raise InputError(f"alerts.jsonl: {where}: signals is not a list of signals")
+    return value
 
 
-def latest_evidence(path: Path, offsets: I64, lengths: I64) -> list[list[Sig]]:
-    """The signals of the alert lines at ``offsets`` (in the given order)."""
-    out: list[list[Sig]] = []
-    for off, raw in zip(offsets.tolist(), read_exact(path, offsets, lengths)):
-        sigs = _signals_of(raw, f"offset {off}")
-        out.append([Sig(str(s.get("rule", "")), str(s.get("level", "")), str(s.get("since", "")),
-                        dict(s.get("values") or {})) for s in sigs])
-    return out
+def latest_evidence(path: Path, offsets: I64, lengths: I64) -> tuple[I64, list[list[dict[str, Any]]]]:
+    """The instant and the signals (as parsed) of the alert lines at ``offsets``, in the given order."""
+    if bool(np.any(offsets < 0)):
+        raise InputError("alerts.jsonl: a borrower under warning has no alert (not the replay of borrowers.jsonl)")
+    lines = read_exact(path, offsets, lengths)
+    if not lines:
+        return np.zeros(0, dtype=np.int64), []
+    chunk = make_chunk(b"\n".join(lines) + b"\n")
+    ats = alert_fields(chunk, path.name)[4]
+    out = []
+    for off, raw in zip(offsets.tolist(), lines):
+        out.append(_signals_of(raw, f"offset {off}"))
+    return ats, out
 
 
 @dataclass(frozen=True, slots=True)

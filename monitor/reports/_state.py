@@ -17,14 +17,13 @@ from numpy.typing import NDArray
 
 from monitor._errors import InputError
 from monitor.reports._events import EventData
-from monitor.reports._replay import TIERS, Alerts, Schedule
+from monitor.reports._replay import TIERS, Alerts, Borrowers, Schedule
 from monitor.rules.policy import Policy
 
 __all__ = ["CLASSES", "State", "build_state", "latest_rows"]
 
 CLASSES: tuple[str, ...] = ("normal", "special_mention", "substandard", "doubtful", "loss")
 DAY = 86_400_000_000
-_NONE = np.iinfo(np.int64).min
 I64 = NDArray[np.int64]
 I32 = NDArray[np.int32]
 I8 = NDArray[np.int8]
@@ -61,9 +60,6 @@ class State:
     mincls: I8
     tier_end: I8  # -1: no profile
     tier_start: I8
-    last_t: I64  # the latest alert up to the end: instant, line offset and length
-    last_off: I64
-    last_len: I64
     due_end: I32  # next visit due at the end (days since the epoch), -1 none
 
     def id_text(self, i: int) -> str:
@@ -124,8 +120,19 @@ def _check_history(alerts: Alerts, tier_start: I8) -> None:
                          "to_tier): not written by monitor replay?")
 
 
-def build_state(ids: NDArray[np.bytes_], alerts: Alerts, sched: Schedule, ev: EventData, start: int, cut: int,
+def last_alerts(alerts: Alerts, n: int) -> tuple[I64, I64]:
+    """Line offset and length of each borrower's last alert up to the end of the period (-1 none)."""
+    off, length = alerts.pre_off.copy(), alerts.pre_len.copy()
+    if alerts.bidx.size:
+        rows = latest_rows(alerts.bidx, alerts.t, np.arange(alerts.bidx.size, dtype=np.int64), n)
+        has = rows >= 0
+        off[has], length[has] = alerts.off[rows[has]], alerts.length[rows[has]]
+    return off, length
+
+
+def build_state(b: Borrowers, alerts: Alerts, sched: Schedule, ev: EventData, start: int, cut: int,
                 policy: Policy) -> State:
+    ids = b.ids
     n = int(ids.size)
     pr = ev.profiles
     pb, pt, po = pr.col("bidx", np.int32), pr.col("t"), pr.col("order")
@@ -141,20 +148,18 @@ def build_state(ids: NDArray[np.bytes_], alerts: Alerts, sched: Schedule, ev: Ev
     grade = np.where(last_rating >= 0, _pick(rt.col("grade", np.int32), last_rating, -1),
                      _pick(pr.col("grade", np.int32), first, -1))
 
-    tier_start = np.where(alerts.pre_to >= 0, alerts.pre_to, np.where(prof_start, 0, -1)).astype(np.int8)
-    _check_history(alerts, tier_start)
-    last_t, last_off, last_len = alerts.pre_t.copy(), alerts.pre_off.copy(), alerts.pre_len.copy()
-    tier_end = alerts.pre_to.copy()
-    if alerts.bidx.size:
-        rows = latest_rows(alerts.bidx, alerts.t, np.arange(alerts.bidx.size, dtype=np.int64), n)
-        has = rows >= 0
-        r = rows[has]
-        tier_end[has], last_t[has] = alerts.to[r], alerts.t[r]
-        last_off[has], last_len[has] = alerts.off[r], alerts.length[r]
-    tier_end = np.where(tier_end >= 0, tier_end, np.where(prof_end, 0, -1)).astype(np.int8)
+    # the tier at an instant: from_tier of the first alert after it, else the tier at the replay's as-of
+    known = alerts.last_to >= 0
+    if bool(np.any(alerts.last_to[known] != b.tier[known])):
+        raise InputError("alerts.jsonl and borrowers.jsonl disagree on a borrower's tier (not the same replay)")
+    tier_start = np.where(alerts.from_after_start >= 0, alerts.from_after_start, b.tier)
+    tier_start = np.where(prof_start, np.maximum(tier_start, 0), -1).astype(np.int8)
+    tier_end = np.where(alerts.from_after_cut >= 0, alerts.from_after_cut, b.tier)
     if bool(np.any((tier_end > 0) & ~prof_end)):
         raise InputError("alerts.jsonl has alerts for a borrower without a loan profile in the events "
                          "(the events are not the ones the replay read)")
+    tier_end = np.where(prof_end, np.maximum(tier_end, 0), -1).astype(np.int8)
+    _check_history(alerts, tier_start)
 
     due_end = sched.pre_due.copy()
     if sched.bidx.size:
@@ -171,5 +176,5 @@ def build_state(ids: NDArray[np.bytes_], alerts: Alerts, sched: Schedule, ev: Ev
         branch=_pick(pr.col("branch", np.int32), latest, -1).astype(np.int32),
         team=_pick(pr.col("team", np.int32), latest, -1).astype(np.int32),
         grade=grade.astype(np.int32), mincls=mincls, tier_end=tier_end, tier_start=tier_start,
-        last_t=last_t, last_off=last_off, last_len=last_len, due_end=due_end.astype(np.int32),
+        due_end=due_end.astype(np.int32),
     )

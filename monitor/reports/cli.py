@@ -25,7 +25,7 @@ def _date(ctx: click.Context, param: click.Parameter, value: str) -> date:
 @click.command("report")
 @click.option("--period", type=click.Choice(PERIODS), required=True,
               help="day; week (the ISO week, Monday to Sunday, holding the as-of date); month (the calendar month)")
-@click.option("--as-of", "as_of", required=True, callback=_date,
+@click.option("--as-of", "as_of", required=True, callback=_date, metavar="DATE",
               help="Last day of the period (YYYY-MM-DD in the policy's time zone); the report runs to its end")
 @click.option("--replay", "replay_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The --out directory of monitor replay")

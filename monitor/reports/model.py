@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 __all__ = [
     "Changes", "Concentration", "DataHealth", "Evidence", "FeedRow", "GroupRow", "InputFile", "Inspections",
@@ -126,18 +127,25 @@ class Changes(_Model):
     trend: list[TrendDay]
 
 
-class Evidence(_Model):
+class Evidence(TypedDict):
+    """A signal recorded with a change of tier: the alert's evidence, as the replay wrote it."""
+
     rule: str
+    family: str
     level: str
     since: str
     values: dict[str, Any]
+    thresholds: dict[str, Any]
+    event_ids: list[str]
 
 
-class WarningRow(_Model):
+class WarningRow(TypedDict):
+    """One borrower of the warning list (a plain mapping: the list may hold a hundred thousand)."""
+
     rank: int
     borrower_id: str
     tier: TierName
-    tier_at_start: str = Field(description="Tier at the start of the period, or 'new'")
+    tier_at_start: str  # tier at the start of the period, or 'new'
     exposure: float
     branch: str
     team: str
@@ -145,18 +153,20 @@ class WarningRow(_Model):
     industry: str
     grade: str
     min_classification: str
-    tier_since: str = Field(description="Day of the change to this tier")
+    tier_since: str  # day of the change to this tier
     days_at_tier: int
-    rules: list[Evidence] = Field(description="The signals recorded with the latest change of tier")
+    rules: list[Evidence]  # the signals recorded with the latest change of tier
     next_visit_due: str | None
     visit_overdue: bool
-    case_owner: str | None = Field(description="The officer who owns the case; none offline")
+    case_owner: str | None  # the officer who owns the case; none offline
 
 
 class WarningList(_Model):
     borrowers: int
     exposure: float
     tiers: TierCounts
+    # the report builds this from typed arrays with ``model_construct`` (validating a hundred
+    # thousand rows again would cost seconds); the schema still describes and serialises them
     rows: list[WarningRow] = Field(description="Every borrower at watch or above: highest tier, largest exposure first")
 
 

@@ -91,7 +91,7 @@ class Worker:
 
     def start(self) -> Worker:
         fh = self.log.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "monitor", "worker", "--loglevel", "info"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "monitor", "worker", "--loglevel", os.environ.get("MONITOR_TEST_LOGLEVEL", "info")],
                                      env={**os.environ, **self.env}, stdout=fh, stderr=subprocess.STDOUT,
                                      cwd=ROOT, start_new_session=True)
         return self
