@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test unit bench install clean
+.PHONY: demo test unit bench install clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ demo: $(STAMP)
 
 # Integration tests start their own Kafka broker (deploy/kafka/kafka.sh, Java + Maven) unless
 # MONITOR_TEST_BROKER names one; here a missing broker is a failure, not a skip.
-test: $(STAMP)
+test: $(STAMP) system-deps
 	MONITOR_REQUIRE_BROKER=1 $(BIN)/python -m pytest
+
+# Headless Chromium (the report is printed to PDF in the tests) and CJK fonts, from Debian.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  else echo "chromium missing: run 'sudo apt-get install chromium fonts-noto-cjk'"; fi; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/replay_bench.py

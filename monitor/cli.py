@@ -154,6 +154,12 @@ def demo(directory: Path | None, borrowers: int, months: int, seed: int) -> None
     click.echo(f"events           {events}\nground truth     {outcomes_path(events)}")
     for name in ("alerts.jsonl", "borrowers.jsonl", "schedule.csv", "rejects.jsonl", "summary.json"):
         click.echo(f"  {out / name}")
+    from monitor.reports import build_report, write_report
+
+    paths = write_report(build_report(out, [events], period="month"), directory / "reports")
+    click.echo("monthly report")
+    for path in paths:
+        click.echo(f"  {path}")
 
 
 @cli.command()

@@ -119,6 +119,7 @@ class WorkerShell:
         if futures:
             await asyncio.gather(*futures)
         for bid, blob in out.states.items():
+            # borrower states, and each partition's reached watermark (see the runtime)
             context = _PartitionContext(partition_for(bid, self.settings.partitions))  # held while writing
             token = _current_event.set(weakref.ref(context))
             try:
@@ -145,6 +146,11 @@ class WorkerShell:
             items = [(k.decode() if isinstance(k, bytes) else str(k), bytes(v))
                      for k, v in self.table.items() if v is not None]
             self.runtime.assign(sorted(actives), items)
+            # where the consumer starts each input (Faust seeks there next anyway)
+            committed = await self.app.consumer.seek_to_committed()
+            for tp, offset in committed.items():
+                if tp.partition in actives and tp.topic in self.topics.inputs and offset is not None and offset >= 0:
+                    self.runtime.note_position(tp.partition, tp.topic, int(offset))
         log.warning("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items))
 
     async def revoked(self, sender: Any = None, revoked: Any = None, **_: Any) -> None:

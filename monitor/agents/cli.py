@@ -63,9 +63,47 @@ def worker(settings: Settings, loglevel: str) -> None:
 
     from monitor.agents.app import create_app
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings)
     app, _shell = create_app(settings)
-    Worker(app, loglevel=loglevel).execute_from_commandline()
+    clean = False
+    try:
+        Worker(app, loglevel=loglevel).execute_from_commandline()
+        clean = True
+    except SystemExit as exc:
+        clean = exc.code in (0, None)
+        raise
+    finally:
+        if clean:
+            (settings.data_dir / CLEAN_MARK).write_text("stopped cleanly\n")
+
+
+CLEAN_MARK = ".clean-shutdown"
+
+
+def prepare_data_dir(settings: Settings) -> bool:
+    """Make the data dir ready; after an unclean stop, empty it so the tables are rebuilt.
+
+    A worker killed mid-write can leave a RocksDB store whose recorded changelog offset is
+    ahead of the values it kept; Faust would then skip part of the changelog. The changelog
+    topic holds everything, so the local store is rebuilt from it instead. Returns True when
+    the directory was emptied.
+    """
+    import logging
+    import shutil
+
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    mark = data / CLEAN_MARK
+    leftovers = [p for p in data.iterdir() if p.name != CLEAN_MARK]
+    wiped = False
+    if leftovers and not mark.exists() and settings.store == "rocksdb://":
+        logging.getLogger("monitor.worker").warning(
+            "the last run did not stop cleanly: rebuilding the local tables from the changelog")
+        for p in leftovers:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        wiped = True
+    mark.unlink(missing_ok=True)  # written again only by a clean stop
+    return wiped
 
 
 @click.group()

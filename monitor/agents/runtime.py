@@ -40,7 +40,7 @@ from monitor.outputs import Alert, ScheduleEntry
 from monitor.state import BorrowerState, dump_state, load_state
 from monitor.topics import FEEDS, Topics
 
-__all__ = ["DeadLetter", "Message", "Runtime", "StepResult", "partition_for"]
+__all__ = ["DeadLetter", "Message", "Runtime", "StepResult", "WATERMARK_PREFIX", "partition_for", "watermark_key"]
 
 _NO_SEQ = 1 << 62
 _CACHE_LIMIT = 50_000
@@ -78,6 +78,19 @@ def murmur2(data: bytes) -> int:
 def partition_for(key: str, partitions: int) -> int:
     """Kafka's default partitioner for keyed messages, as producers and Faust's tables use it."""
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+WATERMARK_PREFIX = "\x00watermark:"
+
+
+def watermark_key(partition: int, partitions: int) -> str:
+    """The table key under which a partition's reached watermark is kept (it hashes to that partition)."""
+    i = 0
+    while True:
+        key = f"{WATERMARK_PREFIX}{partition}:{i}"
+        if partition_for(key, partitions) == partition:
+            return key
+        i += 1
 
 
 @dataclass(slots=True)
@@ -182,9 +195,24 @@ class Runtime:
             part = self._parts.get(p)
             if part is None:
                 continue
+            if bid.startswith(WATERMARK_PREFIX):
+                covered = int(json.loads(blob)["covered"])
+                if part.covered is None or covered > part.covered:
+                    part.covered = covered
+                continue
             wake = load_state(blob).wake
             if wake is not None:
                 heapq.heappush(part.wakes, (wake, bid))
+
+    def note_position(self, partition: int, topic: str, offset: int) -> None:
+        """The consumer starts ``topic``/``partition`` at ``offset``: everything before it was applied.
+
+        A watermark names offsets the consumer must have read; after a rebalance a topic may have
+        nothing left to read, and its position must still count as reached.
+        """
+        part = self._parts.setdefault(partition, _Partition())
+        if offset > part.position.get(topic, 0):
+            part.position[topic] = offset
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Forget partitions handed to another worker (their unacknowledged input is read again there)."""
@@ -252,10 +280,9 @@ class Runtime:
             out.acks.append(m.handle)
             out.outcomes["rejected"] += 1
             return
-        # Never acknowledged: watermarks are idempotent and few (one per partition per backfill), and
-        # after a crash or a rebalance the events they cover may be read again from older committed
-        # offsets; the watermark must then be read again too, or those events would wait forever.
-        part.watermarks.append((at, offsets, None))
+        # acknowledged once reached; the reached instant is kept in the table (see _release), since
+        # after a crash or a rebalance the events it covers may be read again from older offsets
+        part.watermarks.append((at, offsets, m.handle))
 
     def _dead(self, m: Message, reason: str) -> DeadLetter:
         raw = m.value or b""
@@ -284,7 +311,11 @@ class Runtime:
         else:
             for p in sorted(self._parts):
                 part = self._parts[p]
+                before_cover = part.covered
                 horizon = self._release(part, out)
+                if part.covered != before_cover and part.covered is not None:
+                    key = watermark_key(p, self.partitions)
+                    out.states[key] = json.dumps({"covered": part.covered}).encode()
                 if horizon is None:
                     continue
                 released: list[_Pending] = []

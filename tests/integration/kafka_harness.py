@@ -180,8 +180,11 @@ def alerts_by_id(bootstrap: str, topic: str) -> tuple[dict[str, str], int]:
 
 
 def latest_by_key(bootstrap: str, topic: str) -> dict[str, bytes]:
+    """The latest value per key (the worker's own bookkeeping keys, starting with NUL, left out)."""
     out: dict[str, bytes] = {}
     for rec in read_topic(bootstrap, topic):
+        if rec.key.startswith(b"\x00"):
+            continue
         if rec.value is None:
             out.pop(rec.key.decode(), None)
         else:

@@ -97,9 +97,10 @@ def test_stream_through_kafka_equals_replay(broker, names, portfolio, tmp_path):
         w.terminate()
 
 
-def test_crash_and_restart_loses_nothing(broker, names, portfolio, tmp_path):
+@pytest.mark.parametrize("store", ["rocksdb://", "memory://"])
+def test_crash_and_restart_loses_nothing(broker, names, portfolio, tmp_path, store):
     path, result = portfolio
-    env = settings_env(broker, names, tmp_path / "w", MONITOR_BATCH_SIZE="50")
+    env = settings_env(broker, names, tmp_path / "w", MONITOR_BATCH_SIZE="50", MONITOR_STORE=store)
     create_topics(_settings(env))
     _produce(env, path)
     topic = Topics(names.prefix).alerts
@@ -169,25 +170,30 @@ def test_dead_letter_gets_bad_messages_and_the_rest_is_processed(broker, names, 
         w.terminate()
 
 
-def test_two_workers_share_the_partitions_and_one_leaving_loses_nothing(broker, names, portfolio, tmp_path):
+def test_two_workers_share_the_partitions_and_one_leaving_hands_them_over(broker, names, portfolio, tmp_path):
     path, result = portfolio
     base = settings_env(broker, names, tmp_path / "a", MONITOR_BATCH_SIZE="50")
     create_topics(_settings(base))
     a = Worker(base, tmp_path / "a.log").start()
     b = Worker({**base, "MONITOR_DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log").start()
     try:
-        _produce(base, path)
-        topic = Topics(names.prefix).alerts
-        wait_for(lambda: len(alerts_by_id(broker.bootstrap, topic)[0]) >= len(result.alerts) * 0.3, 120,
-                 "a third of the alerts")
         def shares() -> bool:
             lasts = [w.log.read_text(errors="replace").split("recovered: partitions ")[1:] for w in (a, b)]
             return all(last and not last[-1].startswith("[]") for last in lasts)
 
         wait_for(shares, 60, "both workers to own partitions")
-        a.terminate()  # a graceful leave hands its partitions to b
-        _wait_all_alerts(broker, names, result, [b])
+        _produce(base, path)
+        _wait_all_alerts(broker, names, result, [a, b])  # the two together decide what one replay does
         _check_final(broker, names, result)
+        assert shares()  # and both kept their share throughout
+        assert a.terminate() == 0, a.tail()  # a graceful leave: b takes a's partitions over
+        assert (tmp_path / "a" / ".clean-shutdown").exists()  # so a's RocksDB store is reused next time
+        later = tmp_path / "later.jsonl"
+        write_simulation(simulate(400, 3, 22, start="2025-10-01"), later)
+        both = replay([path, later], default_policy())
+        _produce(base, later)
+        _wait_all_alerts(broker, names, both, [b])
+        _check_final(broker, names, both)
     finally:
         a.terminate()
         b.terminate()

@@ -1,0 +1,190 @@
+"""The three forms: byte-identical rebuilds, both languages, the CSV for spreadsheets, printing to PDF."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.reports import Report, build_report, render_html, write_report
+
+FILES = ("report-month-2025-03-31.html", "report-month-2025-03-31.json", "warning-list-month-2025-03-31.csv")
+
+
+def _build(events: Path, out: Path) -> Report:
+    return build_report(out, [events], period="month", as_of="2025-03-31")
+
+
+def test_rebuilding_gives_the_same_bytes(hand: tuple[Path, Path], tmp_path: Path) -> None:
+    events, out = hand
+    first = write_report(_build(events, out), tmp_path / "one")
+    # the same input copied elsewhere, built into another directory
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy / "replay")
+    shutil.copy(events, copy / "events.jsonl")
+    second = write_report(_build(copy / "events.jsonl", copy / "replay"), tmp_path / "two")
+    assert [p.name for p in first] == [FILES[0], FILES[1], FILES[2]]
+    for a, b in zip(first, second):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == sorted(FILES)  # no temporary files left
+
+
+def test_json_is_the_model(hand: tuple[Path, Path], tmp_path: Path) -> None:
+    events, out = hand
+    report = _build(events, out)
+    paths = write_report(report, tmp_path, "en")
+    data = json.loads(paths.json.read_text(encoding="utf-8"))
+    assert Report.model_validate(data) == report
+    assert data["meta"]["policy_version"] == "default-2026.11" and data["meta"]["format"] == "monitor-report/1"
+    # the JSON does not depend on the language
+    zh = write_report(report, tmp_path / "zh", "zh")
+    assert zh.json.read_bytes() == paths.json.read_bytes()
+
+
+@pytest.mark.parametrize("lang, words", [("zh", ["贷后预警监测报告", "预警名单", "严重预警", "万元", "目录"]),
+                                         ("en", ["Monitoring Report", "Warning list", "Severe", "CNY mn", "Contents"])])
+def test_both_languages_render(hand: tuple[Path, Path], lang: str, words: list[str]) -> None:
+    events, out = hand
+    page = render_html(_build(events, out), lang)  # type: ignore[arg-type]
+    for w in words:
+        assert w in page
+    assert page.startswith("<!DOCTYPE html>") and f'lang="{"zh-CN" if lang == "zh" else "en"}"' in page
+    for anchor in range(1, 8):
+        assert f'href="#s{anchor}"' in page and f'id="s{anchor}"' in page
+    assert "@page" in page and "@media print" in page and "<svg" in page
+    # self-contained: nothing is fetched
+    assert not re.search(r'(src|href)="(https?:)?//', page) and "<script" not in page and "@import" not in page
+    for item in ("2025-03-01", "default-2026.11", "events.jsonl", "2025-03-31"):
+        assert item in page
+
+
+def test_html_rows_are_limited_json_and_csv_are_complete(hand: tuple[Path, Path], tmp_path: Path) -> None:
+    events, out = hand
+    report = _build(events, out)
+    paths = write_report(report, tmp_path, "en", html_rows=2)
+    page = paths.html.read_text(encoding="utf-8")
+    assert "The first 2 are listed here" in page and FILES[2] in page
+    assert page.count('<span class="badge') >= 2
+    assert len(json.loads(paths.json.read_text())["warning_list"]["rows"]) == 5
+
+
+def test_csv_opens_in_a_spreadsheet(hand: tuple[Path, Path], tmp_path: Path) -> None:
+    events, out = hand
+    paths = write_report(_build(events, out), tmp_path, "zh")
+    raw = paths.csv.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    rows = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline="")))
+    assert rows[0][:4] == ["序号", "借款人编号", "预警等级", "期初等级"]
+    assert [r[1] for r in rows[1:]] == ["B", "E", "J", "A", "D"]
+    b = rows[1]
+    assert b[2] == "严重预警" and b[4] == "5000000.00" and b[13] == "overdue.dpd" and b[15] == "2025-01-15"
+    assert b[16] == "是" and b[-3:] == ["2025-03", "2025-03-31T16:00:00Z", "default-2026.11"]
+    en = write_report(_build(events, out), tmp_path / "en", "en").csv.read_bytes()
+    assert en[3:].split(b"\r\n")[0].startswith(b"rank,borrower_id,tier,tier_at_start,exposure_cny")
+
+
+def test_csv_cells_are_never_formulas(tmp_path: Path) -> None:
+    from monitor.reports._write import _safe
+
+    assert _safe("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _safe("@x") == "'@x" and _safe("B1") == "B1"
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_html_prints_to_pdf_in_headless_chromium(hand: tuple[Path, Path], tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (apt-get install -y chromium): needed to print the report")
+        pytest.skip("chromium is not installed; set CI=1 to make this a failure")
+    events, out = hand
+    pdfs = []
+    for lang in ("zh", "en"):
+        paths = write_report(_build(events, out), tmp_path / lang, lang)  # type: ignore[arg-type]
+        pdf = tmp_path / f"{lang}.pdf"
+        profile = tmp_path / f"profile-{lang}"
+        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+               paths.html.resolve().as_uri()]
+        done = subprocess.run(cmd, capture_output=True, timeout=180)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+        data = pdf.read_bytes()
+        assert data.startswith(b"%PDF-")
+        pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+        assert pages >= 7, pages  # the cover, then each section on a page of its own
+        pdfs.append(pages)
+
+
+# ---------------------------------------------------------------- the command line
+
+def _run(*args: str) -> tuple[int, str, str]:
+    done = subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], timeout=300)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_cli_writes_three_files_and_prints_their_paths(hand: tuple[Path, Path], tmp_path: Path) -> None:
+    events, out = hand
+    cap = tmp_path / "cap.json"
+    cap.write_text('{"T1": 3}', encoding="utf-8")
+    code, stdout, stderr = _run("report", "--period", "month", "--as-of", "2025-03-31", "--replay", str(out),
+                                "--events", str(events), "--out", str(tmp_path / "r"), "--lang", "en",
+                                "--capacity", str(cap))
+    assert code == 0, stderr
+    printed = [line.split()[-1] for line in stdout.splitlines()]
+    assert [Path(p).name for p in printed] == [FILES[0], FILES[1], FILES[2]]
+    assert all(Path(p).is_file() for p in printed)
+    report = json.loads(Path(printed[1]).read_text())
+    assert report["inspections"]["capacity_configured"] and report["meta"]["inputs"][-1]["role"] == "capacity"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--period", "year", "--as-of", "2025-03-31"], "'year' is not one of"),
+    (["--period", "day", "--as-of", "31/03/2025"], "not a date"),
+    (["--period", "day", "--as-of", "2025-04-11"], "after the replay's as-of"),
+    (["--period", "day"], "Missing option '--as-of'"),
+])
+def test_cli_usage_errors_exit_2_with_one_line(hand: tuple[Path, Path], tmp_path: Path, args: list[str],
+                                               message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    events, out = hand
+    code = main(["report", *args, "--replay", str(out), "--events", str(events), "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("monitor: error: ") and message in err, err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("case", ["no-replay", "bad-capacity", "other-policy"])
+def test_cli_input_errors_name_the_problem(hand: tuple[Path, Path], tmp_path: Path, case: str) -> None:
+    events, out = hand
+    args = ["report", "--period", "day", "--as-of", "2025-03-05", "--events", str(events), "--out", str(tmp_path)]
+    if case == "no-replay":
+        args += ["--replay", str(tmp_path / "nowhere")]
+        expect = "no such file"
+    elif case == "bad-capacity":
+        cap = tmp_path / "cap.toml"
+        cap.write_text('T1 = -2\n', encoding="utf-8")
+        args += ["--replay", str(out), "--capacity", str(cap)]
+        expect = "T1: Input should be greater than 0"
+    else:
+        from monitor.rules.loader import DEFAULT_POLICY_PATH
+
+        pol = tmp_path / "p.toml"
+        pol.write_text(DEFAULT_POLICY_PATH.read_text().replace('version = "default-2026.11"', 'version = "x-1"'))
+        args += ["--replay", str(out), "--policy", str(pol)]
+        expect = "the replay used policy 'default-2026.11'"
+    code, _, stderr = _run(*args)
+    assert code == 2
+    assert stderr.count("\n") == 1 and stderr.startswith("monitor: error: ") and expect in stderr, stderr

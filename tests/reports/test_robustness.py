@@ -1,0 +1,119 @@
+"""The quick readers fall back to the exact ones, and the figures do not depend on which read a line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.reports import Report, build_report
+from monitor.reports import _ids
+from monitor.reports._scan import iter_chunks
+from tests.reports import portfolio
+
+# ids longer than 8 bytes (hashed keys), non-ASCII, with a quote and a backslash (escaped in JSON)
+NAMES = {"A": 'Ａ客户-"甲"-0000000001', "B": "B\\客户-0000000002", "C": "C-0000000003-长名称-" + "x" * 90,
+         "D": "丁", "E": "E", "F": "F-0006", "G": "G-0007", "J": "J-0010", "H": "H-0008"}
+TEAMS = {"T1": '检查一组 "东"', "T2": "检查二组\\西"}
+
+
+def _renamed(docs: list) -> list:
+    out = []
+    for d in docs:
+        if isinstance(d, bytes):
+            out.append(d)
+            continue
+        d = dict(d, borrower_id=NAMES[d["borrower_id"]])
+        if "team" in d:
+            d["team"] = TEAMS[d["team"]]
+        out.append(d)
+    return out
+
+
+@pytest.fixture(scope="module")
+def both(hand: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Report]:
+    events, out = hand
+    plain = build_report(out, [events], period="month", as_of="2025-03-31")
+    ev2, out2 = portfolio.build(tmp_path_factory.mktemp("renamed"), _renamed(portfolio.events()))
+    return plain, build_report(out2, [ev2], period="month", as_of="2025-03-31")
+
+
+def test_renaming_borrowers_and_teams_changes_no_figure(both: tuple[Report, Report]) -> None:
+    plain, renamed = both
+    a, b = plain.model_dump(), renamed.model_dump()
+    back = {v: k for k, v in NAMES.items()}
+    for top in b["portfolio"]["concentration"]["top"]:
+        top["borrower_id"] = back[top["borrower_id"]]
+    for section in ("portfolio", "changes", "rules", "data_health"):
+        assert a[section] == b[section], section
+    for row in b["warning_list"]["rows"]:
+        row["borrower_id"] = back[row["borrower_id"]]
+        row["team"] = next(k for k, v in TEAMS.items() if v == row["team"])
+    assert a["warning_list"] == b["warning_list"]
+    teams = {TEAMS[t["team"]] if t["team"] in TEAMS else t["team"]: t for t in a["inspections"]["teams"]}
+    assert {t["team"]: {**t, "team": 0} for t in b["inspections"]["teams"]} == \
+        {k: {**v, "team": 0} for k, v in teams.items()}
+
+
+def test_id_lookup_survives_shared_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = np.array(sorted([b"B1", b"B2", b"B10", "客户".encode()]))
+    monkeypatch.setattr(_ids, "_id_keys", lambda values, width: np.zeros(values.size, dtype=np.uint64))
+    index = _ids.IdIndex(ids)
+    got = index.lookup(np.array([b"B10", b"B3", "客户".encode(), b"B1", b"B1000000000"]))
+    assert got.tolist() == [int(np.flatnonzero(ids == b"B10")[0]), -1, int(np.flatnonzero(ids == "客户".encode())[0]),
+                            int(np.flatnonzero(ids == b"B1")[0]), -1]
+
+
+def test_a_line_longer_than_the_buffer(tmp_path: Path) -> None:
+    lines = [b'{"a": 1}', b'{"b": "' + b"y" * 50_000 + b'"}', b'{"c": 3}']
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert [c.line(i) for c in iter_chunks(path, chunk_bytes=4096) for i in range(c.lines)] == lines
+
+
+def test_replay_outputs_with_other_layouts_are_read_exactly(hand: tuple[Path, Path], tmp_path: Path) -> None:
+    """Keys in another order and blanks after the separators: every line goes the exact way."""
+    events, out = hand
+    moved = tmp_path / "replay"
+    moved.mkdir()
+    for name in ("alerts.jsonl", "borrowers.jsonl", "schedule_history.jsonl"):
+        docs = [json.loads(x) for x in (out / name).read_text(encoding="utf-8").splitlines()]
+        text = "".join(json.dumps(dict(reversed(list(d.items()))), ensure_ascii=False) + "\n" for d in docs)
+        (moved / name).write_text(text, encoding="utf-8")
+    for name in ("rejects.jsonl", "summary.json"):
+        (moved / name).write_bytes((out / name).read_bytes())
+    plain = build_report(out, [events], period="month", as_of="2025-03-31").model_dump()
+    other = build_report(moved, [events], period="month", as_of="2025-03-31").model_dump()
+    for section in ("portfolio", "changes", "warning_list", "rules", "inspections", "data_health"):
+        assert plain[section] == other[section], section
+
+
+def test_key_sets_never_miss_a_member() -> None:
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 2**63, 50_000, dtype=np.int64).astype(np.uint64)
+    members = keys[:5_000]
+    ks = _ids.KeySet(members)
+    assert ks.may_hold(members).all()
+    assert ks.may_hold(keys[5_000:]).mean() < 0.01  # few false positives
+
+
+def test_gzip_and_several_event_files_give_the_same_figures(hand: tuple[Path, Path], tmp_path: Path) -> None:
+    import gzip
+
+    from monitor.replay import replay, write_outputs
+    from monitor.rules.loader import default_policy
+
+    events, out = hand
+    plain = build_report(out, [events], period="month", as_of="2025-03-31").model_dump()
+    lines = events.read_bytes().splitlines(keepends=True)
+    first, second = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl"
+    first.write_bytes(gzip.compress(b"".join(lines[:15])))
+    second.write_bytes(b"".join(lines[15:]))
+    write_outputs(replay([first, second], default_policy()), tmp_path / "replay")
+    split = build_report(tmp_path / "replay", [first, second], period="month", as_of="2025-03-31").model_dump()
+    for section in ("portfolio", "changes", "warning_list", "rules", "inspections"):
+        assert plain[section] == split[section], section
+    assert split["data_health"]["feeds"] == plain["data_health"]["feeds"]
+    assert [i["name"] for i in split["meta"]["inputs"] if i["role"] == "events"] == ["a.jsonl.gz", "b.jsonl"]
