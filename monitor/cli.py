@@ -24,7 +24,8 @@ def _policy(path: str | None) -> Policy:
     return load_policy(path) if path else default_policy()
 
 
-def _as_of(text: str | None) -> int | None:
+def parse_as_of(text: str | None) -> int | None:
+    """An ``--as-of`` option's value as an instant (usage error when it is not one)."""
     if text is None:
         return None
     try:
@@ -103,7 +104,7 @@ def replay(events: tuple[str, ...], out: Path, policy_path: str | None, as_of: s
     from monitor.replay import replay as run, write_outputs
 
     policy = _policy(policy_path)
-    result = run(list(events), policy, _as_of(as_of))
+    result = run(list(events), policy, parse_as_of(as_of))
     write_outputs(result, out)
     print_summary(result, out)
     if strict and result.rejected:

@@ -7,18 +7,9 @@ from pathlib import Path
 
 import click
 
-from monitor._time import parse_instant
+from monitor.cli import parse_as_of as _as_of
 
 __all__ = ["backtest"]
-
-
-def _as_of(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--as-of") from None
 
 
 @click.command()
