@@ -20,12 +20,17 @@ consumer starts, and its own consumer group:
      arrival at a consumer - send time of the overdue event;
 (f)  two worker processes (same app id, own data dirs) on the same input.
 
-(a), (b), (c), (f) are timed from the first poll (every 0.2 s) where the
-group's committed offsets have moved (so group join, recovery and start-up are
-left out; for (f) also until the group is Stable with both members) until the
-committed offsets reach the end offsets of all six input topics, or until a
-time cap (then: events committed in the window / window; marked
-"time-capped"). (d) times itself from assignment to the last record.
+(a), (b), (c), (f) are timed by polling (every 0.2 s) the group's committed
+offsets (kafka-python's KafkaAdminClient.list_group_offsets) against the end
+offsets of the six input topics. The window opens at the first poll where the
+committed offsets have moved (so process start, group join and recovery are
+left out; for (f) also until the group is Stable with both members) and closes
+when every input partition is committed to its end, or at a time cap ("time-
+capped"). The headline rate is the committed events over the window's SECOND
+half: on the event clock the worker reads ahead and buffers validated events
+before its first commit, so the start of the window finishes work done before
+it and overstates the rate (the whole window's rate is printed too). (d) times
+itself from assignment to its last record.
 
 The machine may be shared: every figure comes with the CPU its processes used
 in the window (as a share of one core), the CPU the rest of the machine used
@@ -46,6 +51,7 @@ import collections
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -110,31 +116,34 @@ def machine_busy() -> float:
 
 
 class CpuMeter:
-    """CPU used in a window by named processes, by this bench, and by everything else."""
+    """CPU used by named processes, by this bench, and by everything else, between two snapshots."""
 
     def __init__(self, pids: dict[str, Callable[[], int | None]]) -> None:
         self.pids = pids
-        self.t0 = 0.0
         self.base: dict[str, float] = {}
 
-    def _snap(self) -> dict[str, float]:
+    def snap(self) -> dict[str, float]:
         snap = {name: cpu_seconds(get()) for name, get in self.pids.items()}
         snap["bench"] = time.process_time()
         snap["machine"] = machine_busy()
+        snap["t"] = time.monotonic()
         return snap
 
-    def start(self) -> None:
-        self.t0, self.base = time.monotonic(), self._snap()
-
-    def stop(self) -> dict[str, float]:
-        """Shares of one core over the window: per named process, 'bench', 'others'."""
-        now, snap = time.monotonic(), self._snap()
-        wall = max(1e-9, now - self.t0)
-        used = {k: max(0.0, snap[k] - self.base.get(k, 0.0)) for k in snap}
+    @staticmethod
+    def shares(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+        """Shares of one core from snapshot ``a`` to ``b``: per named process, 'bench', 'others'."""
+        wall = max(1e-9, b["t"] - a["t"])
+        used = {k: max(0.0, b[k] - a.get(k, 0.0)) for k in b if k != "t"}
         machine = used.pop("machine")
         out = {k: v / wall for k, v in used.items()}
         out["others"] = max(0.0, machine - sum(used.values())) / wall
         return out
+
+    def start(self) -> None:
+        self.base = self.snap()
+
+    def stop(self) -> dict[str, float]:
+        return self.shares(self.base, self.snap())
 
 
 class Proc:
@@ -364,8 +373,12 @@ class Figure:
         return self.rate / used if used > 0 else 0.0
 
     def line(self) -> str:
-        return (f"{self.name:<47} {self.rate:>8,.0f} ev/s {self.cpu_rate:>9,.0f} ev/cpu-s   "
-                f"{self.events:>9,} ev in {self.seconds:5.1f} s{'' if self.drained else ' (time-capped)'}")
+        text = (f"{self.name:<47} {self.rate:>8,.0f} ev/s {self.cpu_rate:>9,.0f} ev/cpu-s   "
+                f"{self.events:>9,} ev in {self.seconds:5.1f} s")
+        if "window" in self.extra:
+            n, secs = self.extra["window"]
+            text += f"; whole window {n / max(1e-9, secs):,.0f} ev/s ({n:,} ev in {secs:.0f} s)"
+        return text + ("" if self.drained else ", time-capped")
 
     def detail(self) -> str:
         more = ["cpu " + ", ".join(f"{k} {v * 100:.0f}%" for k, v in self.cpu.items())]
@@ -473,7 +486,14 @@ class Bench:
 
     def measure_group(self, group: str, inputs: list[str], procs: list[Proc], *, cap: float | None,
                       alerts_topic: str | None = None, members: int = 1) -> Figure:
-        """Poll the group's committed offsets until they reach the inputs' end offsets (see the docstring)."""
+        """Poll the group's committed offsets until they reach the inputs' end offsets (see the docstring).
+
+        The window starts at the first poll where the committed offsets have moved (with ``members`` > 1:
+        and the group is Stable with that many members). The headline rate is over the window's second
+        half: a worker on the event clock reads ahead and buffers (validated, unapplied) events before
+        the first commit, so the first part of the window finishes work done before it and overstates
+        the rate. The whole window's rate is reported too.
+        """
         end = self.kafka.end_offsets(inputs, self.args.partitions)
         tps = list(end)
         total = sum(end.values())
@@ -485,14 +505,14 @@ class Bench:
             alert_specs = {TopicPartition(alerts_topic, p): OffsetSpec.LATEST for p in range(self.args.partitions)}
         meter = CpuMeter({**{p.name: (lambda p=p: p.pid) for p in procs}, "broker": self.kafka.broker_pid})
         t_start = min(p.started for p in procs)
-        t0: float | None = None
-        base = 0
+        series: list[tuple[float, int, dict[str, float]]] = []  # (time, committed, cpu snapshot) from t0 on
         t_first_alert: float | None = None
         alert_base = 0
         last_print = time.monotonic()
         hard = time.monotonic() + self.args.deadline
         committed = 0
         profiler = None
+        profile_at = None
         while True:
             for p in procs:
                 p.check()
@@ -508,37 +528,46 @@ class Bench:
                         t_first_alert, alert_base = now, committed
                 except Exception:  # noqa: BLE001, S110 - asked again at the next poll
                     pass
-            if t0 is None and committed > 0:
-                ok = True
+            begin = False
+            if not series and committed > 0:
+                begin = True
                 if members > 1:
                     state, n = self.kafka.members(group)
-                    ok = state == "Stable" and n >= members
-                if ok:
-                    t0, base = now, committed
-                    meter.start()
+                    begin = state == "Stable" and n >= members
+                if begin:
                     log(f"  {group}: offsets moving {now - t_start:.1f} s after start ({committed:,} committed)")
                     if self.args.profile_seconds > 0 and group.endswith("-a"):
-                        profiler = self.start_profile(procs[0])
+                        profile_at = now + (cap / 2 if cap else 30.0)  # in the steady part
+            if series or begin:
+                snap = meter.snap()
+                series.append((snap["t"], committed, snap))
+            if profile_at is not None and now >= profile_at and profiler is None:
+                profiler = self.start_profile(procs[0])
             if committed >= total:
                 break
-            if t0 is not None and cap is not None and now - t0 >= cap:
+            if series and cap is not None and now - series[0][0] >= cap:
                 break
             if now - last_print > 15:
                 log(f"  {group}: {committed:,} / {total:,} committed")
                 last_print = now
             time.sleep(self.args.poll)
-        if t0 is None:
-            t0, base = now, committed
-            meter.start()
-        fig = Figure(name="", events=committed - base, seconds=max(1e-9, now - t0), total=total,
+        if not series:
+            snap = meter.snap()
+            series.append((snap["t"], committed, snap))
+        t0, c0, _ = series[0]
+        t1, c1, s1 = series[-1]
+        mid = next(x for x in series if x[0] >= t0 + (t1 - t0) / 2)
+        tm, cm, sm = mid
+        fig = Figure(name="", events=c1 - cm, seconds=max(1e-9, t1 - tm), total=total,
                      drained=committed >= total, consumers=tuple(p.name for p in procs))
-        fig.cpu = meter.stop()
         fig.rate = fig.events / fig.seconds
+        fig.cpu = CpuMeter.shares(sm, s1)
+        fig.extra["window"] = (c1 - c0, t1 - t0)
         fig.extra["startup_s"] = t0 - t_start
         if fig.drained:
-            fig.extra["from_start_rate"] = total / max(1e-9, now - t_start)
+            fig.extra["from_start_rate"] = total / max(1e-9, t1 - t_start)
             if t_first_alert is not None:
-                fig.extra["from_first_alert_rate"] = (total - alert_base) / max(1e-9, now - t_first_alert)
+                fig.extra["from_first_alert_rate"] = (total - alert_base) / max(1e-9, t1 - t_first_alert)
         if profiler is not None:
             self.finish_profile(profiler)
         return fig
@@ -999,9 +1028,12 @@ def main() -> int:
     ap.add_argument("--poll", type=float, default=0.2, help="committed-offset poll interval, seconds")
     ap.add_argument("--only", default="r,a,b,c,d,e,f", help="setups to run, e.g. a,d (c includes c')")
     ap.add_argument("--profile-seconds", type=float, default=0.0,
-                    help="record the (a) worker with py-spy for this long once its offsets move (0: off)")
+                    help="record the (a) worker with py-spy for this long, in the second half of its window "
+                         "(0: off)")
     ap.add_argument("--worker-env", action="append", metavar="NAME=VALUE",
                     help="extra environment for the monitor workers, e.g. MONITOR_BATCH_WITHIN=0.05 (repeatable)")
+    ap.add_argument("--worker-cmd", default=None,
+                    help="command line run instead of `python -m monitor worker --loglevel info` (A/B tests)")
     ap.add_argument("--keep-work", action="store_true", help="keep the work dir (logs, data dirs, profile)")
     args = ap.parse_args()
     only = set(args.only.split(","))
@@ -1018,6 +1050,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="wb-run-", dir="/tmp"))
     kafka = Kafka(args.port, args.kafka_data)
     bench = Bench(args, kafka, events_path, n, work)
+    if args.worker_cmd:
+        bench.worker_argv = shlex.split(args.worker_cmd)
     failures: list[str] = []
 
     def attempt(key: str, fn: Callable[..., None], *a: Any) -> None:
@@ -1063,7 +1097,7 @@ def report(bench: Bench, n: int, elapsed: float, failures: list[str], load0: tup
     print(f"worker bench: {n:,} input events, {bench.args.partitions} partitions, os.cpu_count() = {CORES}, "
           f"whole run {elapsed / 60:.1f} min, load average at start {load0[0]:.1f}, at end {os.getloadavg()[0]:.1f}")
     print(rule)
-    print(f"{'setup':<47} {'events/s':>13} {'per cpu-s':>13}   window")
+    print(f"{'setup':<47} {'events/s':>13} {'per cpu-s':>13}   (second half of the window; then the whole window)")
     for key in ("r", "a", "b", "c", "c'", "d", "f"):
         if key in f:
             print(f[key].line())
