@@ -1,12 +1,17 @@
 """Streaming-worker benchmark against a real Kafka broker: throughput, its ceilings, and latency.
 
-    python bench/worker_bench.py [--events N] [--port 39092] [--only a,b,c,d,e,f] [--profile-seconds 30]
+    python bench/worker_bench.py [--events N] [--port 39092] [--only r,a,b,c,d,e,f] [--profile-seconds 20]
+
+About 15 minutes on 2 cores with the default time caps; ``--events 50000`` and
+small caps give a quick check.
 
 Simulates a portfolio of ~1M events (17,000 borrowers x 24 months, seed 5;
 cached in /tmp/wb/) and measures in ONE run. Every setup gets fresh topics (its
 own prefix, 8 partitions) filled with ``monitor.produce.produce`` BEFORE its
 consumer starts, and its own consumer group:
 
+(r)  the floor: ``monitor.replay`` in this process (validation + engine, no
+     Kafka) on the first 100,000 events;
 (a)  ``python -m monitor worker`` (event clock, rocksdb://, batch 1000);
 (b)  a plain Faust agent that reads, updates and writes a RocksDB table entry
      once per event (``async for event in stream: table[k] = ...``);
@@ -31,6 +36,9 @@ half: on the event clock the worker reads ahead and buffers validated events
 before its first commit, so the start of the window finishes work done before
 it and overstates the rate (the whole window's rate is printed too). (d) times
 itself from assignment to its last record.
+
+With ``--profile-seconds`` it records the (a) worker with py-spy (if
+installed) and prints the main thread's time by category.
 
 The machine may be shared: every figure comes with the CPU its processes used
 in the window (as a share of one core), the CPU the rest of the machine used
@@ -103,6 +111,17 @@ def cpu_seconds(pid: int | None) -> float:
         return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLK_TCK
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def rss_mb(pid: int | None) -> float:
+    """Resident memory of a process, MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
 
 
 def machine_busy() -> float:
@@ -385,6 +404,8 @@ class Figure:
         ex = self.extra
         if "startup_s" in ex:
             more.append(f"offsets first moved {ex['startup_s']:.1f} s after start")
+        if ex.get("rss"):
+            more.append("peak RSS " + ", ".join(f"{v:,.0f} MB" for v in ex["rss"].values()))
         if ex.get("from_start_rate"):
             more.append(f"incl. start-up {ex['from_start_rate']:,.0f} ev/s")
         if ex.get("from_first_alert_rate"):
@@ -513,6 +534,7 @@ class Bench:
         committed = 0
         profiler = None
         profile_at = None
+        peak_rss: dict[str, float] = {}
         while True:
             for p in procs:
                 p.check()
@@ -541,6 +563,8 @@ class Bench:
             if series or begin:
                 snap = meter.snap()
                 series.append((snap["t"], committed, snap))
+            for p in procs:
+                peak_rss[p.name] = max(peak_rss.get(p.name, 0.0), rss_mb(p.pid))
             if profile_at is not None and now >= profile_at and profiler is None:
                 profiler = self.start_profile(procs[0])
             if committed >= total:
@@ -564,6 +588,7 @@ class Bench:
         fig.cpu = CpuMeter.shares(sm, s1)
         fig.extra["window"] = (c1 - c0, t1 - t0)
         fig.extra["startup_s"] = t0 - t_start
+        fig.extra["rss"] = peak_rss
         if fig.drained:
             fig.extra["from_start_rate"] = total / max(1e-9, t1 - t_start)
             if t_first_alert is not None:
@@ -581,7 +606,7 @@ class Bench:
             return None
         out = self.work / "a-worker.pyspy.txt"
         argv = [spy, "record", "--pid", str(proc.pid), "--duration", str(int(self.args.profile_seconds)),
-                "--rate", "100", "--idle", "--threads", "--format", "raw", "--output", str(out)]
+                "--rate", "100", "--idle", "--threads", "--nonblocking", "--format", "raw", "--output", str(out)]
         log(f"  profiling the worker with py-spy for {self.args.profile_seconds:.0f} s")
         return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
 
@@ -1037,6 +1062,8 @@ def main() -> int:
     ap.add_argument("--keep-work", action="store_true", help="keep the work dir (logs, data dirs, profile)")
     args = ap.parse_args()
     only = set(args.only.split(","))
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so that the finally blocks stop what was started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     for name in ("aiokafka", "kafka"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
@@ -1078,6 +1105,9 @@ def main() -> int:
         attempt("d", bench.setup_drain, "d", "(d) bare aiokafka consumer, getmany")
         attempt("f", bench.setup_worker, "f", "(f) monitor worker, event clock, 2 processes", 2)
         attempt("e", bench.setup_latency)
+    except (KeyboardInterrupt, SystemExit):
+        failures.append("interrupted: the figures above are what was measured before")
+        log("interrupted; stopping everything")
     finally:
         bench.stop_all()
         kafka.stop()
