@@ -25,11 +25,15 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	MONITOR_REQUIRE_BROKER=1 $(BIN)/python -m pytest
 
-# Headless Chromium (the report is printed to PDF in the tests) and CJK fonts, from Debian.
+# From Debian: headless Chromium and its WebDriver (the report is printed to PDF, the desk page is
+# driven in a real browser), CJK fonts, and Prometheus with promtool (rules tests, end-to-end scrape).
+SYSTEM_TOOLS := chromium chromedriver promtool prometheus
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
-	  else echo "chromium missing: run 'sudo apt-get install chromium fonts-noto-cjk'"; fi; }
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing from Debian:$$missing"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk prometheus >/dev/null; \
+	  else echo "missing:$$missing: run 'sudo apt-get install chromium chromium-driver fonts-noto-cjk prometheus'"; fi; fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/replay_bench.py

@@ -20,6 +20,7 @@ FEEDS: dict[str, str] = {
     "bureau_report": "bureau-reports",
     "overdue": "overdue-events",
     "inspection_completed": "inspections",
+    "tier_override": "overrides",
 }
 
 
@@ -59,6 +60,16 @@ class Topics:
     def dead_letter(self) -> str:
         return self.prefix + "dead-letter"
 
+    @property
+    def borrowers(self) -> str:
+        """Compacted: each borrower's current detail (profile, tier, signals, accounts, visits)."""
+        return self.prefix + "borrowers"
+
+    @property
+    def audit(self) -> str:
+        """Append-only: every change made through the alert desk (who, when, what, why)."""
+        return self.prefix + "audit"
+
     def internal(self, app_id: str) -> list[tuple[str, int, dict[str, str]]]:
         """Faust's own topics for ``app_id`` (created up front: Faust races its own creation)."""
         return [(f"{app_id}-borrowers-changelog", 0, {"cleanup.policy": "compact"}),
@@ -72,6 +83,8 @@ class Topics:
         specs.append(TopicSpec(self.alerts, dict(keep)))
         specs.append(TopicSpec(self.schedule, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}))
         specs.append(TopicSpec(self.dead_letter, dict(keep)))
+        specs.append(TopicSpec(self.borrowers, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}))
+        specs.append(TopicSpec(self.audit, dict(keep)))
         return specs
 
 
