@@ -133,9 +133,22 @@ class StepResult:
     acks: list[Any] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     time_driven: int = 0
+    # for observers (metrics), never read by the shell's processing:
+    events: list[tuple[str, str, int]] = field(default_factory=list)  # (topic, outcome, occurred_at µs) per event
+    moves: list[tuple[int, float, int, float]] = field(default_factory=list)  # (tier, exposure) before, after;
+    # one per borrower whose tier or exposure changed in the step; tier -1: no profile yet
 
     def __bool__(self) -> bool:
         return bool(self.alerts or self.schedules or self.states or self.dead or self.acks)
+
+
+_Before = tuple[tuple[object, ...], tuple[int, float]]  # (schedule key, level) at a borrower's first touch
+
+
+def _level(state: BorrowerState) -> tuple[int, float]:
+    """(tier, exposure) as the metrics count borrowers; (-1, 0.0) before the profile."""
+    profile = state.profile
+    return (state.tier, profile.exposure) if profile is not None else (-1, 0.0)
 
 
 @dataclass(slots=True)
@@ -301,7 +314,7 @@ class Runtime:
     def step(self, out: StepResult, wall_now: int | None = None) -> StepResult:
         """Apply what can be applied and settle what is due; fill ``out``."""
         touched: dict[str, BorrowerState] = {}
-        before: dict[str, tuple[object, ...]] = {}
+        before: dict[str, _Before] = {}
         if self.clock == "wall":
             ready, self._ready = self._ready, []
             self._apply(ready, touched, before, out)
@@ -326,9 +339,13 @@ class Runtime:
                 self._apply(released, touched, before, out)
                 self._advance(part, limit if inclusive else limit - 1, touched, before, out)
         for bid, state in touched.items():
+            key, level = before[bid]
             out.states[bid] = dump_state(state)
-            if self.engine.schedule_key(state) != before[bid]:
+            if self.engine.schedule_key(state) != key:
                 out.schedules[bid] = self.engine.schedule_entry(state)
+            now = _level(state)
+            if now != level:
+                out.moves.append(level + now)
         return out
 
     def _release(self, part: _Partition, out: StepResult) -> tuple[int, bool] | None:
@@ -362,8 +379,7 @@ class Runtime:
             self._cache[bid] = state
         return state
 
-    def _touch(self, bid: str, touched: dict[str, BorrowerState], before: dict[str, tuple[object, ...]]
-               ) -> BorrowerState:
+    def _touch(self, bid: str, touched: dict[str, BorrowerState], before: dict[str, _Before]) -> BorrowerState:
         state = touched.get(bid)
         if state is not None:
             return state
@@ -371,11 +387,11 @@ class Runtime:
         if state is None:
             state = self._cache[bid] = self.engine.new_state(bid)
         touched[bid] = state
-        before[bid] = self.engine.schedule_key(state)
+        before[bid] = (self.engine.schedule_key(state), _level(state))
         return state
 
     def _apply(self, items: list[_Pending], touched: dict[str, BorrowerState],
-               before: dict[str, tuple[object, ...]], out: StepResult) -> None:
+               before: dict[str, _Before], out: StepResult) -> None:
         engine = self.engine
         for item in items:
             bid = item.event.borrower_id
@@ -383,6 +399,7 @@ class Runtime:
             clock = state.clock
             step = engine.apply(state, item.event, item.at)
             out.outcomes[step.outcome] += 1
+            out.events.append((item.topic, step.outcome, item.at))
             if step.outcome == STALE and clock is not None:
                 late = (clock - item.at) / 86_400_000_000
                 out.dead.append(DeadLetter(
@@ -397,7 +414,7 @@ class Runtime:
                 heapq.heappush(self._parts[item.partition].wakes, (state.wake, bid))
 
     def _advance(self, part: _Partition, until: int, touched: dict[str, BorrowerState],
-                 before: dict[str, tuple[object, ...]], out: StepResult) -> None:
+                 before: dict[str, _Before], out: StepResult) -> None:
         """Settle the time-driven changes due up to ``until`` (inclusive) in this partition."""
         wakes = part.wakes
         while wakes and wakes[0][0] <= until:
