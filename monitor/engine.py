@@ -13,7 +13,7 @@ updated): callers keep the returned one.
     if step.schedule_changed: engine.schedule_entry(step.state)
 
 Time-driven changes (a DPD band crossed, a window ending, a cure period
-ending) take effect at the exact instant they become true: ``state.wake`` is
+ending, an officer's override expiring) take effect at the exact instant they become true: ``state.wake`` is
 the next such instant, and both ``apply`` and ``advance`` settle every wake-up
 due before the instant they move to, in time order. A wake-up due at the very
 instant of an event is settled together with that event, after it.
@@ -36,9 +36,24 @@ from monitor.events import (
     LoanProfile,
     Overdue,
     RatingChange,
+    TierOverride,
 )
-from monitor.outputs import Alert, AlertKind, BorrowerView, ScheduleEntry, Signal
-from monitor.rules.evaluate import Sig, evaluate
+from monitor.outputs import (
+    AccountDetail,
+    Alert,
+    AlertKind,
+    BorrowerDetail,
+    BorrowerView,
+    BureauDetail,
+    LawsuitDetail,
+    OverrideDetail,
+    ProfileDetail,
+    ScheduleEntry,
+    Signal,
+    VisitDetail,
+)
+from monitor.rules import overrides
+from monitor.rules.evaluate import Sig, evaluate, highest_dpd
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.state import (
     AccountFact,
@@ -151,14 +166,12 @@ class Engine:
                 min_classification=None, next_visit_due=None, team=None, branch=None, exposure=None,
             )
         ev = evaluate(self.policy, state, t)
-        from monitor.rules.evaluate import highest_dpd
-
         dpd, _ = highest_dpd(state, t)
         return BorrowerView(
             borrower_id=state.id,
             tier=LEVEL_NAMES[state.tier],
             computed_tier=LEVEL_NAMES[ev.computed],
-            active_rules=sorted(s.rule for s in ev.signals),
+            active_rules=sorted([s.rule for s in ev.signals] + [s.rule for s in overrides.signals(state, t)]),
             min_classification=self.policy.classification.of(dpd),
             next_visit_due=local_date(state.due, self._tz) if state.due is not None else None,
             team=p.team,
@@ -167,8 +180,62 @@ class Engine:
         )
 
     def signals(self, state: BorrowerState, now: datetime | int) -> list[Signal]:
-        """The signals that hold at ``now``, with their evidence."""
-        return self._signals(evaluate(self.policy, state, _instant(now)).signals)
+        """The signals that hold at ``now``, with their evidence (active overrides included)."""
+        return self._signals(self._evidence(state, _instant(now)))
+
+    def detail(self, state: BorrowerState) -> BorrowerDetail:
+        """Everything the borrower page shows, at the borrower's clock (never the borrower's name)."""
+        t = state.clock or 0
+        p = state.profile
+        ev = evaluate(self.policy, state, t) if p is not None else None
+        sigs = self._evidence(state, t) if p is not None else []  # no rules hold before the profile
+        dpd, _ = highest_dpd(state, t)
+        law = self.policy.lawsuit
+        b, prev, ins = state.bureau, state.bureau_prev, state.inspection
+        return BorrowerDetail(
+            borrower_id=state.id,
+            as_of=from_us(state.clock) if state.clock is not None else None,
+            policy_version=self.policy.version,
+            profile=None if p is None else ProfileDetail(
+                segment=p.segment, industry=p.industry, branch=p.branch, team=p.team, exposure=p.exposure,
+                product=p.product, mitigation=p.mitigation, grade=state.grade,
+                grade_since=from_us(state.grade_at) if state.grade_at is not None else None,
+                disbursed_at=from_us(p.disbursed), updated_at=from_us(p.at)),
+            tier=LEVEL_NAMES[state.tier] if p is not None else None,
+            computed_tier=LEVEL_NAMES[ev.computed] if ev is not None else None,
+            tier_since=from_us(state.tier_since) if state.tier_since is not None else None,
+            signals=self._signals(sigs),
+            overrides=[
+                OverrideDetail(direction=direction, tier=LEVEL_NAMES[f.tier], since=from_us(f.at),
+                               until=from_us(f.until), requested_until=from_us(f.asked or f.until),
+                               reason=f.reason or "", requested_by=f.by, approved_by=f.approver, event_id=f.eid)
+                for direction, f in (("floor", state.floor), ("cap", state.cap))
+                if f is not None and f.tier is not None and f.until is not None and overrides.active(f, t)],
+            lawsuits=[
+                LawsuitDetail(case_id=k, role=c.role, case_type=c.ctype, stage=c.stage, claim_amount=c.claim,
+                              court=c.court, first_notice_at=from_us(c.first), latest_notice_at=from_us(c.at),
+                              stage_since=from_us(c.stage_at), event_ids=list(c.eids),
+                              counts=c.role in law.roles and c.at <= t < c.at + law.active_days * DAY)
+                for k, c in sorted(state.cases.items()) if c.stage != "closed"],
+            overdue_accounts=[
+                AccountDetail(account_id=k, product=a.product, days_past_due=a.dpd + (t - a.at) // DAY,
+                              overdue_amount=a.amount, reported_at=from_us(a.at), reported_days_past_due=a.dpd,
+                              event_id=a.eid)
+                for k, a in sorted(state.accounts.items()) if a.dpd > 0],
+            highest_dpd=dpd,
+            min_classification=self.policy.classification.of(dpd) if p is not None else None,
+            bureau=None if b is None else BureauDetail(
+                reported_at=from_us(b.at), event_id=b.eid, max_external_dpd=b.dpd, external_overdue_amount=b.overdue,
+                hard_inquiries_30d=b.inq, total_external_debt=b.debt, guarantee_exposure=b.guar,
+                previous_reported_at=from_us(prev.at) if prev is not None else None,
+                previous_total_external_debt=prev.debt if prev is not None else None),
+            last_visit=None if ins is None else VisitDetail(
+                at=from_us(ins.at), event_id=ins.eid, team=ins.team, inspector=ins.inspector, outcome=ins.outcome),
+            next_visit_due=local_date(state.due, self._tz) if state.due is not None else None,
+            next_visit_reason=self._reason(state),
+            alerts=state.alerts,
+            events_before_profile=state.held,
+        )
 
     def schedule_entry(self, state: BorrowerState) -> ScheduleEntry:
         """The borrower's current visit-schedule entry."""
@@ -204,6 +271,8 @@ class Engine:
         visit = self._merge(s, e, t, now)
         if s.accounts or s.cases:
             self._prune(s, now)
+        if s.floor is not None or s.cap is not None:
+            overrides.prune(s, now, self._dup_window)
         if s.profile is None:
             return APPLIED
         if not had_profile:
@@ -232,7 +301,7 @@ class Engine:
         elif isinstance(e, InspectionCompleted):
             ins = s.inspection
             if ins is None or t >= ins.at:
-                s.inspection = InspectionFact(t, e.event_id, e.outcome.value, e.team)
+                s.inspection = InspectionFact(t, e.event_id, e.outcome.value, e.team, e.inspector)
                 return True
         elif isinstance(e, Overdue):
             acc = s.accounts.get(e.account_id)
@@ -254,11 +323,13 @@ class Engine:
                 c.eids = (c.eids + [e.event_id])[-_CASE_EIDS:]
             else:
                 c.first = min(c.first, t)
+        elif isinstance(e, TierOverride):
+            overrides.merge(self.policy, s, e, t)
         elif isinstance(e, LoanProfile):
             prof = s.profile
             if prof is None or t >= prof.at:
                 s.profile = ProfileFact(t, e.event_id, e.branch, e.team, e.exposure, e.mitigation.value,
-                                        to_us(e.disbursed_at))
+                                        to_us(e.disbursed_at), e.segment.value, e.industry, e.product)
             if s.grade is None:
                 s.grade, s.grade_at, s.grade_eid = e.grade.value, t, e.event_id
         return False
@@ -358,6 +429,8 @@ class Engine:
                 wake = end
         else:
             eff = new
+        if s.floor is not None or s.cap is not None:
+            eff, wake = overrides.bound(s, eff, now, wake)
         if eff != s.tier:
             old = s.tier
             s.tier, s.tier_since = eff, now
@@ -368,9 +441,15 @@ class Engine:
                     if s.due is None or due < s.due:
                         s.due, s.due_why, s.due_at = due, "tier_raised", now
             s.alerts += 1
-            evidence = evaluate(self.policy, s, now, detail=True).signals
+            evidence = self._evidence(s, now)
             alerts.append(self._alert(s, old, eff, new, now, evidence))
         s.wake = wake
+
+    def _evidence(self, s: BorrowerState, now: int) -> list[Sig]:
+        sigs = evaluate(self.policy, s, now, detail=True).signals
+        if s.floor is not None or s.cap is not None:
+            sigs += overrides.signals(s, now)
+        return sigs
 
     def _signals(self, sigs: list[Sig]) -> list[Signal]:
         ordered = sorted(sigs, key=lambda g: (-g.level, g.rule))

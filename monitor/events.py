@@ -15,8 +15,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 __all__ = [
@@ -34,8 +36,11 @@ __all__ = [
     "LoanProfile",
     "Mitigation",
     "Overdue",
+    "OverrideAction",
+    "OverrideDirection",
     "RatingChange",
     "Segment",
+    "TierOverride",
     "EVENT_ADAPTER",
     "describe_validation_error",
     "parse_event",
@@ -109,6 +114,17 @@ class EventType(StrEnum):
     bureau_report = "bureau_report"
     overdue = "overdue"
     inspection_completed = "inspection_completed"
+    tier_override = "tier_override"
+
+
+class OverrideAction(StrEnum):
+    set = "set"
+    clear = "clear"
+
+
+class OverrideDirection(StrEnum):
+    floor = "floor"  # keep the borrower at least at the tier
+    cap = "cap"  # keep the borrower at most at the tier (below its computed tier)
 
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
@@ -116,6 +132,9 @@ Text = Annotated[str, Field(min_length=1, max_length=200)]
 Notes = Annotated[str, Field(max_length=4000)]
 Amount = Annotated[float, Field(ge=0, allow_inf_nan=False, description="CNY, >= 0")]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+OverrideTier = Literal["normal", "watch", "warning", "severe"]
 
 
 class _Event(BaseModel):
@@ -194,8 +213,58 @@ class InspectionCompleted(_Event):
     notes: Notes | None = None
 
 
+class TierOverride(_Event):
+    """An officer bounds the borrower's effective tier until an instant, or clears such a bound.
+
+    ``set`` needs ``tier`` and ``until`` (after ``occurred_at``); ``clear`` takes neither.
+    A floor keeps the borrower at least at ``tier`` (watch, warning or severe); a cap keeps it
+    at most at ``tier`` (normal, watch or warning) and needs ``approved_by``, a second officer
+    other than ``requested_by`` (four eyes). A set replaces the override of its direction;
+    when a floor and a cap disagree, the floor wins.
+    """
+
+    type: Literal["tier_override"] = "tier_override"
+    action: OverrideAction
+    direction: OverrideDirection
+    tier: OverrideTier | None = Field(
+        default=None, description="Required to set (floor: watch, warning or severe; cap: normal, watch or "
+        "warning); must be absent to clear")
+    until: AwareDatetime | None = Field(
+        default=None, description="Required to set: the override ends at this instant (after occurred_at); "
+        "must be absent to clear")
+    reason: Reason = Field(description="Why (required, at most 2000 characters)")
+    requested_by: UserId = Field(description="The officer's user id")
+    approved_by: UserId | None = Field(
+        default=None, description="The approving officer's user id, not requested_by; required to set a cap")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TierOverride:
+        if self.action == OverrideAction.set:
+            if self.tier is None:
+                raise ValueError("tier: required when action is 'set'")
+            if self.until is None:
+                raise ValueError("until: required when action is 'set'")
+            if self.until <= self.occurred_at:
+                raise ValueError("until: must be after occurred_at")
+            if self.direction == OverrideDirection.floor and self.tier == "normal":
+                raise ValueError("tier: a floor must be watch, warning or severe (a floor at normal changes nothing)")
+            if self.direction == OverrideDirection.cap:
+                if self.tier == "severe":
+                    raise ValueError("tier: a cap must be normal, watch or warning (a cap at severe changes nothing)")
+                if self.approved_by is None:
+                    raise ValueError("approved_by: required to set a cap (a second officer approves)")
+        else:
+            if self.tier is not None:
+                raise ValueError("tier: not allowed when action is 'clear'")
+            if self.until is not None:
+                raise ValueError("until: not allowed when action is 'clear'")
+        if self.approved_by is not None and self.approved_by.casefold() == self.requested_by.casefold():
+            raise ValueError("approved_by: must be a different officer than requested_by")
+        return self
+
+
 Event = Annotated[
-    Union[LoanProfile, RatingChange, LawsuitNotice, BureauReport, Overdue, InspectionCompleted],
+    Union[LoanProfile, RatingChange, LawsuitNotice, BureauReport, Overdue, InspectionCompleted, TierOverride],
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -252,6 +321,9 @@ def describe_validation_error(exc: ValidationError) -> str:
             msg = f"longer than {ctx.get('max_length')} characters"
         elif kind == "finite_number":
             msg = "must be a finite number"
+        elif kind == "value_error":
+            messages.append(str(ctx.get("error", err["msg"].removeprefix("Value error, "))))
+            continue
         else:
             msg = err["msg"][0].lower() + err["msg"][1:]
         messages.append(f"{where}: {msg}" if where else msg)

@@ -1,4 +1,4 @@
-"""The outputs of the decision core: alerts, schedule entries, borrower views.
+"""The outputs of the decision core: alerts, schedule entries, borrower views and details.
 
 Like the events, these pydantic models are the only definition of the output
 contract; the JSON Schema is generated from them.
@@ -12,7 +12,31 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Alert", "AlertKind", "BorrowerView", "ScheduleEntry", "Signal", "TierName"]
+from monitor.events import (
+    CaseType,
+    Grade,
+    InspectionOutcome,
+    LawsuitRole,
+    LawsuitStage,
+    Mitigation,
+    Segment,
+)
+
+__all__ = [
+    "AccountDetail",
+    "Alert",
+    "AlertKind",
+    "BorrowerDetail",
+    "BorrowerView",
+    "BureauDetail",
+    "LawsuitDetail",
+    "OverrideDetail",
+    "ProfileDetail",
+    "ScheduleEntry",
+    "Signal",
+    "TierName",
+    "VisitDetail",
+]
 
 TierName = Literal["normal", "watch", "warning", "severe"]
 ClassificationName = Literal["normal", "special_mention", "substandard", "doubtful", "loss"]
@@ -31,7 +55,7 @@ class Signal(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rule: str = Field(description="Rule id, e.g. overdue.dpd")
-    family: str = Field(description="rating, lawsuit, bureau, overdue, inspection or combo")
+    family: str = Field(description="rating, lawsuit, bureau, overdue, inspection, combo or override")
     level: TierName
     since: datetime = Field(description="When the signal started to hold")
     values: dict[str, Any] = Field(description="The observed values")
@@ -87,3 +111,119 @@ class BorrowerView(BaseModel):
     team: str | None
     branch: str | None
     exposure: float | None
+
+
+# ------------------------------------------------------------------ borrower detail
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProfileDetail(_Out):
+    """The loan profile as the borrower page shows it (never the borrower's name)."""
+
+    segment: Segment | None = Field(description="Null in states kept before it was")
+    industry: str | None
+    branch: str
+    team: str = Field(description="The inspection team responsible")
+    exposure: float = Field(description="Outstanding amount, CNY")
+    product: str | None
+    mitigation: Mitigation
+    grade: Grade | None = Field(description="The current internal grade (the profile's until a rating change)")
+    grade_since: datetime | None = Field(description="When the current grade was set")
+    disbursed_at: datetime
+    updated_at: datetime = Field(description="occurred_at of the latest loan_profile event")
+
+
+class OverrideDetail(_Out):
+    """An officer's tier override that holds now."""
+
+    direction: Literal["floor", "cap"]
+    tier: TierName
+    since: datetime = Field(description="occurred_at of the tier_override event that set it")
+    until: datetime = Field(description="It ends at this instant (the policy may shorten the requested one)")
+    requested_until: datetime
+    reason: str
+    requested_by: str
+    approved_by: str | None
+    event_id: str
+
+
+class LawsuitDetail(_Out):
+    """One lawsuit case the state keeps (latest notice), not closed."""
+
+    case_id: str
+    role: LawsuitRole
+    case_type: CaseType
+    stage: LawsuitStage
+    claim_amount: float
+    court: str | None
+    first_notice_at: datetime
+    latest_notice_at: datetime
+    stage_since: datetime
+    counts: bool = Field(description="The policy's lawsuit rules consider it now (role and active window)")
+    event_ids: list[str] = Field(description="The latest notices of the case, oldest first")
+
+
+class AccountDetail(_Out):
+    """An account past due at the detail's instant."""
+
+    account_id: str
+    product: str
+    days_past_due: int = Field(description="As of the detail's instant (grows by one a day until cured)")
+    overdue_amount: float = Field(description="As reported")
+    reported_at: datetime = Field(description="occurred_at of the latest overdue event of the account")
+    reported_days_past_due: int
+    event_id: str
+
+
+class BureauDetail(_Out):
+    """The latest credit-bureau report."""
+
+    reported_at: datetime
+    event_id: str
+    max_external_dpd: int
+    external_overdue_amount: float
+    hard_inquiries_30d: int
+    total_external_debt: float
+    guarantee_exposure: float
+    previous_reported_at: datetime | None = Field(description="The report before (kept for debt growth)")
+    previous_total_external_debt: float | None
+
+
+class VisitDetail(_Out):
+    """The latest on-site inspection."""
+
+    at: datetime
+    event_id: str
+    team: str
+    inspector: str | None = Field(description="Staff id; null in states kept before it was")
+    outcome: InspectionOutcome
+
+
+class BorrowerDetail(_Out):
+    """Everything the alert desk shows on a borrower page, from the borrower's state alone
+    (published to the compacted ``{prefix}borrowers`` topic whenever the state changes)."""
+
+    borrower_id: str
+    as_of: datetime | None = Field(description="The borrower's clock: the instant this detail describes "
+                                   "(null before any event)")
+    policy_version: str
+    profile: ProfileDetail | None = Field(description="Null until the loan_profile event arrives")
+    tier: TierName | None = Field(description="Effective tier (cure period and overrides); null without profile")
+    computed_tier: TierName | None = Field(description="The tier the signals give now (before the cure period "
+                                           "and overrides)")
+    tier_since: datetime | None = Field(description="When the effective tier last changed (null: never left normal)")
+    signals: list[Signal] = Field(description="The active signals with their evidence, overrides included")
+    overrides: list[OverrideDetail] = Field(description="Active overrides: the floor first, then the cap")
+    lawsuits: list[LawsuitDetail] = Field(description="Cases not closed, by case id")
+    overdue_accounts: list[AccountDetail] = Field(description="Accounts past due, by account id")
+    highest_dpd: int
+    min_classification: ClassificationName | None = Field(description="Regulatory floor by the highest DPD")
+    bureau: BureauDetail | None
+    last_visit: VisitDetail | None
+    next_visit_due: date | None = Field(description="Calendar date in the policy's time zone")
+    next_visit_reason: str
+    alerts: int = Field(description="Alerts raised for the borrower so far (the last alert's sequence)")
+    events_before_profile: int = Field(description="Events received before the loan profile")

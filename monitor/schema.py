@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-
 from monitor.events import EVENT_ADAPTER
-from monitor.outputs import Alert, BorrowerView, ScheduleEntry
+from monitor.outputs import Alert, BorrowerDetail, BorrowerView, ScheduleEntry
 
 __all__ = ["contract_schema", "schema_json"]
 
@@ -21,6 +20,7 @@ def contract_schema() -> dict[str, Any]:
         "alert": Alert.model_json_schema(),
         "schedule_entry": ScheduleEntry.model_json_schema(),
         "borrower": BorrowerView.model_json_schema(),
+        "borrower_detail": BorrowerDetail.model_json_schema(),
     }
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "BureauFact",
     "CaseFact",
     "InspectionFact",
+    "OverrideFact",
     "PreviousReport",
     "ProfileFact",
     "RatingMove",
@@ -37,7 +38,8 @@ _CFG = ConfigDict(extra="forbid")
 @with_config(_CFG)
 @dataclass(slots=True)
 class ProfileFact:
-    """What the engine needs of the loan profile (segment, industry and product stay in the events)."""
+    """The loan profile without the borrower's name (segment, industry and product are shown
+    on the borrower detail; they are None in states written before they were kept)."""
 
     at: int
     eid: str
@@ -46,6 +48,9 @@ class ProfileFact:
     exposure: float
     mitigation: str
     disbursed: int
+    segment: str | None = None
+    industry: str | None = None
+    product: str | None = None
 
 
 @with_config(_CFG)
@@ -119,6 +124,26 @@ class InspectionFact:
     eid: str
     outcome: str
     team: str
+    inspector: str | None = None  # the inspector's staff id (None in states written before it was kept)
+
+
+@with_config(_CFG)
+@dataclass(slots=True)
+class OverrideFact:
+    """The latest ``tier_override`` of one direction (floor or cap).
+
+    ``tier`` None marks a clear, kept (like a cure) for the duplicate window so that a late
+    copy of an older ``set`` cannot bring the override back.
+    """
+
+    at: int  # occurred_at of the event
+    eid: str
+    by: str  # requested_by
+    tier: int | None = None  # the bound; None after a clear
+    until: int | None = None  # the override ends at this instant (after any shortening by the policy)
+    asked: int | None = None  # the requested ``until`` when the policy shortened it
+    reason: str | None = None
+    approver: str | None = None  # approved_by
 
 
 @with_config(_CFG)
@@ -140,9 +165,11 @@ class BorrowerState:
     bureau: BureauFact | None = None
     bureau_prev: PreviousReport | None = None
     inspection: InspectionFact | None = None
+    floor: OverrideFact | None = None  # officer's floor on the effective tier
+    cap: OverrideFact | None = None  # officer's (approved) cap on the effective tier
     computed: int = 0
     tiers: list[tuple[int, int]] = field(default_factory=list)  # ended computed tiers still in the cure period: (end, level)
-    tier: int = 0  # effective tier
+    tier: int = 0  # effective tier (the computed tier through the cure period, then bounded by overrides)
     tier_since: int | None = None
     due: int | None = None  # next visit due (instant)
     due_why: str | None = None  # first_visit | inspection | tier_raised

@@ -64,6 +64,21 @@ def inspection(when: datetime, outcome: str = "normal", bid: str = "B1", eid: st
     return _event("inspection_completed", bid, when, eid, team="T1", inspector="insp-01", outcome=outcome)
 
 
+def override(when: datetime, action: str = "set", direction: str = "floor", tier: str | None = "warning", *,
+             until: datetime | None = None, days: float = 30, reason: str = "management change",
+             requested_by: str = "officer-1", approved_by: str | None = None, bid: str = "B1",
+             eid: str | None = None) -> Event:
+    """A tier_override event; ``set`` defaults to ``until`` = ``when`` + ``days``."""
+    fields: dict[str, Any] = {"action": action, "direction": direction, "reason": reason,
+                              "requested_by": requested_by}
+    if action == "set":
+        fields["tier"] = tier
+        fields["until"] = (until or when + timedelta(days=days)).isoformat()
+    if approved_by is not None:
+        fields["approved_by"] = approved_by
+    return _event("tier_override", bid, when, eid, **fields)
+
+
 class Run:
     """Feed one borrower's events to the engine and look at the result."""
 

@@ -232,8 +232,11 @@ def test_cli_schema_is_generated_json_schema(tmp_path):
     doc = json.loads(done.stdout)
     mapping = doc["event"]["discriminator"]["mapping"]
     assert sorted(mapping) == ["bureau_report", "inspection_completed", "lawsuit", "loan_profile", "overdue",
-                               "rating_change"]
+                               "rating_change", "tier_override"]
     assert "alert_id" in doc["alert"]["properties"]
+    detail = doc["borrower_detail"]["properties"]
+    assert {"profile", "signals", "overrides", "lawsuits", "overdue_accounts", "bureau", "last_visit"} <= set(detail)
+    assert "name" not in detail and "name" not in doc["borrower_detail"]["$defs"]["ProfileDetail"]["properties"]
 
 
 def test_cli_policy_check_prints_rules(tmp_path):

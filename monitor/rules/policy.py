@@ -271,6 +271,16 @@ class Visits(_Strict):
         return normal if cap is None else min(normal, cap)
 
 
+class Overrides(_Strict):
+    """Limits on officers' tier overrides (``tier_override`` events)."""
+
+    floor_max_days: Days = 365
+    cap_max_days: Days = 180
+
+    def max_days(self, direction: str) -> int:
+        return self.floor_max_days if direction == "floor" else self.cap_max_days
+
+
 class Policy(_Strict):
     """A complete warning policy. Build it with :func:`load_policy`."""
 
@@ -287,6 +297,7 @@ class Policy(_Strict):
     combo: ComboRules
     classification: Classification = Classification()
     visits: Visits
+    overrides: Overrides = Overrides()
 
     @field_validator("timezone")
     @classmethod
