@@ -174,6 +174,7 @@ class _Partition:
     position: dict[str, int] = field(default_factory=dict)  # topic -> next offset to read
     watermarks: list[tuple[int, dict[str, int], Any]] = field(default_factory=list)  # (at, offsets, handle)
     covered: int | None = None  # a reached watermark: everything up to and including it has been read
+    covered_offsets: dict[str, int] = field(default_factory=dict)  # the offsets that watermark named
     wakes: list[tuple[int, str]] = field(default_factory=list)  # heap of (wake, borrower)
 
 
@@ -209,9 +210,12 @@ class Runtime:
             if part is None:
                 continue
             if bid.startswith(WATERMARK_PREFIX):
-                covered = int(json.loads(blob)["covered"])
-                if part.covered is None or covered > part.covered:
-                    part.covered = covered
+                # Not reached again until the consumer has read up to the offsets it names once more:
+                # events it covers that are read again (they were not committed) must still be merged
+                # in event-time order across the feeds, so none may be released before all are read.
+                doc = json.loads(blob)
+                offsets = {str(k): int(v) for k, v in dict(doc.get("offsets", {})).items()}
+                part.watermarks.insert(0, (int(doc["covered"]), offsets, None))
                 continue
             wake = load_state(blob).wake
             if wake is not None:
@@ -328,7 +332,8 @@ class Runtime:
                 horizon = self._release(part, out)
                 if part.covered != before_cover and part.covered is not None:
                     key = watermark_key(p, self.partitions)
-                    out.states[key] = json.dumps({"covered": part.covered}).encode()
+                    out.states[key] = json.dumps({"covered": part.covered, "offsets": part.covered_offsets},
+                                                 sort_keys=True).encode()
                 if horizon is None:
                     continue
                 released: list[_Pending] = []
@@ -355,9 +360,10 @@ class Runtime:
             if not all(part.position.get(t, 0) >= off for t, off in offsets.items()):
                 break
             part.watermarks.pop(0)
-            out.acks.append(handle)
+            if handle is not None:
+                out.acks.append(handle)
             if part.covered is None or at > part.covered:
-                part.covered = at
+                part.covered, part.covered_offsets = at, offsets
         best: tuple[int, bool] | None = None
         if part.covered is not None:
             best = (part.covered, True)
