@@ -6,9 +6,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.engine import Engine
+from monitor.rules import overrides
 from monitor.rules.loader import default_policy
 from monitor.state import dump_state, load_state
-from tests.factories import Run, at, bureau, inspection, lawsuit, overdue, profile, rating
+from tests.factories import Run, at, bureau, inspection, lawsuit, overdue, override, profile, rating, us
 
 GRADES = ["AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D"]
 RANK = {"normal": 0, "watch": 1, "warning": 2, "severe": 3}
@@ -19,8 +20,16 @@ day = st.floats(min_value=0, max_value=400, allow_nan=False).map(lambda d: round
 
 @st.composite
 def an_event(draw):
-    kind = draw(st.sampled_from(["overdue", "bureau", "rating", "lawsuit", "inspection", "profile"]))
+    kind = draw(st.sampled_from(["overdue", "bureau", "rating", "lawsuit", "inspection", "profile", "override"]))
     when = at(draw(day))
+    if kind == "override":
+        direction = draw(st.sampled_from(["floor", "cap"]))
+        if draw(st.integers(0, 3)) == 0:
+            return override(when, "clear", direction)
+        tiers = ["watch", "warning", "severe"] if direction == "floor" else ["normal", "watch", "warning"]
+        return override(when, "set", direction, draw(st.sampled_from(tiers)),
+                        days=draw(st.sampled_from([0.5, 10, 45, 200, 400])),
+                        approved_by="sup-1" if direction == "cap" else None)
     if kind == "overdue":
         return overdue(when, draw(st.integers(0, 120)), draw(st.sampled_from(["A1", "A2"])))
     if kind == "bureau":
@@ -54,15 +63,36 @@ def feed(events, until=at(600)):
 
 @SETTINGS
 @given(histories)
-def test_effective_tier_is_never_below_computed(events):
+def test_effective_tier_is_never_below_computed_unless_capped_nor_below_a_floor(events):
     r = Run(POLICY)
     for e in events:
         r.feed(e)
         v = r.engine.view(r.state)
-        assert RANK[v.tier] >= RANK[v.computed_tier]
+        now = r.state.clock
+        if not overrides.active(r.state.cap, now):
+            assert RANK[v.tier] >= RANK[v.computed_tier]
+        if overrides.active(r.state.floor, now):
+            assert RANK[v.tier] >= r.state.floor.tier
     for a in r.alerts:
-        assert RANK[a.to_tier] >= RANK[a.computed_tier]
+        rules = {s.rule for s in a.signals}
+        if "override.cap" not in rules:
+            assert RANK[a.to_tier] >= RANK[a.computed_tier]
+        for s in a.signals:
+            if s.rule == "override.floor":
+                assert RANK[a.to_tier] >= RANK[s.level]
         assert a.from_tier != a.to_tier
+
+
+@SETTINGS
+@given(histories, st.lists(day, min_size=1, max_size=4))
+def test_overrides_only_bound_the_tier_the_rules_give(events, probes):
+    plain = [e for e in events if e.type != "tier_override"]
+    for probe in probes:
+        with_ = Run(POLICY).feed(*[e for e in events if e.occurred_at <= at(probe)]).until(at(probe))
+        without = Run(POLICY).feed(*[e for e in plain if e.occurred_at <= at(probe)]).until(at(probe))
+        ruled = RANK[without.engine.view(without.state, at(probe)).tier]
+        expected = overrides.bound(with_.state, ruled, us(at(probe)), None)[0]
+        assert RANK[with_.engine.view(with_.state, at(probe)).tier] == expected
 
 
 @SETTINGS
