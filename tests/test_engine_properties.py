@@ -9,7 +9,18 @@ from monitor.engine import Engine
 from monitor.rules import overrides
 from monitor.rules.loader import default_policy
 from monitor.state import dump_state, load_state
-from tests.factories import Run, at, bureau, inspection, lawsuit, overdue, override, profile, rating, us
+from tests.factories import (
+    Run,
+    at,
+    bureau,
+    inspection,
+    lawsuit,
+    overdue,
+    override,
+    profile,
+    rating,
+    us,
+)
 
 GRADES = ["AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D"]
 RANK = {"normal": 0, "watch": 1, "warning": 2, "severe": 3}
