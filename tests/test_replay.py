@@ -180,6 +180,46 @@ def test_replay_is_byte_identical_on_rerun(tmp_path):
         assert (tmp_path / "o1" / f).read_bytes() == (tmp_path / "o2" / f).read_bytes()
 
 
+OVERRIDES = [
+    {"type": "tier_override", "event_id": "ov1", "borrower_id": "B1", "occurred_at": "2025-01-10T00:00:00Z",
+     "action": "set", "direction": "floor", "tier": "warning", "until": "2025-02-10T00:00:00Z",
+     "reason": "实控人涉诉传闻", "requested_by": "officer-1"},
+    {"type": "tier_override", "event_id": "ov2", "borrower_id": "B2", "occurred_at": "2025-03-10T00:00:00Z",
+     "action": "set", "direction": "cap", "tier": "watch", "until": "2025-03-20T00:00:00Z",
+     "reason": "overdue paid at the branch, system not yet updated", "requested_by": "officer-1",
+     "approved_by": "supervisor-2"},
+    {"type": "tier_override", "event_id": "ov3", "borrower_id": "B2", "occurred_at": "2025-03-11T00:00:00Z",
+     "action": "set", "direction": "cap", "tier": "normal", "until": "2025-04-20T00:00:00Z",
+     "reason": "no approval", "requested_by": "officer-1"},
+    {"type": "tier_override", "event_id": "ov4", "borrower_id": "B3", "occurred_at": "2025-03-12T00:00:00Z",
+     "action": "clear", "direction": "floor", "reason": "nothing to clear", "requested_by": "officer-1"},
+]
+
+
+def test_replay_applies_tier_overrides_and_rejects_a_cap_without_approval(tmp_path):
+    src = write(tmp_path / "in.jsonl", GOOD + OVERRIDES)
+    result = replay([src], default_policy())
+    assert result.applied == len(GOOD) + 3 and result.events_by_type["tier_override"] == 3
+    (rej,) = result.rejects
+    assert rej.line == len(GOOD) + 3 and rej.reason.startswith("approved_by: required to set a cap")
+    b1 = [a for a in result.alerts if a.borrower_id == "B1"]
+    assert [(a.kind.value, a.to_tier, a.at.isoformat()) for a in b1][:2] == [
+        ("raised", "warning", "2025-01-10T00:00:00+00:00"), ("cleared", "normal", "2025-02-10T00:00:00+00:00")]
+    assert [s.event_ids for s in b1[0].signals] == [["ov1"]]
+    b2 = [(a.to_tier, a.at.isoformat()) for a in result.alerts if a.borrower_id == "B2"]
+    assert ("watch", "2025-03-10T00:00:00+00:00") in b2 and ("severe", "2025-03-20T00:00:00+00:00") in b2
+    write_outputs(result, tmp_path / "out")
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    assert summary["events"]["by_type"]["tier_override"] == 3 and summary["events"]["rejected"] == 1
+    plain = replay([write(tmp_path / "plain.jsonl", GOOD)], default_policy())
+    b1_with = next(v for v in result.views if v.borrower_id == "B1")
+    b1_plain = next(v for v in plain.views if v.borrower_id == "B1")
+    assert b1_with.next_visit_due.isoformat() == "2025-01-24"  # the floor pulled the visit to 14 days
+    assert b1_plain.next_visit_due.isoformat() == "2025-02-01"
+    assert b1_with.model_copy(update={"next_visit_due": None}) == b1_plain.model_copy(
+        update={"next_visit_due": None})  # the floor ended before the as-of
+
+
 # ------------------------------------------------------------------ command line
 
 
