@@ -218,6 +218,11 @@ def test_replay_applies_tier_overrides_and_rejects_a_cap_without_approval(tmp_pa
     assert b1_plain.next_visit_due.isoformat() == "2025-02-01"
     assert b1_with.model_copy(update={"next_visit_due": None}) == b1_plain.model_copy(
         update={"next_visit_due": None})  # the floor ended before the as-of
+    # the monthly report reads the same files (overrides are decisions, not a data feed it counts)
+    assert main(["report", "--period", "month", "--as-of", "2025-03-31", "--replay", str(tmp_path / "out"),
+                 "--events", str(src), "--out", str(tmp_path / "report")]) == 0
+    report = json.loads((tmp_path / "report/report-month-2025-03-31.json").read_text())
+    assert "override.cap" in {row["rule"] for row in report["rules"]["rows"]}
 
 
 # ------------------------------------------------------------------ command line

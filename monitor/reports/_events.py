@@ -181,6 +181,8 @@ def _slow(chunk: Chunk, rows: NDArray[np.intp], name: str) -> _Rows:
         except ValidationError:
             raise InputError(f"{name}: line {number} is not a valid event but rejects.jsonl does not list it "
                              "(the events are not the ones the replay read)") from None
+        if ev.type not in EVENT_TYPES:
+            continue  # an officer's tier_override: a decision, not one of the data feeds the report counts
         typ.append(EVENT_TYPES.index(ev.type))
         ts.append(to_us(ev.occurred_at))
         lines.append(number)
