@@ -11,11 +11,17 @@ updated): callers keep the returned one.
     step = engine.advance(step.state, now)   # time-driven changes up to now
     step.alerts, step.outcome
     if step.schedule_changed: engine.schedule_entry(step.state)
+    engine.detail(step.state)                # the borrower page, at the state's clock
+
+An officer's ``tier_override`` bounds the effective tier (after the cure period) while
+it holds: ``max(min(tier, cap), floor)``, so a floor wins over a conflicting cap (see
+``monitor.rules.overrides``). Its expiry is a time-driven change like the others.
 
 Time-driven changes (a DPD band crossed, a window ending, a cure period
-ending, an officer's override expiring) take effect at the exact instant they become true: ``state.wake`` is
-the next such instant, and both ``apply`` and ``advance`` settle every wake-up
-due before the instant they move to, in time order. A wake-up due at the very
+ending, an override expiring) take effect at the exact instant they become
+true: ``state.wake`` is the next such instant, and both ``apply`` and
+``advance`` settle every wake-up due before the instant they move to, in
+time order. A wake-up due at the very
 instant of an event is settled together with that event, after it.
 """
 
