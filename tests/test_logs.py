@@ -1,0 +1,130 @@
+"""Structured logs: one JSON object per line, and no borrower name gets through."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pydantic import ValidationError
+
+from monitor.agents.runtime import Message, Runtime, StepResult, partition_for
+from monitor.cli import cli
+from monitor.engine import Engine
+from monitor.events import EVENT_ADAPTER
+from monitor.logs import MASK, configure_logging, logging_config, scrub
+from monitor.rules.loader import default_policy
+from monitor.simulate import simulate, write_simulation
+from monitor.topics import Topics
+
+
+@pytest.fixture
+def captured():
+    buf = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging("debug", "json", stream=buf)
+    try:
+        yield buf
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+
+
+def _lines(buf: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in buf.getvalue().splitlines()]
+
+
+def test_one_json_object_per_line_with_time_level_logger_message_and_extras(captured):
+    log = logging.getLogger("monitor.worker")
+    log.info("batch: %d messages in", 12, extra={"feed": "profiles", "alerts": 3})
+    log.warning("two\nlines")
+    docs = _lines(captured)
+    assert len(docs) == 2  # the newline inside a message stays inside its JSON string
+    first = docs[0]
+    assert list(first)[:4] == ["time", "level", "logger", "message"]
+    assert first["level"] == "INFO" and first["logger"] == "monitor.worker"
+    assert first["message"] == "batch: 12 messages in" and first["feed"] == "profiles" and first["alerts"] == 3
+    assert first["time"].endswith("Z") and "T" in first["time"]
+    assert docs[1]["message"] == "two\nlines"
+
+
+def test_personal_fields_and_printed_names_are_masked(captured):
+    log = logging.getLogger("monitor.test")
+    log.info("profile", extra={"borrower_name": "王五", "event": {"borrower_id": "B1", "name": "王五"}})
+    log.info('raw %s', '{"borrower_id": "B1", "name": "赵\\"六"}')
+    log.info("repr %r", {"name": "钱七", "team": "T1"})
+    log.info("model LoanProfile(borrower_id='B1', name='孙八', team='T1')")
+    text = captured.getvalue()
+    for name in ("王五", "赵", "钱七", "孙八"):
+        assert name not in text
+    docs = _lines(captured)
+    assert docs[0]["borrower_name"] == MASK and docs[0]["event"] == {"borrower_id": "B1", "name": MASK}
+    assert "B1" in docs[1]["message"] and "T1" in docs[2]["message"] and "team='T1'" in docs[3]["message"]
+
+
+def test_a_validation_error_traceback_does_not_print_the_name(captured):
+    doc = {"type": "loan_profile", "event_id": "e1", "borrower_id": "B1", "occurred_at": "2025-01-01T00:00:00Z",
+           "name": "周九", "exposure": -1}
+    with pytest.raises(ValidationError) as err:
+        EVENT_ADAPTER.validate_python(doc)
+    assert "周九" in str(err.value)  # pydantic prints the input: exactly what must not reach a log
+    try:
+        EVENT_ADAPTER.validate_python(doc)
+    except ValidationError:
+        logging.getLogger("monitor.worker").exception("processing a batch failed")
+    out = captured.getvalue()
+    assert "周九" not in out
+    (doc_line,) = _lines(captured)
+    assert "ValidationError" in doc_line["exc_info"] and "input_value=***" in doc_line["exc_info"]
+
+
+def test_replay_and_worker_paths_log_no_borrower_name(captured, tmp_path: Path):
+    """Simulated profiles carry names; the replay command and the streaming runtime run at DEBUG with
+    JSON logs, bad lines and dead letters included, and no name reaches the log."""
+    events = tmp_path / "events.jsonl"
+    write_simulation(simulate(40, 3, 7), events)
+    lines = events.read_text().splitlines()
+    names = {json.loads(x)["name"] for x in lines if '"name"' in x}
+    assert len(names) > 10
+    profile = next(x for x in lines if '"name"' in x)
+    bad = json.loads(profile)
+    bad["exposure"] = "lots"
+    with events.open("a") as fh:
+        fh.write(json.dumps(bad, ensure_ascii=False) + "\n")
+    # the replay command (logging stays as configured: the CLI runs in this process)
+    res = CliRunner().invoke(cli, ["replay", str(events), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    # the streaming runtime over the same lines, one partition, with the dead letter it makes
+    topics = Topics("t.")
+    store: dict[str, bytes] = {}
+    rt = Runtime(Engine(default_policy()), topics, clock="wall", partitions=1, get_state=store.get)
+    rt.assign([0], [])
+    out = StepResult()
+    msgs = [Message(topics.feed(json.loads(x)["type"]), 0, i, json.loads(x)["borrower_id"].encode(), x.encode())
+            for i, x in enumerate(events.read_text().splitlines())]
+    assert partition_for("any", 1) == 0
+    rt.accept(msgs, out)
+    rt.step(out)
+    assert out.dead and any(n in (out.dead[0].value_text or "") for n in names)  # the dead letter holds it
+    log = logging.getLogger("monitor.worker")
+    for d in out.dead:  # as a careless shell might log them
+        log.warning("dead letter %s", d)
+        log.warning("dead letter", extra={"dead_letter": d.model_dump()})
+    log.debug("batch: %d messages in, %d alerts", len(msgs), len(out.alerts))
+    text = captured.getvalue()
+    assert text.count("\n") >= 3
+    leaked = sorted(n for n in names if n in text)
+    assert not leaked, leaked
+
+
+def test_text_format_and_bad_arguments():
+    assert logging_config("info", "text")["formatters"]["text"]
+    with pytest.raises(ValueError, match="json or text"):
+        logging_config("info", "xml")
+    with pytest.raises(ValueError, match="log level"):
+        logging_config("loud")
+    assert scrub("name='A', input_value={'name': 'B', 'x': 1}, input_type=dict") == \
+        "name=***, input_value=***, input_type=dict"
