@@ -1,0 +1,207 @@
+"""Operations endpoints of a worker: ``/metrics``, ``/healthz``, ``/readyz``, and what feeds them.
+
+:func:`install_ops` registers, on the Faust app's own web server (``settings.web_port``):
+
+* ``/metrics``: the worker's :class:`~monitor.metrics.WorkerMetrics` registry in Prometheus' text format;
+* ``/healthz``: 200 while the event loop runs (the handler itself runs on it);
+* ``/readyz``: 200 once the assigned partitions are recovered and the broker answers, else 503 with a
+  JSON body naming what is missing.
+
+It also adds a small Faust sensor (rebalance start and end: the rebalance counter, recovery in
+progress, readiness) and a timer that asks the broker for the end offsets of the assigned input
+partitions every ``poll_seconds``. That round trip is the "broker reachable" check, and with the
+committed offsets it gives ``monitor_consumer_lag`` even when the consumer has stopped fetching.
+
+Faust's own Prometheus sensor (``faust.sensors.prometheus``) works with faust-streaming 0.15.3 on a
+registry of our own, and ``faust_sensor=True`` installs it on the same registry under the
+``monitor_faust_`` prefix. It is off by default: it costs about 8 µs per message (measured: 0.6 µs
+for Faust's default monitor), its names break the conventions (milliseconds, gauges counting
+rebalances), and its end offsets move only when records are fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from faust.sensors.base import Sensor
+
+from monitor.metrics import CONTENT_TYPE, WorkerMetrics
+
+__all__ = ["Ops", "OpsSensor", "Readiness", "install_ops"]
+
+log = logging.getLogger("monitor.ops")
+
+
+class Readiness:
+    """What ``/readyz`` looks at; updated by the sensor and the offset poll."""
+
+    def __init__(self, *, stale_after: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stale_after = stale_after
+        self.clock = clock
+        self.rebalancing = False
+        self.rebalances_done = 0
+        self.broker_ok_at: float | None = None
+        self.broker_error: str | None = None
+        self.partitions: list[int] = []
+        self.stopping = False
+
+    def check(self) -> tuple[bool, dict[str, Any]]:
+        """(ready, body): the body names each check and, under ``missing``, what fails."""
+        missing: list[str] = []
+        if self.stopping:
+            missing.append("the worker is stopping")
+        if self.rebalances_done == 0:
+            missing.append("no partitions assigned and recovered yet (the first rebalance has not finished)")
+        elif self.rebalancing:
+            missing.append("a rebalance (and the table recovery after it) is in progress")
+        now = self.clock()
+        if self.broker_ok_at is None:
+            missing.append("the broker has not answered yet" + (f": {self.broker_error}" if self.broker_error else ""))
+            broker = "unknown"
+        else:
+            age = now - self.broker_ok_at
+            broker = f"answered {age:.1f} s ago"
+            if age > self.stale_after:
+                missing.append(f"the broker has not answered for {age:.0f} s (limit {self.stale_after:.0f} s)"
+                               + (f": {self.broker_error}" if self.broker_error else ""))
+        body = {"ready": not missing, "partitions": self.partitions, "rebalancing": self.rebalancing,
+                "rebalances_done": self.rebalances_done, "broker": broker, "missing": missing}
+        return not missing, body
+
+
+class OpsSensor(Sensor):
+    """A Faust sensor that tells the metrics and the readiness about rebalances (nothing per message)."""
+
+    def __init__(self, metrics: WorkerMetrics, readiness: Readiness, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metrics = metrics
+        self.readiness = readiness
+
+    def on_rebalance_start(self, app: Any) -> dict[str, Any]:
+        state = super().on_rebalance_start(app)
+        self.readiness.rebalancing = True
+        self.metrics.on_rebalance_started()
+        return state
+
+    def on_rebalance_end(self, app: Any, state: dict[str, Any]) -> None:
+        super().on_rebalance_end(app, state)
+        self.readiness.rebalancing = False
+        self.readiness.rebalances_done += 1
+        self.metrics.on_rebalance_finished()
+
+
+class Ops:
+    """The poll and the three views; built by :func:`install_ops`."""
+
+    def __init__(self, app: Any, shell: Any, metrics: WorkerMetrics, *, poll_seconds: float,
+                 broker_timeout: float) -> None:
+        self.app = app
+        self.shell = shell
+        self.metrics = metrics
+        self.poll_seconds = poll_seconds
+        self.broker_timeout = broker_timeout
+        self.readiness = Readiness(stale_after=3 * poll_seconds + broker_timeout)
+        topics = shell.topics
+        self._watched = set(topics.inputs) | {topics.clock}
+        self._probe_topic = topics.clock
+
+    async def poll(self) -> None:
+        """Ask the broker for end offsets; publish consumer lag, recovery progress and buffered events."""
+        app = self.app
+        try:
+            self.metrics.buffered.set(self.shell.runtime.buffered())
+            recovery = app.tables.recovery
+            if recovery.in_recovery:
+                self.metrics.on_recovery_progress(recovery.active_remaining_total())
+        except Exception as exc:  # noqa: BLE001 - a metric must never take the worker down
+            log.debug("runtime figures unavailable: %s", exc)
+        try:
+            consumer = app.consumer
+            assigned = sorted(tp for tp in consumer.assignment() if tp.topic in self._watched)
+        except Exception as exc:  # noqa: BLE001 - e.g. the consumer has not started yet
+            self.readiness.broker_error = f"consumer not ready: {exc.__class__.__name__}"
+            return
+        self.readiness.partitions = sorted({tp.partition for tp in assigned})
+        probe = assigned or [_tp(self._probe_topic, 0)]
+        try:
+            ends = await asyncio.wait_for(consumer.highwaters(*probe), timeout=self.broker_timeout)
+        except Exception as exc:  # noqa: BLE001 - timeouts, connection errors: the broker is not reachable
+            self.readiness.broker_error = f"{exc.__class__.__name__}: {exc}"[:300]
+            log.warning("broker did not answer the end-offset request: %s", self.readiness.broker_error)
+            return
+        self.readiness.broker_ok_at = self.readiness.clock()
+        self.readiness.broker_error = None
+        committed = getattr(consumer, "_committed_offset", None) or {}  # faust's record of committed offsets
+        lags: dict[tuple[str, int], int] = {}
+        for tp in assigned:
+            end, done = ends.get(tp), committed.get(tp)
+            if end is not None and done is not None:
+                lags[(tp.topic, tp.partition)] = int(end) - int(done)
+        self.metrics.on_consumer_lag(lags)
+
+    # ---------------------------------------------------------------- views
+
+    def metrics_body(self) -> tuple[bytes, str]:
+        return self.metrics.exposition(), CONTENT_TYPE
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        return 200, {"status": "alive"}
+
+    def ready(self) -> tuple[int, dict[str, Any]]:
+        self.readiness.stopping = bool(getattr(self.app, "should_stop", False))
+        ok, body = self.readiness.check()
+        return (200 if ok else 503), body
+
+
+def _tp(topic: str, partition: int) -> Any:
+    from faust.types import TP
+
+    return TP(topic, partition)
+
+
+def install_ops(app: Any, shell: Any, metrics: WorkerMetrics, *, poll_seconds: float = 5.0,
+                broker_timeout: float = 10.0, faust_sensor: bool = False) -> Ops:
+    """Register ``/metrics``, ``/healthz`` and ``/readyz``, the rebalance sensor and the offset poll.
+
+    Call it from ``create_app`` before the worker starts. ``shell`` needs ``topics`` and
+    ``runtime`` (the :class:`~monitor.agents.app.WorkerShell`).
+    """
+    ops = Ops(app, shell, metrics, poll_seconds=poll_seconds, broker_timeout=broker_timeout)
+    if faust_sensor:
+        from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+
+        app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(metrics.registry, "monitor_faust"))
+    app.sensors.add(OpsSensor(metrics, ops.readiness))
+
+    async def revoked(sender: Any = None, revoked: Any = None, **_: Any) -> None:
+        metrics.on_revoked(sorted({tp.partition for tp in (revoked or ()) if tp.topic in ops._watched}))
+
+    app.on_partitions_revoked.connect(revoked)
+
+    @app.page("/metrics", name="monitor.metrics")
+    async def metrics_view(self: Any, request: Any) -> Any:
+        from aiohttp.web import Response  # Faust's web driver; its bytes() refuses a charset
+
+        body, content_type = ops.metrics_body()
+        return Response(body=body, headers={"Content-Type": content_type})
+
+    @app.page("/healthz", name="monitor.healthz")
+    async def health_view(self: Any, request: Any) -> Any:
+        status, body = ops.health()
+        return self.json(body, status=status)
+
+    @app.page("/readyz", name="monitor.readyz")
+    async def ready_view(self: Any, request: Any) -> Any:
+        status, body = ops.ready()
+        return self.json(body, status=status)
+
+    @app.timer(poll_seconds, name="monitor.ops.poll")
+    async def poll() -> None:
+        await ops.poll()
+
+    _ = (metrics_view, health_view, ready_view, poll)
+    return ops
