@@ -1,0 +1,329 @@
+"""The alert desk's view: alerts, cases, visit schedule, borrower details and audit, folded from records.
+
+Pure: records in (topic name, key, value bytes), queries out; no I/O, no
+clock (``today`` is passed to the queries that need it). The Kafka shell
+(:mod:`monitor.desk.bridge`) feeds it the ``alerts``, ``visit-schedule``,
+``borrowers`` and ``audit`` topics from the beginning.
+
+Folding is idempotent and independent of how the topics interleave: alerts
+are kept by ``alert_id`` and ordered by their ``sequence``; audit records are
+kept by ``record_id`` in the order of the audit topic (one partition per
+borrower); the schedule and the details keep the latest value per key. A
+borrower's cases are recomputed from its alerts and records whenever either
+changes (:func:`monitor.desk.cases.derive`), so replicas that have read the
+same records answer the same.
+
+Indexes (:class:`~monitor.desk.index.FacetIndex`): alerts by (event time,
+alert id) with facets tier, team, branch, kind, case status; cases by (opened
+at, case id) with facets status, team, branch, tier, assignee; the schedule
+by (due date, borrower) with the team as facet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+
+from monitor._time import to_us
+from monitor.desk.cases import ACTIVE_STATUSES, AlertRow, Case, Derived, OverrideRequest, derive
+from monitor.desk.index import FacetIndex
+from monitor.desk.records import AuditRecord
+from monitor.outputs import Alert, ScheduleEntry
+
+__all__ = ["Batch", "Book", "DeskView", "DetailRow", "ALERTS", "AUDIT", "BORROWERS", "SCHEDULE", "TOPIC_KINDS"]
+
+ALERTS, SCHEDULE, BORROWERS, AUDIT = "alerts", "schedule", "borrowers", "audit"
+TOPIC_KINDS = (ALERTS, SCHEDULE, BORROWERS, AUDIT)
+ALERT_FACETS = ("tier", "team", "branch", "kind", "status", "active")
+CASE_FACETS = ("status", "active", "team", "branch", "tier", "assignee")
+_NO_CASE = "none"
+
+
+@dataclass(slots=True)
+class DetailRow:
+    """A borrower's detail (the worker's BorrowerDetail JSON, kept as bytes) and what the desk indexes."""
+
+    raw: bytes
+    team: str | None
+    branch: str | None
+    exposure: float | None
+    tier: str | None
+    computed_tier: str | None
+
+
+@dataclass(slots=True)
+class Book:
+    """Everything the desk knows about one borrower."""
+
+    borrower_id: str
+    alerts: list[AlertRow] = field(default_factory=list)  # by sequence
+    records: list[AuditRecord] = field(default_factory=list)  # audit topic order
+    schedule: ScheduleEntry | None = None
+    detail: DetailRow | None = None
+    derived: Derived = field(default_factory=Derived)
+
+    @property
+    def team(self) -> str | None:
+        """The inspection team now responsible (schedule first, then detail, then the latest alert)."""
+        if self.schedule is not None and self.schedule.team is not None:
+            return self.schedule.team
+        if self.detail is not None and self.detail.team is not None:
+            return self.detail.team
+        for a in reversed(self.alerts):
+            if a.team is not None:
+                return a.team
+        return None
+
+    @property
+    def known(self) -> bool:
+        return bool(self.alerts or self.schedule or self.detail)
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one batch changed: new alerts (for the push stream), records read back, rejects."""
+
+    alerts: list[AlertRow] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (topic kind, reason)
+
+
+def _alert_row(raw: bytes) -> AlertRow:
+    a = Alert.model_validate_json(raw)
+    return AlertRow(a.alert_id, a.borrower_id, str(a.kind), a.from_tier, a.to_tier, a.computed_tier,
+                    to_us(a.at), a.sequence, a.team, a.branch, raw)
+
+
+def _detail_row(raw: bytes) -> tuple[str, DetailRow]:
+    doc = json.loads(raw)
+    if not isinstance(doc, dict) or not isinstance(doc.get("borrower_id"), str) or not doc["borrower_id"]:
+        raise ValueError("borrower_id: required")
+    profile = doc.get("profile") if isinstance(doc.get("profile"), dict) else {}
+    exposure = profile.get("exposure")
+
+    def text(v: object) -> str | None:
+        return v if isinstance(v, str) else None
+
+    return doc["borrower_id"], DetailRow(
+        raw, text(profile.get("team")), text(profile.get("branch")),
+        float(exposure) if isinstance(exposure, (int, float)) and not isinstance(exposure, bool) else None,
+        text(doc.get("tier")), text(doc.get("computed_tier")))
+
+
+class DeskView:
+    """The desk's in-memory view; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.books: dict[str, Book] = {}
+        self.alerts: dict[str, AlertRow] = {}
+        self.alert_index = FacetIndex(ALERT_FACETS)
+        self.cases: dict[str, Case] = {}
+        self.case_index = FacetIndex(CASE_FACETS)
+        self.schedule_index = FacetIndex(("team",))
+        self.records: dict[str, AuditRecord] = {}
+        self.pending_overrides: dict[str, OverrideRequest] = {}
+        self.case_counts: Counter[str] = Counter()
+        self.read: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self._dirty: set[str] = set()
+
+    # ------------------------------------------------------------------ folding
+
+    def apply_batch(self, items: Iterable[tuple[str, bytes | None, bytes | None]]) -> Batch:
+        """Fold ``(topic kind, key, value)`` records; derived state and indexes are settled at the end."""
+        batch = Batch()
+        for kind, key, value in items:
+            self._apply(kind, key, value, batch)
+        for bid in sorted(self._dirty):
+            self._refresh(bid)
+        self._dirty.clear()
+        self.alert_index.settle()
+        self.case_index.settle()
+        self.schedule_index.settle()
+        return batch
+
+    def apply(self, kind: str, key: bytes | None, value: bytes | None) -> Batch:
+        return self.apply_batch([(kind, key, value)])
+
+    def _book(self, bid: str) -> Book:
+        book = self.books.get(bid)
+        if book is None:
+            book = self.books[bid] = Book(bid)
+        return book
+
+    def _apply(self, kind: str, key: bytes | None, value: bytes | None, batch: Batch) -> None:
+        self.read[kind] += 1
+        try:
+            if kind == ALERTS:
+                self._alert(value, batch)
+            elif kind == SCHEDULE:
+                self._schedule(key, value)
+            elif kind == BORROWERS:
+                self._detail(key, value)
+            elif kind == AUDIT:
+                self._record(key, value, batch)
+            else:
+                raise ValueError(f"unknown topic kind {kind!r}")
+        except (ValidationError, ValueError, TypeError) as exc:
+            self.rejected[kind] += 1
+            batch.rejected.append((kind, _reason(exc)))
+
+    def _alert(self, value: bytes | None, batch: Batch) -> None:
+        if value is None:
+            raise ValueError("empty message")
+        row = _alert_row(value)
+        if row.alert_id in self.alerts:
+            return  # delivered again (at-least-once): the same id carries the same content
+        self.alerts[row.alert_id] = row
+        book = self._book(row.borrower_id)
+        alerts = book.alerts
+        if not alerts or alerts[-1].sequence <= row.sequence:
+            alerts.append(row)
+        else:
+            alerts.append(row)
+            alerts.sort(key=lambda a: (a.sequence, a.alert_id))
+        self._dirty.add(row.borrower_id)
+        batch.alerts.append(row)
+
+    def _schedule(self, key: bytes | None, value: bytes | None) -> None:
+        if value is None:  # a tombstone
+            if key is None:
+                raise ValueError("a tombstone without a key")
+            bid = key.decode("utf-8", "replace")
+            book = self.books.get(bid)
+            if book is not None:
+                self._set_schedule(book, None)
+            return
+        if key is not None and key.startswith(b"\x00"):
+            return  # the worker's own bookkeeping
+        entry = ScheduleEntry.model_validate_json(value)
+        self._set_schedule(self._book(entry.borrower_id), entry)
+
+    def _set_schedule(self, book: Book, entry: ScheduleEntry | None) -> None:
+        old = book.schedule
+        if old is not None and old.next_visit_due is not None:
+            self.schedule_index.drop((old.next_visit_due.toordinal(), book.borrower_id))
+        book.schedule = entry
+        if entry is not None and entry.next_visit_due is not None:
+            self.schedule_index.put((entry.next_visit_due.toordinal(), book.borrower_id), (entry.team,))
+
+    def _detail(self, key: bytes | None, value: bytes | None) -> None:
+        if value is None:
+            if key is None:
+                raise ValueError("a tombstone without a key")
+            book = self.books.get(key.decode("utf-8", "replace"))
+            if book is not None:
+                book.detail = None
+            return
+        if key is not None and key.startswith(b"\x00"):
+            return
+        bid, row = _detail_row(value)
+        self._book(bid).detail = row
+
+    def _record(self, key: bytes | None, value: bytes | None, batch: Batch) -> None:
+        if value is None:
+            raise ValueError("empty message")
+        rec = AuditRecord.model_validate_json(value)
+        if key is not None and key.decode("utf-8", "replace") != rec.borrower_id:
+            raise ValueError(f"key differs from borrower_id {rec.borrower_id!r}")
+        if rec.record_id in self.records:
+            return  # a request sent again
+        self.records[rec.record_id] = rec
+        self._book(rec.borrower_id).records.append(rec)
+        self._dirty.add(rec.borrower_id)
+        batch.records.append(rec.record_id)
+
+    def _refresh(self, bid: str) -> None:
+        book = self.books[bid]
+        old = book.derived
+        new = derive(book.alerts, book.records)
+        book.derived = new
+        new_ids = {c.case_id for c in new.cases}
+        for c in old.cases:
+            self.case_counts[c.status] -= 1
+            if c.case_id not in new_ids:
+                self.case_index.drop(c.key)
+                self.cases.pop(c.case_id, None)
+        for c in new.cases:
+            self.case_counts[c.status] += 1
+            self.cases[c.case_id] = c
+            self.case_index.put(c.key, _case_facets(c))
+        for a in book.alerts:
+            case = self.cases.get(new.case_of.get(a.alert_id, ""))
+            status = case.status if case is not None else _NO_CASE
+            self.alert_index.put(a.key, (a.to_tier, a.team, a.branch, a.kind, status, status in ACTIVE_STATUSES))
+        for r in old.requests:
+            self.pending_overrides.pop(r.record_id, None)
+        for r in new.requests:
+            if r.status == "pending":
+                self.pending_overrides[r.record_id] = r
+
+    # ------------------------------------------------------------------ queries
+
+    def alert_page(self, filters: dict[str, Hashable], *, after: tuple[int, str] | None, since: int | None,
+                   limit: int) -> tuple[list[AlertRow], bool]:
+        """Newest first; ``filters`` on tier, team, branch, kind, status (or active=True)."""
+        keys, more = self.alert_index.page(filters, after=after, floor=(since, "") if since is not None else None,
+                                           limit=limit)
+        return [self.alerts[k[1]] for k in keys], more
+
+    def case_of_alert(self, alert_id: str) -> Case | None:
+        row = self.alerts.get(alert_id)
+        if row is None:
+            return None
+        book = self.books[row.borrower_id]
+        return self.cases.get(book.derived.case_of.get(alert_id, ""))
+
+    def case_page(self, filters: dict[str, Hashable], *, after: tuple[int, str] | None, limit: int
+                  ) -> tuple[list[Case], bool]:
+        """Newest opened first; ``filters`` on status (or active), team, branch, tier, assignee."""
+        keys, more = self.case_index.page(filters, after=after, limit=limit)
+        return [self.cases[k[1]] for k in keys], more
+
+    def schedule(self, team: str, start: date, end: date) -> list[ScheduleEntry]:
+        """The team's schedule entries due in ``[start, end]``, by due date then borrower."""
+        keys = self.schedule_index.scan({"team": team}, start=(start.toordinal(), ""),
+                                        stop=(end.toordinal() + 1, ""))
+        out = []
+        for _due, bid in keys:
+            entry = self.books[bid].schedule
+            if entry is not None:
+                out.append(entry)
+        return out
+
+    def due_counts(self, team: str, today: date) -> tuple[int, int]:
+        """(due today, overdue) visits of ``team``."""
+        t = today.toordinal()
+        overdue = sum(1 for _ in self.schedule_index.scan({"team": team}, stop=(t, "")))
+        due = sum(1 for _ in self.schedule_index.scan({"team": team}, start=(t, ""), stop=(t + 1, "")))
+        return due, overdue
+
+    def teams(self) -> list[str]:
+        return sorted(str(v) for (f, v) in self.schedule_index.lists if f == "team" and v is not None)
+
+    def borrower(self, bid: str) -> Book | None:
+        book = self.books.get(bid)
+        return book if book is not None and book.known else None
+
+    def stats(self) -> dict[str, Any]:
+        return {"borrowers": len(self.books), "alerts": len(self.alerts), "cases": len(self.cases),
+                "records": len(self.records), "read": dict(self.read), "rejected": dict(self.rejected)}
+
+
+def _case_facets(c: Case) -> tuple[Hashable, ...]:
+    last = c.last
+    return (c.status, c.status in ACTIVE_STATUSES, last.team, last.branch, last.to_tier, c.assignee)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(x) for x in first["loc"])
+        return f"{where}: {first['msg']}" if where else first["msg"]
+    return str(exc) or type(exc).__name__
