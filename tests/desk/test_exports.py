@@ -199,3 +199,30 @@ def test_rows_are_plain_json_ready_dicts_in_the_canonical_order():
     assert rows[-1]["planned"] is None
     assert json.loads(json.dumps(rows, ensure_ascii=False)) == rows
     assert schedule_rows(list(reversed(schedule()))) == rows
+
+
+# ------------------------------------------------------------ purity
+
+@pytest.mark.parametrize(("name", "allowed"), [
+    ("planner.py", {"__future__", "math", "collections", "dataclasses", "datetime", "typing", "monitor"}),
+    ("exports.py", {"__future__", "csv", "io", "collections", "datetime", "typing", "icalendar", "monitor"}),
+])
+def test_planner_and_exports_read_no_clock_and_do_no_io(name, allowed):
+    import ast
+    from pathlib import Path
+
+    from tests.test_architecture import FORBIDDEN_CALLS
+
+    path = Path(__file__).resolve().parents[2] / "monitor" / "desk" / name
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for mod in modules:
+                assert mod.split(".")[0] in allowed, f"{name} imports {mod}"
+                assert mod in ("monitor.outputs", "monitor.desk.teams", "monitor.desk.planner") or \
+                    not mod.startswith("monitor"), f"{name} imports {mod}"
+        if isinstance(node, ast.Call):
+            fn = node.func
+            called = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
+            assert called not in FORBIDDEN_CALLS, f"{name}:{node.lineno} calls {called}()"
