@@ -41,6 +41,8 @@ _FEATURE_COMMANDS = {
     "produce": ("monitor.agents.cli", "produce"),
     "report": ("monitor.reports.cli", "report"),
     "backtest": ("monitor.backtest.cli", "backtest"),
+    "serve": ("monitor.desk.cli", "serve"),
+    "users": ("monitor.desk.cli", "users"),
 }
 
 

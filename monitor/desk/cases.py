@@ -183,6 +183,10 @@ def _details(model: type[BaseModel], record: AuditRecord) -> BaseModel | str:
         return f"details.{where}: {first['msg']}" if where else f"details: {first['msg']}"
 
 
+def _a(role: str) -> str:
+    return ("an " if role[:1] in "aeiou" else "a ") + role
+
+
 def _same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.casefold() == b.casefold()
 
@@ -223,7 +227,7 @@ def apply_case_action(case: Case, r: AuditRecord) -> str | None:
         if isinstance(d, str):
             return d
         if r.role not in APPROVER_ROLES:
-            return f"a {r.role} cannot approve a release"
+            return f"{_a(r.role)} cannot approve a release"
         if case.status != "release_requested":
             return f"the case is {case.status}: no release to approve"
         if _same(r.user, case.release_requested_by):
@@ -235,7 +239,7 @@ def apply_case_action(case: Case, r: AuditRecord) -> str | None:
         if case.status != "release_requested":
             return f"the case is {case.status}: no release to reject"
         if r.role not in APPROVER_ROLES and not _same(r.user, case.release_requested_by):
-            return f"a {r.role} cannot reject another officer's release request"
+            return f"{_a(r.role)} cannot reject another officer's release request"
         case.status, case.release_requested_by, case.release_through = "acknowledged", None, None
         return None
     return f"{a} is not a case action"
@@ -276,7 +280,7 @@ def _override(r: AuditRecord, out: Derived, pending: dict[str, OverrideRequest])
     if req is None:
         return "no pending override request " + d.request  # type: ignore[attr-defined]
     if r.role not in APPROVER_ROLES:
-        return f"a {r.role} cannot decide on an override request"
+        return f"{_a(r.role)} cannot decide on an override request"
     if a == Action.approve_override:
         if _same(r.user, req.requested_by):
             return "four eyes: the approver must not be the officer who requested the override"

@@ -1,0 +1,208 @@
+"""The alert desk's HTTP API (FastAPI): ``create_app(desk, ...)``.
+
+A thin shell over :class:`~monitor.desk.service.Desk`: it checks who calls
+(bearer tokens, roles, teams), validates requests (422 with the field and the
+problem), refuses bodies over the limit (413), reads the view for queries and
+writes audit records (and the events they carry) for changes, waiting until
+its own consumer has read the record back (read-your-writes; 202 when the
+wait times out). Routes live in ``routes_cases``, ``routes_borrowers`` and
+``routes_teams``; health, readiness, metrics and ``/api/v1/me`` here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from monitor.desk.auth import Authenticator, Principal
+from monitor.desk.metrics import CONTENT_TYPE, DeskMetrics
+from monitor.desk.models import Me, Problem
+from monitor.desk.service import Desk
+from monitor.desk.settings import DeskSettings
+from monitor.desk.teams import Defaults, TeamsConfig
+from monitor.desk.web import OPS, Context, require
+
+log = logging.getLogger("monitor.desk")
+
+
+class _Guard:
+    """Pure ASGI middleware: body size limit (413) and request metrics by route template."""
+
+    def __init__(self, app: ASGIApp, max_body: int, metrics: Callable[[], DeskMetrics]) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+                replay = await self._read_body(scope, receive, sending)
+                if replay is None:
+                    return
+                receive = replay
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            name = getattr(route, "path", None) or "unmatched"
+            self.metrics().observe(scope["method"], name, status[0], time.perf_counter() - started)
+
+    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    size = int(value)
+                except ValueError:
+                    size = -1
+                if size < 0:
+                    await _plain(send, 400, "Content-Length: not a number")
+                    return None
+                if size > self.max_body:
+                    await _plain(send, 413, f"request body larger than {self.max_body} bytes")
+                    return None
+        chunks: list[bytes] = []
+        total = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body = message.get("body", b"")
+            total += len(body)
+            if total > self.max_body:
+                await _plain(send, 413, f"request body larger than {self.max_body} bytes")
+                return None
+            chunks.append(body)
+            more = message.get("more_body", False)
+        data = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": data, "more_body": False}
+            return await receive()
+
+        return replay
+
+
+async def _plain(send: Send, status: int, detail: str) -> None:
+    body = Problem(detail=detail).model_dump_json().encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _known_query(request: Request) -> None:
+    """Unknown query parameters are an error (a misspelt filter must not silently match everything)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    known: set[str] = set()
+    stack = [dependant]
+    while stack:
+        d = stack.pop()
+        known.update(p.alias for p in d.query_params)
+        stack.extend(d.dependencies)
+    unknown = sorted(k for k in request.query_params if k not in known)
+    if unknown:
+        names = ", ".join(repr(k[:40]) for k in unknown[:5])
+        allowed = ", ".join(sorted(known)) or "none"
+        raise HTTPException(422, f"unknown query parameter(s) {names}; this operation takes: {allowed}")
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(x) for x in err.get("loc", ())]
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        out.append({"loc": loc, "msg": msg, "type": str(err.get("type", ""))})
+    return out
+
+
+def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = None,
+               settings: DeskSettings | None = None, clock: Callable[[], datetime] | None = None,
+               tz: ZoneInfo | None = None, floor_max_days: int = 365, cap_max_days: int = 180,
+               lifespan: Callable[[FastAPI], Any] | None = None) -> FastAPI:
+    """The FastAPI app over ``desk``. ``clock`` (default: the wall clock, UTC) is injectable for tests."""
+    settings = settings or DeskSettings()
+    teams = teams or TeamsConfig(version="default", defaults=Defaults(visits_per_day=4))
+    tz = tz or ZoneInfo("Asia/Shanghai")
+    wall: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+    app = FastAPI(title="Post-loan monitor: alert desk", version="1",
+                  description="Alerts, cases, overrides, borrower details, inspection schedules and visits. "
+                  "Every change is written to the audit topic and read back before it is answered.",
+                  lifespan=lifespan, dependencies=[Depends(_known_query)],
+                  responses={400: {"model": Problem}, 401: {"model": Problem}, 403: {"model": Problem}, 413: {"model": Problem},
+                             422: {"model": Problem}})
+    def today() -> date:
+        return wall().astimezone(tz).date()
+
+    metrics = DeskMetrics(lambda: desk.view, today, teams, lambda: desk.version)
+    ctx = Context(desk, auth, teams, settings, wall, tz, metrics, floor_max_days, cap_max_days)
+    app.state.ctx = ctx
+    app.add_middleware(_Guard, max_body=settings.max_body_bytes, metrics=lambda: metrics)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_errors(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            return JSONResponse({"detail": "request body: not JSON in UTF-8"}, status_code=400)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.get("/healthz", tags=["operations"], response_model=dict[str, str])
+    async def healthz() -> dict[str, str]:
+        """Alive (the process answers)."""
+        return {"status": "alive"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "Not ready"}})
+    async def readyz() -> JSONResponse:
+        """Ready: the view has read every topic up to its end offsets at start, and the broker answers."""
+        h = await desk.health()
+        body = {"ready": h.ready, "broker": h.broker, "caught_up": h.caught_up, **h.detail}
+        return JSONResponse(body, status_code=200 if h.ready else 503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response,
+             responses={200: {"content": {CONTENT_TYPE: {}}}})
+    async def metrics_endpoint(who: Principal = require(OPS, "read the metrics")) -> Response:
+        """Prometheus metrics (ops, admin)."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/api/v1/me", tags=["users"], response_model=Me)
+    async def me(who: Principal = require(frozenset({"risk_officer", "supervisor", "inspector", "ops", "admin"}),
+                                          "ask")) -> Me:
+        """The caller: user, role and teams."""
+        return Me(user=who.user, role=who.role, teams=sorted(who.teams))
+
+    from monitor.desk import routes_borrowers, routes_cases, routes_teams
+
+    app.include_router(routes_cases.router)
+    app.include_router(routes_borrowers.router)
+    app.include_router(routes_teams.router)
+    return app
+

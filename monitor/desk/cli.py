@@ -1,0 +1,120 @@
+"""``monitor serve`` (the alert desk service) and ``monitor users add``."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from monitor._errors import ConfigError
+
+__all__ = ["serve", "users"]
+
+_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("--broker", {"help": "Kafka URL(s), kafka://HOST:PORT[,...] [env MONITOR_BROKER]"}),
+    ("--topic-prefix", {"help": "Prefix of every topic name [env MONITOR_TOPIC_PREFIX]"}),
+    ("--host", {"help": "Listen address [env MONITOR_HOST; default 127.0.0.1]"}),
+    ("--port", {"type": int, "help": "Listen port [env MONITOR_PORT; default 8080]"}),
+    ("--users-file", {"type": click.Path(dir_okay=False, path_type=Path),
+                      "help": "Users file (monitor users add) [env MONITOR_USERS_FILE; default users.toml]"}),
+    ("--teams-file", {"type": click.Path(dir_okay=False, path_type=Path),
+                      "help": "Team capacities for the planner [env MONITOR_TEAMS_FILE]"}),
+    ("--policy", {"type": click.Path(dir_okay=False, path_type=Path),
+                  "help": "Policy file: time zone and override limits [env MONITOR_POLICY]"}),
+    ("--write-timeout", {"type": float, "help": "Seconds to wait for a change to be read back [env "
+                         "MONITOR_WRITE_TIMEOUT; default 5]"}),
+    ("--max-body-bytes", {"type": int, "help": "Largest request body [env MONITOR_MAX_BODY_BYTES; default 65536]"}),
+]
+
+
+def _settings(kwargs: dict[str, Any]) -> Any:
+    from monitor.desk.settings import DeskSettings
+
+    given = {}
+    for opt, _ in _OPTIONS:
+        name = opt.lstrip("-").replace("-", "_")
+        value = kwargs.pop(name)
+        if value is not None:
+            given[name] = value
+    try:
+        return DeskSettings(**given)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(x) for x in err["loc"]) or "settings"
+        raise ConfigError(f"{where}: {str(err['msg']).removeprefix('Value error, ')}") from None
+
+
+def build_app(settings: Any) -> Any:
+    """The app for ``settings``, on a Kafka-backed desk started and stopped with the app."""
+    from monitor.desk.api import create_app
+    from monitor.desk.auth import Authenticator, load_users
+    from monitor.desk.bridge import KafkaDesk
+    from monitor.desk.teams import load_teams
+    from monitor.rules.loader import default_policy, load_policy
+
+    users = load_users(settings.users_file)
+    if not users.users:
+        raise ConfigError(f"{settings.users_file}: no users (add one with monitor users add)")
+    teams = load_teams(settings.teams_file) if settings.teams_file is not None else None
+    policy = load_policy(settings.policy) if settings.policy is not None else default_policy()
+    desk = KafkaDesk(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        await desk.start()
+        try:
+            yield
+        finally:
+            await desk.stop()
+
+    return create_app(desk, auth=Authenticator(users), teams=teams, settings=settings, tz=policy.zone,
+                      floor_max_days=policy.overrides.floor_max_days, cap_max_days=policy.overrides.cap_max_days,
+                      lifespan=lifespan)
+
+
+def _options(fn: Any) -> Any:
+    for opt, spec in reversed(_OPTIONS):
+        fn = click.option(opt, default=None, **spec)(fn)
+    return fn
+
+
+@click.command()
+@_options
+@click.option("--loglevel", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(loglevel: str, **kwargs: Any) -> None:
+    """Run the alert desk: the HTTP API over the alerts, schedule, borrowers and audit topics."""
+    import uvicorn
+
+    settings = _settings(kwargs)
+    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = build_app(settings)
+    click.echo(f"alert desk on http://{settings.host}:{settings.port} (topics {settings.topic_prefix}*, "
+               f"broker {settings.broker})")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=loglevel, access_log=loglevel == "debug",
+                lifespan="on", timeout_graceful_shutdown=5)
+
+
+@click.group()
+def users() -> None:
+    """Manage the alert desk's users (token hashes only)."""
+
+
+@users.command("add")
+@click.option("--file", "path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Users file (TOML, or JSON when it ends in .json); created if missing")
+@click.option("--user", required=True, help="User id")
+@click.option("--role", required=True,
+              type=click.Choice(["risk_officer", "supervisor", "inspector", "ops", "admin"]))
+@click.option("--team", "teams", multiple=True, help="A team the user works for (inspectors; repeat)")
+def users_add(path: Path, user: str, role: str, teams: tuple[str, ...]) -> None:
+    """Add a user and print its token once (only the token's SHA-256 is stored)."""
+    from monitor.desk.auth import add_user
+
+    token = add_user(path, user, role, teams)
+    click.echo(f"user {user} ({role}) added to {path}. Token (shown only now):", err=True)
+    click.echo(token)

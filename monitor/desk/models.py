@@ -1,0 +1,279 @@
+"""The desk API's request and response bodies (pydantic: the OpenAPI document is generated from them)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from monitor.desk.records import Action, AuditRecord, Reason, UserId
+from monitor.events import InspectionOutcome
+from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry, TierName
+
+__all__ = [
+    "AlertItem", "AlertPage", "ActionOut", "AssignBody", "BorrowerPage", "CaseDetail", "CasePage", "CaseStatus",
+    "CaseSummary", "CommandResult", "IsoDate", "IsoDateTime", "ForecastOut", "Me", "NoteBody", "NoteOut", "OverrideBody",
+    "OverrideChangeOut", "OverrideRequestOut", "PlanOut", "PlannedVisitOut", "Problem", "ReasonBody",
+    "ScheduleOut", "TierChange", "VisitBody", "VisitOut",
+]
+
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_datetime(value: Any) -> Any:
+    """Only ISO 8601 text (pydantic alone would read a number as a Unix timestamp)."""
+    if isinstance(value, str) and _ISO_DATETIME.match(value):
+        return value
+    if isinstance(value, datetime):
+        return value
+    raise ValueError("must be an ISO 8601 date-time with a UTC offset, like 2026-12-01T00:00:00+08:00")
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    raise ValueError("must be a date like 2026-12-01")
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+CaseStatus = Literal["open", "acknowledged", "release_requested", "released"]
+NoteText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Problem(_Out):
+    """An error: what went wrong, in one sentence."""
+
+    detail: str | list[dict[str, Any]]
+
+
+class Me(_Out):
+    user: str
+    role: str
+    teams: list[str]
+
+
+class AlertItem(_Out):
+    alert: Alert
+    case_id: str | None = Field(description="The case the alert belongs to (null: a clearance with no case)")
+    case_status: CaseStatus | None
+
+
+class AlertPage(_Out):
+    items: list[AlertItem]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null at the end")
+
+
+class CaseSummary(_Out):
+    case_id: str = Field(description="The alert that opened the case")
+    borrower_id: str
+    status: CaseStatus
+    opened_at: datetime
+    tier: TierName = Field(description="The tier of the case's latest alert")
+    team: str | None
+    branch: str | None
+    assignee: str | None
+    alert_count: int
+    last_alert_at: datetime
+    acknowledged_by: str | None
+    release_requested_by: str | None
+    released_by: str | None
+
+
+class CasePage(_Out):
+    items: list[CaseSummary]
+    next_cursor: str | None
+
+
+class NoteOut(_Out):
+    record_id: str
+    at: datetime
+    user: str
+    kind: Literal["note", "action_plan"]
+    text: str
+
+
+class ActionOut(_Out):
+    record: AuditRecord
+    applied: bool
+    note: str | None = Field(description="Why the record did not apply (for example a concurrent change)")
+
+
+class VisitOut(_Out):
+    record_id: str
+    at: datetime
+    recorded_by: str
+    team: str
+    inspector: str
+    outcome: str
+    notes: str | None
+    visited_at: datetime
+    event_id: str
+
+
+class CaseDetail(CaseSummary):
+    alerts: list[Alert] = Field(description="Every alert of the case, oldest first")
+    notes: list[NoteOut]
+    actions: list[ActionOut] = Field(description="The case's audit records in order, applied or not")
+    signals: list[Any] = Field(description="The borrower's active signals with their evidence (latest detail)")
+    next_visit_due: date | None
+    visits: list[VisitOut]
+
+
+class ReasonBody(_In):
+    reason: Reason = Field(description="Why (required)")
+
+
+class AssignBody(_In):
+    assignee: UserId
+    reason: Reason
+
+
+class NoteBody(_In):
+    kind: Literal["note", "action_plan"] = "note"
+    text: NoteText
+    reason: Reason
+
+
+class CommandResult(_Out):
+    """What became of a change: applied (read back from Kafka), pending (an override request),
+    or accepted (written, not yet read back: 202)."""
+
+    status: Literal["applied", "pending", "accepted"]
+    record_id: str
+    request_id: str
+    event_id: str | None = Field(None, description="The event sent to the engine, if any")
+    case: CaseDetail | None = None
+
+
+class OverrideBody(_In):
+    action: Literal["set", "clear"]
+    direction: Literal["floor", "cap"]
+    tier: TierName | None = Field(None, description="To set: floor watch/warning/severe; cap normal/watch/warning "
+                                  "and below the computed tier")
+    until: IsoDateTime | None = Field(None, description="To set: when it ends (in the future)")
+    reason: Reason
+
+
+class OverrideRequestOut(_Out):
+    record_id: str
+    borrower_id: str
+    at: datetime
+    requested_by: str
+    tier: str
+    until: datetime
+    reason: str
+    computed_tier: str | None
+    status: Literal["pending", "approved", "rejected"]
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    event_id: str | None
+
+
+class OverrideChangeOut(_Out):
+    record_id: str
+    at: datetime
+    action: Literal["set", "clear"]
+    direction: Literal["floor", "cap"]
+    tier: str | None
+    until: datetime | None
+    reason: str
+    requested_by: str
+    approved_by: str | None
+    event_id: str
+
+
+class TierChange(_Out):
+    alert_id: str
+    at: datetime
+    kind: str
+    from_tier: TierName
+    to_tier: TierName
+    computed_tier: TierName
+    sequence: int
+
+
+class BorrowerPage(_Out):
+    borrower_id: str
+    detail: BorrowerDetail | None = Field(description="From the worker: profile (no name), tier, signals, "
+                                          "overrides, lawsuits, overdue accounts, bureau figures, last visit")
+    schedule: ScheduleEntry | None
+    tier_history: list[TierChange]
+    cases: list[CaseSummary]
+    override_requests: list[OverrideRequestOut]
+    override_changes: list[OverrideChangeOut]
+    visits: list[VisitOut] = Field(description="Visits recorded through the desk")
+
+
+class VisitBody(_In):
+    outcome: InspectionOutcome
+    inspector: UserId | None = Field(None, description="Who visited; default: the caller")
+    notes: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    visited_at: IsoDateTime | None = Field(None, description="When (at most 7 days ago); default: now")
+
+
+class PlannedVisitOut(_Out):
+    borrower_id: str
+    team: str | None
+    branch: str | None
+    tier: TierName
+    next_visit_due: date
+    exposure: float | None
+    reason: str
+    planned: date | None
+    late: bool
+    days_overdue: int
+    days_late: int | None
+    status: Literal["on_time", "late", "no_capacity", "no_team", "beyond_horizon"]
+
+
+class ScheduleOut(_Out):
+    """The team's visits due in ``[start, end]``, each with the planner's date (capacity-aware)."""
+
+    team: str
+    start: date | None = Field(description="Null: from the oldest overdue visit")
+    end: date
+    today: date
+    teams_version: str
+    items: list[PlannedVisitOut]
+
+
+class PlanOut(_Out):
+    team: str
+    today: date
+    horizon: int
+    placement: Literal["latest", "earliest"]
+    teams_version: str
+    items: list[PlannedVisitOut]
+
+
+class ForecastOut(_Out):
+    team: str | None
+    start: date
+    until: date
+    working_days: int
+    capacity: int
+    overdue: int
+    due: int
+    demand: int
+    planned: int
+    late: int
+    short_from: date | None
+    shortfall: int
+
+
+ACTION_NAMES = [a.value for a in Action]

@@ -1,0 +1,53 @@
+"""Settings of ``monitor serve``: one frozen object from the command line and the environment.
+
+Like :class:`monitor.settings.Settings`, every setting can come from
+``MONITOR_<NAME>`` (``MONITOR_PORT=8080``); a command-line option wins. The
+broker and topic prefix are the worker's (same names, same variables).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from monitor.settings import Settings
+
+__all__ = ["DeskSettings"]
+
+
+class DeskSettings(BaseSettings):
+    """Settings of the alert desk service."""
+
+    model_config = SettingsConfigDict(env_prefix="MONITOR_", frozen=True, extra="forbid")
+
+    broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s), comma-separated")
+    topic_prefix: Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9._-]*$")] = "monitor."
+    host: str = Field("127.0.0.1", description="Address the HTTP service listens on")
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    users_file: Path = Field(Path("users.toml"), description="Users: token hashes, roles, teams")
+    teams_file: Path | None = Field(None, description="Team capacities for the planner; default: one team default")
+    policy: Path | None = Field(None, description="Policy file (its time zone dates the schedule)")
+    write_timeout: Annotated[float, Field(gt=0, le=60)] = Field(
+        5.0, description="Seconds a change waits to be read back from Kafka before answering 202")
+    max_body_bytes: Annotated[int, Field(ge=256, le=10_485_760)] = 65_536
+    stream_seconds: Annotated[float, Field(gt=0, le=86_400)] = Field(
+        3600.0, description="A push stream closes after this long (clients reconnect with Last-Event-ID)")
+
+    @field_validator("broker")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        for url in value.split(","):
+            if not url.startswith("kafka://") or ":" not in url.removeprefix("kafka://"):
+                raise ValueError(f"{url!r}: expected kafka://HOST:PORT")
+        return value
+
+    def kafka(self) -> Settings:
+        """The worker's settings for the same broker and prefix."""
+        return Settings(broker=self.broker, topic_prefix=self.topic_prefix)
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [u.removeprefix("kafka://") for u in self.broker.split(",")]
