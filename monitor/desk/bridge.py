@@ -107,15 +107,15 @@ class KafkaDesk(Desk):
         wanted = sorted(self.kinds)
         warned = False
         while True:
-            await self._consumer.topics()  # refreshes the metadata
-            parts = {t: self._consumer.partitions_for_topic(t) for t in wanted}
-            missing = [t for t, p in parts.items() if not p]
+            existing = await self._consumer.topics()
+            missing = [t for t in wanted if t not in existing]
             if not missing:
                 break
             if not warned:
                 log.warning("waiting for topics %s (monitor topics create)", ", ".join(missing))
                 warned = True
             await asyncio.sleep(1.0)
+        parts = {t: await self._producer.partitions_for(t) for t in wanted}
         tps = [TopicPartition(t, p) for t in wanted for p in sorted(parts[t] or ())]
         self._consumer.assign(tps)
         for tp in tps:
