@@ -135,7 +135,14 @@ class Ops:
             return
         self.readiness.broker_ok_at = self.readiness.clock()
         self.readiness.broker_error = None
-        committed = getattr(consumer, "_committed_offset", None) or {}  # faust's record of committed offsets
+        committed = dict(getattr(consumer, "_committed_offset", None) or {})  # faust's record of commits
+        never = [tp for tp in assigned if committed.get(tp) is None]
+        if never:  # nothing committed yet: the group starts at the earliest offset (auto_offset_reset)
+            try:
+                committed.update(await asyncio.wait_for(consumer.earliest_offsets(*never),
+                                                        timeout=self.broker_timeout))
+            except Exception as exc:  # noqa: BLE001 - the lag of those partitions stays unknown this time
+                log.warning("earliest offsets unavailable: %s", exc)
         lags: dict[tuple[str, int], int] = {}
         for tp in assigned:
             end, done = ends.get(tp), committed.get(tp)

@@ -1,0 +1,112 @@
+"""End to end: a real broker feeds a ``monitor worker``; a real Prometheus scrapes it; the figures it
+reports through its HTTP API are those a replay of the same events gives. Also /healthz and /readyz."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitor.replay import replay
+from monitor.rules.loader import default_policy
+from monitor.simulate import simulate, write_simulation
+from monitor.topics import FEEDS, Topics, create_topics
+from tests.deploy.promql import PROM, REQUIRED
+from tests.deploy.test_prometheus_server import Prometheus, _free_port, _wait
+from tests.integration.kafka_harness import Worker, settings_env
+from tests.integration.test_worker import _produce, _settings
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+@pytest.fixture
+def prometheus_binary() -> str:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        if REQUIRED:
+            pytest.fail("prometheus is required (Debian package prometheus; make system-deps)", pytrace=False)
+        pytest.skip("prometheus not installed (Debian package prometheus; make system-deps)")
+    if "install_ops" not in (ROOT / "monitor/agents/app.py").read_text():
+        pytest.skip("the worker does not serve /metrics yet (install_ops is not wired into create_app)")
+    return binary
+
+
+def test_prometheus_reports_what_the_worker_was_fed(broker, names, tmp_path, prometheus_binary):
+    events = tmp_path / "events.jsonl"
+    write_simulation(simulate(120, 5, 17, duplicates=0.01), events)
+    expected = replay([events], default_policy())
+    web = _free_port()
+    env = settings_env(broker, names, tmp_path / "w1", MONITOR_WEB_PORT=str(web), MONITOR_WEB_HOST="127.0.0.1")
+    create_topics(_settings(env))
+    _produce(env, events)
+    worker = Worker(env, tmp_path / "w1.log").start()
+    port = _free_port()
+    config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+              "rule_files": [str(PROM / "rules.yml")],
+              "scrape_configs": [{"job_name": "monitor-worker",
+                                  "static_configs": [{"targets": [f"127.0.0.1:{web}"]}]}]}
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    prom_proc = subprocess.Popen([prometheus_binary, f"--config.file={tmp_path / 'prometheus.yml'}",
+                                  f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
+                                 stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("w"))
+    prom = Prometheus(f"http://127.0.0.1:{port}")
+    try:
+        def alerts_seen() -> bool:
+            assert worker.alive(), worker.tail()
+            return prom.value("sum(monitor_alerts_total)") == len(expected.alerts)
+
+        _wait(f"{len(expected.alerts)} alerts in Prometheus", alerts_seen, timeout=180)
+        # alerts per kind and tier
+        want = Counter((a.kind.value, a.to_tier) for a in expected.alerts)
+        got = {(r["metric"]["kind"], r["metric"]["tier"]): float(r["value"][1])
+               for r in prom.query("sum by (kind, tier) (monitor_alerts_total) > 0")}
+        assert got == {k: float(v) for k, v in want.items()}
+        # borrowers and exposure per tier, summed over the worker's partitions (all of them here)
+        views = [v for v in expected.views if v.tier is not None]
+        tiers = Counter(v.tier for v in views)
+        _wait("the tier gauges", lambda: {r["metric"]["tier"]: float(r["value"][1])
+                                          for r in prom.query("sum by (tier) (monitor_borrowers) > 0")}
+              == {t: float(n) for t, n in tiers.items()})
+        for tier in tiers:
+            assert prom.value(f'sum(monitor_exposure_cny{{tier="{tier}"}})') == \
+                pytest.approx(sum(v.exposure or 0 for v in views if v.tier == tier))
+        # events: every one produced was handed to the engine once; the duplicates are the replay's
+        assert prom.value("sum(monitor_events_consumed_total)") == expected.read
+        assert prom.value('sum(monitor_events_consumed_total{outcome="duplicate"})') == expected.duplicates
+        assert prom.value('sum(monitor_events_consumed_total{outcome="rejected"})') == 0
+        for kind, count in expected.events_by_type.items():
+            feed = FEEDS[kind]
+            assert prom.value(f'sum(monitor_events_consumed_total{{feed="{feed}", outcome="applied"}})') == count
+            assert prom.value(f'max(monitor_feed_newest_event_timestamp_seconds{{feed="{feed}"}})') == \
+                expected.newest_by_type[kind] / 1_000_000
+        # everything committed: no lag left on any input partition; the worker is ready
+        topics = Topics(names.prefix)
+        _wait("no consumer lag", lambda: prom.value(f'sum(monitor_consumer_lag{{topic=~"{names.prefix}.*"}})') == 0
+              and len(prom.query("monitor_consumer_lag")) == 4 * (len(topics.inputs) + 1))
+        assert prom.value("monitor_partitions_assigned") == 4
+        assert prom.value("monitor_table_recovered") == 1
+        assert prom.value("monitor_rebalances_total") >= 1
+        assert prom.query(f'monitor_policy_info{{version="{default_policy().version}"}}')
+        status, body = _get(f"http://127.0.0.1:{web}/readyz")
+        assert status == 200 and body["partitions"] == [0, 1, 2, 3] and body["missing"] == []
+        assert _get(f"http://127.0.0.1:{web}/healthz") == (200, {"status": "alive"})
+    finally:
+        prom_proc.terminate()
+        prom_proc.wait(timeout=30)
+        worker.terminate()
