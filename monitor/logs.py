@@ -105,12 +105,12 @@ def _iso(record: logging.LogRecord) -> str:
 class JsonFormatter(_JsonFormatter):
     """python-json-logger's formatter, with ``time`` in ISO 8601 UTC (milliseconds)."""
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return _iso(record)
 
 
 class TextFormatter(logging.Formatter):
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return _iso(record)
 
 

@@ -191,7 +191,9 @@ def install_ops(app: Any, shell: Any, metrics: WorkerMetrics, *, poll_seconds: f
 
     @app.page("/metrics", name="monitor.metrics")
     async def metrics_view(self: Any, request: Any) -> Any:
-        from aiohttp.web import Response  # Faust's web driver; its bytes() refuses a charset
+        from aiohttp.web import (
+            Response,  # Faust's web driver; its bytes() refuses a charset
+        )
 
         body, content_type = ops.metrics_body()
         return Response(body=body, headers={"Content-Type": content_type})
