@@ -252,7 +252,10 @@ class WorkerMetrics:
 
     def on_revoked(self, partitions: Iterable[int]) -> None:
         """Partitions were taken away; the tier gauges wait for the next :meth:`on_recovered`."""
-        self._assigned -= set(partitions)
+        gone = set(partitions)
+        if not gone:
+            return
+        self._assigned -= gone
         self.assigned.set(len(self._assigned))
         self._counted = False
         self.borrowers.clear()

@@ -233,3 +233,11 @@ def test_registries_are_independent():
     a.on_rebalance_started()
     assert a.registry.get_sample_value("monitor_rebalances_total") == 1
     assert b.registry.get_sample_value("monitor_rebalances_total") == 0
+
+
+def test_an_empty_revocation_keeps_the_counts():
+    m = WorkerMetrics(TOPICS, partitions=2, policy_version="p")
+    m.on_recovered([0, 1], [])
+    m.on_revoked([])  # Faust signals every rebalance, also when nothing was taken away
+    assert m.registry.get_sample_value("monitor_borrowers", {"tier": "normal"}) == 0
+    assert m.registry.get_sample_value("monitor_partitions_assigned") == 2
