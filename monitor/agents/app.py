@@ -65,6 +65,7 @@ class WorkerShell:
         self.runtime = Runtime(Engine(policy), self.topics, clock=settings.clock, partitions=settings.partitions,
                                get_state=self._get, max_message_bytes=settings.max_message_bytes)
         self.lock = asyncio.Lock()
+        self._sources = frozenset([*self.topics.inputs, self.topics.clock])
         self.stream: Any = None
         self.totals: dict[str, int] = {}
 
@@ -149,7 +150,14 @@ class WorkerShell:
             # where the consumer starts each input (Faust seeks there next anyway)
             committed = await self.app.consumer.seek_to_committed()
             for tp, offset in committed.items():
-                if tp.partition in actives and tp.topic in self.topics.inputs and offset is not None and offset >= 0:
+                if tp.partition not in actives or tp.topic not in self._sources:
+                    continue
+                if offset is None or offset < 0:
+                    # Nothing committed yet. The fetcher ran while the table recovered, and what it
+                    # fetched then never reaches the agent; Faust's own seek to the committed offset
+                    # leaves such a partition where the fetcher got to. Read it from the start.
+                    await self.app.consumer.seek(tp, 0)
+                elif tp.topic in self.topics.inputs:
                     self.runtime.note_position(tp.partition, tp.topic, int(offset))
         log.warning("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items))
 
