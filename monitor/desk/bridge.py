@@ -18,6 +18,7 @@ offset it had when the service started, and the broker answers.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from typing import Any
@@ -150,6 +151,9 @@ class KafkaDesk(Desk):
         for tp, end in self._targets.items():
             if end > 0 and await self._consumer.position(tp) < end:
                 return
+        self.view.settle()  # sort the indexes once, before the first query
+        gc.collect()
+        gc.freeze()  # the rebuilt view is long-lived: full collections need not walk it (query p99)
         self._caught_up = True
         self.rebuild_seconds = time.monotonic() - self._started
         log.info("view caught up in %.1f s: %s", self.rebuild_seconds, self.view.stats())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -86,17 +85,23 @@ def _options(fn: Any) -> Any:
 @_options
 @click.option("--loglevel", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(loglevel: str, **kwargs: Any) -> None:
-    """Run the alert desk: the HTTP API over the alerts, schedule, borrowers and audit topics."""
+@click.option("--log-format", default="json", show_default=True, type=click.Choice(["json", "text"]),
+              help="One JSON object per line, or plain text (personal data masked either way)")
+def serve(loglevel: str, log_format: str, **kwargs: Any) -> None:
+    """Run the alert desk: the HTTP API over the alerts, schedule, borrowers and audit topics.
+
+    Logs never hold tokens or borrower names; request lines (with paths) only at debug level."""
     import uvicorn
 
+    from monitor.logs import configure_logging, logging_config
+
     settings = _settings(kwargs)
-    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(loglevel, log_format)
     app = build_app(settings)
     click.echo(f"alert desk on http://{settings.host}:{settings.port} (topics {settings.topic_prefix}*, "
                f"broker {settings.broker})")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=loglevel, access_log=loglevel == "debug",
-                lifespan="on", timeout_graceful_shutdown=5)
+                lifespan="on", timeout_graceful_shutdown=5, log_config=logging_config(loglevel, log_format))
 
 
 @click.group()

@@ -21,6 +21,8 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from itertools import combinations
+from operator import itemgetter
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
@@ -66,14 +68,24 @@ class SortedKeys:
 class FacetIndex:
     """Keys in order, findable by any combination of facet values; see the module docstring."""
 
-    __slots__ = ("fields", "_pos", "facets", "all", "lists")
+    __slots__ = ("fields", "_pos", "_groups", "facets", "all", "lists", "keep_all")
 
-    def __init__(self, fields: tuple[str, ...]) -> None:
+    # A list is named (group, value): group is a tuple of facet positions; value is the facet's value for a
+    # single facet and the tuple of values for a pair (what ``itemgetter(*group)`` returns).
+
+    def __init__(self, fields: tuple[str, ...], keep_all: bool = True, pairs: bool = False) -> None:
         self.fields = fields
+        self.keep_all = keep_all  # False: every query names a facet, no list of all keys is kept
         self._pos = {f: i for i, f in enumerate(fields)}
+        # the lists kept per key: one per facet, and with ``pairs`` one per pair of facets (a rare
+        # combination of two common values is then found without scanning either common list)
+        groups: list[tuple[int, ...]] = [(i,) for i in range(len(fields))]
+        if pairs:
+            groups += list(combinations(range(len(fields)), 2))
+        self._groups = tuple((g, itemgetter(*g)) for g in groups)
         self.facets: dict[Key, tuple[Hashable, ...]] = {}
         self.all = SortedKeys()
-        self.lists: dict[tuple[str, Hashable], SortedKeys] = {}
+        self.lists: dict[tuple[tuple[int, ...], Hashable], SortedKeys] = {}
 
     def __len__(self) -> int:
         return len(self.facets)
@@ -87,58 +99,64 @@ class FacetIndex:
         if old == values:
             return
         self.facets[key] = values
-        if old is None:
+        if old is None and self.keep_all:
             self.all.add(key)
-        for i, field in enumerate(self.fields):
-            value = values[i]
+        lists = self.lists
+        for group, get in self._groups:
+            new = get(values)
             if old is not None:
-                if old[i] == value:
+                before = get(old)
+                if before == new:
                     continue
-                self._list(field, old[i]).stale += 1
-            self._list(field, value).add(key)
+                lists[(group, before)].stale += 1
+            lst = lists.get((group, new))
+            if lst is None:
+                lst = lists[(group, new)] = SortedKeys()
+            lst.add(key)
 
     def drop(self, key: Key) -> None:
         old = self.facets.pop(key, None)
         if old is None:
             return
-        self.all.stale += 1
-        for i, field in enumerate(self.fields):
-            self._list(field, old[i]).stale += 1
+        if self.keep_all:
+            self.all.stale += 1
+        for group, get in self._groups:
+            self.lists[(group, get(old))].stale += 1
 
-    def _list(self, field: str, value: Hashable) -> SortedKeys:
-        lst = self.lists.get((field, value))
-        if lst is None:
-            lst = self.lists[(field, value)] = SortedKeys()
-        return lst
+    def values(self, field: str) -> list[Hashable]:
+        """The values ``field`` has had (some may no longer be held by any key)."""
+        i = (self._pos[field],)
+        return [v for (g, v) in self.lists if g == i]
 
-    def settle(self) -> None:
-        """Merge the tails in and compact lists that are mostly stale."""
-        for (field, value), lst in list(self.lists.items()):
-            self._settle(lst, field, value)
-            if not lst.items:
-                del self.lists[(field, value)]
-        self._settle(self.all, None, None)
+    def settle(self, full: bool = True) -> None:
+        """Merge the tails in and compact lists that are mostly stale.
 
-    def _settle(self, lst: SortedKeys, field: str | None, value: Hashable) -> None:
+        ``full=False`` leaves lists with a long tail alone (a rebuild adds keys by the million: such a list
+        is sorted once, when first read or by a full settle)."""
+        for name, lst in list(self.lists.items()):
+            if full or len(lst.tail) <= _INSERT_LIMIT:
+                self._settle(lst, name)
+                if not lst.items and not lst.tail:
+                    del self.lists[name]
+        if full or len(self.all.tail) <= _INSERT_LIMIT:
+            self._settle(self.all, None)
+
+    def _settle(self, lst: SortedKeys, name: tuple[tuple[int, ...], Hashable] | None) -> None:
         lst.settle()
         if lst.stale * 2 <= len(lst.items):
             return
         facets = self.facets
+        get = itemgetter(*name[0]) if name is not None else None
         kept: list[Key] = []
         last: Key | None = None
-        if field is None:
-            for key in lst.items:
-                if key != last and key in facets:
-                    kept.append(key)
-                    last = key
-        else:
-            i = self._pos[field]
-            for key in lst.items:
-                if key != last:
-                    cur = facets.get(key)
-                    if cur is not None and cur[i] == value:
-                        kept.append(key)
-                        last = key
+        for key in lst.items:
+            if key == last:
+                continue
+            cur = facets.get(key)
+            if cur is None or (get is not None and name is not None and get(cur) != name[1]):
+                continue
+            kept.append(key)
+            last = key
         lst.items = kept
         lst.stale = 0
 
@@ -154,13 +172,20 @@ class FacetIndex:
             if name not in self._pos:
                 raise KeyError(f"unknown facet {name!r}")
         checks = [(self._pos[f], v) for f, v in filters.items()]
-        lst = self.all
-        for f, v in filters.items():
-            cand = self.lists.get((f, v))
-            if cand is None:
-                return
-            if len(cand) < len(lst):
-                lst = cand
+        if not self.keep_all and not filters:
+            raise KeyError("this index answers only queries that name a facet")
+        wanted = dict(checks)
+        lst = self.all if self.keep_all else None
+        for group, _ in self._groups:
+            if all(i in wanted for i in group):
+                value = wanted[group[0]] if len(group) == 1 else tuple(wanted[i] for i in group)
+                cand = self.lists.get((group, value))
+                if cand is None:
+                    return  # no key has ever had this combination
+                if lst is None or len(cand) < len(lst):
+                    lst = cand
+        if lst is None:
+            return
         lst.settle()
         items = lst.items
         lo = 0 if start is None else (bisect_right if start_exclusive else bisect_left)(items, start)

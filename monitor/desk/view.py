@@ -36,7 +36,7 @@ from monitor.desk.index import FacetIndex
 from monitor.desk.records import AuditRecord
 from monitor.outputs import Alert, ScheduleEntry
 
-__all__ = ["Batch", "Book", "DeskView", "DetailRow", "ALERTS", "AUDIT", "BORROWERS", "SCHEDULE", "TOPIC_KINDS"]
+__all__ = ["Batch", "Book", "DeskView", "DetailRow", "SchedRow", "ALERTS", "AUDIT", "BORROWERS", "SCHEDULE", "TOPIC_KINDS"]
 
 ALERTS, SCHEDULE, BORROWERS, AUDIT = "alerts", "schedule", "borrowers", "audit"
 TOPIC_KINDS = (ALERTS, SCHEDULE, BORROWERS, AUDIT)
@@ -58,21 +58,52 @@ class DetailRow:
 
 
 @dataclass(slots=True)
-class Book:
-    """Everything the desk knows about one borrower."""
+class SchedRow:
+    """A borrower's schedule entry, compact (built back into a ScheduleEntry when asked)."""
 
-    borrower_id: str
-    alerts: list[AlertRow] = field(default_factory=list)  # by sequence
-    records: list[AuditRecord] = field(default_factory=list)  # audit topic order
-    schedule: ScheduleEntry | None = None
-    detail: DetailRow | None = None
-    derived: Derived = field(default_factory=Derived)
+    due: date | None
+    team: str | None
+    branch: str | None
+    tier: str
+    reason: str
+    policy_version: str
+
+
+_EMPTY = Derived()
+_NONE: tuple[()] = ()
+
+
+class Book:
+    """Everything the desk knows about one borrower (small: most borrowers have a schedule entry only)."""
+
+    __slots__ = ("borrower_id", "alerts", "records", "sched", "detail", "_derived")
+
+    def __init__(self, borrower_id: str) -> None:
+        self.borrower_id = borrower_id
+        self.alerts: list[AlertRow] = _NONE  # type: ignore[assignment]  # by sequence; a list once there is one
+        self.records: list[AuditRecord] = _NONE  # type: ignore[assignment]  # audit topic order
+        self.sched: SchedRow | None = None
+        self.detail: DetailRow | None = None
+        self._derived: Derived | None = None
+
+    @property
+    def derived(self) -> Derived:
+        return self._derived if self._derived is not None else _EMPTY
+
+    @property
+    def schedule(self) -> ScheduleEntry | None:
+        r = self.sched
+        if r is None:
+            return None
+        return ScheduleEntry.model_construct(borrower_id=self.borrower_id, next_visit_due=r.due, team=r.team,
+                                             branch=r.branch, tier=r.tier, reason=r.reason,
+                                             policy_version=r.policy_version)
 
     @property
     def team(self) -> str | None:
         """The inspection team now responsible (schedule first, then detail, then the latest alert)."""
-        if self.schedule is not None and self.schedule.team is not None:
-            return self.schedule.team
+        if self.sched is not None and self.sched.team is not None:
+            return self.sched.team
         if self.detail is not None and self.detail.team is not None:
             return self.detail.team
         for a in reversed(self.alerts):
@@ -82,7 +113,7 @@ class Book:
 
     @property
     def known(self) -> bool:
-        return bool(self.alerts or self.schedule or self.detail)
+        return bool(self.alerts or self.sched or self.detail)
 
 
 @dataclass(slots=True)
@@ -122,10 +153,11 @@ class DeskView:
     def __init__(self) -> None:
         self.books: dict[str, Book] = {}
         self.alerts: dict[str, AlertRow] = {}
-        self.alert_index = FacetIndex(ALERT_FACETS)
+        self.alert_index = FacetIndex(ALERT_FACETS, pairs=True)
         self.cases: dict[str, Case] = {}
-        self.case_index = FacetIndex(CASE_FACETS)
-        self.schedule_index = FacetIndex(("team",))
+        self.case_index = FacetIndex(CASE_FACETS, pairs=True)
+        self.schedule_index = FacetIndex(("team",), keep_all=False)
+        self._texts: dict[str, str] = {}
         self.records: dict[str, AuditRecord] = {}
         self.pending_overrides: dict[str, OverrideRequest] = {}
         self.case_counts: Counter[str] = Counter()
@@ -143,10 +175,14 @@ class DeskView:
         for bid in sorted(self._dirty):
             self._refresh(bid)
         self._dirty.clear()
-        self.alert_index.settle()
-        self.case_index.settle()
-        self.schedule_index.settle()
+        for index in (self.alert_index, self.case_index, self.schedule_index):
+            index.settle(full=False)  # large tails (a rebuild) are sorted when read, or by settle()
         return batch
+
+    def settle(self) -> None:
+        """Sort every index now (after a rebuild, before the first query)."""
+        for index in (self.alert_index, self.case_index, self.schedule_index):
+            index.settle()
 
     def apply(self, kind: str, key: bytes | None, value: bytes | None) -> Batch:
         return self.apply_batch([(kind, key, value)])
@@ -183,7 +219,9 @@ class DeskView:
         self.alerts[row.alert_id] = row
         book = self._book(row.borrower_id)
         alerts = book.alerts
-        if not alerts or alerts[-1].sequence <= row.sequence:
+        if not alerts:
+            book.alerts = [row]
+        elif alerts[-1].sequence <= row.sequence:
             alerts.append(row)
         else:
             alerts.append(row)
@@ -202,16 +240,25 @@ class DeskView:
             return
         if key is not None and key.startswith(b"\x00"):
             return  # the worker's own bookkeeping
-        entry = ScheduleEntry.model_validate_json(value)
-        self._set_schedule(self._book(entry.borrower_id), entry)
+        e = ScheduleEntry.model_validate_json(value)
+        intern = self._intern
+        row = SchedRow(e.next_visit_due, intern(e.team), intern(e.branch), e.tier, intern(e.reason),
+                       intern(e.policy_version))
+        self._set_schedule(self._book(e.borrower_id), row)
 
-    def _set_schedule(self, book: Book, entry: ScheduleEntry | None) -> None:
-        old = book.schedule
-        if old is not None and old.next_visit_due is not None:
-            self.schedule_index.drop((old.next_visit_due.toordinal(), book.borrower_id))
-        book.schedule = entry
-        if entry is not None and entry.next_visit_due is not None:
-            self.schedule_index.put((entry.next_visit_due.toordinal(), book.borrower_id), (entry.team,))
+    def _intern(self, text: str | None) -> str | None:
+        """One copy of each repeated text (teams, branches, reasons) for a million borrowers."""
+        if text is None:
+            return None
+        return self._texts.setdefault(text, text) if len(self._texts) < 1_000_000 else text
+
+    def _set_schedule(self, book: Book, row: SchedRow | None) -> None:
+        old = book.sched
+        if old is not None and old.due is not None:
+            self.schedule_index.drop((old.due.toordinal(), book.borrower_id))
+        book.sched = row
+        if row is not None and row.due is not None:
+            self.schedule_index.put((row.due.toordinal(), book.borrower_id), (row.team,))
 
     def _detail(self, key: bytes | None, value: bytes | None) -> None:
         if value is None:
@@ -235,7 +282,11 @@ class DeskView:
         if rec.record_id in self.records:
             return  # a request sent again
         self.records[rec.record_id] = rec
-        self._book(rec.borrower_id).records.append(rec)
+        book = self._book(rec.borrower_id)
+        if book.records:
+            book.records.append(rec)
+        else:
+            book.records = [rec]
         self._dirty.add(rec.borrower_id)
         batch.records.append(rec.record_id)
 
@@ -243,7 +294,7 @@ class DeskView:
         book = self.books[bid]
         old = book.derived
         new = derive(book.alerts, book.records)
-        book.derived = new
+        book._derived = new
         new_ids = {c.case_id for c in new.cases}
         for c in old.cases:
             self.case_counts[c.status] -= 1
@@ -305,7 +356,7 @@ class DeskView:
         return due, overdue
 
     def teams(self) -> list[str]:
-        return sorted(str(v) for (f, v) in self.schedule_index.lists if f == "team" and v is not None)
+        return sorted({str(v) for v in self.schedule_index.values("team") if v is not None})
 
     def borrower(self, bid: str) -> Book | None:
         book = self.books.get(bid)

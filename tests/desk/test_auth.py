@@ -169,3 +169,24 @@ def test_a_failed_login_never_reveals_the_token_in_the_answer():
     status, text = _run(go())
     assert status == 401 and "secret-guess-123" not in text
     assert json.loads(text) == {"detail": "a valid bearer token is required"}
+
+
+def test_logs_never_carry_tokens(caplog):
+    from tests.desk.desk_fakes import token
+
+    async def go():
+        desk = LoopbackDesk()
+        desk.ingest(portfolio())
+        app = create_app(desk, auth=authenticator(), clock=lambda: NOW)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk") as c:
+            case = sorted(desk.view.cases)[0]
+            await c.post(f"/api/v1/cases/{case}/acknowledge", json={"reason": "x"}, headers=bearer("risk"))
+            await c.get("/api/v1/alerts", headers={"Authorization": "Bearer guessed-token-42"})
+            desk.fail = True
+            await c.post(f"/api/v1/cases/{case}/notes", json={"text": "t", "reason": "r"}, headers=bearer("risk"))
+
+    with caplog.at_level("DEBUG"):
+        _run(go())
+    text = caplog.text
+    assert "change written: acknowledge by rita" in text and "could not write" in text
+    assert token("risk") not in text and "guessed-token-42" not in text

@@ -301,26 +301,31 @@ def test_feed_pages_equal_a_full_scan_for_every_filter_combination():
     assert len(_walk(view, {"status": "acknowledged"}, 10)) == len(view.alerts) > acked_before
 
 
-def test_facet_index_survives_churn_and_compaction():
-    idx = FacetIndex(("status",))
+@pytest.mark.parametrize("pairs", [False, True])
+def test_facet_index_survives_churn_and_compaction(pairs):
+    idx = FacetIndex(("status", "team"), pairs=pairs)
     rng = random.Random(1)
     truth = {}
     for step in range(20_000):
         key = (rng.randrange(500), "k")
-        status = rng.choice(["a", "b", "c"])
+        values = (rng.choice("abc"), rng.choice("xy"))
         if rng.random() < 0.05:
             idx.drop(key)
             truth.pop(key, None)
         else:
-            idx.put(key, (status,))
-            truth[key] = status
+            idx.put(key, values)
+            truth[key] = values
         if step % 97 == 0:
-            idx.settle()
+            idx.settle(full=step % 2 == 0)
     idx.settle()
-    for status in "abc":
-        got = list(idx.scan({"status": status}, descending=True))
-        assert got == sorted((k for k, v in truth.items() if v == status), reverse=True)
+    for filters in ({"status": "a"}, {"team": "y"}, {"status": "b", "team": "x"}, {}):
+        got = list(idx.scan(filters, descending=True))
+        want = sorted((k for k, v in truth.items()
+                       if all(v[("status", "team").index(f)] == x for f, x in filters.items())), reverse=True)
+        assert got == want, filters
+        assert idx.count(filters) == len(want)
     assert all(lst.stale * 2 <= len(lst.items) for lst in idx.lists.values())
+    assert sorted(idx.values("team")) == ["x", "y"]
 
 
 def test_schedule_keeps_the_latest_entry_per_borrower_and_tombstones_remove_it():
@@ -350,3 +355,31 @@ def test_bad_records_are_counted_and_the_rest_is_folded():
     assert "key differs" in batch.rejected[1][1]
     assert list(view.cases) == ["B1-1"] and view.cases["B1-1"].status == "open"
     assert view.read["alerts"] == 2
+
+
+PURE = ("index.py", "cases.py", "view.py", "records.py", "commands.py")
+PURE_LIBS = {"__future__", "bisect", "itertools", "operator", "collections", "dataclasses", "datetime", "typing",
+             "enum", "hashlib", "json", "pydantic", "monitor"}
+PURE_MONITOR = {"monitor._time", "monitor.outputs", "monitor.events", "monitor.desk.index", "monitor.desk.cases",
+                "monitor.desk.records", "monitor.desk.auth"}
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_the_view_and_its_parts_read_no_clock_and_do_no_io(name):
+    import ast
+    from pathlib import Path
+
+    from tests.test_architecture import FORBIDDEN_CALLS
+
+    path = Path(__file__).resolve().parents[2] / "monitor" / "desk" / name
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for mod in modules:
+                assert mod.split(".")[0] in PURE_LIBS, f"{name} imports {mod}"
+                assert not mod.startswith("monitor.") or mod in PURE_MONITOR, f"{name} imports {mod}"
+        if isinstance(node, ast.Call):
+            fn = node.func
+            called = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
+            assert called not in FORBIDDEN_CALLS, f"{name}:{node.lineno} calls {called}()"
