@@ -220,6 +220,38 @@ def test_acknowledgement_and_override_round_trip_through_kafka_to_the_audit_trai
     assert event_id in [eid for s in a["signals"] for eid in s["event_ids"]]
 
 
+def test_a_cap_needs_a_second_officer_and_then_reaches_the_worker(desk):
+    e, serve = desk, desk.serves[0]
+    _case(e, serve, "B4")
+    until = (NOW + timedelta(days=30)).isoformat()
+    r = httpx.post(f"{serve.url}/api/v1/borrowers/B4/overrides", headers=e.h("risk"), timeout=30,
+                   json={"action": "set", "direction": "cap", "tier": "watch", "until": until,
+                         "reason": "arrears repaid, statement pending"})
+    assert r.status_code == 200 and r.json()["status"] == "pending", r.text
+    request = r.json()["record_id"]
+    sent = [m for m in read_topic(e.broker.bootstrap, e.topics.feed("tier_override"))
+            if json.loads(m.value)["borrower_id"] == "B4"]
+    assert sent == []  # nothing reaches the engine before the approval
+    r = httpx.post(f"{serve.url}/api/v1/override-requests/{request}/approve", headers=e.h("super"), timeout=30,
+                   json={"reason": "bank statement seen"})
+    assert r.status_code == 200, r.text
+    event_id = r.json()["event_id"]
+
+    def capped() -> dict[str, Any] | None:
+        for i in _feed(e, serve):
+            a = i["alert"]
+            if a["borrower_id"] == "B4" and a["to_tier"] == "watch" and \
+                    event_id in [x for s in a["signals"] for x in s["event_ids"]]:
+                return a
+        return None
+
+    a = wait_for(capped, 60, "an alert lowering B4 to watch under the approved cap")
+    assert a["kind"] == "de_escalated" and a["computed_tier"] == "warning"
+    doc = next(json.loads(m.value) for m in read_topic(e.broker.bootstrap, e.topics.feed("tier_override"))
+               if json.loads(m.value)["event_id"] == event_id)
+    assert (doc["requested_by"], doc["approved_by"], doc["direction"]) == ("rita", "sam", "cap")
+
+
 def test_an_inspector_of_one_team_cannot_see_or_change_another_teams_visits(desk):
     e, serve = desk, desk.serves[0]
     wait_for(lambda: httpx.get(serve.url + "/api/v1/borrowers/B4", headers=e.h("admin"), timeout=5).status_code
@@ -269,5 +301,5 @@ def test_a_restarted_serve_and_a_second_replica_answer_the_same(desk):
     snap = _snapshot(e, again)
     notes = _get(again, f"/api/v1/cases/{case}", e.h("admin"))["notes"]
     assert [(n["user"], n["kind"], n["text"]) for n in notes] == [("rita", "action_plan", "要求追加担保")]
-    assert [a["request_id"] for a in snap["B4-audit"]] == ["it-note-1"]
+    assert snap["B4-audit"][-1]["request_id"] == "it-note-1" and snap["B4-audit"][-1]["action"] == "note"
     assert {i["alert"]["borrower_id"] for i in snap["alerts"]["items"]} >= {"B1", "B4"}
