@@ -21,8 +21,10 @@ from typing import Any
 import faust
 from faust.streams import _current_event
 
+from monitor.agents.ops import install_ops
 from monitor.agents.runtime import Message, Runtime, StepResult, partition_for
 from monitor.engine import Engine
+from monitor.metrics import WorkerMetrics
 from monitor.rules.loader import default_policy, load_policy
 from monitor.settings import Settings
 from monitor.topics import Topics
@@ -66,7 +68,10 @@ class WorkerShell:
                                get_state=self._get, max_message_bytes=settings.max_message_bytes)
         self.lock = asyncio.Lock()
         self._sources = frozenset([*self.topics.inputs, self.topics.clock])
+        # an observer: processing never touches a metric, it hands each step's result over
+        self.metrics = WorkerMetrics(self.topics, partitions=settings.partitions, policy_version=policy.version)
         self.stream: Any = None
+        self.ops: Any = None
         self.totals: dict[str, int] = {}
 
     def _get(self, bid: str) -> bytes | None:
@@ -90,10 +95,14 @@ class WorkerShell:
                         seq = None
             msgs.append(Message(m.topic, m.partition, m.offset, m.key, m.value, seq, ev))
         async with self.lock:
+            started = time.perf_counter()
             out = StepResult()
             self.runtime.accept(msgs, out)
             self.runtime.step(out, self._wall())
+            decided = time.perf_counter()
             await self._commit(out)
+            self.metrics.on_batch(out, started=started, decided=decided, committed=time.perf_counter(),
+                                  messages=len(msgs), buffered=self.runtime.buffered())
         log.debug("batch: %d messages in, %d acknowledged, %d buffered, %d alerts",
                   len(msgs), len(out.acks), self.runtime.buffered(), len(out.alerts))
 
@@ -101,8 +110,11 @@ class WorkerShell:
         if self.settings.clock != "wall":
             return  # event time moves only with the input (and its watermarks)
         async with self.lock:
+            started = time.perf_counter()
             out = self.runtime.step(StepResult(), self._wall())
+            decided = time.perf_counter()
             await self._commit(out)
+            self.metrics.on_batch(out, started=started, decided=decided, committed=time.perf_counter())
 
     async def _commit(self, out: StepResult) -> None:
         """Publish, wait for the broker, write states, then acknowledge the inputs."""
@@ -115,6 +127,10 @@ class WorkerShell:
         for bid in sorted(out.schedules):
             entry = out.schedules[bid]
             futures.append(await schedule.send(key=bid.encode(), value=entry.model_dump_json().encode()))
+        borrowers = self.outputs["borrowers"]
+        for bid in sorted(out.details):
+            detail = out.details[bid]
+            futures.append(await borrowers.send(key=bid.encode(), value=detail.model_dump_json().encode()))
         for d in out.dead:
             futures.append(await dead.send(key=d.key.encode() if d.key else None, value=d.model_dump_json().encode()))
         if futures:
@@ -147,6 +163,7 @@ class WorkerShell:
             items = [(k.decode() if isinstance(k, bytes) else str(k), bytes(v))
                      for k, v in self.table.items() if v is not None]
             self.runtime.assign(sorted(actives), items)
+            self.metrics.on_recovered(sorted(actives), items)
             # where the consumer starts each input (Faust seeks there next anyway)
             committed = await self.app.consumer.seek_to_committed()
             for tp, offset in committed.items():
@@ -166,8 +183,8 @@ class WorkerShell:
         self.runtime.revoke(parts)
 
 
-def create_app(settings: Settings) -> tuple[faust.App, WorkerShell]:
-    """Build the Faust app for ``settings``."""
+def create_app(settings: Settings, *, ops: bool = True) -> tuple[faust.App, WorkerShell]:
+    """Build the Faust app for ``settings`` (with ``ops``: its /metrics, /healthz and /readyz)."""
     topics = Topics(settings.topic_prefix)
     app = faust.App(
         settings.app_id,
@@ -198,11 +215,14 @@ def create_app(settings: Settings) -> tuple[faust.App, WorkerShell]:
         "alerts": app.topic(topics.alerts, **raw),
         "schedule": app.topic(topics.schedule, **raw),
         "dead": app.topic(topics.dead_letter, **raw),
+        "borrowers": app.topic(topics.borrowers, **raw),
     }
     # bytes in and out: the "raw" codec, so the changelog holds the state's own JSON form
     table = app.Table(TABLE, partitions=settings.partitions, key_type=bytes, value_type=bytes,
                       use_partitioner=True)
     shell = WorkerShell(app, settings, table, outputs)
+    if ops:
+        shell.ops = install_ops(app, shell, shell.metrics)
 
     @app.agent(source, name="monitor.apply")
     async def apply_events(stream: Any) -> None:

@@ -57,17 +57,21 @@ def settings_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @settings_options
 @click.option("--loglevel", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def worker(settings: Settings, loglevel: str) -> None:
+@click.option("--log-format", type=click.Choice(["json", "text"]), default="json", show_default=True,
+              envvar="MONITOR_LOG_FORMAT", help="Log lines: json (one object per line) or text [env MONITOR_LOG_FORMAT]")
+def worker(settings: Settings, loglevel: str, log_format: str) -> None:
     """Run a streaming worker: apply the feeds from Kafka, publish alerts and visit schedules."""
     from faust import Worker
 
     from monitor.agents.app import create_app
+    from monitor.logs import configure_logging, logging_config
 
+    configure_logging(loglevel, log_format)  # before prepare_data_dir, so that its warning is JSON too
     prepare_data_dir(settings)
     app, _shell = create_app(settings)
     clean = False
     try:
-        Worker(app, loglevel=loglevel).execute_from_commandline()
+        Worker(app, loglevel=loglevel, logging_config=logging_config(loglevel, log_format)).execute_from_commandline()
         clean = True
     except SystemExit as exc:
         clean = exc.code in (0, None)

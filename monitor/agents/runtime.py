@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from monitor._time import parse_instant, to_us
 from monitor.engine import STALE, Engine
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
-from monitor.outputs import Alert, ScheduleEntry
+from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry
 from monitor.state import BorrowerState, dump_state, load_state
 from monitor.topics import FEEDS, Topics
 
@@ -128,6 +128,7 @@ class StepResult:
 
     alerts: list[Alert] = field(default_factory=list)
     schedules: dict[str, ScheduleEntry] = field(default_factory=dict)
+    details: dict[str, BorrowerDetail] = field(default_factory=dict)  # every touched borrower, as it is now
     states: dict[str, bytes] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)
     acks: list[Any] = field(default_factory=list)
@@ -248,7 +249,10 @@ class Runtime:
         for m in messages:
             part = self._parts.setdefault(m.partition, _Partition())
             if m.topic == self.topics.clock:
-                self._watermark(m, part, out)
+                if self.clock == "wall":
+                    out.acks.append(m.handle)  # event-time watermarks mean nothing on the wall clock
+                else:
+                    self._watermark(m, part, out)
                 continue
             part.position[m.topic] = max(part.position.get(m.topic, 0), m.offset + 1)
             event, reason = self._validate(m)
@@ -346,6 +350,7 @@ class Runtime:
         for bid, state in touched.items():
             key, level = before[bid]
             out.states[bid] = dump_state(state)
+            out.details[bid] = self.engine.detail(state)
             if self.engine.schedule_key(state) != key:
                 out.schedules[bid] = self.engine.schedule_entry(state)
             now = _level(state)

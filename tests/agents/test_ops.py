@@ -48,7 +48,7 @@ def test_readiness_names_what_is_missing():
 def app_and_ops(tmp_path: Path):
     settings = Settings(store="memory://", data_dir=tmp_path / "data", app_id="ops-test", partitions=4,
                         topic_prefix="ops.")
-    app, shell = create_app(settings)
+    app, shell = create_app(settings, ops=False)
     metrics = WorkerMetrics(shell.topics, partitions=settings.partitions, policy_version="test-1")
     ops = install_ops(app, shell, metrics, poll_seconds=1.0, broker_timeout=2.0)
     return app, ops, metrics
@@ -109,9 +109,14 @@ def test_faust_sensor_can_share_the_registry(tmp_path: Path):
     from faust.sensors.prometheus import PrometheusMonitor
 
     settings = Settings(store="memory://", data_dir=tmp_path / "d", app_id="ops-faust")
-    app, shell = create_app(settings)
+    app, shell = create_app(settings, ops=False)
     metrics = WorkerMetrics(shell.topics, partitions=settings.partitions, policy_version="p")
     install_ops(app, shell, metrics, faust_sensor=True)
     assert isinstance(app.monitor, PrometheusMonitor)
     names = {f.name for f in text_string_to_metric_families(metrics.exposition().decode())}
     assert "monitor_faust_messages_received" in names and "monitor_events_consumed" in names
+
+
+def test_the_worker_app_serves_the_ops_endpoints_by_default(tmp_path: Path):
+    app, shell = create_app(Settings(store="memory://", data_dir=tmp_path / "d", app_id="ops-default"))
+    assert shell.ops is not None and shell.ops.metrics is shell.metrics

@@ -226,3 +226,11 @@ def test_events_read_again_after_a_crash_are_still_merged_in_event_time_order(po
     assert [a.model_dump_json() for a in got if a.borrower_id in lost] == want
     for bid in lost:
         assert survived[bid] == dump_state(expected.states[bid])
+
+
+def test_watermarks_are_acknowledged_at_once_on_the_wall_clock():
+    rt = Runtime(Engine(default_policy()), TOPICS, clock="wall", partitions=PARTS, get_state={}.get)
+    out = StepResult()
+    mark = Message(TOPICS.clock, 0, 0, None, b'{"at": "2025-01-01T00:00:00Z", "offsets": {}}', handle="h")
+    rt.accept([mark], out)
+    assert out.acks == ["h"] and rt.buffered() == 0
