@@ -155,8 +155,8 @@ def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = N
                   description="Alerts, cases, overrides, borrower details, inspection schedules and visits. "
                   "Every change is written to the audit topic and read back before it is answered.",
                   lifespan=lifespan, dependencies=[Depends(_known_query)],
-                  responses={400: {"model": Problem}, 401: {"model": Problem}, 403: {"model": Problem}, 413: {"model": Problem},
-                             422: {"model": Problem}})
+                  responses={status: {"model": Problem} for status in (400, 401, 403, 413, 422)})
+
     def today() -> date:
         return wall().astimezone(tz).date()
 

@@ -21,9 +21,9 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from itertools import combinations
 from operator import itemgetter
-from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
 __all__ = ["FacetIndex", "SortedKeys"]

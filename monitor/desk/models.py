@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from monitor.desk.records import Action, AuditRecord, Reason, UserId
+from monitor.desk.records import AuditRecord, Reason, UserId
 from monitor.events import InspectionOutcome
 from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry, TierName
 
 __all__ = [
     "AlertItem", "AlertPage", "ActionOut", "AssignBody", "BorrowerPage", "CaseDetail", "CasePage", "CaseStatus",
-    "CaseSummary", "CommandResult", "IsoDate", "IsoDateTime", "ForecastOut", "Me", "NoteBody", "NoteOut", "OverrideBody",
+    "CaseSummary", "CommandResult", "IsoDate", "IsoDateTime", "ForecastOut", "Me", "NoteBody", "NoteOut",
+    "OverrideBody",
     "OverrideChangeOut", "OverrideRequestOut", "PlanOut", "PlannedVisitOut", "Problem", "ReasonBody",
     "ScheduleOut", "TierChange", "VisitBody", "VisitOut",
 ]
@@ -275,5 +276,3 @@ class ForecastOut(_Out):
     short_from: date | None
     shortfall: int
 
-
-ACTION_NAMES = [a.value for a in Action]

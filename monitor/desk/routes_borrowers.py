@@ -23,8 +23,22 @@ from monitor.desk.models import (
 from monitor.desk.present import borrower_page, request_out
 from monitor.desk.records import Action, AuditRecord, OverrideDecisionDetails, event_id_for
 from monitor.desk.view import Book, DeskView
-from monitor.desk.web import ACT_CASES, APPROVE, AUDIT, READ_CASES, TEAM_READ, VISIT_WRITE, answer, book_of, \
-    ctx_of, outcome_of, refuse, request_id_of, require, write
+from monitor.desk.web import (
+    ACT_CASES,
+    APPROVE,
+    AUDIT,
+    READ_CASES,
+    TEAM_READ,
+    VISIT_WRITE,
+    answer,
+    book_of,
+    ctx_of,
+    outcome_of,
+    refuse,
+    request_id_of,
+    require,
+    write,
+)
 
 __all__ = ["router"]
 

@@ -27,8 +27,19 @@ from monitor.desk.models import (
 )
 from monitor.desk.present import CursorError, alert_item, case_detail, case_summary, decode_cursor, encode_cursor
 from monitor.desk.records import Action, AuditRecord
-from monitor.desk.web import ACT_CASES, APPROVE, READ_CASES, Context, answer, ctx_of, outcome_of, refuse, \
-    request_id_of, require, write
+from monitor.desk.web import (
+    ACT_CASES,
+    APPROVE,
+    READ_CASES,
+    Context,
+    answer,
+    ctx_of,
+    outcome_of,
+    refuse,
+    request_id_of,
+    require,
+    write,
+)
 
 __all__ = ["router"]
 

@@ -126,7 +126,8 @@ async def team_forecast(request: Request, team: TeamId, days: Days = 30,
     if not rows:  # a team with no visits, not in the teams file: its (default) capacity
         cap = ctx.teams.capacity(team)
         dates = [today + timedelta(days=i) for i in range(days)]
-        rows = [TeamForecast(team=team, start=today, until=dates[-1], working_days=sum(cap.is_working(d) for d in dates),
+        rows = [TeamForecast(team=team, start=today, until=dates[-1],
+                             working_days=sum(cap.is_working(d) for d in dates),
                              capacity=sum(cap.visits_on(d) for d in dates), overdue=0, due=0, demand=0, planned=0,
                              late=0, short_from=None, shortfall=0)]
     return _forecast_out(rows)[0]

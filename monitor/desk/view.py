@@ -36,7 +36,8 @@ from monitor.desk.index import FacetIndex
 from monitor.desk.records import AuditRecord
 from monitor.outputs import Alert, ScheduleEntry
 
-__all__ = ["Batch", "Book", "DeskView", "DetailRow", "SchedRow", "ALERTS", "AUDIT", "BORROWERS", "SCHEDULE", "TOPIC_KINDS"]
+__all__ = ["Batch", "Book", "DeskView", "DetailRow", "SchedRow", "ALERTS", "AUDIT", "BORROWERS", "SCHEDULE",
+           "TOPIC_KINDS"]
 
 ALERTS, SCHEDULE, BORROWERS, AUDIT = "alerts", "schedule", "borrowers", "audit"
 TOPIC_KINDS = (ALERTS, SCHEDULE, BORROWERS, AUDIT)

@@ -176,7 +176,8 @@ def test_a_request_sent_again_writes_nothing_new_and_a_reused_id_for_another_cha
         assert r3.status_code == 409 and "X-Request-ID" in r3.json()["detail"]
         r4 = await c.get("/api/v1/alerts", headers={**bearer("risk")})
         assert r4.status_code == 200
-        r5 = await c.post("/api/v1/borrowers/B0/overrides", json=body, headers={**bearer("risk"), "X-Request-ID": "a b"})
+        r5 = await c.post("/api/v1/borrowers/B0/overrides", json=body,
+                          headers={**bearer("risk"), "X-Request-ID": "a b"})
         assert r5.status_code == 422 and "X-Request-ID" in r5.text
 
     run(t)
