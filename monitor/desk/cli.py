@@ -96,8 +96,8 @@ def serve(loglevel: str, log_format: str, **kwargs: Any) -> None:
     from monitor.logs import configure_logging, logging_config
 
     settings = _settings(kwargs)
+    app = build_app(settings)  # configuration errors first, before logging is set up
     configure_logging(loglevel, log_format)
-    app = build_app(settings)
     click.echo(f"alert desk on http://{settings.host}:{settings.port} (topics {settings.topic_prefix}*, "
                f"broker {settings.broker})")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=loglevel, access_log=loglevel == "debug",

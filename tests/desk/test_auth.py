@@ -191,3 +191,12 @@ def test_logs_never_carry_tokens(caplog):
     text = caplog.text
     assert "change written: acknowledge by rita" in text and "could not write" in text
     assert token("risk") not in text and "guessed-token-42" not in text
+
+
+def test_serve_refuses_to_start_without_a_usable_users_file(tmp_path, capsys):
+    assert cli.main(["serve", "--users-file", str(tmp_path / "missing.toml")]) == 2
+    assert "missing.toml: cannot read" in capsys.readouterr().err
+    empty = tmp_path / "empty.toml"
+    empty.write_text("users = []\n")
+    assert cli.main(["serve", "--users-file", str(empty)]) == 2
+    assert "no users (add one with monitor users add)" in capsys.readouterr().err
