@@ -163,6 +163,10 @@ def test_an_alert_from_the_worker_appears_in_the_feed_and_is_pushed_to_the_strea
 
     items = wait_for(both, 90, "the worker's alerts for B1 and B4 in the feed")
     assert all(i["case_status"] == "open" and i["alert"]["kind"] == "raised" for i in items)
+    page = wait_for(lambda: (p := _get(serve, "/api/v1/borrowers/B1", e.h("risk")))["detail"] and p, 60,
+                    "B1's detail from the borrowers topic")
+    assert page["detail"]["overdue_accounts"][0]["days_past_due"] >= 45
+    assert "name" not in page["detail"]["profile"] and page["tier_history"][0]["kind"] == "raised"
     got: list[str] = []
     subscribed = threading.Event()
 
@@ -218,6 +222,14 @@ def test_acknowledgement_and_override_round_trip_through_kafka_to_the_audit_trai
     a = wait_for(override_alert, 60, "an alert for B2 carrying the override signal")
     assert a["to_tier"] == "warning" and a["kind"] == "raised"
     assert event_id in [eid for s in a["signals"] for eid in s["event_ids"]]
+
+    def detail_with_floor() -> dict[str, Any] | None:  # the worker's borrower detail, read by the desk
+        d = _get(serve, "/api/v1/borrowers/B2", e.h("risk"))["detail"]
+        return d if d and any(o["event_id"] == event_id for o in d["overrides"]) else None
+
+    d = wait_for(detail_with_floor, 60, "B2's detail with the floor")
+    assert (d["tier"], d["computed_tier"], d["profile"]["team"]) == ("warning", "normal", "T2")
+    assert [(o["direction"], o["tier"], o["requested_by"]) for o in d["overrides"]] == [("floor", "warning", "rita")]
 
 
 def test_a_cap_needs_a_second_officer_and_then_reaches_the_worker(desk):
