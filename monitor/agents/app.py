@@ -72,6 +72,7 @@ class WorkerShell:
         self.metrics = WorkerMetrics(self.topics, partitions=settings.partitions, policy_version=policy.version)
         self.stream: Any = None
         self.ops: Any = None
+        self.stopping = False
         self.totals: dict[str, int] = {}
 
     def _get(self, bid: str) -> bytes | None:
@@ -81,8 +82,24 @@ class WorkerShell:
     def _wall(self) -> int | None:
         return int(time.time() * 1_000_000) if self.settings.clock == "wall" else None
 
+    async def drain(self) -> None:
+        """On a graceful stop (SIGTERM), before Faust closes the tables: let the batch in hand finish
+        (published, written, acknowledged, committed) and take no further one. Events still waiting in
+        the event-time buffer were never applied nor acknowledged; the next owner reads them again."""
+        self.stopping = True
+        if self.ops is not None:
+            self.ops.readiness.stopping = True
+        async with self.lock:
+            try:
+                await self.app.consumer.commit()
+            except Exception as exc:  # noqa: BLE001 - the offsets are committed again on the next start
+                log.warning("final commit failed: %s", exc)
+        log.info("stopped taking batches; everything applied is committed")
+
     async def handle(self, stream: Any, events: list[Any]) -> None:
         self.stream = stream
+        if self.stopping:
+            return  # not acknowledged: read again after the restart
         msgs = []
         for ev in events:
             m = ev.message
@@ -95,6 +112,8 @@ class WorkerShell:
                         seq = None
             msgs.append(Message(m.topic, m.partition, m.offset, m.key, m.value, seq, ev))
         async with self.lock:
+            if self.stopping:
+                return
             started = time.perf_counter()
             out = StepResult()
             self.runtime.accept(msgs, out)
@@ -107,7 +126,7 @@ class WorkerShell:
                   len(msgs), len(out.acks), self.runtime.buffered(), len(out.alerts))
 
     async def tick(self) -> None:
-        if self.settings.clock != "wall":
+        if self.settings.clock != "wall" or self.stopping:
             return  # event time moves only with the input (and its watermarks)
         async with self.lock:
             started = time.perf_counter()
@@ -183,10 +202,21 @@ class WorkerShell:
         self.runtime.revoke(parts)
 
 
+class _App(faust.App):
+    """Faust's app, with a drain of the worker shell before Faust stops the consumer and closes the tables."""
+
+    shell: WorkerShell | None = None
+
+    async def on_stop(self) -> None:
+        if self.shell is not None:
+            await self.shell.drain()
+        await super().on_stop()
+
+
 def create_app(settings: Settings, *, ops: bool = True) -> tuple[faust.App, WorkerShell]:
     """Build the Faust app for ``settings`` (with ``ops``: its /metrics, /healthz and /readyz)."""
     topics = Topics(settings.topic_prefix)
-    app = faust.App(
+    app = _App(
         settings.app_id,
         broker=settings.broker,
         store=settings.store,
@@ -221,6 +251,7 @@ def create_app(settings: Settings, *, ops: bool = True) -> tuple[faust.App, Work
     table = app.Table(TABLE, partitions=settings.partitions, key_type=bytes, value_type=bytes,
                       use_partitioner=True)
     shell = WorkerShell(app, settings, table, outputs)
+    app.shell = shell
     if ops:
         shell.ops = install_ops(app, shell, shell.metrics)
 
