@@ -55,6 +55,7 @@ class KafkaDesk(Desk):
         self.rebuild_seconds: float | None = None
         self._probe: tuple[float, bool] = (0.0, False)
         self._stopping = False
+        self.live = False  # old alerts read while rebuilding are not news for the push streams
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -155,6 +156,7 @@ class KafkaDesk(Desk):
         gc.collect()
         gc.freeze()  # the rebuilt view is long-lived: full collections need not walk it (query p99)
         self._caught_up = True
+        self.live = True
         self.rebuild_seconds = time.monotonic() - self._started
         log.info("view caught up in %.1f s: %s", self.rebuild_seconds, self.view.stats())
 

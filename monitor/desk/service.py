@@ -46,6 +46,7 @@ class Desk:
         self._waiters: dict[str, list[asyncio.Future[bool]]] = {}
         self._streams: set[asyncio.Queue[AlertRow | None]] = set()
         self.version = 0
+        self.live = True  # push new alerts to the streams (a rebuilding replica sets it once caught up)
 
     # ------------------------------------------------------------------ folding
 
@@ -59,7 +60,7 @@ class Desk:
             for fut in self._waiters.pop(rid, ()):
                 if not fut.done():
                     fut.set_result(True)
-        if batch.alerts and self._streams:
+        if batch.alerts and self._streams and self.live:
             for q in list(self._streams):
                 for row in batch.alerts:
                     try:

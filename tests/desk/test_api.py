@@ -409,6 +409,19 @@ def test_not_ready_before_the_view_has_caught_up_or_without_a_broker():
     assert other == 200 + 404  # alive; an unknown borrower before anything is read
 
 
+def test_alerts_read_while_rebuilding_are_not_pushed_as_new():
+    async def t(c: Client, desk: LoopbackDesk) -> None:
+        q = desk.subscribe()
+        desk.live = False  # a replica still reading the topics from the beginning
+        desk.ingest([(ALERTS, None, alert("R1", 1, "raised", "watch"))])
+        assert q.empty()
+        desk.live = True
+        desk.ingest([(ALERTS, None, alert("R2", 1, "raised", "watch"))])
+        assert q.get_nowait().alert_id == "R2-1"
+
+    run(t)
+
+
 # ---------------------------------------------------------------------- fuzzing from the OpenAPI document
 
 def _fuzz_app() -> Any:
@@ -430,3 +443,4 @@ def test_no_request_makes_the_api_answer_500(case):
     Schema-valid data may still be refused with 4xx by rules the schema cannot say (an opaque cursor, an
     override's end in the past, a cap not below the computed tier): that check is left out."""
     case.call_and_validate(headers=bearer("admin"), excluded_checks=[schemathesis.checks.positive_data_acceptance])
+
