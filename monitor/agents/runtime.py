@@ -249,10 +249,9 @@ class Runtime:
         for m in messages:
             part = self._parts.setdefault(m.partition, _Partition())
             if m.topic == self.topics.clock:
-                if self.clock == "wall":
-                    out.acks.append(m.handle)  # event-time watermarks mean nothing on the wall clock
-                else:
-                    self._watermark(m, part, out)
+                if self._watermark(m, part, out) and self.clock == "wall":
+                    part.watermarks.pop()  # event-time watermarks mean nothing on the wall clock
+                    out.acks.append(m.handle)
                 continue
             part.position[m.topic] = max(part.position.get(m.topic, 0), m.offset + 1)
             event, reason = self._validate(m)
@@ -291,7 +290,7 @@ class Runtime:
             return None, f"borrower_id {event.borrower_id!r} does not belong to partition {m.partition}"
         return event, ""
 
-    def _watermark(self, m: Message, part: _Partition, out: StepResult) -> None:
+    def _watermark(self, m: Message, part: _Partition, out: StepResult) -> bool:
         try:
             doc = json.loads(m.value or b"")
             at = parse_instant(doc["at"])
@@ -300,10 +299,11 @@ class Runtime:
             out.dead.append(self._dead(m, f"watermark: {exc}"))
             out.acks.append(m.handle)
             out.outcomes["rejected"] += 1
-            return
+            return False
         # acknowledged once reached; the reached instant is kept in the table (see _release), since
         # after a crash or a rebalance the events it covers may be read again from older offsets
         part.watermarks.append((at, offsets, m.handle))
+        return True
 
     def _dead(self, m: Message, reason: str) -> DeadLetter:
         raw = m.value or b""
