@@ -16,8 +16,14 @@ def _run(*args: str) -> str:
     return proc.stdout + proc.stderr
 
 
-def test_promtool_check_config_and_rules():
-    out = _run("check", "config", str(PROM / "prometheus.yml"))
+def test_promtool_check_config_and_rules(tmp_path):
+    # promtool checks that the desk's token file exists: check a copy with a stand-in token
+    import shutil
+
+    conf = tmp_path / "prometheus"
+    shutil.copytree(PROM, conf, ignore=shutil.ignore_patterns("tests"))
+    (conf / "secrets" / "prometheus-token").write_text("stand-in\n")
+    out = _run("check", "config", str(conf / "prometheus.yml"))
     assert "SUCCESS" in out and "1 rule files found" in out
     out = _run("check", "rules", str(PROM / "rules.yml"))
     assert f"SUCCESS: {len(rule_exprs())} rules found" in out
@@ -74,6 +80,9 @@ def test_scrape_config_names_workers_desk_and_rules():
     assert set(jobs) == {"monitor-worker", "monitor-desk"}
     assert all(c["metrics_path"] == "/metrics" for c in jobs.values())
     assert doc["rule_files"] == ["rules.yml"]
+    # the desk's /metrics wants an ops token, read from a file kept out of the repository
+    assert jobs["monitor-desk"]["authorization"]["credentials_file"] == "secrets/prometheus-token"
+    assert (PROM / "secrets" / ".gitignore").read_text().splitlines()[0] == "*"
     # the rules name these jobs
     text = (PROM / "rules.yml").read_text()
     assert 'job="monitor-worker"' in text and 'job="monitor-desk"' in text
