@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from monitor.desk.auth import Authenticator, Principal
 from monitor.desk.metrics import CONTENT_TYPE, DeskMetrics
 from monitor.desk.models import Me, Problem
+from monitor.desk.page import mount_page
 from monitor.desk.service import Desk
 from monitor.desk.settings import DeskSettings
 from monitor.desk.teams import Defaults, TeamsConfig
@@ -204,5 +205,6 @@ def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = N
     app.include_router(routes_cases.router)
     app.include_router(routes_borrowers.router)
     app.include_router(routes_teams.router)
+    mount_page(app)
     return app
 
