@@ -70,6 +70,11 @@ class Topics:
         """Append-only: every change made through the alert desk (who, when, what, why)."""
         return self.prefix + "audit"
 
+    @property
+    def reports(self) -> str:
+        """Append-only: one notice per periodic report built and stored by the alert desk service."""
+        return self.prefix + "reports"
+
     def internal(self, app_id: str) -> list[tuple[str, int, dict[str, str]]]:
         """Faust's own topics for ``app_id`` (created up front: Faust races its own creation)."""
         return [(f"{app_id}-borrowers-changelog", 0, {"cleanup.policy": "compact"}),
@@ -85,6 +90,7 @@ class Topics:
         specs.append(TopicSpec(self.dead_letter, dict(keep)))
         specs.append(TopicSpec(self.borrowers, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}))
         specs.append(TopicSpec(self.audit, dict(keep)))
+        specs.append(TopicSpec(self.reports, dict(keep)))
         return specs
 
 
