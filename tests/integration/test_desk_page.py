@@ -4,7 +4,7 @@ real broker (marked ``integration``).
 An officer signs in with a token, sees an alert the worker raises arrive in the list over the push stream,
 opens its case, sees the evidence and acknowledges it with a reason (read back through Kafka, then in the
 audit trail); an inspector sees the team's schedule, is refused another team's, records a visit, sees it in
-the visits, the worker moving the due date, and downloads the CSV. Every wait is a condition with a deadline
+the visits, the worker moving the due date, and downloads the CSV and the iCalendar file. Every wait is a condition with a deadline
 (WebDriverWait). Chromium and chromedriver are Debian's (``/usr/bin``): selenium never downloads a driver.
 Without them the test is skipped, or fails when ``CI`` or ``MONITOR_REQUIRE_BROKER`` is set.
 """
@@ -291,6 +291,10 @@ def test_an_inspector_sees_the_schedule_records_a_visit_and_downloads_the_csv(br
     body = csv_file.read_bytes()
     assert body.startswith(b"\xef\xbb\xbf") and b"B1" in body and b"B3" in body and b"B2" not in body
     _wait(d, 5, "the download noted", lambda d: csv_file.name in _message(d))
+    d.find_element(By.ID, "sched-ics").click()
+    ics = _wait(d, 15, "the iCalendar file downloaded",
+                lambda d: (p := downloads / "schedule-T1.ics").exists() and p.stat().st_size > 0 and p)
+    assert ics.read_bytes().startswith(b"BEGIN:VCALENDAR") and b"B1" in ics.read_bytes()
     d.find_element(By.CSS_SELECTOR, '#schedule-rows tr[data-borrower="B1"]').click()
     _wait(d, 10, "B1's visits shown", lambda d: _css(d, "#visit-pane table.visits tr.visit"))
     d.save_screenshot(str(tmp_path / "inspector.png"))
