@@ -8,7 +8,7 @@ broker and topic prefix are the worker's (same names, same variables).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +35,13 @@ class DeskSettings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=256, le=10_485_760)] = 65_536
     stream_seconds: Annotated[float, Field(gt=0, le=86_400)] = Field(
         3600.0, description="A push stream closes after this long (clients reconnect with Last-Event-ID)")
+    reports_enabled: bool = Field(False, description="Build the day, week and month reports on schedule")
+    reports_dir: Path = Field(Path("reports"), description="Where reports are stored: <period>/<first day>/<id>/")
+    report_lang: Literal["zh", "en"] = Field("zh", description="Language of the reports' HTML and CSV")
+    report_settle_seconds: Annotated[float, Field(ge=0, le=86_400)] = Field(
+        600.0, description="A period's report is built this long after the period ends (late events arrive)")
+    report_catch_up_days: Annotated[int, Field(ge=0, le=366)] = Field(
+        7, description="At start, build the reports missed in this many days (a replica that was down)")
 
     @field_validator("broker")
     @classmethod

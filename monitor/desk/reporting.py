@@ -1,0 +1,571 @@
+"""Periodic reports in the alert desk service: built on schedule from Kafka, stored, announced, served.
+
+One code path. ``monitor report`` reads the outputs of ``monitor replay``
+(summary, borrowers, alerts, schedule history, rejects) and the event files.
+The service has no such directory, and two of those files cannot be read off
+any topic: ``summary.json`` counts what the engine applied and recognised as a
+copy, and ``schedule_history.jsonl`` holds every change of a due date with its
+instant, while the ``visit-schedule`` and ``borrowers`` topics are compacted
+(only the latest value survives), carry no instant of change (schedule) or
+describe each borrower at its own clock, not at the end of the period
+(details: the days past due keep growing). Since the report records the
+SHA-256 of every input, a byte-identical report needs byte-identical files.
+What the service *can* read completely is the input: the feed topics keep
+every event forever. So, at a scheduled instant, the service
+
+1. reads the input topics and the dead-letter topic to their end offsets,
+2. writes the events dated up to the end of the period (``occurred_at`` <= the
+   cut) to ``events.jsonl`` in the order the worker applies them (event time,
+   ``monitor produce``'s ``seq``, feed, partition, offset), then the rejected
+   messages; runs the engine over them with the functions ``monitor replay``
+   uses (:func:`monitor.replay.replay_events`, :func:`~monitor.replay.write_outputs`)
+   as of the cut, into a working directory,
+3. builds each report ending that day with :func:`monitor.reports.build_report`
+   and writes it with :func:`monitor.reports.write_report`.
+
+The result is byte for byte what ``monitor replay --as-of CUT events.jsonl`` and
+``monitor report`` give on that events file (tests/desk/test_reporting.py).
+
+Input mapping (topic -> report input):
+
+* feed topics -> ``events.jsonl``: valid events with ``occurred_at`` <= cut
+  (late ones included in a later rebuild); a message the worker dead-lettered
+  or would (invalid, wrong feed, key or partition, stale) is a rejected line.
+* dead-letter topic -> ``rejects.jsonl``: the worker's reason for each rejected
+  input message (matched by topic, partition, offset); rejected messages have
+  no trustworthy event time, so those that reached the broker by ``built_at``
+  count (a rebuild counts the same ones).
+* alerts topic (read by the desk's view) -> a check, not an input: the
+  worker's published alerts up to the cut against the engine's, in the notice.
+* audit topic (the view's cases) -> the warning list's case owners, from the
+  records up to the end of the period; recorded as an input (``case_owners``)
+  when any is set. ``monitor report`` has none, so only then do they differ.
+* borrowers and visit-schedule topics -> not used (see above).
+
+Replicas: every replica builds every report into its own ``reports_dir``
+(same input, same bytes: storage is idempotent, and a shared directory just
+holds one copy); only a report not yet stored is built, and its notice is
+published on the ``reports`` topic only when that topic does not hold the
+report id yet. Two replicas checking at the same instant can both publish; the
+notices are then identical (same id, same bytes) and readers keep one per id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from monitor._time import DAY, SECOND, iso, local_date, to_us
+from monitor.agents.runtime import Message, Runtime
+from monitor.desk.cases import ACTIVE_STATUSES, derive
+from monitor.desk.view import DeskView
+from monitor.engine import Engine
+from monitor.events import Event
+from monitor.replay import Reject, ReplayResult, replay_events, write_outputs
+from monitor.reports import build_report, write_report
+from monitor.reports._period import PERIODS, PeriodKind, make_period, midnight_us
+from monitor.reports.model import InputFile, Report
+from monitor.rules.policy import Policy
+from monitor.topics import Topics
+
+__all__ = ["CONTENT_TYPES", "EVENTS", "FileEntry", "InputRecord", "Inputs", "Notice", "ReportStore", "Reporter",
+           "Scheduler", "Snapshot", "Source", "due", "kinds_ending", "next_after", "scheduled_at",
+           "write_snapshot"]
+
+log = logging.getLogger("monitor.desk.reports")
+EVENTS = "events.jsonl"
+NOTICE = "notice.json"
+FORMAT = "monitor-report-notice/1"
+Form = Literal["html", "json", "csv"]
+CONTENT_TYPES: dict[str, str] = {"html": "text/html; charset=utf-8", "json": "application/json",
+                                 "csv": "text/csv; charset=utf-8"}
+_NO_SEQ = 1 << 62
+_MAX_REJECT_TEXT = 65_536
+_NO_SIZE_LIMIT = 1 << 40  # sizes: the worker's own limit decides (its dead letter says so)
+
+
+# ---------------------------------------------------------------- the schedule (pure)
+
+def kinds_ending(day: date) -> tuple[PeriodKind, ...]:
+    """The periods that end with ``day``: always the day; the ISO week on a Sunday; the month on its last day."""
+    kinds: list[PeriodKind] = ["day"]
+    if day.weekday() == 6:
+        kinds.append("week")
+    if (day + timedelta(days=1)).day == 1:
+        kinds.append("month")
+    return tuple(kinds)
+
+
+def scheduled_at(day: date, zone: ZoneInfo, settle_seconds: float) -> int:
+    """The instant the reports ending with ``day`` are built: the next midnight in ``zone`` plus the settle delay."""
+    return midnight_us(day + timedelta(days=1), zone) + round(settle_seconds * SECOND)
+
+
+def due(after: int, until: int, zone: ZoneInfo, settle_seconds: float) -> list[tuple[int, date, tuple[PeriodKind, ...]]]:
+    """The report instants in ``(after, until]``, oldest first: (instant, the day the periods end, their kinds)."""
+    if until <= after:
+        return []
+    settle = round(settle_seconds * SECOND)
+    first = local_date(after - settle, zone) - timedelta(days=2)
+    last = local_date(until - settle, zone) + timedelta(days=1)
+    out = []
+    day = first
+    while day <= last:
+        at = scheduled_at(day, zone, settle_seconds)
+        if after < at <= until:
+            out.append((at, day, kinds_ending(day)))
+        day += timedelta(days=1)
+    return out
+
+
+def next_after(now: int, zone: ZoneInfo, settle_seconds: float) -> int:
+    """The first report instant after ``now``."""
+    day = local_date(now - round(settle_seconds * SECOND), zone) - timedelta(days=2)
+    while scheduled_at(day, zone, settle_seconds) <= now:
+        day += timedelta(days=1)
+    return scheduled_at(day, zone, settle_seconds)
+
+
+# ---------------------------------------------------------------- the snapshot: Kafka records -> replay files
+
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    """One message of an input (feed) topic, as read from Kafka."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int  # the broker's record timestamp
+    seq: int | None = None  # ``monitor produce``'s order header
+
+
+@dataclass(slots=True)
+class Inputs:
+    """What a report is built from: the feed topics' messages and the dead letters naming them."""
+
+    records: list[InputRecord]
+    dead: dict[tuple[str, int, int], str] = field(default_factory=dict)  # (topic, partition, offset) -> reason
+    partitions: int = 1
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """A replay-like directory written from Kafka records, as known at ``cut``."""
+
+    dir: Path
+    cut: int  # the last instant of the period (the replay's as-of)
+    built_at: int
+    alert_ids: frozenset[str]  # the engine's alerts up to the cut
+    accepted: int
+    rejected: int
+
+
+def _event_line(raw: bytes) -> bytes:
+    """A valid event as one JSONL line (raw bytes unless they hold a line break)."""
+    if b"\n" not in raw and b"\r" not in raw:
+        return raw
+    return json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _reject_line(raw: bytes | None) -> bytes:
+    text = (raw or b"").decode("utf-8", "replace").replace("\r", "\\r").replace("\n", "\\n")
+    return text.encode()
+
+
+def _reject_text(line: bytes) -> str:
+    text = line.decode("utf-8", errors="replace")
+    if len(text) > _MAX_REJECT_TEXT:
+        return text[:_MAX_REJECT_TEXT] + f"… [{len(text)} characters in all]"
+    return text
+
+
+def write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, policy: Policy,
+                   topics: Topics) -> Snapshot:
+    """Write ``events.jsonl`` and the replay's outputs as of ``cut`` into ``out`` (see the module docstring).
+
+    Messages are judged as the worker judges them (its dead letter, else its own check), so the engine
+    applies exactly the events the worker applies, in the order it applies them.
+    """
+    check = Runtime(Engine(policy), topics, clock="event", partitions=inputs.partitions,
+                    get_state=lambda _bid: None, max_message_bytes=_NO_SIZE_LIMIT)
+    rank = {t: i for i, t in enumerate(topics.inputs)}
+    accepted: list[tuple[tuple[int, int, int, int, int], bytes, Event]] = []
+    rejected: list[tuple[tuple[int, int, int], bytes, str]] = []
+    for r in inputs.records:
+        if r.topic not in rank:
+            continue
+        reason = inputs.dead.get((r.topic, r.partition, r.offset))
+        event = None
+        if reason is None:
+            # the worker's own acceptance rules (one definition): feed, key, partition, contract
+            event, why = check._validate(Message(r.topic, r.partition, r.offset, r.key, r.value))
+            reason = None if event is not None else why
+        if reason is not None or event is None:
+            if r.timestamp_ms * 1000 <= built_at:
+                rejected.append(((rank[r.topic], r.partition, r.offset), _reject_line(r.value), reason or ""))
+            continue
+        at = to_us(event.occurred_at)
+        if at <= cut:
+            order = (at, r.seq if r.seq is not None else _NO_SEQ, rank[r.topic], r.partition, r.offset)
+            accepted.append((order, _event_line(r.value or b""), event))
+    accepted.sort(key=lambda x: x[0])
+    rejected.sort(key=lambda x: x[0])
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / EVENTS).open("wb") as fh:
+        for _, line, _ev in accepted:
+            fh.write(line + b"\n")
+        for _, line, _why in rejected:
+            fh.write(line + b"\n")
+    result = ReplayResult(as_of=cut)
+    result.read = len(accepted) + len(rejected)
+    result.rejects = [Reject(EVENTS, len(accepted) + i + 1, why, _reject_text(line))
+                      for i, (_, line, why) in enumerate(rejected)]
+    was_enabled = gc.isenabled()
+    gc.disable()  # as monitor replay does: many long-lived objects, no cycles
+    try:
+        replay_events(Engine(policy), [(o[0], ev) for o, _, ev in accepted], cut, result)
+    finally:
+        if was_enabled:
+            gc.enable()
+    write_outputs(result, out)
+    return Snapshot(out, cut, built_at, frozenset(a.alert_id for a in result.alerts), len(accepted), len(rejected))
+
+
+# ---------------------------------------------------------------- notices and storage
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FileEntry(_Frozen):
+    form: Form
+    name: str
+    content_type: str
+    sha256: str
+    bytes: int
+
+
+class Notice(_Frozen):
+    """The notice published on the ``reports`` topic (and kept beside the files as ``notice.json``)."""
+
+    format: Literal["monitor-report-notice/1"] = FORMAT
+    report_id: str
+    period: PeriodKind
+    label: str
+    first_day: str
+    last_day: str
+    timezone: str
+    as_of: str
+    policy_version: str
+    built_at: str
+    input_fingerprint: str
+    lang: Literal["zh", "en"]
+    files: list[FileEntry]
+    stored_at: str  # relative to the service's reports_dir: <period>/<first day>/<report id>
+    url: str
+    notes: list[str]
+
+    def file(self, form: str) -> FileEntry | None:
+        return next((f for f in self.files if f.form == form), None)
+
+
+def report_id(report: Report, fingerprint: str) -> str:
+    """Deterministic: the period's kind and label, and a hash of kind, days, policy version and input."""
+    m = report.meta
+    h = hashlib.sha256(f"{m.period}\n{m.first_day}\n{m.last_day}\n{m.policy_version}\n{fingerprint}".encode())
+    return f"{m.period}-{m.label}-{h.hexdigest()[:16]}"
+
+
+def fingerprint(inputs: Sequence[InputFile]) -> str:
+    text = json.dumps([i.model_dump() for i in inputs], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sha256(path: Path) -> tuple[str, int]:
+    data = path.read_bytes()
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+class ReportStore:
+    """Reports on disk: ``<root>/<period>/<first day>/<report id>/`` holds the three files and ``notice.json``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._by_id: dict[str, Notice] = {}
+        self._seen: set[Path] = set()
+
+    def refresh(self) -> None:
+        """Index notices written since (by this replica, or another one sharing the directory)."""
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.glob(f"*/*/*/{NOTICE}")):
+            if path in self._seen or not self._indexable(path):
+                continue
+            try:
+                notice = Notice.model_validate_json(path.read_bytes())
+            except (OSError, ValidationError) as exc:
+                log.warning("ignoring %s: %s", path, exc)
+                continue
+            self._seen.add(path)
+            self._by_id[notice.report_id] = notice
+
+    def get(self, rid: str) -> Notice | None:
+        if rid not in self._by_id:
+            self.refresh()
+        return self._by_id.get(rid)
+
+    def list(self, period: str | None = None) -> list[Notice]:
+        """Newest first: by the last day, then month before week before day."""
+        self.refresh()
+        rows = [n for n in self._by_id.values() if period is None or n.period == period]
+        rows.sort(key=lambda n: (n.last_day, PERIODS.index(n.period), n.built_at, n.report_id), reverse=True)
+        return rows
+
+    def find(self, period: str, first_day: date, policy_version: str) -> Notice | None:
+        """A stored report of this period and policy (the first by id when rebuilt with other input)."""
+        self.refresh()
+        found = [n for n in self._by_id.values()
+                 if n.period == period and n.first_day == first_day.isoformat() and n.policy_version == policy_version]
+        return min(found, key=lambda n: n.report_id) if found else None
+
+    def path(self, notice: Notice, form: str) -> Path | None:
+        entry = notice.file(form)
+        return None if entry is None else self.root / notice.stored_at / entry.name
+
+    def save(self, notice: Notice, files: Path) -> Notice:
+        """Move the written files (directory ``files``) into place with the notice; idempotent."""
+        final = self.root / notice.stored_at
+        (files / NOTICE).write_bytes(notice.model_dump_json(indent=2).encode() + b"\n")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(files, final)
+        except OSError:
+            if not (final / NOTICE).is_file():  # not a copy stored meanwhile by another replica: a real error
+                raise
+            shutil.rmtree(files, ignore_errors=True)
+        self._by_id[notice.report_id] = notice
+        self._seen.add(final / NOTICE)
+        return notice
+
+    def _indexable(self, path: Path) -> bool:
+        return path.relative_to(self.root).parts[0] in PERIODS
+
+
+# ---------------------------------------------------------------- building: the reporter
+
+class Source(Protocol):
+    """Where the reporter reads its input and publishes notices (Kafka, or a fake in tests)."""
+
+    async def read_inputs(self) -> Inputs: ...
+
+    async def published(self) -> set[str]: ...
+
+    async def publish(self, notice: Notice) -> None: ...
+
+
+def case_owners(view: DeskView, borrowers: Sequence[str], cut: int) -> dict[str, str]:
+    """The officer assigned to each borrower's active case at ``cut`` (its alerts and audit records up to it)."""
+    out: dict[str, str] = {}
+    for bid in borrowers:
+        book = view.books.get(bid)
+        if book is None or not book.records:
+            continue
+        alerts = [a for a in book.alerts if a.at <= cut]
+        records = [r for r in book.records if to_us(r.at) <= cut]
+        cases = [c for c in derive(alerts, records).cases if c.status in ACTIVE_STATUSES] if alerts and records else []
+        if cases and cases[-1].assignee:
+            out[bid] = cases[-1].assignee
+    return dict(sorted(out.items()))
+
+
+def with_owners(report: Report, owners: Mapping[str, str], path: Path) -> Report:
+    """The report with the case owners filled in and recorded as an input (unchanged when there are none)."""
+    if not owners:
+        return report
+    data = json.dumps(dict(sorted(owners.items())), ensure_ascii=False, separators=(",", ":")).encode()
+    path.write_bytes(data)
+    entry = InputFile(role="case_owners", name=path.name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    rows = [{**r, "case_owner": owners.get(r["borrower_id"])} for r in report.warning_list.rows]
+    return report.model_copy(update={
+        "meta": report.meta.model_copy(update={"inputs": [*report.meta.inputs, entry]}),
+        "warning_list": report.warning_list.model_copy(update={"rows": rows})})
+
+
+def alerts_check(view: DeskView, engine_ids: frozenset[str], cut: int) -> str:
+    """Whether the worker published the alerts the engine decided from the same events, up to ``cut``."""
+    published = {a.alert_id for a in view.alerts.values() if a.at <= cut}
+    only_engine, only_topic = sorted(engine_ids - published), sorted(published - engine_ids)
+    if not only_engine and not only_topic:
+        return f"alerts checked: the {len(engine_ids)} alerts up to the end of the period are those the worker published"
+    return (f"alerts differ: {len(engine_ids)} from the events, {len(published)} published by the worker up to the end "
+            f"of the period; {len(only_engine)} only from the events {only_engine[:3]}, {len(only_topic)} only "
+            f"published {only_topic[:3]} (the report counts those from the events)")
+
+
+class Reporter:
+    """Builds, stores and announces the reports ending on a day; see the module docstring."""
+
+    def __init__(self, store: ReportStore, source: Source, policy: Policy, *, topics: Topics,
+                 lang: Literal["zh", "en"] = "zh", policy_path: Path | None = None,
+                 capacity: Mapping[str, float] | None = None, view: Callable[[], DeskView | None] = lambda: None,
+                 settle_seconds: float = 600.0) -> None:
+        self.store, self.source, self.policy, self.topics = store, source, policy, topics
+        self.lang, self.policy_path, self.capacity, self.view = lang, policy_path, capacity, view
+        self.settle_seconds = settle_seconds
+        self.builds = 0
+        self._lock = asyncio.Lock()
+
+    async def ensure(self, day: date, kinds: Sequence[PeriodKind] | None = None) -> list[Notice]:
+        """The reports of ``kinds`` (default: every period ending with ``day``): built unless stored, and
+        announced unless the reports topic already holds them."""
+        wanted = tuple(kinds or kinds_ending(day))
+        async with self._lock:
+            notices: dict[str, Notice] = {}
+            for kind in wanted:
+                found = self.store.find(kind, make_period(kind, day, self.policy.zone).first, self.policy.version)
+                if found is not None:
+                    notices[kind] = found
+            missing = [k for k in wanted if k not in notices]
+            if missing:
+                for notice in await self._build(day, missing):
+                    notices[notice.period] = notice
+            done = await self.source.published()
+            for kind in wanted:
+                notice = notices[kind]
+                if notice.report_id not in done:
+                    await self.source.publish(notice)
+                    done.add(notice.report_id)
+                    log.info("report %s published", notice.report_id)
+            return [notices[k] for k in wanted]
+
+    async def _build(self, day: date, kinds: Sequence[PeriodKind]) -> list[Notice]:
+        zone = self.policy.zone
+        cut = midnight_us(day + timedelta(days=1), zone) - 1
+        built_at = scheduled_at(day, zone, self.settle_seconds)
+        inputs = await self.source.read_inputs()
+        work = self.store.root / ".work" / f"{day.isoformat()}-{os.getpid()}-{id(self):x}"
+        shutil.rmtree(work, ignore_errors=True)
+        try:
+            snap = await asyncio.to_thread(write_snapshot, inputs, work / "replay", cut=cut, built_at=built_at,
+                                           policy=self.policy, topics=self.topics)
+            del inputs
+            reports = await asyncio.to_thread(self._reports, snap, day, kinds)
+            view = self.view()  # read on the event loop, where the consumer folds into it
+            check = alerts_check(view, snap.alert_ids, cut) if view is not None else "alerts not checked (no view)"
+            out = []
+            for report in reports:
+                owners = case_owners(view, [r["borrower_id"] for r in report.warning_list.rows], cut) if view else {}
+                report = with_owners(report, owners, snap.dir / "case_owners.json")
+                notes = [
+                    (f"input: {snap.accepted} events of the feed topics dated up to {iso(cut)}, and "
+                     f"{snap.rejected} rejected messages (dead letters) that reached the broker by {iso(built_at)}, "
+                     f"replayed with policy {self.policy.version} as monitor replay --as-of {iso(cut)} does: "
+                     "monitor report on the same events file gives the same bytes"),
+                    check,
+                    (f"case owners: {len(owners)} borrowers of the warning list have an assigned officer "
+                     "(audit records up to the end of the period; monitor report has none)") if owners
+                    else "case owners: none assigned at the end of the period",
+                ]
+                out.append(await asyncio.to_thread(self._store, report, built_at, notes, work))
+            self.builds += 1
+            return out
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _reports(self, snap: Snapshot, day: date, kinds: Sequence[PeriodKind]) -> list[Report]:
+        return [build_report(snap.dir, [snap.dir / EVENTS], period=kind, as_of=day, policy_path=self.policy_path,
+                             capacity=self.capacity) for kind in kinds]
+
+    def _store(self, report: Report, built_at: int, notes: list[str], work: Path) -> Notice:
+        fp = fingerprint(report.meta.inputs)
+        rid = report_id(report, fp)
+        paths = write_report(report, work / rid, self.lang)
+        files = []
+        for form, path in zip(("html", "json", "csv"), (paths.html, paths.json, paths.csv), strict=True):
+            sha, size = _sha256(path)
+            files.append(FileEntry(form=form, name=path.name, content_type=CONTENT_TYPES[form], sha256=sha,  # type: ignore[arg-type]
+                                   bytes=size))
+        m = report.meta
+        notice = Notice(report_id=rid, period=m.period, label=m.label, first_day=m.first_day, last_day=m.last_day,
+                        timezone=m.timezone, as_of=m.as_of, policy_version=m.policy_version, built_at=iso(built_at),
+                        input_fingerprint=fp, lang=self.lang, files=files, stored_at=f"{m.period}/{m.first_day}/{rid}",
+                        url=f"/api/v1/reports/{rid}", notes=notes)
+        return self.store.save(notice, work / rid)
+
+
+# ---------------------------------------------------------------- the schedule's loop
+
+class Scheduler:
+    """Builds each report after its period ends (plus the settle delay); at start, the ones missed lately.
+
+    ``clock`` and ``sleep`` are injectable (tests drive them); a build that fails is tried again after
+    ``retry_seconds``; the loop wakes at least every ``max_sleep`` seconds (a clock that jumps)."""
+
+    def __init__(self, reporter: Reporter, *, zone: ZoneInfo, settle_seconds: float, catch_up_days: int,
+                 clock: Callable[[], datetime], sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 ready: Callable[[], Awaitable[bool]] | None = None, retry_seconds: float = 60.0,
+                 max_sleep: float = 3600.0) -> None:
+        self.reporter, self.zone, self.settle = reporter, zone, settle_seconds
+        self.catch_up_days, self.clock, self.sleep, self.ready = catch_up_days, clock, sleep, ready
+        self.retry_seconds, self.max_sleep = retry_seconds, max_sleep
+        self._last: int | None = None
+        self._failed: list[tuple[int, date, tuple[PeriodKind, ...]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def _now(self) -> int:
+        return to_us(self.clock())
+
+    async def tick(self) -> float:
+        """Build what fell due since the last tick; return the seconds until the next instant (or retry)."""
+        now = self._now()
+        if self._last is None:
+            self._last = now - self.catch_up_days * DAY
+        todo = self._failed + due(self._last, now, self.zone, self.settle)
+        self._failed, self._last = [], now
+        for item in todo:
+            _, day, kinds = item
+            try:
+                await self.reporter.ensure(day, kinds)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - logged and tried again; the schedule goes on
+                log.warning("reports ending %s (%s) not done: %s: %s; trying again in %.0f s", day.isoformat(),
+                            ", ".join(kinds), type(exc).__name__, exc, self.retry_seconds)
+                self._failed.append(item)
+        wait = (next_after(self._now(), self.zone, self.settle) - self._now()) / SECOND
+        if self._failed:
+            wait = min(wait, self.retry_seconds)
+        return min(max(wait, 0.0), self.max_sleep)
+
+    async def run(self) -> None:
+        while self.ready is not None and not await self.ready():
+            await self.sleep(1.0)
+        while True:
+            await self.sleep(await self.tick())
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="report-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
