@@ -200,11 +200,12 @@ def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = N
         """The caller: user, role and teams."""
         return Me(user=who.user, role=who.role, teams=sorted(who.teams))
 
-    from monitor.desk import routes_borrowers, routes_cases, routes_teams
+    from monitor.desk import routes_borrowers, routes_cases, routes_reports, routes_teams
 
     app.include_router(routes_cases.router)
     app.include_router(routes_borrowers.router)
     app.include_router(routes_teams.router)
+    app.include_router(routes_reports.router)
     mount_page(app)
     return app
 
