@@ -27,6 +27,9 @@ _OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--write-timeout", {"type": float, "help": "Seconds to wait for a change to be read back [env "
                          "MONITOR_WRITE_TIMEOUT; default 5]"}),
     ("--max-body-bytes", {"type": int, "help": "Largest request body [env MONITOR_MAX_BODY_BYTES; default 65536]"}),
+    ("--reports-dir", {"type": click.Path(file_okay=False, path_type=Path),
+                       "help": "Where the periodic reports are stored (built when MONITOR_REPORTS_ENABLED=true) "
+                       "[env MONITOR_REPORTS_DIR; default reports]"}),
 ]
 
 
@@ -61,18 +64,49 @@ def build_app(settings: Any) -> Any:
     teams = load_teams(settings.teams_file) if settings.teams_file is not None else None
     policy = load_policy(settings.policy) if settings.policy is not None else default_policy()
     desk = KafkaDesk(settings)
+    scheduler = _report_scheduler(settings, desk, policy, teams) if settings.reports_enabled else None
 
     @asynccontextmanager
     async def lifespan(app: Any) -> Any:
         await desk.start()
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                await scheduler.stop()
             await desk.stop()
 
-    return create_app(desk, auth=Authenticator(users), teams=teams, settings=settings, tz=policy.zone,
-                      floor_max_days=policy.overrides.floor_max_days, cap_max_days=policy.overrides.cap_max_days,
-                      lifespan=lifespan)
+    app = create_app(desk, auth=Authenticator(users), teams=teams, settings=settings, tz=policy.zone,
+                     floor_max_days=policy.overrides.floor_max_days, cap_max_days=policy.overrides.cap_max_days,
+                     lifespan=lifespan)
+    from monitor.desk.reporting import ReportStore
+
+    app.state.reports = scheduler.reporter.store if scheduler is not None else ReportStore(settings.reports_dir)
+    return app
+
+
+def _report_scheduler(settings: Any, desk: Any, policy: Any, teams: Any) -> Any:
+    """The periodic reports' scheduler (see monitor.desk.reporting), on the wall clock."""
+    from datetime import UTC, datetime
+
+    from monitor.desk.report_kafka import KafkaReportSource
+    from monitor.desk.reporting import Reporter, ReportStore, Scheduler
+    from monitor.topics import Topics
+
+    capacity = None
+    if teams is not None and teams.team_ids():
+        capacity = {t: float(teams.capacity(t).visits_per_day) for t in teams.team_ids()}
+    reporter = Reporter(ReportStore(settings.reports_dir), KafkaReportSource(settings), policy,
+                        topics=Topics(settings.topic_prefix), lang=settings.report_lang, policy_path=settings.policy,
+                        capacity=capacity, view=lambda: desk.view, settle_seconds=settings.report_settle_seconds)
+
+    async def caught_up() -> bool:
+        return bool((await desk.health()).caught_up)
+
+    return Scheduler(reporter, zone=policy.zone, settle_seconds=settings.report_settle_seconds,
+                     catch_up_days=settings.report_catch_up_days, clock=lambda: datetime.now(UTC), ready=caught_up)
 
 
 def _options(fn: Any) -> Any:
