@@ -43,6 +43,7 @@ from monitor.topics import FEEDS, Topics
 __all__ = ["DeadLetter", "Message", "Runtime", "StepResult", "WATERMARK_PREFIX", "partition_for", "watermark_key"]
 
 _NO_SEQ = 1 << 62
+UNPACED_FEEDS = frozenset({"tier_override"})
 _CACHE_LIMIT = 50_000
 
 
@@ -195,6 +196,10 @@ class Runtime:
         self._inputs = topics.inputs
         self._rank = {t: i for i, t in enumerate(self._inputs)}
         self._feed_of = {topics.feed(kind): kind for kind in FEEDS}
+        # the feeds that pace event time: overrides are set by hand through the desk and may be silent
+        # for months, so they never hold the others back (one that arrives after the horizon passed
+        # its instant is applied late, like any late event)
+        self._pacing = [t for t in self._inputs if t not in {topics.feed(k) for k in UNPACED_FEEDS}]
         self._parts: dict[int, _Partition] = {}
         self._cache: dict[str, BorrowerState] = {}
         self._ready: list[_Pending] = []  # wall clock: in arrival order
@@ -372,8 +377,8 @@ class Runtime:
         best: tuple[int, bool] | None = None
         if part.covered is not None:
             best = (part.covered, True)
-        if len(part.seen) == len(self._inputs):
-            strict = min(part.seen.values())  # every input topic has shown an event at or after this
+        if all(t in part.seen for t in self._pacing):
+            strict = min(part.seen[t] for t in self._pacing)  # every paced feed has shown an event at or after this
             if best is None or strict - 1 > best[0]:
                 best = (strict, False)
         return best
