@@ -53,15 +53,12 @@ class KafkaReportSource:
         """Feed every message of ``topics`` up to their current end to ``take``; partition count per topic."""
         from aiokafka import TopicPartition
 
+        parts = await self._partitions(topics)
+        counts = {t: len(p) for t, p in parts.items()}
+        tps = [TopicPartition(t, p) for t in topics for p in parts[t]]
         consumer = self._consumer()
         await consumer.start()
         try:
-            existing = await consumer.topics()
-            missing = [t for t in topics if t not in existing]
-            if missing:
-                raise RuntimeError(f"topics {', '.join(missing)} do not exist (monitor topics create)")
-            counts = {t: len(consumer.partitions_for_topic(t) or ()) for t in topics}
-            tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
             consumer.assign(tps)
             start = await consumer.beginning_offsets(tps)
             end = await consumer.end_offsets(tps)
@@ -87,6 +84,21 @@ class KafkaReportSource:
             return counts
         finally:
             await consumer.stop()
+
+    async def _partitions(self, topics: list[str]) -> dict[str, list[int]]:
+        """Each topic's partitions (from a producer's metadata: a consumer without a group has none to give)."""
+        from aiokafka import AIOKafkaProducer
+
+        producer = AIOKafkaProducer(bootstrap_servers=self.servers, request_timeout_ms=30_000)
+        await producer.start()
+        try:
+            existing = await producer.client.fetch_all_metadata()
+            missing = [t for t in topics if t not in existing.topics()]
+            if missing:
+                raise RuntimeError(f"topics {', '.join(missing)} do not exist (monitor topics create)")
+            return {t: sorted(await producer.partitions_for(t)) for t in topics}
+        finally:
+            await producer.stop()
 
     async def read_inputs(self) -> Inputs:
         records: list[InputRecord] = []
