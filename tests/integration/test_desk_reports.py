@@ -25,8 +25,8 @@ import pytest
 from monitor._time import to_us
 from monitor.desk.auth import add_user
 from monitor.desk.reporting import Notice, kinds_ending
-from monitor.produce import produce, send_watermark
 from monitor.jsonl import iter_lines
+from monitor.produce import produce, send_watermark
 from monitor.replay import parse_lines, replay, write_outputs
 from monitor.reports import build_report, write_report
 from monitor.reports._period import midnight_us
@@ -34,7 +34,13 @@ from monitor.rules.loader import default_policy
 from monitor.settings import Settings
 from monitor.simulate import simulate, write_simulation
 from monitor.topics import Topics, create_topics
-from tests.integration.kafka_harness import Worker, alerts_by_id, read_topic, settings_env, wait_for
+from tests.integration.kafka_harness import (
+    Worker,
+    alerts_by_id,
+    read_topic,
+    settings_env,
+    wait_for,
+)
 from tests.integration.test_desk import Serve
 
 pytestmark = pytest.mark.integration
