@@ -201,6 +201,17 @@ def write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, policy
     Messages are judged as the worker judges them (its dead letter, else its own check), so the engine
     applies exactly the events the worker applies, in the order it applies them.
     """
+    was_enabled = gc.isenabled()
+    gc.disable()  # as monitor replay does: many long-lived objects, no cycles to collect
+    try:
+        return _write_snapshot(inputs, out, cut=cut, built_at=built_at, policy=policy, topics=topics)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, policy: Policy,
+                    topics: Topics) -> Snapshot:
     check = Runtime(Engine(policy), topics, clock="event", partitions=inputs.partitions,
                     get_state=lambda _bid: None, max_message_bytes=_NO_SIZE_LIMIT)
     rank = {t: i for i, t in enumerate(topics.inputs)}
@@ -235,13 +246,7 @@ def write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, policy
     result.read = len(accepted) + len(rejected)
     result.rejects = [Reject(EVENTS, len(accepted) + i + 1, why, _reject_text(line))
                       for i, (_, line, why) in enumerate(rejected)]
-    was_enabled = gc.isenabled()
-    gc.disable()  # as monitor replay does: many long-lived objects, no cycles
-    try:
-        replay_events(Engine(policy), [(o[0], ev) for o, _, ev in accepted], cut, result)
-    finally:
-        if was_enabled:
-            gc.enable()
+    replay_events(Engine(policy), [(o[0], ev) for o, _, ev in accepted], cut, result)
     write_outputs(result, out)
     return Snapshot(out, cut, built_at, frozenset(a.alert_id for a in result.alerts), len(accepted), len(rejected))
 
