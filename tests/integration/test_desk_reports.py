@@ -3,7 +3,7 @@
 A small simulated portfolio goes through ``monitor produce`` to a worker on the
 event clock (then a watermark at the present instant, so the worker has
 settled everything up to now). ``monitor serve`` with reports enabled catches
-up on the last two days' reports at start: it reads the feed topics, builds,
+up on the last three days' reports at start: it reads the feed topics, builds,
 stores, announces each report on the reports topic, and serves the files to a
 risk officer. The files are byte for byte what ``monitor replay --as-of`` and
 ``monitor report`` give on the same events offline.
@@ -126,27 +126,28 @@ def test_serve_builds_announces_and_serves_the_reports_of_the_last_days(broker, 
         serve = Serve({"MONITOR_BROKER": broker.url, "MONITOR_TOPIC_PREFIX": names.prefix,
                        "MONITOR_USERS_FILE": str(users), "MONITOR_REPORTS_ENABLED": "true",
                        "MONITOR_REPORTS_DIR": str(reports_dir), "MONITOR_REPORT_LANG": "zh",
-                       "MONITOR_REPORT_SETTLE_SECONDS": "0", "MONITOR_REPORT_CATCH_UP_DAYS": "2"},
+                       "MONITOR_REPORT_SETTLE_SECONDS": "0", "MONITOR_REPORT_CATCH_UP_DAYS": "3"},
                       tmp_path / "serve.log").start()
         serve.ready()
-        days = [today - timedelta(days=2), today - timedelta(days=1)]
+        # the last three days (a midnight passing meanwhile would add today's: hence "at least")
+        days = [today - timedelta(days=n) for n in (3, 2, 1)]
         wanted = {(k, d.isoformat()) for d in days for k in kinds_ending(d)}
 
         def announced() -> list[Notice] | None:
             notices = [Notice.model_validate_json(m.value) for m in read_topic(broker.bootstrap, topics.reports)]
-            return notices if {(n.period, n.last_day) for n in notices} == wanted else None
+            return notices if wanted <= {(n.period, n.last_day) for n in notices} else None
 
         notices = wait_for(announced, 40, f"notices of {sorted(wanted)} on the reports topic")
-        assert len(notices) == len(wanted)  # one notice per report
+        assert len(notices) == len({n.report_id for n in notices}) == len({(n.period, n.last_day) for n in notices})
         h = {"Authorization": f"Bearer {risk}"}
         listed = httpx.get(serve.url + "/api/v1/reports", headers=h, timeout=10).json()["items"]
-        assert {i["report_id"] for i in listed} == {n.report_id for n in notices}
+        assert {n.report_id for n in notices} <= {i["report_id"] for i in listed}
         assert [i["last_day"] for i in listed] == sorted((i["last_day"] for i in listed), reverse=True)
-        latest = next(n for n in notices if n.period == "day" and n.last_day == days[1].isoformat())
+        latest = next(n for n in notices if n.period == "day" and n.last_day == days[-1].isoformat())
         assert "alerts checked: the" in latest.notes[1], latest.notes  # the worker published what the engine decided
         # the name the service gives its events file, so that the inputs' names match too
         events = _in_produce_order(sim, tmp_path / "offline" / "events.jsonl")
-        offline = _offline(events, days[1], "day", tmp_path / "offline")
+        offline = _offline(events, days[-1], "day", tmp_path / "offline")
         for f in latest.files:
             r = httpx.get(f"{serve.url}/api/v1/reports/{latest.report_id}/{f.form}", headers=h, timeout=10)
             assert r.status_code == 200 and r.headers["content-type"] == f.content_type
@@ -154,7 +155,7 @@ def test_serve_builds_announces_and_serves_the_reports_of_the_last_days(broker, 
             assert r.content == offline[f.name], f.name  # byte-identical to monitor replay + monitor report
         html = httpx.get(f"{serve.url}/api/v1/reports/{latest.report_id}/html", headers=h, timeout=10).text
         assert "预警名单" in html or "预警" in html
-        meta = json.loads(offline[f"report-day-{days[1].isoformat()}.json"])["meta"]
+        meta = json.loads(offline[f"report-day-{days[-1].isoformat()}.json"])["meta"]
         assert meta["complete"] is True and latest.as_of == meta["as_of"]
         r = httpx.get(f"{serve.url}/api/v1/reports/{latest.report_id}/html",
                       headers={"Authorization": f"Bearer {insp}"}, timeout=10)
