@@ -29,8 +29,10 @@ The result is byte for byte what ``monitor replay --as-of CUT events.jsonl`` and
 Input mapping (topic -> report input):
 
 * feed topics -> ``events.jsonl``: valid events with ``occurred_at`` <= cut
-  (late ones included in a later rebuild); a message the worker dead-lettered
-  or would (invalid, wrong feed, key or partition, stale) is a rejected line.
+  (a report is built once per period: an event arriving after the build is in
+  the input of a rebuild only, which gets another id); a message the worker
+  dead-lettered or would (invalid, wrong feed, key or partition, stale) is a
+  rejected line.
 * dead-letter topic -> ``rejects.jsonl``: the worker's reason for each rejected
   input message (matched by topic, partition, offset); rejected messages have
   no trustworthy event time, so those that reached the broker by ``built_at``
@@ -47,7 +49,13 @@ Replicas: every replica builds every report into its own ``reports_dir``
 holds one copy); only a report not yet stored is built, and its notice is
 published on the ``reports`` topic only when that topic does not hold the
 report id yet. Two replicas checking at the same instant can both publish; the
-notices are then identical (same id, same bytes) and readers keep one per id.
+notices then name the same id and files (only the notes' alerts check, which
+depends on each replica's view, may differ) and readers keep one per id.
+
+Cost: a build holds the period's input in memory, as ``monitor replay`` does,
+and runs the engine and the report on a worker thread (the API keeps answering,
+more slowly); 148,000 events of 5,000 borrowers: about 8 s for a day and a
+month report on this machine.
 """
 
 from __future__ import annotations
