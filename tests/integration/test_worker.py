@@ -73,7 +73,27 @@ def _wait_all_alerts(broker: Broker, names: Names, result, workers: list[Worker]
     wait_for(done, timeout, f"{expected} alerts")
     # the changelog follows the alerts: wait until every borrower's last state is in it
     want = {b: dump_state(s) for b, s in result.states.items()}
-    wait_for(lambda: latest_by_key(broker.bootstrap, names.changelog) == want, 60, "final states in the changelog")
+    wait_for(lambda: _Diff.of(latest_by_key(broker.bootstrap, names.changelog), want), 60,
+             "final states in the changelog")
+
+
+class _Diff(str):
+    """A falsy description of how two state maps differ (wait_for prints the last one on a timeout)."""
+
+    def __bool__(self) -> bool:
+        return self == "same"
+
+    @classmethod
+    def of(cls, got: dict[str, bytes], want: dict[str, bytes]) -> _Diff:
+        if got == want:
+            return cls("same")
+        missing = sorted(set(want) - set(got))
+        extra = sorted(set(got) - set(want))
+        differ = sorted(b for b in set(got) & set(want) if got[b] != want[b])
+        first = differ[0] if differ else None
+        return cls(f"missing {missing[:5]} ({len(missing)}), extra {extra[:5]} ({len(extra)}), "
+                   f"differing {differ[:5]} ({len(differ)})"
+                   + (f"; {first}: got {got[first]!r}, want {want[first]!r}" if first else ""))
 
 
 def test_stream_through_kafka_equals_replay(broker, names, portfolio, tmp_path):
@@ -251,3 +271,35 @@ def test_graceful_stop_loses_nothing_and_applies_nothing_twice(broker, names, po
         assert delivered == total  # each alert published exactly once across the two graceful stops
     finally:
         w.terminate()
+
+
+@pytest.mark.parametrize("leave", ["sigterm"])
+def test_a_worker_leaving_mid_stream_hands_its_partitions_over(broker, names, portfolio, tmp_path, leave):
+    """Two workers share the stream; one leaves while events are still flowing (gracefully, or killed:
+    then after the session timeout). The survivor takes its partitions over and the outcome is still
+    exactly the replay's."""
+    path, result = portfolio
+    base = settings_env(broker, names, tmp_path / "a", MONITOR_BATCH_SIZE="50")
+    create_topics(_settings(base))
+    a = Worker(base, tmp_path / "a.log").start()
+    b = Worker({**base, "MONITOR_DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log").start()
+    try:
+        def shares() -> bool:
+            lasts = [w.log.read_text(errors="replace").split("recovered: partitions ")[1:] for w in (a, b)]
+            return all(last and not last[-1].startswith("[]") for last in lasts)
+
+        wait_for(shares, 60, "both workers to own partitions")
+        _produce(base, path)
+        topic = Topics(names.prefix).alerts
+        wait_for(lambda: len(alerts_by_id(broker.bootstrap, topic)[0]) >= len(result.alerts) * 0.3, 120,
+                 "30% of the alerts before one worker leaves")
+        if leave == "sigterm":
+            assert a.terminate() == 0, a.tail()
+        else:
+            a.kill()
+        _wait_all_alerts(broker, names, result, [b])
+        _check_final(broker, names, result)
+        assert "recovered: partitions [0, 1, 2, 3]" in b.log.read_text(errors="replace")  # b holds them all
+    finally:
+        a.terminate()
+        b.terminate()
