@@ -8,11 +8,19 @@ SHA-256 of each token, never the token::
     role = "inspector"            # risk_officer, supervisor, inspector, ops, admin
     teams = ["T01", "T02"]        # inspectors: the teams whose schedules and visits they work on
     token_sha256 = "9f86d0..."
+    feed_key_sha256 = "5e8848..."  # optional: the calendar feed key (monitor users feed-key)
 
 ``monitor users add`` draws a random 32-byte token, stores its hash and
 prints the token once. A presented token is hashed and compared with every
 stored hash by :func:`hmac.compare_digest` (no early exit on the first
 match), so the time taken does not tell how much of a hash matched.
+
+A **feed key** (``monitor users feed-key``) is a second, read-only secret a
+calendar application puts in the address of a team's iCalendar feed (it cannot
+send an ``Authorization`` header). It opens only the feeds of the user's teams
+(every team for the roles that read every team's schedule), nothing else: the
+bearer check never looks at feed key hashes and the feed check never looks at
+token hashes. Issuing a new key replaces the old one; ``--revoke`` removes it.
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from monitor._errors import ConfigError
 from monitor.desk.records import ROLES, Role
 
-__all__ = ["Principal", "UserEntry", "UsersFile", "add_user", "hash_token", "load_users", "new_token"]
+__all__ = ["FEED_KEY_PREFIX", "Principal", "UserEntry", "UsersFile", "add_user", "hash_token", "load_users",
+           "new_feed_key", "new_token", "set_feed_key"]
 
 Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 UserName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._@-]+$")]
@@ -45,6 +54,7 @@ class UserEntry(BaseModel):
     role: Role
     teams: tuple[TeamName, ...] = ()
     token_sha256: Hex64
+    feed_key_sha256: Hex64 | None = None
 
     @model_validator(mode="after")
     def _teams(self) -> UserEntry:
@@ -69,6 +79,12 @@ class UsersFile(BaseModel):
                 raise ValueError(f"user {u.user!r}: the same token hash as another user")
             seen.add(u.user.casefold())
             hashes.add(u.token_sha256)
+        for u in self.users:  # a feed key is never also a token, nor another user's feed key
+            if u.feed_key_sha256 is None:
+                continue
+            if u.feed_key_sha256 in hashes:
+                raise ValueError(f"user {u.user!r}: the same feed key hash as a token or another feed key")
+            hashes.add(u.feed_key_sha256)
         return self
 
 
@@ -79,6 +95,7 @@ class Principal:
     user: str
     role: str
     teams: frozenset[str]
+    feed_key: bool = False  # whether the user has a calendar feed key (never the key)
 
     def in_team(self, team: str | None) -> bool:
         """Whether the caller works on ``team`` (every role but the inspector works on every team)."""
@@ -92,6 +109,14 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+FEED_KEY_PREFIX = "feed_"
+
+
+def new_feed_key() -> str:
+    """A random 32-byte calendar feed key, URL-safe text with a recognisable prefix (for secret scanners)."""
+    return FEED_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -100,8 +125,10 @@ class Authenticator:
     """Maps a bearer token to its :class:`Principal`."""
 
     def __init__(self, users: UsersFile) -> None:
-        self._entries = [(u.token_sha256.encode(), Principal(u.user, u.role, frozenset(u.teams)))
-                         for u in users.users]
+        people = [(u, Principal(u.user, u.role, frozenset(u.teams), u.feed_key_sha256 is not None))
+                  for u in users.users]
+        self._entries = [(u.token_sha256.encode(), p) for u, p in people]
+        self._feeds = [(u.feed_key_sha256.encode(), p) for u, p in people if u.feed_key_sha256 is not None]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -112,6 +139,17 @@ class Authenticator:
         digest = hash_token(token).encode()
         found: Principal | None = None
         for stored, principal in self._entries:  # every entry is compared: no early exit
+            if hmac.compare_digest(stored, digest):
+                found = principal
+        return found
+
+    def feed_principal(self, key: str | None) -> Principal | None:
+        """The user whose calendar feed key is ``key`` (feed keys only: a bearer token is never one)."""
+        if not key or len(key) > 512:
+            return None
+        digest = hash_token(key).encode()
+        found: Principal | None = None
+        for stored, principal in self._feeds:  # every feed key is compared: no early exit
             if hmac.compare_digest(stored, digest):
                 found = principal
         return found
@@ -150,6 +188,8 @@ def _toml(users: UsersFile) -> str:
         out.append(f"role = {json.dumps(u.role)}")
         out.append(f"teams = [{', '.join(json.dumps(t) for t in u.teams)}]")
         out.append(f"token_sha256 = {json.dumps(u.token_sha256)}")
+        if u.feed_key_sha256 is not None:
+            out.append(f"feed_key_sha256 = {json.dumps(u.feed_key_sha256)}")
         out.append("")
     return "\n".join(out)
 
@@ -167,11 +207,35 @@ def add_user(path: str | Path, user: str, role: str, teams: tuple[str, ...]) -> 
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(x) for x in err["loc"])
         raise ConfigError(f"{where + ': ' if where else ''}{str(err['msg']).removeprefix('Value error, ')}") from None
-    updated = UsersFile(users=[*current.users, entry])
-    text = json.dumps(updated.model_dump(mode="json"), indent=2) + "\n" if p.suffix == ".json" else _toml(updated)
-    _parse(p, text.encode())  # what is written reads back the same
+    _write(p, UsersFile(users=[*current.users, entry]))
+    return token
+
+
+def set_feed_key(path: str | Path, user: str, *, revoke: bool = False) -> str | None:
+    """Give ``user`` a new calendar feed key (replacing any old one) and return it (shown once);
+    ``revoke``: remove the user's feed key and return None."""
+    p = Path(path)
+    current = load_users(p)
+    match = [u for u in current.users if u.user.casefold() == user.casefold()]
+    if not match:
+        raise ConfigError(f"{p}: no user {user!r} (add one with monitor users add)")
+    if match[0].role == "ops" and not revoke:
+        raise ConfigError(f"{p}: user {match[0].user!r} is ops and reads no schedules: a feed key would open nothing")
+    key = None if revoke else new_feed_key()
+    entry = match[0].model_copy(update={"feed_key_sha256": None if key is None else hash_token(key)})
+    _write(p, UsersFile(users=[entry if u is match[0] else u for u in current.users]))
+    return key
+
+
+def _write(p: Path, updated: UsersFile) -> None:
+    """Write the users file atomically (mode 0600), checking first that it reads back the same."""
+    if p.suffix == ".json":
+        text = json.dumps(updated.model_dump(mode="json", exclude_none=True), indent=2) + "\n"
+    else:
+        text = _toml(updated)
+    if _parse(p, text.encode()) != updated:
+        raise ConfigError(f"{p}: the users file would not read back the same (not written)")
     tmp = p.with_name(p.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.chmod(0o600)
     tmp.replace(p)
-    return token

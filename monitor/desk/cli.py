@@ -1,4 +1,4 @@
-"""``monitor serve`` (the alert desk service) and ``monitor users add``."""
+"""``monitor serve`` (the alert desk service), ``monitor users add`` and ``monitor users feed-key``."""
 
 from __future__ import annotations
 
@@ -157,3 +157,29 @@ def users_add(path: Path, user: str, role: str, teams: tuple[str, ...]) -> None:
     token = add_user(path, user, role, teams)
     click.echo(f"user {user} ({role}) added to {path}. Token (shown only now):", err=True)
     click.echo(token)
+
+
+@users.command("feed-key")
+@click.option("--file", "path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Users file (TOML, or JSON when it ends in .json)")
+@click.option("--user", required=True, help="User id")
+@click.option("--revoke", is_flag=True, help="Remove the user's feed key instead of issuing one")
+def users_feed_key(path: Path, user: str, revoke: bool) -> None:
+    """Issue a user's calendar feed key and print it once (only its SHA-256 is stored).
+
+    The key opens nothing but the iCalendar feeds of the user's teams, at
+    /api/v1/feeds/{team}.ics?key=KEY (a calendar application cannot send a bearer
+    token). Issuing again replaces the old key; --revoke removes it. A running
+    monitor serve reads the users file at start: restart it to apply the change."""
+    from monitor.desk.auth import set_feed_key
+
+    try:
+        key = set_feed_key(path, user, revoke=revoke)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if key is None:
+        click.echo(f"feed key of {user} revoked in {path} (restart monitor serve to apply)", err=True)
+        return
+    click.echo(f"feed key of {user} issued in {path}, replacing any earlier one (restart monitor serve to "
+               "apply). Subscribe to /api/v1/feeds/TEAM.ics?key=KEY. Key (shown only now):", err=True)
+    click.echo(key)
