@@ -197,15 +197,16 @@ def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = N
     @app.get("/api/v1/me", tags=["users"], response_model=Me)
     async def me(who: Principal = require(frozenset({"risk_officer", "supervisor", "inspector", "ops", "admin"}),
                                           "ask")) -> Me:
-        """The caller: user, role and teams."""
-        return Me(user=who.user, role=who.role, teams=sorted(who.teams))
+        """The caller: user, role, teams and whether they have a calendar feed key."""
+        return Me(user=who.user, role=who.role, teams=sorted(who.teams), feed_key=who.feed_key)
 
-    from monitor.desk import routes_borrowers, routes_cases, routes_reports, routes_teams
+    from monitor.desk import routes_borrowers, routes_cases, routes_feeds, routes_reports, routes_teams
 
     app.include_router(routes_cases.router)
     app.include_router(routes_borrowers.router)
     app.include_router(routes_teams.router)
     app.include_router(routes_reports.router)
+    app.include_router(routes_feeds.router)
     mount_page(app)
     return app
 

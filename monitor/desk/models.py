@@ -65,6 +65,7 @@ class Me(_Out):
     user: str
     role: str
     teams: list[str]
+    feed_key: bool = Field(False, description="Whether the user has a calendar feed key (never the key itself)")
 
 
 class AlertItem(_Out):

@@ -15,13 +15,14 @@ from monitor.desk.models import ForecastOut, IsoDate, PlannedVisitOut, PlanOut, 
 from monitor.desk.planner import MAX_HORIZON_DAYS, DueVisit, PlannedVisit, TeamForecast, due_visits, forecast, plan
 from monitor.desk.web import READ_CASES, TEAM_READ, Context, ctx_of, require
 
-__all__ = ["router"]
+__all__ = ["FEED_DAYS", "router", "team_calendar"]
 
 router = APIRouter(prefix="/api/v1", tags=["teams"])
 
 TeamId = Annotated[str, Path(min_length=1, max_length=100)]
 _ERRORS: dict[int | str, dict[str, Problem | type[Problem]]] = {403: {"model": Problem}}
 _MAX_SPAN = 3660
+FEED_DAYS = 90  # a subscribed calendar feed's default end: today + 90 days
 
 
 def _team(who: Principal, team: str) -> str:
@@ -40,9 +41,10 @@ def _visits(ctx: Context, team: str, until: date) -> list[DueVisit]:
     return due_visits(entries, exposures)
 
 
-def _planned(ctx: Context, team: str, start: date | None, end: date | None) -> tuple[date, date, list[PlannedVisit]]:
+def _planned(ctx: Context, team: str, start: date | None, end: date | None,
+             days: int = 30) -> tuple[date, date, list[PlannedVisit]]:
     today = ctx.today()
-    end = end or today + timedelta(days=30)
+    end = end or today + timedelta(days=days)
     if start is not None and start > end:
         raise HTTPException(422, "start: must not be after end")
     if (end - (start or today)).days > _MAX_SPAN or (end - today).days > _MAX_SPAN:
@@ -88,10 +90,16 @@ async def schedule_as_csv(request: Request, team: TeamId, start: StartQ = None, 
 async def schedule_as_ics(request: Request, team: TeamId, start: StartQ = None, end: EndQ = None,
                           who: Principal = require(TEAM_READ, "read schedules")) -> Response:
     """The schedule as an iCalendar feed: one all-day event per planned visit."""
-    ctx = ctx_of(request)
-    _, end, planned = _planned(ctx, _team(who, team), start, end)
-    body = schedule_ics(planned, calendar_name=f"Visits {team}", dtstamp=ctx.now())
-    return Response(body, media_type="text/calendar; charset=utf-8")
+    return Response(team_calendar(ctx_of(request), _team(who, team), start, end),
+                    media_type="text/calendar; charset=utf-8")
+
+
+def team_calendar(ctx: Context, team: str, start: date | None, end: date | None, days: int = 30) -> bytes:
+    """The team's iCalendar bytes for due dates in [start, end] (defaults: every overdue visit, today + ``days``).
+
+    The caller has checked that the team may be read."""
+    _, end, planned = _planned(ctx, team, start, end, days)
+    return schedule_ics(planned, calendar_name=f"Visits {team}", dtstamp=ctx.now())
 
 
 @router.get("/teams/{team}/plan", response_model=PlanOut, responses=_ERRORS)
