@@ -98,7 +98,7 @@ def test_the_page_is_not_in_the_openapi_document_and_needs_no_token():
     assert _get("/").status_code == 200  # the page itself; the API behind it still asks for a token
     assert _get("/api/v1/me").status_code == 401
     assert _get("/api/v1/me", headers=bearer("insp1")).json() == {"user": "ivan", "role": "inspector",
-                                                                  "teams": ["T1"]}
+                                                                  "teams": ["T1"], "feed_key": False}
 
 
 def _strings() -> dict[str, dict[str, str]]:

@@ -39,6 +39,8 @@ export class VisitsView {
     if (!input.value && teams.length) input.value = teams[0];
     const end = document.getElementById("sched-end");
     if (!end.value) end.value = addDays(30);
+    input.addEventListener("input", () => this.renderFeed());
+    this.renderFeed();
     if (input.value) await this.load();
   }
 
@@ -51,10 +53,12 @@ export class VisitsView {
     document.getElementById("sched-team").value = "";
     replace(this.rows);
     replace(document.getElementById("forecast"));
+    this.renderFeed();
     replace(this.pane, h("p", { class: "placeholder" }, t("visit.pick")));
   }
 
   rerender() {
+    this.renderFeed();
     if (this.schedule) this.renderSchedule();
     this.renderForecast();
     this.renderPane();
@@ -98,6 +102,18 @@ export class VisitsView {
     } catch (err) {
       this.ctx.fail(err);
     }
+  }
+
+  // How to subscribe to the team's calendar feed: the address with a placeholder (the page never sees a feed key).
+  renderFeed() {
+    const box = document.getElementById("sched-feed");
+    const team = this.team();
+    const me = this.ctx.me;
+    box.hidden = !team || !me;
+    if (box.hidden) { replace(box); return; }
+    const url = window.location.origin + "/api/v1/feeds/" + encodeURIComponent(team) + ".ics?key=FEED-KEY";
+    replace(box, t("sched.feed"), " ", h("code", {}, url), " ",
+      h("span", { class: "muted" }, t(me.feed_key ? "sched.feed_have" : "sched.feed_none")));
   }
 
   renderForecast() {
