@@ -252,3 +252,49 @@ def test_a_silent_overrides_feed_does_not_hold_event_time_back(portfolio):
     assert out.alerts and len(out.alerts) < len(expected.alerts)  # all but the tail of each partition
     want = {a.alert_id: a.model_dump_json() for a in expected.alerts}
     assert all(want[a.alert_id] == a.model_dump_json() for a in out.alerts)
+
+
+def test_a_message_the_consumer_skips_is_read_again_and_one_delivered_twice_counts_once(portfolio):
+    """Around a rebalance Faust's consumer may hand over a prefetched message past one it never
+    delivers (and commit past the missing one), and deliver others a second time, late. The new owner
+    starts at the committed offsets; it must take each message once and in offset order: a message
+    past a gap is not taken, a re-read from the missing offset is asked for, and the outcome is still
+    exactly the replay's."""
+    expected = replay([portfolio], default_policy())
+    messages, last, end = _messages(portfolio, random.Random(11))
+    ov, law = TOPICS.feed("overdue"), TOPICS.feed("lawsuit")
+    p = max(range(PARTS), key=lambda q: sum(m.topic == ov and m.partition == q for m in messages))
+    queue = {(m.topic, m.partition, m.offset): m for m in messages}
+    missing = queue[(ov, p, end[ov][p] // 3)]  # never delivered by the consumer
+    late = [m for m in messages if m.topic == law and m.partition == p][:2] or \
+        [m for m in messages if m.topic == ov and m.partition == p][:2]
+    delivered = [m for m in messages if m is not missing] + late  # delivered again, at the end
+    store: dict[str, bytes] = {}
+    rt = Runtime(Engine(default_policy()), TOPICS, clock="event", partitions=PARTS, get_state=store.get)
+    rt.assign(range(PARTS), [])
+    for q in range(PARTS):  # the consumer starts at the committed offsets: nothing committed yet
+        for t in (*TOPICS.inputs, TOPICS.clock):
+            rt.note_position(q, t, 0)
+    marks = [Message(TOPICS.clock, q, 0, None, json.dumps({"at": iso(last), "offsets": {
+        t: end[t][q] for t in end}}).encode()) for q in range(PARTS)]
+    alerts, acked, rewinds, redelivered = [], [], {}, 0
+    pending = delivered + marks
+    while pending:  # the consumer: batches, and a seek back when the runtime asks for one
+        batch, pending = pending[:97], pending[97:]
+        out = StepResult()
+        rt.accept(batch, out)
+        rt.step(out)
+        alerts += out.alerts
+        store.update(out.states)
+        acked += [a for a in out.acks if a is not None]
+        redelivered += out.redelivered
+        for (t, q), off in out.rewinds.items():
+            rewinds[(t, q)] = off
+            pending = [queue[(t, q, o)] for o in range(off, end[t][q])] + pending
+    assert rewinds == {(ov, p): missing.offset}
+    assert redelivered >= len(late)
+    assert rt.buffered() == 0
+    assert sorted(acked) == sorted(m.handle for m in messages)  # each message acknowledged exactly once
+    assert {b: dump_state(s) for b, s in expected.states.items()} == \
+        {k: v for k, v in store.items() if not k.startswith("\x00")}
+    assert sorted(a.alert_id for a in alerts) == sorted(a.alert_id for a in expected.alerts)
