@@ -337,15 +337,19 @@ class Kafka:
 
 
 def ensure_events(path: Path, borrowers: int, months: int, seed: int) -> Path:
+    """The simulated events file, made once: written under another name and renamed when complete, so
+    that an interrupted simulation is never taken for the cache."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         log(f"simulating {borrowers:,} borrowers x {months} months (seed {seed}) -> {path}")
         t = time.perf_counter()
+        partial = path.with_name(f"{path.stem}.partial.jsonl")
         done = subprocess.run([sys.executable, "-m", "monitor", "simulate", "--borrowers", str(borrowers),
-                               "--months", str(months), "--seed", str(seed), "--out", str(path)],
+                               "--months", str(months), "--seed", str(seed), "--out", str(partial)],
                               cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=900, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"simulate failed: {done.stderr[-2000:]}")
+        partial.rename(path)
         log(f"simulated in {time.perf_counter() - t:.1f} s")
     return path
 
@@ -1031,7 +1035,8 @@ def main() -> int:
     ap.add_argument("--borrowers", type=int, default=17_000)
     ap.add_argument("--months", type=int, default=24)
     ap.add_argument("--seed", type=int, default=5)
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/wb/events.jsonl"))
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="events file (default: /tmp/wb/events-BORROWERSxMONTHS-sSEED.jsonl, simulated if missing)")
     ap.add_argument("--port", type=int, default=39092, help="broker port (controller: port+1)")
     ap.add_argument("--kafka-data", type=Path, default=Path("/tmp/bench-kafka"))
     ap.add_argument("--partitions", type=int, default=8)
@@ -1071,6 +1076,8 @@ def main() -> int:
         return x if x > 0 else None
 
     started = time.monotonic()
+    if args.cache is None:  # named by what it holds: other --borrowers/--months/--seed never reuse it
+        args.cache = Path(f"/tmp/wb/events-{args.borrowers}x{args.months}-s{args.seed}.jsonl")
     cache = ensure_events(args.cache, args.borrowers, args.months, args.seed)
     events_path, n = subset(cache, args.events)
     log(f"events: {n:,} ({events_path}); cores: {CORES}; partitions: {args.partitions}")
