@@ -54,3 +54,15 @@ def test_compose_desk_serves_with_the_users_desk_init_makes_and_prometheus_scrap
     job = next(c for c in conf["scrape_configs"] if c["job_name"] == "monitor-desk")
     assert job["static_configs"][0]["targets"] == ["desk:8080"]
     assert job["authorization"]["credentials_file"] == "secrets/prometheus-token"  # /etc/prometheus/secrets/...
+
+
+def test_kafka_cluster_ids_never_start_with_a_dash():
+    """Kafka's storage tool takes an id starting with "-" for an option (one id in 64 would do it),
+    so the broker script, like Kafka's own Uuid.randomUuid(), never makes one."""
+    import subprocess
+
+    script = (f'for i in $(seq 400); do bash {ROOT / "deploy/kafka/kafka.sh"} cluster-id; done')
+    ids = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True, timeout=120).stdout.split()
+    assert len(ids) == 400 and len(set(ids)) == 400
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+    assert any("-" in i or "_" in i for i in ids)  # the URL-safe alphabet is kept

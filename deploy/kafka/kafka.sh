@@ -11,6 +11,7 @@
 #   kafka.sh status           "running"/"not running", exit 0/1
 #   kafka.sh topics ARGS...   org.apache.kafka.tools.TopicCommand against this broker
 #                             (e.g. topics --create --topic t --partitions 8)
+#   kafka.sh cluster-id       print a fresh cluster id (as start uses to format storage)
 #
 # See README.md beside this file for the environment settings.
 set -euo pipefail
@@ -61,7 +62,7 @@ log() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- fetch ----
@@ -270,8 +271,7 @@ format_storage() {
         return 0
     fi
     local cluster_id
-    # a Kafka Uuid: 16 random bytes, URL-safe base64 without padding
-    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    cluster_id="$(new_cluster_id)"
     log "formatting $LOG_DIRS (cluster id $cluster_id)"
     write_tools_log_config
     java_tool kafka.tools.StorageTool format --standalone \
@@ -413,6 +413,16 @@ cmd_topics() {
     java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_HOST:$KAFKA_PORT" "$@"
 }
 
+new_cluster_id() {
+    # a Kafka Uuid: 16 random bytes, URL-safe base64 without padding; like Kafka's own
+    # Uuid.randomUuid(), never one starting with "-" (the format tool would take it for an option)
+    local id="-"
+    while [[ "$id" == -* ]]; do
+        id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    done
+    echo "$id"
+}
+
 main() {
     local cmd="${1:-}"
     [[ $# -gt 0 ]] && shift
@@ -422,6 +432,7 @@ main() {
         stop) cmd_stop "$@" ;;
         status) cmd_status "$@" ;;
         topics) cmd_topics "$@" ;;
+        cluster-id) new_cluster_id ;;
         -h | --help | help) usage ;;
         *) usage >&2; exit 2 ;;
     esac
