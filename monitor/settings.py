@@ -13,7 +13,15 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "check_broker_urls"]
+
+
+def check_broker_urls(value: str) -> str:
+    """``value`` if it is comma-separated kafka://HOST:PORT URLs, else a ValueError naming the bad one."""
+    for url in value.split(","):
+        if not url.startswith("kafka://") or ":" not in url.removeprefix("kafka://"):
+            raise ValueError(f"{url!r}: expected kafka://HOST:PORT")
+    return value
 
 
 class Settings(BaseSettings):
@@ -41,10 +49,7 @@ class Settings(BaseSettings):
     @field_validator("broker")
     @classmethod
     def _broker(cls, value: str) -> str:
-        for url in value.split(","):
-            if not url.startswith("kafka://") or ":" not in url.removeprefix("kafka://"):
-                raise ValueError(f"{url!r}: expected kafka://HOST:PORT")
-        return value
+        return check_broker_urls(value)
 
     @property
     def bootstrap_servers(self) -> list[str]:

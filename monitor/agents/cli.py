@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
-
-from monitor._errors import ConfigError
+from monitor._cli_options import Option, add_options, settings_from_options
 from monitor.settings import Settings
 
 __all__ = ["worker", "topics", "produce"]
 
-_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+_OPTIONS: list[Option] = [
     ("--broker", {"help": "Kafka URL(s), kafka://HOST:PORT[,...] [env MONITOR_BROKER]"}),
     ("--topic-prefix", {"help": "Prefix of every topic name [env MONITOR_TOPIC_PREFIX]"}),
     ("--partitions", {"type": int, "help": "Partitions of every topic [env MONITOR_PARTITIONS]"}),
@@ -34,23 +32,9 @@ def settings_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(**kwargs: Any) -> Any:
-        given = {}
-        for opt, _ in _OPTIONS:
-            name = opt.lstrip("-").replace("-", "_")
-            value = kwargs.pop(name)
-            if value is not None:
-                given[name] = value
-        try:
-            settings = Settings(**given)
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            where = ".".join(str(x) for x in err["loc"]) or "settings"
-            raise ConfigError(f"{where}: {err['msg']}") from None
-        return fn(settings=settings, **kwargs)
+        return fn(settings=settings_from_options(Settings, _OPTIONS, kwargs), **kwargs)
 
-    for opt, spec in reversed(_OPTIONS):
-        wrapper = click.option(opt, default=None, **spec)(wrapper)
-    return wrapper
+    return add_options(_OPTIONS)(wrapper)
 
 
 @click.command()

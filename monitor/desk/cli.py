@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
+from monitor._cli_options import Option, add_options, settings_from_options
 from monitor._errors import ConfigError
 
 __all__ = ["serve", "users"]
 
-_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+_OPTIONS: list[Option] = [
     ("--broker", {"help": "Kafka URL(s), kafka://HOST:PORT[,...] [env MONITOR_BROKER]"}),
     ("--topic-prefix", {"help": "Prefix of every topic name [env MONITOR_TOPIC_PREFIX]"}),
     ("--host", {"help": "Listen address [env MONITOR_HOST; default 127.0.0.1]"}),
@@ -36,18 +36,7 @@ _OPTIONS: list[tuple[str, dict[str, Any]]] = [
 def _settings(kwargs: dict[str, Any]) -> Any:
     from monitor.desk.settings import DeskSettings
 
-    given = {}
-    for opt, _ in _OPTIONS:
-        name = opt.lstrip("-").replace("-", "_")
-        value = kwargs.pop(name)
-        if value is not None:
-            given[name] = value
-    try:
-        return DeskSettings(**given)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(x) for x in err["loc"]) or "settings"
-        raise ConfigError(f"{where}: {str(err['msg']).removeprefix('Value error, ')}") from None
+    return settings_from_options(DeskSettings, _OPTIONS, kwargs)
 
 
 def build_app(settings: Any) -> Any:
@@ -109,14 +98,8 @@ def _report_scheduler(settings: Any, desk: Any, policy: Any, teams: Any) -> Any:
                      catch_up_days=settings.report_catch_up_days, clock=lambda: datetime.now(UTC), ready=caught_up)
 
 
-def _options(fn: Any) -> Any:
-    for opt, spec in reversed(_OPTIONS):
-        fn = click.option(opt, default=None, **spec)(fn)
-    return fn
-
-
 @click.command()
-@_options
+@add_options(_OPTIONS)
 @click.option("--loglevel", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--log-format", default="json", show_default=True, type=click.Choice(["json", "text"]),

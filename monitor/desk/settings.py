@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from monitor.settings import Settings
+from monitor.settings import Settings, check_broker_urls
 
 __all__ = ["DeskSettings"]
 
@@ -46,10 +46,7 @@ class DeskSettings(BaseSettings):
     @field_validator("broker")
     @classmethod
     def _broker(cls, value: str) -> str:
-        for url in value.split(","):
-            if not url.startswith("kafka://") or ":" not in url.removeprefix("kafka://"):
-                raise ValueError(f"{url!r}: expected kafka://HOST:PORT")
-        return value
+        return check_broker_urls(value)
 
     def kafka(self) -> Settings:
         """The worker's settings for the same broker and prefix."""
