@@ -190,6 +190,12 @@ def test_dead_letter_gets_bad_messages_and_the_rest_is_processed(broker, names, 
         w.terminate()
 
 
+def _both_own_partitions(*workers: Worker) -> bool:
+    """Each worker's latest assignment (its last "recovered" log line) holds some partitions."""
+    lasts = [w.log.read_text(errors="replace").split("recovered: partitions ")[1:] for w in workers]
+    return all(last and not last[-1].startswith("[]") for last in lasts)
+
+
 def test_two_workers_share_the_partitions_and_one_leaving_hands_them_over(broker, names, portfolio, tmp_path):
     path, result = portfolio
     base = settings_env(broker, names, tmp_path / "a", MONITOR_BATCH_SIZE="50")
@@ -197,15 +203,11 @@ def test_two_workers_share_the_partitions_and_one_leaving_hands_them_over(broker
     a = Worker(base, tmp_path / "a.log").start()
     b = Worker({**base, "MONITOR_DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log").start()
     try:
-        def shares() -> bool:
-            lasts = [w.log.read_text(errors="replace").split("recovered: partitions ")[1:] for w in (a, b)]
-            return all(last and not last[-1].startswith("[]") for last in lasts)
-
-        wait_for(shares, 60, "both workers to own partitions")
+        wait_for(lambda: _both_own_partitions(a, b), 60, "both workers to own partitions")
         _produce(base, path)
         _wait_all_alerts(broker, names, result, [a, b])  # the two together decide what one replay does
         _check_final(broker, names, result)
-        assert shares()  # and both kept their share throughout
+        assert _both_own_partitions(a, b)  # and both kept their share throughout
         assert a.terminate() == 0, a.tail()  # a graceful leave: b takes a's partitions over
         assert (tmp_path / "a" / ".clean-shutdown").exists()  # so a's RocksDB store is reused next time
         later = tmp_path / "later.jsonl"
@@ -284,11 +286,7 @@ def test_a_worker_leaving_mid_stream_hands_its_partitions_over(broker, names, po
     a = Worker(base, tmp_path / "a.log").start()
     b = Worker({**base, "MONITOR_DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log").start()
     try:
-        def shares() -> bool:
-            lasts = [w.log.read_text(errors="replace").split("recovered: partitions ")[1:] for w in (a, b)]
-            return all(last and not last[-1].startswith("[]") for last in lasts)
-
-        wait_for(shares, 60, "both workers to own partitions")
+        wait_for(lambda: _both_own_partitions(a, b), 60, "both workers to own partitions")
         _produce(base, path)
         topic = Topics(names.prefix).alerts
         wait_for(lambda: len(alerts_by_id(broker.bootstrap, topic)[0]) >= len(result.alerts) * 0.3, 120,
