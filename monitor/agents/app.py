@@ -212,7 +212,6 @@ class WorkerShell:
             self.metrics.on_recovered(sorted(actives), items)
             # where the consumer starts each input (Faust seeks there next anyway)
             committed = await self.app.consumer.seek_to_committed()
-            never: dict[Any, int] = {}
             for tp, offset in committed.items():
                 if tp.partition not in actives or tp.topic not in self._sources:
                     continue
@@ -220,10 +219,10 @@ class WorkerShell:
                     # Nothing committed yet. The fetcher ran while the table recovered, and what it
                     # fetched then never reaches the agent; Faust's own seek to the committed offset
                     # leaves such a partition where the fetcher got to. Read it from the start.
-                    never[tp] = offset = 0
-                self.runtime.note_position(tp.partition, tp.topic, int(offset))
-            if never:
-                await self.app.consumer.seek_wait(never)  # in the consumer's thread, as _reread seeks
+                    await self.app.consumer.seek(tp, 0)
+                    self.runtime.note_position(tp.partition, tp.topic, 0)
+                else:
+                    self.runtime.note_position(tp.partition, tp.topic, int(offset))
         log.warning("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items))
 
     async def revoked(self, sender: Any = None, revoked: Any = None, **_: Any) -> None:
