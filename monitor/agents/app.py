@@ -111,11 +111,6 @@ class WorkerShell:
                     except ValueError:
                         seq = None
             msgs.append(Message(m.topic, m.partition, m.offset, m.key, m.value, seq, ev))
-        if log.isEnabledFor(logging.DEBUG):
-            got: dict[str, list[int]] = {}
-            for m in msgs:
-                got.setdefault(f"{m.topic}/{m.partition}", []).append(m.offset)
-            log.debug("batch offsets: %s", " ".join(f"{k}:{','.join(map(str, v))}" for k, v in sorted(got.items())))
         async with self.lock:
             if self.stopping:
                 return
@@ -125,8 +120,6 @@ class WorkerShell:
             self.runtime.step(out, self._wall())
             decided = time.perf_counter()
             await self._commit(out)
-            if out.rewinds:
-                await self._reread(out.rewinds)
             self.metrics.on_batch(out, started=started, decided=decided, committed=time.perf_counter(),
                                   messages=len(msgs), buffered=self.runtime.buffered())
         log.debug("batch: %d messages in, %d acknowledged, %d buffered, %d alerts",
@@ -181,26 +174,6 @@ class WorkerShell:
         self.totals["alerts"] = self.totals.get("alerts", 0) + len(out.alerts)
         self.totals["dead_letters"] = self.totals.get("dead_letters", 0) + len(out.dead)
 
-    async def _reread(self, rewinds: dict[tuple[str, int], int]) -> None:
-        """Seek back to the offsets the consumer skipped (see ``Runtime._in_sequence``); a message
-        that is gone (retention) is skipped, with a warning."""
-        consumer = self.app.consumer
-        assigned = {(tp.topic, tp.partition): tp for tp in consumer.assignment()}
-        for (topic, partition), offset in sorted(rewinds.items()):
-            tp = assigned.get((topic, partition))
-            if tp is None:
-                continue  # revoked meanwhile: whoever owns it now reads it from the committed offset
-            earliest = (await consumer.earliest_offsets(tp)).get(tp)
-            if earliest is not None and earliest > offset:
-                log.warning("%s/%d: offsets %d to %d are gone (retention); going on from %d",
-                            topic, partition, offset, earliest - 1, earliest)
-                self.runtime.skip_to(partition, topic, earliest)
-                await consumer.seek_wait({tp: earliest})
-                continue
-            log.warning("%s/%d: the consumer skipped offset %d; reading the partition again from it",
-                        topic, partition, offset)
-            await consumer.seek_wait({tp: offset})  # in the consumer's thread, and Faust reads on from there
-
     async def recovered(self) -> None:
         """After table recovery: take over the assigned partitions and their pending wake-ups."""
         actives = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic in self.topics.inputs}
@@ -220,8 +193,7 @@ class WorkerShell:
                     # fetched then never reaches the agent; Faust's own seek to the committed offset
                     # leaves such a partition where the fetcher got to. Read it from the start.
                     await self.app.consumer.seek(tp, 0)
-                    self.runtime.note_position(tp.partition, tp.topic, 0)
-                else:
+                elif tp.topic in self.topics.inputs:
                     self.runtime.note_position(tp.partition, tp.topic, int(offset))
         log.warning("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items))
 
