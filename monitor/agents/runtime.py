@@ -133,9 +133,6 @@ class StepResult:
     states: dict[str, bytes] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)
     acks: list[Any] = field(default_factory=list)
-    # (topic, partition) -> offset: the consumer skipped that offset; read the partition again from it
-    rewinds: dict[tuple[str, int], int] = field(default_factory=dict)
-    redelivered: int = 0  # messages read again before the one expected next (ignored: already taken)
     outcomes: Counter[str] = field(default_factory=Counter)
     time_driven: int = 0
     # for observers (metrics), never read by the shell's processing:
@@ -177,10 +174,6 @@ class _Partition:
     buffer: list[_Pending] = field(default_factory=list)  # heap
     seen: dict[str, int] = field(default_factory=dict)  # input topic -> highest occurred_at read
     position: dict[str, int] = field(default_factory=dict)  # topic -> next offset to read
-    # topic -> the offset that must come next (known once the consumer's start was noted); the consumer
-    # may deliver a message twice or skip one around a rebalance, and the merge must see each exactly once
-    expect: dict[str, int] = field(default_factory=dict)
-    rewound: dict[str, int] = field(default_factory=dict)  # topic -> offset a re-read was asked from
     watermarks: list[tuple[int, dict[str, int], Any]] = field(default_factory=list)  # (at, offsets, handle)
     covered: int | None = None  # a reached watermark: everything up to and including it has been read
     covered_offsets: dict[str, int] = field(default_factory=dict)  # the offsets that watermark named
@@ -243,12 +236,6 @@ class Runtime:
         part = self._parts.setdefault(partition, _Partition())
         if offset > part.position.get(topic, 0):
             part.position[topic] = offset
-        part.expect[topic] = offset
-        part.rewound.pop(topic, None)
-
-    def skip_to(self, partition: int, topic: str, offset: int) -> None:
-        """The messages of ``topic``/``partition`` before ``offset`` are gone (retention): go on from it."""
-        self.note_position(partition, topic, offset)
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Forget partitions handed to another worker (their unacknowledged input is read again there)."""
@@ -266,8 +253,6 @@ class Runtime:
         """Validate and buffer messages; rejected ones go to ``out.dead`` (and are acknowledged)."""
         for m in messages:
             part = self._parts.setdefault(m.partition, _Partition())
-            if not self._in_sequence(m, part, out):
-                continue
             if m.topic == self.topics.clock:
                 if self._watermark(m, part, out) and self.clock == "wall":
                     part.watermarks.pop()  # event-time watermarks mean nothing on the wall clock
@@ -289,25 +274,6 @@ class Runtime:
                 if at > part.seen.get(m.topic, -(1 << 62)):
                     part.seen[m.topic] = at
                 heapq.heappush(part.buffer, pending)
-
-    @staticmethod
-    def _in_sequence(m: Message, part: _Partition, out: StepResult) -> bool:
-        """Whether ``m`` is the message expected next on its topic-partition (always, until the
-        consumer's start is noted). Faust's consumer may, around a rebalance, deliver a prefetched
-        message past one it never delivers, and deliver others twice: an event taken past a missing
-        one would be merged out of order or never applied, and its commit would skip the missing one.
-        A message read again is ignored; one past a gap is not taken, and a re-read is asked for."""
-        want = part.expect.get(m.topic)
-        if want is None or m.offset == want:
-            if want is not None:
-                part.expect[m.topic] = m.offset + 1
-            return True
-        if m.offset < want:
-            out.redelivered += 1
-        elif part.rewound.get(m.topic) != want:
-            part.rewound[m.topic] = want
-            out.rewinds[(m.topic, m.partition)] = want
-        return False
 
     def _validate(self, m: Message) -> tuple[Event | None, str]:
         raw = m.value
