@@ -12,6 +12,7 @@ at-least-once delivery with idempotent alert ids.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -20,7 +21,9 @@ from typing import Any
 
 import faust
 from faust.streams import _current_event
+from faust.types import TP
 
+from monitor.agents.offsets import OffsetBook
 from monitor.agents.ops import install_ops
 from monitor.agents.runtime import Message, Runtime, StepResult, partition_for
 from monitor.engine import Engine
@@ -54,6 +57,11 @@ class _PartitionContext:
         self.message = self._Msg(partition)
 
 
+def _log_seek_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("seeking back failed (tried again in a second): %s", task.exception())
+
+
 class WorkerShell:
     """Glue between Faust and the runtime; one per worker process."""
 
@@ -74,6 +82,10 @@ class WorkerShell:
         self.ops: Any = None
         self.stopping = False
         self.totals: dict[str, int] = {}
+        # the shell's own commit bookkeeping (Faust's would commit past buffered events; see offsets.py)
+        self.book = OffsetBook()
+        self._progress_at = time.monotonic()  # when input was last finished (to tell a stall in the log)
+        self._rereads: dict[Any, tuple[int, float, int]] = {}  # tp -> (offset sought, when, attempts)
 
     def _get(self, bid: str) -> bytes | None:
         value = self.table.get(bid.encode())
@@ -91,7 +103,7 @@ class WorkerShell:
             self.ops.readiness.stopping = True
         async with self.lock:
             try:
-                await self.app.consumer.commit()
+                await self._commit_offsets()
             except Exception as exc:  # noqa: BLE001 - the offsets are committed again on the next start
                 log.warning("final commit failed: %s", exc)
         log.info("stopped taking batches; everything applied is committed")
@@ -100,40 +112,101 @@ class WorkerShell:
         self.stream = stream
         if self.stopping:
             return  # not acknowledged: read again after the restart
-        msgs = []
-        for ev in events:
-            m = ev.message
-            seq = None
-            for name, value in m.headers or ():
-                if name == "seq":
-                    try:
-                        seq = int(value)
-                    except ValueError:
-                        seq = None
-            msgs.append(Message(m.topic, m.partition, m.offset, m.key, m.value, seq, ev))
         async with self.lock:
             if self.stopping:
                 return
-            started = time.perf_counter()
-            out = StepResult()
-            self.runtime.accept(msgs, out)
-            self.runtime.step(out, self._wall())
-            decided = time.perf_counter()
-            await self._commit(out)
-            self.metrics.on_batch(out, started=started, decided=decided, committed=time.perf_counter(),
-                                  messages=len(msgs), buffered=self.runtime.buffered())
+            book = self.book
+            msgs: list[Message] = []
+            for ev in events:
+                m = ev.message
+                seq = None
+                for name, value in m.headers or ():
+                    if name == "seq":
+                        try:
+                            seq = int(value)
+                        except ValueError:
+                            seq = None
+                # in offset order per topic-partition: copies dropped, messages past a missing one held back
+                msgs.extend(book.take(m.tp, m.offset, Message(m.topic, m.partition, m.offset, m.key, m.value,
+                                                              seq, m)))
+            msgs.extend(await self._reread())
+            await self._process(msgs)
+
+    async def _process(self, msgs: list[Message]) -> None:
+        started = time.perf_counter()
+        out = StepResult()
+        self.runtime.accept(msgs, out)
+        self.runtime.step(out, self._wall())
+        decided = time.perf_counter()
+        await self._commit(out)
+        self.metrics.on_batch(out, started=started, decided=decided, committed=time.perf_counter(),
+                              messages=len(msgs), buffered=self.runtime.buffered())
         log.debug("batch: %d messages in, %d acknowledged, %d buffered, %d alerts",
                   len(msgs), len(out.acks), self.runtime.buffered(), len(out.alerts))
 
+    async def _reread(self) -> list[Message]:
+        """Ask the consumer to read again from an offset it skipped, once it made no progress for a second.
+
+        Around a rebalance a message fetched for the previous assignment can arrive after the seek to
+        the committed offset; it is held back (see offsets.py) and the re-read from the committed
+        offset usually fills the gap by itself. Faust may also drop that re-read (its read offset was
+        moved past it); then only a new seek brings the missing messages. When the consumer, asked five
+        times over, reads the held messages again and still hands over nothing before them, those
+        offsets hold no message: the run from the held message is returned.
+        """
+        missing = self.book.missing()
+        for tp in [tp for tp in self._rereads if tp not in missing]:
+            del self._rereads[tp]
+        out: list[Message] = []
+        now = time.monotonic()
+        for tp, (nxt, low) in sorted(missing.items()):
+            prev = self._rereads.get(tp)
+            if prev is None:
+                log.warning("the consumer skipped offsets %d..%d of %s[%d]; waiting for them",
+                            nxt, low - 1, tp.topic, tp.partition)
+                self._rereads[tp] = (nxt, now, 0)
+                continue
+            if nxt != prev[0]:
+                self._rereads[tp] = (nxt, now, prev[2])  # the missing messages are coming
+                continue
+            if now - prev[1] < 1.0:
+                continue
+            attempts = prev[2] + 1
+            if attempts > 5 and self.book.echoes(tp):
+                run = self.book.skip_to_held(tp)
+                log.warning("offsets %d..%d of %s[%d] hold no message (read again five times); going on from %d",
+                            nxt, low - 1, tp.topic, tp.partition, low)
+                out.extend(run)
+                del self._rereads[tp]
+                continue
+            log.warning("reading %s[%d] again from offset %d (attempt %d)", tp.topic, tp.partition, nxt, attempts)
+            self._rereads[tp] = (nxt, now, attempts)
+            self.book.asked_again(tp)
+            # in the consumer's thread, and not under the lock: a rebalance must not wait for it
+            task = asyncio.ensure_future(self.app.consumer.seek_wait({tp: nxt}))
+            task.add_done_callback(_log_seek_failure)
+        return out
+
     async def tick(self) -> None:
-        if self.settings.clock != "wall" or self.stopping:
-            return  # event time moves only with the input (and its watermarks)
+        if self.stopping:
+            return
         async with self.lock:
-            started = time.perf_counter()
-            out = self.runtime.step(StepResult(), self._wall())
-            decided = time.perf_counter()
-            await self._commit(out)
-            self.metrics.on_batch(out, started=started, decided=decided, committed=time.perf_counter())
+            if self.stopping:
+                return
+            extra = await self._reread()
+            if self.settings.clock == "wall" or extra:
+                # on the event clock time moves only with the input (and its watermarks)
+                await self._process(extra)
+        self._check_stall()
+
+    def _check_stall(self) -> None:
+        """Say in the log, once a minute at most, why buffered events have waited a minute or more."""
+        now = time.monotonic()
+        if now - self._progress_at < 60 or not self.runtime.buffered():
+            return
+        self._progress_at = now
+        log.warning("no input finished for 60 s; buffered events wait: %s; next offsets: %s",
+                    json.dumps(self.runtime.holdup(), sort_keys=True), self.book.describe())
 
     async def _commit(self, out: StepResult) -> None:
         """Publish, wait for the broker, write states, then acknowledge the inputs."""
@@ -162,17 +235,24 @@ class WorkerShell:
                 self.table[bid.encode()] = blob
             finally:
                 _current_event.reset(token)
-        if self.stream is not None and out.acks:
-            for handle in out.acks:
-                if handle is not None:
-                    await self.stream.ack(handle)
-            # commit now rather than on Faust's interval: after a crash only the batch in hand
-            # is read again (its events are then duplicates of what the table already holds)
-            await self.app.consumer.commit()
+        if out.acks:
+            self._progress_at = time.monotonic()
+            for m in out.acks:
+                if m is not None:
+                    self.book.finish(m.tp, m.offset)
+            # commit now: after a crash only the batch in hand is read again (its events are then
+            # duplicates of what the table already holds)
+            await self._commit_offsets()
         for k, v in out.outcomes.items():
             self.totals[k] = self.totals.get(k, 0) + v
         self.totals["alerts"] = self.totals.get("alerts", 0) + len(out.alerts)
         self.totals["dead_letters"] = self.totals.get("dead_letters", 0) + len(out.dead)
+
+    async def _commit_offsets(self) -> None:
+        """Commit, per input topic-partition, up to the first message not yet finished (see offsets.py)."""
+        offsets = self.book.to_commit()
+        if offsets and await self.app.consumer._commit_offsets(offsets):
+            self.book.committed(offsets)
 
     async def recovered(self) -> None:
         """After table recovery: take over the assigned partitions and their pending wake-ups."""
@@ -185,9 +265,11 @@ class WorkerShell:
             self.metrics.on_recovered(sorted(actives), items)
             # where the consumer starts each input (Faust seeks there next anyway)
             committed = await self.app.consumer.seek_to_committed()
+            starts = {}
             for tp, offset in committed.items():
                 if tp.partition not in actives or tp.topic not in self._sources:
                     continue
+                starts[TP(tp.topic, tp.partition)] = offset if offset is not None and offset >= 0 else 0
                 if offset is None or offset < 0:
                     # Nothing committed yet. The fetcher ran while the table recovered, and what it
                     # fetched then never reaches the agent; Faust's own seek to the committed offset
@@ -195,10 +277,12 @@ class WorkerShell:
                     await self.app.consumer.seek(tp, 0)
                 elif tp.topic in self.topics.inputs:
                     self.runtime.note_position(tp.partition, tp.topic, int(offset))
+            self.book.reset(starts)
         log.warning("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items))
 
     async def revoked(self, sender: Any = None, revoked: Any = None, **_: Any) -> None:
         parts = sorted({tp.partition for tp in (revoked or ())})
+        self.book.forget(TP(tp.topic, tp.partition) for tp in (revoked or ()))
         self.runtime.revoke(parts)
 
 

@@ -247,6 +247,25 @@ class Runtime:
     def buffered(self) -> int:
         return len(self._ready) + sum(len(p.buffer) for p in self._parts.values())
 
+    def holdup(self) -> dict[int, dict[str, Any]]:
+        """Why buffered events wait, per partition with a non-empty buffer (for the log of a stalled worker)."""
+        out: dict[int, dict[str, Any]] = {}
+        for p in sorted(self._parts):
+            part = self._parts[p]
+            if not part.buffer:
+                continue
+            out[p] = {
+                "buffered": len(part.buffer),
+                "oldest_us": part.buffer[0].at,
+                "feeds_not_seen": [t for t in self._pacing if t not in part.seen],
+                "covered_us": part.covered,
+                "watermarks_waiting": [
+                    {"at_us": at, "short": {t: [part.position.get(t, 0), off] for t, off in sorted(offsets.items())
+                                            if part.position.get(t, 0) < off}}
+                    for at, offsets, _ in part.watermarks[:3]],
+            }
+        return out
+
     # --------------------------------------------------------------- intake
 
     def accept(self, messages: Iterable[Message], out: StepResult) -> None:

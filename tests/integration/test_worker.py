@@ -275,7 +275,7 @@ def test_graceful_stop_loses_nothing_and_applies_nothing_twice(broker, names, po
         w.terminate()
 
 
-@pytest.mark.parametrize("leave", ["sigterm"])  # "sigkill": the survivor can diverge (issue 3, open)
+@pytest.mark.parametrize("leave", ["sigterm", "sigkill"])
 def test_a_worker_leaving_mid_stream_hands_its_partitions_over(broker, names, portfolio, tmp_path, leave):
     """Two workers share the stream; one leaves while events are still flowing (gracefully, or killed:
     then after the session timeout). The survivor takes its partitions over and the outcome is still
