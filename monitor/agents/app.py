@@ -71,6 +71,7 @@ class WorkerShell:
         self.settings = settings
         self.table = table
         self.outputs = outputs
+        self._names = {k: t.get_topic_name() for k, t in outputs.items()}
         self.topics = Topics(settings.topic_prefix)
         self.runtime = Runtime(Engine(policy), self.topics, clock=settings.clock, partitions=settings.partitions,
                                get_state=self._get, max_message_bytes=settings.max_message_bytes)
@@ -212,19 +213,22 @@ class WorkerShell:
         """Publish, wait for the broker, write states, then acknowledge the inputs."""
         if not out:
             return
-        futures = []
-        alerts, schedule, dead = self.outputs["alerts"], self.outputs["schedule"], self.outputs["dead"]
-        for a in out.alerts:
-            futures.append(await alerts.send(key=a.borrower_id.encode(), value=a.model_dump_json().encode()))
-        for bid in sorted(out.schedules):
-            entry = out.schedules[bid]
-            futures.append(await schedule.send(key=bid.encode(), value=entry.model_dump_json().encode()))
-        borrowers = self.outputs["borrowers"]
-        for bid in sorted(out.details):
-            detail = out.details[bid]
-            futures.append(await borrowers.send(key=bid.encode(), value=detail.model_dump_json().encode()))
+        # straight to the producer (aiokafka's batching), not through Faust's per-message Topic.send
+        send = self.app.producer.send
+        names = self._names
+        futures = [await send(names["alerts"], a.borrower_id.encode(), a.model_dump_json().encode(), None, None, None)
+                   for a in out.alerts]
+        schedules, details = out.schedules, out.details
+        topic = names["schedule"]
+        for bid in sorted(schedules):
+            futures.append(await send(topic, bid.encode(), schedules[bid].model_dump_json().encode(), None, None, None))
+        topic = names["borrowers"]
+        for bid in sorted(details):
+            futures.append(await send(topic, bid.encode(), details[bid].model_dump_json().encode(), None, None, None))
+        topic = names["dead"]
         for d in out.dead:
-            futures.append(await dead.send(key=d.key.encode() if d.key else None, value=d.model_dump_json().encode()))
+            futures.append(await send(topic, d.key.encode() if d.key else None, d.model_dump_json().encode(),
+                                      None, None, None))
         if futures:
             await asyncio.gather(*futures)
         for bid, blob in out.states.items():
