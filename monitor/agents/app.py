@@ -87,6 +87,8 @@ class WorkerShell:
         self.book = OffsetBook()
         self._progress_at = time.monotonic()  # when input was last finished (to tell a stall in the log)
         self._rereads: dict[Any, tuple[int, float, int]] = {}  # tp -> (offset sought, when, attempts)
+        self._behind: dict[Any, tuple[int, float]] = {}  # tp -> (next offset, since when) while short of its end
+        self._ends_at = 0.0
 
     def _get(self, bid: str) -> bytes | None:
         value = self.table.get(bid.encode())
@@ -199,6 +201,42 @@ class WorkerShell:
                 # on the event clock time moves only with the input (and its watermarks)
                 await self._process(extra)
         self._check_stall()
+        await self._watch_ends()
+
+    async def _watch_ends(self, every: float = 5.0, patience: float = 15.0) -> None:
+        """Every few seconds, compare each owned input's next offset with its end offset on the broker. A
+        topic-partition that has messages from its next offset on but has handed over none for
+        ``patience`` seconds is read again from there: Faust can stop delivering one after a rebalance
+        (its read offset moved past messages it then drops), and nothing later arrives to show a gap."""
+        now = time.monotonic()
+        if now - self._ends_at < every:
+            return
+        self._ends_at = now
+        owned = self.book.owned()
+        if not owned:
+            return
+        try:
+            ends = await asyncio.wait_for(self.app.consumer.highwaters(*owned), timeout=10.0)
+        except Exception as exc:  # noqa: BLE001 - the broker may be away; the ops probe reports that
+            log.debug("end offsets unavailable: %s", exc)
+            return
+        behind: dict[Any, tuple[int, float]] = {}
+        for tp in owned:
+            nxt, end = self.book.expected(tp), ends.get(tp)
+            if nxt is None or end is None or nxt >= end:
+                continue
+            prev = self._behind.get(tp)
+            if prev is None or prev[0] != nxt:
+                behind[tp] = (nxt, now)
+                continue
+            behind[tp] = prev
+            if now - prev[1] >= patience and tp not in self._rereads:
+                log.warning("nothing read from %s[%d] for %.0f s although it holds offsets %d..%d; reading it "
+                            "again from %d", tp.topic, tp.partition, now - prev[1], nxt, end - 1, nxt)
+                behind[tp] = (nxt, now)
+                task = asyncio.ensure_future(self.app.consumer.seek_wait({tp: nxt}))
+                task.add_done_callback(_log_seek_failure)
+        self._behind = behind
 
     def _check_stall(self) -> None:
         """Say in the log, once a minute at most, why buffered events have waited a minute or more."""

@@ -70,6 +70,13 @@ class OffsetBook:
     def owns(self, tp: Hashable) -> bool:
         return tp in self._committed
 
+    def owned(self) -> list[Hashable]:
+        return sorted(self._committed)  # type: ignore[type-var]
+
+    def expected(self, tp: Hashable) -> int | None:
+        """The next offset to take from ``tp`` (None when this worker does not own it)."""
+        return self._next.get(tp)
+
     def take(self, tp: Hashable, offset: int, item: Any) -> list[Any]:
         """A delivered message: the items to process now, in offset order (none for a copy, for a message
         held back behind a missing offset, or for a partition this worker does not own)."""
