@@ -305,8 +305,9 @@ class WorkerShell:
                      for k, v in self.table.items() if v is not None]
             self.runtime.assign(sorted(actives), items)
             self.metrics.on_recovered(sorted(actives), items)
-            # where the consumer starts each input (Faust seeks there next anyway)
-            committed = await self.app.consumer.seek_to_committed()
+            # where the consumer starts each input (Faust seeks there next anyway); nothing when this
+            # worker holds no partition (the consumer refuses to seek then)
+            committed = await self.app.consumer.seek_to_committed() if actives else {}
             starts = {}
             for tp, offset in committed.items():
                 if tp.partition not in actives or tp.topic not in self._sources:
@@ -320,6 +321,15 @@ class WorkerShell:
                 elif tp.topic in self.topics.inputs:
                     self.runtime.note_position(tp.partition, tp.topic, int(offset))
             self.book.reset(starts)
+            if actives:
+                # The table's writes pick their changelog partition from the producer's metadata, which
+                # it has only once it has sent to the changelog or been asked for it: ask now, so that a
+                # first batch that writes states and publishes nothing does not find it missing.
+                try:
+                    await self.app.producer._ensure_producer().partitions_for(
+                        self.table.changelog_topic.get_topic_name())
+                except Exception as exc:  # noqa: BLE001 - the write then fails and the worker restarts
+                    log.warning("changelog metadata unavailable: %s", exc)
         log.warning("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items))
 
     async def revoked(self, sender: Any = None, revoked: Any = None, **_: Any) -> None:
