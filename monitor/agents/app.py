@@ -1,12 +1,14 @@
 """The Faust app: a thin shell that moves Kafka messages through :class:`~monitor.agents.runtime.Runtime`.
 
 One agent reads every input topic and the clock topic, in batches
-(``noack_take``: nothing is acknowledged before it is applied). For each batch
-and on each timer tick it publishes the decisions, waits until the broker has
-them, writes the touched borrower states to the ``borrowers`` table (RocksDB
-or memory, backed by its changelog topic), and only then acknowledges the
-input messages. See the runtime's docstring for why that order gives
-at-least-once delivery with idempotent alert ids.
+(``noack_take``: nothing is acknowledged to Faust; the shell keeps its own
+account of offsets, see :mod:`~monitor.agents.offsets`). For each batch and on
+each timer tick it publishes the decisions, waits until the broker has them,
+writes the touched borrower states to the ``borrowers`` table (RocksDB or
+memory, backed by its changelog topic), and only then marks the input messages
+finished and commits up to the first unfinished one. See the runtime's
+docstring for why that order gives at-least-once delivery with idempotent
+alert ids.
 """
 
 from __future__ import annotations
@@ -79,7 +81,6 @@ class WorkerShell:
         self._sources = frozenset([*self.topics.inputs, self.topics.clock])
         # an observer: processing never touches a metric, it hands each step's result over
         self.metrics = WorkerMetrics(self.topics, partitions=settings.partitions, policy_version=policy.version)
-        self.stream: Any = None
         self.ops: Any = None
         self.stopping = False
         self.totals: dict[str, int] = {}
@@ -111,8 +112,7 @@ class WorkerShell:
                 log.warning("final commit failed: %s", exc)
         log.info("stopped taking batches; everything applied is committed")
 
-    async def handle(self, stream: Any, events: list[Any]) -> None:
-        self.stream = stream
+    async def handle(self, events: list[Any]) -> None:
         if self.stopping:
             return  # not acknowledged: read again after the restart
         async with self.lock:
@@ -185,10 +185,14 @@ class WorkerShell:
             log.warning("reading %s[%d] again from offset %d (attempt %d)", tp.topic, tp.partition, nxt, attempts)
             self._rereads[tp] = (nxt, now, attempts)
             self.book.asked_again(tp)
-            # in the consumer's thread, and not under the lock: a rebalance must not wait for it
-            task = asyncio.ensure_future(self.app.consumer.seek_wait({tp: nxt}))
-            task.add_done_callback(_log_seek_failure)
+            self._seek_back(tp, nxt)
         return out
+
+    def _seek_back(self, tp: Any, offset: int) -> None:
+        """Have the consumer read ``tp`` again from ``offset``: in the consumer's thread (``seek_wait``), and
+        not awaited, so that no lock is held for it and a rebalance never waits for it."""
+        task = asyncio.ensure_future(self.app.consumer.seek_wait({tp: offset}))
+        task.add_done_callback(_log_seek_failure)
 
     async def tick(self) -> None:
         if self.stopping:
@@ -234,8 +238,7 @@ class WorkerShell:
                 log.warning("nothing read from %s[%d] for %.0f s although it holds offsets %d..%d; reading it "
                             "again from %d", tp.topic, tp.partition, now - prev[1], nxt, end - 1, nxt)
                 behind[tp] = (nxt, now)
-                task = asyncio.ensure_future(self.app.consumer.seek_wait({tp: nxt}))
-                task.add_done_callback(_log_seek_failure)
+                self._seek_back(tp, nxt)
         self._behind = behind
 
     def _check_stall(self) -> None:
@@ -395,7 +398,7 @@ def create_app(settings: Settings, *, ops: bool = True) -> tuple[faust.App, Work
     async def apply_events(stream: Any) -> None:
         async for events in stream.noack_take(settings.batch_size, within=settings.batch_within):
             try:
-                await shell.handle(stream, events)
+                await shell.handle(events)
             except Exception:  # noqa: BLE001
                 # Faust would restart the agent past the unacknowledged batch; stop the process
                 # instead, so that a supervisor restarts it from the last committed offsets.

@@ -66,6 +66,7 @@ class OffsetBook:
             self._open.pop(tp, None)
             self._next.pop(tp, None)
             self._held.pop(tp, None)
+            self._echoes.pop(tp, None)
 
     def owns(self, tp: Hashable) -> bool:
         return tp in self._committed

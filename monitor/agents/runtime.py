@@ -3,7 +3,8 @@
 The Faust agent (``monitor.agents.app``) is a thin shell: it hands each batch
 of Kafka messages to :class:`Runtime`, publishes what comes back, waits for the
 broker to acknowledge it, writes the borrower states to the table (and so to
-its changelog), and only then acknowledges the input messages. A crash at any
+its changelog), and only then acknowledges the input messages (the ``acks``
+of a step; the shell commits up to the first unacknowledged offset). A crash at any
 point therefore replays inputs onto a state that either lacks them (the same
 decisions are made again, with the same alert ids) or already holds them (the
 engine ignores them as duplicates): at-least-once delivery with idempotent ids.
