@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -196,14 +198,24 @@ def _both_own_partitions(*workers: Worker) -> bool:
     return all(last and not last[-1].startswith("[]") for last in lasts)
 
 
-def test_two_workers_share_the_partitions_and_one_leaving_hands_them_over(broker, names, portfolio, tmp_path):
-    path, result = portfolio
+@contextmanager
+def _two_workers(broker: Broker, names: Names, tmp_path: Path) -> Iterator[tuple[dict[str, str], Worker, Worker]]:
+    """Topics created, workers a and b started (small batches), both owning partitions; both stopped at exit."""
     base = settings_env(broker, names, tmp_path / "a", MONITOR_BATCH_SIZE="50")
     create_topics(_settings(base))
     a = Worker(base, tmp_path / "a.log").start()
     b = Worker({**base, "MONITOR_DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log").start()
     try:
         wait_for(lambda: _both_own_partitions(a, b), 60, "both workers to own partitions")
+        yield base, a, b
+    finally:
+        a.terminate()
+        b.terminate()
+
+
+def test_two_workers_share_the_partitions_and_one_leaving_hands_them_over(broker, names, portfolio, tmp_path):
+    path, result = portfolio
+    with _two_workers(broker, names, tmp_path) as (base, a, b):
         _produce(base, path)
         _wait_all_alerts(broker, names, result, [a, b])  # the two together decide what one replay does
         _check_final(broker, names, result)
@@ -216,9 +228,6 @@ def test_two_workers_share_the_partitions_and_one_leaving_hands_them_over(broker
         _produce(base, later)
         _wait_all_alerts(broker, names, both, [b])
         _check_final(broker, names, both)
-    finally:
-        a.terminate()
-        b.terminate()
 
 
 @pytest.mark.skipif(os.environ.get("MONITOR_SKIP_BROKER_RESTART") == "1", reason="asked to")
@@ -281,12 +290,7 @@ def test_a_worker_leaving_mid_stream_hands_its_partitions_over(broker, names, po
     then after the session timeout). The survivor takes its partitions over and the outcome is still
     exactly the replay's."""
     path, result = portfolio
-    base = settings_env(broker, names, tmp_path / "a", MONITOR_BATCH_SIZE="50")
-    create_topics(_settings(base))
-    a = Worker(base, tmp_path / "a.log").start()
-    b = Worker({**base, "MONITOR_DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log").start()
-    try:
-        wait_for(lambda: _both_own_partitions(a, b), 60, "both workers to own partitions")
+    with _two_workers(broker, names, tmp_path) as (base, a, b):
         _produce(base, path)
         topic = Topics(names.prefix).alerts
         wait_for(lambda: len(alerts_by_id(broker.bootstrap, topic)[0]) >= len(result.alerts) * 0.3, 120,
@@ -300,6 +304,3 @@ def test_a_worker_leaving_mid_stream_hands_its_partitions_over(broker, names, po
                  "the survivor to take every partition over")
         _wait_all_alerts(broker, names, result, [b])
         _check_final(broker, names, result)
-    finally:
-        a.terminate()
-        b.terminate()
