@@ -879,18 +879,19 @@ async def latency_run(bench: Bench, s: Settings, proc: Proc) -> None:
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("validate events (pydantic, in Runtime.accept)", ("Runtime._validate",)),
     ("engine: apply/advance", ("Runtime._apply", "Runtime._advance")),
-    ("runtime: buffer/release/dump states", ("Runtime.accept", "Runtime.step")),
+    ("borrower details (Engine.detail)", ("Engine.detail",)),
+    ("state dumps (dump_state)", ("dump_state",)),
+    ("runtime: buffer/release/schedules", ("Runtime.accept", "Runtime.step")),
     ("serialise outputs (model_dump_json)", ("BaseModel.model_dump_json",)),
-    ("send outputs (Faust Topic.send -> aiokafka)", ("Topic.send",)),
-    ("table writes (RocksDB put + changelog enqueue)", ("ManagedUserDict.__setitem__",)),
-    ("commit (producer flush + offset commit)", ("Consumer.commit",)),
+    ("table writes (store put + changelog send)", ("WorkerShell._write_states",)),
+    ("send outputs (producer.send -> aiokafka)", ("Producer.send", "AIOKafkaProducer.send")),
+    ("commit offsets", ("WorkerShell._commit_offsets",)),
     ("aiokafka producer sender (encode requests, socket)", ("Sender._sender_routine", "Sender._send_produce_req",
                                                             "SendProduceReqHandler")),
-    ("changelog ProducerBuffer task", ("ProducerBuffer",)),
-    ("Faust delivery to the agent (fetcher, conductor, stream)", ("Fetcher._fetcher", "Consumer._drain_messages",
-                                                                "Stream._c_aiter", "_passive_drainer",
-                                                                "on_message", "Stream.noack_take")),
-    ("other shell work in the agent", ("WorkerShell.handle", "apply_events")),
+    ("Faust's changelog ProducerBuffer task", ("ProducerBuffer",)),
+    ("fetch (Faust's getmany, WorkerShell.fetch_loop)", ("Consumer.getmany", "WorkerShell.fetch_loop",
+                                                        "Fetcher._fetcher")),
+    ("timer tick (re-reads, end offsets)", ("WorkerShell.tick",)),
 ]
 
 
@@ -1040,7 +1041,8 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=39092, help="broker port (controller: port+1)")
     ap.add_argument("--kafka-data", type=Path, default=Path("/tmp/bench-kafka"))
     ap.add_argument("--partitions", type=int, default=8)
-    ap.add_argument("--batch-size", type=int, default=1000, help="the worker's MONITOR_BATCH_SIZE")
+    ap.add_argument("--batch-size", type=int, default=Settings.model_fields["batch_size"].default,
+                    help="the worker's MONITOR_BATCH_SIZE (default: the worker's own default)")
     ap.add_argument("--rate", type=float, default=2000, help="(e) offered events/s")
     ap.add_argument("--latency-seconds", type=float, default=10.0, help="(e) how long to offer --rate")
     ap.add_argument("--low-rate", type=float, default=500, help="(e) first a short run at this rate (0: skip)")

@@ -193,8 +193,10 @@ class Engine:
         """Everything the borrower page shows, at the borrower's clock (never the borrower's name)."""
         t = state.clock or 0
         p = state.profile
-        ev = evaluate(self.policy, state, t) if p is not None else None
-        sigs = self._evidence(state, t) if p is not None else []  # no rules hold before the profile
+        ev = evaluate(self.policy, state, t) if p is not None else None  # no rules hold before the profile
+        sigs = list(ev.signals) if ev is not None else []
+        if ev is not None and (state.floor is not None or state.cap is not None):
+            sigs += overrides.signals(state, t)  # as _evidence adds them
         dpd, _ = highest_dpd(state, t)
         law = self.policy.lawsuit
         b, prev, ins = state.bureau, state.bureau_prev, state.inspection

@@ -40,8 +40,7 @@ class Settings(BaseSettings):
     policy: Path | None = Field(None, description="Policy file; default: the shipped policy")
     web_port: Annotated[int, Field(ge=0, le=65535)] = 6066
     web_host: str = "127.0.0.1"
-    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
-    batch_within: Annotated[float, Field(gt=0, le=60)] = 0.2
+    batch_size: Annotated[int, Field(ge=1, le=100_000, description="Most input messages per fetch (one batch)")] = 20_000
     tick_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
     session_timeout: Annotated[float, Field(ge=6, le=300)] = 10.0
     max_message_bytes: Annotated[int, Field(ge=1024, le=10_000_000)] = 65_536

@@ -1,8 +1,9 @@
 """The Faust app: a thin shell that moves Kafka messages through :class:`~monitor.agents.runtime.Runtime`.
 
-One agent reads every input topic and the clock topic, in batches
-(``noack_take``: nothing is acknowledged to Faust; the shell keeps its own
-account of offsets, see :mod:`~monitor.agents.offsets`). For each batch and on
+The shell reads every input topic and the clock topic in batches, one per fetch
+of Faust's consumer (:meth:`WorkerShell.fetch_loop` replaces Faust's per-message
+delivery; nothing is acknowledged to Faust, the shell keeps its own account of
+offsets, see :mod:`~monitor.agents.offsets`). For each batch and on
 each timer tick it publishes the decisions, waits until the broker has them,
 writes the touched borrower states to the ``borrowers`` table (RocksDB or
 memory, backed by its changelog topic), and only then marks the input messages
@@ -19,6 +20,7 @@ import logging
 import os
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -27,6 +29,7 @@ from faust.types import TP
 
 from monitor.agents.offsets import OffsetBook
 from monitor.agents.ops import install_ops
+from monitor.agents.publish import RecordBatches
 from monitor.agents.runtime import Message, Runtime, StepResult, partition_for
 from monitor.engine import Engine
 from monitor.metrics import WorkerMetrics
@@ -59,6 +62,24 @@ class _PartitionContext:
         self.message = self._Msg(partition)
 
 
+async def _all(futures: list[Any]) -> list[Any]:
+    """The results of ``futures``, in order (the first failure raises). Unlike ``asyncio.gather`` it
+    schedules no callback for a future already done, as most of a batch's sends are by now."""
+    results = []
+    for fut in futures:
+        results.append(fut.result() if fut.done() else await fut)
+    return results
+
+
+def _fatal_if_failed(task: asyncio.Future[Any]) -> None:
+    """A batch that cannot finish must not be skipped: stop the process, so that a supervisor restarts
+    it from the last committed offsets (its inputs are read again)."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.error("finishing a batch failed; exiting so that nothing is skipped", exc_info=task.exception())
+    os._exit(70)
+
+
 def _log_seek_failure(task: asyncio.Future[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.warning("seeking back failed (tried again in a second): %s", task.exception())
@@ -74,6 +95,7 @@ class WorkerShell:
         self.table = table
         self.outputs = outputs
         self._names = {k: t.get_topic_name() for k, t in outputs.items()}
+        self._changelog = table.changelog_topic.get_topic_name()
         self.topics = Topics(settings.topic_prefix)
         self.runtime = Runtime(Engine(policy), self.topics, clock=settings.clock, partitions=settings.partitions,
                                get_state=self._get, max_message_bytes=settings.max_message_bytes)
@@ -90,8 +112,14 @@ class WorkerShell:
         self._rereads: dict[Any, tuple[int, float, int]] = {}  # tp -> (offset sought, when, attempts)
         self._behind: dict[Any, tuple[int, float]] = {}  # tp -> (next offset, since when) while short of its end
         self._ends_at = 0.0
+        self._tail: asyncio.Future[None] | None = None  # the previous batch's finishing task (see _commit)
+        self._unwritten: dict[str, bytes] = {}  # states decided but not yet in the table
+        self._partition_counts: dict[str, int] = {}  # output topic -> partitions
 
     def _get(self, bid: str) -> bytes | None:
+        blob = self._unwritten.get(bid)
+        if blob is not None:
+            return blob
         value = self.table.get(bid.encode())
         return bytes(value) if value is not None else None
 
@@ -107,21 +135,68 @@ class WorkerShell:
             self.ops.readiness.stopping = True
         async with self.lock:
             try:
+                await self.settle()
                 await self._commit_offsets()
             except Exception as exc:  # noqa: BLE001 - the offsets are committed again on the next start
                 log.warning("final commit failed: %s", exc)
         log.info("stopped taking batches; everything applied is committed")
 
-    async def handle(self, events: list[Any]) -> None:
+    async def fetch_loop(self, fetcher: Any) -> None:
+        """Faust's fetcher loop (``Consumer._drain_messages``), by batches.
+
+        Faust hands every message on one by one (a task pair per message, an event, a channel queue,
+        a stream): on this machine about 130 µs per message, more than the whole runtime spends on
+        it. This loop takes each fetch from the same consumer (``Consumer.getmany``: Faust's flow
+        control, active partitions and consumer generation still apply) and hands the input and clock
+        messages to :meth:`handle_messages` as one batch. Messages of any other topic (the table's
+        changelog during recovery) still go to Faust's conductor, exactly as Faust's loop sends them.
+        """
+        consumer = self.app.consumer
+        callback = consumer.callback
+        sources = self._sources
+        consumer_stopped = consumer._stopped.is_set
+        fetcher_stopped = fetcher._stopped.is_set
+        read_offset = consumer._read_offset
+        try:
+            while not (consumer_stopped() or fetcher_stopped()):
+                batch: list[Any] = []
+                await asyncio.sleep(0)
+                async for tp, message in consumer.getmany(timeout=1.0):
+                    if tp.topic in sources:
+                        batch.append(message)
+                        continue
+                    previous = read_offset[tp]
+                    if previous is None or message.offset >= previous:
+                        await consumer.wait_first(callback(message), consumer.suspend_flow.wait())
+                        read_offset[tp] = message.offset
+                if batch:
+                    await self.handle_messages(batch)
+        except consumer.consumer_stopped_errors:
+            if not self.app.should_stop:
+                raise
+        except asyncio.CancelledError:
+            if not self.app.should_stop:
+                raise
+
+    async def handle_messages(self, messages: list[Any]) -> None:
+        """Process one batch of Faust consumer messages; a failure stops the process (see below)."""
+        try:
+            await self.handle(messages)
+        except Exception:  # noqa: BLE001
+            # Carrying on past the batch would leave its messages unfinished forever; stop the
+            # process instead, so that a supervisor restarts it from the last committed offsets.
+            log.exception("processing a batch failed; exiting so that nothing is skipped")
+            os._exit(70)
+
+    async def handle(self, messages: list[Any]) -> None:
         if self.stopping:
-            return  # not acknowledged: read again after the restart
+            return  # not finished: read again after the restart
         async with self.lock:
             if self.stopping:
                 return
             book = self.book
             msgs: list[Message] = []
-            for ev in events:
-                m = ev.message
+            for m in messages:
                 seq = None
                 for name, value in m.headers or ():
                     if name == "seq":
@@ -141,9 +216,7 @@ class WorkerShell:
         self.runtime.accept(msgs, out)
         self.runtime.step(out, self._wall())
         decided = time.perf_counter()
-        await self._commit(out)
-        self.metrics.on_batch(out, started=started, decided=decided, committed=time.perf_counter(),
-                              messages=len(msgs), buffered=self.runtime.buffered())
+        await self._commit(out, started, decided, len(msgs))
         log.debug("batch: %d messages in, %d acknowledged, %d buffered, %d alerts",
                   len(msgs), len(out.acks), self.runtime.buffered(), len(out.alerts))
 
@@ -250,48 +323,137 @@ class WorkerShell:
         log.warning("no input finished for 60 s; buffered events wait: %s; next offsets: %s",
                     json.dumps(self.runtime.holdup(), sort_keys=True), self.book.describe())
 
-    async def _commit(self, out: StepResult) -> None:
-        """Publish, wait for the broker, write states, then acknowledge the inputs."""
-        if not out:
-            return
-        # straight to the producer (aiokafka's batching), not through Faust's per-message Topic.send
-        send = self.app.producer.send
-        names = self._names
-        futures = [await send(names["alerts"], a.borrower_id.encode(), a.model_dump_json().encode(), None, None, None)
-                   for a in out.alerts]
-        schedules, details = out.schedules, out.details
-        topic = names["schedule"]
-        for bid in sorted(schedules):
-            futures.append(await send(topic, bid.encode(), schedules[bid].model_dump_json().encode(), None, None, None))
-        topic = names["borrowers"]
-        for bid in sorted(details):
-            futures.append(await send(topic, bid.encode(), details[bid].model_dump_json().encode(), None, None, None))
-        topic = names["dead"]
-        for d in out.dead:
-            futures.append(await send(topic, d.key.encode() if d.key else None, d.model_dump_json().encode(),
-                                      None, None, None))
-        if futures:
-            await asyncio.gather(*futures)
-        for bid, blob in out.states.items():
-            # borrower states, and each partition's reached watermark (see the runtime)
-            context = _PartitionContext(partition_for(bid, self.settings.partitions))  # held while writing
+    async def _commit(self, out: StepResult, started: float, decided: float, messages: int) -> None:
+        """Publish the step's outputs, then hand the rest to the batch's finishing task (see ``_finish``).
+
+        Two batches overlap at most: this batch's outputs go out while the previous batch finishes;
+        the previous one is awaited before this one's finishing task starts, so that batches finish
+        (states written, inputs marked finished, offsets committed) strictly in order.
+        """
+        previous, self._tail = self._tail, None
+        futures: list[Any] = []
+        if out:
+            # straight to the producer, a record batch per topic-partition (see publish.py), not
+            # through Faust's per-message Topic.send
+            batches = RecordBatches(self._producer())
+            names = self._names
+            where = await self._partitioner()
+            topic = names["alerts"]
+            for a in out.alerts:
+                batches.add(topic, where(topic, a.borrower_id), a.borrower_id.encode(), a.model_dump_json().encode())
+            schedules, details = out.schedules, out.details
+            topic = names["schedule"]
+            for bid in sorted(schedules):
+                batches.add(topic, where(topic, bid), bid.encode(), schedules[bid].model_dump_json().encode())
+            topic = names["borrowers"]
+            for bid in sorted(details):
+                batches.add(topic, where(topic, bid), bid.encode(), details[bid].model_dump_json().encode())
+            topic = names["dead"]
+            for d in out.dead:
+                # keyed by the message's key if it had one, else in the partition it was read from
+                partition = where(topic, d.key) if d.key else d.partition % self._partition_counts[topic]
+                batches.add(topic, partition, d.key.encode() if d.key else None, d.model_dump_json().encode())
+            futures = [d.future for d in await batches.send()]
+            # until the finishing task has written them, states are read from here (see _get)
+            self._unwritten.update(out.states)
+        if previous is not None:
+            await previous
+        tail = asyncio.ensure_future(self._finish(out, futures, started, decided, messages))
+        tail.add_done_callback(_fatal_if_failed)
+        self._tail = tail
+
+    async def _finish(self, out: StepResult, futures: list[Any], started: float, decided: float,
+                      messages: int) -> None:
+        """Wait until the broker has the outputs, write the states, then mark the inputs finished and commit.
+
+        In that order: a crash before the states are written re-reads inputs onto a state that lacks
+        them (the same decisions again, the same alert ids); after, onto one that holds them (they are
+        duplicates): nothing published is lost, nothing decided twice gets a new id.
+        """
+        if out:
+            await _all(futures)
+            if out.states:
+                # borrower states, and each partition's reached watermark (see the runtime)
+                await self._write_states(out.states)
+                unwritten = self._unwritten
+                for bid, blob in out.states.items():
+                    if unwritten.get(bid) is blob:
+                        del unwritten[bid]
+            if out.acks:
+                self._progress_at = time.monotonic()
+                for m in out.acks:
+                    if m is not None:
+                        self.book.finish(m.tp, m.offset)
+                # commit now: after a crash only the batches in hand are read again (their events are
+                # then duplicates of what the table already holds)
+                await self._commit_offsets()
+            for k, v in out.outcomes.items():
+                self.totals[k] = self.totals.get(k, 0) + v
+            self.totals["alerts"] = self.totals.get("alerts", 0) + len(out.alerts)
+            self.totals["dead_letters"] = self.totals.get("dead_letters", 0) + len(out.dead)
+        self.metrics.on_batch(out, started=started, decided=decided, committed=time.perf_counter(),
+                              messages=messages, buffered=self.runtime.buffered())
+
+    async def settle(self) -> None:
+        """Wait until the batch in flight has finished (states written, offsets committed)."""
+        tail, self._tail = self._tail, None
+        if tail is not None:
+            await tail
+
+    async def _write_states(self, states: dict[str, bytes]) -> None:
+        """Write states to the table: what Faust's ``Table.__setitem__`` does (the store, a changelog
+        record in the key's partition, the store's persisted changelog offset once the broker has the
+        record), without its per-write message machinery, and waiting until the broker has every
+        record: the input offsets are committed only after that, so that a crash never leaves a
+        committed input whose state is missing from the changelog."""
+        store = self.table.data
+        batches = RecordBatches(self._producer())
+        topic = self._changelog
+        partitions = self.settings.partitions  # the table's partitions, the changelog's too
+        for bid, blob in states.items():
+            partition = partition_for(bid, partitions)
+            key = bid.encode()
+            batches.add(topic, partition, key, blob)
+            context = _PartitionContext(partition)  # the RocksDB store files the write under it
             token = _current_event.set(weakref.ref(context))
             try:
-                self.table[bid.encode()] = blob
+                store[key] = blob
             finally:
                 _current_event.reset(token)
-        if out.acks:
-            self._progress_at = time.monotonic()
-            for m in out.acks:
-                if m is not None:
-                    self.book.finish(m.tp, m.offset)
-            # commit now: after a crash only the batch in hand is read again (its events are then
-            # duplicates of what the table already holds)
-            await self._commit_offsets()
-        for k, v in out.outcomes.items():
-            self.totals[k] = self.totals.get(k, 0) + v
-        self.totals["alerts"] = self.totals.get("alerts", 0) + len(out.alerts)
-        self.totals["dead_letters"] = self.totals.get("dead_letters", 0) + len(out.dead)
+        deliveries = await batches.send()
+        await _all([d.future for d in deliveries])
+        highest: dict[TP, int] = {}
+        for d in deliveries:
+            tp = TP(d.topic, d.partition)
+            highest[tp] = max(highest.get(tp, -1), d.last_offset())
+        for tp, offset in highest.items():
+            # what Faust's Table._on_changelog_sent keeps: recovery reads the changelog from there
+            store.set_persisted_offset(tp, offset)
+
+    def _producer(self) -> Any:
+        """aiokafka's producer inside Faust's (started with the app)."""
+        return self.app.producer._ensure_producer()
+
+    async def _partitioner(self) -> Callable[[str, str], int]:
+        """``where(topic, key)``: the partition Kafka's default partitioner gives ``key`` on an output
+        topic (asked of the broker once per topic; they are co-partitioned with the inputs unless
+        created otherwise). Per batch, each borrower's partition is computed once."""
+        counts = self._partition_counts
+        if len(counts) < len(self._names):
+            producer = self._producer()
+            for topic in self._names.values():
+                if topic not in counts:
+                    counts[topic] = len(await producer.partitions_for(topic))
+        memo: dict[tuple[str, int], int] = {}
+
+        def where(topic: str, key: str) -> int:
+            n = counts[topic]
+            partition = memo.get((key, n))
+            if partition is None:
+                partition = memo[(key, n)] = partition_for(key, n)
+            return partition
+
+        return where
 
     async def _commit_offsets(self) -> None:
         """Commit, per input topic-partition, up to the first message not yet finished (see offsets.py)."""
@@ -303,6 +465,7 @@ class WorkerShell:
         """After table recovery: take over the assigned partitions and their pending wake-ups."""
         actives = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic in self.topics.inputs}
         async with self.lock:
+            await self.settle()  # the batch in flight finishes under the book it was taken with
             self.runtime.revoke(list(range(self.settings.partitions)))
             items = [(k.decode() if isinstance(k, bytes) else str(k), bytes(v))
                      for k, v in self.table.items() if v is not None]
@@ -324,18 +487,13 @@ class WorkerShell:
                 elif tp.topic in self.topics.inputs:
                     self.runtime.note_position(tp.partition, tp.topic, int(offset))
             self.book.reset(starts)
-            if actives:
-                # The table's writes pick their changelog partition from the producer's metadata, which
-                # it has only once it has sent to the changelog or been asked for it: ask now, so that a
-                # first batch that writes states and publishes nothing does not find it missing.
-                try:
-                    await self.app.producer._ensure_producer().partitions_for(
-                        self.table.changelog_topic.get_topic_name())
-                except Exception as exc:  # noqa: BLE001 - the write then fails and the worker restarts
-                    log.warning("changelog metadata unavailable: %s", exc)
         log.warning("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items))
 
     async def revoked(self, sender: Any = None, revoked: Any = None, **_: Any) -> None:
+        try:
+            await self.settle()  # commit what is finished while this worker still owns it
+        except Exception as exc:  # noqa: BLE001 - a failed batch stops the process (see _fatal_if_failed)
+            log.warning("finishing the batch in flight failed: %s", exc)
         parts = sorted({tp.partition for tp in (revoked or ())})
         self.book.forget(TP(tp.topic, tp.partition) for tp in (revoked or ()))
         self.runtime.revoke(parts)
@@ -345,6 +503,12 @@ class _App(faust.App):
     """Faust's app, with a drain of the worker shell before Faust stops the consumer and closes the tables."""
 
     shell: WorkerShell | None = None
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        if self.shell is not None:
+            # before the fetcher first starts (on the first assignment): read by batches
+            self.consumer._drain_messages = self.shell.fetch_loop  # type: ignore[method-assign]
 
     async def on_stop(self) -> None:
         if self.shell is not None:
@@ -375,7 +539,9 @@ def create_app(settings: Settings, *, ops: bool = True) -> tuple[faust.App, Work
         stream_wait_empty=False,
         producer_acks=-1,
         producer_max_request_size=max(1_048_576, settings.max_message_bytes * 4),
+        producer_max_batch_size=262_144,  # a batch per partition and request, not one per 16 kB
         consumer_max_fetch_size=4 * 1_048_576,
+        broker_max_poll_records=settings.batch_size,  # one fetch is one batch (see WorkerShell.fetch_loop)
     )
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
                            "value_serializer": "raw", "partitions": settings.partitions}
@@ -394,16 +560,9 @@ def create_app(settings: Settings, *, ops: bool = True) -> tuple[faust.App, Work
     if ops:
         shell.ops = install_ops(app, shell, shell.metrics)
 
-    @app.agent(source, name="monitor.apply")
-    async def apply_events(stream: Any) -> None:
-        async for events in stream.noack_take(settings.batch_size, within=settings.batch_within):
-            try:
-                await shell.handle(events)
-            except Exception:  # noqa: BLE001
-                # Faust would restart the agent past the unacknowledged batch; stop the process
-                # instead, so that a supervisor restarts it from the last committed offsets.
-                log.exception("processing a batch failed; exiting so that nothing is skipped")
-                os._exit(70)
+    # the inputs are subscribed through Faust's conductor like an agent's topic, but read by the
+    # shell's own fetcher loop in batches (WorkerShell.fetch_loop), not through an agent's stream
+    app.topics.add(source)
 
     @app.timer(settings.tick_seconds, name="monitor.tick")
     async def tick() -> None:
@@ -411,5 +570,5 @@ def create_app(settings: Settings, *, ops: bool = True) -> tuple[faust.App, Work
 
     table.on_recover(shell.recovered)
     app.on_partitions_revoked.connect(shell.revoked)
-    _ = (apply_events, tick)
+    _ = tick
     return app, shell

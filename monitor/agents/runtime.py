@@ -165,14 +165,15 @@ class _Pending:
     partition: int = field(compare=False)
     topic: str = field(compare=False, default="")
 
-    def __lt__(self, other: _Pending) -> bool:
-        return (self.at, self.seq, self.topic_rank, self.offset) < (other.at, other.seq, other.topic_rank,
-                                                                   other.offset)
+    def key(self) -> tuple[int, int, int, int, _Pending]:
+        """Its entry in a partition's event-time heap: compared as a tuple (in C), never up to the
+        pending itself, since topic rank and offset tell every message of a partition apart."""
+        return (self.at, self.seq, self.topic_rank, self.offset, self)
 
 
 @dataclass(slots=True)
 class _Partition:
-    buffer: list[_Pending] = field(default_factory=list)  # heap
+    buffer: list[tuple[int, int, int, int, _Pending]] = field(default_factory=list)  # heap of _Pending.key()
     seen: dict[str, int] = field(default_factory=dict)  # input topic -> highest occurred_at read
     position: dict[str, int] = field(default_factory=dict)  # topic -> next offset to read
     watermarks: list[tuple[int, dict[str, int], Any]] = field(default_factory=list)  # (at, offsets, handle)
@@ -257,7 +258,7 @@ class Runtime:
                 continue
             out[p] = {
                 "buffered": len(part.buffer),
-                "oldest_us": part.buffer[0].at,
+                "oldest_us": part.buffer[0][0],
                 "feeds_not_seen": [t for t in self._pacing if t not in part.seen],
                 "covered_us": part.covered,
                 "watermarks_waiting": [
@@ -271,9 +272,13 @@ class Runtime:
 
     def accept(self, messages: Iterable[Message], out: StepResult) -> None:
         """Validate and buffer messages; rejected ones go to ``out.dead`` (and are acknowledged)."""
+        parts = self._parts
+        clock_topic = self.topics.clock
         for m in messages:
-            part = self._parts.setdefault(m.partition, _Partition())
-            if m.topic == self.topics.clock:
+            part = parts.get(m.partition)
+            if part is None:
+                part = parts[m.partition] = _Partition()
+            if m.topic == clock_topic:
                 if self._watermark(m, part, out) and self.clock == "wall":
                     part.watermarks.pop()  # event-time watermarks mean nothing on the wall clock
                     out.acks.append(m.handle)
@@ -293,7 +298,7 @@ class Runtime:
             else:
                 if at > part.seen.get(m.topic, -(1 << 62)):
                     part.seen[m.topic] = at
-                heapq.heappush(part.buffer, pending)
+                heapq.heappush(part.buffer, pending.key())
 
     def _validate(self, m: Message) -> tuple[Event | None, str]:
         raw = m.value
@@ -367,11 +372,14 @@ class Runtime:
                     continue
                 released: list[_Pending] = []
                 limit, inclusive = horizon
-                while part.buffer and (part.buffer[0].at <= limit if inclusive else part.buffer[0].at < limit):
-                    released.append(heapq.heappop(part.buffer))
+                buffer = part.buffer
+                if not inclusive:
+                    limit -= 1  # instants are integers: before ``limit`` is at or before ``limit - 1``
+                while buffer and buffer[0][0] <= limit:
+                    released.append(heapq.heappop(buffer)[4])
                 # wake-ups before each released event are settled by the engine itself
                 self._apply(released, touched, before, out)
-                self._advance(part, limit if inclusive else limit - 1, touched, before, out)
+                self._advance(part, limit, touched, before, out)
         for bid, state in touched.items():
             key, level = before[bid]
             out.states[bid] = dump_state(state)
