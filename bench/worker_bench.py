@@ -12,7 +12,7 @@ consumer starts, and its own consumer group:
 
 (r)  the floor: ``monitor.replay`` in this process (validation + engine, no
      Kafka) on the first 100,000 events;
-(a)  ``python -m monitor worker`` (event clock, rocksdb://, batch 1000);
+(a)  ``python -m monitor worker`` (event clock, rocksdb://, its default batch size);
 (b)  a plain Faust agent that reads, updates and writes a RocksDB table entry
      once per event (``async for event in stream: table[k] = ...``);
 (c)  an empty Faust agent, ``stream.take(1000, within=0.2)`` (the Faust
@@ -1063,7 +1063,7 @@ def main() -> int:
                     help="record the (a) worker with py-spy for this long, in the second half of its window "
                          "(0: off)")
     ap.add_argument("--worker-env", action="append", metavar="NAME=VALUE",
-                    help="extra environment for the monitor workers, e.g. MONITOR_BATCH_WITHIN=0.05 (repeatable)")
+                    help="extra environment for the monitor workers, e.g. MONITOR_TICK_SECONDS=0.5 (repeatable)")
     ap.add_argument("--worker-cmd", default=None,
                     help="command line run instead of `python -m monitor worker --loglevel info` (A/B tests)")
     ap.add_argument("--keep-work", action="store_true", help="keep the work dir (logs, data dirs, profile)")

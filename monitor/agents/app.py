@@ -145,11 +145,12 @@ class WorkerShell:
         """Faust's fetcher loop (``Consumer._drain_messages``), by batches.
 
         Faust hands every message on one by one (a task pair per message, an event, a channel queue,
-        a stream): on this machine about 130 µs per message, more than the whole runtime spends on
-        it. This loop takes each fetch from the same consumer (``Consumer.getmany``: Faust's flow
-        control, active partitions and consumer generation still apply) and hands the input and clock
-        messages to :meth:`handle_messages` as one batch. Messages of any other topic (the table's
-        changelog during recovery) still go to Faust's conductor, exactly as Faust's loop sends them.
+        a stream): on 2 cores about 80 µs per message, more than the worker spends deciding it. This
+        loop takes each fetch of the same consumer (``Consumer._wait_next_records``, as Faust's
+        ``getmany`` does: the active partitions only, and when the flow is stopped for a rebalance, a
+        seek to the committed offsets instead) and hands the input and clock records to
+        :meth:`handle_records` as one batch. Records of any other topic (the table's changelog during
+        recovery) still go to Faust's conductor, exactly as Faust's loop sends them.
         """
         consumer = self.app.consumer
         callback = consumer.callback
@@ -159,18 +160,32 @@ class WorkerShell:
         read_offset = consumer._read_offset
         try:
             while not (consumer_stopped() or fetcher_stopped()):
-                batch: list[Any] = []
                 await asyncio.sleep(0)
-                async for tp, message in consumer.getmany(timeout=1.0):
-                    if tp.topic in sources:
-                        batch.append(message)
+                records, active = await consumer._wait_next_records(1.0)
+                if not records or consumer.should_stop:
+                    continue
+                if not consumer.flow_active:
+                    try:
+                        await consumer.perform_seek()  # what Faust's getmany does then
+                    except Exception as exc:  # noqa: BLE001 - as Faust: logged, the next fetch goes on
+                        log.warning("seeking to the committed offsets failed: %s", exc)
+                    continue
+                buffered = consumer._buffered_partitions
+                batch: list[tuple[TP, list[Any]]] = []
+                for tp, recs in records.items():
+                    if active is not None and tp not in active and tp not in buffered:
                         continue
-                    previous = read_offset[tp]
-                    if previous is None or message.offset >= previous:
-                        await consumer.wait_first(callback(message), consumer.suspend_flow.wait())
-                        read_offset[tp] = message.offset
+                    if tp.topic in sources:
+                        batch.append((tp, recs))
+                        continue
+                    for record in recs:
+                        message = consumer._to_message(tp, record)
+                        previous = read_offset[tp]
+                        if previous is None or message.offset >= previous:
+                            await consumer.wait_first(callback(message), consumer.suspend_flow.wait())
+                            read_offset[tp] = message.offset
                 if batch:
-                    await self.handle_messages(batch)
+                    await self.handle_records(batch)
         except consumer.consumer_stopped_errors:
             if not self.app.should_stop:
                 raise
@@ -178,35 +193,39 @@ class WorkerShell:
             if not self.app.should_stop:
                 raise
 
-    async def handle_messages(self, messages: list[Any]) -> None:
-        """Process one batch of Faust consumer messages; a failure stops the process (see below)."""
+    async def handle_records(self, batch: list[tuple[TP, list[Any]]]) -> None:
+        """Process one fetch (aiokafka records per topic-partition); a failure stops the process."""
         try:
-            await self.handle(messages)
+            await self.handle(batch)
         except Exception:  # noqa: BLE001
-            # Carrying on past the batch would leave its messages unfinished forever; stop the
+            # Carrying on past the batch would leave its records unfinished forever; stop the
             # process instead, so that a supervisor restarts it from the last committed offsets.
             log.exception("processing a batch failed; exiting so that nothing is skipped")
             os._exit(70)
 
-    async def handle(self, messages: list[Any]) -> None:
+    async def handle(self, batch: list[tuple[TP, list[Any]]]) -> None:
         if self.stopping:
             return  # not finished: read again after the restart
         async with self.lock:
             if self.stopping:
                 return
-            book = self.book
+            take = self.book.take
             msgs: list[Message] = []
-            for m in messages:
-                seq = None
-                for name, value in m.headers or ():
-                    if name == "seq":
-                        try:
-                            seq = int(value)
-                        except ValueError:
-                            seq = None
-                # in offset order per topic-partition: copies dropped, messages past a missing one held back
-                msgs.extend(book.take(m.tp, m.offset, Message(m.topic, m.partition, m.offset, m.key, m.value,
-                                                              seq, m)))
+            for tp, records in batch:
+                topic, partition = tp
+                for r in records:
+                    seq = None
+                    for name, value in r.headers or ():
+                        if name == "seq":
+                            try:
+                                seq = int(value)
+                            except ValueError:
+                                seq = None
+                    # in offset order per topic-partition: copies dropped, messages past a missing one
+                    # held back; the handle (tp, offset) marks it finished once applied
+                    offset = r.offset
+                    msgs.extend(take(tp, offset, Message(topic, partition, offset, r.key, r.value, seq,
+                                                         (tp, offset))))
             msgs.extend(await self._reread())
             await self._process(msgs)
 
@@ -381,9 +400,10 @@ class WorkerShell:
                         del unwritten[bid]
             if out.acks:
                 self._progress_at = time.monotonic()
-                for m in out.acks:
-                    if m is not None:
-                        self.book.finish(m.tp, m.offset)
+                finish = self.book.finish
+                for handle in out.acks:
+                    if handle is not None:
+                        finish(*handle)
                 # commit now: after a crash only the batches in hand are read again (their events are
                 # then duplicates of what the table already holds)
                 await self._commit_offsets()
