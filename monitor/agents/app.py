@@ -19,17 +19,15 @@ import json
 import logging
 import os
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 import faust
-from faust.streams import _current_event
 from faust.types import TP
 
 from monitor.agents.offsets import OffsetBook
 from monitor.agents.ops import install_ops
-from monitor.agents.publish import RecordBatches
+from monitor.agents.publish import RecordBatches, wait_all, write_states
 from monitor.agents.runtime import Message, Runtime, StepResult, partition_for
 from monitor.engine import Engine
 from monitor.metrics import WorkerMetrics
@@ -41,34 +39,6 @@ __all__ = ["create_app", "WorkerShell"]
 
 log = logging.getLogger("monitor.worker")
 TABLE = "borrowers"
-
-
-class _PartitionContext:
-    """Stands in for the current event so that a table write outside an event lands in the
-    store's partition of its key (the RocksDB store files a write under the current event's
-    partition; with ``use_partitioner`` the changelog uses the key's partition)."""
-
-    __slots__ = ("message", "__weakref__")
-
-    class _Msg:
-        __slots__ = ("partition", "topic", "timestamp")
-
-        def __init__(self, partition: int) -> None:
-            self.partition = partition
-            self.topic = TABLE
-            self.timestamp = time.time()
-
-    def __init__(self, partition: int) -> None:
-        self.message = self._Msg(partition)
-
-
-async def _all(futures: list[Any]) -> list[Any]:
-    """The results of ``futures``, in order (the first failure raises). Unlike ``asyncio.gather`` it
-    schedules no callback for a future already done, as most of a batch's sends are by now."""
-    results = []
-    for fut in futures:
-        results.append(fut.result() if fut.done() else await fut)
-    return results
 
 
 def _fatal_if_failed(task: asyncio.Future[Any]) -> None:
@@ -390,10 +360,11 @@ class WorkerShell:
         duplicates): nothing published is lost, nothing decided twice gets a new id.
         """
         if out:
-            await _all(futures)
+            await wait_all(futures)
             if out.states:
                 # borrower states, and each partition's reached watermark (see the runtime)
-                await self._write_states(out.states)
+                await write_states(self.table.data, self._producer(), self._changelog, self.settings.partitions,
+                                   out.states)
                 unwritten = self._unwritten
                 for bid, blob in out.states.items():
                     if unwritten.get(bid) is blob:
@@ -419,36 +390,6 @@ class WorkerShell:
         tail, self._tail = self._tail, None
         if tail is not None:
             await tail
-
-    async def _write_states(self, states: dict[str, bytes]) -> None:
-        """Write states to the table: what Faust's ``Table.__setitem__`` does (the store, a changelog
-        record in the key's partition, the store's persisted changelog offset once the broker has the
-        record), without its per-write message machinery, and waiting until the broker has every
-        record: the input offsets are committed only after that, so that a crash never leaves a
-        committed input whose state is missing from the changelog."""
-        store = self.table.data
-        batches = RecordBatches(self._producer())
-        topic = self._changelog
-        partitions = self.settings.partitions  # the table's partitions, the changelog's too
-        for bid, blob in states.items():
-            partition = partition_for(bid, partitions)
-            key = bid.encode()
-            batches.add(topic, partition, key, blob)
-            context = _PartitionContext(partition)  # the RocksDB store files the write under it
-            token = _current_event.set(weakref.ref(context))
-            try:
-                store[key] = blob
-            finally:
-                _current_event.reset(token)
-        deliveries = await batches.send()
-        await _all([d.future for d in deliveries])
-        highest: dict[TP, int] = {}
-        for d in deliveries:
-            tp = TP(d.topic, d.partition)
-            highest[tp] = max(highest.get(tp, -1), d.last_offset())
-        for tp, offset in highest.items():
-            # what Faust's Table._on_changelog_sent keeps: recovery reads the changelog from there
-            store.set_persisted_offset(tp, offset)
 
     def _producer(self) -> Any:
         """aiokafka's producer inside Faust's (started with the app)."""

@@ -269,10 +269,21 @@ def test_graceful_stop_loses_nothing_and_applies_nothing_twice(broker, names, po
     topic = Topics(names.prefix).alerts
     total = len(result.alerts)
     for fraction in (0.25, 0.6):
-        w = Worker(env, tmp_path / "w.log").start()
-        wait_for(lambda f=fraction: len(alerts_by_id(broker.bootstrap, topic)[0]) >= total * f, 120,
-                 f"{fraction:.0%} of the alerts before the stop")
-        assert w.terminate() == 0, w.tail()  # SIGTERM: a clean exit
+        before = alerts_by_id(broker.bootstrap, topic)[1]
+        log = tmp_path / "w.log"
+        start = log.stat().st_size if log.exists() else 0
+        w = Worker(env, log).start()
+        # stopped once it handles signals (a SIGTERM while Python starts kills it outright) and is at work:
+        # it has published alerts of its own, unless all were out before it started
+        wait_for(lambda: b"[^Worker]: Ready" in log.read_bytes()[start:], 120, "the worker ready")
+
+        def at_work(f: float = fraction) -> bool:
+            ids, delivered = alerts_by_id(broker.bootstrap, topic)
+            return len(ids) >= total * f and (delivered > before or len(ids) == total)
+
+        wait_for(at_work, 120, f"{fraction:.0%} of the alerts, some from this worker, before the stop")
+        code = w.terminate()
+        assert code == 0, f"exit code {code}\n{w.tail()}"  # SIGTERM: a clean exit
         assert "stopped taking batches" in w.tail(200)
     w = Worker(env, tmp_path / "w.log").start()
     try:
