@@ -262,10 +262,14 @@ class WorkerShell:
         async with self.lock:
             if self.stopping:
                 return
-            extra = await self._reread()
-            if self.settings.clock == "wall" or extra:
-                # on the event clock time moves only with the input (and its watermarks)
-                await self._process(extra)
+            try:
+                extra = await self._reread()
+                if self.settings.clock == "wall" or extra:
+                    # on the event clock time moves only with the input (and its watermarks)
+                    await self._process(extra)
+            except Exception:  # noqa: BLE001 - as for a batch (see handle_records)
+                log.exception("processing a tick failed; exiting so that nothing is skipped")
+                os._exit(70)
         self._check_stall()
         await self._watch_ends()
 
@@ -319,7 +323,7 @@ class WorkerShell:
         the previous one is awaited before this one's finishing task starts, so that batches finish
         (states written, inputs marked finished, offsets committed) strictly in order.
         """
-        previous, self._tail = self._tail, None
+        previous = self._tail  # every caller holds the lock: no other batch is decided meanwhile
         futures: list[Any] = []
         if out:
             # straight to the producer, a record batch per topic-partition (see publish.py), not
@@ -386,10 +390,9 @@ class WorkerShell:
                               messages=messages, buffered=self.runtime.buffered())
 
     async def settle(self) -> None:
-        """Wait until the batch in flight has finished (states written, offsets committed)."""
-        tail, self._tail = self._tail, None
-        if tail is not None:
-            await tail
+        """Wait until the batch in flight has finished (states written, offsets committed); hold the lock."""
+        if self._tail is not None:
+            await self._tail
 
     def _producer(self) -> Any:
         """aiokafka's producer inside Faust's (started with the app)."""
@@ -451,13 +454,16 @@ class WorkerShell:
         log.warning("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items))
 
     async def revoked(self, sender: Any = None, revoked: Any = None, **_: Any) -> None:
-        try:
-            await self.settle()  # commit what is finished while this worker still owns it
-        except Exception as exc:  # noqa: BLE001 - a failed batch stops the process (see _fatal_if_failed)
-            log.warning("finishing the batch in flight failed: %s", exc)
-        parts = sorted({tp.partition for tp in (revoked or ())})
-        self.book.forget(TP(tp.topic, tp.partition) for tp in (revoked or ()))
-        self.runtime.revoke(parts)
+        # under the lock: no batch is being decided, and the one in flight finishes (its states written,
+        # its offsets committed) while this worker still owns its partitions
+        async with self.lock:
+            try:
+                await self.settle()
+            except Exception as exc:  # noqa: BLE001 - a failed batch stops the process (see _fatal_if_failed)
+                log.warning("finishing the batch in flight failed: %s", exc)
+            parts = sorted({tp.partition for tp in (revoked or ())})
+            self.book.forget(TP(tp.topic, tp.partition) for tp in (revoked or ()))
+            self.runtime.revoke(parts)
 
 
 class _App(faust.App):

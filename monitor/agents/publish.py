@@ -80,6 +80,7 @@ class RecordBatches:
                                     await producer.send(topic, value, key=key, partition=partition)))
                 continue
             if item.record_count():
+                item.close()  # nothing else is appended to it (aiokafka's send could, to an open one)
                 out.append(Delivery(topic, partition, item.record_count(),
                                     await producer.send_batch(item, topic, partition=partition)))
         return out
