@@ -63,7 +63,6 @@ class WorkerShell:
         self.app = app
         self.settings = settings
         self.table = table
-        self.outputs = outputs
         self._names = {k: t.get_topic_name() for k, t in outputs.items()}
         self._changelog = table.changelog_topic.get_topic_name()
         self.topics = Topics(settings.topic_prefix)
@@ -401,23 +400,14 @@ class WorkerShell:
     async def _partitioner(self) -> Callable[[str, str], int]:
         """``where(topic, key)``: the partition Kafka's default partitioner gives ``key`` on an output
         topic (asked of the broker once per topic; they are co-partitioned with the inputs unless
-        created otherwise). Per batch, each borrower's partition is computed once."""
+        created otherwise)."""
         counts = self._partition_counts
         if len(counts) < len(self._names):
             producer = self._producer()
             for topic in self._names.values():
                 if topic not in counts:
                     counts[topic] = len(await producer.partitions_for(topic))
-        memo: dict[tuple[str, int], int] = {}
-
-        def where(topic: str, key: str) -> int:
-            n = counts[topic]
-            partition = memo.get((key, n))
-            if partition is None:
-                partition = memo[(key, n)] = partition_for(key, n)
-            return partition
-
-        return where
+        return lambda topic, key: partition_for(key, counts[topic])
 
     async def _commit_offsets(self) -> None:
         """Commit, per input topic-partition, up to the first message not yet finished (see offsets.py)."""

@@ -46,25 +46,18 @@ class RecordBatches:
         self._producer = producer  # an aiokafka AIOKafkaProducer
         self._open: dict[tuple[str, int], Any] = {}
         self._full: list[tuple[str, int, Any]] = []
-        self._single: list[tuple[str, int, bytes | None, bytes]] = []  # too large for a batch of their own
 
     def add(self, topic: str, partition: int, key: bytes | None, value: bytes) -> None:
         where = (topic, partition)
         builder = self._open.get(where)
-        if builder is None:
-            builder = self._open[where] = self._producer.create_batch()
-        if builder.append(timestamp=None, key=key, value=value) is not None:
-            return
-        if builder.record_count():
-            self._full.append((topic, partition, builder))
-            builder = self._open[where] = self._producer.create_batch()
+        if builder is not None:
             if builder.append(timestamp=None, key=key, value=value) is not None:
                 return
-        # larger than a whole batch: sent on its own (aiokafka makes a batch of its size), after the
-        # records before it in its partition (submitted in order by send) and before any after it
-        self._full.append((topic, partition, builder))
-        del self._open[where]
-        self._full.append((topic, partition, (key, value)))
+            self._full.append((topic, partition, builder))  # full: submitted before the next one
+        builder = self._open[where] = self._producer.create_batch()
+        # aiokafka takes a fresh batch's first record whatever its size (the batch grows to hold it)
+        if builder.append(timestamp=None, key=key, value=value) is None:
+            raise ValueError(f"a record of {len(value)} bytes for {topic}[{partition}] fits no batch")
 
     async def send(self) -> list[Delivery]:
         """Submit every batch (in the order they were filled per topic-partition); nothing is awaited
@@ -73,16 +66,10 @@ class RecordBatches:
         pending = self._full + [(t, p, b) for (t, p), b in self._open.items()]
         self._full, self._open = [], {}
         producer = self._producer
-        for topic, partition, item in pending:
-            if isinstance(item, tuple):
-                key, value = item
-                out.append(Delivery(topic, partition, 1,
-                                    await producer.send(topic, value, key=key, partition=partition)))
-                continue
-            if item.record_count():
-                item.close()  # nothing else is appended to it (aiokafka's send could, to an open one)
-                out.append(Delivery(topic, partition, item.record_count(),
-                                    await producer.send_batch(item, topic, partition=partition)))
+        for topic, partition, builder in pending:
+            builder.close()  # nothing else is appended to it (aiokafka's send could, to an open one)
+            out.append(Delivery(topic, partition, builder.record_count(),
+                                await producer.send_batch(builder, topic, partition=partition)))
         return out
 
 
