@@ -176,7 +176,8 @@ class _Page:
         conc_rows = [
             f"<tr>{_num(str(x.rank))}<td>{escape(x.borrower_id)}</td><td>{_badge(t, x.tier)}</td>"
             f"{_num(self.money(x.exposure))}{_num(escape(t.pct(x.share)))}{_num(escape(t.pct(x.cumulative_share)))}"
-            f"<td>{escape(x.branch)}</td><td>{escape(t.segment(x.segment))}</td><td>{escape(x.industry)}</td></tr>"
+            f"<td>{escape(t.code('branch', x.branch))}</td><td>{escape(t.segment(x.segment))}</td>"
+            f"<td>{escape(t.code('industry', x.industry))}</td></tr>"
             for x in c.top]
         conc_head = [(t("rank"), True), (t("borrower"), False), (t("tier"), False), (self.unit("exposure"), True),
                      (t("share"), True), (t("cum_share"), True), (t("branch"), False), (t("segment"), False),
@@ -189,8 +190,10 @@ class _Page:
             f'<h3>{escape(t("by_grade"))}</h3>', self.group_table(p.by_grade, "grade"),
             f'<h3>{escape(t("by_class"))}</h3>', self.group_table(p.by_classification, "class", cls),
             f'<h3>{escape(t("by_segment"))}</h3>', self.group_table(p.by_segment, "segment", seg),
-            f'<h3>{escape(t("by_branch"))}</h3>', self.group_table(p.by_branch, "branch"),
-            f'<h3>{escape(t("by_industry"))}</h3>', self.group_table(p.by_industry, "industry"),
+            f'<h3>{escape(t("by_branch"))}</h3>',
+            self.group_table(p.by_branch, "branch", {g.key: t.code("branch", g.key) for g in p.by_branch}),
+            f'<h3>{escape(t("by_industry"))}</h3>',
+            self.group_table(p.by_industry, "industry", {g.key: t.code("industry", g.key) for g in p.by_industry}),
             f'<h3>{escape(t("concentration"))}</h3>',
             f'<p class="note">{escape(t("conc_note", n=t.count(c.borrowers), exp=t.money(c.exposure) + " " + t("money_unit"), share=t.pct(c.portfolio_share), top10=t.pct(c.top10_share)))}</p>',
             _table(conc_head, conc_rows) if conc_rows else "", "</section>"])
@@ -234,8 +237,7 @@ class _Page:
         t = self.t
         items = []
         for e in row["rules"]:
-            sep = "，" if t.lang == "zh" else ", "
-            kv = sep.join(f"{k} {v}" for k, v in t.key_values(e["rule"], e["values"]))
+            kv = t.evidence(e, self.r.meta.timezone)
             detail = f' <span class="kv">{escape(kv)}</span>' if kv else ""
             items.append(f'<li><b>{escape(t.rule(e["rule"]))}</b>{detail} <span class="id">{escape(e["rule"])}</span></li>')
         return f'<ul class="rules">{"".join(items)}</ul>' if items else "—"
@@ -255,9 +257,9 @@ class _Page:
             days = f"{w['days_at_tier']} {'天' if t.lang == 'zh' else 'd'}"
             body.append(
                 f"<tr>{_num(str(w['rank']))}<td>{escape(w['borrower_id'])}<br><span class=\"small\">"
-                f"{escape(t.segment(w['segment']))} · {escape(w['industry'])} · {escape(w['grade'])}</span></td>"
+                f"{escape(t.segment(w['segment']))} · {escape(t.code('industry', w['industry']))} · {escape(w['grade'])}</span></td>"
                 f"<td>{_badge(t, w['tier'])}</td>{_num(self.money(w['exposure']))}"
-                f"<td>{escape(w['branch'])}<br><span class=\"small\">{escape(w['team'])}</span></td>"
+                f"<td>{escape(t.code('branch', w['branch']))}<br><span class=\"small\">{escape(t.code('team', w['team']))}</span></td>"
                 f"<td>{self.rule_cell(w)}</td><td class=\"nw\">{escape(w['tier_since'])}<br><span class=\"small\">"
                 f"{days}</span></td><td class=\"nw\">{due}</td>"
                 f"<td>{escape(start)}</td><td>{escape(w['case_owner'] or '—')}</td></tr>")

@@ -1,13 +1,18 @@
-"""Labels and number formats of the report in Chinese (default) and English."""
+"""The report's own texts and number formats in Chinese (default) and English.
+
+Codes (tiers, classifications, segments, rules, ...) take their labels from
+:mod:`monitor.vocabulary`, the one vocabulary shared with the desk.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
+
+from monitor import vocabulary
+from monitor.vocabulary import LANGS, Lang
 
 __all__ = ["LANGS", "Lang", "Text"]
 
-Lang = Literal["zh", "en"]
-LANGS: tuple[Lang, ...] = ("zh", "en")
 
 _ZH: dict[str, str] = {
     "title": "贷后预警监测报告", "day": "日报", "week": "周报", "month": "月报",
@@ -16,20 +21,20 @@ _ZH: dict[str, str] = {
     "contents": "目录",
     "s1": "一、资产组合状况", "s2": "二、报告期内变动", "s3": "三、预警名单", "s4": "四、预警规则统计",
     "s5": "五、贷后检查执行", "s6": "六、数据质量", "s7": "附录：输入文件与口径说明",
-    "kpi_borrowers": "借款人", "kpi_exposure": "敞口", "kpi_watch": "关注及以上", "kpi_raised": "新增预警",
+    "kpi_borrowers": "借款人", "kpi_exposure": "敞口", "kpi_watch": "观察及以上", "kpi_raised": "新增预警",
     "kpi_overdue": "检查逾期", "kpi_ontime": "按时检查率",
     "by_tier": "按预警等级", "by_grade": "按内部评级", "by_class": "按五级分类（逾期天数下限）",
     "by_segment": "按客户类型", "by_branch": "按分行", "by_industry": "按行业",
     "concentration": "集中度：预警及以上敞口最大的借款人",
-    "key": "分组", "borrowers": "户数", "exposure": "敞口", "share": "占比", "watch_plus_exp": "关注及以上敞口",
+    "key": "分组", "borrowers": "户数", "exposure": "敞口", "share": "占比", "watch_plus_exp": "观察及以上敞口",
     "rank": "序号", "borrower": "借款人", "tier": "预警等级", "cum_share": "累计占比", "branch": "分行",
     "team": "检查团队", "segment": "客户类型", "industry": "行业", "grade": "评级", "class": "五级分类下限",
     "conc_note": "预警及以上 {n} 户，敞口 {exp}，占组合 {share}；前十大占 {top10}。",
     "kinds": "等级变动", "kind": "变动类型", "alerts": "次数", "alerts_n": "预警次数",
     "migration": "等级迁移矩阵（期初 → 期末）", "start_tier": "期初", "end_tier": "期末", "new": "新增客户",
     "migration_note": "每格：户数 / 期末敞口。期初等级由预警历史重建。",
-    "trend": "每日预警户数（日终）", "watch_start_end": "关注及以上户数：期初 {a}，期末 {b}。",
-    "wl_note": "共 {n} 户，敞口 {exp}（严重预警 {s}、预警 {w}、关注 {c} 户）。",
+    "trend": "每日预警户数（日终）", "watch_start_end": "观察及以上户数：期初 {a}，期末 {b}。",
+    "wl_note": "共 {n} 户，敞口 {exp}（严重预警 {s}、预警 {w}、观察 {c} 户）。",
     "wl_cut": "此处列出前 {k} 户；完整名单见 {csv}。",
     "rules": "触发规则及关键值", "since": "进入本等级", "days": "天数", "next_visit": "下次检查",
     "overdue_flag": "已逾期", "owner": "案件负责人", "at_start": "期初等级",
@@ -42,7 +47,7 @@ _ZH: dict[str, str] = {
     "overdue": "期末逾期未检查", "planned": "下期计划检查", "capacity": "下期检查能力", "load": "负荷率",
     "total": "合计", "cap_missing": "未配置检查能力（可用 --capacity 提供各团队每工作日检查户数）",
     "next_period": "下期：{a} 至 {b}（{d} 个工作日）。",
-    "outcomes": "期内检查结论：正常 {normal}，关注 {concern}，恶化 {deteriorated}。",
+    "outcomes": "期内检查结论：正常 {normal}，需关注 {concern}，经营恶化 {deteriorated}。",
     "insp_note": "应检查：到期日在报告期内、且未被提前的检查任务；按时：检查日不晚于当时有效的到期日；"
                  "逾期：期末到期日已过仍未检查；负荷率 =（下期计划 + 期末逾期）÷ 下期检查能力。",
     "feed": "数据源", "events": "期内事件", "dups": "重复", "newest": "最新事件", "age": "距截至时点",
@@ -115,71 +120,11 @@ _EN: dict[str, str] = {
                     "next period; capacity = visits per working day × working days (Monday to Friday, no holidays).",
 }
 
-_TIERS = {"zh": {"normal": "正常", "watch": "关注", "warning": "预警", "severe": "严重预警"},
-          "en": {"normal": "Normal", "watch": "Watch", "warning": "Warning", "severe": "Severe"}}
-_KINDS = {"zh": {"raised": "新增预警", "escalated": "升级", "de_escalated": "降级", "cleared": "解除"},
-          "en": {"raised": "Raised", "escalated": "Escalated", "de_escalated": "De-escalated", "cleared": "Cleared"}}
-_CLASSES = {"zh": {"normal": "正常", "special_mention": "关注", "substandard": "次级", "doubtful": "可疑", "loss": "损失"},
-            "en": {"normal": "Normal", "special_mention": "Special mention", "substandard": "Substandard",
-                   "doubtful": "Doubtful", "loss": "Loss"}}
-_SEGMENTS = {"zh": {"micro": "微型企业", "small": "小型企业", "medium": "中型企业", "retail": "个人"},
-             "en": {"micro": "Micro", "small": "Small", "medium": "Medium", "retail": "Retail"}}
-_FEEDS = {"zh": {"loan_profile": "贷款档案", "rating_change": "评级变动", "lawsuit": "涉诉信息",
-                 "bureau_report": "征信报告", "overdue": "逾期信息", "inspection_completed": "贷后检查"},
-          "en": {"loan_profile": "Loan profiles", "rating_change": "Rating changes", "lawsuit": "Lawsuits",
-                 "bureau_report": "Bureau reports", "overdue": "Overdue", "inspection_completed": "Inspections"}}
-_FAMILIES = {"zh": {"rating": "评级", "lawsuit": "涉诉", "bureau": "征信", "overdue": "逾期", "inspection": "检查",
-                    "combo": "组合"},
-             "en": {"rating": "Rating", "lawsuit": "Lawsuit", "bureau": "Bureau", "overdue": "Overdue",
-                    "inspection": "Inspection", "combo": "Combination"}}
 _ROLES = {"zh": {"summary": "回放汇总", "borrowers": "借款人快照", "alerts": "预警记录", "schedule_history": "检查计划历史",
                   "rejects": "拒绝记录", "events": "事件", "policy": "预警策略", "capacity": "检查能力"},
           "en": {"summary": "replay summary", "borrowers": "borrowers", "alerts": "alerts",
                  "schedule_history": "schedule history", "rejects": "rejected lines", "events": "events",
                  "policy": "policy", "capacity": "capacity"}}
-_RULES: dict[str, tuple[str, str]] = {
-    "rating.downgrade_1": ("评级下调一级", "Downgrade by one notch"),
-    "rating.downgrade_2": ("评级累计下调两级及以上", "Downgrade by two or more notches"),
-    "rating.weak_grade": ("评级处于弱等级", "Weak grade"),
-    "rating.default_grade": ("评级为违约级", "Default grade"),
-    "lawsuit.claim_large": ("涉诉标的较大", "Large lawsuit claim"),
-    "lawsuit.claim_material": ("涉诉标的重大", "Material lawsuit claim"),
-    "lawsuit.enforcement": ("被强制执行", "Enforcement"),
-    "lawsuit.dishonest_debtor": ("失信被执行人", "Dishonest judgment debtor"),
-    "lawsuit.criminal": ("涉及刑事案件", "Criminal case"),
-    "bureau.external_overdue": ("他行逾期", "Overdue at other lenders"),
-    "bureau.inquiries": ("多头借贷（硬查询）", "Multi-lending (hard inquiries)"),
-    "bureau.debt_growth": ("外部负债激增", "External debt surge"),
-    "bureau.guarantees": ("对外担保过高", "High guarantees given"),
-    "overdue.dpd": ("本行逾期", "Days past due"),
-    "inspection.concern": ("检查发现关注事项", "Inspection: concern"),
-    "inspection.deteriorated": ("检查发现经营恶化", "Inspection: deteriorated"),
-    "combo.multi_source": ("多源信号叠加", "Several sources"),
-}
-# the values worth showing for each rule (all of them for a rule not listed)
-KEY_VALUES: dict[str, tuple[str, ...]] = {
-    "rating.downgrade_1": ("old_grade", "new_grade"), "rating.downgrade_2": ("best_grade", "new_grade", "notches"),
-    "rating.weak_grade": ("grade",), "rating.default_grade": ("grade",),
-    "lawsuit.claim_large": ("case_id", "claim_amount", "ratio"), "lawsuit.claim_material": ("case_id", "claim_amount", "ratio"),
-    "lawsuit.enforcement": ("case_id", "stage"), "lawsuit.dishonest_debtor": ("case_id", "stage"),
-    "lawsuit.criminal": ("case_id", "stage"),
-    "bureau.external_overdue": ("max_external_dpd", "external_overdue_amount"),
-    "bureau.inquiries": ("hard_inquiries_30d",), "bureau.debt_growth": ("ratio", "gap_days"),
-    "bureau.guarantees": ("guarantee_exposure", "ratio"),
-    "overdue.dpd": ("days_past_due", "overdue_amount"),
-    "inspection.concern": ("outcome",), "inspection.deteriorated": ("outcome",),
-    "combo.multi_source": ("families",),
-}
-_VALUE_NAMES: dict[str, tuple[str, str]] = {
-    "old_grade": ("原评级", "from"), "new_grade": ("新评级", "to"), "best_grade": ("期内最佳", "best"),
-    "notches": ("下调级数", "notches"), "grade": ("评级", "grade"), "case_id": ("案号", "case"),
-    "claim_amount": ("标的额", "claim"), "ratio": ("倍数", "ratio"), "stage": ("阶段", "stage"),
-    "max_external_dpd": ("他行逾期天数", "external DPD"), "external_overdue_amount": ("他行逾期金额", "overdue amount"),
-    "hard_inquiries_30d": ("30天硬查询", "inquiries 30d"), "gap_days": ("间隔天数", "gap days"),
-    "guarantee_exposure": ("对外担保", "guarantees"), "days_past_due": ("逾期天数", "DPD"),
-    "overdue_amount": ("逾期金额", "overdue amount"), "outcome": ("结论", "outcome"), "families": ("来源", "sources"),
-}
-
 
 class Text:
     """The labels of one language."""
@@ -195,56 +140,40 @@ class Text:
     def _pick(self, table: dict[str, dict[str, str]], value: str) -> str:
         return table[self.lang].get(value, value)
 
+    def code(self, section: str, value: str | None) -> str:
+        """The vocabulary's label of a code (the code itself when unknown)."""
+        return vocabulary.label(section, value, self.lang)
+
     def tier(self, value: str) -> str:
-        return self._pick(_TIERS, value)
+        return vocabulary.label("tier", value, self.lang)
 
     def kind(self, value: str) -> str:
-        return self._pick(_KINDS, value)
+        return vocabulary.label("alert_kind", value, self.lang)
 
     def classification(self, value: str) -> str:
-        return self._pick(_CLASSES, value)
+        return vocabulary.label("classification", value, self.lang)
 
     def segment(self, value: str) -> str:
-        return self._pick(_SEGMENTS, value)
+        return vocabulary.label("segment", value, self.lang)
 
     def feed(self, value: str) -> str:
-        return self._pick(_FEEDS, value)
+        return vocabulary.label("feed", value, self.lang)
 
     def family(self, value: str) -> str:
-        return self._pick(_FAMILIES, value)
+        return vocabulary.label("family", value, self.lang)
 
     def outcome(self, value: str) -> str:
-        return self._pick(_TIERS, value) if value == "normal" else {
-            "zh": {"concern": "关注", "deteriorated": "恶化"}, "en": {"concern": "concern",
-                                                                  "deteriorated": "deteriorated"}}[self.lang].get(value, value)
+        return vocabulary.label("inspection_outcome", value, self.lang)
 
     def role(self, value: str) -> str:
         return self._pick(_ROLES, value)
 
     def rule(self, rule: str) -> str:
-        names = _RULES.get(rule)
-        return rule if names is None else names[0 if self.lang == "zh" else 1]
+        return vocabulary.label("rule", rule, self.lang)
 
-    def value_name(self, key: str) -> str:
-        names = _VALUE_NAMES.get(key)
-        return key if names is None else names[0 if self.lang == "zh" else 1]
-
-    def key_values(self, rule: str, values: dict[str, Any]) -> list[tuple[str, str]]:
-        keys = KEY_VALUES.get(rule) or tuple(sorted(values))
-        return [(self.value_name(k), self.value(values[k])) for k in keys if k in values]
-
-    def value(self, v: Any) -> str:
-        if isinstance(v, bool):
-            return self("yes") if v else self("no")
-        if isinstance(v, int):
-            return f"{v:,}"
-        if isinstance(v, float):
-            return f"{v:,.2f}" if abs(v) >= 100 else f"{v:,.4g}"
-        if isinstance(v, list):
-            return "+".join(self.family(str(x)) if isinstance(x, str) else self.value(x) for x in v)
-        if v is None:
-            return "—"
-        return self.outcome(str(v)) if str(v) in ("concern", "deteriorated") else str(v)
+    def evidence(self, signal: dict[str, Any], timezone: str | None = None) -> str:
+        """A signal's evidence as a sentence with units (the vocabulary's, as on the desk)."""
+        return vocabulary.evidence_sentence(signal, self.lang, timezone=timezone)
 
     # numbers --------------------------------------------------------------
 

@@ -56,13 +56,12 @@ def render_csv(report: Report, lang: Lang = "zh") -> bytes:
     w.writerow(_CSV_HEAD[lang])
     sep = "；" if lang == "zh" else "; "
     for r in report.warning_list.rows:
-        key_values = sep.join(
-            f"{t.rule(e['rule'])}: " + ", ".join(f"{k} {v}" for k, v in t.key_values(e["rule"], e["values"]))
-            for e in r["rules"])
+        key_values = sep.join(f"{t.rule(e['rule'])}{'：' if lang == 'zh' else ': '}{t.evidence(e, m.timezone)}"
+                              for e in r["rules"])
         start = t("new") if r["tier_at_start"] == "new" else t.tier(r["tier_at_start"])
         w.writerow([
-            r["rank"], _safe(r["borrower_id"]), t.tier(r["tier"]), start, f"{r['exposure']:.2f}", _safe(r["branch"]),
-            _safe(r["team"]), t.segment(r["segment"]), _safe(r["industry"]), r["grade"],
+            r["rank"], _safe(r["borrower_id"]), t.tier(r["tier"]), start, f"{r['exposure']:.2f}", _safe(t.code("branch", r["branch"])),
+            _safe(t.code("team", r["team"])), t.segment(r["segment"]), _safe(t.code("industry", r["industry"])), r["grade"],
             t.classification(r["min_classification"]), r["tier_since"], r["days_at_tier"],
             "; ".join(e["rule"] for e in r["rules"]), _safe(key_values), r["next_visit_due"] or "",
             t("yes") if r["visit_overdue"] else t("no"), _safe(r["case_owner"] or ""), m.label, m.as_of,

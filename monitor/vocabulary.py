@@ -1,0 +1,447 @@
+"""The one vocabulary of the product: the Chinese and English label of every code it shows.
+
+The reports and the desk take every label from here, so a code reads the same
+everywhere (the watch tier is 观察 in both, never 关注, which is the
+classification 关注类). Each section maps a code to ``(zh, en)``::
+
+    from monitor.vocabulary import label, evidence_sentence, money
+
+    label("tier", "watch", "zh")            # '观察'
+    label("classification", "special_mention", "zh")   # '关注类'
+    evidence_sentence(signal, "zh")         # '本行逾期 90 天，逾期金额 4.70 万元，阈值 ≥ 90 天'
+    money(47048.75, "zh")                   # '4.70 万元'
+
+A code a section does not know (a bank's own branch name, say) is shown as it
+is: :func:`label` falls back to the code, :func:`known` tells the two apart.
+:func:`as_json` is the whole vocabulary for a page (the desk serves it).
+Visit reasons are codes with parameters (:func:`visit_reason`); evidence
+sentences are rendered from a signal's rule, values and thresholds, with units.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "LANGS", "Lang", "SECTIONS", "as_json", "as_json_bytes", "evidence_sentence", "known", "label", "labels", "money", "number",
+    "team_label", "visit_reason",
+]
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+Pairs = dict[str, tuple[str, str]]
+
+TIER: Pairs = {
+    "normal": ("正常", "Normal"), "watch": ("观察", "Watch"), "warning": ("预警", "Warning"),
+    "severe": ("严重预警", "Severe"),
+}
+CLASSIFICATION: Pairs = {
+    "normal": ("正常类", "Normal"), "special_mention": ("关注类", "Special mention"),
+    "substandard": ("次级类", "Substandard"), "doubtful": ("可疑类", "Doubtful"), "loss": ("损失类", "Loss"),
+}
+SEGMENT: Pairs = {
+    "micro": ("微型企业", "Micro enterprise"), "small": ("小型企业", "Small enterprise"),
+    "medium": ("中型企业", "Medium enterprise"), "retail": ("个人客户", "Retail"),
+}
+INDUSTRY: Pairs = {
+    "manufacturing": ("制造业", "Manufacturing"), "wholesale_retail": ("批发和零售业", "Wholesale and retail"),
+    "construction": ("建筑业", "Construction"), "real_estate": ("房地产业", "Real estate"),
+    "transport_logistics": ("交通运输、仓储和物流业", "Transport and logistics"),
+    "agriculture": ("农林牧渔业", "Agriculture"), "information_technology": ("信息技术服务业", "Information technology"),
+    "hospitality": ("住宿和餐饮业", "Hospitality"), "mining": ("采矿业", "Mining"),
+    "healthcare": ("卫生和社会工作", "Healthcare"), "education": ("教育", "Education"),
+    "energy": ("电力、热力、燃气及水生产和供应业", "Energy and utilities"), "household": ("个人及家庭", "Households"),
+    "trade": ("贸易", "Trade"), "retail": ("零售业", "Retail trade"), "services": ("服务业", "Services"),
+    "finance": ("金融业", "Finance"), "other": ("其他行业", "Other"),
+}
+BRANCH: Pairs = {
+    "shanghai": ("上海分行", "Shanghai"), "hangzhou": ("杭州分行", "Hangzhou"), "nanjing": ("南京分行", "Nanjing"),
+    "suzhou": ("苏州分行", "Suzhou"), "ningbo": ("宁波分行", "Ningbo"), "hefei": ("合肥分行", "Hefei"),
+    "wuxi": ("无锡分行", "Wuxi"), "shenzhen": ("深圳分行", "Shenzhen"), "beijing": ("北京分行", "Beijing"),
+}
+PRODUCT: Pairs = {
+    "working_capital": ("流动资金贷款", "Working capital loan"),
+    "business_credit_line": ("经营性授信额度", "Business credit line"), "term_loan": ("固定资产贷款", "Term loan"),
+    "trade_finance": ("贸易融资", "Trade finance"), "project_finance": ("项目融资", "Project finance"),
+    "consumer": ("个人消费贷款", "Consumer loan"), "mortgage": ("个人住房贷款", "Mortgage"),
+    "auto": ("个人汽车贷款", "Auto loan"), "credit_card": ("信用卡", "Credit card"),
+}
+MITIGATION: Pairs = {"secured": ("抵质押", "Secured"), "guaranteed": ("保证", "Guaranteed"),
+                     "unsecured": ("信用", "Unsecured")}
+GRADE: Pairs = {g: (g, g) for g in ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D")}
+FAMILY: Pairs = {
+    "rating": ("评级", "Rating"), "lawsuit": ("涉诉", "Lawsuit"), "bureau": ("征信", "Credit bureau"),
+    "overdue": ("本行逾期", "Overdue"), "inspection": ("现场检查", "Inspection"), "combo": ("多源叠加", "Combination"),
+    "override": ("人工干预", "Override"),
+}
+RULE: Pairs = {
+    "rating.downgrade_1": ("评级下调", "Downgrade by one notch"),
+    "rating.downgrade_2": ("评级累计下调两级及以上", "Downgrade by two or more notches"),
+    "rating.weak_grade": ("评级处于弱等级", "Weak grade"),
+    "rating.default_grade": ("评级为违约级", "Default grade"),
+    "lawsuit.claim_large": ("涉诉标的较大", "Large lawsuit claim"),
+    "lawsuit.claim_material": ("涉诉标的重大", "Material lawsuit claim"),
+    "lawsuit.enforcement": ("被强制执行", "Enforcement"),
+    "lawsuit.dishonest_debtor": ("失信被执行人", "Dishonest judgment debtor"),
+    "lawsuit.criminal": ("涉及刑事案件", "Criminal case"),
+    "bureau.external_overdue": ("他行逾期", "Overdue at other lenders"),
+    "bureau.inquiries": ("多头借贷（硬查询）", "Multi-lending (hard inquiries)"),
+    "bureau.debt_growth": ("外部负债激增", "External debt surge"),
+    "bureau.guarantees": ("对外担保过高", "High guarantees given"),
+    "overdue.dpd": ("本行逾期", "Days past due at this bank"),
+    "inspection.concern": ("现场检查需关注", "Inspection: concern"),
+    "inspection.deteriorated": ("现场检查发现经营恶化", "Inspection: deteriorated"),
+    "combo.multi_source": ("多源信号叠加", "Signals from several sources"),
+    "override.floor": ("人工设定等级下限", "Officer's tier floor"),
+    "override.cap": ("人工设定等级上限", "Officer's tier cap"),
+}
+ALERT_KIND: Pairs = {"raised": ("新增预警", "Raised"), "escalated": ("升级", "Escalated"),
+                     "de_escalated": ("降级", "De-escalated"), "cleared": ("解除", "Cleared")}
+LAWSUIT_STAGE: Pairs = {
+    "filed": ("已立案", "Filed"), "judgment": ("已判决", "Judgment"), "enforcement": ("强制执行", "Enforcement"),
+    "dishonest_debtor": ("失信被执行人", "Dishonest judgment debtor"), "closed": ("已结案", "Closed"),
+}
+LAWSUIT_ROLE: Pairs = {"defendant": ("被告", "Defendant"), "plaintiff": ("原告", "Plaintiff"),
+                       "third_party": ("第三人", "Third party")}
+CASE_TYPE: Pairs = {"civil": ("民事", "Civil"), "commercial": ("商事", "Commercial"), "labor": ("劳动争议", "Labour"),
+                    "administrative": ("行政", "Administrative"), "criminal": ("刑事", "Criminal")}
+INSPECTION_OUTCOME: Pairs = {"normal": ("正常", "Normal"), "concern": ("需关注", "Concern"),
+                             "deteriorated": ("经营恶化", "Deteriorated")}
+FEED: Pairs = {
+    "loan_profile": ("贷款档案", "Loan profiles"), "rating_change": ("评级变动", "Rating changes"),
+    "lawsuit": ("涉诉信息", "Lawsuit notices"), "bureau_report": ("征信报告", "Credit-bureau reports"),
+    "overdue": ("本行逾期", "Overdue events"), "inspection_completed": ("现场检查记录", "Inspections"),
+    "tier_override": ("人工干预", "Tier overrides"),
+}
+OVERRIDE_DIRECTION: Pairs = {"floor": ("等级下限", "Floor"), "cap": ("等级上限", "Cap")}
+OVERRIDE_ACTION: Pairs = {"set": ("设置", "Set"), "clear": ("取消", "Clear")}
+CASE_STATUS: Pairs = {
+    "open": ("待确认", "Open"), "acknowledged": ("处置中", "Being handled"),
+    "release_requested": ("待批准解除", "Release requested"), "released": ("已解除", "Released"),
+}
+USER_ROLE: Pairs = {"risk_officer": ("风险经理", "Risk officer"), "supervisor": ("主管", "Supervisor"),
+                    "inspector": ("检查员", "Inspector"), "ops": ("运维", "Operations"), "admin": ("管理员", "Administrator")}
+TIMEZONE: Pairs = {"Asia/Shanghai": ("北京时间", "China Standard Time"), "Asia/Hong_Kong": ("香港时间", "Hong Kong Time"),
+                   "UTC": ("协调世界时", "UTC")}
+PERIOD: Pairs = {"day": ("日报", "Daily"), "week": ("周报", "Weekly"), "month": ("月报", "Monthly")}
+# visit reasons: templates with parameters (:func:`visit_reason` fills them, labelling coded ones)
+VISIT_REASON: Pairs = {
+    "no_profile": ("尚未收到贷款档案", "no loan profile yet"),
+    "first_visit": ("首次贷后检查：放款后 {days} 天内", "first post-loan check: within {days} days of disbursement"),
+    "inspection": ("{date} 已检查，按 {days} 天周期检查（{tier}，评级 {grade}，{mitigation}）",
+                   "inspected on {date}: every {days} days ({tier}, grade {grade}, {mitigation})"),
+    "tier_raised": ("{date} 预警等级上升为{tier}：{days} 天内检查",
+                    "tier raised to {tier} on {date}: visit within {days} days"),
+}
+# the desk's server error codes (the desk adds its own; the page shows the label, not the English detail)
+ERROR: Pairs = {
+    "bad_request": ("请求有误", "Bad request"), "unauthorized": ("未登录或令牌无效", "Not signed in or token not valid"),
+    "forbidden": ("没有权限", "Not allowed"), "not_found": ("未找到", "Not found"),
+    "conflict": ("与当前状态冲突", "Conflicts with the current state"),
+    "too_large": ("请求内容过大", "Request too large"), "invalid": ("输入不符合要求", "Invalid input"),
+    "unavailable": ("服务暂不可用", "Service unavailable"),
+}
+# names of evidence values and thresholds (tables that show them one by one)
+VALUE: Pairs = {
+    "old_grade": ("原评级", "from grade"), "new_grade": ("新评级", "to grade"), "best_grade": ("回看期内最佳评级", "best grade"),
+    "notches": ("下调级数", "notches"), "grade": ("评级", "grade"), "grades": ("评级范围", "grades"),
+    "case_id": ("案号", "case"), "stage": ("阶段", "stage"), "stages": ("阶段范围", "stages"),
+    "case_type": ("案件类型", "case type"), "case_types": ("案件类型范围", "case types"), "role": ("诉讼地位", "role"),
+    "claim_amount": ("标的额", "claim"), "exposure": ("敞口", "exposure"), "ratio": ("倍数", "ratio"),
+    "min_ratio": ("最低倍数", "minimum ratio"), "active_days": ("有效天数", "active days"),
+    "max_external_dpd": ("他行最长逾期天数", "external DPD"), "external_overdue_amount": ("他行逾期金额", "external overdue"),
+    "hard_inquiries_30d": ("近30天硬查询次数", "hard inquiries (30 days)"), "min": ("阈值", "minimum"),
+    "total_external_debt": ("外部负债", "external debt"), "previous_total_external_debt": ("上期外部负债", "previous external debt"),
+    "gap_days": ("间隔天数", "days between reports"), "max_gap_days": ("最长间隔天数", "maximum gap"),
+    "guarantee_exposure": ("对外担保", "guarantees given"), "days_past_due": ("逾期天数", "days past due"),
+    "account_id": ("账户", "account"), "product": ("产品", "product"), "overdue_amount": ("逾期金额", "overdue amount"),
+    "band_min": ("档位下限", "band minimum"), "outcome": ("检查结论", "outcome"), "outcomes": ("结论范围", "outcomes"),
+    "team": ("检查团队", "team"), "families": ("信号来源", "sources"), "raised_from": ("叠加前等级", "raised from"),
+    "min_families": ("最少来源数", "minimum sources"), "min_level": ("最低等级", "minimum level"),
+    "raise_levels": ("上调级数", "levels raised"), "lookback_days": ("回看天数", "lookback days"),
+    "tier": ("等级", "tier"), "until": ("有效至", "until"), "requested_until": ("申请有效至", "requested until"),
+    "reason": ("原因", "reason"), "requested_by": ("申请人", "requested by"), "approved_by": ("批准人", "approved by"),
+}
+
+SECTIONS: dict[str, Pairs] = {
+    "tier": TIER, "classification": CLASSIFICATION, "segment": SEGMENT, "industry": INDUSTRY, "branch": BRANCH,
+    "product": PRODUCT, "mitigation": MITIGATION, "grade": GRADE, "family": FAMILY, "rule": RULE,
+    "alert_kind": ALERT_KIND, "lawsuit_stage": LAWSUIT_STAGE, "lawsuit_role": LAWSUIT_ROLE, "case_type": CASE_TYPE,
+    "inspection_outcome": INSPECTION_OUTCOME, "feed": FEED, "override_direction": OVERRIDE_DIRECTION,
+    "override_action": OVERRIDE_ACTION, "case_status": CASE_STATUS, "user_role": USER_ROLE, "period": PERIOD,
+    "timezone": TIMEZONE,
+    "visit_reason": VISIT_REASON, "error": ERROR, "value": VALUE,
+}
+_LANG_INDEX = {"zh": 0, "en": 1}
+_TEAM = re.compile(r"^(.+)-(\d{1,3})$")
+
+
+def _i(lang: str) -> int:
+    try:
+        return _LANG_INDEX[lang]
+    except KeyError:
+        raise ValueError(f"language must be one of {', '.join(LANGS)}, not {lang!r}") from None
+
+
+def known(section: str, code: str) -> bool:
+    """Whether the vocabulary has a label for ``code`` in ``section`` (``team``: its branch is known)."""
+    if section == "team":
+        return team_label(code) != code
+    return code in SECTIONS[section]
+
+
+def label(section: str, code: str | None, lang: Lang = "zh") -> str:
+    """The label of ``code`` (the code itself when the section does not know it; ``—`` for none)."""
+    if code is None or code == "":
+        return "—"
+    if section == "team":
+        return team_label(code, lang)
+    pair = SECTIONS[section].get(code)
+    return code if pair is None else pair[_i(lang)]
+
+
+def labels(section: str, lang: Lang = "zh") -> dict[str, str]:
+    """Every code of a section with its label."""
+    i = _i(lang)
+    return {code: pair[i] for code, pair in SECTIONS[section].items()}
+
+
+def team_label(code: str, lang: Lang = "zh") -> str:
+    """An inspection team: ``shanghai-2`` reads 上海分行 2 组 / Shanghai team 2 when the branch is known."""
+    m = _TEAM.match(code)
+    if m is None or m.group(1) not in BRANCH:
+        return code
+    branch = BRANCH[m.group(1)][_i(lang)]
+    return f"{branch} {int(m.group(2))} 组" if lang == "zh" else f"{branch} team {int(m.group(2))}"
+
+
+def as_json(lang: Lang | None = None) -> dict[str, Any]:
+    """The vocabulary for a page: ``{lang: {section: {code: label}}}`` (one language when given)."""
+    langs = LANGS if lang is None else (lang,)
+    return {lg: {name: labels(name, lg) for name in sorted(SECTIONS)} for lg in langs}
+
+
+def as_json_bytes(lang: Lang | None = None) -> bytes:
+    """:func:`as_json` as canonical JSON bytes (sorted keys: the same vocabulary, the same bytes)."""
+    return json.dumps(as_json(lang), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+# ------------------------------------------------------------------ numbers and units
+
+
+def number(value: float | int, decimals: int = 2) -> str:
+    """Thousands separators; integers without decimals."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{decimals}f}"
+
+
+def money(amount: float | int | None, lang: Lang = "zh") -> str:
+    """An amount in CNY with its unit: ``4.70 万元`` (the tables' unit), ``CNY 47,048.75``."""
+    if amount is None:
+        return "—"
+    if lang == "zh":
+        return f"{amount / 1e4:,.2f} 万元"
+    return f"CNY {amount:,.2f}"
+
+
+def _ratio(x: Any) -> str:
+    return f"{float(x):,.2f}".rstrip("0").rstrip(".") if isinstance(x, (int, float)) else str(x)
+
+
+def _days(n: Any, lang: Lang) -> str:
+    return f"{n} 天" if lang == "zh" else (f"{n} day" if n == 1 else f"{n} days")
+
+
+def _local_day(instant: Any, tz: str | None, lang: Lang) -> str:
+    """An ISO instant as the calendar date (and zone) it falls on."""
+    text = str(instant)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    zone = tz or "Asia/Shanghai"
+    return f"{dt.astimezone(ZoneInfo(zone)).strftime('%Y-%m-%d %H:%M')}（{label('timezone', zone)}）" if lang == "zh" \
+        else f"{dt.astimezone(ZoneInfo(zone)).strftime('%Y-%m-%d %H:%M')} ({label('timezone', zone, 'en')})"
+
+
+def _list(section: str, codes: Any, lang: Lang) -> str:
+    items = codes if isinstance(codes, (list, tuple)) else [codes]
+    return ("、" if lang == "zh" else ", ").join(label(section, str(c), lang) for c in items)
+
+
+def visit_reason(code: str, params: Mapping[str, Any] | None = None, lang: Lang = "zh") -> str:
+    """The reason of a visit date as a sentence: the template of ``code`` filled with ``params``
+    (tier, grade and mitigation are labelled). An unknown code is returned as it is."""
+    pair = VISIT_REASON.get(code)
+    if pair is None:
+        return code
+    p = dict(params or {})
+    for key, section in (("tier", "tier"), ("grade", "grade"), ("mitigation", "mitigation")):
+        if key in p:
+            p[key] = label(section, None if p[key] is None else str(p[key]), lang)
+    try:
+        return pair[_i(lang)].format(**p)
+    except (KeyError, IndexError, ValueError):
+        return pair[_i(lang)].split("：")[0].split(":")[0]
+
+
+# ------------------------------------------------------------------ evidence sentences
+
+
+def _get(signal: Any, key: str) -> Any:
+    return signal.get(key) if isinstance(signal, Mapping) else getattr(signal, key, None)
+
+
+def _v(values: Mapping[str, Any], key: str) -> Any:
+    return values.get(key, "?")
+
+
+def _zh(rule: str, v: Mapping[str, Any], th: Mapping[str, Any], tz: str | None) -> str | None:
+    m = lambda k: money(v.get(k), "zh")  # noqa: E731
+    case = f"案件 {_v(v, 'case_id')}（{label('lawsuit_role', v.get('role'))}，{label('case_type', v.get('case_type'))}）"
+    if rule == "overdue.dpd":
+        return f"本行逾期 {_v(v, 'days_past_due')} 天，逾期金额 {m('overdue_amount')}，阈值 ≥ {_v(th, 'band_min')} 天"
+    if rule == "bureau.external_overdue":
+        return (f"他行逾期 {_v(v, 'max_external_dpd')} 天，逾期金额 {m('external_overdue_amount')}，"
+                f"阈值 ≥ {_v(th, 'band_min')} 天")
+    if rule == "bureau.inquiries":
+        return f"近 30 天硬查询 {_v(v, 'hard_inquiries_30d')} 次，阈值 ≥ {_v(th, 'min')} 次"
+    if rule == "bureau.debt_growth":
+        return (f"外部负债 {m('total_external_debt')}，为 {_v(v, 'gap_days')} 天前上期 {m('previous_total_external_debt')}"
+                f"的 {_ratio(_v(v, 'ratio'))} 倍，阈值 ≥ {_ratio(_v(th, 'min_ratio'))} 倍")
+    if rule == "bureau.guarantees":
+        return (f"对外担保 {m('guarantee_exposure')}，为敞口 {m('exposure')}的 {_ratio(_v(v, 'ratio'))} 倍，"
+                f"阈值 ≥ {_ratio(_v(th, 'min_ratio'))} 倍")
+    if rule == "rating.downgrade_1":
+        return (f"评级由 {_v(v, 'old_grade')} 下调至 {_v(v, 'new_grade')}（{_v(v, 'notches')} 级），"
+                f"有效 {_v(th, 'active_days')} 天")
+    if rule == "rating.downgrade_2":
+        return (f"评级由 {_v(th, 'lookback_days')} 天内最佳 {_v(v, 'best_grade')} 下调至 {_v(v, 'new_grade')}"
+                f"（{_v(v, 'notches')} 级），阈值 ≥ {_v(th, 'notches')} 级")
+    if rule in ("rating.weak_grade", "rating.default_grade"):
+        kind = "弱等级" if rule == "rating.weak_grade" else "违约级"
+        return f"当前评级 {_v(v, 'grade')}，属{kind}（{_list('grade', th.get('grades', []), 'zh')}）"
+    if rule in ("lawsuit.claim_large", "lawsuit.claim_material"):
+        return (f"{case}，标的额 {m('claim_amount')}，为敞口 {m('exposure')}的 {_ratio(_v(v, 'ratio'))} 倍，"
+                f"阈值 ≥ {_ratio(_v(th, 'min_ratio'))} 倍")
+    if rule in ("lawsuit.enforcement", "lawsuit.dishonest_debtor"):
+        return f"{case}，处于{label('lawsuit_stage', v.get('stage'))}阶段"
+    if rule == "lawsuit.criminal":
+        return f"{case}，为刑事案件，阶段：{label('lawsuit_stage', v.get('stage'))}"
+    if rule in ("inspection.concern", "inspection.deteriorated"):
+        return (f"现场检查结论为{label('inspection_outcome', v.get('outcome'))}（{label('team', v.get('team'))}），"
+                f"有效 {_v(th, 'active_days')} 天")
+    if rule == "combo.multi_source":
+        fams = v.get("families", [])
+        return (f"{_list('family', fams, 'zh')} {len(fams) if isinstance(fams, list) else '?'} 类来源同时预警，"
+                f"等级由{label('tier', v.get('raised_from'))}上调 {_v(th, 'raise_levels')} 级，"
+                f"阈值 ≥ {_v(th, 'min_families')} 类来源（{label('tier', th.get('min_level'))}及以上）")
+    if rule in ("override.floor", "override.cap"):
+        who = f"申请人 {_v(v, 'requested_by')}" + (f"，批准人 {v['approved_by']}" if v.get("approved_by") else "")
+        return (f"{label('rule', rule)}为{label('tier', v.get('tier'))}，至 {_local_day(_v(v, 'until'), tz, 'zh')}"
+                f"（{who}）：{_v(v, 'reason')}")
+    return None
+
+
+def _en(rule: str, v: Mapping[str, Any], th: Mapping[str, Any], tz: str | None) -> str | None:
+    m = lambda k: money(v.get(k), "en")  # noqa: E731
+    case = (f"case {_v(v, 'case_id')} ({label('lawsuit_role', v.get('role'), 'en').lower()}, "
+            f"{label('case_type', v.get('case_type'), 'en').lower()})")
+    if rule == "overdue.dpd":
+        return (f"{_v(v, 'days_past_due')} days past due at this bank, overdue amount {m('overdue_amount')}; "
+                f"threshold ≥ {_days(_v(th, 'band_min'), 'en')}")
+    if rule == "bureau.external_overdue":
+        return (f"{_v(v, 'max_external_dpd')} days past due at other lenders, overdue amount "
+                f"{m('external_overdue_amount')}; threshold ≥ {_v(th, 'band_min')} days")
+    if rule == "bureau.inquiries":
+        return f"{_v(v, 'hard_inquiries_30d')} hard inquiries in 30 days; threshold ≥ {_v(th, 'min')}"
+    if rule == "bureau.debt_growth":
+        return (f"external debt {m('total_external_debt')}, {_ratio(_v(v, 'ratio'))} times the "
+                f"{m('previous_total_external_debt')} of {_v(v, 'gap_days')} days before; "
+                f"threshold ≥ {_ratio(_v(th, 'min_ratio'))} times")
+    if rule == "bureau.guarantees":
+        return (f"guarantees given {m('guarantee_exposure')}, {_ratio(_v(v, 'ratio'))} times the exposure of "
+                f"{m('exposure')}; threshold ≥ {_ratio(_v(th, 'min_ratio'))} times")
+    if rule == "rating.downgrade_1":
+        return (f"downgraded from {_v(v, 'old_grade')} to {_v(v, 'new_grade')} ({_v(v, 'notches')} notch); "
+                f"holds {_v(th, 'active_days')} days")
+    if rule == "rating.downgrade_2":
+        return (f"downgraded to {_v(v, 'new_grade')} from {_v(v, 'best_grade')}, the best in "
+                f"{_v(th, 'lookback_days')} days ({_v(v, 'notches')} notches); threshold ≥ {_v(th, 'notches')} notches")
+    if rule in ("rating.weak_grade", "rating.default_grade"):
+        kind = "a weak grade" if rule == "rating.weak_grade" else "the default grade"
+        return f"grade {_v(v, 'grade')} is {kind} ({_list('grade', th.get('grades', []), 'en')})"
+    if rule in ("lawsuit.claim_large", "lawsuit.claim_material"):
+        return (f"{case}: claim {m('claim_amount')}, {_ratio(_v(v, 'ratio'))} times the exposure of {m('exposure')}; "
+                f"threshold ≥ {_ratio(_v(th, 'min_ratio'))} times")
+    if rule in ("lawsuit.enforcement", "lawsuit.dishonest_debtor"):
+        return f"{case} at stage {label('lawsuit_stage', v.get('stage'), 'en').lower()}"
+    if rule == "lawsuit.criminal":
+        return f"{case} is a criminal case, stage {label('lawsuit_stage', v.get('stage'), 'en').lower()}"
+    if rule in ("inspection.concern", "inspection.deteriorated"):
+        return (f"inspection outcome {label('inspection_outcome', v.get('outcome'), 'en').lower()} "
+                f"({label('team', v.get('team'), 'en')}); holds {_v(th, 'active_days')} days")
+    if rule == "combo.multi_source":
+        fams = v.get("families", [])
+        return (f"signals from {_list('family', fams, 'en')}: tier raised {_v(th, 'raise_levels')} level from "
+                f"{label('tier', v.get('raised_from'), 'en').lower()}; threshold ≥ {_v(th, 'min_families')} sources "
+                f"at {label('tier', th.get('min_level'), 'en').lower()} or above")
+    if rule in ("override.floor", "override.cap"):
+        who = f"requested by {_v(v, 'requested_by')}" + (f", approved by {v['approved_by']}" if v.get("approved_by")
+                                                         else "")
+        return (f"{label('rule', rule, 'en')} at {label('tier', v.get('tier'), 'en').lower()} until "
+                f"{_local_day(_v(v, 'until'), tz, 'en')} ({who}): {_v(v, 'reason')}")
+    return None
+
+
+def _generic(values: Mapping[str, Any], thresholds: Mapping[str, Any], lang: Lang) -> str:
+    sep, eq = ("，", " ") if lang == "zh" else (", ", " ")
+    parts = [f"{label('value', k, lang)}{eq}{_plain(values[k], lang)}" for k in sorted(values)]
+    limits = [f"{label('value', k, lang)}{eq}{_plain(thresholds[k], lang)}" for k in sorted(thresholds)]
+    text = sep.join(parts)
+    if limits:
+        text += ("；阈值：" if lang == "zh" else "; thresholds: ") + sep.join(limits)
+    return text
+
+
+def _plain(v: Any, lang: Lang) -> str:
+    if isinstance(v, bool):
+        return ("是" if v else "否") if lang == "zh" else ("yes" if v else "no")
+    if isinstance(v, (int, float)):
+        return number(v)
+    if isinstance(v, list):
+        return ("、" if lang == "zh" else ", ").join(_plain(x, lang) for x in v)
+    return "—" if v is None else str(v)
+
+
+def evidence_sentence(signal: Any, lang: Lang = "zh", *, timezone: str | None = None,
+                      title: bool = False) -> str:
+    """A signal's evidence (rule, values, thresholds) as one sentence with units, e.g.
+    ``本行逾期 90 天，逾期金额 4.70 万元，阈值 ≥ 90 天``.
+
+    ``signal`` is an :class:`monitor.outputs.Signal` or its JSON form. ``timezone`` names the zone
+    instants are shown in (default Asia/Shanghai); ``title`` puts the rule's title in front.
+    A rule the vocabulary does not know, or values of another shape, read as "name value" pairs.
+    """
+    _i(lang)
+    rule = str(_get(signal, "rule") or "")
+    values = _get(signal, "values") or {}
+    thresholds = _get(signal, "thresholds") or {}
+    try:
+        text = (_zh if lang == "zh" else _en)(rule, values, thresholds, timezone)
+    except (TypeError, ValueError, AttributeError):
+        text = None
+    if text is None:
+        text = _generic(values, thresholds, lang)
+    if title:
+        head = label("rule", rule, lang)
+        text = f"{head}：{text}" if lang == "zh" else f"{head}: {text}"
+    return text
