@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     clock: Literal["wall", "event"] = "wall"
     policy: Path | None = Field(None, description="Policy file; default: the shipped policy")
     web_port: Annotated[int, Field(ge=0, le=65535)] = 6066
-    web_host: str = "127.0.0.1"
+    web_host: str = Field("127.0.0.1", description="Address the web port listens on (0.0.0.0: every interface)")
+    metrics_token_file: Path | None = Field(None, description="File holding the bearer token /metrics asks for")
     batch_size: Annotated[int, Field(ge=1, le=100_000, description="Most input messages per fetch (one batch)")] = 20_000
     tick_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
     session_timeout: Annotated[float, Field(ge=6, le=300)] = 10.0

@@ -26,7 +26,7 @@ import faust
 from faust.types import TP
 
 from monitor.agents.offsets import OffsetBook
-from monitor.agents.ops import install_ops
+from monitor.agents.ops import install_ops, read_token, web_options
 from monitor.agents.publish import RecordBatches, wait_all, write_states
 from monitor.agents.runtime import Message, Runtime, StepResult, partition_for
 from monitor.engine import Engine
@@ -490,6 +490,7 @@ def create_app(settings: Settings, *, ops: bool = True) -> tuple[faust.App, Work
         web_enabled=settings.web_port != 0,
         web_port=settings.web_port or 6066,
         web_bind=settings.web_host,
+        **web_options(),  # /metrics, /healthz, /readyz only: none of Faust's views (see ops.py)
         table_standby_replicas=0,
         # events wait, unacknowledged, in the runtime's event-time buffer: a rebalance must not wait
         # for them (they are read again by whoever owns the partition next)
@@ -515,7 +516,7 @@ def create_app(settings: Settings, *, ops: bool = True) -> tuple[faust.App, Work
     shell = WorkerShell(app, settings, table, outputs)
     app.shell = shell
     if ops:
-        shell.ops = install_ops(app, shell, shell.metrics)
+        shell.ops = install_ops(app, shell, shell.metrics, token=read_token(settings.metrics_token_file))
 
     # the inputs are subscribed through Faust's conductor like an agent's topic, but read by the
     # shell's own fetcher loop in batches (WorkerShell.fetch_loop), not through an agent's stream

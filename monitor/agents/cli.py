@@ -24,6 +24,21 @@ _OPTIONS: list[Option] = [
     ("--clock", {"type": click.Choice(["wall", "event"]), "help": "wall (production) or event [env MONITOR_CLOCK]"}),
     ("--policy", {"type": click.Path(dir_okay=False, path_type=Path), "help": "Policy file [env MONITOR_POLICY]"}),
     ("--web-port", {"type": int, "help": "HTTP port for health and metrics, 0 = off [env MONITOR_WEB_PORT]"}),
+    ("--web-host", {"help": "Address the web port listens on; default 127.0.0.1, 0.0.0.0 for every interface "
+                    "[env MONITOR_WEB_HOST]"}),
+    ("--metrics-token-file", {"type": click.Path(dir_okay=False, path_type=Path),
+                              "help": "File with the bearer token /metrics asks for; default: none asked "
+                              "[env MONITOR_METRICS_TOKEN_FILE]"}),
+    ("--replication-factor", {"type": int, "help": "Replicas of every topic `topics create` makes; default 1, "
+                              "3 on a production cluster [env MONITOR_REPLICATION_FACTOR]"}),
+    ("--batch-size", {"type": int, "help": "Most input messages per fetch (one batch); default 20000 "
+                      "[env MONITOR_BATCH_SIZE]"}),
+    ("--session-timeout", {"type": float, "help": "Seconds without a heartbeat before the group gives a worker's "
+                           "partitions away; default 10 [env MONITOR_SESSION_TIMEOUT]"}),
+    ("--tick-seconds", {"type": float, "help": "Seconds between wall-clock ticks (time-driven changes); default 1 "
+                        "[env MONITOR_TICK_SECONDS]"}),
+    ("--max-message-bytes", {"type": int, "help": "Larger input messages are dead-lettered; default 65536 "
+                             "[env MONITOR_MAX_MESSAGE_BYTES]"}),
 ]
 
 

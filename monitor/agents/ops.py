@@ -1,5 +1,13 @@
 """Operations endpoints of a worker: ``/metrics``, ``/healthz``, ``/readyz``, and what feeds them.
 
+The worker's web port serves these three paths and nothing else: :func:`web_options` turns off every
+view Faust would add (``/table/<name>/<key>/`` would hand out a borrower's stored state, ``/router``
+the cluster's layout, ``/`` and ``/graph`` internals) and puts a middleware in front of the aiohttp
+application that answers 404 to any other path, whatever a Faust upgrade adds. The port listens on
+127.0.0.1 unless ``MONITOR_WEB_HOST`` says otherwise. With ``MONITOR_METRICS_TOKEN_FILE`` set,
+``/metrics`` asks for ``Authorization: Bearer <token>`` (the token is the file's content, the same
+file Prometheus names as ``credentials_file``); the probes never do.
+
 :func:`install_ops` registers, on the Faust app's own web server (``settings.web_port``):
 
 * ``/metrics``: the worker's :class:`~monitor.metrics.WorkerMetrics` registry in Prometheus' text format;
@@ -22,18 +30,79 @@ rebalances), and its end offsets move only when records are fetched.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from faust.sensors.base import Sensor
 
 from monitor.metrics import CONTENT_TYPE, WorkerMetrics
 
-__all__ = ["Ops", "OpsSensor", "Readiness", "install_ops"]
+__all__ = ["OPS_PATHS", "Ops", "OpsSensor", "Readiness", "install_ops", "read_token", "web_options"]
 
 log = logging.getLogger("monitor.ops")
+
+#: the only paths the worker's web port answers (anything else: 404)
+OPS_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
+_NOT_FOUND = b'{"detail": "not found: this port serves only /metrics, /healthz and /readyz"}'
+
+
+def _only_ops_paths() -> Any:
+    from aiohttp import web
+
+    @web.middleware
+    async def only_ops_paths(request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+        if request.path not in OPS_PATHS or request.method not in ("GET", "HEAD"):
+            status = 404 if request.path not in OPS_PATHS else 405
+            body = _NOT_FOUND if status == 404 else b'{"detail": "method not allowed"}'
+            return web.Response(body=body, status=status, content_type="application/json",
+                                headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+        response = await handler(request)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return only_ops_paths
+
+
+def web_options() -> dict[str, Any]:
+    """Faust app settings for the worker's web server: none of Faust's own views, and a middleware
+    that answers 404 to every path but :data:`OPS_PATHS`."""
+    return {
+        "web_router_enabled": False,
+        "web_tables_enabled": False,
+        "web_graph_enabled": False,
+        "web_stats_enabled": False,
+        "web_metrics_enabled": False,
+        "web_application_options": {"middlewares": [_only_ops_paths()]},
+    }
+
+
+def read_token(path: Path | None) -> str | None:
+    """The bearer token ``/metrics`` asks for: the first line of ``path`` (None: no token asked).
+
+    A file that cannot be read or is empty is an error at start, not a port left open."""
+    if path is None:
+        return None
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"metrics token file {path}: {exc.strerror or exc}") from None
+    if not token or len(token) < 16 or any(c.isspace() for c in token):
+        raise ValueError(f"metrics token file {path}: expected one token of at least 16 characters, no spaces")
+    return token
+
+
+def _token_matches(header: str | None, token: str) -> bool:
+    scheme, _, given = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        return False
+    want = hashlib.sha256(token.encode()).digest()
+    return hmac.compare_digest(hashlib.sha256(given.strip().encode()).digest(), want)
 
 
 class Readiness:
@@ -171,11 +240,12 @@ def _tp(topic: str, partition: int) -> Any:
 
 
 def install_ops(app: Any, shell: Any, metrics: WorkerMetrics, *, poll_seconds: float = 5.0,
-                broker_timeout: float = 10.0, faust_sensor: bool = False) -> Ops:
+                broker_timeout: float = 10.0, faust_sensor: bool = False, token: str | None = None) -> Ops:
     """Register ``/metrics``, ``/healthz`` and ``/readyz``, the rebalance sensor and the offset poll.
 
     Call it from ``create_app`` before the worker starts. ``shell`` needs ``topics`` and
-    ``runtime`` (the :class:`~monitor.agents.app.WorkerShell`).
+    ``runtime`` (the :class:`~monitor.agents.app.WorkerShell`). With ``token``, ``/metrics``
+    answers 401 unless the request carries ``Authorization: Bearer <token>``.
     """
     ops = Ops(app, shell, metrics, poll_seconds=poll_seconds, broker_timeout=broker_timeout)
     if faust_sensor:
@@ -195,6 +265,9 @@ def install_ops(app: Any, shell: Any, metrics: WorkerMetrics, *, poll_seconds: f
             Response,  # Faust's web driver; its bytes() refuses a charset
         )
 
+        if token is not None and not _token_matches(request.headers.get("Authorization"), token):
+            return Response(body=b'{"detail": "a valid bearer token is required"}', status=401,
+                            headers={"Content-Type": "application/json", "WWW-Authenticate": "Bearer"})
         body, content_type = ops.metrics_body()
         return Response(body=body, headers={"Content-Type": content_type})
 

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.desk.apidocs import mount_api_docs
 from monitor.desk.auth import Authenticator, Principal
 from monitor.desk.metrics import CONTENT_TYPE, DeskMetrics
 from monitor.desk.models import Me, Problem
@@ -31,7 +32,7 @@ from monitor.desk.page import mount_page
 from monitor.desk.service import Desk
 from monitor.desk.settings import DeskSettings
 from monitor.desk.teams import Defaults, TeamsConfig
-from monitor.desk.web import OPS, Context, require
+from monitor.desk.web import OPS, Context, SecurityHeaders, require
 
 log = logging.getLogger("monitor.desk")
 
@@ -152,7 +153,7 @@ def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = N
     teams = teams or TeamsConfig(version="default", defaults=Defaults(visits_per_day=4))
     tz = tz or ZoneInfo("Asia/Shanghai")
     wall: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
-    app = FastAPI(title="Post-loan monitor: alert desk", version="1",
+    app = FastAPI(title="Post-loan monitor: alert desk", version="1", docs_url=None, redoc_url=None,
                   description="Alerts, cases, overrides, borrower details, inspection schedules and visits. "
                   "Every change is written to the audit topic and read back before it is answered.",
                   lifespan=lifespan, dependencies=[Depends(_known_query)],
@@ -165,6 +166,7 @@ def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = N
     ctx = Context(desk, auth, teams, settings, wall, tz, metrics, floor_max_days, cap_max_days)
     app.state.ctx = ctx
     app.add_middleware(_Guard, max_body=settings.max_body_bytes, metrics=lambda: metrics)
+    app.add_middleware(SecurityHeaders)  # no-store and the rest on every answer (web.py)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -208,5 +210,6 @@ def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = N
     app.include_router(routes_reports.router)
     app.include_router(routes_feeds.router)
     mount_page(app)
+    mount_api_docs(app, settings.api_docs)
     return app
 

@@ -32,6 +32,7 @@ class DeskSettings(BaseSettings):
     policy: Path | None = Field(None, description="Policy file (its time zone dates the schedule)")
     write_timeout: Annotated[float, Field(gt=0, le=60)] = Field(
         5.0, description="Seconds a change waits to be read back from Kafka before answering 202")
+    api_docs: bool = Field(True, description="Serve the API reference at /docs (no script, nothing from another host)")
     max_body_bytes: Annotated[int, Field(ge=256, le=10_485_760)] = 65_536
     stream_seconds: Annotated[float, Field(gt=0, le=86_400)] = Field(
         3600.0, description="A push stream closes after this long (clients reconnect with Last-Event-ID)")

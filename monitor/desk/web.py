@@ -159,3 +159,36 @@ def refuse(note: str) -> HTTPException:
     """A change that does not fit the current state: 403 for four eyes, 409 otherwise."""
     return HTTPException(403 if note.startswith("four eyes") else 409, note)
 
+
+
+# ------------------------------------------------------------------ security headers
+
+#: what JSON, text and metrics answers may load: nothing (the page and /docs carry the page's own CSP)
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_DEFAULTS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"),
+             (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY"),
+             (b"content-security-policy", API_CSP.encode()))
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: every answer gets ``Cache-Control: no-store`` (borrower data never sits in a
+    browser's or a proxy's cache), ``nosniff``, no referrer, no framing and a CSP that loads nothing,
+    unless the route set its own (the page's files: ``no-cache`` with an ETag and the page's CSP)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend((name, value) for name, value in _DEFAULTS if name not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, sending)

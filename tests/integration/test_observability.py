@@ -35,6 +35,32 @@ def _get(url: str) -> tuple[int, dict]:
         return err.code, json.loads(err.read())
 
 
+def _listening_addresses(port: int) -> set[str]:
+    """The local addresses of the TCP sockets listening on ``port`` (from /proc/net/tcp and tcp6)."""
+    import ipaddress
+    import socket
+    import struct
+
+    found = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            addr, _, p = local.partition(":")
+            if state != "0A" or int(p, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(addr)
+            if len(raw) == 4:
+                found.add(socket.inet_ntoa(struct.pack("<I", int(addr, 16))))
+            else:
+                words = b"".join(struct.pack("<I", int(addr[i:i + 8], 16)) for i in range(0, 32, 8))
+                found.add(str(ipaddress.IPv6Address(words)))
+    return found
+
+
 @pytest.fixture
 def prometheus_binary() -> str:
     binary = shutil.which("prometheus")
@@ -52,7 +78,7 @@ def test_prometheus_reports_what_the_worker_was_fed(broker, names, tmp_path, pro
     write_simulation(simulate(120, 5, 17, duplicates=0.01), events)
     expected = replay([events], default_policy())
     web = _free_port()
-    env = settings_env(broker, names, tmp_path / "w1", MONITOR_WEB_PORT=str(web), MONITOR_WEB_HOST="127.0.0.1")
+    env = settings_env(broker, names, tmp_path / "w1", MONITOR_WEB_PORT=str(web))  # default host: loopback
     create_topics(_settings(env))
     _produce(env, events)
     worker = Worker(env, tmp_path / "w1.log").start()
@@ -106,6 +132,12 @@ def test_prometheus_reports_what_the_worker_was_fed(broker, names, tmp_path, pro
         status, body = _get(f"http://127.0.0.1:{web}/readyz")
         assert status == 200 and body["partitions"] == [0, 1, 2, 3] and body["missing"] == []
         assert _get(f"http://127.0.0.1:{web}/healthz") == (200, {"status": "alive"})
+        # nothing but the three: Faust's table view would hand out a borrower's stored state
+        some = next(v.borrower_id for v in views)
+        for path in (f"/table/borrowers/{some}/", "/table/borrowers/", "/", "/router/", "/graph/"):
+            status, body = _get(f"http://127.0.0.1:{web}{path}")
+            assert status == 404 and some not in json.dumps(body), path
+        assert _listening_addresses(web) == {"127.0.0.1"}
     finally:
         prom_proc.terminate()
         prom_proc.wait(timeout=30)
