@@ -106,7 +106,7 @@ def replay(events: tuple[str, ...], out: Path, policy_path: str | None, as_of: s
     from monitor.replay import replay as run, write_outputs
 
     policy = _policy(policy_path)
-    result = run(list(events), policy, parse_as_of(as_of))
+    result = run(list(events), policy, parse_as_of(as_of), snapshots=out / "snapshots")
     write_outputs(result, out)
     print_summary(result, out)
     if strict and result.rejected:
@@ -151,7 +151,7 @@ def demo(directory: Path | None, borrowers: int, months: int, seed: int) -> None
     click.echo(f"simulating {borrowers:,} borrowers over {months} months (seed {seed}) ...")
     write_simulation(sim(borrowers, months, seed, duplicates=0.002, malformed=0.001), events)
     out = directory / "replay"
-    result = run([events], default_policy())
+    result = run([events], default_policy(), snapshots=out / "snapshots")
     write_outputs(result, out)
     print_summary(result, out)
     click.echo(f"events           {events}\nground truth     {outcomes_path(events)}")

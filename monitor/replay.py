@@ -12,6 +12,7 @@ import csv
 import gc
 import io
 import json
+import shutil
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -21,11 +22,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from monitor._time import iso, to_us
-from monitor.engine import DUPLICATE, Engine
+from monitor._replay_run import Runner
+from monitor.engine import Engine
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
 from monitor.jsonl import MAX_LINE_BYTES, iter_lines
 from monitor.outputs import Alert, BorrowerView, ScheduleEntry
 from monitor.rules.policy import LEVEL_NAMES, Policy
+from monitor.snapshots import SnapshotPart, write_manifest
 from monitor.state import BorrowerState
 
 __all__ = ["Reject", "ReplayResult", "parse_lines", "replay", "replay_events", "write_outputs"]
@@ -138,55 +141,46 @@ def parse_lines(
 
 
 def replay_events(
-    engine: Engine, events: Sequence[tuple[int, Event]], as_of: int | None, result: ReplayResult
+    engine: Engine, events: Sequence[tuple[int, Event]], as_of: int | None, result: ReplayResult,
+    snapshots: Path | None = None,
 ) -> ReplayResult:
-    """Apply validated events in time order (stable), then advance everyone to ``as_of``."""
+    """Apply validated events in time order (stable), then advance everyone to ``as_of``.
+
+    With ``snapshots``, the per-day records (``monitor.snapshots``) are written into that directory."""
     order = sorted(range(len(events)), key=lambda i: events[i][0])
     if as_of is None and events:
         as_of = events[order[-1]][0]
     result.as_of = as_of
-    states = result.states
-    alerts = result.alerts
-    history = result.schedule_history
-    new_state = engine.new_state
-    apply = engine.apply
+    part = _open_part(snapshots)
+    runner = Runner(engine, as_of, result, part)
+    feed = runner.feed
     for i in order:
         t, event = events[i]
-        if as_of is not None and t > as_of:
-            result.after_as_of += 1
-            continue
-        bid = event.borrower_id
-        state = states.get(bid)
-        if state is None:
-            state = states[bid] = new_state(bid)
-        step = apply(state, event, t)
-        if step.outcome == DUPLICATE:
-            result.duplicates += 1
-        else:
-            result.applied += 1
-            result.events_by_type[event.type] += 1
-            if t > result.newest_by_type.get(event.type, -(2**62)):
-                result.newest_by_type[event.type] = t
-        if step.alerts:
-            alerts.extend(step.alerts)
-        if step.schedule_changed:
-            history.append((state.clock or t, bid, engine.schedule_entry(state)))
-    for bid in sorted(states):
-        state = states[bid]
-        if as_of is not None:
-            step = engine.advance(state, as_of)
-            if step.alerts:
-                alerts.extend(step.alerts)
-            if step.schedule_changed:
-                history.append((state.clock or as_of, bid, engine.schedule_entry(state)))
-        result.views.append(engine.view(state, as_of))
-    alerts.sort(key=lambda a: (a.at, a.borrower_id, a.sequence))
-    history.sort(key=lambda h: (h[0], h[1]))
+        feed(t, event)
+    _finish(runner, engine.policy, as_of, snapshots, part)
     return result
 
 
-def replay(paths: Sequence[str | Path], policy: Policy, as_of: int | None = None) -> ReplayResult:
-    """Read, validate and replay event files. Raises ``InputError`` for an unreadable file."""
+def _open_part(snapshots: Path | None) -> SnapshotPart | None:
+    if snapshots is None:
+        return None
+    shutil.rmtree(snapshots, ignore_errors=True)
+    return SnapshotPart(snapshots / "part-000")
+
+
+def _finish(runner: Runner, policy: Policy, as_of: int | None, snapshots: Path | None,
+            part: SnapshotPart | None) -> None:
+    runner.finish(as_of, snapshots / "signals.jsonl" if snapshots is not None else None)
+    if snapshots is not None and part is not None:
+        write_manifest(snapshots, [part.close()], policy_version=policy.version, timezone=policy.timezone,
+                       as_of=as_of)
+
+
+def replay(paths: Sequence[str | Path], policy: Policy, as_of: int | None = None,
+           snapshots: Path | None = None) -> ReplayResult:
+    """Read, validate and replay event files. Raises ``InputError`` for an unreadable file.
+
+    With ``snapshots`` (a directory), the per-day records of every borrower are written there."""
     started = time.perf_counter()
     result = ReplayResult(as_of=as_of)
     events: list[tuple[int, Event]] = []
@@ -199,7 +193,7 @@ def replay(paths: Sequence[str | Path], policy: Policy, as_of: int | None = None
             before = len(events) + len(result.rejects)
             events.extend(parse_lines(str(path), iter_lines(path), result.rejects))
             result.read += len(events) + len(result.rejects) - before
-        replay_events(Engine(policy), events, as_of, result)
+        replay_events(Engine(policy), events, as_of, result, snapshots)
     finally:
         if was_enabled:
             gc.enable()

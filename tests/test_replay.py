@@ -295,3 +295,38 @@ def test_published_schema_file_is_the_generated_one():
 
     published = (Path(__file__).resolve().parent.parent / "docs" / "schema.json").read_text(encoding="utf-8")
     assert published == schema_json(), "docs/schema.json is stale: run `monitor schema --out docs/schema.json`"
+
+
+# The outputs of monitor replay on tests/data/golden-events.jsonl.gz (400 simulated borrowers, 14 months, with
+# copies and malformed lines) as the replay wrote them before the snapshots, the streaming input and the shards
+# (main at fdeba5a): the same policy must keep giving the same bytes.
+GOLDEN_SHA256 = {
+    None: {
+        "alerts.jsonl": "06439006494df5e44c4ec0e4ca5821f7a56339f6e669f7661ad360880e45f421",
+        "borrowers.jsonl": "21376961a2f3973bc731f62b0d26452406852788daf9094d5295fcaaefd639f7",
+        "rejects.jsonl": "839716c9b335028152e0bf3709c99916eba30b667672de95cdee76ffc06e9cf6",
+        "schedule.csv": "1613dbda339bacbc04e2c31dd2e2b62183b176713bbdc55956534070795d6952",
+        "schedule_history.jsonl": "de1596949989e8c086f965a620a025f00352670ad6cb495c97798a418f1de37e",
+        "summary.json": "3bd360c664338da971856e480c68de95e513ac3807e08b98b8751dbabe1ae4ab",
+    },
+    "2025-09-15T12:00:00+08:00": {
+        "alerts.jsonl": "8a385776c89b31f610ee9d1b4eb6a7525b61ce6c309275f528c61cd16cebc56b",
+        "borrowers.jsonl": "993b5ecd429c318dbd79ff558ab31826e12ce87064785f7bd01e8427ad5adcec",
+        "rejects.jsonl": "839716c9b335028152e0bf3709c99916eba30b667672de95cdee76ffc06e9cf6",
+        "schedule.csv": "d050c14576fc3b8abcc868baee183974d4bcd39c995397d551766238d4431f17",
+        "schedule_history.jsonl": "d4dcd2de39aab04865505082eb7455b33ac4957a9f69abd8f11fe07af2677224",
+        "summary.json": "b4310f49558d07ae6b6eee05b30d8f58bef4639bf3bc72ac829d118fe02e4ae1",
+    },
+}
+
+
+@pytest.mark.parametrize("as_of", list(GOLDEN_SHA256))
+def test_outputs_are_byte_identical_to_those_before_the_rewrite(tmp_path, monkeypatch, as_of):
+    import hashlib
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)  # rejects.jsonl names the file as given
+    args = ["replay", "tests/data/golden-events.jsonl.gz", "--out", str(tmp_path / "out")]
+    assert main(args + (["--as-of", as_of] if as_of else [])) == 0
+    got = {name: hashlib.sha256((tmp_path / "out" / name).read_bytes()).hexdigest() for name in GOLDEN_SHA256[as_of]}
+    assert got == GOLDEN_SHA256[as_of]

@@ -1,0 +1,294 @@
+"""The replay's loop: events in time order through the engine, day by day, with the snapshots.
+
+A :class:`Runner` takes validated events in ``occurred_at`` order (ties in input
+order) and applies them with the engine, as ``monitor replay`` always has. At
+each local midnight it first closes the day: it settles the time-driven changes
+due before the midnight (the engine's wake-ups, as the streaming worker does at
+a watermark), notes the borrowers whose classification floor moved with their
+days past due, and writes the record of every borrower whose record changed that
+day (``monitor.snapshots``). The alerts, views and schedule changes are the same
+as without the day edges; the schedule history keeps its instants (a change made
+by a wake-up is dated by the borrower's next step, as it always was).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from monitor.engine import DUPLICATE, Engine
+from monitor.events import GRADE_INDEX, Event, LoanProfile
+from monitor.rules.evaluate import highest_dpd
+from monitor.rules.policy import Policy
+from monitor.snapshots import CHECKPOINT_END, DUE_WHY, NONE, Days, SnapshotPart, day_date, day_number
+from monitor.state import BorrowerState
+
+__all__ = ["Runner"]
+
+_WHY = {w: i for i, w in enumerate(DUE_WHY)}
+_FAR = 2**62
+
+
+class Runner:
+    """One replay (or one shard of it): feed events in time order, then :meth:`finish`."""
+
+    def __init__(self, engine: Engine, as_of: int | None, result: Any, part: SnapshotPart | None,
+                 reject: Callable[[str, int, str], None] | None = None) -> None:
+        self.engine = engine
+        self.policy: Policy = engine.policy
+        self.as_of = as_of
+        self.result = result
+        self.part = part
+        self.reject = reject
+        self.days = Days(self.policy.zone)
+        self.index: dict[str, int] = {}
+        self.states: list[BorrowerState] = []
+        self.first_seen: list[int] = []
+        self.names: list[int] = []
+        self.last: list[tuple[Any, ...] | None] = []
+        self.dirty: set[int] = set()
+        self.wakes: list[tuple[int, int]] = []
+        self.floors: list[tuple[int, int]] = []  # (instant a classification floor is crossed, borrower)
+        self.pending: dict[int, tuple[object, ...]] = {}  # schedule key before a day-edge advance
+        self.day: int | None = None  # the local day in progress
+        self.edge = _FAR  # the first instant of the next day
+        c = self.policy.classification
+        self.floors_at = (c.special_mention, c.substandard, c.doubtful, c.loss)
+        self.last_t: int | None = None
+
+    # ------------------------------------------------------------ events
+
+    def _borrower(self, bid: str) -> int:
+        i = self.index.get(bid)
+        if i is None:
+            i = self.index[bid] = len(self.states)
+            self.states.append(self.engine.new_state(bid))
+            self.first_seen.append(NONE)
+            self.names.append(-1)
+            self.last.append(None)
+            if self.part is not None:
+                self.part.add_borrower(bid)
+        return i
+
+    def feed(self, t: int, event: Event, source: str = "", line: int = 0) -> None:
+        """Apply one event (``t``: its ``occurred_at``; not before the previous event's)."""
+        result = self.result
+        if self.as_of is not None and t > self.as_of:
+            result.after_as_of += 1
+            return
+        if t >= self.edge or self.day is None:
+            self._advance_days(t)
+        self.last_t = t
+        i = self._borrower(event.borrower_id)
+        state = self.states[i]
+        before = self.pending.pop(i, None)
+        had_profile = state.profile is not None
+        try:
+            step = self.engine.apply(state, event, t)
+        except Exception as exc:  # noqa: BLE001 - one event never stops the replay: it is rejected
+            if self.reject is None:
+                raise
+            self.reject(source, line, f"engine error: {type(exc).__name__}: {exc}"[:500])
+            self.dirty.add(i)
+            return
+        if step.outcome == DUPLICATE:
+            result.duplicates += 1
+        else:
+            result.applied += 1
+            result.events_by_type[event.type] += 1
+            if t > result.newest_by_type.get(event.type, -(2**62)):
+                result.newest_by_type[event.type] = t
+        if step.alerts:
+            result.alerts.extend(step.alerts)
+        changed = step.schedule_changed if before is None else self.engine.schedule_key(state) != before
+        if changed:
+            result.schedule_history.append((state.clock or t, event.borrower_id, self.engine.schedule_entry(state)))
+        if state.wake is not None:
+            heapq.heappush(self.wakes, (state.wake, i))
+        if self.part is not None:
+            self.dirty.add(i)
+            if not had_profile and state.profile is not None:
+                self.first_seen[i] = t
+            if isinstance(event, LoanProfile) and state.profile is not None and state.profile.eid == event.event_id:
+                self.names[i] = self.part.code("name", event.name)
+
+    # ------------------------------------------------------------ day edges
+
+    def _advance_days(self, t: int) -> None:
+        """Close every day that ends at or before ``t``."""
+        target = self.days.of(t)
+        if self.day is None:
+            self.day = target
+            self.edge = self.days.start(target + 1)
+            return
+        while self.day < target:
+            nxt = self._next_busy_day(target)
+            if nxt > self.day:  # nothing happens on the days between: no rows, but month ends still count
+                self._skip_to(nxt)
+                continue
+            self._close(self.day, self.edge - 1)
+            self.day += 1
+            self.edge = self.days.start(self.day + 1)
+
+    def _next_busy_day(self, target: int) -> int:
+        """The first day from the current one on which a wake-up or floor falls, or ``target``."""
+        soonest = min(self.wakes[0][0] if self.wakes else _FAR, self.floors[0][0] if self.floors else _FAR)
+        if self.dirty or soonest < self.edge:
+            return self.day  # type: ignore[return-value]
+        if soonest >= _FAR:
+            return target
+        return min(target, self.days.of(soonest))
+
+    def _skip_to(self, day: int) -> None:
+        """Jump over quiet days, writing the checkpoints of the month ends among them."""
+        cur = self.day if self.day is not None else day
+        if self.part is not None:
+            d = day_date(cur)
+            while True:
+                end = _month_end(d)
+                if day_number(end) >= day:
+                    break
+                self.part.checkpoint(day_number(end), self.days.start(day_number(end) + 1) - 1, end.isoformat())
+                d = end + timedelta(days=1)
+        self.day = day
+        self.edge = self.days.start(day + 1)
+
+    def _close(self, day: int, at: int) -> None:
+        """The end of ``day`` (``at`` its last instant): settle what is due, write the changed records."""
+        engine, states, wakes = self.engine, self.states, self.wakes
+        while wakes and wakes[0][0] <= at:
+            wake, i = heapq.heappop(wakes)
+            state = states[i]
+            if state.wake != wake:
+                continue
+            if i not in self.pending:
+                self.pending[i] = engine.schedule_key(state)
+            step = engine.advance(state, at)
+            if step.alerts:
+                self.result.alerts.extend(step.alerts)
+            if state.wake is not None:
+                heapq.heappush(wakes, (state.wake, i))
+            self.dirty.add(i)
+        floors = self.floors
+        while floors and floors[0][0] <= at:
+            self.dirty.add(heapq.heappop(floors)[1])
+        if self.part is None:
+            self.dirty.clear()
+            return
+        rows = []
+        for i in self.dirty:
+            rec = self._record(states[i], at, i)
+            if rec != self.last[i]:
+                self.last[i] = rec
+                rows.append((i, rec))
+            if rec[4]:  # overdue: the next floor crossing
+                nxt = self._next_floor(states[i], at)
+                if nxt is not None:
+                    heapq.heappush(floors, (nxt, i))
+        self.dirty.clear()
+        self.part.write_day(day, rows)
+        d = day_date(day)
+        if d == _month_end(d):
+            self.part.checkpoint(day, at, d.isoformat())
+
+    def _next_floor(self, s: BorrowerState, at: int) -> int | None:
+        top, _ = highest_dpd(s, at)
+        c = next((c for c in self.floors_at if c > top), None)
+        if c is None:
+            return None
+        return min(a.at + (c - a.dpd) * 86_400_000_000 for a in s.accounts.values() if a.dpd > 0)
+
+    def _record(self, s: BorrowerState, at: int, i: int) -> tuple[Any, ...]:
+        p = s.profile
+        if p is None:
+            return (-1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, s.alerts, 0, 0, NONE, NONE, NONE,
+                    NONE, NONE if s.bureau is None else s.bureau.at, NONE if s.inspection is None else s.inspection.at,
+                    NONE)
+        top, top_id = highest_dpd(s, at)
+        code = self.part.code  # type: ignore[union-attr]
+        cls = sum(1 for c in self.floors_at if top >= c)
+        acc = s.accounts[top_id] if top_id is not None else None
+        return (
+            s.tier, s.computed, GRADE_INDEX.get(s.grade, -1) if s.grade is not None else -1, cls, 1 if top > 0 else 0,
+            _WHY.get(s.due_why, -1) if s.due_why is not None else -1,
+            code("segment", p.segment), code("industry", p.industry), code("branch", p.branch),
+            code("team", p.team), code("product", p.product), code("mitigation", p.mitigation), self.names[i],
+            self.days.of(s.due) if s.due is not None else -1, s.alerts, acc.dpd if acc is not None else 0,
+            round(p.exposure * 100), s.tier_since if s.tier_since is not None else NONE, self.first_seen[i],
+            p.at, s.grade_at if s.grade_at is not None else NONE,
+            s.bureau.at if s.bureau is not None else NONE, s.inspection.at if s.inspection is not None else NONE,
+            acc.at if acc is not None else NONE,
+        )
+
+    # ------------------------------------------------------------ the end
+
+    def finish(self, as_of: int | None, signals: Path | None = None) -> None:
+        """Advance everyone to ``as_of``, close the last day at it, write views and the last checkpoint."""
+        result, engine = self.result, self.engine
+        if as_of is not None and self.day is not None:
+            self._advance_days(as_of)
+        for bid in sorted(self.index):
+            i = self.index[bid]
+            state = self.states[i]
+            if as_of is not None:
+                before = self.pending.pop(i, None)
+                clock = state.clock
+                step = engine.advance(state, as_of)
+                if state.clock != clock:
+                    self.dirty.add(i)
+                if step.alerts:
+                    result.alerts.extend(step.alerts)
+                    self.dirty.add(i)
+                changed = step.schedule_changed if before is None else engine.schedule_key(state) != before
+                if changed:
+                    result.schedule_history.append((state.clock or as_of, bid, engine.schedule_entry(state)))
+                    self.dirty.add(i)
+            result.views.append(engine.view(state, as_of))
+            result.states[bid] = state
+        if self.part is not None and self.day is not None and as_of is not None:
+            self.wakes.clear()
+            self._close_last(as_of)
+        elif self.part is not None and self.day is not None:
+            self.part.checkpoint(self.day, self.last_t or 0, CHECKPOINT_END)
+        result.alerts.sort(key=lambda a: (a.at, a.borrower_id, a.sequence))
+        result.schedule_history.sort(key=lambda h: (h[0], h[1]))
+        if signals is not None:
+            self.write_signals(signals, as_of)
+
+    def _close_last(self, as_of: int) -> None:
+        part = self.part
+        if part is None or self.day is None:
+            return
+        floors = self.floors
+        while floors and floors[0][0] <= as_of:
+            self.dirty.add(heapq.heappop(floors)[1])
+        rows = []
+        for i in self.dirty:
+            rec = self._record(self.states[i], as_of, i)
+            if rec != self.last[i]:
+                self.last[i] = rec
+                rows.append((i, rec))
+        self.dirty.clear()
+        part.write_day(self.day, rows)
+        part.checkpoint(self.day, as_of, CHECKPOINT_END)
+
+    def write_signals(self, path: Path, as_of: int | None) -> None:
+        """The signals that hold at ``as_of`` of every borrower at watch or above, by borrower id."""
+        t = as_of if as_of is not None else 0
+        with path.open("w", encoding="utf-8", newline="\n") as fh:
+            for bid in sorted(self.index):
+                state = self.states[self.index[bid]]
+                if state.profile is None or state.tier < 1:
+                    continue
+                sigs = [s.model_dump(mode="json") for s in self.engine.signals(state, t)]
+                fh.write(json.dumps({"borrower_id": bid, "signals": sigs}, ensure_ascii=False,
+                                    separators=(",", ":")))
+                fh.write("\n")
+
+
+def _month_end(d: date) -> date:
+    return (d.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
