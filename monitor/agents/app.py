@@ -345,7 +345,10 @@ class WorkerShell:
                 # keyed by the message's key if it had one, else in the partition it was read from
                 partition = where(topic, d.key) if d.key else d.partition % self._partition_counts[topic]
                 batches.add(topic, partition, d.key.encode() if d.key else None, d.model_dump_json().encode())
+            sent_at = time.perf_counter()
             futures = [d.future for d in await batches.send()]
+            if self.ops is not None:  # an observer of the deliveries (producer latency and errors)
+                self.ops.observe_sends(futures, sent_at)
             # until the finishing task has written them, states are read from here (see _get)
             self._unwritten.update(out.states)
         if previous is not None:

@@ -39,8 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from faust.sensors.base import Sensor
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
-from monitor.metrics import CONTENT_TYPE, WorkerMetrics
+from monitor.buildinfo import register_process_metrics
+from monitor.metrics import BATCH_BUCKETS, CONTENT_TYPE, WorkerMetrics
 
 __all__ = ["OPS_PATHS", "Ops", "OpsSensor", "Readiness", "install_ops", "read_token", "web_options"]
 
@@ -163,6 +167,65 @@ class OpsSensor(Sensor):
         self.metrics.on_rebalance_finished()
 
 
+class _StoreSize(Collector):
+    """``monitor_state_store_bytes``: the bytes of the worker's local table store (its data directory), read
+    at scrape time; 0 with the memory store."""
+
+    def __init__(self, data_dir: Path | None) -> None:
+        self.data_dir = data_dir
+
+    def collect(self) -> Any:
+        total = 0
+        if self.data_dir is not None:
+            for path in self.data_dir.rglob("*"):
+                try:
+                    if path.is_file():
+                        total += path.stat().st_size
+                except OSError:  # a file RocksDB removed while we walked
+                    continue
+        yield GaugeMetricFamily("monitor_state_store_bytes", "Bytes of the worker's local table store "
+                                "(RocksDB files in its data directory)", value=total)
+
+
+class _CountProducerErrors(logging.Handler):
+    """Counts the producer's own error reports (aiokafka logs a produce error it retries at WARNING)."""
+
+    def __init__(self, counter: Counter) -> None:
+        super().__init__(logging.WARNING)
+        self.counter = counter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counter.labels("retried").inc()
+
+
+class ProducerFigures:
+    """``monitor_producer_send_seconds`` and ``monitor_producer_send_errors_total``: an observer of the
+    deliveries the shell already holds (done callbacks on their futures; nothing is awaited)."""
+
+    def __init__(self, registry: Any) -> None:
+        self.latency = Histogram("monitor_producer_send_seconds", "Time from handing a record batch to the "
+                                 "producer until the broker acknowledged it (acks=all)", buckets=BATCH_BUCKETS,
+                                 registry=registry)
+        self.errors = Counter("monitor_producer_send_errors", "Produce errors: retried (the producer tries "
+                              "again) and failed (a batch not delivered: the worker exits with 70)", ["kind"],
+                              registry=registry)
+        for kind in ("retried", "failed"):
+            self.errors.labels(kind)
+        self.handler = _CountProducerErrors(self.errors)
+
+    def observe(self, futures: list[Any], started: float) -> None:
+        def done(fut: Any) -> None:
+            if fut.cancelled():
+                return
+            if fut.exception() is not None:
+                self.errors.labels("failed").inc()
+            else:
+                self.latency.observe(time.perf_counter() - started)
+
+        for fut in futures:
+            fut.add_done_callback(done)
+
+
 class Ops:
     """The poll and the three views; built by :func:`install_ops`."""
 
@@ -177,6 +240,16 @@ class Ops:
         topics = shell.topics
         self._watched = set(topics.inputs) | {topics.clock}
         self._probe_topic = topics.clock
+        registry = metrics.registry
+        self.broker_up = Gauge("monitor_broker_up", "1 when the broker answered the last end-offset request "
+                               "(every few seconds), else 0", registry=registry)
+        self.broker_seconds = Gauge("monitor_broker_request_seconds", "How long the last end-offset request "
+                                    "took", registry=registry)
+        self.producer = ProducerFigures(registry)
+
+    def observe_sends(self, futures: list[Any], started: float) -> None:
+        """The shell hands over the delivery futures of a batch it submitted at ``started`` (perf_counter)."""
+        self.producer.observe(futures, started)
 
     async def poll(self) -> None:
         """Ask the broker for end offsets; publish consumer lag, recovery progress and buffered events."""
@@ -196,12 +269,18 @@ class Ops:
             return
         self.readiness.partitions = sorted({tp.partition for tp in assigned})
         probe = assigned or [_tp(self._probe_topic, 0)]
+        asked = time.perf_counter()
         try:
             ends = await asyncio.wait_for(consumer.highwaters(*probe), timeout=self.broker_timeout)
         except Exception as exc:  # noqa: BLE001 - timeouts, connection errors: the broker is not reachable
             self.readiness.broker_error = f"{exc.__class__.__name__}: {exc}"[:300]
-            log.warning("broker did not answer the end-offset request: %s", self.readiness.broker_error)
+            self.broker_up.set(0)
+            self.broker_seconds.set(time.perf_counter() - asked)
+            log.warning("broker did not answer the end-offset request: %s", self.readiness.broker_error,
+                        extra={"partitions": len(probe)})
             return
+        self.broker_up.set(1)
+        self.broker_seconds.set(time.perf_counter() - asked)
         self.readiness.broker_ok_at = self.readiness.clock()
         self.readiness.broker_error = None
         committed = dict(getattr(consumer, "_committed_offset", None) or {})  # faust's record of commits
@@ -248,6 +327,14 @@ def install_ops(app: Any, shell: Any, metrics: WorkerMetrics, *, poll_seconds: f
     answers 401 unless the request carries ``Authorization: Bearer <token>``.
     """
     ops = Ops(app, shell, metrics, poll_seconds=poll_seconds, broker_timeout=broker_timeout)
+    settings = getattr(shell, "settings", None)
+    engine = getattr(getattr(shell, "runtime", None), "engine", None)
+    register_process_metrics(metrics.registry, "worker", engine.policy.version if engine is not None else "unknown")
+    store = settings.data_dir if settings is not None and settings.store == "rocksdb://" else None
+    metrics.registry.register(_StoreSize(store))
+    producer_log = logging.getLogger("aiokafka.producer.sender")
+    producer_log.handlers = [h for h in producer_log.handlers if not isinstance(h, _CountProducerErrors)]
+    producer_log.addHandler(ops.producer.handler)
     if faust_sensor:
         from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 

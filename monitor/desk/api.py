@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.buildinfo import register_process_metrics
 from monitor.desk.apidocs import mount_api_docs
 from monitor.desk.auth import Authenticator, Principal
 from monitor.desk.metrics import CONTENT_TYPE, DeskMetrics
@@ -147,7 +148,7 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = None,
                settings: DeskSettings | None = None, clock: Callable[[], datetime] | None = None,
                tz: ZoneInfo | None = None, floor_max_days: int = 365, cap_max_days: int = 180,
-               lifespan: Callable[[FastAPI], Any] | None = None) -> FastAPI:
+               lifespan: Callable[[FastAPI], Any] | None = None, policy_version: str = "unknown") -> FastAPI:
     """The FastAPI app over ``desk``. ``clock`` (default: the wall clock, UTC) is injectable for tests."""
     settings = settings or DeskSettings()
     teams = teams or TeamsConfig(version="default", defaults=Defaults(visits_per_day=4))
@@ -163,6 +164,7 @@ def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = N
         return wall().astimezone(tz).date()
 
     metrics = DeskMetrics(lambda: desk.view, today, teams, lambda: desk.version)
+    register_process_metrics(metrics.registry, "desk", policy_version)
     ctx = Context(desk, auth, teams, settings, wall, tz, metrics, floor_max_days, cap_max_days)
     app.state.ctx = ctx
     app.add_middleware(_Guard, max_body=settings.max_body_bytes, metrics=lambda: metrics)

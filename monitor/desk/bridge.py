@@ -164,6 +164,10 @@ class KafkaDesk(Desk):
         self.rebuild_seconds = time.monotonic() - self._started
         log.info("view caught up in %.1f s: %s", self.rebuild_seconds, self.view.stats())
 
+    def positions(self) -> dict[tuple[str, int], int]:
+        """The next offset the view reads, per (topic, partition) it has read from (for the view-lag figure)."""
+        return {(tp.topic, tp.partition): offset for tp, offset in list(self._positions.items())}
+
     # ------------------------------------------------------------------ commands
 
     async def send(self, record: AuditRecord | None, events: list[Event]) -> None:

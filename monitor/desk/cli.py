@@ -16,6 +16,8 @@ __all__ = ["serve", "users"]
 _OPTIONS: list[Option] = [
     ("--broker", {"help": "Kafka URL(s), kafka://HOST:PORT[,...] [env MONITOR_BROKER]"}),
     ("--topic-prefix", {"help": "Prefix of every topic name [env MONITOR_TOPIC_PREFIX]"}),
+    ("--app-id", {"help": "The workers' consumer group, whose lag the desk reports [env MONITOR_APP_ID; "
+                  "default monitor]"}),
     ("--host", {"help": "Listen address [env MONITOR_HOST; default 127.0.0.1]"}),
     ("--port", {"type": int, "help": "Listen port [env MONITOR_PORT; default 8080]"}),
     ("--users-file", {"type": click.Path(dir_okay=False, path_type=Path),
@@ -54,10 +56,16 @@ def build_app(settings: Any) -> Any:
     policy = load_policy(settings.policy) if settings.policy is not None else default_policy()
     desk = KafkaDesk(settings)
     scheduler = _report_scheduler(settings, desk, policy, teams) if settings.reports_enabled else None
+    # the worker group's lag and the view's, asked of the broker by the desk (ops' monitor.group_lag)
+    from monitor.group_lag import LagProbe
+
+    worker_topics = [*desk.topics.inputs, desk.topics.clock]
+    probe = LagProbe(settings.bootstrap_servers, settings.app_id, worker_topics, sorted(desk.kinds), desk.positions)
 
     @asynccontextmanager
     async def lifespan(app: Any) -> Any:
         await desk.start()
+        probe.start()
         if scheduler is not None:
             scheduler.start()
         try:
@@ -65,11 +73,13 @@ def build_app(settings: Any) -> Any:
         finally:
             if scheduler is not None:
                 await scheduler.stop()
+            probe.stop()
             await desk.stop()
 
     app = create_app(desk, auth=Authenticator(users), teams=teams, settings=settings, tz=policy.zone,
                      floor_max_days=policy.overrides.floor_max_days, cap_max_days=policy.overrides.cap_max_days,
-                     lifespan=lifespan)
+                     lifespan=lifespan, policy_version=policy.version)
+    app.state.ctx.metrics.registry.register(probe)
     from monitor.desk.reporting import ReportStore
 
     app.state.reports = scheduler.reporter.store if scheduler is not None else ReportStore(settings.reports_dir)

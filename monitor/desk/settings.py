@@ -25,6 +25,8 @@ class DeskSettings(BaseSettings):
 
     broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s), comma-separated")
     topic_prefix: Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9._-]*$")] = "monitor."
+    app_id: str = Field(
+        "monitor", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$", description="The workers' consumer group, whose lag the desk reports (the worker's --app-id)")
     host: str = Field("127.0.0.1", description="Address the HTTP service listens on")
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     users_file: Path = Field(Path("users.toml"), description="Users: token hashes, roles, teams")

@@ -104,3 +104,47 @@ def test_every_setting_is_an_option_of_the_worker_with_its_variable():
     for name in Settings.model_fields:
         assert f"--{name.replace('_', '-')}" in text, name
         assert f"MONITOR_{name.upper()}" in text, name
+
+
+def test_the_worker_exports_process_build_broker_producer_and_store_figures(tmp_path: Path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from monitor.buildinfo import version
+    from monitor.rules.loader import default_policy
+
+    settings = Settings(store="rocksdb://", data_dir=tmp_path / "data", app_id="fig-test", partitions=2,
+                        topic_prefix="fig.")
+    (tmp_path / "data" / "tables").mkdir(parents=True)
+    (tmp_path / "data" / "tables" / "000001.sst").write_bytes(b"x" * 4096)
+    _app, shell = create_app(settings)
+    samples = {}
+    for family in text_string_to_metric_families(shell.metrics.exposition().decode()):
+        for s in family.samples:
+            samples.setdefault(s.name, []).append(s)
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
+                 "process_start_time_seconds", "monitor_broker_up", "monitor_broker_request_seconds",
+                 "monitor_producer_send_seconds_count", "monitor_producer_send_errors_total"):
+        assert name in samples, name
+    assert samples["process_resident_memory_bytes"][0].value > 10_000_000
+    (build,) = samples["monitor_build_info"]
+    assert build.labels == {"component": "worker", "version": version(),
+                            "policy_version": default_policy().version} and build.value == 1
+    assert samples["monitor_state_store_bytes"][0].value >= 4096
+
+    # delivery futures as the shell hands them over: one delivered, one failed
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        ok, bad = loop.create_future(), loop.create_future()
+        shell.ops.observe_sends([ok, bad], 0.0)
+        ok.set_result(None)
+        bad.set_exception(RuntimeError("broker gone"))
+        await asyncio.sleep(0)
+
+    asyncio.run(go())
+    reg = shell.metrics.registry
+    assert reg.get_sample_value("monitor_producer_send_seconds_count") == 1
+    assert reg.get_sample_value("monitor_producer_send_errors_total", {"kind": "failed"}) == 1
+    import logging
+
+    logging.getLogger("aiokafka.producer.sender").warning("Got error produce response: %s", "NotLeader")
+    assert reg.get_sample_value("monitor_producer_send_errors_total", {"kind": "retried"}) == 1

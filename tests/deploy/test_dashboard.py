@@ -20,7 +20,12 @@ DESK = {
     "monitor_http_requests_total", "monitor_http_request_duration_seconds_bucket",
     "monitor_http_request_duration_seconds_sum", "monitor_http_request_duration_seconds_count",
 }
+# The desk's process figures (monitor/buildinfo.py) and its lag probe (monitor/group_lag.py)
+DESK_PROBE = {"monitor_consumer_group_lag", "monitor_desk_view_lag", "monitor_lag_probe_up",
+              "monitor_lag_probe_last_success_timestamp_seconds"}
 PROMETHEUS = {"up"}  # written by Prometheus itself for every target
+#: exported, but not worth a panel of their own
+UNSHOWN = {"python_info"}
 
 
 def _dashboard() -> dict:
@@ -46,6 +51,21 @@ def _worker_samples() -> set[str]:
     families = list(text_string_to_metric_families(w.metrics.exposition().decode()))
     empty = [f.name for f in families if not f.samples]
     assert not empty, f"families without a sample: {empty}"  # so that every name below is really exported
+    return {s.name for f in families for s in f.samples} | _ops_samples()
+
+
+def _ops_samples() -> set[str]:
+    """What the worker's web server adds to the registry (monitor/agents/ops.py): process, build, broker,
+    producer and store figures."""
+    import tempfile
+    from pathlib import Path
+
+    from monitor.agents.app import create_app
+    from monitor.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _app, shell = create_app(Settings(store="rocksdb://", data_dir=Path(tmp), app_id="dash"))
+        families = list(text_string_to_metric_families(shell.metrics.exposition().decode()))
     return {s.name for f in families for s in f.samples}
 
 
@@ -59,7 +79,7 @@ def test_metric_name_extraction():
 
 
 def test_every_queried_metric_is_exported():
-    exported = _worker_samples() | DESK | PROMETHEUS
+    exported = _worker_samples() | DESK | DESK_PROBE | PROMETHEUS
     used: dict[str, set[str]] = {}
     for where, expr in _panel_exprs() + rule_exprs():
         for name in metric_names(expr):
@@ -70,8 +90,9 @@ def test_every_queried_metric_is_exported():
     # and the other way round: the dashboard shows every worker family
     shown = {n for _, e in _panel_exprs() for n in metric_names(e)}
     bases = {n.removesuffix("_bucket").removesuffix("_sum").removesuffix("_count") for n in shown}
-    missing = {n for n in _worker_samples() if n.removesuffix("_bucket").removesuffix("_sum").removesuffix("_count")
-               not in bases and not n.endswith("_created")}
+    missing = {n for n in _worker_samples() | DESK_PROBE
+               if n.removesuffix("_bucket").removesuffix("_sum").removesuffix("_count") not in bases
+               and not n.endswith("_created") and n not in UNSHOWN}
     assert not missing, f"exported but on no panel: {sorted(missing)}"
 
 
@@ -83,6 +104,12 @@ def test_desk_names_are_the_desks():
     for name in DESK:
         base = name.removesuffix("_total").removesuffix("_bucket").removesuffix("_sum").removesuffix("_count")
         assert f'"{base}"' in source, f"{base} is not defined in monitor/desk/metrics.py"
+
+
+def test_probe_names_are_the_probes():
+    source = (ROOT / "monitor/group_lag.py").read_text()
+    for name in DESK_PROBE:
+        assert f'"{name}"' in source, name
 
 
 def test_dashboard_expressions_parse(tmp_path):

@@ -24,7 +24,16 @@ from tests.factories import T0, overdue, profile
 from tests.test_metrics import World, _msg
 
 DESK_ONLY = {"monitor_cases_open", "monitor_visits_due_today", "monitor_visits_overdue", "monitor_visits_planned",
-             "monitor_http_requests_total", "monitor_http_request_duration_seconds_bucket"}
+             "monitor_http_requests_total", "monitor_http_request_duration_seconds_bucket",
+             # the desk's lag probe (tests/integration/test_group_lag.py checks them on a real desk)
+             "monitor_consumer_group_lag", "monitor_desk_view_lag", "monitor_lag_probe_up",
+             "monitor_lag_probe_last_success_timestamp_seconds",
+             # added by the worker's web server and the processes themselves, not by the registry fed here
+             # (tests/integration/test_observability.py checks them on a real worker)
+             "process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
+             "process_open_fds", "process_max_fds", "process_start_time_seconds", "monitor_build_info",
+             "monitor_broker_up", "monitor_broker_request_seconds", "monitor_producer_send_seconds_bucket",
+             "monitor_producer_send_errors_total", "monitor_state_store_bytes"}
 
 
 def _free_port() -> int:

@@ -126,6 +126,13 @@ def test_prometheus_reports_what_the_worker_was_fed(broker, names, tmp_path, pro
         _wait("no consumer lag", lambda: prom.value(f'sum(monitor_consumer_lag{{topic=~"{names.prefix}.*"}})') == 0
               and len(prom.query("monitor_consumer_lag")) == 4 * (len(topics.inputs) + 1))
         assert prom.value("monitor_partitions_assigned") == 4
+        # what an SRE looks at first: the process, the build, the broker, the producer, the local store
+        _wait("the broker probe", lambda: prom.value("monitor_broker_up") == 1)
+        assert prom.value("monitor_producer_send_seconds_count") > 0
+        assert prom.value('sum(monitor_producer_send_errors_total{kind="failed"})') == 0
+        assert prom.query(f'monitor_build_info{{component="worker", policy_version="{default_policy().version}"}}')
+        assert prom.value("process_resident_memory_bytes") > 10e6 and prom.value("process_open_fds") > 0
+        assert prom.value("monitor_state_store_bytes") > 0
         assert prom.value("monitor_table_recovered") == 1
         assert prom.value("monitor_rebalances_total") >= 1
         assert prom.query(f'monitor_policy_info{{version="{default_policy().version}"}}')
