@@ -138,6 +138,18 @@ VISIT_REASON: Pairs = {
     "tier_raised": ("{date} 预警等级上升为{tier}：{days} 天内检查",
                     "tier raised to {tier} on {date}: visit within {days} days"),
 }
+DATA_QUALITY: Pairs = {
+    "bureau_missing": ("无征信报告", "No credit-bureau report"),
+    "bureau_stale": ("征信报告过期", "Credit-bureau report out of date"),
+    "profile_stale": ("贷款档案过期", "Loan profile out of date"),
+    "name_missing": ("缺少借款人名称", "No borrower name"),
+}
+FEED_STATUS: Pairs = {"ok": ("正常", "On time"), "late": ("延迟", "Late"), "no_data": ("无数据", "No data"),
+                      "event_driven": ("按事件到达", "Event-driven")}
+RATIO: Pairs = {"npl": ("不良贷款率", "NPL ratio"), "overdue": ("逾期率", "Overdue ratio"),
+                "special_mention": ("关注类占比", "Special-mention share"), "watch_list": ("预警名单占比", "Watch-list share")}
+DEFAULT_TRIGGER: Pairs = {"dpd": ("逾期超过90天", "Over 90 days past due"), "grade": ("评级降为D", "Grade D"),
+                          "both": ("逾期超过90天且评级D", "Over 90 days past due and grade D")}
 # the desk's server error codes (the desk adds its own; the page shows the label, not the English detail)
 ERROR: Pairs = {
     "bad_request": ("请求有误", "Bad request"), "unauthorized": ("未登录或令牌无效", "Not signed in or token not valid"),
@@ -174,7 +186,8 @@ SECTIONS: dict[str, Pairs] = {
     "alert_kind": ALERT_KIND, "lawsuit_stage": LAWSUIT_STAGE, "lawsuit_role": LAWSUIT_ROLE, "case_type": CASE_TYPE,
     "inspection_outcome": INSPECTION_OUTCOME, "feed": FEED, "override_direction": OVERRIDE_DIRECTION,
     "override_action": OVERRIDE_ACTION, "case_status": CASE_STATUS, "user_role": USER_ROLE, "period": PERIOD,
-    "timezone": TIMEZONE,
+    "timezone": TIMEZONE, "data_quality": DATA_QUALITY, "feed_status": FEED_STATUS, "ratio": RATIO,
+    "default_trigger": DEFAULT_TRIGGER,
     "visit_reason": VISIT_REASON, "error": ERROR, "value": VALUE,
 }
 _LANG_INDEX = {"zh": 0, "en": 1}

@@ -18,6 +18,10 @@ from pydantic import Field, TypeAdapter, ValidationError
 from monitor._errors import InputError
 from monitor._time import iso, local_date, parse_instant
 from monitor.reports import _figures as fig
+from monitor.reports import _quality as qual
+from monitor.reports import _ratios as rat
+from monitor.reports._names import names_of
+from monitor.reports._quality import Quality, load_feeds
 from monitor.reports._events import read_events
 from monitor.reports._ids import Codes, IdIndex
 from monitor.reports._period import PERIODS, PeriodKind, local_days, make_period
@@ -25,7 +29,7 @@ from monitor.reports._replay import (
     Alerts, first_policy_version, read_alerts, read_borrowers, read_rejects, read_schedule, read_summary,
 )
 from monitor.reports._scan import sha256_file
-from monitor.reports._signals import latest_evidence
+from monitor.reports._signals import latest_evidence, read_current_signals
 from monitor.reports._state import build_state, last_alerts
 from monitor.reports.model import InputFile, Meta, Report
 from monitor.rules.loader import DEFAULT_POLICY_PATH, default_policy, load_policy
@@ -73,6 +77,9 @@ def build_report(
     policy_path: str | Path | None = None,
     capacity_path: str | Path | None = None,
     capacity: Mapping[str, float] | None = None,
+    feeds_path: str | Path | None = None,
+    mask_names: bool = False,
+    cases: Mapping[str, tuple[str, str | None]] | None = None,
 ) -> Report:
     """The report for the ``period`` (day, week or month) that ends with the date ``as_of`` (default:
     the replay's as-of date in the policy's time zone).
@@ -80,11 +87,16 @@ def build_report(
     ``replay_dir`` holds the outputs of ``monitor replay``; ``events`` are the files it read (in the
     same order). Raises :class:`~monitor._errors.InputError` (or ``PolicyError``) when the inputs
     cannot be used, e.g. an as-of date after the replay's as-of. The result is the JSON form;
-    :func:`monitor.reports.write_report` writes the three files.
+    :func:`monitor.reports.write_report` writes the files.
+
+    ``feeds_path``: the feeds' expected cadences (see :mod:`monitor.reports._quality`); ``mask_names``
+    masks borrower names (张** / 某某公司); ``cases`` (the desk's, when it builds the report): borrower id
+    -> (case status, owner) for the disposal of the warnings.
     """
     if period not in PERIODS:
         raise InputError(f"--period: must be one of {', '.join(PERIODS)}, not {period!r}")
     policy = load_policy(policy_path) if policy_path is not None else default_policy()
+    feeds = load_feeds(feeds_path)
     if capacity_path is not None:
         capacity = load_capacity(capacity_path)
     rdir = Path(replay_dir)
@@ -126,6 +138,8 @@ def build_report(
     hashed += [("events", p) for p in event_paths] + [("policy", policy_file)]
     if capacity_path is not None:
         hashed.append(("capacity", Path(capacity_path)))
+    if feeds_path is not None:
+        hashed.append(("feeds", Path(feeds_path)))
 
     # Several threads: one hashes every input; others read the events, the visit schedule and the
     # warning list's evidence while this one reads the alerts. hashlib and numpy release the
@@ -167,11 +181,38 @@ def build_report(
         ref_day = int(local_days(np.array([cut + 1], dtype=np.int64), policy.zone)[0])
         ctx = fig.Context(state=state, alerts=alerts, sched=sched, events=ev, policy=policy, period=per, cut=cut,
                           ref_day=ref_day, alerts_path=paths["alerts.jsonl"])
-        wl, evidence, listed_rows = fig.warning_list(ctx, fig.Evidence(candidates, *evidence_read.result()))
+        # the portfolio at the period's end, the previous period's end, a year earlier and the month ends
+        edges = rat.comparison_instants(per, cut)
+        months = rat.month_ends(per, cut)
+        since = min(at for at, _, _ in [*edges.values(), *months]) + 1
+        hist = alerts if since >= start else read_alerts(paths["alerts.jsonl"], ids, since, cut, lambda a: np.zeros(
+            ids.n, dtype=bool))
+        history = rat.tier_history(hist, state.tier_end, since)
+        snaps = rat.snapshots(ev, history, ids.n, policy, [edges["end"], edges["previous"], edges["year_ago"],
+                                                          *months])
+        end, previous, year_ago, month_snaps = snaps[0], snaps[1], snaps[2], snaps[3:]
+        current = read_current_signals(rdir / "signals.jsonl") if not complete else None
+        quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
+                          ev.names.values, cut, feeds)
+        extras = fig.Extras(names=[], current=current, cases=cases, quality=quality)
+        listed_all = np.flatnonzero(ctx.mask & (state.tier_end >= 1))
+        listed_all = listed_all[np.lexsort((listed_all, -state.cents[listed_all],
+                                            -state.tier_end[listed_all].astype(np.int64)))]
+        extras.names = names_of(state.name[listed_all], ev.names.values, mask_names)
+        wl, evidence, listed_rows = fig.warning_list(ctx, fig.Evidence(candidates, *evidence_read.result()), extras)
+        defaults = rat.new_default_rows(previous, end)
+        changes = fig.changes(ctx)
+        changes = changes.model_copy(update={"class_migration": rat.class_migration(previous, end)})
         sections = dict(
-            portfolio=fig.portfolio(ctx), changes=fig.changes(ctx), warning_list=wl,
-            rules=fig.rules(ctx, evidence, listed_rows), inspections=fig.inspections(ctx, capacity),
-            data_health=fig.data_health(ctx, as_of_us, rejects),
+            ratios=rat.ratios(end, previous, year_ago, [edges[k][1] for k in ("end", "previous", "year_ago")]),
+            trend=rat.trend(month_snaps, [lb for _, lb, _ in months]),
+            portfolio=fig.portfolio(ctx), changes=changes,
+            new_defaults=rat.new_defaults(previous, end, state, ev, per, policy,
+                                          names_of(state.name[defaults], ev.names.values, mask_names)),
+            disposal=fig.disposal(wl, cases is not None),
+            data_quality=qual.quality(quality, state.cents, listed_rows),
+            warning_list=wl, rules=fig.rules(ctx, evidence, listed_rows), inspections=fig.inspections(ctx, capacity),
+            data_health=fig.data_health(ctx, as_of_us, rejects, feeds),
         )
         inputs = []
         for (role, p), fut in zip(hashed, digests):
@@ -183,5 +224,7 @@ def build_report(
                                     bytes=len(text)))
     meta = Meta(period=period, label=per.label, first_day=per.first.isoformat(), last_day=per.last.isoformat(),
                 timezone=policy.timezone, start=iso(start), end=iso(per.end_us), as_of=iso(as_of_us),
-                complete=complete, replay_as_of=iso(replay_as_of), policy_version=policy.version, inputs=inputs)
+                complete=complete, replay_as_of=iso(replay_as_of), policy_version=policy.version,
+                names_masked=mask_names, cases_known=cases is not None, current_signals=current is not None,
+                inputs=inputs)
     return Report(meta=meta, **sections)

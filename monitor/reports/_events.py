@@ -34,7 +34,7 @@ EVENT_TYPES: tuple[str, ...] = ("loan_profile", "rating_change", "lawsuit", "bur
 OUTCOMES: tuple[str, ...] = ("normal", "concern", "deteriorated")
 PROFILE, RATING, LAWSUIT, BUREAU, OVERDUE, INSPECTION = range(6)
 _KEYS = ("type", "borrower_id", "event_id", "occurred_at", "segment", "industry", "branch", "team", "exposure",
-         "grade", "new_grade", "account_id", "days_past_due", "outcome")
+         "grade", "new_grade", "account_id", "days_past_due", "outcome", "name")
 _NEEDS: dict[int, tuple[str, ...]] = {
     PROFILE: ("segment", "industry", "branch", "team", "exposure", "grade"),
     RATING: ("new_grade",),
@@ -45,7 +45,7 @@ _NUMERIC = frozenset({"exposure", "days_past_due"})
 # every key a valid event line can hold (the contract forbids others)
 _UNIVERSE = frozenset(name for model in (LoanProfile, RatingChange, LawsuitNotice, BureauReport, Overdue,
                                          InspectionCompleted) for name in model.model_fields)
-_TEXT = ("segment", "industry", "branch", "team", "grade", "new_grade", "account_id", "outcome")
+_TEXT = ("segment", "industry", "branch", "team", "grade", "new_grade", "account_id", "outcome", "name")
 _NONE = np.iinfo(np.int64).min
 
 
@@ -90,6 +90,8 @@ class EventData:
     inspections: Table = field(default_factory=Table)  # inside the period
     period: Table = field(default_factory=Table)  # every event inside the period: type, borrower, event id
     first_seen: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per borrower, up to the cut
+    names: Codes = field(default_factory=Codes)  # borrower names of the profiles ('' = none)
+    last_bureau: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per borrower, up to the cut
 
     def use_teams(self, teams: Codes) -> None:
         _use_teams(self, teams)
@@ -191,7 +193,7 @@ def _slow(chunk: Chunk, rows: NDArray[np.intp], name: str) -> _Rows:
         vals: dict[str, Any] = {}
         if isinstance(ev, LoanProfile):
             vals = {"segment": ev.segment.value, "industry": ev.industry, "branch": ev.branch, "team": ev.team,
-                    "grade": ev.grade.value, "exposure": ev.exposure}
+                    "grade": ev.grade.value, "exposure": ev.exposure, "name": ev.name or ""}
         elif isinstance(ev, RatingChange):
             vals = {"new_grade": ev.new_grade.value}
         elif isinstance(ev, Overdue):
@@ -247,7 +249,10 @@ def _take(data: EventData, rows: _Rows, fi: int, ids: IdIndex, start: int, cut: 
             bidx=bidx[s], t=t[s], order=order[s], segment=_code(data.segments, txt["segment"][s]),
             industry=_code(data.industries, txt["industry"][s]), branch=_code(data.branches, txt["branch"][s]),
             team=_code(data.teams, txt["team"][s]), grade=_code(data.segments, txt["grade"][s], GRADES),
-            cents=np.round(num["exposure"][s] * 100.0).astype(np.int64))
+            cents=np.round(num["exposure"][s] * 100.0).astype(np.int64), name=_code(data.names, txt["name"][s]))
+    s = np.flatnonzero(typ == BUREAU)
+    if s.size:
+        np.maximum.at(data.last_bureau, bidx[s], t[s])
     s = np.flatnonzero(typ == RATING)
     if s.size:
         data.ratings.add(bidx=bidx[s], t=t[s], order=order[s], grade=_code(data.segments, txt["new_grade"][s], GRADES))
@@ -266,6 +271,7 @@ def read_events(paths: Sequence[Path], ids: IdIndex,
     """Read the event files; keep what the report needs up to ``cut`` (and inside ``[start, cut]``)."""
     data = EventData(teams)
     data.first_seen = np.full(ids.n, np.iinfo(np.int64).max, dtype=np.int64)
+    data.last_bureau = np.full(ids.n, _NONE, dtype=np.int64)
     skip = _reject_lines(rejects, paths)
     for fi, path in enumerate(paths):
         for chunk in iter_chunks(path):

@@ -16,11 +16,12 @@ from monitor._time import iso
 from monitor.events import GRADES
 from monitor.reports._events import EVENT_TYPES, OUTCOMES, EventData
 from monitor.reports._period import Period, local_days, working_days
+from monitor.reports._quality import FeedConfig, feed_status
 from monitor.reports._replay import KINDS, TIERS, Alerts, Codes, Schedule
 from monitor.reports._signals import period_signals
 from monitor.reports._state import CLASSES, State
 from monitor.reports.model import (
-    Changes, Concentration, DataHealth, FeedRow, GroupRow, Inspections, KindRow, Migration, Portfolio,
+    CaseRow, Changes, Concentration, DataHealth, Disposal, FeedRow, GroupRow, Inspections, KindRow, Migration, Portfolio,
     RejectRow, RuleRow, Rules, TeamRow, TierCounts, TopExposure, TrendDay, WarningList, WarningRow,
 )
 from monitor.rules.policy import Policy
@@ -116,8 +117,13 @@ def portfolio(ctx: Context) -> Portfolio:
             exposure=money(s.cents[i]), share=share(s.cents[i], w_total), cumulative_share=share(running, w_total),
             branch=_name(ev.branches, s.branch[i]), segment=_name(ev.segments, s.segment[i]),
             industry=_name(ev.industries, s.industry[i])))
+    cents = s.cents[m]
+    by_size = np.sort(cents)[::-1]
     conc = Concentration(borrowers=int(warn.size), exposure=money(w_total), portfolio_share=share(w_total, total),
-                         top10_share=share(int(s.cents[warn[:10]].sum()), w_total), top=top)
+                         top10_share=share(int(s.cents[warn[:10]].sum()), w_total), top=top,
+                         hhi_industry=_hhi(_coded(s.industry, ev.industries)[m], cents),
+                         hhi_branch=_hhi(_coded(s.branch, ev.branches)[m], cents), hhi_borrower=_hhi(None, cents),
+                         top10_portfolio_share=share(int(by_size[:10].sum()), total))
     return Portfolio(
         borrowers=int(m.sum()), exposure=money(total),
         without_profile=int(np.count_nonzero(~m & (ev.first_seen <= ctx.cut))),
@@ -129,6 +135,15 @@ def portfolio(ctx: Context) -> Portfolio:
         by_industry=_groups(ctx, _coded(s.industry, ev.industries), _label(ev.industries), False),
         concentration=conc,
     )
+
+
+def _hhi(key: I64 | None, cents: I64) -> float:
+    """Herfindahl-Hirschman index of the exposure by ``key`` (by borrower when none): sum of squared shares."""
+    total = float(cents.sum())
+    if total <= 0:
+        return 0.0
+    sums = cents.astype(np.float64) if key is None else np.bincount(key, weights=cents.astype(np.float64))
+    return round(float(np.sum((sums / total) ** 2)), 6)
 
 
 def _name(codes: Codes, code: int | np.integer) -> str:
@@ -183,52 +198,100 @@ def _names(codes: Codes, values: NDArray[np.int32]) -> list[str]:
 
 @dataclass(slots=True)
 class Evidence:
-    """The latest alert of some borrowers (read ahead): its instant and its signals."""
+    """The latest alert of some borrowers (read ahead): its instant, from_tier and signals."""
 
     borrowers: I64
     ats: I64
+    frm: NDArray[np.int8]
     signals: list[list[dict[str, Any]]]
 
-    def of(self, rows: I64, n: int) -> tuple[I64, list[list[dict[str, Any]]]]:
+    def of(self, rows: I64, n: int) -> tuple[I64, NDArray[np.int8], list[list[dict[str, Any]]]]:
         where = np.full(n, -1, dtype=np.int64)
         where[self.borrowers] = np.arange(self.borrowers.size)
         pos = where[rows]
         if bool(np.any(pos < 0)):
             raise InputError("a borrower under warning has no alert (alerts.jsonl and borrowers.jsonl disagree)")
-        return self.ats[pos], [self.signals[i] for i in pos.tolist()]
+        return self.ats[pos], self.frm[pos], [self.signals[i] for i in pos.tolist()]
 
 
-def warning_list(ctx: Context, read: Evidence) -> tuple[WarningList, list[list[dict[str, Any]]], I64]:
-    """The list, the evidence of each row, and the rows' borrower indexes."""
+@dataclass(slots=True)
+class Extras:
+    """What the warning list shows besides the state: names, current signals, cases, data quality."""
+
+    names: list[str | None]  # per borrower index... only the listed rows are read (see ``name_of``)
+    current: Mapping[str, list[dict[str, Any]]] | None  # borrower id -> signals at the end; none: unknown
+    cases: Mapping[str, tuple[str, str | None]] | None  # borrower id -> (case status, owner)
+    quality: Any  # monitor.reports._quality.Quality
+
+
+def _kind(frm: int, to: int) -> str:
+    if frm == 0:
+        return "raised"
+    if to == 0:
+        return "cleared"
+    return "escalated" if to > frm else "de_escalated"
+
+
+def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningList, list[list[dict[str, Any]]], I64]:
+    """The list, the signals of each row (current when known, else those of the last change), and the
+    rows' borrower indexes."""
     s, ev, p = ctx.state, ctx.events, ctx.period
     rows = np.flatnonzero(ctx.mask & (s.tier_end >= 1))
     rows = rows[np.lexsort((rows, -s.cents[rows], -s.tier_end[rows].astype(np.int64)))]
-    ats, evidence = read.of(rows, s.n)
+    ats, frm, evidence = read.of(rows, s.n)
     since = local_days(ats, p.zone)
     due = s.due_end[rows].astype(np.int64)
     tiers = np.array([*TIERS, "new"], dtype=object)
     grades = np.array([*GRADES, "—"], dtype=object)
     classes = np.array([*CLASSES, "—"], dtype=object)
     start = s.tier_start[rows].astype(np.int64)
+    ids = [bytes(x).decode("utf-8") for x in s.ids[rows].tolist()]
+    to = s.tier_end[rows].astype(np.int64)
+    since_text = _day_texts(since)
+    current = extras.current
+    cases = extras.cases or {}
+    signals = [current.get(b, []) for b in ids] if current is not None else evidence
     cols = dict(
-        borrower_id=[bytes(x).decode("utf-8") for x in s.ids[rows].tolist()],
-        tier=list(tiers[s.tier_end[rows].astype(np.int64)]),
+        borrower_id=ids, name=extras.names,
+        tier=list(tiers[to]),
         tier_at_start=list(tiers[np.where(start >= 0, start, 4)]),
         exposure=(s.cents[rows] / 100).tolist(),
         branch=_names(ev.branches, s.branch[rows]), team=_names(ev.teams, s.team[rows]),
         segment=_names(ev.segments, s.segment[rows]), industry=_names(ev.industries, s.industry[rows]),
         grade=list(grades[np.where(s.grade[rows] >= 0, s.grade[rows], len(GRADES))]),
         min_classification=list(classes[np.where(s.mincls[rows] >= 0, s.mincls[rows], len(CLASSES))]),
-        tier_since=_day_texts(since), days_at_tier=(_days(p.last) - since).tolist(),
+        tier_since=since_text, days_at_tier=(_days(p.last) - since).tolist(),
+        signals=signals,
+        last_change=[{"day": d, "kind": _kind(int(f), int(t)), "from_tier": TIERS[int(f)], "to_tier": TIERS[int(t)],
+                      "signals": sigs} for d, f, t, sigs in zip(since_text, frm.tolist(), to.tolist(), evidence)],
         next_visit_due=_day_texts(due), visit_overdue=((due >= 0) & (due < ctx.ref_day)).tolist(),
+        case_status=[cases[b][0] if b in cases else None for b in ids],
+        case_owner=[cases[b][1] if b in cases else None for b in ids],
+        data_quality=[extras.quality.items(i) for i in rows.tolist()],
     )
-    names = list(cols)
-    out = [WarningRow(rank=r, rules=sigs, case_owner=None, **dict(zip(names, values)))  # type: ignore[typeddict-item]
-           for r, (sigs, *values) in enumerate(zip(evidence, *cols.values()), start=1)]
+    keys = list(cols)
+    out = [WarningRow(rank=r, **dict(zip(keys, values)))  # type: ignore[typeddict-item]
+           for r, values in enumerate(zip(*cols.values()), start=1)]
     counts = np.bincount(s.tier_end[rows].astype(np.int64), minlength=4)
     wl = WarningList.model_construct(borrowers=int(rows.size), exposure=money(s.cents[rows].sum()),
                                      tiers=_tiers(counts), rows=out)
-    return wl, evidence, rows
+    return wl, signals, rows
+
+
+def disposal(wl: WarningList, known: bool) -> Disposal:
+    """The warning-list borrowers by the status of their case (the desk's; unknown offline)."""
+    if not known:
+        return Disposal(known=False, rows=[])
+    statuses = ("open", "acknowledged", "release_requested", "released", "none")
+    count = dict.fromkeys(statuses, 0)
+    cents = dict.fromkeys(statuses, 0)
+    for r in wl.rows:
+        st = r["case_status"] or "none"
+        st = st if st in count else "none"
+        count[st] += 1
+        cents[st] += round(r["exposure"] * 100)
+    return Disposal(known=True, rows=[CaseRow(status=k, borrowers=count[k], exposure=cents[k] / 100)
+                                      for k in statuses])
 
 
 def rules(ctx: Context, evidence: list[list[dict[str, Any]]], listed: I64) -> Rules:
@@ -367,25 +430,28 @@ def _team_row(name: str, due: int, done: int, on_time: int, overdue: int, planne
                    capacity_next=cap_next, load=load)
 
 
-def data_health(ctx: Context, as_of_us: int, rejects: Sequence[Mapping[str, object]]) -> DataHealth:
+def data_health(ctx: Context, as_of_us: int, rejects: Sequence[Mapping[str, object]],
+                feeds: Mapping[str, FeedConfig]) -> DataHealth:
     ev = ctx.events.period
     typ, bidx, t, order = ev.col("typ", np.int8), ev.col("bidx", np.int32), ev.col("t"), ev.col("order")
     keep = _dedupe(bidx, ev.col("eid", "S1"), t, order)
     events = np.bincount(typ[keep].astype(np.int64), minlength=6)
     dups = np.bincount(typ[~keep].astype(np.int64), minlength=6)
-    feeds = []
+    rows = []
     for k, name in enumerate(EVENT_TYPES):
         newest = int(ctx.events.newest[k])
         has = newest != np.iinfo(np.int64).min
-        feeds.append(FeedRow(feed=name, events=int(events[k]), duplicates=int(dups[k]),
-                             newest=iso(newest) if has else None,
-                             age_hours=round((as_of_us - newest) / 3_600_000_000, 1) if has else None,
-                             after_as_of=int(ctx.events.after_cut[k])))
+        conf = feeds[name]
+        rows.append(FeedRow(feed=name, expected_days=conf.expected_days,
+                            status=feed_status(conf, newest if has else None, as_of_us),  # type: ignore[arg-type]
+                            events=int(events[k]), duplicates=int(dups[k]), newest=iso(newest) if has else None,
+                            age_hours=round((as_of_us - newest) / 3_600_000_000, 1) if has else None,
+                            after_as_of=int(ctx.events.after_cut[k])))
     counts: dict[str, int] = {}
     for r in rejects:
         reason = str(r.get("reason", ""))
         counts[reason] = counts.get(reason, 0) + 1
     reasons = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return DataHealth(lines_read=ctx.events.lines, rejected=ctx.events.skipped, feeds=feeds,
+    return DataHealth(lines_read=ctx.events.lines, rejected=ctx.events.skipped, feeds=rows,
                       rejects=[RejectRow(reason=k, lines=v) for k, v in reasons])
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from html import escape
 from zoneinfo import ZoneInfo
 
 from monitor.reports._i18n import Lang, Text
-from monitor.reports._svg import TIER_COLOURS, hbars, meter, stacked_columns
-from monitor.reports.model import GroupRow, Report, TeamRow, WarningRow
+from monitor.reports._svg import TIER_COLOURS, hbars, lines, meter, stacked_columns
+from monitor.reports.model import GroupRow, PortfolioPoint, Report, TeamRow, WarningRow
 
 __all__ = ["render_html"]
 
 _TIERS = ("normal", "watch", "warning", "severe")
+PRINT_ROWS = 10  # rows of each tier in the printed warning list
+_RATIO_COLOURS = {"npl": "#b3261e", "overdue": "#e0692a", "special_mention": "#e0a526", "watch_list": "#1d4e89"}
 
 _CSS = """
 :root{--ink:#1f2933;--muted:#5f6b7a;--line:#d9dee5;--soft:#f4f6f9;--accent:#1d4e89;
@@ -58,10 +61,15 @@ td.heat{text-align:right;font-variant-numeric:tabular-nums}td.heat .small{color:
 footer{margin-top:40px;padding-top:10px;border-top:1px solid var(--line);color:var(--muted);font-size:12px}
 @page{size:A4;margin:14mm 12mm 16mm}
 @page{@bottom-right{content:counter(page) " / " counter(pages);font-size:9pt;color:#5f6b7a}}
-@media print{body{font-size:10.5pt}main{max-width:none;padding:0}
+.print{display:none}
+.cover-figures{margin-top:18px}
+@media print{body{font-size:10pt}main{max-width:none;padding:0}
+header.cover{min-height:0}.cover-page{break-after:page}
 section.part{break-before:page}h2,h3{break-after:avoid}
 thead{display:table-header-group}tr,.kpi,.chart{break-inside:avoid}
-nav.toc a{color:var(--ink)}.kpis{grid-template-columns:repeat(3,1fr)}table{font-size:9pt}}
+nav.toc a{color:var(--ink)}.kpis{grid-template-columns:repeat(3,1fr)}table{font-size:8.5pt}
+th,td{padding:3px 5px}.screen,tr.more{display:none}.print{display:block}.chart{max-width:100%}
+table.wl .rules li{margin:0}}
 """.strip()
 
 
@@ -80,11 +88,12 @@ def _badge(t: Text, tier: str) -> str:
 
 
 class _Page:
-    def __init__(self, report: Report, lang: Lang, rows_shown: int, csv_name: str) -> None:
+    def __init__(self, report: Report, lang: Lang, rows_shown: int, csv_name: str, xlsx_name: str) -> None:
         self.r = report
         self.t = Text(lang)
         self.rows_shown = rows_shown
         self.csv_name = csv_name
+        self.xlsx_name = xlsx_name
 
     # ----------------------------------------------------------- helpers
 
@@ -136,19 +145,28 @@ class _Page:
         meta = "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in rows)
         partial = "" if m.complete else f'<p class="warn">{escape(t("partial", replay=m.replay_as_of))}</p>'
         return (f'<header class="cover"><div class="kicker">{escape(t(m.period))}</div>'
-                f'<h1>{escape(t("title"))} · {escape(m.label)}</h1><dl class="meta">{meta}</dl>{partial}</header>')
+                f'<h1>{escape(t("title"))} · {escape(m.label)}</h1><dl class="meta">{meta}</dl>{partial}</header>'
+                f'<h3 class="cover-figures">{escape(t("cover_figures"))}</h3>')
 
     def kpis(self) -> str:
         r, t = self.r, self.t
         p = r.portfolio
-        watch = sum(g.exposure for g in p.by_tier if g.key != "normal")
         raised = next((k.alerts for k in r.changes.by_kind if k.kind == "raised"), 0)
+        ratio = {x.key: x for x in r.ratios.rows}
+
+        def change(key: str) -> str:
+            v = ratio[key].mom_exposure
+            return "" if v is None else f" · {t('mom')} {self.pp(v)}"
+
         items = [
             (t.count(p.borrowers), t("kpi_borrowers")),
             (t.money(p.exposure), f"{t('kpi_exposure')}（{t('money_unit')}）" if t.lang == "zh"
              else f"{t('kpi_exposure')} ({t('money_unit')})"),
+            (t.pct(ratio["npl"].exposure_ratio), t("kpi_npl") + change("npl")),
+            (t.pct(ratio["overdue"].exposure_ratio), t("kpi_overdue_r") + change("overdue")),
             (t.count(r.changes.watch_or_above_end),
-             f"{t('kpi_watch')} · {t('kpi_exposure')} {t.pct(watch / p.exposure if p.exposure else 0)}"),
+             f"{t('kpi_watch')} · {t.pct(ratio['watch_list'].count_ratio)}"),
+            (t.count(r.new_defaults.borrowers), t("kpi_defaults")),
             (t.count(raised), t("kpi_raised")),
             (t.count(r.inspections.total.overdue), t("kpi_overdue")),
             (t.pct(r.inspections.total.on_time_rate), t("kpi_ontime")),
@@ -157,9 +175,43 @@ class _Page:
                         for v, lbl in items)
         return f'<div class="kpis">{cards}</div>'
 
+    def pp(self, v: float | None) -> str:
+        """A change of a ratio in percentage points, signed."""
+        if v is None:
+            return self.t("n_a")
+        return self.t("pp", v=f"{v * 100:+.2f}")
+
+    def ratios(self) -> str:
+        r, t = self.r, self.t
+        head = [(t("ratio"), False), (t("borrowers"), True), (t("by_count"), True), (t("mom"), True), (t("yoy"), True),
+                (self.unit("exposure"), True), (t("by_exposure"), True), (t("mom"), True), (t("yoy"), True)]
+        body = [f"<tr><td>{escape(t.code('ratio', x.key))}</td>{_num(t.count(x.borrowers))}"
+                f"{_num(t.pct(x.count_ratio))}{_num(escape(self.pp(x.mom_count)))}{_num(escape(self.pp(x.yoy_count)))}"
+                f"{_num(self.money(x.exposure))}{_num(t.pct(x.exposure_ratio))}"
+                f"{_num(escape(self.pp(x.mom_exposure)))}{_num(escape(self.pp(x.yoy_exposure)))}</tr>"
+                for x in r.ratios.rows]
+        prev = r.ratios.previous.label if r.ratios.previous else t("no_history")
+        ya = r.ratios.year_ago.label if r.ratios.year_ago else t("no_history")
+        months = r.trend.months
+        labels = [m.label for m in months]
+        count_series = [(t.code("ratio", k), _RATIO_COLOURS[k], [_ratio(m, k) * 100 for m in months])
+                        for k in ("npl", "overdue", "special_mention", "watch_list")]
+        watch = [("", TIER_COLOURS["watch"], [float(m.tiers.watch + m.tiers.warning + m.tiers.severe) for m in months])]
+        charts = ""
+        if months:
+            charts = (f'<h3>{escape(t("trend12"))}</h3><div class="pair"><div>'
+                      + lines(labels, count_series, title=t("trend_ratio_count"), fmt=lambda v: f"{v:.2f}%",
+                              axis_note=t("axis_note"))
+                      + "</div><div>"
+                      + lines(labels, [(t("trend_counts"), c, v) for _, c, v in watch], title=t("trend_counts"),
+                              fmt=lambda v: f"{v:,.0f}", axis_note=t("axis_note"))
+                      + "</div></div>")
+        return (f'<section id="s0" class="part"><h2>{escape(t("s0"))}</h2>{_table(head, body)}'
+                f'<p class="note">{escape(t("ratio_note", prev=prev, ya=ya))}</p>{charts}</section>')
+
     def toc(self) -> str:
         t = self.t
-        items = "".join(f'<li><a href="#s{i}">{escape(t(f"s{i}"))}</a></li>' for i in range(1, 8))
+        items = "".join(f'<li><a href="#s{i}">{escape(t(f"s{i}"))}</a></li>' for i in range(0, 8))
         return f'<nav class="toc"><h2>{escape(t("contents"))}</h2><ol>{items}</ol></nav>'
 
     def portfolio(self) -> str:
@@ -196,7 +248,9 @@ class _Page:
             self.group_table(p.by_industry, "industry", {g.key: t.code("industry", g.key) for g in p.by_industry}),
             f'<h3>{escape(t("concentration"))}</h3>',
             f'<p class="note">{escape(t("conc_note", n=t.count(c.borrowers), exp=t.money(c.exposure) + " " + t("money_unit"), share=t.pct(c.portfolio_share), top10=t.pct(c.top10_share)))}</p>',
-            _table(conc_head, conc_rows) if conc_rows else "", "</section>"])
+            _table(conc_head, conc_rows) if conc_rows else "",
+            f'<p class="note">{escape(t("hhi_note", i=f"{c.hhi_industry:.4f}", b=f"{c.hhi_branch:.4f}", r=f"{c.hhi_borrower:.4f}", t=t.pct(c.top10_portfolio_share)))}</p>',
+            "</section>"])
 
     def changes(self) -> str:
         ch, t = self.r.changes, self.t
@@ -229,47 +283,75 @@ class _Page:
                    kinds),
             f'<h3>{escape(t("migration"))}</h3>', _table(head, rows),
             f'<p class="note">{escape(t("migration_note"))}</p>',
+            self.class_migration(), self.new_defaults(),
             f'<h3>{escape(t("trend"))}</h3>', stacked_columns(days, series, title=t("trend"), width=1040, height=300),
             f'<p class="note">{escape(t("watch_start_end", a=t.count(ch.watch_or_above_start), b=t.count(ch.watch_or_above_end)))}</p>',
             "</section>"])
 
-    def rule_cell(self, row: WarningRow) -> str:
+    def signal_list(self, signals: list[dict[str, Any]]) -> str:
         t = self.t
         items = []
-        for e in row["rules"]:
+        for e in signals:
             kv = t.evidence(e, self.r.meta.timezone)
-            detail = f' <span class="kv">{escape(kv)}</span>' if kv else ""
-            items.append(f'<li><b>{escape(t.rule(e["rule"]))}</b>{detail} <span class="id">{escape(e["rule"])}</span></li>')
+            code = "" if t.lang == "zh" else f' <span class="id">{escape(str(e.get("rule", "")))}</span>'
+            items.append(f'<li><b>{escape(t.rule(str(e.get("rule", ""))))}</b> <span class="kv">{escape(kv)}</span>'
+                         f"{code}</li>")
         return f'<ul class="rules">{"".join(items)}</ul>' if items else "—"
+
+    def change_cell(self, row: WarningRow) -> str:
+        t, c = self.t, row["last_change"]
+        head = f"{c['day']} {t.kind(c['kind'])} {t.tier(c['from_tier'])} → {t.tier(c['to_tier'])}"
+        return f'<span class="nw">{escape(head)}</span>{self.signal_list(c["signals"])}'
 
     def warning_list(self) -> str:
         wl, t = self.r.warning_list, self.t
         shown = wl.rows[: self.rows_shown] if self.rows_shown > 0 else wl.rows
         head = [(t("rank"), True), (t("borrower"), False), (t("tier"), False), (self.unit("exposure"), True),
-                (f"{t('branch')} / {t('team')}", False), (t("rules"), False), (t("since"), False),
-                (t("next_visit"), False), (t("at_start"), False), (t("owner"), False)]
+                (f"{t('branch')} / {t('team')}", False), (t("signals_now"), False), (t("last_change"), False),
+                (t("next_visit"), False), (t("case_status"), False)]
         body = []
+        per_tier: dict[str, int] = {}
         for w in shown:
+            per_tier[w["tier"]] = per_tier.get(w["tier"], 0) + 1
+            more = ' class="more"' if per_tier[w["tier"]] > PRINT_ROWS else ""
             due = escape(w["next_visit_due"] or "—")
             if w["visit_overdue"]:
                 due = f'<span class="late">{due}<br>{escape(t("overdue_flag"))}</span>'
-            start = t("new") if w["tier_at_start"] == "new" else t.tier(w["tier_at_start"])
-            days = f"{w['days_at_tier']} {'天' if t.lang == 'zh' else 'd'}"
+            name = f"<br>{escape(w['name'])}" if w["name"] else ""
+            quality = "、" if t.lang == "zh" else ", "
+            dq = quality.join(t.code("data_quality", q) for q in w["data_quality"])
+            dq = f'<br><span class="late small">{escape(dq)}</span>' if dq else ""
+            case = t.code("case_status", w["case_status"]) if w["case_status"] else "—"
+            owner = f'<br><span class="small">{escape(w["case_owner"])}</span>' if w["case_owner"] else ""
             body.append(
-                f"<tr>{_num(str(w['rank']))}<td>{escape(w['borrower_id'])}<br><span class=\"small\">"
-                f"{escape(t.segment(w['segment']))} · {escape(t.code('industry', w['industry']))} · {escape(w['grade'])}</span></td>"
-                f"<td>{_badge(t, w['tier'])}</td>{_num(self.money(w['exposure']))}"
-                f"<td>{escape(t.code('branch', w['branch']))}<br><span class=\"small\">{escape(t.code('team', w['team']))}</span></td>"
-                f"<td>{self.rule_cell(w)}</td><td class=\"nw\">{escape(w['tier_since'])}<br><span class=\"small\">"
-                f"{days}</span></td><td class=\"nw\">{due}</td>"
-                f"<td>{escape(start)}</td><td>{escape(w['case_owner'] or '—')}</td></tr>")
+                f"<tr{more}>{_num(str(w['rank']))}<td>{escape(w['borrower_id'])}{name}<br><span class=\"small\">"
+                f"{escape(t.segment(w['segment']))} · {escape(t.code('industry', w['industry']))} · "
+                f"{escape(w['grade'])} · {escape(t.classification(w['min_classification']))}</span>{dq}</td>"
+                f"<td>{_badge(t, w['tier'])}<br><span class=\"small\">{escape(w['tier_since'])}</span></td>"
+                f"{_num(self.money(w['exposure']))}"
+                f"<td>{escape(t.code('branch', w['branch']))}<br><span class=\"small\">"
+                f"{escape(t.code('team', w['team']))}</span></td>"
+                f"<td>{self.signal_list(w['signals'])}</td><td>{self.change_cell(w)}</td>"
+                f"<td class=\"nw\">{due}</td><td>{escape(case)}{owner}</td></tr>")
         note = t("wl_note", n=t.count(wl.borrowers), exp=f"{t.money(wl.exposure)} {t('money_unit')}",
                  s=t.count(wl.tiers.severe), w=t.count(wl.tiers.warning), c=t.count(wl.tiers.watch))
         cut = ""
         if len(shown) < len(wl.rows):
-            cut = f'<p class="warn">{escape(t("wl_cut", k=t.count(len(shown)), csv=self.csv_name))}</p>'
+            cut = f'<p class="warn screen">{escape(t("wl_cut", k=t.count(len(shown)), csv=self.csv_name))}</p>'
+        printed = f'<p class="warn print">{escape(t("print_cut", k=PRINT_ROWS, csv=self.csv_name, xlsx=self.xlsx_name))}</p>'
+        known = "" if self.r.meta.current_signals else f'<p class="note">{escape(t("signals_last"))}</p>'
         return (f'<section id="s3" class="part"><h2>{escape(t("s3"))}</h2><p class="note">{escape(note)}</p>{cut}'
-                f"{_table(head, body) if body else '<p>' + escape(t('none')) + '</p>'}</section>")
+                f"{printed}{known}{self.disposal()}"
+                f"{_table(head, body, 'wl') if body else '<p>' + escape(t('none')) + '</p>'}</section>")
+
+    def disposal(self) -> str:
+        d, t = self.r.disposal, self.t
+        if not d.known:
+            return f'<h3>{escape(t("disposal"))}</h3><p class="note">{escape(t("disposal_offline"))}</p>'
+        rows = [f"<tr><td>{escape(t('no_case') if r.status == 'none' else t.code('case_status', r.status))}</td>"
+                f"{_num(t.count(r.borrowers))}{_num(self.money(r.exposure))}</tr>" for r in d.rows]
+        return (f'<h3>{escape(t("disposal"))}</h3>'
+                + _table([(t("case_status"), False), (t("borrowers"), True), (self.unit("exposure"), True)], rows))
 
     def rules(self) -> str:
         t = self.t
@@ -280,8 +362,9 @@ class _Page:
         body = []
         for r in self.r.rules.rows:
             level = self.level(r.level)
+            code = "" if t.lang == "zh" else f'<br><span class="small">{escape(r.rule)}</span>'
             body.append(
-                f"<tr><td>{escape(t.rule(r.rule))}<br><span class=\"small\">{escape(r.rule)}</span></td>"
+                f"<tr><td>{escape(t.rule(r.rule))}{code}</td>"
                 f"<td>{escape(t.family(r.family))}</td><td>{escape(level)}</td>"
                 f"<td>{escape(t('yes') if r.enabled else t('no'))}</td>"
                 f"{_num(t.count(r.alerts) + meter(r.alerts / peak, '#1d4e89', 50))}{_num(t.count(r.borrowers))}"
@@ -326,24 +409,71 @@ class _Page:
                 f" {escape(outcomes)}</p>{cap}{_table(head, body)}"
                 f'<p class="note">{escape(t("insp_note"))}</p></section>')
 
+    def class_migration(self) -> str:
+        t, cm = self.t, self.r.changes.class_migration
+        if cm is None:
+            return ""
+        peak = max((v for row in cm.counts for v in row), default=0) or 1
+        head = [(f"{t('start_tier')} \\ {t('end_tier')}", False)] + [(t.classification(e), True) for e in cm.end] + \
+               [(t("total"), True)]
+        rows = []
+        for i, start in enumerate(cm.start):
+            cells = []
+            for j, end in enumerate(cm.end):
+                n = cm.counts[i][j]
+                worse = start != "new" and j > cm.end.index(start)
+                better = start != "new" and j < cm.end.index(start)
+                colour = "179,38,30" if worse else "63,143,90" if better else "29,78,137"
+                style = f' style="background:rgba({colour},{0.08 + 0.42 * n / peak:.2f})"' if n else ""
+                cells.append(f'<td class="heat"{style}>{t.count(n)}<br><span class="small">'
+                             f"{self.money(cm.exposure[i][j])}</span></td>")
+            label = t("new") if start == "new" else t.classification(start)
+            rows.append(f"<tr><td>{escape(label)}</td>{''.join(cells)}{_num(t.count(sum(cm.counts[i])))}</tr>")
+        return (f'<h3>{escape(t("class_migration"))}</h3>{_table(head, rows)}'
+                f'<p class="note">{escape(t("class_migration_note"))}</p>')
+
+    def new_defaults(self) -> str:
+        t, nd = self.t, self.r.new_defaults
+        note = t("nd_note", n=t.count(nd.borrowers), exp=f"{t.money(nd.exposure)} {t('money_unit')}")
+        head = [(t("borrower"), False), (self.unit("exposure"), True), (t("branch"), False), (t("industry"), False),
+                (t("grade"), False), (t("class"), False), (t("dpd"), True), (t("trigger"), False),
+                (t("default_since"), False)]
+        rows = [f"<tr><td>{escape(d['borrower_id'])}{'<br>' + escape(d['name']) if d['name'] else ''}</td>"
+                f"{_num(self.money(d['exposure']))}<td>{escape(t.code('branch', d['branch']))}</td>"
+                f"<td>{escape(t.code('industry', d['industry']))}</td><td>{escape(d['grade'])}</td>"
+                f"<td>{escape(t.classification(d['min_classification']))}</td>{_num(t.count(d['days_past_due']))}"
+                f"<td>{escape(t.code('default_trigger', d['trigger']))}</td><td>{escape(d['since'] or '—')}</td></tr>"
+                for d in nd.rows[:50]]
+        return (f'<h3>{escape(t("new_defaults"))}</h3><p class="note">{escape(note)}</p>'
+                + (_table(head, rows) if rows else ""))
+
     def data_health(self) -> str:
         dh, t = self.r.data_health, self.t
         head = [(t("feed"), False), (t("events"), True), (t("dups"), True), (t("newest"), False), (t("age"), True),
-                (t("after"), True)]
+                (t("expected"), False), (t("status"), False), (t("after"), True)]
         body = []
         for f in dh.feeds:
             age = "—" if f.age_hours is None else t("hours", h=f"{f.age_hours:,.1f}")
-            age_cell = f'<td class="num late">{escape(age)} · {escape(t("stale"))}</td>' \
-                if f.age_hours is not None and f.age_hours > 24 else _num(escape(age))
+            expected = "—" if f.expected_days is None else t("every", d=f"{f.expected_days:g}")
+            status = escape(t.code("feed_status", f.status))
+            if f.status in ("late", "no_data"):
+                status = f'<span class="late">{status}</span>'
             body.append(f"<tr><td>{escape(t.feed(f.feed))}</td>{_num(t.count(f.events))}{_num(t.count(f.duplicates))}"
-                        f"<td>{escape(self.local(f.newest))}</td>{age_cell}{_num(t.count(f.after_as_of))}</tr>")
+                        f"<td>{escape(self.local(f.newest))}</td>{_num(escape(age))}<td>{escape(expected)}</td>"
+                        f"<td>{status}</td>{_num(t.count(f.after_as_of))}</tr>")
         rej = [f"<tr><td>{escape(r.reason)}</td>{_num(t.count(r.lines))}</tr>" for r in dh.rejects]
         rejects = _table([(t("reason"), False), (t("lines"), True)], rej) if rej else \
             f"<p>{escape(t('no_rejects'))}</p>"
+        dq = self.r.data_quality
+        q_rows = [f"<tr><td>{escape(t.code('data_quality', q.item))}</td>{_num(t.count(q.borrowers))}"
+                  f"{_num(self.money(q.exposure))}{_num(t.count(q.on_list))}</tr>" for q in dq.rows]
+        quality = (f'<h3>{escape(t("dq_title"))}</h3>'
+                   + _table([(t("item"), False), (t("borrowers"), True), (self.unit("exposure"), True),
+                             (t("on_list"), True)], q_rows)
+                   + f'<p class="note">{escape(t("dq_note", b=dq.bureau_max_days, p=dq.profile_max_days))}</p>')
         return (f'<section id="s6" class="part"><h2>{escape(t("s6"))}</h2>{_table(head, body)}'
                 f'<p class="note">{escape(t("lines_read", n=t.count(dh.lines_read), r=t.count(dh.rejected)))}</p>'
-                f'<h3>{escape(t("rejects"))}</h3>{rejects}</section>')
-
+                f'{quality}<h3>{escape(t("rejects"))}</h3>{rejects}</section>')
     def appendix(self) -> str:
         t, m = self.t, self.r.meta
         rows = [f"<tr><td>{escape(i.name)}</td><td>{escape(t.role(i.role))}</td>{_num(t.count(i.bytes))}"
@@ -357,8 +487,9 @@ class _Page:
     def render(self) -> str:
         m, t = self.r.meta, self.t
         title = f"{t('title')} · {t(m.period)} {m.label}"
-        body = "".join([self.cover(), self.kpis(), self.toc(), self.portfolio(), self.changes(), self.warning_list(),
-                        self.rules(), self.inspections(), self.data_health(), self.appendix()])
+        body = "".join([f'<div class="cover-page">{self.cover()}{self.kpis()}{self.toc()}</div>', self.ratios(),
+                        self.portfolio(), self.changes(), self.warning_list(), self.rules(), self.inspections(),
+                        self.data_health(), self.appendix()])
         lang = "zh-CN" if t.lang == "zh" else "en"
         return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
                 f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -366,6 +497,12 @@ class _Page:
                 f"<footer>{escape(t('footer'))}</footer></main></body></html>\n")
 
 
-def render_html(report: Report, lang: Lang = "zh", *, rows_shown: int = 1000, csv_name: str = "") -> str:
-    """The report as one HTML document (``rows_shown`` rows of the warning list; 0 = all)."""
-    return _Page(report, lang, rows_shown, csv_name).render()
+def _ratio(point: PortfolioPoint, key: str) -> float:
+    return next(r.count_ratio for r in point.ratios if r.key == key)
+
+
+def render_html(report: Report, lang: Lang = "zh", *, rows_shown: int = 1000, csv_name: str = "",
+                xlsx_name: str = "") -> str:
+    """The report as one HTML document (``rows_shown`` rows of the warning list; 0 = all; in print, the
+    largest ``PRINT_ROWS`` of each tier)."""
+    return _Page(report, lang, rows_shown, csv_name, xlsx_name).render()

@@ -24,7 +24,7 @@ from monitor._time import parse_instant
 from monitor.reports._replay import alert_fields
 from monitor.reports._scan import I64, make_chunk, parse_instants, read_exact
 
-__all__ = ["PeriodSignals", "latest_evidence", "period_signals"]
+__all__ = ["PeriodSignals", "latest_evidence", "period_signals", "read_current_signals"]
 
 _SIGNALS = re.compile(rb'"signals":')
 _HEAD = re.compile(rb'\{"rule":"([^"\\]+)","family":"[^"\\]*","level":"([a-z]+)","since":"([^"\\]+)"')
@@ -52,19 +52,20 @@ def _signals_of(line: bytes, where: str) -> list[dict[str, Any]]:
     return value
 
 
-def latest_evidence(path: Path, offsets: I64, lengths: I64) -> tuple[I64, list[list[dict[str, Any]]]]:
-    """The instant and the signals (as parsed) of the alert lines at ``offsets``, in the given order."""
+def latest_evidence(path: Path, offsets: I64, lengths: I64) -> tuple[I64, NDArray[np.int8], list[list[dict[str, Any]]]]:
+    """The instant, the from_tier (index) and the signals (as parsed) of the alert lines at ``offsets``,
+    in the given order."""
     if bool(np.any(offsets < 0)):
         raise InputError("alerts.jsonl: a borrower under warning has no alert (not the replay of borrowers.jsonl)")
     lines = read_exact(path, offsets, lengths)
     if not lines:
-        return np.zeros(0, dtype=np.int64), []
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int8), []
     chunk = make_chunk(b"\n".join(lines) + b"\n")
-    ats = alert_fields(chunk, path.name)[4]
+    fields = alert_fields(chunk, path.name)
     out = []
     for off, raw in zip(offsets.tolist(), lines):
         out.append(_signals_of(raw, f"offset {off}"))
-    return ats, out
+    return fields[4], fields[2], out
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +115,24 @@ def period_signals(path: Path, offsets: I64, lengths: I64) -> PeriodSignals:
             rules.append(str(sig.get("rule", "")))
             since_text.append(str(sig.get("since", "")).encode())
     return PeriodSignals(np.array(alerts, dtype=np.int64), rules, _since_us(since_text))
+
+
+def read_current_signals(path: Path) -> dict[str, list[dict[str, Any]]] | None:
+    """The signals that hold at the replay's as-of, per borrower (``signals.jsonl``: one line per borrower
+    at watch or above, ``{"borrower_id": ..., "signals": [...]}``); none when the replay wrote none."""
+    if not path.is_file():
+        return None
+    out: dict[str, list[dict[str, Any]]] = {}
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                raise InputError(f"{path.name}: line {number}: not JSON") from None
+            sigs = doc.get("signals") if isinstance(doc, dict) else None
+            if not isinstance(doc, dict) or not isinstance(doc.get("borrower_id"), str) or not isinstance(sigs, list):
+                raise InputError(f"{path.name}: line {number}: expected borrower_id and signals")
+            out[doc["borrower_id"]] = sigs
+    return out

@@ -61,6 +61,8 @@ class State:
     tier_end: I8  # -1: no profile
     tier_start: I8
     due_end: I32  # next visit due at the end (days since the epoch), -1 none
+    name: I32  # code in EventData.names of the latest profile's name, -1 none
+    last_profile_t: I64  # instant of the latest profile up to the end (int64 max: none)
 
     def id_text(self, i: int) -> str:
         return bytes(self.ids[i]).decode("utf-8")
@@ -176,5 +178,6 @@ def build_state(b: Borrowers, alerts: Alerts, sched: Schedule, ev: EventData, st
         branch=_pick(pr.col("branch", np.int32), latest, -1).astype(np.int32),
         team=_pick(pr.col("team", np.int32), latest, -1).astype(np.int32),
         grade=grade.astype(np.int32), mincls=mincls, tier_end=tier_end, tier_start=tier_start,
-        due_end=due_end.astype(np.int32),
+        due_end=due_end.astype(np.int32), name=_pick(pr.col("name", np.int32), latest, -1).astype(np.int32),
+        last_profile_t=_pick(pt, latest, np.iinfo(np.int64).max),
     )

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from html import escape
 
-__all__ = ["TIER_COLOURS", "hbars", "meter", "stacked_columns"]
+__all__ = ["TIER_COLOURS", "hbars", "lines", "meter", "stacked_columns"]
 
 TIER_COLOURS = {"normal": "#3f8f5a", "watch": "#e0a526", "warning": "#e0692a", "severe": "#b3261e"}
 _AXIS = "#5f6b7a"
@@ -115,3 +115,64 @@ def meter(fraction: float, colour: str, width: int = 80) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="8" viewBox="0 0 {width} 8" '
             f'class="meter" aria-hidden="true"><rect width="{width}" height="8" rx="2" fill="{_GRID}"/>'
             f'<rect width="{_f(w)}" height="8" rx="2" fill="{colour}"/></svg>')
+
+
+def lines(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, str, Sequence[float]]],
+    *,
+    title: str,
+    fmt: Callable[[float], str],
+    axis_note: str,
+    width: int = 520,
+    height: int = 220,
+) -> str:
+    """A line per series over the labels (months). The value axis spans the data with a margin, not from
+    zero (a flat-looking 2,457 to 2,523 shows its change); its lowest value is labelled as the baseline and
+    ``axis_note`` says the axis does not start at zero."""
+    left, right, top, bottom = 64, 14, 30, 40
+    pw, ph = width - left - right, height - top - bottom
+    values = [v for _, _, vs in series for v in vs]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = (hi - lo) * 0.15 or (abs(hi) * 0.05 or 1.0)
+    lo, hi = lo - pad, hi + pad
+    if lo < 0 <= min(values, default=0):
+        lo = 0.0
+    n = max(len(labels), 1)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="{escape(title)}" class="chart">',
+           f"<title>{escape(title)}</title>"]
+
+    def y(v: float) -> float:
+        return top + ph - ph * (v - lo) / (hi - lo)
+
+    def x(i: int) -> float:
+        return left + (pw * (i + 0.5) / n)
+
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{_f(y(v))}" y2="{_f(y(v))}" stroke="{_GRID}"/>')
+        out.append(f'<text x="{left - 6}" y="{_f(y(v) + 4)}" text-anchor="end" fill="{_AXIS}" {_FONT}>'
+                   f"{escape(fmt(v))}</text>")
+    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="{_AXIS}"/>')
+    if lo > 0:  # the baseline is not zero: say so on the axis
+        out.append(f'<text x="{left}" y="{top + ph + 30}" fill="{_AXIS}" {_FONT}>{escape(axis_note)}</text>')
+    every = max(1, math.ceil(n / 6))
+    for i, label in enumerate(labels):
+        if i % every == 0 or i == n - 1:
+            out.append(f'<text x="{_f(x(i))}" y="{top + ph + 15}" text-anchor="middle" fill="{_AXIS}" {_FONT}>'
+                       f"{escape(label)}</text>")
+    for name, colour, vs in series:
+        pts = " ".join(f"{_f(x(i))},{_f(y(v))}" for i, v in enumerate(vs))
+        if len(vs) > 1:
+            out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for i, v in enumerate(vs):
+            out.append(f'<circle cx="{_f(x(i))}" cy="{_f(y(v))}" r="3" fill="{colour}">'
+                       f"<title>{escape(labels[i])} {escape(name)}: {escape(fmt(v))}</title></circle>")
+    lx = left
+    for name, colour, _ in series:
+        out.append(f'<rect x="{lx}" y="8" width="10" height="10" fill="{colour}"/>'
+                   f'<text x="{lx + 14}" y="17" fill="#1f2933" {_FONT}>{escape(name)}</text>')
+        lx += 24 + 7 * len(name.encode("utf-8"))
+    out.append("</svg>")
+    return "".join(out)

@@ -14,13 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
 __all__ = [
+    "CaseRow", "ClassMigration", "DataQuality", "DefaultRow", "Disposal", "LastChange", "NewDefaults",
+    "PortfolioPoint", "QualityRow", "RatioPoint", "RatioRow", "Ratios", "Trend",
     "Changes", "Concentration", "DataHealth", "Evidence", "FeedRow", "GroupRow", "InputFile", "Inspections",
     "KindRow", "Meta", "Migration", "Portfolio", "RejectRow", "Report", "RuleRow", "Rules", "TeamRow",
     "TierCounts", "TopExposure", "TrendDay", "WarningList", "WarningRow",
 ]
 
 TierName = Literal["normal", "watch", "warning", "severe"]
-FORMAT = "monitor-report/1"
+RatioKey = Literal["npl", "overdue", "special_mention", "watch_list"]
+FORMAT = "monitor-report/2"
 
 
 class _Model(BaseModel):
@@ -35,7 +38,7 @@ class InputFile(_Model):
 
 
 class Meta(_Model):
-    format: Literal["monitor-report/1"] = FORMAT
+    format: Literal["monitor-report/2"] = FORMAT
     period: Literal["day", "week", "month"]
     label: str = Field(description="2025-12-31, 2025-W52 or 2025-12")
     first_day: str
@@ -47,6 +50,10 @@ class Meta(_Model):
     complete: bool = Field(description="False when the replay ends before the end of the as-of date")
     replay_as_of: str
     policy_version: str
+    names_masked: bool = Field(False, description="Borrower names masked (--mask-names): 张** / 某某公司")
+    cases_known: bool = Field(False, description="Built by the desk with its cases: disposal status is known")
+    current_signals: bool = Field(False, description="The warning list shows the signals that hold at the end "
+                                  "(the replay's signals.jsonl at its as-of); false: those of the last change")
     inputs: list[InputFile]
 
 
@@ -84,6 +91,11 @@ class Concentration(_Model):
     portfolio_share: float
     top10_share: float = Field(description="Share of the ten largest in the exposure at warning or above")
     top: list[TopExposure]
+    hhi_industry: float = Field(0.0, description="Herfindahl-Hirschman index of the portfolio's exposure by "
+                                "industry: the sum of squared shares, 0..1 (1 = one industry)")
+    hhi_branch: float = Field(0.0, description="... by branch")
+    hhi_borrower: float = Field(0.0, description="... by borrower")
+    top10_portfolio_share: float = Field(0.0, description="Share of the ten largest borrowers in the portfolio")
 
 
 class Portfolio(_Model):
@@ -97,6 +109,108 @@ class Portfolio(_Model):
     by_branch: list[GroupRow]
     by_industry: list[GroupRow]
     concentration: Concentration
+
+
+class RatioPoint(_Model):
+    """One ratio at one instant, by count and by exposure."""
+
+    key: RatioKey = Field(description="npl: classification substandard or worse; overdue: any days past due; "
+                          "special_mention: classification special mention; watch_list: tier watch or above")
+    borrowers: int
+    exposure: float
+    count_ratio: float = Field(description="borrowers / borrowers in the portfolio")
+    exposure_ratio: float = Field(description="exposure / the portfolio's exposure")
+
+
+class PortfolioPoint(_Model):
+    """The portfolio at one instant: size, tiers and the four ratios."""
+
+    label: str = Field(description="The period (2025-03) or day the instant ends")
+    day: str = Field(description="The last day included")
+    borrowers: int
+    exposure: float
+    tiers: TierCounts
+    ratios: list[RatioPoint]
+
+
+class RatioRow(_Model):
+    key: RatioKey
+    borrowers: int
+    exposure: float
+    count_ratio: float
+    exposure_ratio: float
+    mom_count: float | None = Field(description="环比: change of count_ratio since the previous period's end "
+                                    "(a difference of fractions: 0.001 = 0.1 percentage point)")
+    mom_exposure: float | None
+    yoy_count: float | None = Field(description="同比: change since the same period a year earlier")
+    yoy_exposure: float | None
+
+
+class Ratios(_Model):
+    rows: list[RatioRow]
+    previous: PortfolioPoint | None = Field(description="The end of the previous period (none before the history)")
+    year_ago: PortfolioPoint | None = Field(description="The end of the same period a year earlier")
+
+
+class DefaultRow(TypedDict):
+    borrower_id: str
+    name: str | None
+    exposure: float
+    branch: str
+    industry: str
+    grade: str
+    min_classification: str
+    days_past_due: int
+    trigger: str  # dpd, grade or both
+    since: str | None  # the day the default began (from days past due or the rating change)
+
+
+class NewDefaults(_Model):
+    """Borrowers in default at the end but not at the start: classification substandard or worse (days
+    past due over the floor) or grade D."""
+
+    borrowers: int
+    exposure: float
+    rows: list[DefaultRow]
+
+
+class ClassMigration(_Model):
+    start: list[str] = Field(description="Rows: classification floor at the start; 'new' = no profile then")
+    end: list[str] = Field(description="Columns: classification floor at the end")
+    counts: list[list[int]]
+    exposure: list[list[float]]
+
+
+class Trend(_Model):
+    months: list[PortfolioPoint] = Field(description="Month ends, oldest first (at most 12; the last is the "
+                                         "period's end)")
+
+
+class CaseRow(_Model):
+    status: str = Field(description="open, acknowledged, release_requested, released, or none (no case)")
+    borrowers: int
+    exposure: float
+
+
+class Disposal(_Model):
+    """Disposal of the warnings: the desk's cases of the warning-list borrowers (known only when the
+    desk builds the report)."""
+
+    known: bool
+    rows: list[CaseRow]
+
+
+class QualityRow(_Model):
+    item: str = Field(description="bureau_missing, bureau_stale, profile_stale, name_missing")
+    borrowers: int
+    exposure: float
+    on_list: int = Field(description="... of them on the warning list")
+
+
+class DataQuality(_Model):
+    bureau_max_days: int
+    profile_max_days: int
+    rows: list[QualityRow]
 
 
 class KindRow(_Model):
@@ -124,6 +238,7 @@ class Changes(_Model):
     watch_or_above_start: int
     watch_or_above_end: int
     migration: Migration
+    class_migration: ClassMigration | None = None
     trend: list[TrendDay]
 
 
@@ -139,11 +254,22 @@ class Evidence(TypedDict):
     event_ids: list[str]
 
 
+class LastChange(TypedDict):
+    """The borrower's latest change of tier up to the end, and the evidence recorded with it."""
+
+    day: str
+    kind: str
+    from_tier: str
+    to_tier: str
+    signals: list[Evidence]
+
+
 class WarningRow(TypedDict):
     """One borrower of the warning list (a plain mapping: the list may hold a hundred thousand)."""
 
     rank: int
     borrower_id: str
+    name: str | None  # from the loan profile (masked with --mask-names)
     tier: TierName
     tier_at_start: str  # tier at the start of the period, or 'new'
     exposure: float
@@ -155,10 +281,13 @@ class WarningRow(TypedDict):
     min_classification: str
     tier_since: str  # day of the change to this tier
     days_at_tier: int
-    rules: list[Evidence]  # the signals recorded with the latest change of tier
+    signals: list[Evidence]  # the signals that hold at the end, with their current values
+    last_change: LastChange  # the latest change of tier and the signals recorded with it
     next_visit_due: str | None
     visit_overdue: bool
+    case_status: str | None  # the desk's case: open, acknowledged, release_requested, released; none offline
     case_owner: str | None  # the officer who owns the case; none offline
+    data_quality: list[str]  # items of the borrower's data (bureau_stale, ...)
 
 
 class WarningList(_Model):
@@ -212,6 +341,9 @@ class Inspections(_Model):
 
 class FeedRow(_Model):
     feed: str
+    expected_days: float | None = Field(None, description="The feed's expected cadence plus grace (configuration); "
+                                        "none: events come when something happens")
+    status: Literal["ok", "late", "no_data", "event_driven"] = "ok"
     events: int = Field(description="Distinct events in the period")
     duplicates: int = Field(description="Copies of an event already counted")
     newest: str | None = Field(description="The newest event up to the as-of instant")
@@ -235,8 +367,13 @@ class Report(_Model):
     """The periodic monitoring report. ``model_dump_json()`` is the JSON form."""
 
     meta: Meta
+    ratios: Ratios
+    trend: Trend
     portfolio: Portfolio
     changes: Changes
+    new_defaults: NewDefaults
+    disposal: Disposal
+    data_quality: DataQuality
     warning_list: WarningList
     rules: Rules
     inspections: Inspections

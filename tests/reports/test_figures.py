@@ -111,12 +111,12 @@ def test_warning_list(march: Report) -> None:
         "severe", "severe", 5.0 * M, "BJ", "T2", "A", "substandard"]
     assert [b[k] for k in ("tier_since", "days_at_tier", "next_visit_due", "visit_overdue", "case_owner")] == [
         "2025-01-31", 59, "2025-01-15", True, None]
-    assert [(e["rule"], e["level"], e["values"]["days_past_due"]) for e in b["rules"]] == [("overdue.dpd", "severe", 90)]
-    assert b["rules"][0]["thresholds"] == {"band_min": 90} and b["rules"][0]["event_ids"] == ["o-B1"]
+    assert [(e["rule"], e["level"], e["values"]["days_past_due"]) for e in b["last_change"]["signals"]] == [("overdue.dpd", "severe", 90)]
+    assert b["last_change"]["signals"][0]["thresholds"] == {"band_min": 90} and b["last_change"]["signals"][0]["event_ids"] == ["o-B1"]
     a = rows["A"]
     assert [a[k] for k in ("tier", "tier_at_start", "tier_since", "days_at_tier", "next_visit_due", "visit_overdue")] == [
         "watch", "normal", "2025-03-10", 21, "2025-04-11", False]
-    assert rows["D"]["rules"][0]["values"] == {"hard_inquiries_30d": 8} and rows["D"]["visit_overdue"]
+    assert rows["D"]["last_change"]["signals"][0]["values"] == {"hard_inquiries_30d": 8} and rows["D"]["visit_overdue"]
     assert rows["J"]["next_visit_due"] == "2025-04-03" and rows["J"]["min_classification"] == "special_mention"
     assert [r["rank"] for r in wl.rows] == [1, 2, 3, 4, 5]
 
@@ -183,7 +183,7 @@ def _against_oracle(report: Report, oracle: Oracle, kind: str, as_of: date) -> N
     expected = oracle.warning_list(p)
     keys = ("borrower_id", "tier", "exposure", "branch", "team", "tier_since", "days_at_tier", "next_visit_due",
             "visit_overdue")
-    got = [{**{k: r[k] for k in keys}, "rules": [e["rule"] for e in r["rules"]]} for r in report.warning_list.rows]
+    got = [{**{k: r[k] for k in keys}, "rules": [e["rule"] for e in r["last_change"]["signals"]]} for r in report.warning_list.rows]
     assert got == expected
     rules = {r.rule: {"alerts": r.alerts, "borrowers": r.borrowers, "newly_held": r.newly_held, "exposure": r.exposure}
              for r in report.rules.rows if r.alerts}

@@ -17,7 +17,8 @@ import pytest
 from monitor.cli import main
 from monitor.reports import Report, build_report, render_html, write_report
 
-FILES = ("report-month-2025-03-31.html", "report-month-2025-03-31.json", "warning-list-month-2025-03-31.csv")
+FILES = ("report-month-2025-03-31.html", "report-month-2025-03-31.json", "warning-list-month-2025-03-31.csv",
+         "report-month-2025-03-31.xlsx")
 
 
 def _build(events: Path, out: Path) -> Report:
@@ -32,7 +33,7 @@ def test_rebuilding_gives_the_same_bytes(hand: tuple[Path, Path], tmp_path: Path
     shutil.copytree(out, copy / "replay")
     shutil.copy(events, copy / "events.jsonl")
     second = write_report(_build(copy / "events.jsonl", copy / "replay"), tmp_path / "two")
-    assert [p.name for p in first] == [FILES[0], FILES[1], FILES[2]]
+    assert [p.name for p in first] == list(FILES)
     for a, b in zip(first, second):
         assert a.read_bytes() == b.read_bytes(), a.name
     assert sorted(p.name for p in (tmp_path / "one").iterdir()) == sorted(FILES)  # no temporary files left
@@ -44,7 +45,7 @@ def test_json_is_the_model(hand: tuple[Path, Path], tmp_path: Path) -> None:
     paths = write_report(report, tmp_path, "en")
     data = json.loads(paths.json.read_text(encoding="utf-8"))
     assert Report.model_validate(data) == report
-    assert data["meta"]["policy_version"] == "default-2026.11" and data["meta"]["format"] == "monitor-report/1"
+    assert data["meta"]["policy_version"] == "default-2026.11" and data["meta"]["format"] == "monitor-report/2"
     # the JSON does not depend on the language
     zh = write_report(report, tmp_path / "zh", "zh")
     assert zh.json.read_bytes() == paths.json.read_bytes()
@@ -83,13 +84,15 @@ def test_csv_opens_in_a_spreadsheet(hand: tuple[Path, Path], tmp_path: Path) -> 
     raw = paths.csv.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
     rows = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline="")))
-    assert rows[0][:4] == ["序号", "借款人编号", "预警等级", "期初等级"]
+    assert rows[0][:5] == ["序号", "借款人编号", "借款人名称", "预警等级", "期初等级"]
     assert [r[1] for r in rows[1:]] == ["B", "E", "J", "A", "D"]
-    b = rows[1]
-    assert b[2] == "严重预警" and b[4] == "5000000.00" and b[13] == "overdue.dpd" and b[15] == "2025-01-15"
-    assert b[16] == "是" and b[-3:] == ["2025-03", "2025-03-31T16:00:00Z", "default-2026.11"]
+    b = dict(zip(rows[0], rows[1]))
+    assert b["预警等级"] == "严重预警" and b["敞口（元）"] == "5000000.00" and b["下次检查日"] == "2025-01-15"
+    assert b["最近一次等级变动"] == "2025-01-31 升级（预警 → 严重预警）"
+    assert b["变动时的信号"] == "本行逾期：本行逾期 90 天，逾期金额 0.10 万元，阈值 ≥ 90 天"
+    assert b["检查是否逾期"] == "是" and rows[1][-3:] == ["2025-03", "2025-03-31T16:00:00Z", "default-2026.11"]
     en = write_report(_build(events, out), tmp_path / "en", "en").csv.read_bytes()
-    assert en[3:].split(b"\r\n")[0].startswith(b"rank,borrower_id,tier,tier_at_start,exposure_cny")
+    assert en[3:].split(b"\r\n")[0].startswith(b"rank,borrower_id,name,tier,tier_at_start,exposure_cny")
 
 
 def test_csv_cells_are_never_formulas(tmp_path: Path) -> None:
@@ -135,7 +138,7 @@ def _run(*args: str) -> tuple[int, str, str]:
     return done.returncode, done.stdout, done.stderr
 
 
-def test_cli_writes_three_files_and_prints_their_paths(hand: tuple[Path, Path], tmp_path: Path) -> None:
+def test_cli_writes_four_files_and_prints_their_paths(hand: tuple[Path, Path], tmp_path: Path) -> None:
     events, out = hand
     cap = tmp_path / "cap.json"
     cap.write_text('{"T1": 3}', encoding="utf-8")
@@ -144,7 +147,7 @@ def test_cli_writes_three_files_and_prints_their_paths(hand: tuple[Path, Path], 
                                 "--capacity", str(cap))
     assert code == 0, stderr
     printed = [line.split()[-1] for line in stdout.splitlines()]
-    assert [Path(p).name for p in printed] == [FILES[0], FILES[1], FILES[2]]
+    assert [Path(p).name for p in printed] == list(FILES)
     assert all(Path(p).is_file() for p in printed)
     report = json.loads(Path(printed[1]).read_text())
     assert report["inspections"]["capacity_configured"] and report["meta"]["inputs"][-1]["role"] == "capacity"

@@ -1,0 +1,63 @@
+"""The report's tables as rows of typed values, shared by the CSV and the workbook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor import vocabulary
+from monitor.reports._i18n import Lang, Text
+from monitor.reports.model import Report, WarningRow
+
+__all__ = ["warning_table"]
+
+Cell = str | int | float | None
+# (column title, kind): kind is text, int, money (CNY), date, pct
+Head = list[tuple[str, str]]
+
+_WARN_HEAD = {
+    "zh": ["序号", "借款人编号", "借款人名称", "预警等级", "期初等级", "敞口（元）", "分行", "检查团队", "客户类型", "行业",
+           "评级", "五级分类下限", "进入本等级日期", "本等级天数", "期末成立的预警信号", "信号现值及阈值", "最近一次等级变动",
+           "变动时的信号", "下次检查日", "检查是否逾期", "案件状态", "案件负责人", "数据质量", "报告期", "数据截至",
+           "预警策略版本"],
+    "en": ["rank", "borrower_id", "name", "tier", "tier_at_start", "exposure_cny", "branch", "team", "segment",
+           "industry", "grade", "min_classification", "tier_since", "days_at_tier", "signals_at_end",
+           "signal_values", "last_change", "last_change_signals", "next_visit_due", "visit_overdue", "case_status",
+           "case_owner", "data_quality", "period", "as_of", "policy_version"],
+}
+_KINDS = ["int", "text", "text", "text", "text", "money", "text", "text", "text", "text", "text", "text", "date",
+          "int", "text", "text", "text", "text", "date", "text", "text", "text", "text", "text", "text", "text"]
+
+
+def _sentences(t: Text, signals: list[dict[str, Any]], tz: str) -> str:
+    sep = "；" if t.lang == "zh" else "; "
+    colon = "：" if t.lang == "zh" else ": "
+    return sep.join(f"{t.rule(str(e.get('rule', '')))}{colon}{t.evidence(e, tz)}" for e in signals)
+
+
+def _change(t: Text, r: WarningRow) -> str:
+    c = r["last_change"]
+    arrow = f"{t.tier(c['from_tier'])} → {t.tier(c['to_tier'])}"
+    return f"{c['day']} {t.kind(c['kind'])}（{arrow}）" if t.lang == "zh" else f"{c['day']} {t.kind(c['kind'])} ({arrow})"
+
+
+def warning_row(t: Text, r: WarningRow, report: Report) -> list[Cell]:
+    m = report.meta
+    sep = "、" if t.lang == "zh" else ", "
+    start = t("new") if r["tier_at_start"] == "new" else t.tier(r["tier_at_start"])
+    return [
+        r["rank"], r["borrower_id"], r["name"] or "", t.tier(r["tier"]), start, float(r["exposure"]),
+        t.code("branch", r["branch"]), t.code("team", r["team"]), t.segment(r["segment"]),
+        t.code("industry", r["industry"]), r["grade"], t.classification(r["min_classification"]), r["tier_since"],
+        r["days_at_tier"], sep.join(t.rule(str(e.get("rule", ""))) for e in r["signals"]),
+        _sentences(t, r["signals"], m.timezone), _change(t, r), _sentences(t, r["last_change"]["signals"], m.timezone),
+        r["next_visit_due"], t("yes") if r["visit_overdue"] else t("no"),
+        t.code("case_status", r["case_status"]) if r["case_status"] else "", r["case_owner"] or "",
+        sep.join(vocabulary.label("data_quality", q, t.lang) for q in r["data_quality"]), m.label, m.as_of,
+        m.policy_version,
+    ]
+
+
+def warning_table(report: Report, lang: Lang) -> tuple[Head, list[list[Cell]]]:
+    t = Text(lang)
+    head = list(zip(_WARN_HEAD[lang], _KINDS))
+    return head, [warning_row(t, r, report) for r in report.warning_list.rows]
