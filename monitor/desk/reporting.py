@@ -97,9 +97,10 @@ log = logging.getLogger("monitor.desk.reports")
 EVENTS = "events.jsonl"
 NOTICE = "notice.json"
 FORMAT = "monitor-report-notice/1"
-Form = Literal["html", "json", "csv"]
+Form = Literal["html", "json", "csv", "xlsx"]
 CONTENT_TYPES: dict[str, str] = {"html": "text/html; charset=utf-8", "json": "application/json",
-                                 "csv": "text/csv; charset=utf-8"}
+                                 "csv": "text/csv; charset=utf-8",
+                                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 _NO_SEQ = 1 << 62
 _MAX_REJECT_TEXT = 65_536
 _NO_SIZE_LIMIT = 1 << 40  # sizes: the worker's own limit decides (its dead letter says so)
@@ -509,7 +510,8 @@ class Reporter:
         rid = report_id(report, fp)
         paths = write_report(report, work / rid, self.lang)
         files = []
-        for form, path in zip(("html", "json", "csv"), (paths.html, paths.json, paths.csv), strict=True):
+        for form, path in zip(("html", "json", "csv", "xlsx"), (paths.html, paths.json, paths.csv, paths.xlsx),
+                              strict=True):
             sha, size = _sha256(path)
             files.append(FileEntry(form=form, name=path.name, content_type=CONTENT_TYPES[form], sha256=sha,  # type: ignore[arg-type]
                                    bytes=size))

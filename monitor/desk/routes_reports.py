@@ -61,11 +61,13 @@ async def get_report(request: Request, report_id: ReportId,
 
 
 @router.get("/{report_id}/{form}", response_class=FileResponse,
-            responses={200: {"content": {"text/html": {}, "application/json": {}, "text/csv": {}}},
+            responses={200: {"content": {"text/html": {}, "application/json": {}, "text/csv": {},
+                                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}},
                        404: {"description": "No such report"}})
-async def download_report(request: Request, report_id: ReportId, form: Literal["html", "json", "csv"],
+async def download_report(request: Request, report_id: ReportId, form: Literal["html", "json", "csv", "xlsx"],
                           who: Principal = require(REPORT_READERS, "read the reports")) -> FileResponse:
-    """One form of the report: the HTML (self-contained, printable), the JSON figures, or the warning list as CSV."""
+    """One form of the report: the HTML (self-contained, printable), the JSON figures, the warning list as CSV, or
+    the workbook (XLSX)."""
     store = _store(request)
     notice = _notice(store, report_id)
     entry = notice.file(form)
