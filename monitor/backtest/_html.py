@@ -6,14 +6,8 @@ import math
 from html import escape
 from typing import Any
 
-from monitor.backtest._report import (
-    RULE_COLUMNS,
-    comparison_rows,
-    headline,
-    num,
-    pct,
-    rule_rows,
-)
+from monitor.backtest._labels import Lang, label, reason_name, tier_name
+from monitor.backtest._report import comparison_rows, headline, num, pct, rule_columns, rule_rows
 
 __all__ = ["render_html"]
 
@@ -77,8 +71,8 @@ def _legend(items: list[tuple[str, str, str]], x: float, y: float) -> list[str]:
     return out
 
 
-def detection_chart(report: dict[str, Any]) -> str:
-    """Share of defaults flagged at least x days before default, one line per policy and level."""
+def detection_chart(report: dict[str, Any], lang: Lang = "en") -> str:
+    """Share of defaults flagged at least x days before default and still at it, per policy and level."""
     days = int(report["settings"]["curve_days"])
     pw, ph = W - ML - MR, H - MT - MB
 
@@ -90,7 +84,7 @@ def detection_chart(report: dict[str, Any]) -> str:
 
     x_ticks = [(sx(d), str(d)) for d in (0, 30, 90, 180, 270, days)]
     y_ticks = [(sy(v / 10), f"{v * 10}%") for v in range(0, 11, 2)]
-    parts = _frame(x_ticks, y_ticks, "days before default (at least)", "share of defaults flagged")
+    parts = _frame(x_ticks, y_ticks, label(lang, "x_days"), label(lang, "y_detected"))
     legend: list[tuple[str, str, str]] = []
     for i, p in enumerate(report["policies"]):
         for name, dash in (("warning", ""), ("watch", ' stroke-dasharray="6 4"')):
@@ -99,17 +93,17 @@ def detection_chart(report: dict[str, Any]) -> str:
                 continue
             pts = " ".join(f"{_f(sx(d))},{_f(sy(v))}" for d, v in enumerate(curve))
             parts.append(f'<polyline fill="none" stroke="{_color(i)}" stroke-width="2"{dash} points="{pts}">'
-                         f'<title>{escape(p["label"])} {name}+</title></polyline>')
-            legend.append((f"{p['label']} {name}+", _color(i), dash))
+                         f'<title>{escape(p["label"])} {escape(tier_name(lang, name))}+</title></polyline>')
+            legend.append((f"{p['label']} {tier_name(lang, name)}+", _color(i), dash))
     parts += _legend(legend, W - MR - 230, MT + 14)
-    return _svg(parts, "Detection against lead time")
+    return _svg(parts, label(lang, "chart_detection"))
 
 
-def tradeoff_chart(report: dict[str, Any]) -> str:
-    """Visits per year (x) against defaults flagged at least 90 days before (y), one point per policy."""
+def tradeoff_chart(report: dict[str, Any], lang: Lang = "en") -> str:
+    """Visits per borrower-year (x) against the headline detection at 90 days (y), one point per policy."""
     pols = report["policies"]
-    base = pols[0]["workload"]["baseline_visits_per_year"] if pols else None
-    xs = [p["workload"]["visits_per_year"] or 0.0 for p in pols] + [base or 0.0]
+    base = pols[0]["workload"]["baseline_visits_per_borrower_year"] if pols else None
+    xs = [p["workload"]["visits_per_borrower_year"] or 0.0 for p in pols] + [base or 0.0]
     top, step = _nice_max(max(xs) * 1.1)
     pw, ph = W - ML - MR, H - MT - MB
 
@@ -120,34 +114,34 @@ def tradeoff_chart(report: dict[str, Any]) -> str:
         return MT + (1 - v) * ph
 
     n_ticks = round(top / step)
-    x_ticks = [(sx(k * step), f"{k * step:,.0f}") for k in range(n_ticks + 1)]
+    x_ticks = [(sx(k * step), f"{k * step:,.1f}") for k in range(n_ticks + 1)]
     y_ticks = [(sy(v / 10), f"{v * 10}%") for v in range(0, 11, 2)]
-    parts = _frame(x_ticks, y_ticks, "visits per year the policy asks for",
-                   "defaults flagged at least 90 days before")
+    parts = _frame(x_ticks, y_ticks, label(lang, "x_visits"), label(lang, "y_d90"))
     if base:
         parts.append(f'<line x1="{_f(sx(base))}" y1="{MT}" x2="{_f(sx(base))}" y2="{H - MB}" stroke="#555" '
                      f'stroke-dasharray="4 4"/>')
-        parts.append(f'<text x="{_f(sx(base) + 4)}" y="{MT + 14}">every 90 days: {num(base)}</text>')
+        parts.append(f'<text x="{_f(sx(base) + 4)}" y="{MT + 14}">{escape(label(lang, "every90", v=num(base, 2)))}</text>')
     for i, p in enumerate(pols):
-        x = sx(p["workload"]["visits_per_year"] or 0.0)
+        x = sx(p["workload"]["visits_per_borrower_year"] or 0.0)
         for name, fill in (("warning", _color(i)), ("watch", "#fff")):
             rate = p["detection"][name]["detected"]["90d"]["rate"]
             if rate is None:
                 continue
             y = sy(rate)
             parts.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="6" fill="{fill}" stroke="{_color(i)}" '
-                         f'stroke-width="2"><title>{escape(p["label"])} {name}+: {pct(rate)}</title></circle>')
+                         f'stroke-width="2"><title>{escape(p["label"])} {escape(tier_name(lang, name))}+: {pct(rate)}'
+                         '</title></circle>')
     lx, ly = W - MR - 230, H - MB - 16 * (len(pols) + 2) - 4
     for i, p in enumerate(pols):
         parts.append(f'<circle cx="{_f(lx + 12)}" cy="{_f(ly + 16 * i)}" r="5" fill="{_color(i)}"/>')
         parts.append(f'<text x="{_f(lx + 30)}" y="{_f(ly + 16 * i + 4)}">{escape(p["label"])}</text>')
     k = len(pols)
     parts.append(f'<circle cx="{_f(lx + 12)}" cy="{_f(ly + 16 * k)}" r="5" fill="#555"/>')
-    parts.append(f'<text x="{_f(lx + 30)}" y="{_f(ly + 16 * k + 4)}">filled: warning+</text>')
+    parts.append(f'<text x="{_f(lx + 30)}" y="{_f(ly + 16 * k + 4)}">{escape(label(lang, "filled"))}</text>')
     parts.append(f'<circle cx="{_f(lx + 12)}" cy="{_f(ly + 16 * k + 16)}" r="5" fill="#fff" stroke="#555" '
                  f'stroke-width="2"/>')
-    parts.append(f'<text x="{_f(lx + 30)}" y="{_f(ly + 16 * k + 20)}">hollow: watch+</text>')
-    return _svg(parts, "Visits against detection")
+    parts.append(f'<text x="{_f(lx + 30)}" y="{_f(ly + 16 * k + 20)}">{escape(label(lang, "hollow"))}</text>')
+    return _svg(parts, label(lang, "chart_tradeoff"))
 
 
 def _svg(parts: list[str], title: str) -> str:
@@ -165,53 +159,70 @@ def _html_table(header: list[str], rows: list[tuple[str, list[str]]]) -> str:
     return "\n".join(out)
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: dict[str, Any], lang: Lang = "zh") -> str:
     pols = report["policies"]
     labels = [p["label"] for p in pols]
-    body: list[str] = [f"<h1>Policy backtest</h1>\n<p>{escape(headline(report))}.</p>"]
-    body.append("<h2>Policies</h2>")
-    body.append(_html_table(["policy", "version", "file", "sha256"],
+
+    def t(key: str, **values: object) -> str:
+        return escape(label(lang, key, **values))
+
+    body: list[str] = [f"<h1>{t('title')}</h1>\n<p>{escape(headline(report, lang))}.</p>"]
+    if "teams" in report:
+        body.append(f'<p class="note">{t("teams_file", file=report["teams"]["file"], version=report["teams"]["version"])}</p>')
+    body.append(f"<h2>{t('policies')}</h2>")
+    body.append(_html_table([label(lang, "policy"), label(lang, "version"), label(lang, "file"), "SHA-256"],
                             [(p["label"], [p["version"], p["file"], p["sha256"][:16]]) for p in pols]))
-    body.append("<h2>Comparison</h2>")
-    body.append(_html_table(["figure"] + labels, comparison_rows(report)))
-    fa = pols[0]["false_alarms"] if pols else None
+    body.append(f"<h2>{t('comparison')}</h2>")
+    body.append(_html_table([label(lang, "figure")] + labels, comparison_rows(report, lang)))
+    fa = pols[0]["false_alarms"]["warning"] if pols else None
     if fa is not None and not fa["measurable"]:
-        body.append(f'<p class="note">False alarms: {escape(fa["note"])}.</p>')
-    body.append("<h2>Detection against lead time</h2>")
-    body.append('<p class="note">Share of the defaults in scope whose first flag came at least x days before '
-                'the default. Solid: warning or above; dashed: watch or above.</p>')
-    body.append(f'<div class="chart">{detection_chart(report)}</div>')
-    body.append("<h2>Visits against detection</h2>")
-    body.append('<p class="note">One point per policy: filled, warning or above; hollow, watch or above. '
-                'Up is better detection, left is fewer visits; the dashed line is a visit every 90 days.</p>')
-    body.append(f'<div class="chart">{tradeoff_chart(report)}</div>')
-    body.append("<h2>Where the visits go</h2>")
-    tiers = [t["tier"] for t in pols[0]["workload"]["by_tier"]] if pols else []
-    rows = [(tier, [cell for p in pols for cell in (num(p["workload"]["by_tier"][i]["visits_per_year"]),
-                                                      num(p["workload"]["by_tier"][i]["borrower_years"]))])
-            for i, tier in enumerate(tiers)]
-    body.append(_html_table(["tier"] + [h for label in labels for h in (f"{label} visits per year",
-                                                                        "borrower-years")], rows))
-    teams = sorted({t["team"] for p in pols for t in p["workload"]["by_team"]})
+        body.append(f'<p class="note">{t("not_measurable")}: {escape(fa["note"])}.</p>')
+    body.append(f"<h2>{t('chart_detection')}</h2>")
+    body.append(f'<p class="note">{t("chart_detection_note")}</p>')
+    body.append(f'<div class="chart">{detection_chart(report, lang)}</div>')
+    body.append(f"<h2>{t('chart_tradeoff')}</h2>")
+    body.append(f'<p class="note">{t("chart_tradeoff_note")}</p>')
+    body.append(f'<div class="chart">{tradeoff_chart(report, lang)}</div>')
+    body.append(f"<h2>{t('visits_where')}</h2>")
+    rows = [(tier_name(lang, tier), [num(p["workload"]["by_tier"][i]["visits"]) for p in pols])
+            for i, tier in enumerate(("normal", "watch", "warning", "severe"))]
+    body.append(_html_table([label(lang, "tier")] + labels, rows))
+    reasons = sorted({r["reason"] for p in pols for r in p["workload"]["by_reason"]})
+    rows = [(reason_name(lang, r), [num(next((x["visits"] for x in p["workload"]["by_reason"] if x["reason"] == r), 0))
+                                    for p in pols]) for r in reasons]
+    body.append(_html_table([label(lang, "reason")] + labels, rows))
+    teams = sorted({x["team"] for p in pols for x in p["workload"]["by_team"]})
     team_rows = []
     for team in teams:
         cells = []
         for p in pols:
-            t = next((x for x in p["workload"]["by_team"] if x["team"] == team), None)
-            cells += (["-"] * 3 if t is None else
-                      [num(t["visits_per_year"]), num(t["baseline_visits_per_year"]), pct(t["saving"])])
+            x = next((y for y in p["workload"]["by_team"] if y["team"] == team), None)
+            cap = next((y for y in p["workload"].get("capacity", {}).get("by_team", []) if y["team"] == team), None)
+            cells += (["-"] * 4 if x is None else
+                      [num(x["visits_per_year"]), num(x["visits_per_borrower_year"], 2),
+                       num(cap["capacity_per_year"]) if cap else "-", pct(cap["late_share"]) if cap else "-"])
         team_rows.append((team, cells))
-    body.append(_html_table(["team"] + [h for label in labels for h in (f"{label} visits per year",
-                                                                        "every 90 days", "saving")], team_rows))
-    body.append("<h2>Per rule</h2>")
-    body.append('<p class="note">For each rule, flags at warning or above: share of defaults flagged by the rule '
-                'at least 90 days before, the median lead of those flags, and the rule\'s precision.</p>')
-    body.append(_html_table(["rule"] + [f"{label} {c}" if i == 0 else c for label in labels
-                                        for i, c in enumerate(RULE_COLUMNS)], rule_rows(report)))
-    body.append("<h2>Definitions</h2>\n<dl>")
+    body.append(_html_table([label(lang, "team")] + [h for lbl in labels for h in (
+        f"{lbl} {label(lang, 'per_year')}", label(lang, "vpby"), label(lang, "capacity_year"), label(lang, "late"))],
+        team_rows))
+    body.append(f"<h2>{t('month_ends')}</h2>")
+    for p in pols:
+        rows = [(r["at"][:10], [num(r["monitored"]), pct(r["watch_plus_share"]), pct(r["warning_plus_share"]),
+                                pct(r["severe_share"]), num(r["defaulted"])]) for r in p["month_ends"]["rows"]]
+        body.append(f"<p>{escape(p['label'])}</p>")
+        body.append(_html_table([label(lang, "at"), label(lang, "monitored"), tier_name(lang, "watch") + "+",
+                                 tier_name(lang, "warning") + "+", tier_name(lang, "severe"),
+                                 label(lang, "defaulted")], rows))
+    body.append(f"<h2>{t('per_rule')}</h2>")
+    body.append(f'<p class="note">{t("per_rule_note")}</p>')
+    body.append(_html_table([label(lang, "rule")] + [f"{lbl} {c}" if i == 0 else c for lbl in labels
+                                                     for i, c in enumerate(rule_columns(lang))], rule_rows(report)))
+    body.append(f"<h2>{t('definitions')}</h2>\n<dl>")
     for key, text in report["definitions"].items():
         body.append(f"<dt>{escape(key)}</dt><dd>{escape(text)}</dd>")
     body.append("</dl>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<title>Policy backtest</title>\n"
+    body.append(f'<p class="note">{t("footer")}</p>')
+    html_lang = "zh-CN" if lang == "zh" else "en"
+    return (f"<!DOCTYPE html>\n<html lang=\"{html_lang}\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{t('title')}</title>\n"
             f"<style>\n{CSS}\n</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")

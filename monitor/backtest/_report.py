@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RULE_COLUMNS", "comparison_rows", "headline", "render_table", "rule_rows", "write_json"]
+from monitor.backtest._labels import Lang, label, tier_name
+
+__all__ = ["comparison_rows", "headline", "num", "pct", "render_table", "rule_columns", "rule_rows", "write_json"]
 
 Row = tuple[str, list[str]]
 
@@ -30,43 +32,52 @@ def _lead(d: dict[str, Any]) -> str:
     return f"{lt['median']:.0f} [{lt['p25']:.0f}-{lt['p75']:.0f}]"
 
 
-def headline(report: dict[str, Any]) -> str:
+def headline(report: dict[str, Any], lang: Lang = "en") -> str:
     ev, out, hist = report["events"], report["outcomes"], report["history"]
-    return (f"as of {report['as_of']}: {report['borrowers']:,} borrowers, {ev['read']:,} events "
-            f"({ev['rejected']:,} rejected), {hist['days']:.0f} days of history; "
-            f"{out['in_scope']:,} defaults in scope ({out['after_as_of']:,} after as-of, "
-            f"{out['not_in_events']:,} of borrowers not in the events)")
+    return label(lang, "headline", as_of=report["as_of"], borrowers=f"{report['borrowers']:,}",
+                 events=f"{ev['read']:,}", rejected=f"{ev['rejected']:,}", days=f"{hist['days']:.0f}",
+                 in_scope=f"{out['in_scope']:,}", after=f"{out['after_as_of']:,}", unknown=f"{out['not_in_events']:,}")
 
 
-def comparison_rows(report: dict[str, Any]) -> list[Row]:
+def comparison_rows(report: dict[str, Any], lang: Lang = "en") -> list[Row]:
     """The policy comparison: one row per figure, one cell per policy."""
     pols = report["policies"]
     rows: list[Row] = []
+    horizons = report["settings"]["horizons_days"]
     for name in ("warning", "watch"):
-        rows.append((f"defaults flagged {name}+ before default", [
-            pct(p["detection"][name]["detected"]["flagged"]["rate"]) for p in pols]))
-        for h in report["settings"]["horizons_days"]:
-            rows.append((f"  at least {h} days before", [
-                pct(p["detection"][name]["detected"][f"{h}d"]["rate"]) for p in pols]))
-    for name in ("warning", "watch"):
-        rows.append((f"lead time {name}+, days: median [p25-p75]", [_lead(p["detection"][name]) for p in pols]))
-    fa = [p["false_alarms"] for p in pols]
-    rows.append(("warning+ flags with 12 months follow-up", [num(f["flagged"]) for f in fa]))
-    rows.append(("  false alarms (no default within 12 months)", [num(f["false_alarms"]) for f in fa]))
-    rows.append(("  precision", [pct(f["precision"]) for f in fa]))
+        lvl = tier_name(lang, name)
+        for h in horizons:
+            rows.append((label(lang, "det_head", level=lvl, h=h),
+                         [pct(p["detection"][name]["detected"][f"{h}d"]["rate"]) for p in pols]))
+        rows.append((label(lang, "det_first", h=90),
+                     [pct(p["detection"][name]["first_flag"]["90d"]["rate"]) for p in pols]))
+        rows.append((label(lang, "lead", level=lvl), [_lead(p["detection"][name]) for p in pols]))
+        rows.append((label(lang, "censored"), [num(p["detection"][name]["lead_time_days"]["censored"]) for p in pols]))
+        rows.append((label(lang, "base_rate", level=lvl), [pct(p["detection"][name]["base_rate"]) for p in pols]))
+        rows.append((label(lang, "lift"), [num(p["detection"][name]["lift"], 2) for p in pols]))
+        fa = [p["false_alarms"][name] for p in pols]
+        rows.append((label(lang, "fa_flagged", level=lvl), [num(f["flagged"]) for f in fa]))
+        rows.append((label(lang, "precision"), [pct(f["precision"]) for f in fa]))
+        rows.append((label(lang, "fpr"), [pct(f["false_positive_rate"]) for f in fa]))
     wl = [p["workload"] for p in pols]
-    rows.append(("visits per year", [num(w["visits_per_year"]) for w in wl]))
-    rows.append(("  every-90-days baseline", [num(w["baseline_visits_per_year"]) for w in wl]))
-    rows.append(("  saving against the baseline", [pct(w["saving"]) for w in wl]))
-    rows.append(("  visits per borrower-year", [num(w["visits_per_borrower_year"], 2) for w in wl]))
+    rows.append((label(lang, "vpby"), [num(w["visits_per_borrower_year"], 2) for w in wl]))
+    rows.append((label(lang, "baseline"), [num(w["baseline_visits_per_borrower_year"], 2) for w in wl]))
+    rows.append((label(lang, "ratio"), [num(w["ratio_to_baseline"], 2) for w in wl]))
+    rows.append((label(lang, "visits_year"), [num(w["visits_per_year"]) for w in wl]))
+    if any("capacity" in w for w in wl):
+        rows.append((label(lang, "late_share"), [pct(w["capacity"]["late_share"]) if "capacity" in w else "n/a"
+                                                 for w in wl]))
+    me = [p["month_ends"] for p in pols]
+    rows.append((label(lang, "watch_share"), [pct(m["watch_plus_share"]) for m in me]))
+    rows.append((label(lang, "severe_share"), [pct(m["severe_share"]) for m in me]))
     st = [p["stability"] for p in pols]
-    rows.append(("alerts per borrower-year", [num(s["alerts_per_borrower_year"], 3) for s in st]))
-    rows.append(("  raises per borrower-year", [num(s["raises_per_borrower_year"], 3) for s in st]))
-    rows.append(("  flips per borrower-year", [num(s["flips_per_borrower_year"], 3) for s in st]))
+    rows.append((label(lang, "alerts_by"), [num(s["alerts_per_borrower_year"], 3) for s in st]))
+    rows.append((label(lang, "flips_by"), [num(s["flips_per_borrower_year"], 3) for s in st]))
     return rows
 
 
-RULE_COLUMNS = (">=90d", "lead", "precision")
+def rule_columns(lang: Lang = "en") -> tuple[str, str, str]:
+    return label(lang, "d90"), label(lang, "lead_col"), label(lang, "precision_col")
 
 
 def rule_rows(report: dict[str, Any]) -> list[Row]:
@@ -84,18 +95,18 @@ def rule_rows(report: dict[str, Any]) -> list[Row]:
                 continue
             det = r["detection"]["warning"]
             lead = det["lead_time_days"]["median"]
-            cells += [pct(det["detected"]["90d"]["rate"]), "n/a" if lead is None else f"{lead:.0f}d",
+            cells += [pct(det["first_flag"]["90d"]["rate"]), "n/a" if lead is None else f"{lead:.0f}d",
                       pct(r["false_alarms"]["precision"])]
         rows.append((name, cells))
     return rows
 
 
 def _table(header: list[str], rows: list[Row]) -> list[str]:
-    width = max([len(header[0])] + [len(label) for label, _ in rows])
+    width = max([len(header[0])] + [len(lbl) for lbl, _ in rows])
     cols = [max([len(h)] + [len(cells[i]) for _, cells in rows]) for i, h in enumerate(header[1:])]
     lines = ["  ".join([header[0].ljust(width)] + [h.rjust(c) for h, c in zip(header[1:], cols)])]
-    for label, cells in rows:
-        lines.append("  ".join([label.ljust(width)] + [x.rjust(c) for x, c in zip(cells, cols)]))
+    for lbl, cells in rows:
+        lines.append("  ".join([lbl.ljust(width)] + [x.rjust(c) for x, c in zip(cells, cols)]))
     return lines
 
 
@@ -104,9 +115,9 @@ def render_table(report: dict[str, Any]) -> str:
     lines = [headline(report), ""]
     lines += _table(["policy"] + labels, comparison_rows(report))
     lines += ["", "per rule, warning+ flags: defaults flagged >= 90 days before, median lead, precision"]
-    lines += _table(["rule"] + [f"{label} {c}" if i == 0 else c for label in labels
-                                for i, c in enumerate(RULE_COLUMNS)], rule_rows(report))
-    fa = report["policies"][0]["false_alarms"] if report["policies"] else None
+    lines += _table(["rule"] + [f"{lbl} {c}" if i == 0 else c for lbl in labels
+                                for i, c in enumerate(rule_columns())], rule_rows(report))
+    fa = report["policies"][0]["false_alarms"]["warning"] if report["policies"] else None
     if fa is not None and not fa["measurable"]:
         lines += ["", f"false alarms: {fa['note']}"]
     return "\n".join(lines)

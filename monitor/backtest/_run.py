@@ -1,58 +1,73 @@
-"""Running a backtest: check the inputs, split, replay in parallel, merge and score."""
+"""Running a backtest: check the inputs, split by borrower, run the policies in parallel, merge and score."""
 
 from __future__ import annotations
 
 import gc
 import hashlib
-import multiprocessing
 import os
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor._errors import InputError, MonitorError
-from monitor._time import DAY, iso
+from monitor._errors import InputError
+from monitor._time import DAY, iso, local_date
+from monitor.backtest._capacity import capacity_figures
 from monitor.backtest._outcomes import DefaultOutcome, load_outcomes
+from monitor.backtest._pool import PartPool
 from monitor.backtest._score import (
     BASELINE_DAYS,
     CURVE_DAYS,
     FOLLOW_UP_DAYS,
     HORIZONS,
+    WARM_UP_DAYS,
+    YEAR,
     Portfolio,
     score_policy,
 )
 from monitor.backtest._shard import auto_shards, split_events
-from monitor.backtest._worker import Task, run_task
+from monitor.backtest._worker import PolicySource
+from monitor.desk.teams import TeamsConfig, load_teams
 from monitor.rules.loader import DEFAULT_POLICY_PATH, load_policy
+from monitor.rules.policy import Policy
 
-__all__ = ["FORMAT", "Backtest", "PolicyFile", "run_backtest"]
+__all__ = ["DEFINITIONS", "FORMAT", "Backtest", "Inputs", "PolicyFile", "prepare", "run_backtest", "score_runs"]
 
-FORMAT = "monitor-backtest/1"
+FORMAT = "monitor-backtest/2"
 
 DEFINITIONS = {
-    "scope": "defaults with defaulted_at at or before as_of, of borrowers whose profile the replay applied",
-    "flag": "a borrower is flagged at watch+ / warning+ from the first alert whose new effective tier is at "
-            "least that level; only flags strictly before defaulted_at count",
-    "rule_flag": "a borrower is flagged by a rule at a level at each alert that lists the rule among its signals "
-                 "and whose new tier is at least that level",
-    "detection": "share of defaults in scope whose first flag came at least N days before the default "
-                 "('flagged': at any time before it)",
-    "lead_time": "days from the first flag to the default, over the defaults flagged; quartiles by linear "
-                 "interpolation",
-    "false_alarms": f"warning+ flags raised at or before as_of - {FOLLOW_UP_DAYS} days (and before the "
-                    f"borrower's default); true when the borrower defaulted within {FOLLOW_UP_DAYS} days after "
-                    "an instant at which it was flagged, else false; precision = true / flagged",
-    "workload": "visits integrated over each borrower's performing time (first profile to default or as_of) "
-                "as time / policy.visits.interval(tier, grade, exposure, mitigation); per year = total / years "
-                f"of history; baseline: every borrower every {BASELINE_DAYS} days over the same time; "
-                "saving = 1 - policy / baseline",
+    "scope": "defaults with defaulted_at at or before as_of, of borrowers whose profile the engine applied",
+    "engine": "each borrower's events go through the engine in occurred_at order (stable), as in monitor replay; "
+              "tiers, teams and visits are read from the engine's alerts and state, never derived again",
+    "visits": "the recorded inspections are not replayed as visits: whenever the engine's next visit is due "
+              "(before the default), the backtest makes it at that instant (an inspection_completed event "
+              "through the engine), reporting the latest recorded finding at or before it (normal when none)",
+    "flag": "a stretch during which the effective tier was at least watch (warning); only what happened "
+            "strictly before defaulted_at counts",
+    "detection": "headline: flagged at least N days before the default AND still flagged at the default "
+                 "(the stretch open just before it began N or more days before); first flag: the first flag "
+                 "ever came N or more days before, whatever followed",
+    "censoring": f"a flag stretch starting in the first {WARM_UP_DAYS} days of the history may have begun "
+                 "before it: censored, left out of lead times; for detection its observed length is a lower bound",
+    "lead_time": "days from the start of the stretch still open at the default to the default, censored ones "
+                 "left out; quartiles by linear interpolation",
+    "base_rate": "share of all borrowers flagged at the level at some time (before their default); lift = "
+                 "share of defaults flagged before the default / base rate",
+    "false_alarms": f"flags raised at or before as_of - {FOLLOW_UP_DAYS} days (and before the borrower's own "
+                    f"default); true when the borrower defaulted within {FOLLOW_UP_DAYS} days after an instant at "
+                    "which it was flagged; precision = true / flagged; false-positive rate = flagged borrowers "
+                    "that never defaulted / borrowers seen by then that never defaulted",
+    "workload": "visits the policy asked for and the backtest made, per borrower-year of performing time (first "
+                f"seen to default or as_of); baseline: a visit every {BASELINE_DAYS} days over the same time; "
+                "ratio = visits / baseline; visits due before the history are made but not counted",
+    "capacity": "with a teams file: per team, each visit open from the day the engine asked for it, each "
+                "working day up to the team's capacity, earliest due first; late = made after its due date",
+    "month_ends": "borrowers monitored at each month end (policy time zone) by effective tier, defaulted ones "
+                  "apart; shares averaged over the month ends after the first 3 months",
     "stability": "over performing time: alerts (tier changes), raises (normal to any tier) and flips (a rise "
                  "after an earlier fall of the same borrower) per borrower-year",
 }
@@ -76,23 +91,32 @@ class Backtest:
     parts: int = 1
     jobs: int = 1
     wall_seconds: float = 0.0
-    split_seconds: float = 0.0  # splitting the input into parts
-    replays_wall_seconds: float = 0.0  # all replays, in parallel
-    score_seconds: float = 0.0  # merging and scoring
-    replay_seconds: dict[str, float] = field(default_factory=dict)  # per policy label, over its parts
-    task_seconds: dict[str, float] = field(default_factory=dict)  # ... with the workload pass
-    replay_cpu_seconds: dict[str, float] = field(default_factory=dict)  # the same as CPU time
+    split_seconds: float = 0.0
+    runs_wall_seconds: float = 0.0  # all runs, in parallel
+    score_seconds: float = 0.0
+    task_seconds: dict[str, float] = field(default_factory=dict)  # per policy label, over its parts
     task_cpu_seconds: dict[str, float] = field(default_factory=dict)
     events: int = 0
 
 
-def _policies(paths: Sequence[str]) -> list[PolicyFile]:
+@dataclass(slots=True)
+class Inputs:
+    """Checked inputs, split into parts; ``pool`` runs policies over them."""
+
+    paths: list[str]
+    outcomes: str
+    defaults: list[DefaultOutcome]
+    parts: list[tuple[int, tuple[str, ...]]]
+    as_of: int | None
+    split_seconds: float = 0.0
+
+
+def policy_files(paths: Sequence[str]) -> list[PolicyFile]:
     loaded = []
     for path in paths or [str(DEFAULT_POLICY_PATH)]:
         policy = load_policy(path)  # PolicyError names the file and key
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        rules = tuple(row["rule"] for row in policy.rule_table() if row["enabled"])
-        loaded.append((path, policy.version, digest, rules))
+        loaded.append((path, policy.version, digest, _rules(policy)))
     versions = Counter(v for _p, v, _d, _r in loaded)
     out = []
     for i, (path, version, digest, rules) in enumerate(loaded, start=1):
@@ -101,8 +125,12 @@ def _policies(paths: Sequence[str]) -> list[PolicyFile]:
     return out
 
 
+def _rules(policy: Policy) -> tuple[str, ...]:
+    return tuple(row["rule"] for row in policy.rule_table() if row["enabled"])
+
+
 @contextmanager
-def _no_gc() -> Iterator[None]:
+def no_gc() -> Iterator[None]:
     """Millions of small long-lived objects and no cycles: the cyclic collector would only rescan them."""
     was_enabled = gc.isenabled()
     gc.disable()
@@ -118,116 +146,81 @@ def _check_events(paths: Sequence[str]) -> None:
         raise InputError("no event files given")
     for p in paths:
         if p == "-":
-            raise InputError("events: standard input cannot be replayed once per policy; write it to a file")
+            raise InputError("events: standard input cannot be read by several processes; write it to a file")
         if not Path(p).is_file():
             raise InputError(f"{p}: no such file")
 
 
-def _execute(tasks: list[Task], jobs: int, note: Callable[[str], None]) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    if jobs <= 1:
-        for i, task in enumerate(tasks, start=1):
-            results.append(run_task(task))
-            note(f"replayed {i}/{len(tasks)}")
-        return results
-    ctx = multiprocessing.get_context("spawn")
-    try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(run_task, task) for task in tasks]
-            try:
-                for i, done in enumerate(as_completed(futures), start=1):
-                    results.append(done.result())
-                    note(f"replayed {i}/{len(tasks)}")
-            except BaseException:
-                for future in futures:  # do not wait for the replays not started yet
-                    future.cancel()
-                raise
-    except BrokenProcessPool:
-        raise MonitorError("a replay process died (out of memory?): try more --shards or fewer --jobs") from None
-    return results
+@contextmanager
+def prepare(events: Sequence[str], outcomes: str, *, as_of: int | None, jobs: int, shards: int | None,
+            note: Callable[[str], None]) -> Iterator[Inputs]:
+    """Check the inputs and split them into at least ``jobs`` parts by borrower (temporary files)."""
+    paths = [str(p) for p in events]
+    _check_events(paths)
+    defaults = load_outcomes(outcomes)
+    parts = shards or max(auto_shards(paths), jobs)
+    with tempfile.TemporaryDirectory(prefix="monitor-backtest-") as tmp:
+        inputs = Inputs(paths, outcomes, defaults, [(0, tuple(paths))], as_of)
+        if parts > 1:
+            note(f"splitting the events into {parts} parts by borrower ...")
+            t = time.perf_counter()
+            split = split_events(paths, parts, Path(tmp))
+            inputs.split_seconds = time.perf_counter() - t
+            if split.known:
+                inputs.parts = [(i, (p,)) for i, p in enumerate(split.paths)]
+                if as_of is None:
+                    inputs.as_of = split.as_of
+                    if split.as_of is None:
+                        raise InputError("no valid event in the input: nothing to backtest")
+        yield inputs
 
 
-def _merge(results: list[dict[str, Any]], n_policies: int) -> tuple[list[Portfolio], dict[str, int]]:
-    results = sorted(results, key=lambda r: (r["policy"], r["part"]))
+def merge(results: list[dict[str, Any]], n_policies: int) -> tuple[list[Portfolio], dict[str, int]]:
+    """The parts' results as one portfolio per policy, and the event counts (of the first policy)."""
     as_ofs = {r["as_of"] for r in results}
     if len(as_ofs) != 1:
-        raise RuntimeError(f"backtest bug: the replays ended at different instants {sorted(map(str, as_ofs))}")
+        raise RuntimeError(f"backtest bug: the runs ended at different instants {sorted(map(str, as_ofs))}")
     as_of = as_ofs.pop()
     if as_of is None:
         raise InputError("no valid event in the input: nothing to backtest")
     ports = [Portfolio(as_of) for _ in range(n_policies)]
     counts: Counter[str] = Counter()
-    for r in results:
-        port = ports[r["policy"]]
-        if r["policy"] == 0:
-            for key in ("read", "applied", "duplicates", "rejected", "after_as_of"):
+    first_policy = min(r["policy"] for r in results)
+    for r in sorted(results, key=lambda r: (r["policy"], r["part"])):
+        port = ports[r["policy"] - first_policy]
+        if r["policy"] == first_policy:
+            for key in ("read", "applied", "duplicates", "rejected", "after_as_of", "recorded_visits"):
                 counts[key] += r[key]
         for bid, first, teams in r["borrowers"]:
             port.first_seen[bid] = first
-            port.teams[bid] = [(t, tier, us, v) for t, tier, us, v in teams]
+            port.team_time[bid] = teams
         for bid, at, f, to, rules in r["alerts"]:
-            port.alerts.setdefault(bid, []).append((at, f, to, tuple(rules)))
+            port.alerts.setdefault(bid, []).append((at, f, to, rules))
+        for bid, at, team, tier, reason, asked, counted in r["visits"]:
+            port.visits.setdefault(bid, []).append((at, team, tier, reason, asked, counted))
+        for at, c in r["month_ends"]:
+            acc = port.month_ends.setdefault(at, [0] * 5)
+            for i, x in enumerate(c):
+                acc[i] += x
     return ports, dict(counts)
 
 
-def run_backtest(events: Sequence[str], outcomes: str, policies: Sequence[str] = (), *,
-                 as_of: int | None = None, jobs: int | None = None, shards: int | None = None,
-                 note: Callable[[str], None] | None = None) -> Backtest:
-    """Replay ``events`` under each policy and score it against ``outcomes``.
-
-    Raises ``InputError`` / ``PolicyError`` for unusable inputs (before any replay).
-    """
-    started = time.perf_counter()
-    say = note or (lambda _msg: None)
-    paths = [str(p) for p in events]
-    _check_events(paths)
-    defaults: list[DefaultOutcome] = load_outcomes(outcomes)
-    specs = _policies(list(policies))
-    parts = shards or auto_shards(paths)
-    split_seconds = 0.0
-    with tempfile.TemporaryDirectory(prefix="monitor-backtest-") as tmp:
-        part_paths: list[tuple[str, ...]] = [tuple(paths)]
-        timeline_paths: list[tuple[str, ...]] = [tuple(paths)]
-        run_as_of = as_of
-        if parts > 1:
-            say(f"splitting the events into {parts} parts by borrower ...")
-            t = time.perf_counter()
-            split = split_events(paths, parts, Path(tmp))
-            split_seconds = time.perf_counter() - t
-            if split.known:
-                part_paths = [(p,) for p in split.paths]
-                timeline_paths = [(p,) for p in split.timelines]
-                run_as_of = as_of if as_of is not None else split.as_of
-            else:
-                parts = 1
-        pairs = tuple((o.borrower_id, o.defaulted_at) for o in defaults)
-        tasks: list[Task] = [(pi, si, spec.path, pp, timeline_paths[si], run_as_of, pairs)
-                             for pi, spec in enumerate(specs) for si, pp in enumerate(part_paths)]
-        n_jobs = max(1, min(jobs or (os.cpu_count() or 1), len(tasks)))
-        say(f"replaying {len(specs)} policy(ies) x {len(part_paths)} part(s) on {n_jobs} process(es) ...")
-        t = time.perf_counter()
-        with _no_gc():
-            results = _execute(tasks, n_jobs, say)
-        replays_wall = time.perf_counter() - t
-    t = time.perf_counter()
-    with _no_gc():
-        ports, counts = _merge(results, len(specs))
-        report = _report(ports, counts, specs, defaults, paths, outcomes)
-    bt = Backtest(report, specs, parts=len(part_paths), jobs=n_jobs, split_seconds=split_seconds,
-                  replays_wall_seconds=replays_wall, score_seconds=time.perf_counter() - t,
-                  events=counts.get("read", 0))
-    for r in sorted(results, key=lambda r: (r["policy"], r["part"])):
-        label = specs[r["policy"]].label
-        bt.replay_seconds[label] = bt.replay_seconds.get(label, 0.0) + r["replay_seconds"]
-        bt.task_seconds[label] = bt.task_seconds.get(label, 0.0) + r["seconds"]
-        bt.replay_cpu_seconds[label] = bt.replay_cpu_seconds.get(label, 0.0) + r["replay_cpu_seconds"]
-        bt.task_cpu_seconds[label] = bt.task_cpu_seconds.get(label, 0.0) + r["cpu_seconds"]
-    bt.wall_seconds = time.perf_counter() - started
-    return bt
+def _capacity(port: Portfolio, teams: TeamsConfig, policy: Policy) -> dict[str, Any]:
+    zone = policy.zone
+    rows = []
+    for bid, visits in port.visits.items():
+        for at, team, tier, _reason, asked, counted in visits:
+            if counted:
+                rows.append((team, bid, local_date(at, zone), local_date(asked, zone), tier))
+    start = port.start
+    years = (port.as_of - start) / YEAR if start is not None else 0.0
+    return capacity_figures(rows, teams, years)
 
 
-def _report(ports: list[Portfolio], counts: dict[str, int], specs: list[PolicyFile],
-            defaults: list[DefaultOutcome], paths: list[str], outcomes: str) -> dict[str, Any]:
+def score_runs(ports: list[Portfolio], counts: dict[str, int], specs: Sequence[tuple[str, tuple[str, ...]]],
+               policies: Sequence[Policy], defaults: list[DefaultOutcome], teams: TeamsConfig | None,
+               *, warm_up_days: int = WARM_UP_DAYS, per_rule: bool = True) -> tuple[dict[str, Any], list[dict]]:
+    """Scope and score: the report's common part and one figures dict per policy (specs: label, rules)."""
     first = ports[0]
     as_of = first.as_of
     scope: list[tuple[str, int]] = []
@@ -241,23 +234,74 @@ def _report(ports: list[Portfolio], counts: dict[str, int], specs: list[PolicyFi
         else:
             scope.append((o.borrower_id, o.defaulted_at))
             reasons[o.reason] += 1
+    everyone = {o.borrower_id for o in defaults}
     start = first.start
-    report: dict[str, Any] = {
-        "format": FORMAT,
+    common: dict[str, Any] = {
         "as_of": iso(as_of),
         "history": {"start": iso(start) if start is not None else None,
                     "days": round((as_of - start) / DAY, 2) if start is not None else 0.0},
-        "events": {"files": [Path(p).name for p in paths], **counts},
+        "events": dict(counts),
         "borrowers": len(first.first_seen),
-        "outcomes": {"file": Path(outcomes).name, "defaults": len(defaults), "in_scope": len(scope),
+        "outcomes": {"defaults": len(defaults), "in_scope": len(scope),
                      "in_scope_by_reason": dict(sorted(reasons.items())), "after_as_of": after,
                      "not_in_events": unknown},
-        "settings": {"horizons_days": [h for h in HORIZONS if h], "follow_up_days": FOLLOW_UP_DAYS,
-                     "baseline_interval_days": BASELINE_DAYS, "curve_days": CURVE_DAYS},
-        "definitions": DEFINITIONS,
-        "policies": [],
+        "settings": {"horizons_days": list(HORIZONS), "follow_up_days": FOLLOW_UP_DAYS,
+                     "baseline_interval_days": BASELINE_DAYS, "curve_days": CURVE_DAYS,
+                     "warm_up_days": warm_up_days},
     }
-    for spec, port in zip(specs, ports):
-        report["policies"].append({"label": spec.label, "version": spec.version, "file": Path(spec.path).name,
-                                   "sha256": spec.sha256, **score_policy(port, scope, spec.rules)})
-    return report
+    figures = []
+    for (_label, rules), port, policy in zip(specs, ports, policies):
+        got = score_policy(port, scope, rules, all_defaults=everyone, warm_up_days=warm_up_days, per_rule=per_rule)
+        if teams is not None:
+            got["workload"]["capacity"] = _capacity(port, teams, policy)
+        figures.append(got)
+    return common, figures
+
+
+def run_backtest(events: Sequence[str], outcomes: str, policies: Sequence[str] = (), *,
+                 as_of: int | None = None, jobs: int | None = None, shards: int | None = None,
+                 teams: str | None = None, warm_up_days: int = WARM_UP_DAYS,
+                 note: Callable[[str], None] | None = None) -> Backtest:
+    """Run ``events`` under each policy and score it against ``outcomes``.
+
+    Raises ``InputError`` / ``PolicyError`` / ``ConfigError`` for unusable inputs (before any run).
+    """
+    started = time.perf_counter()
+    say = note or (lambda _msg: None)
+    specs = policy_files(list(policies))
+    loaded = [load_policy(s.path) for s in specs]
+    team_config = load_teams(teams) if teams is not None else None
+    n_jobs = max(1, jobs or (os.cpu_count() or 1))
+    with prepare(events, outcomes, as_of=as_of, jobs=n_jobs, shards=shards, note=say) as inputs:
+        pairs = {o.borrower_id: o.defaulted_at for o in inputs.defaults}
+        say(f"running {len(specs)} policy(ies) over {len(inputs.parts)} part(s) ...")
+        t = time.perf_counter()
+        sources: list[tuple[int, PolicySource]] = [(i, s.path) for i, s in enumerate(specs)]
+        with no_gc(), PartPool(inputs.parts, n_jobs, inputs.as_of, pairs) as pool:
+            used_jobs = pool.jobs
+            results = pool.run(sources)
+        runs_wall = time.perf_counter() - t
+        split_seconds = inputs.split_seconds
+        paths, defaults = inputs.paths, inputs.defaults
+    t = time.perf_counter()
+    with no_gc():
+        ports, counts = merge(results, len(specs))
+        common, figures = score_runs(ports, counts, [(s.label, s.rules) for s in specs], loaded, defaults,
+                                     team_config, warm_up_days=warm_up_days)
+    report: dict[str, Any] = {"format": FORMAT, **common}
+    report["events"] = {"files": [Path(p).name for p in paths], **report["events"]}
+    report["outcomes"] = {"file": Path(outcomes).name, **report["outcomes"]}
+    if team_config is not None:
+        report["teams"] = {"file": Path(str(teams)).name, "version": team_config.version}
+    report["definitions"] = DEFINITIONS
+    report["policies"] = [{"label": s.label, "version": s.version, "file": Path(s.path).name, "sha256": s.sha256,
+                           **f} for s, f in zip(specs, figures)]
+    bt = Backtest(report, specs, parts=len({r["part"] for r in results}), jobs=used_jobs,
+                  split_seconds=split_seconds, runs_wall_seconds=runs_wall,
+                  score_seconds=time.perf_counter() - t, events=counts.get("read", 0))
+    for r in results:
+        label = specs[r["policy"]].label
+        bt.task_seconds[label] = bt.task_seconds.get(label, 0.0) + r["seconds"]
+        bt.task_cpu_seconds[label] = bt.task_cpu_seconds.get(label, 0.0) + r["cpu_seconds"]
+    bt.wall_seconds = time.perf_counter() - started
+    return bt

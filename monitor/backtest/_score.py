@@ -1,33 +1,45 @@
-"""Scoring one policy's replay against the outcomes. Pure: plain data in, plain data out.
+"""Scoring one policy's run against the outcomes. Pure: plain data in, plain data out.
 
-Definitions (also in the package docstring and the HTML page):
+Definitions (also in the package docstring and on the HTML page):
 
 - In scope: defaults with ``defaulted_at`` at or before the as-of instant, of
-  borrowers the replay knows (it applied their profile). Others are counted
-  apart and scored nowhere.
-- A borrower is *flagged at level L* (watch+ or warning+) from the first alert
-  whose new effective tier is at least L. Only flags strictly before
-  ``defaulted_at`` count: never anything at or after the default.
-- Per rule R: a borrower is flagged by R at level L at the instant of any
-  alert that lists R among its signals and whose new tier is at least L.
-  (Alerts come at tier changes: a rule that starts to hold while the tier
-  stays put is seen at the next change.)
-- Detection within d days: the first flag came at least d days before the
-  default (d = 0: at all). Rate = count / defaults in scope.
-- Lead time: days from the first flag to the default, over the defaults
-  flagged; quartiles by linear interpolation between order statistics.
-- False alarms (warning+): only flags with a full year of follow-up count:
-  raised at or before as-of - 365 days (and before the borrower's default). A
-  flagged borrower is a true alarm when it defaulted within 365 days after an
-  instant at which it was flagged (policy: while its tier was warning+; rule:
-  at an alert listing the rule), else a false alarm. Precision = true /
-  flagged. With less than 365 days of history nothing is measurable and the
-  output says so.
-- Workload: the visits the policy asks for, integrated over each borrower's
-  performing time (first profile to default or as-of) as time / interval for
-  its tier, grade, exposure and mitigation; per year = total / years of
-  history (first profile in the portfolio to as-of). Baseline: every borrower
-  every 90 days over the same time. Saving = 1 - policy / baseline.
+  borrowers the engine monitored (it applied their profile). Others are
+  counted apart and scored nowhere.
+- Flag stretch at level L (watch+ or warning+): a stretch of time during which
+  the engine's effective tier was at least L (from its alerts), from the rise
+  to the fall (or as-of). Only what happened strictly before ``defaulted_at``
+  counts.
+- Censored: a stretch that starts within the warm-up at the start of the
+  history (``warm_up_days`` after the first borrower was seen): it may have
+  begun before the history, its true start is unknown. Censored stretches are
+  left out of lead times; for detection their observed length is a lower
+  bound (they count at h only when at least h days were observed).
+- Headline detection at h (30, 90, 180 days): the borrower was flagged at L
+  at least h days before the default AND still flagged at the default (the
+  stretch that holds just before ``defaulted_at`` began at least h days
+  before it). A flag cleared before the default warned nobody.
+- First flag ever (secondary): the first flag came at least h days before the
+  default, whatever happened after.
+- Lead time: days from the start of the stretch still open at the default to
+  the default, over the defaults so flagged, censored ones left out;
+  quartiles by linear interpolation between order statistics.
+- Base rate: share of all borrowers in scope flagged at L at some time (before
+  their default, if any). Lift = share of defaults flagged before the default
+  / base rate (= P(default | flagged) / P(default)).
+- Precision (12 months of follow-up): flags raised at or before as-of - 365
+  days (and before the borrower's own default) count; a flagged borrower is a
+  true alarm when it defaulted within 365 days after an instant at which it
+  was flagged. False-positive rate: among the borrowers seen by then that
+  never defaulted, the share flagged by then. With less than 365 days of
+  history nothing is measurable and the output says so.
+- Workload: the visits the policy asked for and the backtest made (see
+  ``_loop``), per borrower-year of performing time (first seen to default or
+  as-of), in total, per team and per tier; baseline: a visit every 90 days
+  over the same time; ratio = visits / baseline. With a teams file: the share
+  of visits the teams' capacity cannot make by their due dates (``_capacity``).
+- Month ends: the borrowers monitored at each month end by effective tier
+  (defaulted borrowers apart); shares averaged over the month ends after the
+  first three months of history.
 - Stability, over performing time: alerts (tier changes) per borrower-year,
   raises (normal to any tier), flips (a rise after an earlier fall of the same
   borrower) per borrower-year.
@@ -37,6 +49,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,30 +63,38 @@ __all__ = [
     "FOLLOW_UP_DAYS",
     "HORIZONS",
     "LEVELS",
+    "WARM_UP_DAYS",
     "Portfolio",
+    "flag_stretches",
     "quartiles",
     "score_policy",
 ]
 
 YEAR = 365 * DAY
-HORIZONS = (0, 30, 90, 180)
+HORIZONS = (30, 90, 180)
 LEVELS = (("warning", 2), ("watch", 1))
 CURVE_DAYS = 365
 BASELINE_DAYS = 90
 FOLLOW_UP_DAYS = 365
+WARM_UP_DAYS = 31  # one monthly feed cycle: flags raised then may have begun before the history
+SETTLE_MONTHS = 3  # month-end shares are averaged after the first three months
 
 # an alert: (instant, from level, to level, rules listed)
 AlertRow = tuple[int, int, int, tuple[str, ...]]
+# a visit: (instant, team, tier, reason, asked at, counted)
+VisitRow = tuple[int, str, int, str, int, bool]
 
 
 @dataclass(slots=True)
 class Portfolio:
-    """One policy's replay, merged over its parts."""
+    """One policy's run, merged over its parts."""
 
     as_of: int
     first_seen: dict[str, int] = field(default_factory=dict)
-    teams: dict[str, list[tuple[str, int, int, float]]] = field(default_factory=dict)  # team, tier, us, visits
+    team_time: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     alerts: dict[str, list[AlertRow]] = field(default_factory=dict)
+    visits: dict[str, list[VisitRow]] = field(default_factory=dict)
+    month_ends: dict[int, list[int]] = field(default_factory=dict)  # instant -> normal..severe, defaulted
 
     @property
     def start(self) -> int | None:
@@ -106,7 +127,7 @@ def quartiles(values: Sequence[float]) -> tuple[float, float, float] | None:
     return q(0.25), q(0.5), q(0.75)
 
 
-def _flag_intervals(alerts: Sequence[AlertRow], level: int, end: int) -> list[tuple[int, int]]:
+def flag_stretches(alerts: Sequence[AlertRow], level: int, end: int) -> list[tuple[int, int]]:
     """The stretches [start, stop) during which the effective tier was at least ``level``."""
     out: list[tuple[int, int]] = []
     tier = 0
@@ -126,43 +147,81 @@ def _flag_intervals(alerts: Sequence[AlertRow], level: int, end: int) -> list[tu
 FlagFn = Callable[[str], list[tuple[int, int]]]
 
 
-def _detection(flags: FlagFn, defaults: Sequence[tuple[str, int]]) -> tuple[dict[str, Any], list[int]]:
-    """Detection counts and rates by horizon, lead quartiles; also the leads in microseconds."""
+def _detection(flags: FlagFn, defaults: Sequence[tuple[str, int]], censor_before: int,
+               point_flags: bool = False) -> tuple[dict[str, Any], list[int]]:
+    """Headline and first-flag detection by horizon, lead quartiles; also the headline leads (us)."""
     n = len(defaults)
-    leads: list[int] = []
+    held: list[int] = []  # lead of the stretch still open at the default (censored ones included)
+    uncensored: list[int] = []
+    first: list[int] = []
+    censored = 0
     for bid, d in defaults:
         stretches = flags(bid)
-        if stretches and stretches[0][0] < d:
-            leads.append(d - stretches[0][0])
-    leads.sort()
-    by_horizon: dict[str, Any] = {}
-    for h in HORIZONS:
-        count = len(leads) - bisect_left(leads, h * DAY) if h else len(leads)
-        by_horizon["flagged" if h == 0 else f"{h}d"] = {"count": count, "rate": _rate(count, n)}
-    qs = quartiles([x / DAY for x in leads])
-    lead = {"n": len(leads), "p25": _r(qs[0], 1) if qs else None, "median": _r(qs[1], 1) if qs else None,
+        if not stretches or stretches[0][0] >= d:
+            continue
+        first.append(d - stretches[0][0])
+        if point_flags:
+            continue
+        for s, e in stretches:
+            if s < d <= e:
+                held.append(d - s)
+                if s < censor_before:
+                    censored += 1
+                else:
+                    uncensored.append(d - s)
+                break
+    held.sort()
+    first.sort()
+
+    def counts(leads: list[int]) -> dict[str, Any]:
+        out = {"flagged": {"count": len(leads), "rate": _rate(len(leads), n)}}
+        for h in HORIZONS:
+            c = len(leads) - bisect_left(leads, h * DAY)
+            out[f"{h}d"] = {"count": c, "rate": _rate(c, n)}
+        return out
+
+    qs = quartiles([x / DAY for x in (first if point_flags else uncensored)])
+    lead = {"n": len(first if point_flags else uncensored), "censored": censored,
+            "p25": _r(qs[0], 1) if qs else None, "median": _r(qs[1], 1) if qs else None,
             "p75": _r(qs[2], 1) if qs else None}
-    return {"defaults": n, "detected": by_horizon, "lead_time_days": lead}, leads
+    out: dict[str, Any] = {"defaults": n}
+    if not point_flags:
+        out["detected"] = counts(held)
+    out["first_flag"] = counts(first)
+    out["lead_time_days"] = lead
+    return out, held
 
 
 def _curve(leads: list[int], n: int) -> list[float]:
-    """Share of the defaults flagged at least d days before, for d = 0..CURVE_DAYS."""
+    """Share of the defaults detected (headline) at least d days before, for d = 0..CURVE_DAYS."""
     if not n:
         return []
     return [_r((len(leads) - bisect_left(leads, d * DAY)) / n, 4) or 0.0 for d in range(CURVE_DAYS + 1)]
 
 
-def _false_alarms(flags: FlagFn, borrowers: Iterable[str], default_at: dict[str, int], as_of: int,
-                  start: int | None) -> dict[str, Any]:
+def _base_rate(flags: FlagFn, p: Portfolio, ends: dict[str, int], flagged_defaults: int,
+               n_defaults: int) -> dict[str, Any]:
+    flagged = sum(1 for bid in p.alerts if bid in ends and (s := flags(bid)) and s[0][0] < ends[bid])
+    total = len(p.first_seen)
+    base = flagged / total if total else None
+    detected = flagged_defaults / n_defaults if n_defaults else None
+    return {"borrowers": total, "flagged": flagged, "base_rate": _r(base, 4),
+            "lift": _r(detected / base, 3) if base and detected is not None else None}
+
+
+def _false_alarms(flags: FlagFn, borrowers: Iterable[str], p: Portfolio, default_at: dict[str, int],
+                  all_defaults: set[str]) -> dict[str, Any]:
+    as_of, start = p.as_of, p.start
     cutoff = as_of - FOLLOW_UP_DAYS * DAY
     out: dict[str, Any] = {"follow_up_days": FOLLOW_UP_DAYS, "flags_raised_until": iso(cutoff)}
     if start is None or cutoff < start:
         days = (as_of - start) / DAY if start is not None else 0.0
         out.update(measurable=False, flagged=None, true_alarms=None, false_alarms=None, precision=None,
+                   negatives=None, false_positive_rate=None,
                    note=f"not measurable: {days:.0f} days of history leave no flag with "
                         f"{FOLLOW_UP_DAYS} days of follow-up")
         return out
-    flagged = true = 0
+    flagged = true = flagged_negatives = 0
     follow = FOLLOW_UP_DAYS * DAY
     for bid in borrowers:
         stretches = flags(bid)
@@ -173,6 +232,8 @@ def _false_alarms(flags: FlagFn, borrowers: Iterable[str], default_at: dict[str,
         if first > cutoff or (d is not None and first >= d):
             continue
         flagged += 1
+        if bid not in all_defaults:
+            flagged_negatives += 1
         if d is None:
             continue
         for s, e in stretches:
@@ -180,44 +241,81 @@ def _false_alarms(flags: FlagFn, borrowers: Iterable[str], default_at: dict[str,
             if lo < hi and lo <= cutoff:
                 true += 1
                 break
+    negatives = sum(1 for bid, t in p.first_seen.items() if t <= cutoff and bid not in all_defaults)
     out.update(measurable=True, flagged=flagged, true_alarms=true, false_alarms=flagged - true,
-               precision=_rate(true, flagged),
-               note="" if flagged else "no warning+ flag with a full year of follow-up")
+               precision=_rate(true, flagged), negatives=negatives,
+               false_positive_rate=_rate(flagged_negatives, negatives),
+               note="" if flagged else "no flag with a full year of follow-up")
     return out
 
 
-def _workload(p: Portfolio, performing_us: int) -> dict[str, Any]:
+def _workload(p: Portfolio, ends: dict[str, int], performing_us: int) -> dict[str, Any]:
     start = p.start
     years = (p.as_of - start) / YEAR if start is not None else 0.0
-    per_team: dict[str, tuple[list[float], list[float]]] = {}
-    per_tier: dict[int, tuple[list[float], list[float]]] = {level: ([], []) for level in range(4)}
-    for rows in p.teams.values():
-        for team, tier, us, visits in rows:
-            for acc in (per_team.setdefault(team, ([], [])), per_tier[tier]):
-                acc[0].append(float(us))
-                acc[1].append(visits)
-
-    def figures(us_list: list[float], visits_list: list[float]) -> dict[str, Any]:
-        visits = math.fsum(visits_list)
-        base = math.fsum(us_list) / DAY / BASELINE_DAYS
-        return {
-            "visits_per_year": _r(visits / years, 1) if years > 0 else None,
-            "baseline_visits_per_year": _r(base / years, 1) if years > 0 else None,
-            "saving": _r(1 - visits / base, 4) if base > 0 else None,
-            "visits": _r(visits, 1), "baseline_visits": _r(base, 1),
-        }
-
-    total = figures([x for a in per_team.values() for x in a[0]], [x for a in per_team.values() for x in a[1]])
+    team_us: Counter[str] = Counter()
+    for rows in p.team_time.values():
+        for team, us in rows:
+            team_us[team] += us
+    counted: Counter[str] = Counter()
+    by_tier: Counter[int] = Counter()
+    by_reason: Counter[str] = Counter()
+    uncounted = 0
+    for rows in p.visits.values():
+        for _at, team, tier, reason, _asked, ok in rows:
+            if not ok:
+                uncounted += 1
+                continue
+            counted[team] += 1
+            by_tier[tier] += 1
+            by_reason[reason] += 1
+    visits = sum(counted.values())
     by = performing_us / YEAR
-    total["visits_per_borrower_year"] = _r(total["visits"] / by, 3) if by > 0 else None
-    total["baseline_visits_per_borrower_year"] = _r(365 / BASELINE_DAYS, 3)
-    total["history_years"] = _r(years, 4)
-    total["by_tier"] = [{"tier": LEVEL_NAMES[level], "borrower_years": _r(math.fsum(a[0]) / YEAR, 2),
-                         "visits": _r(math.fsum(a[1]), 1),
-                         "visits_per_year": _r(math.fsum(a[1]) / years, 1) if years > 0 else None}
-                        for level, a in sorted(per_tier.items())]
-    total["by_team"] = [{"team": t, **figures(a[0], a[1])} for t, a in sorted(per_team.items())]
-    return total
+    base = performing_us / DAY / BASELINE_DAYS
+
+    def figures(n: int, us: float) -> dict[str, Any]:
+        b = us / DAY / BASELINE_DAYS
+        return {"visits": n, "visits_per_year": _r(n / years, 1) if years > 0 else None,
+                "borrower_years": _r(us / YEAR, 2),
+                "visits_per_borrower_year": _r(n / (us / YEAR), 3) if us > 0 else None,
+                "baseline_visits_per_year": _r(b / years, 1) if years > 0 else None,
+                "ratio_to_baseline": _r(n / b, 4) if b > 0 else None}
+
+    return {
+        "visits": visits, "history_years": _r(years, 4), "borrower_years": _r(by, 2),
+        "visits_per_year": _r(visits / years, 1) if years > 0 else None,
+        "visits_per_borrower_year": _r(visits / by, 3) if by > 0 else None,
+        "baseline_visits_per_borrower_year": _r(365 / BASELINE_DAYS, 3),
+        "baseline_visits_per_year": _r(base / years, 1) if years > 0 else None,
+        "ratio_to_baseline": _r(visits / base, 4) if base > 0 else None,
+        "before_history": uncounted,
+        "by_tier": [{"tier": LEVEL_NAMES[t], "visits": by_tier.get(t, 0)} for t in range(4)],
+        "by_reason": [{"reason": r, "visits": n} for r, n in sorted(by_reason.items())],
+        "by_team": [{"team": t, **figures(counted.get(t, 0), team_us.get(t, 0))}
+                    for t in sorted(set(team_us) | set(counted))],
+    }
+
+
+def _month_ends(p: Portfolio) -> dict[str, Any]:
+    rows = []
+    settled: list[tuple[float, float, float]] = []
+    for i, at in enumerate(sorted(p.month_ends)):
+        c = p.month_ends[at]
+        monitored = sum(c[:4])
+        watch_plus = c[1] + c[2] + c[3]
+        row = {"at": iso(at), "monitored": monitored, "normal": c[0], "watch": c[1], "warning": c[2],
+               "severe": c[3], "defaulted": c[4], "watch_plus_share": _rate(watch_plus, monitored),
+               "warning_plus_share": _rate(c[2] + c[3], monitored), "severe_share": _rate(c[3], monitored)}
+        rows.append(row)
+        if i >= SETTLE_MONTHS and monitored:
+            settled.append((watch_plus / monitored, (c[2] + c[3]) / monitored, c[3] / monitored))
+
+    def mean(k: int) -> float | None:
+        return _r(math.fsum(x[k] for x in settled) / len(settled), 4) if settled else None
+
+    return {"after_months": SETTLE_MONTHS, "month_ends": len(settled), "watch_plus_share": mean(0),
+            "warning_plus_share": mean(1), "severe_share": mean(2),
+            "watch_plus_share_max": _r(max(x[0] for x in settled), 4) if settled else None,
+            "severe_share_max": _r(max(x[2] for x in settled), 4) if settled else None, "rows": rows}
 
 
 def _stability(p: Portfolio, ends: dict[str, int], performing_us: int) -> dict[str, Any]:
@@ -253,9 +351,14 @@ def _stability(p: Portfolio, ends: dict[str, int], performing_us: int) -> dict[s
             "borrowers_flagged_warning": flagged}
 
 
-def score_policy(p: Portfolio, defaults: Sequence[tuple[str, int]], rules: Sequence[str]) -> dict[str, Any]:
+def score_policy(p: Portfolio, defaults: Sequence[tuple[str, int]], rules: Sequence[str], *,
+                 all_defaults: set[str] | None = None, warm_up_days: int = WARM_UP_DAYS,
+                 per_rule: bool = True) -> dict[str, Any]:
     """Every figure of one policy; ``defaults``: the in-scope (borrower, instant) pairs, sorted."""
     default_at = dict(defaults)
+    everyone_defaulted = all_defaults if all_defaults is not None else set(default_at)
+    start = p.start
+    censor_before = (start + warm_up_days * DAY) if start is not None else 0
     ends: dict[str, int] = {}
     performing = 0
     for bid, first in p.first_seen.items():
@@ -267,25 +370,38 @@ def score_policy(p: Portfolio, defaults: Sequence[tuple[str, int]], rules: Seque
         performing += end - first
     borrowers = sorted(b for b in p.alerts if b in p.first_seen)  # only they can be flagged
     empty: list[AlertRow] = []
-    out: dict[str, Any] = {"detection": {}, "curves": {}}
-    interval_cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    out: dict[str, Any] = {"detection": {}, "curves": {}, "false_alarms": {}}
+    cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
 
     def policy_flags(level: int) -> FlagFn:
         def flags(bid: str) -> list[tuple[int, int]]:
             key = (bid, level)
-            got = interval_cache.get(key)
+            got = cache.get(key)
             if got is None:
-                got = interval_cache[key] = _flag_intervals(p.alerts.get(bid, empty), level, p.as_of)
+                got = cache[key] = flag_stretches(p.alerts.get(bid, empty), level, p.as_of)
             return got
         return flags
 
     for name, level in LEVELS:
-        det, leads = _detection(policy_flags(level), defaults)
+        det, held = _detection(policy_flags(level), defaults, censor_before)
+        det.update(_base_rate(policy_flags(level), p, ends, det["first_flag"]["flagged"]["count"], len(defaults)))
         out["detection"][name] = det
-        out["curves"][name] = _curve(leads, len(defaults))
-    out["false_alarms"] = _false_alarms(policy_flags(2), borrowers, default_at, p.as_of, p.start)
-    out["workload"] = _workload(p, performing)
+        out["curves"][name] = _curve(held, len(defaults))
+        out["false_alarms"][name] = _false_alarms(policy_flags(level), borrowers, p, default_at, everyone_defaulted)
+    out["censoring"] = {"warm_up_days": warm_up_days, "flags_starting_before": iso(censor_before)
+                        if start is not None else None}
+    out["workload"] = _workload(p, ends, performing)
+    out["month_ends"] = _month_ends(p)
     out["stability"] = _stability(p, ends, performing)
+    out["rules"] = _rules(p, defaults, rules, default_at, everyone_defaulted, borrowers, ends,
+                          censor_before) if per_rule else []
+    return out
+
+
+def _rules(p: Portfolio, defaults: Sequence[tuple[str, int]], rules: Sequence[str], default_at: dict[str, int],
+           all_defaults: set[str], borrowers: list[str], ends: dict[str, int],
+           censor_before: int) -> list[dict[str, Any]]:
+    """Per rule R: flagged by R at a level at each alert listing R whose new tier is at least that level."""
     listed: dict[str, int] = {}
     by_rule: dict[str, dict[str, list[tuple[int, int]]]] = {}  # rule -> borrower -> (at, to level)
     for bid, rows in p.alerts.items():
@@ -303,10 +419,9 @@ def score_policy(p: Portfolio, defaults: Sequence[tuple[str, int]], rules: Seque
             def flags(bid: str, level: int = level, hits: dict[str, list[tuple[int, int]]] = hits
                       ) -> list[tuple[int, int]]:
                 return [(at, at + 1) for at, to in hits.get(bid, ()) if to >= level]
-            entry["detection"][name], _ = _detection(flags, defaults)
+            entry["detection"][name], _ = _detection(flags, defaults, censor_before, point_flags=True)
             if level == 2:
                 flagged = sorted(b for b in hits if b in p.first_seen)
-                entry["false_alarms"] = _false_alarms(flags, flagged, default_at, p.as_of, p.start)
+                entry["false_alarms"] = _false_alarms(flags, flagged, p, default_at, all_defaults)
         per_rule.append(entry)
-    out["rules"] = per_rule
-    return out
+    return per_rule

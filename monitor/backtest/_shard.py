@@ -8,8 +8,7 @@ of each replay (the replay holds all its events) and lets several cores share
 one policy's replay.
 
 ``split_events`` writes part files (lines in input order, the borrower chosen
-by CRC-32 of its id), beside each the part's profile and rating lines (all
-that the workload pass reads), and finds the default as-of instant of the whole input:
+by CRC-32 of its id) and finds the default as-of instant of the whole input:
 the latest ``occurred_at`` of a valid event, exactly as ``monitor.replay``
 would (the latest candidates are validated with the event contract).
 """
@@ -32,7 +31,7 @@ from monitor.jsonl import MAX_LINE_BYTES, iter_lines
 
 __all__ = ["Split", "auto_shards", "split_events"]
 
-SHARD_BYTES = 48 * 1024 * 1024  # about 200,000 events: ~0.5 GB of replay memory per part
+SHARD_BYTES = 48 * 1024 * 1024  # about 180,000 events: ~0.5 GB of memory per part while it runs
 _GZIP_RATIO = 8  # a rough size of gzip-compressed JSONL once inflated
 _CANDIDATES = 256  # latest lines validated to find the as-of instant
 # both string fields of a line, read without parsing it (a JSON string cannot hold an unescaped quote)
@@ -42,7 +41,6 @@ _FIELDS = re.compile(rb'"(borrower_id|occurred_at)"\s*:\s*"([^"\\]*)"')
 @dataclass(frozen=True, slots=True)
 class Split:
     paths: tuple[str, ...]  # part files, in part order
-    timelines: tuple[str, ...]  # per part, its profile and rating lines only (for the workload pass)
     as_of: int | None  # the latest valid event (None: no valid event)
     known: bool  # False: every candidate was invalid, the as-of instant is unknown: do not split
     lines: int
@@ -89,8 +87,7 @@ def _valid_instant(raw: bytes) -> int | None:
 def split_events(paths: list[str], parts: int, directory: Path) -> Split:
     """Write ``parts`` part files into ``directory``; see the module docstring."""
     names = [str(directory / f"part-{i:04d}.jsonl") for i in range(parts)]
-    side = [str(directory / f"part-{i:04d}.timeline.jsonl") for i in range(parts)]
-    files = [open(n, "wb") for n in names + side]  # noqa: SIM115 - closed below
+    files = [open(n, "wb") for n in names]  # noqa: SIM115 - closed below
     crc = zlib.crc32
     find = _FIELDS.findall
     fromiso = datetime.fromisoformat
@@ -111,8 +108,6 @@ def split_events(paths: list[str], parts: int, directory: Path) -> Split:
                 part = crc(bid if bid is not None else _borrower(raw)) % parts
                 line = raw + b"\n"
                 files[part].write(line)
-                if b"loan_profile" in raw or b"rating_change" in raw:
-                    files[parts + part].write(line)
                 ts: float | None = None
                 if at is not None:
                     if at == prev_text:
@@ -145,7 +140,7 @@ def split_events(paths: list[str], parts: int, directory: Path) -> Split:
         if best is not None:
             break
     if best is None and len(latest) == _CANDIDATES:
-        return Split(tuple(names), tuple(side), None, False, count)  # every candidate invalid: cannot tell cheaply
+        return Split(tuple(names), None, False, count)  # every candidate invalid: cannot tell cheaply
     if exact is not None and (best is None or exact > best):
         best = exact
-    return Split(tuple(names), tuple(side), best, True, count)
+    return Split(tuple(names), best, True, count)

@@ -1,27 +1,24 @@
-"""One replay of a backtest: a policy over (a part of) the events, reduced to plain data.
+"""One part of a backtest: its events read once, then run under each policy and reduced to plain data.
 
-``run_task`` is what the worker processes run. It takes and returns only
-primitives (strings, integers, floats, lists, dicts), loads the policy file
-and reads the event files itself, runs ``monitor.replay.replay`` (the same
-engine as ``monitor replay``) and reduces the result to what scoring needs:
+``load_part`` reads and validates a part's event files (with the event
+contract, as ``monitor replay`` does; bad lines are counted as rejected) and
+groups the events by borrower, each borrower's in ``occurred_at`` order
+(stable: equal instants keep the input order, as in the replay). The recorded
+``inspection_completed`` events become findings (see ``_loop``).
 
-- every alert as ``[borrower, at, from_level, to_level, [rules]]`` (levels
-  0 normal .. 3 severe; rules: the signals listed at that instant);
-- every borrower with a profile as ``[borrower, first_seen, [[team, tier,
-  performing_us, visits], ...]]``: ``first_seen`` is the instant its first
-  profile was applied (the engine watches it from then on), and per team and
-  effective tier the
-  performing time (from ``first_seen`` to its default or the as-of instant,
-  whichever comes first) and the visits the policy asks for in that time.
+``run_policy`` runs every borrower of a loaded part through the engine with
+:func:`monitor.backtest._loop.run_borrower` and returns primitives only
+(lists, tuples, dicts, strings, numbers), so that results cross process
+boundaries cheaply and merge deterministically:
 
-Visits are integrated, not simulated: over each stretch of time in which the
-effective tier (from the alerts), the grade (from the profile and the rating
-changes) and the profile (exposure, mitigation, team) stay the same, the
-borrower needs length / ``policy.visits.interval(tier, grade, exposure,
-mitigation)`` visits. The grade and profile timelines come from a second,
-light pass over the same files that validates only profile and rating lines
-and follows the engine's rules (the latest ``occurred_at`` wins; the profile's
-grade counts only until the first rating change).
+- ``alerts``: ``(borrower, at, from_level, to_level, rules)`` per alert
+  (levels 0 normal .. 3 severe; rules: the signals listed then);
+- ``borrowers``: ``(borrower, first_seen, ((team, performing_us), ...))``
+  for every borrower whose profile the engine applied;
+- ``visits``: ``(borrower, at, team, tier, reason, asked_at, counted)`` per
+  visit the policy asked for and the loop made;
+- ``month_ends``: per probe instant, the number of borrowers monitored then
+  by effective tier, and of those that had defaulted (by the outcomes).
 """
 
 from __future__ import annotations
@@ -29,141 +26,157 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Sequence
-from itertools import pairwise
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from monitor._time import DAY, to_us
-from monitor.events import EVENT_ADAPTER, LoanProfile, RatingChange
-from monitor.jsonl import MAX_LINE_BYTES, iter_lines
-from monitor.replay import replay
+from monitor._time import from_us, to_us
+from monitor.backtest._loop import run_borrower
+from monitor.engine import Engine
+from monitor.events import Event, InspectionCompleted
+from monitor.jsonl import iter_lines
+from monitor.replay import Reject, parse_lines
 from monitor.rules.loader import load_policy
-from monitor.rules.policy import LEVEL_NAMES, Policy
+from monitor.rules.policy import LEVEL_NAMES, Policy, parse_policy
 
-__all__ = ["Task", "integrate_visits", "run_task"]
+__all__ = ["Part", "PolicySource", "load_part", "month_ends", "resolve_policy", "run_policy"]
 
 _LEVEL = {name: i for i, name in enumerate(LEVEL_NAMES)}
 
-# (policy index, part index, policy file, event files, files holding (at least) their profile and rating
-#  lines, as-of or None, defaults as (borrower, instant) pairs)
-Task = tuple[int, int, str, tuple[str, ...], tuple[str, ...], int | None, tuple[tuple[str, int], ...]]
-
-# a profile in force from an instant: (instant, team, exposure, mitigation, grade)
-_Profile = tuple[int, str, float, str, str]
+# a policy file's path, or a policy mapping (as read from TOML) with a name for messages
+PolicySource = str | tuple[str, dict[str, Any]]
 
 
-def _timelines(paths: Sequence[str], as_of: int | None
-               ) -> tuple[dict[str, list[_Profile]], dict[str, list[tuple[int, str]]]]:
-    """Profiles and rating changes per borrower, in application order (time, then file order)."""
-    profiles: dict[str, list[tuple[int, int, _Profile]]] = {}
-    ratings: dict[str, list[tuple[int, int, str]]] = {}
-    if as_of is None:
-        return {}, {}
-    validate = EVENT_ADAPTER.validate_json
-    n = 0
-    for path in paths:
-        for _number, raw in iter_lines(path):
-            if b"loan_profile" not in raw and b"rating_change" not in raw:
-                continue
-            if len(raw) > MAX_LINE_BYTES:
-                continue
-            try:
-                event = validate(raw)
-            except ValidationError:
-                continue
-            t = to_us(event.occurred_at)
-            if t > as_of:
-                continue
-            n += 1
-            if isinstance(event, LoanProfile):
-                profiles.setdefault(event.borrower_id, []).append(
-                    (t, n, (t, event.team, event.exposure, event.mitigation.value, event.grade.value)))
-            elif isinstance(event, RatingChange):
-                ratings.setdefault(event.borrower_id, []).append((t, n, event.new_grade.value))
-    return ({b: [p for _t, _n, p in sorted(v)] for b, v in profiles.items()},
-            {b: [(t, g) for t, _n, g in sorted(v)] for b, v in ratings.items()})
+@dataclass(slots=True)
+class Part:
+    """A part's events, validated and grouped by borrower."""
+
+    index: int
+    events: dict[str, list[tuple[int, Event]]] = field(default_factory=dict)
+    findings: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    read: int = 0
+    rejected: int = 0
+    recorded_visits: int = 0
+    first: int | None = None  # the earliest valid instant
+    latest: int | None = None  # the latest valid instant
 
 
-def integrate_visits(policy: Policy, profiles: list[_Profile], ratings: list[tuple[int, str]],
-                     tiers: list[tuple[int, int]], start: int, end: int) -> dict[tuple[str, int], list[float]]:
-    """Per (team, tier): [performing microseconds, visits] over [start, end); see the module docstring."""
-    out: dict[tuple[str, int], list[float]] = {}
-    if end <= start:
-        return out
-    cuts = {start, end}
-    cuts.update(t for t, *_ in profiles if start < t < end)
-    cuts.update(t for t, _ in ratings if start < t < end)
-    cuts.update(t for t, _ in tiers if start < t < end)
-    points = sorted(cuts)
-    ip = ir = it = 0
-    prof = profiles[0]
-    grade: str | None = None
-    tier = 0
-    interval = policy.visits.interval
-    for a, b in pairwise(points):
-        while ip < len(profiles) and profiles[ip][0] <= a:
-            prof = profiles[ip]
-            ip += 1
-        while ir < len(ratings) and ratings[ir][0] <= a:
-            grade = ratings[ir][1]
-            ir += 1
-        while it < len(tiers) and tiers[it][0] <= a:
-            tier = tiers[it][1]
-            it += 1
-        _t, team, exposure, mitigation, _g = prof
-        days = interval(tier, grade if grade is not None else profiles[0][4], exposure, mitigation)
-        acc = out.setdefault((team, tier), [0, 0.0])
-        acc[0] += b - a
-        acc[1] += (b - a) / (days * DAY)
-    return out
-
-
-def run_task(task: Task) -> dict[str, Any]:
-    """Replay one policy over one part of the events; see the module docstring."""
+def load_part(index: int, paths: Sequence[str]) -> Part:
+    """Read and group a part's events; see the module docstring."""
     was_enabled = gc.isenabled()
-    gc.disable()  # as in the replay: many long-lived objects, no cycles; collecting only rescans them
+    gc.disable()  # many long-lived objects, no cycles: the collector would only rescan them
     try:
-        return _run_task(task)
+        return _load_part(index, paths)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _run_task(task: Task) -> dict[str, Any]:
-    policy_index, part_index, policy_path, paths, timeline_paths, as_of_arg, defaults = task
+def _load_part(index: int, paths: Sequence[str]) -> Part:
+    part = Part(index)
+    rejects: list[Reject] = []
+    parsed: list[tuple[int, Event]] = []
+    for path in paths:
+        before = len(parsed) + len(rejects)
+        parsed.extend(parse_lines(str(path), iter_lines(path), rejects))
+        part.read += len(parsed) + len(rejects) - before
+    part.rejected = len(rejects)
+    events = part.events
+    findings = part.findings
+    for t, event in parsed:
+        if isinstance(event, InspectionCompleted):
+            findings.setdefault(event.borrower_id, []).append((t, event.outcome.value))
+            part.recorded_visits += 1
+        else:
+            got = events.get(event.borrower_id)
+            if got is None:
+                events[event.borrower_id] = [(t, event)]
+            else:
+                got.append((t, event))
+        if part.first is None or t < part.first:
+            part.first = t
+        if part.latest is None or t > part.latest:
+            part.latest = t
+    for rows in events.values():
+        rows.sort(key=lambda r: r[0])  # stable: equal instants keep the input order
+    for rows in findings.values():
+        rows.sort(key=lambda r: r[0])
+    return part
+
+
+def resolve_policy(source: PolicySource) -> Policy:
+    if isinstance(source, str):
+        return load_policy(source)
+    name, data = source
+    return parse_policy(data, name)
+
+
+def month_ends(first: int, last: int, policy: Policy) -> list[int]:
+    """The last microsecond of every calendar month (in the policy's time zone) from ``first`` to ``last``."""
+    zone = policy.zone
+    local = from_us(first).astimezone(zone)
+    year, month = local.year, local.month
+    out: list[int] = []
+    while True:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        edge = to_us(datetime(year, month, 1, tzinfo=zone)) - 1
+        if edge > last:
+            return out
+        out.append(edge)
+
+
+def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int | None,
+               defaults: dict[str, int], *, rules: bool = True) -> dict[str, Any]:
+    """Run every borrower of ``part`` under one policy to ``as_of`` (None: the part's latest valid event,
+    as ``monitor replay`` does for a whole input); see the module docstring."""
+    if as_of is None:
+        as_of = part.latest
     started, cpu_started = time.perf_counter(), time.process_time()
-    policy = load_policy(policy_path)
-    result = replay(list(paths), policy, as_of_arg)
-    replayed, cpu_replayed = time.perf_counter(), time.process_time()
-    as_of = result.as_of
-    profiles, ratings = _timelines(timeline_paths, as_of)
-    default_at = dict(defaults)
-    alerts: list[list[Any]] = []
-    tiers: dict[str, list[tuple[int, int]]] = {}
-    for a in result.alerts:
-        at = to_us(a.at)
-        to_level = _LEVEL[a.to_tier]
-        alerts.append([a.borrower_id, at, _LEVEL[a.from_tier], to_level, [s.rule for s in a.signals]])
-        tiers.setdefault(a.borrower_id, []).append((at, to_level))
-    borrowers: list[list[Any]] = []
-    for bid in sorted(profiles):
-        state = result.states.get(bid)
-        if state is None or state.profile is None:
-            continue  # the engine did not take the profile (a duplicate event id): not monitored
-        prof = profiles[bid]
-        start = prof[0][0]
-        end = as_of if as_of is not None else start
-        d = default_at.get(bid)
-        if d is not None and d < end:
-            end = max(d, start)
-        teams = integrate_visits(policy, prof, ratings.get(bid, []), tiers.get(bid, []), start, end)
-        borrowers.append([bid, start, [[team, tier, int(v[0]), v[1]] for (team, tier), v in sorted(teams.items())]])
-    return {
-        "policy": policy_index, "part": part_index, "as_of": as_of,
-        "read": result.read, "applied": result.applied, "duplicates": result.duplicates,
-        "rejected": result.rejected, "after_as_of": result.after_as_of,
-        "alerts": alerts, "borrowers": borrowers,
-        "replay_seconds": replayed - started, "seconds": time.perf_counter() - started,
-        "replay_cpu_seconds": cpu_replayed - cpu_started, "cpu_seconds": time.process_time() - cpu_started,
-    }
+    was_enabled = gc.isenabled()
+    gc.disable()  # many long-lived objects, no cycles: the collector would only rescan them
+    try:
+        policy = resolve_policy(source)
+        engine = Engine(policy)
+        if as_of is None:  # no valid event at all
+            return {"policy": policy_index, "part": part.index, "as_of": None, "read": part.read,
+                    "rejected": part.rejected, "recorded_visits": 0, "applied": 0, "duplicates": 0,
+                    "after_as_of": 0, "alerts": [], "borrowers": [], "visits": [], "month_ends": [],
+                    "seconds": 0.0, "cpu_seconds": 0.0}
+        probes = month_ends(part.first, as_of, policy) if part.first is not None else []
+        month_counts = [[0] * 5 for _ in probes]  # normal, watch, warning, severe, defaulted
+        alerts: list[tuple[Any, ...]] = []
+        borrowers: list[tuple[Any, ...]] = []
+        visits: list[tuple[Any, ...]] = []
+        applied = duplicates = after = 0
+        no_findings: list[tuple[int, str]] = []
+        for bid in sorted(part.events):
+            d = defaults.get(bid)
+            end = d if d is not None and d <= as_of else as_of + 1
+            run = run_borrower(engine, bid, part.events[bid], as_of, end, part.findings.get(bid, no_findings),
+                               probes)
+            applied += run.applied
+            duplicates += run.duplicates
+            after += run.after_as_of
+            for a in run.alerts:
+                alerts.append((bid, to_us(a.at), _LEVEL[a.from_tier], _LEVEL[a.to_tier],
+                               tuple(s.rule for s in a.signals) if rules else ()))
+            if run.first_seen is None:
+                continue
+            borrowers.append((bid, run.first_seen, tuple(sorted(run.team_time.items()))))
+            for v in run.visits:
+                visits.append((bid, v.at, v.team, v.tier, v.reason, v.asked_at, v.counted))
+            for i, (p, tier) in enumerate(run.probes):
+                if tier < 0:
+                    continue
+                month_counts[i][4 if d is not None and d <= p else tier] += 1
+        return {
+            "policy": policy_index, "part": part.index, "as_of": as_of,
+            "read": part.read, "rejected": part.rejected, "recorded_visits": part.recorded_visits,
+            "applied": applied, "duplicates": duplicates, "after_as_of": after,
+            "alerts": alerts, "borrowers": borrowers, "visits": visits,
+            "month_ends": [(p, tuple(c)) for p, c in zip(probes, month_counts)],
+            "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started,
+        }
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -25,10 +25,17 @@ __all__ = ["backtest"]
 @click.option("--jobs", type=click.IntRange(1, 512), default=None,
               help="Worker processes; default: min(replays, CPUs)")
 @click.option("--shards", type=click.IntRange(1, 4096), default=None,
-              help="Replay the borrowers in this many parts (default: one per ~48 MB of events); "
+              help="Run the borrowers in this many parts (default: one per ~48 MB of events, at least --jobs); "
                    "the results do not depend on it")
+@click.option("--teams", type=str, default=None,
+              help="Teams file (deploy/teams.example.toml format): also the share of visits the teams' capacity "
+                   "cannot make by their due dates")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of backtest.html")
+@click.option("--warm-up-days", "warm_up_days", type=click.IntRange(0, 3650), default=31, show_default=True,
+              help="Flags raised this soon after the history starts may have begun before it: censored")
 def backtest(events: tuple[str, ...], outcomes: str, policies: tuple[str, ...], out: Path, as_of: str | None,
-             jobs: int | None, shards: int | None) -> None:
+             jobs: int | None, shards: int | None, teams: str | None, lang: str, warm_up_days: int) -> None:
     """Replay EVENTS under each --policy and score it against the --outcomes.
 
     \b
@@ -40,14 +47,18 @@ def backtest(events: tuple[str, ...], outcomes: str, policies: tuple[str, ...], 
     ignored. A bad line stops the run (exit 2) naming the line.
 
     \b
-    Per policy and per rule: detection (share of defaults flagged warning+ /
-    watch+ at least 30, 90, 180 days before the default), lead time
-    (quartiles of days from the first flag), false alarms and precision
-    (warning+ flags with 12 months of follow-up), workload (visits per year
-    in total and per team against a visit every 90 days), stability (alerts
-    and tier flips per borrower-year). Only flags strictly before the default
-    count. Writes OUT/backtest.json and OUT/backtest.html (self-contained);
-    the same input gives byte-identical files, whatever --jobs and --shards.
+    Each borrower's events go through the engine; the inspection teams visit
+    whenever the engine asks (the recorded inspections supply the findings
+    only). Per policy: detection (defaults flagged warning+ / watch+ at least
+    30, 90, 180 days before the default and still flagged at it; the first
+    flag ever as a secondary figure), lead time (censored flags left out),
+    base rate and lift, precision and false-positive rate (12 months of
+    follow-up), workload (visits per borrower-year, per team and tier against
+    a visit every 90 days; with --teams the share the teams cannot make on
+    time), month-end tier shares, stability, and per-rule figures. Only flags
+    strictly before the default count. Writes OUT/backtest.json and
+    OUT/backtest.html (self-contained, --lang); the same input gives
+    byte-identical files, whatever --jobs and --shards.
     """
     from monitor.backtest._html import render_html
     from monitor.backtest._report import render_table, write_json
@@ -57,13 +68,13 @@ def backtest(events: tuple[str, ...], outcomes: str, policies: tuple[str, ...], 
         click.echo(msg, err=True)
 
     bt = run_backtest(list(events), outcomes, list(policies), as_of=_as_of(as_of), jobs=jobs, shards=shards,
-                      note=note if sys.stderr.isatty() else None)
+                      teams=teams, warm_up_days=warm_up_days, note=note if sys.stderr.isatty() else None)
     out.mkdir(parents=True, exist_ok=True)
     write_json(bt.report, out / "backtest.json")
-    (out / "backtest.html").write_text(render_html(bt.report), encoding="utf-8", newline="\n")
+    (out / "backtest.html").write_text(render_html(bt.report, lang), encoding="utf-8", newline="\n")  # type: ignore[arg-type]
     click.echo(render_table(bt.report))
     click.echo("")
     timings = ", ".join(f"{label} {sec:.1f} s" for label, sec in bt.task_seconds.items())
-    click.echo(f"replays: {timings} (over {bt.parts} part(s) on {bt.jobs} process(es)); "
+    click.echo(f"runs: {timings} (over {bt.parts} part(s) on {bt.jobs} process(es)); "
                f"wall {bt.wall_seconds:.1f} s")
     click.echo(f"outputs          {out / 'backtest.json'}\n                 {out / 'backtest.html'}")

@@ -32,10 +32,14 @@ class History:
         return self
 
     def profile(self, bid: str, when: float = 0, *, team: str = "T1", grade: str = "BBB",
-                mitigation: str = "guaranteed", exposure: float = 1_000_000.0) -> History:
+                mitigation: str = "guaranteed", exposure: float = 1_000_000.0,
+                disbursed: float | None = None) -> History:
         return self._add("loan_profile", bid, when, segment="small", industry="trade", branch="SH",
                          team=team, exposure=exposure, product="working_capital", mitigation=mitigation,
-                         grade=grade, disbursed_at=day(when))
+                         grade=grade, disbursed_at=day(when if disbursed is None else disbursed))
+
+    def inspection(self, bid: str, when: float, outcome: str, team: str = "T1") -> History:
+        return self._add("inspection_completed", bid, when, team=team, inspector="I1", outcome=outcome)
 
     def rating(self, bid: str, when: float, old: str, new: str) -> History:
         return self._add("rating_change", bid, when, old_grade=old, new_grade=new)

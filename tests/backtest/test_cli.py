@@ -40,18 +40,30 @@ def test_end_to_end_on_a_small_simulation(sim, tmp_path, capsys):
     assert report["outcomes"]["in_scope"] > 10 and report["events"]["rejected"] > 0
     base, low = report["policies"]
     for name in ("warning", "watch"):
-        for key, cell in base["detection"][name]["detected"].items():
-            assert low["detection"][name]["detected"][key]["count"] >= cell["count"]
-    assert low["workload"]["visits"] >= base["workload"]["visits"]
-    assert base["workload"]["baseline_visits"] == low["workload"]["baseline_visits"]
-    assert {t["team"] for t in base["workload"]["by_team"]} and base["false_alarms"]["measurable"]
+        for key, cell in base["detection"][name]["first_flag"].items():
+            assert low["detection"][name]["first_flag"][key]["count"] >= cell["count"]
+        assert 0 < base["detection"][name]["base_rate"] <= 1
+    assert base["workload"]["borrower_years"] == low["workload"]["borrower_years"]
+    assert base["workload"]["visits"] > 0 and base["workload"]["baseline_visits_per_borrower_year"] == 4.056
+    assert {t["team"] for t in base["workload"]["by_team"]} and base["false_alarms"]["warning"]["measurable"]
+    assert len(base["month_ends"]["rows"]) == 14 and base["month_ends"]["watch_plus_share"] is not None
     for label in labels:
         assert label in printed
-    assert "at least 90 days before" in printed and "precision" in printed and "backtest.html" in printed
+    assert "at least 90 days before the default and still flagged" in printed and "precision" in printed
+    assert "backtest.html" in printed
     html = (tmp_path / "backtest.html").read_text(encoding="utf-8")
     assert html.count("<svg") == 2 and "<polyline" in html and "<circle" in html
+    assert '<html lang="zh-CN">' in html and "预警策略回测" in html and "违约时仍在预警" in html
     for banned in ("<script", "http:", "https:", "src=", "<link"):
         assert banned not in html
+
+
+def test_the_html_in_english(sim, tmp_path):
+    events, outcomes, _lower = sim
+    assert _backtest(events, outcomes, tmp_path, "--jobs", "1", "--lang", "en") == 0
+    html = (tmp_path / "backtest.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in html and "Policy backtest" in html and "still flagged" in html
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in html)
 
 
 def test_same_input_same_bytes_whatever_the_jobs_and_parts(sim, tmp_path):
@@ -72,6 +84,7 @@ def test_without_a_policy_the_shipped_one_is_used(tmp_path):
     report = json.loads((tmp_path / "out" / "backtest.json").read_text(encoding="utf-8"))
     assert [p["file"] for p in report["policies"]] == ["default_policy.toml"]
     assert report["policies"][0]["detection"]["warning"]["detected"]["30d"]["count"] == 1
+    assert report["policies"][0]["detection"]["warning"]["lead_time_days"]["censored"] == 1
 
 
 @pytest.mark.parametrize(("line", "message"), [
