@@ -41,6 +41,7 @@ _FEATURE_COMMANDS = {
     "produce": ("monitor.agents.cli", "produce"),
     "report": ("monitor.reports.cli", "report"),
     "backtest": ("monitor.backtest.cli", "backtest"),
+    "tune": ("monitor.tune.cli", "tune"),
     "serve": ("monitor.desk.cli", "serve"),
     "users": ("monitor.desk.cli", "users"),
 }

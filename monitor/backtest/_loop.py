@@ -199,9 +199,11 @@ def run_borrower(engine: Engine, borrower_id: str, events: Sequence[tuple[int, E
         if t > as_of:
             run.after_as_of += 1
             continue
-        if n_probes:
+        if pi < n_probes and probes[pi] < t:
             probe_until(t, inclusive=False)
-        settle(t, inclusive=False)
+        due, wake = state.due, state.wake
+        if (due is not None and due < t) or (wake is not None and wake < t):
+            settle(t, inclusive=False)  # else nothing is due before the event: the engine settles the rest
         step = apply(state, event, t)
         if step.outcome == DUPLICATE:
             run.duplicates += 1
