@@ -26,14 +26,15 @@ test: $(STAMP) system-deps
 	MONITOR_REQUIRE_BROKER=1 $(BIN)/python -m pytest
 
 # From Debian: headless Chromium and its WebDriver (the report is printed to PDF, the desk page is
-# driven in a real browser), CJK fonts, and Prometheus with promtool (rules tests, end-to-end scrape).
-SYSTEM_TOOLS := chromium chromedriver promtool prometheus
+# driven in a real browser), CJK fonts, Prometheus with promtool (rules tests, end-to-end scrape) and
+# Alertmanager with amtool (routes checked, an alert delivered end to end).
+SYSTEM_TOOLS := chromium chromedriver promtool prometheus amtool prometheus-alertmanager
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing from Debian:$$missing"; apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk prometheus >/dev/null; \
-	  else echo "missing:$$missing: run 'sudo apt-get install chromium chromium-driver fonts-noto-cjk prometheus'"; fi; fi
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk prometheus prometheus-alertmanager >/dev/null; \
+	  else echo "missing:$$missing: run 'sudo apt-get install chromium chromium-driver fonts-noto-cjk prometheus prometheus-alertmanager'"; fi; fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/replay_bench.py

@@ -23,6 +23,7 @@ def test_promtool_check_config_and_rules(tmp_path):
     conf = tmp_path / "prometheus"
     shutil.copytree(PROM, conf, ignore=shutil.ignore_patterns("tests"))
     (conf / "secrets" / "prometheus-token").write_text("stand-in\n")
+    assert (conf / "targets" / "workers.yml").exists()
     out = _run("check", "config", str(conf / "prometheus.yml"))
     assert "SUCCESS" in out and "1 rule files found" in out
     out = _run("check", "rules", str(PROM / "rules.yml"))
@@ -60,7 +61,8 @@ def test_every_alert_has_severity_summary_description_and_a_runbook_section():
         assert r["labels"]["severity"] in ("critical", "warning"), name
         ann = r["annotations"]
         assert ann["summary"] and ann["description"], name
-        assert ann["runbook_url"] == f"docs/operations.md#{name.lower()}", name
+        # absolute: the base is prometheus.yml's external label runbook_base
+        assert ann["runbook_url"] == "{{ $externalLabels.runbook_base }}#" + name.lower(), name
         assert name.lower() in anchors, f"docs/operations.md has no section {name}"
 
 
@@ -80,8 +82,19 @@ def test_scrape_config_names_workers_desk_and_rules():
     assert set(jobs) == {"monitor-worker", "monitor-desk"}
     assert all(c["metrics_path"] == "/metrics" for c in jobs.values())
     assert doc["rule_files"] == ["rules.yml"]
-    # the desk's /metrics wants an ops token, read from a file kept out of the repository
+    # the desk's and the workers' /metrics want an ops token, read from a file kept out of the repository
     assert jobs["monitor-desk"]["authorization"]["credentials_file"] == "secrets/prometheus-token"
+    assert jobs["monitor-worker"]["authorization"]["credentials_file"] == "secrets/prometheus-token"
+    # workers are listed in a file Prometheus re-reads: scaling in is an edit of it (no stale target)
+    assert jobs["monitor-worker"]["file_sd_configs"] == [{"files": ["targets/workers.yml"]}]
+    runbook = (ROOT / "docs/operations.md").read_text()
+    scale = runbook[runbook.index("## Scale"):runbook.index("## Upgrade")]
+    assert "targets/workers.yml" in scale
+    # runbook links are absolute, from one base
+    base = doc["global"]["external_labels"]["runbook_base"]
+    assert re.match(r"^https?://[^/]+/", base) and base.endswith("operations.md")
+    # alerts go to Alertmanager
+    assert doc["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
     assert (PROM / "secrets" / ".gitignore").read_text().splitlines()[0] == "*"
     # the rules name these jobs
     text = (PROM / "rules.yml").read_text()
