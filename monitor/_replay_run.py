@@ -15,19 +15,37 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from monitor.engine import DUPLICATE, Engine
 from monitor.events import GRADE_INDEX, Event, LoanProfile
+from monitor.outputs import Alert, BorrowerView, ScheduleEntry
 from monitor.rules.evaluate import highest_dpd
 from monitor.rules.policy import Policy
 from monitor.snapshots import CHECKPOINT_END, DUE_WHY, NONE, Days, SnapshotPart, day_date, day_number
 from monitor.state import BorrowerState
 
-__all__ = ["Runner"]
+__all__ = ["Outputs", "Runner"]
+
+
+class Outputs(Protocol):
+    """Where a run's decisions go (a :class:`monitor.replay.ReplayResult` in memory, or files)."""
+
+    after_as_of: int
+    applied: int
+    duplicates: int
+    events_by_type: Counter[str]
+    newest_by_type: dict[str, int]
+
+    def add_alerts(self, alerts: Iterable[Alert]) -> None: ...
+
+    def add_history(self, at: int, borrower_id: str, entry: ScheduleEntry) -> None: ...
+
+    def add_view(self, borrower_id: str, state: BorrowerState, view: BorrowerView) -> None: ...
 
 _WHY = {w: i for i, w in enumerate(DUE_WHY)}
 _FAR = 2**62
@@ -36,8 +54,8 @@ _FAR = 2**62
 class Runner:
     """One replay (or one shard of it): feed events in time order, then :meth:`finish`."""
 
-    def __init__(self, engine: Engine, as_of: int | None, result: Any, part: SnapshotPart | None,
-                 reject: Callable[[str, int, str], None] | None = None) -> None:
+    def __init__(self, engine: Engine, as_of: int | None, result: Outputs, part: SnapshotPart | None,
+                 reject: Callable[[Any, int, str], None] | None = None) -> None:
         self.engine = engine
         self.policy: Policy = engine.policy
         self.as_of = as_of
@@ -74,8 +92,9 @@ class Runner:
                 self.part.add_borrower(bid)
         return i
 
-    def feed(self, t: int, event: Event, source: str = "", line: int = 0) -> None:
-        """Apply one event (``t``: its ``occurred_at``; not before the previous event's)."""
+    def feed(self, t: int, event: Event, source: Any = "", line: int = 0) -> None:
+        """Apply one event (``t``: its ``occurred_at``; not before the previous event's). ``source`` and
+        ``line`` name it to ``reject`` when the engine fails on it."""
         result = self.result
         if self.as_of is not None and t > self.as_of:
             result.after_as_of += 1
@@ -103,10 +122,10 @@ class Runner:
             if t > result.newest_by_type.get(event.type, -(2**62)):
                 result.newest_by_type[event.type] = t
         if step.alerts:
-            result.alerts.extend(step.alerts)
+            result.add_alerts(step.alerts)
         changed = step.schedule_changed if before is None else self.engine.schedule_key(state) != before
         if changed:
-            result.schedule_history.append((state.clock or t, event.borrower_id, self.engine.schedule_entry(state)))
+            result.add_history(state.clock or t, event.borrower_id, self.engine.schedule_entry(state))
         if state.wake is not None:
             heapq.heappush(self.wakes, (state.wake, i))
         if self.part is not None:
@@ -169,7 +188,7 @@ class Runner:
                 self.pending[i] = engine.schedule_key(state)
             step = engine.advance(state, at)
             if step.alerts:
-                self.result.alerts.extend(step.alerts)
+                self.result.add_alerts(step.alerts)
             if state.wake is not None:
                 heapq.heappush(wakes, (state.wake, i))
             self.dirty.add(i)
@@ -241,21 +260,18 @@ class Runner:
                 if state.clock != clock:
                     self.dirty.add(i)
                 if step.alerts:
-                    result.alerts.extend(step.alerts)
+                    result.add_alerts(step.alerts)
                     self.dirty.add(i)
                 changed = step.schedule_changed if before is None else engine.schedule_key(state) != before
                 if changed:
-                    result.schedule_history.append((state.clock or as_of, bid, engine.schedule_entry(state)))
+                    result.add_history(state.clock or as_of, bid, engine.schedule_entry(state))
                     self.dirty.add(i)
-            result.views.append(engine.view(state, as_of))
-            result.states[bid] = state
+            result.add_view(bid, state, engine.view(state, as_of))
         if self.part is not None and self.day is not None and as_of is not None:
             self.wakes.clear()
             self._close_last(as_of)
         elif self.part is not None and self.day is not None:
             self.part.checkpoint(self.day, self.last_t or 0, CHECKPOINT_END)
-        result.alerts.sort(key=lambda a: (a.at, a.borrower_id, a.sequence))
-        result.schedule_history.sort(key=lambda h: (h[0], h[1]))
         if signals is not None:
             self.write_signals(signals, as_of)
 

@@ -24,6 +24,20 @@ def _policy(path: str | None) -> Policy:
     return load_policy(path) if path else default_policy()
 
 
+def _future_skew() -> int:
+    """MONITOR_FUTURE_SKEW (seconds), the setting the worker shares: how far ahead an event may be dated."""
+    import os
+
+    text = os.environ.get("MONITOR_FUTURE_SKEW", "86400")
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise click.BadParameter(f"MONITOR_FUTURE_SKEW: not a number of seconds: {text!r}") from None
+    if not 0 <= seconds <= 366 * 86_400:
+        raise click.BadParameter("MONITOR_FUTURE_SKEW: must be between 0 and 366 days")
+    return round(seconds * 1_000_000)
+
+
 def parse_as_of(text: str | None) -> int | None:
     """An ``--as-of`` option's value as an instant (usage error when it is not one)."""
     if text is None:
@@ -102,13 +116,30 @@ def print_summary(result: Any, out: Path | None) -> None:
 @click.option("--as-of", "as_of", type=str, default=None,
               help="Instant to replay up to (ISO 8601 with offset); default: the latest event")
 @click.option("--strict", is_flag=True, help="Exit 1 when any line was rejected")
-def replay(events: tuple[str, ...], out: Path, policy_path: str | None, as_of: str | None, strict: bool) -> None:
-    """Replay EVENTS (JSONL files, .gz, or -) through the engine, as known at --as-of."""
-    from monitor.replay import replay as run, write_outputs
+@click.option("--now", "now", type=str, default=None,
+              help="The newest trustworthy time (ISO 8601 with offset; default: the wall clock at the start): an "
+                   "event dated more than MONITOR_FUTURE_SKEW (default one day) after it is rejected")
+def replay(events: tuple[str, ...], out: Path, policy_path: str | None, as_of: str | None, strict: bool,
+           now: str | None) -> None:
+    """Replay EVENTS (JSONL files, .gz, or -) through the engine, as known at --as-of.
+
+    Writes alerts, borrowers, the visit schedule and its history, rejects, a summary, and snapshots/
+    (every borrower's record at each day's end: what monitor report reads). Memory grows with the
+    borrowers, not the events: time-ordered files are merged as streams, others sorted on disk."""
+    from monitor._replay_stream import replay_to
+    from monitor._time import to_us
 
     policy = _policy(policy_path)
-    result = run(list(events), policy, parse_as_of(as_of), snapshots=out / "snapshots")
-    write_outputs(result, out)
+    if now is None:
+        from datetime import UTC, datetime
+
+        trusted = to_us(datetime.now(UTC))
+    else:
+        try:
+            trusted = parse_instant(now)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--now") from None
+    result = replay_to(list(events), policy, out, parse_as_of(as_of), now=trusted, future_skew=_future_skew())
     print_summary(result, out)
     if strict and result.rejected:
         click.echo(f"{result.rejected} line(s) rejected: see {out / 'rejects.jsonl'}", err=True)

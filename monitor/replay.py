@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -72,6 +73,16 @@ class ReplayResult:
     def rejected(self) -> int:
         return len(self.rejects)
 
+    def add_alerts(self, alerts: Iterable[Alert]) -> None:
+        self.alerts.extend(alerts)
+
+    def add_history(self, at: int, borrower_id: str, entry: ScheduleEntry) -> None:
+        self.schedule_history.append((at, borrower_id, entry))
+
+    def add_view(self, borrower_id: str, state: BorrowerState, view: BorrowerView) -> None:
+        self.views.append(view)
+        self.states[borrower_id] = state
+
     def tiers(self) -> Counter[str]:
         return Counter(v.tier or "no_profile" for v in self.views)
 
@@ -80,29 +91,34 @@ class ReplayResult:
 
     def summary(self) -> dict[str, object]:
         """The deterministic figures (no timings)."""
-        tiers = self.tiers()
-        return {
-            "as_of": iso(self.as_of) if self.as_of is not None else None,
-            "events": {
-                "read": self.read,
-                "applied": self.applied,
-                "duplicate": self.duplicates,
-                "rejected": self.rejected,
-                "after_as_of": self.after_as_of,
-                "by_type": dict(sorted(self.events_by_type.items())),
-                "newest_by_type": {k: iso(v) for k, v in sorted(self.newest_by_type.items())},
-            },
-            "borrowers": {
-                "total": len(self.views),
-                "by_tier": {name: tiers.get(name, 0) for name in (*LEVEL_NAMES, "no_profile")},
-            },
-            "alerts": {
-                "total": len(self.alerts),
-                "by_kind": {k: self.alert_kinds().get(k, 0)
-                            for k in ("raised", "escalated", "de_escalated", "cleared")},
-            },
-            "rejects_by_reason": dict(sorted(Counter(r.reason for r in self.rejects).items())),
-        }
+        return summary_of(self, len(self.views), self.tiers(), len(self.alerts), self.alert_kinds(),
+                          Counter(r.reason for r in self.rejects), self.rejected)
+
+
+def summary_of(r: Any, borrowers: int, tiers: Counter[str], alerts: int, kinds: Counter[str],
+               reasons: Counter[str], rejected: int) -> dict[str, object]:
+    """``summary.json``: counts of events, borrowers by tier, alerts by kind and rejects by reason."""
+    return {
+        "as_of": iso(r.as_of) if r.as_of is not None else None,
+        "events": {
+            "read": r.read,
+            "applied": r.applied,
+            "duplicate": r.duplicates,
+            "rejected": rejected,
+            "after_as_of": r.after_as_of,
+            "by_type": dict(sorted(r.events_by_type.items())),
+            "newest_by_type": {k: iso(v) for k, v in sorted(r.newest_by_type.items())},
+        },
+        "borrowers": {
+            "total": borrowers,
+            "by_tier": {name: tiers.get(name, 0) for name in (*LEVEL_NAMES, "no_profile")},
+        },
+        "alerts": {
+            "total": alerts,
+            "by_kind": {k: kinds.get(k, 0) for k in ("raised", "escalated", "de_escalated", "cleared")},
+        },
+        "rejects_by_reason": dict(sorted(reasons.items())),
+    }
 
 
 def _reject_text(raw: bytes) -> str:
@@ -158,6 +174,8 @@ def replay_events(
         t, event = events[i]
         feed(t, event)
     _finish(runner, engine.policy, as_of, snapshots, part)
+    result.alerts.sort(key=lambda a: (a.at, a.borrower_id, a.sequence))
+    result.schedule_history.sort(key=lambda h: (h[0], h[1]))
     return result
 
 

@@ -135,6 +135,7 @@ class SnapshotPart:
                        for name in ("day", "bidx", *_NAMES)}
         self._cur: dict[str, NDArray[Any]] = {name: np.zeros(0, dtype=dt) for name, dt in COLUMNS}
         self.rows = 0
+        self._pending: list[tuple[int, int, tuple[Any, ...]]] = []
         self.checkpoints: list[tuple[int, int, str]] = []  # (day, instant described, directory label)
 
     def code(self, column: str, text: str | None) -> int:
@@ -151,19 +152,28 @@ class SnapshotPart:
         return len(self.ids) - 1
 
     def write_day(self, day: int, rows: Sequence[tuple[int, tuple[Any, ...]]]) -> None:
-        """The records changed on ``day``: (borrower index, record), any order."""
+        """The records changed on ``day``: (borrower index, record), any order (days in increasing order)."""
         if not rows:
             return
-        rows = sorted(rows, key=lambda r: r[0])
-        bidx = np.fromiter((r[0] for r in rows), dtype=np.int32, count=len(rows))
-        np.full(len(rows), day, dtype=np.int32).tofile(self._files["day"])
+        self._pending.extend((day, i, rec) for i, rec in sorted(rows, key=lambda r: r[0]))
+        if len(self._pending) >= 65_536:
+            self._flush()
+
+    def _flush(self) -> None:
+        rows = self._pending
+        if not rows:
+            return
+        self._pending = []
+        n = len(rows)
+        np.fromiter((r[0] for r in rows), dtype=np.int32, count=n).tofile(self._files["day"])
+        bidx = np.fromiter((r[1] for r in rows), dtype=np.int32, count=n)
         bidx.tofile(self._files["bidx"])
         self._grow()
         for j, (name, dt) in enumerate(COLUMNS):
-            col = np.fromiter((r[1][j] for r in rows), dtype=dt, count=len(rows))
+            col = np.fromiter((r[2][j] for r in rows), dtype=dt, count=n)
             col.tofile(self._files[name])
-            self._cur[name][bidx] = col
-        self.rows += len(rows)
+            self._cur[name][bidx] = col  # rows in day order: the last of a borrower wins
+        self.rows += n
 
     def _grow(self) -> None:
         n = len(self.ids)
@@ -178,6 +188,7 @@ class SnapshotPart:
 
     def checkpoint(self, day: int, at: int, label: str) -> None:
         """Every borrower's record now, as the record at the end of ``day`` (``at``: the instant)."""
+        self._flush()
         self._grow()
         d = self.dir / f"ckpt-{label}"
         d.mkdir(exist_ok=True)
@@ -187,6 +198,7 @@ class SnapshotPart:
         self.checkpoints.append((day, at, label))
 
     def close(self) -> dict[str, Any]:
+        self._flush()
         for fh in self._files.values():
             fh.close()
         width = max((len(i.encode()) for i in self.ids), default=1)

@@ -1,0 +1,158 @@
+"""``monitor replay`` on files: streams merged, external sort, bounded memory, and no event can stop it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import monitor._spill as spill
+from monitor._replay_stream import replay_to
+from monitor._time import parse_instant
+from monitor.cli import main
+from monitor.replay import replay, write_outputs
+from monitor.rules.loader import default_policy
+from tests.test_replay import GOOD, write
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "data" / "golden-events.jsonl.gz"
+FILES = ("alerts.jsonl", "borrowers.jsonl", "schedule.csv", "schedule_history.jsonl", "summary.json")
+
+
+def _lines() -> list[bytes]:
+    return gzip.decompress(GOLDEN.read_bytes()).splitlines()
+
+
+def _same(a: Path, b: Path, names: tuple[str, ...] = FILES) -> None:
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The outputs of the in-memory replay (all events in a list, sorted) of the golden input."""
+    out = tmp_path_factory.mktemp("ref")
+    write_outputs(replay([GOLDEN], default_policy()), out)
+    return out
+
+
+def test_time_ordered_feed_files_are_merged_as_streams(tmp_path: Path, reference: Path, monkeypatch) -> None:
+    """One file per feed, each in time order (copies and malformed lines dropped): never sorted on disk."""
+    lines = [x for x in _lines() if x.startswith(b"{")]
+    docs = []
+    for raw in lines:
+        try:
+            docs.append((parse_instant(json.loads(raw)["occurred_at"]), raw))
+        except (ValueError, KeyError):
+            continue
+    docs.sort(key=lambda d: d[0])
+    by_type: dict[str, list[bytes]] = {}
+    for _, raw in docs:
+        by_type.setdefault(json.loads(raw)["type"], []).append(raw)
+    paths = []
+    for name, rows in sorted(by_type.items()):
+        paths.append(tmp_path / f"{name}.jsonl")
+        paths[-1].write_bytes(b"\n".join(rows) + b"\n")
+    flat = tmp_path / "flat.jsonl"
+    flat.write_bytes(b"\n".join(raw for _, raw in docs) + b"\n")
+
+    def no_sort(*args, **kwargs):
+        raise AssertionError("time-ordered files were sorted on disk")
+
+    monkeypatch.setattr(spill.EventRuns, "add", no_sort)
+    got = replay_to(paths, default_policy(), tmp_path / "out")
+    monkeypatch.undo()
+    ref = replay([flat], default_policy())
+    write_outputs(ref, tmp_path / "ref")
+    _same(tmp_path / "out", tmp_path / "ref", FILES[:-1])
+    assert got.read == len(docs) and got.summary()["events"]["applied"] == ref.applied
+
+
+def test_unordered_input_is_sorted_in_runs_on_disk_with_the_same_bytes(tmp_path: Path, reference: Path,
+                                                                      monkeypatch) -> None:
+    monkeypatch.setattr(spill.EventRuns.__init__, "__defaults__", (4096,))  # a run every few lines
+    monkeypatch.setattr(spill.LineSpill.__init__, "__defaults__", (2048,))
+    runs: list[int] = []
+    real = spill.EventRuns._flush
+
+    def counting(self):
+        runs.append(len(self.buf))
+        real(self)
+
+    monkeypatch.setattr(spill.EventRuns, "_flush", counting)
+    got = replay_to([GOLDEN], default_policy(), tmp_path / "out")
+    assert len(runs) > 100
+    _same(tmp_path / "out", reference, (*FILES, "rejects.jsonl"))
+    assert got.rejected == json.loads((reference / "summary.json").read_text())["events"]["rejected"] > 0
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".replay-")]  # runs cleaned up
+
+
+def test_shuffled_and_split_input_and_standard_input(tmp_path: Path, reference: Path) -> None:
+    lines = _lines()
+    random.Random(3).shuffle(lines)
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl.gz"
+    a.write_bytes(b"\n".join(lines[:5000]) + b"\n")
+    b.write_bytes(gzip.compress(b"\n".join(lines[5000:]) + b"\n"))
+    replay_to([a, b], default_policy(), tmp_path / "split")
+    _same(tmp_path / "split", reference)
+    proc = subprocess.run([sys.executable, "-m", "monitor", "replay", "-", "--out", str(tmp_path / "stdin")],
+                          input=gzip.decompress(GOLDEN.read_bytes()), capture_output=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    _same(tmp_path / "stdin", reference)
+
+
+def test_an_event_dated_far_ahead_is_rejected_and_moves_no_clock(tmp_path: Path) -> None:
+    """Issue 12: one event of year 9999 must not move the portfolio's as-of (and every due date with it)."""
+    future = {**GOOD[2], "event_id": "f1", "occurred_at": "9999-12-31T00:00:00Z"}
+    src = write(tmp_path / "in.jsonl", [*GOOD, future])
+    assert main(["replay", str(src), "--out", str(tmp_path / "out"), "--now", "2025-04-01T12:00:00Z"]) == 0
+    assert main(["replay", str(write(tmp_path / "ok.jsonl", GOOD)), "--out", str(tmp_path / "ok"),
+                 "--now", "2025-04-01T12:00:00Z"]) == 0
+    _same(tmp_path / "out", tmp_path / "ok", ("alerts.jsonl", "borrowers.jsonl", "schedule.csv"))
+    (rej,) = [json.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
+    assert rej["line"] == len(GOOD) + 1 and rej["reason"] == (
+        "future: 9999-12-31T00:00:00Z is more than 1 day ahead of the time of the replay (2025-04-01T12:00:00Z)")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["as_of"] == "2025-04-01T00:00:00Z" and summary["events"]["rejected"] == 1
+    # within the skew it is applied; a longer skew is a setting
+    near = {**GOOD[2], "event_id": "f2", "occurred_at": "2025-04-02T06:00:00Z"}
+    assert main(["replay", str(write(tmp_path / "near.jsonl", [*GOOD, near])), "--out", str(tmp_path / "near"),
+                 "--now", "2025-04-01T12:00:00Z"]) == 0
+    assert json.loads((tmp_path / "near" / "summary.json").read_text())["events"]["rejected"] == 0
+
+
+def test_an_event_the_engine_fails_on_is_rejected_and_the_rest_goes_on(tmp_path: Path, monkeypatch) -> None:
+    """Issue 12: no single event can stop the replay with a traceback."""
+    from monitor.engine import Engine
+
+    real = Engine.apply
+
+    def flaky(self, state, event, at=None):
+        if event.event_id == "o1":
+            raise OverflowError("date value out of range")
+        return real(self, state, event, at)
+
+    monkeypatch.setattr(Engine, "apply", flaky)
+    src = write(tmp_path / "in.jsonl", GOOD)
+    assert main(["replay", str(src), "--out", str(tmp_path / "out")]) == 0
+    (rej,) = [json.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
+    assert rej == {"source": str(src), "line": 3, "reason": "engine error: OverflowError: date value out of range",
+                   "text": json.dumps(GOOD[2], ensure_ascii=False)}
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["events"]["applied"] == len(GOOD) - 1 and summary["borrowers"]["total"] == 3
+
+
+def test_a_profile_disbursed_in_year_9999_is_rejected_not_a_crash(tmp_path: Path) -> None:
+    """Issue 12: the loan profile that overflowed the first visit date and stopped the replay with a traceback."""
+    poison = {**GOOD[0], "event_id": "pX", "borrower_id": "BX", "disbursed_at": "9999-12-31T00:00:00+08:00"}
+    src = write(tmp_path / "in.jsonl", [*GOOD, poison])
+    assert main(["replay", str(src), "--out", str(tmp_path / "out")]) == 0
+    (rej,) = [json.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
+    assert rej["line"] == len(GOOD) + 1
+    assert rej["reason"] == "disbursed_at: 9999-12-30T16:00:00Z is outside the supported years 1900-2199"
+    assert "BX" not in (tmp_path / "out" / "borrowers.jsonl").read_text()
