@@ -31,6 +31,7 @@ from monitor.reports._replay import (
 from monitor.reports._scan import sha256_file
 from monitor.reports._signals import latest_evidence, read_current_signals
 from monitor.reports._state import build_state, last_alerts
+from monitor.snapshots import SnapshotLog
 from monitor.reports.model import InputFile, Meta, Report
 from monitor.rules.loader import DEFAULT_POLICY_PATH, default_policy, load_policy
 
@@ -184,14 +185,22 @@ def build_report(
         # the portfolio at the period's end, the previous period's end, a year earlier and the month ends
         edges = rat.comparison_instants(per, cut)
         months = rat.month_ends(per, cut)
-        since = min(at for at, _, _ in [*edges.values(), *months]) + 1
-        hist = alerts if since >= start else read_alerts(paths["alerts.jsonl"], ids, since, cut, lambda a: np.zeros(
-            ids.n, dtype=bool))
-        history = rat.tier_history(hist, state.tier_end, since)
-        snaps = rat.snapshots(ev, history, ids.n, policy, [edges["end"], edges["previous"], edges["year_ago"],
-                                                          *months])
+        wanted = [edges["end"], edges["previous"], edges["year_ago"], *months]
+        snap_dir = rdir / "snapshots"
+        current = None
+        if (snap_dir / "manifest.json").is_file():  # the engine's own records, written by monitor replay
+            log = SnapshotLog(snap_dir)
+            if log.n != ids.n or not bool(np.array_equal(log.ids, borrowers.ids.astype(log.ids.dtype))):
+                raise InputError(f"{snap_dir}: the snapshots are not of the borrowers in borrowers.jsonl")
+            snaps = [log.at(day) for _, _, day in wanted]
+            if cut == replay_as_of:
+                current = read_current_signals(snap_dir / "signals.jsonl")
+        else:  # replay outputs without snapshots: rebuilt from the events and alerts read above
+            since = min(at for at, _, _ in wanted) + 1
+            hist = read_alerts(paths["alerts.jsonl"], ids, since, cut, lambda a: np.zeros(ids.n, dtype=bool))
+            history = rat.tier_history(hist, state.tier_end, since)
+            snaps = rat.snapshots(ev, history, ids.n, policy, wanted)  # type: ignore[assignment]
         end, previous, year_ago, month_snaps = snaps[0], snaps[1], snaps[2], snaps[3:]
-        current = read_current_signals(rdir / "signals.jsonl") if not complete else None
         quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
                           ev.names.values, cut, feeds)
         extras = fig.Extras(names=[], current=current, cases=cases, quality=quality)

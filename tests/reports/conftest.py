@@ -23,5 +23,5 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     events = d / "events.jsonl"
     write_simulation(simulate(300, 4, 11, duplicates=0.01, malformed=0.005), events)
     out = d / "replay"
-    write_outputs(replay([events], default_policy()), out)
+    write_outputs(replay([events], default_policy(), snapshots=out / "snapshots"), out)
     return events, out

@@ -116,5 +116,5 @@ def build(directory: Path, docs: list[dict[str, Any] | bytes] | None = None) -> 
     directory.mkdir(parents=True, exist_ok=True)
     src = write_events(directory / "events.jsonl", docs if docs is not None else events())
     out = directory / "replay"
-    write_outputs(replay([src], default_policy()), out)
+    write_outputs(replay([src], default_policy(), snapshots=out / "snapshots"), out)
     return src, out
