@@ -68,6 +68,7 @@ def main() -> None:
     print(f"input: {events} ({size / 1e6:,.0f} MB); policies: {DEFAULT_POLICY_PATH.name}, {lower.name}; "
           f"cores: {os.cpu_count()}")
 
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     bt = run_backtest([str(events)], str(outcomes_path(events)), [str(DEFAULT_POLICY_PATH), str(lower)],
                       jobs=args.jobs, shards=args.shards)
@@ -83,17 +84,19 @@ def main() -> None:
     print(f"wall time                  {wall:8.1f} s   goal < {GOAL_SECONDS:.0f} s: "
           f"{'met' if wall < GOAL_SECONDS else 'NOT met'}")
     print(f"  split into parts         {bt.split_seconds:8.1f} s")
-    print(f"  replays (parallel)       {bt.replays_wall_seconds:8.1f} s")
+    print(f"  runs (parallel)          {bt.runs_wall_seconds:8.1f} s")
     print(f"  merge and score          {bt.score_seconds:8.1f} s")
     print(f"  write json, html, table  {wall - (t1 - t0):8.1f} s")
-    for label in bt.replay_seconds:
-        rs, rc = bt.replay_seconds[label], bt.replay_cpu_seconds[label]
+    for label in bt.task_seconds:
         ts, tc = bt.task_seconds[label], bt.task_cpu_seconds[label]
-        print(f"policy {label:<18} replays {rs:6.1f} s elapsed, {rc:6.1f} s CPU ({n / rc:>7,.0f} events/s "
-              f"per core); with the workload pass {ts:6.1f} s elapsed, {tc:6.1f} s CPU")
+        print(f"policy {label:<18} runs {ts:6.1f} s elapsed, {tc:6.1f} s CPU ({n / tc:>7,.0f} events/s per core)")
+    for p in bt.report["policies"]:
+        w = p["workload"]
+        print(f"policy {p['label']:<18} visits made {w['visits']:,} ({w['visits_per_borrower_year']} per "
+              f"borrower-year)")
     cpu = sum(bt.task_cpu_seconds.values())
-    print(f"CPU time of all replays {cpu:.1f} s: {cpu / max(1, bt.jobs):.1f} s on {bt.jobs} idle cores at best; "
-          f"load average now {os.getloadavg()[0]:.2f}")
+    print(f"CPU time of all runs {cpu:.1f} s: {cpu / max(1, bt.jobs):.1f} s on {bt.jobs} idle cores at best; "
+          f"load average now {os.getloadavg()[0]:.2f} (at start {load0:.2f})")
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(f"peak memory: main process {_mb(me)}; largest worker {_mb(kids) if kids else '(none: ran in-process)'}")

@@ -6,7 +6,7 @@ import math
 from html import escape
 from typing import Any
 
-from monitor.backtest._labels import Lang, label, reason_name, tier_name
+from monitor.backtest._labels import Lang, label, reason_name, rule_name, team_name, tier_name
 from monitor.backtest._report import comparison_rows, headline, num, pct, rule_columns, rule_rows
 
 __all__ = ["render_html"]
@@ -201,7 +201,7 @@ def render_html(report: dict[str, Any], lang: Lang = "zh") -> str:
             cells += (["-"] * 4 if x is None else
                       [num(x["visits_per_year"]), num(x["visits_per_borrower_year"], 2),
                        num(cap["capacity_per_year"]) if cap else "-", pct(cap["late_share"]) if cap else "-"])
-        team_rows.append((team, cells))
+        team_rows.append((team_name(lang, team), cells))
     body.append(_html_table([label(lang, "team")] + [h for lbl in labels for h in (
         f"{lbl} {label(lang, 'per_year')}", label(lang, "vpby"), label(lang, "capacity_year"), label(lang, "late"))],
         team_rows))
@@ -216,7 +216,8 @@ def render_html(report: dict[str, Any], lang: Lang = "zh") -> str:
     body.append(f"<h2>{t('per_rule')}</h2>")
     body.append(f'<p class="note">{t("per_rule_note")}</p>')
     body.append(_html_table([label(lang, "rule")] + [f"{lbl} {c}" if i == 0 else c for lbl in labels
-                                                     for i, c in enumerate(rule_columns(lang))], rule_rows(report)))
+                                                     for i, c in enumerate(rule_columns(lang))],
+                            [(rule_name(lang, r), cells) for r, cells in rule_rows(report)]))
     body.append(f"<h2>{t('definitions')}</h2>\n<dl>")
     for key, text in report["definitions"].items():
         body.append(f"<dt>{escape(key)}</dt><dd>{escape(text)}</dd>")

@@ -1,21 +1,18 @@
-"""Every label of the backtest's and the tuner's outputs, in Chinese and English, in one place.
+"""The backtest page's own text in Chinese and English; every code's label comes from the vocabulary.
 
-To be moved into the shared vocabulary (``monitor.vocabulary``) once it exists.
-``label(lang, key, **values)`` formats one; unknown keys raise ``KeyError``
-(a test renders every page in both languages).
+Tiers, rules and teams are labelled by :mod:`monitor.vocabulary` (the one
+place for the label of a code, shared with the desk and the reports); this
+module holds only the page's sentences and column heads.
+``label(lang, key, **values)`` formats one; unknown keys raise ``KeyError``.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from monitor import vocabulary
+from monitor.vocabulary import LANGS, Lang
 
-__all__ = ["LANGS", "Lang", "label", "tier_name"]
+__all__ = ["LANGS", "Lang", "label", "reason_name", "rule_name", "team_name", "tier_name"]
 
-Lang = Literal["zh", "en"]
-LANGS: tuple[Lang, ...] = ("zh", "en")
-
-_TIERS = {"zh": {"normal": "正常", "watch": "关注", "warning": "预警", "severe": "严重预警"},
-          "en": {"normal": "normal", "watch": "watch", "warning": "warning", "severe": "severe"}}
 
 _TEXT: dict[str, dict[str, str]] = {
     "zh": {
@@ -38,7 +35,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "ratio": "  与基准之比",
         "visits_year": "每年检查次数",
         "late_share": "  检查力量无法按期完成的比例",
-        "watch_share": "月末关注及以上占比（前 3 个月之后的平均）",
+        "watch_share": "月末观察及以上占比（前 3 个月之后的平均）",
         "severe_share": "  月末严重预警占比",
         "alerts_by": "每借款人年预警变动次数",
         "flips_by": "  每借款人年反复次数",
@@ -47,13 +44,13 @@ _TEXT: dict[str, dict[str, str]] = {
                          "的预警按触发时点计，次要口径）。",
         "rule": "规则", "d90": "≥90天", "lead_col": "提前", "precision_col": "精确率",
         "chart_detection": "提前天数与识别率",
-        "chart_detection_note": "违约前至少 x 天预警且违约时仍在预警的违约占比。实线：预警及以上；虚线：关注及以上。",
+        "chart_detection_note": "违约前至少 x 天预警且违约时仍在预警的违约占比。实线：预警及以上；虚线：观察及以上。",
         "x_days": "违约前至少天数", "y_detected": "识别的违约占比",
         "chart_tradeoff": "检查量与识别率",
-        "chart_tradeoff_note": "每个策略一个点：实心为预警及以上，空心为关注及以上。越高识别越多，越左检查越少；"
+        "chart_tradeoff_note": "每个策略一个点：实心为预警及以上，空心为观察及以上。越高识别越多，越左检查越少；"
                                "虚线为每 90 天检查一次。",
         "x_visits": "每借款人年检查次数", "y_d90": "违约前至少 90 天预警且仍在预警",
-        "every90": "每 90 天：{v}", "filled": "实心：预警及以上", "hollow": "空心：关注及以上",
+        "every90": "每 90 天：{v}", "filled": "实心：预警及以上", "hollow": "空心：观察及以上",
         "visits_where": "检查去向",
         "tier": "等级", "visits": "检查次数", "team": "检查小组", "reason": "原因",
         "per_year": "每年", "borrower_years": "借款人年", "capacity_year": "每年能力", "late": "逾期完成",
@@ -122,7 +119,15 @@ def label(lang: Lang, key: str, **values: object) -> str:
 
 
 def tier_name(lang: Lang, tier: str) -> str:
-    return _TIERS[lang].get(tier, tier)
+    return vocabulary.label("tier", tier, lang)
+
+
+def rule_name(lang: Lang, rule: str) -> str:
+    return vocabulary.label("rule", rule, lang)
+
+
+def team_name(lang: Lang, team: str) -> str:
+    return vocabulary.team_label(team, lang)
 
 
 def reason_name(lang: Lang, reason: str) -> str:
