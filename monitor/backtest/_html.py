@@ -208,11 +208,12 @@ def render_html(report: dict[str, Any], lang: Lang = "zh") -> str:
     body.append(f"<h2>{t('month_ends')}</h2>")
     for p in pols:
         rows = [(r["at"][:10], [num(r["monitored"]), pct(r["watch_plus_share"]), pct(r["warning_plus_share"]),
-                                pct(r["severe_share"]), num(r["defaulted"])]) for r in p["month_ends"]["rows"]]
+                                pct(r["severe_share"]), num(r["workout"]), num(r["defaulted"])])
+                for r in p["month_ends"]["rows"]]
         body.append(f"<p>{escape(p['label'])}</p>")
         body.append(_html_table([label(lang, "at"), label(lang, "monitored"), tier_name(lang, "watch") + "+",
                                  tier_name(lang, "warning") + "+", tier_name(lang, "severe"),
-                                 label(lang, "defaulted")], rows))
+                                 label(lang, "workout"), label(lang, "defaulted")], rows))
     body.append(f"<h2>{t('per_rule')}</h2>")
     body.append(f'<p class="note">{t("per_rule_note")}</p>')
     body.append(_html_table([label(lang, "rule")] + [f"{lbl} {c}" if i == 0 else c for lbl in labels

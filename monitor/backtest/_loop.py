@@ -58,6 +58,7 @@ __all__ = ["BorrowerRun", "Probe", "Visit", "run_borrower", "visit_event"]
 
 _OUTCOMES = {o.value: o for o in InspectionOutcome}
 VISIT_SOURCE = "backtest"
+WORKOUT = "workout"  # the engine's due reason while a borrower is handed over to special-asset management
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,8 @@ class BorrowerRun:
     alerts: list[Alert] = field(default_factory=list)
     visits: list[Visit] = field(default_factory=list)
     team_time: dict[str, int] = field(default_factory=dict)  # performing microseconds per team
-    probes: list[tuple[int, int]] = field(default_factory=list)  # (instant, effective tier) at each probe
+    # (instant, effective tier or -1 before the profile, handed over to workout) at each probe
+    probes: list[tuple[int, int, bool]] = field(default_factory=list)
     views: list[Probe] = field(default_factory=list)  # with ``views=True``: the whole view at each probe
     state: BorrowerState | None = None
 
@@ -190,7 +192,7 @@ def run_borrower(engine: Engine, borrower_id: str, events: Sequence[tuple[int, E
             step = advance(state, p)
             if step.alerts:
                 alerts.extend(step.alerts)
-            run.probes.append((p, state.tier if state.profile is not None else -1))
+            run.probes.append((p, state.tier if state.profile is not None else -1, state.due_why == WORKOUT))
             if views:
                 run.views.append(Probe(p, engine.view(state, p), state.grade, state.profile))
             pi += 1

@@ -67,7 +67,8 @@ DEFINITIONS = {
     "capacity": "with a teams file: per team, each visit open from the day the engine asked for it, each "
                 "working day up to the team's capacity, earliest due first; late = made after its due date",
     "month_ends": "borrowers monitored at each month end (policy time zone) by effective tier, defaulted ones "
-                  "apart; shares averaged over the month ends after the first 3 months",
+                  "and those handed over to workout apart; shares of the routine book averaged over the month "
+                  "ends after the first 3 months",
     "stability": "over performing time: alerts (tier changes), raises (normal to any tier) and flips (a rise "
                  "after an earlier fall of the same borrower) per borrower-year",
 }
@@ -199,7 +200,7 @@ def merge(results: list[dict[str, Any]], n_policies: int) -> tuple[list[Portfoli
         for bid, at, team, tier, reason, asked, counted in r["visits"]:
             port.visits.setdefault(bid, []).append((at, team, tier, reason, asked, counted))
         for at, c in r["month_ends"]:
-            acc = port.month_ends.setdefault(at, [0] * 5)
+            acc = port.month_ends.setdefault(at, [0] * 6)
             for i, x in enumerate(c):
                 acc[i] += x
     return ports, dict(counts)

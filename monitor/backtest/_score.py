@@ -94,7 +94,7 @@ class Portfolio:
     team_time: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     alerts: dict[str, list[AlertRow]] = field(default_factory=dict)
     visits: dict[str, list[VisitRow]] = field(default_factory=dict)
-    month_ends: dict[int, list[int]] = field(default_factory=dict)  # instant -> normal..severe, defaulted
+    month_ends: dict[int, list[int]] = field(default_factory=dict)  # instant -> normal..severe, defaulted, workout
 
     @property
     def start(self) -> int | None:
@@ -303,7 +303,7 @@ def _month_ends(p: Portfolio) -> dict[str, Any]:
         monitored = sum(c[:4])
         watch_plus = c[1] + c[2] + c[3]
         row = {"at": iso(at), "monitored": monitored, "normal": c[0], "watch": c[1], "warning": c[2],
-               "severe": c[3], "defaulted": c[4], "watch_plus_share": _rate(watch_plus, monitored),
+               "severe": c[3], "defaulted": c[4], "workout": c[5], "watch_plus_share": _rate(watch_plus, monitored),
                "warning_plus_share": _rate(c[2] + c[3], monitored), "severe_share": _rate(c[3], monitored)}
         rows.append(row)
         if i >= SETTLE_MONTHS and monitored:

@@ -18,7 +18,8 @@ boundaries cheaply and merge deterministically:
 - ``visits``: ``(borrower, at, team, tier, reason, asked_at, counted)`` per
   visit the policy asked for and the loop made;
 - ``month_ends``: per probe instant, the number of borrowers monitored then
-  by effective tier, and of those that had defaulted (by the outcomes).
+  by effective tier, of those that had defaulted (by the outcomes) and of
+  those handed over to workout (by the engine), the last two apart.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int |
                     "after_as_of": 0, "alerts": [], "borrowers": [], "visits": [], "month_ends": [],
                     "seconds": 0.0, "cpu_seconds": 0.0}
         probes = month_ends(part.first, as_of, policy) if part.first is not None else []
-        month_counts = [[0] * 5 for _ in probes]  # normal, watch, warning, severe, defaulted
+        month_counts = [[0] * 6 for _ in probes]  # normal, watch, warning, severe, defaulted, workout
         alerts: list[tuple[Any, ...]] = []
         borrowers: list[tuple[Any, ...]] = []
         visits: list[tuple[Any, ...]] = []
@@ -165,10 +166,10 @@ def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int |
             borrowers.append((bid, run.first_seen, tuple(sorted(run.team_time.items()))))
             for v in run.visits:
                 visits.append((bid, v.at, v.team, v.tier, v.reason, v.asked_at, v.counted))
-            for i, (p, tier) in enumerate(run.probes):
+            for i, (p, tier, workout) in enumerate(run.probes):
                 if tier < 0:
                     continue
-                month_counts[i][4 if d is not None and d <= p else tier] += 1
+                month_counts[i][4 if d is not None and d <= p else 5 if workout else tier] += 1
         return {
             "policy": policy_index, "part": part.index, "as_of": as_of,
             "read": part.read, "rejected": part.rejected, "recorded_visits": part.recorded_visits,

@@ -12,7 +12,7 @@ import pytest
 from monitor.cli import main
 from monitor.rules.loader import DEFAULT_POLICY_PATH, default_policy
 from monitor.simulate import outcomes_path, simulate, write_simulation
-from monitor.vocabulary import label
+from monitor.vocabulary import label as vocab_label
 from tests.backtest.histories import LOWER_DPD, History, policy_variant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_end_to_end_on_a_small_simulation(sim, tmp_path, capsys):
     assert html.count("<svg") == 2 and "<polyline" in html and "<circle" in html
     assert '<html lang="zh-CN">' in html and "预警策略回测" in html and "违约时仍在预警" in html
     # every code is labelled by the shared vocabulary
-    assert label("tier", "watch", "zh") + "及以上" in html and label("rule", "overdue.dpd", "zh") in html
+    assert vocab_label("tier", "watch", "zh") + "及以上" in html and vocab_label("rule", "overdue.dpd", "zh") in html
     for banned in ("<script", "http:", "https:", "src=", "<link"):
         assert banned not in html
 
