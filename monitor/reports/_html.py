@@ -8,8 +8,8 @@ from typing import Any
 from html import escape
 from zoneinfo import ZoneInfo
 
-from monitor.reports._i18n import Lang, Text
-from monitor.reports._svg import TIER_COLOURS, hbars, lines, meter, stacked_columns
+from monitor.reports._i18n import Lang, Text, reject_parts
+from monitor.reports._svg import TIER_COLOURS, hbars, lines, meter
 from monitor.reports.model import GroupRow, PortfolioPoint, Report, TeamRow, WarningRow
 
 __all__ = ["render_html"]
@@ -58,6 +58,7 @@ tr.total td{font-weight:650;border-top:2px solid var(--line)}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:24px;align-items:center}
 td.heat{text-align:right;font-variant-numeric:tabular-nums}td.heat .small{color:#34404d}
 .mono{font-family:"SFMono-Regular",Menlo,Consolas,monospace;font-size:11px;word-break:break-all}
+code{font-family:"SFMono-Regular",Menlo,Consolas,monospace;font-size:11px;background:var(--soft);padding:0 3px}
 footer{margin-top:40px;padding-top:10px;border-top:1px solid var(--line);color:var(--muted);font-size:12px}
 @page{size:A4;margin:14mm 12mm 16mm}
 @page{@bottom-right{content:counter(page) " / " counter(pages);font-size:9pt;color:#5f6b7a}}
@@ -140,8 +141,10 @@ class _Page:
         m, t = self.r.meta, self.t
         period = f"{m.label}（{m.first_day} — {m.last_day}）" if t.lang == "zh" else \
             f"{m.label} ({m.first_day} to {m.last_day})"
+        zone = t.code("timezone", m.timezone)
+        zone = f"{zone}（{m.timezone}）" if zone != m.timezone and t.lang == "zh" else m.timezone
         rows = [(t("period"), escape(period)), (t("as_of"), self.as_of_text()),
-                (t("policy"), escape(m.policy_version)), (t("timezone"), escape(m.timezone))]
+                (t("policy"), escape(m.policy_version)), (t("timezone"), escape(zone))]
         meta = "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in rows)
         partial = "" if m.complete else f'<p class="warn">{escape(t("partial", replay=m.replay_as_of))}</p>'
         return (f'<header class="cover"><div class="kicker">{escape(t(m.period))}</div>'
@@ -195,7 +198,7 @@ class _Page:
         months = r.trend.months
         labels = [m.label for m in months]
         count_series = [(t.code("ratio", k), _RATIO_COLOURS[k], [_ratio(m, k) * 100 for m in months])
-                        for k in ("npl", "overdue", "special_mention", "watch_list")]
+                        for k in ("npl", "overdue", "special_mention")]
         watch = [("", TIER_COLOURS["watch"], [float(m.tiers.watch + m.tiers.warning + m.tiers.severe) for m in months])]
         charts = ""
         if months:
@@ -284,7 +287,11 @@ class _Page:
             f'<h3>{escape(t("migration"))}</h3>', _table(head, rows),
             f'<p class="note">{escape(t("migration_note"))}</p>',
             self.class_migration(), self.new_defaults(),
-            f'<h3>{escape(t("trend"))}</h3>', stacked_columns(days, series, title=t("trend"), width=1040, height=300),
+            f'<h3>{escape(t("trend"))}</h3>',
+            lines([d[5:] for d in days], [(t("kpi_watch"), TIER_COLOURS["watch"],
+                                           [float(sum(v[i] for _, _, v in series)) for i in range(len(days))])]
+                  + [(name, colour, [float(x) for x in v]) for name, colour, v in series if name != t.tier("watch")],
+                  title=t("trend"), fmt=lambda v: f"{v:,.0f}", axis_note=t("axis_note"), width=1040, height=260),
             f'<p class="note">{escape(t("watch_start_end", a=t.count(ch.watch_or_above_start), b=t.count(ch.watch_or_above_end)))}</p>',
             "</section>"])
 
@@ -400,7 +407,7 @@ class _Page:
         head = [(t("team"), False), (t("due"), True), (t("done"), True), (t("on_time"), True),
                 (t("on_time_rate"), True), (t("overdue"), True), (t("planned"), True), (t("capacity"), True),
                 (t("load"), True)]
-        body = [f"<tr>{self.team_cells(r, r.team)}</tr>" for r in ins.teams]
+        body = [f"<tr>{self.team_cells(r, t.code('team', r.team))}</tr>" for r in ins.teams]
         body.append(f'<tr class="total">{self.team_cells(ins.total, t("total"))}</tr>')
         cap = "" if ins.capacity_configured else f'<p class="warn">{escape(t("cap_missing"))}</p>'
         outcomes = t("outcomes", **{k: t.count(v) for k, v in ins.outcomes.items()})
@@ -408,6 +415,12 @@ class _Page:
                 f'<p class="note">{escape(t("next_period", a=ins.next_first_day, b=ins.next_last_day, d=ins.next_working_days))}'
                 f" {escape(outcomes)}</p>{cap}{_table(head, body)}"
                 f'<p class="note">{escape(t("insp_note"))}</p></section>')
+
+    def reason(self, text: str) -> str:
+        """A reject reason: field names of the input format as code, the message in the report's language."""
+        sep = "；" if self.t.lang == "zh" else "; "
+        return sep.join((f"<code>{escape(f)}</code>{'：' if self.t.lang == 'zh' else ': '}" if f else "") + escape(m)
+                        for f, m in reject_parts(text, self.t.lang))
 
     def class_migration(self) -> str:
         t, cm = self.t, self.r.changes.class_migration
@@ -461,7 +474,7 @@ class _Page:
             body.append(f"<tr><td>{escape(t.feed(f.feed))}</td>{_num(t.count(f.events))}{_num(t.count(f.duplicates))}"
                         f"<td>{escape(self.local(f.newest))}</td>{_num(escape(age))}<td>{escape(expected)}</td>"
                         f"<td>{status}</td>{_num(t.count(f.after_as_of))}</tr>")
-        rej = [f"<tr><td>{escape(r.reason)}</td>{_num(t.count(r.lines))}</tr>" for r in dh.rejects]
+        rej = [f"<tr><td>{self.reason(r.reason)}</td>{_num(t.count(r.lines))}</tr>" for r in dh.rejects]
         rejects = _table([(t("reason"), False), (t("lines"), True)], rej) if rej else \
             f"<p>{escape(t('no_rejects'))}</p>"
         dq = self.r.data_quality

@@ -6,6 +6,7 @@ Codes (tiers, classifications, segments, rules, ...) take their labels from
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from monitor import vocabulary
@@ -167,6 +168,33 @@ _ROLES = {"zh": {"summary": "回放汇总", "borrowers": "借款人快照", "ale
           "en": {"summary": "replay summary", "borrowers": "borrowers", "alerts": "alerts",
                  "schedule_history": "schedule history", "rejects": "rejected lines", "events": "events",
                  "policy": "policy", "capacity": "capacity"}}
+
+_REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), z) for p, z in (
+    (r"^not JSON$", "不是合法的 JSON"), (r"^not a JSON object$", "不是 JSON 对象"), (r"^required$", "缺少必填字段"),
+    (r"^unexpected field$", "多余字段"), (r"^timezone offset required$", "时间缺少时区偏移"),
+    (r"^must be >= (.+)$", "必须 ≥ {0}"), (r"^must be <= (.+)$", "必须 ≤ {0}"), (r"^must be one of (.+)$", "取值须为 {0}"),
+    (r"^unknown event type (.+)$", "未知的事件类型 {0}"), (r"^must not be empty$", "不能为空"),
+    (r"^longer than (\d+) characters$", "超过 {0} 个字符"), (r"^must be a finite number$", "必须是有限数值"),
+)]
+_FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\[\]]*): (.+)$")
+
+
+def reject_parts(reason: str, lang: Lang) -> list[tuple[str | None, str]]:
+    """A rejected line's reason as (field, message) pairs, the message in the report's language (a message
+    not known here is kept as the replay wrote it)."""
+    out: list[tuple[str | None, str]] = []
+    for part in reason.split("; "):
+        m = _FIELD.match(part)
+        field, msg = (m.group(1), m.group(2)) if m else (None, part)
+        if lang == "zh":
+            for pat, text in _REASONS:
+                hit = pat.match(msg)
+                if hit:
+                    msg = text.format(*hit.groups())
+                    break
+        out.append((field, msg))
+    return out
+
 
 class Text:
     """The labels of one language."""

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from html import escape
 
-__all__ = ["TIER_COLOURS", "hbars", "lines", "meter", "stacked_columns"]
+__all__ = ["TIER_COLOURS", "hbars", "lines", "meter"]
 
 TIER_COLOURS = {"normal": "#3f8f5a", "watch": "#e0a526", "warning": "#e0692a", "severe": "#b3261e"}
 _AXIS = "#5f6b7a"
@@ -32,61 +32,6 @@ def _nice_step(top: float, ticks: int = 5) -> float:
         if raw <= m * mag:
             return max(m * mag, 1.0)
     return 10 * mag
-
-
-def stacked_columns(
-    labels: Sequence[str],
-    series: Sequence[tuple[str, str, Sequence[int]]],
-    *,
-    title: str,
-    width: int = 720,
-    height: int = 260,
-    fmt: Callable[[int], str] = lambda n: f"{n:,}",
-) -> str:
-    """Stacked columns, one per label (day); ``series`` = (name, colour, values), bottom first."""
-    left, right, top, bottom = 52, 12, 30, 44
-    pw, ph = width - left - right, height - top - bottom
-    n = max(len(labels), 1)
-    totals = [sum(s[2][i] for s in series) for i in range(len(labels))]
-    step = _nice_step(max(totals, default=0))
-    ymax = step * max(1, math.ceil(max(totals, default=0) / step))
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-           f'height="{height}" role="img" aria-label="{escape(title)}" class="chart">',
-           f"<title>{escape(title)}</title>"]
-    y = 0.0
-    while y <= ymax + 1e-9:
-        py = top + ph - ph * y / ymax
-        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{_f(py)}" y2="{_f(py)}" stroke="{_GRID}"/>')
-        out.append(f'<text x="{left - 6}" y="{_f(py + 4)}" text-anchor="end" fill="{_AXIS}" {_FONT}>'
-                   f"{escape(fmt(int(y)))}</text>")
-        y += step
-    slot = pw / n
-    bar = max(min(slot * 0.7, 48.0), 1.0)
-    every = max(1, math.ceil(n / 12))
-    for i, label in enumerate(labels):
-        x = left + slot * i + (slot - bar) / 2
-        base = top + ph
-        parts = []
-        for name, colour, values in series:
-            v = values[i]
-            if v <= 0:
-                continue
-            h = ph * v / ymax
-            base -= h
-            parts.append(f'<rect x="{_f(x)}" y="{_f(base)}" width="{_f(bar)}" height="{_f(h)}" fill="{colour}">'
-                         f"<title>{escape(label)} {escape(name)}: {escape(fmt(v))}</title></rect>")
-        out.extend(parts)
-        if i % every == 0 or i == n - 1:
-            out.append(f'<text x="{_f(x + bar / 2)}" y="{top + ph + 16}" text-anchor="middle" fill="{_AXIS}" '
-                       f"{_FONT}>{escape(label[5:] if len(label) == 10 else label)}</text>")
-    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="{_AXIS}"/>')
-    lx = left
-    for name, colour, _ in series:
-        out.append(f'<rect x="{lx}" y="8" width="10" height="10" fill="{colour}"/>'
-                   f'<text x="{lx + 14}" y="17" fill="#1f2933" {_FONT}>{escape(name)}</text>')
-        lx += 24 + 7 * len(name.encode("utf-8"))
-    out.append("</svg>")
-    return "".join(out)
 
 
 def hbars(rows: Sequence[tuple[str, float, str, str]], *, title: str, width: int = 520) -> str:
@@ -159,7 +104,7 @@ def lines(
         out.append(f'<text x="{left}" y="{top + ph + 30}" fill="{_AXIS}" {_FONT}>{escape(axis_note)}</text>')
     every = max(1, math.ceil(n / 6))
     for i, label in enumerate(labels):
-        if i % every == 0 or i == n - 1:
+        if (n - 1 - i) % every == 0:  # counted from the last, which is always labelled
             out.append(f'<text x="{_f(x(i))}" y="{top + ph + 15}" text-anchor="middle" fill="{_AXIS}" {_FONT}>'
                        f"{escape(label)}</text>")
     for name, colour, vs in series:
