@@ -21,9 +21,9 @@ def test_compose_file_parses_and_names_real_images():
         assert w["environment"]["MONITOR_BROKER"] == "kafka://kafka:19092"
         assert (ROOT / w["build"]["context"].replace("..", ".") / w["build"]["dockerfile"]).exists() or \
             (ROOT / w["build"]["dockerfile"]).exists()
-    prom = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
-    targets = prom["scrape_configs"][0]["static_configs"][0]["targets"]
-    assert targets == ["worker-1:6066", "worker-2:6066"]
+    # the workers are listed in the file Prometheus re-reads (file_sd_configs of prometheus.yml)
+    (group,) = yaml.safe_load((ROOT / "deploy/prometheus/targets/workers.yml").read_text())
+    assert group["targets"] == ["worker-1:6066", "worker-2:6066"]
 
 
 def test_dockerfile_installs_the_package():
