@@ -83,7 +83,7 @@ from monitor.desk.view import DeskView
 from monitor.engine import Engine
 from monitor.events import Event
 from monitor.replay import Reject, ReplayResult, replay_events, write_outputs
-from monitor.reports import build_report, write_report
+from monitor.reports import build_report, with_cases, write_report
 from monitor.reports._period import PERIODS, PeriodKind, make_period, midnight_us
 from monitor.reports.model import InputFile, Report
 from monitor.rules.policy import Policy
@@ -392,32 +392,37 @@ class Source(Protocol):
     async def publish(self, notice: Notice) -> None: ...
 
 
-def case_owners(view: DeskView, borrowers: Sequence[str], cut: int) -> dict[str, str]:
-    """The officer assigned to each borrower's active case at ``cut`` (its alerts and audit records up to it)."""
-    out: dict[str, str] = {}
+def case_owners(view: DeskView, borrowers: Sequence[str], cut: int) -> dict[str, tuple[str, str | None]]:
+    """Each borrower's latest case at ``cut`` (its alerts and audit records up to it): (status, assignee).
+    Empty when no borrower has an audit record by then (the report stays as monitor report builds it)."""
+    out: dict[str, tuple[str, str | None]] = {}
+    recorded = False
     for bid in borrowers:
         book = view.books.get(bid)
-        if book is None or not book.records:
+        if book is None:
             continue
         alerts = [a for a in book.alerts if a.at <= cut]
+        if not alerts:
+            continue
         records = [r for r in book.records if to_us(r.at) <= cut]
-        cases = [c for c in derive(alerts, records).cases if c.status in ACTIVE_STATUSES] if alerts and records else []
-        if cases and cases[-1].assignee:
-            out[bid] = cases[-1].assignee
-    return dict(sorted(out.items()))
+        recorded = recorded or bool(records)
+        cases = derive(alerts, records).cases
+        if cases:
+            out[bid] = (cases[-1].status, cases[-1].assignee)
+    return dict(sorted(out.items())) if recorded else {}
 
 
-def with_owners(report: Report, owners: Mapping[str, str], path: Path) -> Report:
-    """The report with the case owners filled in and recorded as an input (unchanged when there are none)."""
-    if not owners:
+def with_owners(report: Report, cases: Mapping[str, tuple[str, str | None]], path: Path) -> Report:
+    """The report with the cases' status and owner filled in (the disposal of the warnings) and recorded as
+    an input (unchanged when there are none)."""
+    if not cases:
         return report
-    data = json.dumps(dict(sorted(owners.items())), ensure_ascii=False, separators=(",", ":")).encode()
+    data = json.dumps({k: list(v) for k, v in sorted(cases.items())}, ensure_ascii=False,
+                      separators=(",", ":")).encode()
     path.write_bytes(data)
     entry = InputFile(role="case_owners", name=path.name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
-    rows = [{**r, "case_owner": owners.get(r["borrower_id"])} for r in report.warning_list.rows]
-    return report.model_copy(update={
-        "meta": report.meta.model_copy(update={"inputs": [*report.meta.inputs, entry]}),
-        "warning_list": report.warning_list.model_copy(update={"rows": rows})})
+    report = with_cases(report, cases)
+    return report.model_copy(update={"meta": report.meta.model_copy(update={"inputs": [*report.meta.inputs, entry]})})
 
 
 def alerts_check(view: DeskView, engine_ids: frozenset[str], cut: int) -> str:
@@ -491,8 +496,9 @@ class Reporter:
                      f"replayed with policy {self.policy.version} as monitor replay --as-of {iso(cut)} does: "
                      "monitor report on the same events file gives the same bytes"),
                     check,
-                    (f"case owners: {len(owners)} borrowers of the warning list have an assigned officer "
-                     "(audit records up to the end of the period; monitor report has none)") if owners
+                    (f"case owners: {sum(1 for v in owners.values() if v[1])} borrowers of the warning list have an "
+                     f"assigned officer, {len(owners)} a case (audit records up to the end of the period; monitor "
+                     "report has none)") if owners
                     else "case owners: none assigned at the end of the period",
                 ]
                 out.append(await asyncio.to_thread(self._store, report, built_at, notes, work))

@@ -35,7 +35,7 @@ from monitor.snapshots import SnapshotLog
 from monitor.reports.model import InputFile, Meta, Report
 from monitor.rules.loader import DEFAULT_POLICY_PATH, default_policy, load_policy
 
-__all__ = ["REPLAY_FILES", "build_report", "load_capacity"]
+__all__ = ["REPLAY_FILES", "build_report", "load_capacity", "with_cases"]
 
 REPLAY_FILES = ("summary.json", "borrowers.jsonl", "alerts.jsonl", "schedule_history.jsonl", "rejects.jsonl")
 _CAPACITY = TypeAdapter(dict[str, Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)]])
@@ -237,3 +237,14 @@ def build_report(
                 names_masked=mask_names, cases_known=cases is not None, current_signals=current is not None,
                 inputs=inputs)
     return Report(meta=meta, **sections)
+
+
+def with_cases(report: Report, cases: Mapping[str, tuple[str, str | None]]) -> Report:
+    """The report with the desk's cases: each warning-list row's case status and owner, and the disposal
+    of the warnings (``cases``: borrower id -> (status, owner); a borrower without a case has none)."""
+    rows = [{**r, "case_status": cases[r["borrower_id"]][0] if r["borrower_id"] in cases else None,
+             "case_owner": cases[r["borrower_id"]][1] if r["borrower_id"] in cases else None}
+            for r in report.warning_list.rows]
+    wl = report.warning_list.model_copy(update={"rows": rows})
+    return report.model_copy(update={"warning_list": wl, "disposal": fig.disposal(wl, True),
+                                     "meta": report.meta.model_copy(update={"cases_known": True})})

@@ -259,6 +259,12 @@ def test_case_owners_come_from_the_audit_records_up_to_the_end_of_the_period(wor
     assert owners[listed.borrower_id] == "rita"
     assert [v for k, v in owners.items() if k != listed.borrower_id] == [None] * (len(owners) - 1)
     assert report["meta"]["inputs"][-1]["role"] == "case_owners"
+    # the disposal of the warnings: every listed borrower with a case, by status
+    statuses = {row["borrower_id"]: row["case_status"] for row in report["warning_list"]["rows"]}
+    assert report["meta"]["cases_known"] and statuses[listed.borrower_id] in ("open", "acknowledged")
+    disposal = {d["status"]: d["borrowers"] for d in report["disposal"]["rows"]}
+    assert sum(disposal.values()) == len(statuses)
+    assert disposal["none"] == sum(1 for v in statuses.values() if v is None)
     csv_text = store.path(n, "csv").read_bytes().decode("utf-8-sig")  # type: ignore[union-attr]
     assert f",{listed.borrower_id}," in csv_text and ",rita," in csv_text and "ralf" not in csv_text
     assert "case owners: 1 borrowers" in n.notes[2]
