@@ -255,7 +255,7 @@ def _write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, polic
     result.read = len(accepted) + len(rejected)
     result.rejects = [Reject(EVENTS, len(accepted) + i + 1, why, _reject_text(line))
                       for i, (_, line, why) in enumerate(rejected)]
-    replay_events(Engine(policy), [(o[0], ev) for o, _, ev in accepted], cut, result)
+    replay_events(Engine(policy), [(o[0], ev) for o, _, ev in accepted], cut, result, out / "snapshots")
     write_outputs(result, out)
     return Snapshot(out, cut, built_at, frozenset(a.alert_id for a in result.alerts), len(accepted), len(rejected))
 

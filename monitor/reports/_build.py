@@ -192,7 +192,11 @@ def build_report(
             log = SnapshotLog(snap_dir)
             if log.n != ids.n or not bool(np.array_equal(log.ids, borrowers.ids.astype(log.ids.dtype))):
                 raise InputError(f"{snap_dir}: the snapshots are not of the borrowers in borrowers.jsonl")
-            snaps = [log.at(day) for _, _, day in wanted]
+            by_day: dict[date, Any] = {}
+            for _, _, day in wanted:
+                if day not in by_day:
+                    by_day[day] = log.at(day)
+            snaps = [by_day[day] for _, _, day in wanted]
             if cut == replay_as_of:
                 current = read_current_signals(snap_dir / "signals.jsonl")
         else:  # replay outputs without snapshots: rebuilt from the events and alerts read above

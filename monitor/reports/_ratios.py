@@ -160,7 +160,11 @@ def snapshots(ev: EventData, h: TierHistory, n: int, policy: Policy,
               instants: Sequence[tuple[int, str, date]]) -> list[Snapshot]:
     """Snapshots from the events the report read (until the replay writes them: ``monitor.snapshots``)."""
     s = _Sorted(ev, n)
-    return [snapshot(s, h, at, day, policy) for at, _, day in instants]
+    seen: dict[int, Snapshot] = {}
+    for at, _, day in instants:
+        if at not in seen:
+            seen[at] = snapshot(s, h, at, day, policy)
+    return [seen[at] for at, _, _ in instants]
 
 
 # ------------------------------------------------------------------ instants

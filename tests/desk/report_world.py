@@ -54,7 +54,7 @@ class World:
         """``monitor replay --as-of CUT events.jsonl`` in ``workdir`` (the caller has chdir'ed there)."""
         self.offline_events(day, workdir / "events.jsonl")
         out = workdir / "replay"
-        write_outputs(replay(["events.jsonl"], self.policy, as_of=self.cut(day)), out)
+        write_outputs(replay(["events.jsonl"], self.policy, as_of=self.cut(day), snapshots=out / "snapshots"), out)
         return out
 
     def view(self) -> DeskView:

@@ -195,7 +195,9 @@ def test_the_service_report_is_byte_identical_to_monitor_report(world, day, tmp_
     for n in notices:
         expected = _report_cli(offline, tmp_path / EVENTS, n.period, day, tmp_path / f"cli-{n.period}")
         stored = {f.name: store.path(n, f.form).read_bytes() for f in n.files}  # type: ignore[union-attr]
-        assert stored == expected  # HTML, JSON and CSV, byte for byte
+        assert stored == expected  # HTML, JSON, CSV and the workbook, byte for byte
+        meta = json.loads(next(v for k, v in stored.items() if k.endswith(".json")))["meta"]
+        assert meta["current_signals"]  # both replays wrote snapshots: the warning list shows the signals at the end
         per = make_period(n.period, day, SH)
         assert n.report_id.startswith(f"{n.period}-{per.label}-") and n.first_day == per.first.isoformat()
         assert n.built_at == iso(scheduled_at(day, SH, 600)) and n.as_of == iso(per.end_us)
