@@ -67,7 +67,8 @@ class Runner:
         self.states: list[BorrowerState] = []
         self.first_seen: list[int] = []
         self.names: list[int] = []
-        self.last: list[tuple[Any, ...] | None] = []
+        self.last: list[int] = []  # hash of the record last written (a record is 24 values: 400 bytes)
+        self._text: dict[str, str] = {}  # one copy of each profile text (branch, team, ...) for all states
         self.dirty: set[int] = set()
         self.wakes: list[tuple[int, int]] = []
         self.floors: list[tuple[int, int]] = []  # (instant a classification floor is crossed, borrower)
@@ -87,7 +88,7 @@ class Runner:
             self.states.append(self.engine.new_state(bid))
             self.first_seen.append(NONE)
             self.names.append(-1)
-            self.last.append(None)
+            self.last.append(0)
             if self.part is not None:
                 self.part.add_borrower(bid)
         return i
@@ -134,6 +135,16 @@ class Runner:
                 self.first_seen[i] = t
             if isinstance(event, LoanProfile) and state.profile is not None and state.profile.eid == event.event_id:
                 self.names[i] = self.part.code("name", event.name)
+                p, text = state.profile, self._text
+                p.branch = text.setdefault(p.branch, p.branch)
+                p.team = text.setdefault(p.team, p.team)
+                p.mitigation = text.setdefault(p.mitigation, p.mitigation)
+                if p.industry is not None:
+                    p.industry = text.setdefault(p.industry, p.industry)
+                if p.product is not None:
+                    p.product = text.setdefault(p.product, p.product)
+                if p.segment is not None:
+                    p.segment = text.setdefault(p.segment, p.segment)
 
     # ------------------------------------------------------------ day edges
 
@@ -199,10 +210,12 @@ class Runner:
             self.dirty.clear()
             return
         rows = []
+        last = self.last
         for i in self.dirty:
             rec = self._record(states[i], at, i)
-            if rec != self.last[i]:
-                self.last[i] = rec
+            h = hash(rec)
+            if h != last[i]:
+                last[i] = h
                 rows.append((i, rec))
             if rec[4]:  # overdue: the next floor crossing
                 nxt = self._next_floor(states[i], at)
@@ -245,7 +258,7 @@ class Runner:
 
     # ------------------------------------------------------------ the end
 
-    def finish(self, as_of: int | None, signals: Path | None = None) -> None:
+    def finish(self, as_of: int | None, signals: Any = None) -> None:
         """Advance everyone to ``as_of``, close the last day at it, write views and the last checkpoint."""
         result, engine = self.result, self.engine
         if as_of is not None and self.day is not None:
@@ -285,25 +298,24 @@ class Runner:
         rows = []
         for i in self.dirty:
             rec = self._record(self.states[i], as_of, i)
-            if rec != self.last[i]:
-                self.last[i] = rec
+            h = hash(rec)
+            if h != self.last[i]:
+                self.last[i] = h
                 rows.append((i, rec))
         self.dirty.clear()
         part.write_day(self.day, rows)
         part.checkpoint(self.day, as_of, CHECKPOINT_END)
 
-    def write_signals(self, path: Path, as_of: int | None) -> None:
-        """The signals that hold at ``as_of`` of every borrower at watch or above, by borrower id."""
+    def write_signals(self, out: Any, as_of: int | None) -> None:
+        """The signals that hold at ``as_of`` of every borrower at watch or above: ``out.add((id,), line)``."""
         t = as_of if as_of is not None else 0
-        with path.open("w", encoding="utf-8", newline="\n") as fh:
-            for bid in sorted(self.index):
-                state = self.states[self.index[bid]]
-                if state.profile is None or state.tier < 1:
-                    continue
-                sigs = [s.model_dump(mode="json") for s in self.engine.signals(state, t)]
-                fh.write(json.dumps({"borrower_id": bid, "signals": sigs}, ensure_ascii=False,
-                                    separators=(",", ":")))
-                fh.write("\n")
+        for bid, i in self.index.items():
+            state = self.states[i]
+            if state.profile is None or state.tier < 1:
+                continue
+            sigs = [s.model_dump(mode="json") for s in self.engine.signals(state, t)]
+            out.add((bid,), json.dumps({"borrower_id": bid, "signals": sigs}, ensure_ascii=False,
+                                       separators=(",", ":")))
 
 
 def _month_end(d: date) -> date:

@@ -27,17 +27,21 @@ import io
 import json
 import shutil
 import sys
+import multiprocessing
 import tempfile
 import time
+import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from monitor._replay_run import Runner
-from monitor._spill import EventRuns, LineSpill
+from monitor._errors import InputError
+from monitor._spill import EventRuns, LineSpill, merge_runs
 from monitor._time import SECOND, iso, parse_instant, to_us
 from monitor.engine import Engine
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
@@ -47,7 +51,7 @@ from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.snapshots import SnapshotPart, write_manifest
 from monitor.state import BorrowerState
 
-__all__ = ["FileTotals", "replay_to"]
+__all__ = ["FileTotals", "Totals", "owner", "replay_to"]
 
 _TIER_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
 _MAX_REJECT_TEXT = 65_536
@@ -93,22 +97,21 @@ class _Rejects:
 
 
 class FileTotals:
-    """The replay's outputs as files (see :class:`monitor._replay_run.Outputs`) and its counts."""
+    """One shard's decisions (see :class:`monitor._replay_run.Outputs`), kept as sorted runs, and its counts."""
 
-    def __init__(self, out: Path, tmp: Path, as_of: int | None) -> None:
-        self.out, self.as_of = out, as_of
+    def __init__(self, tmp: Path, as_of: int | None) -> None:
+        self.as_of = as_of
         self.read = self.applied = self.duplicates = self.after_as_of = 0
         self.events_by_type: Counter[str] = Counter()
         self.newest_by_type: dict[str, int] = {}
         self.alerts = LineSpill(tmp, "alerts")
         self.kinds: Counter[str] = Counter()
         self.history = LineSpill(tmp, "history")
+        self.views = LineSpill(tmp, "views")
+        self.schedule = LineSpill(tmp, "schedule")
+        self.signals = LineSpill(tmp, "signals")
         self.tiers: Counter[str] = Counter()
         self.borrowers = 0
-        self.rows: list[tuple[str, int, str, str | None, str | None, str]] = []
-        self._views = (out / "borrowers.jsonl").open("w", encoding="utf-8", newline="\n")
-        self.elapsed = 0.0
-        self.rejected = 0
 
     def add_alerts(self, alerts: Iterable[Alert]) -> None:
         for a in alerts:
@@ -119,50 +122,58 @@ class FileTotals:
         self.history.add((at, borrower_id), f'{{"at":"{iso(at)}",{entry.model_dump_json()[1:]}')
 
     def add_view(self, borrower_id: str, state: BorrowerState, view: BorrowerView) -> None:
-        self._views.write(view.model_dump_json())
-        self._views.write("\n")
+        self.views.add((borrower_id,), view.model_dump_json())
         self.borrowers += 1
         self.tiers[view.tier or "no_profile"] += 1
         if view.next_visit_due is not None:
-            self.rows.append((view.next_visit_due.isoformat(), -_TIER_RANK[view.tier or "normal"], borrower_id,
-                              view.team, view.branch, view.tier or ""))
+            due = view.next_visit_due.isoformat()
+            self.schedule.add((due, -_TIER_RANK[view.tier or "normal"], borrower_id),
+                              _csv_row([view.team, view.branch, borrower_id, view.tier, due]))
 
-    def write(self, rejects: _Rejects) -> None:
-        """The files besides borrowers.jsonl (closed here)."""
-        from monitor.replay import summary_of
+    def dump(self, directory: Path, rejects: _Rejects) -> dict[str, Any]:
+        """Write the shard's sorted runs into ``directory``; return its counts."""
+        for name in ("alerts", "history", "views", "schedule", "signals"):
+            getattr(self, name).dump(directory / f"{name}.run")
+        for fi, spill in enumerate(rejects.files):
+            spill.dump(directory / f"rejects-{fi}.run")
+        return {"read": self.read, "applied": self.applied, "duplicates": self.duplicates,
+                "after_as_of": self.after_as_of, "by_type": dict(self.events_by_type),
+                "newest": self.newest_by_type, "alerts": self.alerts.count, "kinds": dict(self.kinds),
+                "borrowers": self.borrowers, "tiers": dict(self.tiers), "reasons": dict(rejects.reasons)}
 
-        self._views.close()
-        out = self.out
-        with (out / "alerts.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
-            for line in self.alerts.lines():
-                fh.write(line)
-                fh.write("\n")
-        self.rows.sort()
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["team", "branch", "borrower_id", "tier", "next_visit_due"])
-        for due, _rank, bid, team, branch, tier in self.rows:
-            writer.writerow([team, branch, bid, tier, due])
-        (out / "schedule.csv").write_text(buf.getvalue(), encoding="utf-8", newline="")
-        self.rows = []
-        with (out / "schedule_history.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
-            for line in self.history.lines():
-                fh.write(line)
-                fh.write("\n")
-        with (out / "rejects.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
-            for spill in rejects.files:
-                for line in spill.lines():
-                    fh.write(line)
-                    fh.write("\n")
-        self.rejected = rejects.count
-        summary = summary_of(self, self.borrowers, self.tiers, self.alerts.count, self.kinds, rejects.reasons,
-                             rejects.count)
-        (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
-                                          encoding="utf-8")
-        self.summary_doc = summary
+
+def _csv_row(cells: list[str | None]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(cells)
+    return buf.getvalue()
+
+
+class Totals:
+    """What ``monitor replay`` read and decided (the figures of ``summary.json``) and how long it took."""
+
+    def __init__(self, as_of: int | None, counts: list[dict[str, Any]]) -> None:
+        self.as_of = as_of
+        self.read = sum(c["read"] for c in counts)
+        self.applied = sum(c["applied"] for c in counts)
+        self.duplicates = sum(c["duplicates"] for c in counts)
+        self.after_as_of = sum(c["after_as_of"] for c in counts)
+        self.events_by_type: Counter[str] = sum((Counter(c["by_type"]) for c in counts), Counter())
+        self.newest_by_type: dict[str, int] = {}
+        for c in counts:
+            for k, v in c["newest"].items():
+                self.newest_by_type[k] = max(v, self.newest_by_type.get(k, v))
+        self.reasons: Counter[str] = sum((Counter(c["reasons"]) for c in counts), Counter())
+        self.rejected = sum(self.reasons.values())
+        self.tiers: Counter[str] = sum((Counter(c["tiers"]) for c in counts), Counter())
+        self.kinds: Counter[str] = sum((Counter(c["kinds"]) for c in counts), Counter())
+        self.borrowers = sum(c["borrowers"] for c in counts)
+        self.alerts = sum(c["alerts"] for c in counts)
+        self.elapsed = 0.0
 
     def summary(self) -> dict[str, object]:
-        return self.summary_doc
+        from monitor.replay import summary_of
+
+        return summary_of(self, self.borrowers, self.tiers, self.alerts, self.kinds, self.reasons, self.rejected)
 
 
 _EARLIEST = parse_instant("1900-01-01T00:00:00Z")
@@ -185,9 +196,20 @@ def _us(value: object) -> int | None:
 class _Reader:
     """Validates the lines of one file; rejects the bad ones (and those dated too far ahead)."""
 
-    def __init__(self, rejects: _Rejects, trusted: int | None, skew: int) -> None:
+    def __init__(self, rejects: _Rejects, trusted: int | None, skew: int, shard: int, shards: int) -> None:
         self.rejects, self.trusted, self.skew = rejects, trusted, skew
+        self.shard, self.shards = shard, shards
         self.lines = 0
+
+    def lines_of(self, path: Path) -> Iterator[tuple[int, bytes]]:
+        """The file's lines this shard owns (all of them with one shard)."""
+        if self.shards == 1:
+            yield from iter_lines(path)
+            return
+        k, n = self.shard, self.shards
+        for number, raw in iter_lines(path):
+            if owner(raw, n) == k:
+                yield number, raw
 
     def parse(self, fi: int, number: int, raw: bytes) -> tuple[int, Event] | None:
         self.lines += 1
@@ -213,7 +235,7 @@ class _Reader:
     def stream(self, fi: int, path: Path) -> Iterator[Item]:
         prev = -(2**63)
         parse = self.parse
-        for number, raw in iter_lines(path):
+        for number, raw in self.lines_of(path):
             got = parse(fi, number, raw)
             if got is None:
                 continue
@@ -226,7 +248,7 @@ class _Reader:
     def sorted(self, paths: Sequence[Path], tmp: Path) -> Iterator[Item]:
         runs = EventRuns(tmp)
         for fi, path in enumerate(paths):
-            for number, raw in iter_lines(path):
+            for number, raw in self.lines_of(path):
                 got = self.parse(fi, number, raw)
                 if got is not None:
                     runs.add(got[0], fi, number, raw)
@@ -235,32 +257,130 @@ class _Reader:
             yield t, fi, number, validate(raw), raw
 
 
+def owner(raw: bytes, shards: int) -> int:
+    """The shard of a line: CRC-32 of its borrower id (read without parsing when the line is simple)."""
+    i = raw.find(b'"borrower_id":"')
+    if i >= 0:
+        j = raw.find(b'"', i + 15)
+        bid = raw[i + 15:j]
+        if j > 0 and b"\\" not in bid and raw.find(b'"borrower_id"', j) < 0:
+            return zlib.crc32(bid) % shards
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return 0
+    value = doc.get("borrower_id") if isinstance(doc, dict) else None
+    if not isinstance(value, str):
+        return 0  # no borrower: rejected, by the first shard
+    return zlib.crc32(value.encode("utf-8", "surrogatepass")) % shards
+
+
 def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int | None = None, *,
-              now: int | None = None, future_skew: int = 86_400 * SECOND) -> FileTotals:
+              now: int | None = None, future_skew: int = 86_400 * SECOND, workers: int = 1) -> Totals:
     """Replay event files into ``out`` (the files of ``monitor.replay.write_outputs`` and the snapshots).
 
-    ``now``: the newest trustworthy time (the replay's start on the wall clock by default in the command);
-    an event dated more than ``future_skew`` after it is rejected. Raises ``InputError`` for an unreadable
+    ``now``: the newest trustworthy time (the command passes the wall clock at its start); an event
+    dated more than ``future_skew`` after it is rejected. ``workers``: processes, each replaying the
+    borrowers whose id hashes to it (borrowers are independent); their outputs are merged in the
+    order one process gives, so the bytes do not depend on it. Raises ``InputError`` for an unreadable
     file."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".replay-", dir=out))
-    was_enabled = gc.isenabled()
-    gc.disable()  # millions of long-lived objects and no cycles: collecting would only rescan them
+    snapshots = out / "snapshots"
+    shutil.rmtree(snapshots, ignore_errors=True)
+    names = [str(p) for p in paths]
     try:
-        names = [str(p) for p in paths]
         files = [_spool_stdin(tmp) if n == "-" else Path(n) for n in names]
-        try:
-            totals = _attempt(files, names, policy, out, tmp, as_of, now, future_skew, ordered=True)
-        except _Unordered:
-            shutil.rmtree(tmp / "work", ignore_errors=True)
-            totals = _attempt(files, names, policy, out, tmp, as_of, now, future_skew, ordered=False)
+        job = _Job(files, names, policy, snapshots, tmp, as_of, now, future_skew, max(1, workers))
+        if job.shards == 1:
+            results = [_shard(job, 0, lambda last: as_of if as_of is not None else last)]
+        else:
+            results = _run_shards(job)
+        final = results[0]["as_of"]
+        write_manifest(snapshots, [r["part"] for r in results], policy_version=policy.version,
+                       timezone=policy.timezone, as_of=final)
+        totals = Totals(final, [r["counts"] for r in results])
+        _merge(out, [tmp / f"shard-{k}" for k in range(job.shards)], len(names), snapshots)
+        summary = totals.summary()
+        (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                                          encoding="utf-8")
     finally:
-        if was_enabled:
-            gc.enable()
         shutil.rmtree(tmp, ignore_errors=True)
     totals.elapsed = time.perf_counter() - started
     return totals
+
+
+class _Job:
+    def __init__(self, files: list[Path], names: list[str], policy: Policy, snapshots: Path, tmp: Path,
+                 as_of: int | None, now: int | None, skew: int, shards: int) -> None:
+        self.files, self.names, self.policy, self.snapshots, self.tmp = files, names, policy, snapshots, tmp
+        self.as_of, self.now, self.skew, self.shards = as_of, now, skew, shards
+
+
+def _run_shards(job: _Job) -> list[dict[str, Any]]:
+    """One process per shard; the as-of (the newest event of all, by default) is agreed between them."""
+    ctx = multiprocessing.get_context("fork")
+    conns, procs = [], []
+    for k in range(job.shards):
+        mine, theirs = ctx.Pipe()
+        proc = ctx.Process(target=_shard_process, args=(job, k, theirs), name=f"replay-shard-{k}", daemon=True)
+        proc.start()
+        theirs.close()
+        conns.append(mine)
+        procs.append(proc)
+    try:
+        lasts = [_receive(c) for c in conns]
+        known = [t for t in lasts if t is not None]
+        final = job.as_of if job.as_of is not None else (max(known) if known else None)
+        for c in conns:
+            c.send(final)
+        results = [_receive(c) for c in conns]
+    finally:
+        for p in procs:
+            p.join(timeout=60)
+            if p.is_alive():
+                p.kill()
+    return results
+
+
+def _receive(conn: Any) -> Any:
+    try:
+        kind, value = conn.recv()
+    except EOFError:
+        raise InputError("a replay process stopped without an answer (out of memory?)") from None
+    if kind == "error":
+        raise InputError(value)
+    return value
+
+
+def _shard_process(job: _Job, k: int, conn: Any) -> None:
+    def agree(last: int | None) -> int | None:
+        conn.send(("ok", last))
+        return conn.recv()  # type: ignore[no-any-return]
+
+    try:
+        conn.send(("ok", _shard(job, k, agree)))
+    except InputError as exc:
+        conn.send(("error", str(exc)))
+    except Exception as exc:  # noqa: BLE001 - told to the parent, which stops with it
+        conn.send(("error", f"replay process {k}: {type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _shard(job: _Job, k: int, agree: Callable[[int | None], int | None]) -> dict[str, Any]:
+    was_enabled = gc.isenabled()
+    gc.disable()  # millions of long-lived objects and no cycles: collecting would only rescan them
+    try:
+        try:
+            return _attempt(job, k, agree, ordered=True)
+        except _Unordered:
+            shutil.rmtree(job.tmp / f"work-{k}", ignore_errors=True)
+            return _attempt(job, k, agree, ordered=False)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _spool_stdin(tmp: Path) -> Path:
@@ -270,35 +390,55 @@ def _spool_stdin(tmp: Path) -> Path:
     return path
 
 
-def _attempt(files: list[Path], names: list[str], policy: Policy, out: Path, tmp: Path, as_of: int | None,
-             now: int | None, skew: int, *, ordered: bool) -> FileTotals:
-    work = tmp / "work"
+def _attempt(job: _Job, k: int, agree: Callable[[int | None], int | None], *, ordered: bool) -> dict[str, Any]:
+    work = job.tmp / f"work-{k}"
     work.mkdir()
-    rejects = _Rejects(work, names)
-    reader = _Reader(rejects, now, skew)
-    totals = FileTotals(out, work, as_of)
-    snapshots = out / "snapshots"
-    shutil.rmtree(snapshots, ignore_errors=True)
-    part = SnapshotPart(snapshots / "part-000")
+    rejects = _Rejects(work, job.names)
+    reader = _Reader(rejects, job.now, job.skew, k, job.shards)
+    totals = FileTotals(work, job.as_of)
+    shutil.rmtree(job.snapshots / f"part-{k:03d}", ignore_errors=True)
+    part = SnapshotPart(job.snapshots / f"part-{k:03d}")
 
     def engine_error(fi: int, line: int, reason: str) -> None:
         rejects.add(fi, line, reason, current[4])
 
-    runner = Runner(Engine(policy), as_of, totals, part, reject=engine_error)
+    runner = Runner(Engine(job.policy), job.as_of, totals, part, reject=engine_error)
     if ordered:
-        streams = [reader.stream(fi, p) for fi, p in enumerate(files)]
+        streams = [reader.stream(fi, p) for fi, p in enumerate(job.files)]
         items: Iterable[Item] = streams[0] if len(streams) == 1 else heapq.merge(*streams)
     else:
-        items = reader.sorted(files, work)
+        items = reader.sorted(job.files, work)
     feed = runner.feed
     current: Item = (0, 0, 0, None, b"")  # type: ignore[assignment]
     for current in items:
         feed(current[0], current[3], current[1], current[2])
-    final = as_of if as_of is not None else runner.last_t
+    final = agree(runner.last_t)
     totals.as_of = final
     totals.read = reader.lines
-    runner.finish(final, snapshots / "signals.jsonl")
-    write_manifest(snapshots, [part.close()], policy_version=policy.version, timezone=policy.timezone,
-                   as_of=final)
-    totals.write(rejects)
-    return totals
+    runner.finish(final, totals.signals)
+    done = job.tmp / f"shard-{k}"
+    done.mkdir()
+    counts = totals.dump(done, rejects)
+    shutil.rmtree(work, ignore_errors=True)
+    return {"as_of": final, "counts": counts, "part": part.close()}
+
+
+def _merge(out: Path, shards: list[Path], files: int, snapshots: Path) -> None:
+    """The output files from the shards' sorted runs."""
+    def write(name: Path, runs: list[Path], head: str = "") -> None:
+        with name.open("w", encoding="utf-8", newline="\n") as fh:
+            fh.write(head)
+            for line in merge_runs(runs):
+                fh.write(line)
+                fh.write("\n")
+
+    write(out / "alerts.jsonl", [d / "alerts.run" for d in shards])
+    write(out / "borrowers.jsonl", [d / "views.run" for d in shards])
+    write(out / "schedule.csv", [d / "schedule.run" for d in shards], "team,branch,borrower_id,tier,next_visit_due\n")
+    write(out / "schedule_history.jsonl", [d / "history.run" for d in shards])
+    write(snapshots / "signals.jsonl", [d / "signals.run" for d in shards])
+    with (out / "rejects.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
+        for fi in range(files):
+            for line in merge_runs([d / f"rejects-{fi}.run" for d in shards]):
+                fh.write(line)
+                fh.write("\n")

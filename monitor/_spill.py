@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EventRuns", "LineSpill"]
+__all__ = ["EventRuns", "LineSpill", "merge_runs"]
 
 _HEAD = struct.Struct("<qIQI")  # instant, file, line, length
 
@@ -113,6 +113,25 @@ class LineSpill:
                 yield tuple(k[:-1]), k[-1], line[:-1]
         path.unlink()
 
+    def keyed(self) -> Iterator[tuple[tuple[Any, ...], int, str]]:
+        """Every (key, order added, line), in key order."""
+        if not self.runs:
+            self.buf.sort()
+            yield from self.buf
+            self.buf = []
+            return
+        self._flush()
+        yield from heapq.merge(*(self._read(p) for p in self.runs))
+
+    def dump(self, path: Path) -> None:
+        """Write every line in key order, with its key, as one run file (see :func:`merge_runs`)."""
+        with path.open("w", encoding="utf-8", newline="\n") as fh:
+            for key, seq, line in self.keyed():
+                fh.write(json.dumps([*key, seq], separators=(",", ":")))
+                fh.write("\t")
+                fh.write(line)
+                fh.write("\n")
+
     def lines(self) -> Iterator[str]:
         """Every line added, in key order."""
         if not self.runs:
@@ -124,3 +143,9 @@ class LineSpill:
         self._flush()
         for _, _, line in heapq.merge(*(self._read(p) for p in self.runs)):
             yield line
+
+
+def merge_runs(paths: list[Path]) -> Iterator[str]:
+    """The lines of run files written by :meth:`LineSpill.dump`, merged in key order (ties: file order)."""
+    for _, _, line in heapq.merge(*(LineSpill._read(p) for p in paths), key=lambda r: r[0]):
+        yield line

@@ -119,8 +119,10 @@ def print_summary(result: Any, out: Path | None) -> None:
 @click.option("--now", "now", type=str, default=None,
               help="The newest trustworthy time (ISO 8601 with offset; default: the wall clock at the start): an "
                    "event dated more than MONITOR_FUTURE_SKEW (default one day) after it is rejected")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes, each replaying a share of the borrowers (default: the number of cores)")
 def replay(events: tuple[str, ...], out: Path, policy_path: str | None, as_of: str | None, strict: bool,
-           now: str | None) -> None:
+           now: str | None, workers: int | None) -> None:
     """Replay EVENTS (JSONL files, .gz, or -) through the engine, as known at --as-of.
 
     Writes alerts, borrowers, the visit schedule and its history, rejects, a summary, and snapshots/
@@ -139,7 +141,10 @@ def replay(events: tuple[str, ...], out: Path, policy_path: str | None, as_of: s
             trusted = parse_instant(now)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--now") from None
-    result = replay_to(list(events), policy, out, parse_as_of(as_of), now=trusted, future_skew=_future_skew())
+    import os
+
+    result = replay_to(list(events), policy, out, parse_as_of(as_of), now=trusted, future_skew=_future_skew(),
+                       workers=workers or os.cpu_count() or 1)
     print_summary(result, out)
     if strict and result.rejected:
         click.echo(f"{result.rejected} line(s) rejected: see {out / 'rejects.jsonl'}", err=True)

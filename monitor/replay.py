@@ -188,10 +188,23 @@ def _open_part(snapshots: Path | None) -> SnapshotPart | None:
 
 def _finish(runner: Runner, policy: Policy, as_of: int | None, snapshots: Path | None,
             part: SnapshotPart | None) -> None:
-    runner.finish(as_of, snapshots / "signals.jsonl" if snapshots is not None else None)
+    signals = _SortedLines()
+    runner.finish(as_of, signals if snapshots is not None else None)
     if snapshots is not None and part is not None:
+        (snapshots / "signals.jsonl").write_text("".join(f"{line}\n" for line in signals.sorted()), encoding="utf-8")
         write_manifest(snapshots, [part.close()], policy_version=policy.version, timezone=policy.timezone,
                        as_of=as_of)
+
+
+class _SortedLines:
+    def __init__(self) -> None:
+        self.rows: list[tuple[tuple[str, ...], str]] = []
+
+    def add(self, key: tuple[str, ...], line: str) -> None:
+        self.rows.append((key, line))
+
+    def sorted(self) -> list[str]:
+        return [line for _, line in sorted(self.rows)]
 
 
 def replay(paths: Sequence[str | Path], policy: Policy, as_of: int | None = None,
