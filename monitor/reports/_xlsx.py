@@ -23,9 +23,11 @@ __all__ = ["render_xlsx"]
 
 _SHEETS = {
     "zh": {"list": "预警名单", "ratios": "核心指标", "trend": "月度趋势", "class": "五级分类迁移", "defaults": "新增违约",
-           "branch": "按分行", "industry": "按行业", "quality": "数据质量"},
+           "branch": "按分行", "industry": "按行业", "rules": "预警规则统计", "inspections": "贷后检查执行",
+           "quality": "数据质量"},
     "en": {"list": "Warning list", "ratios": "Key ratios", "trend": "Monthly trend", "class": "Classification migration",
-           "defaults": "New defaults", "branch": "By branch", "industry": "By industry", "quality": "Data quality"},
+           "defaults": "New defaults", "branch": "By branch", "industry": "By industry", "rules": "Rules",
+           "inspections": "Inspections", "quality": "Data quality"},
 }
 
 
@@ -155,6 +157,24 @@ class _Book:
                 g.tiers.watch, g.tiers.warning, g.tiers.severe, self.money(g.exposure_watch_or_above)] for g in rows]
         self.sheet(key, head, out)
 
+    def rules(self) -> None:
+        t = self.t
+        head = [(t("rule"), "text", 24), (t("family"), "text", 10), (t("r_alerts"), "int", 12),
+                (t("r_borrowers"), "int", 10), (self.unit(t("r_exposure")), "money", 16), (t("r_new"), "int", 14),
+                (t("r_list"), "int", 10), (self.unit(t("r_list_exp")), "money", 16)]
+        rows = [[t.rule(r.rule), t.family(r.family), r.alerts, r.borrowers, self.money(r.exposure), r.newly_held,
+                 r.on_list, self.money(r.on_list_exposure)] for r in self.r.rules.rows]
+        self.sheet("rules", head, rows)
+
+    def inspections(self) -> None:
+        t, ins = self.t, self.r.inspections
+        head = [(t("team"), "text", 18), (t("due"), "int", 10), (t("done"), "int", 10), (t("on_time"), "int", 10),
+                (t("on_time_rate"), "pct", 10), (t("overdue"), "int", 12), (t("planned"), "int", 12),
+                (t("capacity"), "money", 12), (t("load"), "pct", 10)]
+        rows = [[t.code("team", r.team) if r is not ins.total else t("total"), r.due, r.done, r.done_on_time,
+                 r.on_time_rate, r.overdue, r.planned_next, r.capacity_next, r.load] for r in [*ins.teams, ins.total]]
+        self.sheet("inspections", head, rows)
+
     def quality(self) -> None:
         t = self.t
         head = [(t("item"), "text", 22), (t("borrowers"), "int", 10), (self.unit(t("exposure")), "money", 16),
@@ -171,6 +191,8 @@ class _Book:
         self.defaults()
         self.groups("branch", self.r.portfolio.by_branch, "branch")
         self.groups("industry", self.r.portfolio.by_industry, "industry")
+        self.rules()
+        self.inspections()
         self.quality()
         self.wb.close()
         return self.buf.getvalue()

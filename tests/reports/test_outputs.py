@@ -29,7 +29,8 @@ def report(simulated: tuple[Path, Path]) -> Report:
 def test_workbook_cells_sheets_and_formats(report: Report, tmp_path: Path) -> None:
     paths = write_report(report, tmp_path, "zh")
     wb = openpyxl.load_workbook(paths.xlsx)
-    assert wb.sheetnames == ["预警名单", "核心指标", "月度趋势", "五级分类迁移", "新增违约", "按分行", "按行业", "数据质量"]
+    assert wb.sheetnames == ["预警名单", "核心指标", "月度趋势", "五级分类迁移", "新增违约", "按分行", "按行业",
+                             "预警规则统计", "贷后检查执行", "数据质量"]
     ws = wb["预警名单"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref is not None
     head = [c.value for c in ws[1]]
