@@ -40,7 +40,7 @@ _ZH: dict[str, str] = {
     "dq_note": "征信报告超过 {b} 天未更新、贷款档案超过 {p} 天未更新计为过期。", "item": "事项", "on_list": "其中预警名单内",
     "expected": "预期频率", "status": "状态", "every": "{d} 天内", "cover_figures": "关键指标",
     "kpi_npl": "不良率（按敞口）", "kpi_overdue_r": "逾期率（按敞口）", "kpi_defaults": "期内新增违约",
-    "xlsx_file": "工作簿（XLSX）",
+    "xlsx_file": "工作簿（XLSX）", "names_masked": "借款人名称已脱敏",
     "kpi_borrowers": "借款人", "kpi_exposure": "敞口", "kpi_watch": "观察及以上", "kpi_raised": "新增预警",
     "kpi_overdue": "检查逾期", "kpi_ontime": "按时检查率",
     "by_tier": "按预警等级", "by_grade": "按内部评级", "by_class": "按五级分类（逾期天数下限）",
@@ -113,7 +113,7 @@ _EN: dict[str, str] = {
     "dq_note": "A bureau report older than {b} days or a loan profile older than {p} days is out of date.",
     "item": "Item", "on_list": "On the warning list", "expected": "Expected", "status": "Status",
     "every": "within {d} days", "cover_figures": "Key figures", "kpi_npl": "NPL ratio (exposure)",
-    "kpi_overdue_r": "Overdue ratio (exposure)", "kpi_defaults": "New defaults", "xlsx_file": "Workbook (XLSX)",
+    "kpi_overdue_r": "Overdue ratio (exposure)", "kpi_defaults": "New defaults", "xlsx_file": "Workbook (XLSX)", "names_masked": "Names masked",
     "kpi_borrowers": "Borrowers", "kpi_exposure": "Exposure", "kpi_watch": "Watch or above", "kpi_raised": "New warnings",
     "kpi_overdue": "Overdue visits", "kpi_ontime": "On-time visits",
     "by_tier": "By tier", "by_grade": "By internal grade", "by_class": "By minimum classification (days past due)",
@@ -202,6 +202,7 @@ class Text:
     def __init__(self, lang: Lang) -> None:
         self.lang: Lang = lang
         self._labels = _ZH if lang == "zh" else _EN
+        self._memo: dict[tuple[str, str | None], str] = {}
 
     def __call__(self, key: str, **fmt: Any) -> str:
         text = self._labels[key]
@@ -212,34 +213,38 @@ class Text:
 
     def code(self, section: str, value: str | None) -> str:
         """The vocabulary's label of a code (the code itself when unknown)."""
-        return vocabulary.label(section, value, self.lang)
+        key = (section, value)
+        got = self._memo.get(key)
+        if got is None:
+            got = self._memo[key] = vocabulary.label(section, value, self.lang)
+        return got
 
     def tier(self, value: str) -> str:
-        return vocabulary.label("tier", value, self.lang)
+        return self.code("tier", value)
 
     def kind(self, value: str) -> str:
-        return vocabulary.label("alert_kind", value, self.lang)
+        return self.code("alert_kind", value)
 
     def classification(self, value: str) -> str:
-        return vocabulary.label("classification", value, self.lang)
+        return self.code("classification", value)
 
     def segment(self, value: str) -> str:
-        return vocabulary.label("segment", value, self.lang)
+        return self.code("segment", value)
 
     def feed(self, value: str) -> str:
-        return vocabulary.label("feed", value, self.lang)
+        return self.code("feed", value)
 
     def family(self, value: str) -> str:
-        return vocabulary.label("family", value, self.lang)
+        return self.code("family", value)
 
     def outcome(self, value: str) -> str:
-        return vocabulary.label("inspection_outcome", value, self.lang)
+        return self.code("inspection_outcome", value)
 
     def role(self, value: str) -> str:
         return self._pick(_ROLES, value)
 
     def rule(self, rule: str) -> str:
-        return vocabulary.label("rule", rule, self.lang)
+        return self.code("rule", rule)
 
     def evidence(self, signal: dict[str, Any], timezone: str | None = None) -> str:
         """A signal's evidence as a sentence with units (the vocabulary's, as on the desk)."""

@@ -8,11 +8,12 @@ from monitor import vocabulary
 from monitor.reports._i18n import Lang, Text
 from monitor.reports.model import Report, WarningRow
 
-__all__ = ["warning_table"]
+__all__ = ["Table", "warning_table"]
 
 Cell = str | int | float | None
 # (column title, kind): kind is text, int, money (CNY), date, pct
 Head = list[tuple[str, str]]
+Table = tuple[Head, list[list[Cell]]]
 
 _WARN_HEAD = {
     "zh": ["序号", "借款人编号", "借款人名称", "预警等级", "期初等级", "敞口（元）", "分行", "检查团队", "客户类型", "行业",
@@ -57,7 +58,7 @@ def warning_row(t: Text, r: WarningRow, report: Report) -> list[Cell]:
     ]
 
 
-def warning_table(report: Report, lang: Lang) -> tuple[Head, list[list[Cell]]]:
+def warning_table(report: Report, lang: Lang) -> Table:
     t = Text(lang)
     head = list(zip(_WARN_HEAD[lang], _KINDS))
     return head, [warning_row(t, r, report) for r in report.warning_list.rows]

@@ -11,7 +11,7 @@ from typing import NamedTuple
 from monitor._errors import InputError
 from monitor.reports._html import render_html
 from monitor.reports._i18n import Lang
-from monitor.reports._tables import warning_table
+from monitor.reports._tables import Table, warning_table
 from monitor.reports._xlsx import render_xlsx
 from monitor.reports.model import Report
 
@@ -42,9 +42,9 @@ def render_json(report: Report) -> bytes:
     return report.model_dump_json().encode("utf-8") + b"\n"
 
 
-def render_csv(report: Report, lang: Lang = "zh") -> bytes:
+def render_csv(report: Report, lang: Lang = "zh", table: Table | None = None) -> bytes:
     """Every borrower of the warning list; opens in a spreadsheet (UTF-8 with BOM, CRLF)."""
-    head, rows = warning_table(report, lang)
+    head, rows = table if table is not None else warning_table(report, lang)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([h for h, _ in head])
@@ -71,8 +71,9 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
     try:
         out.mkdir(parents=True, exist_ok=True)
         paths = ReportPaths(out / html_name, out / json_name, out / csv_name, out / xlsx_name)
-        _write(paths.csv, render_csv(report, lang))
-        _write(paths.xlsx, render_xlsx(report, lang))
+        table = warning_table(report, lang)  # the CSV's rows and the workbook's list
+        _write(paths.csv, render_csv(report, lang, table))
+        _write(paths.xlsx, render_xlsx(report, lang, table))
         _write(paths.json, render_json(report))
         _write(paths.html, render_html(report, lang, rows_shown=html_rows, csv_name=csv_name, xlsx_name=xlsx_name).encode("utf-8"))
     except OSError as exc:

@@ -16,7 +16,7 @@ from typing import Any
 import xlsxwriter
 
 from monitor.reports._i18n import Lang, Text
-from monitor.reports._tables import warning_table
+from monitor.reports._tables import Table, warning_table
 from monitor.reports.model import GroupRow, PortfolioPoint, Report
 
 __all__ = ["render_xlsx"]
@@ -24,16 +24,17 @@ __all__ = ["render_xlsx"]
 _SHEETS = {
     "zh": {"list": "预警名单", "ratios": "核心指标", "trend": "月度趋势", "class": "五级分类迁移", "defaults": "新增违约",
            "branch": "按分行", "industry": "按行业", "rules": "预警规则统计", "inspections": "贷后检查执行",
-           "quality": "数据质量"},
+           "quality": "数据质量", "about": "报告信息"},
     "en": {"list": "Warning list", "ratios": "Key ratios", "trend": "Monthly trend", "class": "Classification migration",
            "defaults": "New defaults", "branch": "By branch", "industry": "By industry", "rules": "Rules",
-           "inspections": "Inspections", "quality": "Data quality"},
+           "inspections": "Inspections", "quality": "Data quality", "about": "About"},
 }
 
 
 class _Book:
-    def __init__(self, report: Report, lang: Lang) -> None:
+    def __init__(self, report: Report, lang: Lang, table: Table | None) -> None:
         self.r, self.t = report, Text(lang)
+        self.table = table
         self.buf = io.BytesIO()
         self.wb = xlsxwriter.Workbook(self.buf, {"in_memory": True, "strings_to_formulas": False,
                                                  "strings_to_urls": False, "strings_to_numbers": False})
@@ -52,6 +53,7 @@ class _Book:
             "date": self.wb.add_format({"num_format": "yyyy-mm-dd", "valign": "top"}),
         }
         self.names = _SHEETS[lang]
+        self._days: dict[str, datetime] = {}
 
     def unit(self, title: str) -> str:
         return f"{title}（{self.t('money_unit')}）" if self.t.lang == "zh" else f"{title} ({self.t('money_unit')})"
@@ -66,26 +68,37 @@ class _Book:
         for j, (title, kind, width) in enumerate(head):
             ws.write_string(0, j, title, self.head)
             ws.set_column(j, j, width)
+        # one writer per column (a hundred thousand rows: no per-cell dispatch)
+        writers = [self.writer(ws, kind) for _, kind, _ in head]
         for i, row in enumerate(rows, start=1):
-            for j, ((_, kind, _), v) in enumerate(zip(head, row)):
-                self.cell(ws, i, j, kind, v)
+            for j, v in enumerate(row):
+                if v is not None and v != "":
+                    writers[j](i, j, v)
         if filt and rows:
             ws.autofilter(0, 0, len(rows), len(head) - 1)
 
-    def cell(self, ws: Any, i: int, j: int, kind: str, v: Any) -> None:
-        if v is None or v == "":
-            ws.write_blank(i, j, None, self.fmt["text"])
-        elif kind == "date" and isinstance(v, str):
-            ws.write_datetime(i, j, datetime.combine(date.fromisoformat(v), datetime.min.time()), self.fmt["date"])
-        elif kind in ("int", "money", "pct", "pp") and isinstance(v, (int, float)):
-            ws.write_number(i, j, v, self.fmt[kind])
-        else:
-            ws.write_string(i, j, str(v), self.fmt["wrap" if kind == "wrap" else "text"])
+    def writer(self, ws: Any, kind: str) -> Any:
+        text, number = ws.write_string, ws.write_number
+        if kind in ("int", "money", "pct", "pp"):
+            fmt = self.fmt[kind]
+            return lambda i, j, v: number(i, j, v, fmt) if isinstance(v, (int, float)) else text(i, j, str(v), fmt)
+        if kind == "date":
+            fmt, days = self.fmt["date"], self.days
+            return lambda i, j, v: ws.write_datetime(i, j, days(v), fmt)
+        fmt = self.fmt["wrap" if kind == "wrap" else "text"]
+        return lambda i, j, v: text(i, j, str(v), fmt)
+
+    def days(self, text: str) -> datetime:
+        got = self._days.get(text)
+        if got is None:
+            got = self._days[text] = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        return got
 
     # ------------------------------------------------------------ sheets
 
     def warning_list(self) -> None:
-        head, rows = warning_table(self.r, self.t.lang)
+        head, rows = self.table if self.table is not None else warning_table(self.r, self.t.lang)
+        head, rows = head[:-3], [row[:-3] for row in rows]  # period, as-of and policy: on the about sheet
         widths = {"text": 14, "int": 8, "money": 14, "date": 12}
         cols = []
         for title, kind in head:
@@ -93,7 +106,7 @@ class _Book:
                 title = self.unit(self.t("exposure"))
             wide = title in ("信号现值及阈值", "变动时的信号", "signal_values", "last_change_signals")
             cols.append((title, "wrap" if wide else kind, 60 if wide else widths.get(kind, 14)))
-        for row in rows:
+        for row in rows:  # (copies: the CSV keeps yuan)
             row[5] = self.money(row[5]) if isinstance(row[5], float) else row[5]
         self.sheet("list", cols, rows, filt=True)
 
@@ -183,6 +196,13 @@ class _Book:
                 for q in self.r.data_quality.rows]
         self.sheet("quality", head, rows)
 
+    def about(self) -> None:
+        t, m = self.t, self.r.meta
+        rows = [[t("title"), f"{t(m.period)} {m.label}"], [t("period"), f"{m.first_day} — {m.last_day}"],
+                [t("as_of"), m.as_of], [t("policy"), m.policy_version], [t("timezone"), m.timezone],
+                [t("names_masked"), t("yes") if m.names_masked else t("no")]]
+        self.sheet("about", [(t("item"), "text", 18), (t("value"), "text", 40)], rows)
+
     def render(self) -> bytes:
         self.warning_list()
         self.ratios()
@@ -194,10 +214,12 @@ class _Book:
         self.rules()
         self.inspections()
         self.quality()
+        self.about()
         self.wb.close()
         return self.buf.getvalue()
 
 
-def render_xlsx(report: Report, lang: Lang = "zh") -> bytes:
-    """The workbook's bytes (the same report gives the same bytes)."""
-    return _Book(report, lang).render()
+def render_xlsx(report: Report, lang: Lang = "zh", table: Table | None = None) -> bytes:
+    """The workbook's bytes (the same report gives the same bytes); ``table``: the warning list's rows when
+    already made for the CSV."""
+    return _Book(report, lang, table).render()

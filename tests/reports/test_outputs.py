@@ -30,7 +30,7 @@ def test_workbook_cells_sheets_and_formats(report: Report, tmp_path: Path) -> No
     paths = write_report(report, tmp_path, "zh")
     wb = openpyxl.load_workbook(paths.xlsx)
     assert wb.sheetnames == ["预警名单", "核心指标", "月度趋势", "五级分类迁移", "新增违约", "按分行", "按行业",
-                             "预警规则统计", "贷后检查执行", "数据质量"]
+                             "预警规则统计", "贷后检查执行", "数据质量", "报告信息"]
     ws = wb["预警名单"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref is not None
     head = [c.value for c in ws[1]]
