@@ -77,6 +77,8 @@ class PersonalDataFilter(logging.Filter):
     """Masks names in a record (see the module docstring); never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn repeats its message with ANSI colour codes for its own console: not for a log file
+        record.__dict__.pop("color_message", None)
         for key in list(record.__dict__):
             if key in _STANDARD:
                 continue

@@ -15,6 +15,7 @@ kinds, topics and partition numbers); never a borrower id or name.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -37,6 +38,7 @@ from monitor.topics import FEEDS, Topics
 __all__ = ["CONTENT_TYPE", "LAG_BUCKETS", "OUTCOMES", "REJECT_REASONS", "WorkerMetrics", "reject_reason"]
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # understood by Prometheus 2 and 3
+_log = logging.getLogger("monitor.worker")
 
 OUTCOMES = ("applied", "duplicate", "stale", "rejected")
 
@@ -75,6 +77,22 @@ def reject_reason(reason: str) -> str:
     if reason.startswith("borrower_id ") and "does not belong to partition" in reason:
         return "wrong_partition"
     return "invalid"
+
+
+def _log_dead(dead: Iterable[Any], feed_of: Mapping[str, str]) -> None:
+    """One WARNING per topic-partition and reason of a batch's dead letters: where they are (topic,
+    partition, first and last offset), how many, and the first one's reason. Never the message, its
+    key or a name (the reason names fields and rules; the handler's filter masks what looks like a name)."""
+    groups: dict[tuple[str, int, str], list[Any]] = {}
+    for d in dead:
+        groups.setdefault((d.topic, d.partition, reject_reason(d.reason)), []).append(d)
+    for (topic, partition, reason), items in groups.items():
+        offsets = [d.offset for d in items]
+        _log.warning("dead letter: %d message(s) of %s[%d] at offsets %d..%d: %s (%s)", len(items), topic, partition,
+                     min(offsets), max(offsets), reason, items[0].reason[:300],
+                     extra={"topic": topic, "partition": partition, "feed": feed_of.get(topic, "other"),
+                            "reason": reason, "count": len(items), "first_offset": min(offsets),
+                            "last_offset": max(offsets)})
 
 
 def _level(blob: bytes) -> tuple[int, int]:
@@ -211,6 +229,8 @@ class WorkerMetrics:
         for feed in lags:
             if feed in newest:
                 self.newest.labels(feed).set(newest[feed])
+        if result.dead:
+            _log_dead(result.dead, feed_of)
         for d in result.dead:
             feed = feed_of.get(d.topic, "other")
             self.dead.labels(feed).inc()

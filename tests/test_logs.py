@@ -128,3 +128,38 @@ def test_text_format_and_bad_arguments():
         logging_config("loud")
     assert scrub("name='A', input_value={'name': 'B', 'x': 1}, input_type=dict") == \
         "name=***, input_value=***, input_type=dict"
+
+
+def test_uvicorns_colour_codes_do_not_reach_the_log(captured):
+    logging.getLogger("uvicorn.error").info("Started server process [%d]", 42,
+                                            extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"})
+    (line,) = _lines(captured)
+    assert line["message"] == "Started server process [42]" and "color_message" not in line
+    assert "\x1b" not in captured.getvalue() and "\\u001b" not in captured.getvalue()
+
+
+def test_dead_letters_are_logged_with_where_they_are_and_no_personal_data(captured):
+    from monitor.metrics import WorkerMetrics
+
+    topics = Topics("t.")
+    runtime = Runtime(Engine(default_policy()), topics, clock="wall", partitions=1, get_state=lambda bid: None)
+    runtime.assign([0], [])
+    metrics = WorkerMetrics(topics, partitions=1, policy_version="p")
+    secret = '{"type": "loan_profile", "borrower_id": "B1", "name": "王小明", "exposure": -5}'
+    bad = [Message(topics.feed("loan_profile"), 0, offset, b"B1", secret.encode(), handle=offset)
+           for offset in (7, 8, 9)]
+    bad.append(Message(topics.feed("lawsuit"), 0, 3, b"B1", "王小明 not json".encode(), handle=3))
+    out = StepResult()
+    runtime.accept(bad, out)
+    runtime.step(out, None)
+    assert len(out.dead) == 4
+    metrics.on_batch(out, started=0.0, decided=0.0, committed=0.0, messages=4)
+    lines = [x for x in _lines(captured) if x["message"].startswith("dead letter")]
+    assert len(lines) == 2  # one per topic-partition and reason
+    by_topic = {x["topic"]: x for x in lines}
+    p = by_topic["t.profiles"]
+    assert p["level"] == "WARNING" and p["partition"] == 0 and p["count"] == 3
+    assert (p["first_offset"], p["last_offset"]) == (7, 9) and p["feed"] == "profiles"
+    assert by_topic["t.lawsuits"]["reason"] == "not_json"
+    text = captured.getvalue()
+    assert "王小明" not in text and "\\u738b" not in text.lower()

@@ -50,6 +50,11 @@ def _fatal_if_failed(task: asyncio.Future[Any]) -> None:
     os._exit(70)
 
 
+def _log_watch_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("watching the end offsets failed: %s", task.exception())
+
+
 def _log_seek_failure(task: asyncio.Future[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.warning("seeking back failed (tried again in a second): %s", task.exception())
@@ -81,6 +86,7 @@ class WorkerShell:
         self._rereads: dict[Any, tuple[int, float, int]] = {}  # tp -> (offset sought, when, attempts)
         self._behind: dict[Any, tuple[int, float]] = {}  # tp -> (next offset, since when) while short of its end
         self._ends_at = 0.0
+        self._ends_task: asyncio.Future[None] | None = None
         self._tail: asyncio.Future[None] | None = None  # the previous batch's finishing task (see _commit)
         self._unwritten: dict[str, bytes] = {}  # states decided but not yet in the table
         self._partition_counts: dict[str, int] = {}  # output topic -> partitions
@@ -226,8 +232,11 @@ class WorkerShell:
         for tp, (nxt, low) in sorted(missing.items()):
             prev = self._rereads.get(tp)
             if prev is None:
-                log.warning("the consumer skipped offsets %d..%d of %s[%d]; waiting for them",
-                            nxt, low - 1, tp.topic, tp.partition)
+                # routine around a rebalance (the re-read from the committed offset fills it): INFO
+                log.info("the consumer skipped offsets %d..%d of %s[%d]; waiting for them",
+                         nxt, low - 1, tp.topic, tp.partition,
+                         extra={"topic": tp.topic, "partition": tp.partition, "first_offset": nxt,
+                                "last_offset": low - 1})
                 self._rereads[tp] = (nxt, now, 0)
                 continue
             if nxt != prev[0]:
@@ -239,11 +248,15 @@ class WorkerShell:
             if attempts > 5 and self.book.echoes(tp):
                 run = self.book.skip_to_held(tp)
                 log.warning("offsets %d..%d of %s[%d] hold no message (read again five times); going on from %d",
-                            nxt, low - 1, tp.topic, tp.partition, low)
+                            nxt, low - 1, tp.topic, tp.partition, low,
+                            extra={"topic": tp.topic, "partition": tp.partition, "first_offset": nxt,
+                                   "last_offset": low - 1})
                 out.extend(run)
                 del self._rereads[tp]
                 continue
-            log.warning("reading %s[%d] again from offset %d (attempt %d)", tp.topic, tp.partition, nxt, attempts)
+            log.log(logging.INFO if attempts == 1 else logging.WARNING, "reading %s[%d] again from offset %d "
+                    "(attempt %d)", tp.topic, tp.partition, nxt, attempts,
+                    extra={"topic": tp.topic, "partition": tp.partition, "offset": nxt, "attempt": attempts})
             self._rereads[tp] = (nxt, now, attempts)
             self.book.asked_again(tp)
             self._seek_back(tp, nxt)
@@ -270,7 +283,11 @@ class WorkerShell:
                 log.exception("processing a tick failed; exiting so that nothing is skipped")
                 os._exit(70)
         self._check_stall()
-        await self._watch_ends()
+        # beside the tick, not in it: the broker round trip (about a second while the consumer's fetch
+        # waits) made the 1 s timer overlap every ten seconds on an idle worker
+        if self._ends_task is None or self._ends_task.done():
+            self._ends_task = asyncio.ensure_future(self._watch_ends())
+            self._ends_task.add_done_callback(_log_watch_failure)
 
     async def _watch_ends(self, every: float = 5.0, patience: float = 15.0) -> None:
         """Every few seconds, compare each owned input's next offset with its end offset on the broker. A
@@ -301,7 +318,9 @@ class WorkerShell:
             behind[tp] = prev
             if now - prev[1] >= patience and tp not in self._rereads:
                 log.warning("nothing read from %s[%d] for %.0f s although it holds offsets %d..%d; reading it "
-                            "again from %d", tp.topic, tp.partition, now - prev[1], nxt, end - 1, nxt)
+                            "again from %d", tp.topic, tp.partition, now - prev[1], nxt, end - 1, nxt,
+                            extra={"topic": tp.topic, "partition": tp.partition, "first_offset": nxt,
+                                   "last_offset": end - 1})
                 behind[tp] = (nxt, now)
                 self._seek_back(tp, nxt)
         self._behind = behind
@@ -444,7 +463,8 @@ class WorkerShell:
                 elif tp.topic in self.topics.inputs:
                     self.runtime.note_position(tp.partition, tp.topic, int(offset))
             self.book.reset(starts)
-        log.warning("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items))
+        log.info("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items),
+                 extra={"partitions": sorted(actives), "borrowers": len(items)})
 
     async def revoked(self, sender: Any = None, revoked: Any = None, **_: Any) -> None:
         # under the lock: no batch is being decided, and the one in flight finishes (its states written,

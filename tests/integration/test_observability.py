@@ -149,3 +149,42 @@ def test_prometheus_reports_what_the_worker_was_fed(broker, names, tmp_path, pro
         prom_proc.terminate()
         prom_proc.wait(timeout=30)
         worker.terminate()
+
+
+def test_an_idle_worker_logs_recovery_at_info_and_no_warnings(broker, names, tmp_path):
+    """Routine start and idling say nothing above INFO: no "Timer monitor.tick is overlapping" (it came
+    every ten seconds), recovery at INFO with structured fields, no ANSI colour codes."""
+    import time
+
+    web = _free_port()
+    env = settings_env(broker, names, tmp_path / "w1", MONITOR_WEB_PORT=str(web), MONITOR_CLOCK="wall")
+    create_topics(_settings(env))
+    log = tmp_path / "w1.log"
+    worker = Worker(env, log).start()
+    try:
+        _wait("the idle worker ready", lambda: worker.alive() and _get_status(f"http://127.0.0.1:{web}/readyz") == 200,
+              timeout=120)
+        ready_at = time.monotonic()
+        # the overlap came every ~10 s: watch three times as long
+        _wait("30 s of idling", lambda: (worker.alive() or pytest.fail(worker.tail()))
+              and time.monotonic() - ready_at > 30, timeout=60)
+    finally:
+        assert worker.terminate() == 0
+    lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+    assert not [x for x in lines if "overlapping" in x["message"]]
+    recovered = [x for x in lines if x["message"].startswith("recovered: partitions")]
+    assert recovered and all(x["level"] == "INFO" and x["partitions"] == [0, 1, 2, 3] for x in recovered)
+    ours = [x for x in lines if x["logger"].startswith(("monitor", "mode.timers")) and x["level"] != "INFO"
+            and x["level"] != "DEBUG"]
+    assert not ours, ours
+    assert "\\u001b" not in log.read_text() and "color_message" not in log.read_text()
+
+
+def _get_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except OSError:
+        return None
