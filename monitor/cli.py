@@ -53,6 +53,7 @@ _FEATURE_COMMANDS = {
     "worker": ("monitor.agents.cli", "worker"),
     "topics": ("monitor.agents.cli", "topics"),
     "produce": ("monitor.agents.cli", "produce"),
+    "export": ("monitor.export", "export_command"),
     "report": ("monitor.reports.cli", "report"),
     "backtest": ("monitor.backtest.cli", "backtest"),
     "tune": ("monitor.tune.cli", "tune"),

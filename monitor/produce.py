@@ -9,7 +9,10 @@ With ``--watermark`` (the default) it ends by publishing, to every partition
 of the clock topic, a watermark: "every event up to and including instant H
 has been published, and these are the input topics' end offsets". A worker on
 the ``event`` clock uses it to settle everything up to H, exactly as a replay
-with ``--as-of H`` does.
+with ``--as-of H`` does. H is the newest ``occurred_at`` sent, or
+``--watermark-at`` (which an empty file needs: a watermark alone moves an
+event-clock worker's time forward). The end offsets are the broker's, for every
+input topic, so a watermark never runs ahead of events sent before this run.
 """
 
 from __future__ import annotations
@@ -58,7 +61,25 @@ async def send_watermark(producer, settings: Settings, at: int,  # type: ignore[
     await asyncio.gather(*futures)
 
 
-async def _produce(paths: Sequence[str | Path], settings: Settings, watermark: bool) -> ProduceResult:
+def _broker_ends(settings: Settings, topics: Topics) -> dict[str, dict[int, int]]:
+    """The input topics' end offsets on the broker, per partition (kafka-python; run in a thread)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False,
+                             client_id="monitor-produce")
+    try:
+        tps = [TopicPartition(t, p) for t in topics.inputs for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = consumer.end_offsets(tps) if tps else {}
+    finally:
+        consumer.close()
+    out: dict[str, dict[int, int]] = {t: {} for t in topics.inputs}
+    for tp, offset in ends.items():
+        out[tp.topic][tp.partition] = int(offset)
+    return out
+
+
+async def _produce(paths: Sequence[str | Path], settings: Settings, watermark: bool,
+                   watermark_at: int | None = None) -> ProduceResult:
     started = time.perf_counter()
     result = ProduceResult()
     events = []
@@ -83,9 +104,14 @@ async def _produce(paths: Sequence[str | Path], settings: Settings, watermark: b
                 await _settle(pending, end)
         await _settle(pending, end)
         result.sent = len(order)
-        if watermark and order:
-            result.watermark = events[order[-1]][0]
-            await send_watermark(producer, settings, result.watermark, end)
+        at = watermark_at if watermark_at is not None else (events[order[-1]][0] if order else None)
+        if watermark and at is not None:
+            result.watermark = at
+            broker = await asyncio.to_thread(_broker_ends, settings, topics)
+            for topic, parts in broker.items():  # never behind what this run sent
+                for partition, offset in end.get(topic, {}).items():
+                    parts[partition] = max(parts.get(partition, 0), offset)
+            await send_watermark(producer, settings, result.watermark, broker)
         await producer.flush()
     finally:
         await producer.stop()
@@ -102,6 +128,7 @@ async def _settle(pending: list, end: dict[str, dict[int, int]]) -> None:  # typ
     pending.clear()
 
 
-def produce(paths: Sequence[str | Path], settings: Settings, watermark: bool = True) -> ProduceResult:
+def produce(paths: Sequence[str | Path], settings: Settings, watermark: bool = True,
+            watermark_at: int | None = None) -> ProduceResult:
     """Publish the events of ``paths`` to the input topics; see the module docstring."""
-    return asyncio.run(_produce(paths, settings, watermark))
+    return asyncio.run(_produce(paths, settings, watermark, watermark_at))

@@ -128,12 +128,23 @@ def topics_create(settings: Settings) -> None:
 @click.argument("events", nargs=-1, required=True)
 @settings_options
 @click.option("--no-watermark", is_flag=True, help="Do not publish the closing event-time watermark")
-def produce(events: tuple[str, ...], settings: Settings, no_watermark: bool) -> None:
+@click.option("--watermark-at", metavar="INSTANT",
+              help="The watermark's instant (ISO 8601 with offset); default: the newest occurred_at sent. "
+              "An empty file with it sends only the watermark (moves an event-clock worker's time on)")
+def produce(events: tuple[str, ...], settings: Settings, no_watermark: bool, watermark_at: str | None) -> None:
     """Publish EVENTS (JSONL files, .gz, or -) to the input topics, in event-time order."""
-    from monitor._time import iso
+    from monitor._time import iso, parse_instant
     from monitor.produce import produce as run
 
-    result = run(list(events), settings, watermark=not no_watermark)
+    at = None
+    if watermark_at is not None:
+        try:
+            at = parse_instant(watermark_at)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--watermark-at") from None
+    result = run(list(events), settings, watermark=not no_watermark, watermark_at=at)
+    if result.sent == 0 and result.watermark is None and not no_watermark:
+        click.echo("no event sent, so no watermark either: give --watermark-at INSTANT to send one", err=True)
     for topic, count in sorted(result.by_topic.items()):
         click.echo(f"{topic:<40} {count:>10,}")
     click.echo(f"sent {result.sent:,} events in {result.elapsed:.1f} s; rejected {len(result.rejected):,} lines")
