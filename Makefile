@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test unit bench install clean system-deps
+.PHONY: demo test unit bench install clean system-deps constraints
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then echo "installing from Debian:$$missing"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk prometheus prometheus-alertmanager >/dev/null; \
 	  else echo "missing:$$missing: run 'sudo apt-get install chromium chromium-driver fonts-noto-cjk prometheus prometheus-alertmanager'"; fi; fi
+
+# The image's pins of every package, transitive ones too (deploy/Dockerfile installs with them).
+constraints: $(STAMP)
+	{ echo "# Every package the image installs, pinned (transitive ones too): pip install -c deploy/constraints.txt ."; \
+	  echo "# Regenerate after changing a dependency in pyproject.toml: make constraints"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^monitor' ; } > deploy/constraints.txt
 
 bench: $(STAMP)
 	$(BIN)/python bench/replay_bench.py

@@ -28,18 +28,18 @@ def test_compose_file_parses_and_names_real_images():
 
 def test_dockerfile_installs_the_package():
     text = (ROOT / "deploy/Dockerfile").read_text()
-    assert text.startswith("# The monitor's image") and "pip install --no-cache-dir ." in text
+    assert text.startswith("# The monitor's image") and "pip install --no-cache-dir -c deploy/constraints.txt ." in text
     assert 'ENTRYPOINT ["monitor"]' in text
 
 
-def test_compose_desk_serves_with_the_users_desk_init_makes_and_prometheus_scrapes_it():
+def test_compose_desk_serves_with_the_users_the_secrets_service_makes_and_prometheus_scrapes_it():
     from monitor.desk.settings import DeskSettings
     from monitor.settings import Settings
 
     doc = yaml.safe_load((ROOT / "deploy/docker-compose.yml").read_text())
     services = doc["services"]
-    desk, init, prom = services["desk"], services["desk-init"], services["prometheus"]
-    assert desk["command"] == ["serve"] and "8080:8080" in desk["ports"]
+    desk, init, prom = services["desk"], services["secrets"], services["prometheus"]
+    assert desk["command"] == ["serve"] and "127.0.0.1:8080:8080" in desk["ports"]
     # every MONITOR_* variable names a real setting (the settings forbid unknown names)
     env = {k.removeprefix("MONITOR_").lower(): v for k, v in desk["environment"].items()}
     assert DeskSettings(**env).port == 8080
@@ -47,9 +47,9 @@ def test_compose_desk_serves_with_the_users_desk_init_makes_and_prometheus_scrap
         Settings(**{k.removeprefix("MONITOR_").lower(): v for k, v in services[name]["environment"].items()})
     users = desk["environment"]["MONITOR_USERS_FILE"]
     script = init["command"][0]
-    assert f"--file {users}" in script and "--role ops > /secrets/prometheus-token" in script
+    assert f"--file {users}" in script and "--role ops > /secrets-prometheus/prometheus-token" in script
     assert "desk-secrets:/secrets" in init["volumes"] and "desk-secrets:/secrets:ro" in desk["volumes"]
-    assert "desk-secrets:/etc/prometheus/secrets:ro" in prom["volumes"]
+    assert "prometheus-secrets:/etc/prometheus/secrets:ro" in prom["volumes"]
     conf = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     job = next(c for c in conf["scrape_configs"] if c["job_name"] == "monitor-desk")
     assert job["static_configs"][0]["targets"] == ["desk:8080"]
