@@ -131,7 +131,9 @@ def test_text_format_and_bad_arguments():
 
 
 def test_uvicorns_colour_codes_do_not_reach_the_log(captured):
-    logging.getLogger("uvicorn.error").info("Started server process [%d]", 42,
+    # uvicorn.error as uvicorn logs it (a name of our own: a uvicorn started in this process may have
+    # configured its loggers not to propagate)
+    logging.getLogger("tests.uvicorn.error").info("Started server process [%d]", 42,
                                             extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"})
     (line,) = _lines(captured)
     assert line["message"] == "Started server process [42]" and "color_message" not in line
