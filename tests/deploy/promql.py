@@ -52,10 +52,17 @@ def alert_rules() -> list[dict]:
     return [r for g in doc["groups"] for r in g["rules"] if "alert" in r]
 
 
+def system_tool(names: tuple[str, ...], package: str) -> str:
+    """The first of ``names`` on PATH; a failure under CI / MONITOR_REQUIRE_BROKER, else a skip."""
+    for name in names:
+        path = shutil.which(name)
+        if path is not None:
+            return path
+    what = " or ".join(names)
+    if REQUIRED:
+        pytest.fail(f"{what} is required (Debian package {package}; make system-deps)", pytrace=False)
+    pytest.skip(f"{what} not installed (Debian package {package}; make system-deps)")
+
+
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if REQUIRED:
-            pytest.fail("promtool is required (Debian package prometheus; make system-deps)", pytrace=False)
-        pytest.skip("promtool not installed (Debian package prometheus; make system-deps)")
-    return path
+    return system_tool(("promtool",), "prometheus")

@@ -11,8 +11,6 @@ after 5 minutes) must not have been sent.
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -26,27 +24,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.deploy.promql import PROM, REQUIRED, ROOT
+from tests.deploy.promql import PROM, ROOT, system_tool
+from tests.deploy.test_prometheus_server import _free_port
 
 ALERTMANAGER_CONFIG = ROOT / "deploy/alertmanager/alertmanager.yml"
-
-
-def _binary(*names: str) -> str:
-    for name in names:
-        path = shutil.which(name)
-        if path:
-            return path
-    what = " or ".join(names)
-    if REQUIRED:
-        pytest.fail(f"{what} is required (Debian packages prometheus, prometheus-alertmanager; make system-deps)",
-                    pytrace=False)
-    pytest.skip(f"{what} not installed (make system-deps)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(what: str, condition: Any, timeout: float, procs: list[tuple[str, subprocess.Popen, Path]]) -> Any:
@@ -126,8 +107,8 @@ def _prometheus_config(am_port: int, dead_port: int) -> dict[str, Any]:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[Receiver, str, list[tuple[str, subprocess.Popen, Path]]]]:
-    prometheus = _binary("prometheus")
-    alertmanager = _binary("prometheus-alertmanager", "alertmanager")
+    prometheus = system_tool(("prometheus",), "prometheus")
+    alertmanager = system_tool(("prometheus-alertmanager", "alertmanager"), "prometheus-alertmanager")
     receiver = Receiver()
     am_port, prom_port, dead_port = _free_port(), _free_port(), _free_port()
     (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(_alertmanager_config(receiver)))

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
-import pytest
 import yaml
 
-from tests.deploy.promql import REQUIRED, ROOT, alert_rules
+from tests.deploy.promql import ROOT, alert_rules, system_tool
 
 CONFIG = ROOT / "deploy/alertmanager/alertmanager.yml"
 
 
 def amtool() -> str:
-    path = shutil.which("amtool")
-    if path is None:
-        if REQUIRED:
-            pytest.fail("amtool is required (Debian package prometheus-alertmanager; make system-deps)", pytrace=False)
-        pytest.skip("amtool not installed (Debian package prometheus-alertmanager; make system-deps)")
-    return path
+    return system_tool(("amtool",), "prometheus-alertmanager")
 
 
 def _route(**labels: str) -> str:

@@ -5,7 +5,6 @@ real headless Chromium making no request to any other host and breaking no CSP r
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,17 +16,12 @@ import uvicorn
 from monitor.desk.api import create_app
 from monitor.desk.page import CSP
 from monitor.desk.settings import DeskSettings
+from tests.deploy.test_prometheus_server import _free_port
 from tests.desk.desk_fakes import LoopbackDesk, authenticator, bearer, portfolio
 
 REQUIRED = bool(os.environ.get("CI") or os.environ.get("MONITOR_REQUIRE_BROKER"))
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Server:
