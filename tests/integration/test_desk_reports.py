@@ -97,7 +97,7 @@ def _offline(events: Path, day: Any, kind: str, out: Path) -> dict[str, bytes]:
     cut = midnight_us(day + timedelta(days=1), policy.zone) - 1
     rdir = out / "replay"
     if not rdir.is_dir():
-        write_outputs(replay([events], policy, as_of=cut), rdir)
+        write_outputs(replay([events], policy, as_of=cut, snapshots=rdir / "snapshots"), rdir)  # as monitor replay
     paths = write_report(build_report(rdir, [events], period=kind, as_of=day), out / kind)  # type: ignore[arg-type]
     return {p.name: p.read_bytes() for p in paths}
 
