@@ -199,11 +199,12 @@ def build_report(
             snaps = [by_day[day] for _, _, day in wanted]
             if cut == replay_as_of:
                 current = read_current_signals(snap_dir / "signals.jsonl")
-        else:  # replay outputs without snapshots: rebuilt from the events and alerts read above
-            since = min(at for at, _, _ in wanted) + 1
-            hist = read_alerts(paths["alerts.jsonl"], ids, since, cut, lambda a: np.zeros(ids.n, dtype=bool))
-            history = rat.tier_history(hist, state.tier_end, since)
-            snaps = rat.snapshots(ev, history, ids.n, policy, wanted)  # type: ignore[assignment]
+        else:  # replay outputs without snapshots (written by an older replay): the period's edges only,
+            # from the events and the period's alerts read above; no trend, no 同比
+            history = rat.tier_history(alerts, state.tier_end, start)
+            known = [w for w in wanted if w[0] >= start - 1]
+            made = dict(zip([w[0] for w in known], rat.snapshots(ev, history, ids.n, policy, known)))
+            snaps = [made.get(at) for at, _, _ in wanted]  # type: ignore[misc]
         end, previous, year_ago, month_snaps = snaps[0], snaps[1], snaps[2], snaps[3:]
         quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
                           ev.names.values, cut, feeds)
@@ -218,7 +219,8 @@ def build_report(
         changes = changes.model_copy(update={"class_migration": rat.class_migration(previous, end)})
         sections = dict(
             ratios=rat.ratios(end, previous, year_ago, [edges[k][1] for k in ("end", "previous", "year_ago")]),
-            trend=rat.trend(month_snaps, [lb for _, lb, _ in months]),
+            trend=rat.trend([m for m in month_snaps if m is not None],
+                            [lb for (_, lb, _), m in zip(months, month_snaps) if m is not None]),
             portfolio=fig.portfolio(ctx), changes=changes,
             new_defaults=rat.new_defaults(previous, end, state, ev, per, policy,
                                           names_of(state.name[defaults], ev.names.values, mask_names)),
