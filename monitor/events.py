@@ -7,6 +7,7 @@ serialisation and the published JSON Schema (``monitor schema``).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
@@ -42,7 +43,16 @@ __all__ = [
     "Segment",
     "TierOverride",
     "EVENT_ADAPTER",
+    "EARLIEST",
+    "FREE_TEXT_PATTERN",
+    "LATEST",
+    "NAME_PATTERN",
+    "Instant",
+    "Name",
+    "FreeText",
+    "contract_message",
     "describe_validation_error",
+    "forbidden_character",
     "parse_event",
 ]
 
@@ -127,13 +137,50 @@ class OverrideDirection(StrEnum):
     cap = "cap"  # keep the borrower at most at the tier (below its computed tier)
 
 
-Id = Annotated[str, Field(min_length=1, max_length=128)]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
-Notes = Annotated[str, Field(max_length=4000)]
+# Characters no name, id or text of the contract may hold: they break the outputs names go into (a line feed
+# in an HTTP header or an iCalendar line, a NUL in CSV), or make text read differently from what it is (ANSI
+# escape sequences start with ESC; the bidi controls reorder what a reader sees). Names refuse every C0 and C1
+# control, DEL, the line and paragraph separators and the bidi marks, embeddings, overrides and isolates;
+# free text (notes, reasons) may also hold tab, line feed and carriage return (several lines).
+_BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # regex escapes: readable in the JSON Schema
+NAME_PATTERN = rf"^[^\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]*$"
+FREE_TEXT_PATTERN = rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]*$"
+_BIDI_CODES = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+_TEXT_CONTROLS = frozenset((0x09, 0x0A, 0x0D))
+
+# Every instant of the contract lies in [EARLIEST, LATEST): a date outside it is a typing or system error
+# (9999-12-31 as "no date"), and the dates computed from it (the first visit, an override's end) must fit.
+EARLIEST = datetime(1950, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+_BOUNDS = frozenset({EARLIEST.date().isoformat(), LATEST.date().isoformat()})
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+FreeText = Annotated[str, Field(pattern=FREE_TEXT_PATTERN)]
+Instant = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=NAME_PATTERN)]
+Text = Annotated[str, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)]
+Notes = Annotated[str, Field(max_length=4000, pattern=FREE_TEXT_PATTERN)]
 Amount = Annotated[float, Field(ge=0, allow_inf_nan=False, description="CNY, >= 0")]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
-UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
+                                          pattern=NAME_PATTERN)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000,
+                                          pattern=FREE_TEXT_PATTERN)]
+
+
+def forbidden_character(text: str, *, free_text: bool = False) -> str | None:
+    """The first character ``text`` may not hold, as ``U+000A`` (None: none). ``free_text`` allows tab, LF, CR."""
+    for ch in text:
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code <= 0x9F:
+            if free_text and code in _TEXT_CONTROLS:
+                continue
+            return f"U+{code:04X}"
+        if code in _BIDI_CODES or code in (0x2028, 0x2029):
+            return f"U+{code:04X}"
+    return None
+
+
 OverrideTier = Literal["normal", "watch", "warning", "severe"]
 
 
@@ -142,7 +189,7 @@ class _Event(BaseModel):
 
     event_id: Id = Field(description="Unique per event; re-sent copies are ignored as duplicates")
     borrower_id: Id = Field(description="The borrower (obligor); the Kafka message key")
-    occurred_at: AwareDatetime = Field(description="ISO 8601 instant WITH a UTC offset")
+    occurred_at: Instant = Field(description="ISO 8601 instant WITH a UTC offset, from 1950 to 2099")
     source: Text | None = Field(default=None, description="The upstream system")
 
 
@@ -158,7 +205,7 @@ class LoanProfile(_Event):
     product: Text
     mitigation: Mitigation
     grade: Grade = Field(description="Initial grade; used only while no grade is known")
-    disbursed_at: AwareDatetime
+    disbursed_at: Instant = Field(description="When the loan was paid out; from 1950 to 2099")
     name: Text | None = Field(default=None, description="Borrower name (personal data: never logged)")
 
 
@@ -229,7 +276,7 @@ class TierOverride(_Event):
     tier: OverrideTier | None = Field(
         default=None, description="Required to set (floor: watch, warning or severe; cap: normal, watch or "
         "warning); must be absent to clear")
-    until: AwareDatetime | None = Field(
+    until: Instant | None = Field(
         default=None, description="Required to set: the override ends at this instant (after occurred_at); "
         "must be absent to clear")
     reason: Reason = Field(description="Why (required, at most 2000 characters)")
@@ -283,6 +330,23 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return "".join(parts)
 
 
+def contract_message(err: Any) -> str | None:
+    """The message of a refused control character or out-of-range instant (one of ``exc.errors()``), or None
+    when the error is of another kind. Shared with the desk's request validation."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in (NAME_PATTERN, FREE_TEXT_PATTERN):
+        free = ctx["pattern"] == FREE_TEXT_PATTERN
+        text = err.get("input")
+        found = forbidden_character(text, free_text=free) if isinstance(text, str) else None
+        msg = f"control character {found} not allowed" if found else "control characters are not allowed"
+        return msg + " (no control, escape or bidi-override characters" + (
+            "; tab and line breaks are allowed)" if free else ")")
+    if kind in ("greater_than_equal", "less_than") and str(ctx.get("ge", ctx.get("lt")))[:10] in _BOUNDS:
+        return f"must be from {EARLIEST.date()} to {LATEST.year - 1}-12-31 (UTC)"
+    return None
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """One line a person understands, naming the field: ``days_past_due: must be >= 0``."""
     messages = []
@@ -301,7 +365,10 @@ def describe_validation_error(exc: ValidationError) -> str:
         if kind == "union_tag_not_found":
             messages.append("type: required")
             continue
-        if kind == "timezone_aware":
+        special = contract_message(err)
+        if special is not None:
+            msg = special
+        elif kind == "timezone_aware":
             msg = "timezone offset required"
         elif kind == "missing":
             msg = "required"

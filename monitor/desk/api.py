@@ -30,16 +30,20 @@ from monitor.desk.auth import Authenticator, Principal
 from monitor.desk.metrics import CONTENT_TYPE, DeskMetrics
 from monitor.desk.models import Me, Problem
 from monitor.desk.page import mount_page
+from monitor.desk.params import keep_encoded_slashes
+from monitor.desk.refusals import record_refusal
 from monitor.desk.service import Desk
 from monitor.desk.settings import DeskSettings
 from monitor.desk.teams import Defaults, TeamsConfig
 from monitor.desk.web import OPS, Context, SecurityHeaders, require
+from monitor.events import contract_message
 
 log = logging.getLogger("monitor.desk")
 
 
 class _Guard:
-    """Pure ASGI middleware: body size limit (413) and request metrics by route template."""
+    """Pure ASGI middleware: encoded slashes kept in path parameters, body size limit (413), request metrics by
+    route template, and one log line per request naming the user (never the path: it may hold a borrower id)."""
 
     def __init__(self, app: ASGIApp, max_body: int, metrics: Callable[[], DeskMetrics]) -> None:
         self.app = app
@@ -52,6 +56,12 @@ class _Guard:
             return
         started = time.perf_counter()
         status = [500]
+        if "\x00" in scope.get("path", ""):  # never a valid path; NUL stands for an encoded slash below
+            await _plain(send, 422, "path: control character U+0000 not allowed")
+            return
+        kept = keep_encoded_slashes(scope.get("raw_path"))
+        if kept is not None:
+            scope["path"] = kept
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -68,7 +78,9 @@ class _Guard:
         finally:
             route = scope.get("route")
             name = getattr(route, "path", None) or "unmatched"
-            self.metrics().observe(scope["method"], name, status[0], time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.metrics().observe(scope["method"], name, status[0], seconds)
+            _log_request(scope, name, status[0], seconds)
 
     async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         for name, value in scope.get("headers", ()):
@@ -110,6 +122,22 @@ class _Guard:
         return replay
 
 
+_QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def _log_request(scope: Scope, route: str, status: int, seconds: float) -> None:
+    """One line per request: method, route template, status, time, user and request id (probes at debug)."""
+    level = logging.DEBUG if route in _QUIET and status < 400 else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    state = scope.get("state") or {}
+    request_id = next((v.decode("latin-1")[:128] for k, v in scope.get("headers", ()) if k == b"x-request-id"), None)
+    user = state.get("user")
+    log.log(level, "%s %s %d %.1f ms by %s", scope["method"], route, status, seconds * 1000, user or "-",
+            extra={"method": scope["method"], "route": route, "status": status,
+                   "duration_ms": round(seconds * 1000, 2), "user": user, "request_id": request_id})
+
+
 async def _plain(send: Send, status: int, detail: str) -> None:
     body = Problem(detail=detail).model_dump_json().encode()
     await send({"type": "http.response.start", "status": status,
@@ -140,7 +168,7 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
         loc = [str(x) for x in err.get("loc", ())]
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        msg = contract_message(err) or str(err.get("msg", "invalid")).removeprefix("Value error, ")
         out.append({"loc": loc, "msg": msg, "type": str(err.get("type", ""))})
     return out
 
@@ -178,6 +206,8 @@ def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = N
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
             return JSONResponse({"detail": "request body: not JSON in UTF-8"}, status_code=400)
+        if isinstance(exc, HTTPException):
+            await record_refusal(request, exc)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.get("/healthz", tags=["operations"], response_model=dict[str, str])

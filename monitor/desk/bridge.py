@@ -188,7 +188,7 @@ class KafkaDesk(Desk):
     async def _send(self, producer: Any, record: AuditRecord | None, events: list[Event]) -> None:
         if record is not None:  # the record first: what was asked for is on file before its effect
             fut = await producer.send(self.topics.audit, record.model_dump_json().encode(),
-                                      key=record.borrower_id.encode())
+                                      key=record.key)
             await fut
         futures = []
         for event in events:

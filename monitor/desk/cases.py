@@ -302,6 +302,8 @@ def derive(alerts: list[AlertRow], records: list[AuditRecord]) -> Derived:
     by_case: dict[str, list[AuditRecord]] = {}
     pending: dict[str, OverrideRequest] = {}
     for r in records:
+        if r.action == Action.refused:
+            continue  # on file for the audit trail; it changed nothing
         if r.action in CASE_ACTIONS:
             if r.alert_id is None:
                 out.ignored.append(CaseAction(r, False, "alert_id: the case is required"))

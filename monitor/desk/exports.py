@@ -10,6 +10,8 @@ the same visits always give the same bytes.
   text), CRLF line ends, a header row; text cells that a spreadsheet would
   run as a formula (starting with ``= + - @``, a tab or a carriage return)
   get a leading apostrophe.
+* Names (team, branch, borrower, reason) pass through :func:`monitor.desk.safe.clean`: a control character
+  a record may still hold never reaches a CSV cell or an iCalendar line.
 * :func:`schedule_ics`: an RFC 5545 calendar (built with ``icalendar``) with one
   all-day ``VEVENT`` per planned visit, on its planned date; the ``UID`` is
   ``{borrower_id}-{due date}@{domain}``, so a re-planned visit updates the same
@@ -27,6 +29,7 @@ from typing import Any
 from icalendar import Calendar, Event
 
 from monitor.desk.planner import PlannedVisit, priority_key
+from monitor.desk.safe import clean, clean_text
 
 __all__ = ["COLUMNS", "PRODID", "ordered", "schedule_csv", "schedule_ics", "schedule_rows"]
 
@@ -55,8 +58,10 @@ def schedule_rows(visits: Iterable[PlannedVisit]) -> list[dict[str, Any]]:
     return [_row(p) for p in ordered(visits)]
 
 
-def _guard(text: str) -> str:
-    """A text cell a spreadsheet will show as text, never run as a formula."""
+def _guard(text: str, free: bool = False) -> str:
+    """A text cell a spreadsheet will show as text, never run as a formula, and with no control character
+    (``free``: free text, which keeps tabs and line breaks)."""
+    text = clean_text(text) if free else clean(text)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -68,7 +73,7 @@ def _cell(column: str, value: Any) -> str:
     if column == "late":
         return "true" if value else "false"
     if column in _TEXT_COLUMNS:
-        return _guard(str(value))
+        return _guard(str(value), free=column == "reason")
     return str(value)
 
 
@@ -94,7 +99,7 @@ def schedule_csv(visits: Iterable[PlannedVisit], headers: Mapping[str, str] | No
 
 def _describe(p: PlannedVisit) -> str:
     exposure = f"{p.exposure:.2f}" if p.exposure is not None else "unknown"
-    lines = [f"Reason: {p.reason}" if p.reason else "Reason: (none given)",
+    lines = [f"Reason: {clean(p.reason)}" if p.reason else "Reason: (none given)",
              f"Tier: {p.tier}",
              f"Due: {p.next_visit_due.isoformat()}",
              f"Exposure: {exposure}",
@@ -102,9 +107,9 @@ def _describe(p: PlannedVisit) -> str:
     if p.late:
         lines.append(f"LATE: planned {p.days_late} days after the due date")
     if p.branch:
-        lines.append(f"Branch: {p.branch}")
+        lines.append(f"Branch: {clean(p.branch)}")
     if p.team:
-        lines.append(f"Team: {p.team}")
+        lines.append(f"Team: {clean(p.team)}")
     return "\n".join(lines)
 
 
@@ -123,16 +128,17 @@ def schedule_ics(visits: Iterable[PlannedVisit], *, calendar_name: str, dtstamp:
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", calendar_name)
+    cal.add("x-wr-calname", clean(calendar_name))
     for p in ordered(visits):
         if p.planned is None:
             continue
         event = Event()
-        event.add("uid", f"{p.borrower_id}-{p.next_visit_due.isoformat()}@{domain}")
+        bid = clean(p.borrower_id)
+        event.add("uid", f"{bid}-{p.next_visit_due.isoformat()}@{clean(domain)}")
         event.add("dtstamp", stamp)
         event.add("dtstart", p.planned)
         event.add("dtend", p.planned + timedelta(days=1))
-        event.add("summary", f"[{p.tier}] visit {p.borrower_id}" + (" (late)" if p.late else ""))
+        event.add("summary", f"[{p.tier}] visit {bid}" + (" (late)" if p.late else ""))
         event.add("description", _describe(p))
         event.add("categories", [p.tier])
         event.add("transp", "TRANSPARENT")

@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from monitor.desk.planner import due_visits, plan
+from monitor.desk.safe import clean
 from monitor.desk.teams import TeamsConfig
 from monitor.desk.view import TOPIC_KINDS, DeskView
 
@@ -68,9 +69,9 @@ class _ViewCollector(Collector):
         counts = self._planned_counts(view, today, teams)
         for team in teams:
             d, o = view.due_counts(team, today)
-            due.add_metric([team], d)
-            overdue.add_metric([team], o)
-            planned.add_metric([team], counts.get(team, 0))
+            due.add_metric([clean(team)], d)
+            overdue.add_metric([clean(team)], o)
+            planned.add_metric([clean(team)], counts.get(team, 0))
         yield due
         yield overdue
         yield planned

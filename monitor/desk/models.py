@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from monitor.desk.records import AuditRecord, Reason, UserId
-from monitor.events import InspectionOutcome
+from monitor.desk.records import AuditRecord, NoteText, Reason, UserId
+from monitor.events import EARLIEST, FREE_TEXT_PATTERN, LATEST, InspectionOutcome
 from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry, TierName
 
 __all__ = [
@@ -41,10 +41,9 @@ def _iso_date(value: Any) -> Any:
     raise ValueError("must be a date like 2026-12-01")
 
 
-IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+IsoDateTime = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST), BeforeValidator(_iso_datetime)]
+IsoDate = Annotated[date, Field(ge=EARLIEST.date(), lt=LATEST.date()), BeforeValidator(_iso_date)]
 CaseStatus = Literal["open", "acknowledged", "release_requested", "released"]
-NoteText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
 
 class _In(BaseModel):
@@ -224,7 +223,7 @@ class BorrowerPage(_Out):
 class VisitBody(_In):
     outcome: InspectionOutcome
     inspector: UserId | None = Field(None, description="Who visited; default: the caller")
-    notes: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    notes: Annotated[str, StringConstraints(max_length=4000, pattern=FREE_TEXT_PATTERN)] | None = None
     visited_at: IsoDateTime | None = Field(None, description="When (at most 7 days ago); default: now")
 
 

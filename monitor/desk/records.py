@@ -16,9 +16,9 @@ import hashlib
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from monitor.events import InspectionOutcome
+from monitor.events import FREE_TEXT_PATTERN, NAME_PATTERN, InspectionOutcome
 
 __all__ = [
     "APPROVER_ROLES",
@@ -30,6 +30,7 @@ __all__ = [
     "OverrideDecisionDetails",
     "OverrideDetails",
     "OverrideRequestDetails",
+    "RefusalDetails",
     "ReleaseDetails",
     "Role",
     "VisitDetails",
@@ -43,8 +44,17 @@ APPROVER_ROLES = frozenset({"supervisor", "admin"})
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
-                                          pattern=r"^[^\x00-\x1f\x7f]+$")]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+                                          pattern=NAME_PATTERN)]
+# What a request may say (control, escape and bidi characters refused, as in the event contract) ...
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000,
+                                          pattern=FREE_TEXT_PATTERN)]
+NoteText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000,
+                                            pattern=FREE_TEXT_PATTERN)]
+# ... and what a record read back may hold: records written before the desk refused such characters are
+# still read (nothing on the audit topic is lost); every output neutralises them (monitor.desk.safe).
+StoredReason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+StoredUserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
+                                                pattern=r"^[^\x00-\x1f\x7f]+$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 TierName = Literal["normal", "watch", "warning", "severe"]
 
@@ -61,6 +71,7 @@ class Action(StrEnum):
     approve_override = "approve_override"  # a cap approved: its tier_override event is sent with it
     reject_override = "reject_override"
     record_visit = "record_visit"  # an inspection_completed event is sent with it
+    refused = "refused"  # a request the desk refused (403, four eyes, a conflict): who, what, why; no effect
 
 
 CASE_ACTIONS = frozenset({Action.acknowledge, Action.assign, Action.note, Action.request_release,
@@ -74,14 +85,27 @@ class AuditRecord(BaseModel):
 
     record_id: Id = Field(description="Deterministic: from the user and the request id")
     at: AwareDatetime = Field(description="When the desk accepted the request (wall clock)")
-    user: UserId
+    user: StoredUserId
     role: Role
     action: Action
-    borrower_id: Id
+    borrower_id: Id | None = Field(description="The borrower (the message key); null only for a refusal of a "
+                                   "request that named no borrower")
     alert_id: Id | None = Field(None, description="For case actions: the alert that opened the case (the case id)")
-    reason: Reason
+    reason: StoredReason
     details: dict[str, Any] = Field(default_factory=dict, description="What the action carries (see the action)")
     request_id: Id
+
+    @model_validator(mode="after")
+    def _borrower(self) -> AuditRecord:
+        if self.borrower_id is None and self.action != Action.refused:
+            raise ValueError("borrower_id: required")
+        return self
+
+    @property
+    def key(self) -> bytes:
+        """The message key: the borrower id (one borrower's records share a partition), or for a refusal
+        that named no borrower the user."""
+        return (self.borrower_id if self.borrower_id is not None else "user:" + self.user).encode()
 
 
 class _Details(BaseModel):
@@ -89,7 +113,7 @@ class _Details(BaseModel):
 
 
 class AssignDetails(_Details):
-    assignee: UserId
+    assignee: StoredUserId
 
 
 class NoteDetails(_Details):
@@ -123,6 +147,18 @@ class OverrideRequestDetails(_Details):
 class OverrideDecisionDetails(_Details):
     request: Id = Field(description="record_id of the request_override record")
     event_id: Id | None = Field(None, description="The tier_override event sent (approvals)")
+
+
+class RefusalDetails(_Details):
+    """What was refused: the operation (method and route template), the answer given, and the action
+    the request asked for when it named one."""
+
+    method: str
+    route: str
+    status: int = Field(description="The HTTP status answered (403, 404 for a borrower outside the caller's "
+                        "teams, 409)")
+    attempted: str | None = Field(None, description="The action asked for (acknowledge, approve_release, ...)")
+    answered: str = Field(description="What the caller was told")
 
 
 class VisitDetails(_Details):

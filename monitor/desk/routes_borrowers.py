@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from monitor.desk.auth import Principal
@@ -20,8 +20,11 @@ from monitor.desk.models import (
     ReasonBody,
     VisitBody,
 )
+from monitor.desk.params import BorrowerId, RecordId
 from monitor.desk.present import borrower_page, request_out
 from monitor.desk.records import Action, AuditRecord, OverrideDecisionDetails, event_id_for
+from monitor.desk.refusals import Refused, not_found
+from monitor.events import NAME_PATTERN
 from monitor.desk.view import Book, DeskView
 from monitor.desk.web import (
     ACT_CASES,
@@ -44,8 +47,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
 
-BorrowerId = Annotated[str, Path(min_length=1, max_length=128)]
-RecordId = Annotated[str, Path(min_length=1, max_length=128, description="record_id of the request_override record")]
 _TIERS = ("normal", "watch", "warning", "severe")
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Problem}, 409: {"model": Problem},
                                             503: {"model": Problem}, 202: {"model": CommandResult}}
@@ -54,8 +55,11 @@ _CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _readable(who: Principal, book: Book) -> None:
+    """An inspector's request for a borrower outside their teams is refused (and recorded) but answered like
+    one for a borrower that does not exist: the answer does not tell which ids exist."""
     if who.role == "inspector" and not who.in_team(book.team):
-        raise HTTPException(403, "an inspector sees only the borrowers of their own teams")
+        raise Refused(404, not_found(book.borrower_id), why="an inspector sees only the borrowers of their own "
+                      "teams", borrower_id=book.borrower_id)
 
 
 @router.get("/borrowers/{borrower_id}", response_model=BorrowerPage, tags=["borrowers"],
@@ -77,8 +81,18 @@ async def audit(request: Request, borrower_id: BorrowerId,
     view = ctx_of(request).desk.view
     book = view.books.get(borrower_id)
     if book is None or not (book.known or book.records):
-        raise HTTPException(404, f"borrower {borrower_id!r} not found")
+        raise HTTPException(404, not_found(borrower_id))
     return list(book.records)
+
+
+@router.get("/refusals", response_model=list[AuditRecord], tags=["borrowers"])
+async def refusals(request: Request, who: Principal = require(AUDIT, "read the audit trail"),
+                   user: Annotated[str | None, Query(min_length=1, max_length=128, pattern=NAME_PATTERN)] = None,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AuditRecord]:
+    """Requests the desk refused (403, four eyes, conflicts, another team's borrower), newest first: who, what,
+    why refused. Each is also in its borrower's audit trail when it named one."""
+    found = [r for r in reversed(ctx_of(request).desk.view.refusals) if user is None or r.user == user]
+    return found[:limit]
 
 
 def _computed_tier(book: Book) -> str | None:
@@ -214,7 +228,8 @@ async def record_visit(request: Request, borrower_id: BorrowerId, body: VisitBod
     book = book_of(ctx.desk.view, borrower_id)
     team = book.team
     if not who.in_team(team):
-        raise HTTPException(403, "an inspector records visits only for the borrowers of their own teams")
+        raise Refused(404, not_found(borrower_id), why="an inspector records visits only for the borrowers of "
+                      "their own teams", borrower_id=borrower_id)
     if team is None:
         raise HTTPException(409, "the borrower has no inspection team yet")
     now = ctx.now()

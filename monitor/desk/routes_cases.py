@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from monitor._time import to_us
@@ -25,8 +25,10 @@ from monitor.desk.models import (
     Problem,
     ReasonBody,
 )
+from monitor.desk.params import CaseId
 from monitor.desk.present import CursorError, alert_item, case_detail, case_summary, decode_cursor, encode_cursor
 from monitor.desk.records import Action, AuditRecord
+from monitor.events import NAME_PATTERN
 from monitor.desk.web import (
     ACT_CASES,
     APPROVE,
@@ -48,10 +50,9 @@ router = APIRouter(prefix="/api/v1", tags=["alerts and cases"])
 Tier = Literal["normal", "watch", "warning", "severe"]
 Kind = Literal["raised", "escalated", "de_escalated", "cleared"]
 StatusFilter = Literal["open", "acknowledged", "release_requested", "released", "active"]
-Label = Annotated[str, Query(min_length=1, max_length=100)]
+Label = Annotated[str, Query(min_length=1, max_length=100, pattern=NAME_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Cursor = Annotated[str | None, Query(max_length=400, description="next_cursor of the previous page")]
-CaseId = Annotated[str, Path(min_length=1, max_length=128, description="The alert that opened the case")]
 _CASE_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Problem}, 409: {"model": Problem},
                                                   503: {"model": Problem}}
 

@@ -32,11 +32,12 @@ import logging
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from monitor.desk.models import IsoDate, Problem
-from monitor.desk.routes_teams import FEED_DAYS, team_calendar
+from monitor.desk.params import TeamId
+from monitor.desk.routes_teams import FEED_DAYS, known_team, team_calendar
 from monitor.desk.web import TEAM_READ, ctx_of
 
 __all__ = ["FeedKeyMask", "mask_feed_keys", "router"]
@@ -80,7 +81,6 @@ def _install_mask() -> None:
 
 _install_mask()
 
-TeamId = Annotated[str, Path(min_length=1, max_length=100)]
 FeedKey = Annotated[str, Query(min_length=1, max_length=512,
                                description="The user's calendar feed key (monitor users feed-key); not a bearer token")]
 
@@ -96,7 +96,7 @@ async def team_feed(request: Request, team: TeamId, key: FeedKey,
     """A team's visits as an iCalendar feed to subscribe to, opened by a feed key (no bearer token)."""
     ctx = ctx_of(request)
     who = ctx.auth.feed_principal(key)
-    if who is None or who.role not in TEAM_READ or not who.in_team(team):
+    if who is None or who.role not in TEAM_READ or not who.in_team(team) or not known_team(ctx, who, team):
         raise HTTPException(404, _NOT_FOUND)
     request.state.user = who.user
     body = team_calendar(ctx, team, start, end, days=FEED_DAYS)

@@ -6,29 +6,40 @@ from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from monitor.desk.auth import Principal
 from monitor.desk.exports import ordered, schedule_csv, schedule_ics
 from monitor.desk.models import ForecastOut, IsoDate, PlannedVisitOut, PlanOut, Problem, ScheduleOut
+from monitor.desk.params import TeamId
+from monitor.desk.safe import content_disposition
 from monitor.desk.planner import MAX_HORIZON_DAYS, DueVisit, PlannedVisit, TeamForecast, due_visits, forecast, plan
 from monitor.desk.web import READ_CASES, TEAM_READ, Context, ctx_of, require
 
-__all__ = ["FEED_DAYS", "router", "team_calendar"]
+__all__ = ["FEED_DAYS", "known_team", "router", "team_calendar"]
 
 router = APIRouter(prefix="/api/v1", tags=["teams"])
 
-TeamId = Annotated[str, Path(min_length=1, max_length=100)]
-_ERRORS: dict[int | str, dict[str, Problem | type[Problem]]] = {403: {"model": Problem}}
+_ERRORS: dict[int | str, dict[str, Problem | type[Problem]]] = {403: {"model": Problem}, 404: {"model": Problem}}
 _MAX_SPAN = 3660
 FEED_DAYS = 90  # a subscribed calendar feed's default end: today + 90 days
 
 
-def _team(who: Principal, team: str) -> str:
+def _team(ctx: Context, who: Principal, team: str) -> str:
+    """``team`` when the caller may read it (403 first: an inspector learns nothing of other teams) and the desk
+    knows it: a team of the schedule, of the teams file, or the inspector's own (404 otherwise)."""
     if not who.in_team(team):
         raise HTTPException(403, "an inspector sees only the schedules of their own teams")
+    if not known_team(ctx, who, team):
+        raise HTTPException(404, f"team {team!r} not found (no borrower has it and the teams file does not "
+                            "list it)")
     return team
+
+
+def known_team(ctx: Context, who: Principal, team: str) -> bool:
+    """Whether ``team`` is the caller's own, listed in the teams file, or held by a borrower of the schedule."""
+    return team in who.teams or team in ctx.teams.teams or team in ctx.desk.view.teams()
 
 
 def _visits(ctx: Context, team: str, until: date) -> list[DueVisit]:
@@ -47,8 +58,8 @@ def _planned(ctx: Context, team: str, start: date | None, end: date | None,
     end = end or today + timedelta(days=days)
     if start is not None and start > end:
         raise HTTPException(422, "start: must not be after end")
-    if (end - (start or today)).days > _MAX_SPAN or (end - today).days > _MAX_SPAN:
-        raise HTTPException(422, f"end: at most {_MAX_SPAN} days ahead")
+    if (end - today).days > _MAX_SPAN:
+        raise HTTPException(422, f"end: at most {_MAX_SPAN} days after today")
     horizon = min(MAX_HORIZON_DAYS, max(1, (end - today).days + 1))
     planned = plan(_visits(ctx, team, end), today, ctx.teams, horizon=horizon)
     lo = start or date.min
@@ -68,7 +79,7 @@ async def schedule(request: Request, team: TeamId, start: StartQ = None, end: En
                    who: Principal = require(TEAM_READ, "read schedules")) -> ScheduleOut:
     """Visits due in [start, end] with tier, reason, exposure, days overdue and the planned date."""
     ctx = ctx_of(request)
-    today, end, planned = _planned(ctx, _team(who, team), start, end)
+    today, end, planned = _planned(ctx, _team(ctx, who, team), start, end)
     return ScheduleOut(team=team, start=start, end=end, today=today, teams_version=ctx.teams.version,
                        items=[_out(p) for p in ordered(planned)])
 
@@ -79,10 +90,9 @@ async def schedule_as_csv(request: Request, team: TeamId, start: StartQ = None, 
                           who: Principal = require(TEAM_READ, "read schedules")) -> Response:
     """The schedule as CSV (opens in a spreadsheet; UTF-8 with BOM for Chinese text)."""
     ctx = ctx_of(request)
-    _, end, planned = _planned(ctx, _team(who, team), start, end)
-    name = f"schedule-{team}-{end.isoformat()}.csv".encode("ascii", "replace").decode().replace('"', "_")
+    _, end, planned = _planned(ctx, _team(ctx, who, team), start, end)
     return Response(schedule_csv(planned), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": content_disposition(f"schedule-{team}-{end.isoformat()}.csv")})
 
 
 @router.get("/teams/{team}/schedule.ics", response_class=Response, responses={
@@ -90,8 +100,9 @@ async def schedule_as_csv(request: Request, team: TeamId, start: StartQ = None, 
 async def schedule_as_ics(request: Request, team: TeamId, start: StartQ = None, end: EndQ = None,
                           who: Principal = require(TEAM_READ, "read schedules")) -> Response:
     """The schedule as an iCalendar feed: one all-day event per planned visit."""
-    return Response(team_calendar(ctx_of(request), _team(who, team), start, end),
-                    media_type="text/calendar; charset=utf-8")
+    ctx = ctx_of(request)
+    return Response(team_calendar(ctx, _team(ctx, who, team), start, end), media_type="text/calendar; charset=utf-8",
+                    headers={"Content-Disposition": content_disposition(f"schedule-{team}.ics")})
 
 
 def team_calendar(ctx: Context, team: str, start: date | None, end: date | None, days: int = 30) -> bytes:
@@ -110,7 +121,7 @@ async def team_plan(request: Request, team: TeamId,
     """Every due visit with a planned date within the horizon (capacity-aware), late ones flagged."""
     ctx = ctx_of(request)
     today = ctx.today()
-    visits = _visits(ctx, _team(who, team), today + timedelta(days=horizon))
+    visits = _visits(ctx, _team(ctx, who, team), today + timedelta(days=horizon))
     planned = plan(visits, today, ctx.teams, horizon=horizon, placement=placement)
     return PlanOut(team=team, today=today, horizon=horizon, placement=placement, teams_version=ctx.teams.version,
                    items=[_out(p) for p in planned])
@@ -129,7 +140,7 @@ async def team_forecast(request: Request, team: TeamId, days: Days = 30,
     """The team's workload over the next ``days`` days against its capacity."""
     ctx = ctx_of(request)
     today = ctx.today()
-    visits = _visits(ctx, _team(who, team), today + timedelta(days=days))
+    visits = _visits(ctx, _team(ctx, who, team), today + timedelta(days=days))
     rows = [r for r in forecast(visits, today, ctx.teams, days=days) if r.team == team]
     if not rows:  # a team with no visits, not in the teams file: its (default) capacity
         cap = ctx.teams.capacity(team)

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from monitor._time import to_us
 from monitor.desk.cases import ACTIVE_STATUSES, AlertRow, Case, Derived, OverrideRequest, derive
 from monitor.desk.index import FacetIndex
-from monitor.desk.records import AuditRecord
+from monitor.desk.records import Action, AuditRecord
 from monitor.outputs import Alert, ScheduleEntry
 
 __all__ = ["Batch", "Book", "DeskView", "DetailRow", "SchedRow", "ALERTS", "AUDIT", "BORROWERS", "SCHEDULE",
@@ -161,6 +161,7 @@ class DeskView:
         self._texts: dict[str, str] = {}
         self.records: dict[str, AuditRecord] = {}
         self.pending_overrides: dict[str, OverrideRequest] = {}
+        self.refusals: list[AuditRecord] = []  # refused requests, in the order read (also in their borrower's records)
         self.case_counts: Counter[str] = Counter()
         self.read: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
@@ -278,11 +279,16 @@ class DeskView:
         if value is None:
             raise ValueError("empty message")
         rec = AuditRecord.model_validate_json(value)
-        if key is not None and key.decode("utf-8", "replace") != rec.borrower_id:
+        if key is not None and key != rec.key:
             raise ValueError(f"key differs from borrower_id {rec.borrower_id!r}")
         if rec.record_id in self.records:
             return  # a request sent again
         self.records[rec.record_id] = rec
+        if rec.action == Action.refused:
+            self.refusals.append(rec)
+            if rec.borrower_id is None:
+                batch.records.append(rec.record_id)
+                return
         book = self._book(rec.borrower_id)
         if book.records:
             book.records.append(rec)

@@ -52,7 +52,7 @@ def record(user: str, role: str, action: Action, bid: str, request: str, *, case
 
 def audit_item(raw: bytes) -> tuple[str, bytes, bytes]:
     doc = AuditRecord.model_validate_json(raw)
-    return (AUDIT, doc.borrower_id.encode(), raw)
+    return (AUDIT, doc.key, raw)
 
 
 def portfolio(n: int = 6) -> list[tuple[str, bytes | None, bytes | None]]:
@@ -93,7 +93,7 @@ class LoopbackDesk(Desk):
         if record is not None:
             self.records.append(record)
             if self.loop_back:
-                self.ingest([(AUDIT, record.borrower_id.encode(), record.model_dump_json().encode())])
+                self.ingest([(AUDIT, record.key, record.model_dump_json().encode())])
         self.events.extend(events)
 
 

@@ -119,9 +119,16 @@ def test_case_actions_round_trip_with_reasons_and_four_eyes_on_the_release():
         assert all(a["applied"] for a in detail["actions"]) and detail["signals"]
         audit = (await c.get("/api/v1/borrowers/B0/audit", headers=bearer("super"))).json()
         assert [(a["user"], a["action"], a["reason"]) for a in audit] == [
-            ("rita", "acknowledge", "taking it"), ("rita", "assign", "his region"), ("ralf", "note", "plan"),
-            ("ada", "request_release", "cured"), ("sam", "approve_release", "verified")]
-        assert len(desk.records) == 5  # the refused ones were never written
+            ("rita", "acknowledge", "taking it"),
+            ("ralf", "refused", "the case is acknowledged, not open"),
+            ("rita", "assign", "his region"), ("ralf", "note", "plan"),
+            ("ada", "request_release", "cured"),
+            ("ada", "refused", "four eyes: the approver must not be the officer who requested the release"),
+            ("sam", "approve_release", "verified")]
+        refused = [a for a in audit if a["action"] == "refused"]  # on file as refusals: who, what, why; no effect
+        assert [(a["details"]["attempted"], a["details"]["status"], a["alert_id"]) for a in refused] == [
+            ("acknowledge", 409, case), ("approve_release", 403, case)]
+        assert refused[1]["details"]["route"] == "/api/v1/cases/{case_id}/release-approval"
 
     run(t)
 
@@ -271,7 +278,7 @@ def test_recording_a_visit_sends_an_inspection_for_the_borrowers_team():
         assert (ev.event_id, ev.team, ev.inspector, ev.outcome, ev.notes, ev.occurred_at) == \
             (event_id_for("ivan", "v1"), "T1", "ivan", "concern", "仓库空置", NOW)
         r = await c.post("/api/v1/borrowers/B1/visits", json={"outcome": "normal"}, headers=bearer("insp1"))
-        assert r.status_code == 403  # B1 belongs to T2
+        assert (r.status_code, r.json()) == (404, {"detail": "borrower 'B1' not found"})  # B1 belongs to T2
         r = await c.post("/api/v1/borrowers/B0/visits", json={"outcome": "normal",
                                                                "visited_at": (NOW - timedelta(days=9)).isoformat()},
                          headers=bearer("insp1"))

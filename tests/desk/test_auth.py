@@ -85,7 +85,8 @@ def test_tokens_are_compared_in_constant_time_against_every_user(monkeypatch):
     assert all(len(a) == len(b) == 64 for a, b in calls)  # hashes, never the token itself
 
 
-# (method, path, body, roles allowed); inspectors of T1 may reach T1 (B0) but not T2 (B1)
+# (method, path, body, roles allowed); inspectors of T1 may reach T1 (B0) but not T2 (B1): another team's borrower
+# is answered 404, like one that does not exist
 CASE = "{case}"
 MATRIX = [
     ("GET", "/api/v1/alerts", None, {"risk", "risk2", "super", "super2", "admin"}),
@@ -143,6 +144,9 @@ def test_every_endpoint_answers_401_without_a_valid_token_and_403_outside_role_o
             assert status == 401 and challenge == "Bearer", (method, path, who, status)
         elif who in roles:
             assert status not in (401, 403), (method, path, who, status)
+        elif who.startswith("insp") and path.startswith("/api/v1/borrowers/") and \
+                not path.endswith(("/overrides", "/audit")):
+            assert status == 404, (method, path, who, status)  # as for a borrower that does not exist
         else:
             assert status == 403, (method, path, who, status)
         checked += 1

@@ -270,9 +270,12 @@ def test_an_inspector_of_one_team_cannot_see_or_change_another_teams_visits(desk
              == 200, 60, "B4 known to the desk")
     assert httpx.get(serve.url + "/api/v1/teams/T2/schedule", headers=e.h("insp1")).status_code == 403
     assert httpx.get(serve.url + "/api/v1/teams/T2/schedule.ics", headers=e.h("insp1")).status_code == 403
-    assert httpx.get(serve.url + "/api/v1/borrowers/B4", headers=e.h("insp1")).status_code == 403
+    hidden = httpx.get(serve.url + "/api/v1/borrowers/B4", headers=e.h("insp1"))  # T2's: as if it did not exist
+    missing = httpx.get(serve.url + "/api/v1/borrowers/B404", headers=e.h("insp1"))
+    assert (hidden.status_code, hidden.json()) == (404, {"detail": "borrower 'B4' not found"})
+    assert (missing.status_code, missing.json()) == (404, {"detail": "borrower 'B404' not found"})
     r = httpx.post(serve.url + "/api/v1/borrowers/B4/visits", json={"outcome": "normal"}, headers=e.h("insp1"))
-    assert r.status_code == 403
+    assert (r.status_code, r.json()) == (404, {"detail": "borrower 'B4' not found"})
     own = _get(serve, "/api/v1/teams/T1/schedule", e.h("insp1"), end=(NOW + timedelta(days=400)).date().isoformat())
     assert {i["borrower_id"] for i in own["items"]} >= {"B1"} and all(i["team"] == "T1" for i in own["items"])
     r = httpx.post(serve.url + "/api/v1/borrowers/B1/visits", json={"outcome": "concern", "notes": "停产"},
@@ -286,6 +289,38 @@ def test_an_inspector_of_one_team_cannot_see_or_change_another_teams_visits(desk
     wait_for(inspected, 60, "B1's schedule moved by the recorded visit")
     trail = [json.loads(m.value) for m in read_topic(e.broker.bootstrap, e.topics.audit)]
     assert not any(d["borrower_id"] == "B4" and d["action"] == "record_visit" for d in trail)
+    refused = [(d["user"], d["borrower_id"], d["details"]["route"], d["details"]["status"]) for d in trail
+               if d["action"] == "refused" and d["user"] == "ivan"]  # on the audit topic, with who and what
+    assert ("ivan", "B4", "/api/v1/borrowers/{borrower_id}", 404) in refused
+    assert ("ivan", "B4", "/api/v1/borrowers/{borrower_id}/visits", 404) in refused
+    assert ("ivan", None, "/api/v1/teams/{team}/schedule", 403) in refused
+    log = (e.tmp / "serve-a.log").read_text()
+    assert '"user": "ivan"' in log and '"route": "/api/v1/borrowers/{borrower_id}"' in log  # request lines
+
+
+def test_control_characters_in_a_name_get_an_answer_never_a_dropped_connection_and_slashes_work(desk):
+    """Over real HTTP (uvicorn, h11): a team name with LF, CR or NUL is refused with a 422, never a 500 or
+    a connection closed without an answer; a borrower id with a slash opens."""
+    e, serve = desk, desk.serves[0]
+    for char in ("%0A", "%0D", "%00", "%0D%0AX-Injected:%201"):
+        for route in (f"/api/v1/teams/T{char}1/schedule.csv", f"/api/v1/teams/T{char}1/schedule.ics",
+                      f"/api/v1/teams/T{char}1/schedule"):
+            r = httpx.get(serve.url + route, headers=e.h("risk"), timeout=10)
+            assert r.status_code == 422 and "control character" in r.text, (route, r.status_code, r.text)
+            assert "x-injected" not in r.headers
+        r = httpx.get(f"{serve.url}/api/v1/feeds/T{char}1.ics", params={"key": "feed_nope"}, timeout=10)
+        assert r.status_code == 422, (char, r.text)
+    r = httpx.get(serve.url + "/api/v1/teams/NOPE/schedule", headers=e.h("risk"), timeout=10)
+    assert r.status_code == 404
+    _produce(e.env, e.tmp / "slash.jsonl", [f.profile(T0, bid="B/5", team="T1", branch="SH01", eid="B/5-profile"),
+                                             f.overdue(NOW - timedelta(hours=2), 45, bid="B/5", eid="B/5-od")])
+    page = wait_for(lambda: (r := httpx.get(serve.url + "/api/v1/borrowers/B%2F5", headers=e.h("insp1"),
+                                            timeout=10)).status_code == 200 and r.json()["detail"] and r.json(),
+                    90, "the borrower B/5 opened by its encoded id")
+    assert page["borrower_id"] == "B/5" and page["detail"]["as_of"] is not None
+    r = httpx.post(serve.url + "/api/v1/borrowers/B%2F5/visits", json={"outcome": "normal"}, headers=e.h("insp1"),
+                   timeout=30)
+    assert r.status_code == 200, r.text
 
 
 def _snapshot(e: Env, serve: Serve) -> Any:

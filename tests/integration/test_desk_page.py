@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -182,6 +183,8 @@ def test_an_officer_sees_a_live_alert_arrive_opens_the_case_and_acknowledges_it(
     signal = _wait(d, 15, "the overdue signal with its evidence",
                    lambda d: (s := _css(d, '#case table.signals tr[data-rule="overdue.dpd"]')) and s[0])
     evidence = signal.text
+    as_of = _wait(d, 10, "the detail's as-of instant", lambda d: (x := _css(d, "#case .as-of")) and x[0].text)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d.*", as_of), as_of  # the instant the detail describes
     assert "B3-od" in evidence and "days_past_due = 45" in evidence and "预警" in evidence, evidence
 
     d.find_element(By.ID, "action-acknowledge").click()

@@ -89,7 +89,8 @@ export async function download(path, query, fallbackName) {
   }
   if (!response.ok) throw await errorOf(response);
   const disposition = response.headers.get("content-disposition") || "";
-  const named = /filename="([^"]+)"/.exec(disposition);
+  const utf8 = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+  const named = utf8 ? [null, decodeURIComponent(utf8[1])] : /filename="([^"]+)"/.exec(disposition);
   const blob = await response.blob();
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);

@@ -207,6 +207,7 @@ export class CaseView {
     if (!detail) return h("p", { class: "muted" }, t("borrower.no_detail"));
     const p = detail.profile || {};
     const parts = [h("dl", { class: "facts" },
+      fact("borrower.as_of", h("span", { class: "as-of" }, when(detail.as_of))),
       fact("borrower.tier", h("span", {}, badge("tier", detail.tier), " ", t("borrower.computed"), " ",
         label("tier", detail.computed_tier))),
       fact("col.exposure", money(p.exposure)), fact("borrower.segment", p.segment || "—"),

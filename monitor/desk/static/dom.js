@@ -65,12 +65,18 @@ export function h(tag, attrs, ...children) {
   return node;
 }
 
+// Control, escape and bidi characters (a record written before the desk refused them) shown as U+FFFD:
+// they never reorder or hide what a reader sees. Tabs and line breaks stay (notes).
+const UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+export function safeText(text) { return String(text).replace(UNSAFE, "\ufffd"); }
+
 function append(node, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
     if (Array.isArray(child)) append(node, child);
     else if (child instanceof Node) node.appendChild(child);
-    else node.appendChild(document.createTextNode(String(child)));
+    else node.appendChild(document.createTextNode(safeText(child)));
   }
 }
 

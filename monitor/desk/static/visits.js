@@ -184,6 +184,8 @@ export class VisitsView {
       h("div", { class: "case-head" }, h("h2", {}, t("visit.borrower"), " ", h("span", { class: "mono" }, page.borrower_id)),
         h("span", { class: "head-badges" }, badge("tier", detail.tier || entry.tier))),
       h("dl", { class: "facts" },
+        h("div", { class: "fact" }, h("dt", {}, t("borrower.as_of")),
+          h("dd", { class: "as-of" }, when(detail.as_of))),
         h("div", { class: "fact" }, h("dt", {}, t("col.team")), h("dd", {}, entry.team || "—")),
         h("div", { class: "fact" }, h("dt", {}, t("case.next_due")), h("dd", { id: "next-due" }, h("strong", {}, day(entry.next_visit_due)))),
         h("div", { class: "fact" }, h("dt", {}, t("col.reason")), h("dd", { id: "due-reason" }, entry.reason || "—")),
