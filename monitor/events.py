@@ -150,8 +150,8 @@ _TEXT_CONTROLS = frozenset((0x09, 0x0A, 0x0D))
 
 # Every instant of the contract lies in [EARLIEST, LATEST): a date outside it is a typing or system error
 # (9999-12-31 as "no date"), and the dates computed from it (the first visit, an override's end) must fit.
-EARLIEST = datetime(1950, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _BOUNDS = frozenset({EARLIEST.date().isoformat(), LATEST.date().isoformat()})
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -189,7 +189,7 @@ class _Event(BaseModel):
 
     event_id: Id = Field(description="Unique per event; re-sent copies are ignored as duplicates")
     borrower_id: Id = Field(description="The borrower (obligor); the Kafka message key")
-    occurred_at: Instant = Field(description="ISO 8601 instant WITH a UTC offset, from 1950 to 2099")
+    occurred_at: Instant = Field(description="ISO 8601 instant WITH a UTC offset, in the years 1900-2199")
     source: Text | None = Field(default=None, description="The upstream system")
 
 
@@ -205,7 +205,7 @@ class LoanProfile(_Event):
     product: Text
     mitigation: Mitigation
     grade: Grade = Field(description="Initial grade; used only while no grade is known")
-    disbursed_at: Instant = Field(description="When the loan was paid out; from 1950 to 2099")
+    disbursed_at: Instant = Field(description="When the loan was paid out; in the years 1900-2199")
     name: Text | None = Field(default=None, description="Borrower name (personal data: never logged)")
 
 
@@ -330,6 +330,15 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return "".join(parts)
 
 
+def _utc_text(value: Any) -> str:
+    """An instant as ``9999-12-30T16:00:00Z`` (UTC), or the input as given when it has none."""
+    try:
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return at.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    except (ValueError, OverflowError):
+        return str(value)[:40]
+
+
 def contract_message(err: Any) -> str | None:
     """The message of a refused control character or out-of-range instant (one of ``exc.errors()``), or None
     when the error is of another kind. Shared with the desk's request validation."""
@@ -343,7 +352,7 @@ def contract_message(err: Any) -> str | None:
         return msg + " (no control, escape or bidi-override characters" + (
             "; tab and line breaks are allowed)" if free else ")")
     if kind in ("greater_than_equal", "less_than") and str(ctx.get("ge", ctx.get("lt")))[:10] in _BOUNDS:
-        return f"must be from {EARLIEST.date()} to {LATEST.year - 1}-12-31 (UTC)"
+        return f"{_utc_text(err.get('input'))} is outside the supported years {EARLIEST.year}-{LATEST.year - 1}"
     return None
 
 

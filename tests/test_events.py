@@ -1,5 +1,5 @@
 """The event contract refuses what would break an output or stop the engine: control characters in names,
-control, escape and bidi characters in free text, instants outside 1950-2099 (issue 12)."""
+control, escape and bidi characters in free text, instants outside the years 1900-2199 (issue 12)."""
 
 from __future__ import annotations
 
@@ -88,24 +88,26 @@ def test_notes_and_reasons_keep_several_lines_and_tabs(kind, name):
 
 
 @pytest.mark.parametrize(("kind", "name"), INSTANTS)
-@pytest.mark.parametrize("value", ["9999-12-31T00:00:00+00:00", "2100-01-01T00:00:00Z", "1949-12-31T23:59:59Z",
-                                   "0001-01-01T00:00:00+00:00"])
-def test_every_instant_is_bounded_to_1950_through_2099(kind, name, value):
+@pytest.mark.parametrize(("value", "utc"), [("9999-12-31T00:00:00+08:00", "9999-12-30T16:00:00Z"),
+                                            ("2200-01-01T00:00:00Z", "2200-01-01T00:00:00Z"),
+                                            ("1900-01-01T07:59:59+08:00", "1899-12-31T23:59:59Z"),
+                                            ("0001-01-01T00:00:00+00:00", "0001-01-01T00:00:00Z")])
+def test_every_instant_is_bounded_to_the_years_1900_through_2199(kind, name, value, utc):
     changes = {name: value}
     if name == "occurred_at" and kind == "tier_override":
-        changes["until"] = "2100-06-01T00:00:00Z"
+        changes["until"] = "2200-06-01T00:00:00Z"
     reason = refused(doc(kind, **changes))
-    assert f"{name}: must be from 1950-01-01 to 2099-12-31 (UTC)" in reason, reason
+    assert f"{name}: {utc} is outside the supported years 1900-2199" in reason, reason
 
 
 def test_a_profile_at_the_last_allowed_instant_goes_through_the_engine():
     """The latest accepted dates still give a first visit date and a detail (no overflow)."""
-    last = "2099-12-31T23:59:59+00:00"
+    last = "2199-12-31T23:59:59+00:00"
     engine = Engine(default_policy())
     state = engine.new_state("B1")
     engine.apply(state, parse_event(json.dumps(doc("loan_profile", occurred_at=last, disbursed_at=last))))
     entry = engine.schedule_entry(state)
-    assert entry.next_visit_due is not None and entry.next_visit_due.year == 2100
+    assert entry.next_visit_due is not None and entry.next_visit_due.year == 2200
     assert engine.detail(state).profile is not None
 
 
@@ -117,7 +119,7 @@ def test_replay_rejects_a_far_future_profile_with_its_reason_and_keeps_the_rest(
     path.write_text("".join(json.dumps(d) + "\n" for d in (bad, good, named)))
     result = replay([path], default_policy())
     assert [(r.line, r.reason) for r in result.rejects] == [
-        (1, "disbursed_at: must be from 1950-01-01 to 2099-12-31 (UTC)"),
+        (1, "disbursed_at: 9999-12-31T00:00:00Z is outside the supported years 1900-2199"),
         (3, "team: control character U+000A not allowed (no control, escape or bidi-override characters)")]
     assert sorted(result.states) == ["B2"]
 
