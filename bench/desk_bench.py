@@ -79,10 +79,11 @@ from monitor.desk.records import Action, AuditRecord, event_id_for, record_id_fo
 from monitor.desk.service import Desk
 from monitor.desk.view import ALERTS, AUDIT, BORROWERS, SCHEDULE
 from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry
+from monitor.rules.loader import default_policy
 
 TZ = timezone(timedelta(hours=8))
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=TZ)
-POLICY = "default-2026.11"
+POLICY = default_policy().version
 RANK = ("normal", "watch", "warning", "severe")
 CITIES = ("shanghai", "hangzhou", "nanjing", "suzhou", "ningbo", "hefei", "wuxi", "shenzhen")
 INDUSTRIES = ("manufacturing", "wholesale_retail", "construction", "real_estate", "transport_logistics",
@@ -301,19 +302,23 @@ class Builder:
         due_in = {"normal": rng.randint(-20, 180), "watch": rng.randint(-5, 30), "warning": rng.randint(-3, 14),
                   "severe": rng.randint(-2, 7)}[tier]
         due = (NOW + timedelta(days=due_in)).date()
-        reason = (f"tier {tier} since {tier_since.date()}: visit within "
-                  f"{ {'watch': 30, 'warning': 14, 'severe': 7, 'normal': 90}[tier]} days" if tier_since is not None
-                  else f"periodic visit for {seg} borrowers every 180 days")
+        if tier_since is not None:
+            reason, params = "tier_raised", {"raised": tier_since.date().isoformat(), "tier": tier,
+                                             "days": {"watch": 30, "warning": 10, "severe": 5, "normal": 90}[tier]}
+        else:
+            reason, params = "inspected", {"visited": (NOW - timedelta(days=30)).date().isoformat(), "days": 180,
+                                           "basis": "interval"}
         detail = BorrowerDetail.model_validate({
             "borrower_id": bid, "as_of": as_of, "policy_version": POLICY, "profile": profile, "tier": tier,
             "computed_tier": tier, "tier_since": tier_since, "signals": signals, "overrides": [],
             "lawsuits": lawsuits, "overdue_accounts": accounts, "highest_dpd": dpd,
             "min_classification": ("normal" if dpd == 0 else "special_mention" if dpd <= 90 else "substandard"),
             "bureau": bureau, "last_visit": visit, "next_visit_due": due, "next_visit_reason": reason,
+            "next_visit_reason_params": params,
             "alerts": n_alerts, "events_before_profile": 0})
         out.records[BORROWERS].append((key, detail.model_dump_json().encode()))
         entry = ScheduleEntry(borrower_id=bid, next_visit_due=due, team=team, branch=branch, tier=tier,  # type: ignore[arg-type]
-                              reason=reason, policy_version=POLICY)
+                              reason=reason, reason_params=params, policy_version=POLICY)
         out.records[SCHEDULE].append((key, entry.model_dump_json().encode()))
 
     def audit(self, bid: str, key: bytes, status: str, times: list[datetime], team: str, out: Built) -> None:

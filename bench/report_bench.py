@@ -30,6 +30,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from monitor.rules.loader import default_policy  # noqa: E402
+
+POLICY_VERSION = default_policy().version  # the report is built with the shipped policy
 S = 1_000_000  # microseconds per second
 T0 = 1_704_038_400 * S  # 2024-01-01T00:00:00+08:00
 T_END = 1_767_196_800 * S  # 2026-01-01T00:00:00+08:00 = the replay's as-of
@@ -124,7 +128,7 @@ def generate(d: Path, n: int, total: int, seed: int) -> None:
                        f'"thresholds":{th},"event_ids":["e{i}"]}}')
             lines.append(f'{{"alert_id":"{i:032x}","borrower_id":"{bid}","kind":"{KINDS[kind[i]]}",'
                          f'"from_tier":"{TIERS[frm[i]]}","to_tier":"{TIERS[tt]}","computed_tier":"{TIERS[tt]}",'
-                         f'"at":"{a}","signals":[{sig}],"policy_version":"default-2026.11",'
+                         f'"at":"{a}","signals":[{sig}],"policy_version":"{POLICY_VERSION}",'
                          f'"next_visit_due":null,"team":"t{team[b[i]]}","branch":"br{branch[b[i]]}",'
                          f'"sequence":{seq[i]}}}')
         write_lines(path, lines, "a")
@@ -143,8 +147,9 @@ def generate(d: Path, n: int, total: int, seed: int) -> None:
     why = np.concatenate([np.zeros(n, np.int8), np.ones(n * vis, np.int8), np.full(up.size, 2, np.int8)])
     sdue = np.concatenate([np.full(n, (T0 + 30 * DAY) // DAY), (vt + 90 * DAY) // DAY, (t_of[up] + 14 * DAY) // DAY])
     so = np.lexsort((sb, st))
-    reasons = ("first post-loan check: 30 days after disbursement", "inspected {d}: every 90 days (normal, grade BB, "
-               "unsecured)", "tier raised on {d}: visit within 14 days")
+    reasons = ('"first_visit","reason_params":{{"disbursed":"{d}","days":30}}',
+               '"inspected","reason_params":{{"visited":"{d}","days":90,"basis":"interval"}}',
+               '"tier_raised","reason_params":{{"raised":"{d}","days":14,"tier":"watch"}}')
     path = d / "schedule_history.jsonl"
     path.write_text("")
     for s0 in range(0, so.size, block):
@@ -155,8 +160,8 @@ def generate(d: Path, n: int, total: int, seed: int) -> None:
             bb = sb[i]
             reason = reasons[why[i]].format(d=a[:10])
             lines.append(f'{{"at":"{a}","borrower_id":"{ids[bb]}","next_visit_due":"{du}","team":"t{team[bb]}",'
-                         f'"branch":"br{branch[bb]}","tier":"normal","reason":"{reason}",'
-                         f'"policy_version":"default-2026.11"}}')
+                         f'"branch":"br{branch[bb]}","tier":"normal","reason":{reason},"workout":false,'
+                         f'"policy_version":"{POLICY_VERSION}"}}')
         write_lines(path, lines, "a")
         lines.clear()
 

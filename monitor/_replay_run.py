@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from monitor.engine import DUPLICATE, Engine
+from monitor.engine import CONFLICT, DUPLICATE, Engine
 from monitor.events import GRADE_INDEX, Event, LoanProfile
 from monitor.outputs import Alert, BorrowerView, ScheduleEntry
 from monitor.rules.evaluate import highest_dpd
@@ -29,7 +29,9 @@ from monitor.rules.policy import Policy
 from monitor.snapshots import CHECKPOINT_END, DUE_WHY, NONE, Days, SnapshotPart, day_date, day_number
 from monitor.state import BorrowerState
 
-__all__ = ["Outputs", "Runner"]
+__all__ = ["CONFLICT_REASON", "Outputs", "Runner"]
+
+CONFLICT_REASON = "conflicting duplicate: an event with this event_id and other content was applied earlier"
 
 
 class Outputs(Protocol):
@@ -95,7 +97,8 @@ class Runner:
 
     def feed(self, t: int, event: Event, source: Any = "", line: int = 0) -> None:
         """Apply one event (``t``: its ``occurred_at``; not before the previous event's). ``source`` and
-        ``line`` name it to ``reject`` when the engine fails on it."""
+        ``line`` name it to ``reject`` when the engine fails on it, or refuses it as a conflicting
+        duplicate (an event_id applied earlier with other content: ``CONFLICT_REASON``)."""
         result = self.result
         if self.as_of is not None and t > self.as_of:
             result.after_as_of += 1
@@ -117,6 +120,13 @@ class Runner:
             return
         if step.outcome == DUPLICATE:
             result.duplicates += 1
+        elif step.outcome == CONFLICT:  # not applied: the state is as it was
+            if before is not None:
+                self.pending[i] = before
+            if self.reject is None:
+                raise ValueError(f"{CONFLICT_REASON}: {event.event_id!r} of {event.borrower_id!r}")
+            self.reject(source, line, CONFLICT_REASON)
+            return
         else:
             result.applied += 1
             result.events_by_type[event.type] += 1

@@ -110,6 +110,7 @@ class FileTotals:
         self.views = LineSpill(tmp, "views")
         self.schedule = LineSpill(tmp, "schedule")
         self.signals = LineSpill(tmp, "signals")
+        self.workout = LineSpill(tmp, "workout")  # borrowers handed over to workout
         self.tiers: Counter[str] = Counter()
         self.borrowers = 0
 
@@ -125,6 +126,10 @@ class FileTotals:
         self.views.add((borrower_id,), view.model_dump_json())
         self.borrowers += 1
         self.tiers[view.tier or "no_profile"] += 1
+        if view.workout:
+            since = iso(state.due_at) if state.due_at is not None else ""
+            self.workout.add((view.team or "", view.branch or "", borrower_id),
+                             _csv_row([view.team, view.branch, borrower_id, view.tier, since]))
         if view.next_visit_due is not None:
             due = view.next_visit_due.isoformat()
             self.schedule.add((due, -_TIER_RANK[view.tier or "normal"], borrower_id),
@@ -132,14 +137,15 @@ class FileTotals:
 
     def dump(self, directory: Path, rejects: _Rejects) -> dict[str, Any]:
         """Write the shard's sorted runs into ``directory``; return its counts."""
-        for name in ("alerts", "history", "views", "schedule", "signals"):
+        for name in ("alerts", "history", "views", "schedule", "signals", "workout"):
             getattr(self, name).dump(directory / f"{name}.run")
         for fi, spill in enumerate(rejects.files):
             spill.dump(directory / f"rejects-{fi}.run")
         return {"read": self.read, "applied": self.applied, "duplicates": self.duplicates,
                 "after_as_of": self.after_as_of, "by_type": dict(self.events_by_type),
                 "newest": self.newest_by_type, "alerts": self.alerts.count, "kinds": dict(self.kinds),
-                "borrowers": self.borrowers, "tiers": dict(self.tiers), "reasons": dict(rejects.reasons)}
+                "borrowers": self.borrowers, "tiers": dict(self.tiers), "reasons": dict(rejects.reasons),
+                "workout": self.workout.count}
 
 
 def _csv_row(cells: list[str | None]) -> str:
@@ -168,12 +174,14 @@ class Totals:
         self.kinds: Counter[str] = sum((Counter(c["kinds"]) for c in counts), Counter())
         self.borrowers = sum(c["borrowers"] for c in counts)
         self.alerts = sum(c["alerts"] for c in counts)
+        self.workout = sum(c["workout"] for c in counts)
         self.elapsed = 0.0
 
     def summary(self) -> dict[str, object]:
         from monitor.replay import summary_of
 
-        return summary_of(self, self.borrowers, self.tiers, self.alerts, self.kinds, self.reasons, self.rejected)
+        return summary_of(self, self.borrowers, self.tiers, self.alerts, self.kinds, self.reasons, self.rejected,
+                          self.workout)
 
 
 _EARLIEST = parse_instant("1900-01-01T00:00:00Z")
@@ -435,6 +443,7 @@ def _merge(out: Path, shards: list[Path], files: int, snapshots: Path) -> None:
     write(out / "alerts.jsonl", [d / "alerts.run" for d in shards])
     write(out / "borrowers.jsonl", [d / "views.run" for d in shards])
     write(out / "schedule.csv", [d / "schedule.run" for d in shards], "team,branch,borrower_id,tier,next_visit_due\n")
+    write(out / "workout.csv", [d / "workout.run" for d in shards], "team,branch,borrower_id,tier,handed_over\n")
     write(out / "schedule_history.jsonl", [d / "history.run" for d in shards])
     write(snapshots / "signals.jsonl", [d / "signals.run" for d in shards])
     with (out / "rejects.jsonl").open("w", encoding="utf-8", newline="\n") as fh:

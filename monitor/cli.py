@@ -100,6 +100,7 @@ def print_summary(result: Any, out: Path | None) -> None:
     ]
     for name in (*LEVEL_NAMES, "no_profile"):
         lines.append(f"  {name:<14} {s['borrowers']['by_tier'][name]:>10,}")
+    lines.append(f"  in workout     {s['borrowers']['workout']:>10,}   (off the routine visit schedule)")
     lines.append(f"alerts           {s['alerts']['total']:>10,}")
     for kind, count in s["alerts"]["by_kind"].items():
         lines.append(f"  {kind:<14} {count:>10,}")
@@ -112,7 +113,7 @@ def print_summary(result: Any, out: Path | None) -> None:
 @cli.command()
 @click.argument("events", nargs=-1, required=True)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for alerts.jsonl, borrowers.jsonl, schedule.csv, rejects.jsonl")
+              help="Directory for alerts.jsonl, borrowers.jsonl, schedule.csv, workout.csv, rejects.jsonl")
 @click.option("--policy", "policy_path", type=str, default=None, help="Policy file (TOML or JSON)")
 @click.option("--as-of", "as_of", type=str, default=None,
               help="Instant to replay up to (ISO 8601 with offset); default: the latest event")
@@ -193,7 +194,8 @@ def demo(directory: Path | None, borrowers: int, months: int, seed: int) -> None
     write_outputs(result, out)
     print_summary(result, out)
     click.echo(f"events           {events}\nground truth     {outcomes_path(events)}")
-    for name in ("alerts.jsonl", "borrowers.jsonl", "schedule.csv", "rejects.jsonl", "summary.json"):
+    for name in ("alerts.jsonl", "borrowers.jsonl", "schedule.csv", "workout.csv", "rejects.jsonl",
+                 "summary.json"):
         click.echo(f"  {out / name}")
     from monitor.reports import build_report, write_report
 
@@ -229,8 +231,9 @@ def policy_check(file: str | None) -> None:
     pol = _policy(file)
     v = pol.visits
     click.echo(f"policy {pol.version}  ({file or DEFAULT_POLICY_PATH})  OK")
-    click.echo(f"time zone {pol.timezone}; cure period {pol.cure_days} days; "
-               f"duplicates within {pol.duplicate_window_days} days")
+    cure = pol.cure_days
+    click.echo(f"time zone {pol.timezone}; cure period watch {cure.watch} / warning {cure.warning} / severe "
+               f"{cure.severe} days; duplicates within {pol.duplicate_window_days} days")
     click.echo("rules:")
     for row in pol.rule_table():
         state = "" if row["enabled"] else "  [disabled]"
@@ -241,11 +244,18 @@ def policy_check(file: str | None) -> None:
                f"{c.substandard}, doubtful {c.doubtful}, loss {c.loss}")
     base = ", ".join(f"{g} {d}" for g, d in v.base_days.items())
     mit = ", ".join(f"{m.value} x{f}" for m, f in v.mitigation_factor.items())
-    t = v.tier_max_days
+    r, k = v.response_days, v.cadence_days
     click.echo(f"visits: first after {v.first_visit_days} days; base days {base}; mitigation {mit}; "
                f"exposure >= {v.large_exposure:,.0f} x{v.large_exposure_factor}; "
-               f"clamp [{v.min_interval_days}, {v.max_interval_days}]; "
-               f"tier max watch {t.watch} / warning {t.warning} / severe {t.severe} days")
+               f"clamp [{v.min_interval_days}, {v.max_interval_days}]")
+    click.echo(f"  response within: watch {r.watch} / warning {r.warning} / severe {r.severe} days of a rise; "
+               f"cadence at most: watch {k.watch} / warning {k.warning} / severe {k.severe} days")
+    if v.workout_enabled:
+        grades = ", ".join(v.workout_grades) or "none"
+        click.echo(f"  workout: handed over after {v.workout_after_days} days at {v.workout_classification} or "
+                   f"worse, or at grade {grades}; off the routine schedule until cured")
+    else:
+        click.echo("  workout: off (every borrower stays on the routine schedule)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,6 +61,7 @@ from monitor.outputs import (
 from monitor.rules import overrides
 from monitor.rules.evaluate import Sig, evaluate, highest_dpd
 from monitor.rules.policy import LEVEL_NAMES, Policy
+from monitor.rules.visits import WORKOUT, VisitSchedule
 from monitor.state import (
     AccountFact,
     BorrowerState,
@@ -72,12 +73,28 @@ from monitor.state import (
     RatingMove,
 )
 
-__all__ = ["Engine", "Step", "BatchStep", "APPLIED", "DUPLICATE", "STALE", "ADVANCED"]
+__all__ = ["Engine", "Step", "BatchStep", "APPLIED", "DUPLICATE", "CONFLICT", "STALE", "ADVANCED", "content_digest"]
 
 APPLIED = "applied"
-DUPLICATE = "duplicate"
+DUPLICATE = "duplicate"  # an exact copy of an event applied within the duplicate window: ignored
+# the event_id of an event applied within the duplicate window, with different content: not applied,
+# and the shells refuse it (replay: rejects; worker: dead letter)
+CONFLICT = "conflicting_duplicate"
 STALE = "stale"  # older than the borrower's clock by more than the duplicate window: not applied
 ADVANCED = "advanced"
+
+_INSTANTS = frozenset({"occurred_at", "until"})
+
+
+def content_digest(event: Event, at: int | None = None) -> int:
+    """A short digest (32 bits) of an event's content, instants compared as instants (whatever the
+    written UTC offset): two copies with one event_id and one digest are the same event."""
+    t = to_us(event.occurred_at) if at is None else at
+    until = getattr(event, "until", None)
+    tail = f"|{t}|{to_us(until) if until is not None else ''}".encode()
+    h = hashlib.blake2b(event.model_dump_json(exclude=_INSTANTS).encode(), digest_size=4)
+    h.update(tail)
+    return int.from_bytes(h.digest())
 
 _CASE_EIDS = 8  # notices remembered per lawsuit case
 
@@ -109,11 +126,13 @@ def _instant(now: datetime | int) -> int:
 class Engine:
     """Applies one policy to borrower states. Stateless itself; safe to share."""
 
-    __slots__ = ("policy", "_cure", "_dup_window", "_lookback", "_move_keep", "_tz")
+    __slots__ = ("policy", "_cure", "_dup_window", "_lookback", "_move_keep", "_tz", "_visits")
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        self._cure = policy.cure_days * DAY
+        c = policy.cure_days
+        self._cure = (0, c.watch * DAY, c.warning * DAY, c.severe * DAY)  # by level
+        self._visits = VisitSchedule(policy)
         self._dup_window = policy.duplicate_window_days * DAY
         r = policy.rating
         self._lookback = r.downgrade_2.lookback_days * DAY
@@ -170,6 +189,7 @@ class Engine:
             return BorrowerView(
                 borrower_id=state.id, tier=None, computed_tier=None, active_rules=[],
                 min_classification=None, next_visit_due=None, team=None, branch=None, exposure=None,
+                workout=False,
             )
         ev = evaluate(self.policy, state, t)
         dpd, _ = highest_dpd(state, t)
@@ -183,6 +203,7 @@ class Engine:
             team=p.team,
             branch=p.branch,
             exposure=p.exposure,
+            workout=state.due_why == WORKOUT,
         )
 
     def signals(self, state: BorrowerState, now: datetime | int) -> list[Signal]:
@@ -200,6 +221,7 @@ class Engine:
         dpd, _ = highest_dpd(state, t)
         law = self.policy.lawsuit
         b, prev, ins = state.bureau, state.bureau_prev, state.inspection
+        code, params = self._visits.reason(state)
         return BorrowerDetail(
             borrower_id=state.id,
             as_of=from_us(state.clock) if state.clock is not None else None,
@@ -240,7 +262,10 @@ class Engine:
             last_visit=None if ins is None else VisitDetail(
                 at=from_us(ins.at), event_id=ins.eid, team=ins.team, inspector=ins.inspector, outcome=ins.outcome),
             next_visit_due=local_date(state.due, self._tz) if state.due is not None else None,
-            next_visit_reason=self._reason(state),
+            next_visit_reason=code,  # type: ignore[arg-type]
+            next_visit_reason_params=params,
+            workout=state.due_why == WORKOUT,
+            workout_since=from_us(state.due_at) if state.due_why == WORKOUT and state.due_at is not None else None,
             alerts=state.alerts,
             events_before_profile=state.held,
         )
@@ -248,31 +273,41 @@ class Engine:
     def schedule_entry(self, state: BorrowerState) -> ScheduleEntry:
         """The borrower's current visit-schedule entry."""
         p = state.profile
+        code, params = self._visits.reason(state)
         return ScheduleEntry(
             borrower_id=state.id,
             next_visit_due=local_date(state.due, self._tz) if state.due is not None else None,
             team=p.team if p else None,
             branch=p.branch if p else None,
             tier=LEVEL_NAMES[state.tier],
-            reason=self._reason(state),
+            reason=code,  # type: ignore[arg-type]
+            reason_params=params,
+            workout=state.due_why == WORKOUT,
             policy_version=self.policy.version,
         )
 
     # ------------------------------------------------------------ internals
 
     def _apply(self, s: BorrowerState, e: Event, alerts: list[Alert], t: int) -> str:
+        seen = s.seen.get(e.event_id)
+        digest: int | None = None
+        if seen is not None:
+            first, known = (seen, None) if isinstance(seen, int) else seen
+            if max(t, s.clock or t) - first < self._dup_window:
+                # an exact copy has the same instant, at or before the clock: nothing to settle
+                if known is None:
+                    return DUPLICATE
+                digest = content_digest(e, t)
+                return DUPLICATE if digest == known else CONFLICT
         now = t if s.clock is None or t >= s.clock else s.clock
         self._run_wakes(s, now, alerts, inclusive=False)
         s.clock = now
-        seen = s.seen.get(e.event_id)
-        if seen is not None and now - seen < self._dup_window:
-            return DUPLICATE
         if now - t >= self._dup_window:
             # So late that a copy of an event applied long ago could no longer be recognised:
             # applying it could resurrect facts already forgotten. Never happens in a replay
             # (applied in time order); the streaming shell dead-letters it.
             return STALE
-        self._remember(s, e.event_id, t, now)
+        self._remember(s, e.event_id, t, content_digest(e, t) if digest is None else digest, now)
         had_profile = s.profile is not None
         if not had_profile and not isinstance(e, LoanProfile):
             s.held += 1
@@ -284,14 +319,10 @@ class Engine:
         if s.profile is None:
             return APPLIED
         if not had_profile:
-            s.due = s.profile.disbursed + self.policy.visits.first_visit_days * DAY
-            s.due_why, s.due_at = "first_visit", now
+            self._visits.first_visit(s, now)
         self._settle(s, now, alerts)
         if visit and had_profile:
-            p = s.profile
-            days = self.policy.visits.interval(s.tier, s.grade, p.exposure, p.mitigation)
-            s.due = t + days * DAY
-            s.due_why, s.due_at = "inspection", t
+            self._visits.visited(s, t)
         return APPLIED
 
     def _merge(self, s: BorrowerState, e: Event, t: int, now: int) -> bool:
@@ -371,14 +402,15 @@ class Engine:
         if s.moves:
             s.moves = [m for m in s.moves if m.at + self._move_keep > now]
 
-    def _remember(self, s: BorrowerState, eid: str, t: int, now: int) -> None:
+    def _remember(self, s: BorrowerState, eid: str, t: int, digest: int, now: int) -> None:
         seen = s.seen
         seen.pop(eid, None)  # re-inserted last: the dict stays in arrival order
-        seen[eid] = t
+        seen[eid] = (t, digest)
         horizon = now - self._dup_window
         while seen:  # forget the oldest arrivals while they are out of the window
             first = next(iter(seen))
-            if seen[first] > horizon:
+            kept = seen[first]
+            if (kept if isinstance(kept, int) else kept[0]) > horizon:
                 break
             del seen[first]
         over = len(seen) - self.policy.duplicate_memory
@@ -410,13 +442,13 @@ class Engine:
                 raise RuntimeError(f"engine bug: wake-up {s.wake} not after {at} for {s.id}")
 
     def _settle(self, s: BorrowerState, now: int, alerts: list[Alert]) -> None:
-        """Re-evaluate at ``now``: computed and effective tier, alerts, due date, next wake-up."""
+        """Re-evaluate at ``now``: computed and effective tier, alerts, due date, workout, next wake-up."""
         if s.profile is None:
             s.wake = None
             return
         ev = evaluate(self.policy, s, now, detail=False)
-        # closed segments of the computed tier, (end, level), levels strictly decreasing:
-        # a segment whose level a later one reaches can never decide the effective tier
+        # closed segments of the computed tier, (end, level): the computed tier was at least
+        # ``level`` until ``end``; levels strictly decreasing, ends increasing
         tiers = s.tiers
         old, new = s.computed, ev.computed
         if new != old:
@@ -426,32 +458,50 @@ class Engine:
             if old > new:
                 tiers.append((now, old))
             s.computed = new
-        cure = self._cure
-        while tiers and tiers[0][0] + cure <= now:
-            tiers.pop(0)
         wake = ev.next_change
+        eff = new
         if tiers:
-            eff = tiers[0][1]
-            end = tiers[0][0] + cure
-            if wake is None or end < wake:
+            held, end = self._held(tiers, now)
+            if held > eff:
+                eff = held
+            if end is not None and (wake is None or end < wake):
                 wake = end
-        else:
-            eff = new
         if s.floor is not None or s.cap is not None:
             eff, wake = overrides.bound(s, eff, now, wake)
-        if eff != s.tier:
-            old = s.tier
+        prior = s.tier
+        if eff != prior:
             s.tier, s.tier_since = eff, now
-            if eff > old:
-                cap = self.policy.visits.tier_max(eff)
-                if cap is not None:
-                    due = now + cap * DAY
-                    if s.due is None or due < s.due:
-                        s.due, s.due_why, s.due_at = due, "tier_raised", now
+            if eff > prior:
+                self._visits.raised(s, eff, now)
+        wake = self._visits.hand_over(s, now, wake)
+        if eff != prior:
             s.alerts += 1
             evidence = self._evidence(s, now)
-            alerts.append(self._alert(s, old, eff, new, now, evidence))
+            alerts.append(self._alert(s, prior, eff, new, now, evidence))
         s.wake = wake
+
+    def _held(self, tiers: list[tuple[int, int]], now: int) -> tuple[int, int | None]:
+        """The highest level the ended segments still hold at ``now`` through the cure periods
+        (the tier is at least L while the computed tier was at least L within cure[L]), and the
+        instant that level's hold ends; forgets the segments that hold nothing any more."""
+        cure = self._cure
+        best = 0
+        dead = False
+        for end, level in tiers:
+            for lv in range(level, best, -1):
+                if end + cure[lv] > now:
+                    best = lv
+                    break
+            else:
+                if all(end + cure[lv] <= now for lv in range(1, level + 1)):
+                    dead = True
+        if dead:
+            tiers[:] = [(end, level) for end, level in tiers
+                        if any(end + cure[lv] > now for lv in range(1, level + 1))]
+        if best == 0:
+            return 0, None
+        last = max(end for end, level in tiers if level >= best)
+        return best, last + cure[best]
 
     def _evidence(self, s: BorrowerState, now: int) -> list[Sig]:
         sigs = evaluate(self.policy, s, now, detail=True).signals
@@ -497,21 +547,4 @@ class Engine:
     @staticmethod
     def schedule_key(s: BorrowerState) -> tuple[object, ...]:
         """What the visit-schedule entry depends on: compare before and after to see a change."""
-        return (s.due, s.tier, s.profile, s.due_why)
-
-
-    def _reason(self, s: BorrowerState) -> str:
-        if s.due is None:
-            return "no profile yet"
-        when = local_date(s.due_at, self._tz).isoformat() if s.due_at is not None else "?"
-        if s.due_why == "first_visit":
-            return f"first post-loan check: {self.policy.visits.first_visit_days} days after disbursement"
-        if s.due_why == "inspection":
-            p = s.profile
-            days = (s.due - (s.due_at or s.due)) // DAY
-            grade = s.grade or "?"
-            mitig = p.mitigation if p else "?"
-            return f"inspected {when}: every {days} days ({LEVEL_NAMES[s.tier]}, grade {grade}, {mitig})"
-        if s.due_why == "tier_raised":
-            return f"tier raised on {when}: visit within {(s.due - (s.due_at or s.due)) // DAY} days"
-        return s.due_why or ""
+        return (s.due, s.tier, s.profile, s.due_why, s.due_at, s.due_tier)

@@ -32,7 +32,9 @@ __all__ = [
     "LawsuitDetail",
     "OverrideDetail",
     "ProfileDetail",
+    "SCHEDULE_REASONS",
     "ScheduleEntry",
+    "ScheduleReason",
     "Signal",
     "TierName",
     "VisitDetail",
@@ -40,6 +42,20 @@ __all__ = [
 
 TierName = Literal["normal", "watch", "warning", "severe"]
 ClassificationName = Literal["normal", "special_mention", "substandard", "doubtful", "loss"]
+ScheduleReason = Literal["no_profile", "first_visit", "inspected", "tier_raised", "workout", "workout_ended"]
+SCHEDULE_REASONS: tuple[str, ...] = ScheduleReason.__args__  # type: ignore[attr-defined]
+
+_REASON_DOC = (
+    "Why the next visit is due when it is: a stable code; its parameters (in the *_params field) are 'date', "
+    "the calendar date in the policy's time zone of what set it, 'days' from then to the due date and 'tier', "
+    "the effective tier then. no_profile: no loan profile yet, nothing due; first_visit {date (disbursement), "
+    "days}: the first post-loan check; inspected {date (the visit), days, tier, basis}: the interval after the "
+    "last visit, basis 'interval' (the loan's normal interval by grade, exposure and mitigation) or 'cadence' "
+    "(the tier's continuing cadence, shorter); tier_raised {date, days, tier}: the response deadline after the "
+    "effective tier rose; workout {date (hand-over), after_days}: handed over to special-asset management "
+    "(workout), off the routine schedule, no routine visit due; workout_ended {date, days, tier}: back from "
+    "workout, a response visit due"
+)
 
 
 class AlertKind(StrEnum):
@@ -93,7 +109,9 @@ class ScheduleEntry(BaseModel):
     team: str | None
     branch: str | None
     tier: TierName
-    reason: str = Field(description="Why the due date is what it is")
+    reason: ScheduleReason = Field(description=_REASON_DOC)
+    reason_params: dict[str, Any] = Field(default_factory=dict, description="The reason's parameters")
+    workout: bool = Field(default=False, description="Handed over to workout: not on the routine schedule")
     policy_version: str
 
 
@@ -111,6 +129,8 @@ class BorrowerView(BaseModel):
     team: str | None
     branch: str | None
     exposure: float | None
+    workout: bool = Field(default=False, description="Handed over to workout (special-asset management): "
+                          "off the routine visit schedule")
 
 
 # ------------------------------------------------------------------ borrower detail
@@ -224,6 +244,9 @@ class BorrowerDetail(_Out):
     bureau: BureauDetail | None
     last_visit: VisitDetail | None
     next_visit_due: date | None = Field(description="Calendar date in the policy's time zone")
-    next_visit_reason: str
+    next_visit_reason: ScheduleReason = Field(description=_REASON_DOC)
+    next_visit_reason_params: dict[str, Any] = Field(default_factory=dict, description="The reason's parameters")
+    workout: bool = Field(default=False, description="Handed over to workout: off the routine schedule")
+    workout_since: datetime | None = Field(default=None, description="When it was handed over to workout")
     alerts: int = Field(description="Alerts raised for the borrower so far (the last alert's sequence)")
     events_before_profile: int = Field(description="Events received before the loan profile")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import csv
 import gc
 import io
+from array import array
+from bisect import bisect_right
 import json
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from monitor._time import iso, to_us
-from monitor._replay_run import Runner
+from monitor._replay_run import CONFLICT_REASON, Runner
 from monitor.engine import Engine
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
 from monitor.jsonl import MAX_LINE_BYTES, iter_lines
@@ -32,7 +34,8 @@ from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.snapshots import SnapshotPart, write_manifest
 from monitor.state import BorrowerState
 
-__all__ = ["Reject", "ReplayResult", "parse_lines", "replay", "replay_events", "write_outputs"]
+__all__ = ["CONFLICT_REASON", "Reject", "ReplayResult", "parse_lines", "replay", "replay_events", "write_outputs",
+           "write_workout"]
 
 _MAX_REJECT_TEXT = 65_536
 
@@ -86,18 +89,23 @@ class ReplayResult:
     def tiers(self) -> Counter[str]:
         return Counter(v.tier or "no_profile" for v in self.views)
 
+    def workout(self) -> int:
+        """Borrowers handed over to workout (off the routine visit schedule) at the as-of instant."""
+        return sum(1 for v in self.views if v.workout)
+
     def alert_kinds(self) -> Counter[str]:
         return Counter(a.kind.value for a in self.alerts)
 
     def summary(self) -> dict[str, object]:
         """The deterministic figures (no timings)."""
         return summary_of(self, len(self.views), self.tiers(), len(self.alerts), self.alert_kinds(),
-                          Counter(r.reason for r in self.rejects), self.rejected)
+                          Counter(r.reason for r in self.rejects), self.rejected, self.workout())
 
 
 def summary_of(r: Any, borrowers: int, tiers: Counter[str], alerts: int, kinds: Counter[str],
-               reasons: Counter[str], rejected: int) -> dict[str, object]:
-    """``summary.json``: counts of events, borrowers by tier, alerts by kind and rejects by reason."""
+               reasons: Counter[str], rejected: int, workout: int = 0) -> dict[str, object]:
+    """``summary.json``: counts of events, borrowers by tier (and handed over to workout), alerts by kind and
+    rejects by reason."""
     return {
         "as_of": iso(r.as_of) if r.as_of is not None else None,
         "events": {
@@ -112,6 +120,7 @@ def summary_of(r: Any, borrowers: int, tiers: Counter[str], alerts: int, kinds: 
         "borrowers": {
             "total": borrowers,
             "by_tier": {name: tiers.get(name, 0) for name in (*LEVEL_NAMES, "no_profile")},
+            "workout": workout,
         },
         "alerts": {
             "total": alerts,
@@ -129,11 +138,13 @@ def _reject_text(raw: bytes) -> str:
 
 
 def parse_lines(
-    source: str, lines: Iterable[tuple[int, bytes]], rejects: list[Reject], raws: list[bytes] | None = None
+    source: str, lines: Iterable[tuple[int, bytes]], rejects: list[Reject], raws: list[bytes] | None = None,
+    numbers: array[int] | None = None,
 ) -> list[tuple[int, Event]]:
     """Validate lines; return (instant, event) pairs and append rejects for the bad ones.
 
-    With ``raws``, the original bytes of each valid line are appended to it, aligned with the result.
+    With ``raws``, the original bytes of each valid line are appended to it, aligned with the result;
+    with ``numbers``, their line numbers.
     """
     validate = EVENT_ADAPTER.validate_json
     out: list[tuple[int, Event]] = []
@@ -153,26 +164,37 @@ def parse_lines(
         append((to_us(event.occurred_at), event))
         if raws is not None:
             raws.append(raw)
+        if numbers is not None:
+            numbers.append(number)
     return out
 
 
 def replay_events(
     engine: Engine, events: Sequence[tuple[int, Event]], as_of: int | None, result: ReplayResult,
-    snapshots: Path | None = None,
+    snapshots: Path | None = None, origin: Callable[[int], tuple[str, int]] | None = None,
 ) -> ReplayResult:
     """Apply validated events in time order (stable), then advance everyone to ``as_of``.
 
-    With ``snapshots``, the per-day records (``monitor.snapshots``) are written into that directory."""
+    With ``snapshots``, the per-day records (``monitor.snapshots``) are written into that directory.
+    An event the engine refuses (a conflicting duplicate) or fails on is rejected at ``origin(i)``, the
+    (source, line) of ``events[i]`` (default: no source, line i + 1), and the replay goes on."""
     order = sorted(range(len(events)), key=lambda i: events[i][0])
     if as_of is None and events:
         as_of = events[order[-1]][0]
     result.as_of = as_of
     part = _open_part(snapshots)
-    runner = Runner(engine, as_of, result, part)
+    current: list[Event] = []
+
+    def reject(source: str, line: int, reason: str) -> None:
+        result.rejects.append(Reject(source, line, reason, _reject_text(current[0].model_dump_json().encode())))
+
+    runner = Runner(engine, as_of, result, part, reject=reject)
     feed = runner.feed
     for i in order:
         t, event = events[i]
-        feed(t, event)
+        current[:] = (event,)
+        source, line = origin(i) if origin is not None else ("", i + 1)
+        feed(t, event, source, line)
     _finish(runner, engine.policy, as_of, snapshots, part)
     result.alerts.sort(key=lambda a: (a.at, a.borrower_id, a.sequence))
     result.schedule_history.sort(key=lambda h: (h[0], h[1]))
@@ -220,11 +242,19 @@ def replay(paths: Sequence[str | Path], policy: Policy, as_of: int | None = None
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        numbers: array[int] = array("q")
+        starts: list[int] = []  # the index in events of each file's first event
         for path in paths:
             before = len(events) + len(result.rejects)
-            events.extend(parse_lines(str(path), iter_lines(path), result.rejects))
+            starts.append(len(events))
+            events.extend(parse_lines(str(path), iter_lines(path), result.rejects, numbers=numbers))
             result.read += len(events) + len(result.rejects) - before
-        replay_events(Engine(policy), events, as_of, result, snapshots)
+        names = [str(p) for p in paths]
+
+        def origin(i: int) -> tuple[str, int]:
+            return names[bisect_right(starts, i) - 1], numbers[i]
+
+        replay_events(Engine(policy), events, as_of, result, snapshots, origin)
     finally:
         if was_enabled:
             gc.enable()
@@ -236,7 +266,8 @@ _TIER_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
 
 
 def write_outputs(result: ReplayResult, out: Path) -> None:
-    """Write alerts.jsonl, borrowers.jsonl, schedule.csv, schedule_history.jsonl, rejects.jsonl, summary.json."""
+    """Write alerts.jsonl, borrowers.jsonl, schedule.csv, workout.csv, schedule_history.jsonl, rejects.jsonl,
+    summary.json."""
     out.mkdir(parents=True, exist_ok=True)
     with (out / "alerts.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
         for alert in result.alerts:
@@ -254,6 +285,7 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
     for v in rows:
         writer.writerow([v.team, v.branch, v.borrower_id, v.tier, v.next_visit_due.isoformat()])  # type: ignore[union-attr]
     (out / "schedule.csv").write_text(buf.getvalue(), encoding="utf-8", newline="")
+    write_workout(out, ((v, result.states[v.borrower_id].due_at) for v in result.views if v.workout))
     with (out / "schedule_history.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
         for at, _bid, entry in result.schedule_history:
             fh.write(f'{{"at":"{iso(at)}",{entry.model_dump_json()[1:]}\n')
@@ -264,3 +296,15 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
     (out / "summary.json").write_text(
         json.dumps(result.summary(), indent=2, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8"
     )
+
+
+def write_workout(out: Path, handed: Iterable[tuple[BorrowerView, int | None]]) -> None:
+    """``workout.csv``: the borrowers handed over to workout (special-asset management), off the routine
+    visit schedule, with the instant of the hand-over; by team, branch and borrower."""
+    rows = sorted(((v.team or "", v.branch or "", v.borrower_id, v.tier or "", iso(at) if at is not None else "")
+                   for v, at in handed))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["team", "branch", "borrower_id", "tier", "handed_over"])
+    writer.writerows(rows)
+    (out / "workout.csv").write_text(buf.getvalue(), encoding="utf-8", newline="")

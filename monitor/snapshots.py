@@ -84,7 +84,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("dpd_at", "i8"),  # the highest DPD is dpd + whole days since dpd_at while overdue (lower bound)
 )
 TEXT_COLUMNS = ("segment", "industry", "branch", "team", "product", "mitigation", "name")
-DUE_WHY = ("first_visit", "inspection", "tier_raised")
+DUE_WHY = ("first_visit", "inspection", "tier_raised", "cadence", "workout", "workout_ended")  # state.due_why
 CHECKPOINT_END = "as_of"
 _NAMES = tuple(c for c, _ in COLUMNS)
 _EPOCH = date(1970, 1, 1)

@@ -168,14 +168,21 @@ class BorrowerState:
     floor: OverrideFact | None = None  # officer's floor on the effective tier
     cap: OverrideFact | None = None  # officer's (approved) cap on the effective tier
     computed: int = 0
-    tiers: list[tuple[int, int]] = field(default_factory=list)  # ended computed tiers still in the cure period: (end, level)
+    # ended computed tiers still in a cure period: (end, level), levels decreasing, ends increasing
+    tiers: list[tuple[int, int]] = field(default_factory=list)
     tier: int = 0  # effective tier (the computed tier through the cure period, then bounded by overrides)
     tier_since: int | None = None
     due: int | None = None  # next visit due (instant)
-    due_why: str | None = None  # first_visit | inspection | tier_raised
-    due_at: int | None = None  # when the due date was last set
+    # why the due date is what it is: first_visit | inspection (a visit; the normal interval) | cadence (a
+    # visit; the cadence of due_tier, shorter) | tier_raised (a rise to due_tier: its response deadline) |
+    # workout (handed over to workout: no routine visit due) | workout_ended (back at due_tier: a response)
+    due_why: str | None = None
+    due_at: int | None = None  # when the due date was last set (the visit, the rise, the hand-over)
+    due_tier: int = 0  # the effective tier then (0 in states written before it was kept)
     wake: int | None = None  # next instant a time-driven change may happen
-    seen: dict[str, int] = field(default_factory=dict)  # event id -> occurred_at, for duplicates
+    # event id -> (occurred_at, content digest), for duplicates; a bare occurred_at in states written
+    # before digests were kept (such a copy counts as an exact duplicate)
+    seen: dict[str, tuple[int, int] | int] = field(default_factory=dict)
     alerts: int = 0  # alerts emitted so far (numbers the alert ids)
     held: int = 0  # events received before the profile
 

@@ -130,14 +130,22 @@ TIMEZONE: Pairs = {"Asia/Shanghai": ("北京时间", "China Standard Time"), "As
                    "UTC": ("协调世界时", "UTC")}
 PERIOD: Pairs = {"day": ("日报", "Daily"), "week": ("周报", "Weekly"), "month": ("月报", "Monthly")}
 # visit reasons: templates with parameters (:func:`visit_reason` fills them, labelling coded ones)
+# (the engine's codes and parameters: monitor.outputs.ScheduleReason; date, days, tier, basis, after_days)
 VISIT_REASON: Pairs = {
     "no_profile": ("尚未收到贷款档案", "no loan profile yet"),
     "first_visit": ("首次贷后检查：放款后 {days} 天内", "first post-loan check: within {days} days of disbursement"),
-    "inspection": ("{date} 已检查，按 {days} 天周期检查（{tier}，评级 {grade}，{mitigation}）",
-                   "inspected on {date}: every {days} days ({tier}, grade {grade}, {mitigation})"),
+    "inspected": ("{date} 已检查，{days} 天后再检查（{tier}，{basis}）",
+                  "inspected on {date}: next visit in {days} days ({tier}, {basis})"),
     "tier_raised": ("{date} 预警等级上升为{tier}：{days} 天内检查",
                     "tier raised to {tier} on {date}: visit within {days} days"),
+    "workout": ("{date} 移交特殊资产管理（资产保全），不列入例行检查",
+                "handed over to special-asset management (workout) on {date}: off the routine schedule"),
+    "workout_ended": ("{date} 结束特殊资产管理，回到例行检查：{days} 天内检查（{tier}）",
+                      "back from workout on {date}: visit within {days} days ({tier})"),
 }
+# what set the interval after a visit
+VISIT_BASIS: Pairs = {"interval": ("按贷款常规周期", "the loan's normal interval"),
+                      "cadence": ("按预警等级检查周期", "the tier's cadence")}
 DATA_QUALITY: Pairs = {
     "bureau_missing": ("无征信报告", "No credit-bureau report"),
     "bureau_stale": ("征信报告过期", "Credit-bureau report out of date"),
@@ -188,7 +196,7 @@ SECTIONS: dict[str, Pairs] = {
     "override_action": OVERRIDE_ACTION, "case_status": CASE_STATUS, "user_role": USER_ROLE, "period": PERIOD,
     "timezone": TIMEZONE, "data_quality": DATA_QUALITY, "feed_status": FEED_STATUS, "ratio": RATIO,
     "default_trigger": DEFAULT_TRIGGER,
-    "visit_reason": VISIT_REASON, "error": ERROR, "value": VALUE,
+    "visit_reason": VISIT_REASON, "visit_basis": VISIT_BASIS, "error": ERROR, "value": VALUE,
 }
 _LANG_INDEX = {"zh": 0, "en": 1}
 _TEAM = re.compile(r"^(.+)-(\d{1,3})$")
@@ -292,12 +300,12 @@ def _list(section: str, codes: Any, lang: Lang) -> str:
 
 def visit_reason(code: str, params: Mapping[str, Any] | None = None, lang: Lang = "zh") -> str:
     """The reason of a visit date as a sentence: the template of ``code`` filled with ``params``
-    (tier, grade and mitigation are labelled). An unknown code is returned as it is."""
+    (tier, grade, mitigation and basis are labelled). An unknown code is returned as it is."""
     pair = VISIT_REASON.get(code)
     if pair is None:
         return code
     p = dict(params or {})
-    for key, section in (("tier", "tier"), ("grade", "grade"), ("mitigation", "mitigation")):
+    for key, section in (("tier", "tier"), ("grade", "grade"), ("mitigation", "mitigation"), ("basis", "visit_basis")):
         if key in p:
             p[key] = label(section, None if p[key] is None else str(p[key]), lang)
     try:

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "monitor"
 CORE = ["_errors.py", "_time.py", "events.py", "outputs.py", "state.py", "engine.py",
-        "rules/__init__.py", "rules/policy.py", "rules/evaluate.py", "rules/overrides.py"]
+        "rules/__init__.py", "rules/policy.py", "rules/evaluate.py", "rules/overrides.py", "rules/visits.py"]
 ALLOWED = {"__future__", "dataclasses", "typing", "enum", "functools", "hashlib", "collections", "datetime",
            "zoneinfo", "pydantic", "monitor"}
 CORE_MODULES = {"monitor." + c.removesuffix(".py").replace("/", ".").removesuffix(".__init__") for c in CORE}

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
 
 from monitor._time import DAY
-from monitor.engine import APPLIED, DUPLICATE, Engine
-from monitor.rules.loader import default_policy
+from monitor.engine import APPLIED, CONFLICT, DUPLICATE, Engine, content_digest
+from monitor.events import parse_event
 from monitor.rules.policy import parse_policy
 from monitor.state import dump_state, load_state
 from tests.factories import (
+    ENGINE_POLICY,
     US,
     Run,
     at,
@@ -38,16 +40,34 @@ def test_effective_tier_rises_at_once_and_falls_after_90_days():
 
 
 def test_effective_tier_steps_down_through_intermediate_levels():
-    # severe until day 10, then watch until day 30 (A2 reaches 25 DPD), then normal
+    # computed severe until day 10, watch (an external 5 DPD) until day 50, then normal:
+    # severe holds until day 10 + 90, watch until day 50 + 60
     r = run([profile(), overdue(at(0), 95, "A1")])
-    r.feed(overdue(at(10), 0, "A1"), overdue(at(10), 5, "A2"))
-    r.feed(overdue(at(30), 0, "A2"))
+    r.feed(overdue(at(10), 0, "A1"), bureau(at(10), dpd=5))
+    r.feed(bureau(at(50), dpd=0))
     assert r.view(at(100) - US).tier == "severe"
-    assert r.view(at(100)).tier == "watch"  # severe's 90 days ran out, watch held until day 30
-    assert r.view(at(120) - US).tier == "watch"
-    assert r.view(at(120)).tier == "normal"
-    kinds = [(k, t) for k, t, _ in r.changes()]
-    assert kinds == [("raised", "severe"), ("de_escalated", "watch"), ("cleared", "normal")]
+    assert r.view(at(100)).tier == "watch"
+    assert r.view(at(110) - US).tier == "watch"
+    assert r.view(at(110)).tier == "normal"
+    assert r.changes() == [("raised", "severe", at(0)), ("de_escalated", "watch", at(100)),
+                           ("cleared", "normal", at(110))]
+
+
+def test_watch_falls_after_its_own_shorter_cure_period():
+    r = run([profile(), overdue(at(0), 3), overdue(at(5), 0)])  # technical arrears, cured in 5 days
+    assert r.view(at(65) - US).tier == "watch"
+    assert r.view(at(65)).tier == "normal"  # watch's 60 days, not warning's 90
+    assert r.state.tiers == []  # nothing left to hold
+
+
+def test_a_lower_level_with_a_longer_cure_period_outlasts_a_higher_one():
+    pol = ENGINE_POLICY.model_dump(mode="json")
+    pol["cure_days"] = {"watch": 120, "warning": 30, "severe": 10}
+    r = run([profile(), overdue(at(0), 95), overdue(at(10), 0)], parse_policy(pol))
+    r.until(at(300))
+    # at least severe within 10 days, at least warning within 30, at least watch within 120 of day 10
+    assert r.changes() == [("raised", "severe", at(0)), ("de_escalated", "warning", at(20)),
+                           ("de_escalated", "watch", at(40)), ("cleared", "normal", at(130))]
 
 
 def test_relapse_inside_cure_window_keeps_tier_and_restarts_clock():
@@ -56,12 +76,19 @@ def test_relapse_inside_cure_window_keeps_tier_and_restarts_clock():
     r.feed(overdue(at(60), 3))  # watch again before the cure ended
     r.feed(overdue(at(70), 0))  # 13 DPD, cured
     assert r.view(at(100) - US).tier == "warning"  # warning counted until day 10 + 90
-    assert r.view(at(100)).tier == "watch"  # watch held until day 70
-    assert r.view(at(160)).tier == "normal"
+    assert r.view(at(100)).tier == "watch"  # watch held until day 70, counted until day 70 + 60
+    assert r.view(at(130) - US).tier == "watch"
+    assert r.view(at(130)).tier == "normal"
+
+
+def test_one_number_sets_the_cure_period_of_every_level():
+    pol = ENGINE_POLICY.model_dump(mode="json")
+    pol["cure_days"] = 45
+    assert parse_policy(pol).cure_days.model_dump() == {"watch": 45, "warning": 45, "severe": 45}
 
 
 def test_cure_days_zero_follows_computed_tier():
-    pol = default_policy().model_dump(mode="json")
+    pol = ENGINE_POLICY.model_dump(mode="json")
     pol["cure_days"] = 0
     r = Run(parse_policy(pol)).feed(profile(), overdue(at(1), 40), overdue(at(2), 0))
     assert r.view(at(2)).tier == "normal"
@@ -85,32 +112,49 @@ def test_effective_is_never_below_computed_at_each_alert():
      ("BB", 10_000_000.0, "unsecured", 33), ("B", 1e6, "guaranteed", 60), ("B", 5e7, "unsecured", 30),
      ("CCC", 1e6, "secured", 90), ("D", 2e7, "unsecured", 30), ("AA", 2e7, "secured", 135)])
 def test_normal_interval_formula(grade, exposure, mitigation, days):
-    assert default_policy().visits.normal_interval(grade, exposure, mitigation) == days
+    assert ENGINE_POLICY.visits.normal_interval(grade, exposure, mitigation) == days
 
 
 def test_interval_clamps_to_max():
-    pol = default_policy().model_dump(mode="json")
+    pol = ENGINE_POLICY.model_dump(mode="json")
     pol["visits"]["base_days"]["AAA"] = 400
     assert parse_policy(pol).visits.normal_interval("AAA", 1.0, "secured") == 360
 
 
-@pytest.mark.parametrize(("level", "days"), [(0, 135), (1, 30), (2, 14), (3, 3)])
-def test_tier_interval_is_min_of_normal_and_tier_max(level, days):
-    assert default_policy().visits.interval(level, "A", 1e6, "unsecured") == days
+@pytest.mark.parametrize(("level", "days"), [(0, 135), (1, 90), (2, 60), (3, 30)])
+def test_interval_after_a_visit_is_min_of_normal_and_the_tiers_cadence(level, days):
+    assert ENGINE_POLICY.visits.interval(level, "A", 1e6, "unsecured") == days
 
 
 def test_first_visit_is_30_days_after_disbursement_in_policy_time_zone():
     # disbursed 2025-01-01T20:00Z = 2025-01-02 04:00 in Shanghai; +30 days = 2025-02-01 local
     r = run([profile(at(hours=20), disbursed_at=at(hours=20).isoformat())])
     assert r.view(at(1)).next_visit_due == date(2025, 2, 1)
+    e = r.engine.schedule_entry(r.state)
+    assert (e.reason, e.reason_params, e.workout) == ("first_visit", {"date": "2025-01-02", "days": 30}, False)
 
 
 def test_inspection_sets_next_due_by_tier_after_the_visit():
     r = run([profile(grade="BBB", mitigation="secured")])  # normal interval 135
     r.feed(inspection(at(20), "normal"))
     assert r.view(at(20)).next_visit_due == (at(20) + timedelta(days=135)).date()
-    r.feed(inspection(at(40), "concern"))  # watch after the visit: min(135, 30)
-    assert r.view(at(40)).next_visit_due == (at(40) + timedelta(days=30)).date()
+    e = r.engine.schedule_entry(r.state)
+    assert (e.reason, e.reason_params) == ("inspected", {"date": "2025-01-21", "days": 135, "tier": "normal", "basis": "interval"})
+    r.feed(inspection(at(40), "concern"))  # watch after the visit: min(135, watch cadence 90)
+    assert r.view(at(40)).next_visit_due == (at(40) + timedelta(days=90)).date()
+    e = r.engine.schedule_entry(r.state)
+    assert (e.reason, e.reason_params) == (
+        "inspected", {"date": "2025-02-10", "days": 90, "tier": "watch", "basis": "cadence"})
+
+
+def test_a_long_severe_tier_is_visited_at_its_cadence_not_its_response_deadline():
+    r = run([profile(grade="BBB", mitigation="secured"), lawsuit(at(1), stage="dishonest_debtor")])
+    assert r.view(at(1)).next_visit_due == at(6).date()  # response: within 5 days of the rise
+    for visit in (6, 36, 66, 96):
+        r.feed(inspection(at(visit), "normal"))
+        assert r.view(at(visit)).tier == "severe"
+        assert r.view(at(visit)).next_visit_due == at(visit + 30).date()  # then every 30 days, not every 5
+    assert len([a for a in r.alerts]) == 1
 
 
 def test_tier_rise_pulls_due_forward_and_fall_never_moves_it():
@@ -118,12 +162,16 @@ def test_tier_rise_pulls_due_forward_and_fall_never_moves_it():
     assert r.view(at(5)).next_visit_due == (at(275)).date()
     r.feed(overdue(at(10), 3))  # watch: due <= day 10 + 30
     assert r.view(at(10)).next_visit_due == at(40).date()
+    e = r.engine.schedule_entry(r.state)
+    assert (e.reason, e.reason_params) == ("tier_raised", {"date": "2025-01-11", "days": 30, "tier": "watch"})
     r.until(at(11) - US)
-    r.feed(overdue(at(11), 45))  # warning: due <= day 11 + 14
-    assert r.view(at(11)).next_visit_due == at(25).date()
+    r.feed(overdue(at(11), 45))  # warning: due <= day 11 + 10
+    assert r.view(at(11)).next_visit_due == at(21).date()
     r.feed(overdue(at(12), 0))
     assert r.view(at(200)).tier == "normal"
-    assert r.view(at(200)).next_visit_due == at(25).date()  # the fall did not move it
+    assert r.view(at(200)).next_visit_due == at(21).date()  # the fall did not move it
+    e = r.engine.schedule_entry(r.state)
+    assert (e.reason, e.reason_params) == ("tier_raised", {"date": "2025-01-12", "days": 10, "tier": "warning"})
 
 
 def test_rise_never_pushes_an_earlier_due_later():
@@ -136,8 +184,8 @@ def test_alert_carries_due_team_branch_and_policy_version():
     r = run([profile(team="T9", branch="BJ02"), lawsuit(at(3), stage="dishonest_debtor")])
     (a,) = r.alerts
     assert (a.kind.value, a.from_tier, a.to_tier, a.team, a.branch) == ("raised", "normal", "severe", "T9", "BJ02")
-    assert a.next_visit_due == at(6).date()
-    assert a.policy_version == default_policy().version
+    assert a.next_visit_due == at(8).date()  # severe: a response visit within 5 days
+    assert a.policy_version == ENGINE_POLICY.version
     (sig,) = a.signals
     assert sig.rule == "lawsuit.dishonest_debtor" and sig.thresholds["stages"] == ["dishonest_debtor"]
     assert sig.event_ids and sig.values["case_id"] == "C1"
@@ -162,11 +210,48 @@ def test_alert_evidence_names_values_thresholds_and_events():
 
 def test_duplicate_event_id_within_30_days_is_ignored():
     r = run([profile(), overdue(at(1), 5, eid="x1")])
-    r.feed(overdue(at(2), 60, eid="x1"))  # same id, even with other content
+    r.feed(overdue(at(1), 5, eid="x1"))  # the same event again
     assert r.outcomes[-1] == DUPLICATE
-    assert r.view(at(2)).computed_tier == "watch"
     r.feed(overdue(at(31), 0, eid="x1"))  # 30 days later it is new again
     assert r.outcomes[-1] == APPLIED
+
+
+@pytest.mark.parametrize("other", [
+    overdue(at(2), 60, eid="x1"),  # other instant and content
+    overdue(at(1), 6, eid="x1"),  # same instant, other DPD
+    overdue(at(1), 5, "A2", eid="x1"),  # other account
+    bureau(at(1), dpd=5, eid="x1"),  # other type
+])
+def test_an_event_id_applied_with_other_content_is_a_conflicting_duplicate_and_changes_nothing(other):
+    r = run([profile(), overdue(at(1), 5, eid="x1"), overdue(at(3), 2, "A3")])
+    before = dump_state(r.state)
+    r.feed(other)
+    assert r.outcomes[-1] == CONFLICT
+    assert dump_state(r.state) == before  # not even the clock moved
+    assert r.view(at(3)).computed_tier == "watch"
+
+
+def test_a_copy_written_with_another_utc_offset_is_the_same_event():
+    r = run([profile(), overdue(at(1), 5, eid="x1")])
+    copy = parse_event(overdue(at(1), 5, eid="x1").model_dump_json().replace("Z", "+08:00").replace(
+        "T00:00:00+08:00", "T08:00:00+08:00"))
+    assert copy.occurred_at == at(1)
+    r.feed(copy)
+    assert r.outcomes[-1] == DUPLICATE
+    assert content_digest(copy) == content_digest(overdue(at(1), 5, eid="x1"))
+
+
+def test_duplicates_are_told_apart_after_a_state_round_trip_and_in_states_without_digests():
+    r = run([profile(), overdue(at(1), 5, eid="x1")])
+    r.state = load_state(dump_state(r.state))
+    r.feed(overdue(at(1), 5, eid="x1"), overdue(at(1), 7, eid="x1"))
+    assert r.outcomes[-2:] == [DUPLICATE, CONFLICT]
+    # a state written before digests were kept remembers the instant only: a copy counts as a duplicate
+    old = json.loads(dump_state(r.state))
+    old["seen"] = {k: v[0] for k, v in old["seen"].items()}
+    r.state = load_state(json.dumps(old))
+    r.feed(overdue(at(1), 7, eid="x1"))
+    assert r.outcomes[-1] == DUPLICATE
 
 
 def test_same_instant_events_apply_in_input_order():
@@ -224,7 +309,7 @@ def test_same_input_same_alert_ids():
 
 
 def test_batch_equals_one_at_a_time():
-    eng = Engine(default_policy())
+    eng = Engine(ENGINE_POLICY)
     one = run(_sample())
     batch = eng.apply_batch(eng.new_state("B1"), _sample())
     assert [a.alert_id for a in batch.alerts] == [a.alert_id for a in one.alerts]
@@ -236,7 +321,7 @@ def test_batch_equals_one_at_a_time():
 def test_state_survives_a_json_round_trip_mid_stream():
     events = _sample()
     whole = run(events).until(at(400))
-    eng = Engine(default_policy())
+    eng = Engine(ENGINE_POLICY)
     part = run(events[:4])
     restored = load_state(dump_state(part.state))
     r2 = Run()

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from monitor.engine import Engine
 from monitor.outputs import BorrowerDetail
-from monitor.rules.loader import default_policy
 from monitor.state import dump_state, load_state
 from tests.factories import (
+    ENGINE_POLICY,
     US,
     Run,
     at,
@@ -53,7 +53,7 @@ def test_detail_shows_profile_tiers_signals_overrides_lawsuits_accounts_bureau_a
     d = r.engine.detail(r.state)
     assert d.borrower_id == "B1"
     assert d.as_of == at(13)
-    assert d.policy_version == default_policy().version
+    assert d.policy_version == ENGINE_POLICY.version
     p = d.profile
     assert p is not None
     assert (p.segment, p.industry, p.branch, p.team, p.exposure, p.product, p.mitigation) == (
@@ -87,8 +87,10 @@ def test_detail_shows_profile_tiers_signals_overrides_lawsuits_accounts_bureau_a
     v = d.last_visit
     assert v is not None
     assert (v.at, v.event_id, v.team, v.inspector, v.outcome) == (at(12), "i1", "T1", "insp-01", "concern")
-    assert d.next_visit_due == date(2025, 1, 16)  # visited on day 12 at severe: every 3 days
-    assert d.next_visit_reason == "inspected 2025-01-13: every 3 days (severe, grade BB, guaranteed)"
+    assert d.next_visit_due == date(2025, 2, 12)  # visited on day 12 at severe: the severe cadence, 30 days
+    assert (d.next_visit_reason, d.next_visit_reason_params) == (
+        "inspected", {"date": "2025-01-13", "days": 30, "tier": "severe", "basis": "cadence"})
+    assert (d.workout, d.workout_since) == (False, None)
     assert d.alerts == len(r.alerts) and d.events_before_profile == 0
 
 
@@ -107,7 +109,8 @@ def test_detail_agrees_with_the_view_and_the_schedule_entry():
     assert (d.tier, d.computed_tier, d.min_classification, d.next_visit_due) == (
         v.tier, v.computed_tier, v.min_classification, v.next_visit_due)
     assert sorted(s.rule for s in d.signals) == v.active_rules
-    assert (d.next_visit_reason, d.next_visit_due) == (e.reason, e.next_visit_due)
+    assert (d.next_visit_reason, d.next_visit_reason_params, d.next_visit_due, d.workout) == (
+        e.reason, e.reason_params, e.next_visit_due, e.workout)
     assert d.signals == r.engine.signals(r.state, at(13))
 
 
@@ -115,7 +118,7 @@ def test_detail_is_the_same_from_a_state_reloaded_from_json_and_byte_for_byte_de
     r = _borrower()
     again = _borrower()
     restored = load_state(dump_state(r.state))
-    eng = Engine(default_policy())
+    eng = Engine(ENGINE_POLICY)
     assert eng.detail(restored).model_dump_json() == r.engine.detail(r.state).model_dump_json()
     assert again.engine.detail(again.state).model_dump_json() == r.engine.detail(r.state).model_dump_json()
 
@@ -138,11 +141,11 @@ def test_detail_before_the_profile_shows_what_is_held():
     assert d.signals == [] and d.events_before_profile == 2
     assert [(o.direction, o.tier, o.approved_by) for o in d.overrides] == [("cap", "watch", "sup-1")]
     assert [a.account_id for a in d.overdue_accounts] == ["A1"] and d.highest_dpd == 41
-    assert d.next_visit_reason == "no profile yet"
+    assert (d.next_visit_reason, d.next_visit_reason_params) == ("no_profile", {})
 
 
 def test_detail_of_a_fresh_state():
-    eng = Engine(default_policy())
+    eng = Engine(ENGINE_POLICY)
     d = eng.detail(eng.new_state("B9"))
     assert d.borrower_id == "B9" and d.as_of is None and d.profile is None and d.tier is None
     assert (d.signals, d.overrides, d.lawsuits, d.overdue_accounts, d.bureau, d.last_visit) == ([], [], [], [],

@@ -9,12 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from monitor._errors import PolicyError
-from monitor.engine import APPLIED, DUPLICATE, Engine
+from monitor.engine import APPLIED, CONFLICT, DUPLICATE, Engine
 from monitor.events import TierOverride, describe_validation_error, parse_event
-from monitor.rules.loader import default_policy
 from monitor.rules.policy import parse_policy
 from monitor.state import dump_state, load_state
-from tests.factories import US, Run, at, inspection, overdue, override, profile, run, us
+from tests.factories import ENGINE_POLICY, US, Run, at, inspection, overdue, override, profile, run, us
 
 # ------------------------------------------------------------------ the event contract
 
@@ -99,19 +98,19 @@ def test_floor_raises_the_tier_and_pulls_the_visit_forward_until_it_expires():
     assert sig.values == {"tier": "warning", "until": "2025-02-05T00:00:00Z", "reason": "management change",
                           "requested_by": "officer-1", "approved_by": None}
     assert sig.since == at(5)
-    assert a.next_visit_due == at(5 + 14).date()  # warning: visit within 14 days
+    assert a.next_visit_due == at(5 + 10).date()  # warning: a response visit within 10 days
     assert r.state.wake == us(at(35))
     assert r.view(at(35) - US).tier == "warning"
     assert r.view(at(35)).tier == "normal"  # expires at the exact instant
     assert r.changes()[-1] == ("cleared", "normal", at(35))
     assert r.alerts[-1].signals == []
-    assert r.view(at(35)).next_visit_due == at(19).date()  # a fall never moves the due date
+    assert r.view(at(35)).next_visit_due == at(15).date()  # a fall never moves the due date
 
 
 def test_visit_interval_after_an_inspection_follows_the_overridden_tier():
     r = run([profile(grade="A", mitigation="secured"), override(at(5), tier="watch", days=200)])
     r.feed(inspection(at(10), "normal"))
-    assert r.view(at(10)).next_visit_due == at(10 + 30).date()  # watch: min(270, 30)
+    assert r.view(at(10)).next_visit_due == at(10 + 90).date()  # watch: min(270, watch cadence 90)
     r2 = run([profile(grade="A", mitigation="secured"), inspection(at(10), "normal")])
     assert r2.view(at(10)).next_visit_due == at(10 + 270).date()
 
@@ -225,11 +224,15 @@ def test_a_late_set_applies_from_the_borrower_clock():
     assert r.view(at(13)).tier == "watch"
 
 
-def test_duplicate_override_event_is_ignored():
+def test_duplicate_override_event_is_ignored_and_a_conflicting_one_refused():
     r = run([profile(), override(at(1), tier="warning", days=10, eid="dup")])
-    r.feed(override(at(2), tier="severe", days=10, eid="dup"))
+    r.feed(override(at(1), tier="warning", days=10, eid="dup"))
     assert r.outcomes[-1] == DUPLICATE
-    assert r.tier(at(2)) == "warning"
+    r.feed(override(at(1), tier="warning", days=20, eid="dup"))  # another until: not the same event
+    assert r.outcomes[-1] == CONFLICT
+    r.feed(override(at(2), tier="severe", days=10, eid="dup"))
+    assert r.outcomes[-1] == CONFLICT
+    assert r.tier(at(2)) == "warning" and r.view(at(12)).tier == "normal"
 
 
 def test_event_at_the_expiry_instant_sees_the_override_ended():
@@ -266,7 +269,7 @@ def test_ended_overrides_are_forgotten_after_the_duplicate_window():
 
 
 def test_policy_shortens_an_override_beyond_its_maximum_and_shows_both_dates():
-    pol = default_policy().model_dump(mode="json")
+    pol = ENGINE_POLICY.model_dump(mode="json")
     pol["overrides"] = {"floor_max_days": 365, "cap_max_days": 30}
     r = run([profile(), overdue(at(1), 95)], parse_policy(pol))
     r.feed(override(at(2), direction="cap", tier="watch", approved_by="sup-1", days=100))
@@ -274,7 +277,7 @@ def test_policy_shortens_an_override_beyond_its_maximum_and_shows_both_dates():
     assert cap.values["until"] == "2025-02-02T00:00:00Z"  # day 2 + 30
     assert cap.values["requested_until"] == "2025-04-13T00:00:00Z"  # day 2 + 100
     assert r.view(at(32)).tier == "severe"
-    assert default_policy().overrides.cap_max_days == 180
+    assert ENGINE_POLICY.overrides.cap_max_days == 180
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -283,7 +286,7 @@ def test_policy_shortens_an_override_beyond_its_maximum_and_shows_both_dates():
     ({"max_days": 10}, "overrides.max_days: unknown key"),
 ])
 def test_policy_overrides_section_is_validated(overrides, message):
-    pol = default_policy().model_dump(mode="json")
+    pol = ENGINE_POLICY.model_dump(mode="json")
     pol["overrides"] = overrides
     with pytest.raises(PolicyError, match=message.replace("(", r"\(")):
         parse_policy(pol)
@@ -316,7 +319,7 @@ def test_state_round_trip_keeps_the_overrides():
 
 
 def test_batch_equals_one_at_a_time_with_overrides():
-    eng = Engine(default_policy())
+    eng = Engine(ENGINE_POLICY)
     one = run(_history())
     batch = eng.apply_batch(eng.new_state("B1"), _history())
     assert [a.model_dump_json() for a in batch.alerts] == [a.model_dump_json() for a in one.alerts]
@@ -326,4 +329,5 @@ def test_batch_equals_one_at_a_time_with_overrides():
     tiers = [(a.to_tier, a.at) for a in one.until(at(200)).alerts]
     assert tiers == [("severe", at(1)), ("watch", at(2)), ("warning", at(3)), ("severe", at(15)),
                      ("normal", at(100))]
-    assert one.view(at(31)).next_visit_due == (at(31) + timedelta(days=3)).date()  # visited at severe
+    # visited at severe: min(normal interval 67, severe cadence 30)
+    assert one.view(at(31)).next_visit_due == (at(31) + timedelta(days=30)).date()

@@ -154,3 +154,48 @@ def test_adding_a_signal_never_lowers_a_tier(events, when, stage):
         va, vb = a.engine.view(a.state), b.engine.view(b.state)
         assert RANK[vb.tier] >= RANK[va.tier]
         assert RANK[vb.computed_tier] >= RANK[va.computed_tier]
+
+
+CLASS_RANK = {"normal": 0, "special_mention": 1, "substandard": 2, "doubtful": 3, "loss": 4}
+
+
+@SETTINGS
+@given(histories, st.lists(st.floats(0, 600), max_size=6))
+def test_a_rise_only_pulls_the_due_date_forward_and_a_fall_never_moves_it(events, stops):
+    """Between visits the due date only moves earlier (a response deadline), except when the borrower
+    is handed over to workout (no routine due date) or comes back from it."""
+    r = Run(POLICY)
+    pending = sorted(stops)
+
+    def check(before, after, visited):
+        before_due, before_why, before_at = before
+        if before_why is None or visited or "workout" in (before_why, after.due_why):
+            return
+        if after.due_why.startswith("workout_ended") and after.due_at != before_at:
+            return  # handed over and back again in between
+        assert after.due is not None and after.due <= before_due, (before_why, after.due_why)
+
+    for e in events:
+        while pending and at(pending[0]) < e.occurred_at:
+            before = r.state.due, r.state.due_why, r.state.due_at
+            r.until(at(pending.pop(0)))
+            check(before, r.state, False)
+        before = r.state.due, r.state.due_why, r.state.due_at
+        r.feed(e)
+        check(before, r.state, e.type == "inspection_completed")
+
+
+@SETTINGS
+@given(histories, st.lists(day, min_size=1, max_size=4))
+def test_only_a_borrower_past_the_workout_floor_is_handed_over_and_then_has_no_routine_due(events, probes):
+    visits = POLICY.visits
+    for probe in probes:
+        r = Run(POLICY).feed(*[e for e in events if e.occurred_at <= at(probe)]).until(at(probe))
+        v = r.engine.view(r.state, at(probe))
+        entry = r.engine.schedule_entry(r.state)
+        assert v.workout == entry.workout == (entry.reason == "workout")
+        assert (v.next_visit_due is None) == v.workout
+        if v.workout:
+            assert (CLASS_RANK[v.min_classification] >= CLASS_RANK[visits.workout_classification]
+                    or r.state.grade in visits.workout_grades)
+            assert r.state.due_at is not None and r.state.due_at <= r.state.clock

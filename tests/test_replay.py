@@ -8,12 +8,13 @@ import json
 import random
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
-from monitor.replay import replay, write_outputs
+from monitor.replay import CONFLICT_REASON, replay, write_outputs
 from monitor.rules.loader import default_policy
 
 GOOD = [
@@ -115,7 +116,7 @@ def test_outputs_and_their_order(tmp_path):
     assert b2["tier"] == "severe" and b2["team"] == "检查一组"
     assert b3 == {"borrower_id": "B3", "tier": None, "computed_tier": None, "active_rules": [],
                   "min_classification": None, "next_visit_due": None, "team": None, "branch": None,
-                  "exposure": None}
+                  "exposure": None, "workout": False}
     alerts = [json.loads(x) for x in (tmp_path / "out/alerts.jsonl").read_text().splitlines()]
     assert [a["at"] for a in alerts] == sorted(a["at"] for a in alerts)
     with (tmp_path / "out/schedule.csv").open(encoding="utf-8") as fh:
@@ -214,7 +215,9 @@ def test_replay_applies_tier_overrides_and_rejects_a_cap_without_approval(tmp_pa
     plain = replay([write(tmp_path / "plain.jsonl", GOOD)], default_policy())
     b1_with = next(v for v in result.views if v.borrower_id == "B1")
     b1_plain = next(v for v in plain.views if v.borrower_id == "B1")
-    assert b1_with.next_visit_due.isoformat() == "2025-01-24"  # the floor pulled the visit to 14 days
+    # the warning floor of Jan 10 pulled the visit forward to the warning tier's response deadline
+    response = default_policy().visits.response_days.warning
+    assert b1_with.next_visit_due == date(2025, 1, 10) + timedelta(days=response)
     assert b1_plain.next_visit_due.isoformat() == "2025-02-01"
     assert b1_with.model_copy(update={"next_visit_due": None}) == b1_plain.model_copy(
         update={"next_visit_due": None})  # the floor ended before the as-of
@@ -271,6 +274,36 @@ def test_cli_usage_and_policy_errors_exit_2_with_one_line(tmp_path, args, messag
     assert message in lines[0] and "Traceback" not in done.stderr
 
 
+def test_a_conflicting_duplicate_is_rejected_with_its_place_and_an_exact_one_ignored(tmp_path):
+    first = write(tmp_path / "a.jsonl", GOOD)
+    again = write(tmp_path / "b.jsonl", [GOOD[2], {**GOOD[2], "days_past_due": 95}, {**GOOD[2], "event_id": "o9"}])
+    result = replay([first, again], default_policy())
+    assert (result.applied, result.duplicates) == (len(GOOD) + 1, 1)
+    (rej,) = result.rejects
+    assert (rej.source, rej.line, rej.reason) == (str(again), 2, CONFLICT_REASON)
+    assert json.loads(rej.text)["days_past_due"] == 95
+    b2 = next(v for v in result.views if v.borrower_id == "B2")
+    assert b2.min_classification == "special_mention"  # the 95 days past due were not applied
+    write_outputs(result, tmp_path / "out")
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    assert summary["events"]["rejected"] == 1 and summary["rejects_by_reason"] == {CONFLICT_REASON: 1}
+
+
+def test_borrowers_handed_over_to_workout_are_listed_apart_from_the_schedule(tmp_path):
+    docs = GOOD + [{**GOOD[2], "event_id": "o2", "occurred_at": "2025-03-10T00:00:00Z", "days_past_due": 120}]
+    result = replay([write(tmp_path / "in.jsonl", docs)], default_policy(), as_of=None)
+    write_outputs(result, tmp_path / "out")
+    with (tmp_path / "out/schedule.csv").open(encoding="utf-8") as fh:
+        assert "B2" not in [r["borrower_id"] for r in csv.DictReader(fh)]
+    with (tmp_path / "out/workout.csv").open(encoding="utf-8") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert (row["borrower_id"], row["team"], row["tier"]) == ("B2", "检查一组", "severe")
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    assert summary["borrowers"]["workout"] == 1
+    b2 = json.loads((tmp_path / "out/borrowers.jsonl").read_text().splitlines()[1])
+    assert (b2["borrower_id"], b2["workout"], b2["next_visit_due"]) == ("B2", True, None)
+
+
 def test_cli_schema_is_generated_json_schema(tmp_path):
     done = cli("schema")
     assert done.returncode == 0
@@ -287,7 +320,9 @@ def test_cli_schema_is_generated_json_schema(tmp_path):
 def test_cli_policy_check_prints_rules(tmp_path):
     done = cli("policy", "check")
     assert done.returncode == 0
-    assert "overdue.dpd" in done.stdout and "default-2026.11" in done.stdout and "Asia/Shanghai" in done.stdout
+    assert "overdue.dpd" in done.stdout and default_policy().version in done.stdout and "Asia/Shanghai" in done.stdout
+    for words in ("cure period watch", "response within: watch", "cadence at most: watch", "workout: handed over"):
+        assert words in done.stdout
 
 
 def test_published_schema_file_is_the_generated_one():
@@ -299,23 +334,31 @@ def test_published_schema_file_is_the_generated_one():
 
 # The outputs of monitor replay on tests/data/golden-events.jsonl.gz (400 simulated borrowers, 14 months, with
 # copies and malformed lines) as the replay wrote them before the snapshots, the streaming input and the shards
-# (main at fdeba5a): the same policy must keep giving the same bytes.
+# (main at fdeba5a): the same policy must keep giving the same bytes. The policy is default-2026.11, the shipped
+# one then, in today's keys (tests/data/policy-default-2026.11.toml). Issue 11's visit model added fields to
+# borrowers.jsonl ("workout"), the schedule history (reason codes and parameters instead of sentences) and
+# summary.json (borrowers.workout), and the file workout.csv: those hashes were renewed once it was checked
+# that, the new fields left out and each sentence matching its code and parameters, the files are the same
+# (alerts.jsonl, rejects.jsonl and schedule.csv kept their bytes).
+GOLDEN_POLICY = "tests/data/policy-default-2026.11.toml"
 GOLDEN_SHA256 = {
     None: {
         "alerts.jsonl": "06439006494df5e44c4ec0e4ca5821f7a56339f6e669f7661ad360880e45f421",
-        "borrowers.jsonl": "21376961a2f3973bc731f62b0d26452406852788daf9094d5295fcaaefd639f7",
+        "borrowers.jsonl": "590428f73a7d10d18642326d5a18419bcc25945cfb57d59e25036f8103bdf091",
         "rejects.jsonl": "839716c9b335028152e0bf3709c99916eba30b667672de95cdee76ffc06e9cf6",
         "schedule.csv": "1613dbda339bacbc04e2c31dd2e2b62183b176713bbdc55956534070795d6952",
-        "schedule_history.jsonl": "de1596949989e8c086f965a620a025f00352670ad6cb495c97798a418f1de37e",
-        "summary.json": "3bd360c664338da971856e480c68de95e513ac3807e08b98b8751dbabe1ae4ab",
+        "schedule_history.jsonl": "99526ab209b2a44a17d1e58f41bb0125e226b3ff57cd1587bcef4d4672f281b6",
+        "summary.json": "d48d202d16210be799f22e83fd73b8821c235133ddf7371f8967b8beda494cae",
+        "workout.csv": "b65a115325e6246fdf38bb438cc02967e7fc43dfa14f39ed7a2ceae7459c6124",
     },
     "2025-09-15T12:00:00+08:00": {
         "alerts.jsonl": "8a385776c89b31f610ee9d1b4eb6a7525b61ce6c309275f528c61cd16cebc56b",
-        "borrowers.jsonl": "993b5ecd429c318dbd79ff558ab31826e12ce87064785f7bd01e8427ad5adcec",
+        "borrowers.jsonl": "3df4f4cfa205adc8d4e2953ce504a43208e9d33a1c28efe6bb96045bc44b587e",
         "rejects.jsonl": "839716c9b335028152e0bf3709c99916eba30b667672de95cdee76ffc06e9cf6",
         "schedule.csv": "d050c14576fc3b8abcc868baee183974d4bcd39c995397d551766238d4431f17",
-        "schedule_history.jsonl": "d4dcd2de39aab04865505082eb7455b33ac4957a9f69abd8f11fe07af2677224",
-        "summary.json": "b4310f49558d07ae6b6eee05b30d8f58bef4639bf3bc72ac829d118fe02e4ae1",
+        "schedule_history.jsonl": "7fee51e7e62493bf63f6333d955adb6b71075d96bf3cf86414ff1fe7db50112b",
+        "summary.json": "e52221b2a1651ddcaa20f1d0a6c8e5d43da794c78a46d8af1dc57c3c07aab892",
+        "workout.csv": "b65a115325e6246fdf38bb438cc02967e7fc43dfa14f39ed7a2ceae7459c6124",
     },
 }
 
@@ -326,7 +369,7 @@ def test_outputs_are_byte_identical_to_those_before_the_rewrite(tmp_path, monkey
 
     root = Path(__file__).resolve().parent.parent
     monkeypatch.chdir(root)  # rejects.jsonl names the file as given
-    args = ["replay", "tests/data/golden-events.jsonl.gz", "--out", str(tmp_path / "out")]
+    args = ["replay", "tests/data/golden-events.jsonl.gz", "--out", str(tmp_path / "out"), "--policy", GOLDEN_POLICY]
     assert main(args + (["--as-of", as_of] if as_of else [])) == 0
     got = {name: hashlib.sha256((tmp_path / "out" / name).read_bytes()).hexdigest() for name in GOLDEN_SHA256[as_of]}
     assert got == GOLDEN_SHA256[as_of]

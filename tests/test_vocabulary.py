@@ -24,6 +24,7 @@ FIELD_SECTION = {
     "outcome": "inspection_outcome", "action": "override_action", "direction": "override_direction",
     "tier": "tier", "from_tier": "tier", "to_tier": "tier", "computed_tier": "tier", "level": "tier",
     "kind": "alert_kind", "min_classification": "classification",
+    "reason": "visit_reason", "next_visit_reason": "visit_reason",
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -174,9 +175,8 @@ def test_unknown_rule_reads_as_labelled_pairs():
 
 
 def test_visit_reasons_are_sentences_with_labelled_parameters():
-    zh = visit_reason("inspection", {"date": "2025-03-01", "days": 90, "tier": "watch", "grade": "BBB",
-                                     "mitigation": "secured"})
-    assert zh == "2025-03-01 已检查，按 90 天周期检查（观察，评级 BBB，抵质押）"
+    zh = visit_reason("inspected", {"date": "2025-03-01", "days": 90, "tier": "watch", "basis": "cadence"})
+    assert zh == "2025-03-01 已检查，90 天后再检查（观察，按预警等级检查周期）"
     assert visit_reason("first_visit", {"days": 30}, "en") == "first post-loan check: within 30 days of disbursement"
     assert visit_reason("tier_raised", {"date": "2025-03-01", "days": 14, "tier": "warning"}) == \
         "2025-03-01 预警等级上升为预警：14 天内检查"

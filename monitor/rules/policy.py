@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -210,13 +210,37 @@ class Classification(_Strict):
         return "normal"
 
 
-class TierMaxDays(_Strict):
-    watch: Days = 30
-    warning: Days = 14
-    severe: Days = 3
+class TierDays(_Strict):
+    """A number of days for each warning level."""
+
+    watch: Days
+    warning: Days
+    severe: Days
+
+    def of(self, level: int) -> int:
+        """The value for a level (1 watch, 2 warning, 3 severe)."""
+        return (self.watch, self.warning, self.severe)[level - 1]
+
+
+class CureDays(_Strict):
+    """The cure period of each level: the effective tier falls from a level only after the
+    computed tier has stayed below it for that many days (0: at once)."""
+
+    watch: Annotated[int, Field(ge=0, le=3650)]
+    warning: Annotated[int, Field(ge=0, le=3650)]
+    severe: Annotated[int, Field(ge=0, le=3650)]
+
+    def of(self, level: int) -> int:
+        return (self.watch, self.warning, self.severe)[level - 1]
+
+
+ClassificationName = Literal["special_mention", "substandard", "doubtful", "loss"]
 
 
 class Visits(_Strict):
+    """When on-site visits are due: the normal interval by the loan's profile, the response
+    deadline and continuing cadence of each warning level, and the hand-over to workout."""
+
     first_visit_days: Annotated[int, Field(ge=0, le=3650)] = 30
     min_interval_days: Days = 30
     max_interval_days: Days = 360
@@ -224,7 +248,20 @@ class Visits(_Strict):
     large_exposure_factor: Ratio = 0.5
     base_days: dict[str, Days]
     mitigation_factor: dict[Mitigation, Ratio]
-    tier_max_days: TierMaxDays = TierMaxDays()
+    response_days: TierDays = TierDays(watch=30, warning=10, severe=5)
+    cadence_days: TierDays = TierDays(watch=90, warning=60, severe=30)
+    workout_enabled: bool = True
+    workout_after_days: Annotated[int, Field(ge=0, le=3650)] = 30
+    workout_classification: ClassificationName = "substandard"
+    workout_grades: list[str] = Field(default_factory=lambda: ["D"])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "tier_max_days" in data:
+            raise ValueError("tier_max_days is replaced by response_days (the deadline of the visit due when "
+                             "the tier rises) and cadence_days (the longest interval while the tier lasts)")
+        return data
 
     @field_validator("base_days")
     @classmethod
@@ -245,16 +282,40 @@ class Visits(_Strict):
             raise ValueError(f"missing mitigation {missing[0]!r}")
         return factors
 
+    @field_validator("workout_grades")
+    @classmethod
+    def _known_grades(cls, grades: list[str]) -> list[str]:
+        for g in grades:
+            if g not in GRADES:
+                raise ValueError(f"unknown grade {g!r}; grades are {', '.join(GRADES)}")
+        return grades
+
     @model_validator(mode="after")
     def _bounds(self) -> Visits:
         if self.min_interval_days > self.max_interval_days:
             raise ValueError("min_interval_days must not exceed max_interval_days")
+        for name in ("response_days", "cadence_days"):
+            d = getattr(self, name)
+            if not d.watch >= d.warning >= d.severe:
+                raise ValueError(f"{name}: a higher level must not wait longer (watch >= warning >= severe)")
+        r, c = self.response_days, self.cadence_days
+        for level in ("watch", "warning", "severe"):
+            if getattr(r, level) > getattr(c, level):
+                raise ValueError(f"response_days.{level} must not exceed cadence_days.{level}: the visit due "
+                                 "on a rise comes no later than the level's continuing cadence")
         return self
 
-    def tier_max(self, level: int) -> int | None:
-        if level <= 0:
-            return None
-        return (self.tier_max_days.watch, self.tier_max_days.warning, self.tier_max_days.severe)[level - 1]
+    @cached_property
+    def workout_grade_set(self) -> frozenset[str]:
+        return frozenset(self.workout_grades)
+
+    def response(self, level: int) -> int | None:
+        """Days within which a visit is due when the effective tier rises to ``level`` (None: normal)."""
+        return self.response_days.of(level) if level > 0 else None
+
+    def cadence(self, level: int) -> int | None:
+        """The longest interval between visits while the borrower stays at ``level`` (None: normal)."""
+        return self.cadence_days.of(level) if level > 0 else None
 
     def normal_interval(self, grade: str | None, exposure: float, mitigation: str) -> int:
         """clamp(floor(base x exposure factor x mitigation factor), min, max) in days."""
@@ -265,10 +326,10 @@ class Visits(_Strict):
         return max(self.min_interval_days, min(self.max_interval_days, days))
 
     def interval(self, level: int, grade: str | None, exposure: float, mitigation: str) -> int:
-        """The visit interval in days for a tier: min(normal interval, the tier's maximum)."""
+        """The interval in days after a visit at a tier: min(normal interval, the tier's cadence)."""
         normal = self.normal_interval(grade, exposure, mitigation)
-        cap = self.tier_max(level)
-        return normal if cap is None else min(normal, cap)
+        cadence = self.cadence(level)
+        return normal if cadence is None else min(normal, cadence)
 
 
 class Overrides(_Strict):
@@ -286,7 +347,7 @@ class Policy(_Strict):
 
     version: Annotated[str, Field(min_length=1, max_length=64)]
     timezone: str = "Asia/Shanghai"
-    cure_days: Annotated[int, Field(ge=0, le=3650)] = 90
+    cure_days: CureDays = CureDays(watch=90, warning=90, severe=90)
     duplicate_window_days: Annotated[int, Field(ge=1, le=365)] = 30
     duplicate_memory: Annotated[int, Field(ge=1, le=100_000)] = 256
     rating: RatingRules
@@ -298,6 +359,14 @@ class Policy(_Strict):
     classification: Classification = Classification()
     visits: Visits
     overrides: Overrides = Overrides()
+
+    @field_validator("cure_days", mode="before")
+    @classmethod
+    def _one_cure_for_all(cls, value: Any) -> Any:
+        # a single number (the form before per-level cure periods) applies to every level
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"watch": value, "warning": value, "severe": value}
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -11,7 +11,7 @@ TOML::
     [params]
     # a policy key, dotted, [i] for a list item: a list of choices, or a range
     "overdue.dpd.bands[1].min" = [15, 20, 30]
-    "cure_days" = { min = 30, max = 120, step = 15 }
+    "cure_days.watch" = { min = 30, max = 120, step = 15 }
     "lawsuit.claim_large.min_ratio" = { min = 0.02, max = 0.20, step = 0.02 }
     "rating.downgrade_1.level" = ["watch", "warning"]
 

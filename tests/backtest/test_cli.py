@@ -113,7 +113,7 @@ def test_a_bad_outcomes_line_exits_2_with_one_line_naming_it(tmp_path, capsys, l
 
 def test_usage_and_policy_errors_exit_2_with_one_line(tmp_path, capsys):
     events, outcomes = History().profile("B1").write(tmp_path / "in")
-    bad_policy = policy_variant(tmp_path, "bad", {"cure_days = 90": "cure_days = -1"})
+    bad_policy = policy_variant(tmp_path, "bad", {"cure_days = { watch = ": "cure_days = { watch = -1, was = "})
     cases = [
         ["backtest", str(events), "--out", str(tmp_path / "o")],  # no --outcomes
         ["backtest", "-", "--outcomes", str(outcomes), "--out", str(tmp_path / "o")],

@@ -39,7 +39,8 @@ def alert(bid: str, seq: int, kind: str, to_tier: str, *, from_tier: str | None 
 
 def schedule(bid: str, due: date | None, *, team: str | None = "T1", tier: str = "warning") -> bytes:
     return ScheduleEntry(borrower_id=bid, next_visit_due=due, team=team, branch="BR1", tier=tier,  # type: ignore[arg-type]
-                         reason="tier raised", policy_version="test-1").model_dump_json().encode()
+                         reason="tier_raised", reason_params={"raised": "2026-03-01", "days": 10, "tier": tier},
+                         policy_version="test-1").model_dump_json().encode()
 
 
 def record(user: str, role: str, action: Action, bid: str, request: str, *, case: str | None = None,

@@ -155,11 +155,11 @@ def test_bad_visits_are_named():
 
 def test_due_visits_from_schedule_entries():
     entries = [ScheduleEntry(borrower_id="B1", next_visit_due=d(3), team="T", branch="BR", tier="warning",
-                             reason="tier warning: every 30 days", policy_version="p"),
+                             reason="tier_raised", policy_version="p"),
                ScheduleEntry(borrower_id="B2", next_visit_due=None, team="T", branch=None, tier="normal",
-                             reason="no profile", policy_version="p")]
+                             reason="no_profile", policy_version="p")]
     assert due_visits(entries, {"B1": 12.5}) == [
-        DueVisit("B1", "T", "warning", d(3), 12.5, "BR", "tier warning: every 30 days")]
+        DueVisit("B1", "T", "warning", d(3), 12.5, "BR", "tier_raised")]
 
 
 # ------------------------------------------------------------ forecast

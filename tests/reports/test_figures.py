@@ -9,9 +9,11 @@ import pytest
 
 from monitor._errors import InputError
 from monitor.reports import Report, build_report
+from tests.reports import portfolio
 from tests.reports.oracle import TIERS, Oracle, jsonl
 
 M = 1_000_000
+HAND_POLICY = portfolio.POLICY_PATH
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,8 @@ def march(hand: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> 
     events, out = hand
     cap = tmp_path_factory.mktemp("cap") / "capacity.toml"
     cap.write_text('T1 = 2\n"T2" = 1.5\n', encoding="utf-8")
-    return build_report(out, [events], period="month", as_of="2025-03-31", capacity_path=cap)
+    return build_report(out, [events], policy_path=HAND_POLICY, period="month", as_of="2025-03-31",
+                        capacity_path=cap)
 
 
 def _tiers(counts) -> dict[str, int]:
@@ -33,11 +36,11 @@ def test_meta_states_period_as_of_policy_and_inputs(march: Report, hand: tuple[P
     assert (m.period, m.label, m.first_day, m.last_day) == ("month", "2025-03", "2025-03-01", "2025-03-31")
     assert (m.start, m.end, m.as_of) == ("2025-02-28T16:00:00Z", "2025-03-31T16:00:00Z", "2025-03-31T16:00:00Z")
     assert m.complete and m.replay_as_of == "2025-04-10T02:00:00Z"
-    assert m.policy_version == "default-2026.11" and m.timezone == "Asia/Shanghai"
+    assert m.policy_version == portfolio.POLICY.version and m.timezone == "Asia/Shanghai"
     names = [(i.role, i.name) for i in m.inputs]
     assert names == [("summary", "summary.json"), ("borrowers", "borrowers.jsonl"), ("alerts", "alerts.jsonl"),
                      ("schedule_history", "schedule_history.jsonl"), ("rejects", "rejects.jsonl"),
-                     ("events", "events.jsonl"), ("policy", "default_policy.toml"), ("capacity", "capacity.toml")]
+                     ("events", "events.jsonl"), ("policy", "policy-default-2026.11.toml"), ("capacity", "capacity.toml")]
     import hashlib
     events, out = hand
     assert m.inputs[5].sha256 == hashlib.sha256(events.read_bytes()).hexdigest()
@@ -205,18 +208,18 @@ def _against_oracle(report: Report, oracle: Oracle, kind: str, as_of: date) -> N
                                          ("month", date(2025, 4, 10)), ("day", date(2024, 12, 1))])
 def test_hand_made_portfolio_against_an_independent_count(hand: tuple[Path, Path], kind: str, as_of: date) -> None:
     events, out = hand
-    report = build_report(out, [events], period=kind, as_of=as_of)  # type: ignore[arg-type]
+    report = build_report(out, [events], policy_path=HAND_POLICY, period=kind, as_of=as_of)  # type: ignore[arg-type]
     _against_oracle(report, Oracle(out, events), kind, as_of)
 
 
 def test_week_to_date_and_day(hand: tuple[Path, Path]) -> None:
     events, out = hand
-    week = build_report(out, [events], period="week", as_of="2025-03-12")
+    week = build_report(out, [events], policy_path=HAND_POLICY, period="week", as_of="2025-03-12")
     assert (week.meta.label, week.meta.first_day, week.meta.last_day) == ("2025-W11", "2025-03-10", "2025-03-12")
     assert {k.kind: k.alerts for k in week.changes.by_kind} == {"raised": 2, "escalated": 0, "de_escalated": 0,
                                                                  "cleared": 0}
     assert (week.inspections.next_first_day, week.inspections.next_last_day) == ("2025-03-13", "2025-03-16")
-    day = build_report(out, [events], period="day", as_of="2025-03-05")
+    day = build_report(out, [events], policy_path=HAND_POLICY, period="day", as_of="2025-03-05")
     assert [(k.kind, k.borrowers) for k in day.changes.by_kind if k.alerts] == [("de_escalated", 1), ("cleared", 1)]
     assert len(day.changes.trend) == 1 and day.inspections.next_first_day == "2025-03-06"
 
@@ -224,7 +227,7 @@ def test_week_to_date_and_day(hand: tuple[Path, Path]) -> None:
 def test_as_of_the_replays_day_matches_borrowers_jsonl(hand: tuple[Path, Path]) -> None:
     """On the replay's own day the report holds at the replay's as-of: the state borrowers.jsonl shows."""
     events, out = hand
-    report = build_report(out, [events], period="month", as_of="2025-04-10")
+    report = build_report(out, [events], policy_path=HAND_POLICY, period="month", as_of="2025-04-10")
     assert not report.meta.complete and report.meta.as_of == "2025-04-10T02:00:00Z"
     _matches_borrowers(report, out)
 
@@ -262,7 +265,7 @@ def test_simulated_portfolio_against_an_independent_count(simulated: tuple[Path,
 def test_an_as_of_after_the_replay_is_refused(hand: tuple[Path, Path]) -> None:
     events, out = hand
     with pytest.raises(InputError, match="after the replay's as-of .*not known yet"):
-        build_report(out, [events], period="day", as_of="2025-04-11")
+        build_report(out, [events], policy_path=HAND_POLICY, period="day", as_of="2025-04-11")
 
 
 def test_other_event_files_are_refused(hand: tuple[Path, Path], tmp_path: Path) -> None:
@@ -270,11 +273,11 @@ def test_other_event_files_are_refused(hand: tuple[Path, Path], tmp_path: Path) 
     other = tmp_path / "events.jsonl"
     other.write_bytes(events.read_bytes() + b'{"type": "overdue"}\n')
     with pytest.raises(InputError, match="not the files it read|not the ones the replay read"):
-        build_report(out, [other], period="month", as_of="2025-03-31")
+        build_report(out, [other], policy_path=HAND_POLICY, period="month", as_of="2025-03-31")
 
 
 def test_the_as_of_date_defaults_to_the_replays(hand: tuple[Path, Path]) -> None:
     events, out = hand
-    report = build_report(out, [events], period="day")
+    report = build_report(out, [events], policy_path=HAND_POLICY, period="day")
     assert (report.meta.last_day, report.meta.complete, report.meta.as_of) == ("2025-04-10", False,
                                                                                "2025-04-10T02:00:00Z")

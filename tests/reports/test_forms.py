@@ -16,13 +16,14 @@ import pytest
 
 from monitor.cli import main
 from monitor.reports import Report, build_report, render_html, write_report
+from tests.reports import portfolio
 
 FILES = ("report-month-2025-03-31.html", "report-month-2025-03-31.json", "warning-list-month-2025-03-31.csv",
          "report-month-2025-03-31.xlsx")
 
 
 def _build(events: Path, out: Path) -> Report:
-    return build_report(out, [events], period="month", as_of="2025-03-31")
+    return build_report(out, [events], policy_path=portfolio.POLICY_PATH, period="month", as_of="2025-03-31")
 
 
 def test_rebuilding_gives_the_same_bytes(hand: tuple[Path, Path], tmp_path: Path) -> None:
@@ -45,7 +46,7 @@ def test_json_is_the_model(hand: tuple[Path, Path], tmp_path: Path) -> None:
     paths = write_report(report, tmp_path, "en")
     data = json.loads(paths.json.read_text(encoding="utf-8"))
     assert Report.model_validate(data) == report
-    assert data["meta"]["policy_version"] == "default-2026.11" and data["meta"]["format"] == "monitor-report/2"
+    assert data["meta"]["policy_version"] == portfolio.POLICY.version and data["meta"]["format"] == "monitor-report/2"
     # the JSON does not depend on the language
     zh = write_report(report, tmp_path / "zh", "zh")
     assert zh.json.read_bytes() == paths.json.read_bytes()
@@ -64,7 +65,7 @@ def test_both_languages_render(hand: tuple[Path, Path], lang: str, words: list[s
     assert "@page" in page and "@media print" in page and "<svg" in page
     # self-contained: nothing is fetched
     assert not re.search(r'(src|href)="(https?:)?//', page) and "<script" not in page and "@import" not in page
-    for item in ("2025-03-01", "default-2026.11", "events.jsonl", "2025-03-31"):
+    for item in ("2025-03-01", portfolio.POLICY.version, "events.jsonl", "2025-03-31"):
         assert item in page
 
 
@@ -90,7 +91,8 @@ def test_csv_opens_in_a_spreadsheet(hand: tuple[Path, Path], tmp_path: Path) -> 
     assert b["预警等级"] == "严重预警" and b["敞口（元）"] == "5000000.00" and b["下次检查日"] == "2025-01-15"
     assert b["最近一次等级变动"] == "2025-01-31 升级（预警 → 严重预警）"
     assert b["变动时的信号"] == "本行逾期：本行逾期 90 天，逾期金额 0.10 万元，阈值 ≥ 90 天"
-    assert b["检查是否逾期"] == "是" and rows[1][-3:] == ["2025-03", "2025-03-31T16:00:00Z", "default-2026.11"]
+    assert b["检查是否逾期"] == "是"
+    assert rows[1][-3:] == ["2025-03", "2025-03-31T16:00:00Z", portfolio.POLICY.version]
     en = write_report(_build(events, out), tmp_path / "en", "en").csv.read_bytes()
     assert en[3:].split(b"\r\n")[0].startswith(b"rank,borrower_id,name,tier,tier_at_start,exposure_cny")
 
@@ -144,7 +146,7 @@ def test_cli_writes_four_files_and_prints_their_paths(hand: tuple[Path, Path], t
     cap.write_text('{"T1": 3}', encoding="utf-8")
     code, stdout, stderr = _run("report", "--period", "month", "--as-of", "2025-03-31", "--replay", str(out),
                                 "--events", str(events), "--out", str(tmp_path / "r"), "--lang", "en",
-                                "--capacity", str(cap))
+                                "--capacity", str(cap), "--policy", str(portfolio.POLICY_PATH))
     assert code == 0, stderr
     printed = [line.split()[-1] for line in stdout.splitlines()]
     assert [Path(p).name for p in printed] == list(FILES)
@@ -162,7 +164,8 @@ def test_cli_writes_four_files_and_prints_their_paths(hand: tuple[Path, Path], t
 def test_cli_usage_errors_exit_2_with_one_line(hand: tuple[Path, Path], tmp_path: Path, args: list[str],
                                                message: str, capsys: pytest.CaptureFixture[str]) -> None:
     events, out = hand
-    code = main(["report", *args, "--replay", str(out), "--events", str(events), "--out", str(tmp_path)])
+    code = main(["report", *args, "--replay", str(out), "--events", str(events), "--out", str(tmp_path),
+                 "--policy", str(portfolio.POLICY_PATH)])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("monitor: error: ") and message in err, err
@@ -182,12 +185,11 @@ def test_cli_input_errors_name_the_problem(hand: tuple[Path, Path], tmp_path: Pa
         args += ["--replay", str(out), "--capacity", str(cap)]
         expect = "T1: Input should be greater than 0"
     else:
-        from monitor.rules.loader import DEFAULT_POLICY_PATH
-
         pol = tmp_path / "p.toml"
-        pol.write_text(DEFAULT_POLICY_PATH.read_text().replace('version = "default-2026.11"', 'version = "x-1"'))
+        version = portfolio.POLICY.version
+        pol.write_text(portfolio.POLICY_PATH.read_text().replace(f'version = "{version}"', 'version = "x-1"'))
         args += ["--replay", str(out), "--policy", str(pol)]
-        expect = "the replay used policy 'default-2026.11'"
+        expect = f"the replay used policy '{version}'"
     code, _, stderr = _run(*args)
     assert code == 2
     assert stderr.count("\n") == 1 and stderr.startswith("monitor: error: ") and expect in stderr, stderr

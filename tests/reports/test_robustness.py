@@ -13,6 +13,8 @@ from monitor.reports import _ids
 from monitor.reports._scan import iter_chunks
 from tests.reports import portfolio
 
+HAND = portfolio.POLICY_PATH  # the hand-made portfolio's policy
+
 # ids longer than 8 bytes (hashed keys), non-ASCII, with a quote and a backslash (escaped in JSON)
 NAMES = {"A": 'Ａ客户-"甲"-0000000001', "B": "B\\客户-0000000002", "C": "C-0000000003-长名称-" + "x" * 90,
          "D": "丁", "E": "E", "F": "F-0006", "G": "G-0007", "J": "J-0010", "H": "H-0008"}
@@ -35,9 +37,9 @@ def _renamed(docs: list) -> list:
 @pytest.fixture(scope="module")
 def both(hand: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Report]:
     events, out = hand
-    plain = build_report(out, [events], period="month", as_of="2025-03-31")
+    plain = build_report(out, [events], policy_path=HAND, period="month", as_of="2025-03-31")
     ev2, out2 = portfolio.build(tmp_path_factory.mktemp("renamed"), _renamed(portfolio.events()))
-    return plain, build_report(out2, [ev2], period="month", as_of="2025-03-31")
+    return plain, build_report(out2, [ev2], policy_path=HAND, period="month", as_of="2025-03-31")
 
 
 def test_renaming_borrowers_and_teams_changes_no_figure(both: tuple[Report, Report]) -> None:
@@ -84,8 +86,8 @@ def test_replay_outputs_with_other_layouts_are_read_exactly(hand: tuple[Path, Pa
         (moved / name).write_text(text, encoding="utf-8")
     for name in ("rejects.jsonl", "summary.json"):
         (moved / name).write_bytes((out / name).read_bytes())
-    plain = build_report(out, [events], period="month", as_of="2025-03-31").model_dump()
-    other = build_report(moved, [events], period="month", as_of="2025-03-31").model_dump()
+    plain = build_report(out, [events], policy_path=HAND, period="month", as_of="2025-03-31").model_dump()
+    other = build_report(moved, [events], policy_path=HAND, period="month", as_of="2025-03-31").model_dump()
     for section in ("portfolio", "changes", "warning_list", "rules", "inspections", "data_health"):
         assert plain[section] == other[section], section
 
@@ -103,16 +105,16 @@ def test_gzip_and_several_event_files_give_the_same_figures(hand: tuple[Path, Pa
     import gzip
 
     from monitor.replay import replay, write_outputs
-    from monitor.rules.loader import default_policy
 
     events, out = hand
-    plain = build_report(out, [events], period="month", as_of="2025-03-31").model_dump()
+    plain = build_report(out, [events], policy_path=HAND, period="month", as_of="2025-03-31").model_dump()
     lines = events.read_bytes().splitlines(keepends=True)
     first, second = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl"
     first.write_bytes(gzip.compress(b"".join(lines[:15])))
     second.write_bytes(b"".join(lines[15:]))
-    write_outputs(replay([first, second], default_policy()), tmp_path / "replay")
-    split = build_report(tmp_path / "replay", [first, second], period="month", as_of="2025-03-31").model_dump()
+    write_outputs(replay([first, second], portfolio.POLICY), tmp_path / "replay")
+    split = build_report(tmp_path / "replay", [first, second], policy_path=HAND, period="month",
+                         as_of="2025-03-31").model_dump()
     for section in ("portfolio", "changes", "warning_list", "rules", "inspections"):
         assert plain[section] == split[section], section
     assert split["data_health"]["feeds"] == plain["data_health"]["feeds"]

@@ -27,7 +27,7 @@ candidates = 7
 
 [params]
 "overdue.dpd.bands[1].min" = [15, 30, 45]
-"cure_days" = { min = 30, max = 120, step = 30 }
+"cure_days.warning" = { min = 30, max = 120, step = 30 }
 "visits.base_days.BBB" = [90, 180]
 "rating.weak_grade.level" = ["watch", "warning"]
 """
@@ -134,13 +134,13 @@ def test_an_impossible_budget_writes_no_policy(portfolios, tmp_path, capsys):
 
 @pytest.mark.parametrize(("text", "message"), [
     ('[params]\n"cure_dayz" = [1, 2]\n', "no such key in the base policy"),
-    ('[params]\n"cure_days" = ["a"]\n', "'a' is a string, the policy value is a whole number"),
-    ('[params]\n"cure_days" = { min = 10, max = 5 }\n', "min <= max"),
+    ('[params]\n"cure_days.watch" = ["a"]\n', "'a' is a string, the policy value is a whole number"),
+    ('[params]\n"cure_days.watch" = { min = 10, max = 5 }\n', "min <= max"),
     ('[params]\n"lawsuit.claim_large.min_ratio" = { min = 0.1, max = 0.2 }\n', "needs a step"),
     ('[params]\n"overdue.dpd.bands[7].min" = [1]\n', "no such key"),
     ('[params]\n"overdue..dpd" = [1]\n', "not a policy key"),
     ('[params]\n"overdue.dpd" = [1]\n', "names a table or list"),
-    ('[search]\nseeds = 1\n[params]\n"cure_days" = [1]\n', "search.seeds: unknown key"),
+    ('[search]\nseeds = 1\n[params]\n"cure_days.watch" = [1]\n', "search.seeds: unknown key"),
     ("[search]\nseed = 1\n", "[params] must name at least one policy key"),
     ('[params]\n"version" = ["x"]\n', "the version is set by monitor tune"),
 ])
