@@ -27,14 +27,14 @@ from monitor.events import GRADES
 from monitor.reports._events import EventData
 from monitor.reports._period import Period, _period_last, local_days, midnight_us
 from monitor.reports._replay import TIERS, Alerts
-from monitor.reports._state import CLASSES, DAY, State
+from monitor.reports._state import CLASSES, DAY, State, _classes
 from monitor.reports.model import (
     ClassMigration, DefaultRow, NewDefaults, PortfolioPoint, RatioPoint, RatioRow, Ratios, TierCounts, Trend,
 )
 from monitor.rules.policy import Policy
 
-__all__ = ["Snapshot", "TierHistory", "class_migration", "comparison_instants", "month_ends", "new_defaults",
-           "point", "ratios", "snapshots", "trend"]
+__all__ = ["Snapshot", "TierHistory", "class_migration", "comparison_instants", "month_ends", "new_default_rows",
+           "new_defaults", "point", "ratios", "snapshots", "tier_history", "trend"]
 
 I64 = NDArray[np.int64]
 I8 = NDArray[np.int8]
@@ -75,14 +75,6 @@ def tier_history(alerts: Alerts, tier_at_cut: I8, since: int) -> TierHistory:
     """From alerts read from ``since`` up to the cut (``from_after_start`` relative to ``since``)."""
     before = np.where(alerts.from_after_start >= 0, alerts.from_after_start, np.maximum(tier_at_cut, 0))
     return TierHistory(since, alerts.bidx, alerts.to, alerts.t, before.astype(np.int8))
-
-
-def classes(dpd: I64, policy: Policy) -> I8:
-    c = policy.classification
-    out = np.zeros(dpd.size, dtype=np.int8)
-    for i, floor in enumerate((c.special_mention, c.substandard, c.doubtful, c.loss), start=1):
-        out[dpd >= floor] = i
-    return out
 
 
 def _last_upto(b: NDArray[np.int32], t: I64, at: int) -> NDArray[np.intp]:
@@ -152,7 +144,7 @@ def snapshot(s: _Sorted, h: TierHistory, at: int, day: date, policy: Policy) -> 
     dpd = np.where(has, _dpd_at(s, at), 0)
     tier = np.where(has, _tier_at(h, at, s.n), -1).astype(np.int8)
     cols = {"tier": tier, "exposure": np.where(has, cents, 0), "dpd": dpd, "grade": grade,
-            "cls": np.where(has, classes(dpd, policy), -1).astype(np.int8)}
+            "cls": np.where(has, _classes(dpd, policy), -1).astype(np.int8)}
     return Snapshot((day - date(1970, 1, 1)).days, at, cols)
 
 
