@@ -38,6 +38,21 @@ def local_date(us: int, zone: ZoneInfo) -> date:
     return from_us(us).astimezone(zone).date()
 
 
+def ahead_reason(at: int, trusted: int, skew: int, what: str) -> str | None:
+    """Why an instant ``at`` is refused as too far in the future, or None.
+
+    ``trusted`` is the newest time that can be trusted (the wall clock, a partition's watermark, the
+    newest instant of a replay's input), ``what`` names it; ``skew`` is how far ahead of it an event
+    may be (the ``future_skew`` setting, one day by default). One wording for every shell that
+    refuses such events, so that a dead letter and a reject say the same.
+    """
+    if at - trusted <= skew:
+        return None
+    hours = skew / (3600 * SECOND)
+    span = f"{hours / 24:g} day{'s' if hours != 24 else ''}" if hours % 24 == 0 else f"{hours:g} h"
+    return f"future: {iso(at)} is more than {span} ahead of {what} ({iso(trusted)})"
+
+
 def parse_instant(text: str) -> int:
     """Parse an ISO 8601 instant with offset, or a date (midnight UTC)."""
     value = text.strip()

@@ -44,7 +44,7 @@ OUTCOMES = ("applied", "duplicate", "stale", "rejected")
 
 #: the fixed set of ``reason`` label values (see :func:`reject_reason`)
 REJECT_REASONS = ("tombstone", "too_large", "not_json", "unknown_type", "invalid", "wrong_topic", "key_mismatch",
-                  "wrong_partition", "bad_watermark", "stale")
+                  "no_key", "wrong_partition", "future", "bad_watermark", "processing_error", "stale")
 
 #: event lag: 50 ms to a day (a nightly batch lands around 1-24 h after the facts it reports)
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 3 * 3600.0,
@@ -62,6 +62,12 @@ def reject_reason(reason: str) -> str:
         return "stale"
     if reason.startswith("watermark:"):
         return "bad_watermark"
+    if reason.startswith("future:"):
+        return "future"
+    if reason.startswith("processing failed"):
+        return "processing_error"
+    if reason.startswith("no key:"):
+        return "no_key"
     if reason.startswith("empty message"):
         return "tombstone"
     if reason.startswith("message of ") and "larger than" in reason:

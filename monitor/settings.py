@@ -7,13 +7,14 @@ of the same name, which wins.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "check_broker_urls"]
+__all__ = ["EventTimeSettings", "Settings", "check_broker_urls"]
 
 
 def check_broker_urls(value: str) -> str:
@@ -24,7 +25,34 @@ def check_broker_urls(value: str) -> str:
     return value
 
 
-class Settings(BaseSettings):
+class EventTimeSettings(BaseSettings):
+    """How far ahead of the newest trustworthy time an event may be dated: read by the worker and by
+    ``monitor replay`` alike (``MONITOR_FUTURE_SKEW``: seconds or an ISO 8601 duration such as ``P1D``,
+    ``PT36H``). The worker trusts the wall clock and each partition's reached watermark, a replay the
+    newest instant of its input; an event dated further ahead is refused with a reason (see
+    :func:`monitor._time.ahead_reason`), since one such event would otherwise move a borrower's clock
+    (and on the event clock the whole partition's) into the future."""
+
+    model_config = SettingsConfigDict(env_prefix="MONITOR_", frozen=True, extra="ignore")
+
+    future_skew: Annotated[timedelta, Field(ge=timedelta(0), le=timedelta(days=366))] = timedelta(days=1)
+
+    @field_validator("future_skew", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return timedelta(seconds=float(value))
+            except ValueError:
+                return value  # an ISO 8601 duration, or an error pydantic names
+        return value
+
+    @property
+    def future_skew_us(self) -> int:
+        return self.future_skew // timedelta(microseconds=1)
+
+
+class Settings(EventTimeSettings):
     """Settings of the streaming worker and the tools that talk to Kafka."""
 
     model_config = SettingsConfigDict(env_prefix="MONITOR_", frozen=True, extra="forbid")

@@ -49,7 +49,7 @@ class World:
 
     def batch(self, messages: list[Message]) -> StepResult:
         out = StepResult()
-        self.runtime.accept(messages, out)
+        self.runtime.accept(messages, out, now=to_us(NOW))
         self.runtime.step(out, to_us(NOW))
         self.store.update(out.states)
         self.metrics.on_batch(out, started=1.0, decided=1.25, committed=1.5, messages=len(messages),
@@ -198,9 +198,20 @@ def test_every_reject_reason_of_the_runtime_is_classified():
                         partitions=4),
         "wrong_topic": _msg(good, 5, topic=TOPICS.feed("lawsuit"), partitions=4),
         "key_mismatch": _msg(good, 6, key="B7", partitions=4),
+        "no_key": Message(TOPICS.feed("loan_profile"), right, 8, None, good.model_dump_json().encode()),
         "wrong_partition": _msg(good, 7, partition=(right + 1) % 4, partitions=4),
+        "future": _msg(profile(NOW + timedelta(days=2), "B1", eid="p2"), 9, partitions=4),
         "bad_watermark": Message(TOPICS.clock, right, 0, None, b'{"at": "yesterday"}'),
+        "processing_error": _msg(profile(T0, "B1", eid="poison"), 10, partitions=4),
     }
+
+    class Failing(Engine):
+        def apply(self, state, event, t=None):  # type: ignore[no-untyped-def]
+            if event.event_id == "poison":
+                raise ArithmeticError("a bug the engine does not know of yet")
+            return super().apply(state, event, t)
+
+    w.runtime.engine = Failing(default_policy())
     out = w.batch(list(cases.values()))
     assert [reject_reason(d.reason) for d in out.dead] == list(cases), [d.reason for d in out.dead]
     assert w.value("monitor_events_rejected_total", feed="clock", reason="bad_watermark") == 1

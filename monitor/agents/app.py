@@ -72,7 +72,8 @@ class WorkerShell:
         self._changelog = table.changelog_topic.get_topic_name()
         self.topics = Topics(settings.topic_prefix)
         self.runtime = Runtime(Engine(policy), self.topics, clock=settings.clock, partitions=settings.partitions,
-                               get_state=self._get, max_message_bytes=settings.max_message_bytes)
+                               get_state=self._get, max_message_bytes=settings.max_message_bytes,
+                               future_skew=settings.future_skew_us)
         self.lock = asyncio.Lock()
         self._sources = frozenset([*self.topics.inputs, self.topics.clock])
         # an observer: processing never touches a metric, it hands each step's result over
@@ -207,7 +208,7 @@ class WorkerShell:
     async def _process(self, msgs: list[Message]) -> None:
         started = time.perf_counter()
         out = StepResult()
-        self.runtime.accept(msgs, out)
+        self.runtime.accept(msgs, out, now=int(time.time() * 1_000_000))
         self.runtime.step(out, self._wall())
         decided = time.perf_counter()
         await self._commit(out, started, decided, len(msgs))

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import heapq
 import json
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from monitor._time import parse_instant, to_us
+from monitor._time import ahead_reason, parse_instant, to_us
 from monitor.engine import STALE, Engine
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
 from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry
@@ -47,6 +48,10 @@ __all__ = ["DeadLetter", "Message", "Runtime", "StepResult", "WATERMARK_PREFIX",
 _NO_SEQ = 1 << 62
 UNPACED_FEEDS = frozenset({"tier_override"})
 _CACHE_LIMIT = 50_000
+_DAY_US = 86_400_000_000
+_REASON_CHARS = 500  # an exception's text in a dead letter's reason, at most
+
+log = logging.getLogger("monitor.worker")
 
 
 def murmur2(data: bytes) -> int:
@@ -90,12 +95,13 @@ def partition_for(key: str, partitions: int) -> int:
 WATERMARK_PREFIX = "\x00watermark:"
 
 
-def watermark_key(partition: int, partitions: int) -> str:
+def watermark_key(partition: int, partitions: int, partition_of: Callable[[str], int] | None = None) -> str:
     """The table key under which a partition's reached watermark is kept (it hashes to that partition)."""
+    where = partition_of or (lambda key: partition_for(key, partitions))
     i = 0
     while True:
         key = f"{WATERMARK_PREFIX}{partition}:{i}"
-        if partition_for(key, partitions) == partition:
+        if where(key) == partition:
             return key
         i += 1
 
@@ -169,11 +175,28 @@ class _Pending:
     handle: Any = field(compare=False)
     partition: int = field(compare=False)
     topic: str = field(compare=False, default="")
+    raw: bytes = field(compare=False, default=b"")  # the message as read (for a dead letter)
 
     def key(self) -> tuple[int, int, int, int, _Pending]:
         """Its entry in a partition's event-time heap: compared as a tuple (in C), never up to the
         pending itself, since topic rank and offset tell every message of a partition apart."""
         return (self.at, self.seq, self.topic_rank, self.offset, self)
+
+
+@dataclass(slots=True)
+class _Op:
+    """One engine call of a step, in the order made: an event applied (``item``) or a borrower's
+    time-driven changes settled up to ``until`` (``item`` None). What it did is recorded into the
+    step's result only at the end of the step, after any borrower whose processing failed has been
+    salvaged (see :meth:`Runtime._salvage`)."""
+
+    bid: str
+    item: _Pending | None
+    until: int
+    outcome: str = ""
+    alerts: tuple[Alert, ...] | list[Alert] = ()
+    clock: int | None = None  # the borrower's clock before the event (for a stale event's reason)
+    failure: str | None = None  # why the event was not applied: it is dead-lettered
 
 
 @dataclass(slots=True)
@@ -191,7 +214,8 @@ class Runtime:
     """Turns batches of messages into decisions, per partition; see the module docstring."""
 
     def __init__(self, engine: Engine, topics: Topics, *, clock: str, partitions: int,
-                 get_state: Callable[[str], bytes | None], max_message_bytes: int = 65_536) -> None:
+                 get_state: Callable[[str], bytes | None], max_message_bytes: int = 65_536,
+                 future_skew: int = _DAY_US, partition_of: Callable[[str], int] | None = None) -> None:
         if clock not in ("wall", "event"):
             raise ValueError(f"clock must be wall or event, not {clock!r}")
         self.engine = engine
@@ -199,6 +223,8 @@ class Runtime:
         self.clock = clock
         self.partitions = partitions
         self.max_message_bytes = max_message_bytes
+        self.future_skew = future_skew
+        self._partition_of = partition_of or (lambda key: partition_for(key, partitions))
         self._get_state = get_state
         self._inputs = topics.inputs
         self._rank = {t: i for i, t in enumerate(self._inputs)}
@@ -218,7 +244,7 @@ class Runtime:
         for p in partitions:
             self._parts.setdefault(p, _Partition())
         for bid, blob in states:
-            p = partition_for(bid, self.partitions)
+            p = self._partition_of(bid)
             part = self._parts.get(p)
             if part is None:
                 continue
@@ -249,7 +275,7 @@ class Runtime:
         for p in partitions:
             self._parts.pop(p, None)
         self._ready = [x for x in self._ready if x.partition in self._parts]
-        self._cache = {b: s for b, s in self._cache.items() if partition_for(b, self.partitions) in self._parts}
+        self._cache = {b: s for b, s in self._cache.items() if self._partition_of(b) in self._parts}
 
     def buffered(self) -> int:
         return len(self._ready) + sum(len(p.buffer) for p in self._parts.values())
@@ -275,8 +301,12 @@ class Runtime:
 
     # --------------------------------------------------------------- intake
 
-    def accept(self, messages: Iterable[Message], out: StepResult) -> None:
-        """Validate and buffer messages; rejected ones go to ``out.dead`` (and are acknowledged)."""
+    def accept(self, messages: Iterable[Message], out: StepResult, now: int | None = None) -> None:
+        """Validate and buffer messages; rejected ones go to ``out.dead`` (and are acknowledged).
+
+        ``now`` is the wall-clock instant (µs) the shell read the messages at: with a partition's
+        reached watermark, the newest time trusted; an event or watermark dated more than
+        ``future_skew`` ahead of it is refused (see :func:`monitor._time.ahead_reason`)."""
         parts = self._parts
         clock_topic = self.topics.clock
         for m in messages:
@@ -284,20 +314,24 @@ class Runtime:
             if part is None:
                 part = parts[m.partition] = _Partition()
             if m.topic == clock_topic:
-                if self._watermark(m, part, out) and self.clock == "wall":
+                if self._watermark(m, part, out, now) and self.clock == "wall":
                     part.watermarks.pop()  # event-time watermarks mean nothing on the wall clock
                     out.acks.append(m.handle)
                 continue
             part.position[m.topic] = max(part.position.get(m.topic, 0), m.offset + 1)
             event, reason = self._validate(m)
+            if event is not None:
+                at = to_us(event.occurred_at)
+                reason = self._ahead(at, part, now)
+                if reason is not None:
+                    event = None
             if event is None:
                 out.dead.append(self._dead(m, reason))
                 out.acks.append(m.handle)
                 out.outcomes["rejected"] += 1
                 continue
-            at = to_us(event.occurred_at)
             pending = _Pending(at, m.seq if m.seq is not None else _NO_SEQ, self._rank.get(m.topic, 99),
-                               m.offset, event, m.handle, m.partition, m.topic)
+                               m.offset, event, m.handle, m.partition, m.topic, m.value or b"")
             if self.clock == "wall":
                 self._ready.append(pending)
             else:
@@ -305,7 +339,17 @@ class Runtime:
                     part.seen[m.topic] = at
                 heapq.heappush(part.buffer, pending.key())
 
+    def _ahead(self, at: int, part: _Partition, now: int | None) -> str | None:
+        """The refusal of an instant too far ahead of the newest trusted time, or None."""
+        covered = part.covered
+        if now is None and covered is None:
+            return None  # nothing trusted to compare with (a check outside the worker)
+        if covered is not None and (now is None or covered > now):
+            return ahead_reason(at, covered, self.future_skew, "the partition's reached watermark")
+        return ahead_reason(at, now, self.future_skew, "the wall clock")  # type: ignore[arg-type]
+
     def _validate(self, m: Message) -> tuple[Event | None, str]:
+        """The event a message carries, or None and why not: the feed's contract, its key, its partition."""
         raw = m.value
         if raw is None:
             return None, "empty message (tombstone)"
@@ -315,23 +359,44 @@ class Runtime:
             event = EVENT_ADAPTER.validate_json(raw)
         except ValidationError as exc:
             return None, describe_validation_error(exc)
+        except Exception as exc:  # noqa: BLE001 - whatever the contract raises, it is this message's fault
+            return None, f"invalid: {_describe(exc)}"
         expected = self._feed_of.get(m.topic)
         if expected is not None and event.type != expected:
             return None, f"type: {event.type} does not belong on {m.topic} (expected {expected})"
-        key = m.key.decode("utf-8", "replace") if m.key is not None else None
-        if key is not None and key != event.borrower_id:
+        if m.key is None:
+            # a keyless message lands wherever its producer put it: refused, wherever that was, so
+            # that a borrower's events never depend on a producer's luck
+            return None, f"no key: messages on {m.topic} must be keyed by borrower_id ({event.borrower_id!r})"
+        key = m.key.decode("utf-8", "replace")
+        if key != event.borrower_id:
             return None, f"key {key!r} differs from borrower_id {event.borrower_id!r}"
-        if partition_for(event.borrower_id, self.partitions) != m.partition:
+        if self._partition_of(event.borrower_id) != m.partition:
             return None, f"borrower_id {event.borrower_id!r} does not belong to partition {m.partition}"
         return event, ""
 
-    def _watermark(self, m: Message, part: _Partition, out: StepResult) -> bool:
+    def _watermark(self, m: Message, part: _Partition, out: StepResult, now: int | None) -> bool:
+        """Queue a watermark (True), or dead-letter it with the reason it is refused (False)."""
+        reason = None
         try:
             doc = json.loads(m.value or b"")
             at = parse_instant(doc["at"])
             offsets = {str(k): int(v) for k, v in dict(doc.get("offsets", {})).items()}
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            out.dead.append(self._dead(m, f"watermark: {exc}"))
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+            reason = f"watermark: {exc}"
+        else:
+            unknown = sorted(t for t in offsets if t not in self._rank)
+            negative = sorted(t for t, off in offsets.items() if off < 0)
+            if unknown:
+                reason = f"watermark: names topics that are not input feeds: {', '.join(unknown)[:300]}"
+            elif negative:
+                reason = f"watermark: negative offsets for {', '.join(negative)}"
+            else:
+                ahead = self._ahead(at, part, now)
+                if ahead is not None:
+                    reason = "watermark: " + ahead
+        if reason is not None:
+            out.dead.append(self._dead(m, reason))
             out.acks.append(m.handle)
             out.outcomes["rejected"] += 1
             return False
@@ -355,22 +420,32 @@ class Runtime:
     # ----------------------------------------------------------------- steps
 
     def step(self, out: StepResult, wall_now: int | None = None) -> StepResult:
-        """Apply what can be applied and settle what is due; fill ``out``."""
+        """Apply what can be applied and settle what is due; fill ``out``.
+
+        No single message can stop the worker: when the engine (or turning a borrower's state into
+        its outputs) raises for a borrower, that borrower is rebuilt from its state before the step
+        and its events of the step are applied again one by one; an event that fails again is
+        dead-lettered with the reason, the others are applied as if it had never come (see
+        :meth:`_salvage`)."""
         touched: dict[str, BorrowerState] = {}
         before: dict[str, _Before] = {}
+        ops: list[_Op] = []
+        failed: dict[str, BaseException] = {}
+        horizons: dict[int, int] = {}  # partition -> the instant time-driven changes were settled to
         if self.clock == "wall":
             ready, self._ready = self._ready, []
-            self._apply(ready, touched, before, out)
+            self._apply(ready, touched, before, ops, failed)
             if wall_now is not None:
-                for part in self._parts.values():
-                    self._advance(part, wall_now, touched, before, out)
+                for p, part in self._parts.items():
+                    horizons[p] = wall_now
+                    self._advance(part, wall_now, touched, before, ops, failed)
         else:
             for p in sorted(self._parts):
                 part = self._parts[p]
                 before_cover = part.covered
                 horizon = self._release(part, out)
                 if part.covered != before_cover and part.covered is not None:
-                    key = watermark_key(p, self.partitions)
+                    key = watermark_key(p, self.partitions, self._partition_of)
                     out.states[key] = json.dumps({"covered": part.covered, "offsets": part.covered_offsets},
                                                  sort_keys=True).encode()
                 if horizon is None:
@@ -383,30 +458,156 @@ class Runtime:
                 while buffer and buffer[0][0] <= limit:
                     released.append(heapq.heappop(buffer)[4])
                 # wake-ups before each released event are settled by the engine itself
-                self._apply(released, touched, before, out)
-                self._advance(part, limit, touched, before, out)
-        for bid, state in touched.items():
+                self._apply(released, touched, before, ops, failed)
+                horizons[p] = limit
+                self._advance(part, limit, touched, before, ops, failed)
+        for bid in list(failed):
+            self._salvage(bid, failed[bid], touched, before, ops, horizons)
+        engine = self.engine
+        for bid in list(touched):
+            state = touched[bid]
             key, level = before[bid]
-            out.states[bid] = dump_state(state)
-            out.details[bid] = self.engine.detail(state)
-            if self.engine.schedule_key(state) != key:
-                out.schedules[bid] = self.engine.schedule_entry(state)
+            try:
+                blob, detail, entry = _outputs(engine, state, key)
+            except Exception as exc:  # noqa: BLE001 - see _salvage
+                salvaged = self._salvage(bid, exc, touched, before, ops, horizons)
+                if salvaged is None:
+                    continue
+                state, (blob, detail, entry) = salvaged
+            out.states[bid] = blob
+            out.details[bid] = detail
+            if entry is not None:
+                out.schedules[bid] = entry
             now = _level(state)
             if now != level:
                 out.moves.append(level + now)
+        self._record(ops, out)
         return out
+
+    def _record(self, ops: list[_Op], out: StepResult) -> None:
+        """Put what the step's engine calls did into ``out``, in the order they were made."""
+        outcomes, events, acks, alerts, dead = out.outcomes, out.events, out.acks, out.alerts, out.dead
+        window = self.engine.policy.duplicate_window_days
+        for op in ops:
+            item = op.item
+            if item is None:
+                if op.outcome != "dropped":
+                    out.time_driven += 1
+                if op.alerts:
+                    alerts.extend(op.alerts)
+                continue
+            if op.failure is not None:
+                dead.append(self._dead_item(item, op.failure))
+                outcomes["rejected"] += 1
+                acks.append(item.handle)
+                continue
+            outcome = op.outcome
+            outcomes[outcome] += 1
+            events.append((item.topic, outcome, item.at))
+            if outcome == STALE and op.clock is not None:
+                late = (op.clock - item.at) / _DAY_US
+                dead.append(self._dead_item(item, (
+                    f"stale: {late:.1f} days older than the borrower's latest event time, beyond the "
+                    f"{window}-day duplicate window; not applied")))
+            if op.alerts:
+                alerts.extend(op.alerts)
+            acks.append(item.handle)
+
+    def _dead_item(self, item: _Pending, reason: str) -> DeadLetter:
+        return self._dead(Message(item.topic, item.partition, item.offset, item.event.borrower_id.encode(),
+                                  item.raw), reason)
+
+    def _salvage(self, bid: str, error: BaseException, touched: dict[str, BorrowerState],
+                 before: dict[str, _Before], ops: list[_Op],
+                 horizons: dict[int, int]) -> tuple[BorrowerState, tuple[bytes, BorrowerDetail,
+                                                                          ScheduleEntry | None]] | None:
+        """Rebuild a borrower whose processing raised: from its state before the step, each of its events
+        of the step is applied again on its own, and kept only if it (and the borrower's outputs after
+        it) succeed this second time; then its time-driven changes are settled to the step's horizon.
+        An event that fails again is marked to be dead-lettered with the reason. Returns the new state
+        and its outputs, or None when even the state before the step cannot be processed (its events
+        are then dead-lettered: they cannot be applied to it)."""
+        engine = self.engine
+        mine = [op for op in ops if op.bid == bid]
+        key = before[bid][0] if bid in before else None
+        p = self._partition_of(bid)
+        self._cache.pop(bid, None)
+        log.warning("processing a borrower's events failed (%s); applying them again one by one, in %s[%d]",
+                    type(error).__name__, (mine[0].item.topic if mine and mine[0].item else "time"), p)
+        try:
+            blob = self._get_state(bid)
+            state = load_state(blob) if blob is not None else engine.new_state(bid)
+            good, _detail, _entry = _outputs(engine, state, key)
+        except Exception as exc:  # noqa: BLE001 - a stored state the engine cannot take
+            log.error("a borrower's stored state in partition %d cannot be processed (%s); its events of this "
+                      "batch are dead-lettered", p, type(exc).__name__)
+            for op in mine:
+                op.alerts, op.outcome = (), "dropped"
+                if op.item is not None:
+                    op.failure = f"processing failed: the borrower's stored state cannot be processed: {_describe(exc)}"
+            touched.pop(bid, None)
+            return None
+        for op in mine:
+            if op.item is None:
+                op.alerts, op.outcome = (), "dropped"  # settled again below, once, to the step's horizon
+                continue
+            trial = load_state(good)
+            clock = trial.clock
+            try:
+                step = engine.apply(trial, op.item.event, op.item.at)
+                blob = _outputs(engine, trial, key)[0]
+            except Exception as exc:  # noqa: BLE001 - the second failure on the same message
+                op.alerts, op.outcome = (), "rejected"
+                op.failure = f"processing failed twice: {_describe(exc)}"
+                log.error("an event failed twice (%s) and is dead-lettered: %s[%d] offset %d",
+                          type(exc).__name__, op.item.topic, op.item.partition, op.item.offset)
+                continue
+            op.failure, op.clock, op.outcome, op.alerts = None, clock, step.outcome, step.alerts
+            good = blob
+        state = load_state(good)
+        horizon = horizons.get(p)
+        if horizon is not None:
+            try:
+                step = engine.advance(state, horizon)
+                _outputs(engine, state, key)
+            except Exception as exc:  # noqa: BLE001 - no message to blame: the wake-up is dropped
+                log.error("settling a borrower's time-driven changes in partition %d failed twice (%s); its "
+                          "wake-up is dropped until its next event", p, type(exc).__name__)
+                state = load_state(good)
+                state.wake = None
+            else:
+                if step.alerts:
+                    ops.append(_Op(bid, None, horizon, "advanced", step.alerts))
+        touched[bid] = state
+        self._cache[bid] = state
+        if state.wake is not None and p in self._parts:
+            heapq.heappush(self._parts[p].wakes, (state.wake, bid))
+        return state, _outputs(engine, state, key)
 
     def _release(self, part: _Partition, out: StepResult) -> tuple[int, bool] | None:
         """The partition's horizon: (instant, inclusive), or None when nothing may be released yet."""
-        while part.watermarks:
-            at, offsets, handle = part.watermarks[0]
-            if not all(part.position.get(t, 0) >= off for t, off in offsets.items()):
-                break
-            part.watermarks.pop(0)
-            if handle is not None:
-                out.acks.append(handle)
-            if part.covered is None or at > part.covered:
-                part.covered, part.covered_offsets = at, offsets
+        marks = part.watermarks
+        if marks:
+            # the newest watermark whose offsets are all read is reached; so is every one queued before
+            # it that is not newer (one that names offsets never read cannot hold later ones back)
+            position = part.position
+            reached = -1
+            for i, (at, offsets, _handle) in enumerate(marks):
+                if all(position.get(t, 0) >= off for t, off in offsets.items()):
+                    reached = i
+            if reached >= 0:
+                top = marks[reached][0]
+                keep = []
+                for i, mark in enumerate(marks):
+                    at, offsets, handle = mark
+                    if i > reached or (i < reached and at > top):
+                        keep.append(mark)
+                        continue
+                    if handle is not None:
+                        out.acks.append(handle)
+                    if i == reached and (part.covered is None or at > part.covered):
+                        part.covered, part.covered_offsets = at, offsets
+                part.watermarks = keep
         best: tuple[int, bool] | None = None
         if part.covered is not None:
             best = (part.covered, True)
@@ -439,42 +640,61 @@ class Runtime:
         before[bid] = (self.engine.schedule_key(state), _level(state))
         return state
 
-    def _apply(self, items: list[_Pending], touched: dict[str, BorrowerState],
-               before: dict[str, _Before], out: StepResult) -> None:
+    def _apply(self, items: list[_Pending], touched: dict[str, BorrowerState], before: dict[str, _Before],
+               ops: list[_Op], failed: dict[str, BaseException]) -> None:
         engine = self.engine
+        parts = self._parts
         for item in items:
             bid = item.event.borrower_id
+            op = _Op(bid, item, item.at)
+            ops.append(op)
+            if bid in failed:
+                continue  # applied in _salvage
             state = self._touch(bid, touched, before)
-            clock = state.clock
-            step = engine.apply(state, item.event, item.at)
-            out.outcomes[step.outcome] += 1
-            out.events.append((item.topic, step.outcome, item.at))
-            if step.outcome == STALE and clock is not None:
-                late = (clock - item.at) / 86_400_000_000
-                out.dead.append(DeadLetter(
-                    topic=item.topic, partition=item.partition, offset=item.offset, key=bid,
-                    reason=(f"stale: {late:.1f} days older than the borrower's latest event time, beyond the "
-                            f"{engine.policy.duplicate_window_days}-day duplicate window; not applied"),
-                    value_text=item.event.model_dump_json(), value_bytes=0))
-            if step.alerts:
-                out.alerts.extend(step.alerts)
-            out.acks.append(item.handle)
+            op.clock = state.clock
+            try:
+                step = engine.apply(state, item.event, item.at)
+            except Exception as exc:  # noqa: BLE001 - see step()
+                failed[bid] = exc
+                continue
+            op.outcome = step.outcome
+            op.alerts = step.alerts
             if state.wake is not None:
-                heapq.heappush(self._parts[item.partition].wakes, (state.wake, bid))
+                heapq.heappush(parts[item.partition].wakes, (state.wake, bid))
 
-    def _advance(self, part: _Partition, until: int, touched: dict[str, BorrowerState],
-                 before: dict[str, _Before], out: StepResult) -> None:
+    def _advance(self, part: _Partition, until: int, touched: dict[str, BorrowerState], before: dict[str, _Before],
+                 ops: list[_Op], failed: dict[str, BaseException]) -> None:
         """Settle the time-driven changes due up to ``until`` (inclusive) in this partition."""
         wakes = part.wakes
+        engine = self.engine
         while wakes and wakes[0][0] <= until:
             wake, bid = heapq.heappop(wakes)
+            if bid in failed:
+                continue  # settled in _salvage
             state = self._peek(bid, touched)
             if state is None or state.wake != wake:
                 continue  # a stale entry: the borrower's current wake-up has an entry of its own
             state = self._touch(bid, touched, before)
-            step = self.engine.advance(state, until)
-            out.time_driven += 1
-            if step.alerts:
-                out.alerts.extend(step.alerts)
+            try:
+                step = engine.advance(state, until)
+            except Exception as exc:  # noqa: BLE001 - see step()
+                failed[bid] = exc
+                continue
+            ops.append(_Op(bid, None, until, step.outcome, step.alerts))
             if state.wake is not None:
                 heapq.heappush(wakes, (state.wake, bid))
+
+
+def _outputs(engine: Engine, state: BorrowerState,
+             key: tuple[object, ...] | None) -> tuple[bytes, BorrowerDetail, ScheduleEntry | None]:
+    """A borrower's stored form, its detail, and its schedule entry when that changed from ``key``."""
+    blob = dump_state(state)
+    detail = engine.detail(state)
+    entry = engine.schedule_entry(state) if engine.schedule_key(state) != key else None
+    return blob, detail, entry
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as a dead letter's reason shows it: its type and (bounded) text."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _REASON_CHARS else text[:_REASON_CHARS] + "…"
