@@ -39,6 +39,9 @@ _OPTIONS: list[Option] = [
                         "[env MONITOR_TICK_SECONDS]"}),
     ("--max-message-bytes", {"type": int, "help": "Larger input messages are dead-lettered; default 65536 "
                              "[env MONITOR_MAX_MESSAGE_BYTES]"}),
+    ("--future-skew", {"help": "How far ahead of the wall clock (or the partition's reached watermark) an event "
+                       "may be dated; further ahead it is dead-lettered. Seconds or ISO 8601 (P1D, PT36H); "
+                       "default one day [env MONITOR_FUTURE_SKEW]"}),
 ]
 
 
@@ -65,12 +68,18 @@ def worker(settings: Settings, loglevel: str, log_format: str) -> None:
     from monitor.agents.app import create_app
     from monitor.logs import configure_logging, logging_config
 
+    from monitor.agents.quiet import FloodFilter, install, with_flood_filter
+
     configure_logging(loglevel, log_format)  # before prepare_data_dir, so that its warning is JSON too
+    flood = FloodFilter()  # a broker outage must not flood the log (see quiet.py)
+    install(flood)
     prepare_data_dir(settings)
+    _wait_and_check(settings)
     app, _shell = create_app(settings)
     clean = False
     try:
-        Worker(app, loglevel=loglevel, logging_config=logging_config(loglevel, log_format)).execute_from_commandline()
+        config = with_flood_filter(logging_config(loglevel, log_format), flood)
+        Worker(app, loglevel=loglevel, logging_config=config).execute_from_commandline()
         clean = True
     except SystemExit as exc:
         clean = exc.code in (0, None)
@@ -81,6 +90,14 @@ def worker(settings: Settings, loglevel: str, log_format: str) -> None:
 
 
 CLEAN_MARK = ".clean-shutdown"
+
+
+def _wait_and_check(settings: Settings) -> None:
+    """Wait for the broker (health and readiness answered meanwhile), then refuse topics that are not
+    co-partitioned (see monitor/agents/startup.py)."""
+    from monitor.agents.startup import prepare
+
+    prepare(settings)
 
 
 def prepare_data_dir(settings: Settings) -> bool:

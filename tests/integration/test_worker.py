@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -315,3 +318,74 @@ def test_a_worker_leaving_mid_stream_hands_its_partitions_over(broker, names, po
                  "the survivor to take every partition over")
         _wait_all_alerts(broker, names, result, [b])
         _check_final(broker, names, result)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(port: int, path: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+    except OSError:
+        return 0, {}
+
+
+def test_a_worker_started_while_the_broker_is_down_waits_reports_not_ready_and_then_works(broker, names, tmp_path):
+    """Issue 12: it used to exit 1 at once (and log some 250 lines a second while the broker was away)."""
+    if not broker.managed:
+        pytest.skip("the broker was started outside the tests; cannot stop it")
+    src = tmp_path / "e.jsonl"
+    write_simulation(simulate(60, 4, 41), src)
+    expected = replay([src], default_policy())
+    port = _free_port()
+    env = settings_env(broker, names, tmp_path / "w", MONITOR_WEB_PORT=str(port))
+    create_topics(_settings(env))
+    broker.stop()
+    log = tmp_path / "w.log"
+    w = Worker(env, log).start()
+    try:
+        try:
+            def waiting() -> bool:
+                assert w.alive(), w.tail()
+                status, body = _get(port, "/readyz")
+                return status == 503 and "has not answered yet" in " ".join(body.get("missing", []))
+
+            wait_for(waiting, 60, "/readyz to say the worker waits for the broker")
+            assert _get(port, "/healthz") == (200, {"status": "alive"})
+            wait_for(lambda: log.read_text().count("does not answer") >= 4, 60, "four attempts")
+            assert w.alive()
+            lines = log.read_text().splitlines()
+            assert len(lines) <= 12, lines  # one line per attempt (pauses 1, 2, 4, 8 s ...), no flood
+        finally:
+            broker.start()
+        _produce(env, src)
+        _wait_all_alerts(broker, names, expected, [w], timeout=180)
+        _check_final(broker, names, expected)
+        wait_for(lambda: _get(port, "/readyz")[0] == 200, 60, "/readyz to answer 200")
+    finally:
+        w.terminate()
+
+
+def test_a_feed_with_another_partition_count_refuses_the_start(broker, names, tmp_path):
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    env = settings_env(broker, names, tmp_path / "w")  # 4 partitions
+    topics = Topics(names.prefix)
+    admin = KafkaAdminClient(bootstrap_servers=[broker.bootstrap])
+    try:
+        admin.create_topics([NewTopic(topics.feed("lawsuit"), num_partitions=2, replication_factor=1)])
+    finally:
+        admin.close()
+    report = dict(create_topics(_settings(env)))
+    assert "NOT co-partitioned" in report[topics.feed("lawsuit")]
+    w = Worker(env, tmp_path / "w.log").start()
+    assert w.proc is not None
+    code = w.proc.wait(timeout=120)
+    assert code == 2, w.tail()
+    assert f"topics not co-partitioned: {topics.feed('lawsuit')} has 2 partitions, not 4" in w.tail()
