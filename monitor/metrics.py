@@ -30,10 +30,10 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from monitor.agents.runtime import WATERMARK_PREFIX, partition_for
+from monitor.agents.runtime import WATERMARK_PREFIX
 from monitor.rules.policy import LEVEL_NAMES
 from monitor.state import load_state
-from monitor.topics import FEEDS, Topics
+from monitor.topics import FEEDS, Topics, partition_for
 
 __all__ = ["CONTENT_TYPE", "LAG_BUCKETS", "OUTCOMES", "REJECT_REASONS", "WorkerMetrics", "reject_reason"]
 

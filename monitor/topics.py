@@ -7,10 +7,12 @@ count). Names carry the configurable prefix.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from monitor.settings import Settings
 
-__all__ = ["FEEDS", "Topics", "TopicSpec", "create_topics"]
+__all__ = ["FEEDS", "Topics", "TopicSpec", "create_topics", "partition_for"]
 
 # event type -> input topic (one topic per feed)
 FEEDS: dict[str, str] = {
@@ -22,6 +24,29 @@ FEEDS: dict[str, str] = {
     "inspection_completed": "inspections",
     "tier_override": "overrides",
 }
+
+
+@lru_cache(maxsize=1)
+def _kafka_partitioner() -> Any:
+    from aiokafka.partitioner import DefaultPartitioner  # imported on first use: the pure modules never call it
+
+    return DefaultPartitioner()
+
+
+@lru_cache(maxsize=64)
+def _all(partitions: int) -> list[int]:
+    return list(range(partitions))
+
+
+@lru_cache(maxsize=1 << 17)
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (aiokafka's, murmur2 as the Java client's) gives a key:
+    where producers put a borrower's events, and where the worker keeps its state and decisions.
+
+    Cached: the worker asks it for the same borrower when it checks an event's partition, publishes
+    the borrower's outputs and writes its state (murmur2 in Python costs microseconds per key)."""
+    every = _all(partitions)
+    return int(_kafka_partitioner()(key.encode(), every, every))
 
 
 @dataclass(frozen=True, slots=True)

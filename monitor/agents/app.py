@@ -28,12 +28,12 @@ from faust.types import TP
 from monitor.agents.offsets import OffsetBook
 from monitor.agents.ops import install_ops, read_token, web_options
 from monitor.agents.publish import RecordBatches, wait_all, write_states
-from monitor.agents.runtime import Message, Runtime, StepResult, partition_for
+from monitor.agents.runtime import Message, Runtime, StepResult
 from monitor.engine import Engine
 from monitor.metrics import WorkerMetrics
 from monitor.rules.loader import default_policy, load_policy
 from monitor.settings import Settings
-from monitor.topics import Topics
+from monitor.topics import Topics, partition_for
 
 __all__ = ["create_app", "WorkerShell"]
 

@@ -19,7 +19,7 @@ from typing import Any
 from faust.streams import _current_event
 from faust.types import TP
 
-from monitor.agents.runtime import partition_for
+from monitor.topics import partition_for
 
 __all__ = ["Delivery", "RecordBatches", "wait_all", "write_states"]
 

@@ -24,72 +24,36 @@ Clocks:
 
 from __future__ import annotations
 
-import base64
 import heapq
 import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from monitor._time import ahead_reason, parse_instant, to_us
+from monitor._time import ahead_reason, to_us
 from monitor.engine import STALE, Engine
-from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
+from monitor.events import Event
+from monitor.intake import (
+    NO_SEQ,
+    DeadLetter,
+    Intake,
+    Message,
+    Watermark,
+    describe_exception,
+)
 from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry
 from monitor.state import BorrowerState, dump_state, load_state
-from monitor.topics import FEEDS, Topics
+from monitor.topics import Topics, partition_for
 
 __all__ = ["DeadLetter", "Message", "Runtime", "StepResult", "WATERMARK_PREFIX", "partition_for", "watermark_key"]
 
-_NO_SEQ = 1 << 62
 UNPACED_FEEDS = frozenset({"tier_override"})
 _CACHE_LIMIT = 50_000
 _DAY_US = 86_400_000_000
-_REASON_CHARS = 500  # an exception's text in a dead letter's reason, at most
 
 log = logging.getLogger("monitor.worker")
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 hash (the Java client's ``Utils.murmur2``), as a signed 32-bit int."""
-    length = len(data)
-    seed = 0x9747B28C
-    m = 0x5BD1E995
-    r = 24
-    h = (seed ^ length) & 0xFFFFFFFF
-    for i in range(0, length - length % 4, 4):
-        k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> r
-        k = (k * m) & 0xFFFFFFFF
-        h = (h * m) & 0xFFFFFFFF
-        h ^= k
-    tail = length % 4
-    base = length - tail
-    if tail == 3:
-        h ^= data[base + 2] << 16
-    if tail >= 2:
-        h ^= data[base + 1] << 8
-    if tail >= 1:
-        h ^= data[base]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return h - (1 << 32) if h & 0x80000000 else h
-
-
-@lru_cache(maxsize=1 << 17)
-def partition_for(key: str, partitions: int) -> int:
-    """Kafka's default partitioner for keyed messages, as producers and Faust's tables use it.
-
-    Cached: the worker asks it for the same borrower when it checks an event's partition, publishes
-    the borrower's outputs and writes its state (murmur2 in Python costs microseconds per key)."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 WATERMARK_PREFIX = "\x00watermark:"
@@ -104,35 +68,6 @@ def watermark_key(partition: int, partitions: int, partition_of: Callable[[str],
         if where(key) == partition:
             return key
         i += 1
-
-
-@dataclass(slots=True)
-class Message:
-    """One Kafka message as the runtime sees it; ``handle`` is acknowledged when done."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    seq: int | None = None
-    handle: Any = None
-
-
-class DeadLetter(BaseModel):
-    """A rejected message, as published to the dead-letter topic."""
-
-    model_config = ConfigDict(frozen=True)
-
-    topic: str
-    partition: int
-    offset: int
-    key: str | None
-    reason: str
-    value_text: str | None = None
-    value_base64: str | None = None
-    value_bytes: int
-    truncated: bool = False
 
 
 @dataclass(slots=True)
@@ -222,13 +157,11 @@ class Runtime:
         self.topics = topics
         self.clock = clock
         self.partitions = partitions
-        self.max_message_bytes = max_message_bytes
         self.future_skew = future_skew
         self._partition_of = partition_of or (lambda key: partition_for(key, partitions))
+        self.intake = Intake(topics, self._partition_of, max_message_bytes=max_message_bytes)
         self._get_state = get_state
         self._inputs = topics.inputs
-        self._rank = {t: i for i, t in enumerate(self._inputs)}
-        self._feed_of = {topics.feed(kind): kind for kind in FEEDS}
         # the feeds that pace event time: overrides are set by hand through the desk and may be silent
         # for months, so they never hold the others back (one that arrives after the horizon passed
         # its instant is applied late, like any late event)
@@ -309,6 +242,7 @@ class Runtime:
         ``future_skew`` ahead of it is refused (see :func:`monitor._time.ahead_reason`)."""
         parts = self._parts
         clock_topic = self.topics.clock
+        judge, dead, rank = self.intake.judge, self.intake.dead, self.intake.rank
         for m in messages:
             part = parts.get(m.partition)
             if part is None:
@@ -319,19 +253,19 @@ class Runtime:
                     out.acks.append(m.handle)
                 continue
             part.position[m.topic] = max(part.position.get(m.topic, 0), m.offset + 1)
-            event, reason = self._validate(m)
+            event, reason = judge(m)
             if event is not None:
                 at = to_us(event.occurred_at)
                 reason = self._ahead(at, part, now)
                 if reason is not None:
                     event = None
             if event is None:
-                out.dead.append(self._dead(m, reason))
+                out.dead.append(dead(m, reason))
                 out.acks.append(m.handle)
                 out.outcomes["rejected"] += 1
                 continue
-            pending = _Pending(at, m.seq if m.seq is not None else _NO_SEQ, self._rank.get(m.topic, 99),
-                               m.offset, event, m.handle, m.partition, m.topic, m.value or b"")
+            pending = _Pending(at, m.seq if m.seq is not None else NO_SEQ, rank(m.topic), m.offset, event, m.handle,
+                               m.partition, m.topic, m.value or b"")
             if self.clock == "wall":
                 self._ready.append(pending)
             else:
@@ -348,74 +282,23 @@ class Runtime:
             return ahead_reason(at, covered, self.future_skew, "the partition's reached watermark")
         return ahead_reason(at, now, self.future_skew, "the wall clock")  # type: ignore[arg-type]
 
-    def _validate(self, m: Message) -> tuple[Event | None, str]:
-        """The event a message carries, or None and why not: the feed's contract, its key, its partition."""
-        raw = m.value
-        if raw is None:
-            return None, "empty message (tombstone)"
-        if len(raw) > self.max_message_bytes:
-            return None, f"message of {len(raw)} bytes is larger than {self.max_message_bytes}"
-        try:
-            event = EVENT_ADAPTER.validate_json(raw)
-        except ValidationError as exc:
-            return None, describe_validation_error(exc)
-        except Exception as exc:  # noqa: BLE001 - whatever the contract raises, it is this message's fault
-            return None, f"invalid: {_describe(exc)}"
-        expected = self._feed_of.get(m.topic)
-        if expected is not None and event.type != expected:
-            return None, f"type: {event.type} does not belong on {m.topic} (expected {expected})"
-        if m.key is None:
-            # a keyless message lands wherever its producer put it: refused, wherever that was, so
-            # that a borrower's events never depend on a producer's luck
-            return None, f"no key: messages on {m.topic} must be keyed by borrower_id ({event.borrower_id!r})"
-        key = m.key.decode("utf-8", "replace")
-        if key != event.borrower_id:
-            return None, f"key {key!r} differs from borrower_id {event.borrower_id!r}"
-        if self._partition_of(event.borrower_id) != m.partition:
-            return None, f"borrower_id {event.borrower_id!r} does not belong to partition {m.partition}"
-        return event, ""
-
     def _watermark(self, m: Message, part: _Partition, out: StepResult, now: int | None) -> bool:
         """Queue a watermark (True), or dead-letter it with the reason it is refused (False)."""
-        reason = None
-        try:
-            doc = json.loads(m.value or b"")
-            at = parse_instant(doc["at"])
-            offsets = {str(k): int(v) for k, v in dict(doc.get("offsets", {})).items()}
-        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
-            reason = f"watermark: {exc}"
+        mark = self.intake.watermark(m)
+        if isinstance(mark, Watermark):
+            ahead = self._ahead(mark.at, part, now)
+            if ahead is None:
+                # acknowledged once reached; the reached instant is kept in the table (see _release),
+                # since after a crash or a rebalance the events it covers may be read again
+                part.watermarks.append((mark.at, mark.offsets, m.handle))
+                return True
+            reason = "watermark: " + ahead
         else:
-            unknown = sorted(t for t in offsets if t not in self._rank)
-            negative = sorted(t for t, off in offsets.items() if off < 0)
-            if unknown:
-                reason = f"watermark: names topics that are not input feeds: {', '.join(unknown)[:300]}"
-            elif negative:
-                reason = f"watermark: negative offsets for {', '.join(negative)}"
-            else:
-                ahead = self._ahead(at, part, now)
-                if ahead is not None:
-                    reason = "watermark: " + ahead
-        if reason is not None:
-            out.dead.append(self._dead(m, reason))
-            out.acks.append(m.handle)
-            out.outcomes["rejected"] += 1
-            return False
-        # acknowledged once reached; the reached instant is kept in the table (see _release), since
-        # after a crash or a rebalance the events it covers may be read again from older offsets
-        part.watermarks.append((at, offsets, m.handle))
-        return True
-
-    def _dead(self, m: Message, reason: str) -> DeadLetter:
-        raw = m.value or b""
-        cut = raw[: self.max_message_bytes]
-        try:
-            text: str | None = cut.decode("utf-8")
-            b64 = None
-        except UnicodeDecodeError:
-            text, b64 = None, base64.b64encode(cut).decode()
-        return DeadLetter(topic=m.topic, partition=m.partition, offset=m.offset,
-                          key=m.key.decode("utf-8", "replace") if m.key is not None else None, reason=reason,
-                          value_text=text, value_base64=b64, value_bytes=len(raw), truncated=len(cut) < len(raw))
+            reason = mark
+        out.dead.append(self.intake.dead(m, reason))
+        out.acks.append(m.handle)
+        out.outcomes["rejected"] += 1
+        return False
 
     # ----------------------------------------------------------------- steps
 
@@ -514,8 +397,8 @@ class Runtime:
             acks.append(item.handle)
 
     def _dead_item(self, item: _Pending, reason: str) -> DeadLetter:
-        return self._dead(Message(item.topic, item.partition, item.offset, item.event.borrower_id.encode(),
-                                  item.raw), reason)
+        return self.intake.dead(Message(item.topic, item.partition, item.offset, item.event.borrower_id.encode(),
+                                        item.raw), reason)
 
     def _salvage(self, bid: str, error: BaseException, touched: dict[str, BorrowerState],
                  before: dict[str, _Before], ops: list[_Op],
@@ -544,7 +427,7 @@ class Runtime:
             for op in mine:
                 op.alerts, op.outcome = (), "dropped"
                 if op.item is not None:
-                    op.failure = f"processing failed: the borrower's stored state cannot be processed: {_describe(exc)}"
+                    op.failure = f"processing failed: the borrower's stored state cannot be processed: {describe_exception(exc)}"
             touched.pop(bid, None)
             return None
         for op in mine:
@@ -558,7 +441,7 @@ class Runtime:
                 blob = _outputs(engine, trial, key)[0]
             except Exception as exc:  # noqa: BLE001 - the second failure on the same message
                 op.alerts, op.outcome = (), "rejected"
-                op.failure = f"processing failed twice: {_describe(exc)}"
+                op.failure = f"processing failed twice: {describe_exception(exc)}"
                 log.error("an event failed twice (%s) and is dead-lettered: %s[%d] offset %d",
                           type(exc).__name__, op.item.topic, op.item.partition, op.item.offset)
                 continue
@@ -692,9 +575,3 @@ def _outputs(engine: Engine, state: BorrowerState,
     detail = engine.detail(state)
     entry = engine.schedule_entry(state) if engine.schedule_key(state) != key else None
     return blob, detail, entry
-
-
-def _describe(exc: BaseException) -> str:
-    """An exception as a dead letter's reason shows it: its type and (bounded) text."""
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= _REASON_CHARS else text[:_REASON_CHARS] + "…"

@@ -77,17 +77,17 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from monitor._time import DAY, SECOND, iso, local_date, to_us
-from monitor.agents.runtime import Message, Runtime
 from monitor.desk.cases import ACTIVE_STATUSES, derive
 from monitor.desk.view import DeskView
 from monitor.engine import Engine
 from monitor.events import Event
+from monitor.intake import Intake, Message
 from monitor.replay import Reject, ReplayResult, replay_events, write_outputs
 from monitor.reports import build_report, with_cases, write_report
 from monitor.reports._period import PERIODS, PeriodKind, make_period, midnight_us
 from monitor.reports.model import InputFile, Report
 from monitor.rules.policy import Policy
-from monitor.topics import Topics
+from monitor.topics import Topics, partition_for
 
 __all__ = ["CONTENT_TYPES", "EVENTS", "FileEntry", "InputRecord", "Inputs", "Notice", "ReportStore", "Reporter",
            "Scheduler", "Snapshot", "Source", "due", "kinds_ending", "next_after", "scheduled_at",
@@ -101,7 +101,6 @@ Form = Literal["html", "json", "csv", "xlsx"]
 CONTENT_TYPES: dict[str, str] = {"html": "text/html; charset=utf-8", "json": "application/json",
                                  "csv": "text/csv; charset=utf-8",
                                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-_NO_SEQ = 1 << 62
 _MAX_REJECT_TEXT = 65_536
 _NO_SIZE_LIMIT = 1 << 40  # sizes: the worker's own limit decides (its dead letter says so)
 
@@ -221,8 +220,8 @@ def write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, policy
 
 def _write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, policy: Policy,
                     topics: Topics) -> Snapshot:
-    check = Runtime(Engine(policy), topics, clock="event", partitions=inputs.partitions,
-                    get_state=lambda _bid: None, max_message_bytes=_NO_SIZE_LIMIT)
+    parts = inputs.partitions
+    check = Intake(topics, lambda key: partition_for(key, parts), max_message_bytes=_NO_SIZE_LIMIT)
     rank = {t: i for i, t in enumerate(topics.inputs)}
     accepted: list[tuple[tuple[int, int, int, int, int], bytes, Event]] = []
     rejected: list[tuple[tuple[int, int, int], bytes, str]] = []
@@ -233,7 +232,7 @@ def _write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, polic
         event = None
         if reason is None:
             # the worker's own acceptance rules (one definition): feed, key, partition, contract
-            event, why = check._validate(Message(r.topic, r.partition, r.offset, r.key, r.value))
+            event, why = check.judge(Message(r.topic, r.partition, r.offset, r.key, r.value))
             reason = None if event is not None else why
         if reason is not None or event is None:
             if r.timestamp_ms * 1000 <= built_at:
@@ -241,7 +240,7 @@ def _write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, polic
             continue
         at = to_us(event.occurred_at)
         if at <= cut:
-            order = (at, r.seq if r.seq is not None else _NO_SEQ, rank[r.topic], r.partition, r.offset)
+            order = check.order(at, r.seq, r.topic, r.partition, r.offset)
             accepted.append((order, _event_line(r.value or b""), event))
     accepted.sort(key=lambda x: x[0])
     rejected.sort(key=lambda x: x[0])

@@ -114,15 +114,18 @@ def test_nothing_is_released_before_every_topic_or_a_watermark_covers_it(portfol
     assert out.acks == [] and out.alerts == [] and rt.buffered() == len(only_bureau)
 
 
-def test_partitioner_is_kafkas_murmur2():
-    from kafka.partitioner.default import murmur2 as reference
+def test_partitioner_is_kafkas_default_partitioner():
+    """The worker's partitions are those of Kafka's Java client (kafka-python's partitioner is an
+    independent implementation of it): producers and the worker agree on a borrower's partition."""
+    from kafka.partitioner.default import murmur2
 
-    from monitor.agents.runtime import murmur2
+    from monitor.topics import partition_for as ours
 
     rng = random.Random(9)
-    for n in range(300):
-        key = bytes(rng.randrange(256) for _ in range(n % 37))
-        assert murmur2(key) == reference(key) or (murmur2(key) & 0x7FFFFFFF) == (reference(key) & 0x7FFFFFFF)
+    for n in range(3000):
+        key = "".join(chr(rng.randrange(32, 0x3000)) for _ in range(n % 23))
+        count = rng.randrange(1, 65)
+        assert ours(key, count) == (murmur2(key.encode()) & 0x7FFFFFFF) % count, (key, count)
 
 
 def test_bad_messages_go_to_dead_letter_and_are_acknowledged():
