@@ -30,7 +30,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from monitor.agents.runtime import WATERMARK_PREFIX
+from monitor.agents.runtime import BOOKKEEPING
 from monitor.rules.policy import LEVEL_NAMES
 from monitor.state import load_state
 from monitor.topics import FEEDS, Topics, partition_for
@@ -180,6 +180,10 @@ class WorkerMetrics:
                                   registry=r)
         self.buffered = Gauge("monitor_buffered_events", "Events read but not yet applied (the event-time buffer)",
                               registry=r)
+        self.held = Gauge("monitor_oldest_uncommitted_event_age_seconds", "How long ago the oldest input message "
+                          "this worker has read but not yet committed was read: an event held back (waiting for "
+                          "the other feeds or a watermark on the event clock, or stuck) keeps its partition's "
+                          "committed offset behind it", registry=r)
         self.last_commit = Gauge("monitor_last_commit_timestamp_seconds", "Wall time of the last committed batch",
                                  registry=r)
 
@@ -298,7 +302,7 @@ class WorkerMetrics:
         tiers = [0] * len(LEVEL_NAMES)
         fen = [0] * len(LEVEL_NAMES)
         for bid, blob in states:
-            if bid.startswith(WATERMARK_PREFIX) or partition_for(bid, self.partitions) not in self._assigned:
+            if bid.startswith(BOOKKEEPING) or partition_for(bid, self.partitions) not in self._assigned:
                 continue
             try:
                 tier, amount = _level(blob)
@@ -320,6 +324,10 @@ class WorkerMetrics:
             self._rebalance_started = None
 
     # ------------------------------------------------------------- polling
+
+    def on_held(self, seconds: float) -> None:
+        """The age of the oldest message read and not yet committed (0: none)."""
+        self.held.set(max(0.0, seconds))
 
     def on_recovery_progress(self, remaining: int) -> None:
         self.remaining.set(remaining)

@@ -25,10 +25,11 @@ from typing import Any
 import faust
 from faust.types import TP
 
-from monitor.agents.offsets import OffsetBook
+from monitor.agents.offsets import OffsetBook, applied_records, stored_offsets
+from monitor.agents.port import check_offset_fetch_errors, fetch_batches
 from monitor.agents.ops import install_ops, read_token, web_options
 from monitor.agents.publish import RecordBatches, wait_all, write_states
-from monitor.agents.runtime import Message, Runtime, StepResult
+from monitor.agents.runtime import OFFSETS_PREFIX, Message, Runtime, StepResult, offsets_key
 from monitor.engine import Engine
 from monitor.metrics import WorkerMetrics
 from monitor.rules.loader import default_policy, load_policy
@@ -90,6 +91,12 @@ class WorkerShell:
         self._ends_task: asyncio.Future[None] | None = None
         self._tail: asyncio.Future[None] | None = None  # the previous batch's finishing task (see _commit)
         self._unwritten: dict[str, bytes] = {}  # states decided but not yet in the table
+        self._recorded: dict[Any, int] = {}  # tp -> the applied offset last written to the table
+        self._offsets_keys: dict[int, str] = {}
+        self._commit_failures = 0
+        self._commit_logged_at = float("-inf")
+        self._commit_tried_at = 0.0
+        self._held_at = 0.0
         self._partition_counts: dict[str, int] = {}  # output topic -> partitions
 
     def _get(self, bid: str) -> bytes | None:
@@ -118,56 +125,8 @@ class WorkerShell:
         log.info("stopped taking batches; everything applied is committed")
 
     async def fetch_loop(self, fetcher: Any) -> None:
-        """Faust's fetcher loop (``Consumer._drain_messages``), by batches.
-
-        Faust hands every message on one by one (a task pair per message, an event, a channel queue,
-        a stream): on 2 cores about 80 µs per message, more than the worker spends deciding it. This
-        loop takes each fetch of the same consumer (``Consumer._wait_next_records``, as Faust's
-        ``getmany`` does: the active partitions only, and when the flow is stopped for a rebalance, a
-        seek to the committed offsets instead) and hands the input and clock records to
-        :meth:`handle_records` as one batch. Records of any other topic (the table's changelog during
-        recovery) still go to Faust's conductor, exactly as Faust's loop sends them.
-        """
-        consumer = self.app.consumer
-        callback = consumer.callback
-        sources = self._sources
-        consumer_stopped = consumer._stopped.is_set
-        fetcher_stopped = fetcher._stopped.is_set
-        read_offset = consumer._read_offset
-        try:
-            while not (consumer_stopped() or fetcher_stopped()):
-                await asyncio.sleep(0)
-                records, active = await consumer._wait_next_records(1.0)
-                if not records or consumer.should_stop:
-                    continue
-                if not consumer.flow_active:
-                    try:
-                        await consumer.perform_seek()  # what Faust's getmany does then
-                    except Exception as exc:  # noqa: BLE001 - as Faust: logged, the next fetch goes on
-                        log.warning("seeking to the committed offsets failed: %s", exc)
-                    continue
-                buffered = consumer._buffered_partitions
-                batch: list[tuple[TP, list[Any]]] = []
-                for tp, recs in records.items():
-                    if active is not None and tp not in active and tp not in buffered:
-                        continue
-                    if tp.topic in sources:
-                        batch.append((tp, recs))
-                        continue
-                    for record in recs:
-                        message = consumer._to_message(tp, record)
-                        previous = read_offset[tp]
-                        if previous is None or message.offset >= previous:
-                            await consumer.wait_first(callback(message), consumer.suspend_flow.wait())
-                            read_offset[tp] = message.offset
-                if batch:
-                    await self.handle_records(batch)
-        except consumer.consumer_stopped_errors:
-            if not self.app.should_stop:
-                raise
-        except asyncio.CancelledError:
-            if not self.app.should_stop:
-                raise
+        """Faust's fetcher loop, by batches (see :func:`monitor.agents.port.fetch_batches`)."""
+        await fetch_batches(self.app, fetcher, self._sources, self.handle_records)
 
     async def handle_records(self, batch: list[tuple[TP, list[Any]]]) -> None:
         """Process one fetch (aiokafka records per topic-partition); a failure stops the process."""
@@ -186,6 +145,7 @@ class WorkerShell:
             if self.stopping:
                 return
             take = self.book.take
+            self.book.now = time.monotonic()
             msgs: list[Message] = []
             for tp, records in batch:
                 topic, partition = tp
@@ -284,6 +244,14 @@ class WorkerShell:
                 log.exception("processing a tick failed; exiting so that nothing is skipped")
                 os._exit(70)
         self._check_stall()
+        now = time.monotonic()
+        if now - self._held_at >= 5.0:
+            self._held_at = now
+            self.metrics.on_held(self.book.oldest_open(now))
+        tail = self._tail
+        if (self._commit_failures and (tail is None or tail.done())
+                and time.monotonic() - self._commit_tried_at >= 5.0):
+            await self._commit_offsets()  # a failed commit and no batch since: try again
         # beside the tick, not in it: the broker round trip (about a second while the consumer's fetch
         # waits) made the 1 s timer overlap every ten seconds on an idle worker
         if self._ends_task is None or self._ends_task.done():
@@ -387,20 +355,28 @@ class WorkerShell:
         """
         if out:
             await wait_all(futures)
-            if out.states:
-                # borrower states, and each partition's reached watermark (see the runtime)
+            states = out.states
+            if out.acks:
+                finish = self.book.finish
+                for handle in out.acks:
+                    if handle is not None:
+                        finish(*handle)
+                # the input offsets everything before which is now applied, written with the states
+                # they produced: a re-read after a crash starts there whatever the group's committed
+                # offsets say (they may lag, or be unreadable just after a broker restart)
+                records = self._offset_records()
+                if records:
+                    states = {**states, **records}
+            if states:
+                # borrower states, each partition's reached watermark and applied offsets
                 await write_states(self.table.data, self._producer(), self._changelog, self.settings.partitions,
-                                   out.states)
+                                   states)
                 unwritten = self._unwritten
                 for bid, blob in out.states.items():
                     if unwritten.get(bid) is blob:
                         del unwritten[bid]
             if out.acks:
                 self._progress_at = time.monotonic()
-                finish = self.book.finish
-                for handle in out.acks:
-                    if handle is not None:
-                        finish(*handle)
                 # commit now: after a crash only the batches in hand are read again (their events are
                 # then duplicates of what the table already holds)
                 await self._commit_offsets()
@@ -432,11 +408,41 @@ class WorkerShell:
                     counts[topic] = len(await producer.partitions_for(topic))
         return lambda topic, key: partition_for(key, counts[topic])
 
+    def _offset_records(self) -> dict[str, bytes]:
+        """The applied-offsets records of the partitions whose positions moved since last written."""
+        keys = self._offsets_keys
+        for p in range(self.settings.partitions):
+            if p not in keys:
+                keys[p] = offsets_key(p, self.settings.partitions)
+        return applied_records(self.book.positions(), self._recorded, keys)
+
     async def _commit_offsets(self) -> None:
-        """Commit, per input topic-partition, up to the first message not yet finished (see offsets.py)."""
+        """Commit, per input topic-partition, up to the first message not yet finished (see offsets.py).
+
+        A failed commit is logged (at most every 30 s) and tried again with the next batch or tick; the
+        table's applied offsets already say where a restart begins."""
         offsets = self.book.to_commit()
-        if offsets and await self.app.consumer._commit_offsets(offsets):
+        if not offsets:
+            return
+        self._commit_tried_at = time.monotonic()
+        try:
+            done = await self.app.consumer._commit_offsets(offsets)
+        except Exception as exc:  # noqa: BLE001 - the broker away, a rebalance: tried again later
+            done, why = False, f"{type(exc).__name__}: {exc}"[:300]
+        else:
+            why = "the consumer did not commit them (a rebalance in progress, or partitions moved)"
+        if done:
             self.book.committed(offsets)
+            if self._commit_failures:
+                log.warning("committed the input offsets again after %d failed attempts", self._commit_failures)
+                self._commit_failures = 0
+            return
+        self._commit_failures += 1
+        now = time.monotonic()
+        if now - self._commit_logged_at >= 30:
+            self._commit_logged_at = now
+            log.warning("committing the input offsets failed (%s; attempt %d); trying again with the next "
+                        "batch", why, self._commit_failures)
 
     async def recovered(self) -> None:
         """After table recovery: take over the assigned partitions and their pending wake-ups."""
@@ -450,22 +456,45 @@ class WorkerShell:
             self.metrics.on_recovered(sorted(actives), items)
             # where the consumer starts each input (Faust seeks there next anyway); nothing when this
             # worker holds no partition (the consumer refuses to seek then)
-            committed = await self.app.consumer.seek_to_committed() if actives else {}
+            stored = {TP(*tp): off for tp, off in stored_offsets(items, actives, OFFSETS_PREFIX).items()}
+            committed = await self._committed() if actives else {}
             starts = {}
             for tp, offset in committed.items():
                 if tp.partition not in actives or tp.topic not in self._sources:
                     continue
-                starts[TP(tp.topic, tp.partition)] = offset if offset is not None and offset >= 0 else 0
-                if offset is None or offset < 0:
-                    # Nothing committed yet. The fetcher ran while the table recovered, and what it
-                    # fetched then never reaches the agent; Faust's own seek to the committed offset
-                    # leaves such a partition where the fetcher got to. Read it from the start.
-                    await self.app.consumer.seek(tp, 0)
-                elif tp.topic in self.topics.inputs:
-                    self.runtime.note_position(tp.partition, tp.topic, int(offset))
+                key = TP(tp.topic, tp.partition)
+                done = int(offset) if offset is not None and offset >= 0 else None
+                applied = stored.get(key)
+                start = max(x for x in (done, applied, 0) if x is not None)
+                if start != done:
+                    # Nothing committed yet (the fetcher ran while the table recovered, and what it
+                    # fetched then never reaches the shell: read it from the start), or the table has
+                    # applied more than the group committed: read on from there.
+                    if applied is not None and applied > (done or 0):
+                        log.warning("%s[%d]: the table has applied offsets up to %d, the group committed %s; "
+                                    "reading on from %d", tp.topic, tp.partition, applied, done, start)
+                    await self.app.consumer.seek(tp, start)
+                starts[key] = start
+                if tp.topic in self.topics.inputs:
+                    self.runtime.note_position(tp.partition, tp.topic, start)
             self.book.reset(starts)
+            self._recorded = dict(starts)
         log.info("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items),
                  extra={"partitions": sorted(actives), "borrowers": len(items)})
+
+    async def _committed(self, attempts: int = 5) -> dict[Any, Any]:
+        """The group's committed offsets of the assigned partitions (the consumer seeks there), asked
+        again with a pause when the broker cannot answer; {} (the table's offsets then decide) when
+        it never does."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return dict(await self.app.consumer.seek_to_committed())
+            except Exception as exc:  # noqa: BLE001 - logged, asked again
+                log.warning("fetching the committed offsets failed (%s: %s; attempt %d of %d)",
+                            type(exc).__name__, str(exc)[:200], attempt, attempts)
+                await asyncio.sleep(min(8.0, float(attempt)))
+        log.error("the committed offsets could not be fetched; starting from the table's applied offsets")
+        return {TP(t, p): None for t in self._sources for p in range(self.settings.partitions)}
 
     async def revoked(self, sender: Any = None, revoked: Any = None, **_: Any) -> None:
         # under the lock: no batch is being decided, and the one in flight finishes (its states written,
@@ -499,6 +528,7 @@ class _App(faust.App):
 
 def create_app(settings: Settings, *, ops: bool = True) -> tuple[faust.App, WorkerShell]:
     """Build the Faust app for ``settings`` (with ``ops``: its /metrics, /healthz and /readyz)."""
+    check_offset_fetch_errors()
     topics = Topics(settings.topic_prefix)
     app = _App(
         settings.app_id,

@@ -31,17 +31,18 @@ markers of transactions, or records removed by retention).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["OffsetBook"]
+__all__ = ["OffsetBook", "applied_records", "stored_offsets"]
 
 
 class OffsetBook:
     """Per topic-partition: the committed offset, the next offset to take, what is taken and not finished,
     and what is held back behind a missing offset."""
 
-    __slots__ = ("_committed", "_open", "_next", "_held", "_echoes", "skipped")
+    __slots__ = ("_committed", "_open", "_next", "_held", "_echoes", "_since", "skipped", "now")
 
     def __init__(self) -> None:
         self._committed: dict[Hashable, int] = {}
@@ -49,7 +50,9 @@ class OffsetBook:
         self._next: dict[Hashable, int] = {}  # the next offset to take
         self._held: dict[Hashable, dict[int, Any]] = {}  # offset -> item, beyond a missing offset
         self._echoes: dict[Hashable, int] = {}  # held messages delivered again since the last re-read asked
+        self._since: dict[Hashable, list[tuple[int, float]]] = {}  # (first offset, when taken) per run
         self.skipped = 0  # offsets found to hold no message (for the log)
+        self.now = 0.0  # when the messages taken now were read (set by the shell per batch)
 
     def reset(self, committed: Mapping[Hashable, int]) -> None:
         """After a rebalance: the assigned topic-partitions and where the consumer starts each."""
@@ -58,6 +61,7 @@ class OffsetBook:
         self._next = dict(self._committed)
         self._held = {tp: {} for tp in committed}
         self._echoes = {}
+        self._since = {tp: [] for tp in committed}
 
     def forget(self, tps: Iterable[Hashable]) -> None:
         """Topic-partitions handed to another worker: nothing of theirs is taken or committed any more."""
@@ -67,6 +71,7 @@ class OffsetBook:
             self._next.pop(tp, None)
             self._held.pop(tp, None)
             self._echoes.pop(tp, None)
+            self._since.pop(tp, None)
 
     def owns(self, tp: Hashable) -> bool:
         return tp in self._committed
@@ -95,6 +100,9 @@ class OffsetBook:
 
     def _run(self, tp: Hashable, offset: int, item: Any) -> list[Any]:
         held, open_ = self._held[tp], self._open[tp]
+        since = self._since[tp]
+        if not since or since[-1][1] != self.now:
+            since.append((offset, self.now))
         out = [item]
         open_.add(offset)
         offset += 1
@@ -133,10 +141,31 @@ class OffsetBook:
         if open_ is not None:
             open_.discard(offset)
 
+    def oldest_open(self, now: float) -> float:
+        """How long ago (in the unit of :attr:`now`) the oldest message taken and not yet finished was
+        read: 0 when none is open. A message held this long keeps its partition's commit behind it."""
+        oldest = now
+        for tp, open_ in self._open.items():
+            if not open_:
+                self._since[tp] = []
+                continue
+            low = min(open_)
+            since = self._since[tp]
+            while len(since) > 1 and since[1][0] <= low:
+                since.pop(0)
+            if since and since[0][1] < oldest:
+                oldest = since[0][1]
+        return now - oldest
+
     def describe(self) -> str:
         """``topic[partition]: committed..next (open n, held m)`` per owned topic-partition, for the log."""
         return ", ".join(f"{tp[0]}[{tp[1]}]: {c}..{self._next[tp]} (open {len(self._open[tp])}, "  # type: ignore[index]
                          f"held {len(self._held[tp])})" for tp, c in sorted(self._committed.items()))
+
+    def positions(self) -> dict[Hashable, int]:
+        """Per owned topic-partition, the offset everything before which is finished: the lowest taken
+        and unfinished offset, else the next one to take (what :meth:`to_commit` commits)."""
+        return {tp: (min(self._open[tp]) if self._open[tp] else self._next[tp]) for tp in self._committed}
 
     def to_commit(self) -> dict[Hashable, int]:
         """The offsets that may be committed now and were not yet: ``{tp: offset}``."""
@@ -153,3 +182,33 @@ class OffsetBook:
         for tp, off in offsets.items():
             if tp in self._committed and off > self._committed[tp]:
                 self._committed[tp] = off
+
+
+def applied_records(positions: Mapping[Any, int], recorded: dict[Any, int], keys: Mapping[int, str]) -> dict[str, bytes]:
+    """The table records of applied input offsets, ``{key: {topic: offset}}``, of the partitions whose
+    ``positions`` (``{(topic, partition): offset}``, see :meth:`OffsetBook.positions`) moved since
+    ``recorded`` (updated). Written with the states those inputs produced, they tell a restarted worker
+    where to read on, whatever the group's committed offsets say."""
+    moved = {tp[1] for tp, off in positions.items() if recorded.get(tp) != off}
+    out: dict[str, bytes] = {}
+    for p in sorted(moved):
+        doc = {tp[0]: off for tp, off in positions.items() if tp[1] == p}
+        out[keys[p]] = json.dumps(doc, sort_keys=True).encode()
+        for tp, off in positions.items():
+            if tp[1] == p:
+                recorded[tp] = off
+    return out
+
+
+def stored_offsets(items: Iterable[tuple[str, bytes]], partitions: set[int], prefix: str) -> dict[tuple[str, int], int]:
+    """The applied input offsets the table's records (keys ``prefix`` + partition + ...) hold for
+    ``partitions``: ``{(topic, partition): next offset}``."""
+    out: dict[tuple[str, int], int] = {}
+    for key, blob in items:
+        if not key.startswith(prefix):
+            continue
+        partition = int(key[len(prefix):].split(":", 1)[0])
+        if partition in partitions:
+            for topic, offset in json.loads(blob).items():
+                out[(topic, partition)] = int(offset)
+    return out

@@ -47,7 +47,8 @@ from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry
 from monitor.state import BorrowerState, dump_state, load_state
 from monitor.topics import Topics, partition_for
 
-__all__ = ["DeadLetter", "Message", "Runtime", "StepResult", "WATERMARK_PREFIX", "partition_for", "watermark_key"]
+__all__ = ["BOOKKEEPING", "DeadLetter", "Message", "OFFSETS_PREFIX", "Runtime", "StepResult", "WATERMARK_PREFIX",
+           "offsets_key", "partition_for", "watermark_key"]
 
 UNPACED_FEEDS = frozenset({"tier_override"})
 _CACHE_LIMIT = 50_000
@@ -56,18 +57,32 @@ _DAY_US = 86_400_000_000
 log = logging.getLogger("monitor.worker")
 
 
+BOOKKEEPING = "\x00"  # table keys of the worker's own records start with it (never a borrower id)
 WATERMARK_PREFIX = "\x00watermark:"
+OFFSETS_PREFIX = "\x00offsets:"
+
+
+def bookkeeping_key(prefix: str, partition: int, partitions: int,
+                    partition_of: Callable[[str], int] | None = None) -> str:
+    """A table key of the worker's own (``prefix`` + partition + a counter) that hashes to ``partition``."""
+    where = partition_of or (lambda key: partition_for(key, partitions))
+    i = 0
+    while True:
+        key = f"{prefix}{partition}:{i}"
+        if where(key) == partition:
+            return key
+        i += 1
 
 
 def watermark_key(partition: int, partitions: int, partition_of: Callable[[str], int] | None = None) -> str:
     """The table key under which a partition's reached watermark is kept (it hashes to that partition)."""
-    where = partition_of or (lambda key: partition_for(key, partitions))
-    i = 0
-    while True:
-        key = f"{WATERMARK_PREFIX}{partition}:{i}"
-        if where(key) == partition:
-            return key
-        i += 1
+    return bookkeeping_key(WATERMARK_PREFIX, partition, partitions, partition_of)
+
+
+def offsets_key(partition: int, partitions: int, partition_of: Callable[[str], int] | None = None) -> str:
+    """The table key under which a partition's applied input offsets are kept: ``{topic: next offset}``,
+    written with the states they produced (everything before them is in the table)."""
+    return bookkeeping_key(OFFSETS_PREFIX, partition, partitions, partition_of)
 
 
 @dataclass(slots=True)
@@ -189,6 +204,8 @@ class Runtime:
                 offsets = {str(k): int(v) for k, v in dict(doc.get("offsets", {})).items()}
                 part.watermarks.insert(0, (int(doc["covered"]), offsets, None))
                 continue
+            if bid.startswith(BOOKKEEPING):
+                continue  # the worker's other records (applied offsets)
             wake = load_state(blob).wake
             if wake is not None:
                 heapq.heappush(part.wakes, (wake, bid))

@@ -74,3 +74,42 @@ def test_offsets_that_hold_no_message_are_skipped_only_when_told():
     book.finish(TP, 12)
     book.finish(TP, 13)
     assert book.to_commit() == {TP: 14}
+
+
+def test_applied_offsets_are_recorded_per_partition_when_they_move_and_read_back():
+    from monitor.agents.offsets import applied_records, stored_offsets
+
+    book = OffsetBook()
+    a, b, c = ("t.profiles", 0), ("t.lawsuits", 0), ("t.profiles", 1)
+    book.reset({a: 5, b: 0, c: 9})
+    recorded = dict(book.positions())
+    keys = {0: "\x00offsets:0:1", 1: "\x00offsets:1:0"}
+    assert applied_records(book.positions(), recorded, keys) == {}  # nothing moved
+    for off in (5, 6, 7):
+        book.take(a, off, off)
+    book.finish(a, 5)
+    book.finish(a, 7)  # 6 is still open: the position stops there
+    records = applied_records(book.positions(), recorded, keys)
+    assert records == {"\x00offsets:0:1": b'{"t.lawsuits": 0, "t.profiles": 6}'}
+    assert applied_records(book.positions(), recorded, keys) == {}  # written once
+    stored = stored_offsets([("B1", b"{}"), *records.items(), ("\x00offsets:1:0", b'{"t.profiles": 9}')], {0}, "\x00offsets:")
+    assert stored == {a: 6, b: 0}  # only the partitions asked for
+
+
+def test_the_age_of_the_oldest_unfinished_message():
+    book = OffsetBook()
+    book.reset({TP: 0, OTHER: 0})
+    assert book.oldest_open(100.0) == 0
+    book.now = 10.0
+    for off in (0, 1):
+        book.take(TP, off, off)
+    book.now = 20.0
+    book.take(TP, 2, 2)
+    book.take(OTHER, 0, "x")
+    assert book.oldest_open(100.0) == 90.0  # offset 0, read at 10
+    book.finish(TP, 0)
+    book.finish(TP, 1)
+    assert book.oldest_open(100.0) == 80.0  # offset 2 and the other partition, read at 20
+    book.finish(TP, 2)
+    book.finish(OTHER, 0)
+    assert book.oldest_open(100.0) == 0

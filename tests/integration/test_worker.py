@@ -389,3 +389,38 @@ def test_a_feed_with_another_partition_count_refuses_the_start(broker, names, tm
     code = w.proc.wait(timeout=120)
     assert code == 2, w.tail()
     assert f"topics not co-partitioned: {topics.feed('lawsuit')} has 2 partitions, not 4" in w.tail()
+
+
+def _dead_letters(broker: Broker, names: Names) -> list[dict]:
+    return [json.loads(r.value) for r in read_topic(broker.bootstrap, Topics(names.prefix).dead_letter)]
+
+
+@pytest.mark.skipif(os.environ.get("MONITOR_SKIP_BROKER_RESTART") == "1", reason="asked to")
+def test_sigkill_right_after_a_broker_restart_rereads_nothing_as_stale(broker, names, portfolio, tmp_path):
+    """Issue 12: a worker killed just after the broker came back used to read partitions again from
+    offset 0 (the group coordinator, still loading, answered the committed-offset fetch with an error
+    that aiokafka ignored) and dead-lettered thousands of valid events as stale. Twice over: broker
+    restart, SIGKILL of the worker at once, a new worker; nothing may be dead-lettered, and the
+    outcome is still exactly the replay's."""
+    if not broker.managed:
+        pytest.skip("the broker was started outside the tests; cannot restart it")
+    path, result = portfolio
+    env = settings_env(broker, names, tmp_path / "w", MONITOR_BATCH_SIZE="50")
+    create_topics(_settings(env))
+    _produce(env, path)
+    topic = Topics(names.prefix).alerts
+    total = len(result.alerts)
+    for fraction in (0.25, 0.6):
+        w = Worker(env, tmp_path / "w.log").start()
+        wait_for(lambda f=fraction: len(alerts_by_id(broker.bootstrap, topic)[0]) >= total * f, 120,
+                 f"{fraction:.0%} of the alerts before the broker restart")
+        broker.stop()
+        broker.start()
+        w.kill()  # SIGKILL right after the broker is back
+    w = Worker(env, tmp_path / "w.log").start()
+    try:
+        _wait_all_alerts(broker, names, result, [w], timeout=240)
+        _check_final(broker, names, result)
+        assert _dead_letters(broker, names) == []  # no valid event was ever dead-lettered
+    finally:
+        w.terminate()
