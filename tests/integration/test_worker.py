@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +23,7 @@ from monitor.simulate import simulate, write_simulation
 from monitor.state import dump_state
 from monitor.topics import Topics, create_topics
 from tests.integration.kafka_harness import (
+    ROOT,
     Broker,
     Names,
     Worker,
@@ -424,3 +428,80 @@ def test_sigkill_right_after_a_broker_restart_rereads_nothing_as_stale(broker, n
         assert _dead_letters(broker, names) == []  # no valid event was ever dead-lettered
     finally:
         w.terminate()
+
+
+def _readme_recipe() -> list[str]:
+    """The commands of the README's streaming recipe (the first shell block of its section)."""
+    section = (ROOT / "README.md").read_text().split("## Streaming through Kafka", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_the_readme_streaming_recipe_as_written_equals_monitor_replay(broker, names, tmp_path):
+    """Issue 12: followed literally, the recipe once published 66 alerts where monitor replay gives 921 (a
+    wall-clock worker turned the history into stale dead letters). Its commands run here as written, in
+    a directory holding a demo portfolio, against the tests' broker (only the broker's own start and
+    stop are left to the tests, which manage it)."""
+    demo = tmp_path / "demo-out"
+    demo.mkdir()
+    write_simulation(simulate(300, 12, 7), demo / "events.jsonl")
+    script = ["set -e"]
+    for command in _readme_recipe():
+        if command.startswith(". .venv/bin/activate") or command.startswith("deploy/kafka/kafka.sh"):
+            continue  # the monitor command is on PATH; the tests' broker runs already
+        script.append(command)
+        if command.endswith("&"):
+            script.append("echo $! >> pids")
+    assert any(c.startswith("monitor produce") for c in script) and any(c.endswith("&") for c in script)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")},
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "PYTHONPATH": str(ROOT), "MONITOR_BROKER": broker.url, "MONITOR_TOPIC_PREFIX": names.prefix,
+           "MONITOR_APP_ID": names.app_id, "MONITOR_SESSION_TIMEOUT": "6"}
+    log = (tmp_path / "recipe.log").open("wb")
+    pids: list[int] = []
+    try:
+        done = subprocess.run(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env, stdout=log,
+                              stderr=subprocess.STDOUT, timeout=600)
+        pids = [int(x) for x in (tmp_path / "pids").read_text().split()]
+        assert done.returncode == 0, (tmp_path / "recipe.log").read_text()[-3000:]
+        want = {}
+        for line in (tmp_path / "replay-out" / "alerts.jsonl").read_text().splitlines():
+            doc = json.loads(line)
+            want[doc["alert_id"]] = json.dumps(doc, sort_keys=True)
+        assert len(want) > 100
+        topic = Topics(names.prefix).alerts
+
+        def all_there() -> bool:
+            assert all(_alive(pid) for pid in pids), (tmp_path / "recipe.log").read_text()[-3000:]
+            return len(alerts_by_id(broker.bootstrap, topic)[0]) >= len(want)
+
+        wait_for(all_there, 300, f"the {len(want)} alerts of monitor replay")
+        got, _ = alerts_by_id(broker.bootstrap, topic)
+        assert got == want
+        assert _dead_letters(broker, names) == []
+    finally:
+        for pid in pids:
+            _stop(pid)
+        log.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _stop(pid: int, timeout: float = 60.0) -> None:
+    if not _alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    try:
+        wait_for(lambda: not _alive(pid), timeout, f"worker {pid} to stop")
+    except AssertionError:
+        os.kill(pid, signal.SIGKILL)
