@@ -9,6 +9,7 @@ so the engine can wake the borrower exactly then.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from monitor._time import DAY
@@ -186,14 +187,22 @@ def _bureau(p: Policy, s: BorrowerState, out: list[Sig], d: bool) -> None:
                            {"min_ratio": gu.min_ratio} if d else _NONE))
 
 
+@lru_cache(maxsize=64)
+def _dpd_steps(mins: tuple[int, ...], *floors: int) -> tuple[int, ...]:
+    """The DPD values at which something changes: band minimums and classification floors, ascending."""
+    return tuple(sorted({*mins, *floors}))
+
+
 def _overdue(p: Policy, s: BorrowerState, now: int, out: list[Sig], nxt: int | None, d: bool) -> int | None:
     rule = p.overdue.dpd
     if not rule.enabled:
         return nxt
     top, top_id = highest_dpd(s, now)
     table = rule.table
-    # the next instant the highest DPD reaches a band it is not yet in
-    for lo in rule.mins:  # ascending
+    # the next instant the highest DPD reaches a band it is not yet in, or the floor of another
+    # regulatory classification (the borrower's page shows it: a time-driven change of its own)
+    c = p.classification
+    for lo in _dpd_steps(rule.mins, c.special_mention, c.substandard, c.doubtful, c.loss):  # ascending
         if lo > top:
             break
     else:

@@ -255,3 +255,36 @@ def test_a_silent_overrides_feed_does_not_hold_event_time_back(portfolio):
     assert out.alerts and len(out.alerts) < len(expected.alerts)  # all but the tail of each partition
     want = {a.alert_id: a.model_dump_json() for a in expected.alerts}
     assert all(want[a.alert_id] == a.model_dump_json() for a in out.alerts)
+
+
+def test_a_classification_floor_crossed_as_days_pass_reaches_the_borrower_detail():
+    """Issue 12: the desk showed "substandard" for a borrower whose overdue days had since crossed the
+    "doubtful" floor: the detail was published only when the tier changed. The crossing is a
+    time-driven change of its own now; the wall-clock tick after it publishes the detail as of it."""
+    from monitor._time import parse_instant
+
+    store: dict[str, bytes] = {}
+    rt = Runtime(Engine(default_policy()), TOPICS, clock="wall", partitions=PARTS, get_state=store.get)
+    p = partition_for("B1", PARTS)
+    prof = {"type": "loan_profile", "event_id": "p", "borrower_id": "B1", "occurred_at": "2025-01-01T00:00:00Z",
+            "segment": "small", "industry": "x", "branch": "b", "team": "t", "exposure": 1e6, "product": "p",
+            "mitigation": "secured", "grade": "A", "disbursed_at": "2025-01-01T00:00:00Z"}
+    ovd = {"type": "overdue", "event_id": "o", "borrower_id": "B1", "occurred_at": "2025-02-01T00:00:00Z",
+           "account_id": "a", "product": "p", "days_past_due": 95, "overdue_amount": 1}
+    out = StepResult()
+    rt.accept([Message(TOPICS.feed("loan_profile"), p, 0, b"B1", json.dumps(prof).encode()),
+               Message(TOPICS.feed("overdue"), p, 0, b"B1", json.dumps(ovd).encode())], out)
+    rt.step(out, parse_instant("2025-02-01T00:00:00Z"))
+    store.update(out.states)
+    assert out.details["B1"].min_classification == "substandard"
+    policy = default_policy()
+    doubtful_at = parse_instant("2025-02-01T00:00:00Z") + (policy.classification.doubtful - 95) * 86_400_000_000
+    before = StepResult()
+    rt.step(before, doubtful_at - 1)
+    assert "B1" not in before.details or before.details["B1"].min_classification == "substandard"
+    tick = StepResult()
+    rt.step(tick, doubtful_at + 3_600_000_000)  # the first tick after the crossing
+    detail = tick.details["B1"]
+    assert detail.min_classification == "doubtful"
+    assert detail.highest_dpd == policy.classification.doubtful
+    assert detail.as_of is not None and int(detail.as_of.timestamp() * 1_000_000) == doubtful_at
