@@ -435,7 +435,7 @@ class Runtime:
         log.warning("processing a borrower's events failed (%s); applying them again one by one, in %s[%d]",
                     type(error).__name__, (mine[0].item.topic if mine and mine[0].item else "time"), p)
         try:
-            blob = self._get_state(bid)
+            blob = blob_before = self._get_state(bid)
             state = load_state(blob) if blob is not None else engine.new_state(bid)
             good, _detail, _entry = _outputs(engine, state, key)
         except Exception as exc:  # noqa: BLE001 - a stored state the engine cannot take
@@ -464,6 +464,9 @@ class Runtime:
                 continue
             op.failure, op.clock, op.outcome, op.alerts = None, clock, step.outcome, step.alerts
             good = blob
+        if blob_before is None and all(op.failure is not None for op in mine if op.item is not None):
+            touched.pop(bid, None)  # a borrower that only failing events ever mentioned: nothing to keep
+            return None
         state = load_state(good)
         horizon = horizons.get(p)
         if horizon is not None:

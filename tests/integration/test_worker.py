@@ -505,3 +505,73 @@ def _stop(pid: int, timeout: float = 60.0) -> None:
         wait_for(lambda: not _alive(pid), timeout, f"worker {pid} to stop")
     except AssertionError:
         os.kill(pid, signal.SIGKILL)
+
+
+def test_poison_messages_mid_stream_are_dead_lettered_and_the_rest_equals_replay(broker, names, portfolio,
+                                                                                 tmp_path):
+    """Issue 12's bad input, between two halves of a portfolio: a new borrower's profile disbursed
+    9999-12-31 (it crash-looped every worker), an event and a watermark dated 9999 (they silenced a
+    borrower and released everything), a watermark naming an unknown topic (it blocked every later
+    one), keyless messages on the right and on a wrong partition. Each is dead-lettered with a
+    reason; nothing valid is; the outcome is exactly the replay's of the valid events."""
+    from kafka import KafkaProducer
+
+    from monitor._time import parse_instant
+    from monitor.produce import produce
+    from monitor.topics import partition_for
+
+    path, result = portfolio
+    lines = path.read_bytes().splitlines(keepends=True)
+    cut = parse_instant("2025-05-01T00:00:00Z")
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_bytes(b"".join(x for x in lines if parse_instant(json.loads(x)["occurred_at"]) < cut))
+    second.write_bytes(b"".join(x for x in lines if parse_instant(json.loads(x)["occurred_at"]) >= cut))
+    env = settings_env(broker, names, tmp_path / "w", MONITOR_BATCH_SIZE="200")
+    settings = _settings(env)
+    create_topics(settings)
+    topics = Topics(names.prefix)
+    parts = settings.partitions
+    produce([first], settings, watermark=False)
+    w = Worker(env, tmp_path / "w.log").start()
+    try:
+        wait_for(lambda: len(alerts_by_id(broker.bootstrap, topics.alerts)[0]) > 0, 120, "the first alerts")
+        known = json.loads(lines[0])  # a borrower with a profile
+        bid = known["borrower_id"]
+        profile = {**known, "event_id": "poison-profile", "borrower_id": "P999", "disbursed_at":
+                   "9999-12-31T00:00:00+00:00", "occurred_at": "2025-04-30T00:00:00+00:00"}
+        future = {"event_id": "poison-future", "type": "bureau_report", "borrower_id": bid,
+                  "occurred_at": "9999-01-01T00:00:00+00:00", "max_external_dpd": 0, "external_overdue_amount": 0,
+                  "hard_inquiries_30d": 0, "total_external_debt": 0, "guarantee_exposure": 0}
+        keyless = {**future, "event_id": "poison-keyless", "occurred_at": "2025-04-30T00:00:00+00:00"}
+        poison = [  # (topic, partition, key, value, what the reason says)
+            (topics.feed("loan_profile"), partition_for("P999", parts), b"P999", profile, ""),
+            (topics.feed("bureau_report"), partition_for(bid, parts), bid.encode(), future, "future: 9999-01-01"),
+            (topics.feed("bureau_report"), partition_for(bid, parts), None, keyless, "no key"),
+            (topics.feed("bureau_report"), (partition_for(bid, parts) + 1) % parts, None, keyless, "no key"),
+            (topics.clock, 0, None, {"at": "2025-06-01T00:00:00Z", "offsets": {f"{names.prefix}gossip": 1}},
+             "names topics that are not input feeds"),
+            (topics.clock, 1, None, {"at": "9999-01-01T00:00:00Z", "offsets": {}}, "watermark: future"),
+        ]
+        producer = KafkaProducer(bootstrap_servers=[broker.bootstrap])
+        sent = []
+        for topic, partition, key, value, reason in poison:
+            meta = producer.send(topic, json.dumps(value).encode(), key=key, partition=partition).get(timeout=30)
+            sent.append(((topic, meta.partition, meta.offset), reason))
+        producer.flush()
+        producer.close()
+        produce([second], settings)
+        _wait_all_alerts(broker, names, result, [w], timeout=240)
+        _check_final(broker, names, result)
+
+        def all_dead() -> list[dict] | bool:
+            docs = _dead_letters(broker, names)
+            return docs if len(docs) >= len(poison) else False
+
+        docs = wait_for(all_dead, 60, "the poison messages' dead letters")
+        got = {(d["topic"], d["partition"], d["offset"]): d["reason"] for d in docs}
+        assert set(got) == {where for where, _ in sent}  # those, and no valid event
+        for where, reason in sent:
+            assert reason in got[where], (where, got[where])
+        assert w.alive()
+    finally:
+        w.terminate()
