@@ -510,9 +510,10 @@ def _stop(pid: int, timeout: float = 60.0) -> None:
 def test_poison_messages_mid_stream_are_dead_lettered_and_the_rest_equals_replay(broker, names, portfolio,
                                                                                  tmp_path):
     """Issue 12's bad input, between two halves of a portfolio: a new borrower's profile disbursed
-    9999-12-31 (it crash-looped every worker), an event and a watermark dated 9999 (they silenced a
-    borrower and released everything), a watermark naming an unknown topic (it blocked every later
-    one), keyless messages on the right and on a wrong partition. Each is dead-lettered with a
+    9999-12-31 (it crash-looped every worker), a team name with a line break (it broke the calendar),
+    an event dated 2199 and a watermark dated 9999 (they silenced a borrower and released everything),
+    a watermark naming an unknown topic (it blocked every later one), keyless messages on the right
+    and on a wrong partition. Each is dead-lettered with a
     reason; nothing valid is; the outcome is exactly the replay's of the valid events."""
     from kafka import KafkaProducer
 
@@ -540,12 +541,15 @@ def test_poison_messages_mid_stream_are_dead_lettered_and_the_rest_equals_replay
         profile = {**known, "event_id": "poison-profile", "borrower_id": "P999", "disbursed_at":
                    "9999-12-31T00:00:00+00:00", "occurred_at": "2025-04-30T00:00:00+00:00"}
         future = {"event_id": "poison-future", "type": "bureau_report", "borrower_id": bid,
-                  "occurred_at": "9999-01-01T00:00:00+00:00", "max_external_dpd": 0, "external_overdue_amount": 0,
+                  "occurred_at": "2199-06-01T00:00:00+00:00", "max_external_dpd": 0, "external_overdue_amount": 0,
                   "hard_inquiries_30d": 0, "total_external_debt": 0, "guarantee_exposure": 0}
         keyless = {**future, "event_id": "poison-keyless", "occurred_at": "2025-04-30T00:00:00+00:00"}
         poison = [  # (topic, partition, key, value, what the reason says)
             (topics.feed("loan_profile"), partition_for("P999", parts), b"P999", profile, ""),
-            (topics.feed("bureau_report"), partition_for(bid, parts), bid.encode(), future, "future: 9999-01-01"),
+            (topics.feed("bureau_report"), partition_for(bid, parts), bid.encode(), future, "future: 2199-06-01"),
+            (topics.feed("loan_profile"), partition_for("P998", parts), b"P998",
+             {**profile, "event_id": "poison-team", "borrower_id": "P998", "team": "T1\nX-WR-CALNAME:evil",
+              "disbursed_at": "2025-04-30T00:00:00+00:00"}, "team"),
             (topics.feed("bureau_report"), partition_for(bid, parts), None, keyless, "no key"),
             (topics.feed("bureau_report"), (partition_for(bid, parts) + 1) % parts, None, keyless, "no key"),
             (topics.clock, 0, None, {"at": "2025-06-01T00:00:00Z", "offsets": {f"{names.prefix}gossip": 1}},
