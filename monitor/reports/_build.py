@@ -208,11 +208,8 @@ def build_report(
         end, previous, year_ago, month_snaps = snaps[0], snaps[1], snaps[2], snaps[3:]
         quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
                           ev.names.values, cut, feeds)
-        extras = fig.Extras(names=[], current=current, cases=cases, quality=quality)
-        listed_all = np.flatnonzero(ctx.mask & (state.tier_end >= 1))
-        listed_all = listed_all[np.lexsort((listed_all, -state.cents[listed_all],
-                                            -state.tier_end[listed_all].astype(np.int64)))]
-        extras.names = names_of(state.name[listed_all], ev.names.values, mask_names)
+        extras = fig.Extras(name_texts=ev.names.values, mask_names=mask_names, current=current, cases=cases,
+                            quality=quality)
         wl, evidence, listed_rows = fig.warning_list(ctx, fig.Evidence(candidates, *evidence_read.result()), extras)
         defaults = rat.new_default_rows(previous, end)
         changes = fig.changes(ctx)

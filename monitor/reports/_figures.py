@@ -15,6 +15,7 @@ from monitor._errors import InputError
 from monitor._time import iso
 from monitor.events import GRADES
 from monitor.reports._events import EVENT_TYPES, OUTCOMES, EventData
+from monitor.reports._names import names_of
 from monitor.reports._period import Period, local_days, working_days
 from monitor.reports._quality import FeedConfig, feed_status
 from monitor.reports._replay import KINDS, TIERS, Alerts, Codes, Schedule
@@ -218,7 +219,8 @@ class Evidence:
 class Extras:
     """What the warning list shows besides the state: names, current signals, cases, data quality."""
 
-    names: list[str | None]  # per borrower index... only the listed rows are read (see ``name_of``)
+    name_texts: list[str]  # the names of the profiles (codes in State.name)
+    mask_names: bool
     current: Mapping[str, list[dict[str, Any]]] | None  # borrower id -> signals at the end; none: unknown
     cases: Mapping[str, tuple[str, str | None]] | None  # borrower id -> (case status, owner)
     quality: Any  # monitor.reports._quality.Quality
@@ -252,7 +254,7 @@ def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningL
     cases = extras.cases or {}
     signals = [current.get(b, []) for b in ids] if current is not None else evidence
     cols = dict(
-        borrower_id=ids, name=extras.names,
+        borrower_id=ids, name=names_of(s.name[rows], extras.name_texts, extras.mask_names),
         tier=list(tiers[to]),
         tier_at_start=list(tiers[np.where(start >= 0, start, 4)]),
         exposure=(s.cents[rows] / 100).tolist(),

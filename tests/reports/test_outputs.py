@@ -133,3 +133,53 @@ def test_the_printed_report_fits_a_readable_number_of_pages(report: Report, tmp_
     assert paths.csv.name in page and paths.xlsx.name in page  # print points to the full list
     pages = _print(browser, paths.html, tmp_path / "zh.pdf", tmp_path / "profile")
     assert 8 <= pages <= 24, pages  # the cover, then each section from a page of its own
+
+
+def test_feed_cadences_from_a_file_and_bad_files(simulated: tuple[Path, Path], tmp_path: Path) -> None:
+    from monitor._errors import InputError
+    from monitor.reports._quality import load_feeds
+
+    events, out = simulated
+    conf = tmp_path / "feeds.toml"
+    conf.write_text("[overdue]\nevery_days = 7\ngrace_days = 0\n[rating_change]\nevery_days = 0.5\n"
+                    "[bureau_report]\nevery_days = 14\nborrower_max_days = 5\n", encoding="utf-8")
+    report = build_report(out, [events], period="month", as_of=AS_OF, feeds_path=conf)
+    feeds = {f.feed: f for f in report.data_health.feeds}
+    assert feeds["overdue"].expected_days == 7 and feeds["rating_change"].expected_days == 0.5
+    newest = feeds["rating_change"]
+    assert newest.status == ("late" if newest.age_hours and newest.age_hours > 12 else "ok")
+    assert report.data_quality.bureau_max_days == 5
+    assert [i.role for i in report.meta.inputs][-1] == "feeds"
+    default = build_report(out, [events], period="month", as_of=AS_OF)
+    stale = {q.item: q.borrowers for q in report.data_quality.rows}["bureau_stale"]
+    assert stale >= {q.item: q.borrowers for q in default.data_quality.rows}["bureau_stale"]  # a stricter limit
+    for text, message in (("[loan_profiles]\nevery_days = 3\n", "unknown feed 'loan_profiles'"),
+                          ("[overdue]\nevery_days = -1\n", "overdue.every_days"),
+                          ("[overdue]\nevery = 1\n", "overdue.every"),
+                          ("[overdue\n", "not valid TOML")):
+        conf.write_text(text, encoding="utf-8")
+        with pytest.raises(InputError, match=re.escape(message)):
+            load_feeds(conf)
+
+
+def test_cli_masks_names(simulated: tuple[Path, Path], tmp_path: Path) -> None:
+    import sys
+
+    events, out = simulated
+    args = [sys.executable, "-m", "monitor", "report", "--period", "month", "--as-of", AS_OF, "--replay", str(out),
+            "--events", str(events), "--out"]
+    plain = subprocess.run([*args, str(tmp_path / "plain")], capture_output=True, text=True, timeout=300)
+    masked = subprocess.run([*args, str(tmp_path / "masked"), "--mask-names"], capture_output=True, text=True,
+                            timeout=300)
+    assert plain.returncode == 0 and masked.returncode == 0, masked.stderr
+    names = [r["name"] for r in json_rows(tmp_path / "plain") if r["name"]]
+    hidden = [r["name"] for r in json_rows(tmp_path / "masked") if r["name"]]
+    assert names and len(names) == len(hidden) and not set(names) & set(hidden)
+    csv_text = next((tmp_path / "masked").glob("*.csv")).read_text(encoding="utf-8-sig")
+    assert not any(n in csv_text for n in names) and "某某" in csv_text
+
+
+def json_rows(directory: Path) -> list[dict]:
+    import json
+
+    return json.loads(next(directory.glob("*.json")).read_text(encoding="utf-8"))["warning_list"]["rows"]
