@@ -4,6 +4,7 @@ no token where it does not belong, an image that runs unprivileged with pinned d
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import tomllib
 
@@ -115,19 +116,70 @@ def test_the_image_runs_unprivileged_with_pinned_dependencies():
     # the worker's data directory belongs to that user (a fresh named volume takes its owner)
     assert re.search(r"chown \S*monitor\S* [^\n]*/data\b", dockerfile) and "useradd" in dockerfile
     assert "-c deploy/constraints.txt" in dockerfile
-    constraints = {}
-    for line in (ROOT / "deploy/constraints.txt").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, _, version = line.partition("==")
-            assert version, f"unpinned: {line}"
-            constraints[name.lower().replace("_", "-")] = version
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    for dep in project["project"]["dependencies"]:
-        name, _, version = dep.partition("==")
-        assert constraints.get(name.lower().replace("_", "-")) == version, \
-            f"{dep}: deploy/constraints.txt says {constraints.get(name.lower())} (run make constraints)"
-    assert len(constraints) > len(project["project"]["dependencies"])  # the transitive ones too
-    assert all(re.match(r"^[\w.-]+==[\w.]+$", r) for r in project["build-system"]["requires"])
+    assert all(re.match(r"^[\w.-]+==[\w.]+$", r) for r in project_toml()["build-system"]["requires"])
+
+
+def _constraints():
+    spec = importlib.util.spec_from_file_location("deploy_constraints", ROOT / "deploy/constraints.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def project_toml() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_constraints_pin_every_package_the_image_installs():
+    c = _constraints()
+    problems = c.check()
+    assert not problems, "deploy/constraints.txt is out of date (run make constraints):\n" + "\n".join(problems)
+    pins, _ = c.read_pins(c.CONSTRAINTS.read_text())
+    runtime = {c.canonicalize_name(r.name) for r in c.runtime_requirements()}
+    assert runtime < set(pins)  # the transitive ones too
+    # what the image installs, not the test tools
+    test_only = {c.canonicalize_name(d.partition("==")[0]) for d in project_toml()["project"]["optional-dependencies"]["test"]}
+    assert not (test_only - runtime) & set(pins), sorted((test_only - runtime) & set(pins))
+    assert c.image_python() == "3.11"
+
+
+def test_the_constraints_check_catches_a_real_drift(tmp_path):
+    """What breaks the image or floats a version is reported; a pin nothing needs any more is not."""
+    c = _constraints()
+    text = c.CONSTRAINTS.read_text()
+    pyproject = tmp_path / "pyproject.toml"
+    constraints = tmp_path / "constraints.txt"
+
+    def problems(project: str, pins: str) -> list[str]:
+        pyproject.write_text(project)
+        constraints.write_text(pins)
+        return c.check(pyproject, constraints)
+
+    project = (ROOT / "pyproject.toml").read_text()
+    assert problems(project, text) == []
+    # a dependency added to pyproject.toml without `make constraints`
+    added = project.replace('dependencies = [\n', 'dependencies = [\n    "pyarrow==21.0.0",\n', 1)
+    assert problems(added, text) == ["pyarrow (required by pyproject.toml) is not pinned"]
+    # a dependency moved to another version
+    pin = next(line for line in text.splitlines() if line.lower().startswith("fastapi=="))
+    moved = text.replace(pin, "fastapi==0.1.0")
+    assert problems(project, moved) == ["fastapi==0.1.0 does not satisfy pyproject.toml's requirement " +
+                                        next(d for d in project_toml()["project"]["dependencies"]
+                                             if d.lower().startswith("fastapi=="))]
+    # a transitive pin missing, or at a version its dependant excludes
+    starlette = next(line for line in text.splitlines() if line.lower().startswith("starlette=="))
+    (missing,) = problems(project, text.replace(starlette + "\n", ""))
+    assert missing.startswith("starlette (required by fastapi==") and missing.endswith("is not pinned")
+    (excluded,) = problems(project, text.replace(starlette, "starlette==0.0.1"))
+    assert excluded.startswith("starlette==0.0.1 does not satisfy fastapi==")
+    # not a pin, or twice
+    assert problems(project, text + "uvicorn\n") == ["line %d: 'uvicorn' is not name==version" % (text.count("\n") + 1)]
+    assert problems(project, text + "Uvicorn==0.1\n")[0].endswith("Uvicorn is pinned twice")
+    # an unpinned dependency in pyproject.toml
+    loose = project.replace('"tomlkit==', '"tomlkit>=', 1)
+    assert any("tomlkit>=" in p and "not pinned to one version" in p for p in problems(loose, text))
+    # a pin nothing requires any more does no harm (a constraint installs nothing)
+    assert problems(project, text + "six-and-a-half==1.0\n") == []
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image():
