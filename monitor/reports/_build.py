@@ -20,7 +20,6 @@ from monitor._time import iso, local_date, parse_instant
 from monitor.reports import _figures as fig
 from monitor.reports import _quality as qual
 from monitor.reports import _ratios as rat
-from monitor.reports._names import names_of
 from monitor.reports._quality import Quality, load_feeds
 from monitor.reports._events import read_events
 from monitor.reports._ids import Codes, IdIndex
@@ -181,7 +180,8 @@ def build_report(
         state = build_state(borrowers, alerts, sched, ev, start, cut, policy)
         ref_day = int(local_days(np.array([cut + 1], dtype=np.int64), policy.zone)[0])
         ctx = fig.Context(state=state, alerts=alerts, sched=sched, events=ev, policy=policy, period=per, cut=cut,
-                          ref_day=ref_day, alerts_path=paths["alerts.jsonl"])
+                          ref_day=ref_day, alerts_path=paths["alerts.jsonl"], name_texts=ev.names.values,
+                          mask_names=mask_names)
         # the portfolio at the period's end, the previous period's end, a year earlier and the month ends
         edges = rat.comparison_instants(per, cut)
         months = rat.month_ends(per, cut)
@@ -208,8 +208,7 @@ def build_report(
         end, previous, year_ago, month_snaps = snaps[0], snaps[1], snaps[2], snaps[3:]
         quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
                           ev.names.values, cut, feeds)
-        extras = fig.Extras(name_texts=ev.names.values, mask_names=mask_names, current=current, cases=cases,
-                            quality=quality)
+        extras = fig.Extras(current=current, cases=cases, quality=quality)
         wl, evidence, listed_rows = fig.warning_list(ctx, fig.Evidence(candidates, *evidence_read.result()), extras)
         defaults = rat.new_default_rows(previous, end)
         changes = fig.changes(ctx)
@@ -220,7 +219,7 @@ def build_report(
                             [lb for (_, lb, _), m in zip(months, month_snaps) if m is not None]),
             portfolio=fig.portfolio(ctx), changes=changes,
             new_defaults=rat.new_defaults(previous, end, state, ev, per, policy,
-                                          names_of(state.name[defaults], ev.names.values, mask_names)),
+                                          ctx.names(defaults)),
             disposal=fig.disposal(wl, cases is not None),
             data_quality=qual.quality(quality, state.cents, listed_rows),
             warning_list=wl, rules=fig.rules(ctx, evidence, listed_rows), inspections=fig.inspections(ctx, capacity),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from datetime import date
 from pathlib import Path
@@ -63,6 +63,11 @@ class Context:
     cut: int  # the last instant included
     ref_day: int  # the day in progress at the as-of instant: a visit due before it is overdue
     alerts_path: Path
+    name_texts: list[str] = field(default_factory=list)  # the profiles' names (codes in State.name)
+    mask_names: bool = False
+
+    def names(self, rows: I64) -> list[str | None]:
+        return names_of(self.state.name[rows], self.name_texts, self.mask_names)
 
     @property
     def mask(self) -> NDArray[np.bool_]:
@@ -111,10 +116,12 @@ def portfolio(ctx: Context) -> Portfolio:
     w_total = int(s.cents[warn].sum())
     total = int(s.cents[m].sum())
     top, running = [], 0
+    names = ctx.names(warn[:TOP_N])
     for rank, i in enumerate(warn[:TOP_N].tolist(), start=1):
         running += int(s.cents[i])
         top.append(TopExposure(
-            rank=rank, borrower_id=s.id_text(i), tier=TIERS[int(s.tier_end[i])],  # type: ignore[arg-type]
+            rank=rank, borrower_id=s.id_text(i), name=names[rank - 1],
+            tier=TIERS[int(s.tier_end[i])],  # type: ignore[arg-type]
             exposure=money(s.cents[i]), share=share(s.cents[i], w_total), cumulative_share=share(running, w_total),
             branch=_name(ev.branches, s.branch[i]), segment=_name(ev.segments, s.segment[i]),
             industry=_name(ev.industries, s.industry[i])))
@@ -217,10 +224,8 @@ class Evidence:
 
 @dataclass(slots=True)
 class Extras:
-    """What the warning list shows besides the state: names, current signals, cases, data quality."""
+    """What the warning list shows besides the state: current signals, cases, data quality."""
 
-    name_texts: list[str]  # the names of the profiles (codes in State.name)
-    mask_names: bool
     current: Mapping[str, list[dict[str, Any]]] | None  # borrower id -> signals at the end; none: unknown
     cases: Mapping[str, tuple[str, str | None]] | None  # borrower id -> (case status, owner)
     quality: Any  # monitor.reports._quality.Quality
@@ -254,7 +259,7 @@ def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningL
     cases = extras.cases or {}
     signals = [current.get(b, []) for b in ids] if current is not None else evidence
     cols = dict(
-        borrower_id=ids, name=names_of(s.name[rows], extras.name_texts, extras.mask_names),
+        borrower_id=ids, name=ctx.names(rows),
         tier=list(tiers[to]),
         tier_at_start=list(tiers[np.where(start >= 0, start, 4)]),
         exposure=(s.cents[rows] / 100).tolist(),

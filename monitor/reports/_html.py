@@ -229,7 +229,8 @@ class _Page:
         cls = {g.key: t.classification(g.key) for g in p.by_classification}
         c = p.concentration
         conc_rows = [
-            f"<tr>{_num(str(x.rank))}<td>{escape(x.borrower_id)}</td><td>{_badge(t, x.tier)}</td>"
+            f"<tr>{_num(str(x.rank))}<td>{escape(x.borrower_id)}{'<br>' + escape(x.name) if x.name else ''}</td>"
+            f"<td>{_badge(t, x.tier)}</td>"
             f"{_num(self.money(x.exposure))}{_num(escape(t.pct(x.share)))}{_num(escape(t.pct(x.cumulative_share)))}"
             f"<td>{escape(t.code('branch', x.branch))}</td><td>{escape(t.segment(x.segment))}</td>"
             f"<td>{escape(t.code('industry', x.industry))}</td></tr>"

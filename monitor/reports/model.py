@@ -76,6 +76,7 @@ class GroupRow(_Model):
 class TopExposure(_Model):
     rank: int
     borrower_id: str
+    name: str | None = None
     tier: TierName
     exposure: float
     share: float = Field(description="Share of the exposure at warning or above")
