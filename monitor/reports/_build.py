@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,7 +34,7 @@ from monitor.snapshots import SnapshotLog
 from monitor.reports.model import InputFile, Meta, Report
 from monitor.rules.loader import DEFAULT_POLICY_PATH, default_policy, load_policy
 
-__all__ = ["REPLAY_FILES", "build_report", "load_capacity", "with_cases"]
+__all__ = ["REPLAY_FILES", "build_report", "load_capacity", "load_cases", "with_cases"]
 
 REPLAY_FILES = ("summary.json", "borrowers.jsonl", "alerts.jsonl", "schedule_history.jsonl", "rejects.jsonl")
 _CAPACITY = TypeAdapter(dict[str, Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)]])
@@ -80,6 +80,7 @@ def build_report(
     feeds_path: str | Path | None = None,
     mask_names: bool = False,
     cases: Mapping[str, tuple[str, str | None]] | None = None,
+    cases_path: str | Path | None = None,
 ) -> Report:
     """The report for the ``period`` (day, week or month) that ends with the date ``as_of`` (default:
     the replay's as-of date in the policy's time zone).
@@ -91,12 +92,15 @@ def build_report(
 
     ``feeds_path``: the feeds' expected cadences (see :mod:`monitor.reports._quality`); ``mask_names``
     masks borrower names (张** / 某某公司); ``cases`` (the desk's, when it builds the report): borrower id
-    -> (case status, owner) for the disposal of the warnings.
+    -> (case status, owner) for the disposal of the warnings; ``cases_path``: the same as a file (the desk's
+    ``case_owners.json``, ``{"borrower": [status, owner], ...}``), so that the desk's report can be rebuilt.
     """
     if period not in PERIODS:
         raise InputError(f"--period: must be one of {', '.join(PERIODS)}, not {period!r}")
     policy = load_policy(policy_path) if policy_path is not None else default_policy()
     feeds = load_feeds(feeds_path)
+    if cases_path is not None:
+        cases = load_cases(cases_path)
     if capacity_path is not None:
         capacity = load_capacity(capacity_path)
     rdir = Path(replay_dir)
@@ -233,12 +237,36 @@ def build_report(
             text = json.dumps(dict(sorted(capacity.items())), sort_keys=True, separators=(",", ":")).encode()
             inputs.append(InputFile(role="capacity", name="(mapping)", sha256=hashlib.sha256(text).hexdigest(),
                                     bytes=len(text)))
+        if cases_path is not None:  # last, where the desk records the cases it used
+            sha, size = sha256_file(Path(cases_path))
+            inputs.append(InputFile(role="case_owners", name=Path(cases_path).name, sha256=sha, bytes=size))
     meta = Meta(period=period, label=per.label, first_day=per.first.isoformat(), last_day=per.last.isoformat(),
                 timezone=policy.timezone, start=iso(start), end=iso(per.end_us), as_of=iso(as_of_us),
                 complete=complete, replay_as_of=iso(replay_as_of), policy_version=policy.version,
                 names_masked=mask_names, cases_known=cases is not None, current_signals=current is not None,
                 inputs=inputs)
     return Report(meta=meta, **sections)
+
+
+_CASES = TypeAdapter(dict[str, tuple[Literal["open", "acknowledged", "release_requested", "released"],
+                                     Annotated[str, Field(min_length=1, max_length=128)] | None]])
+
+
+def load_cases(path: str | Path) -> dict[str, tuple[str, str | None]]:
+    """The desk's cases of the warning-list borrowers: ``{"borrower": [status, owner or null], ...}``."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_bytes())
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise InputError(f"{p}: not valid JSON: {exc}") from None
+    try:
+        return dict(_CASES.validate_python(data))
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        raise InputError(f"{p}: {where}: {err['msg']} (expected borrower = [status, owner])") from None
 
 
 def with_cases(report: Report, cases: Mapping[str, tuple[str, str | None]]) -> Report:

@@ -42,15 +42,18 @@ def _date(ctx: click.Context, param: click.Parameter, value: str) -> date:
               help="TOML or JSON file: each feed's expected cadence (every_days, grace_days, borrower_max_days)")
 @click.option("--mask-names", is_flag=True, default=False,
               help="Mask borrower names (张** / 某某公司) for reports that leave the risk department")
+@click.option("--cases", "cases_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The desk's cases (case_owners.json of a desk report: borrower = [status, owner]): the disposal "
+                   "of the warnings; rebuilds the desk's report byte for byte")
 @click.option("--html-rows", type=click.IntRange(0, None), default=1000, show_default=True,
               help="Rows of the warning list in the HTML (0 = all; JSON and CSV hold every row)")
 def report(period: str, as_of: date, replay_dir: Path, events: tuple[Path, ...], policy_path: Path | None,
            lang: str, out: Path, capacity_path: Path | None, feeds_path: Path | None, mask_names: bool,
-           html_rows: int) -> None:
+           cases_path: Path | None, html_rows: int) -> None:
     """Build the day, week or month report ending with --as-of: HTML, JSON, the workbook (XLSX) and the
     warning list as CSV."""
     built = build_report(replay_dir, list(events), period=period, as_of=as_of,  # type: ignore[arg-type]
                          policy_path=policy_path, capacity_path=capacity_path, feeds_path=feeds_path,
-                         mask_names=mask_names)
+                         mask_names=mask_names, cases_path=cases_path)
     paths = write_report(built, out, lang, html_rows=html_rows)  # type: ignore[arg-type]
     click.echo(f"html   {paths.html}\njson   {paths.json}\ncsv    {paths.csv}\nxlsx   {paths.xlsx}")

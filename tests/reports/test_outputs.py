@@ -183,3 +183,36 @@ def json_rows(directory: Path) -> list[dict]:
     import json
 
     return json.loads(next(directory.glob("*.json")).read_text(encoding="utf-8"))["warning_list"]["rows"]
+
+
+def test_cases_file_gives_the_disposal_as_the_desk_does(simulated: tuple[Path, Path], report: Report,
+                                                        tmp_path: Path) -> None:
+    """``--cases`` (the desk's case_owners.json) gives the report the desk builds with its cases."""
+    import hashlib
+    import json
+
+    from monitor._errors import InputError
+    from monitor.reports import with_cases
+    from monitor.reports.model import InputFile
+
+    events, out = simulated
+    rows = report.warning_list.rows
+    cases = {r["borrower_id"]: (["open", "acknowledged", "release_requested"][i % 3], None if i % 2 else f"u{i}")
+             for i, r in enumerate(rows[: len(rows) // 2])}
+    path = tmp_path / "case_owners.json"
+    path.write_text(json.dumps({k: list(v) for k, v in cases.items()}), encoding="utf-8")
+    built = build_report(out, [events], period="month", as_of=AS_OF, cases_path=path)
+    data = path.read_bytes()
+    desk = with_cases(report, cases)
+    desk = desk.model_copy(update={"meta": desk.meta.model_copy(update={"inputs": [
+        *desk.meta.inputs, InputFile(role="case_owners", name=path.name, sha256=hashlib.sha256(data).hexdigest(),
+                                     bytes=len(data))]})})
+    assert built.model_dump_json() == desk.model_dump_json()
+    disposal = {d.status: d.borrowers for d in built.disposal.rows}
+    assert built.disposal.known and disposal["none"] == len(rows) - len(cases)
+    assert disposal["open"] == sum(1 for v in cases.values() if v[0] == "open")
+    page = render_html(built, "zh")
+    assert "待确认" in page and "处置中" in page and "待批准解除" in page
+    path.write_text('{"B1": ["closed", null]}', encoding="utf-8")
+    with pytest.raises(InputError, match="B1"):
+        build_report(out, [events], period="month", as_of=AS_OF, cases_path=path)
