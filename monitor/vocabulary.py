@@ -183,7 +183,8 @@ VALUE: Pairs = {
     "band_min": ("档位下限", "band minimum"), "outcome": ("检查结论", "outcome"), "outcomes": ("结论范围", "outcomes"),
     "team": ("检查团队", "team"), "families": ("信号来源", "sources"), "raised_from": ("叠加前等级", "raised from"),
     "min_families": ("最少来源数", "minimum sources"), "min_level": ("最低等级", "minimum level"),
-    "raise_levels": ("上调级数", "levels raised"), "lookback_days": ("回看天数", "lookback days"),
+    "raise_levels": ("上调级数", "levels raised"), "max_level": ("最高上调至", "raised to at most"),
+    "lookback_days": ("回看天数", "lookback days"),
     "tier": ("等级", "tier"), "until": ("有效至", "until"), "requested_until": ("申请有效至", "requested until"),
     "reason": ("原因", "reason"), "requested_by": ("申请人", "requested by"), "approved_by": ("批准人", "approved by"),
 }

@@ -339,11 +339,12 @@ def test_published_schema_file_is_the_generated_one():
 # borrowers.jsonl ("workout"), the schedule history (reason codes and parameters instead of sentences) and
 # summary.json (borrowers.workout), and the file workout.csv: those hashes were renewed once it was checked
 # that, the new fields left out and each sentence matching its code and parameters, the files are the same
-# (alerts.jsonl, rejects.jsonl and schedule.csv kept their bytes).
+# (rejects.jsonl and schedule.csv kept their bytes); alerts.jsonl changed only by the combination's new
+# threshold max_level ("severe", as before) in its signals' evidence.
 GOLDEN_POLICY = "tests/data/policy-default-2026.11.toml"
 GOLDEN_SHA256 = {
     None: {
-        "alerts.jsonl": "06439006494df5e44c4ec0e4ca5821f7a56339f6e669f7661ad360880e45f421",
+        "alerts.jsonl": "e21a6e87b9f27bcd8c7b4a86cbc7475b718a312b0f289bb9a2980c33076ea3b1",
         "borrowers.jsonl": "590428f73a7d10d18642326d5a18419bcc25945cfb57d59e25036f8103bdf091",
         "rejects.jsonl": "839716c9b335028152e0bf3709c99916eba30b667672de95cdee76ffc06e9cf6",
         "schedule.csv": "1613dbda339bacbc04e2c31dd2e2b62183b176713bbdc55956534070795d6952",
@@ -352,7 +353,7 @@ GOLDEN_SHA256 = {
         "workout.csv": "b65a115325e6246fdf38bb438cc02967e7fc43dfa14f39ed7a2ceae7459c6124",
     },
     "2025-09-15T12:00:00+08:00": {
-        "alerts.jsonl": "8a385776c89b31f610ee9d1b4eb6a7525b61ce6c309275f528c61cd16cebc56b",
+        "alerts.jsonl": "752edce91740f6c084312c6415590771a1d22834ba38c4992e27b2cb37265ee4",
         "borrowers.jsonl": "3df4f4cfa205adc8d4e2953ce504a43208e9d33a1c28efe6bb96045bc44b587e",
         "rejects.jsonl": "839716c9b335028152e0bf3709c99916eba30b667672de95cdee76ffc06e9cf6",
         "schedule.csv": "d050c14576fc3b8abcc868baee183974d4bcd39c995397d551766238d4431f17",

@@ -274,12 +274,12 @@ def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Eval
                 if prev is None or sig.since < prev:
                     first[sig.family] = sig.since
         if len(first) >= combo.min_families:
-            raised = min(int(Level.severe), computed + combo.raise_levels)
+            raised = max(computed, min(combo.max_lvl, computed + combo.raise_levels))
             since = sorted(first.values())[combo.min_families - 1]
             eids = tuple(sorted({e for sig in out if sig.family in first for e in sig.event_ids}))
             out.append(Sig("combo.multi_source", "combo", raised, since, eids,
                            {"families": sorted(first), "raised_from": Level(computed).name} if detail else _NONE,
                            {"min_families": combo.min_families, "min_level": combo.min_level,
-                            "raise_levels": combo.raise_levels} if detail else _NONE))
+                            "raise_levels": combo.raise_levels, "max_level": combo.max_level} if detail else _NONE))
             computed = raised
     return Evaluation(out, computed, nxt)

@@ -175,10 +175,15 @@ class MultiSource(_Strict):
     min_families: Annotated[int, Field(ge=2, le=5)] = 2
     min_level: SignalLevelName = "watch"
     raise_levels: Annotated[int, Field(ge=1, le=3)] = 1
+    max_level: SignalLevelName = "severe"  # the combination never raises the tier above this level
 
     @cached_property
     def min_lvl(self) -> int:
         return int(Level[self.min_level])
+
+    @cached_property
+    def max_lvl(self) -> int:
+        return int(Level[self.max_level])
 
 
 class ComboRules(_Strict):

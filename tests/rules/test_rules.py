@@ -1,10 +1,12 @@
-"""Each rule of the default policy, with its band edges and window ends."""
+"""Each rule of the engine tests' policy (tests/engine_policy.toml), with its band edges and window ends."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.factories import US, at, bureau, inspection, lawsuit, overdue, profile, rating, run
+from monitor._errors import PolicyError
+from monitor.rules.policy import parse_policy
+from tests.factories import ENGINE_POLICY, US, at, bureau, inspection, lawsuit, overdue, profile, rating, run
 
 
 def rules_at(events, when):
@@ -236,6 +238,30 @@ def test_same_family_twice_does_not_raise():
 def test_multi_source_is_capped_at_severe():
     v = run([profile(), overdue(at(1), 95), lawsuit(at(1), stage="enforcement")]).view(at(1))
     assert v.computed_tier == "severe"
+
+
+def _combo_policy(**combo):
+    pol = ENGINE_POLICY.model_dump(mode="json")
+    pol["combo"]["multi_source"].update(combo)
+    return parse_policy(pol)
+
+
+@pytest.mark.parametrize(("events", "tier"), [
+    ([overdue(at(1), 3), bureau(at(1), inquiries=7)], "warning"),  # watch + watch: raised to warning
+    ([overdue(at(1), 40), bureau(at(1), inquiries=7)], "warning"),  # warning + watch: not above warning
+    ([overdue(at(1), 95), bureau(at(1), inquiries=7)], "severe"),  # a severe signal stays severe
+])
+def test_multi_source_raises_no_higher_than_its_max_level(events, tier):
+    r = run([profile(), *events], _combo_policy(max_level="warning"))
+    v = r.view(at(1))
+    assert v.computed_tier == tier and "combo.multi_source" in v.active_rules
+    (combo,) = [s for s in r.engine.signals(r.state, at(1)) if s.rule == "combo.multi_source"]
+    assert combo.level == tier and combo.thresholds["max_level"] == "warning"
+
+
+def test_multi_source_max_level_is_validated():
+    with pytest.raises(PolicyError, match="combo.multi_source.max_level: must be one of watch, warning, severe"):
+        _combo_policy(max_level="normal")
 
 
 # ------------------------------------------------------------------ classification
