@@ -5,7 +5,8 @@ A thin shell over :class:`~monitor.desk.service.Desk`: it checks who calls
 problem), refuses bodies over the limit (413), reads the view for queries and
 writes audit records (and the events they carry) for changes, waiting until
 its own consumer has read the record back (read-your-writes; 202 when the
-wait times out). Routes live in ``routes_cases``, ``routes_borrowers`` and
+wait times out). Routes live in ``routes_queue`` (the case queue, bulk work),
+``routes_exports`` (CSV and XLSX), ``routes_cases``, ``routes_borrowers`` and
 ``routes_teams``; health, readiness, metrics and ``/api/v1/me`` here.
 """
 
@@ -27,6 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from monitor.buildinfo import register_process_metrics
 from monitor.desk.apidocs import mount_api_docs
 from monitor.desk.auth import Authenticator, Principal
+from monitor.desk.errors import body as error_body
+from monitor.desk.errors import validation_items
 from monitor.desk.metrics import CONTENT_TYPE, DeskMetrics
 from monitor.desk.models import Me, Problem
 from monitor.desk.page import mount_page
@@ -36,7 +39,6 @@ from monitor.desk.service import Desk
 from monitor.desk.settings import DeskSettings
 from monitor.desk.teams import Defaults, TeamsConfig
 from monitor.desk.web import OPS, Context, SecurityHeaders, require
-from monitor.events import contract_message
 
 log = logging.getLogger("monitor.desk")
 
@@ -139,14 +141,15 @@ def _log_request(scope: Scope, route: str, status: int, seconds: float) -> None:
 
 
 async def _plain(send: Send, status: int, detail: str) -> None:
-    body = Problem(detail=detail).model_dump_json().encode()
+    body = Problem(**error_body(detail)).model_dump_json(exclude_none=True).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 
 async def _known_query(request: Request) -> None:
-    """Unknown query parameters are an error (a misspelt filter must not silently match everything)."""
+    """Unknown query parameters are an error (a misspelt filter must not silently match everything), and so is
+    a parameter given twice (which of the two would apply?)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None or not request.query_params:
@@ -162,15 +165,10 @@ async def _known_query(request: Request) -> None:
         names = ", ".join(repr(k[:40]) for k in unknown[:5])
         allowed = ", ".join(sorted(known)) or "none"
         raise HTTPException(422, f"unknown query parameter(s) {names}; this operation takes: {allowed}")
-
-
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    out = []
-    for err in exc.errors():
-        loc = [str(x) for x in err.get("loc", ())]
-        msg = contract_message(err) or str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        out.append({"loc": loc, "msg": msg, "type": str(err.get("type", ""))})
-    return out
+    keys = [k for k, _ in request.query_params.multi_items()]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise HTTPException(422, f"{twice[0][:40]}: given more than once")
 
 
 def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = None,
@@ -200,15 +198,15 @@ def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = N
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_errors(exc)}, status_code=422)
+        return JSONResponse({"detail": validation_items(exc.errors())}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-            return JSONResponse({"detail": "request body: not JSON in UTF-8"}, status_code=400)
+            return JSONResponse(error_body("request body: not JSON in UTF-8"), status_code=400)
         if isinstance(exc, HTTPException):
             await record_refusal(request, exc)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(error_body(exc.detail), status_code=exc.status_code, headers=exc.headers)
 
     @app.get("/healthz", tags=["operations"], response_model=dict[str, str])
     async def healthz() -> dict[str, str]:
@@ -234,8 +232,18 @@ def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = N
         """The caller: user, role, teams and whether they have a calendar feed key."""
         return Me(user=who.user, role=who.role, teams=sorted(who.teams), feed_key=who.feed_key)
 
-    from monitor.desk import routes_borrowers, routes_cases, routes_feeds, routes_reports, routes_teams
+    from monitor.desk import (
+        routes_borrowers,
+        routes_cases,
+        routes_exports,
+        routes_feeds,
+        routes_queue,
+        routes_reports,
+        routes_teams,
+    )
 
+    app.include_router(routes_queue.router)
+    app.include_router(routes_exports.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_borrowers.router)
     app.include_router(routes_teams.router)

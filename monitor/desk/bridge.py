@@ -2,7 +2,9 @@
 
 Every replica reads everything: one consumer without a group (no offsets
 committed), assigned every partition of the ``alerts``, ``visit-schedule``,
-``borrowers`` and ``audit`` topics, from the beginning. A restarted ``serve``
+``borrowers`` and ``audit`` topics, from the beginning, and of the ``profiles``
+feed for the borrowers' names (the only thing the view keeps of a profile: the
+worker's ``borrowers`` topic carries no names; the queue shows and searches them). A restarted ``serve``
 therefore rebuilds the same view; replicas side by side hold the same view
 once they have read the same records (see :mod:`monitor.desk.view`).
 
@@ -26,7 +28,7 @@ from typing import Any
 from monitor.desk.records import AuditRecord
 from monitor.desk.service import Desk, Event, Health, SendError
 from monitor.desk.settings import DeskSettings
-from monitor.desk.view import ALERTS, AUDIT, BORROWERS, SCHEDULE, DeskView
+from monitor.desk.view import ALERTS, AUDIT, BORROWERS, PROFILES, SCHEDULE, DeskView
 from monitor.topics import Topics
 
 __all__ = ["KafkaDesk"]
@@ -44,7 +46,8 @@ class KafkaDesk(Desk):
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         self.kinds = {self.topics.alerts: ALERTS, self.topics.schedule: SCHEDULE,
-                      self.topics.borrowers: BORROWERS, self.topics.audit: AUDIT}
+                      self.topics.borrowers: BORROWERS, self.topics.audit: AUDIT,
+                      self.topics.feed("loan_profile"): PROFILES}
         self._consumer: Any = None
         self._producer: Any = None
         self._task: asyncio.Task[None] | None = None

@@ -47,6 +47,7 @@ def build_app(settings: Any) -> Any:
     from monitor.desk.auth import Authenticator, load_users
     from monitor.desk.bridge import KafkaDesk
     from monitor.desk.teams import load_teams
+    from monitor.desk.view import DeskView
     from monitor.rules.loader import default_policy, load_policy
 
     users = load_users(settings.users_file)
@@ -54,7 +55,7 @@ def build_app(settings: Any) -> Any:
         raise ConfigError(f"{settings.users_file}: no users (add one with monitor users add)")
     teams = load_teams(settings.teams_file) if settings.teams_file is not None else None
     policy = load_policy(settings.policy) if settings.policy is not None else default_policy()
-    desk = KafkaDesk(settings)
+    desk = KafkaDesk(settings, DeskView(response_deadlines(policy)))
     scheduler = _report_scheduler(settings, desk, policy, teams) if settings.reports_enabled else None
     # the worker group's lag and the view's, asked of the broker by the desk (ops' monitor.group_lag)
     from monitor.group_lag import LagProbe
@@ -84,6 +85,16 @@ def build_app(settings: Any) -> Any:
 
     app.state.reports = scheduler.reporter.store if scheduler is not None else ReportStore(settings.reports_dir)
     return app
+
+
+def response_deadlines(policy: Any) -> Any:
+    """The cases' response deadlines from the policy's ``visits.response_days`` (per tier) and time zone."""
+    from monitor.desk.table import ResponseDeadlines
+
+    days = getattr(policy.visits, "response_days", None)
+    if days is None:
+        return None
+    return ResponseDeadlines({t: getattr(days, t) for t in ("watch", "warning", "severe")}, policy.zone)
 
 
 def _report_scheduler(settings: Any, desk: Any, policy: Any, teams: Any) -> Any:

@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from monitor.desk.planner import due_visits, plan
 from monitor.desk.safe import clean
+from monitor.desk.table import breaches_by_tier
 from monitor.desk.teams import TeamsConfig
 from monitor.desk.view import TOPIC_KINDS, DeskView
 
@@ -60,6 +61,13 @@ class _ViewCollector(Collector):
         for status in ("open", "acknowledged", "release_requested"):
             cases.add_metric([status], view.case_counts.get(status, 0))
         yield cases
+        late = GaugeMetricFamily("monitor_cases_past_deadline",
+                                 "Cases not released and not responded to (no on-site visit since the tier rose) "
+                                 "after the policy's response deadline, by tier", labels=["tier"])
+        for tier, n in breaches_by_tier(view.table, today.toordinal()).items():
+            if tier != "normal":
+                late.add_metric([tier], n)
+        yield late
         teams = view.teams()
         due = GaugeMetricFamily("monitor_visits_due_today", "Visits due today, by team", labels=["team"])
         overdue = GaugeMetricFamily("monitor_visits_overdue", "Visits past their due date, by team", labels=["team"])

@@ -13,7 +13,8 @@ from monitor.events import EARLIEST, FREE_TEXT_PATTERN, LATEST, InspectionOutcom
 from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry, TierName
 
 __all__ = [
-    "AlertItem", "AlertPage", "ActionOut", "AssignBody", "BorrowerPage", "CaseDetail", "CasePage", "CaseStatus",
+    "AlertItem", "AlertPage", "ActionOut", "AssignBody", "BorrowerPage", "BulkBody", "BulkItem", "BulkResult",
+    "QueueCounts", "QueueItem", "QueuePage", "CaseDetail", "CasePage", "CaseStatus",
     "CaseSummary", "CommandResult", "IsoDate", "IsoDateTime", "ForecastOut", "Me", "NoteBody", "NoteOut",
     "OverrideBody",
     "OverrideChangeOut", "OverrideRequestOut", "PlanOut", "PlannedVisitOut", "Problem", "ReasonBody",
@@ -55,9 +56,12 @@ class _Out(BaseModel):
 
 
 class Problem(_Out):
-    """An error: what went wrong, in one sentence."""
+    """An error: what went wrong, in one sentence (a 422: one item per field), with its code and parameters
+    (the vocabulary's ``error`` section labels them in the user's language)."""
 
     detail: str | list[dict[str, Any]]
+    code: str | None = Field(None, description="Stable code of the message (absent when there is none)")
+    params: dict[str, str] | None = Field(None, description="The message's parameters")
 
 
 class Me(_Out):
@@ -276,3 +280,79 @@ class ForecastOut(_Out):
     short_from: date | None
     shortfall: int
 
+
+
+class QueueItem(_Out):
+    """One case in the officers' queue, with what its columns show."""
+
+    case_id: str
+    borrower_id: str
+    name: str | None = Field(description="The borrower's name from the latest loan profile that has one")
+    status: CaseStatus
+    tier: TierName = Field(description="The tier of the case's latest alert")
+    team: str | None
+    branch: str | None
+    assignee: str | None
+    opened_at: datetime
+    age_days: int = Field(description="Calendar days since the case opened (policy time zone)")
+    last_alert_at: datetime
+    deadline: date | None = Field(description="The response deadline: the policy's response days for the tier "
+                                  "the case last rose to, from that day (inclusive)")
+    responded: bool = Field(description="An on-site visit took place after the case last rose")
+    days_past_deadline: int | None = Field(description="Days past the deadline while not responded to (0 or more; "
+                                           "null when responded, released or within the deadline)")
+    next_visit_due: date | None
+    visit_days_overdue: int | None = Field(description="Days the next visit is overdue (null: not overdue)")
+    exposure: float | None = Field(description="Outstanding amount, CNY")
+
+
+class QueueCounts(_Out):
+    """Cases not released: all, open, the caller's, unassigned, past the response deadline, visit overdue,
+    by tier."""
+
+    active: int
+    open: int
+    mine: int
+    unassigned: int
+    past_deadline: int
+    visit_overdue: int
+    by_tier: dict[str, int]
+
+
+class QueuePage(_Out):
+    items: list[QueueItem]
+    total: int = Field(description="Cases matching the filters and the search (every page)")
+    offset: int
+    limit: int
+    sort: str
+    order: Literal["asc", "desc"]
+    today: date = Field(description="The day ages and deadlines are counted to (policy time zone)")
+    counts: QueueCounts
+
+
+class BulkBody(_In):
+    action: Literal["acknowledge", "assign"] = Field(description="Bulk work: acknowledge or assign (releases and "
+                                                     "overrides stay one at a time, with four eyes)")
+    case_ids: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=128)]],
+                        Field(min_length=1)] = Field(description="The cases (at most 500)")
+    assignee: UserId | None = Field(None, description="To assign: the officer")
+    reason: Reason
+
+
+class BulkItem(_Out):
+    case_id: str
+    status: Literal["applied", "accepted", "refused", "not_found"] = Field(
+        description="applied: read back; accepted: written, not yet read back; refused: the case's status does "
+        "not allow it (recorded as a refusal); not_found: no such case")
+    record_id: str | None
+    note: str | None
+    code: str | None = Field(None, description="The note's code (vocabulary section error)")
+    params: dict[str, str] | None = None
+
+
+class BulkResult(_Out):
+    request_id: str
+    action: str
+    applied: int
+    refused: int
+    items: list[BulkItem]

@@ -20,12 +20,13 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
+from monitor.desk.auth import Principal
 from monitor.desk.records import Action, AuditRecord, record_id_for
 from monitor.desk.safe import clean_text
 from monitor.desk.service import SendError
 from monitor.desk.web import Context, ctx_of
 
-__all__ = ["Refused", "not_found", "record_refusal"]
+__all__ = ["Refused", "not_found", "record_refusal", "write_refusal"]
 
 log = logging.getLogger("monitor.desk")
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -89,20 +90,28 @@ async def record_refusal(request: Request, exc: HTTPException) -> None:
     borrower_id, case_id = _borrower(ctx, request, exc)
     given = request.headers.get("x-request-id") or ""
     request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-    details: dict[str, Any] = {"method": request.method, "route": route, "status": exc.status_code,
-                               "attempted": endpoint if request.method in _WRITES else None,
+    await write_refusal(ctx, who, method=request.method, route=route, status=exc.status_code,
+                        attempted=endpoint if request.method in _WRITES else None, answered=answered, why=why,
+                        borrower_id=borrower_id, case_id=case_id, request_id=request_id)
+
+
+async def write_refusal(ctx: Context, who: Principal, *, method: str, route: str, status: int,
+                        attempted: str | None, answered: str, why: str, borrower_id: str | None,
+                        case_id: str | None, request_id: str) -> AuditRecord:
+    """Log the refusal and write its audit record (once per user and request id); the record."""
+    details: dict[str, Any] = {"method": method, "route": route, "status": status, "attempted": attempted,
                                "answered": clean_text(answered)[:2000]}
     record = AuditRecord(record_id=record_id_for(who.user, request_id + "/refused"), at=ctx.now(), user=who.user,
                          role=who.role, action=Action.refused, borrower_id=borrower_id,  # type: ignore[arg-type]
                          alert_id=case_id, reason=clean_text(why)[:2000] or "refused", details=details,
                          request_id=request_id)
-    log.warning("refused %s %s for %s (%s): %s", request.method, route, who.user, who.role, why,
-                extra={"user": who.user, "role": who.role, "method": request.method, "route": route,
-                       "status": exc.status_code, "request_id": request_id, "record_id": record.record_id})
-    if record.record_id in ctx.desk.view.records:
-        return
-    try:
-        await ctx.desk.send(record, [])
-    except SendError as err:
-        log.error("could not write the refusal record %s to Kafka: %s", record.record_id, err,
-                  extra={"record_id": record.record_id})
+    log.warning("refused %s %s for %s (%s): %s", method, route, who.user, who.role, why,
+                extra={"user": who.user, "role": who.role, "method": method, "route": route, "status": status,
+                       "request_id": request_id, "record_id": record.record_id})
+    if record.record_id not in ctx.desk.view.records:
+        try:
+            await ctx.desk.send(record, [])
+        except SendError as err:
+            log.error("could not write the refusal record %s to Kafka: %s", record.record_id, err,
+                      extra={"record_id": record.record_id})
+    return record

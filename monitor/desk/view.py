@@ -25,7 +25,7 @@ import json
 from collections import Counter
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -34,13 +34,14 @@ from monitor._time import to_us
 from monitor.desk.cases import ACTIVE_STATUSES, AlertRow, Case, Derived, OverrideRequest, derive
 from monitor.desk.index import FacetIndex
 from monitor.desk.records import Action, AuditRecord
+from monitor.desk.table import CaseRow, CaseTable, ResponseDeadlines
 from monitor.outputs import Alert, ScheduleEntry
 
 __all__ = ["Batch", "Book", "DeskView", "DetailRow", "SchedRow", "ALERTS", "AUDIT", "BORROWERS", "SCHEDULE",
            "TOPIC_KINDS"]
 
-ALERTS, SCHEDULE, BORROWERS, AUDIT = "alerts", "schedule", "borrowers", "audit"
-TOPIC_KINDS = (ALERTS, SCHEDULE, BORROWERS, AUDIT)
+ALERTS, SCHEDULE, BORROWERS, AUDIT, PROFILES = "alerts", "schedule", "borrowers", "audit", "profiles"
+TOPIC_KINDS = (ALERTS, SCHEDULE, BORROWERS, AUDIT, PROFILES)
 ALERT_FACETS = ("tier", "team", "branch", "kind", "status", "active")
 CASE_FACETS = ("status", "active", "team", "branch", "tier", "assignee")
 _NO_CASE = "none"
@@ -56,6 +57,7 @@ class DetailRow:
     exposure: float | None
     tier: str | None
     computed_tier: str | None
+    last_visit: int | None = None  # microseconds: the latest on-site visit the worker applied
 
 
 @dataclass(slots=True)
@@ -77,7 +79,7 @@ _NONE: tuple[()] = ()
 class Book:
     """Everything the desk knows about one borrower (small: most borrowers have a schedule entry only)."""
 
-    __slots__ = ("borrower_id", "alerts", "records", "sched", "detail", "_derived")
+    __slots__ = ("borrower_id", "alerts", "records", "sched", "detail", "_derived", "name", "name_at")
 
     def __init__(self, borrower_id: str) -> None:
         self.borrower_id = borrower_id
@@ -86,6 +88,8 @@ class Book:
         self.sched: SchedRow | None = None
         self.detail: DetailRow | None = None
         self._derived: Derived | None = None
+        self.name: str | None = None  # from the latest loan profile that names the borrower (personal data)
+        self.name_at = 0
 
     @property
     def derived(self) -> Derived:
@@ -142,16 +146,31 @@ def _detail_row(raw: bytes) -> tuple[str, DetailRow]:
     def text(v: object) -> str | None:
         return v if isinstance(v, str) else None
 
+    visit = doc.get("last_visit")
+    visited = _instant(visit.get("at")) if isinstance(visit, dict) else None
     return doc["borrower_id"], DetailRow(
         raw, text(profile.get("team")), text(profile.get("branch")),
         float(exposure) if isinstance(exposure, (int, float)) and not isinstance(exposure, bool) else None,
-        text(doc.get("tier")), text(doc.get("computed_tier")))
+        text(doc.get("tier")), text(doc.get("computed_tier")), visited)
+
+
+def _instant(value: object) -> int | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return to_us(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (ValueError, TypeError):
+        return None
 
 
 class DeskView:
-    """The desk's in-memory view; see the module docstring."""
+    """The desk's in-memory view; see the module docstring. ``deadlines`` gives each case its response
+    deadline (the policy's response days after the tier rose); without it cases have none."""
 
-    def __init__(self) -> None:
+    def __init__(self, deadlines: ResponseDeadlines | None = None) -> None:
+        self.deadlines = deadlines
+        self.table = CaseTable()
+        self._touched: set[str] = set()  # borrowers whose case rows need their schedule, detail or name again
         self.books: dict[str, Book] = {}
         self.alerts: dict[str, AlertRow] = {}
         self.alert_index = FacetIndex(ALERT_FACETS, pairs=True)
@@ -176,7 +195,10 @@ class DeskView:
             self._apply(kind, key, value, batch)
         for bid in sorted(self._dirty):
             self._refresh(bid)
+        for bid in self._touched - self._dirty:
+            self._put_rows(self.books[bid])
         self._dirty.clear()
+        self._touched.clear()
         for index in (self.alert_index, self.case_index, self.schedule_index):
             index.settle(full=False)  # large tails (a rebuild) are sorted when read, or by settle()
         return batch
@@ -206,6 +228,8 @@ class DeskView:
                 self._detail(key, value)
             elif kind == AUDIT:
                 self._record(key, value, batch)
+            elif kind == PROFILES:
+                self._profile(value)
             else:
                 raise ValueError(f"unknown topic kind {kind!r}")
         except (ValidationError, ValueError, TypeError) as exc:
@@ -254,8 +278,32 @@ class DeskView:
             return None
         return self._texts.setdefault(text, text) if len(self._texts) < 1_000_000 else text
 
+    def _profile(self, value: bytes | None) -> None:
+        """A loan profile: only the borrower's name is kept (the latest profile that has one)."""
+        if value is None:
+            raise ValueError("empty message")
+        doc = json.loads(value)
+        if not isinstance(doc, dict) or not isinstance(doc.get("borrower_id"), str):
+            raise ValueError("borrower_id: required")
+        name = doc.get("name")
+        if not isinstance(name, str) or not name:
+            return
+        at = _instant(doc.get("occurred_at")) or 0
+        book = self._book(doc["borrower_id"])
+        if at >= book.name_at and name != book.name:
+            book.name, book.name_at = name, at
+            self._touch(book)
+        elif at >= book.name_at:
+            book.name_at = at
+
+    def _touch(self, book: Book) -> None:
+        if book._derived is not None and book._derived.cases:
+            self._touched.add(book.borrower_id)
+
     def _set_schedule(self, book: Book, row: SchedRow | None) -> None:
         old = book.sched
+        if (old is None) != (row is None) or (old is not None and row is not None and old.due != row.due):
+            self._touch(book)
         if old is not None and old.due is not None:
             self.schedule_index.drop((old.due.toordinal(), book.borrower_id))
         book.sched = row
@@ -273,7 +321,12 @@ class DeskView:
         if key is not None and key.startswith(b"\x00"):
             return
         bid, row = _detail_row(value)
-        self._book(bid).detail = row
+        book = self._book(bid)
+        old = book.detail
+        book.detail = row
+        if old is None or (old.exposure, old.last_visit, old.team, old.branch) != (row.exposure, row.last_visit,
+                                                                                    row.team, row.branch):
+            self._touch(book)
 
     def _record(self, key: bytes | None, value: bytes | None, batch: Batch) -> None:
         if value is None:
@@ -308,6 +361,7 @@ class DeskView:
             if c.case_id not in new_ids:
                 self.case_index.drop(c.key)
                 self.cases.pop(c.case_id, None)
+                self.table.drop(c.case_id)
         for c in new.cases:
             self.case_counts[c.status] += 1
             self.cases[c.case_id] = c
@@ -316,11 +370,36 @@ class DeskView:
             case = self.cases.get(new.case_of.get(a.alert_id, ""))
             status = case.status if case is not None else _NO_CASE
             self.alert_index.put(a.key, (a.to_tier, a.team, a.branch, a.kind, status, status in ACTIVE_STATUSES))
+        self._put_rows(book)
         for r in old.requests:
             self.pending_overrides.pop(r.record_id, None)
         for r in new.requests:
             if r.status == "pending":
                 self.pending_overrides[r.record_id] = r
+
+    def _put_rows(self, book: Book) -> None:
+        """The queue's rows of the borrower's cases (:mod:`monitor.desk.table`)."""
+        d = book.derived
+        if not d.cases:
+            return
+        sched, detail = book.sched, book.detail
+        visited = detail.last_visit if detail is not None else None
+        for v in d.visits:
+            at = to_us(v.visited_at)
+            visited = at if visited is None or at > visited else visited
+        team = book.team
+        branch = (sched.branch if sched is not None and sched.branch is not None else
+                  detail.branch if detail is not None and detail.branch is not None else None)
+        due = sched.due.toordinal() if sched is not None and sched.due is not None else None
+        exposure = detail.exposure if detail is not None else None
+        for c in d.cases:
+            last = c.last
+            rise = next((a for a in reversed(c.alerts) if a.kind in ("raised", "escalated")), c.alerts[0])
+            deadline = self.deadlines.due(rise.to_tier, rise.at) if self.deadlines is not None else None
+            self.table.put(CaseRow(
+                c.case_id, c.borrower_id, c.status, last.to_tier, team or last.team, branch or last.branch,
+                c.assignee, c.opened_at, max(a.at for a in c.alerts), rise.at, deadline, visited, due, exposure,
+                book.name))
 
     # ------------------------------------------------------------------ queries
 

@@ -16,7 +16,7 @@ from tests.factories import T0, overdue, profile
 # The alert desk's metrics (monitor/desk/metrics.py builds them from its view; the test below checks
 # that each name still appears there). Sample names as Prometheus stores them.
 DESK = {
-    "monitor_cases_open", "monitor_visits_due_today", "monitor_visits_overdue", "monitor_visits_planned",
+    "monitor_cases_open", "monitor_cases_past_deadline", "monitor_visits_due_today", "monitor_visits_overdue", "monitor_visits_planned",
     "monitor_http_requests_total", "monitor_http_request_duration_seconds_bucket",
     "monitor_http_request_duration_seconds_sum", "monitor_http_request_duration_seconds_count",
 }

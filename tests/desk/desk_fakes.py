@@ -13,7 +13,7 @@ from typing import Any
 from monitor.desk.auth import Authenticator, UserEntry, UsersFile, hash_token
 from monitor.desk.records import Action, AuditRecord, record_id_for
 from monitor.desk.service import Desk, Event, SendError
-from monitor.desk.view import ALERTS, AUDIT, BORROWERS, SCHEDULE
+from monitor.desk.view import ALERTS, AUDIT, BORROWERS, SCHEDULE, DeskView
 from monitor.engine import Engine
 from monitor.outputs import Alert, ScheduleEntry, Signal
 from monitor.rules.loader import default_policy
@@ -81,8 +81,8 @@ def portfolio(n: int = 6) -> list[tuple[str, bytes | None, bytes | None]]:
 class LoopbackDesk(Desk):
     """Unit tests only: a record sent is read back at once (``loop_back=False``: never, to test the 202)."""
 
-    def __init__(self, loop_back: bool = True) -> None:
-        super().__init__()
+    def __init__(self, loop_back: bool = True, view: DeskView | None = None) -> None:
+        super().__init__(view)
         self.loop_back = loop_back
         self.fail = False
         self.records: list[AuditRecord] = []

@@ -23,6 +23,11 @@ from monitor.desk.view import ALERTS
 from monitor.events import InspectionCompleted, TierOverride
 from tests.desk.desk_fakes import T0, LoopbackDesk, alert, authenticator, bearer, portfolio
 
+
+def not_found(bid: str) -> dict[str, object]:
+    """The body of a 404 for a borrower (missing, or outside an inspector's teams: the same)."""
+    return {"detail": f"borrower {bid!r} not found", "code": "borrower_not_found", "params": {"id": bid}}
+
 NOW = T0 + timedelta(days=3)
 
 
@@ -278,7 +283,7 @@ def test_recording_a_visit_sends_an_inspection_for_the_borrowers_team():
         assert (ev.event_id, ev.team, ev.inspector, ev.outcome, ev.notes, ev.occurred_at) == \
             (event_id_for("ivan", "v1"), "T1", "ivan", "concern", "仓库空置", NOW)
         r = await c.post("/api/v1/borrowers/B1/visits", json={"outcome": "normal"}, headers=bearer("insp1"))
-        assert (r.status_code, r.json()) == (404, {"detail": "borrower 'B1' not found"})  # B1 belongs to T2
+        assert (r.status_code, r.json()) == (404, not_found("B1"))  # B1 belongs to T2
         r = await c.post("/api/v1/borrowers/B0/visits", json={"outcome": "normal",
                                                                "visited_at": (NOW - timedelta(days=9)).isoformat()},
                          headers=bearer("insp1"))

@@ -173,7 +173,7 @@ def test_a_failed_login_never_reveals_the_token_in_the_answer():
 
     status, text = _run(go())
     assert status == 401 and "secret-guess-123" not in text
-    assert json.loads(text) == {"detail": "a valid bearer token is required"}
+    assert json.loads(text) == {"detail": "a valid bearer token is required", "code": "unauthorized", "params": {}}
 
 
 def test_logs_never_carry_tokens(caplog):

@@ -23,6 +23,11 @@ from monitor.rules.loader import default_policy
 from tests import factories as f
 from tests.desk.desk_fakes import T0, LoopbackDesk, authenticator, bearer, portfolio, schedule
 
+
+def not_found(bid: str) -> dict[str, object]:
+    """The body of a 404 for a borrower (missing, or outside an inspector's teams: the same)."""
+    return {"detail": f"borrower {bid!r} not found", "code": "borrower_not_found", "params": {"id": bid}}
+
 NOW = T0 + timedelta(days=3)
 TODAY = NOW.date()
 Client = httpx.AsyncClient
@@ -89,7 +94,8 @@ def test_names_that_break_headers_calendars_csv_and_labels_in_old_records_are_ne
     well formed; the control characters become U+FFFD."""
     extra = _engine_items("B9", "T1") + [
         (SCHEDULE, b"B8", schedule("B8", TODAY, team="T\n8")),  # a team only old data knows
-        (SCHEDULE, b"B7", schedule("B7", TODAY - timedelta(days=2), team="T1").replace(b'"BR1"', b'"SH\\r\\n01\\u0000"')),
+        (SCHEDULE, b"B7",
+         schedule("B7", TODAY - timedelta(days=2), team="T1").replace(b'"BR1"', b'"SH\\r\\n01\\u0000"')),
     ]
 
     async def t(c: Client, desk: LoopbackDesk) -> None:
@@ -168,8 +174,8 @@ def test_notes_and_reasons_with_nul_ansi_or_bidi_are_refused_with_the_field(text
 def test_several_lines_and_tabs_in_a_note_are_kept():
     async def t(c: Client, desk: LoopbackDesk) -> None:
         case = next(c_.case_id for c_ in desk.view.cases.values() if c_.borrower_id == "B0")
-        r = await c.post(f"/api/v1/cases/{case}/notes", json={"text": "一、停产\n二、\t库存", "reason": "现场\r\n核实"},
-                         headers=bearer("risk"))
+        r = await c.post(f"/api/v1/cases/{case}/notes", headers=bearer("risk"),
+                         json={"text": "一、停产\n二、\t库存", "reason": "现场\r\n核实"})
         assert r.status_code == 200 and r.json()["case"]["notes"][-1]["text"] == "一、停产\n二、\t库存"
 
     run(t)
@@ -271,14 +277,14 @@ def test_an_inspector_gets_the_same_answer_for_another_teams_borrower_and_a_miss
         hidden = await c.get("/api/v1/borrowers/B1", headers=bearer("insp1"))  # exists, team T2
         missing = await c.get("/api/v1/borrowers/B404", headers=bearer("insp1"))
         assert (hidden.status_code, missing.status_code) == (404, 404)
-        assert hidden.json() == {"detail": "borrower 'B1' not found"}
-        assert missing.json() == {"detail": "borrower 'B404' not found"}
+        assert hidden.json() == not_found("B1")
+        assert missing.json() == not_found("B404")
         assert {k: v for k, v in hidden.headers.items() if k != "content-length"} == \
             {k: v for k, v in missing.headers.items() if k != "content-length"}
         hidden = await c.post("/api/v1/borrowers/B1/visits", json={"outcome": "normal"}, headers=bearer("insp1"))
         missing = await c.post("/api/v1/borrowers/B404/visits", json={"outcome": "normal"}, headers=bearer("insp1"))
-        assert (hidden.status_code, hidden.json()) == (404, {"detail": "borrower 'B1' not found"})
-        assert (missing.status_code, missing.json()) == (404, {"detail": "borrower 'B404' not found"})
+        assert (hidden.status_code, hidden.json()) == (404, not_found("B1"))
+        assert (missing.status_code, missing.json()) == (404, not_found("B404"))
         # on file: the refused ones (not the missing borrower: nothing was there to refuse)
         assert [(r.user, r.borrower_id, r.details["status"], r.reason) for r in desk.view.refusals] == [
             ("ivan", "B1", 404, "an inspector sees only the borrowers of their own teams"),

@@ -357,11 +357,11 @@ def test_bad_records_are_counted_and_the_rest_is_folded():
     assert view.read["alerts"] == 2
 
 
-PURE = ("index.py", "cases.py", "view.py", "records.py", "commands.py")
+PURE = ("index.py", "cases.py", "view.py", "records.py", "commands.py", "table.py")
 PURE_LIBS = {"__future__", "bisect", "itertools", "operator", "collections", "dataclasses", "datetime", "typing",
-             "enum", "hashlib", "json", "pydantic", "monitor"}
+             "enum", "hashlib", "json", "pydantic", "monitor", "numpy", "zoneinfo"}
 PURE_MONITOR = {"monitor._time", "monitor.outputs", "monitor.events", "monitor.desk.index", "monitor.desk.cases",
-                "monitor.desk.records", "monitor.desk.auth"}
+                "monitor.desk.records", "monitor.desk.auth", "monitor.desk.table"}
 
 
 @pytest.mark.parametrize("name", PURE)

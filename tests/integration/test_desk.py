@@ -31,6 +31,11 @@ from tests.integration.kafka_harness import ROOT, Worker, read_topic, settings_e
 
 pytestmark = pytest.mark.integration
 
+
+def not_found(bid: str) -> dict[str, object]:
+    """The body of a 404 for a borrower (missing, or outside an inspector's teams: the same)."""
+    return {"detail": f"borrower {bid!r} not found", "code": "borrower_not_found", "params": {"id": bid}}
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 T0 = NOW - timedelta(days=20)
 
@@ -272,10 +277,10 @@ def test_an_inspector_of_one_team_cannot_see_or_change_another_teams_visits(desk
     assert httpx.get(serve.url + "/api/v1/teams/T2/schedule.ics", headers=e.h("insp1")).status_code == 403
     hidden = httpx.get(serve.url + "/api/v1/borrowers/B4", headers=e.h("insp1"))  # T2's: as if it did not exist
     missing = httpx.get(serve.url + "/api/v1/borrowers/B404", headers=e.h("insp1"))
-    assert (hidden.status_code, hidden.json()) == (404, {"detail": "borrower 'B4' not found"})
-    assert (missing.status_code, missing.json()) == (404, {"detail": "borrower 'B404' not found"})
+    assert (hidden.status_code, hidden.json()) == (404, not_found("B4"))
+    assert (missing.status_code, missing.json()) == (404, not_found("B404"))
     r = httpx.post(serve.url + "/api/v1/borrowers/B4/visits", json={"outcome": "normal"}, headers=e.h("insp1"))
-    assert (r.status_code, r.json()) == (404, {"detail": "borrower 'B4' not found"})
+    assert (r.status_code, r.json()) == (404, not_found("B4"))
     own = _get(serve, "/api/v1/teams/T1/schedule", e.h("insp1"), end=(NOW + timedelta(days=400)).date().isoformat())
     assert {i["borrower_id"] for i in own["items"]} >= {"B1"} and all(i["team"] == "T1" for i in own["items"])
     r = httpx.post(serve.url + "/api/v1/borrowers/B1/visits", json={"outcome": "concern", "notes": "停产"},
