@@ -437,102 +437,91 @@ def _v(values: Mapping[str, Any], key: str) -> Any:
     return values.get(key, "?")
 
 
-def _zh(rule: str, v: Mapping[str, Any], th: Mapping[str, Any], tz: str | None) -> str | None:
-    m = lambda k: money(v.get(k), "zh")  # noqa: E731
-    case = f"案件 {_v(v, 'case_id')}（{label('lawsuit_role', v.get('role'))}，{label('case_type', v.get('case_type'))}）"
-    if rule == "overdue.dpd":
-        return f"本行逾期 {_v(v, 'days_past_due')} 天，逾期金额 {m('overdue_amount')}，阈值 ≥ {_v(th, 'band_min')} 天"
-    if rule == "bureau.external_overdue":
-        return (f"他行逾期 {_v(v, 'max_external_dpd')} 天，逾期金额 {m('external_overdue_amount')}，"
-                f"阈值 ≥ {_v(th, 'band_min')} 天")
-    if rule == "bureau.inquiries":
-        return f"近 30 天硬查询 {_v(v, 'hard_inquiries_30d')} 次，阈值 ≥ {_v(th, 'min')} 次"
-    if rule == "bureau.debt_growth":
-        return (f"外部负债 {m('total_external_debt')}，为 {_v(v, 'gap_days')} 天前上期 {m('previous_total_external_debt')}"
-                f"的 {_ratio(_v(v, 'ratio'))} 倍，阈值 ≥ {_ratio(_v(th, 'min_ratio'))} 倍")
-    if rule == "bureau.guarantees":
-        return (f"对外担保 {m('guarantee_exposure')}，为敞口 {m('exposure')}的 {_ratio(_v(v, 'ratio'))} 倍，"
-                f"阈值 ≥ {_ratio(_v(th, 'min_ratio'))} 倍")
-    if rule == "rating.downgrade_1":
-        return (f"评级由 {_v(v, 'old_grade')} 下调至 {_v(v, 'new_grade')}（{_v(v, 'notches')} 级），"
-                f"有效 {_v(th, 'active_days')} 天")
-    if rule == "rating.downgrade_2":
-        return (f"评级由 {_v(th, 'lookback_days')} 天内最佳 {_v(v, 'best_grade')} 下调至 {_v(v, 'new_grade')}"
-                f"（{_v(v, 'notches')} 级），阈值 ≥ {_v(th, 'notches')} 级")
-    if rule in ("rating.weak_grade", "rating.default_grade"):
-        kind = "弱等级" if rule == "rating.weak_grade" else "违约级"
-        return f"当前评级 {_v(v, 'grade')}，属{kind}（{_list('grade', th.get('grades', []), 'zh')}）"
-    if rule in ("lawsuit.claim_large", "lawsuit.claim_material"):
-        return (f"{case}，标的额 {m('claim_amount')}，为敞口 {m('exposure')}的 {_ratio(_v(v, 'ratio'))} 倍，"
-                f"阈值 ≥ {_ratio(_v(th, 'min_ratio'))} 倍")
-    if rule in ("lawsuit.enforcement", "lawsuit.dishonest_debtor"):
-        return f"{case}，处于{label('lawsuit_stage', v.get('stage'))}阶段"
-    if rule == "lawsuit.criminal":
-        return f"{case}，为刑事案件，阶段：{label('lawsuit_stage', v.get('stage'))}"
-    if rule in ("inspection.concern", "inspection.deteriorated"):
-        return (f"现场检查结论为{label('inspection_outcome', v.get('outcome'))}（{label('team', v.get('team'))}），"
-                f"有效 {_v(th, 'active_days')} 天")
-    if rule == "combo.multi_source":
-        fams = v.get("families", [])
-        return (f"{_list('family', fams, 'zh')} {len(fams) if isinstance(fams, list) else '?'} 类来源同时预警，"
-                f"等级由{label('tier', v.get('raised_from'))}上调 {_v(th, 'raise_levels')} 级，"
-                f"阈值 ≥ {_v(th, 'min_families')} 类来源（{label('tier', th.get('min_level'))}及以上）")
-    if rule in ("override.floor", "override.cap"):
-        who = f"申请人 {_v(v, 'requested_by')}" + (f"，批准人 {v['approved_by']}" if v.get("approved_by") else "")
-        return (f"{label('rule', rule)}为{label('tier', v.get('tier'))}，至 {_local_day(_v(v, 'until'), tz, 'zh')}"
-                f"（{who}）：{_v(v, 'reason')}")
-    return None
+# the sentence of each rule (zh, en), filled by :func:`_params`: a value by its name, a threshold as th_<name>,
+# an amount as m_<name> (with its unit), ratio and min_ratio as r_<name>, labels of coded values
+_SENTENCES: dict[str, tuple[str, str]] = {
+    "overdue.dpd": ("本行逾期 {days_past_due} 天，逾期金额 {m_overdue_amount}，阈值 ≥ {th_band_min} 天",
+                    "{days_past_due} days past due at this bank, overdue amount {m_overdue_amount}; "
+                    "threshold ≥ {band_days}"),
+    "bureau.external_overdue": ("他行逾期 {max_external_dpd} 天，逾期金额 {m_external_overdue_amount}，阈值 ≥ {th_band_min} 天",
+                                "{max_external_dpd} days past due at other lenders, overdue amount "
+                                "{m_external_overdue_amount}; threshold ≥ {th_band_min} days"),
+    "bureau.inquiries": ("近 30 天硬查询 {hard_inquiries_30d} 次，阈值 ≥ {th_min} 次",
+                         "{hard_inquiries_30d} hard inquiries in 30 days; threshold ≥ {th_min}"),
+    "bureau.debt_growth": ("外部负债 {m_total_external_debt}，为 {gap_days} 天前上期 {m_previous_total_external_debt}的 "
+                           "{r_ratio} 倍，阈值 ≥ {r_min_ratio} 倍",
+                           "external debt {m_total_external_debt}, {r_ratio} times the {m_previous_total_external_debt}"
+                           " of {gap_days} days before; threshold ≥ {r_min_ratio} times"),
+    "bureau.guarantees": ("对外担保 {m_guarantee_exposure}，为敞口 {m_exposure}的 {r_ratio} 倍，阈值 ≥ {r_min_ratio} 倍",
+                          "guarantees given {m_guarantee_exposure}, {r_ratio} times the exposure of {m_exposure}; "
+                          "threshold ≥ {r_min_ratio} times"),
+    "rating.downgrade_1": ("评级由 {old_grade} 下调至 {new_grade}（{notches} 级），有效 {th_active_days} 天",
+                           "downgraded from {old_grade} to {new_grade} ({notches} notch); holds {th_active_days} days"),
+    "rating.downgrade_2": ("评级由 {th_lookback_days} 天内最佳 {best_grade} 下调至 {new_grade}（{notches} 级），"
+                           "阈值 ≥ {th_notches} 级",
+                           "downgraded to {new_grade} from {best_grade}, the best in {th_lookback_days} days "
+                           "({notches} notches); threshold ≥ {th_notches} notches"),
+    "rating.weak_grade": ("当前评级 {grade}，属弱等级（{grades}）", "grade {grade} is a weak grade ({grades})"),
+    "rating.default_grade": ("当前评级 {grade}，属违约级（{grades}）", "grade {grade} is the default grade ({grades})"),
+    "lawsuit.claim_large": ("{case}，标的额 {m_claim_amount}，为敞口 {m_exposure}的 {r_ratio} 倍，阈值 ≥ {r_min_ratio} 倍",
+                            "{case}: claim {m_claim_amount}, {r_ratio} times the exposure of {m_exposure}; "
+                            "threshold ≥ {r_min_ratio} times"),
+    "lawsuit.enforcement": ("{case}，处于{stage}阶段", "{case} at stage {stage}"),
+    "lawsuit.criminal": ("{case}，为刑事案件，阶段：{stage}", "{case} is a criminal case, stage {stage}"),
+    "inspection.concern": ("现场检查结论为{outcome}（{team}），有效 {th_active_days} 天",
+                           "inspection outcome {outcome} ({team}); holds {th_active_days} days"),
+    "combo.multi_source": ("{families} {n_families} 类来源同时预警，等级由{raised_from}上调 {th_raise_levels} 级，"
+                           "阈值 ≥ {th_min_families} 类来源（{min_level}及以上）",
+                           "signals from {families}: tier raised {th_raise_levels} level from {raised_from}; "
+                           "threshold ≥ {th_min_families} sources at {min_level} or above"),
+    "override.floor": ("{rule_title}为{tier}，至 {until}（{who}）：{reason}", "{rule_title} at {tier} until {until} ({who}): "
+                       "{reason}"),
+}
+for _same, _as in (("lawsuit.claim_material", "lawsuit.claim_large"), ("lawsuit.dishonest_debtor", "lawsuit.enforcement"),
+                   ("inspection.deteriorated", "inspection.concern"), ("override.cap", "override.floor")):
+    _SENTENCES[_same] = _SENTENCES[_as]
+_AMOUNTS = ("overdue_amount", "external_overdue_amount", "total_external_debt", "previous_total_external_debt",
+            "guarantee_exposure", "exposure", "claim_amount")
 
 
-def _en(rule: str, v: Mapping[str, Any], th: Mapping[str, Any], tz: str | None) -> str | None:
-    m = lambda k: money(v.get(k), "en")  # noqa: E731
-    case = (f"case {_v(v, 'case_id')} ({label('lawsuit_role', v.get('role'), 'en').lower()}, "
-            f"{label('case_type', v.get('case_type'), 'en').lower()})")
-    if rule == "overdue.dpd":
-        return (f"{_v(v, 'days_past_due')} days past due at this bank, overdue amount {m('overdue_amount')}; "
-                f"threshold ≥ {_days(_v(th, 'band_min'), 'en')}")
-    if rule == "bureau.external_overdue":
-        return (f"{_v(v, 'max_external_dpd')} days past due at other lenders, overdue amount "
-                f"{m('external_overdue_amount')}; threshold ≥ {_v(th, 'band_min')} days")
-    if rule == "bureau.inquiries":
-        return f"{_v(v, 'hard_inquiries_30d')} hard inquiries in 30 days; threshold ≥ {_v(th, 'min')}"
-    if rule == "bureau.debt_growth":
-        return (f"external debt {m('total_external_debt')}, {_ratio(_v(v, 'ratio'))} times the "
-                f"{m('previous_total_external_debt')} of {_v(v, 'gap_days')} days before; "
-                f"threshold ≥ {_ratio(_v(th, 'min_ratio'))} times")
-    if rule == "bureau.guarantees":
-        return (f"guarantees given {m('guarantee_exposure')}, {_ratio(_v(v, 'ratio'))} times the exposure of "
-                f"{m('exposure')}; threshold ≥ {_ratio(_v(th, 'min_ratio'))} times")
-    if rule == "rating.downgrade_1":
-        return (f"downgraded from {_v(v, 'old_grade')} to {_v(v, 'new_grade')} ({_v(v, 'notches')} notch); "
-                f"holds {_v(th, 'active_days')} days")
-    if rule == "rating.downgrade_2":
-        return (f"downgraded to {_v(v, 'new_grade')} from {_v(v, 'best_grade')}, the best in "
-                f"{_v(th, 'lookback_days')} days ({_v(v, 'notches')} notches); threshold ≥ {_v(th, 'notches')} notches")
-    if rule in ("rating.weak_grade", "rating.default_grade"):
-        kind = "a weak grade" if rule == "rating.weak_grade" else "the default grade"
-        return f"grade {_v(v, 'grade')} is {kind} ({_list('grade', th.get('grades', []), 'en')})"
-    if rule in ("lawsuit.claim_large", "lawsuit.claim_material"):
-        return (f"{case}: claim {m('claim_amount')}, {_ratio(_v(v, 'ratio'))} times the exposure of {m('exposure')}; "
-                f"threshold ≥ {_ratio(_v(th, 'min_ratio'))} times")
-    if rule in ("lawsuit.enforcement", "lawsuit.dishonest_debtor"):
-        return f"{case} at stage {label('lawsuit_stage', v.get('stage'), 'en').lower()}"
-    if rule == "lawsuit.criminal":
-        return f"{case} is a criminal case, stage {label('lawsuit_stage', v.get('stage'), 'en').lower()}"
-    if rule in ("inspection.concern", "inspection.deteriorated"):
-        return (f"inspection outcome {label('inspection_outcome', v.get('outcome'), 'en').lower()} "
-                f"({label('team', v.get('team'), 'en')}); holds {_v(th, 'active_days')} days")
-    if rule == "combo.multi_source":
-        fams = v.get("families", [])
-        return (f"signals from {_list('family', fams, 'en')}: tier raised {_v(th, 'raise_levels')} level from "
-                f"{label('tier', v.get('raised_from'), 'en').lower()}; threshold ≥ {_v(th, 'min_families')} sources "
-                f"at {label('tier', th.get('min_level'), 'en').lower()} or above")
-    if rule in ("override.floor", "override.cap"):
-        who = f"requested by {_v(v, 'requested_by')}" + (f", approved by {v['approved_by']}" if v.get("approved_by")
-                                                         else "")
-        return (f"{label('rule', rule, 'en')} at {label('tier', v.get('tier'), 'en').lower()} until "
-                f"{_local_day(_v(v, 'until'), tz, 'en')} ({who}): {_v(v, 'reason')}")
-    return None
+class _Params(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _params(rule: str, v: Mapping[str, Any], th: Mapping[str, Any], lang: Lang, tz: str | None) -> _Params:
+    """What the sentences name, in ``lang``: values, thresholds, amounts with units, labels."""
+    en = lang == "en"
+
+    def low(text: str) -> str:
+        return text.lower() if en else text
+
+    p = _Params(v)
+    p.update({f"th_{k}": x for k, x in th.items()})
+    p.update({f"m_{k}": money(v.get(k), lang) for k in _AMOUNTS})
+    for key, where in (("ratio", v), ("min_ratio", th)):
+        if key in where:
+            p[f"r_{key}"] = _ratio(where[key])
+    p["band_days"] = _days(_v(th, "band_min"), lang)
+    role, ctype = label("lawsuit_role", v.get("role"), lang), label("case_type", v.get("case_type"), lang)
+    p["case"] = (f"case {_v(v, 'case_id')} ({low(role)}, {low(ctype)})" if en
+                 else f"案件 {_v(v, 'case_id')}（{role}，{ctype}）")
+    p["stage"] = low(label("lawsuit_stage", v.get("stage"), lang))
+    p["outcome"] = low(label("inspection_outcome", v.get("outcome"), lang))
+    p["team"] = label("team", v.get("team"), lang)
+    p["grades"] = _list("grade", th.get("grades", []), lang)
+    fams = v.get("families", [])
+    p["families"] = _list("family", fams, lang)
+    p["n_families"] = len(fams) if isinstance(fams, list) else "?"
+    p["raised_from"] = low(label("tier", v.get("raised_from"), lang))
+    p["min_level"] = low(label("tier", th.get("min_level"), lang))
+    p["tier"] = low(label("tier", v.get("tier"), lang))
+    p["rule_title"] = label("rule", rule, lang)
+    p["until"] = _local_day(_v(v, "until"), tz, lang)
+    by, ok = _v(v, "requested_by"), v.get("approved_by")
+    p["who"] = (f"requested by {by}" + (f", approved by {ok}" if ok else "")) if en else \
+        (f"申请人 {by}" + (f"，批准人 {ok}" if ok else ""))
+    return p
 
 
 def _generic(values: Mapping[str, Any], thresholds: Mapping[str, Any], lang: Lang) -> str:
@@ -568,10 +557,13 @@ def evidence_sentence(signal: Any, lang: Lang = "zh", *, timezone: str | None = 
     rule = str(_get(signal, "rule") or "")
     values = _get(signal, "values") or {}
     thresholds = _get(signal, "thresholds") or {}
-    try:
-        text = (_zh if lang == "zh" else _en)(rule, values, thresholds, timezone)
-    except (TypeError, ValueError, AttributeError):
-        text = None
+    pair = _SENTENCES.get(rule)
+    text = None
+    if pair is not None:
+        try:
+            text = pair[_i(lang)].format_map(_params(rule, values, thresholds, lang, timezone))
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            text = None
     if text is None:
         text = _generic(values, thresholds, lang)
     if title:
