@@ -18,11 +18,10 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any, Protocol
 
 from monitor.engine import CONFLICT, DUPLICATE, Engine
-from monitor.events import GRADE_INDEX, Event, LoanProfile
+from monitor.events import GRADE_INDEX, Event, InspectionCompleted, LoanProfile
 from monitor.outputs import Alert, BorrowerView, ScheduleEntry
 from monitor.rules.evaluate import highest_dpd
 from monitor.rules.policy import Policy
@@ -51,6 +50,7 @@ class Outputs(Protocol):
 
 _WHY = {w: i for i, w in enumerate(DUE_WHY)}
 _FAR = 2**62
+_OUTCOME = {"normal": 0, "concern": 1, "deteriorated": 2}
 
 
 class Runner:
@@ -68,6 +68,9 @@ class Runner:
         self.index: dict[str, int] = {}
         self.states: list[BorrowerState] = []
         self.first_seen: list[int] = []
+        self.seen_at: list[int] = []
+        self.feeds: dict[tuple[int, str], list[int]] = {}  # (day, type) -> [events, copies, newest]
+        self.after: Counter[str] = Counter()  # events after the as-of, by type
         self.names: list[int] = []
         self.last: list[int] = []  # hash of the record last written (a record is 24 values: 400 bytes)
         self._text: dict[str, str] = {}  # one copy of each profile text (branch, team, ...) for all states
@@ -80,6 +83,7 @@ class Runner:
         c = self.policy.classification
         self.floors_at = (c.special_mention, c.substandard, c.doubtful, c.loss)
         self.last_t: int | None = None
+        self._t = NONE
 
     # ------------------------------------------------------------ events
 
@@ -89,6 +93,7 @@ class Runner:
             i = self.index[bid] = len(self.states)
             self.states.append(self.engine.new_state(bid))
             self.first_seen.append(NONE)
+            self.seen_at.append(self._t)
             self.names.append(-1)
             self.last.append(0)
             if self.part is not None:
@@ -102,14 +107,16 @@ class Runner:
         result = self.result
         if self.as_of is not None and t > self.as_of:
             result.after_as_of += 1
+            self.after[event.type] += 1
             return
         if t >= self.edge or self.day is None:
             self._advance_days(t)
-        self.last_t = t
+        self.last_t = self._t = t
         i = self._borrower(event.borrower_id)
         state = self.states[i]
         before = self.pending.pop(i, None)
         had_profile = state.profile is not None
+        due_before = state.due
         try:
             step = self.engine.apply(state, event, t)
         except Exception as exc:  # noqa: BLE001 - one event never stops the replay: it is rejected
@@ -118,8 +125,13 @@ class Runner:
             self.reject(source, line, f"engine error: {type(exc).__name__}: {exc}"[:500])
             self.dirty.add(i)
             return
+        stats = self.feeds.get((self.day, event.type))  # type: ignore[arg-type]
+        if stats is None:
+            stats = self.feeds[(self.day, event.type)] = [0, 0, t]  # type: ignore[index]
+        stats[2] = t
         if step.outcome == DUPLICATE:
             result.duplicates += 1
+            stats[1] += 1
         elif step.outcome == CONFLICT:  # not applied: the state is as it was
             if before is not None:
                 self.pending[i] = before
@@ -128,6 +140,11 @@ class Runner:
             self.reject(source, line, CONFLICT_REASON)
             return
         else:
+            stats[0] += 1
+            if isinstance(event, InspectionCompleted) and self.part is not None:
+                team = state.profile.team if state.profile is not None else event.team
+                self.part.visit(i, t, self.part.code("team", team), _OUTCOME.get(event.outcome.value, -1),
+                                self.days.of(due_before) if due_before is not None else -1)
             result.applied += 1
             result.events_by_type[event.type] += 1
             if t > result.newest_by_type.get(event.type, -(2**62)):
@@ -249,7 +266,7 @@ class Runner:
         if p is None:
             return (-1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, s.alerts, 0, 0, NONE, NONE, NONE,
                     NONE, NONE if s.bureau is None else s.bureau.at, NONE if s.inspection is None else s.inspection.at,
-                    NONE)
+                    NONE, self.seen_at[i])
         top, top_id = highest_dpd(s, at)
         code = self.part.code  # type: ignore[union-attr]
         cls = sum(1 for c in self.floors_at if top >= c)
@@ -263,7 +280,7 @@ class Runner:
             round(p.exposure * 100), s.tier_since if s.tier_since is not None else NONE, self.first_seen[i],
             p.at, s.grade_at if s.grade_at is not None else NONE,
             s.bureau.at if s.bureau is not None else NONE, s.inspection.at if s.inspection is not None else NONE,
-            acc.at if acc is not None else NONE,
+            acc.at if acc is not None else NONE, self.seen_at[i],
         )
 
     # ------------------------------------------------------------ the end
@@ -290,6 +307,9 @@ class Runner:
                     result.add_history(state.clock or as_of, bid, engine.schedule_entry(state))
                     self.dirty.add(i)
             result.add_view(bid, state, engine.view(state, as_of))
+        if self.part is not None:
+            self.part.feeds = [[d, typ, *v] for (d, typ), v in self.feeds.items()]
+            self.part.after = dict(self.after)
         if self.part is not None and self.day is not None and as_of is not None:
             self.wakes.clear()
             self._close_last(as_of)

@@ -60,7 +60,8 @@ from numpy.typing import NDArray
 from monitor._errors import InputError
 from monitor._time import DAY, from_us, to_us
 
-__all__ = ["CHECKPOINT_END", "COLUMNS", "DUE_WHY", "FORMAT", "NONE", "TEXT_COLUMNS", "Days", "Snapshot", "write_manifest",
+__all__ = ["CHECKPOINT_END", "COLUMNS", "DUE_WHY", "FEEDS", "FORMAT", "NONE", "TEXT_COLUMNS", "VISITS", "Days",
+           "FeedCounts", "Snapshot", "write_manifest",
            "SnapshotLog", "SnapshotPart", "day_date", "day_number"]
 
 FORMAT = "monitor-snapshots/1"
@@ -82,7 +83,16 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("tier_since", "i8"), ("first_seen", "i8"),  # first_seen: the first loan profile applied
     ("profile_at", "i8"), ("grade_at", "i8"), ("bureau_at", "i8"), ("visit_at", "i8"),
     ("dpd_at", "i8"),  # the highest DPD is dpd + whole days since dpd_at while overdue (lower bound)
+    ("seen_at", "i8"),  # the borrower's first event (of any feed)
 )
+VISITS: tuple[tuple[str, str], ...] = (
+    ("borrower", "i4"), ("at", "i8"),
+    ("team", "i4"),  # code: the borrower's team (the visit's own before the loan profile)
+    ("outcome", "i1"),  # 0 normal, 1 concern, 2 deteriorated
+    ("due", "i4"),  # the due date in force just before the visit (local day), -1 none
+)
+FEEDS = ("loan_profile", "rating_change", "lawsuit", "bureau_report", "overdue", "inspection_completed",
+         "tier_override")
 TEXT_COLUMNS = ("segment", "industry", "branch", "team", "product", "mitigation", "name")
 DUE_WHY = ("first_visit", "inspection", "tier_raised", "cadence", "workout", "workout_ended")  # state.due_why
 CHECKPOINT_END = "as_of"
@@ -134,6 +144,11 @@ class SnapshotPart:
         self._files = {name: (directory / "changes" / f"{name}.bin").open("wb")
                        for name in ("day", "bidx", *_NAMES)}
         self._cur: dict[str, NDArray[Any]] = {name: np.zeros(0, dtype=dt) for name, dt in COLUMNS}
+        self._visits = {name: (directory / f"visits-{name}.bin").open("wb") for name, _ in VISITS}
+        self._visit_rows: list[tuple[int, int, int, int, int]] = []
+        self.visits = 0
+        self.feeds: list[list[Any]] = []  # [day, type, events, copies, newest]
+        self.after: dict[str, int] = {}
         self.rows = 0
         self._pending: list[tuple[int, int, tuple[Any, ...]]] = []
         self.checkpoints: list[tuple[int, int, str]] = []  # (day, instant described, directory label)
@@ -158,6 +173,18 @@ class SnapshotPart:
         self._pending.extend((day, i, rec) for i, rec in sorted(rows, key=lambda r: r[0]))
         if len(self._pending) >= 65_536:
             self._flush()
+
+    def visit(self, borrower: int, at: int, team: int, outcome: int, due: int) -> None:
+        """An inspection the engine applied (not a copy)."""
+        self._visit_rows.append((borrower, at, team, outcome, due))
+        if len(self._visit_rows) >= 65_536:
+            self._flush_visits()
+
+    def _flush_visits(self) -> None:
+        rows, self._visit_rows = self._visit_rows, []
+        for j, (name, dt) in enumerate(VISITS):
+            np.fromiter((r[j] for r in rows), dtype=dt, count=len(rows)).tofile(self._visits[name])
+        self.visits += len(rows)
 
     def _flush(self) -> None:
         rows = self._pending
@@ -199,7 +226,8 @@ class SnapshotPart:
 
     def close(self) -> dict[str, Any]:
         self._flush()
-        for fh in self._files.values():
+        self._flush_visits()
+        for fh in (*self._files.values(), *self._visits.values()):
             fh.close()
         width = max((len(i.encode()) for i in self.ids), default=1)
         np.array([i.encode() for i in self.ids], dtype=f"S{width}").tofile(self.dir / "ids.bin")
@@ -207,7 +235,8 @@ class SnapshotPart:
         (self.dir / "codes.json").write_text(json.dumps(codes, ensure_ascii=False, separators=(",", ":")),
                                             encoding="utf-8")
         return {"dir": self.dir.name, "borrowers": len(self.ids), "id_width": width, "rows": self.rows,
-                "checkpoints": [list(c) for c in self.checkpoints]}
+                "visits": self.visits, "checkpoints": [list(c) for c in self.checkpoints],
+                "feeds": sorted(self.feeds), "after_as_of": dict(sorted(self.after.items()))}
 
 
 def _fill(name: str) -> int:
@@ -259,6 +288,19 @@ class _Part:
     ids: NDArray[np.bytes_]
     remap: dict[str, NDArray[np.int32]]  # code -> global code, per text column
     offset: int = 0
+    visits: int = 0
+    feeds: list[list[Any]] | None = None
+    after: dict[str, int] | None = None
+
+
+@dataclass(slots=True)
+class FeedCounts:
+    """Events the engine applied per feed in some days (copies apart), and the newest up to the last day."""
+
+    events: dict[str, int]
+    copies: dict[str, int]
+    newest: dict[str, int]  # instant of the newest event up to the last day (of any day before too)
+    after_as_of: dict[str, int]  # events dated after the replay's as-of (not applied)
 
 
 class SnapshotLog:
@@ -285,7 +327,8 @@ class SnapshotLog:
             per_part_codes.append(codes)
             for c in TEXT_COLUMNS:
                 tables[c].update(codes[c])
-            parts.append(_Part(d, p["borrowers"], p["rows"], [tuple(x) for x in p["checkpoints"]], ids, {}))
+            parts.append(_Part(d, p["borrowers"], p["rows"], [tuple(x) for x in p["checkpoints"]], ids, {},
+                               visits=p.get("visits", 0), feeds=p.get("feeds", []), after=p.get("after_as_of", {})))
         self.codes: dict[str, list[str]] = {c: sorted(v) for c, v in tables.items()}
         index = {c: {t: i for i, t in enumerate(v)} for c, v in self.codes.items()}
         offset = 0
@@ -389,6 +432,40 @@ class SnapshotLog:
                                                           else self._dtypes[k])) for k, v in out.items()}
         o = np.lexsort((cols["borrower"], cols["day"]))
         return {k: v[o] for k, v in cols.items()}
+
+    def feeds(self, first_day: int, last_day: int) -> FeedCounts:
+        """Per feed (event type): events and copies dated in the days, and the newest up to ``last_day``."""
+        out = FeedCounts({f: 0 for f in FEEDS}, {f: 0 for f in FEEDS}, {}, {f: 0 for f in FEEDS})
+        for part in self._parts:
+            for day, typ, events, copies, newest in part.feeds or []:
+                if first_day <= day <= last_day:
+                    out.events[typ] = out.events.get(typ, 0) + events
+                    out.copies[typ] = out.copies.get(typ, 0) + copies
+                if day <= last_day and newest > out.newest.get(typ, NONE):
+                    out.newest[typ] = newest
+            for typ, n in (part.after or {}).items():
+                out.after_as_of[typ] = out.after_as_of.get(typ, 0) + n
+        return out
+
+    def visits(self, since: int, until: int) -> dict[str, NDArray[Any]]:
+        """The inspections the engine applied (copies not) with ``since <= at <= until``: columns of VISITS,
+        ``borrower`` as a position in id order and ``team`` in the merged code table, by instant."""
+        cols: dict[str, list[NDArray[Any]]] = {name: [] for name, _ in VISITS}
+        for part in self._parts:
+            if not part.visits:
+                continue
+            got = {name: np.fromfile(part.dir / f"visits-{name}.bin", dtype=dt) for name, dt in VISITS}
+            keep = (got["at"] >= since) & (got["at"] <= until)
+            for name, _ in VISITS:
+                v = got[name][keep]
+                if name == "borrower":
+                    v = self._rank[part.offset + v.astype(np.int64)]
+                elif name == "team":
+                    v = part.remap["team"][v]
+                cols[name].append(v)
+        out = {name: (np.concatenate(cols[name]) if cols[name] else np.zeros(0, dtype=dt)) for name, dt in VISITS}
+        o = np.lexsort((out["borrower"], out["at"]))
+        return {k: v[o] for k, v in out.items()}
 
     def month_ends(self, last: int | date, count: int) -> list[Snapshot]:
         """The records at the ends of ``count`` months, the month holding ``last`` (at ``last``) first."""

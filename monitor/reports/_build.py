@@ -7,7 +7,7 @@ import json
 import tomllib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -150,13 +150,22 @@ def build_report(
     # interpreter lock while they work, so the threads share the cores.
     with ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
             ThreadPoolExecutor(3, thread_name_prefix="reader") as readers:
-        digests = [pool.submit(sha256_file, p) for _, p in hashed]
+        line_counts: list[int] = []  # of the event files, against the replay's count
+        digests = [pool.submit(sha256_file, p, line_counts if role == "events" else None) for role, p in hashed]
         teams = Codes()
         borrowers = read_borrowers(paths["borrowers.jsonl"], teams)
         ids = IdIndex(borrowers.ids)
         rejects = read_rejects(paths["rejects.jsonl"])
-        event_teams = Codes()
-        events_read = readers.submit(read_events, event_paths, ids, rejects, event_teams, start, cut, replay_as_of)
+        snap_dir = rdir / "snapshots"
+        if not (snap_dir / "manifest.json").is_file():
+            raise InputError(f"{snap_dir}: no snapshots (written by monitor replay since the report reads the "
+                             "engine's records instead of the events): replay the events again")
+        log = SnapshotLog(snap_dir)
+        if log.n != ids.n or not bool(np.array_equal(log.ids, borrowers.ids.astype(log.ids.dtype))):
+            raise InputError(f"{snap_dir}: the snapshots are not of the borrowers in borrowers.jsonl")
+        cut_day = local_date(cut, policy.zone)
+        end_read = readers.submit(log.at, cut_day)
+        start_read = readers.submit(log.at, per.first - timedelta(days=1))
         sched_read = readers.submit(read_schedule, paths["schedule_history.jsonl"], ids, start, cut, teams, borrowers)
 
         def under_warning(a: Alerts) -> NDArray[np.bool_]:
@@ -175,13 +184,10 @@ def build_report(
         evidence_read = readers.submit(latest_evidence, paths["alerts.jsonl"], offsets[candidates],
                                        lengths[candidates])
         sched = sched_read.result()
-        ev = events_read.result()
+        end_snap = end_read.result()
+        ev = read_events(log, end_snap, summary, start, cut, replay_as_of)
         ev.use_teams(teams)
-        counts = summary.get("events", {})
-        if ev.lines != counts.get("read") or ev.skipped != counts.get("rejected"):
-            raise InputError(f"the event files hold {ev.lines} lines ({ev.skipped} rejected) but the replay read "
-                             f"{counts.get('read')} ({counts.get('rejected')} rejected): not the files it read")
-        state = build_state(borrowers, alerts, sched, ev, start, cut, policy)
+        state = build_state(borrowers, alerts, start_read.result(), end_snap, teams, log.codes["team"])
         ref_day = int(local_days(np.array([cut + 1], dtype=np.int64), policy.zone)[0])
         ctx = fig.Context(state=state, alerts=alerts, sched=sched, events=ev, policy=policy, period=per, cut=cut,
                           ref_day=ref_day, alerts_path=paths["alerts.jsonl"], name_texts=ev.names.values,
@@ -190,25 +196,14 @@ def build_report(
         edges = rat.comparison_instants(per, cut)
         months = rat.month_ends(per, cut)
         wanted = [edges["end"], edges["previous"], edges["year_ago"], *months]
-        snap_dir = rdir / "snapshots"
         current = None
-        if (snap_dir / "manifest.json").is_file():  # the engine's own records, written by monitor replay
-            log = SnapshotLog(snap_dir)
-            if log.n != ids.n or not bool(np.array_equal(log.ids, borrowers.ids.astype(log.ids.dtype))):
-                raise InputError(f"{snap_dir}: the snapshots are not of the borrowers in borrowers.jsonl")
-            by_day: dict[date, Any] = {}
-            for _, _, day in wanted:
-                if day not in by_day:
-                    by_day[day] = log.at(day)
-            snaps = [by_day[day] for _, _, day in wanted]
-            if cut == replay_as_of:
-                current = read_current_signals(snap_dir / "signals.jsonl")
-        else:  # replay outputs without snapshots (written by an older replay): the period's edges only,
-            # from the events and the period's alerts read above; no trend, no 同比
-            history = rat.tier_history(alerts, state.tier_end, start)
-            known = [w for w in wanted if w[0] >= start - 1]
-            made = dict(zip([w[0] for w in known], rat.snapshots(ev, history, ids.n, policy, known)))
-            snaps = [made.get(at) for at, _, _ in wanted]  # type: ignore[misc]
+        by_day: dict[date, Any] = {cut_day: end_snap}
+        for _, _, day in wanted:
+            if day not in by_day:
+                by_day[day] = log.at(day)
+        snaps = [by_day[day] for _, _, day in wanted]
+        if cut == replay_as_of:
+            current = read_current_signals(snap_dir / "signals.jsonl")
         end, previous, year_ago, month_snaps = snaps[0], snaps[1], snaps[2], snaps[3:]
         quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
                           ev.names.values, cut, feeds)
@@ -230,6 +225,12 @@ def build_report(
             data_health=fig.data_health(ctx, as_of_us, rejects, feeds),
         )
         inputs = []
+        for (role, p), fut in zip(hashed, digests):
+            sha, size = fut.result()
+        read = summary.get("events", {}).get("read")
+        if sum(line_counts) != read:
+            raise InputError(f"the event files hold {sum(line_counts)} lines but the replay read {read}: not the "
+                             "files it read")
         for (role, p), fut in zip(hashed, digests):
             sha, size = fut.result()
             inputs.append(InputFile(role=role, name=p.name, sha256=sha, bytes=size))

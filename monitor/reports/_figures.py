@@ -439,11 +439,7 @@ def _team_row(name: str, due: int, done: int, on_time: int, overdue: int, planne
 
 def data_health(ctx: Context, as_of_us: int, rejects: Sequence[Mapping[str, object]],
                 feeds: Mapping[str, FeedConfig]) -> DataHealth:
-    ev = ctx.events.period
-    typ, bidx, t, order = ev.col("typ", np.int8), ev.col("bidx", np.int32), ev.col("t"), ev.col("order")
-    keep = _dedupe(bidx, ev.col("eid", "S1"), t, order)
-    events = np.bincount(typ[keep].astype(np.int64), minlength=6)
-    dups = np.bincount(typ[~keep].astype(np.int64), minlength=6)
+    events, dups = ctx.events.feed_events, ctx.events.feed_copies  # as the engine applied them
     rows = []
     for k, name in enumerate(EVENT_TYPES):
         newest = int(ctx.events.newest[k])

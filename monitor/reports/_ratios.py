@@ -8,17 +8,15 @@ the same period a year earlier (同比) and the last twelve month ends (the
 trend); every ratio, the five-category migration and the new defaults come
 from them, never from another pass over the history.
 
-:func:`snapshots` builds them from what the report already read (the loan
-profiles, ratings and overdue accounts up to the end, the alerts from the
-trend's first month): each is a pass over those arrays, not over the files.
+The snapshots are the engine's own records, which ``monitor replay`` wrote at each
+day's end (:class:`monitor.snapshots.SnapshotLog`): nothing here derives a
+borrower's state from events.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,137 +24,22 @@ from numpy.typing import NDArray
 from monitor.events import GRADES
 from monitor.reports._events import EventData
 from monitor.reports._period import Period, _period_last, local_days, midnight_us
-from monitor.reports._replay import TIERS, Alerts
-from monitor.reports._state import CLASSES, DAY, State, _classes
+from monitor.reports._replay import TIERS
+from monitor.reports._state import CLASSES, DAY, State
+from monitor.snapshots import Snapshot
 from monitor.reports.model import (
     ClassMigration, DefaultRow, NewDefaults, PortfolioPoint, RatioPoint, RatioRow, Ratios, TierCounts, Trend,
 )
 from monitor.rules.policy import Policy
 
-__all__ = ["Snapshot", "TierHistory", "class_migration", "comparison_instants", "month_ends", "new_default_rows",
-           "new_defaults", "point", "ratios", "snapshots", "tier_history", "trend"]
+__all__ = ["Snapshot", "class_migration", "comparison_instants", "month_ends", "new_default_rows", "new_defaults",
+           "point", "ratios", "trend"]
 
 I64 = NDArray[np.int64]
 I8 = NDArray[np.int8]
 RATIO_KEYS = ("npl", "overdue", "special_mention", "watch_list")
 SUBSTANDARD = CLASSES.index("substandard")
 GRADE_D = 9
-
-
-@dataclass(slots=True)
-class Snapshot:
-    """Every borrower's record at the instant ``at``, the end of the local day ``day`` (the shape of
-    :class:`monitor.snapshots.Snapshot`, which the replay writes: columns by name)."""
-
-    day: int
-    at: int
-    cols: dict[str, NDArray[Any]]
-
-    @property
-    def present(self) -> NDArray[np.bool_]:
-        return np.asarray(self.cols["tier"] >= 0)
-
-    def dpd_now(self) -> I64:
-        return np.asarray(self.cols["dpd"], dtype=np.int64)
-
-
-@dataclass(slots=True)
-class TierHistory:
-    """Alerts from some instant ``since`` on (time order), and each borrower's tier before them."""
-
-    since: int
-    bidx: NDArray[np.int32]
-    to: I8
-    t: I64
-    before: I8  # the tier just before ``since`` (0 when unknown and normal)
-
-
-def tier_history(alerts: Alerts, tier_at_cut: I8, since: int) -> TierHistory:
-    """From alerts read from ``since`` up to the cut (``from_after_start`` relative to ``since``)."""
-    before = np.where(alerts.from_after_start >= 0, alerts.from_after_start, np.maximum(tier_at_cut, 0))
-    return TierHistory(since, alerts.bidx, alerts.to, alerts.t, before.astype(np.int8))
-
-
-def _last_upto(b: NDArray[np.int32], t: I64, at: int) -> NDArray[np.intp]:
-    """Rows (of arrays sorted by borrower, then time) of each borrower's last entry at or before ``at``."""
-    idx = np.flatnonzero(t <= at)
-    if idx.size == 0:
-        return idx
-    bs = b[idx]
-    return idx[np.r_[bs[1:] != bs[:-1], True]]
-
-
-class _Sorted:
-    """The history arrays sorted once by borrower and time."""
-
-    def __init__(self, ev: EventData, n: int) -> None:
-        pr = ev.profiles
-        o = np.lexsort((pr.col("order"), pr.col("t"), pr.col("bidx", np.int32)))
-        self.pb, self.pt = pr.col("bidx", np.int32)[o], pr.col("t")[o]
-        self.pc, self.pg = pr.col("cents")[o], pr.col("grade", np.int32)[o]
-        rt = ev.ratings
-        o = np.lexsort((rt.col("order"), rt.col("t"), rt.col("bidx", np.int32)))
-        self.rb, self.rt, self.rg = rt.col("bidx", np.int32)[o], rt.col("t")[o], rt.col("grade", np.int32)[o]
-        od = ev.overdue
-        acc = od.col("account", np.int32)
-        o = np.lexsort((od.col("order"), od.col("t"), acc, od.col("bidx", np.int32)))
-        self.ob, self.ot, self.od = od.col("bidx", np.int32)[o], od.col("t")[o], od.col("dpd")[o]
-        self.oa = acc[o]
-        self.n = n
-        first = np.r_[True, self.pb[1:] != self.pb[:-1]] if self.pb.size else np.zeros(0, bool)
-        self.first_t = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-        self.first_t[self.pb[first]] = self.pt[first]
-        self.first_g = np.full(n, -1, dtype=np.int32)
-        self.first_g[self.pb[first]] = self.pg[first]
-
-
-def _dpd_at(s: _Sorted, at: int) -> I64:
-    out = np.zeros(s.n, dtype=np.int64)
-    idx = np.flatnonzero(s.ot <= at)
-    if idx.size == 0:
-        return out
-    b, a = s.ob[idx], s.oa[idx]
-    last = idx[np.r_[(b[1:] != b[:-1]) | (a[1:] != a[:-1]), True]]
-    dpd = s.od[last]
-    now = np.where(dpd > 0, dpd + (at - s.ot[last]) // DAY, 0)
-    np.maximum.at(out, s.ob[last], now)
-    return out
-
-
-def _tier_at(h: TierHistory, at: int, n: int) -> I8:
-    tier = h.before.copy()
-    sel = np.flatnonzero(h.t <= at)
-    if sel.size:
-        b = h.bidx[sel]
-        # the alerts are in time order: the last write per borrower wins
-        tier[b] = h.to[sel]
-    return tier
-
-
-def snapshot(s: _Sorted, h: TierHistory, at: int, day: date, policy: Policy) -> Snapshot:
-    has = s.first_t <= at
-    cents = np.zeros(s.n, dtype=np.int64)
-    last = _last_upto(s.pb, s.pt, at)
-    cents[s.pb[last]] = s.pc[last]
-    grade = np.where(has, s.first_g, -1).astype(np.int32)
-    last = _last_upto(s.rb, s.rt, at)
-    grade[s.rb[last]] = s.rg[last]
-    dpd = np.where(has, _dpd_at(s, at), 0)
-    tier = np.where(has, _tier_at(h, at, s.n), -1).astype(np.int8)
-    cols = {"tier": tier, "exposure": np.where(has, cents, 0), "dpd": dpd, "grade": grade,
-            "cls": np.where(has, _classes(dpd, policy), -1).astype(np.int8)}
-    return Snapshot((day - date(1970, 1, 1)).days, at, cols)
-
-
-def snapshots(ev: EventData, h: TierHistory, n: int, policy: Policy,
-              instants: Sequence[tuple[int, str, date]]) -> list[Snapshot]:
-    """Snapshots from the events the report read (until the replay writes them: ``monitor.snapshots``)."""
-    s = _Sorted(ev, n)
-    seen: dict[int, Snapshot] = {}
-    for at, _, day in instants:
-        if at not in seen:
-            seen[at] = snapshot(s, h, at, day, policy)
-    return [seen[at] for at, _, _ in instants]
 
 
 # ------------------------------------------------------------------ instants

@@ -44,18 +44,33 @@ CHUNK_BYTES = 4 << 20  # large enough to spread numpy's per-call cost, small eno
 _QUOTE, _BSLASH, _COLON, _COMMA, _BRACE, _SPACE, _TAB = 34, 92, 58, 44, 125, 32, 9
 
 
-def sha256_file(path: Path) -> tuple[str, int]:
+def sha256_file(path: Path, lines: list[int] | None = None) -> tuple[str, int]:
     """SHA-256 and size of a file as stored (run it on a helper thread: ``hashlib`` releases the
-    interpreter lock, so hashing runs beside the parsing on another core)."""
+    interpreter lock, so hashing runs beside the parsing on another core). With ``lines``, the number of
+    lines of the (decompressed) text is appended to it."""
     digest = hashlib.sha256()
     size = 0
+    newlines = 0
+    last = b"\n"
     try:
         with path.open("rb") as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+            fh.seek(0)
             while block := fh.read(1 << 22):
                 digest.update(block)
                 size += len(block)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+                if lines is not None and not gz:
+                    newlines += block.count(b"\n")
+                    last = block[-1:]
+        if lines is not None:
+            if gz:
+                with _open(path) as text:
+                    while block := text.read(1 << 22):
+                        newlines += block.count(b"\n")
+                        last = block[-1:]
+            lines.append(newlines + (0 if last == b"\n" else 1))
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
     return digest.hexdigest(), size
 
 

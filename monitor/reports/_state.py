@@ -1,11 +1,10 @@
 """Every borrower at the start and at the end of the period, as arrays (one slot per borrower).
 
-The tier at an instant is the ``to_tier`` of the borrower's latest alert at or
-before it (normal before its first alert); the profile (segment, industry,
-branch, team, exposure) is the latest loan profile at or before it; the grade
-is the latest rating change, else the first profile's grade (as the engine
-keeps it); the minimum classification follows the highest days past due over
-the borrower's accounts, counted forward to the instant (as the engine does).
+From the engine's own records, which ``monitor replay`` wrote at each day's end
+(``monitor.snapshots``): the state at the start of the period is the record at the
+end of the day before it, the state at its end the record at the end of its last
+day (or at the replay's as-of). Nothing is derived here a second way: profile,
+grade, tier and classification floor are the engine's.
 """
 
 from __future__ import annotations
@@ -16,9 +15,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from monitor._errors import InputError
-from monitor.reports._events import EventData
-from monitor.reports._replay import TIERS, Alerts, Borrowers, Schedule
-from monitor.rules.policy import Policy
+from monitor.reports._ids import Codes
+from monitor.reports._replay import TIERS, Alerts, Borrowers
+from monitor.snapshots import NONE, Snapshot
 
 __all__ = ["CLASSES", "State", "build_state", "latest_rows"]
 
@@ -68,38 +67,6 @@ class State:
         return bytes(self.ids[i]).decode("utf-8")
 
 
-def _pick(values: NDArray[np.int64] | NDArray[np.int32], rows: I64, fill: int) -> I64:
-    out = np.full(rows.size, fill, dtype=np.int64)
-    has = rows >= 0
-    out[has] = values[rows[has]]
-    return out
-
-
-def _classification(ev: EventData, n: int, cut: int, policy: Policy) -> I64:
-    """The highest days past due of each borrower at ``cut`` (0 when none)."""
-    top = np.zeros(n, dtype=np.int64)
-    od = ev.overdue
-    bidx = od.col("bidx", np.int32)
-    if bidx.size == 0:
-        return top
-    t, order, acc, dpd = od.col("t"), od.col("order"), od.col("account", np.int32), od.col("dpd")
-    o = np.lexsort((order, t, acc, bidx))
-    key_b, key_a = bidx[o], acc[o]
-    edge = np.flatnonzero(np.r_[(key_b[1:] != key_b[:-1]) | (key_a[1:] != key_a[:-1]), True])
-    last = o[edge]
-    now = np.where(dpd[last] > 0, dpd[last] + (cut - t[last]) // DAY, 0)
-    np.maximum.at(top, bidx[last], now)
-    return top
-
-
-def _classes(dpd: I64, policy: Policy) -> I8:
-    c = policy.classification
-    out = np.zeros(dpd.size, dtype=np.int8)
-    for i, floor in enumerate((c.special_mention, c.substandard, c.doubtful, c.loss), start=1):
-        out[dpd >= floor] = i
-    return out
-
-
 def _check_history(alerts: Alerts, tier_start: I8) -> None:
     """The first alert of each borrower in the period must start from its tier at the start."""
     if alerts.bidx.size == 0:
@@ -132,52 +99,32 @@ def last_alerts(alerts: Alerts, n: int) -> tuple[I64, I64]:
     return off, length
 
 
-def build_state(b: Borrowers, alerts: Alerts, sched: Schedule, ev: EventData, start: int, cut: int,
-                policy: Policy) -> State:
-    ids = b.ids
-    n = int(ids.size)
-    pr = ev.profiles
-    pb, pt, po = pr.col("bidx", np.int32), pr.col("t"), pr.col("order")
-    first = latest_rows(pb, pt, po, n, first=True)
-    latest = latest_rows(pb, pt, po, n)
-    first_t = _pick(pt, first, np.iinfo(np.int64).max)
-    prof_end = first >= 0
-    prof_start = first_t < start
+def build_state(b: Borrowers, alerts: Alerts, start_snap: Snapshot, end: Snapshot, teams: Codes,
+                team_values: list[str]) -> State:
+    """The state at both edges of the period from the records at the end of the day before and of its last day.
 
-    rt = ev.ratings
-    rb = rt.col("bidx", np.int32)
-    last_rating = latest_rows(rb, rt.col("t"), rt.col("order"), n)
-    grade = np.where(last_rating >= 0, _pick(rt.col("grade", np.int32), last_rating, -1),
-                     _pick(pr.col("grade", np.int32), first, -1))
-
-    # the tier at an instant: from_tier of the first alert after it, else the tier at the replay's as-of
+    ``team_values``: the snapshots' team table (their codes are expressed in ``teams``, shared with the
+    schedule)."""
+    n = int(b.ids.size)
+    if end.tier.size != n:
+        raise InputError("the snapshots are not of the borrowers in borrowers.jsonl")
+    table = np.array([teams.code(v) for v in team_values] + [-1], dtype=np.int32)
+    prof_end = end.tier >= 0
+    prof_start = start_snap.tier >= 0
+    tier_end = end.tier.astype(np.int8)
+    tier_start = start_snap.tier.astype(np.int8)
     known = alerts.last_to >= 0
     if bool(np.any(alerts.last_to[known] != b.tier[known])):
         raise InputError("alerts.jsonl and borrowers.jsonl disagree on a borrower's tier (not the same replay)")
-    tier_start = np.where(alerts.from_after_start >= 0, alerts.from_after_start, b.tier)
-    tier_start = np.where(prof_start, np.maximum(tier_start, 0), -1).astype(np.int8)
-    tier_end = np.where(alerts.from_after_cut >= 0, alerts.from_after_cut, b.tier)
-    if bool(np.any((tier_end > 0) & ~prof_end)):
-        raise InputError("alerts.jsonl has alerts for a borrower without a loan profile in the events "
-                         "(the events are not the ones the replay read)")
-    tier_end = np.where(prof_end, np.maximum(tier_end, 0), -1).astype(np.int8)
     _check_history(alerts, tier_start)
-
-    due_end = sched.pre_due.copy()
-    if sched.bidx.size:
-        rows = latest_rows(sched.bidx, sched.t, np.arange(sched.bidx.size, dtype=np.int64), n)
-        has = rows >= 0
-        due_end[has] = sched.due[rows[has]]
-
-    mincls = np.where(prof_end, _classes(_classification(ev, n, cut, policy), policy), -1).astype(np.int8)
+    never = np.iinfo(np.int64).max
     return State(
-        n=n, ids=ids, prof_end=prof_end, prof_start=prof_start, first_profile_t=first_t,
-        cents=np.where(prof_end, _pick(pr.col("cents"), latest, 0), 0),
-        segment=_pick(pr.col("segment", np.int32), latest, -1).astype(np.int32),
-        industry=_pick(pr.col("industry", np.int32), latest, -1).astype(np.int32),
-        branch=_pick(pr.col("branch", np.int32), latest, -1).astype(np.int32),
-        team=_pick(pr.col("team", np.int32), latest, -1).astype(np.int32),
-        grade=grade.astype(np.int32), mincls=mincls, tier_end=tier_end, tier_start=tier_start,
-        due_end=due_end.astype(np.int32), name=_pick(pr.col("name", np.int32), latest, -1).astype(np.int32),
-        last_profile_t=_pick(pt, latest, np.iinfo(np.int64).max),
+        n=n, ids=b.ids, prof_end=prof_end, prof_start=prof_start,
+        first_profile_t=np.where(end.first_seen == NONE, never, end.first_seen),
+        cents=np.where(prof_end, end.exposure, 0).astype(np.int64),
+        segment=end.segment.astype(np.int32), industry=end.industry.astype(np.int32),
+        branch=end.branch.astype(np.int32), team=table[end.team].astype(np.int32),
+        grade=np.where(prof_end, end.grade, -1).astype(np.int32), mincls=np.where(prof_end, end.cls, -1).astype(np.int8),
+        tier_end=tier_end, tier_start=tier_start, due_end=np.where(prof_end, end.due, -1).astype(np.int32),
+        name=end.name.astype(np.int32), last_profile_t=np.where(end.profile_at == NONE, never, end.profile_at),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,7 @@ def test_replay_outputs_with_other_layouts_are_read_exactly(hand: tuple[Path, Pa
         (moved / name).write_text(text, encoding="utf-8")
     for name in ("rejects.jsonl", "summary.json"):
         (moved / name).write_bytes((out / name).read_bytes())
+    shutil.copytree(out / "snapshots", moved / "snapshots")  # the engine's records, read as they are
     plain = build_report(out, [events], policy_path=HAND, period="month", as_of="2025-03-31").model_dump()
     other = build_report(moved, [events], policy_path=HAND, period="month", as_of="2025-03-31").model_dump()
     for section in ("portfolio", "changes", "warning_list", "rules", "inspections", "data_health"):
@@ -112,7 +114,8 @@ def test_gzip_and_several_event_files_give_the_same_figures(hand: tuple[Path, Pa
     first, second = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl"
     first.write_bytes(gzip.compress(b"".join(lines[:15])))
     second.write_bytes(b"".join(lines[15:]))
-    write_outputs(replay([first, second], portfolio.POLICY), tmp_path / "replay")
+    write_outputs(replay([first, second], portfolio.POLICY, snapshots=tmp_path / "replay" / "snapshots"),
+                  tmp_path / "replay")
     split = build_report(tmp_path / "replay", [first, second], policy_path=HAND, period="month",
                          as_of="2025-03-31").model_dump()
     for section in ("portfolio", "changes", "warning_list", "rules", "inspections"):
