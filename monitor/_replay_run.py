@@ -77,6 +77,7 @@ class Runner:
         self.dirty: set[int] = set()
         self.wakes: list[tuple[int, int]] = []
         self.floors: list[tuple[int, int]] = []  # (instant a classification floor is crossed, borrower)
+        self.floor_at: dict[int, int] = {}  # borrower -> its entry in ``floors``
         self.pending: dict[int, tuple[object, ...]] = {}  # schedule key before a day-edge advance
         self.day: int | None = None  # the local day in progress
         self.edge = _FAR  # the first instant of the next day
@@ -117,6 +118,7 @@ class Runner:
         before = self.pending.pop(i, None)
         had_profile = state.profile is not None
         due_before = state.due
+        wake_before = state.wake
         try:
             step = self.engine.apply(state, event, t)
         except Exception as exc:  # noqa: BLE001 - one event never stops the replay: it is rejected
@@ -154,7 +156,7 @@ class Runner:
         changed = step.schedule_changed if before is None else self.engine.schedule_key(state) != before
         if changed:
             result.add_history(state.clock or t, event.borrower_id, self.engine.schedule_entry(state))
-        if state.wake is not None:
+        if state.wake is not None and state.wake != wake_before:  # one entry per wake-up, not per event
             heapq.heappush(self.wakes, (state.wake, i))
         if self.part is not None:
             self.dirty.add(i)
@@ -232,7 +234,9 @@ class Runner:
             self.dirty.add(i)
         floors = self.floors
         while floors and floors[0][0] <= at:
-            self.dirty.add(heapq.heappop(floors)[1])
+            _, i = heapq.heappop(floors)
+            self.floor_at.pop(i, None)
+            self.dirty.add(i)
         if self.part is None:
             self.dirty.clear()
             return
@@ -244,9 +248,10 @@ class Runner:
             if h != last[i]:
                 last[i] = h
                 rows.append((i, rec))
-            if rec[4]:  # overdue: the next floor crossing
+            if rec[4]:  # overdue: the next floor crossing (one heap entry per crossing)
                 nxt = self._next_floor(states[i], at)
-                if nxt is not None:
+                if nxt is not None and nxt != self.floor_at.get(i):
+                    self.floor_at[i] = nxt
                     heapq.heappush(floors, (nxt, i))
         self.dirty.clear()
         self.part.write_day(day, rows)

@@ -72,7 +72,7 @@ class EventRuns:
 class LineSpill:
     """Text lines (without a newline) sorted by a key of integers and strings; ties keep the order added."""
 
-    def __init__(self, directory: Path, name: str, limit: int = 64 << 20) -> None:
+    def __init__(self, directory: Path, name: str, limit: int = 32 << 20) -> None:
         self.dir = directory
         self.name = name
         self.limit = limit

@@ -199,7 +199,7 @@ OVERRIDES = [
 
 def test_replay_applies_tier_overrides_and_rejects_a_cap_without_approval(tmp_path):
     src = write(tmp_path / "in.jsonl", GOOD + OVERRIDES)
-    result = replay([src], default_policy())
+    result = replay([src], default_policy(), snapshots=tmp_path / "out" / "snapshots")
     assert result.applied == len(GOOD) + 3 and result.events_by_type["tier_override"] == 3
     (rej,) = result.rejects
     assert rej.line == len(GOOD) + 3 and rej.reason.startswith("approved_by: required to set a cap")
