@@ -204,17 +204,15 @@ def test_concentration_index_and_data_quality(month: Report) -> None:
     assert feeds["loan_profile"].status == "ok" and feeds["bureau_report"].status == "ok"
 
 
-def test_replay_outputs_without_snapshots_give_the_period_edges_only(history: tuple[Path, Path], month: Report,
-                                                                     tmp_path: Path) -> None:
-    """An older replay's outputs (no snapshots/): the same figures at the period's edges, no trend or 同比."""
+def test_replay_outputs_without_snapshots_are_refused(history: tuple[Path, Path], tmp_path: Path) -> None:
+    """An older replay's outputs (no snapshots/): the report never derives the borrowers a second way from the
+    events (issue 14); it says to replay again."""
     import shutil
+
+    from monitor._errors import InputError
 
     events, out = history
     bare = tmp_path / "bare"
     shutil.copytree(out, bare, ignore=shutil.ignore_patterns("snapshots"))
-    old = build_report(bare, [events], period="month", as_of=AS_OF)
-    assert old.ratios.year_ago is None and [m.label for m in old.trend.months] == ["2026-10", "2026-11"]
-    assert [r.model_dump(exclude={"yoy_count", "yoy_exposure"}) for r in old.ratios.rows] == [
-        r.model_dump(exclude={"yoy_count", "yoy_exposure"}) for r in month.ratios.rows]
-    assert old.changes.class_migration == month.changes.class_migration
-    assert old.new_defaults.rows == month.new_defaults.rows
+    with pytest.raises(InputError, match="no snapshots .*replay the events again"):
+        build_report(bare, [events], period="month", as_of=AS_OF)
