@@ -293,6 +293,9 @@ def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int
     order one process gives, so the bytes do not depend on it. Raises ``InputError`` for an unreadable
     file."""
     started = time.perf_counter()
+    for p in paths:  # before anything is written
+        if str(p) != "-" and not Path(p).is_file():
+            raise InputError(f"{p}: no such file")
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".replay-", dir=out))
     snapshots = out / "snapshots"
