@@ -51,6 +51,7 @@ boundary after the last event):
 from __future__ import annotations
 
 import gc
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -251,15 +252,6 @@ def _end_of(b: _Borrower, end: int) -> int:
     return min(end, b.exit) if b.exit is not None else end
 
 
-def _dpd_at(rows: list[tuple[int, int]], m: int) -> int:
-    dpd = 0
-    for t, d in rows:
-        if t > m:
-            break
-        dpd = d + (m - t) // DAY if d > 0 else 0
-    return dpd
-
-
 def _defaults_and_stocks(people: dict[str, _Borrower], bounds: list[int]) -> list[Measured]:
     h0, h1 = bounds[0], bounds[-1]
     n_def, risk = 0, 0.0
@@ -272,24 +264,45 @@ def _defaults_and_stocks(people: dict[str, _Borrower], bounds: list[int]) -> lis
             stop = b.default
         risk += max(0, stop - b.first)
     rate = n_def / (risk / YEAR) if risk else None
+    # month ends (the horizon's own end: its last instant), then per borrower its worst DPD at each
+    ends = [min(m, h1 - 1) for m in bounds[1:]]
+    k = len(ends)
+    present = [0] * (k + 1)
+    at90 = [0] * k
+    at1 = [0] * k
+    for b in people.values():
+        if b.first is None:
+            continue
+        lo = bisect_left(ends, b.first)
+        hi = bisect_left(ends, b.exit) if b.exit is not None else k
+        if lo >= hi:
+            continue
+        present[lo] += 1
+        present[hi] -= 1
+        worst: dict[int, int] = {}
+        for rows in b.accounts.values():
+            for (t, d), nxt in zip(rows, [*rows[1:], None]):
+                if d <= 0:
+                    continue
+                j = max(bisect_left(ends, t), lo)
+                stop = min(bisect_left(ends, nxt[0]) if nxt is not None else k, hi)
+                for i in range(j, stop):
+                    dpd = d + (ends[i] - t) // DAY
+                    if dpd > worst.get(i, 0):
+                        worst[i] = dpd
+        for i, dpd in worst.items():
+            if dpd >= 90:
+                at90[i] += 1
+            else:
+                at1[i] += 1
     s90, s189 = [], []
-    for k, m in enumerate(bounds[1:], start=1):
-        if m >= h1:  # the horizon's end: nothing after it is known
-            m = h1 - 1
-        present = a90 = a189 = 0
-        for b in people.values():
-            if b.first is None or b.first > m or (b.exit is not None and b.exit <= m):
-                continue
-            present += 1
-            worst = max((_dpd_at(rows, m) for rows in b.accounts.values()), default=0)
-            if worst >= 90:
-                a90 += 1
-            elif worst > 0:
-                a189 += 1
-        if present:
-            s189.append(a189 / present)
-            if k >= 12:
-                s90.append(a90 / present)
+    running = 0
+    for i in range(k):
+        running += present[i]
+        if running:
+            s189.append(at1[i] / running)
+            if i >= 11:  # the 12th month end on
+                s90.append(at90[i] / running)
     years = risk / YEAR
     return [
         Measured(_band("default_rate"), rate, f"{n_def} defaults over {years:,.0f} borrower-years at risk"),

@@ -220,7 +220,7 @@ def calibration(events: tuple[str, ...], policy_path: str | None, start: str | N
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--borrowers", type=click.IntRange(1, 1_000_000), default=2000, show_default=True)
-@click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True)
+@click.option("--months", type=click.IntRange(1, 120), default=24, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
 def demo(directory: Path | None, borrowers: int, months: int, seed: int) -> None:
     """Simulate a portfolio, replay it and show where the outputs are. Needs no server."""

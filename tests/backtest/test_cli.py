@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def sim(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     d = tmp_path_factory.mktemp("sim")
     events = d / "events.jsonl"
-    write_simulation(simulate(400, 15, 5, duplicates=0.01, malformed=0.01), events)
+    write_simulation(simulate(800, 15, 5, duplicates=0.01, malformed=0.01), events)  # ~2 % defaults a year
     return events, outcomes_path(events), policy_variant(d, "lower-dpd", LOWER_DPD)
 
 
