@@ -41,9 +41,11 @@ boundary after the last event):
 - *inspections*: each ``inspection_completed`` against the due date in force
   just before it (``Engine.schedule_entry`` after ``Engine.advance`` to the
   instant before the visit). A *response* visit is the first visit after the
-  effective tier rose (unless the due date in force had already passed then:
-  that visit was late before the rise); a *routine* one any other visit with
-  a due date. The
+  effective tier rose or the engine set a response deadline (reason
+  ``tier_raised``, or ``workout_ended`` at a tier above normal), unless the
+  due date in force had already passed then (that visit was late before);
+  a *routine* one any other visit with a due date. Visits while the
+  schedule shows no due date (workout) are counted apart. The
   first visit of a borrower whose first due date had already passed when its
   profile arrived (the book going live) is counted apart as *onboarding*.
 """
@@ -61,6 +63,7 @@ from monitor._time import DAY, local_date, to_us
 from monitor.engine import Engine
 from monitor.events import Event, InspectionCompleted, LoanProfile, Overdue, RatingChange
 from monitor.jsonl import iter_lines
+from monitor.outputs import ScheduleEntry
 from monitor.rules.policy import LEVEL_NAMES, Policy
 
 __all__ = ["BANDS", "Band", "Measured", "format_table", "measure"]
@@ -432,7 +435,7 @@ def _inspections(per_borrower: dict[str, list[tuple[int, Event]]], policy: Polic
                 if step.schedule_changed:
                     entry = engine.schedule_entry(state)
                     rank = _RANK[entry.tier]
-                    response |= _rose(rank, tier, entry.next_visit_due, t - 1, zone)
+                    response |= _rose(rank, tier, entry, t - 1, zone)
                     tier = rank
                 if isinstance(e, InspectionCompleted):
                     due = engine.schedule_entry(state).next_visit_due
@@ -464,7 +467,7 @@ def _inspections(per_borrower: dict[str, list[tuple[int, Event]]], policy: Polic
                 elif step.schedule_changed:
                     entry = engine.schedule_entry(state)
                     rank = _RANK[entry.tier]
-                    response |= _rose(rank, tier, entry.next_visit_due, t, zone)
+                    response |= _rose(rank, tier, entry, t, zone)
                     tier = rank
     finally:
         if was:
@@ -481,9 +484,14 @@ def _inspections(per_borrower: dict[str, list[tuple[int, Event]]], policy: Polic
     ]
 
 
-def _rose(rank: int, before: int, due: date | None, t: int, zone) -> bool:  # noqa: ANN001 - a ZoneInfo
-    """A tier rise that calls for a response visit: the due date it leaves has not passed yet."""
-    return rank > before and due is not None and due >= local_date(t, zone)
+def _rose(rank: int, before: int, entry: ScheduleEntry, t: int, zone) -> bool:  # noqa: ANN001 - a ZoneInfo
+    """A change that calls for a response visit (a tier rise, or a due date the engine set as a
+    response deadline), unless the due date it leaves has already passed."""
+    due = entry.next_visit_due
+    if due is None or due < local_date(t, zone):
+        return False
+    return rank > before or entry.reason == "tier_raised" or (
+        entry.reason == "workout_ended" and entry.tier != "normal")
 
 
 def format_table(measured: Sequence[Measured]) -> str:

@@ -6,9 +6,10 @@ in time order, through its public surface only (``apply``, ``advance``,
 ``schedule_entry`` and the documented ``state.wake``, the instant of the next
 time-driven change), and a visit is made for each due date the schedule shows:
 
-- a *response* visit (the due date in force since the effective tier last
-  rose, unless that date had already passed) always by its due date, on a
-  day drawn evenly from the days left;
+- a *response* visit (a due date the engine set as a response deadline, or
+  any due date in force after the effective tier rose, unless it had
+  already passed) always by its due date, on a day drawn evenly from the
+  days left;
 - a *routine* visit (first check after disbursement, the interval after a
   visit) by its due date in ``1 - LATE_SHARE`` of cases, in the
   ``LEAD_DAYS`` days before it, else late by 1-``MAX_LATE_DAYS`` days;
@@ -19,7 +20,7 @@ time-driven change), and a visit is made for each due date the schedule shows:
 Visits are made on weekdays (Monday-Friday) between 09:00 and 17:00 when the
 plan allows it. When the due date moves (a tier rise pulls it forward, a
 hand-over to workout removes it) the plan is drawn again; a borrower with no
-due date (in workout, or gone) is not visited. The visit's outcome follows the
+due date (handed over to workout, or gone) is not visited. The visit's outcome follows the
 borrower's hidden stress (and grade D: deteriorated). Each borrower draws from
 its own random stream, so the result does not depend on the order borrowers
 are run in.
@@ -44,9 +45,11 @@ from monitor.events import (
     Overdue,
     RatingChange,
 )
+from monitor.outputs import ScheduleEntry
 from monitor.rules.policy import LEVEL_NAMES, Policy
 
-__all__ = ["INSPECTION_COLUMNS", "ONBOARDING", "RESPONSE", "ROUTINE", "inspections", "inspector_name"]
+__all__ = ["INSPECTION_COLUMNS", "ONBOARDING", "RESPONSE", "ROUTINE", "inspections", "inspector_name",
+           "is_response"]
 
 # Band "inspections follow the engine's due dates: about 90 % done by the due date, the rest
 # late by 1-30 days; a response visit within the response deadline".
@@ -113,6 +116,12 @@ class _Builder:
             claim_amount=c["claim"][row], court=self.courts[c["court"][row]]))
 
 
+def is_response(entry: ScheduleEntry) -> bool:
+    """A due date set by a response deadline: a rise of the effective tier, or a return from workout
+    at a tier above normal (the engine's reason codes)."""
+    return entry.reason == "tier_raised" or (entry.reason == "workout_ended" and entry.tier != "normal")
+
+
 def _day(d: date) -> int:
     return d.toordinal() - _EPOCH_ORD
 
@@ -137,16 +146,17 @@ class _Planner:
     def visited(self) -> None:
         self.due, self.at, self.response = None, _NEVER, False
 
-    def update(self, due: date | None, tier: str, now: int, first: bool) -> None:
+    def update(self, entry: ScheduleEntry, now: int, first: bool) -> None:
         """The schedule changed at local second ``now`` (``first``: the first profile): keep or redraw."""
-        rank = _RANK[tier]
+        rank = _RANK[entry.tier]
         rose, self.tier = rank > self.tier and not first, rank
-        if due is None:
+        due = entry.next_visit_due
+        if due is None or entry.workout:
             self.due, self.at = None, _NEVER
             return
         day = _day(due)
         today = now // sm.DAY
-        if rose and day >= today:  # a rise while the visit is already overdue changes nothing
+        if (rose or is_response(entry)) and day >= today:  # already overdue: a rise changes nothing
             self.response = True
         if day == self.due and not (self.response and self.at // sm.DAY > day):
             if self.response:
@@ -276,7 +286,7 @@ def _visits(p: sm.Portfolio, policy: Policy, seed: int, ids: list[str], courts: 
                 state = step.state
                 if step.schedule_changed:
                     entry = engine.schedule_entry(state)
-                    plan.update(entry.next_visit_due, entry.tier, tw, False)
+                    plan.update(entry, tw, False)
                 continue
             if tv < te:
                 s = _stress(tv, onset[bi], ramp[bi], peak[bi], recover[bi], recover_len[bi])
@@ -292,7 +302,7 @@ def _visits(p: sm.Portfolio, policy: Policy, seed: int, ids: list[str], courts: 
                 state = step.state
                 entry = engine.schedule_entry(state)
                 plan.visited()  # whatever is due now is a new plan
-                plan.update(entry.next_visit_due, entry.tier, tv, False)
+                plan.update(entry, tv, False)
                 continue
             if te == _NEVER:
                 break
@@ -305,7 +315,7 @@ def _visits(p: sm.Portfolio, policy: Policy, seed: int, ids: list[str], courts: 
                 grade = profile_grade[r]
             if step.schedule_changed:
                 entry = engine.schedule_entry(state)
-                plan.update(entry.next_visit_due, entry.tier, te, first and k == 0)
+                plan.update(entry, te, first and k == 0)
             if k == 0:
                 first = False
             i += 1
