@@ -141,7 +141,7 @@ def test_uvicorns_colour_codes_do_not_reach_the_log(captured):
 
 
 def test_dead_letters_are_logged_with_where_they_are_and_no_personal_data(captured):
-    from monitor.metrics import WorkerMetrics
+    from monitor.agents.metrics import WorkerMetrics
 
     topics = Topics("t.")
     runtime = Runtime(Engine(default_policy()), topics, clock="wall", partitions=1, get_state=lambda bid: None)

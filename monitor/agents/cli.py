@@ -101,29 +101,24 @@ def _wait_and_check(settings: Settings) -> None:
 
 
 def prepare_data_dir(settings: Settings) -> bool:
-    """Make the data dir ready; after an unclean stop, empty it so the tables are rebuilt.
+    """Make the data dir ready; True when the last run stopped cleanly (it wrote the mark then).
 
-    A worker killed mid-write can leave a RocksDB store whose recorded changelog offset is
-    ahead of the values it kept; Faust would then skip part of the changelog. The changelog
-    topic holds everything, so the local store is rebuilt from it instead. Returns True when
-    the directory was emptied.
+    The local RocksDB store is kept after an unclean stop too: every borrower's value and the changelog
+    offset it was written at go to the store in one write batch (see checkpoint.py), so the store never
+    holds an offset ahead of its values and recovery reads the changelog on from it. The mark only tells
+    the log (and an operator) how the last run ended.
     """
     import logging
-    import shutil
 
     data = settings.data_dir
     data.mkdir(parents=True, exist_ok=True)
     mark = data / CLEAN_MARK
-    leftovers = [p for p in data.iterdir() if p.name != CLEAN_MARK]
-    wiped = False
-    if leftovers and not mark.exists() and settings.store == "rocksdb://":
-        logging.getLogger("monitor.worker").warning(
-            "the last run did not stop cleanly: rebuilding the local tables from the changelog")
-        for p in leftovers:
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-        wiped = True
+    clean = mark.exists()
+    if not clean and any(p.name != CLEAN_MARK for p in data.iterdir()):
+        logging.getLogger("monitor.worker").info(
+            "the last run did not stop cleanly; the local tables are kept and brought up to date from the changelog")
     mark.unlink(missing_ok=True)  # written again only by a clean stop
-    return wiped
+    return clean
 
 
 @click.group()

@@ -10,7 +10,7 @@ file Prometheus names as ``credentials_file``); the probes never do.
 
 :func:`install_ops` registers, on the Faust app's own web server (``settings.web_port``):
 
-* ``/metrics``: the worker's :class:`~monitor.metrics.WorkerMetrics` registry in Prometheus' text format;
+* ``/metrics``: the worker's :class:`~monitor.agents.metrics.WorkerMetrics` registry in Prometheus' text format;
 * ``/healthz``: 200 while the event loop runs (the handler itself runs on it);
 * ``/readyz``: 200 once the assigned partitions are recovered and the broker answers, else 503 with a
   JSON body naming what is missing.
@@ -44,7 +44,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from monitor.buildinfo import register_process_metrics
-from monitor.metrics import BATCH_BUCKETS, CONTENT_TYPE, WorkerMetrics
+from monitor.agents.metrics import BATCH_BUCKETS, CONTENT_TYPE, WorkerMetrics
 
 __all__ = ["OPS_PATHS", "Ops", "OpsSensor", "Readiness", "install_ops", "read_token", "web_options"]
 
@@ -253,17 +253,16 @@ class Ops:
 
     async def poll(self) -> None:
         """Ask the broker for end offsets; publish consumer lag, recovery progress and buffered events."""
-        app = self.app
+        port = self.shell.port  # Faust's and the consumer's internals are reached only through it
         try:
             self.metrics.buffered.set(self.shell.runtime.buffered())
-            recovery = app.tables.recovery
-            if recovery.in_recovery:
-                self.metrics.on_recovery_progress(recovery.active_remaining_total())
+            remaining = port.recovery_remaining()
+            if remaining is not None:
+                self.metrics.on_recovery_progress(remaining)
         except Exception as exc:  # noqa: BLE001 - a metric must never take the worker down
             log.debug("runtime figures unavailable: %s", exc)
         try:
-            consumer = app.consumer
-            assigned = sorted(tp for tp in consumer.assignment() if tp.topic in self._watched)
+            assigned = sorted(tp for tp in port.assignment() if tp.topic in self._watched)
         except Exception as exc:  # noqa: BLE001 - e.g. the consumer has not started yet
             self.readiness.broker_error = f"consumer not ready: {exc.__class__.__name__}"
             return
@@ -271,7 +270,7 @@ class Ops:
         probe = assigned or [_tp(self._probe_topic, 0)]
         asked = time.perf_counter()
         try:
-            ends = await asyncio.wait_for(consumer.highwaters(*probe), timeout=self.broker_timeout)
+            ends = await asyncio.wait_for(port.end_offsets(probe), timeout=self.broker_timeout)
         except Exception as exc:  # noqa: BLE001 - timeouts, connection errors: the broker is not reachable
             self.readiness.broker_error = f"{exc.__class__.__name__}: {exc}"[:300]
             self.broker_up.set(0)
@@ -283,12 +282,11 @@ class Ops:
         self.broker_seconds.set(time.perf_counter() - asked)
         self.readiness.broker_ok_at = self.readiness.clock()
         self.readiness.broker_error = None
-        committed = dict(getattr(consumer, "_committed_offset", None) or {})  # faust's record of commits
+        committed = port.last_committed()
         never = [tp for tp in assigned if committed.get(tp) is None]
         if never:  # nothing committed yet: the group starts at the earliest offset (auto_offset_reset)
             try:
-                committed.update(await asyncio.wait_for(consumer.earliest_offsets(*never),
-                                                        timeout=self.broker_timeout))
+                committed.update(await asyncio.wait_for(port.first_offsets(never), timeout=self.broker_timeout))
             except Exception as exc:  # noqa: BLE001 - the lag of those partitions stays unknown this time
                 log.warning("earliest offsets unavailable: %s", exc)
         lags: dict[tuple[str, int], int] = {}

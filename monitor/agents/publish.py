@@ -1,27 +1,19 @@
-"""Publishing: records as one Kafka record batch per topic-partition, and the table's state writes.
+"""Publishing: records as one Kafka record batch per topic-partition.
 
 aiokafka's ``send`` makes a future and, on delivery, a ``RecordMetadata`` for every
 record; for a worker that publishes a few records per input event that costs as much
 as deciding them. :class:`RecordBatches` fills aiokafka's own ``BatchBuilder`` per
-topic-partition (``create_batch``) and submits each with ``send_batch``: the same
-records, in the same order per partition, one future per batch. :func:`write_states`
-writes borrower states to the Faust table's store and their changelog records that way.
+topic-partition (its public ``create_batch``) and submits each with ``send_batch``: the
+same records, in the same order per partition, one future per batch. The worker's
+outputs and the table's changelog records go out that way (see checkpoint.py).
 """
 
 from __future__ import annotations
 
-import time
-import weakref
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from faust.streams import _current_event
-from faust.types import TP
-
-from monitor.topics import partition_for
-
-__all__ = ["Delivery", "RecordBatches", "wait_all", "write_states"]
+__all__ = ["Delivery", "RecordBatches", "wait_all"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,51 +72,3 @@ async def wait_all(futures: list[Any]) -> list[Any]:
     for fut in futures:
         results.append(fut.result() if fut.done() else await fut)
     return results
-
-
-class _PartitionContext:
-    """Stands in for the current event so that a table write outside an event lands in the
-    store's partition of its key (the RocksDB store files a write under the current event's
-    partition)."""
-
-    __slots__ = ("message", "__weakref__")
-
-    class _Msg:
-        __slots__ = ("partition", "topic", "timestamp")
-
-        def __init__(self, partition: int, topic: str) -> None:
-            self.partition = partition
-            self.topic = topic
-            self.timestamp = time.time()
-
-    def __init__(self, partition: int, topic: str) -> None:
-        self.message = self._Msg(partition, topic)
-
-
-async def write_states(store: Any, producer: Any, changelog: str, partitions: int,
-                       states: Mapping[str, bytes]) -> None:
-    """Write states to a Faust table: what its ``__setitem__`` does (the store, a changelog record in
-    the key's partition, the store's persisted changelog offset once the broker has the record),
-    without its per-write message machinery, and returning only once the broker has every record:
-    the caller commits the input offsets after that, so that a crash never leaves a committed input
-    whose state is missing from the changelog. ``partitions`` is the table's (and changelog's)."""
-    batches = RecordBatches(producer)
-    for bid, blob in states.items():
-        partition = partition_for(bid, partitions)
-        key = bid.encode()
-        batches.add(changelog, partition, key, blob)
-        context = _PartitionContext(partition, changelog)  # held here while writing: only weakly referenced
-        token = _current_event.set(weakref.ref(context))
-        try:
-            store[key] = blob
-        finally:
-            _current_event.reset(token)
-    deliveries = await batches.send()
-    await wait_all([d.future for d in deliveries])
-    highest: dict[TP, int] = {}
-    for d in deliveries:
-        tp = TP(d.topic, d.partition)
-        highest[tp] = max(highest.get(tp, -1), d.last_offset())
-    for tp, offset in highest.items():
-        # what Faust's Table._on_changelog_sent keeps: recovery reads the changelog from there
-        store.set_persisted_offset(tp, offset)

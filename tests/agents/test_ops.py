@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.agents.app import create_app
 from monitor.agents.ops import Readiness, install_ops
-from monitor.metrics import WorkerMetrics
+from monitor.agents.metrics import WorkerMetrics
 from monitor.settings import Settings
 
 

@@ -33,7 +33,7 @@ async def _client(app):
 def test_only_the_three_operations_paths_answer(tmp_path: Path):
     app, shell = _app(tmp_path)
     # a borrower's state in the table, as a worker holds it
-    shell.table.data[b"B000001"] = b'{"borrower_id": "B000001", "exposure": 1200000}'
+    shell.port.write(0, {b"B000001": b'{"borrower_id": "B000001", "exposure": 1200000}'}, 0)
 
     async def go() -> None:
         async with await _client(app) as client:

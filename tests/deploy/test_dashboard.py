@@ -41,7 +41,7 @@ def _panel_exprs() -> list[tuple[str, str]]:
 
 
 def _worker_samples() -> set[str]:
-    from tests.test_metrics import World, _msg
+    from tests.agents.test_metrics import World, _msg
 
     w = World()
     w.batch([_msg(profile(T0, "B1", eid="p1"), 0), _msg(overdue(T0 + timedelta(seconds=1), 95, bid="B1"), 0),

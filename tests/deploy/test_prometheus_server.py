@@ -21,7 +21,7 @@ from prometheus_client import start_http_server
 
 from tests.deploy.promql import DASHBOARD, PROM, REQUIRED, metric_names
 from tests.factories import T0, overdue, profile
-from tests.test_metrics import World, _msg
+from tests.agents.test_metrics import World, _msg
 
 DESK_ONLY = {"monitor_cases_open", "monitor_visits_due_today", "monitor_visits_overdue", "monitor_visits_planned",
              "monitor_http_requests_total", "monitor_http_request_duration_seconds_bucket",

@@ -587,3 +587,29 @@ def test_poison_messages_mid_stream_are_dead_lettered_and_the_rest_equals_replay
         assert w.alive()
     finally:
         w.terminate()
+
+
+def test_a_fetch_made_before_a_rebalance_is_dropped_and_the_outcome_stays_exact(broker, names, portfolio, tmp_path):
+    """Issue 15: the consumer group generation guard of Faust's getmany, restored in the worker's own
+    fetch loop. Worker a holds each fetch for a second and a half before handing it on
+    (MONITOR_DEBUG_FETCH_PAUSE), so that worker b joining makes the group rebalance while a fetch is in
+    hand: that fetch belongs to the previous generation and is dropped (the new owners read those
+    partitions from their committed offsets). The two workers still decide exactly what replay does."""
+    path, result = portfolio
+    base = settings_env(broker, names, tmp_path / "a", MONITOR_BATCH_SIZE="1000")
+    create_topics(_settings(base))
+    _produce(base, path)
+    topic = Topics(names.prefix).alerts
+    a = Worker({**base, "MONITOR_DEBUG_FETCH_PAUSE": "1.5"}, tmp_path / "a.log").start()
+    b = Worker({**base, "MONITOR_DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log")
+    try:
+        wait_for(lambda: len(alerts_by_id(broker.bootstrap, topic)[0]) > 0, 120, "a's first alerts")
+        b.start()
+        wait_for(lambda: "dropped a fetch of consumer group generation" in a.log.read_text(errors="replace"), 120,
+                 "a to drop the fetch it held across the rebalance")
+        _wait_all_alerts(broker, names, result, [a, b], timeout=300)
+        _check_final(broker, names, result)
+        assert _dead_letters(broker, names) == []
+    finally:
+        a.terminate()
+        b.terminate()

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor._time import to_us
 from monitor.agents.runtime import Message, Runtime, StepResult, partition_for
 from monitor.engine import Engine
-from monitor.metrics import LAG_BUCKETS, REJECT_REASONS, WorkerMetrics, reject_reason
+from monitor.agents.metrics import LAG_BUCKETS, REJECT_REASONS, WorkerMetrics, reject_reason
 from monitor.rules.loader import default_policy
 from monitor.rules.policy import LEVEL_NAMES
 from monitor.topics import FEEDS, Topics
