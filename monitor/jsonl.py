@@ -1,17 +1,30 @@
-"""Reading event files: JSONL, optionally gzip-compressed, or standard input."""
+"""Event files, the contract's file form: JSONL, optionally gzip-compressed, or standard input.
+
+:func:`iter_lines` reads the lines; :func:`parse_lines` judges each with the event contract and keeps
+the valid events, and a :class:`Reject` (file, line, reason, text) for every other line. The offline
+replay, the backtest and ``monitor produce`` read event files through it alike.
+"""
 
 from __future__ import annotations
 
 import gzip
+import json
 import sys
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from monitor._errors import InputError
+from pydantic import ValidationError
 
-__all__ = ["iter_lines", "MAX_LINE_BYTES"]
+from monitor._errors import InputError
+from monitor._time import to_us
+from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
+
+__all__ = ["MAX_LINE_BYTES", "Reject", "iter_lines", "parse_lines", "reject_text"]
 
 MAX_LINE_BYTES = 1_048_576  # a longer line is rejected, not parsed
+_MAX_REJECT_TEXT = 65_536
 
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
@@ -38,3 +51,59 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
                 stream.close()
     except (OSError, EOFError) as exc:
         raise InputError(f"{name}: cannot read: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    source: str
+    line: int
+    reason: str
+    text: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"source": self.source, "line": self.line, "reason": self.reason, "text": self.text},
+            ensure_ascii=False, sort_keys=True,
+        )
+
+
+
+
+def reject_text(raw: bytes) -> str:
+    """A rejected line's text as a reject shows it (decoded leniently, bounded)."""
+    text = raw.decode("utf-8", errors="replace")
+    if len(text) > _MAX_REJECT_TEXT:
+        return text[:_MAX_REJECT_TEXT] + f"… [{len(text)} characters in all]"
+    return text
+
+
+def parse_lines(
+    source: str, lines: Iterable[tuple[int, bytes]], rejects: list[Reject], raws: list[bytes] | None = None,
+    numbers: array[int] | None = None,
+) -> list[tuple[int, Event]]:
+    """Validate lines; return (instant, event) pairs and append rejects for the bad ones.
+
+    With ``raws``, the original bytes of each valid line are appended to it, aligned with the result;
+    with ``numbers``, their line numbers.
+    """
+    validate = EVENT_ADAPTER.validate_json
+    out: list[tuple[int, Event]] = []
+    append = out.append
+    for number, raw in lines:
+        if len(raw) > MAX_LINE_BYTES:
+            rejects.append(Reject(source, number, f"line longer than {MAX_LINE_BYTES} bytes", reject_text(raw)))
+            continue
+        if not raw.strip():
+            rejects.append(Reject(source, number, "empty line", ""))
+            continue
+        try:
+            event = validate(raw)
+        except ValidationError as exc:
+            rejects.append(Reject(source, number, describe_validation_error(exc), reject_text(raw)))
+            continue
+        append((to_us(event.occurred_at), event))
+        if raws is not None:
+            raws.append(raw)
+        if numbers is not None:
+            numbers.append(number)
+    return out

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor._time import iso
-from monitor.jsonl import iter_lines
-from monitor.replay import Reject, parse_lines
+from monitor.jsonl import Reject, iter_lines, parse_lines
 from monitor.settings import Settings
 from monitor.topics import Topics
 

@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 
-from monitor._time import iso, to_us
+from monitor._time import iso
 from monitor._replay_run import CONFLICT_REASON, Runner
 from monitor.engine import Engine
-from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
-from monitor.jsonl import MAX_LINE_BYTES, iter_lines
+from monitor.events import Event
+from monitor.jsonl import Reject, iter_lines, parse_lines
+from monitor.jsonl import reject_text as _reject_text
 from monitor.outputs import Alert, BorrowerView, ScheduleEntry
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.snapshots import SnapshotPart, write_manifest
@@ -36,22 +36,6 @@ from monitor.state import BorrowerState
 
 __all__ = ["CONFLICT_REASON", "Reject", "ReplayResult", "parse_lines", "replay", "replay_events", "write_outputs",
            "write_workout"]
-
-_MAX_REJECT_TEXT = 65_536
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    source: str
-    line: int
-    reason: str
-    text: str
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"source": self.source, "line": self.line, "reason": self.reason, "text": self.text},
-            ensure_ascii=False, sort_keys=True,
-        )
 
 
 @dataclass(slots=True)
@@ -128,45 +112,6 @@ def summary_of(r: Any, borrowers: int, tiers: Counter[str], alerts: int, kinds: 
         },
         "rejects_by_reason": dict(sorted(reasons.items())),
     }
-
-
-def _reject_text(raw: bytes) -> str:
-    text = raw.decode("utf-8", errors="replace")
-    if len(text) > _MAX_REJECT_TEXT:
-        return text[:_MAX_REJECT_TEXT] + f"… [{len(text)} characters in all]"
-    return text
-
-
-def parse_lines(
-    source: str, lines: Iterable[tuple[int, bytes]], rejects: list[Reject], raws: list[bytes] | None = None,
-    numbers: array[int] | None = None,
-) -> list[tuple[int, Event]]:
-    """Validate lines; return (instant, event) pairs and append rejects for the bad ones.
-
-    With ``raws``, the original bytes of each valid line are appended to it, aligned with the result;
-    with ``numbers``, their line numbers.
-    """
-    validate = EVENT_ADAPTER.validate_json
-    out: list[tuple[int, Event]] = []
-    append = out.append
-    for number, raw in lines:
-        if len(raw) > MAX_LINE_BYTES:
-            rejects.append(Reject(source, number, f"line longer than {MAX_LINE_BYTES} bytes", _reject_text(raw)))
-            continue
-        if not raw.strip():
-            rejects.append(Reject(source, number, "empty line", ""))
-            continue
-        try:
-            event = validate(raw)
-        except ValidationError as exc:
-            rejects.append(Reject(source, number, describe_validation_error(exc), _reject_text(raw)))
-            continue
-        append((to_us(event.occurred_at), event))
-        if raws is not None:
-            raws.append(raw)
-        if numbers is not None:
-            numbers.append(number)
-    return out
 
 
 def replay_events(

@@ -591,23 +591,33 @@ def test_poison_messages_mid_stream_are_dead_lettered_and_the_rest_equals_replay
 
 def test_a_fetch_made_before_a_rebalance_is_dropped_and_the_outcome_stays_exact(broker, names, portfolio, tmp_path):
     """Issue 15: the consumer group generation guard of Faust's getmany, restored in the worker's own
-    fetch loop. Worker a holds each fetch for a second and a half before handing it on
-    (MONITOR_DEBUG_FETCH_PAUSE), so that worker b joining makes the group rebalance while a fetch is in
-    hand: that fetch belongs to the previous generation and is dropped (the new owners read those
-    partitions from their committed offsets). The two workers still decide exactly what replay does."""
+    fetch loop. Worker a holds each fetch for four seconds before handing it on
+    (MONITOR_DEBUG_FETCH_PAUSE); worker b joins while a holds fetches of the second half of the
+    portfolio, so the group rebalances with a fetch in hand: that fetch belongs to the previous
+    generation and is dropped (the new owners read those partitions on from their start). The two
+    workers still decide exactly what replay does."""
+    from monitor._time import parse_instant
+    from monitor.produce import produce
+
     path, result = portfolio
-    base = settings_env(broker, names, tmp_path / "a", MONITOR_BATCH_SIZE="1000")
+    lines = path.read_bytes().splitlines(keepends=True)
+    cut = parse_instant("2025-04-01T00:00:00Z")
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_bytes(b"".join(x for x in lines if parse_instant(json.loads(x)["occurred_at"]) < cut))
+    second.write_bytes(b"".join(x for x in lines if parse_instant(json.loads(x)["occurred_at"]) >= cut))
+    base = settings_env(broker, names, tmp_path / "a", MONITOR_BATCH_SIZE="500")
     create_topics(_settings(base))
-    _produce(base, path)
+    produce([first], _settings(base), watermark=False)
     topic = Topics(names.prefix).alerts
-    a = Worker({**base, "MONITOR_DEBUG_FETCH_PAUSE": "1.5"}, tmp_path / "a.log").start()
+    a = Worker({**base, "MONITOR_DEBUG_FETCH_PAUSE": "4"}, tmp_path / "a.log").start()
     b = Worker({**base, "MONITOR_DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log")
     try:
-        wait_for(lambda: len(alerts_by_id(broker.bootstrap, topic)[0]) > 0, 120, "a's first alerts")
+        wait_for(lambda: len(alerts_by_id(broker.bootstrap, topic)[0]) > 0, 180, "a's first alerts")
         b.start()
-        wait_for(lambda: "dropped a fetch of consumer group generation" in a.log.read_text(errors="replace"), 120,
-                 "a to drop the fetch it held across the rebalance")
-        _wait_all_alerts(broker, names, result, [a, b], timeout=300)
+        produce([second], _settings(base))  # a fetches these and holds each fetch while b joins
+        wait_for(lambda: "dropped a fetch of consumer group generation" in a.log.read_text(errors="replace"), 180,
+                 "a to drop a fetch it held across the rebalance")
+        _wait_all_alerts(broker, names, result, [a, b], timeout=400)
         _check_final(broker, names, result)
         assert _dead_letters(broker, names) == []
     finally:
