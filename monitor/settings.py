@@ -11,10 +11,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["EventTimeSettings", "Settings", "check_broker_urls"]
+__all__ = ["EventTimeSettings", "KafkaSettings", "Settings", "check_broker_urls"]
 
 
 def check_broker_urls(value: str) -> str:
@@ -52,15 +52,43 @@ class EventTimeSettings(BaseSettings):
         return self.future_skew // timedelta(microseconds=1)
 
 
-class Settings(EventTimeSettings):
-    """Settings of the streaming worker and the tools that talk to Kafka."""
+class KafkaSettings(BaseSettings):
+    """The settings every part that talks to Kafka shares (the worker, ``monitor topics``, ``monitor
+    produce``, the desk): where the brokers are, the topics' prefix, and how the topics are replicated."""
 
     model_config = SettingsConfigDict(env_prefix="MONITOR_", frozen=True, extra="forbid")
 
     broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s), comma-separated")
     topic_prefix: Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9._-]*$")] = "monitor."
+    replication_factor: Annotated[int, Field(ge=1, le=16)] = Field(
+        1, description="Replicas of every topic `topics create` makes: 3 on a production cluster")
+    min_insync_replicas: Annotated[int, Field(ge=1, le=16)] = Field(
+        1, description="Replicas that must have a write before it is acknowledged (acks=all): 2 with 3 replicas")
+
+    @field_validator("broker")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        return check_broker_urls(value)
+
+    @model_validator(mode="after")
+    def _replicas(self) -> KafkaSettings:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(f"min_insync_replicas ({self.min_insync_replicas}) cannot exceed replication_factor "
+                             f"({self.replication_factor}): no write could be acknowledged")
+        return self
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The broker URLs as host:port for kafka-python and aiokafka."""
+        return [u.removeprefix("kafka://") for u in self.broker.split(",")]
+
+
+class Settings(KafkaSettings, EventTimeSettings):
+    """Settings of the streaming worker and the tools that talk to Kafka."""
+
+    model_config = SettingsConfigDict(env_prefix="MONITOR_", frozen=True, extra="forbid")
+
     partitions: Annotated[int, Field(ge=1, le=1024)] = 8
-    replication_factor: Annotated[int, Field(ge=1, le=16)] = 1
     app_id: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")] = "monitor"
     store: Literal["rocksdb://", "memory://"] = "rocksdb://"
     data_dir: Path = Path("monitor-data")
@@ -73,13 +101,3 @@ class Settings(EventTimeSettings):
     tick_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
     session_timeout: Annotated[float, Field(ge=6, le=300)] = 10.0
     max_message_bytes: Annotated[int, Field(ge=1024, le=10_000_000)] = 65_536
-
-    @field_validator("broker")
-    @classmethod
-    def _broker(cls, value: str) -> str:
-        return check_broker_urls(value)
-
-    @property
-    def bootstrap_servers(self) -> list[str]:
-        """The broker URLs as host:port for kafka-python and aiokafka."""
-        return [u.removeprefix("kafka://") for u in self.broker.split(",")]

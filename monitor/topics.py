@@ -130,18 +130,22 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[tuple[str
     try:
         existing = set(admin.list_topics())
         report: list[tuple[str, str]] = []
+        # with acks=all, a write is acknowledged once this many replicas have it
+        replicated = {"min.insync.replicas": str(settings.min_insync_replicas)}
         wanted = []
         for spec in topics.specs():
             if spec.name in existing:
                 continue
             wanted.append(NewTopic(spec.name, num_partitions=settings.partitions,
-                                   replication_factor=settings.replication_factor, topic_configs=spec.config))
+                                   replication_factor=settings.replication_factor,
+                                   topic_configs={**spec.config, **replicated}))
         internal_names = []
         for name, parts, config in topics.internal(settings.app_id):
             internal_names.append(name)
             if name not in existing:
                 wanted.append(NewTopic(name, num_partitions=parts or settings.partitions,
-                                       replication_factor=settings.replication_factor, topic_configs=config))
+                                       replication_factor=settings.replication_factor,
+                                       topic_configs={**config, **replicated}))
         if wanted:
             try:
                 admin.create_topics(wanted, timeout_ms=int(timeout_s * 1000))
@@ -149,16 +153,26 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[tuple[str
                 pass  # another process created it meanwhile
         created = {t.name for t in wanted}
         names = [s.name for s in topics.specs()] + internal_names
-        described = {d.get("name", d.get("topic")): len(d["partitions"]) for d in admin.describe_topics(names)}
+        found = {d.get("name", d.get("topic")): d["partitions"] for d in admin.describe_topics(names)}
+        described = {name: len(parts) for name, parts in found.items()}
+        replicas = {name: min((len(p.get("replica_nodes", p.get("replicas", ()))) for p in parts), default=0)
+                    for name, parts in found.items()}
+
+        def copies(name: str) -> str:
+            n = replicas.get(name)
+            short = f", only {n} of {settings.replication_factor} wanted" if n is not None and n < settings.replication_factor else ""
+            return f"{n} replica{'s' if n != 1 else ''}{short}"
+
         for name in internal_names:
             what = "created" if name in created else "exists"
-            report.append((name, f"{what} ({described.get(name)} partitions, Faust internal)"))
+            report.append((name, f"{what} ({described.get(name)} partitions, {copies(name)}, Faust internal)"))
         for spec in topics.specs():
             parts = described.get(spec.name)
             what = "created" if spec.name in created else "exists"
             if parts is not None and parts != settings.partitions:
                 what += f" with {parts} partitions, not {settings.partitions}: NOT co-partitioned"
-            report.append((spec.name, f"{what} ({parts} partitions, {spec.config.get('cleanup.policy')})"))
+            report.append((spec.name, f"{what} ({parts} partitions, {copies(spec.name)}, "
+                                      f"{spec.config.get('cleanup.policy')})"))
         return report
     finally:
         admin.close()

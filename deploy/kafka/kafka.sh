@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Single-node Apache Kafka 4.x broker (KRaft, combined broker+controller) for
-# the monitor's integration tests and demos -- no Docker, no tarball: the jars
-# come from Maven Central via deploy/kafka/pom.xml and are cached outside the
-# repository.
+# Apache Kafka 4.x on loopback (KRaft, each node a combined broker+controller) for
+# the monitor's integration tests and demos -- a single node, or a three-node
+# cluster -- no Docker, no tarball: the jars come from Maven Central via
+# deploy/kafka/pom.xml and are cached outside the repository.
 #
 #   kafka.sh fetch            resolve the jars into the cache (once)
 #   kafka.sh start            fetch if needed, format storage once, start, wait until it
@@ -12,6 +12,11 @@
 #   kafka.sh topics ARGS...   org.apache.kafka.tools.TopicCommand against this broker
 #                             (e.g. topics --create --topic t --partitions 8)
 #   kafka.sh cluster-id       print a fresh cluster id (as start uses to format storage)
+#   kafka.sh cluster start    three nodes: clients on KAFKA_PORT, +2, +4, controllers on +1, +3, +5,
+#                             data in KAFKA_DATA_DIR/node-1..3; replication factor 3 and
+#                             min.insync.replicas 2 by default; prints the three HOST:PORTs
+#   kafka.sh cluster stop [--wipe] | status
+#   kafka.sh cluster kill N   SIGKILL node N (1..3); cluster start-node N brings it back
 #
 # See README.md beside this file for the environment settings.
 set -euo pipefail
@@ -38,6 +43,13 @@ KAFKA_NUM_PARTITIONS="${KAFKA_NUM_PARTITIONS:-1}"
 KAFKA_LOG_LEVEL="${KAFKA_LOG_LEVEL:-INFO}"
 KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS="${KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS:-6000}"
 KAFKA_WIPE="${KAFKA_WIPE:-0}"
+# one node of a cluster (set by `cluster start`; a single node is node 1 of itself)
+KAFKA_NODE_ID="${KAFKA_NODE_ID:-1}"
+KAFKA_VOTERS="${KAFKA_VOTERS:-}"          # e.g. 1@127.0.0.1:9093,2@127.0.0.1:9095,3@127.0.0.1:9097
+KAFKA_REPLICATION="${KAFKA_REPLICATION:-1}"
+KAFKA_MIN_ISR="${KAFKA_MIN_ISR:-1}"
+KAFKA_CLUSTER_ID="${KAFKA_CLUSTER_ID:-}"  # formatted with this id when set (a cluster's nodes share one)
+KAFKA_WAIT_BROKERS="${KAFKA_WAIT_BROKERS:-1}"  # start waits until the node sees this many live brokers
 JAVA="${JAVA:-java}"
 MVN="${MVN:-mvn}"
 KAFKA_MVN_OPTS="${KAFKA_MVN_OPTS:-}"
@@ -62,7 +74,7 @@ log() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- fetch ----
@@ -141,9 +153,9 @@ port_in_use() {
 # Metadata v4 request (Kafka 4 dropped v0-3); ready once the broker answers
 # with at least one live broker.
 probe() {
-    "$PYTHON" - "$KAFKA_HOST" "$KAFKA_PORT" <<'PY' 2>/dev/null
+    "$PYTHON" - "$KAFKA_HOST" "${1:-$KAFKA_PORT}" "${2:-1}" <<'PY' 2>/dev/null
 import socket, struct, sys
-host, port = sys.argv[1], int(sys.argv[2])
+host, port, want = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 client = b"kafka.sh"
 req = struct.pack(">hhih", 3, 4, 7, len(client)) + client   # Metadata v4, header v1
 req += struct.pack(">ib", -1, 0)                             # all topics, no auto-create
@@ -161,7 +173,7 @@ with socket.create_connection((host, port), timeout=3) as s:
     size, = struct.unpack(">i", recv(4))
     data = recv(size)
 corr, _throttle, nbrokers = struct.unpack(">iii", data[:12])
-sys.exit(0 if corr == 7 and nbrokers >= 1 else 1)
+sys.exit(0 if corr == 7 and nbrokers >= want else 1)
 PY
 }
 
@@ -177,11 +189,17 @@ show_log_tail() {
 
 write_config() {
     mkdir -p "$KAFKA_DATA_DIR/logs" "$LOG_DIRS"
+    local QUORUM
+    if [[ -n "$KAFKA_VOTERS" ]]; then
+        QUORUM="controller.quorum.voters=$KAFKA_VOTERS"
+    else
+        QUORUM="controller.quorum.bootstrap.servers=$KAFKA_HOST:$KAFKA_CONTROLLER_PORT"
+    fi
     cat >"$PROPS" <<EOF
 # Written by deploy/kafka/kafka.sh -- regenerated on every start; edit the script, not this file.
 process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+node.id=$KAFKA_NODE_ID
+$QUORUM
 listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
 inter.broker.listener.name=PLAINTEXT
@@ -189,15 +207,15 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$LOG_DIRS
 
-# single node: every internal topic has one replica
-offsets.topic.replication.factor=1
+# internal topics: one replica on a single node, three (two in sync) on a cluster
+offsets.topic.replication.factor=$KAFKA_REPLICATION
 offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-default.replication.factor=1
-min.insync.replicas=1
+transaction.state.log.replication.factor=$KAFKA_REPLICATION
+transaction.state.log.min.isr=$KAFKA_MIN_ISR
+share.coordinator.state.topic.replication.factor=$KAFKA_REPLICATION
+share.coordinator.state.topic.min.isr=$KAFKA_MIN_ISR
+default.replication.factor=$KAFKA_REPLICATION
+min.insync.replicas=$KAFKA_MIN_ISR
 
 num.partitions=$KAFKA_NUM_PARTITIONS
 # off by default: a topic nobody created explicitly would silently get
@@ -261,7 +279,7 @@ EOF
 }
 
 format_storage() {
-    local stamp="host=$KAFKA_HOST controller_port=$KAFKA_CONTROLLER_PORT"
+    local stamp="host=$KAFKA_HOST controller_port=$KAFKA_CONTROLLER_PORT voters=$KAFKA_VOTERS"
     if [[ -f "$LOG_DIRS/meta.properties" ]]; then
         # --standalone stores the controller endpoint in the metadata log:
         # moving the controller afterwards needs a fresh data dir.
@@ -270,11 +288,13 @@ format_storage() {
         fi
         return 0
     fi
-    local cluster_id
-    cluster_id="$(new_cluster_id)"
+    local cluster_id="$KAFKA_CLUSTER_ID"
+    [[ -n "$cluster_id" ]] || cluster_id="$(new_cluster_id)"
     log "formatting $LOG_DIRS (cluster id $cluster_id)"
     write_tools_log_config
-    java_tool kafka.tools.StorageTool format --standalone \
+    local quorum=(--standalone)
+    [[ -n "$KAFKA_VOTERS" ]] && quorum=()  # a static quorum: the voters are in the configuration
+    java_tool kafka.tools.StorageTool format "${quorum[@]}" \
         --cluster-id "$cluster_id" --config "$PROPS" >"$KAFKA_DATA_DIR/format.out" 2>&1 \
         || { cat "$KAFKA_DATA_DIR/format.out" >&2; die "storage format failed"; }
     echo "$stamp" >"$FORMAT_STAMP"
@@ -324,7 +344,7 @@ cmd_start() {
             show_log_tail
             die "broker process $pid exited during start-up"
         fi
-        if probe; then
+        if probe "$KAFKA_PORT" "$KAFKA_WAIT_BROKERS"; then
             log "ready: bootstrap servers $KAFKA_HOST:$KAFKA_PORT (pid $pid, $((SECONDS - t0)) s)"
             echo "$KAFKA_HOST:$KAFKA_PORT"   # stdout: BOOTSTRAP=$(kafka.sh start)
             return 0
@@ -423,6 +443,77 @@ new_cluster_id() {
     echo "$id"
 }
 
+# ---------------------------------------------------------------- cluster --
+
+# node N's environment: its ports, data dir and the shared quorum (three voters)
+node_env() {
+    local n="$1" base="$KAFKA_PORT"
+    local voters="1@$KAFKA_HOST:$((base + 1)),2@$KAFKA_HOST:$((base + 3)),3@$KAFKA_HOST:$((base + 5))"
+    printf '%s\n' "KAFKA_NODE_ID=$n" "KAFKA_PORT=$((base + 2 * (n - 1)))" \
+        "KAFKA_CONTROLLER_PORT=$((base + 2 * (n - 1) + 1))" "KAFKA_DATA_DIR=$KAFKA_DATA_DIR/node-$n" \
+        "KAFKA_VOTERS=$voters" "KAFKA_REPLICATION=${KAFKA_CLUSTER_REPLICATION:-3}" \
+        "KAFKA_MIN_ISR=${KAFKA_CLUSTER_MIN_ISR:-2}" "KAFKA_WAIT_BROKERS=${KAFKA_WAIT_BROKERS_CLUSTER:-3}" \
+        "KAFKA_HEAP_OPTS=${KAFKA_NODE_HEAP_OPTS:--Xms128m -Xmx384m}"
+}
+
+on_node() {  # on_node N COMMAND...: this script's COMMAND for node N
+    local n="$1"; shift
+    local vars=()
+    mapfile -t vars < <(node_env "$n")
+    env "${vars[@]}" KAFKA_CLUSTER_ID="$(cluster_id)" bash "${BASH_SOURCE[0]}" "$@"
+}
+
+cluster_id() {  # one id for the three nodes, kept beside them
+    local file="$KAFKA_DATA_DIR/cluster.id"
+    mkdir -p "$KAFKA_DATA_DIR"
+    [[ -s "$file" ]] || new_cluster_id >"$file"
+    cat "$file"
+}
+
+cmd_cluster() {
+    local sub="${1:-}"
+    [[ $# -gt 0 ]] && shift
+    local n pids=() failed=0
+    case "$sub" in
+        start)
+            cmd_fetch
+            cluster_id >/dev/null  # before the nodes start side by side
+            for n in 1 2 3; do
+                on_node "$n" start >/dev/null &
+                pids+=($!)
+            done
+            for n in "${pids[@]}"; do wait "$n" || failed=1; done
+            if ((failed)); then
+                for n in 1 2 3; do on_node "$n" stop >/dev/null 2>&1 || true; done
+                die "the cluster did not start (see the nodes' logs under $KAFKA_DATA_DIR/node-*/)"
+            fi
+            echo "$KAFKA_HOST:$KAFKA_PORT,$KAFKA_HOST:$((KAFKA_PORT + 2)),$KAFKA_HOST:$((KAFKA_PORT + 4))"
+            ;;
+        start-node) on_node "${1:?node 1..3}" start ;;
+        stop)
+            # side by side: a node left alone without a quorum cannot shut down cleanly
+            for n in 1 2 3; do on_node "$n" stop & pids+=($!); done
+            for n in "${pids[@]}"; do wait "$n" || true; done
+            if [[ "${1:-}" == --wipe || "$KAFKA_WIPE" == 1 ]]; then
+                for n in 1 2 3; do on_node "$n" stop --wipe >/dev/null 2>&1 || true; done
+                rm -f "$KAFKA_DATA_DIR/cluster.id"
+                rmdir "$KAFKA_DATA_DIR" 2>/dev/null || true
+            fi
+            ;;
+        status) for n in 1 2 3; do printf 'node %s: ' "$n"; on_node "$n" status || true; done ;;
+        kill)
+            n="${1:?node 1..3}"
+            local pid_file="$KAFKA_DATA_DIR/node-$n/kafka.pid" pid
+            [[ -f "$pid_file" ]] || die "node $n is not running"
+            pid="$(tr -dc '0-9' <"$pid_file")"
+            kill -KILL "$pid" 2>/dev/null || true
+            rm -f "$pid_file"
+            log "killed node $n (pid $pid)"
+            ;;
+        *) die "cluster: start | start-node N | stop [--wipe] | status | kill N" ;;
+    esac
+}
+
 main() {
     local cmd="${1:-}"
     [[ $# -gt 0 ]] && shift
@@ -433,6 +524,7 @@ main() {
         status) cmd_status "$@" ;;
         topics) cmd_topics "$@" ;;
         cluster-id) new_cluster_id ;;
+        cluster) cmd_cluster "$@" ;;
         -h | --help | help) usage ;;
         *) usage >&2; exit 2 ;;
     esac

@@ -31,6 +31,9 @@ _OPTIONS: list[Option] = [
                               "[env MONITOR_METRICS_TOKEN_FILE]"}),
     ("--replication-factor", {"type": int, "help": "Replicas of every topic `topics create` makes; default 1, "
                               "3 on a production cluster [env MONITOR_REPLICATION_FACTOR]"}),
+    ("--min-insync-replicas", {"type": int, "help": "min.insync.replicas of every topic `topics create` makes: "
+                               "replicas that must have a write before it is acknowledged (producers use acks=all); "
+                               "default 1, 2 with 3 replicas [env MONITOR_MIN_INSYNC_REPLICAS]"}),
     ("--batch-size", {"type": int, "help": "Most input messages per fetch (one batch); default 20000 "
                       "[env MONITOR_BATCH_SIZE]"}),
     ("--session-timeout", {"type": float, "help": "Seconds without a heartbeat before the group gives a worker's "

@@ -10,21 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
-from monitor.settings import Settings, check_broker_urls
+from monitor.settings import KafkaSettings, Settings
 
 __all__ = ["DeskSettings"]
 
 
-class DeskSettings(BaseSettings):
-    """Settings of the alert desk service."""
+class DeskSettings(KafkaSettings):
+    """Settings of the alert desk service (the broker, topic prefix and replication come from the
+    settings base every part that talks to Kafka shares)."""
 
     model_config = SettingsConfigDict(env_prefix="MONITOR_", frozen=True, extra="forbid")
 
-    broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s), comma-separated")
-    topic_prefix: Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9._-]*$")] = "monitor."
     app_id: str = Field(
         "monitor", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$", description="The workers' consumer group, whose lag the desk reports (the worker's --app-id)")
     host: str = Field("127.0.0.1", description="Address the HTTP service listens on")
@@ -46,15 +45,7 @@ class DeskSettings(BaseSettings):
     report_catch_up_days: Annotated[int, Field(ge=0, le=366)] = Field(
         7, description="At start, build the reports missed in this many days (a replica that was down)")
 
-    @field_validator("broker")
-    @classmethod
-    def _broker(cls, value: str) -> str:
-        return check_broker_urls(value)
-
     def kafka(self) -> Settings:
         """The worker's settings for the same broker and prefix."""
         return Settings(broker=self.broker, topic_prefix=self.topic_prefix)
 
-    @property
-    def bootstrap_servers(self) -> list[str]:
-        return [u.removeprefix("kafka://") for u in self.broker.split(",")]
