@@ -71,3 +71,56 @@ def test_package_hygiene_no_star_imports_pickle_or_god_files():
                 assert all(a.name != "*" for a in node.names), f"{rel} uses a star import"
             assert not isinstance(node, ast.Assert), f"{rel}:{getattr(node, 'lineno', '?')} validates with assert"
         assert "pickle" not in _imports(tree), f"{rel} imports pickle"
+
+
+# ---------------------------------------------------------------- beyond the core (issue 15)
+
+MODULES = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+           for p in sorted(PKG.rglob("*.py"))}
+#: the streaming worker's pure logic: what the runtime decides, the offset book, the re-read policy,
+#: and the intake the desk shares
+PURE_STREAMING = ["monitor.agents.runtime", "monitor.agents.offsets", "monitor.agents.rereads", "monitor.intake"]
+
+
+def _imported(name: str) -> set[str]:
+    """The monitor modules and third-party top-level packages ``name`` imports (relative imports resolved)."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES)
+    return out
+
+
+@pytest.mark.parametrize("name", PURE_STREAMING)
+def test_the_pure_streaming_logic_imports_no_faust_aiokafka_or_mode(name):
+    for mod in _imported(name):
+        assert mod.split(".")[0] not in ("faust", "mode", "aiokafka", "kafka", "rocksdict"), f"{name} imports {mod}"
+    code = f"import sys, {name}; print('\\n'.join(sorted(sys.modules)))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                cwd=ROOT).stdout.split())
+    for lib in ("faust", "mode", "aiokafka", "kafka", "rocksdict"):
+        assert lib not in loaded, f"importing {name} loaded {lib}"
+
+
+def test_the_desk_imports_nothing_from_the_worker():
+    for name in MODULES:
+        if name.startswith("monitor.desk"):
+            worker = sorted(m for m in _imported(name) if m.startswith("monitor.agents"))
+            assert not worker, f"{name} imports {worker}"
+
+
+def test_a_private_module_is_imported_only_inside_its_own_package():
+    for name in MODULES:
+        for mod in _imported(name):
+            owner, _, last = mod.rpartition(".")
+            if mod in MODULES and last.startswith("_") and not last.startswith("__"):
+                assert name == owner or name.startswith(owner + "."), f"{name} imports the private module {mod}"

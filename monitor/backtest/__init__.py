@@ -46,6 +46,11 @@ Speed and memory
 from __future__ import annotations
 
 from monitor.backtest._outcomes import DefaultOutcome, load_outcomes
-from monitor.backtest._run import Backtest, run_backtest
+from monitor.backtest._pool import PartPool
+from monitor.backtest._run import Backtest, merge, no_gc, prepare, run_backtest, score_runs
+from monitor.backtest._worker import PolicySource
 
-__all__ = ["Backtest", "DefaultOutcome", "load_outcomes", "run_backtest"]
+# Backtest, run_backtest, load_outcomes: the backtest; PartPool, PolicySource, prepare, score_runs, merge,
+# no_gc: the loop monitor tune runs its rounds of policies with (the same code, not a copy)
+__all__ = ["Backtest", "DefaultOutcome", "PartPool", "PolicySource", "load_outcomes", "merge", "no_gc", "prepare",
+           "run_backtest", "score_runs"]

@@ -83,8 +83,7 @@ from monitor.engine import Engine
 from monitor.events import Event
 from monitor.intake import Intake, Message
 from monitor.replay import Reject, ReplayResult, replay_events, write_outputs
-from monitor.reports import build_report, with_cases, write_report
-from monitor.reports._period import PERIODS, PeriodKind, make_period, midnight_us
+from monitor.reports import PERIODS, PeriodKind, build_report, make_period, midnight_us, with_cases, write_report
 from monitor.reports.model import InputFile, Report
 from monitor.rules.policy import Policy
 from monitor.topics import Topics, partition_for

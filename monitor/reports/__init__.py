@@ -41,8 +41,10 @@ from __future__ import annotations
 
 from monitor.reports._build import build_report, load_capacity, with_cases
 from monitor.reports._html import render_html
+from monitor.reports._period import PERIODS, PeriodKind, make_period, midnight_us
 from monitor.reports._write import ReportPaths, file_names, render_csv, render_json, render_xlsx, write_report
 from monitor.reports.model import Report
 
-__all__ = ["Report", "ReportPaths", "build_report", "file_names", "load_capacity", "render_csv", "render_html",
-           "render_json", "render_xlsx", "with_cases", "write_report"]
+__all__ = ["PERIODS", "PeriodKind", "Report", "ReportPaths", "build_report", "file_names", "load_capacity",
+           "make_period", "midnight_us", "render_csv", "render_html", "render_json", "render_xlsx", "with_cases",
+           "write_report"]

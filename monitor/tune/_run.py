@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor._errors import InputError, PolicyError
-from monitor.backtest._pool import PartPool
-from monitor.backtest._run import merge, no_gc, prepare, score_runs
-from monitor.backtest._worker import PolicySource
+from monitor.backtest import PartPool, PolicySource, merge, no_gc, prepare, score_runs
 from monitor.desk.teams import TeamsConfig, load_teams
 from monitor.rules.policy import Policy, parse_policy
 from monitor.tune._search import (
