@@ -30,9 +30,8 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from monitor.agents.runtime import BOOKKEEPING
+from monitor.agents.runtime import BOOKKEEPING, summarize
 from monitor.rules.policy import LEVEL_NAMES
-from monitor.state import load_state
 from monitor.topics import FEEDS, Topics, partition_for
 
 __all__ = ["CONTENT_TYPE", "LAG_BUCKETS", "OUTCOMES", "REJECT_REASONS", "WorkerMetrics", "reject_reason"]
@@ -103,10 +102,8 @@ def _log_dead(dead: Iterable[Any], feed_of: Mapping[str, str]) -> None:
 
 def _level(blob: bytes) -> tuple[int, int]:
     """(tier, exposure in fen) of a stored borrower state; tier -1 before the profile arrived."""
-    state = load_state(blob)
-    if state.profile is None:
-        return -1, 0
-    return state.tier, round(state.profile.exposure * 100)
+    _wake, tier, exposure = summarize(blob)
+    return (-1, 0) if exposure is None else (tier, round(exposure * 100))
 
 
 class WorkerMetrics:
@@ -291,23 +288,31 @@ class WorkerMetrics:
         self.borrowers.clear()
         self.exposure.clear()
 
-    def on_recovered(self, partitions: Iterable[int], states: Iterable[tuple[str, bytes]]) -> None:
-        """The table of the assigned ``partitions`` is recovered: ``states`` are its entries.
+    def on_recovered(self, partitions: Iterable[int], states: Iterable[tuple[str, bytes]] = (),
+                     levels: Iterable[tuple[int, float]] | None = None) -> None:
+        """The table of the assigned ``partitions`` is recovered: ``states`` are its entries, or ``levels``
+        the (tier, exposure) of each of its borrowers with a profile, already read.
 
-        The tier and exposure gauges are recounted from it (entries of other partitions and the
-        runtime's watermark entries are skipped; an entry that does not parse is not counted).
+        The tier and exposure gauges are recounted from them (entries of other partitions and the
+        runtime's own records are skipped; an entry that does not parse is not counted).
         """
         self._assigned = set(partitions)
         self.assigned.set(len(self._assigned))
         tiers = [0] * len(LEVEL_NAMES)
         fen = [0] * len(LEVEL_NAMES)
-        for bid, blob in states:
-            if bid.startswith(BOOKKEEPING) or partition_for(bid, self.partitions) not in self._assigned:
-                continue
-            try:
-                tier, amount = _level(blob)
-            except ValueError:
-                continue
+        if levels is None:
+            found = []
+            for bid, blob in states:
+                if bid.startswith(BOOKKEEPING) or partition_for(bid, self.partitions) not in self._assigned:
+                    continue
+                try:
+                    tier, amount = _level(blob)
+                except ValueError:
+                    continue
+                found.append((tier, amount))
+        else:
+            found = [(tier, round(exposure * 100)) for tier, exposure in levels]
+        for tier, amount in found:
             if 0 <= tier < len(tiers):
                 tiers[tier] += 1
                 fen[tier] += amount

@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from monitor._time import ahead_reason, to_us
 from monitor.engine import STALE, Engine
 from monitor.events import Event
@@ -83,6 +85,29 @@ def offsets_key(partition: int, partitions: int, partition_of: Callable[[str], i
     """The table key under which a partition's applied input offsets are kept: ``{topic: next offset}``,
     written with the states they produced (everything before them is in the table)."""
     return bookkeeping_key(OFFSETS_PREFIX, partition, partitions, partition_of)
+
+
+class _ProfileSummary(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    exposure: float = 0.0
+
+
+class _StateSummary(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    wake: int | None = None
+    tier: int = 0
+    profile: _ProfileSummary | None = None
+
+
+def summarize(blob: bytes) -> tuple[int | None, int, float | None]:
+    """(next wake-up, effective tier, exposure or None before the profile) of a stored state, read
+    without building the state (a restart reads every borrower of its partitions: a million of them
+    take seconds this way, and several times longer through :func:`monitor.state.load_state`).
+    The fields are the state's compact JSON form, defaults left out (see ``dump_state``)."""
+    doc = _StateSummary.model_validate_json(blob)
+    return doc.wake, doc.tier, (doc.profile.exposure if doc.profile is not None else None)
 
 
 @dataclass(slots=True)
@@ -187,27 +212,31 @@ class Runtime:
 
     # ------------------------------------------------------------ partitions
 
-    def assign(self, partitions: Iterable[int], states: Iterable[tuple[str, bytes]]) -> None:
-        """Take partitions over; ``states`` are the table's entries (to find pending wake-ups)."""
+    def assign(self, partitions: Iterable[int], states: Iterable[tuple[str, bytes]] = (),
+               wakes: Iterable[tuple[str, int]] = ()) -> None:
+        """Take partitions over. ``states`` are table entries (the worker's own records, and borrowers
+        whose wake-up is read from their state); ``wakes`` the pending wake-ups already read."""
         for p in partitions:
             self._parts.setdefault(p, _Partition())
+        pending = list(wakes)
         for bid, blob in states:
-            p = self._partition_of(bid)
-            part = self._parts.get(p)
-            if part is None:
-                continue
             if bid.startswith(WATERMARK_PREFIX):
+                part = self._parts.get(self._partition_of(bid))
+                if part is None:
+                    continue
                 # Not reached again until the consumer has read up to the offsets it names once more:
                 # events it covers that are read again (they were not committed) must still be merged
                 # in event-time order across the feeds, so none may be released before all are read.
                 doc = json.loads(blob)
                 offsets = {str(k): int(v) for k, v in dict(doc.get("offsets", {})).items()}
                 part.watermarks.insert(0, (int(doc["covered"]), offsets, None))
-                continue
-            if bid.startswith(BOOKKEEPING):
-                continue  # the worker's other records (applied offsets)
-            wake = load_state(blob).wake
-            if wake is not None:
+            elif not bid.startswith(BOOKKEEPING):  # (the worker's other records: applied offsets)
+                wake = summarize(blob)[0]
+                if wake is not None:
+                    pending.append((bid, wake))
+        for bid, wake in pending:
+            part = self._parts.get(self._partition_of(bid))
+            if part is not None:
                 heapq.heappush(part.wakes, (wake, bid))
 
     def note_position(self, partition: int, topic: str, offset: int) -> None:

@@ -25,7 +25,7 @@ from monitor.agents.checkpoint import Checkpoint, Outputs
 from monitor.agents.metrics import WorkerMetrics
 from monitor.agents.offsets import OffsetBook, applied_records, stored_offsets
 from monitor.agents.rereads import Decision, RereadPolicy
-from monitor.agents.runtime import OFFSETS_PREFIX, Message, Runtime, StepResult, offsets_key
+from monitor.agents.runtime import BOOKKEEPING, OFFSETS_PREFIX, Message, Runtime, StepResult, offsets_key, summarize
 from monitor.engine import Engine
 from monitor.rules.loader import default_policy, load_policy
 from monitor.settings import Settings
@@ -320,10 +320,29 @@ class WorkerShell:
         async with self.lock:
             await self.settle()  # the batch in flight finishes under the book it was taken with
             self.runtime.revoke(list(range(self.settings.partitions)))
-            items = [(k.decode() if isinstance(k, bytes) else str(k), bytes(v)) for k, v in self.port.items()]
-            self.runtime.assign(sorted(actives), items)
-            self.metrics.on_recovered(sorted(actives), items)
-            stored = stored_offsets(items, actives, OFFSETS_PREFIX)
+            # one pass over the table (a million borrowers at a restart): the worker's own records, and
+            # each borrower's wake-up, tier and exposure read without building its state
+            records: list[tuple[str, bytes]] = []
+            wakes: list[tuple[str, int]] = []
+            levels: list[tuple[int, float]] = []
+            borrowers = 0
+            partition_of = self.partition_of
+            for k, v in self.port.items():
+                key = k.decode() if isinstance(k, bytes) else str(k)
+                if key.startswith(BOOKKEEPING):
+                    records.append((key, bytes(v)))
+                    continue
+                if partition_of(key) not in actives:
+                    continue
+                borrowers += 1
+                wake, tier, exposure = summarize(v)
+                if wake is not None:
+                    wakes.append((key, wake))
+                if exposure is not None:
+                    levels.append((tier, exposure))
+            self.runtime.assign(sorted(actives), records, wakes)
+            self.metrics.on_recovered(sorted(actives), levels=levels)
+            stored = stored_offsets(records, actives, OFFSETS_PREFIX)
             # where the consumer starts each input (Faust seeks there next anyway); nothing when this
             # worker holds no partition (the consumer refuses to seek then)
             committed = await self._committed() if actives else {}
@@ -347,8 +366,8 @@ class WorkerShell:
                     self.runtime.note_position(tp.partition, tp.topic, start)
             self.book.reset(starts)
             self._recorded = dict(starts)
-        log.info("recovered: partitions %s, %d borrowers in the table", sorted(actives), len(items),
-                 extra={"partitions": sorted(actives), "borrowers": len(items)})
+        log.info("recovered: partitions %s, %d borrowers in the table", sorted(actives), borrowers,
+                 extra={"partitions": sorted(actives), "borrowers": borrowers})
 
     async def _committed(self, attempts: int = 5) -> dict[Any, int | None]:
         """The group's committed offsets of the assigned partitions (the consumer seeks there), asked

@@ -288,3 +288,17 @@ def test_a_classification_floor_crossed_as_days_pass_reaches_the_borrower_detail
     assert detail.min_classification == "doubtful"
     assert detail.highest_dpd == policy.classification.doubtful
     assert detail.as_of is not None and int(detail.as_of.timestamp() * 1_000_000) == doubtful_at
+
+
+def test_the_state_summary_reads_what_the_whole_state_holds(portfolio):
+    """A restart reads each borrower's wake-up, tier and exposure with summarize(), without building the
+    state: it must agree with the state itself, for every borrower of a portfolio."""
+    from monitor.agents.runtime import summarize
+    from monitor.state import load_state
+
+    result = replay([portfolio], default_policy())
+    assert any(s.wake is not None for s in result.states.values()) and any(s.tier for s in result.states.values())
+    for state in result.states.values():
+        blob = dump_state(state)
+        full = load_state(blob)
+        assert summarize(blob) == (full.wake, full.tier, full.profile.exposure if full.profile else None)
