@@ -98,15 +98,11 @@ def _replication(bootstrap: str, topics: list[str]) -> set[tuple[int, str]]:
 
     admin = KafkaAdminClient(bootstrap_servers=[bootstrap])
     try:
-        replicas = {d["topic"]: min(len(p["replica_nodes"]) for p in d["partitions"])
+        replicas = {d.get("name", d.get("topic")): min(len(p["replica_nodes"]) for p in d["partitions"])
                     for d in admin.describe_topics(topics)}
-        out = set()
-        for response in admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics]):
-            for resource in response.resources:
-                name = resource[3]
-                isr = next(str(entry[1]) for entry in resource[4] if entry[0] == "min.insync.replicas")
-                out.add((replicas[name], isr))
-        return out
+        # the topic configs set on purpose (kafka-python 3: {type: {name: {key: {"value": ...}}}})
+        configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])["topic"]
+        return {(replicas[t], str(configs[t].get("min.insync.replicas", {}).get("value"))) for t in topics}
     finally:
         admin.close()
 
