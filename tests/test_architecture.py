@@ -79,7 +79,8 @@ MODULES = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__
            for p in sorted(PKG.rglob("*.py"))}
 #: the streaming worker's pure logic: what the runtime decides, the offset book, the re-read policy,
 #: and the intake the desk shares
-PURE_STREAMING = ["monitor.agents.runtime", "monitor.agents.offsets", "monitor.agents.rereads", "monitor.intake"]
+PURE_STREAMING = ["monitor.agents.runtime", "monitor.agents.table", "monitor.agents.offsets", "monitor.agents.rereads",
+                  "monitor.intake"]
 
 
 def _imported(name: str) -> set[str]:

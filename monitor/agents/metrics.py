@@ -30,7 +30,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from monitor.agents.runtime import BOOKKEEPING, summarize
+from monitor.agents.table import BOOKKEEPING, summarize
 from monitor.rules.policy import LEVEL_NAMES
 from monitor.topics import FEEDS, Topics, partition_for
 

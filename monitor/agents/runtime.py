@@ -32,8 +32,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from monitor._time import ahead_reason, to_us
 from monitor.engine import STALE, Engine
 from monitor.events import Event
@@ -47,6 +45,14 @@ from monitor.intake import (
 )
 from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry
 from monitor.state import BorrowerState, dump_state, load_state
+from monitor.agents.table import (
+    BOOKKEEPING,
+    OFFSETS_PREFIX,
+    WATERMARK_PREFIX,
+    offsets_key,
+    summarize,
+    watermark_key,
+)
 from monitor.topics import Topics, partition_for
 
 __all__ = ["BOOKKEEPING", "DeadLetter", "Message", "OFFSETS_PREFIX", "Runtime", "StepResult", "WATERMARK_PREFIX",
@@ -57,57 +63,6 @@ _CACHE_LIMIT = 50_000
 _DAY_US = 86_400_000_000
 
 log = logging.getLogger("monitor.worker")
-
-
-BOOKKEEPING = "\x00"  # table keys of the worker's own records start with it (never a borrower id)
-WATERMARK_PREFIX = "\x00watermark:"
-OFFSETS_PREFIX = "\x00offsets:"
-
-
-def bookkeeping_key(prefix: str, partition: int, partitions: int,
-                    partition_of: Callable[[str], int] | None = None) -> str:
-    """A table key of the worker's own (``prefix`` + partition + a counter) that hashes to ``partition``."""
-    where = partition_of or (lambda key: partition_for(key, partitions))
-    i = 0
-    while True:
-        key = f"{prefix}{partition}:{i}"
-        if where(key) == partition:
-            return key
-        i += 1
-
-
-def watermark_key(partition: int, partitions: int, partition_of: Callable[[str], int] | None = None) -> str:
-    """The table key under which a partition's reached watermark is kept (it hashes to that partition)."""
-    return bookkeeping_key(WATERMARK_PREFIX, partition, partitions, partition_of)
-
-
-def offsets_key(partition: int, partitions: int, partition_of: Callable[[str], int] | None = None) -> str:
-    """The table key under which a partition's applied input offsets are kept: ``{topic: next offset}``,
-    written with the states they produced (everything before them is in the table)."""
-    return bookkeeping_key(OFFSETS_PREFIX, partition, partitions, partition_of)
-
-
-class _ProfileSummary(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    exposure: float = 0.0
-
-
-class _StateSummary(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    wake: int | None = None
-    tier: int = 0
-    profile: _ProfileSummary | None = None
-
-
-def summarize(blob: bytes) -> tuple[int | None, int, float | None]:
-    """(next wake-up, effective tier, exposure or None before the profile) of a stored state, read
-    without building the state (a restart reads every borrower of its partitions: a million of them
-    take seconds this way, and several times longer through :func:`monitor.state.load_state`).
-    The fields are the state's compact JSON form, defaults left out (see ``dump_state``)."""
-    doc = _StateSummary.model_validate_json(blob)
-    return doc.wake, doc.tier, (doc.profile.exposure if doc.profile is not None else None)
 
 
 @dataclass(slots=True)

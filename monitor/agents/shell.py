@@ -25,7 +25,8 @@ from monitor.agents.checkpoint import Checkpoint, Outputs
 from monitor.agents.metrics import WorkerMetrics
 from monitor.agents.offsets import OffsetBook, applied_records, stored_offsets
 from monitor.agents.rereads import Decision, RereadPolicy
-from monitor.agents.runtime import BOOKKEEPING, OFFSETS_PREFIX, Message, Runtime, StepResult, offsets_key, summarize
+from monitor.agents.runtime import Message, Runtime, StepResult
+from monitor.agents.table import BOOKKEEPING, OFFSETS_PREFIX, offsets_key, summarize
 from monitor.engine import Engine
 from monitor.rules.loader import default_policy, load_policy
 from monitor.settings import Settings
