@@ -39,11 +39,12 @@ __all__ = ["CONTENT_TYPE", "LAG_BUCKETS", "OUTCOMES", "REJECT_REASONS", "WorkerM
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # understood by Prometheus 2 and 3
 _log = logging.getLogger("monitor.worker")
 
-OUTCOMES = ("applied", "duplicate", "stale", "rejected")
+OUTCOMES = ("applied", "duplicate", "stale", "conflicting_duplicate", "rejected")
 
 #: the fixed set of ``reason`` label values (see :func:`reject_reason`)
 REJECT_REASONS = ("tombstone", "too_large", "not_json", "unknown_type", "invalid", "wrong_topic", "key_mismatch",
-                  "no_key", "wrong_partition", "future", "bad_watermark", "processing_error", "stale")
+                  "no_key", "wrong_partition", "future", "bad_watermark", "processing_error", "conflicting_duplicate",
+                  "stale")
 
 #: event lag: 50 ms to a day (a nightly batch lands around 1-24 h after the facts it reports)
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 3 * 3600.0,
@@ -59,6 +60,8 @@ def reject_reason(reason: str) -> str:
     """The bounded label value for a dead letter's free-text reason (see the runtime's messages)."""
     if reason.startswith("stale:"):
         return "stale"
+    if reason.startswith("conflicting duplicate"):
+        return "conflicting_duplicate"
     if reason.startswith("watermark:"):
         return "bad_watermark"
     if reason.startswith("future:"):
@@ -242,7 +245,9 @@ class WorkerMetrics:
             feed = feed_of.get(d.topic, "other")
             self.dead.labels(feed).inc()
             reason = reject_reason(d.reason)
-            if reason != "stale":  # stale events were counted above, with their outcome
+            if reason == "conflicting_duplicate":  # counted above with its outcome; invalid data all the same
+                self.rejected.labels(feed, reason).inc()
+            elif reason != "stale":  # stale events were counted above, with their outcome
                 self.rejected.labels(feed, reason).inc()
                 self.consumed.labels(feed, "rejected").inc()
         for a in result.alerts:

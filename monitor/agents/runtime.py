@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor._time import ahead_reason, to_us
-from monitor.engine import STALE, Engine
+from monitor.engine import CONFLICT, STALE, Engine
 from monitor.events import Event
 from monitor.intake import (
     NO_SEQ,
@@ -44,6 +44,7 @@ from monitor.intake import (
     describe_exception,
 )
 from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry
+from monitor.replay import CONFLICT_REASON
 from monitor.state import BorrowerState, dump_state, load_state
 from monitor.agents.table import (
     BOOKKEEPING,
@@ -393,6 +394,8 @@ class Runtime:
                 dead.append(self._dead_item(item, (
                     f"stale: {late:.1f} days older than the borrower's latest event time, beyond the "
                     f"{window}-day duplicate window; not applied")))
+            elif outcome == CONFLICT:
+                dead.append(self._dead_item(item, CONFLICT_REASON))  # the wording of monitor replay's reject
             if op.alerts:
                 alerts.extend(op.alerts)
             acks.append(item.handle)

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor._time import to_us
 from monitor.agents.runtime import Message, Runtime, StepResult, partition_for
 from monitor.engine import Engine
-from monitor.agents.metrics import LAG_BUCKETS, REJECT_REASONS, WorkerMetrics, reject_reason
+from monitor.agents.metrics import LAG_BUCKETS, OUTCOMES, REJECT_REASONS, WorkerMetrics, reject_reason
 from monitor.rules.loader import default_policy
 from monitor.rules.policy import LEVEL_NAMES
 from monitor.topics import FEEDS, Topics
@@ -163,7 +163,7 @@ def test_exposition_parses_and_no_label_names_a_borrower(world):
     families = {f.name: f for f in text_string_to_metric_families(text)}
     allowed = {
         "feed": set(FEEDS.values()) | {"clock", "other"},
-        "outcome": {"applied", "duplicate", "stale", "rejected"},
+        "outcome": set(OUTCOMES),
         "reason": set(REJECT_REASONS),
         "tier": set(LEVEL_NAMES),
         "kind": {"raised", "escalated", "de_escalated", "cleared"},
@@ -202,8 +202,12 @@ def test_every_reject_reason_of_the_runtime_is_classified():
         "wrong_partition": _msg(good, 7, partition=(right + 1) % 4, partitions=4),
         "future": _msg(profile(NOW + timedelta(days=2), "B1", eid="p2"), 9, partitions=4),
         "bad_watermark": Message(TOPICS.clock, right, 0, None, b'{"at": "yesterday"}'),
+        "conflicting_duplicate": _msg(bureau(T0 + timedelta(hours=1), bid="B2", debt=5.0, eid="b-c1"), 2,
+                                      partitions=4),
         "processing_error": _msg(profile(T0, "B1", eid="poison"), 10, partitions=4),
     }
+    before = [_msg(profile(T0, "B2", eid="p-b2"), 11, partitions=4),
+              _msg(bureau(T0, bid="B2", debt=1.0, eid="b-c1"), 1, partitions=4)]  # the first b-c1
 
     class Failing(Engine):
         def apply(self, state, event, t=None):  # type: ignore[no-untyped-def]
@@ -212,7 +216,7 @@ def test_every_reject_reason_of_the_runtime_is_classified():
             return super().apply(state, event, t)
 
     w.runtime.engine = Failing(default_policy())
-    out = w.batch(list(cases.values()))
+    out = w.batch([*before, *cases.values()])
     assert [reject_reason(d.reason) for d in out.dead] == list(cases), [d.reason for d in out.dead]
     assert w.value("monitor_events_rejected_total", feed="clock", reason="bad_watermark") == 1
     assert w.value("monitor_events_rejected_total", feed="profiles", reason="invalid") == 1

@@ -249,3 +249,19 @@ def test_bad_watermarks_are_dead_lettered_and_never_hold_later_ones_back():
     assert {("clock", 0), ("clock", 1), ("clock", 2), ("clock", 3)} <= set(out.acks)
     assert json.loads(store[next(k for k in store if k.startswith("\x00watermark:"))])["covered"] == \
         parse_instant(at(70).isoformat())
+
+
+def test_a_duplicate_event_id_with_other_content_is_dead_lettered_as_a_conflicting_duplicate():
+    store: dict[str, bytes] = {}
+    rt = _runtime(Engine(default_policy()), store)
+    original = bureau(at(10), dpd=0, debt=1000.0, eid="b1")
+    copy = bureau(at(10), dpd=0, debt=1000.0, eid="b1")  # the same event again: a plain duplicate
+    other = bureau(at(10, hours=1), dpd=0, debt=9_000_000.0, eid="b1")  # same id, other content
+    out = _batch(rt, store, [_message(profile(T0, eid="p"), 0), _message(original, 1)], now=to_us(at(20)))
+    assert out.dead == []
+    before = store["B1"]
+    out = _batch(rt, store, [_message(copy, 2), _message(other, 3)], now=to_us(at(20)))
+    assert [(d.offset, d.reason) for d in out.dead] == [
+        (3, "conflicting duplicate: an event with this event_id and other content was applied earlier")]
+    assert out.outcomes["duplicate"] == 1 and out.outcomes["conflicting_duplicate"] == 1
+    assert json.loads(store["B1"])["bureau"] == json.loads(before)["bureau"]  # the first one stands

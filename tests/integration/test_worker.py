@@ -521,11 +521,11 @@ def test_poison_messages_mid_stream_are_dead_lettered_and_the_rest_equals_replay
     9999-12-31 (it crash-looped every worker), a team name with a line break (it broke the calendar),
     an event dated 2199 and a watermark dated 9999 (they silenced a borrower and released everything),
     a watermark naming an unknown topic (it blocked every later one), keyless messages on the right
-    and on a wrong partition. Each is dead-lettered with a
+    and on a wrong partition, an event id applied earlier with other content. Each is dead-lettered with a
     reason; nothing valid is; the outcome is exactly the replay's of the valid events."""
     from kafka import KafkaProducer
 
-    from monitor._time import parse_instant
+    from monitor._time import iso, parse_instant
     from monitor.produce import produce
     from monitor.topics import partition_for
 
@@ -552,6 +552,11 @@ def test_poison_messages_mid_stream_are_dead_lettered_and_the_rest_equals_replay
                   "occurred_at": "2199-06-01T00:00:00+00:00", "max_external_dpd": 0, "external_overdue_amount": 0,
                   "hard_inquiries_30d": 0, "total_external_debt": 0, "guarantee_exposure": 0}
         keyless = {**future, "event_id": "poison-keyless", "occurred_at": "2025-04-30T00:00:00+00:00"}
+        # an event id of the first half again, an hour later, with other content: a conflicting duplicate
+        original = next(json.loads(x) for x in lines if json.loads(x)["type"] == "bureau_report"
+                        and parse_instant(json.loads(x)["occurred_at"]) < cut - 7 * 86_400_000_000)
+        conflicting = {**original, "occurred_at": iso(parse_instant(original["occurred_at"]) + 3_600_000_000),
+                       "total_external_debt": original["total_external_debt"] + 12_345}
         poison = [  # (topic, partition, key, value, what the reason says)
             (topics.feed("loan_profile"), partition_for("P999", parts), b"P999", profile, ""),
             (topics.feed("bureau_report"), partition_for(bid, parts), bid.encode(), future, "future: 2199-06-01"),
@@ -559,6 +564,8 @@ def test_poison_messages_mid_stream_are_dead_lettered_and_the_rest_equals_replay
              {**profile, "event_id": "poison-team", "borrower_id": "P998", "team": "T1\nX-WR-CALNAME:evil",
               "disbursed_at": "2025-04-30T00:00:00+00:00"}, "team"),
             (topics.feed("bureau_report"), partition_for(bid, parts), None, keyless, "no key"),
+            (topics.feed("bureau_report"), partition_for(original["borrower_id"], parts),
+             original["borrower_id"].encode(), conflicting, "conflicting duplicate"),
             (topics.feed("bureau_report"), (partition_for(bid, parts) + 1) % parts, None, keyless, "no key"),
             (topics.clock, 0, None, {"at": "2025-06-01T00:00:00Z", "offsets": {f"{names.prefix}gossip": 1}},
              "names topics that are not input feeds"),
