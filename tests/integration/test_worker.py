@@ -553,8 +553,8 @@ def test_poison_messages_mid_stream_are_dead_lettered_and_the_rest_equals_replay
                   "hard_inquiries_30d": 0, "total_external_debt": 0, "guarantee_exposure": 0}
         keyless = {**future, "event_id": "poison-keyless", "occurred_at": "2025-04-30T00:00:00+00:00"}
         # an event id of the first half again, an hour later, with other content: a conflicting duplicate
-        original = next(json.loads(x) for x in lines if json.loads(x)["type"] == "bureau_report"
-                        and parse_instant(json.loads(x)["occurred_at"]) < cut - 7 * 86_400_000_000)
+        original = [d for d in map(json.loads, lines) if d["type"] == "bureau_report"
+                    and parse_instant(d["occurred_at"]) < cut - 86_400_000_000][-1]  # recent: not stale
         conflicting = {**original, "occurred_at": iso(parse_instant(original["occurred_at"]) + 3_600_000_000),
                        "total_external_debt": original["total_external_debt"] + 12_345}
         poison = [  # (topic, partition, key, value, what the reason says)
