@@ -32,6 +32,7 @@ import tempfile
 import time
 import zlib
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +46,7 @@ from monitor._spill import EventRuns, LineSpill, merge_runs
 from monitor._time import SECOND, iso, parse_instant, to_us
 from monitor.engine import Engine
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
-from monitor.jsonl import MAX_LINE_BYTES, iter_lines
+from monitor.jsonl import MAX_LINE_BYTES, file_digest, iter_lines, write_files
 from monitor.outputs import Alert, BorrowerView, ScheduleEntry
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.snapshots import SnapshotPart, write_manifest
@@ -301,13 +302,20 @@ def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int
     snapshots = out / "snapshots"
     shutil.rmtree(snapshots, ignore_errors=True)
     names = [str(p) for p in paths]
+    pool = ThreadPoolExecutor(1, thread_name_prefix="digest")  # the inputs' digests (files.json)
     try:
         files = [_spool_stdin(tmp) if n == "-" else Path(n) for n in names]
         job = _Job(files, names, policy, snapshots, tmp, as_of, now, future_skew, max(1, workers))
+        hashed: list[Future[dict[str, Any]]] = []
+
+        def hash_inputs() -> None:  # on a thread beside the replay, started after any fork
+            hashed.extend(pool.submit(file_digest, f, True) for f in files)
+
         if job.shards == 1:
+            hash_inputs()
             results = [_shard(job, 0, lambda last: as_of if as_of is not None else last)]
         else:
-            results = _run_shards(job)
+            results = _run_shards(job, hash_inputs)
         final = results[0]["as_of"]
         write_manifest(snapshots, [r["part"] for r in results], policy_version=policy.version,
                        timezone=policy.timezone, as_of=final)
@@ -316,7 +324,9 @@ def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int
         summary = totals.summary()
         (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
+        write_files(out, [(n, h.result()) for n, h in zip(names, hashed)], OUTPUTS)
     finally:
+        pool.shutdown(wait=False, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
     totals.elapsed = time.perf_counter() - started
     return totals
@@ -329,8 +339,13 @@ class _Job:
         self.as_of, self.now, self.skew, self.shards = as_of, now, skew, shards
 
 
-def _run_shards(job: _Job) -> list[dict[str, Any]]:
-    """One process per shard; the as-of (the newest event of all, by default) is agreed between them."""
+OUTPUTS = ("summary.json", "borrowers.jsonl", "alerts.jsonl", "schedule_history.jsonl", "rejects.jsonl",
+           "schedule.csv", "workout.csv")
+
+
+def _run_shards(job: _Job, started: Callable[[], None]) -> list[dict[str, Any]]:
+    """One process per shard; the as-of (the newest event of all, by default) is agreed between them.
+    ``started`` runs once they are (threads are started only after the forks)."""
     ctx = multiprocessing.get_context("fork")
     conns, procs = [], []
     for k in range(job.shards):
@@ -340,6 +355,7 @@ def _run_shards(job: _Job) -> list[dict[str, Any]]:
         theirs.close()
         conns.append(mine)
         procs.append(proc)
+    started()
     try:
         lasts = [_receive(c) for c in conns]
         known = [t for t in lasts if t is not None]

@@ -8,12 +8,14 @@ replay, the backtest and ``monitor produce`` read event files through it alike.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import sys
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,7 +23,8 @@ from monitor._errors import InputError
 from monitor._time import to_us
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
 
-__all__ = ["MAX_LINE_BYTES", "Reject", "iter_lines", "parse_lines", "reject_text"]
+__all__ = ["FILES", "FILES_FORMAT", "MAX_LINE_BYTES", "Reject", "file_digest", "iter_lines", "parse_lines", "read_files",
+           "reject_text", "write_files"]
 
 MAX_LINE_BYTES = 1_048_576  # a longer line is rejected, not parsed
 _MAX_REJECT_TEXT = 65_536
@@ -107,3 +110,55 @@ def parse_lines(
         if numbers is not None:
             numbers.append(number)
     return out
+
+
+FILES = "files.json"
+FILES_FORMAT = "monitor-replay-files/1"
+
+
+def file_digest(path: str | Path, count_lines: bool = False) -> dict[str, Any]:
+    """SHA-256 and size of a file as stored; with ``count_lines``, the lines of its (decompressed) text too.
+    ``hashlib`` releases the interpreter lock: run it on a helper thread beside other work."""
+    p = Path(path)
+    digest = hashlib.sha256()
+    size = newlines = 0
+    last = b"\n"
+    try:
+        with p.open("rb") as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+            fh.seek(0)
+            while block := fh.read(1 << 22):
+                digest.update(block)
+                size += len(block)
+                if count_lines and not gz:
+                    newlines += block.count(b"\n")
+                    last = block[-1:]
+        if count_lines and gz:
+            with gzip.open(p, "rb") as text:
+                while block := text.read(1 << 22):
+                    newlines += block.count(b"\n")
+                    last = block[-1:]
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{p}: cannot read: {exc}") from None
+    out: dict[str, Any] = {"sha256": digest.hexdigest(), "bytes": size}
+    if count_lines:
+        out["lines"] = newlines + (0 if last == b"\n" else 1)
+    return out
+
+
+def write_files(out: Path, inputs: Sequence[tuple[str, dict[str, Any]]], outputs: Sequence[str]) -> None:
+    """``files.json`` beside a replay's outputs: the digest of every input (name as given, SHA-256, bytes,
+    lines) and of the ``outputs`` (file names in ``out``), so that a reader (``monitor report``) records
+    them as provenance without reading gigabytes again."""
+    doc = {"format": FILES_FORMAT, "inputs": [{"name": name, **d} for name, d in inputs],
+           "outputs": {name: file_digest(out / name) for name in outputs if (out / name).is_file()}}
+    (out / FILES).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def read_files(out: Path) -> dict[str, Any] | None:
+    """``files.json`` of a replay's outputs (None when absent or not of this format)."""
+    try:
+        doc = json.loads((out / FILES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and doc.get("format") == FILES_FORMAT else None

@@ -6,7 +6,7 @@ import hashlib
 import json
 import tomllib
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,6 +17,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from monitor._errors import InputError
 from monitor._time import iso, local_date, parse_instant
+from monitor.jsonl import read_files
 from monitor.reports import _figures as fig
 from monitor.reports import _quality as qual
 from monitor.reports import _ratios as rat
@@ -151,7 +152,7 @@ def build_report(
     with ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
             ThreadPoolExecutor(3, thread_name_prefix="reader") as readers:
         line_counts: list[int] = []  # of the event files, against the replay's count
-        digests = [pool.submit(sha256_file, p, line_counts if role == "events" else None) for role, p in hashed]
+        digests = _digests(pool, rdir, hashed, line_counts)
         teams = Codes()
         borrowers = read_borrowers(paths["borrowers.jsonl"], teams)
         ids = IdIndex(borrowers.ids)
@@ -247,6 +248,35 @@ def build_report(
                 names_masked=mask_names, cases_known=cases is not None, current_signals=current is not None,
                 inputs=inputs)
     return Report(meta=meta, **sections)
+
+
+def _digests(pool: ThreadPoolExecutor, rdir: Path, hashed: list[tuple[str, Path]],
+             line_counts: list[int]) -> list[Future[tuple[str, int]]]:
+    """SHA-256 and size of each input: as the replay recorded them in ``files.json`` when the file has the
+    recorded size (the event files by position), else hashed here on ``pool`` (gigabytes at a million
+    borrowers: the replay hashes them once, while it reads and writes them)."""
+    files = read_files(rdir) or {}
+    inputs, outputs = files.get("inputs", []), files.get("outputs", {})
+    out: list[Future[tuple[str, int]]] = []
+    k = 0
+    for role, p in hashed:
+        rec = None
+        if role == "events":
+            rec = inputs[k] if k < len(inputs) else None
+            k += 1
+        elif p.parent == rdir:
+            rec = outputs.get(p.name)
+        size = p.stat().st_size if rec is not None else -1
+        if rec is not None and rec.get("bytes") == size and isinstance(rec.get("sha256"), str) and \
+                (role != "events" or isinstance(rec.get("lines"), int)):
+            if role == "events":
+                line_counts.append(rec["lines"])
+            done: Future[tuple[str, int]] = Future()
+            done.set_result((rec["sha256"], size))
+            out.append(done)
+        else:
+            out.append(pool.submit(sha256_file, p, line_counts if role == "events" else None))
+    return out
 
 
 _CASES = TypeAdapter(dict[str, tuple[Literal["open", "acknowledged", "release_requested", "released"],
