@@ -73,7 +73,8 @@ from monitor.state import (
     RatingMove,
 )
 
-__all__ = ["Engine", "Step", "BatchStep", "APPLIED", "DUPLICATE", "CONFLICT", "STALE", "ADVANCED", "content_digest"]
+__all__ = ["Engine", "Step", "BatchStep", "APPLIED", "DUPLICATE", "CONFLICT", "STALE", "ADVANCED", "UNIQUE",
+           "content_digest"]
 
 APPLIED = "applied"
 DUPLICATE = "duplicate"  # an exact copy of an event applied within the duplicate window: ignored
@@ -82,6 +83,11 @@ DUPLICATE = "duplicate"  # an exact copy of an event applied within the duplicat
 CONFLICT = "conflicting_duplicate"
 STALE = "stale"  # older than the borrower's clock by more than the duplicate window: not applied
 ADVANCED = "advanced"
+# ``apply(..., digest=UNIQUE)``: the caller knows that no other event with this event_id will reach this
+# state (a backtest holding every event of the borrower): nothing will be compared with its content, so
+# no digest is computed and the duplicate memory keeps its instant alone (as for a state written before
+# digests were kept)
+UNIQUE = -1
 
 _INSTANTS = frozenset({"occurred_at", "until"})
 
@@ -90,7 +96,7 @@ def content_digest(event: Event, at: int | None = None) -> int:
     """A short digest (32 bits) of an event's content, instants compared as instants (whatever the
     written UTC offset): two copies with one event_id and one digest are the same event."""
     t = to_us(event.occurred_at) if at is None else at
-    until = getattr(event, "until", None)
+    until = event.until if isinstance(event, TierOverride) else None  # getattr on a pydantic model is slow
     tail = f"|{t}|{to_us(until) if until is not None else ''}".encode()
     h = hashlib.blake2b(event.model_dump_json(exclude=_INSTANTS).encode(), digest_size=4)
     h.update(tail)
@@ -144,16 +150,18 @@ class Engine:
     def new_state(self, borrower_id: str) -> BorrowerState:
         return BorrowerState(id=borrower_id)
 
-    def apply(self, state: BorrowerState, event: Event, at: int | None = None) -> Step:
+    def apply(self, state: BorrowerState, event: Event, at: int | None = None, digest: int | None = None) -> Step:
         """Apply one event (validated by the event contract) in event time.
 
-        ``at`` may pass ``occurred_at`` already converted to microseconds.
+        ``at`` may pass ``occurred_at`` already converted to microseconds; ``digest`` its
+        ``content_digest`` when the caller has it (one event applied under many policies), or
+        ``UNIQUE`` (see there).
         """
         if event.borrower_id != state.id:
             raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
         before = self.schedule_key(state)
         alerts: list[Alert] = []
-        outcome = self._apply(state, event, alerts, to_us(event.occurred_at) if at is None else at)
+        outcome = self._apply(state, event, alerts, to_us(event.occurred_at) if at is None else at, digest)
         return Step(state, outcome, tuple(alerts), self.schedule_key(state) != before)
 
     def apply_batch(self, state: BorrowerState, events: Iterable[Event]) -> BatchStep:
@@ -288,16 +296,18 @@ class Engine:
 
     # ------------------------------------------------------------ internals
 
-    def _apply(self, s: BorrowerState, e: Event, alerts: list[Alert], t: int) -> str:
+    def _apply(self, s: BorrowerState, e: Event, alerts: list[Alert], t: int, digest: int | None = None) -> str:
         seen = s.seen.get(e.event_id)
-        digest: int | None = None
         if seen is not None:
+            if digest == UNIQUE:
+                digest = None  # the caller was wrong: compare properly
             first, known = (seen, None) if isinstance(seen, int) else seen
             if max(t, s.clock or t) - first < self._dup_window:
                 # an exact copy has the same instant, at or before the clock: nothing to settle
                 if known is None:
                     return DUPLICATE
-                digest = content_digest(e, t)
+                if digest is None:
+                    digest = content_digest(e, t)
                 return DUPLICATE if digest == known else CONFLICT
         now = t if s.clock is None or t >= s.clock else s.clock
         self._run_wakes(s, now, alerts, inclusive=False)
@@ -405,7 +415,7 @@ class Engine:
     def _remember(self, s: BorrowerState, eid: str, t: int, digest: int, now: int) -> None:
         seen = s.seen
         seen.pop(eid, None)  # re-inserted last: the dict stays in arrival order
-        seen[eid] = (t, digest)
+        seen[eid] = t if digest == UNIQUE else (t, digest)
         horizon = now - self._dup_window
         while seen:  # forget the oldest arrivals while they are out of the window
             first = next(iter(seen))

@@ -35,6 +35,15 @@ Visits: the inspection teams visit when the engine asks
     instant the engine knows the borrower, and not counted: it belongs to the
     time before the history.
 
+Refused events: an event the engine refuses as a conflicting duplicate (an
+event_id applied earlier with other content) or fails on is counted as
+rejected and changes nothing, as ``monitor replay`` rejects it.
+
+Duplicate memory: each event comes with its content digest, computed once
+for every policy (``_worker.load_part``), or ``engine.UNIQUE`` when no other
+event of the borrower has its event_id (nothing will be compared with it);
+the visits the loop makes have ids of their own (``backtest-visit-...``).
+
 Probes: at each probe instant (month ends; any instant in tests) the loop
 advances the engine to it and records ``Engine.view``: exactly what
 ``monitor replay --as-of`` says there, because advancing to an instant
@@ -49,7 +58,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from monitor._time import from_us
-from monitor.engine import DUPLICATE, Engine
+from monitor.engine import CONFLICT, DUPLICATE, UNIQUE, Engine
 from monitor.events import Event, InspectionCompleted, InspectionOutcome
 from monitor.outputs import Alert, BorrowerView
 from monitor.state import BorrowerState, ProfileFact
@@ -58,6 +67,7 @@ __all__ = ["BorrowerRun", "Probe", "Visit", "run_borrower", "visit_event"]
 
 _OUTCOMES = {o.value: o for o in InspectionOutcome}
 VISIT_SOURCE = "backtest"
+VISIT_PREFIX = "backtest-visit-"
 WORKOUT = "workout"  # the engine's due reason while a borrower is handed over to special-asset management
 
 
@@ -82,6 +92,7 @@ class BorrowerRun:
     first_seen: int | None = None  # the instant its first profile was applied
     applied: int = 0
     duplicates: int = 0
+    rejected: int = 0  # refused by the engine (conflicting duplicates) or failed in it
     after_as_of: int = 0
     alerts: list[Alert] = field(default_factory=list)
     visits: list[Visit] = field(default_factory=list)
@@ -105,7 +116,7 @@ class Probe:
 def visit_event(borrower_id: str, n: int, at: int, team: str, outcome: str) -> InspectionCompleted:
     """The ``inspection_completed`` event of the ``n``-th visit the loop makes for a borrower."""
     return InspectionCompleted.model_construct(
-        event_id=f"backtest-visit-{borrower_id}-{n}", borrower_id=borrower_id, occurred_at=from_us(at),
+        event_id=f"{VISIT_PREFIX}{borrower_id}-{n}", borrower_id=borrower_id, occurred_at=from_us(at),
         source=VISIT_SOURCE, type="inspection_completed", team=team, inspector=VISIT_SOURCE,
         outcome=_OUTCOMES[outcome], notes=None)
 
@@ -115,14 +126,17 @@ def _on_schedule(state: BorrowerState) -> int | None:
     return state.due if state.profile is not None else None
 
 
-def run_borrower(engine: Engine, borrower_id: str, events: Sequence[tuple[int, Event]], as_of: int,
+def run_borrower(engine: Engine, borrower_id: str, events: Sequence[tuple[int, Event, int | None]], as_of: int,
                  end: int, findings: Sequence[tuple[int, str]] = (), probes: Sequence[int] = (),
-                 views: bool = False) -> BorrowerRun:
+                 views: bool = False, visit_digest: int | None = UNIQUE) -> BorrowerRun:
     """Run one borrower's events (sorted by instant, stable) to ``as_of``; see the module docstring.
 
+    ``events``: (instant, event, content digest or ``UNIQUE`` or None to let the engine compute it).
     ``end``: visits are made only before this instant (the borrower's default, or after ``as_of``).
     ``findings``: the recorded inspections as (instant, outcome), sorted. ``probes``: sorted instants
     at which to record the effective tier (and with ``views`` the engine's whole view).
+    ``visit_digest``: None when some event of the borrower has an id like the visits' (then their
+    digests are computed).
     """
     run = BorrowerRun(borrower_id)
     state = engine.new_state(borrower_id)
@@ -177,7 +191,7 @@ def run_borrower(engine: Engine, borrower_id: str, events: Sequence[tuple[int, E
             visit_team = prof.team if prof is not None else ""
             n_visits += 1
             visit = Visit(at, visit_team, state.tier, state.due_why or "", state.due_at or at, outcome, counted)
-            step = apply(state, visit_event(borrower_id, n_visits, at, visit_team, outcome), at)
+            step = apply(state, visit_event(borrower_id, n_visits, at, visit_team, outcome), at, visit_digest)
             if step.alerts:
                 alerts.extend(step.alerts)
             run.visits.append(visit)
@@ -188,16 +202,13 @@ def run_borrower(engine: Engine, borrower_id: str, events: Sequence[tuple[int, E
         nonlocal pi
         while pi < n_probes and (probes[pi] <= limit if inclusive else probes[pi] < limit):
             p = probes[pi]
-            settle(p, inclusive=True)
-            step = advance(state, p)
-            if step.alerts:
-                alerts.extend(step.alerts)
+            settle(p, inclusive=True)  # every wake-up due at or before p too: as advance(state, p) would
             run.probes.append((p, state.tier if state.profile is not None else -1, state.due_why == WORKOUT))
             if views:
                 run.views.append(Probe(p, engine.view(state, p), state.grade, state.profile))
             pi += 1
 
-    for t, event in events:
+    for t, event, digest in events:
         if t > as_of:
             run.after_as_of += 1
             continue
@@ -206,9 +217,16 @@ def run_borrower(engine: Engine, borrower_id: str, events: Sequence[tuple[int, E
         due, wake = state.due, state.wake
         if (due is not None and due < t) or (wake is not None and wake < t):
             settle(t, inclusive=False)  # else nothing is due before the event: the engine settles the rest
-        step = apply(state, event, t)
-        if step.outcome == DUPLICATE:
+        try:
+            step = apply(state, event, t, digest)
+        except Exception:  # noqa: BLE001 - as monitor replay: the event is rejected, the rest goes on
+            run.rejected += 1
+            continue
+        outcome = step.outcome
+        if outcome == DUPLICATE:
             run.duplicates += 1
+        elif outcome == CONFLICT:
+            run.rejected += 1
         else:
             run.applied += 1
         if step.alerts:

@@ -1,63 +1,79 @@
-"""Worker processes that each own some parts of the events and run policies over them.
+"""Worker processes that split the input side by side, then run policies over its parts.
 
-``PartPool(parts, jobs, as_of, defaults, hold)`` starts ``jobs`` processes
-(spawn: a fresh interpreter, nothing inherited), gives worker ``w`` the parts
-``w, w + jobs, ...`` and keeps them until ``close``. ``run(policies)`` sends
-every worker the same list of policies; each runs all of them over each of
-its parts (a part is read once per call, or once for the pool's life with
-``hold=True``, as ``monitor tune`` does over many rounds) and sends back plain
-data. The results are sorted by (policy, part): the same whatever ``jobs``.
-With ``jobs=1`` everything runs in the calling process.
+``PartPool(paths, directory, parts=P, jobs=J, as_of=..., defaults=...)``:
+
+1. starts ``J`` processes (forked: they share the parent's loaded code and the
+   outcomes without copying or pickling them);
+2. has them split the input side by side: the input is cut into segments
+   (``_shard.segments``: byte ranges of plain files at line starts, gzip files
+   whole), each process writes its segments' lines into one file per part and
+   finds their latest valid instant; the parts (``pool.parts``) and, unless
+   given, the as-of instant (``pool.as_of``: the latest valid event of the
+   whole input) follow;
+3. ``run(policies)`` runs every policy over every part: each part is read
+   (validated with the event contract, grouped by borrower) once per call and
+   run under each policy in turn. Parts go to whichever process is free,
+   largest first; with ``hold=True`` (``monitor tune``, many calls) each
+   process keeps the parts it was given, balanced by size once, for the pool's
+   life, and reads each once.
+
+The results are sorted by (policy, part): the same whatever ``J`` and
+whichever process ran what. With ``J=1`` everything runs in the calling
+process.
 """
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
+import time
 import traceback
 from collections.abc import Sequence
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from monitor._errors import MonitorError
+from monitor.backtest._shard import Segment, SegmentSplit, part_files, segments, split_segment
 from monitor.backtest._worker import Part, PolicySource, load_part, run_policy
 
 __all__ = ["PartPool"]
 
-# (part index, its event files)
+# (part index, its files in segment order)
 PartFiles = tuple[int, tuple[str, ...]]
 
 
 class _Runner:
-    """What one worker does: its parts, loaded when needed, and the policies run over them."""
+    """What one process does: split segments, then run policies over the parts it is given."""
 
-    def __init__(self, parts: Sequence[PartFiles], as_of: int | None, defaults: dict[str, int], hold: bool,
-                 rules: bool) -> None:
-        self.parts = list(parts)
-        self.as_of = as_of
+    def __init__(self, directory: Path, parts: int, defaults: dict[str, int], hold: bool, rules: bool) -> None:
+        self.directory = directory
+        self.n_parts = parts
         self.defaults = defaults
         self.hold = hold
         self.rules = rules
         self.cache: dict[int, Part] = {}
 
-    def run(self, policies: Sequence[tuple[int, PolicySource]]) -> list[dict[str, Any]]:
+    def split(self, segs: Sequence[Segment]) -> list[SegmentSplit]:
+        return [split_segment(seg, self.n_parts, self.directory) for seg in segs]
+
+    def run(self, parts: Sequence[PartFiles], policies: Sequence[tuple[int, PolicySource]],
+            as_of: int | None) -> list[dict[str, Any]]:
         out = []
-        for index, paths in self.parts:
+        for index, files in parts:
             part = self.cache.get(index)
             if part is None:
-                part = load_part(index, paths)
+                part = load_part(index, files)
                 if self.hold:
                     self.cache[index] = part
             for pi, source in policies:
-                out.append(run_policy(part, source, pi, self.as_of, self.defaults, rules=self.rules))
+                out.append(run_policy(part, source, pi, as_of, self.defaults, rules=self.rules))
             del part
         return out
 
 
-def _serve(conn: Connection, parts: list[PartFiles], as_of: int | None, defaults: dict[str, int], hold: bool,
-           rules: bool) -> None:
+def _serve(conn: Connection, runner: _Runner) -> None:
     gc.disable()  # millions of long-lived objects and no cycles: the collector would only rescan them
-    runner = _Runner(parts, as_of, defaults, hold, rules)
     while True:
         try:
             msg = conn.recv()
@@ -66,68 +82,140 @@ def _serve(conn: Connection, parts: list[PartFiles], as_of: int | None, defaults
         if msg is None:
             return
         try:
-            conn.send(("ok", runner.run(msg)))
+            if msg[0] == "split":
+                conn.send(("ok", runner.split(msg[1])))
+            else:
+                conn.send(("ok", runner.run(msg[1], msg[2], msg[3])))
         except MonitorError as exc:
             conn.send(("input", str(exc)))
         except BaseException:  # noqa: BLE001 - reported to the parent, which raises
             conn.send(("bug", traceback.format_exc()))
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    try:
+        return multiprocessing.get_context("fork")
+    except ValueError:  # no fork on this platform
+        return multiprocessing.get_context("spawn")
+
+
 class PartPool:
     """See the module docstring."""
 
-    def __init__(self, parts: Sequence[PartFiles], jobs: int, as_of: int | None, defaults: dict[str, int], *,
-                 hold: bool = False, rules: bool = True) -> None:
-        self.jobs = max(1, min(jobs, len(parts)))
-        self._local: _Runner | None = None
+    def __init__(self, paths: Sequence[str], directory: Path, *, parts: int, jobs: int, as_of: int | None,
+                 defaults: dict[str, int], hold: bool = False, rules: bool = True) -> None:
+        started = time.perf_counter()
+        self.hold = hold
+        self.jobs = max(1, jobs)
+        self._runner = _Runner(directory, parts, defaults, hold, rules)
         self._procs: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+        self._mine: dict[int, list[PartFiles]] = {}  # hold: the parts each process keeps
+        segs = segments(list(paths), self.jobs)
         if self.jobs == 1:
-            self._local = _Runner(parts, as_of, defaults, hold, rules)
-            return
-        ctx = multiprocessing.get_context("spawn")
-        for w in range(self.jobs):
-            mine = [p for i, p in enumerate(parts) if i % self.jobs == w]
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(child, mine, as_of, defaults, hold, rules), daemon=True,
-                               name=f"monitor-backtest-{w}")
-            proc.start()
-            child.close()
-            self._procs.append((proc, parent))
+            splits = self._runner.split(segs)
+        else:
+            ctx = _context()
+            for w in range(self.jobs):
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(target=_serve, args=(child, self._runner), daemon=True,
+                                   name=f"monitor-backtest-{w}")
+                proc.start()
+                child.close()
+                self._procs.append((proc, parent))
+            for w, (_proc, conn) in enumerate(self._procs):
+                conn.send(("split", [s for s in segs if s.index % self.jobs == w]))
+            splits = [s for got in self._gather(list(range(self.jobs))) for s in got]
+        table = part_files(splits, parts)
+        self.lines = sum(s.lines for s in splits)
+        self.parts: list[tuple[int, tuple[str, ...], int]] = [p for p in table if p[1]] or table[:1]
+        instants = [s.latest for s in splits if s.latest is not None]
+        self.latest = max(instants) if instants else None
+        self.as_of = as_of if as_of is not None else self.latest
+        if hold and self._procs:
+            self.jobs = min(self.jobs, len(self.parts))
+            load = [0] * len(self._procs)
+            for index, files, size in sorted(self.parts, key=lambda p: (-p[2], p[0])):
+                w = min(range(len(load)), key=lambda k: (load[k], k))
+                load[w] += size
+                self._mine.setdefault(w, []).append((index, files))
+        self.split_seconds = time.perf_counter() - started
+
+    def _gather(self, workers: list[int]) -> list[Any]:
+        """The answers of the given processes, in their order; raises on the first failure."""
+        out: list[Any] = []
+        failure: tuple[str, str] | None = None
+        for w in workers:
+            proc, conn = self._procs[w]
+            got = self._receive(proc, conn)
+            if got[0] == "ok":
+                out.append(got[1])
+            else:
+                failure = failure or got
+        if failure is not None:
+            self._fail(failure)
+        return out
+
+    @staticmethod
+    def _receive(proc: multiprocessing.process.BaseProcess, conn: Connection) -> tuple[str, Any]:
+        try:
+            return conn.recv()  # type: ignore[no-any-return]
+        except EOFError:
+            proc.join(timeout=5)
+            return ("died", f"a backtest process died (exit code {proc.exitcode}; out of memory?): "
+                            "try more --shards or fewer --jobs")
+
+    def _fail(self, failure: tuple[str, str]) -> None:
+        self.close()
+        kind, text = failure
+        if kind == "bug":
+            raise RuntimeError(f"a backtest process failed:\n{text}")
+        raise MonitorError(text)
 
     def run(self, policies: Sequence[tuple[int, PolicySource]]) -> list[dict[str, Any]]:
         """Every policy over every part; results sorted by (policy, part)."""
-        if self._local is not None:
-            results = self._local.run(policies)
+        pols = list(policies)
+        if not self._procs:
+            results = self._runner.run([(i, f) for i, f, _s in self.parts], pols, self.as_of)
+        elif self.hold:
+            busy = sorted(self._mine)
+            for w in busy:
+                self._procs[w][1].send(("run", self._mine[w], pols, self.as_of))
+            results = [r for got in self._gather(busy) for r in got]
         else:
-            for _proc, conn in self._procs:
-                conn.send(list(policies))
-            results = []
-            failure: tuple[str, str] | None = None
-            for proc, conn in self._procs:
-                try:
-                    kind, payload = conn.recv()
-                except EOFError:
-                    code = proc.exitcode
-                    failure = failure or ("died", f"a backtest process died (exit code {code}; out of memory?): "
-                                                  "try more --shards or fewer --jobs")
-                    continue
-                if kind == "ok":
-                    results.extend(payload)
-                else:
-                    failure = failure or (kind, payload)
-            if failure is not None:
-                self.close()
-                kind, text = failure
-                if kind == "input":
-                    raise MonitorError(text)
-                if kind == "bug":
-                    raise RuntimeError(f"a backtest process failed:\n{text}")
-                raise MonitorError(text)
+            results = self._dispatch(pols)
         results.sort(key=lambda r: (r["policy"], r["part"]))
         return results
 
+    def _dispatch(self, pols: list[tuple[int, PolicySource]]) -> list[dict[str, Any]]:
+        """Parts to whichever process is free, largest first."""
+        todo = [(i, f) for i, f, _s in sorted(self.parts, key=lambda p: (-p[2], p[0]))]
+        todo.reverse()  # popped from the end
+        by_conn = {conn: (proc, conn) for proc, conn in self._procs}
+        busy: set[Connection] = set()
+        for _proc, conn in self._procs:
+            if todo:
+                conn.send(("run", [todo.pop()], pols, self.as_of))
+                busy.add(conn)
+        results: list[dict[str, Any]] = []
+        failure: tuple[str, str] | None = None
+        while busy:
+            for conn in wait(list(busy)):
+                assert isinstance(conn, Connection)
+                got = self._receive(*by_conn[conn])
+                busy.discard(conn)
+                if got[0] != "ok":
+                    failure = failure or got
+                    continue
+                results.extend(got[1])
+                if todo and failure is None:
+                    conn.send(("run", [todo.pop()], pols, self.as_of))
+                    busy.add(conn)
+        if failure is not None:
+            self._fail(failure)
+        return results
+
     def close(self) -> None:
-        for proc, conn in self._procs:
+        for _proc, conn in self._procs:
             try:
                 conn.send(None)
             except (OSError, ValueError):

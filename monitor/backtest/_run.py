@@ -29,7 +29,7 @@ from monitor.backtest._score import (
     Portfolio,
     score_policy,
 )
-from monitor.backtest._shard import auto_shards, split_events
+from monitor.backtest._shard import auto_shards
 from monitor.backtest._worker import PolicySource
 from monitor.desk.teams import TeamsConfig, load_teams
 from monitor.rules.loader import DEFAULT_POLICY_PATH, load_policy
@@ -102,14 +102,21 @@ class Backtest:
 
 @dataclass(slots=True)
 class Inputs:
-    """Checked inputs, split into parts; ``pool`` runs policies over them."""
+    """Checked inputs and a temporary directory for their parts; ``pool`` splits and runs them."""
 
     paths: list[str]
     outcomes: str
     defaults: list[DefaultOutcome]
-    parts: list[tuple[int, tuple[str, ...]]]
+    directory: Path
+    parts: int
+    jobs: int
     as_of: int | None
-    split_seconds: float = 0.0
+
+    def pool(self, *, hold: bool = False, rules: bool = True) -> PartPool:
+        """Processes that split the events into parts side by side (see ``_pool``), ready to run policies."""
+        pairs = {o.borrower_id: o.defaulted_at for o in self.defaults}
+        return PartPool(self.paths, self.directory, parts=self.parts, jobs=self.jobs, as_of=self.as_of,
+                        defaults=pairs, hold=hold, rules=rules)
 
 
 def policy_files(paths: Sequence[str]) -> list[PolicyFile]:
@@ -155,25 +162,14 @@ def _check_events(paths: Sequence[str]) -> None:
 @contextmanager
 def prepare(events: Sequence[str], outcomes: str, *, as_of: int | None, jobs: int, shards: int | None,
             note: Callable[[str], None]) -> Iterator[Inputs]:
-    """Check the inputs and split them into at least ``jobs`` parts by borrower (temporary files)."""
+    """Check the inputs; a temporary directory for at least ``jobs`` parts by borrower."""
     paths = [str(p) for p in events]
     _check_events(paths)
     defaults = load_outcomes(outcomes)
     parts = shards or max(auto_shards(paths), jobs)
     with tempfile.TemporaryDirectory(prefix="monitor-backtest-") as tmp:
-        inputs = Inputs(paths, outcomes, defaults, [(0, tuple(paths))], as_of)
-        if parts > 1:
-            note(f"splitting the events into {parts} parts by borrower ...")
-            t = time.perf_counter()
-            split = split_events(paths, parts, Path(tmp))
-            inputs.split_seconds = time.perf_counter() - t
-            if split.known:
-                inputs.parts = [(i, (p,)) for i, p in enumerate(split.paths)]
-                if as_of is None:
-                    inputs.as_of = split.as_of
-                    if split.as_of is None:
-                        raise InputError("no valid event in the input: nothing to backtest")
-        yield inputs
+        note(f"splitting the events into {parts} part(s) by borrower on {jobs} process(es) ...")
+        yield Inputs(paths, outcomes, defaults, Path(tmp), parts, jobs, as_of)
 
 
 def merge(results: list[dict[str, Any]], n_policies: int) -> tuple[list[Portfolio], dict[str, int]]:
@@ -273,16 +269,17 @@ def run_backtest(events: Sequence[str], outcomes: str, policies: Sequence[str] =
     loaded = [load_policy(s.path) for s in specs]
     team_config = load_teams(teams) if teams is not None else None
     n_jobs = max(1, jobs or (os.cpu_count() or 1))
-    with prepare(events, outcomes, as_of=as_of, jobs=n_jobs, shards=shards, note=say) as inputs:
-        pairs = {o.borrower_id: o.defaulted_at for o in inputs.defaults}
-        say(f"running {len(specs)} policy(ies) over {len(inputs.parts)} part(s) ...")
+    with prepare(events, outcomes, as_of=as_of, jobs=n_jobs, shards=shards, note=say) as inputs, no_gc(), \
+            inputs.pool() as pool:
+        if pool.as_of is None:
+            raise InputError("no valid event in the input: nothing to backtest")
+        say(f"running {len(specs)} policy(ies) over {len(pool.parts)} part(s) ...")
         t = time.perf_counter()
         sources: list[tuple[int, PolicySource]] = [(i, s.path) for i, s in enumerate(specs)]
-        with no_gc(), PartPool(inputs.parts, n_jobs, inputs.as_of, pairs) as pool:
-            used_jobs = pool.jobs
-            results = pool.run(sources)
+        used_jobs = pool.jobs
+        results = pool.run(sources)
         runs_wall = time.perf_counter() - t
-        split_seconds = inputs.split_seconds
+        split_seconds = pool.split_seconds
         paths, defaults = inputs.paths, inputs.defaults
     t = time.perf_counter()
     with no_gc():

@@ -4,7 +4,11 @@
 contract, as ``monitor replay`` does; bad lines are counted as rejected) and
 groups the events by borrower, each borrower's in ``occurred_at`` order
 (stable: equal instants keep the input order, as in the replay). The recorded
-``inspection_completed`` events become findings (see ``_loop``).
+``inspection_completed`` events become findings (see ``_loop``). Each event
+carries its content digest for the engine's duplicate memory, computed here
+once for all the policies run over the part, and only for the events whose
+event_id the borrower has more than once (the others are ``UNIQUE``: nothing
+will ever be compared with them).
 
 ``run_policy`` runs every borrower of a loaded part through the engine with
 :func:`monitor.backtest._loop.run_borrower` and returns primitives only
@@ -32,8 +36,8 @@ from datetime import datetime
 from typing import Any
 
 from monitor._time import from_us, to_us
-from monitor.backtest._loop import run_borrower
-from monitor.engine import Engine
+from monitor.backtest._loop import VISIT_PREFIX, run_borrower
+from monitor.engine import UNIQUE, Engine, content_digest
 from monitor.events import Event, InspectionCompleted
 from monitor.jsonl import iter_lines
 from monitor.replay import Reject, parse_lines
@@ -53,8 +57,10 @@ class Part:
     """A part's events, validated and grouped by borrower."""
 
     index: int
-    events: dict[str, list[tuple[int, Event]]] = field(default_factory=dict)
+    # per borrower: (instant, event, content digest or UNIQUE), in the order the engine takes them
+    events: dict[str, list[tuple[int, Event, int]]] = field(default_factory=dict)
     findings: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    visit_ids_taken: set[str] = field(default_factory=set)  # borrowers with an event_id like the visits' ids
     read: int = 0
     rejected: int = 0
     recorded_visits: int = 0
@@ -91,15 +97,22 @@ def _load_part(index: int, paths: Sequence[str]) -> Part:
         else:
             got = events.get(event.borrower_id)
             if got is None:
-                events[event.borrower_id] = [(t, event)]
+                events[event.borrower_id] = [(t, event, UNIQUE)]
             else:
-                got.append((t, event))
-        if part.first is None or t < part.first:
-            part.first = t
-        if part.latest is None or t > part.latest:
-            part.latest = t
-    for rows in events.values():
+                got.append((t, event, UNIQUE))
+    if parsed:
+        instants = [t for t, _e in parsed]
+        part.first, part.latest = min(instants), max(instants)
+    for bid, rows in events.items():
         rows.sort(key=lambda r: r[0])  # stable: equal instants keep the input order
+        ids = {r[1].event_id for r in rows}
+        if len(ids) < len(rows):  # some event_id more than once: their copies are compared by content
+            counts: dict[str, int] = {}
+            for r in rows:
+                counts[r[1].event_id] = counts.get(r[1].event_id, 0) + 1
+            rows[:] = [(t, e, content_digest(e, t)) if counts[e.event_id] > 1 else (t, e, d) for t, e, d in rows]
+        if any(i.startswith(VISIT_PREFIX) for i in ids):
+            part.visit_ids_taken.add(bid)
     for rows in findings.values():
         rows.sort(key=lambda r: r[0])
     return part
@@ -148,15 +161,17 @@ def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int |
         alerts: list[tuple[Any, ...]] = []
         borrowers: list[tuple[Any, ...]] = []
         visits: list[tuple[Any, ...]] = []
-        applied = duplicates = after = 0
+        applied = duplicates = after = refused = 0
+        taken = part.visit_ids_taken
         no_findings: list[tuple[int, str]] = []
         for bid in sorted(part.events):
             d = defaults.get(bid)
             end = d if d is not None and d <= as_of else as_of + 1
             run = run_borrower(engine, bid, part.events[bid], as_of, end, part.findings.get(bid, no_findings),
-                               probes)
+                               probes, visit_digest=None if bid in taken else UNIQUE)
             applied += run.applied
             duplicates += run.duplicates
+            refused += run.rejected
             after += run.after_as_of
             for a in run.alerts:
                 alerts.append((bid, to_us(a.at), _LEVEL[a.from_tier], _LEVEL[a.to_tier],
@@ -172,7 +187,7 @@ def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int |
                 month_counts[i][4 if d is not None and d <= p else 5 if workout else tier] += 1
         return {
             "policy": policy_index, "part": part.index, "as_of": as_of,
-            "read": part.read, "rejected": part.rejected, "recorded_visits": part.recorded_visits,
+            "read": part.read, "rejected": part.rejected + refused, "recorded_visits": part.recorded_visits,
             "applied": applied, "duplicates": duplicates, "after_as_of": after,
             "alerts": alerts, "borrowers": borrowers, "visits": visits,
             "month_ends": [(p, tuple(c)) for p, c in zip(probes, month_counts)],

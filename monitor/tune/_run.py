@@ -115,8 +115,9 @@ def run_tune(events: Sequence[str], outcomes: str, space: Space, constraints: Se
     result = TuneResult(space, list(constraints), cands, None, [], inputs)
     with prepare(events, outcomes, as_of=None, jobs=n_jobs, shards=None, note=say) as prep:
         defaults = prep.defaults
-        pairs = {o.borrower_id: o.defaulted_at for o in defaults}
-        with PartPool(prep.parts, n_jobs, prep.as_of, pairs, hold=True, rules=False) as pool:
+        with no_gc(), prep.pool(hold=True, rules=False) as pool:
+            if pool.as_of is None:
+                raise InputError("no valid event in the input: nothing to tune on")
             result.jobs = pool.jobs
             rounds = 0
             while len(cands) < total:
@@ -178,8 +179,9 @@ def _holdout(space: Space, result: TuneResult, holdout: tuple[Sequence[str], str
     paths, outcomes = holdout
     picks = [c for c in (result.candidates[0], result.best) if c is not None and c.invalid is None]
     with prepare(list(paths), outcomes, as_of=None, jobs=jobs, shards=None, note=say) as prep:
-        pairs = {o.borrower_id: o.defaulted_at for o in prep.defaults}
-        with PartPool(prep.parts, jobs, prep.as_of, pairs, hold=False, rules=False) as pool:
+        with no_gc(), prep.pool(rules=False) as pool:
+            if pool.as_of is None:
+                raise InputError("no valid event in the holdout: nothing to score")
             full = score_policies(pool, [(f"candidate-{c.index}", _policy_data(space, c)) for c in picks],
                                   [parse_policy(_policy_data(space, c)) for c in picks], prep.defaults, teams)
     out: dict[str, Any] = {

@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 
 from monitor._time import DAY
+from monitor.backtest import run_backtest
 from monitor.backtest._loop import run_borrower, visit_event
 from monitor.backtest._worker import load_part
 from monitor.engine import Engine
 from monitor.replay import replay
 from monitor.rules.loader import default_policy
 from monitor.simulate import simulate, write_simulation
+from tests.backtest.histories import History
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +108,34 @@ def test_backtest_visits_are_exactly_when_the_engine_asked(shuffled, tmp_path):
             continue
         state = replay([stripped, made], policy, v.at - 1).states[bid]
         assert state.due == v.at, json.dumps({"visit": v.at, "due": state.due})
+
+
+def test_copies_and_conflicting_copies_are_counted_as_replay_counts_them(tmp_path):
+    """An exact copy is a duplicate, a copy with other content is refused (rejected) and changes nothing:
+    the backtest's counts and views equal monitor replay's, whatever the digests it skips."""
+    h = History().profile("B1").profile("B2", 1)
+    h.overdue("B1", 10, 5).overdue("B2", 12, 40).rating("B2", 20, "BBB", "B")
+    events, outcomes = h.write(tmp_path)
+    lines = events.read_text(encoding="utf-8").splitlines()
+    copy = next(line for line in lines if '"overdue"' in line and '"B1"' in line)
+    conflicting = copy.replace('"days_past_due": 5', '"days_past_due": 60')
+    assert conflicting != copy
+    rating = next(line for line in lines if '"rating_change"' in line)
+    events.write_text("\n".join(lines + [copy, conflicting, rating.replace('"new_grade": "B"', '"new_grade": "D"')])
+                      + "\n", encoding="utf-8")
+    policy = default_policy()
+    replayed = replay([events], policy)
+    assert replayed.duplicates == 1 and replayed.rejected == 2  # the two conflicting copies
+    report = run_backtest([str(events)], str(outcomes), jobs=1).report
+    counts = report["events"]
+    assert (counts["applied"], counts["duplicates"], counts["rejected"]) == (
+        replayed.applied, replayed.duplicates, replayed.rejected)
+    part = load_part(0, [str(events)])
+    engine = Engine(policy)
+    views = {v.borrower_id: v for v in replayed.views}
+    for bid in ("B1", "B2"):
+        run = run_borrower(engine, bid, part.events[bid], replayed.as_of, replayed.as_of + 1, (),
+                           [replayed.as_of], views=True)
+        assert run.views[0].view.model_copy(update={"next_visit_due": None}) == views[bid].model_copy(
+            update={"next_visit_due": None})  # the backtest makes the visits the replay lacks
+        assert run.rejected == 1
