@@ -1,88 +1,71 @@
-"""Can the inspection teams make the visits a policy asks for by their due dates?
+"""How the teams kept up: the visits their capacity let them make, how late, and what they still owe.
 
-The teams file is the desk's (``deploy/teams.example.toml`` format), read by
-its own loader (``monitor.desk.teams.load_teams``): per team, visits per
-working day and a calendar of working days, holidays and extra working days.
-
-Model, per team: every visit the policy asked for (the backtest's visits,
-see ``_loop``) may be made from the local date on which the engine set its
-due date to any later working day; on each working day the team makes up to
-its capacity of the visits open then, earliest due date first (ties: higher
-tier, then borrower). For unit-length visits with release and due dates this
-order meets every due date whenever any order does, so a visit it makes late
-is one the team's capacity cannot make on time. A visit still open when the
-calendar runs out (a team with no capacity) is late. The lateness is not fed
-back into the engine: the visits are counted where the policy asked for them
-(a first-order estimate of the shortfall).
+With a teams file the backtest makes the visits as the teams' capacity allows
+and the engine goes on from the visits actually made (``_teams``). Here, per
+team and in total (visits due before the history are left out, as in the
+workload): the visits made, those made after their due date (late: a later
+local date), the days late (mean over all visits made, and the 90th
+percentile), the visits due by the as-of instant and not made (owed), the
+capacity over the history (working days times visits per day) and the
+utilisation (visits made / capacity).
 """
 
 from __future__ import annotations
 
-import heapq
+import math
 from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
 from monitor.desk.teams import TeamsConfig
 
-__all__ = ["capacity_figures"]
+__all__ = ["MODEL", "capacity_figures"]
 
-_MAX_SPILL_DAYS = 3660  # stop looking for a free working day after this many days past the last due date
-
-# (team, borrower, due date, date asked, tier)
-VisitDue = tuple[str, str, date, date, int]
-
-
-def _team(rows: list[tuple[date, date, int, str]], teams: TeamsConfig, team: str) -> tuple[int, int, int]:
-    """(late visits, capacity over the visits' span, working days) for one team."""
-    cap = teams.capacity(team)
-    rows.sort(key=lambda r: (r[1], r[0], -r[2], r[3]))  # by date asked
-    first = rows[0][1]
-    last_due = max(r[0] for r in rows)
-    heap: list[tuple[int, int, str]] = []
-    late = 0
-    i = 0
-    n = len(rows)
-    day = first
-    capacity = working = 0
-    stop = last_due + timedelta(days=_MAX_SPILL_DAYS)
-    while (i < n or heap) and day <= stop:
-        while i < n and rows[i][1] <= day:
-            due, _asked, tier, bid = rows[i]
-            heapq.heappush(heap, (due.toordinal(), -tier, bid))
-            i += 1
-        slots = cap.visits_on(day)
-        if day <= last_due:
-            capacity += slots
-            working += slots > 0
-        ordinal = day.toordinal()
-        while slots and heap:
-            due_ord, _t, _b = heapq.heappop(heap)
-            late += ordinal > due_ord
-            slots -= 1
-        day += timedelta(days=1)
-    late += len(heap) + (n - i)
-    return late, capacity, working
+MODEL = ("per team, each working day, the visits due within the coming week and the overdue ones, earliest "
+         "due first: as few as meet every deadline within the week's capacity, at most the day's capacity; "
+         "the engine sets the next due date from the visit made; late = made after its due date")
 
 
-def capacity_figures(visits: Iterable[VisitDue], teams: TeamsConfig, years: float) -> dict[str, Any]:
-    """Visits late for lack of capacity, in total and per team (sorted by team)."""
-    by_team: dict[str, list[tuple[date, date, int, str]]] = {}
-    for team, bid, due, asked, tier in visits:
-        by_team.setdefault(team, []).append((due, min(asked, due), tier, bid))
+def _p90(values: list[int]) -> int | None:
+    if not values:
+        return None
+    xs = sorted(values)
+    return xs[min(len(xs) - 1, math.ceil(0.9 * len(xs)) - 1)]
+
+
+def capacity_figures(made: Iterable[tuple[str, date, date]], owed: Iterable[tuple[str, date]],
+                     teams: TeamsConfig, start: date | None, as_of: date) -> dict[str, Any]:
+    """``made``: (team, date made, date due) per visit; ``owed``: (team, date due) per visit due by the
+    as-of instant and not made; the history from ``start`` to ``as_of`` (local dates)."""
+    late: dict[str, list[int]] = {}
+    for team, on, due in made:
+        late.setdefault(team, []).append(max(0, (on - due).days))
+    owing: dict[str, list[int]] = {}
+    for team, due in owed:
+        owing.setdefault(team, []).append(max(0, (as_of - due).days))
+    years = ((as_of - start).days + 1) / 365 if start is not None else 0.0
     rows = []
-    total = late_total = 0
-    for team in sorted(by_team):
-        got = by_team[team]
-        late, capacity, _working = _team(got, teams, team)
-        total += len(got)
-        late_total += late
-        rows.append({"team": team, "visits": len(got), "late": late,
-                     "late_share": round(late / len(got), 4) if got else None,
+    total = late_total = owed_total = capacity_total = 0
+    all_days: list[int] = []
+    for team in sorted(set(late) | set(owing)):
+        days = late.get(team, [])
+        n = len(days)
+        n_late = sum(1 for x in days if x > 0)
+        capacity = teams.capacity(team).visits_between(start, as_of + timedelta(days=1)) if start else 0
+        total += n
+        late_total += n_late
+        owed_total += len(owing.get(team, []))
+        capacity_total += capacity
+        all_days += days
+        rows.append({"team": team, "visits": n, "late": n_late, "late_share": round(n_late / n, 4) if n else None,
+                     "days_late_mean": round(sum(days) / n, 2) if n else None, "days_late_p90": _p90(days),
+                     "owed_at_as_of": len(owing.get(team, [])),
                      "capacity_per_year": round(capacity / years, 1) if years > 0 else None,
-                     "visits_per_year": round(len(got) / years, 1) if years > 0 else None,
-                     "utilisation": round(len(got) / capacity, 4) if capacity else None})
+                     "visits_per_year": round(n / years, 1) if years > 0 else None,
+                     "utilisation": round(n / capacity, 4) if capacity else None})
     return {"teams_version": teams.version, "visits": total, "late": late_total,
-            "late_share": round(late_total / total, 4) if total else None, "by_team": rows,
-            "model": "per team, each visit open from the day the engine asked for it; each working day up to "
-                     "the team's capacity, earliest due first; late = made after its due date"}
+            "late_share": round(late_total / total, 4) if total else None,
+            "days_late_mean": round(sum(all_days) / total, 2) if total else None, "days_late_p90": _p90(all_days),
+            "owed_at_as_of": owed_total,
+            "utilisation": round(total / capacity_total, 4) if capacity_total else None,
+            "by_team": rows, "model": MODEL}

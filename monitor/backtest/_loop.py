@@ -1,7 +1,8 @@
 """The backtest's run loop: one borrower's events through the engine, with the visits the policy asks for.
 
-``run_borrower`` drives :class:`monitor.engine.Engine` itself, one borrower at a
-time (borrowers are independent in the engine), and only *observes* what the
+:class:`BorrowerRunner` (``run_borrower``: all at once) drives
+:class:`monitor.engine.Engine` itself, one borrower at a time (borrowers are
+independent in the engine), and only *observes* what the
 engine does: the tier changes come from the engine's alerts, the team from the
 engine's state, the tier, grade, profile and classification floor at an
 instant from ``Engine.view`` after advancing to that instant. Nothing about a
@@ -35,6 +36,11 @@ Visits: the inspection teams visit when the engine asks
     instant the engine knows the borrower, and not counted: it belongs to the
     time before the history.
 
+    With the teams' capacity (``_teams``), the visits are not made at the due
+    instants but when the team plans them: the runner is resumable
+    (``run_until``), makes only the visit planned for it (``plan``), and the
+    engine sets the next due date from the visit actually made.
+
 Refused events: an event the engine refuses as a conflicting duplicate (an
 event_id applied earlier with other content) or fails on is counted as
 rejected and changes nothing, as ``monitor replay`` rejects it.
@@ -63,7 +69,7 @@ from monitor.events import Event, InspectionCompleted, InspectionOutcome
 from monitor.outputs import Alert, BorrowerView
 from monitor.state import BorrowerState, ProfileFact
 
-__all__ = ["BorrowerRun", "Probe", "Visit", "run_borrower", "visit_event"]
+__all__ = ["BorrowerRun", "BorrowerRunner", "Probe", "Visit", "run_borrower", "visit_event"]
 
 _OUTCOMES = {o.value: o for o in InspectionOutcome}
 VISIT_SOURCE = "backtest"
@@ -75,13 +81,14 @@ WORKOUT = "workout"  # the engine's due reason while a borrower is handed over t
 class Visit:
     """A visit the policy asked for and the loop made."""
 
-    at: int  # the due instant, when it was made
+    at: int  # when it was made
     team: str  # the borrower's team in the engine's state then
     tier: int  # the effective tier when it was made (before the visit)
     reason: str  # why it was due (the engine's due reason)
     asked_at: int  # when the engine set this due date
     outcome: str  # the finding reported to the engine
     counted: bool  # False: due before the borrower was first seen (before the history)
+    due: int  # the due instant in force when it was made (``at`` unless the teams' capacity moved it)
 
 
 @dataclass(slots=True)
@@ -113,61 +120,117 @@ class Probe:
     profile: ProfileFact | None
 
 
+_VISIT = InspectionCompleted.model_construct(
+    event_id=VISIT_PREFIX, borrower_id="", occurred_at=from_us(0), source=VISIT_SOURCE, type="inspection_completed",
+    team="", inspector=VISIT_SOURCE, outcome=InspectionOutcome.normal, notes=None)
+
+
 def visit_event(borrower_id: str, n: int, at: int, team: str, outcome: str) -> InspectionCompleted:
     """The ``inspection_completed`` event of the ``n``-th visit the loop makes for a borrower."""
-    return InspectionCompleted.model_construct(
-        event_id=f"{VISIT_PREFIX}{borrower_id}-{n}", borrower_id=borrower_id, occurred_at=from_us(at),
-        source=VISIT_SOURCE, type="inspection_completed", team=team, inspector=VISIT_SOURCE,
-        outcome=_OUTCOMES[outcome], notes=None)
+    return _VISIT.model_copy(update={"event_id": f"{VISIT_PREFIX}{borrower_id}-{n}", "borrower_id": borrower_id,
+                                     "occurred_at": from_us(at), "team": team, "outcome": _OUTCOMES[outcome]})
 
 
-def _on_schedule(state: BorrowerState) -> int | None:
-    """The instant of the next routine visit, None when the borrower is off the routine schedule."""
-    return state.due if state.profile is not None else None
+_NEVER = 2**63
 
 
-def run_borrower(engine: Engine, borrower_id: str, events: Sequence[tuple[int, Event, int | None]], as_of: int,
-                 end: int, findings: Sequence[tuple[int, str]] = (), probes: Sequence[int] = (),
-                 views: bool = False, visit_digest: int | None = UNIQUE) -> BorrowerRun:
-    """Run one borrower's events (sorted by instant, stable) to ``as_of``; see the module docstring.
+class BorrowerRunner:
+    """One borrower's events through the engine to ``as_of``, resumable; see the module docstring.
 
-    ``events``: (instant, event, content digest or ``UNIQUE`` or None to let the engine compute it).
-    ``end``: visits are made only before this instant (the borrower's default, or after ``as_of``).
-    ``findings``: the recorded inspections as (instant, outcome), sorted. ``probes``: sorted instants
-    at which to record the effective tier (and with ``views`` the engine's whole view).
-    ``visit_digest``: None when some event of the borrower has an id like the visits' (then their
-    digests are computed).
+    ``events``: (instant, event, content digest or ``UNIQUE`` or None to let the engine compute it), sorted
+    by instant (stable). ``end``: visits are made only before this instant (the borrower's default, or
+    after ``as_of``). ``findings``: the recorded inspections as (instant, outcome), sorted. ``probes``:
+    sorted instants at which to record the effective tier (and with ``views`` the engine's whole view).
+    ``visit_digest``: None when some event of the borrower has an id like the visits' (then their digests
+    are computed). ``planned=False``: visits at the due instants; ``True``: only the visit given to
+    :meth:`plan`.
     """
-    run = BorrowerRun(borrower_id)
-    state = engine.new_state(borrower_id)
-    apply = engine.apply
-    advance = engine.advance
-    alerts = run.alerts
-    finding_at = [t for t, _ in findings]
-    n_visits = 0
-    team: str | None = None
-    team_since = 0
-    pi = 0
-    n_probes = len(probes)
 
-    def note_team(now: int) -> None:
-        nonlocal team, team_since
-        prof = state.profile
+    __slots__ = ("engine", "run", "state", "events", "n_events", "i", "as_of", "end", "finding_at",
+                 "findings", "probes", "n_probes", "pi", "views", "visit_digest", "planned", "plan_at",
+                 "n_visits", "team", "team_since")
+
+    def __init__(self, engine: Engine, borrower_id: str, events: Sequence[tuple[int, Event, int | None]],
+                 as_of: int, end: int, findings: Sequence[tuple[int, str]] = (), probes: Sequence[int] = (),
+                 views: bool = False, visit_digest: int | None = UNIQUE, planned: bool = False) -> None:
+        self.engine = engine
+        self.run = BorrowerRun(borrower_id)
+        self.state = engine.new_state(borrower_id)
+        self.events = events
+        self.n_events = len(events)
+        self.i = 0
+        self.as_of = as_of
+        self.end = end
+        self.findings = findings
+        self.finding_at = [t for t, _ in findings]
+        self.probes = probes
+        self.n_probes = len(probes)
+        self.pi = 0
+        self.views = views
+        self.visit_digest = visit_digest
+        self.planned = planned
+        self.plan_at: int | None = None  # the planned visit (planned mode)
+        self.n_visits = 0
+        self.team: str | None = None
+        self.team_since = 0
+
+    # ------------------------------------------------------------ what the team scheduler reads
+
+    def next_instant(self) -> int:
+        """The earliest instant something happens to the borrower by itself or by plan (an event up to
+        ``as_of``, a wake-up, the planned visit); probes are recorded on the way."""
+        nxt = _NEVER
+        if self.i < self.n_events:
+            t = self.events[self.i][0]
+            if t <= self.as_of:
+                nxt = t
+        wake = self.state.wake
+        if wake is not None and wake < nxt:
+            nxt = wake
+        if self.plan_at is not None and self.plan_at < nxt:
+            nxt = self.plan_at
+        return nxt
+
+    def due(self) -> int | None:
+        """The due instant of the next routine visit before ``end``; None off the routine schedule."""
+        state = self.state
+        due = state.due if state.profile is not None else None
+        return due if due is not None and due < self.end else None
+
+    def plan(self, at: int) -> None:
+        """The team will make the next visit at ``at`` (if the borrower is still on the schedule then)."""
+        self.plan_at = at
+
+    # ------------------------------------------------------------ running
+
+    def _note_team(self, now: int) -> None:
+        prof = self.state.profile
         if prof is None:
             return
+        run = self.run
         if run.first_seen is None:
             run.first_seen = now
-            team, team_since = prof.team, now
-        elif prof.team != team:
-            if team is not None:
-                run.team_time[team] = run.team_time.get(team, 0) + max(0, min(now, end) - team_since)
-            team, team_since = prof.team, min(now, end)
+            self.team, self.team_since = prof.team, now
+        elif prof.team != self.team:
+            if self.team is not None:
+                run.team_time[self.team] = run.team_time.get(self.team, 0) + max(0, min(now, self.end)
+                                                                                - self.team_since)
+            self.team, self.team_since = prof.team, min(now, self.end)
 
-    def settle(limit: int, inclusive: bool) -> None:
+    def _settle(self, limit: int, inclusive: bool) -> None:
         """Make the visits and settle the wake-ups due before ``limit`` (or at it), in time order."""
-        nonlocal n_visits
+        state = self.state
+        engine = self.engine
+        alerts = self.run.alerts
+        end = self.end
+        planned = self.planned
         while True:
-            due = _on_schedule(state)
+            due = state.due if state.profile is not None else None
+            if planned:
+                at_plan = self.plan_at
+                if at_plan is not None and (due is None or at_plan >= end):
+                    self.plan_at = at_plan = None  # off the schedule (workout) or defaulted: not made
+                due = at_plan
             if due is not None and (due > limit if inclusive else due >= limit):
                 due = None
             if due is not None and due >= end:
@@ -176,70 +239,113 @@ def run_borrower(engine: Engine, borrower_id: str, events: Sequence[tuple[int, E
             if wake is not None and (wake > limit if inclusive else wake >= limit):
                 wake = None
             if wake is not None and (due is None or wake < due):
-                step = advance(state, wake)
+                step = engine.advance(state, wake)
                 if step.alerts:
                     alerts.extend(step.alerts)
                 continue
             if due is None:
                 return
-            clock = state.clock if state.clock is not None else due
-            at = due if due >= clock else clock
-            counted = run.first_seen is not None and due >= run.first_seen
-            i = bisect_right(finding_at, at)
-            outcome = findings[i - 1][1] if i else "normal"
-            prof = state.profile
-            visit_team = prof.team if prof is not None else ""
-            n_visits += 1
-            visit = Visit(at, visit_team, state.tier, state.due_why or "", state.due_at or at, outcome, counted)
-            step = apply(state, visit_event(borrower_id, n_visits, at, visit_team, outcome), at, visit_digest)
+            self._visit(due)
+
+    def _visit(self, due: int) -> None:
+        state = self.state
+        run = self.run
+        clock = state.clock if state.clock is not None else due
+        at = due if due >= clock else clock
+        owed = state.due if state.due is not None else due
+        counted = run.first_seen is not None and owed >= run.first_seen
+        i = bisect_right(self.finding_at, at)
+        outcome = self.findings[i - 1][1] if i else "normal"
+        prof = state.profile
+        visit_team = prof.team if prof is not None else ""
+        self.n_visits += 1
+        visit = Visit(at, visit_team, state.tier, state.due_why or "", state.due_at or at, outcome, counted, owed)
+        step = self.engine.apply(state, visit_event(run.borrower_id, self.n_visits, at, visit_team, outcome), at,
+                                 self.visit_digest)
+        if step.alerts:
+            run.alerts.extend(step.alerts)
+        run.visits.append(visit)
+        if self.planned:
+            self.plan_at = None
+        elif state.due == due and state.profile is not None:
+            raise RuntimeError(f"backtest bug: the visit at {at} left {run.borrower_id} due at the same instant")
+
+    def _probe_until(self, limit: int, inclusive: bool) -> None:
+        probes, run, state = self.probes, self.run, self.state
+        while self.pi < self.n_probes and (probes[self.pi] <= limit if inclusive else probes[self.pi] < limit):
+            p = probes[self.pi]
+            self._settle(p, inclusive=True)  # every wake-up due at or before p too: as advance(state, p) would
+            run.probes.append((p, state.tier if state.profile is not None else -1, state.due_why == WORKOUT))
+            if self.views:
+                run.views.append(Probe(p, self.engine.view(state, p), state.grade, state.profile))
+            self.pi += 1
+
+    def run_until(self, limit: int) -> None:
+        """Everything strictly before ``limit`` (and not after ``as_of``): events, visits, wake-ups, probes."""
+        state = self.state
+        run = self.run
+        apply = self.engine.apply
+        alerts = run.alerts
+        events = self.events
+        probes = self.probes
+        n, n_probes = self.n_events, self.n_probes
+        as_of = self.as_of
+        i = self.i
+        while i < n:
+            t, event, digest = events[i]
+            if t >= limit:
+                break
+            i += 1
+            if t > as_of:
+                run.after_as_of += 1
+                continue
+            if self.pi < n_probes and probes[self.pi] < t:
+                self._probe_until(t, inclusive=False)
+            due, wake = state.due, state.wake
+            if (due is not None and due < t) or (wake is not None and wake < t) or self.plan_at is not None:
+                self._settle(t, inclusive=False)  # else nothing is due before the event: the engine settles the rest
+            try:
+                step = apply(state, event, t, digest)
+            except Exception:  # noqa: BLE001 - as monitor replay: the event is rejected, the rest goes on
+                run.rejected += 1
+                continue
+            outcome = step.outcome
+            if outcome == DUPLICATE:
+                run.duplicates += 1
+            elif outcome == CONFLICT:
+                run.rejected += 1
+            else:
+                run.applied += 1
             if step.alerts:
                 alerts.extend(step.alerts)
-            run.visits.append(visit)
-            if _on_schedule(state) == due:
-                raise RuntimeError(f"backtest bug: the visit at {at} left {borrower_id} due at the same instant")
+            if state.profile is not None and (self.team is None or state.profile.team != self.team):
+                self._note_team(t)
+        self.i = i
+        stop = min(limit, as_of + 1)
+        if self.pi < n_probes and probes[self.pi] < stop:
+            self._probe_until(stop, inclusive=False)
+        self._settle(stop, inclusive=False)
 
-    def probe_until(limit: int, inclusive: bool) -> None:
-        nonlocal pi
-        while pi < n_probes and (probes[pi] <= limit if inclusive else probes[pi] < limit):
-            p = probes[pi]
-            settle(p, inclusive=True)  # every wake-up due at or before p too: as advance(state, p) would
-            run.probes.append((p, state.tier if state.profile is not None else -1, state.due_why == WORKOUT))
-            if views:
-                run.views.append(Probe(p, engine.view(state, p), state.grade, state.profile))
-            pi += 1
-
-    for t, event, digest in events:
-        if t > as_of:
-            run.after_as_of += 1
-            continue
-        if pi < n_probes and probes[pi] < t:
-            probe_until(t, inclusive=False)
-        due, wake = state.due, state.wake
-        if (due is not None and due < t) or (wake is not None and wake < t):
-            settle(t, inclusive=False)  # else nothing is due before the event: the engine settles the rest
-        try:
-            step = apply(state, event, t, digest)
-        except Exception:  # noqa: BLE001 - as monitor replay: the event is rejected, the rest goes on
-            run.rejected += 1
-            continue
-        outcome = step.outcome
-        if outcome == DUPLICATE:
-            run.duplicates += 1
-        elif outcome == CONFLICT:
-            run.rejected += 1
-        else:
-            run.applied += 1
+    def finish(self) -> BorrowerRun:
+        """Run to ``as_of`` inclusive and close the team time; the run's plain data."""
+        as_of = self.as_of
+        self.run_until(as_of + 1)
+        while self.i < self.n_events:  # the events after as_of
+            self.i += 1
+            self.run.after_as_of += 1
+        state = self.state
+        step = self.engine.advance(state, as_of)
         if step.alerts:
-            alerts.extend(step.alerts)
-        if state.profile is not None and (team is None or state.profile.team != team):
-            note_team(t)
-    if n_probes:
-        probe_until(as_of, inclusive=True)
-    settle(as_of, inclusive=True)
-    step = advance(state, as_of)
-    if step.alerts:
-        alerts.extend(step.alerts)
-    if team is not None:
-        run.team_time[team] = run.team_time.get(team, 0) + max(0, min(as_of, end) - team_since)
-    run.state = state
-    return run
+            self.run.alerts.extend(step.alerts)
+        if self.team is not None:
+            self.run.team_time[self.team] = self.run.team_time.get(self.team, 0) + max(
+                0, min(as_of, self.end) - self.team_since)
+        self.run.state = state
+        return self.run
+
+
+def run_borrower(engine: Engine, borrower_id: str, events: Sequence[tuple[int, Event, int | None]], as_of: int,
+                 end: int, findings: Sequence[tuple[int, str]] = (), probes: Sequence[int] = (),
+                 views: bool = False, visit_digest: int | None = UNIQUE) -> BorrowerRun:
+    """Run one borrower's events to ``as_of``, the visits at the due instants; see :class:`BorrowerRunner`."""
+    return BorrowerRunner(engine, borrower_id, events, as_of, end, findings, probes, views, visit_digest).finish()

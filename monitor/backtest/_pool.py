@@ -12,7 +12,9 @@
    whole input) follow;
 3. ``run(policies)`` runs every policy over every part: each part is read
    (validated with the event contract, grouped by borrower) once per call and
-   run under each policy in turn. Parts go to whichever process is free,
+   run under each policy in turn (with ``teams``, the visits as the teams'
+   capacity allows: ``_teams``; then a part holds whole teams, ``_shard.by_team``).
+   Parts go to whichever process is free,
    largest first; with ``hold=True`` (``monitor tune``, many calls) each
    process keeps the parts it was given, balanced by size once, for the pool's
    life, and reads each once.
@@ -34,8 +36,17 @@ from pathlib import Path
 from typing import Any
 
 from monitor._errors import MonitorError
-from monitor.backtest._shard import Segment, SegmentSplit, part_files, segments, split_segment
+from monitor.backtest._shard import (
+    Segment,
+    SegmentSplit,
+    by_team,
+    part_files,
+    profile_teams,
+    segments,
+    split_segment,
+)
 from monitor.backtest._worker import Part, PolicySource, load_part, run_policy
+from monitor.desk.teams import TeamsConfig
 
 __all__ = ["PartPool"]
 
@@ -46,16 +57,21 @@ PartFiles = tuple[int, tuple[str, ...]]
 class _Runner:
     """What one process does: split segments, then run policies over the parts it is given."""
 
-    def __init__(self, directory: Path, parts: int, defaults: dict[str, int], hold: bool, rules: bool) -> None:
+    def __init__(self, directory: Path, parts: int, defaults: dict[str, int], hold: bool, rules: bool,
+                 teams: TeamsConfig | None) -> None:
         self.directory = directory
         self.n_parts = parts
         self.defaults = defaults
         self.hold = hold
         self.rules = rules
+        self.teams = teams
         self.cache: dict[int, Part] = {}
 
-    def split(self, segs: Sequence[Segment]) -> list[SegmentSplit]:
-        return [split_segment(seg, self.n_parts, self.directory) for seg in segs]
+    def profiles(self, segs: Sequence[Segment]) -> list[dict[bytes, set[str]]]:
+        return [profile_teams(seg) for seg in segs]
+
+    def split(self, segs: Sequence[Segment], assign: dict[bytes, int] | None) -> list[SegmentSplit]:
+        return [split_segment(seg, self.n_parts, self.directory, assign) for seg in segs]
 
     def run(self, parts: Sequence[PartFiles], policies: Sequence[tuple[int, PolicySource]],
             as_of: int | None) -> list[dict[str, Any]]:
@@ -67,7 +83,7 @@ class _Runner:
                 if self.hold:
                     self.cache[index] = part
             for pi, source in policies:
-                out.append(run_policy(part, source, pi, as_of, self.defaults, rules=self.rules))
+                out.append(run_policy(part, source, pi, as_of, self.defaults, rules=self.rules, teams=self.teams))
             del part
         return out
 
@@ -82,8 +98,10 @@ def _serve(conn: Connection, runner: _Runner) -> None:
         if msg is None:
             return
         try:
-            if msg[0] == "split":
-                conn.send(("ok", runner.split(msg[1])))
+            if msg[0] == "profiles":
+                conn.send(("ok", runner.profiles(msg[1])))
+            elif msg[0] == "split":
+                conn.send(("ok", runner.split(msg[1], msg[2])))
             else:
                 conn.send(("ok", runner.run(msg[1], msg[2], msg[3])))
         except MonitorError as exc:
@@ -103,16 +121,18 @@ class PartPool:
     """See the module docstring."""
 
     def __init__(self, paths: Sequence[str], directory: Path, *, parts: int, jobs: int, as_of: int | None,
-                 defaults: dict[str, int], hold: bool = False, rules: bool = True) -> None:
+                 defaults: dict[str, int], hold: bool = False, rules: bool = True,
+                 teams: TeamsConfig | None = None) -> None:
         started = time.perf_counter()
         self.hold = hold
         self.jobs = max(1, jobs)
-        self._runner = _Runner(directory, parts, defaults, hold, rules)
+        self._runner = _Runner(directory, parts, defaults, hold, rules, teams)
         self._procs: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
         self._mine: dict[int, list[PartFiles]] = {}  # hold: the parts each process keeps
         segs = segments(list(paths), self.jobs)
         if self.jobs == 1:
-            splits = self._runner.split(segs)
+            assign = by_team(self._runner.profiles(segs), parts) if teams is not None else None
+            splits = self._runner.split(segs, assign)
         else:
             ctx = _context()
             for w in range(self.jobs):
@@ -122,8 +142,14 @@ class PartPool:
                 proc.start()
                 child.close()
                 self._procs.append((proc, parent))
+            mine = [[s for s in segs if s.index % self.jobs == w] for w in range(self.jobs)]
+            assign = None
+            if teams is not None:  # whole teams in a part: who belongs to which team first
+                for w, (_proc, conn) in enumerate(self._procs):
+                    conn.send(("profiles", mine[w]))
+                assign = by_team([x for got in self._gather(list(range(self.jobs))) for x in got], parts)
             for w, (_proc, conn) in enumerate(self._procs):
-                conn.send(("split", [s for s in segs if s.index % self.jobs == w]))
+                conn.send(("split", mine[w], assign))
             splits = [s for got in self._gather(list(range(self.jobs))) for s in got]
         table = part_files(splits, parts)
         self.lines = sum(s.lines for s in splits)
@@ -190,7 +216,7 @@ class PartPool:
         """Parts to whichever process is free, largest first."""
         todo = [(i, f) for i, f, _s in sorted(self.parts, key=lambda p: (-p[2], p[0]))]
         todo.reverse()  # popped from the end
-        by_conn = {conn: (proc, conn) for proc, conn in self._procs}
+        by_conn = {id(conn): (proc, conn) for proc, conn in self._procs}
         busy: set[Connection] = set()
         for _proc, conn in self._procs:
             if todo:
@@ -199,9 +225,9 @@ class PartPool:
         results: list[dict[str, Any]] = []
         failure: tuple[str, str] | None = None
         while busy:
-            for conn in wait(list(busy)):
-                assert isinstance(conn, Connection)
-                got = self._receive(*by_conn[conn])
+            for ready in wait(list(busy)):
+                proc, conn = by_conn[id(ready)]
+                got = self._receive(proc, conn)
                 busy.discard(conn)
                 if got[0] != "ok":
                     failure = failure or got

@@ -16,6 +16,7 @@ from typing import Any
 
 from monitor._errors import InputError
 from monitor._time import DAY, iso, local_date
+from monitor.backtest._capacity import MODEL as CAPACITY_MODEL
 from monitor.backtest._capacity import capacity_figures
 from monitor.backtest._outcomes import DefaultOutcome, load_outcomes
 from monitor.backtest._pool import PartPool
@@ -64,8 +65,7 @@ DEFINITIONS = {
     "workload": "visits the policy asked for and the backtest made, per borrower-year of performing time (first "
                 f"seen to default or as_of); baseline: a visit every {BASELINE_DAYS} days over the same time; "
                 "ratio = visits / baseline; visits due before the history are made but not counted",
-    "capacity": "with a teams file: per team, each visit open from the day the engine asked for it, each "
-                "working day up to the team's capacity, earliest due first; late = made after its due date",
+    "capacity": "with a teams file the visits are made as the teams' capacity allows: " + CAPACITY_MODEL,
     "month_ends": "borrowers monitored at each month end (policy time zone) by effective tier, defaulted ones "
                   "and those handed over to workout apart; shares of the routine book averaged over the month "
                   "ends after the first 3 months",
@@ -112,11 +112,11 @@ class Inputs:
     jobs: int
     as_of: int | None
 
-    def pool(self, *, hold: bool = False, rules: bool = True) -> PartPool:
+    def pool(self, *, hold: bool = False, rules: bool = True, teams: TeamsConfig | None = None) -> PartPool:
         """Processes that split the events into parts side by side (see ``_pool``), ready to run policies."""
         pairs = {o.borrower_id: o.defaulted_at for o in self.defaults}
         return PartPool(self.paths, self.directory, parts=self.parts, jobs=self.jobs, as_of=self.as_of,
-                        defaults=pairs, hold=hold, rules=rules)
+                        defaults=pairs, hold=hold, rules=rules, teams=teams)
 
 
 def policy_files(paths: Sequence[str]) -> list[PolicyFile]:
@@ -193,8 +193,10 @@ def merge(results: list[dict[str, Any]], n_policies: int) -> tuple[list[Portfoli
             port.team_time[bid] = teams
         for bid, at, f, to, rules in r["alerts"]:
             port.alerts.setdefault(bid, []).append((at, f, to, rules))
-        for bid, at, team, tier, reason, asked, counted in r["visits"]:
-            port.visits.setdefault(bid, []).append((at, team, tier, reason, asked, counted))
+        for bid, at, team, tier, reason, asked, counted, due in r["visits"]:
+            port.visits.setdefault(bid, []).append((at, team, tier, reason, asked, counted, due))
+        for bid, team, due, tier, counted in r["backlog"]:
+            port.backlog[bid] = (team, due, tier, counted)
         for at, c in r["month_ends"]:
             acc = port.month_ends.setdefault(at, [0] * 6)
             for i, x in enumerate(c):
@@ -204,14 +206,12 @@ def merge(results: list[dict[str, Any]], n_policies: int) -> tuple[list[Portfoli
 
 def _capacity(port: Portfolio, teams: TeamsConfig, policy: Policy) -> dict[str, Any]:
     zone = policy.zone
-    rows = []
-    for bid, visits in port.visits.items():
-        for at, team, tier, _reason, asked, counted in visits:
-            if counted:
-                rows.append((team, bid, local_date(at, zone), local_date(asked, zone), tier))
+    made = [(team, local_date(at, zone), local_date(due, zone)) for visits in port.visits.values()
+            for at, team, _tier, _reason, _asked, counted, due in visits if counted]
+    owed = [(team, local_date(due, zone)) for team, due, _tier, counted in port.backlog.values() if counted]
     start = port.start
-    years = (port.as_of - start) / YEAR if start is not None else 0.0
-    return capacity_figures(rows, teams, years)
+    return capacity_figures(made, owed, teams, local_date(start, zone) if start is not None else None,
+                            local_date(port.as_of, zone))
 
 
 def score_runs(ports: list[Portfolio], counts: dict[str, int], specs: Sequence[tuple[str, tuple[str, ...]]],
@@ -270,7 +270,7 @@ def run_backtest(events: Sequence[str], outcomes: str, policies: Sequence[str] =
     team_config = load_teams(teams) if teams is not None else None
     n_jobs = max(1, jobs or (os.cpu_count() or 1))
     with prepare(events, outcomes, as_of=as_of, jobs=n_jobs, shards=shards, note=say) as inputs, no_gc(), \
-            inputs.pool() as pool:
+            inputs.pool(teams=team_config) as pool:
         if pool.as_of is None:
             raise InputError("no valid event in the input: nothing to backtest")
         say(f"running {len(specs)} policy(ies) over {len(pool.parts)} part(s) ...")

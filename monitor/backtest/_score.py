@@ -35,8 +35,10 @@ Definitions (also in the package docstring and on the HTML page):
 - Workload: the visits the policy asked for and the backtest made (see
   ``_loop``), per borrower-year of performing time (first seen to default or
   as-of), in total, per team and per tier; baseline: a visit every 90 days
-  over the same time; ratio = visits / baseline. With a teams file: the share
-  of visits the teams' capacity cannot make by their due dates (``_capacity``).
+  over the same time; ratio = visits / baseline. With a teams file the visits
+  are those the teams' capacity let them make (``_teams``), and the share
+  made after their due dates, the days late and the visits still owed at the
+  as-of instant (``_capacity``).
 - Month ends: the borrowers monitored at each month end by effective tier
   (defaulted borrowers apart); shares averaged over the month ends after the
   first three months of history.
@@ -81,8 +83,10 @@ SETTLE_MONTHS = 3  # month-end shares are averaged after the first three months
 
 # an alert: (instant, from level, to level, rules listed)
 AlertRow = tuple[int, int, int, tuple[str, ...]]
-# a visit: (instant, team, tier, reason, asked at, counted)
-VisitRow = tuple[int, str, int, str, int, bool]
+# a visit: (instant, team, tier, reason, asked at, counted, due)
+VisitRow = tuple[int, str, int, str, int, bool, int]
+# a visit due by the as-of instant and not made (teams' capacity): (team, due, tier, counted)
+BacklogRow = tuple[str, int, int, bool]
 
 
 @dataclass(slots=True)
@@ -94,6 +98,7 @@ class Portfolio:
     team_time: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     alerts: dict[str, list[AlertRow]] = field(default_factory=dict)
     visits: dict[str, list[VisitRow]] = field(default_factory=dict)
+    backlog: dict[str, BacklogRow] = field(default_factory=dict)
     month_ends: dict[int, list[int]] = field(default_factory=dict)  # instant -> normal..severe, defaulted, workout
 
     @property
@@ -261,7 +266,7 @@ def _workload(p: Portfolio, ends: dict[str, int], performing_us: int) -> dict[st
     by_reason: Counter[str] = Counter()
     uncounted = 0
     for rows in p.visits.values():
-        for _at, team, tier, reason, _asked, ok in rows:
+        for _at, team, tier, reason, _asked, ok, _due in rows:
             if not ok:
                 uncounted += 1
                 continue

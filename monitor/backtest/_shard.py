@@ -25,7 +25,7 @@ import re
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -35,8 +35,8 @@ from monitor._time import to_us
 from monitor.events import EVENT_ADAPTER
 from monitor.jsonl import MAX_LINE_BYTES, iter_lines
 
-__all__ = ["Segment", "SegmentSplit", "Split", "auto_shards", "part_files", "segments", "split_events",
-           "split_segment"]
+__all__ = ["Segment", "SegmentSplit", "Split", "auto_shards", "by_team", "part_files", "profile_teams", "segments",
+           "split_events", "split_segment"]
 
 SHARD_BYTES = 48 * 1024 * 1024  # about 180,000 events: ~0.5 GB of memory per part while it runs
 _GZIP_RATIO = 8  # a rough size of gzip-compressed JSONL once inflated
@@ -158,54 +158,80 @@ def _valid_instant(raw: bytes) -> int | None:
 
 
 class Latest:
-    """The latest valid instant of some lines, validating only the latest few candidates."""
+    """The latest valid instant of some lines, parsing and validating only the latest few.
 
-    __slots__ = ("candidates", "floor", "exact", "count", "prev_text", "prev_ts")
+    A line whose ``occurred_at`` is a plain ``YYYY-MM-DD...`` string with a UTC offset is placed by its
+    local date alone (a dictionary look-up): its instant lies within a day either side of that date, so
+    a line dated three or more days before the 256th latest date cannot be among the 256 latest lines
+    and is dropped. The lines kept are parsed and sorted at the end and validated latest first. Other
+    lines are validated at once."""
+
+    __slots__ = ("candidates", "floor", "keep", "exact", "count", "days")
 
     def __init__(self) -> None:
-        self.candidates: list[tuple[float, int, bytes]] = []
-        self.floor = float("-inf")
-        self.exact: int | None = None  # the latest valid instant among lines that were not simple to read
+        self.candidates: list[tuple[int, int, bytes, bytes]] = []  # (local day, line, occurred_at, raw)
+        self.floor = -(2**62)  # lines dated before this day cannot be among the latest
+        self.keep = 8 * _CANDIDATES
+        self.exact: int | None = None  # the latest valid instant among the lines validated at once
         self.count = 0
-        self.prev_text = b""
-        self.prev_ts: float | None = None
+        self.days: dict[bytes, int] = {}
+
+    def _validate(self, raw: bytes) -> None:
+        t = _valid_instant(raw)
+        if t is not None and (self.exact is None or t > self.exact):
+            self.exact = t
 
     def add(self, raw: bytes, at: bytes | None) -> None:
         self.count += 1
-        ts: float | None = None
-        if at is not None:
-            if at == self.prev_text:
-                ts = self.prev_ts
-            else:
-                try:
-                    dt = datetime.fromisoformat(at.decode("ascii"))
-                    ts = dt.timestamp() if dt.utcoffset() is not None else None
-                except (ValueError, UnicodeDecodeError):
-                    ts = None
-                self.prev_text, self.prev_ts = at, ts
-        if ts is None:
-            t = _valid_instant(raw)
-            if t is not None and (self.exact is None or t > self.exact):
-                self.exact = t
-        elif ts >= self.floor:
-            self.candidates.append((ts, self.count, raw))
-            if len(self.candidates) >= 8 * _CANDIDATES:
-                self.candidates.sort(reverse=True)
-                del self.candidates[_CANDIDATES:]
-                self.floor = self.candidates[-1][0]
+        if at is None or len(at) < 20 or not (at[-1:] == b"Z" or at[-6:-5] in (b"+", b"-")):
+            self._validate(raw)
+            return
+        key = at[:10]
+        day = self.days.get(key)
+        if day is None:
+            try:
+                day = date.fromisoformat(key.decode("ascii")).toordinal() if key[4:5] == b"-" else -1
+            except (ValueError, UnicodeDecodeError):
+                day = -1
+            self.days[key] = day
+        if day < 0:
+            self._validate(raw)
+            return
+        if day < self.floor:
+            return
+        cands = self.candidates
+        cands.append((day, self.count, at, raw))
+        if len(cands) >= self.keep:
+            self._prune()
+
+    def _prune(self) -> None:
+        cands = self.candidates
+        cands.sort(reverse=True)
+        self.floor = max(self.floor, cands[_CANDIDATES - 1][0] - 2)
+        cands[:] = [c for c in cands if c[0] >= self.floor]
+        self.keep = max(8 * _CANDIDATES, 2 * len(cands))
 
     def best(self, lines: Iterator[bytes] | None = None) -> int | None:
-        """The latest valid instant; ``lines`` (all the lines again) is read only when every candidate
-        kept was invalid, to validate each line."""
-        self.candidates.sort(reverse=True)
-        del self.candidates[_CANDIDATES:]
+        """The latest valid instant; ``lines`` (all the lines again) is read only when the 256 latest
+        lines kept were all invalid, to validate each line."""
+        timed: list[tuple[float, int, bytes]] = []
+        for _day, n, at, raw in self.candidates:
+            try:
+                dt = datetime.fromisoformat(at.decode("ascii"))
+            except (ValueError, UnicodeDecodeError):
+                dt = None
+            if dt is None or dt.utcoffset() is None:
+                self._validate(raw)
+            else:
+                timed.append((dt.timestamp(), n, raw))
+        timed.sort(reverse=True)
         best: int | None = None
-        for _ts, _n, raw in self.candidates:
+        for _ts, _n, raw in timed[:_CANDIDATES]:
             best = _valid_instant(raw)
             if best is not None:
                 break
-        if best is None and len(self.candidates) == _CANDIDATES and lines is not None:
-            for raw in lines:  # every candidate invalid: validate them all (rare, slow, exact)
+        if best is None and len(timed) >= _CANDIDATES and lines is not None:
+            for raw in lines:  # every latest line invalid: validate them all (rare, slow, exact)
                 t = _valid_instant(raw)
                 if t is not None and (best is None or t > best):
                     best = t
@@ -214,36 +240,97 @@ class Latest:
         return best
 
 
-def split_segment(seg: Segment, parts: int, directory: Path) -> SegmentSplit:
-    """Write the segment's lines of each part into ``directory``; see the module docstring."""
+def profile_teams(seg: Segment) -> dict[bytes, set[str]]:
+    """The teams each borrower's loan profiles in the segment name (lines that are no profile skipped)."""
+    out: dict[bytes, set[str]] = {}
+    for raw in _lines(seg):
+        if b"loan_profile" not in raw:
+            continue
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if not isinstance(doc, dict) or doc.get("type") != "loan_profile":
+            continue
+        bid, team = doc.get("borrower_id"), doc.get("team")
+        if isinstance(bid, str) and isinstance(team, str):
+            out.setdefault(bid.encode("utf-8", "surrogatepass"), set()).add(team)
+    return out
+
+
+def by_team(found: Sequence[dict[bytes, set[str]]], parts: int) -> dict[bytes, int]:
+    """A part for every borrower such that the borrowers of a team, and of every team any of them ever
+    belonged to, share a part; the groups spread over the parts by size, largest first."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    teams_of: dict[bytes, set[str]] = {}
+    for got in found:
+        for bid, names in got.items():
+            teams_of.setdefault(bid, set()).update(names)
+    for names in teams_of.values():
+        first, *rest = sorted(names)
+        for other in rest:
+            a, b = root(first), root(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    size: dict[str, int] = {}
+    for names in teams_of.values():
+        r = root(min(names))
+        size[r] = size.get(r, 0) + 1
+    load = [0] * parts
+    part_of: dict[str, int] = {}
+    for r in sorted(size, key=lambda k: (-size[k], k)):
+        p = min(range(parts), key=lambda k: (load[k], k))
+        part_of[r] = p
+        load[p] += size[r]
+    return {bid: part_of[root(min(names))] for bid, names in teams_of.items()}
+
+
+def split_segment(seg: Segment, parts: int, directory: Path, assign: dict[bytes, int] | None = None
+                  ) -> SegmentSplit:
+    """Write the segment's lines of each part into ``directory``; see the module docstring. ``assign``: the
+    part of some borrowers (``by_team``); the others by CRC-32 of their id."""
     names = [str(directory / f"seg{seg.index:04d}-part{p:04d}.jsonl") for p in range(parts)]
-    files: list = [None] * parts  # type: ignore[type-arg]
+    buffers: list[list[bytes]] = [[] for _ in range(parts)]
+    written = [False] * parts
     sizes = [0] * parts
     crc = zlib.crc32
     find = _FIELDS.findall
     latest = Latest()
     add = latest.add
-    try:
-        for raw in _lines(seg):
-            got = find(raw)
-            bid = at = None
-            if len(got) == 2 and got[0][0] != got[1][0]:
-                bid, at = (got[0][1], got[1][1]) if got[0][0] == b"borrower_id" else (got[1][1], got[0][1])
-            part = crc(bid if bid is not None else _borrower(raw)) % parts
-            fh = files[part]
-            if fh is None:
-                fh = files[part] = open(names[part], "wb")  # noqa: SIM115 - closed below
-            fh.write(raw)
-            fh.write(b"\n")
-            sizes[part] += len(raw) + 1
-            add(raw, at)
-    finally:
-        for fh in files:
-            if fh is not None:
-                fh.close()
+
+    def flush(part: int) -> None:
+        with open(names[part], "ab" if written[part] else "wb") as fh:
+            fh.write(b"\n".join(buffers[part]) + b"\n")
+        written[part] = True
+        buffers[part].clear()
+
+    for raw in _lines(seg):
+        got = find(raw)
+        bid = at = None
+        if len(got) == 2 and got[0][0] != got[1][0]:
+            bid, at = (got[0][1], got[1][1]) if got[0][0] == b"borrower_id" else (got[1][1], got[0][1])
+        if bid is None:
+            bid = _borrower(raw)
+        part = crc(bid) % parts if assign is None else assign.get(bid, crc(bid) % parts)
+        buf = buffers[part]
+        buf.append(raw)
+        sizes[part] += len(raw) + 1
+        if len(buf) >= 8192:
+            flush(part)
+        add(raw, at)
+    for part in range(parts):
+        if buffers[part]:
+            flush(part)
     best = latest.best(_lines(seg))
-    return SegmentSplit(seg.index, tuple(n if f is not None else None for n, f in zip(names, files)),
-                        tuple(sizes), latest.count, best)
+    return SegmentSplit(seg.index, tuple(n if w else None for n, w in zip(names, written)), tuple(sizes),
+                        latest.count, best)
 
 
 def part_files(splits: Sequence[SegmentSplit], parts: int) -> list[tuple[int, tuple[str, ...], int]]:

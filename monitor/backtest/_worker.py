@@ -19,8 +19,10 @@ boundaries cheaply and merge deterministically:
   (levels 0 normal .. 3 severe; rules: the signals listed then);
 - ``borrowers``: ``(borrower, first_seen, ((team, performing_us), ...))``
   for every borrower whose profile the engine applied;
-- ``visits``: ``(borrower, at, team, tier, reason, asked_at, counted)`` per
-  visit the policy asked for and the loop made;
+- ``visits``: ``(borrower, at, team, tier, reason, asked_at, counted, due)``
+  per visit the policy asked for and the loop made;
+- ``backlog`` (with the teams' capacity): ``(borrower, team, due, tier,
+  counted)`` per visit due by the as-of instant and not made;
 - ``month_ends``: per probe instant, the number of borrowers monitored then
   by effective tier, of those that had defaulted (by the outcomes) and of
   those handed over to workout (by the engine), the last two apart.
@@ -30,17 +32,19 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from monitor._time import from_us, to_us
-from monitor.backtest._loop import VISIT_PREFIX, run_borrower
+from monitor.backtest._loop import VISIT_PREFIX, BorrowerRunner
+from monitor.backtest._teams import run_with_teams
 from monitor.engine import UNIQUE, Engine, content_digest
 from monitor.events import Event, InspectionCompleted
 from monitor.jsonl import iter_lines
 from monitor.replay import Reject, parse_lines
+from monitor.desk.teams import TeamsConfig
 from monitor.rules.loader import load_policy
 from monitor.rules.policy import LEVEL_NAMES, Policy, parse_policy
 
@@ -90,29 +94,39 @@ def _load_part(index: int, paths: Sequence[str]) -> Part:
     part.rejected = len(rejects)
     events = part.events
     findings = part.findings
+    ids: set[str] = set()
+    again: set[str] = set()  # event ids met more than once (in this part)
+    first = latest = None
     for t, event in parsed:
+        if first is None or t < first:
+            first = t
+        if latest is None or t > latest:
+            latest = t
+        bid = event.borrower_id
         if isinstance(event, InspectionCompleted):
-            findings.setdefault(event.borrower_id, []).append((t, event.outcome.value))
+            findings.setdefault(bid, []).append((t, event.outcome.value))
             part.recorded_visits += 1
+            continue
+        eid = event.event_id
+        if eid in ids:
+            again.add(eid)
         else:
-            got = events.get(event.borrower_id)
-            if got is None:
-                events[event.borrower_id] = [(t, event, UNIQUE)]
-            else:
-                got.append((t, event, UNIQUE))
-    if parsed:
-        instants = [t for t, _e in parsed]
-        part.first, part.latest = min(instants), max(instants)
-    for bid, rows in events.items():
+            ids.add(eid)
+        got = events.get(bid)
+        if got is None:
+            events[bid] = [(t, event, UNIQUE)]
+        else:
+            got.append((t, event, UNIQUE))
+    part.first, part.latest = first, latest
+    for rows in events.values():
         rows.sort(key=lambda r: r[0])  # stable: equal instants keep the input order
-        ids = {r[1].event_id for r in rows}
-        if len(ids) < len(rows):  # some event_id more than once: their copies are compared by content
-            counts: dict[str, int] = {}
-            for r in rows:
-                counts[r[1].event_id] = counts.get(r[1].event_id, 0) + 1
-            rows[:] = [(t, e, content_digest(e, t)) if counts[e.event_id] > 1 else (t, e, d) for t, e, d in rows]
-        if any(i.startswith(VISIT_PREFIX) for i in ids):
-            part.visit_ids_taken.add(bid)
+    if again:  # their copies are compared by content: the digest once for every policy
+        for rows in events.values():
+            if any(r[1].event_id in again for r in rows):
+                rows[:] = [(t, e, content_digest(e, t)) if e.event_id in again else (t, e, d) for t, e, d in rows]
+    if any(i.startswith(VISIT_PREFIX) for i in ids):
+        part.visit_ids_taken.update(bid for bid, rows in events.items()
+                                    if any(r[1].event_id.startswith(VISIT_PREFIX) for r in rows))
     for rows in findings.values():
         rows.sort(key=lambda r: r[0])
     return part
@@ -140,9 +154,10 @@ def month_ends(first: int, last: int, policy: Policy) -> list[int]:
 
 
 def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int | None,
-               defaults: dict[str, int], *, rules: bool = True) -> dict[str, Any]:
+               defaults: dict[str, int], *, rules: bool = True, teams: TeamsConfig | None = None) -> dict[str, Any]:
     """Run every borrower of ``part`` under one policy to ``as_of`` (None: the part's latest valid event,
-    as ``monitor replay`` does for a whole input); see the module docstring."""
+    as ``monitor replay`` does for a whole input); see the module docstring. With ``teams`` the visits
+    are made as the teams' capacity allows (``_teams``)."""
     if as_of is None:
         as_of = part.latest
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -155,20 +170,33 @@ def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int |
             return {"policy": policy_index, "part": part.index, "as_of": None, "read": part.read,
                     "rejected": part.rejected, "recorded_visits": 0, "applied": 0, "duplicates": 0,
                     "after_as_of": 0, "alerts": [], "borrowers": [], "visits": [], "month_ends": [],
-                    "seconds": 0.0, "cpu_seconds": 0.0}
+                    "backlog": [], "seconds": 0.0, "cpu_seconds": 0.0}
         probes = month_ends(part.first, as_of, policy) if part.first is not None else []
         month_counts = [[0] * 6 for _ in probes]  # normal, watch, warning, severe, defaulted, workout
         alerts: list[tuple[Any, ...]] = []
         borrowers: list[tuple[Any, ...]] = []
         visits: list[tuple[Any, ...]] = []
+        backlog: list[tuple[Any, ...]] = []
         applied = duplicates = after = refused = 0
         taken = part.visit_ids_taken
         no_findings: list[tuple[int, str]] = []
-        for bid in sorted(part.events):
+
+        def runner(bid: str) -> BorrowerRunner:
             d = defaults.get(bid)
-            end = d if d is not None and d <= as_of else as_of + 1
-            run = run_borrower(engine, bid, part.events[bid], as_of, end, part.findings.get(bid, no_findings),
-                               probes, visit_digest=None if bid in taken else UNIQUE)
+            end = d if d is not None and d <= as_of else as_of + 1  # type: ignore[operator]
+            return BorrowerRunner(engine, bid, part.events[bid], as_of, end,  # type: ignore[arg-type]
+                                  part.findings.get(bid, no_findings), probes,
+                                  visit_digest=None if bid in taken else UNIQUE, planned=teams is not None)
+
+        if teams is None:
+            runs: Iterator[tuple[str, BorrowerRunner]] = ((bid, runner(bid)) for bid in sorted(part.events))
+        else:
+            runners = {bid: runner(bid) for bid in sorted(part.events)}
+            run_with_teams(runners, teams, policy.zone, as_of)
+            runs = iter(runners.items())
+        for bid, r in runs:
+            run = r.finish()
+            d = defaults.get(bid)
             applied += run.applied
             duplicates += run.duplicates
             refused += run.rejected
@@ -180,7 +208,10 @@ def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int |
                 continue
             borrowers.append((bid, run.first_seen, tuple(sorted(run.team_time.items()))))
             for v in run.visits:
-                visits.append((bid, v.at, v.team, v.tier, v.reason, v.asked_at, v.counted))
+                visits.append((bid, v.at, v.team, v.tier, v.reason, v.asked_at, v.counted, v.due))
+            owed = r.due()
+            if teams is not None and owed is not None and owed <= as_of and r.state.profile is not None:
+                backlog.append((bid, r.state.profile.team, owed, r.state.tier, owed >= run.first_seen))
             for i, (p, tier, workout) in enumerate(run.probes):
                 if tier < 0:
                     continue
@@ -189,7 +220,7 @@ def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int |
             "policy": policy_index, "part": part.index, "as_of": as_of,
             "read": part.read, "rejected": part.rejected + refused, "recorded_visits": part.recorded_visits,
             "applied": applied, "duplicates": duplicates, "after_as_of": after,
-            "alerts": alerts, "borrowers": borrowers, "visits": visits,
+            "alerts": alerts, "borrowers": borrowers, "visits": visits, "backlog": backlog,
             "month_ends": [(p, tuple(c)) for p, c in zip(probes, month_counts)],
             "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started,
         }

@@ -115,7 +115,7 @@ def run_tune(events: Sequence[str], outcomes: str, space: Space, constraints: Se
     result = TuneResult(space, list(constraints), cands, None, [], inputs)
     with prepare(events, outcomes, as_of=None, jobs=n_jobs, shards=None, note=say) as prep:
         defaults = prep.defaults
-        with no_gc(), prep.pool(hold=True, rules=False) as pool:
+        with no_gc(), prep.pool(hold=True, rules=False, teams=team_config) as pool:
             if pool.as_of is None:
                 raise InputError("no valid event in the input: nothing to tune on")
             result.jobs = pool.jobs
@@ -179,7 +179,7 @@ def _holdout(space: Space, result: TuneResult, holdout: tuple[Sequence[str], str
     paths, outcomes = holdout
     picks = [c for c in (result.candidates[0], result.best) if c is not None and c.invalid is None]
     with prepare(list(paths), outcomes, as_of=None, jobs=jobs, shards=None, note=say) as prep:
-        with no_gc(), prep.pool(rules=False) as pool:
+        with no_gc(), prep.pool(rules=False, teams=teams) as pool:
             if pool.as_of is None:
                 raise InputError("no valid event in the holdout: nothing to score")
             full = score_policies(pool, [(f"candidate-{c.index}", _policy_data(space, c)) for c in picks],

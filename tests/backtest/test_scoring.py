@@ -173,17 +173,36 @@ def test_a_recorded_finding_reaches_the_engine_only_with_a_visit(tmp_path):
     assert after and all(r["watch"] == 1 for r in after)
 
 
-def test_teams_capacity_late_share_by_hand(tmp_path):
+def test_a_team_meets_a_peak_by_working_ahead_within_the_week(tmp_path):
     teams = tmp_path / "teams.toml"
-    # two visits a day, but only on two dates: 2025-01-11 (day 10) and 2025-02-10 (day 40)
-    teams.write_text('version = "t1"\n[defaults]\nvisits_per_day = 2\nworking_days = []\n'
-                     'extra_working_days = ["2025-01-11", "2025-02-10"]\n', encoding="utf-8")
-    h = History().profile("K1").profile("K2").profile("K3")  # first checks all due on day 30
-    w = _run(tmp_path, h, 100, teams=teams)["policies"][0]["workload"]
+    teams.write_text('version = "t1"\n[defaults]\nvisits_per_day = 1\n', encoding="utf-8")  # Monday to Friday
+    h = History().profile("K1").profile("K2").profile("K3")  # first checks all due on Friday 2025-01-31 (day 30)
+    w = _run(tmp_path, h, 35, teams=teams)["policies"][0]["workload"]
     cap = w["capacity"]
-    # two made on day 10, the third only on day 40: late
-    assert (cap["visits"], cap["late"], cap["late_share"]) == (3, 1, 0.3333)
-    assert cap["by_team"][0]["team"] == "T1" and cap["teams_version"] == "t1"
+    # one visit a day: Wednesday, Thursday and Friday; none late, nothing owed, 3 of the 4 days' capacity
+    assert (w["visits"], cap["visits"], cap["late"], cap["owed_at_as_of"]) == (3, 3, 0, 0)
+    assert cap["by_team"][0]["team"] == "T1" and cap["teams_version"] == "t1" and cap["days_late_mean"] == 0
+
+
+def test_late_visits_move_the_next_due_dates_and_what_is_not_made_is_owed(tmp_path):
+    v = default_policy().visits
+    assert (v.first_visit_days, v.normal_interval("BBB", 1_000_000.0, "guaranteed")) == (30, 90)
+    teams = tmp_path / "teams.toml"
+    # two visits a day, only on 2025-02-10 (day 40) and 2025-05-11 (day 40 + 90)
+    teams.write_text('version = "t1"\n[defaults]\nvisits_per_day = 2\nworking_days = []\n'
+                     'extra_working_days = ["2025-02-10", "2025-05-11"]\n', encoding="utf-8")
+    h = History().profile("K1").profile("K2").profile("K3")  # first checks all due on day 30
+    report = _run(tmp_path, h, 140, teams=teams)
+    w = report["policies"][0]["workload"]
+    cap = w["capacity"]
+    # day 40: K1 and K2, 10 days late; the engine sets their next visits 90 days after that, day 130, when
+    # the team works again: K3 (overdue since day 30, 100 days late) and K1 (on time) are made, K2 is owed
+    assert (cap["visits"], cap["late"], cap["owed_at_as_of"]) == (4, 3, 1)
+    assert cap["days_late_mean"] == round((10 + 10 + 100 + 0) / 4, 2) and cap["days_late_p90"] == 100
+    assert w["visits"] == 4
+    # without the teams' capacity every visit is made when due: days 30 and 120 for each
+    free = _run(tmp_path / "free", h, 140)["policies"][0]["workload"]
+    assert free["visits"] == 6 and "capacity" not in free
 
 
 def test_quartiles_interpolate_linearly():
