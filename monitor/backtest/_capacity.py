@@ -17,13 +17,12 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
+from monitor.backtest._labels import CAPACITY_MODEL
 from monitor.desk.teams import TeamsConfig
 
 __all__ = ["MODEL", "capacity_figures"]
 
-MODEL = ("per team, each working day, the visits due within the coming week and the overdue ones, earliest "
-         "due first: as few as meet every deadline within the week's capacity, at most the day's capacity; "
-         "the engine sets the next due date from the visit made; late = made after its due date")
+MODEL = CAPACITY_MODEL["en"]
 
 
 def _p90(values: list[int]) -> int | None:

@@ -6,7 +6,7 @@ import math
 from html import escape
 from typing import Any
 
-from monitor.backtest._labels import Lang, label, reason_name, rule_name, team_name, tier_name
+from monitor.backtest._labels import Lang, definitions, label, reason_name, rule_name, team_name, tier_name
 from monitor.backtest._report import comparison_rows, headline, num, pct, rule_columns, rule_rows
 
 __all__ = ["render_html"]
@@ -220,8 +220,10 @@ def render_html(report: dict[str, Any], lang: Lang = "zh") -> str:
                                                      for i, c in enumerate(rule_columns(lang))],
                             [(rule_name(lang, r), cells) for r, cells in rule_rows(report)]))
     body.append(f"<h2>{t('definitions')}</h2>\n<dl>")
-    for key, text in report["definitions"].items():
-        body.append(f"<dt>{escape(key)}</dt><dd>{escape(text)}</dd>")
+    st = report["settings"]
+    for _key, title, text in definitions(lang, warm_up=st["warm_up_days"], follow_up=st["follow_up_days"],
+                                         baseline=st["baseline_interval_days"]):
+        body.append(f"<dt>{escape(title)}</dt><dd>{escape(text)}</dd>")
     body.append("</dl>")
     body.append(f'<p class="note">{t("footer")}</p>')
     html_lang = "zh-CN" if lang == "zh" else "en"

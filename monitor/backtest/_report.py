@@ -65,8 +65,10 @@ def comparison_rows(report: dict[str, Any], lang: Lang = "en") -> list[Row]:
     rows.append((label(lang, "ratio"), [num(w["ratio_to_baseline"], 2) for w in wl]))
     rows.append((label(lang, "visits_year"), [num(w["visits_per_year"]) for w in wl]))
     if any("capacity" in w for w in wl):
-        rows.append((label(lang, "late_share"), [pct(w["capacity"]["late_share"]) if "capacity" in w else "n/a"
-                                                 for w in wl]))
+        caps = [w.get("capacity") for w in wl]
+        rows.append((label(lang, "late_share"), [pct(c["late_share"]) if c else "n/a" for c in caps]))
+        rows.append((label(lang, "days_late"), [num(c["days_late_mean"], 2) if c else "n/a" for c in caps]))
+        rows.append((label(lang, "owed"), [num(c["owed_at_as_of"]) if c else "n/a" for c in caps]))
     me = [p["month_ends"] for p in pols]
     rows.append((label(lang, "watch_share"), [pct(m["watch_plus_share"]) for m in me]))
     rows.append((label(lang, "severe_share"), [pct(m["severe_share"]) for m in me]))
@@ -81,8 +83,8 @@ def rule_columns(lang: Lang = "en") -> tuple[str, str, str]:
 
 
 def rule_rows(report: dict[str, Any]) -> list[Row]:
-    """Per rule, three cells per policy: the share of defaults flagged warning+ at least 90 days
-    before by the rule, the median lead of those flags in days, and the rule's precision."""
+    """Per rule, three cells per policy, of the warning+ flags the rule raised: the share of defaults so
+    flagged at least 90 days before and still at the default, the median lead in days, the precision."""
     pols = report["policies"]
     names = sorted({r["rule"] for p in pols for r in p["rules"]})
     rows: list[Row] = []
@@ -95,8 +97,8 @@ def rule_rows(report: dict[str, Any]) -> list[Row]:
                 continue
             det = r["detection"]["warning"]
             lead = det["lead_time_days"]["median"]
-            cells += [pct(det["first_flag"]["90d"]["rate"]), "n/a" if lead is None else f"{lead:.0f}d",
-                      pct(r["false_alarms"]["precision"])]
+            cells += [pct(det["detected"]["90d"]["rate"]), "n/a" if lead is None else f"{lead:.0f}d",
+                      pct(r["false_alarms"]["warning"]["precision"])]
         rows.append((name, cells))
     return rows
 
@@ -114,7 +116,8 @@ def render_table(report: dict[str, Any]) -> str:
     labels = [p["label"] for p in report["policies"]]
     lines = [headline(report), ""]
     lines += _table(["policy"] + labels, comparison_rows(report))
-    lines += ["", "per rule, warning+ flags: defaults flagged >= 90 days before, median lead, precision"]
+    lines += ["", "per rule, the warning+ flags it raised: defaults flagged >= 90 days before and still at the "
+                  "default, median lead, precision"]
     lines += _table(["rule"] + [f"{lbl} {c}" if i == 0 else c for lbl in labels
                                 for i, c in enumerate(rule_columns())], rule_rows(report))
     fa = report["policies"][0]["false_alarms"]["warning"] if report["policies"] else None

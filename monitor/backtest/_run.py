@@ -16,8 +16,8 @@ from typing import Any
 
 from monitor._errors import InputError
 from monitor._time import DAY, iso, local_date
-from monitor.backtest._capacity import MODEL as CAPACITY_MODEL
 from monitor.backtest._capacity import capacity_figures
+from monitor.backtest._labels import definitions
 from monitor.backtest._outcomes import DefaultOutcome, load_outcomes
 from monitor.backtest._pool import PartPool
 from monitor.backtest._score import (
@@ -40,38 +40,8 @@ __all__ = ["DEFINITIONS", "FORMAT", "Backtest", "Inputs", "PolicyFile", "prepare
 
 FORMAT = "monitor-backtest/2"
 
-DEFINITIONS = {
-    "scope": "defaults with defaulted_at at or before as_of, of borrowers whose profile the engine applied",
-    "engine": "each borrower's events go through the engine in occurred_at order (stable), as in monitor replay; "
-              "tiers, teams and visits are read from the engine's alerts and state, never derived again",
-    "visits": "the recorded inspections are not replayed as visits: whenever the engine's next visit is due "
-              "(before the default), the backtest makes it at that instant (an inspection_completed event "
-              "through the engine), reporting the latest recorded finding at or before it (normal when none)",
-    "flag": "a stretch during which the effective tier was at least watch (warning); only what happened "
-            "strictly before defaulted_at counts",
-    "detection": "headline: flagged at least N days before the default AND still flagged at the default "
-                 "(the stretch open just before it began N or more days before); first flag: the first flag "
-                 "ever came N or more days before, whatever followed",
-    "censoring": f"a flag stretch starting in the first {WARM_UP_DAYS} days of the history may have begun "
-                 "before it: censored, left out of lead times; for detection its observed length is a lower bound",
-    "lead_time": "days from the start of the stretch still open at the default to the default, censored ones "
-                 "left out; quartiles by linear interpolation",
-    "base_rate": "share of all borrowers flagged at the level at some time (before their default); lift = "
-                 "share of defaults flagged before the default / base rate",
-    "false_alarms": f"flags raised at or before as_of - {FOLLOW_UP_DAYS} days (and before the borrower's own "
-                    f"default); true when the borrower defaulted within {FOLLOW_UP_DAYS} days after an instant at "
-                    "which it was flagged; precision = true / flagged; false-positive rate = flagged borrowers "
-                    "that never defaulted / borrowers seen by then that never defaulted",
-    "workload": "visits the policy asked for and the backtest made, per borrower-year of performing time (first "
-                f"seen to default or as_of); baseline: a visit every {BASELINE_DAYS} days over the same time; "
-                "ratio = visits / baseline; visits due before the history are made but not counted",
-    "capacity": "with a teams file the visits are made as the teams' capacity allows: " + CAPACITY_MODEL,
-    "month_ends": "borrowers monitored at each month end (policy time zone) by effective tier, defaulted ones "
-                  "and those handed over to workout apart; shares of the routine book averaged over the month "
-                  "ends after the first 3 months",
-    "stability": "over performing time: alerts (tier changes), raises (normal to any tier) and flips (a rise "
-                 "after an earlier fall of the same borrower) per borrower-year",
-}
+DEFINITIONS = {key: text for key, _title, text in definitions(
+    "en", warm_up=WARM_UP_DAYS, follow_up=FOLLOW_UP_DAYS, baseline=BASELINE_DAYS)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ __all__ = [
     "Portfolio",
     "flag_stretches",
     "quartiles",
+    "raised_by",
     "score_policy",
 ]
 
@@ -403,30 +404,54 @@ def score_policy(p: Portfolio, defaults: Sequence[tuple[str, int]], rules: Seque
     return out
 
 
+def raised_by(alerts: Sequence[AlertRow], level: int, end: int) -> list[tuple[int, int, tuple[str, ...]]]:
+    """The stretches at ``level`` or above (as ``flag_stretches``) with the rules listed on the alert
+    that opened each."""
+    out: list[tuple[int, int, tuple[str, ...]]] = []
+    tier = 0
+    opened: tuple[int, tuple[str, ...]] | None = None
+    for at, _f, to, rules in alerts:
+        if tier < level <= to:
+            opened = (at, rules)
+        elif to < level <= tier and opened is not None:
+            out.append((opened[0], max(at, opened[0] + 1), opened[1]))
+            opened = None
+        tier = to
+    if opened is not None:
+        out.append((opened[0], max(end + 1, opened[0] + 1), opened[1]))
+    return out
+
+
 def _rules(p: Portfolio, defaults: Sequence[tuple[str, int]], rules: Sequence[str], default_at: dict[str, int],
            all_defaults: set[str], borrowers: list[str], ends: dict[str, int],
            censor_before: int) -> list[dict[str, Any]]:
-    """Per rule R: flagged by R at a level at each alert listing R whose new tier is at least that level."""
+    """Per rule R and level L, the flags R raised: the stretches at L or above whose opening alert lists R
+    among its signals, measured as the policy's flags are (headline detection still flagged at the
+    default, first flag, lead, precision and false-positive rate)."""
     listed: dict[str, int] = {}
-    by_rule: dict[str, dict[str, list[tuple[int, int]]]] = {}  # rule -> borrower -> (at, to level)
+    by_rule: dict[str, dict[int, dict[str, list[tuple[int, int]]]]] = {}  # rule -> level -> borrower -> stretches
     for bid, rows in p.alerts.items():
         end = ends.get(bid, p.as_of + 1)
-        for at, _f, to, names in rows:
-            for r in names:
-                by_rule.setdefault(r, {}).setdefault(bid, []).append((at, to))
-                if at < end:
+        for at, _f, _to, names in rows:
+            if at < end:
+                for r in names:
                     listed[r] = listed.get(r, 0) + 1
+        for _name, level in LEVELS:
+            for start, stop, names in raised_by(rows, level, p.as_of):
+                for r in names:
+                    by_rule.setdefault(r, {}).setdefault(level, {}).setdefault(bid, []).append((start, stop))
     per_rule = []
     for rule in sorted(set(rules) | set(by_rule)):
-        hits = by_rule.get(rule, {})
-        entry: dict[str, Any] = {"rule": rule, "alerts_listing": listed.get(rule, 0), "detection": {}}
+        entry: dict[str, Any] = {"rule": rule, "alerts_listing": listed.get(rule, 0), "detection": {},
+                                 "false_alarms": {}}
         for name, level in LEVELS:
-            def flags(bid: str, level: int = level, hits: dict[str, list[tuple[int, int]]] = hits
-                      ) -> list[tuple[int, int]]:
-                return [(at, at + 1) for at, to in hits.get(bid, ()) if to >= level]
-            entry["detection"][name], _ = _detection(flags, defaults, censor_before, point_flags=True)
-            if level == 2:
-                flagged = sorted(b for b in hits if b in p.first_seen)
-                entry["false_alarms"] = _false_alarms(flags, flagged, p, default_at, all_defaults)
+            hits = by_rule.get(rule, {}).get(level, {})
+
+            def flags(bid: str, hits: dict[str, list[tuple[int, int]]] = hits) -> list[tuple[int, int]]:
+                return hits.get(bid, [])
+
+            entry["detection"][name], _ = _detection(flags, defaults, censor_before)
+            flagged = sorted(b for b in hits if b in p.first_seen)
+            entry["false_alarms"][name] = _false_alarms(flags, flagged, p, default_at, all_defaults)
         per_rule.append(entry)
     return per_rule

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,13 @@ def test_end_to_end_on_a_small_simulation(sim, tmp_path, capsys):
     assert vocab_label("tier", "watch", "zh") + "及以上" in html and vocab_label("rule", "overdue.dpd", "zh") in html
     for banned in ("<script", "http:", "https:", "src=", "<link"):
         assert banned not in html
+    # the definitions in Chinese too, and no due-reason code left unlabelled
+    dl = html.split("<dl>")[1].split("</dl>")[0]
+    dds = re.findall(r"<dd>(.*?)</dd>", dl)
+    assert len(dds) >= 12 and all(any("\u4e00" <= ch <= "\u9fff" for ch in d) for d in dds)
+    assert not re.search(r"\b(the|of|and|before|after)\b", dl)
+    for code in ("first_visit", "inspection", "cadence", "tier_raised", "workout_ended"):
+        assert f"<td>{code}</td>" not in html
 
 
 def test_the_html_in_english(sim, tmp_path):
@@ -66,6 +74,7 @@ def test_the_html_in_english(sim, tmp_path):
     assert _backtest(events, outcomes, tmp_path, "--jobs", "1", "--lang", "en") == 0
     html = (tmp_path / "backtest.html").read_text(encoding="utf-8")
     assert '<html lang="en">' in html and "Policy backtest" in html and "still flagged" in html
+    assert "<dt>Censoring</dt>" in html and "<dt>Capacity</dt>" in html
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in html)
 
 
@@ -79,6 +88,23 @@ def test_same_input_same_bytes_whatever_the_jobs_and_parts(sim, tmp_path):
                          "--policy", str(lower), *extra) == 0
         outputs.append(((out / "backtest.json").read_bytes(), (out / "backtest.html").read_bytes()))
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_with_the_teams_capacity_same_bytes_whatever_the_jobs_and_parts(sim, tmp_path):
+    events, outcomes, _lower = sim
+    teams = tmp_path / "teams.toml"
+    teams.write_text('version = "t"\n[defaults]\nvisits_per_day = 1\n[teams.wuxi-1]\nvisits_per_day = 0\n',
+                     encoding="utf-8")
+    outputs = []
+    for i, extra in enumerate([("--jobs", "1", "--shards", "1"), ("--jobs", "2", "--shards", "3")]):
+        out = tmp_path / f"run{i}"
+        assert _backtest(events, outcomes, out, "--teams", str(teams), *extra) == 0
+        outputs.append(((out / "backtest.json").read_bytes(), (out / "backtest.html").read_bytes()))
+    assert outputs[0] == outputs[1]
+    cap = json.loads(outputs[0][0])["policies"][0]["workload"]["capacity"]
+    wuxi = next(t for t in cap["by_team"] if t["team"] == "wuxi-1")
+    assert wuxi["visits"] == 0 and wuxi["owed_at_as_of"] > 0  # a team that makes no visits owes them all
+    assert 0 < cap["late_share"] < 1 and cap["visits"] > 0
 
 
 def test_without_a_policy_the_shipped_one_is_used(tmp_path):

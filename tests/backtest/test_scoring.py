@@ -91,13 +91,18 @@ def test_precision_and_false_positive_rate_need_a_year_of_follow_up(detection):
     assert (fa["negatives"], fa["false_positive_rate"]) == (2, 0.5)
 
 
-def test_per_rule_figures(detection):
+def test_per_rule_figures_measure_the_flags_each_rule_raised_as_the_headline_does(detection):
     rules = {r["rule"]: r for r in detection["policies"][0]["rules"]}
     enf = rules["lawsuit.enforcement"]
-    assert enf["detection"]["warning"]["first_flag"]["90d"]["count"] == 3  # B1, B6, B8
+    assert enf["detection"]["warning"]["detected"]["90d"]["count"] == 3  # B1, B6, B8: raised by it, still up
+    assert enf["detection"]["warning"]["first_flag"]["90d"]["count"] == 3
+    # flags with a year of follow-up (raised by day 35): B7 (never defaults) and B8 (defaults on day 150)
+    assert (enf["false_alarms"]["warning"]["flagged"], enf["false_alarms"]["warning"]["true_alarms"]) == (2, 1)
     dg1 = rules["rating.downgrade_1"]
     assert dg1["detection"]["warning"]["first_flag"]["flagged"]["count"] == 0
-    assert dg1["detection"]["watch"]["first_flag"]["90d"]["count"] == 2  # B4 and B9
+    # watch raised by the downgrade: B4 still flagged at its default; B9's flag cleared long before its default
+    assert dg1["detection"]["watch"]["detected"]["90d"]["count"] == 1
+    assert dg1["detection"]["watch"]["first_flag"]["90d"]["count"] == 2
     assert set(rules) >= {"overdue.dpd", "combo.multi_source", "inspection.concern"}  # every enabled rule
 
 
