@@ -70,13 +70,16 @@ class _Team:
         return got if got > today else today
 
 
+_MINUTE = 60_000_000
+
+
 class _Clock:
-    """Local dates and midnights of the policy's time zone."""
+    """Local dates and midnights of the policy's time zone (cached: a UTC offset holds for whole minutes)."""
 
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone
         self._starts: dict[date, int] = {}
-        self._dates: dict[int, date] = {}  # by the UTC day number of an instant, when the offset is whole
+        self._dates: dict[int, date] = {}  # by the minute since the epoch
 
     def start(self, day: date) -> int:
         got = self._starts.get(day)
@@ -85,7 +88,11 @@ class _Clock:
         return got
 
     def date(self, us: int) -> date:
-        return from_us(us).astimezone(self.zone).date()
+        minute = us // _MINUTE
+        got = self._dates.get(minute)
+        if got is None:
+            got = self._dates[minute] = from_us(minute * _MINUTE).astimezone(self.zone).date()
+        return got
 
     def on(self, day: date, us: int) -> int:
         """The instant of ``day`` at the local time of day of ``us``."""
@@ -98,10 +105,12 @@ def run_with_teams(runners: dict[str, BorrowerRunner], teams: TeamsConfig, zone:
     the runners are left to ``finish``."""
     clock = _Clock(zone)
     heap: list[tuple[int, str]] = []  # (next instant something happens to the borrower, borrower)
+    when: dict[str, int] = {}  # the instant of each borrower's live entry (older ones are skipped)
     for bid, r in runners.items():
         nxt = r.next_instant()
         if nxt < _NEVER:
             heap.append((nxt, bid))
+            when[bid] = nxt
     if not heap:
         return
     heapq.heapify(heap)
@@ -130,13 +139,18 @@ def run_with_teams(runners: dict[str, BorrowerRunner], teams: TeamsConfig, zone:
     while day <= last:
         morning = clock.start(day)
         while heap and heap[0][0] < morning:
-            _t, bid = heapq.heappop(heap)
+            t, bid = heapq.heappop(heap)
+            if when.get(bid) != t:
+                continue
             r = runners[bid]
             r.run_until(morning)
             register(bid, r)
             nxt = r.next_instant()
             if nxt < _NEVER:
                 heapq.heappush(heap, (nxt, bid))
+                when[bid] = nxt
+            else:
+                del when[bid]
         if morning > as_of:
             break
         horizon = clock.start(day + timedelta(days=LOOKAHEAD_DAYS))
@@ -148,7 +162,9 @@ def run_with_teams(runners: dict[str, BorrowerRunner], teams: TeamsConfig, zone:
             for bid, at in _plan(team, slots, day, horizon, runners, listed, name, clock):
                 runners[bid].plan(at)
                 listed.pop(bid, None)
-                heapq.heappush(heap, (at, bid))
+                if at < when.get(bid, _NEVER):
+                    heapq.heappush(heap, (at, bid))
+                    when[bid] = at
         day += timedelta(days=1)
 
 
