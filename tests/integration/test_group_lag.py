@@ -58,7 +58,8 @@ def test_the_desk_reports_group_lag_with_every_worker_down(broker, tmp_path):
         s = _samples(serve, e)
         assert s["monitor_lag_probe_up"][0].value == 1
         assert {x.labels["topic"] for x in s["monitor_desk_view_lag"]} == {
-            e.topics.alerts, e.topics.schedule, e.topics.borrowers, e.topics.audit}
+            e.topics.alerts, e.topics.schedule, e.topics.borrowers, e.topics.audit,
+            e.topics.feed("loan_profile")}  # the desk reads the profiles feed for borrower names
         (build,) = s["monitor_build_info"]
         assert build.labels["component"] == "desk" and build.labels["policy_version"] == default_policy().version
         assert s["process_resident_memory_bytes"][0].value > 10e6 and "process_start_time_seconds" in s
