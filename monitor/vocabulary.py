@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -430,6 +431,8 @@ def visit_reason(code: str, params: Mapping[str, Any] | None = None, lang: Lang 
 
 
 def _get(signal: Any, key: str) -> Any:
+    if type(signal) is dict:
+        return signal.get(key)
     return signal.get(key) if isinstance(signal, Mapping) else getattr(signal, key, None)
 
 
@@ -524,6 +527,81 @@ def _params(rule: str, v: Mapping[str, Any], th: Mapping[str, Any], lang: Lang, 
     return p
 
 
+_COMPUTED = frozenset({"band_days", "case", "stage", "outcome", "team", "grades", "families", "n_families",
+                       "raised_from", "min_level", "tier", "rule_title", "until", "who"})
+_LABELLED = {"stage": ("lawsuit_stage", 0), "outcome": ("inspection_outcome", 0), "raised_from": ("tier", 0),
+             "min_level": ("tier", 1), "tier": ("tier", 0)}  # section, and 0: a value, 1: a threshold
+_FIELDS: dict[str, tuple[str, ...] | None] = {}
+
+
+def _fields(template: str) -> tuple[str, ...] | None:
+    """The names a template fills (None when it uses anything but plain ``{name}``)."""
+    got = _FIELDS.get(template, ())
+    if got == ():
+        names: list[str] | None = []
+        for _, name, spec, conv in string.Formatter().parse(template):
+            if name is None:
+                continue
+            if spec or conv or not name.isidentifier():
+                names = None
+                break
+            names.append(name)  # type: ignore[union-attr]
+        got = _FIELDS[template] = None if names is None else tuple(names)
+    return got
+
+
+def _param(name: str, rule: str, v: Mapping[str, Any], th: Mapping[str, Any], lang: Lang, tz: str | None) -> Any:
+    """One entry of :func:`_params`, computed alone (the same value)."""
+    if name in _COMPUTED:
+        en = lang == "en"
+        lab = _LABELLED.get(name)
+        if lab is not None:
+            text = label(lab[0], (th if lab[1] else v).get(name), lang)
+            return text.lower() if en else text
+        if name == "band_days":
+            return _days(_v(th, "band_min"), lang)
+        if name == "case":
+            role, ctype = label("lawsuit_role", v.get("role"), lang), label("case_type", v.get("case_type"), lang)
+            return (f"case {_v(v, 'case_id')} ({role.lower()}, {ctype.lower()})" if en
+                    else f"案件 {_v(v, 'case_id')}（{role}，{ctype}）")
+        if name == "team":
+            return label("team", v.get("team"), lang)
+        if name == "grades":
+            return _list("grade", th.get("grades", []), lang)
+        if name == "families":
+            return _list("family", v.get("families", []), lang)
+        if name == "n_families":
+            fams = v.get("families", [])
+            return len(fams) if isinstance(fams, list) else "?"
+        if name == "rule_title":
+            return label("rule", rule, lang)
+        if name == "until":
+            return _local_day(_v(v, "until"), tz, lang)
+        by, ok = _v(v, "requested_by"), v.get("approved_by")
+        return (f"requested by {by}" + (f", approved by {ok}" if ok else "")) if en else \
+            (f"申请人 {by}" + (f"，批准人 {ok}" if ok else ""))
+    head = name[:2]
+    if head == "m_" and name[2:] in _AMOUNTS:
+        return money(v.get(name[2:]), lang)
+    if head == "r_":
+        if name == "r_ratio" and "ratio" in v:
+            return _ratio(v["ratio"])
+        if name == "r_min_ratio" and "min_ratio" in th:
+            return _ratio(th["min_ratio"])
+    elif head == "th" and name[2:3] == "_" and name[3:] in th:
+        return th[name[3:]]
+    return v.get(name, "?")
+
+
+def _fill(template: str, rule: str, v: Any, th: Any, lang: Lang, tz: str | None) -> str:
+    """The template filled with the names it uses, each as :func:`_params` gives it (only those are computed:
+    a value of another shape fails a sentence only where the sentence shows it)."""
+    names = _fields(template)
+    if names is None:
+        return template.format_map(_params(rule, v, th, lang, tz))
+    return template.format_map({n: _param(n, rule, v, th, lang, tz) for n in names})
+
+
 def _generic(values: Mapping[str, Any], thresholds: Mapping[str, Any], lang: Lang) -> str:
     sep, eq = ("，", " ") if lang == "zh" else (", ", " ")
     parts = [f"{label('value', k, lang)}{eq}{_plain(values[k], lang)}" for k in sorted(values)]
@@ -561,7 +639,7 @@ def evidence_sentence(signal: Any, lang: Lang = "zh", *, timezone: str | None = 
     text = None
     if pair is not None:
         try:
-            text = pair[_i(lang)].format_map(_params(rule, values, thresholds, lang, timezone))
+            text = _fill(pair[_i(lang)], rule, values, thresholds, lang, timezone)
         except (TypeError, ValueError, AttributeError, KeyError, IndexError):
             text = None
     if text is None:
