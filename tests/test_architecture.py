@@ -119,6 +119,13 @@ def test_the_desk_imports_nothing_from_the_worker():
             assert not worker, f"{name} imports {worker}"
 
 
+def test_reports_and_backtest_import_nothing_from_the_desk():
+    for name in MODULES:
+        if name.startswith(("monitor.reports", "monitor.backtest")):
+            desk = sorted(m for m in _imported(name) if m.startswith("monitor.desk"))
+            assert not desk, f"{name} imports {desk}"
+
+
 def test_a_private_module_is_imported_only_inside_its_own_package():
     for name in MODULES:
         for mod in _imported(name):

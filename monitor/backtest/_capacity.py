@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from monitor.backtest._labels import CAPACITY_MODEL
-from monitor.desk.teams import TeamsConfig
+from monitor.teams import TeamsConfig
 
 __all__ = ["MODEL", "capacity_figures"]
 

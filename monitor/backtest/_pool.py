@@ -46,7 +46,7 @@ from monitor.backtest._shard import (
     split_segment,
 )
 from monitor.backtest._worker import Part, PolicySource, load_part, run_policy
-from monitor.desk.teams import TeamsConfig
+from monitor.teams import TeamsConfig
 
 __all__ = ["PartPool"]
 

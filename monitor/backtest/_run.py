@@ -32,7 +32,7 @@ from monitor.backtest._score import (
 )
 from monitor.backtest._shard import auto_shards
 from monitor.backtest._worker import PolicySource
-from monitor.desk.teams import TeamsConfig, load_teams
+from monitor.teams import TeamsConfig, load_teams
 from monitor.rules.loader import DEFAULT_POLICY_PATH, load_policy
 from monitor.rules.policy import Policy
 

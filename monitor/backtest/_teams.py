@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 
 from monitor._time import DAY, from_us, to_us
 from monitor.backtest._loop import BorrowerRunner
-from monitor.desk.teams import TeamCapacity, TeamsConfig
+from monitor.teams import TeamCapacity, TeamsConfig
 
 __all__ = ["LOOKAHEAD_DAYS", "run_with_teams"]
 

@@ -44,7 +44,7 @@ from monitor.engine import UNIQUE, Engine, content_digest
 from monitor.events import Event, InspectionCompleted
 from monitor.jsonl import iter_lines
 from monitor.replay import Reject, parse_lines
-from monitor.desk.teams import TeamsConfig
+from monitor.teams import TeamsConfig
 from monitor.rules.loader import load_policy
 from monitor.rules.policy import LEVEL_NAMES, Policy, parse_policy
 

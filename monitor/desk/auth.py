@@ -36,7 +36,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from monitor._errors import ConfigError
+from monitor._errors import ConfigError, describe
+from monitor.config import load, parse
 from monitor.desk.records import ROLES, Role
 
 __all__ = ["FEED_KEY_PREFIX", "Principal", "UserEntry", "UsersFile", "add_user", "hash_token", "load_users",
@@ -155,29 +156,10 @@ class Authenticator:
         return found
 
 
-def _parse(path: Path, raw: bytes) -> UsersFile:
-    try:
-        text = raw.decode("utf-8")
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot parse: {exc}") from None
-    try:
-        return UsersFile.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(x) for x in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{path}: {where + ': ' if where else ''}{msg}") from None
-
-
 def load_users(path: str | Path) -> UsersFile:
-    """Read and validate a users file; :class:`ConfigError` names the file and the entry."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    return _parse(p, raw)
+    """Read and validate a users file (TOML, or JSON by its suffix); :class:`ConfigError` names the file and
+    the entry (through the one loader of configuration files, monitor.config)."""
+    return load(path, UsersFile.model_validate)
 
 
 def _toml(users: UsersFile) -> str:
@@ -204,9 +186,7 @@ def add_user(path: str | Path, user: str, role: str, teams: tuple[str, ...]) -> 
     try:
         entry = UserEntry(user=user, role=role, teams=tuple(teams), token_sha256=hash_token(token))  # type: ignore[arg-type]
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"{where + ': ' if where else ''}{str(err['msg']).removeprefix('Value error, ')}") from None
+        raise ConfigError(describe(exc)) from None
     _write(p, UsersFile(users=[*current.users, entry]))
     return token
 
@@ -233,7 +213,8 @@ def _write(p: Path, updated: UsersFile) -> None:
         text = json.dumps(updated.model_dump(mode="json", exclude_none=True), indent=2) + "\n"
     else:
         text = _toml(updated)
-    if _parse(p, text.encode()) != updated:
+    data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
+    if parse(data, UsersFile.model_validate, str(p)) != updated:
         raise ConfigError(f"{p}: the users file would not read back the same (not written)")
     tmp = p.with_name(p.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
@@ -16,6 +15,7 @@ from numpy.typing import NDArray
 from pydantic import Field, TypeAdapter, ValidationError
 
 from monitor._errors import InputError
+from monitor.config import load
 from monitor._time import iso, local_date, parse_instant
 from monitor.jsonl import read_files
 from monitor.reports import _figures as fig
@@ -42,22 +42,11 @@ _CAPACITY = TypeAdapter(dict[str, Annotated[float, Field(gt=0, le=10_000, allow_
 
 
 def load_capacity(path: str | Path) -> dict[str, float]:
-    """Visits per working day by team, from a JSON or TOML file: ``{"team": visits, ...}``."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data: Any = json.loads(raw) if p.suffix.lower() == ".json" else tomllib.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'TOML'}: {exc}") from None
-    try:
-        return dict(sorted(_CAPACITY.validate_python(data).items()))
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        raise InputError(f"{p}: {where}: {err['msg']} (expected team = visits per working day)") from None
+    """Visits per working day by team, from a JSON or TOML file: ``{"team": visits, ...}`` (through the one
+    loader of configuration files, monitor.config)."""
+    capacity = load(path, _CAPACITY.validate_python, error=InputError, top="(top level)",
+                    hint="expected team = visits per working day")
+    return dict(sorted(capacity.items()))
 
 
 def _as_date(value: date | str) -> date:

@@ -19,16 +19,15 @@ loan_profile and bureau_report, ``borrower_max_days``.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from monitor._errors import InputError
+from monitor.config import parse, read_document
 from monitor.reports.model import DataQuality, QualityRow
 
 __all__ = ["FEED_DEFAULTS", "FeedConfig", "QUALITY_ITEMS", "Quality", "feed_status", "load_feeds", "quality"]
@@ -51,6 +50,8 @@ class FeedConfig(BaseModel):
         return None if self.every_days is None else self.every_days + self.grace_days
 
 
+_FEEDS: TypeAdapter[dict[str, FeedConfig]] = TypeAdapter(dict[str, FeedConfig])
+
 FEED_DEFAULTS: dict[str, FeedConfig] = {
     "loan_profile": FeedConfig(every_days=31, grace_days=4, borrower_max_days=35),
     "rating_change": FeedConfig(),
@@ -66,25 +67,14 @@ def load_feeds(path: str | Path | None) -> dict[str, FeedConfig]:
     if path is None:
         return dict(FEED_DEFAULTS)
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-        data: Any = json.loads(raw) if p.suffix.lower() == ".json" else tomllib.loads(raw.decode("utf-8"))
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'TOML'}: {exc}") from None
+    data = read_document(p, error=InputError)  # the one loader of configuration files (monitor.config)
     if not isinstance(data, dict):
         raise InputError(f"{p}: expected a table of feeds")
     out = dict(FEED_DEFAULTS)
-    for feed, conf in data.items():
+    for feed in data:
         if feed not in FEED_DEFAULTS:
             raise InputError(f"{p}: unknown feed {feed!r} (one of {', '.join(FEED_DEFAULTS)})")
-        try:
-            out[feed] = FeedConfig.model_validate(conf)
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            where = ".".join(str(x) for x in (feed, *err["loc"]))
-            raise InputError(f"{p}: {where}: {err['msg']}") from None
+    out.update(parse(data, _FEEDS.validate_python, str(p), error=InputError))
     return out
 
 

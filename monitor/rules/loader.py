@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import tomllib
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from monitor._errors import PolicyError
+from monitor.config import read_document
 from monitor.rules.policy import Policy, parse_policy
 
 __all__ = ["DEFAULT_POLICY_PATH", "default_policy", "load_policy"]
@@ -19,15 +18,7 @@ DEFAULT_POLICY_PATH = Path(str(resources.files("monitor.rules").joinpath("defaul
 def load_policy(path: str | Path) -> Policy:
     """Read and validate a policy file (``.toml`` or ``.json``); raises :class:`PolicyError`."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    kind = "JSON" if p.suffix.lower() == ".json" else "TOML"
-    try:
-        data = json.loads(raw) if kind == "JSON" else tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{p}: not valid {kind}: {exc}") from None
+    data = read_document(p, error=PolicyError)  # the one loader of configuration files (monitor.config)
     if not isinstance(data, dict):
         raise PolicyError(f"{p}: the policy must be a table/object")
     return parse_policy(data, str(p))

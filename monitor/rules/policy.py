@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from monitor._errors import PolicyError
+from monitor._errors import PolicyError, describe
 from monitor.events import GRADES, CaseType, InspectionOutcome, LawsuitRole, LawsuitStage, Mitigation
 
 __all__ = ["Level", "LEVEL_NAMES", "Policy", "parse_policy"]
@@ -411,38 +411,9 @@ class Policy(_Strict):
         return rows
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for item in loc:
-        if isinstance(item, int):
-            out += f"[{item}]"
-        else:
-            out += ("." if out else "") + str(item)
-    return out
-
-
-def _describe(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors(include_url=False):
-        where = _loc(tuple(err["loc"])) or "(top level)"
-        kind = err["type"]
-        if kind == "missing":
-            msg = "required"
-        elif kind == "extra_forbidden":
-            msg = "unknown key (misspelt?)"
-        elif kind == "string_pattern_mismatch":
-            names = str((err.get("ctx") or {}).get("pattern", "")).strip("^$()").replace("|", ", ")
-            msg = f"must be one of {names}"
-        else:
-            msg = err["msg"]
-            msg = msg.removeprefix("Value error, ")
-        lines.append(f"{where}: {msg}")
-    return "; ".join(lines)
-
-
 def parse_policy(data: dict[str, Any], origin: str = "policy") -> Policy:
     """Validate a policy mapping; raises :class:`PolicyError` naming the key."""
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        raise PolicyError(f"{origin}: {_describe(exc)}") from None
+        raise PolicyError(f"{origin}: {describe(exc, top='(top level)')}") from None

@@ -13,7 +13,7 @@ from typing import Any
 
 from monitor._errors import InputError, PolicyError
 from monitor.backtest import PartPool, PolicySource, merge, no_gc, prepare, score_runs
-from monitor.desk.teams import TeamsConfig, load_teams
+from monitor.teams import TeamsConfig, load_teams
 from monitor.rules.policy import Policy, parse_policy
 from monitor.tune._search import (
     METRICS,

@@ -52,12 +52,12 @@ def test_cli_users_add_prints_the_token_once_and_refuses_a_second_user_of_the_sa
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ('[[users]]\nuser = "a"\nrole = "boss"\ntoken_sha256 = "' + "0" * 64 + '"\n', "users.0.role"),
-    ('[[users]]\nuser = "a"\nrole = "ops"\ntoken_sha256 = "abc"\n', "users.0.token_sha256"),
-    ('[[users]]\nuser = "a"\nrole = "ops"\ntoken_sha256 = "' + "0" * 64 + '"\npassword = "x"\n', "users.0.password"),
+    ('[[users]]\nuser = "a"\nrole = "boss"\ntoken_sha256 = "' + "0" * 64 + '"\n', "users[0].role"),
+    ('[[users]]\nuser = "a"\nrole = "ops"\ntoken_sha256 = "abc"\n', "users[0].token_sha256"),
+    ('[[users]]\nuser = "a"\nrole = "ops"\ntoken_sha256 = "' + "0" * 64 + '"\npassword = "x"\n', "users[0].password"),
     ('[[users]]\nuser = "a"\nrole = "ops"\ntoken_sha256 = "' + "0" * 64 + '"\n'
      '[[users]]\nuser = "A"\nrole = "ops"\ntoken_sha256 = "' + "1" * 64 + '"\n', "listed twice"),
-    ("users = [", "cannot parse"),
+    ("users = [", "not valid TOML"),
 ])
 def test_a_bad_users_file_is_refused_naming_the_file_and_entry(tmp_path, content, message):
     path = tmp_path / "u.toml"

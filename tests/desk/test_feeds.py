@@ -193,7 +193,7 @@ def test_the_users_file_round_trips_with_and_without_feed_keys(tmp_path, name):
 
 
 @pytest.mark.parametrize(("entry", "message"), [
-    ('feed_key_sha256 = "abc"\n', "users.0.feed_key_sha256"),
+    ('feed_key_sha256 = "abc"\n', "users[0].feed_key_sha256"),
     (f'feed_key_sha256 = "{"0" * 64}"\n', "the same feed key hash as a token"),
 ])
 def test_a_bad_feed_key_hash_is_refused_naming_the_entry(tmp_path, entry, message):
