@@ -30,7 +30,7 @@ from typing import IO, Any
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 __all__ = ["MASK", "JsonFormatter", "PersonalDataFilter", "TextFormatter", "configure_logging", "logging_config",
-           "scrub"]
+           "mask_quoted_values", "scrub"]
 
 MASK = "***"
 #: extra fields (record attributes) that carry a person's name
@@ -59,6 +59,19 @@ def scrub(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + (MASK if m.group(1).endswith("=") else f'"{MASK}"'), text)
     return text
+
+
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
+#: a clause that quotes the allowed values, not the message's (``mitigation: must be one of 'a' or 'b'``)
+_ALLOWED = re.compile(r"^[\w.\[\]]+: must be (?:one of )?'")
+
+
+def mask_quoted_values(reason: str) -> str:
+    """A dead letter's reason as a log may show it: every quoted value masked (a key mismatch quotes the
+    key and the borrower id, an unknown type the type given, an exception its input), except the allowed
+    values a ``must be one of`` clause lists. The dead-letter topic keeps the whole reason."""
+    return "; ".join(part if _ALLOWED.match(part) else _QUOTED.sub(f"'{MASK}'", part)
+                     for part in reason.split("; "))
 
 
 def _mask(value: Any, depth: int = 0) -> Any:

@@ -151,17 +151,33 @@ def test_dead_letters_are_logged_with_where_they_are_and_no_personal_data(captur
     bad = [Message(topics.feed("loan_profile"), 0, offset, b"B1", secret.encode(), handle=offset)
            for offset in (7, 8, 9)]
     bad.append(Message(topics.feed("lawsuit"), 0, 3, b"B1", "王小明 not json".encode(), handle=3))
+    # reasons that quote the message's own values: a key that is not its borrower id, a type given as a name
+    good = json.loads(secret) | {"exposure": 5, "segment": "small", "industry": "x", "branch": "b", "team": "t",
+                                 "product": "p", "mitigation": "secured", "grade": "A", "event_id": "e1",
+                                 "occurred_at": "2025-01-01T00:00:00Z", "disbursed_at": "2024-01-01T00:00:00Z",
+                                 "borrower_id": "B7654321"}
+    bad.append(Message(topics.feed("loan_profile"), 0, 10, b"B1234567", json.dumps(good).encode(), handle=10))
+    typed = {"type": "王小明", "borrower_id": "B1", "event_id": "e2", "occurred_at": "2025-01-01T00:00:00Z"}
+    bad.append(Message(topics.feed("lawsuit"), 0, 4, b"B1", json.dumps(typed, ensure_ascii=False).encode(), handle=4))
     out = StepResult()
     runtime.accept(bad, out)
     runtime.step(out, None)
-    assert len(out.dead) == 4
-    metrics.on_batch(out, started=0.0, decided=0.0, committed=0.0, messages=4)
+    assert len(out.dead) == 6
+    assert any("B7654321" in d.reason for d in out.dead)  # the dead-letter topic keeps the whole reason
+    metrics.on_batch(out, started=0.0, decided=0.0, committed=0.0, messages=6)
     lines = [x for x in _lines(captured) if x["message"].startswith("dead letter")]
-    assert len(lines) == 2  # one per topic-partition and reason
-    by_topic = {x["topic"]: x for x in lines}
+    assert len(lines) == 4  # one per topic-partition and reason
+    by_reason = {x["reason"]: x for x in lines}
+    assert set(by_reason) == {"invalid", "not_json", "key_mismatch", "unknown_type"}
+    assert "key '***' differs from borrower_id '***'" in by_reason["key_mismatch"]["message"]
+    assert "event_id: required" in by_reason["invalid"]["message"]  # what is wrong, without a value
+    by_topic = {x["topic"]: x for x in lines if x["reason"] in ("invalid", "not_json")}
     p = by_topic["t.profiles"]
     assert p["level"] == "WARNING" and p["partition"] == 0 and p["count"] == 3
     assert (p["first_offset"], p["last_offset"]) == (7, 9) and p["feed"] == "profiles"
     assert by_topic["t.lawsuits"]["reason"] == "not_json"
     text = captured.getvalue()
     assert "王小明" not in text and "\\u738b" not in text.lower()
+    # borrower ids are the bank's identifiers of people: not in logs either (the desk logs no path for that reason)
+    for borrower_id in ("B1234567", "B7654321"):
+        assert borrower_id not in text

@@ -31,6 +31,7 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from monitor.agents.table import BOOKKEEPING, summarize
+from monitor.logs import mask_quoted_values
 from monitor.rules.policy import LEVEL_NAMES
 from monitor.topics import FEEDS, Topics, partition_for
 
@@ -90,14 +91,14 @@ def reject_reason(reason: str) -> str:
 def _log_dead(dead: Iterable[Any], feed_of: Mapping[str, str]) -> None:
     """One WARNING per topic-partition and reason of a batch's dead letters: where they are (topic,
     partition, first and last offset), how many, and the first one's reason. Never the message, its
-    key or a name (the reason names fields and rules; the handler's filter masks what looks like a name)."""
+    key, a borrower id or a name (the reason names fields and rules; the values it quotes are masked)."""
     groups: dict[tuple[str, int, str], list[Any]] = {}
     for d in dead:
         groups.setdefault((d.topic, d.partition, reject_reason(d.reason)), []).append(d)
     for (topic, partition, reason), items in groups.items():
         offsets = [d.offset for d in items]
         _log.warning("dead letter: %d message(s) of %s[%d] at offsets %d..%d: %s (%s)", len(items), topic, partition,
-                     min(offsets), max(offsets), reason, items[0].reason[:300],
+                     min(offsets), max(offsets), reason, mask_quoted_values(items[0].reason[:300]),
                      extra={"topic": topic, "partition": partition, "feed": feed_of.get(topic, "other"),
                             "reason": reason, "count": len(items), "first_offset": min(offsets),
                             "last_offset": max(offsets)})
