@@ -39,11 +39,12 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
             close = False
         else:
             p = Path(name)
-            if not p.is_file():
+            if p.is_dir():
+                raise InputError(f"{name}: is a directory")
+            if not p.exists():
                 raise InputError(f"{name}: no such file")
-            raw = p.open("rb")
-            head = raw.read(2)
-            raw.seek(0)
+            raw = p.open("rb")  # a file, /dev/null or a pipe (<(zcat ...)): peeked, never sought
+            head = raw.peek(2)[:2]
             stream = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw  # type: ignore[assignment]
             close = True
         try:
