@@ -5,6 +5,7 @@ real headless Chromium making no request to any other host and breaking no CSP r
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -152,3 +153,51 @@ def test_docs_in_a_real_browser_load_nothing_from_another_host(url):
         assert not problems, problems
     finally:
         driver.quit()
+
+
+def _fill(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+
+
+def test_nothing_but_probes_page_and_docs_answers_without_a_login():
+    """Every operation of the OpenAPI document, and every route outside it, asked without a token and
+    with a forged one: 401 everywhere but the probes; what answers without a login (the probes, the
+    page's files, the API reference) holds no borrower's data."""
+    desk = LoopbackDesk()
+    desk.ingest(portfolio())
+    app = create_app(desk, auth=authenticator(), settings=DeskSettings())
+    case_id = sorted(desk.view.cases)[0]
+    secrets = {*desk.view.cases, *(f'"{b}"' for b in desk.view.books)}  # case ids, borrower ids as JSON strings
+    values = {"borrower_id": "B0", "case_id": case_id, "team": "T1", "record_id": "r1", "report_id": "x",
+              "form": "csv", "name": "app.js"}
+    open_ok = {"/healthz", "/readyz"}
+    asked = 0
+    with _Server(app) as base, httpx.Client(base_url=base) as c:
+        spec = c.get("/openapi.json").json()
+        for path, ops in spec["paths"].items():
+            for method in ops:
+                url = _fill(path, values)
+                # the calendar feed takes a feed key in the query instead of a token
+                key = "?key=feed_forged0123456789" if path.endswith(".ics") and "/feeds/" in path else ""
+                for headers, query in (({}, ""), ({"Authorization": "Bearer forged-token-0123456789"}, key)):
+                    r = c.request(method.upper(), url + query, headers=headers,
+                                  json={} if method == "post" else None)
+                    asked += 1
+                    if path in open_ok:
+                        assert r.status_code == 200, (method, path)
+                    elif key and not query:
+                        assert r.status_code == 422 and "key" in r.text, (method, path, r.status_code)
+                    elif key:  # a key that opens nothing: as for a team that does not exist
+                        assert r.status_code == 404 and r.json()["code"] == "feed_not_found", r.text
+                    else:
+                        assert r.status_code == 401, (method, path, r.status_code, r.text[:200])
+                    assert not any(s in r.text for s in secrets), (method, path)
+        assert asked > 60
+        # the routes outside the API document: the page, its files, the reference, the document itself
+        outside = [route.path for route in app.routes
+                   if getattr(route, "path", None) and not getattr(route, "include_in_schema", True)]
+        assert set(outside) >= {"/", "/static/{name}", "/docs", "/openapi.json"}, outside
+        for path in outside:
+            r = c.get(_fill(path, values))
+            assert r.status_code == 200, path
+            assert not any(s in r.text for s in secrets), path
