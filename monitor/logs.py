@@ -29,8 +29,8 @@ from typing import IO, Any
 
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
-__all__ = ["MASK", "JsonFormatter", "PersonalDataFilter", "TextFormatter", "configure_logging", "logging_config",
-           "mask_quoted_values", "scrub"]
+__all__ = ["MASK", "ROUTINE", "JsonFormatter", "PersonalDataFilter", "RoutineFilter", "TextFormatter",
+           "configure_logging", "logging_config", "mask_quoted_values", "scrub"]
 
 MASK = "***"
 #: extra fields (record attributes) that carry a person's name
@@ -113,6 +113,28 @@ class PersonalDataFilter(logging.Filter):
         return True
 
 
+#: (logger, message format) of library lines that every ordinary rebalance writes at WARNING: INFO here,
+#: so that WARNING keeps meaning "look at this" (tests/test_logs.py checks the formats still exist)
+ROUTINE = frozenset({
+    # each member of the group, each time the group rebalances (a worker added, removed or restarted)
+    ("aiokafka.consumer.group_coordinator", "Heartbeat failed for group %s because it is rebalancing"),
+})
+
+
+class RoutineFilter(logging.Filter):
+    """Shows the :data:`ROUTINE` library lines at INFO (dropped when the handler's ``level`` is above)."""
+
+    def __init__(self, level: int = logging.NOTSET) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO and (record.name, record.msg) in ROUTINE:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return self.level <= logging.INFO
+        return True
+
+
 def _iso(record: logging.LogRecord) -> str:
     return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -148,10 +170,10 @@ def logging_config(level: str | int = "info", fmt: str = "json") -> dict[str, An
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"personal_data": {"()": PersonalDataFilter}},
+        "filters": {"personal_data": {"()": PersonalDataFilter}, "routine": {"()": RoutineFilter, "level": lvl}},
         "formatters": {fmt: formatters[fmt]},
         "handlers": {"default": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": fmt,
-                                 "filters": ["personal_data"], "level": lvl}},
+                                 "filters": ["routine", "personal_data"], "level": lvl}},
         "root": {"level": lvl, "handlers": ["default"]},
     }
 

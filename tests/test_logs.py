@@ -181,3 +181,35 @@ def test_dead_letters_are_logged_with_where_they_are_and_no_personal_data(captur
     # borrower ids are the bank's identifiers of people: not in logs either (the desk logs no path for that reason)
     for borrower_id in ("B1234567", "B7654321"):
         assert borrower_id not in text
+
+
+def test_a_rebalance_s_routine_library_lines_are_info(captured):
+    import inspect
+
+    import aiokafka.consumer.group_coordinator as coordinator
+
+    from monitor.logs import ROUTINE
+
+    # the contract: the library still writes these lines (an upgrade that rewords one fails here)
+    for logger, fmt in ROUTINE:
+        assert logger == coordinator.log.name and f'"{fmt}"' in inspect.getsource(coordinator), fmt
+    coordinator.log.warning("Heartbeat failed for group %s because it is rebalancing", "monitor")
+    coordinator.log.warning("Heartbeat failed for group %s: generation id is not  current.", "monitor")
+    routine, other = _lines(captured)
+    assert routine["level"] == "INFO" and routine["message"].endswith("because it is rebalancing")
+    assert other["level"] == "WARNING"  # anything else stays what the library said
+
+
+def test_routine_lines_are_dropped_below_the_handlers_level():
+    buf = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging("warning", "json", stream=buf)
+    try:
+        log = logging.getLogger("aiokafka.consumer.group_coordinator")
+        log.warning("Heartbeat failed for group %s because it is rebalancing", "monitor")
+        log.warning("Heartbeat failed: local member_id was not recognized; resetting and re-joining group")
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    (line,) = _lines(buf)
+    assert line["level"] == "WARNING" and "member_id" in line["message"]
