@@ -189,12 +189,23 @@ class WorkerMetrics:
                                  registry=r)
 
         self.policy.info({"version": policy_version})
-        # the label values known up front are exported (as 0) from the start: rates and absences are clear
+        # the label values known up front are exported (as 0) from the start: rates and absences are clear,
+        # and a first burst counts (a series born at 1,000 shows no increase: MonitorDeadLetters would miss
+        # a producer that starts sending garbage, the event-lag p99 the first batch after a restart)
         for feed in [*FEEDS.values(), "clock"]:
             self.dead.labels(feed)
             for outcome in OUTCOMES:
                 if feed != "clock" or outcome == "rejected":
                     self.consumed.labels(feed, outcome)
+            for reason in REJECT_REASONS:
+                if reason != "stale":  # stale events are an outcome, not a rejection
+                    self.rejected.labels(feed, reason)
+            if feed != "clock":
+                self.lag.labels(feed)
+        for kind, tiers in (("raised", ("watch", "warning", "severe")), ("escalated", ("warning", "severe")),
+                            ("de_escalated", ("watch", "warning")), ("cleared", ("normal",))):
+            for tier in tiers:
+                self.alerts.labels(kind, tier)
         self._set_tiers()
 
     # ------------------------------------------------------------ batches

@@ -121,6 +121,9 @@ def test_prometheus_scrapes_the_figures_that_were_fed(world_and_prometheus):
     ])
     world.metrics.on_consumer_lag({(world.metrics.topics.feed("loan_profile"), 0): 42})
     _wait("the batch in Prometheus", lambda: prom.value("sum(monitor_events_consumed_total)") == 4)
+    # the first observations count in rates: the series existed (at 0) before them
+    _wait("the first event lag in a rate", lambda: (prom.value(
+        'increase(monitor_event_lag_seconds_count{feed="overdue-events"}[1m])') or 0) > 0)
     assert prom.value('monitor_events_consumed_total{feed="profiles", outcome="duplicate"}') == 1
     assert prom.value('monitor_events_rejected_total{feed="lawsuits", reason="not_json"}') == 1
     assert prom.value('sum by (tier) (monitor_borrowers{tier="severe"})') == 1
@@ -141,13 +144,15 @@ def test_prometheus_scrapes_the_figures_that_were_fed(world_and_prometheus):
                 assert result, (panel["title"], t["expr"])
 
     # the shipped rules are loaded and evaluated on these figures: invalid messages above the threshold
-    # make MonitorDeadLetters pending (it fires after its 5 minutes; tests/integration/test_alert_delivery.py
-    # sees a rule fire and reach Alertmanager)
+    # make MonitorDeadLetters pending (it fires after its 5 minutes; tests/deploy/test_alert_delivery.py
+    # sees a rule fire and reach Alertmanager). The burst is the first of its feed and reason, all between
+    # two scrapes: it counts all the same (a series born at 11 would show no increase)
     groups = prom.get("/api/v1/rules")["groups"]
     assert {g["name"] for g in groups} == {"monitor-workers", "monitor-feeds", "monitor-desk"}
-    world.batch([_msg(None, 0, topic=world.metrics.topics.feed("lawsuit"), raw=b"{broken") for _ in range(11)])
+    assert prom.value('monitor_events_rejected_total{feed="profiles", reason="not_json"}') == 0
+    world.batch([_msg(None, 0, topic=world.metrics.topics.feed("loan_profile"), raw=b"{broken") for _ in range(11)])
     alerts = _wait("MonitorDeadLetters", lambda: [a for a in prom.get("/api/v1/alerts")["alerts"]
                                                   if a["labels"]["alertname"] == "MonitorDeadLetters"])
     (alert,) = alerts
-    assert alert["labels"]["feed"] == "lawsuits" and alert["state"] == "pending"
+    assert alert["labels"]["feed"] == "profiles" and alert["state"] == "pending"
     assert alert["annotations"]["runbook_url"] == "#monitordeadletters"  # no runbook_base label in this config
