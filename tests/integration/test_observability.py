@@ -17,8 +17,8 @@ import yaml
 from monitor.replay import replay
 from monitor.rules.loader import default_policy
 from monitor.simulate import simulate, write_simulation
-from monitor.topics import FEEDS, Topics, create_topics
-from tests.deploy.promql import PROM, REQUIRED
+from monitor.topics import FEEDS, Topics, create_topics, partition_for
+from tests.deploy.promql import DASHBOARD, PROM, REQUIRED
 from tests.deploy.test_prometheus_server import Prometheus, _free_port, _wait
 from tests.integration.kafka_harness import Worker, settings_env
 from tests.integration.test_worker import _produce, _settings
@@ -73,26 +73,78 @@ def prometheus_binary() -> str:
     return binary
 
 
+def _dashboard_gaps(prom: Prometheus) -> list[str]:
+    """The dashboard's queries that return nothing, or nothing but NaN."""
+    gaps = []
+    for panel in json.loads(DASHBOARD.read_text())["panels"]:
+        for target in panel.get("targets", []):
+            values = [float(r["value"][1]) for r in prom.query(target["expr"])]
+            if not any(v == v for v in values):  # v == v: not NaN
+                gaps.append(f"{panel['title']}: {target['expr']}")
+    return gaps
+
+
+def _send_raw(bootstrap: str, messages: list[tuple[str, bytes, bytes, int]]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    try:
+        for topic, key, value, partition in messages:
+            producer.send(topic, key=key, value=value, partition=partition)
+        producer.flush(timeout=30)
+    finally:
+        producer.close(timeout=10)
+
+
 def test_prometheus_reports_what_the_worker_was_fed(broker, names, tmp_path, prometheus_binary):
+    """The shipped Prometheus configuration (its token file, its workers' file, the desk's job; only the
+    intervals and the addresses changed) scrapes a real worker and a real desk: the figures are the
+    replay's, and every query of the dashboard returns data."""
+    from monitor.desk.auth import add_user
+    from tests.integration.test_desk import Serve
+
     events = tmp_path / "events.jsonl"
     write_simulation(simulate(120, 5, 17, duplicates=0.01), events)
     expected = replay([events], default_policy())
+    # Prometheus's token: an ops user of the desk, in the file prometheus.yml names, also asked by the worker
+    conf = tmp_path / "prometheus"
+    shutil.copytree(PROM, conf, ignore=shutil.ignore_patterns("tests"))
+    users = tmp_path / "users.toml"
+    token = add_user(users, "prometheus", "ops", ())
+    token_file = conf / "secrets" / "prometheus-token"
+    token_file.write_text(token + "\n")
     web = _free_port()
-    env = settings_env(broker, names, tmp_path / "w1", MONITOR_WEB_PORT=str(web))  # default host: loopback
+    env = settings_env(broker, names, tmp_path / "w1", MONITOR_WEB_PORT=str(web),  # default host: loopback
+                       MONITOR_METRICS_TOKEN_FILE=str(token_file))
     create_topics(_settings(env))
-    _produce(env, events)
+    topics = Topics(names.prefix)
     worker = Worker(env, tmp_path / "w1.log").start()
+    serve = Serve({"MONITOR_BROKER": broker.url, "MONITOR_TOPIC_PREFIX": names.prefix, "MONITOR_USERS_FILE": str(users),
+                   "MONITOR_APP_ID": names.app_id}, tmp_path / "serve.log").start()
     port = _free_port()
-    config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-              "rule_files": [str(PROM / "rules.yml")],
-              "scrape_configs": [{"job_name": "monitor-worker",
-                                  "static_configs": [{"targets": [f"127.0.0.1:{web}"]}]}]}
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    prom_proc = subprocess.Popen([prometheus_binary, f"--config.file={tmp_path / 'prometheus.yml'}",
+    (conf / "targets" / "workers.yml").write_text(yaml.safe_dump([{"targets": [f"127.0.0.1:{web}"]}]))
+    config = yaml.safe_load((PROM / "prometheus.yml").read_text())
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s", scrape_timeout="900ms")
+    del config["alerting"]  # tests/deploy/test_alert_delivery.py delivers alerts
+    (desk_job,) = [j for j in config["scrape_configs"] if j["job_name"] == "monitor-desk"]
+    desk_job["static_configs"][0]["targets"] = [f"127.0.0.1:{serve.port}"]
+    (conf / "prometheus.yml").write_text(yaml.safe_dump(config))
+    prom_proc = subprocess.Popen([prometheus_binary, f"--config.file={conf / 'prometheus.yml'}",
                                   f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
                                  stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("w"))
     prom = Prometheus(f"http://127.0.0.1:{port}")
     try:
+        # the events come once Prometheus scrapes the worker: rates over the dashboard's windows see them
+        _wait("the worker scraped", lambda: (worker.alive() or pytest.fail(worker.tail()))
+              and prom.value('sum(monitor_events_consumed_total{job="monitor-worker"})') == 0, timeout=120)
+        _produce(env, events)
+        # two messages for the dead-letter topic: not JSON, and a profile with a negative exposure
+        bad_profile = json.dumps({"type": "loan_profile", "event_id": "bad-1", "borrower_id": "B000001",
+                                  "occurred_at": "2025-01-02T00:00:00+08:00", "exposure": -1}).encode()
+        _send_raw(broker.bootstrap, [
+            (topics.feed("lawsuit"), b"B000001", b"{not json", partition_for("B000001", 4)),
+            (topics.feed("loan_profile"), b"B000001", bad_profile, partition_for("B000001", 4))])
+
         def alerts_seen() -> bool:
             assert worker.alive(), worker.tail()
             return prom.value("sum(monitor_alerts_total)") == len(expected.alerts)
@@ -113,16 +165,16 @@ def test_prometheus_reports_what_the_worker_was_fed(broker, names, tmp_path, pro
             assert prom.value(f'sum(monitor_exposure_cny{{tier="{tier}"}})') == \
                 pytest.approx(sum(v.exposure or 0 for v in views if v.tier == tier))
         # events: every one produced was handed to the engine once; the duplicates are the replay's
-        assert prom.value("sum(monitor_events_consumed_total)") == expected.read
+        assert prom.value("sum(monitor_events_consumed_total)") == expected.read + 2
         assert prom.value('sum(monitor_events_consumed_total{outcome="duplicate"})') == expected.duplicates
-        assert prom.value('sum(monitor_events_consumed_total{outcome="rejected"})') == 0
+        assert prom.value('sum(monitor_events_consumed_total{outcome="rejected"})') == 2
+        assert prom.value('sum(monitor_dead_letters_total{feed=~"lawsuits|profiles"})') == 2
         for kind, count in expected.events_by_type.items():
             feed = FEEDS[kind]
             assert prom.value(f'sum(monitor_events_consumed_total{{feed="{feed}", outcome="applied"}})') == count
             assert prom.value(f'max(monitor_feed_newest_event_timestamp_seconds{{feed="{feed}"}})') == \
                 expected.newest_by_type[kind] / 1_000_000
         # everything committed: no lag left on any input partition; the worker is ready
-        topics = Topics(names.prefix)
         _wait("no consumer lag", lambda: prom.value(f'sum(monitor_consumer_lag{{topic=~"{names.prefix}.*"}})') == 0
               and len(prom.query("monitor_consumer_lag")) == 4 * (len(topics.inputs) + 1))
         assert prom.value("monitor_partitions_assigned") == 4
@@ -145,9 +197,26 @@ def test_prometheus_reports_what_the_worker_was_fed(broker, names, tmp_path, pro
             status, body = _get(f"http://127.0.0.1:{web}{path}")
             assert status == 404 and some not in json.dumps(body), path
         assert _listening_addresses(web) == {"127.0.0.1"}
+        # the desk, scraped with the same token: its own figures and the group's lag measured from outside
+        serve.ready()
+        _wait("the desk scraped", lambda: prom.value('up{job="monitor-desk"}') == 1
+              and prom.value(f'sum(monitor_consumer_group_lag{{group="{names.app_id}"}})') == 0)
+        assert prom.query('monitor_build_info{component="desk"}')
+        # every panel of the dashboard shows something (rates need two scrapes after the events: waited for)
+        gaps: list[str] = []
+
+        def dashboard_full() -> bool:
+            gaps[:] = _dashboard_gaps(prom)
+            return not gaps
+
+        try:
+            _wait("every dashboard query to return data", dashboard_full, timeout=60)
+        except AssertionError:
+            raise AssertionError("dashboard queries without data:\n" + "\n".join(gaps)) from None
     finally:
         prom_proc.terminate()
         prom_proc.wait(timeout=30)
+        serve.stop()
         worker.terminate()
 
 
