@@ -7,8 +7,9 @@ due before the midnight (the engine's wake-ups, as the streaming worker does at
 a watermark), notes the borrowers whose classification floor moved with their
 days past due, and writes the record of every borrower whose record changed that
 day (``monitor.snapshots``). The alerts, views and schedule changes are the same
-as without the day edges; the schedule history keeps its instants (a change made
-by a wake-up is dated by the borrower's next step, as it always was).
+as without the day edges; a schedule change made by a wake-up is dated by that
+wake-up in the schedule history (the last one settled when a day closes), not by
+the borrower's next step as before.
 """
 
 from __future__ import annotations
@@ -224,11 +225,14 @@ class Runner:
             state = states[i]
             if state.wake != wake:
                 continue
-            if i not in self.pending:
-                self.pending[i] = engine.schedule_key(state)
+            before = self.pending.pop(i, None)
+            if before is None:
+                before = engine.schedule_key(state)
             step = engine.advance(state, at)
             if step.alerts:
                 self.result.add_alerts(step.alerts)
+            if engine.schedule_key(state) != before:  # dated by the wake-up that made the change
+                self.result.add_history(state.clock or at, state.id, engine.schedule_entry(state))
             if state.wake is not None:
                 heapq.heappush(wakes, (state.wake, i))
             self.dirty.add(i)

@@ -116,17 +116,17 @@ TWO_NOTCH = 0.15  # share of moves that jump two notches
 # 7 days" and "stock at 1-89 DPD at a month end 1.5-3.0 %" (the regulator's special-mention
 # ratio, 2.2 % of loans at the end of 2023; most small arrears are technical and cure within a
 # week). Two kinds of episode, each with a monthly chance:
-# - technical (cured by 7 DPD): mostly habitual late payers (LATE_PAYER_SHARE of the book,
-#   LATE_PAYER_X times the chance);
+# - technical (cured by 7 DPD): mostly habitual late payers (LATE_PAYER_SHARE of the book, a
+#   LATE_PAYER_MONTHLY chance every month), else rare (TECHNICAL_MONTHLY by segment);
 # - long (cured at 8-88 DPD, typically after one or two months): by segment x grade factor x
 #   (1 + LONG_STRESS x stress), so that long arrears mostly mean real trouble (about one in four
 #   borrowers who reach 30 DPD goes on to default).
 TECHNICAL_MONTHLY = np.array([0.0010, 0.0008, 0.0006, 0.0012])
-LATE_PAYER_SHARE, LATE_PAYER_X = 0.035, 550.0
-LONG_MONTHLY = np.array([0.0030, 0.0026, 0.0019, 0.0033])
+LATE_PAYER_SHARE, LATE_PAYER_MONTHLY = 0.029, 0.5
+LONG_MONTHLY = np.array([0.0027, 0.0023, 0.0017, 0.0030])
 LONG_GRADE = np.array([0.3, 0.4, 0.5, 0.8, 1.0, 1.4, 2.0, 2.5, 3.0, 0.0])
 LONG_STRESS = 45.0
-LONG_MEDIAN_DPD = 60  # DPD at cure: lognormal around 60 x (1 + stress), clipped to 8-88
+LONG_MEDIAN_DPD = 70  # DPD at cure: lognormal around 70 x (1 + stress), clipped to 8-88
 
 # --- bureau ------------------------------------------------------------------
 # A random external DPD on 0.15 % of an unstressed borrower's reports (technical arrears at
@@ -297,7 +297,7 @@ class _Model:
             multi=rng.random(n) < 0.6, ext=rng.random(n) < 0.75, ext_thr=rng.uniform(0.2, 0.6, n),
             jump=rng.random(n) < 0.5, jump_at=rng.uniform(0.1, 0.8, n), jump_x=rng.uniform(1.6, 2.8, n),
             gjump=rng.random(n) < 0.25, gjump_x=rng.uniform(1.0, 1.8, n),
-            propensity=np.where(rng.random(n) < LATE_PAYER_SHARE, LATE_PAYER_X, 1.0),
+            late_payer=rng.random(n) < LATE_PAYER_SHARE,
         )
         # a borrower is live (sends events) from its start until it leaves the book
         self.live_end = np.minimum(t_exit, self.end_ts)
@@ -345,7 +345,7 @@ class _Model:
     # -- overdue episodes ----------------------------------------------------
     def overdue(self) -> dict[str, np.ndarray]:
         rng, n, b, h = self.rngs[3], self.n, self.b, self.h
-        p_tech = np.minimum(0.5, TECHNICAL_MONTHLY[b["seg"]] * h["propensity"])
+        p_tech = np.where(h["late_payer"], LATE_PAYER_MONTHLY, TECHNICAL_MONTHLY[b["seg"]])
         busy = np.zeros((n, 3), np.int64)
         inst_share = rng.uniform(0.01, 0.04, n)
         # a defaulter's accounts open no new episode from 100 days before its run to default

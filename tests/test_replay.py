@@ -340,7 +340,10 @@ def test_published_schema_file_is_the_generated_one():
 # summary.json (borrowers.workout), and the file workout.csv: those hashes were renewed once it was checked
 # that, the new fields left out and each sentence matching its code and parameters, the files are the same
 # (rejects.jsonl and schedule.csv kept their bytes); alerts.jsonl changed only by the combination's new
-# threshold max_level ("severe", as before) in its signals' evidence.
+# threshold max_level ("severe", as before) in its signals' evidence. The schedule history's hashes were renewed
+# again when a change made by a wake-up came to be dated by the wake-up (the last settled as a day closes) instead
+# of the borrower's next step: on this input 204 entries moved to their earlier instants and 61 entries appeared
+# that the next step used to fold into its own; none went away, and every other file kept its bytes.
 GOLDEN_POLICY = "tests/data/policy-default-2026.11.toml"
 GOLDEN_SHA256 = {
     None: {
@@ -348,7 +351,7 @@ GOLDEN_SHA256 = {
         "borrowers.jsonl": "590428f73a7d10d18642326d5a18419bcc25945cfb57d59e25036f8103bdf091",
         "rejects.jsonl": "839716c9b335028152e0bf3709c99916eba30b667672de95cdee76ffc06e9cf6",
         "schedule.csv": "1613dbda339bacbc04e2c31dd2e2b62183b176713bbdc55956534070795d6952",
-        "schedule_history.jsonl": "99526ab209b2a44a17d1e58f41bb0125e226b3ff57cd1587bcef4d4672f281b6",
+        "schedule_history.jsonl": "e74387ab19e09f55a9d33cae94d8536440b12d007e147af7fe918ed26df3b278",
         "summary.json": "d48d202d16210be799f22e83fd73b8821c235133ddf7371f8967b8beda494cae",
         "workout.csv": "b65a115325e6246fdf38bb438cc02967e7fc43dfa14f39ed7a2ceae7459c6124",
     },
@@ -357,7 +360,7 @@ GOLDEN_SHA256 = {
         "borrowers.jsonl": "3df4f4cfa205adc8d4e2953ce504a43208e9d33a1c28efe6bb96045bc44b587e",
         "rejects.jsonl": "839716c9b335028152e0bf3709c99916eba30b667672de95cdee76ffc06e9cf6",
         "schedule.csv": "d050c14576fc3b8abcc868baee183974d4bcd39c995397d551766238d4431f17",
-        "schedule_history.jsonl": "7fee51e7e62493bf63f6333d955adb6b71075d96bf3cf86414ff1fe7db50112b",
+        "schedule_history.jsonl": "05bd8676aec53a0a695c4ec18ebcefb35edcecd4d4fc5f6a9c7dd193ade70b47",
         "summary.json": "e52221b2a1651ddcaa20f1d0a6c8e5d43da794c78a46d8af1dc57c3c07aab892",
         "workout.csv": "b65a115325e6246fdf38bb438cc02967e7fc43dfa14f39ed7a2ceae7459c6124",
     },

@@ -43,7 +43,7 @@ class Oracle:
     def __init__(self, replay_dir: Path, events_path: Path, zone: str = "Asia/Shanghai") -> None:
         self.tz = ZoneInfo(zone)
         self.alerts = jsonl(replay_dir / "alerts.jsonl")
-        self.sched = self._dated(jsonl(replay_dir / "schedule_history.jsonl"))
+        self.sched = jsonl(replay_dir / "schedule_history.jsonl")
         self.borrowers = jsonl(replay_dir / "borrowers.jsonl")
         self.summary = json.loads((replay_dir / "summary.json").read_text())
         self.replay_as_of = instant(self.summary["as_of"])
@@ -53,25 +53,6 @@ class Oracle:
             if number in rejected or not line.strip():
                 continue
             self.events.append((number, json.loads(line)))
-
-    def _dated(self, sched: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The history dates a change made by a wake-up (a tier rise by days past due, a hand-over to
-        workout or the return from it) at the borrower's next step, which may come days later; the
-        entry's own ``reason_params.date`` is the day the change was made: date it from the start of
-        that day (never before the borrower's previous entry)."""
-        last: dict[str, datetime] = {}
-        for s in sched:
-            at = instant(s["at"])
-            made = (s.get("reason_params") or {}).get("date")
-            if s["reason"] in ("tier_raised", "workout", "workout_ended") and made:
-                start = datetime.combine(date.fromisoformat(made), time(0), tzinfo=self.tz)
-                prev = last.get(s["borrower_id"])
-                start = max(start, prev + timedelta(microseconds=1)) if prev is not None else start
-                if start < at:
-                    at = start
-                    s["at"] = at.isoformat()
-            last[s["borrower_id"]] = at
-        return sched
 
     # ------------------------------------------------------------ periods
 
