@@ -101,6 +101,8 @@ def main() -> None:
     print(f"  write json, html, table  {wall - (t1 - t0):8.1f} s")
     print(f"CPU time of all processes  {cpu:8.1f} s   ({cpu / wall * 100:.0f}% of one core over the wall time; "
           f"{os.cpu_count()} cores)")
+    print(f"  of which reading parts   {bt.load_cpu_seconds:8.1f} s CPU (validating and grouping {n:,} lines once "
+          "for both policies)")
     for label in bt.task_seconds:
         ts, tc = bt.task_seconds[label], bt.task_cpu_seconds[label]
         print(f"policy {label:<18} runs {ts:6.1f} s elapsed, {tc:6.1f} s CPU ({n / tc:>7,.0f} events/s per core)")

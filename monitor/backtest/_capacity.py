@@ -13,7 +13,7 @@ utilisation (visits made / capacity).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,46 +25,56 @@ __all__ = ["MODEL", "capacity_figures"]
 MODEL = CAPACITY_MODEL["en"]
 
 
-def _p90(values: list[int]) -> int | None:
-    if not values:
+def _p90(days: dict[int, int]) -> int | None:
+    """The 90th percentile (nearest rank) of a histogram of days."""
+    n = sum(days.values())
+    if not n:
         return None
-    xs = sorted(values)
-    return xs[min(len(xs) - 1, math.ceil(0.9 * len(xs)) - 1)]
+    rank = math.ceil(0.9 * n)
+    seen = 0
+    for d in sorted(days):
+        seen += days[d]
+        if seen >= rank:
+            return d
+    return None  # pragma: no cover - unreachable
 
 
-def capacity_figures(made: Iterable[tuple[str, date, date]], owed: Iterable[tuple[str, date]],
+def capacity_figures(late: Mapping[tuple[str, int], int], owed: Mapping[tuple[str, int], int],
                      teams: TeamsConfig, start: date | None, as_of: date) -> dict[str, Any]:
-    """``made``: (team, date made, date due) per visit; ``owed``: (team, date due) per visit due by the
-    as-of instant and not made; the history from ``start`` to ``as_of`` (local dates)."""
-    late: dict[str, list[int]] = {}
-    for team, on, due in made:
-        late.setdefault(team, []).append(max(0, (on - due).days))
-    owing: dict[str, list[int]] = {}
-    for team, due in owed:
-        owing.setdefault(team, []).append(max(0, (as_of - due).days))
+    """``late``: visits made by (team, days late); ``owed``: visits due by the as-of instant and not made,
+    by (team, days overdue then); the history from ``start`` to ``as_of`` (local dates)."""
+    made: dict[str, dict[int, int]] = {}
+    for (team, days), n in late.items():
+        made.setdefault(team, {})[days] = made.setdefault(team, {}).get(days, 0) + n
+    owing: dict[str, int] = {}
+    for (team, _days), n in owed.items():
+        owing[team] = owing.get(team, 0) + n
     years = ((as_of - start).days + 1) / 365 if start is not None else 0.0
     rows = []
-    total = late_total = owed_total = capacity_total = 0
-    all_days: list[int] = []
-    for team in sorted(set(late) | set(owing)):
-        days = late.get(team, [])
-        n = len(days)
-        n_late = sum(1 for x in days if x > 0)
+    total = late_total = owed_total = capacity_total = days_total = 0
+    everyone: dict[int, int] = {}
+    for team in sorted(set(made) | set(owing)):
+        hist = made.get(team, {})
+        n = sum(hist.values())
+        n_late = sum(c for d, c in hist.items() if d > 0)
+        days_sum = sum(d * c for d, c in hist.items())
         capacity = teams.capacity(team).visits_between(start, as_of + timedelta(days=1)) if start else 0
         total += n
         late_total += n_late
-        owed_total += len(owing.get(team, []))
+        days_total += days_sum
+        owed_total += owing.get(team, 0)
         capacity_total += capacity
-        all_days += days
+        for d, c in hist.items():
+            everyone[d] = everyone.get(d, 0) + c
         rows.append({"team": team, "visits": n, "late": n_late, "late_share": round(n_late / n, 4) if n else None,
-                     "days_late_mean": round(sum(days) / n, 2) if n else None, "days_late_p90": _p90(days),
-                     "owed_at_as_of": len(owing.get(team, [])),
+                     "days_late_mean": round(days_sum / n, 2) if n else None, "days_late_p90": _p90(hist),
+                     "owed_at_as_of": owing.get(team, 0),
                      "capacity_per_year": round(capacity / years, 1) if years > 0 else None,
                      "visits_per_year": round(n / years, 1) if years > 0 else None,
                      "utilisation": round(n / capacity, 4) if capacity else None})
     return {"teams_version": teams.version, "visits": total, "late": late_total,
             "late_share": round(late_total / total, 4) if total else None,
-            "days_late_mean": round(sum(all_days) / total, 2) if total else None, "days_late_p90": _p90(all_days),
+            "days_late_mean": round(days_total / total, 2) if total else None, "days_late_p90": _p90(everyone),
             "owed_at_as_of": owed_total,
             "utilisation": round(total / capacity_total, 4) if capacity_total else None,
             "by_team": rows, "model": MODEL}

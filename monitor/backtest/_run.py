@@ -67,6 +67,7 @@ class Backtest:
     score_seconds: float = 0.0
     task_seconds: dict[str, float] = field(default_factory=dict)  # per policy label, over its parts
     task_cpu_seconds: dict[str, float] = field(default_factory=dict)
+    load_cpu_seconds: float = 0.0  # reading the parts (validating, grouping), over all processes
     events: int = 0
 
 
@@ -163,10 +164,12 @@ def merge(results: list[dict[str, Any]], n_policies: int) -> tuple[list[Portfoli
             port.team_time[bid] = teams
         for bid, at, f, to, rules in r["alerts"]:
             port.alerts.setdefault(bid, []).append((at, f, to, rules))
-        for bid, at, team, tier, reason, asked, counted, due in r["visits"]:
-            port.visits.setdefault(bid, []).append((at, team, tier, reason, asked, counted, due))
-        for bid, team, due, tier, counted in r["backlog"]:
-            port.backlog[bid] = (team, due, tier, counted)
+        for key, n in r["visits"]:
+            port.visits[key] += n
+        for key, n in r["late"]:
+            port.late[key] += n
+        for key, n in r["owed"]:
+            port.owed[key] += n
         for at, c in r["month_ends"]:
             acc = port.month_ends.setdefault(at, [0] * 6)
             for i, x in enumerate(c):
@@ -176,11 +179,8 @@ def merge(results: list[dict[str, Any]], n_policies: int) -> tuple[list[Portfoli
 
 def _capacity(port: Portfolio, teams: TeamsConfig, policy: Policy) -> dict[str, Any]:
     zone = policy.zone
-    made = [(team, local_date(at, zone), local_date(due, zone)) for visits in port.visits.values()
-            for at, team, _tier, _reason, _asked, counted, due in visits if counted]
-    owed = [(team, local_date(due, zone)) for team, due, _tier, counted in port.backlog.values() if counted]
     start = port.start
-    return capacity_figures(made, owed, teams, local_date(start, zone) if start is not None else None,
+    return capacity_figures(port.late, port.owed, teams, local_date(start, zone) if start is not None else None,
                             local_date(port.as_of, zone))
 
 
@@ -271,5 +271,6 @@ def run_backtest(events: Sequence[str], outcomes: str, policies: Sequence[str] =
         label = specs[r["policy"]].label
         bt.task_seconds[label] = bt.task_seconds.get(label, 0.0) + r["seconds"]
         bt.task_cpu_seconds[label] = bt.task_cpu_seconds.get(label, 0.0) + r["cpu_seconds"]
+        bt.load_cpu_seconds += r.get("load_cpu_seconds", 0.0)
     bt.wall_seconds = time.perf_counter() - started
     return bt

@@ -84,10 +84,8 @@ SETTLE_MONTHS = 3  # month-end shares are averaged after the first three months
 
 # an alert: (instant, from level, to level, rules listed)
 AlertRow = tuple[int, int, int, tuple[str, ...]]
-# a visit: (instant, team, tier, reason, asked at, counted, due)
-VisitRow = tuple[int, str, int, str, int, bool, int]
-# a visit due by the as-of instant and not made (teams' capacity): (team, due, tier, counted)
-BacklogRow = tuple[str, int, int, bool]
+# visits made, counted by (team, tier, reason, counted)
+VisitKey = tuple[str, int, str, bool]
 
 
 @dataclass(slots=True)
@@ -98,8 +96,9 @@ class Portfolio:
     first_seen: dict[str, int] = field(default_factory=dict)
     team_time: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     alerts: dict[str, list[AlertRow]] = field(default_factory=dict)
-    visits: dict[str, list[VisitRow]] = field(default_factory=dict)
-    backlog: dict[str, BacklogRow] = field(default_factory=dict)
+    visits: Counter[VisitKey] = field(default_factory=Counter)
+    late: Counter[tuple[str, int]] = field(default_factory=Counter)  # teams' capacity: (team, days late) of visits
+    owed: Counter[tuple[str, int]] = field(default_factory=Counter)  # (team, days overdue) of visits not made
     month_ends: dict[int, list[int]] = field(default_factory=dict)  # instant -> normal..severe, defaulted, workout
 
     @property
@@ -215,8 +214,14 @@ def _base_rate(flags: FlagFn, p: Portfolio, ends: dict[str, int], flagged_defaul
             "lift": _r(detected / base, 3) if base and detected is not None else None}
 
 
+def _negatives(p: Portfolio, all_defaults: set[str]) -> int:
+    """Borrowers seen by the follow-up cutoff that never defaulted."""
+    cutoff = p.as_of - FOLLOW_UP_DAYS * DAY
+    return sum(1 for bid, t in p.first_seen.items() if t <= cutoff and bid not in all_defaults)
+
+
 def _false_alarms(flags: FlagFn, borrowers: Iterable[str], p: Portfolio, default_at: dict[str, int],
-                  all_defaults: set[str]) -> dict[str, Any]:
+                  all_defaults: set[str], negatives: int | None = None) -> dict[str, Any]:
     as_of, start = p.as_of, p.start
     cutoff = as_of - FOLLOW_UP_DAYS * DAY
     out: dict[str, Any] = {"follow_up_days": FOLLOW_UP_DAYS, "flags_raised_until": iso(cutoff)}
@@ -247,7 +252,8 @@ def _false_alarms(flags: FlagFn, borrowers: Iterable[str], p: Portfolio, default
             if lo < hi and lo <= cutoff:
                 true += 1
                 break
-    negatives = sum(1 for bid, t in p.first_seen.items() if t <= cutoff and bid not in all_defaults)
+    if negatives is None:
+        negatives = _negatives(p, all_defaults)
     out.update(measurable=True, flagged=flagged, true_alarms=true, false_alarms=flagged - true,
                precision=_rate(true, flagged), negatives=negatives,
                false_positive_rate=_rate(flagged_negatives, negatives),
@@ -266,14 +272,13 @@ def _workload(p: Portfolio, ends: dict[str, int], performing_us: int) -> dict[st
     by_tier: Counter[int] = Counter()
     by_reason: Counter[str] = Counter()
     uncounted = 0
-    for rows in p.visits.values():
-        for _at, team, tier, reason, _asked, ok, _due in rows:
-            if not ok:
-                uncounted += 1
-                continue
-            counted[team] += 1
-            by_tier[tier] += 1
-            by_reason[reason] += 1
+    for (team, tier, reason, ok), n in p.visits.items():
+        if not ok:
+            uncounted += n
+            continue
+        counted[team] += n
+        by_tier[tier] += n
+        by_reason[reason] += n
     visits = sum(counted.values())
     by = performing_us / YEAR
     base = performing_us / DAY / BASELINE_DAYS
@@ -375,6 +380,7 @@ def score_policy(p: Portfolio, defaults: Sequence[tuple[str, int]], rules: Seque
         ends[bid] = end
         performing += end - first
     borrowers = sorted(b for b in p.alerts if b in p.first_seen)  # only they can be flagged
+    negatives = _negatives(p, everyone_defaulted)
     empty: list[AlertRow] = []
     out: dict[str, Any] = {"detection": {}, "curves": {}, "false_alarms": {}}
     cache: dict[tuple[str, int], list[tuple[int, int]]] = {}
@@ -393,14 +399,15 @@ def score_policy(p: Portfolio, defaults: Sequence[tuple[str, int]], rules: Seque
         det.update(_base_rate(policy_flags(level), p, ends, det["first_flag"]["flagged"]["count"], len(defaults)))
         out["detection"][name] = det
         out["curves"][name] = _curve(held, len(defaults))
-        out["false_alarms"][name] = _false_alarms(policy_flags(level), borrowers, p, default_at, everyone_defaulted)
+        out["false_alarms"][name] = _false_alarms(policy_flags(level), borrowers, p, default_at, everyone_defaulted,
+                                                  negatives)
     out["censoring"] = {"warm_up_days": warm_up_days, "flags_starting_before": iso(censor_before)
                         if start is not None else None}
     out["workload"] = _workload(p, ends, performing)
     out["month_ends"] = _month_ends(p)
     out["stability"] = _stability(p, ends, performing)
-    out["rules"] = _rules(p, defaults, rules, default_at, everyone_defaulted, borrowers, ends,
-                          censor_before) if per_rule else []
+    out["rules"] = _rules(p, defaults, rules, default_at, everyone_defaulted, ends, censor_before,
+                          negatives) if per_rule else []
     return out
 
 
@@ -423,8 +430,7 @@ def raised_by(alerts: Sequence[AlertRow], level: int, end: int) -> list[tuple[in
 
 
 def _rules(p: Portfolio, defaults: Sequence[tuple[str, int]], rules: Sequence[str], default_at: dict[str, int],
-           all_defaults: set[str], borrowers: list[str], ends: dict[str, int],
-           censor_before: int) -> list[dict[str, Any]]:
+           all_defaults: set[str], ends: dict[str, int], censor_before: int, negatives: int) -> list[dict[str, Any]]:
     """Per rule R and level L, the flags R raised: the stretches at L or above whose opening alert lists R
     among its signals, measured as the policy's flags are (headline detection still flagged at the
     default, first flag, lead, precision and false-positive rate)."""
@@ -452,6 +458,6 @@ def _rules(p: Portfolio, defaults: Sequence[tuple[str, int]], rules: Sequence[st
 
             entry["detection"][name], _ = _detection(flags, defaults, censor_before)
             flagged = sorted(b for b in hits if b in p.first_seen)
-            entry["false_alarms"][name] = _false_alarms(flags, flagged, p, default_at, all_defaults)
+            entry["false_alarms"][name] = _false_alarms(flags, flagged, p, default_at, all_defaults, negatives)
         per_rule.append(entry)
     return per_rule

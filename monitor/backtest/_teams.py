@@ -41,7 +41,7 @@ from monitor._time import DAY, from_us, to_us
 from monitor.backtest._loop import BorrowerRunner
 from monitor.teams import TeamCapacity, TeamsConfig
 
-__all__ = ["LOOKAHEAD_DAYS", "run_with_teams"]
+__all__ = ["LOOKAHEAD_DAYS", "LocalDates", "run_with_teams"]
 
 LOOKAHEAD_DAYS = 7  # the teams plan a week ahead
 _NEVER = 2**63
@@ -73,7 +73,7 @@ class _Team:
 _MINUTE = 60_000_000
 
 
-class _Clock:
+class LocalDates:
     """Local dates and midnights of the policy's time zone (cached: a UTC offset holds for whole minutes)."""
 
     def __init__(self, zone: ZoneInfo) -> None:
@@ -103,7 +103,7 @@ class _Clock:
 def run_with_teams(runners: dict[str, BorrowerRunner], teams: TeamsConfig, zone: ZoneInfo, as_of: int) -> None:
     """Run every borrower to ``as_of`` with the visits its team's capacity allows (see the module docstring);
     the runners are left to ``finish``."""
-    clock = _Clock(zone)
+    clock = LocalDates(zone)
     heap: list[tuple[int, str]] = []  # (next instant something happens to the borrower, borrower)
     when: dict[str, int] = {}  # the instant of each borrower's live entry (older ones are skipped)
     for bid, r in runners.items():
@@ -169,7 +169,7 @@ def run_with_teams(runners: dict[str, BorrowerRunner], teams: TeamsConfig, zone:
 
 
 def _plan(team: _Team, slots: int, today: date, horizon: int, runners: dict[str, BorrowerRunner],
-          listed: dict[str, tuple[int, str]], name: str, clock: _Clock) -> list[tuple[str, int]]:
+          listed: dict[str, tuple[int, str]], name: str, clock: LocalDates) -> list[tuple[str, int]]:
     """The visits the team makes today: (borrower, instant)."""
     taken: list[tuple[int, int, str]] = []  # popped, valid, in order
     need = 0

@@ -19,10 +19,13 @@ boundaries cheaply and merge deterministically:
   (levels 0 normal .. 3 severe; rules: the signals listed then);
 - ``borrowers``: ``(borrower, first_seen, ((team, performing_us), ...))``
   for every borrower whose profile the engine applied;
-- ``visits``: ``(borrower, at, team, tier, reason, asked_at, counted, due)``
-  per visit the policy asked for and the loop made;
-- ``backlog`` (with the teams' capacity): ``(borrower, team, due, tier,
-  counted)`` per visit due by the as-of instant and not made;
+- ``visits``: ``((team, tier, reason, counted), n)``: how many visits the
+  policy asked for and the loop made, by the borrower's team then, the tier
+  then, why it was due and whether it counts (due before the history: not);
+- with the teams' capacity, ``late``: ``((team, days late), n)`` of the
+  counted visits made (days from the local due date to the local date made,
+  0 when on time), and ``owed``: ``((team, days overdue), n)`` of the visits
+  due by the as-of instant and not made;
 - ``month_ends``: per probe instant, the number of borrowers monitored then
   by effective tier, of those that had defaulted (by the outcomes) and of
   those handed over to workout (by the engine), the last two apart.
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,7 +43,7 @@ from typing import Any
 
 from monitor._time import from_us, to_us
 from monitor.backtest._loop import VISIT_PREFIX, BorrowerRunner
-from monitor.backtest._teams import run_with_teams
+from monitor.backtest._teams import LocalDates, run_with_teams
 from monitor.engine import UNIQUE, Engine, content_digest
 from monitor.events import Event, InspectionCompleted
 from monitor.jsonl import iter_lines
@@ -170,13 +174,16 @@ def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int |
             return {"policy": policy_index, "part": part.index, "as_of": None, "read": part.read,
                     "rejected": part.rejected, "recorded_visits": 0, "applied": 0, "duplicates": 0,
                     "after_as_of": 0, "alerts": [], "borrowers": [], "visits": [], "month_ends": [],
-                    "backlog": [], "seconds": 0.0, "cpu_seconds": 0.0}
+                    "late": [], "owed": [], "seconds": 0.0, "cpu_seconds": 0.0}
         probes = month_ends(part.first, as_of, policy) if part.first is not None else []
         month_counts = [[0] * 6 for _ in probes]  # normal, watch, warning, severe, defaulted, workout
         alerts: list[tuple[Any, ...]] = []
         borrowers: list[tuple[Any, ...]] = []
-        visits: list[tuple[Any, ...]] = []
-        backlog: list[tuple[Any, ...]] = []
+        visits: Counter[tuple[str, int, str, bool]] = Counter()
+        late: Counter[tuple[str, int]] = Counter()
+        owed_at: Counter[tuple[str, int]] = Counter()
+        dates = LocalDates(policy.zone)
+        as_of_date = dates.date(as_of)
         applied = duplicates = after = refused = 0
         taken = part.visit_ids_taken
         no_findings: list[tuple[int, str]] = []
@@ -208,10 +215,13 @@ def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int |
                 continue
             borrowers.append((bid, run.first_seen, tuple(sorted(run.team_time.items()))))
             for v in run.visits:
-                visits.append((bid, v.at, v.team, v.tier, v.reason, v.asked_at, v.counted, v.due))
+                visits[(v.team, v.tier, v.reason, v.counted)] += 1
+                if teams is not None and v.counted:
+                    late[(v.team, max(0, (dates.date(v.at) - dates.date(v.due)).days))] += 1
             owed = r.due()
-            if teams is not None and owed is not None and owed <= as_of and r.state.profile is not None:
-                backlog.append((bid, r.state.profile.team, owed, r.state.tier, owed >= run.first_seen))
+            if teams is not None and owed is not None and owed <= as_of and r.state.profile is not None \
+                    and owed >= run.first_seen:
+                owed_at[(r.state.profile.team, max(0, (as_of_date - dates.date(owed)).days))] += 1
             for i, (p, tier, workout) in enumerate(run.probes):
                 if tier < 0:
                     continue
@@ -220,7 +230,8 @@ def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int |
             "policy": policy_index, "part": part.index, "as_of": as_of,
             "read": part.read, "rejected": part.rejected + refused, "recorded_visits": part.recorded_visits,
             "applied": applied, "duplicates": duplicates, "after_as_of": after,
-            "alerts": alerts, "borrowers": borrowers, "visits": visits, "backlog": backlog,
+            "alerts": alerts, "borrowers": borrowers, "visits": sorted(visits.items()), "late": sorted(late.items()),
+            "owed": sorted(owed_at.items()),
             "month_ends": [(p, tuple(c)) for p, c in zip(probes, month_counts)],
             "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started,
         }
