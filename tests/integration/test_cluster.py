@@ -27,7 +27,7 @@ from monitor.rules.loader import default_policy
 from monitor.settings import Settings
 from monitor.simulate import simulate, write_simulation
 from monitor.topics import Topics, create_topics
-from tests.integration.conftest import REQUIRED
+from tests.integration.conftest import _unavailable
 from tests.integration.kafka_harness import KAFKA_SH, Broker, Names, Worker, alerts_by_id, settings_env, wait_for
 from tests.integration.test_worker import _check_final, _dead_letters, _wait_all_alerts
 
@@ -49,12 +49,6 @@ class Cluster:
         if done.returncode != 0:
             raise AssertionError(f"kafka.sh cluster {' '.join(args)} failed: {done.stderr[-3000:]}")
         return done
-
-
-def _unavailable(reason: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"Kafka cluster required but not available: {reason}", pytrace=False)
-    pytest.skip(f"no Kafka cluster: {reason}")
 
 
 @pytest.fixture(scope="module")
