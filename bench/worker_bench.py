@@ -877,20 +877,19 @@ async def latency_run(bench: Bench, s: Settings, proc: Proc) -> None:
 
 # (category, any of these frames in the main thread's stack); the first match wins
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
-    ("validate events (pydantic, in Runtime.accept)", ("Runtime._validate",)),
+    ("validate events (pydantic, in Intake.judge)", ("Intake.judge",)),
     ("engine: apply/advance", ("Runtime._apply", "Runtime._advance")),
     ("borrower details (Engine.detail)", ("Engine.detail",)),
     ("state dumps (dump_state)", ("dump_state",)),
     ("runtime: buffer/release/schedules", ("Runtime.accept", "Runtime.step")),
     ("serialise outputs (model_dump_json)", ("BaseModel.model_dump_json",)),
-    ("table writes (store put + changelog send)", ("WorkerShell._write_states",)),
-    ("send outputs (producer.send -> aiokafka)", ("Producer.send", "AIOKafkaProducer.send")),
+    ("changelog and store (checkpoint steps 4-5)", ("Checkpoint._changelog", "FaustPort.write")),
+    ("publish outputs (checkpoint step 1)", ("Checkpoint.publish",)),
     ("commit offsets", ("WorkerShell._commit_offsets",)),
     ("aiokafka producer sender (encode requests, socket)", ("Sender._sender_routine", "Sender._send_produce_req",
                                                             "SendProduceReqHandler")),
     ("Faust's changelog ProducerBuffer task", ("ProducerBuffer",)),
-    ("fetch (Faust's getmany, WorkerShell.fetch_loop)", ("Consumer.getmany", "WorkerShell.fetch_loop",
-                                                        "Fetcher._fetcher")),
+    ("fetch (the port's fetch_batches)", ("fetch_batches", "Fetcher._fetcher")),
     ("timer tick (re-reads, end offsets)", ("WorkerShell.tick",)),
 ]
 
