@@ -230,7 +230,8 @@ def create_app(desk: Desk, *, auth: Authenticator, teams: TeamsConfig | None = N
     async def me(who: Principal = require(frozenset({"risk_officer", "supervisor", "inspector", "ops", "admin"}),
                                           "ask")) -> Me:
         """The caller: user, role, teams and whether they have a calendar feed key."""
-        return Me(user=who.user, role=who.role, teams=sorted(who.teams), feed_key=who.feed_key)
+        return Me(user=who.user, role=who.role, teams=sorted(who.teams), feed_key=who.feed_key,
+                  timezone=getattr(tz, "key", "UTC"))
 
     from monitor.desk import (
         routes_borrowers,

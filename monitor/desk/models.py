@@ -15,7 +15,7 @@ from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry, TierName
 __all__ = [
     "AlertItem", "AlertPage", "ActionOut", "AssignBody", "BorrowerPage", "BulkBody", "BulkItem", "BulkResult",
     "QueueCounts", "QueueItem", "QueuePage", "CaseDetail", "CasePage", "CaseStatus",
-    "CaseSummary", "CommandResult", "IsoDate", "IsoDateTime", "ForecastOut", "Me", "NoteBody", "NoteOut",
+    "CaseSummary", "CommandResult", "EvidenceOut", "Words", "IsoDate", "IsoDateTime", "ForecastOut", "Me", "NoteBody", "NoteOut",
     "OverrideBody",
     "OverrideChangeOut", "OverrideRequestOut", "PlanOut", "PlannedVisitOut", "Problem", "ReasonBody",
     "ScheduleOut", "TierChange", "VisitBody", "VisitOut",
@@ -69,6 +69,7 @@ class Me(_Out):
     role: str
     teams: list[str]
     feed_key: bool = Field(False, description="Whether the user has a calendar feed key (never the key itself)")
+    timezone: str = Field("Asia/Shanghai", description="The policy's time zone: dates and times are shown in it")
 
 
 class AlertItem(_Out):
@@ -80,6 +81,7 @@ class AlertItem(_Out):
 class AlertPage(_Out):
     items: list[AlertItem]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null at the end")
+    total: int | None = Field(None, description="Alerts matching the filters (every page)")
 
 
 class CaseSummary(_Out):
@@ -129,13 +131,35 @@ class VisitOut(_Out):
     event_id: str
 
 
+class Words(_Out):
+    """A text in both languages of the page (from monitor.vocabulary)."""
+
+    zh: str
+    en: str
+
+
+class EvidenceOut(_Out):
+    """An active signal's evidence as a sentence with units, in both languages."""
+
+    rule: str
+    family: str
+    level: TierName
+    since: datetime
+    event_ids: list[str]
+    text: Words
+
+
 class CaseDetail(CaseSummary):
     alerts: list[Alert] = Field(description="Every alert of the case, oldest first")
     notes: list[NoteOut]
     actions: list[ActionOut] = Field(description="The case's audit records in order, applied or not")
     signals: list[Any] = Field(description="The borrower's active signals with their evidence (latest detail)")
+    evidence: list[EvidenceOut] = Field(default_factory=list, description="The signals' evidence as sentences")
     next_visit_due: date | None
     visits: list[VisitOut]
+    name: str | None = Field(None, description="The borrower's name (latest loan profile that has one)")
+    queue: QueueItem | None = Field(None, description="The case as the queue shows it: age, response deadline, "
+                                    "next visit and days overdue")
 
 
 class ReasonBody(_In):
@@ -222,6 +246,9 @@ class BorrowerPage(_Out):
     override_requests: list[OverrideRequestOut]
     override_changes: list[OverrideChangeOut]
     visits: list[VisitOut] = Field(description="Visits recorded through the desk")
+    name: str | None = Field(None, description="The borrower's name (latest loan profile that has one)")
+    evidence: list[EvidenceOut] = Field(default_factory=list, description="The detail's signals as sentences")
+    schedule_reason: Words | None = Field(None, description="Why the next visit is due when it is, as a sentence")
 
 
 class VisitBody(_In):
@@ -244,6 +271,8 @@ class PlannedVisitOut(_Out):
     days_overdue: int
     days_late: int | None
     status: Literal["on_time", "late", "no_capacity", "no_team", "beyond_horizon"]
+    reason_text: Words | None = Field(None, description="The reason as a sentence")
+    name: str | None = Field(None, description="The borrower's name (latest loan profile that has one)")
 
 
 class ScheduleOut(_Out):
@@ -356,3 +385,6 @@ class BulkResult(_Out):
     applied: int
     refused: int
     items: list[BulkItem]
+
+
+CaseDetail.model_rebuild()

@@ -1,7 +1,9 @@
 """The desk's web page: ``GET /`` (index.html) and ``GET /static/{name}`` from ``monitor/desk/static``.
 
 Plain HTML, CSS and JavaScript shipped in the package (no CDN, no build
-step). The files are read once when the app is built and served from memory
+step), and ``/static/vocabulary.json``: the labels of every code from
+:mod:`monitor.vocabulary` (the one vocabulary the reports use too) with the
+patterns of the desk's messages. The files are read once when the app is built and served from memory
 by name, so no path from a request ever reaches the file system. Every answer
 carries ``Cache-Control: no-cache`` (with an ETag, so a revalidation costs a
 304), a strict Content-Security-Policy (``default-src 'self'``, no inline
@@ -12,11 +14,15 @@ out of the OpenAPI document.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from importlib import resources
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+
+from monitor.desk.errors import patterns
+from monitor.vocabulary import as_json
 
 __all__ = ["CSP", "mount_page"]
 
@@ -51,7 +57,16 @@ def _load() -> dict[str, _File]:
         files[name] = _File(body, _TYPES[suffix], '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
     if "index.html" not in files:
         raise RuntimeError("monitor/desk/static/index.html is missing from the package")
+    body = vocabulary_json()
+    files["vocabulary.json"] = _File(body, "application/json", '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
     return files
+
+
+def vocabulary_json() -> bytes:
+    """The one vocabulary (monitor.vocabulary: every code's label in Chinese and English) and the patterns of the
+    desk's messages (monitor.desk.errors), for the page: ``{"zh": {...}, "en": {...}, "error_patterns": [...]}``."""
+    doc = {**as_json(), "error_patterns": patterns()}
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def _headers(f: _File) -> dict[str, str]:

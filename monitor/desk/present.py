@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,16 +17,20 @@ from monitor.desk.models import (
     BorrowerPage,
     CaseDetail,
     CaseSummary,
+    EvidenceOut,
     NoteOut,
     OverrideChangeOut,
     OverrideRequestOut,
     TierChange,
     VisitOut,
+    Words,
 )
 from monitor.desk.view import Book, DeskView
-from monitor.outputs import Alert, BorrowerDetail
+from monitor.outputs import Alert, BorrowerDetail, Signal
+from monitor.vocabulary import evidence_sentence, visit_reason
 
-__all__ = ["alert_item", "borrower_page", "case_detail", "case_summary", "decode_cursor", "encode_cursor"]
+__all__ = ["alert_item", "borrower_page", "case_detail", "case_summary", "decode_cursor", "encode_cursor",
+           "evidence", "reason_words"]
 
 log = logging.getLogger("monitor.desk")
 
@@ -83,12 +88,32 @@ def visit_out(v: Visit) -> VisitOut:
                     outcome=v.outcome, notes=v.notes, visited_at=v.visited_at, event_id=v.event_id)
 
 
-def case_detail(c: Case, book: Book) -> CaseDetail:
+def words(zh: str, en: str) -> Words:
+    return Words(zh=zh, en=en)
+
+
+def evidence(signals: Sequence[Signal], tz: str | None) -> list[EvidenceOut]:
+    """Each signal's evidence as a sentence with units, in Chinese and English (monitor.vocabulary)."""
+    return [EvidenceOut(rule=s.rule, family=s.family, level=s.level, since=s.since, event_ids=list(s.event_ids),
+                        text=words(evidence_sentence(s, "zh", timezone=tz), evidence_sentence(s, "en", timezone=tz)))
+            for s in signals]
+
+
+def reason_words(code: str | None, params: Mapping[str, Any]) -> Words | None:
+    """A visit date's reason code and parameters as a sentence in both languages."""
+    if not code:
+        return None
+    return words(visit_reason(code, params, "zh"), visit_reason(code, params, "en"))
+
+
+def case_detail(c: Case, book: Book, tz: str | None = None) -> CaseDetail:
     detail = detail_model(book)
     signals: list[Any] = list(detail.signals) if detail is not None else []
     base = case_summary(c).model_dump()
     return CaseDetail(
         **base,
+        evidence=evidence(signals, tz),
+        name=book.name,
         alerts=[alert_model(a) for a in c.alerts],
         notes=[NoteOut(record_id=n.record_id, at=n.at, user=n.user, kind=n.kind, text=n.text)  # type: ignore[arg-type]
                for n in c.notes],
@@ -112,11 +137,16 @@ def change_out(c: OverrideChange) -> OverrideChangeOut:
                              approved_by=c.approved_by, event_id=c.event_id)
 
 
-def borrower_page(book: Book) -> BorrowerPage:
+def borrower_page(book: Book, tz: str | None = None) -> BorrowerPage:
     d = book.derived
+    detail = detail_model(book)
+    sched = book.sched
     return BorrowerPage(
         borrower_id=book.borrower_id,
-        detail=detail_model(book),
+        name=book.name,
+        evidence=evidence(detail.signals, tz) if detail is not None else [],
+        schedule_reason=reason_words(sched.reason, dict(sched.params)) if sched is not None else None,
+        detail=detail,
         schedule=book.schedule,
         tier_history=[TierChange(alert_id=a.alert_id, at=from_us(a.at), kind=a.kind, from_tier=a.from_tier,  # type: ignore[arg-type]
                                  to_tier=a.to_tier, computed_tier=a.computed_tier, sequence=a.sequence)  # type: ignore[arg-type]

@@ -24,7 +24,6 @@ from monitor.desk.params import BorrowerId, RecordId
 from monitor.desk.present import borrower_page, request_out
 from monitor.desk.records import Action, AuditRecord, OverrideDecisionDetails, event_id_for
 from monitor.desk.refusals import Refused, not_found
-from monitor.events import NAME_PATTERN
 from monitor.desk.view import Book, DeskView
 from monitor.desk.web import (
     ACT_CASES,
@@ -42,6 +41,7 @@ from monitor.desk.web import (
     require,
     write,
 )
+from monitor.events import NAME_PATTERN
 
 __all__ = ["router"]
 
@@ -70,7 +70,7 @@ async def borrower(request: Request, borrower_id: BorrowerId,
     bureau figures, visits. Inspectors: borrowers of their own teams only."""
     book = book_of(ctx_of(request).desk.view, borrower_id)
     _readable(who, book)
-    return borrower_page(book)
+    return borrower_page(book, getattr(ctx_of(request).tz, "key", None))
 
 
 @router.get("/borrowers/{borrower_id}/audit", response_model=list[AuditRecord], tags=["borrowers"],

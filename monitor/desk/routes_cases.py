@@ -28,7 +28,6 @@ from monitor.desk.models import (
 from monitor.desk.params import CaseId
 from monitor.desk.present import CursorError, alert_item, case_detail, case_summary, decode_cursor, encode_cursor
 from monitor.desk.records import Action, AuditRecord
-from monitor.events import NAME_PATTERN
 from monitor.desk.web import (
     ACT_CASES,
     APPROVE,
@@ -42,6 +41,7 @@ from monitor.desk.web import (
     require,
     write,
 )
+from monitor.events import NAME_PATTERN
 
 __all__ = ["router"]
 
@@ -95,7 +95,8 @@ async def alerts(request: Request, who: Principal = require(READ_CASES, "read al
     _status_filter(filters, status)
     rows, more = ctx.desk.view.alert_page(filters, after=_cursor(cursor), since=_since(since), limit=limit)
     items = [alert_item(ctx.desk.view, r) for r in rows]
-    return AlertPage(items=items, next_cursor=encode_cursor(rows[-1].key) if more and rows else None)
+    total = ctx.desk.view.alert_counts.count(filters, _since(since))
+    return AlertPage(items=items, next_cursor=encode_cursor(rows[-1].key) if more and rows else None, total=total)
 
 
 def _matches(row: AlertRow, tier: str | None, team: str | None, branch: str | None, kind: str | None) -> bool:
@@ -189,7 +190,7 @@ async def case(request: Request, case_id: CaseId, who: Principal = require(READ_
     """One case: its alerts, notes, every action (applied or not), the active signals, visits."""
     ctx = ctx_of(request)
     c = _case(ctx, case_id)
-    return case_detail(c, ctx.desk.view.books[c.borrower_id])
+    return _detail(ctx, c)
 
 
 async def _act(request: Request, who: Principal, case_id: str, action: Action, reason: str,
@@ -208,6 +209,15 @@ async def _act(request: Request, who: Principal, case_id: str, action: Action, r
     return _result(ctx, stored, read_back)
 
 
+def _detail(ctx: Context, c: Case) -> CaseDetail:
+    """The case with what the queue shows of it (age, deadline, next visit) and its evidence as sentences."""
+    from monitor.desk.routes_queue import queue_item
+
+    detail = case_detail(c, ctx.desk.view.books[c.borrower_id], getattr(ctx.tz, "key", None))
+    row = ctx.desk.view.table.get(c.case_id)
+    return detail.model_copy(update={"queue": queue_item(row, ctx, ctx.today()) if row is not None else None})
+
+
 def _result(ctx: Context, record: AuditRecord, read_back: bool) -> JSONResponse:
     view = ctx.desk.view
     if read_back:
@@ -215,7 +225,7 @@ def _result(ctx: Context, record: AuditRecord, read_back: bool) -> JSONResponse:
         if note is not None:
             raise refuse(f"not applied: {note}")
     c = view.cases.get(record.alert_id or "")
-    detail = case_detail(c, view.books[c.borrower_id]) if c is not None else None
+    detail = _detail(ctx, c) if c is not None else None
     return answer(CommandResult(status="applied", record_id=record.record_id, request_id=record.request_id,
                                 case=detail), read_back)
 

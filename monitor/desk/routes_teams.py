@@ -13,8 +13,9 @@ from monitor.desk.auth import Principal
 from monitor.desk.exports import ordered, schedule_csv, schedule_ics
 from monitor.desk.models import ForecastOut, IsoDate, PlannedVisitOut, PlanOut, Problem, ScheduleOut
 from monitor.desk.params import TeamId
-from monitor.desk.safe import content_disposition
 from monitor.desk.planner import MAX_HORIZON_DAYS, DueVisit, PlannedVisit, TeamForecast, due_visits, forecast, plan
+from monitor.desk.present import reason_words
+from monitor.desk.safe import content_disposition
 from monitor.desk.web import READ_CASES, TEAM_READ, Context, ctx_of, require
 
 __all__ = ["FEED_DAYS", "known_team", "router", "team_calendar"]
@@ -66,8 +67,11 @@ def _planned(ctx: Context, team: str, start: date | None, end: date | None,
     return today, end, [p for p in planned if lo <= p.next_visit_due <= end]
 
 
-def _out(p: PlannedVisit) -> PlannedVisitOut:
-    return PlannedVisitOut(**asdict(p), days_late=p.days_late)
+def _out(p: PlannedVisit, ctx: Context | None = None) -> PlannedVisitOut:
+    book = ctx.desk.view.books.get(p.borrower_id) if ctx is not None else None
+    sched = book.sched if book is not None else None
+    return PlannedVisitOut(**asdict(p), days_late=p.days_late, name=book.name if book is not None else None,
+                           reason_text=reason_words(p.reason, dict(sched.params) if sched is not None else {}))
 
 
 StartQ = Annotated[IsoDate | None, Query(description="First due date (default: every overdue visit)")]
@@ -81,7 +85,7 @@ async def schedule(request: Request, team: TeamId, start: StartQ = None, end: En
     ctx = ctx_of(request)
     today, end, planned = _planned(ctx, _team(ctx, who, team), start, end)
     return ScheduleOut(team=team, start=start, end=end, today=today, teams_version=ctx.teams.version,
-                       items=[_out(p) for p in ordered(planned)])
+                       items=[_out(p, ctx) for p in ordered(planned)])
 
 
 @router.get("/teams/{team}/schedule.csv", response_class=Response, responses={
@@ -124,7 +128,7 @@ async def team_plan(request: Request, team: TeamId,
     visits = _visits(ctx, _team(ctx, who, team), today + timedelta(days=horizon))
     planned = plan(visits, today, ctx.teams, horizon=horizon, placement=placement)
     return PlanOut(team=team, today=today, horizon=horizon, placement=placement, teams_version=ctx.teams.version,
-                   items=[_out(p) for p in planned])
+                   items=[_out(p, ctx) for p in planned])
 
 
 Days = Annotated[int, Query(ge=1, le=366, description="Window length: 30 or 90 are the usual")]

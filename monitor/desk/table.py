@@ -34,7 +34,7 @@ import numpy as np
 
 from monitor._time import local_date
 
-__all__ = ["NO_DAY", "STATUS_CODES", "SORTS", "TIER_CODES", "CaseRow", "CaseTable", "Query", "ResponseDeadlines",
+__all__ = ["NO_DAY", "STATUS_CODES", "SORTS", "TIER_CODES", "AlertCounts", "CaseRow", "CaseTable", "Query", "ResponseDeadlines",
            "TextIndex", "breaches_by_tier", "counts", "mask_of", "past_deadline", "run"]
 
 TIER_CODES = {"normal": 0, "watch": 1, "warning": 2, "severe": 3}
@@ -442,6 +442,64 @@ def breaches_by_tier(t: CaseTable, today: int) -> Mapping[str, int]:
     """Cases past their response deadline, by tier (the desk's metric)."""
     tiers = np.bincount(t.tier[:t.n][past_deadline(t, today)], minlength=4)
     return {name: int(tiers[code]) for name, code in TIER_CODES.items()}
+
+
+_KINDS = {"raised": 0, "escalated": 1, "de_escalated": 2, "cleared": 3}
+_ALERT_STATUS = {**STATUS_CODES, "none": 4}
+
+
+class AlertCounts:
+    """The alerts as numpy columns, to count those matching the feed's filters (the total of its pages)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.row_of: dict[str, int] = {}
+        self.teams, self.branches = _Codes(), _Codes()
+        self.tier = np.zeros(1024, np.int8)
+        self.kind = np.zeros(1024, np.int8)
+        self.status = np.zeros(1024, np.int8)
+        self.team = np.zeros(1024, np.int32)
+        self.branch = np.zeros(1024, np.int32)
+        self.at = np.zeros(1024, np.int64)
+
+    def put(self, alert_id: str, tier: str, team: str | None, branch: str | None, kind: str, status: str,
+            at: int) -> None:
+        row = self.row_of.get(alert_id)
+        if row is None:
+            row = self.row_of[alert_id] = self.n
+            self.n += 1
+            if self.n > len(self.tier):
+                for name in ("tier", "kind", "status", "team", "branch", "at"):
+                    old = getattr(self, name)
+                    new = np.zeros(len(old) * 2, old.dtype)
+                    new[:len(old)] = old
+                    setattr(self, name, new)
+        self.tier[row] = TIER_CODES[tier]
+        self.kind[row] = _KINDS.get(kind, 0)
+        self.status[row] = _ALERT_STATUS[status]
+        self.team[row] = self.teams.code(team)
+        self.branch[row] = self.branches.code(branch)
+        self.at[row] = at
+
+    def count(self, filters: Mapping[str, Any], since: int | None) -> int:
+        """How many alerts match ``filters`` (tier, team, branch, kind, status, active) at or after ``since``."""
+        n = self.n
+        m = np.ones(n, bool)
+        for name, value in filters.items():
+            if name == "active":
+                m &= self.status[:n] < STATUS_CODES["released"]
+            elif name in ("team", "branch"):
+                codes = self.teams if name == "team" else self.branches
+                code = codes.index.get(value)
+                if code is None:
+                    return 0
+                m &= getattr(self, name)[:n] == code
+            else:
+                table = {"tier": TIER_CODES, "kind": _KINDS, "status": _ALERT_STATUS}[name]
+                m &= getattr(self, name)[:n] == table[value]
+        if since is not None:
+            m &= self.at[:n] >= since
+        return int(m.sum())
 
 
 class ResponseDeadlines:

@@ -34,7 +34,7 @@ from monitor._time import to_us
 from monitor.desk.cases import ACTIVE_STATUSES, AlertRow, Case, Derived, OverrideRequest, derive
 from monitor.desk.index import FacetIndex
 from monitor.desk.records import Action, AuditRecord
-from monitor.desk.table import CaseRow, CaseTable, ResponseDeadlines
+from monitor.desk.table import AlertCounts, CaseRow, CaseTable, ResponseDeadlines
 from monitor.outputs import Alert, ScheduleEntry
 
 __all__ = ["Batch", "Book", "DeskView", "DetailRow", "SchedRow", "ALERTS", "AUDIT", "BORROWERS", "SCHEDULE",
@@ -70,6 +70,8 @@ class SchedRow:
     tier: str
     reason: str
     policy_version: str
+    params: tuple[tuple[str, Any], ...] = ()  # the reason's parameters (interned: they repeat)
+    workout: bool = False
 
 
 _EMPTY = Derived()
@@ -102,6 +104,7 @@ class Book:
             return None
         return ScheduleEntry.model_construct(borrower_id=self.borrower_id, next_visit_due=r.due, team=r.team,
                                              branch=r.branch, tier=r.tier, reason=r.reason,
+                                             reason_params=dict(r.params), workout=r.workout,
                                              policy_version=r.policy_version)
 
     @property
@@ -170,6 +173,7 @@ class DeskView:
     def __init__(self, deadlines: ResponseDeadlines | None = None) -> None:
         self.deadlines = deadlines
         self.table = CaseTable()
+        self.alert_counts = AlertCounts()
         self._touched: set[str] = set()  # borrowers whose case rows need their schedule, detail or name again
         self.books: dict[str, Book] = {}
         self.alerts: dict[str, AlertRow] = {}
@@ -178,6 +182,7 @@ class DeskView:
         self.case_index = FacetIndex(CASE_FACETS, pairs=True)
         self.schedule_index = FacetIndex(("team",), keep_all=False)
         self._texts: dict[str, str] = {}
+        self._params: dict[tuple[tuple[str, Any], ...], tuple[tuple[str, Any], ...]] = {}
         self.records: dict[str, AuditRecord] = {}
         self.pending_overrides: dict[str, OverrideRequest] = {}
         self.refusals: list[AuditRecord] = []  # refused requests, in the order read (also in their borrower's records)
@@ -268,8 +273,11 @@ class DeskView:
             return  # the worker's own bookkeeping
         e = ScheduleEntry.model_validate_json(value)
         intern = self._intern
+        params = tuple(sorted((k, v) for k, v in e.reason_params.items() if isinstance(v, (str, int, float))))
+        if len(self._params) < 1_000_000:
+            params = self._params.setdefault(params, params)
         row = SchedRow(e.next_visit_due, intern(e.team), intern(e.branch), e.tier, intern(e.reason),
-                       intern(e.policy_version))
+                       intern(e.policy_version), params, e.workout)
         self._set_schedule(self._book(e.borrower_id), row)
 
     def _intern(self, text: str | None) -> str | None:
@@ -370,6 +378,7 @@ class DeskView:
             case = self.cases.get(new.case_of.get(a.alert_id, ""))
             status = case.status if case is not None else _NO_CASE
             self.alert_index.put(a.key, (a.to_tier, a.team, a.branch, a.kind, status, status in ACTIVE_STATUSES))
+            self.alert_counts.put(a.alert_id, a.to_tier, a.team, a.branch, a.kind, status, a.at)
         self._put_rows(book)
         for r in old.requests:
             self.pending_overrides.pop(r.record_id, None)

@@ -134,7 +134,8 @@ def test_the_api_refuses_a_feed_key_as_a_bearer_token():
             r = await c.get(path, headers=key)
             assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", path
         me = await c.get("/api/v1/me", headers=bearer("insp1"))
-        assert me.json() == {"user": "ivan", "role": "inspector", "teams": ["T1"], "feed_key": True}
+        assert me.json() == {"user": "ivan", "role": "inspector", "teams": ["T1"], "feed_key": True,
+                             "timezone": "Asia/Shanghai"}
         assert (await c.get("/api/v1/me", headers=bearer("insp2"))).json()["feed_key"] is False
 
     run(t)

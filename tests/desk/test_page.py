@@ -98,7 +98,8 @@ def test_the_page_is_not_in_the_openapi_document_and_needs_no_token():
     assert _get("/").status_code == 200  # the page itself; the API behind it still asks for a token
     assert _get("/api/v1/me").status_code == 401
     assert _get("/api/v1/me", headers=bearer("insp1")).json() == {"user": "ivan", "role": "inspector",
-                                                                  "teams": ["T1"], "feed_key": False}
+                                                                  "teams": ["T1"], "feed_key": False,
+                                                                  "timezone": "Asia/Shanghai"}
 
 
 def _strings() -> dict[str, dict[str, str]]:
@@ -124,7 +125,7 @@ def test_chinese_and_english_have_the_same_keys_and_no_empty_text():
 def _used_keys() -> set[str]:
     keys: set[str] = set()
     html = (STATIC / "index.html").read_text(encoding="utf-8")
-    keys |= set(re.findall(r'data-i18n(?:-placeholder|-title)?="([^"]+)"', html))
+    keys |= set(re.findall(r'data-i18n(?:-placeholder|-title|-label)?="([^"]+)"', html))
     groups = "|".join(sorted({k.split(".")[0] for k in _strings()["zh"]}))
     for p in STATIC.glob("*.js"):
         if p.name == "strings.js":
@@ -138,19 +139,29 @@ def test_every_key_the_page_uses_is_in_the_dictionary():
     used = _used_keys()
     assert len(used) > 100
     assert sorted(used - set(zh)) == []
-    dynamic: dict[str, tuple[str, ...]] = {  # labels looked up by value: label("tier", alert.to_tier) and so on
-        "tier": ("normal", "watch", "warning", "severe"), "kind": ("raised", "escalated", "de_escalated", "cleared"),
-        "status": ("open", "acknowledged", "release_requested", "released"),
-        "role": ("risk_officer", "supervisor", "inspector", "ops", "admin"),
-        "outcome": ("normal", "concern", "deteriorated"),
-        "plan": ("on_time", "late", "no_capacity", "no_team", "beyond_horizon"),
-        "live": ("off", "connecting", "live", "retrying", "stopped"), "direction": ("floor", "cap"),
-        "action": ("acknowledge", "assign", "note", "request_release", "approve_release", "reject_release", "override",
-                   "request_override", "approve_override", "reject_override", "record_visit"),
-        "err": ("401", "403", "404", "409", "422", "503"),
-    }
-    missing = [f"{g}.{v}" for g, values in dynamic.items() for v in values if f"{g}.{v}" not in zh]
-    assert missing == []
+    dynamic = {f"live.{s}" for s in ("off", "connecting", "live", "retrying", "stopped")} | {
+        f"action.{a}" for a in ("acknowledge", "assign", "note", "request_release", "approve_release",
+                                "reject_release", "set_floor", "clear_floor")} | {
+        f"chip.{c}" for c in ("active", "mine", "unassigned", "past_deadline", "visit_overdue", "open")}
+    assert sorted(dynamic - set(zh)) == []
+
+
+def test_codes_are_labelled_from_the_one_vocabulary():
+    """Every code the page shows goes through the vocabulary (monitor.vocabulary), never strings.js: each
+    section the scripts name exists there, and each code the page names in its markup has a label."""
+    from monitor.vocabulary import SECTIONS, known
+
+    sections: set[str] = set()
+    for p in STATIC.glob("*.js"):
+        sections |= set(re.findall(r'\b(?:label|badge|labels)\("([a-z_]+)"', p.read_text(encoding="utf-8")))
+    assert {"tier", "case_status", "alert_kind", "rule", "user_role", "inspection_outcome", "plan_status"} <= sections
+    assert sections - set(SECTIONS) <= {"team"}, sections - set(SECTIONS)
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    coded = re.findall(r'data-vocab="([a-z_]+):([a-z_]+)"', html)
+    assert len(coded) > 10
+    assert [c for c in coded if not known(*c)] == []
+    zh = _strings()["zh"]
+    assert not any(k.split(".")[0] in ("tier", "status", "kind", "role", "outcome", "plan", "family") for k in zh)
 
 
 def _static_texts() -> dict[str, str]:
@@ -187,3 +198,15 @@ def test_the_static_files_are_package_data():
     assert '"desk/static/*"' in pyproject
     names: Any = {p.name for p in STATIC.iterdir()}
     assert {"index.html", "app.js", "app.css", "strings.js"} <= names
+
+
+def test_the_page_gets_the_one_vocabulary_with_the_messages_patterns():
+    from monitor.vocabulary import as_json
+
+    r = _get("/static/vocabulary.json")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    doc = r.json()
+    assert {k: doc[k] for k in ("zh", "en")} == as_json()
+    assert doc["zh"]["tier"]["watch"] == "观察" and doc["zh"]["classification"]["special_mention"] == "关注类"
+    patterns = dict(doc["error_patterns"])
+    assert re.fullmatch(patterns["case_not_open"].replace("(?<", "(?P<"), "the case is released, not open")

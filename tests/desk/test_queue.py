@@ -430,3 +430,23 @@ def test_the_desk_counts_the_cases_past_their_deadline_in_a_metric():
         assert after["total"] == page["total"] - 1 and case["case_id"] not in {i["case_id"] for i in after["items"]}
 
     run(t)
+
+
+@pytest.mark.parametrize("params", [{}, {"tier": "severe"}, {"status": "active"}, {"status": "acknowledged"},
+                                    {"team": "T2", "kind": "raised"}, {"since": "2026-03-10T00:00:00+08:00"},
+                                    {"branch": "nowhere"}])
+def test_the_alert_feed_gives_the_total_of_every_page(params):
+    async def t(c: Client, desk: LoopbackDesk) -> None:
+        seen, cursor, totals = [], None, set()
+        while True:
+            r = await c.get("/api/v1/alerts", params={**params, "limit": 9, **({"cursor": cursor} if cursor else {})},
+                            headers=bearer("risk"))
+            body = r.json()
+            totals.add(body["total"])
+            seen += body["items"]
+            cursor = body["next_cursor"]
+            if not cursor:
+                break
+        assert totals == {len(seen)}
+
+    run(t)

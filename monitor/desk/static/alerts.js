@@ -1,7 +1,8 @@
-// The officers' alert list: filters, pages by cursor, live alerts from the push stream, the case view.
-import { api, AlertStream } from "./api.js";
+// The alert list: filters, pages by cursor with the server's total, live alerts from the push stream, exports,
+// and the case of an alert beside the list (over it on a phone).
+import { AlertStream, api, download } from "./api.js";
 import { CaseView } from "./case.js";
-import { badge, h, label, localToIso, replace, t, when } from "./dom.js";
+import { badge, getLang, h, label, localToIso, replace, t, teamLabel, when, zoned } from "./dom.js";
 
 const STREAM_FILTERS = ["tier", "team", "branch", "kind"];
 
@@ -18,17 +19,22 @@ export class AlertsView {
     this.form = document.getElementById("filters");
     this.rows = document.getElementById("alert-rows");
     this.more = document.getElementById("alert-more");
+    this.layout = document.getElementById("alerts-layout");
     this.items = new Map();
     this.pushedIds = new Set();
     this.cursor = null;
+    this.total = null;
     this.filters = {};
     this.started = false;
     this.generation = 0;
     this.stream = new AlertStream((item) => this.pushed(item), (state, err) => this.streamState(state, err));
-    this.caseView = new CaseView(ctx, document.getElementById("case"), (detail) => this.caseChanged(detail));
+    this.caseView = new CaseView(ctx, document.getElementById("alert-case"), (detail) => this.caseChanged(detail),
+      () => this.closeCase());
     this.form.addEventListener("submit", (ev) => { ev.preventDefault(); this.reload(); });
     this.form.addEventListener("reset", () => window.setTimeout(() => this.reload(), 0));
     this.more.addEventListener("click", () => this.loadPage(this.cursor, this.generation));
+    document.getElementById("alerts-csv").addEventListener("click", () => this.export("csv"));
+    document.getElementById("alerts-xlsx").addEventListener("click", () => this.export("xlsx"));
   }
 
   async start() {
@@ -84,6 +90,7 @@ export class AlertsView {
         if (!this.items.has(item.alert.alert_id)) this.items.set(item.alert.alert_id, item);
       }
       this.cursor = data.next_cursor;
+      this.total = data.total;
       this.render();
     } catch (err) {
       this.ctx.fail(err);
@@ -101,6 +108,7 @@ export class AlertsView {
 
   pushed(item) {
     if (!item || !item.alert || !this.matches(item)) return;
+    if (!this.items.has(item.alert.alert_id) && this.total !== null) this.total += 1;
     this.items.set(item.alert.alert_id, item);
     this.pushedIds.add(item.alert.alert_id);
     for (const other of this.items.values()) {
@@ -116,15 +124,11 @@ export class AlertsView {
   }
 
   caseChanged(detail) {
-    let changed = false;
+    if (!detail) return;
     for (const item of this.items.values()) {
-      if (item.case_id === detail.case_id && item.case_status !== detail.status) {
-        item.case_status = detail.status;
-        changed = true;
-      }
+      if (item.case_id === detail.case_id) item.case_status = detail.status;
     }
-    if (changed) this.render();
-    else this.markSelected();
+    this.render();
   }
 
   markSelected() {
@@ -134,34 +138,65 @@ export class AlertsView {
   }
 
   render() {
+    replace(document.getElementById("alert-head"), [zoned("col.time"), t("col.borrower"), t("col.tier"),
+      t("col.kind"), t("col.team"), t("col.branch"), t("col.case_status")].map((text) => h("th", { scope: "col" }, text)));
     const items = Array.from(this.items.values()).sort(newer);
     replace(this.rows, items.map((item) => this.row(item)));
     this.markSelected();
     document.getElementById("alert-empty").hidden = items.length > 0;
     this.more.hidden = !this.cursor;
     const live = items.filter((i) => this.pushedIds.has(i.alert.alert_id)).length;
-    document.getElementById("alert-count").textContent = t("alerts.count", { n: items.length, live });
+    document.getElementById("alert-count").textContent = t("alerts.count",
+      { total: this.total ?? items.length, shown: items.length, live });
   }
 
   row(item) {
     const a = item.alert;
-    const open = () => { if (item.case_id) this.caseView.open(item.case_id).then(() => this.markSelected()); };
+    const open = () => { if (item.case_id) this.openCase(item.case_id); };
+    const cell = (key, content, cls) => h("td", { class: cls || null, dataset: { label: t(key) } },
+      h("span", { class: "v" }, content));
     return h("tr", {
       class: "row tier-row-" + a.to_tier + (this.pushedIds.has(a.alert_id) ? " pushed" : "") +
         (item.case_id ? " clickable" : ""),
       tabindex: item.case_id ? 0 : null,
       dataset: { alertId: a.alert_id, borrower: a.borrower_id, caseId: item.case_id || "" },
       onclick: open,
-      onkeydown: (ev) => { if (ev.key === "Enter") open(); },
+      onkeydown: (ev) => {
+        if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); open(); }
+        if (ev.key === "ArrowDown" && ev.currentTarget.nextElementSibling) ev.currentTarget.nextElementSibling.focus();
+        if (ev.key === "ArrowUp" && ev.currentTarget.previousElementSibling) ev.currentTarget.previousElementSibling.focus();
+      },
     },
-    h("td", { class: "nowrap" }, when(a.at),
-      this.pushedIds.has(a.alert_id) ? h("span", { class: "new" }, t("alerts.new")) : null),
-    h("td", {}, h("strong", {}, a.borrower_id)),
-    h("td", { class: "nowrap" }, badge("tier", a.to_tier), " ",
-      h("span", { class: "muted from" }, "← " + label("tier", a.from_tier))),
-    h("td", {}, label("kind", a.kind)),
-    h("td", {}, a.team || "—"),
-    h("td", {}, a.branch || "—"),
-    h("td", {}, item.case_status ? badge("status", item.case_status, "case-status") : h("span", { class: "muted" }, "—")));
+    cell("col.time", [when(a.at), this.pushedIds.has(a.alert_id) ? h("span", { class: "new" }, t("alerts.new")) : null],
+      "nowrap"),
+    cell("col.borrower", h("strong", {}, a.borrower_id)),
+    cell("col.tier", [badge("tier", a.to_tier), " ", h("span", { class: "muted from" }, "← " + label("tier", a.from_tier))]),
+    cell("col.kind", label("alert_kind", a.kind)),
+    cell("col.team", teamLabel(a.team)),
+    cell("col.branch", label("branch", a.branch)),
+    cell("col.case_status", item.case_status ? badge("case_status", item.case_status, "case-status")
+      : h("span", { class: "muted" }, "—")));
+  }
+
+  async openCase(caseId) {
+    this.layout.classList.add("detail-open");
+    await this.caseView.open(caseId);
+    this.markSelected();
+  }
+
+  closeCase() {
+    this.layout.classList.remove("detail-open");
+    const row = Array.from(this.rows.children).find((tr) => tr.dataset.caseId === this.caseView.caseId);
+    if (row) row.focus();
+  }
+
+  async export(form) {
+    const query = { ...this.filters, lang: getLang() };
+    try {
+      const name = await download("/alerts/export." + form, query, "alerts." + form);
+      this.ctx.notify(t("queue.exported", { name }), "ok");
+    } catch (err) {
+      this.ctx.fail(err);
+    }
   }
 }

@@ -15,12 +15,15 @@ export function clearToken() {
   try { window.sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* nothing kept */ }
 }
 
-// An answer other than 2xx: the status and the service's own message.
+// An answer other than 2xx: the status, the service's own message (English, or a 422's list of fields) and
+// its code and parameters (the page shows the vocabulary's label of the code).
 export class ApiError extends Error {
-  constructor(status, detail) {
-    super(detail);
+  constructor(status, detail, code, params) {
+    super(typeof detail === "string" ? detail : JSON.stringify(detail));
     this.status = status;
     this.detail = detail;
+    this.code = code || null;
+    this.params = params || {};
   }
 }
 
@@ -40,25 +43,16 @@ function url(path, query) {
   return "/api/v1" + path + (text ? "?" + text : "");
 }
 
-// The service's message: {"detail": "..."} or, for a 422, {"detail": [{"loc": [...], "msg": "..."}]}.
-export function detailText(detail) {
-  if (typeof detail === "string") return detail;
-  if (Array.isArray(detail)) {
-    return detail.map((e) => {
-      const loc = (e.loc || []).filter((p) => p !== "body" && p !== "query" && p !== "path").join(".");
-      return (loc ? loc + ": " : "") + (e.msg || "invalid");
-    }).join("; ");
-  }
-  return detail ? JSON.stringify(detail) : "";
-}
-
 async function errorOf(response) {
   let detail = response.statusText || "";
+  let code = null;
+  let params = {};
   try {
     const body = await response.json();
-    if (body && "detail" in body) detail = detailText(body.detail);
+    if (body && "detail" in body) detail = body.detail;
+    if (body && body.code) { code = body.code; params = body.params || {}; }
   } catch (e) { /* not JSON: keep the status text */ }
-  return new ApiError(response.status, detail);
+  return new ApiError(response.status, detail, code, params);
 }
 
 // {status, data} for a 2xx answer; ApiError otherwise (status 0: the service did not answer).
@@ -88,7 +82,7 @@ export async function download(path, query, fallbackName) {
     throw new ApiError(0, String(e && e.message ? e.message : e));
   }
   if (!response.ok) throw await errorOf(response);
-  const disposition = response.headers.get("content-disposition") || "";
+  const disposition = response.headers.get("content-disposition") || "";  // the service names the file
   const utf8 = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
   const named = utf8 ? [null, decodeURIComponent(utf8[1])] : /filename="([^"]+)"/.exec(disposition);
   const blob = await response.blob();

@@ -1,10 +1,14 @@
-// The case view: summary, actions (each with its required reason), signals with their evidence,
-// the borrower, alerts, notes, visits and the audit trail.
-import { api } from "./api.js";
-import { badge, day, endOfDayIso, addDays, h, label, money, newRequestId, pairs, replace, t, table, when } from "./dom.js";
+// The case view: summary with the response deadline and the next visit, actions (each with its required
+// reason), the signals' evidence as sentences, the borrower, alerts, notes, visits and the audit trail.
+import { api, download } from "./api.js";
+import {
+  addDays, badge, day, days, endOfDayIso, errorText, getLang, h, label, money, newRequestId, noteText, paren, replace,
+  t, table, teamLabel, when, whenZoned, zoned,
+} from "./dom.js";
 
 const ACT = ["risk_officer", "admin"];
 const APPROVE = ["supervisor", "admin"];
+const AUDITORS = ["risk_officer", "supervisor", "admin"];
 const ANY = ["open", "acknowledged", "release_requested", "released"];
 
 // The actions a case offers: who may take them, in which statuses, and the fields they ask for.
@@ -29,7 +33,8 @@ function field(name, ctx) {
   }
   if (name === "kind") {
     return h("label", { for: id }, t("form.note_kind"), h("select", { id, name },
-      h("option", { value: "note" }, t("note.note")), h("option", { value: "action_plan" }, t("note.action_plan"))));
+      h("option", { value: "note" }, label("note_kind", "note")),
+      h("option", { value: "action_plan" }, label("note_kind", "action_plan"))));
   }
   if (name === "text") {
     return h("label", { for: id, class: "wide" }, t("form.note_text"),
@@ -42,11 +47,56 @@ function field(name, ctx) {
   return h("label", { for: id }, t("form.until"), h("input", { id, name, type: "date", value: addDays(30) }));
 }
 
+export function fact(key, value, id) {
+  return h("div", { class: "fact" }, h("dt", {}, t(key)), h("dd", { id: id || null }, value));
+}
+
+export function section(key, body, extra) {
+  return h("section", { class: "part", dataset: { part: key } }, h("h3", {}, t(key), extra || null), body);
+}
+
+function empty() { return h("p", { class: "muted" }, t("common.none")); }
+
+function deadlineOf(d) {
+  if (!d.deadline) return "—";
+  if (d.responded) return [day(d.deadline), " ", h("span", { class: "state done" }, t("deadline.responded"))];
+  if (d.days_past_deadline) {
+    return [day(d.deadline), " ", h("span", { class: "state late" }, t("deadline.past", { n: d.days_past_deadline }))];
+  }
+  return day(d.deadline);
+}
+
+export function dueOf(due, overdue) {
+  if (!due) return "—";
+  return [h("strong", {}, day(due)), overdue ? [" ", h("span", { class: "state late" },
+    t("due.overdue", { n: overdue }))] : null];
+}
+
+// The signals' evidence: the rule's title, the level, a sentence with units, since when; event ids on demand.
+export function evidenceList(evidence) {
+  if (!evidence || !evidence.length) return empty();
+  const lang = getLang();
+  return h("ul", { class: "evidence" }, evidence.map((e) => h("li", { class: "signal", dataset: { rule: e.rule } },
+    h("div", { class: "signal-head" }, badge("tier", e.level), " ", h("strong", {}, label("rule", e.rule)),
+      h("span", { class: "muted" }, " · " + label("family", e.family) + " · " + t("col.since") + " " + whenZoned(e.since))),
+    h("p", { class: "sentence" }, e.text[lang] || e.text.zh),
+    h("details", { class: "ids" }, h("summary", {}, t("case.event_ids")),
+      h("span", {}, (e.event_ids || []).map((x) => h("code", {}, x)))))));
+}
+
+export function visitTable(visits) {
+  return table([zoned("col.visited_at"), t("col.inspector"), t("col.outcome"), t("col.notes"), t("col.user")],
+    visits.slice().reverse().map((v) => h("tr", { class: "visit", dataset: { eventId: v.event_id } },
+      [when(v.visited_at), v.inspector, badge("inspection_outcome", v.outcome), v.notes || "—", v.recorded_by]
+        .map((c) => h("td", {}, h("span", { class: "v" }, c))))), "visits");
+}
+
 export class CaseView {
-  constructor(ctx, root, onChange) {
+  constructor(ctx, root, onChange, onBack) {
     this.ctx = ctx;
     this.root = root;
     this.onChange = onChange;
+    this.onBack = onBack;
     this.caseId = null;
     this.detail = null;
     this.borrower = null;
@@ -66,6 +116,7 @@ export class CaseView {
     this.form = null;
     replace(this.root, h("p", { class: "placeholder" }, t("common.loading")));
     await this.refresh();
+    this.root.focus();
   }
 
   async refresh() {
@@ -77,7 +128,8 @@ export class CaseView {
     } catch (err) {
       if (id === this.caseId) {
         this.ctx.fail(err);
-        if (!this.detail) replace(this.root, h("p", { class: "placeholder" }, t("case.unavailable")));
+        this.detail = null;  // never leave another case (or another team's borrower) on screen
+        replace(this.root, this.backButton(), h("p", { class: "placeholder" }, t("case.unavailable")));
       }
       return;
     }
@@ -87,10 +139,10 @@ export class CaseView {
 
   async show(detail) {
     this.detail = detail;
-    this.onChange(detail);
     const bid = encodeURIComponent(detail.borrower_id);
+    const auditor = AUDITORS.includes(this.ctx.me.role);
     const [borrower, audit] = await Promise.allSettled([api("GET", "/borrowers/" + bid),
-      api("GET", "/borrowers/" + bid + "/audit")]);
+      auditor ? api("GET", "/borrowers/" + bid + "/audit") : Promise.resolve({ data: null })]);
     if (this.detail !== detail) return;
     this.borrower = borrower.status === "fulfilled" ? borrower.value.data : { error: borrower.reason };
     this.audit = audit.status === "fulfilled" ? audit.value.data : { error: audit.reason };
@@ -99,34 +151,45 @@ export class CaseView {
 
   rerender() { if (this.detail) this.render(); }
 
+  backButton() {
+    return h("button", { type: "button", class: "back quiet", onclick: () => this.onBack && this.onBack() },
+      "← " + t("case.back"));
+  }
+
   render() {
     const d = this.detail;
+    const q = d.queue || {};
     const alerts = d.alerts || [];
-    const signals = d.signals && d.signals.length ? d.signals : (alerts.length ? alerts[alerts.length - 1].signals : []);
+    const name = d.name || q.name;
     replace(this.root,
+      this.backButton(),
       h("div", { class: "case-head", id: "case-head", dataset: { caseId: d.case_id, status: d.status } },
-        h("h2", {}, t("case.title"), " ", h("span", { class: "mono" }, d.case_id)),
-        h("span", { class: "head-badges" }, badge("tier", d.tier), badge("status", d.status, "case-status"))),
+        h("h2", {}, t("case.title"), " ", h("span", { class: "mono" }, d.borrower_id), name ? " " + name : ""),
+        h("span", { class: "head-badges" }, badge("tier", d.tier), badge("case_status", d.status, "case-status"))),
       h("dl", { class: "facts" },
-        fact("col.borrower", h("strong", {}, d.borrower_id)), fact("col.team", d.team || "—"),
-        fact("col.branch", d.branch || "—"), fact("case.assignee", d.assignee || "—"),
-        fact("case.opened", when(d.opened_at)), fact("case.last_alert", when(d.last_alert_at)),
-        fact("case.alert_count", d.alert_count), fact("case.next_due", h("strong", {}, day(d.next_visit_due))),
+        fact("col.team", teamLabel(d.team)), fact("col.branch", label("branch", d.branch)),
+        fact("case.assignee", d.assignee || t("assignee.none")),
+        fact("case.opened", whenZoned(d.opened_at)), fact("case.age", q.age_days !== undefined ? days(q.age_days) : "—"),
+        fact("case.deadline", deadlineOf(q), "case-deadline"),
+        fact("case.next_due", dueOf(d.next_visit_due, q.visit_days_overdue), "case-next-due"),
+        fact("case.last_alert", whenZoned(d.last_alert_at)), fact("case.alert_count", String(d.alert_count)),
         fact("case.acknowledged_by", d.acknowledged_by || "—"),
         fact("case.release_requested_by", d.release_requested_by || "—"),
         fact("case.released_by", d.released_by || "—")),
       this.actionBar(d),
       this.form ? this.actionForm(d) : null,
-      section("case.signals", signals.length ? signalTable(signals) : empty()),
+      section("case.signals", evidenceList(d.evidence)),
       section("case.borrower", this.borrowerPart()),
-      section("case.alerts", table(["col.time", "col.kind", "col.tier", "col.computed", "col.rules", "col.policy"],
-        alerts.slice().reverse().map((a) => [when(a.at), label("kind", a.kind),
-          h("span", { class: "nowrap" }, label("tier", a.from_tier), " → ", badge("tier", a.to_tier)), label("tier", a.computed_tier),
-          a.signals.map((s) => s.rule).join(", ") || "—", a.policy_version]))),
-      section("case.notes", (d.notes || []).length ? table(["col.time", "col.user", "col.note_kind", "col.text"],
-        d.notes.map((n) => [when(n.at), n.user, label("note", n.kind), h("span", { class: "pre" }, n.text)])) : empty()),
+      section("case.alerts", table([zoned("col.time"), t("col.kind"), t("col.tier"), t("col.computed"), t("col.rules"),
+        t("col.policy")], alerts.slice().reverse().map((a) => [when(a.at), label("alert_kind", a.kind),
+        h("span", { class: "nowrap" }, label("tier", a.from_tier), " → ", badge("tier", a.to_tier)),
+        label("tier", a.computed_tier), a.signals.map((s) => label("rule", s.rule)).join("、") || "—",
+        a.policy_version]), "alerts")),
+      section("case.notes", (d.notes || []).length ? table([zoned("col.time"), t("col.user"), t("col.note_kind"),
+        t("col.text")], d.notes.map((n) => [when(n.at), n.user, label("note_kind", n.kind),
+        h("span", { class: "pre" }, n.text)]), "notes") : empty()),
       section("case.visits", (d.visits || []).length ? visitTable(d.visits) : empty()),
-      section("case.audit", this.auditPart(d)));
+      AUDITORS.includes(this.ctx.me.role) ? section("case.audit", this.auditPart(d), this.auditExports(d)) : null);
   }
 
   actionBar(d) {
@@ -134,10 +197,12 @@ export class CaseView {
     const buttons = ACTIONS.filter((a) => a.roles.includes(role)).map((a) => h("button", {
       type: "button", class: "action" + (this.form && this.form.action.name === a.name ? " active" : ""),
       id: "action-" + a.name, disabled: !a.statuses.includes(d.status),
-      onclick: () => { this.form = { action: a, requestId: newRequestId() }; this.render(); },
+      onclick: () => { this.form = { action: a, requestId: newRequestId() }; this.render();
+        const first = this.root.querySelector("#action-form input, #action-form select, #action-form textarea");
+        if (first) first.focus(); },
     }, t("action." + a.name)));
     if (!buttons.length) return h("p", { class: "muted" }, t("case.read_only"));
-    return h("div", { class: "actions" }, buttons);
+    return h("div", { class: "actions", role: "group", "aria-label": t("actions.label") }, buttons);
   }
 
   actionForm(d) {
@@ -146,12 +211,13 @@ export class CaseView {
       h("h3", {}, t("action." + a.name)),
       a.fields.map((f) => field(f, this.ctx)),
       h("label", { for: "act-reason", class: "wide" }, t("form.reason"),
-        h("textarea", { id: "act-reason", name: "reason", rows: 2, maxlength: 2000,
+        h("textarea", { id: "act-reason", name: "reason", rows: 2, maxlength: 2000, required: true,
           placeholder: t("form.reason_hint") })),
       h("div", { class: "form-buttons" },
         h("button", { type: "submit", class: "primary", id: "action-submit" }, t("form.submit")),
         h("button", { type: "button", class: "quiet", onclick: () => { this.form = null; this.render(); } },
           t("form.cancel"))));
+    form.noValidate = true;
     form.addEventListener("submit", (ev) => { ev.preventDefault(); this.submit(d, form); });
     return form;
   }
@@ -188,88 +254,76 @@ export class CaseView {
         this.ctx.notify(t("done.accepted", { what }), "info");
         window.setTimeout(() => this.refresh(), 2000);
       } else {
-        this.ctx.notify(t("done.applied", { what, record: data.record_id }) +
-          (data.event_id ? " " + t("done.event", { event: data.event_id }) : ""), "ok");
+        this.ctx.notify(t("done.applied", { what }) + (data.event_id ? " " + t("done.event") : ""), "ok");
       }
       if (data.case && this.caseId === data.case.case_id) await this.show(data.case);
       else await this.refresh();
+      if (this.onChange) this.onChange(this.detail);
     } catch (err) {
       button.disabled = false;
-      this.ctx.fail(err);
+      this.ctx.notify(errorText(err), "error");
     }
   }
 
   borrowerPart() {
     const page = this.borrower;
     if (!page) return empty();
-    if (page.error) return h("p", { class: "muted" }, this.ctx.errorText(page.error));
+    if (page.error) return h("p", { class: "muted" }, errorText(page.error));
     const detail = page.detail;
     if (!detail) return h("p", { class: "muted" }, t("borrower.no_detail"));
     const p = detail.profile || {};
     const parts = [h("dl", { class: "facts" },
-      fact("borrower.as_of", h("span", { class: "as-of" }, when(detail.as_of))),
-      fact("borrower.tier", h("span", {}, badge("tier", detail.tier), " ", t("borrower.computed"), " ",
+      fact("borrower.as_of", h("span", { class: "as-of" }, whenZoned(detail.as_of))),
+      fact("borrower.tier", h("span", {}, badge("tier", detail.tier), " ", t("borrower.computed"),
         label("tier", detail.computed_tier))),
-      fact("col.exposure", money(p.exposure)), fact("borrower.segment", p.segment || "—"),
-      fact("borrower.industry", p.industry || "—"), fact("borrower.product", p.product || "—"),
-      fact("borrower.grade", p.grade || "—"), fact("borrower.highest_dpd", detail.highest_dpd),
-      fact("borrower.classification", detail.min_classification || "—"),
-      fact("borrower.lawsuits", (detail.lawsuits || []).length),
-      fact("borrower.last_visit", detail.last_visit ? when(detail.last_visit.at) + " · " +
-        label("outcome", detail.last_visit.outcome) : "—"))];
+      fact("borrower.exposure", money(p.exposure)), fact("borrower.segment", label("segment", p.segment)),
+      fact("borrower.industry", label("industry", p.industry)), fact("borrower.product", label("product", p.product)),
+      fact("borrower.mitigation", label("mitigation", p.mitigation)), fact("borrower.grade", p.grade || "—"),
+      fact("borrower.highest_dpd", days(detail.highest_dpd)),
+      fact("borrower.classification", label("classification", detail.min_classification)),
+      fact("borrower.lawsuits", t("borrower.lawsuit_count", { n: (detail.lawsuits || []).length })),
+      fact("borrower.last_visit", detail.last_visit ? whenZoned(detail.last_visit.at) + " · " +
+        label("inspection_outcome", detail.last_visit.outcome) : "—"))];
     if ((detail.overrides || []).length) {
       parts.push(h("h4", {}, t("borrower.overrides")), table(
-        ["col.direction", "col.tier", "col.until", "col.user", "col.reason", "col.event_ids"],
-        detail.overrides.map((o) => [label("direction", o.direction), badge("tier", o.tier), when(o.until),
-          o.requested_by + (o.approved_by ? " / " + o.approved_by : ""), o.reason, h("code", {}, o.event_id)]),
-        "overrides"));
+        [t("col.direction"), t("col.tier"), zoned("col.until"), t("col.user"), t("col.reason")],
+        detail.overrides.map((o) => [label("override_direction", o.direction), badge("tier", o.tier), when(o.until),
+          o.requested_by + (o.approved_by ? " / " + o.approved_by : ""), o.reason]), "overrides"));
     }
     if ((detail.overdue_accounts || []).length) {
-      parts.push(h("h4", {}, t("borrower.overdue")), table(["col.account", "col.dpd", "col.amount", "col.event_ids"],
-        detail.overdue_accounts.map((x) => [x.account_id, x.days_past_due, money(x.overdue_amount),
-          h("code", {}, x.event_id)])));
+      parts.push(h("h4", {}, t("borrower.overdue")), table([t("col.account"), t("col.product"), t("col.dpd"),
+        t("col.amount")], detail.overdue_accounts.map((x) => [x.account_id, label("product", x.product),
+        days(x.days_past_due), money(x.overdue_amount)]), "accounts"));
     }
     return parts;
+  }
+
+  auditExports(d) {
+    const bid = encodeURIComponent(d.borrower_id);
+    const go = (form) => download("/borrowers/" + bid + "/audit." + form, { lang: getLang() }, "audit." + form)
+      .then((name) => this.ctx.notify(t("queue.exported", { name }), "ok"), (err) => this.ctx.fail(err));
+    return h("span", { class: "exports" },
+      h("button", { type: "button", class: "quiet small", id: "audit-csv", onclick: () => go("csv") },
+        t("audit.export_csv")),
+      h("button", { type: "button", class: "quiet small", id: "audit-xlsx", onclick: () => go("xlsx") },
+        t("audit.export_xlsx")));
   }
 
   auditPart(d) {
     const audit = this.audit;
     if (!audit) return empty();
-    if (audit.error) return h("p", { class: "muted" }, this.ctx.errorText(audit.error));
+    if (audit.error) return h("p", { class: "muted" }, errorText(audit.error));
     if (!audit.length) return empty();
     const applied = new Map((d.actions || []).map((x) => [x.record.record_id, x]));
-    return table(["col.time", "col.user", "col.action", "col.reason", "col.request", "col.applied"],
+    return table([zoned("col.time"), t("col.user"), t("col.action"), t("col.reason"), t("col.result"), t("col.request")],
       audit.slice().reverse().map((r) => {
         const x = applied.get(r.record_id);
-        const state = x ? (x.applied ? t("audit.applied") : t("audit.not_applied") + (x.note ? ": " + x.note : "")) : "";
+        let state = "";
+        if (r.action === "refused") state = noteText(r.details.answered);
+        else if (x) state = x.applied ? t("audit.applied") : t("audit.not_applied") + (x.note ? paren(noteText(x.note)) : "");
         return h("tr", { dataset: { action: r.action, recordId: r.record_id } },
-          [when(r.at), r.user + " (" + label("role", r.role) + ")", label("action", r.action), r.reason,
-            h("code", {}, r.request_id), state].map((c) => h("td", {}, c)));
+          [when(r.at), r.user + paren(label("user_role", r.role)), label("audit_action", r.action), r.reason,
+            state, h("code", {}, r.request_id)].map((c) => h("td", {}, h("span", { class: "v" }, c))));
       }), "audit");
   }
-}
-
-function fact(key, value) {
-  return h("div", { class: "fact" }, h("dt", {}, t(key)), h("dd", {}, value));
-}
-
-function section(key, body) {
-  return h("section", { class: "part", dataset: { part: key } }, h("h3", {}, t(key)), body);
-}
-
-function empty() { return h("p", { class: "muted" }, t("common.none")); }
-
-function signalTable(signals) {
-  return table(["col.level", "col.rule", "col.family", "col.values", "col.thresholds", "col.event_ids", "col.since"],
-    signals.map((s) => h("tr", { dataset: { rule: s.rule } }, [badge("tier", s.level), h("code", {}, s.rule),
-      label("family", s.family), pairs(s.values), pairs(s.thresholds),
-      h("span", { class: "ids" }, (s.event_ids || []).map((e) => h("code", {}, e))), when(s.since)]
-      .map((c, i) => h("td", { class: i === 2 ? "family" : null }, c)))), "signals");
-}
-
-export function visitTable(visits) {
-  return table(["col.visited_at", "col.inspector", "col.outcome", "col.notes", "col.user"],
-    visits.slice().reverse().map((v) => h("tr", { class: "visit", dataset: { eventId: v.event_id } },
-      [when(v.visited_at), v.inspector, badge("outcome", v.outcome), v.notes || "—", v.recorded_by]
-        .map((c) => h("td", {}, c)))), "visits");
 }

@@ -1,11 +1,20 @@
-// The inspectors' view: a team's schedule with planned dates and late flags, the workload forecast,
-// CSV and iCalendar downloads, and recording a visit.
+// The inspectors' view: today's and overdue visits first (cards that fit a phone, each with its reason and a
+// button to record the visit), then the team's whole schedule with planned dates and late flags, the workload
+// forecast, CSV and iCalendar downloads; the borrower and the visit form beside the list (over it on a phone).
 import { api, download } from "./api.js";
-import { visitTable } from "./case.js";
-import { addDays, badge, day, h, label, localToIso, money, newRequestId, replace, t, when } from "./dom.js";
+import { dueOf, evidenceList, fact, section, visitTable } from "./case.js";
+import {
+  addDays, badge, day, days, errorText, getLang, h, label, localToIso, money, newRequestId, replace, t, teamLabel,
+  wan, whenZoned,
+} from "./dom.js";
 
 const VISIT_WRITE = ["inspector", "admin"];
 const READ_CASES = ["risk_officer", "supervisor", "admin"];
+
+function reasonOf(p) {
+  const text = p.reason_text || p.schedule_reason;
+  return text ? (text[getLang()] || text.zh) : label("visit_reason", p.reason);
+}
 
 export class VisitsView {
   constructor(ctx) {
@@ -13,6 +22,7 @@ export class VisitsView {
     this.form = document.getElementById("schedule-form");
     this.rows = document.getElementById("schedule-rows");
     this.pane = document.getElementById("visit-pane");
+    this.layout = document.getElementById("visits-layout");
     this.started = false;
     this.schedule = null;
     this.forecasts = null;
@@ -22,6 +32,7 @@ export class VisitsView {
     this.form.addEventListener("submit", (ev) => { ev.preventDefault(); this.load(); });
     document.getElementById("sched-csv").addEventListener("click", () => this.download("csv"));
     document.getElementById("sched-ics").addEventListener("click", () => this.download("ics"));
+    document.getElementById("sched-team").addEventListener("change", () => { this.renderFeed(); this.load(); });
   }
 
   async start() {
@@ -34,12 +45,14 @@ export class VisitsView {
         teams = (await api("GET", "/forecast", { query: { days: 30 } })).data.map((f) => f.team).filter(Boolean);
       } catch (err) { this.ctx.fail(err); }
     }
-    replace(document.getElementById("team-list"), teams.map((team) => h("option", { value: team })));
+    this.teams = teams;
+    replace(document.getElementById("team-list"), teams.map((team) => h("option", { value: team },
+      teamLabel(team))));
     const input = document.getElementById("sched-team");
-    if (!input.value && teams.length) input.value = teams[0];
+    replace(input, teams.map((team) => h("option", { value: team }, teamLabel(team))));
+    if (teams.length) input.value = teams[0];
     const end = document.getElementById("sched-end");
     if (!end.value) end.value = addDays(30);
-    input.addEventListener("input", () => this.renderFeed());
     this.renderFeed();
     if (input.value) await this.load();
   }
@@ -50,14 +63,17 @@ export class VisitsView {
     this.forecasts = null;
     this.selected = null;
     this.borrower = null;
-    document.getElementById("sched-team").value = "";
+    replace(document.getElementById("sched-team"));
     replace(this.rows);
+    replace(document.getElementById("today-list"));
     replace(document.getElementById("forecast"));
     this.renderFeed();
     replace(this.pane, h("p", { class: "placeholder" }, t("visit.pick")));
   }
 
   rerender() {
+    const input = document.getElementById("sched-team");
+    for (const option of input.options) option.textContent = teamLabel(option.value);
     this.renderFeed();
     if (this.schedule) this.renderSchedule();
     this.renderForecast();
@@ -81,10 +97,16 @@ export class VisitsView {
       this.schedule = schedule.data;
       this.forecasts = [f30.data, f90.data];
     } catch (err) {
-      this.schedule = null;
+      this.schedule = null;  // never leave another team's visits on screen
       this.forecasts = null;
+      this.selected = null;
+      this.borrower = null;
       replace(this.rows);
+      replace(document.getElementById("today-list"));
+      document.getElementById("today-empty").hidden = true;
+      document.getElementById("schedule-empty").hidden = true;
       replace(document.getElementById("forecast"));
+      this.renderPane();
       this.ctx.fail(err);
       return;
     }
@@ -126,36 +148,66 @@ export class VisitsView {
       f.short_from ? h("span", { class: "warn" }, t("forecast.short", { date: day(f.short_from), n: f.shortfall })) : null)));
   }
 
+  // Today's visits: due or planned today, and every overdue one (most overdue first, as the planner orders them).
+  todays() {
+    const today = this.schedule.today;
+    return this.schedule.items.filter((p) => p.days_overdue > 0 || p.next_visit_due === today || p.planned === today)
+      .sort((a, b) => b.days_overdue - a.days_overdue || (a.planned || "9").localeCompare(b.planned || "9"));
+  }
+
   renderSchedule() {
     const s = this.schedule;
     const canWrite = VISIT_WRITE.includes(this.ctx.me.role);
+    const today = this.todays();
+    document.getElementById("today-empty").hidden = today.length > 0;
+    replace(document.getElementById("today-list"), today.map((p) => h("li", {
+      class: "visit-card" + (p.days_overdue > 0 ? " overdue" : "") + (p.borrower_id === this.selected ? " selected" : ""),
+      dataset: { borrower: p.borrower_id } },
+    h("div", { class: "card-head" }, h("strong", { class: "bid" }, p.borrower_id), p.name ? h("span", { class: "name" },
+      p.name) : null, badge("tier", p.tier)),
+    h("p", { class: "card-due" }, dueOf(p.next_visit_due, p.days_overdue)),
+    h("p", { class: "reason" }, reasonOf(p)),
+    h("div", { class: "card-buttons" },
+      h("button", { type: "button", class: canWrite ? "primary" : "quiet", dataset: { visit: p.borrower_id },
+        onclick: () => this.select(p.borrower_id) }, canWrite ? t("visit.record") : t("visit.view"))))));
     document.getElementById("schedule-empty").hidden = s.items.length > 0;
+    replace(document.getElementById("schedule-head"), [t("col.borrower"), t("col.tier"), t("col.due"),
+      t("col.planned"), t("col.plan_status"), t("col.exposure_wan"), t("col.reason")].map((text) =>
+      h("th", { scope: "col" }, text)));
+    const cell = (key, content, cls) => h("td", { class: cls || null, dataset: { label: t(key) } },
+      h("span", { class: "v" }, content));
     replace(this.rows, s.items.map((p) => h("tr", {
       class: "row clickable" + (p.late ? " late" : "") + (p.borrower_id === this.selected ? " selected" : ""),
       tabindex: 0, dataset: { borrower: p.borrower_id, status: p.status },
       onclick: () => this.select(p.borrower_id),
-      onkeydown: (ev) => { if (ev.key === "Enter") this.select(p.borrower_id); },
+      onkeydown: (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); this.select(p.borrower_id); } },
     },
-    h("td", {}, h("strong", {}, p.borrower_id)),
-    h("td", {}, badge("tier", p.tier)),
-    h("td", { class: "nowrap" }, day(p.next_visit_due)),
-    h("td", { class: "nowrap" }, p.planned ? day(p.planned) : "—"),
-    h("td", { class: p.days_overdue > 0 ? "num warn" : "num" }, p.days_overdue),
-    h("td", {}, badge("plan", p.status, p.late ? "late-flag" : ""),
-      p.days_late ? h("span", { class: "muted" }, " " + t("sched.days_late", { n: p.days_late })) : null),
-    h("td", { class: "num" }, money(p.exposure)),
-    h("td", { class: "reason" }, p.reason),
-    h("td", {}, canWrite ? h("button", { type: "button", class: "small", dataset: { visit: p.borrower_id },
-      onclick: (ev) => { ev.stopPropagation(); this.select(p.borrower_id); } }, t("visit.record")) : null))));
+    cell("col.borrower", [h("strong", {}, p.borrower_id), p.name ? h("span", { class: "name" }, p.name) : null],
+      "borrower"),
+    cell("col.tier", badge("tier", p.tier)),
+    cell("col.due", dueOf(p.next_visit_due, p.days_overdue)),
+    cell("col.planned", p.planned ? [day(p.planned), p.late ? [" ", h("span", { class: "state late" },
+      t("sched.days_late", { n: p.days_late }))] : null] : "—"),
+    cell("col.plan_status", badge("plan_status", p.status)),
+    cell("col.exposure_wan", wan(p.exposure), "num"),
+    cell("col.reason", reasonOf(p), "reason"))));
   }
 
   async select(bid) {
     this.selected = bid;
     this.borrower = null;
     this.requestId = newRequestId();
+    this.layout.classList.add("detail-open");
     if (this.schedule) this.renderSchedule();
     replace(this.pane, h("p", { class: "placeholder" }, t("common.loading")));
     await this.loadBorrower();
+    this.pane.focus();
+  }
+
+  back() {
+    this.layout.classList.remove("detail-open");
+    const card = document.querySelector(`#today-list [data-borrower="${CSS.escape(this.selected || "")}"] button`);
+    if (card) card.focus();
   }
 
   async loadBorrower() {
@@ -165,10 +217,16 @@ export class VisitsView {
       if (bid !== this.selected) return;
       this.borrower = page;
     } catch (err) {
+      this.borrower = null;
+      replace(this.pane, this.backButton(), h("p", { class: "placeholder" }, t("visit.pick")));
       this.ctx.fail(err);
       return;
     }
     this.renderPane();
+  }
+
+  backButton() {
+    return h("button", { type: "button", class: "back quiet", onclick: () => this.back() }, "← " + t("case.back"));
   }
 
   renderPane() {
@@ -179,30 +237,36 @@ export class VisitsView {
     }
     const detail = page.detail || {};
     const entry = page.schedule || {};
+    const p = detail.profile || {};
+    const item = this.schedule ? this.schedule.items.find((x) => x.borrower_id === page.borrower_id) : null;
     const canWrite = VISIT_WRITE.includes(this.ctx.me.role);
     replace(this.pane,
-      h("div", { class: "case-head" }, h("h2", {}, t("visit.borrower"), " ", h("span", { class: "mono" }, page.borrower_id)),
-        h("span", { class: "head-badges" }, badge("tier", detail.tier || entry.tier))),
+      this.backButton(),
+      h("div", { class: "case-head" }, h("h2", {}, t("visit.borrower"), " ", h("span", { class: "mono" },
+        page.borrower_id), page.name ? " " + page.name : ""),
+      h("span", { class: "head-badges" }, badge("tier", detail.tier || entry.tier))),
       h("dl", { class: "facts" },
-        h("div", { class: "fact" }, h("dt", {}, t("borrower.as_of")),
-          h("dd", { class: "as-of" }, when(detail.as_of))),
-        h("div", { class: "fact" }, h("dt", {}, t("col.team")), h("dd", {}, entry.team || "—")),
-        h("div", { class: "fact" }, h("dt", {}, t("case.next_due")), h("dd", { id: "next-due" }, h("strong", {}, day(entry.next_visit_due)))),
-        h("div", { class: "fact" }, h("dt", {}, t("col.reason")), h("dd", { id: "due-reason" }, entry.reason || "—")),
-        h("div", { class: "fact" }, h("dt", {}, t("borrower.last_visit")), h("dd", {}, detail.last_visit
-          ? when(detail.last_visit.at) + " · " + label("outcome", detail.last_visit.outcome) : "—"))),
+        fact("borrower.as_of", h("span", { class: "as-of" }, whenZoned(detail.as_of))),
+        fact("col.team", teamLabel(entry.team)),
+        fact("case.next_due", dueOf(entry.next_visit_due, item ? item.days_overdue : 0), "next-due"),
+        fact("visit.reason", reasonOf(page), "due-reason"),
+        fact("borrower.exposure", money(p.exposure)),
+        fact("borrower.highest_dpd", detail.highest_dpd !== undefined ? days(detail.highest_dpd) : "—"),
+        fact("borrower.last_visit", detail.last_visit ? whenZoned(detail.last_visit.at) + " · " +
+          label("inspection_outcome", detail.last_visit.outcome) : "—")),
       canWrite ? this.visitForm(page.borrower_id) : null,
-      h("section", { class: "part" }, h("h3", {}, t("case.visits")),
-        page.visits.length ? visitTable(page.visits) : h("p", { class: "muted" }, t("common.none"))));
+      section("case.signals", evidenceList(page.evidence)),
+      section("case.visits", page.visits.length ? visitTable(page.visits) : h("p", { class: "muted" },
+        t("common.none"))));
   }
 
   visitForm(bid) {
     const form = h("form", { class: "action-form", id: "visit-form", autocomplete: "off" },
       h("h3", {}, t("visit.record")),
+      h("label", { for: "visit-outcome" }, t("col.outcome"), h("select", { id: "visit-outcome", name: "outcome" },
+        ["normal", "concern", "deteriorated"].map((v) => h("option", { value: v }, label("inspection_outcome", v))))),
       h("label", { for: "visit-inspector" }, t("col.inspector"),
         h("input", { id: "visit-inspector", name: "inspector", maxlength: 128, value: this.ctx.me.user })),
-      h("label", { for: "visit-outcome" }, t("col.outcome"), h("select", { id: "visit-outcome", name: "outcome" },
-        ["normal", "concern", "deteriorated"].map((v) => h("option", { value: v }, label("outcome", v))))),
       h("label", { for: "visit-at" }, t("visit.at"), h("input", { id: "visit-at", name: "visited_at", type: "datetime-local" })),
       h("label", { for: "visit-notes", class: "wide" }, t("col.notes"),
         h("textarea", { id: "visit-notes", name: "notes", rows: 3, maxlength: 4000 })),
@@ -222,14 +286,14 @@ export class VisitsView {
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
-      const { status, data } = await api("POST", "/borrowers/" + encodeURIComponent(bid) + "/visits",
+      const { status } = await api("POST", "/borrowers/" + encodeURIComponent(bid) + "/visits",
         { body, requestId: this.requestId });
       this.requestId = newRequestId();
-      this.ctx.notify(status === 202 ? t("done.accepted", { what: t("visit.record") })
-        : t("visit.done", { event: data.event_id }), status === 202 ? "info" : "ok");
+      this.ctx.notify(status === 202 ? t("done.accepted", { what: t("visit.record") }) : t("visit.done"),
+        status === 202 ? "info" : "ok");
     } catch (err) {
       button.disabled = false;
-      this.ctx.fail(err);
+      this.ctx.notify(errorText(err), "error");
       return;
     }
     await Promise.all([this.loadBorrower(), this.load()]);
