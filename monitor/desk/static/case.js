@@ -184,7 +184,7 @@ export class CaseView {
         t("col.policy")], alerts.slice().reverse().map((a) => [when(a.at), label("alert_kind", a.kind),
         h("span", { class: "nowrap" }, label("tier", a.from_tier), " → ", badge("tier", a.to_tier)),
         label("tier", a.computed_tier), a.signals.map((s) => label("rule", s.rule)).join("、") || "—",
-        a.policy_version]), "alerts")),
+        h("code", {}, a.policy_version)]), "alerts")),
       section("case.notes", (d.notes || []).length ? table([zoned("col.time"), t("col.user"), t("col.note_kind"),
         t("col.text")], d.notes.map((n) => [when(n.at), n.user, label("note_kind", n.kind),
         h("span", { class: "pre" }, n.text)]), "notes") : empty()),

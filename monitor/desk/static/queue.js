@@ -67,7 +67,7 @@ export class QueueView {
     document.getElementById("delete-filter").addEventListener("click", () => this.forget());
     document.getElementById("saved-filters").addEventListener("change", (ev) => {
       const chosen = savedFilters()[ev.target.value];
-      if (chosen) this.apply({ ...chosen });
+      if (chosen) this.apply({ ...chosen }, ev.target.value);
     });
     document.getElementById("bulk-acknowledge").addEventListener("click", () => this.bulk("acknowledge"));
     document.getElementById("bulk-assign").addEventListener("click", () => this.bulk("assign"));
@@ -120,7 +120,9 @@ export class QueueView {
     }
   }
 
-  apply(query) {
+  // Show the page of ``query``; ``saved``: the saved filter it comes from (the saved-filter list shows it).
+  apply(query, saved) {
+    document.getElementById("saved-filters").value = saved || "";
     this.query = { ...DEFAULT, ...query };
     this.offset = 0;
     this.selected.clear();
