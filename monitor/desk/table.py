@@ -133,7 +133,11 @@ class TextIndex:
             self.dead += 1
         if text is None:
             return
-        codes = np.frombuffer((text.lower().replace("\n", " ") + "\n").encode("utf-32-le"), np.uint32)
+        self._append(row, np.frombuffer((text.lower().replace("\n", " ") + "\n").encode("utf-32-le"), np.uint32))
+        if self.dead > 1024 and self.dead * 2 > self.nseg:
+            self._compact()
+
+    def _append(self, row: int, codes: np.ndarray) -> None:
         if self.used + len(codes) > len(self.buf):
             self.buf = np.concatenate([self.buf[:self.used], np.zeros(max(len(self.buf), len(codes)), np.uint32)])
         if self.nseg == len(self.starts):
@@ -145,24 +149,15 @@ class TextIndex:
         self.seg_of[row] = self.nseg
         self.nseg += 1
         self.used += len(codes)
-        if self.dead > 1024 and self.dead * 2 > self.nseg:
-            self._compact()
 
     def _compact(self) -> None:
-        live = [(row, seg) for row, seg in sorted(self.seg_of.items(), key=lambda x: x[1])]
+        live = sorted(self.seg_of.items(), key=lambda x: x[1])
         texts = [(row, self.buf[self.starts[seg]:self._end(seg)].copy()) for row, seg in live]
         self.buf = np.zeros(max(1 << 16, self.used), np.uint32)
-        self.used = 0
-        self.nseg = 0
+        self.used = self.nseg = self.dead = 0
         self.seg_of = {}
-        self.dead = 0
         for row, codes in texts:
-            self.buf[self.used:self.used + len(codes)] = codes
-            self.starts[self.nseg] = self.used
-            self.owner[self.nseg] = row
-            self.seg_of[row] = self.nseg
-            self.nseg += 1
-            self.used += len(codes)
+            self._append(row, codes)
 
     def _end(self, seg: int) -> int:
         return int(self.starts[seg + 1]) if seg + 1 < self.nseg else self.used

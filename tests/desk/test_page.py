@@ -157,9 +157,13 @@ def test_codes_are_labelled_from_the_one_vocabulary():
     assert {"tier", "case_status", "alert_kind", "rule", "user_role", "inspection_outcome", "plan_status"} <= sections
     assert sections - set(SECTIONS) <= {"team"}, sections - set(SECTIONS)
     html = (STATIC / "index.html").read_text(encoding="utf-8")
-    coded = re.findall(r'data-vocab="([a-z_]+):([a-z_]+)"', html)
-    assert len(coded) > 10
-    assert [c for c in coded if not known(*c)] == []
+    offered = re.findall(r'data-codes="([a-z_]+)"', html)
+    assert sorted(set(offered)) == ["alert_kind", "case_status", "tier"] and len(offered) == 5
+    dom = (STATIC / "dom.js").read_text(encoding="utf-8")
+    order = re.search(r"const CODE_ORDER = \{(.+?)\};", dom, re.S).group(1)
+    for section, codes in re.findall(r'([a-z_]+): \[([^\]]+)\]', order):
+        listed = re.findall(r'"([a-z_]+)"', codes)
+        assert listed and all(known(section, c) for c in listed) and set(listed) == set(SECTIONS[section]), section
     zh = _strings()["zh"]
     assert not any(k.split(".")[0] in ("tier", "status", "kind", "role", "outcome", "plan", "family") for k in zh)
 

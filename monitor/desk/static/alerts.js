@@ -19,7 +19,6 @@ export class AlertsView {
     this.form = document.getElementById("filters");
     this.rows = document.getElementById("alert-rows");
     this.more = document.getElementById("alert-more");
-    this.layout = document.getElementById("alerts-layout");
     this.items = new Map();
     this.pushedIds = new Set();
     this.cursor = null;
@@ -28,8 +27,7 @@ export class AlertsView {
     this.started = false;
     this.generation = 0;
     this.stream = new AlertStream((item) => this.pushed(item), (state, err) => this.streamState(state, err));
-    this.caseView = new CaseView(ctx, document.getElementById("alert-case"), (detail) => this.caseChanged(detail),
-      () => this.closeCase());
+    this.caseView = new CaseView(ctx, document.getElementById("alert-case"), (detail) => this.caseChanged(detail));
     this.form.addEventListener("submit", (ev) => { ev.preventDefault(); this.reload(); });
     this.form.addEventListener("reset", () => window.setTimeout(() => this.reload(), 0));
     this.more.addEventListener("click", () => this.loadPage(this.cursor, this.generation));
@@ -179,15 +177,8 @@ export class AlertsView {
   }
 
   async openCase(caseId) {
-    this.layout.classList.add("detail-open");
     await this.caseView.open(caseId);
     this.markSelected();
-  }
-
-  closeCase() {
-    this.layout.classList.remove("detail-open");
-    const row = Array.from(this.rows.children).find((tr) => tr.dataset.caseId === this.caseView.caseId);
-    if (row) row.focus();
   }
 
   async export(form) {

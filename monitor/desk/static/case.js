@@ -91,12 +91,14 @@ export function visitTable(visits) {
         .map((c) => h("td", {}, h("span", { class: "v" }, c))))), "visits");
 }
 
+// The case beside its list (one pane at a time below 1100 px: opening it hides the list, "back" shows it again
+// with the case's row focused).
 export class CaseView {
-  constructor(ctx, root, onChange, onBack) {
+  constructor(ctx, root, onChange) {
     this.ctx = ctx;
     this.root = root;
+    this.layout = root.closest(".layout");
     this.onChange = onChange;
-    this.onBack = onBack;
     this.caseId = null;
     this.detail = null;
     this.borrower = null;
@@ -111,6 +113,7 @@ export class CaseView {
   }
 
   async open(caseId) {
+    this.layout.classList.add("detail-open");
     this.caseId = caseId;
     this.detail = null;
     this.form = null;
@@ -151,9 +154,15 @@ export class CaseView {
 
   rerender() { if (this.detail) this.render(); }
 
+  back() {
+    this.layout.classList.remove("detail-open");
+    const row = Array.from(this.layout.querySelectorAll("tr[data-case-id]")).find((tr) =>
+      tr.dataset.caseId === this.caseId);
+    if (row) row.focus();
+  }
+
   backButton() {
-    return h("button", { type: "button", class: "back quiet", onclick: () => this.onBack && this.onBack() },
-      "← " + t("case.back"));
+    return h("button", { type: "button", class: "back quiet", onclick: () => this.back() }, "← " + t("case.back"));
   }
 
   render() {

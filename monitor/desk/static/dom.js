@@ -79,13 +79,31 @@ export function applyI18n(root) {
   for (const node of root.querySelectorAll("[data-i18n-label]")) {
     node.setAttribute("aria-label", t(node.dataset.i18nLabel));
   }
-  for (const node of root.querySelectorAll("[data-vocab]")) {
-    const [section, code] = node.dataset.vocab.split(":");
-    node.textContent = label(section, code);
-  }
+  for (const node of root.querySelectorAll("select[data-codes]")) fillCodes(node);
   for (const node of root.querySelectorAll("[data-lang]")) {
     node.setAttribute("aria-pressed", String(node.dataset.lang === lang));
   }
+}
+
+// The codes a filter offers, in the order an officer reads them (labels from the vocabulary).
+const CODE_ORDER = {
+  tier: ["severe", "warning", "watch", "normal"],
+  case_status: ["open", "acknowledged", "release_requested", "released"],
+  alert_kind: ["raised", "escalated", "de_escalated", "cleared"],
+};
+
+// <select data-codes="tier" data-pre=":filter.any" data-post="all:filter.all_cases">: the options of a section's
+// codes, between the page's own choices (value:key pairs); the selected value is kept.
+function fillCodes(select) {
+  const value = select.value;
+  const extra = (text) => (text || "").split(",").filter(Boolean).map((pair) => {
+    const [v, key] = pair.split(":");
+    return h("option", { value: v }, t(key));
+  });
+  replace(select, extra(select.dataset.pre),
+    CODE_ORDER[select.dataset.codes].map((code) => h("option", { value: code }, label(select.dataset.codes, code))),
+    extra(select.dataset.post));
+  if (value !== "" || select.querySelector('option[value=""]')) select.value = value;
 }
 
 // ------------------------------------------------------------------ the service's messages

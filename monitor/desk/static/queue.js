@@ -46,15 +46,13 @@ export class QueueView {
     this.ctx = ctx;
     this.form = document.getElementById("queue-filters");
     this.rows = document.getElementById("queue-rows");
-    this.layout = document.getElementById("queue-layout");
     this.query = { ...DEFAULT };
     this.offset = 0;
     this.page = null;
     this.selected = new Set();
     this.started = false;
     this.generation = 0;
-    this.caseView = new CaseView(ctx, document.getElementById("case"), () => this.reload(false),
-      () => this.closeCase());
+    this.caseView = new CaseView(ctx, document.getElementById("case"), () => this.reload(false));
     // every filter in sight on a wide screen; folded under the search on a phone
     document.getElementById("more-filters").open = window.matchMedia("(min-width: 761px)").matches;
     this.form.addEventListener("submit", (ev) => { ev.preventDefault(); this.apply(this.readForm()); });
@@ -273,15 +271,8 @@ export class QueueView {
   }
 
   async openCase(caseId) {
-    this.layout.classList.add("detail-open");
     await this.caseView.open(caseId);
     this.markSelected();
-  }
-
-  closeCase() {
-    this.layout.classList.remove("detail-open");
-    const row = Array.from(this.rows.children).find((tr) => tr.dataset.caseId === this.caseView.caseId);
-    if (row) row.focus();
   }
 
   renderBulk() {
