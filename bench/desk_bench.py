@@ -46,6 +46,7 @@ import argparse
 import asyncio
 import gc
 import hashlib
+import json
 import logging
 import os
 import random
@@ -76,13 +77,17 @@ from worker_bench import CORES, CpuMeter, Kafka, Proc, clean_env, cpu_seconds, l
 from monitor.desk.auth import Authenticator, UserEntry, UsersFile, hash_token
 from monitor.desk.present import encode_cursor
 from monitor.desk.records import Action, AuditRecord, event_id_for, record_id_for
+from monitor.desk.cli import response_deadlines
 from monitor.desk.service import Desk
-from monitor.desk.view import ALERTS, AUDIT, BORROWERS, SCHEDULE
+from monitor.desk.table import Query as CaseQuery
+from monitor.desk.table import run as queue_run
+from monitor.desk.view import ALERTS, AUDIT, BORROWERS, PROFILES, SCHEDULE, DeskView
 from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry
 from monitor.rules.loader import default_policy
 
 TZ = timezone(timedelta(hours=8))
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=TZ)
+TODAY = NOW.date()  # the desk's today (policy time zone, UTC+8 like TZ)
 POLICY = default_policy().version
 RANK = ("normal", "watch", "warning", "severe")
 CITIES = ("shanghai", "hangzhou", "nanjing", "suzhou", "ningbo", "hefei", "wuxi", "shenzhen")
@@ -92,6 +97,9 @@ PRODUCTS = ("working_capital", "business_credit_line", "term_loan", "trade_finan
 SEGMENTS = (("micro", 0.35, 12.0), ("small", 0.35, 13.5), ("medium", 0.15, 15.5), ("retail", 0.15, 11.5))
 GRADES = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C")
 BATCH = 5000  # the bridge's getmany max_records
+CITY_ZH = ("上海", "杭州", "南京", "苏州", "宁波", "合肥", "无锡", "深圳")
+NAME_CHARS = "华东恒裕鑫达兴盛宏祥嘉通博利远申城紫金瑞丰泰和安信德昌永隆汇源天成晨光海川新宇中联正大金桥"
+NAME_KIND = ("机械制造", "贸易", "建设", "科技", "物流", "农业", "置业", "餐饮", "纺织", "医药", "电子", "能源")
 
 
 # ----------------------------------------------------------------------------- building the records
@@ -103,10 +111,11 @@ class Built:
 
     records: dict[str, list[tuple[bytes, bytes]]] = field(default_factory=lambda: {k: [] for k in
                                                                                     (ALERTS, SCHEDULE, BORROWERS,
-                                                                                     AUDIT)})
+                                                                                     AUDIT, PROFILES)})
     teams: list[str] = field(default_factory=list)
     team_branch: dict[str, str] = field(default_factory=dict)
     team_alerts: Counter[str] = field(default_factory=Counter)
+    names: list[str] = field(default_factory=list)  # the borrowers' names, by index
     intended: Counter[str] = field(default_factory=Counter)  # case statuses as generated
 
     def total(self) -> int:
@@ -320,6 +329,15 @@ class Builder:
         entry = ScheduleEntry(borrower_id=bid, next_visit_due=due, team=team, branch=branch, tier=tier,  # type: ignore[arg-type]
                               reason=reason, reason_params=params, policy_version=POLICY)
         out.records[SCHEDULE].append((key, entry.model_dump_json().encode()))
+        name = (CITY_ZH[CITIES.index(branch.split("-")[0])] + "".join(rng.choices(NAME_CHARS, k=2))
+                + rng.choice(NAME_KIND) + "有限公司")
+        out.records[PROFILES].append((key, json.dumps(  # the loan profile: the desk keeps only the name
+            {"event_id": f"prof-{bid}", "type": "loan_profile", "borrower_id": bid,
+             "occurred_at": _iso(disbursed), "source": "core-banking", "segment": seg,
+             "industry": profile["industry"], "branch": branch, "team": team, "exposure": exposure,
+             "product": profile["product"], "mitigation": profile["mitigation"], "grade": grade,
+             "disbursed_at": _iso(disbursed), "name": name}, ensure_ascii=False).encode()))
+        out.names.append(name)
 
     def audit(self, bid: str, key: bytes, status: str, times: list[datetime], team: str, out: Built) -> None:
         """The officers' records for a case: enough to put it in ``status``; some notes, visits, overrides."""
@@ -412,6 +430,15 @@ def _view_call(view: Any, q: Query) -> tuple[list[Any], bool]:
     from monitor.desk.present import decode_cursor
 
     p = q.params
+    if q.path.endswith("/queue"):
+        query = CaseQuery(status=None if p.get("status") == "all" else p.get("status", "active"),
+                          tier=p.get("tier"), team=p.get("team"), branch=p.get("branch"), assignee=p.get("assignee"),
+                          unassigned=p.get("unassigned") == "true", past_deadline=p.get("past_deadline") == "true",
+                          visit_overdue=p.get("visit_overdue") == "true", q=p.get("q"), sort=p.get("sort", "opened"),
+                          descending=p.get("order", "desc") == "desc", offset=int(p.get("offset", "0")),
+                          limit=int(p.get("limit", "50")))
+        rows, total = queue_run(view.table, query, TODAY.toordinal())
+        return rows, query.offset + len(rows) < total
     filters: dict[str, Any] = {k: p[k] for k in ("tier", "team", "branch", "kind", "assignee") if k in p}
     if p.get("status") == "active":
         filters["active"] = True
@@ -450,6 +477,38 @@ def make_queries(view: Any, built: Built, deep: int, limit: int) -> list[Query]:
         ("cases: status=open", {"status": "open"}, True, "/api/v1/cases"),
         ("cases: team status=acknowledged", {"team": big, "status": "acknowledged"}, True, "/api/v1/cases"),
     ]
+    officer = Counter(c.assignee for c in view.cases.values() if c.assignee).most_common(1)[0][0]
+    rng = random.Random(11)
+    active = sorted(c.borrower_id for c in view.cases.values() if c.status != "released")
+    a_name = built.names[int(rng.choice(active)[1:])]
+    a_bid = rng.choice(active)
+    Q = "/api/v1/queue"
+    combos += [(f"queue: {label}", params, True, Q) for label, params in [
+        ("default (not released) by deadline", {"sort": "deadline", "order": "asc"}),
+        ("by tier, severe first", {"sort": "tier", "order": "desc"}),
+        ("by exposure, largest first", {"sort": "exposure", "order": "desc"}),
+        ("by next visit due", {"sort": "due", "order": "asc"}),
+        ("by owner", {"sort": "assignee", "order": "asc"}),
+        ("by team", {"sort": "team", "order": "asc"}),
+        ("by branch, descending", {"sort": "branch", "order": "desc"}),
+        ("by borrower id", {"sort": "borrower", "order": "asc"}),
+        ("by status", {"sort": "status", "order": "asc"}),
+        ("by age, oldest first", {"sort": "opened", "order": "asc"}),
+        ("by latest alert", {"sort": "last_alert", "order": "desc"}),
+        ("all statuses by exposure", {"status": "all", "sort": "exposure", "order": "desc"}),
+        ("team by exposure", {"team": team, "sort": "exposure", "order": "desc"}),
+        ("open severe by due", {"status": "open", "tier": "severe", "sort": "due", "order": "asc"}),
+        ("an officer's cases by deadline", {"assignee": officer, "sort": "deadline", "order": "asc"}),
+        ("unassigned by age", {"unassigned": "true", "sort": "opened", "order": "desc"}),
+        ("past deadline by deadline", {"past_deadline": "true", "sort": "deadline", "order": "asc"}),
+        ("visit overdue by exposure", {"visit_overdue": "true", "sort": "exposure", "order": "desc"}),
+        ("search an id prefix", {"q": a_bid[:6], "sort": "borrower", "order": "asc"}),
+        ("search a whole id", {"q": a_bid}),
+        ("search a common word of names (贸易)", {"q": "贸易", "sort": "exposure", "order": "desc"}),
+        ("search a name", {"q": a_name}),
+        ("search the team's city, team, by deadline", {"q": CITY_ZH[CITIES.index(built.team_branch[big].split("-")[0])],
+                                                       "team": big, "sort": "deadline", "order": "asc"}),
+    ]]
     out: list[Query] = []
     for label, params, filtered, path in combos:
         base = {**params, "limit": str(limit)}
@@ -457,6 +516,13 @@ def make_queries(view: Any, built: Built, deep: int, limit: int) -> list[Query]:
         rows, more = _view_call(view, first)
         first.ids = [_ident(r) for r in rows]
         out.append(first)
+        if path.endswith("/queue"):  # pages by offset: the deep page (or the last) directly
+            if more:
+                depth = min(deep, (_count(view, first) - 1) // limit)
+                deep_q = Query(label, {**base, "offset": str(depth * limit)}, filtered, depth, path)
+                deep_q.ids = [_ident(r) for r in _view_call(view, deep_q)[0]]
+                out.append(deep_q)
+            continue
         page, cursor = 0, None
         while more and page < deep - 1:  # walk down by cursor (not timed)
             cursor = encode_cursor(rows[-1].key)
@@ -467,6 +533,17 @@ def make_queries(view: Any, built: Built, deep: int, limit: int) -> list[Query]:
             q.ids = [_ident(r) for r in rows]
             out.append(q)
     return out
+
+
+def _count(view: Any, q: Query) -> int:
+    from monitor.desk.table import mask_of
+
+    p = q.params
+    query = CaseQuery(status=None if p.get("status") == "all" else p.get("status", "active"), tier=p.get("tier"),
+                      team=p.get("team"), branch=p.get("branch"), assignee=p.get("assignee"),
+                      unassigned=p.get("unassigned") == "true", past_deadline=p.get("past_deadline") == "true",
+                      visit_overdue=p.get("visit_overdue") == "true", q=p.get("q"))
+    return int(mask_of(view.table, query, TODAY.toordinal()).sum())
 
 
 def _ident(row: Any) -> str:
@@ -585,7 +662,9 @@ def print_table(title: str, queries: list[Query], timings: dict[str, Timing]) ->
         lines.append(row)
     for label, pick in (("ALL filtered alert-feed pages (pooled)",
                          lambda q: q.filtered and q.path.endswith("/alerts")),
-                        ("ALL filtered pages incl. cases (pooled)", lambda q: q.filtered)):
+                        ("ALL case-queue pages, sorted and searched (pooled)",
+                         lambda q: q.filtered and q.path.endswith("/queue")),
+                        ("ALL filtered pages incl. cases and queue (pooled)", lambda q: q.filtered)):
         row = f"{label:<68}"
         for t in timings.values():
             xs = sorted(x for q in queries if pick(q) for x in t.samples[q.name])
@@ -610,7 +689,7 @@ async def in_process(built: Built, args: argparse.Namespace, report: list[str]) 
 
     from monitor.desk.api import create_app
 
-    desk = BenchDesk()
+    desk = BenchDesk(DeskView(response_deadlines(default_policy())))
     log(f"(a) folding {built.total():,} records into the view (Desk.ingest, batches of {BATCH:,})")
     gc.collect()
     gc.freeze()  # the generated records are not part of a service's heap: its collections need not walk them
@@ -656,10 +735,12 @@ async def in_process(built: Built, args: argparse.Namespace, report: list[str]) 
     report.extend(print_table(f"(a) alert feed, {args.limit} per page; deep page = {args.deep_page} pages down by "
                               "cursor (or the last); ms per query", queries,
                               {"HTTP in-proc": http, "view only": view}))
-    pooled = sorted(x for q in queries if q.filtered and q.path.endswith("/alerts") for x in http.samples[q.name])
+    pooled = sorted(x for q in queries if q.filtered for x in http.samples[q.name])
+    queue = sorted(x for q in queries if q.path.endswith("/queue") for x in http.samples[q.name])
     worst = max((pct(sorted(http.samples[q.name]), 0.99), q.name) for q in queries if q.filtered)
-    report.append(f"    goal p99 < 50 ms for a filtered page (HTTP in process): pooled p99 {pct(pooled, 0.99):.1f} ms "
-                  f"{'met' if pct(pooled, 0.99) < 50 else 'NOT met'}; worst single query p99 {worst[0]:.1f} ms "
+    report.append(f"    goal p99 < 50 ms for a filtered page, sorted and searched ones too (HTTP in process): pooled "
+                  f"p99 {pct(pooled, 0.99):.1f} ms {'met' if pct(pooled, 0.99) < 50 else 'NOT met'} (the case "
+                  f"queue's pages alone {pct(queue, 0.99):.1f} ms); worst single query p99 {worst[0]:.1f} ms "
                   f"({worst[1]}) {'met' if worst[0] < 50 else 'NOT met'}")
     return desk, queries
 
@@ -695,7 +776,8 @@ async def publish(kafka: Kafka, prefix: str, built: Built) -> tuple[float, dict[
     from monitor.topics import Topics
 
     topics = Topics(prefix)
-    names = {ALERTS: topics.alerts, SCHEDULE: topics.schedule, BORROWERS: topics.borrowers, AUDIT: topics.audit}
+    names = {ALERTS: topics.alerts, SCHEDULE: topics.schedule, BORROWERS: topics.borrowers, AUDIT: topics.audit,
+             PROFILES: topics.feed("loan_profile")}
     producer = AIOKafkaProducer(bootstrap_servers=[kafka.bootstrap], acks="all", enable_idempotence=True,
                                 linger_ms=20, max_batch_size=512 * 1024, max_request_size=4 * 1_048_576)
     meter = CpuMeter({"broker": kafka.broker_pid})
@@ -703,7 +785,7 @@ async def publish(kafka: Kafka, prefix: str, built: Built) -> tuple[float, dict[
     meter.start()
     t = time.perf_counter()
     try:
-        for kind in (ALERTS, AUDIT, SCHEDULE, BORROWERS):
+        for kind in (ALERTS, AUDIT, SCHEDULE, BORROWERS, PROFILES):
             topic = names[kind]
             pending = []
             for key, value in built.records[kind]:
@@ -742,7 +824,7 @@ def restart_serve(built: Built, desk: Desk | None, queries: list[Query], args: a
                             partitions=args.partitions, replication_factor=1)
         create_topics(settings)
         t = Topics(prefix)
-        kafka.wait_leaders([t.alerts, t.schedule, t.borrowers, t.audit])
+        kafka.wait_leaders([t.alerts, t.schedule, t.borrowers, t.audit, t.feed("loan_profile")])
         log(f"(b) publishing {built.total():,} records to {prefix}* on {kafka.bootstrap}")
         took, cpu = asyncio.run(publish(kafka, prefix, built))
         size = sum(len(v) for rows in built.records.values() for _, v in rows)
@@ -813,6 +895,9 @@ def restart_serve(built: Built, desk: Desk | None, queries: list[Query], args: a
             same = all(mine[k] == body.get(k) for k in ("borrowers", "alerts", "cases", "records"))
             report.append(f"    same counts as the in-process view: {'yes' if same else 'NO: ' + str(mine)}")
         sample = [q for q in queries if q.depth == 0][:6] + [q for q in queries if q.depth > 0][:3]
+        # and pages of the case queue whose items do not depend on the day (serve runs on the wall clock)
+        sample += [q for q in queries if q.path.endswith("/queue") and q.depth == 0 and q.label.endswith(
+            ("by exposure, largest first", "team by exposure", "(贸易)", "search a name", "by borrower id"))]
         if sample:
             headers = {"Authorization": f"Bearer {token}"}
 
