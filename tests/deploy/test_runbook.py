@@ -53,3 +53,41 @@ def test_the_settings_table_lists_every_worker_setting_with_its_default():
     # nothing documented that the worker does not take
     extra = {v for v in rows if v.removeprefix("MONITOR_").lower() not in Settings.model_fields}
     assert not extra, extra
+
+
+def _section(text: str, start: str, end: str) -> str:
+    return text[text.index(start):text.index(end, text.index(start))]
+
+
+def test_every_user_a_command_names_was_added_before():
+    """The calendar feed-key step named a user the procedure never added."""
+    import re
+
+    text = RUNBOOK.read_text()
+    added: set[str] = set()
+    for m in re.finditer(r"monitor users (add|feed-key)\b[^\n]*?--user (\S+)", text):
+        if m.group(1) == "add":
+            added.add(m.group(2))
+        else:
+            assert m.group(2) in added, f"'monitor users feed-key --user {m.group(2)}' before any 'users add' of it"
+    assert added
+
+
+def test_the_history_procedures_say_clock_watermarks_and_switching_back():
+    """Recompute and more partitions: on --clock event, a watermark (alone, for a time with no events),
+    back to --clock wall after; a recompute under a new policy leaves the old alerts and cases in the desk;
+    --to-datetime reads record timestamps and wants an offset."""
+    import re
+
+    text = RUNBOOK.read_text()
+    partitions = _section(text, "**More partitions than now**", "## Upgrade")
+    recompute = _section(text, "**Recompute from scratch**", "## Feed cadences")
+    for name, part in (("more partitions", partitions), ("recompute", recompute)):
+        assert "--clock event" in part and "--clock wall" in part, name
+        assert "monitor produce --watermark-at" in part and "/dev/null" in part, name
+    assert "monitor export" in partitions
+    assert "the desk then shows both" in recompute and "new set of topics" in recompute
+    reset = _section(text, "## Reprocess from an offset", "**Recompute from scratch**")
+    assert "record timestamp" in reset and "time zone" in reset
+    for instant in re.findall(r"--to-datetime (\S+)", reset):
+        assert re.search(r"[+-]\d\d:\d\d$|Z$", instant), f"--to-datetime {instant} without an offset"
