@@ -257,3 +257,40 @@ def _get_status(url: str) -> int | None:
         return err.code
     except OSError:
         return None
+
+
+def test_a_running_worker_through_a_broker_outage_logs_little_and_says_not_ready(broker, names, tmp_path):
+    """Issue 12: while the broker was away a worker wrote some 250 error lines a second. The libraries'
+    repeated lines come once per interval with a count, /readyz says 503 naming the broker, and the worker
+    is ready again once the broker is back (the start-up wait has its own test in test_worker.py)."""
+    import time
+
+    if not broker.managed:
+        pytest.skip("the broker was started outside the tests; cannot stop it")
+    web = _free_port()
+    env = settings_env(broker, names, tmp_path / "w1", MONITOR_WEB_PORT=str(web), MONITOR_CLOCK="wall")
+    create_topics(_settings(env))
+    log = tmp_path / "w1.log"
+    worker = Worker(env, log).start()
+    ready = f"http://127.0.0.1:{web}/readyz"
+    try:
+        _wait("the worker ready", lambda: worker.alive() and _get_status(ready) == 200, timeout=120)
+        before = len(log.read_text().splitlines())
+        broker.stop()
+        try:
+            down_at = time.monotonic()
+            _wait("/readyz 503 with the broker away", lambda: _get_status(ready) == 503, timeout=60)
+            _wait("20 s without the broker", lambda: (worker.alive() or pytest.fail(worker.tail()))
+                  and time.monotonic() - down_at > 20, timeout=60)
+            status, body = _get(ready)
+            assert status == 503 and any("broker" in m for m in body["missing"]), body
+            during = log.read_text().splitlines()[before:]
+        finally:
+            broker.start()
+        # ~250 a second before; now each library line once per 30 s with a count, and the worker's own
+        assert len(during) <= 40, "\n".join(during[:60])
+        repeated = [json.loads(x)["message"] for x in during if x.startswith("{")]
+        assert len(repeated) == len(during)  # one JSON object per line, no traceback spill
+        _wait("the worker ready again", lambda: worker.alive() and _get_status(ready) == 200, timeout=120)
+    finally:
+        assert worker.terminate() == 0
