@@ -520,7 +520,8 @@ def test_poison_messages_mid_stream_are_dead_lettered_and_the_rest_equals_replay
     """Issue 12's bad input, between two halves of a portfolio: a new borrower's profile disbursed
     9999-12-31 (it crash-looped every worker), a team name with a line break (it broke the calendar),
     an event dated 2199 and a watermark dated 9999 (they silenced a borrower and released everything),
-    a watermark naming an unknown topic (it blocked every later one), keyless messages on the right
+    a watermark naming an unknown topic (it blocked every later one), notes with NUL, an ANSI escape and a
+    bidi override, keyless messages on the right
     and on a wrong partition, an event id applied earlier with other content. Each is dead-lettered with a
     reason; nothing valid is; the outcome is exactly the replay's of the valid events."""
     from kafka import KafkaProducer
@@ -564,6 +565,10 @@ def test_poison_messages_mid_stream_are_dead_lettered_and_the_rest_equals_replay
              {**profile, "event_id": "poison-team", "borrower_id": "P998", "team": "T1\nX-WR-CALNAME:evil",
               "disbursed_at": "2025-04-30T00:00:00+00:00"}, "team"),
             (topics.feed("bureau_report"), partition_for(bid, parts), None, keyless, "no key"),
+            (topics.feed("inspection_completed"), partition_for(bid, parts), bid.encode(),
+             {"event_id": "poison-notes", "type": "inspection_completed", "borrower_id": bid, "team": known["team"],
+              "occurred_at": "2025-04-30T00:00:00+00:00", "inspector": "i1", "outcome": "normal",
+              "notes": "ok\x00 \x1b[31mred\x1b[0m \u202egnp.exe"}, "notes"),
             (topics.feed("bureau_report"), partition_for(original["borrower_id"], parts),
              original["borrower_id"].encode(), conflicting, "conflicting duplicate"),
             (topics.feed("bureau_report"), (partition_for(bid, parts) + 1) % parts, None, keyless, "no key"),
