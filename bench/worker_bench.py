@@ -1174,10 +1174,42 @@ def report(bench: Bench, n: int, elapsed: float, failures: list[str], load0: tup
     if bench.profile:
         print(rule)
         print(bench.profile)
+    print(rule)
+    for line in goal_lines(bench):
+        print(line)
     if failures:
         print(rule)
         for msg in failures:
             print("FAILED " + msg.splitlines()[0][:300])
+
+
+def goal_lines(bench: Bench) -> list[str]:
+    """One line per goal (issues 3 and 15): the goal, the figure measured, met or not, and the load."""
+    f = bench.figures
+    load = os.getloadavg()
+    out = [f"goals (load average now {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; others' CPU is in each setup's line):"]
+
+    def line(goal: str, measured: str, met: bool | None) -> None:
+        verdict = "not measured" if met is None else "met" if met else "NOT met"
+        out.append(f"  {goal:<58} | {measured:<44} | {verdict}")
+
+    a = f.get("a")
+    line("(a) one worker process >= 10,000 events/s",
+         f"{a.rate:,.0f} ev/s ({a.cpu_rate:,.0f} per cpu-s)" if a else "-", a.rate >= 10_000 if a else None)
+    offered = [lt for lt in bench.latency if abs(lt["rate"] - bench.args.rate) < 1e-6]
+    lt = offered[-1] if offered else None
+    line(f"(e) p99 event-to-alert < 250 ms at {bench.args.rate:,.0f} ev/s offered",
+         f"p99 {lt['p99']:.1f} ms ({lt['achieved_rate']:,.0f}/s sent, {lt['missing']} missing)" if lt else "-",
+         lt["p99"] < 250 and lt["missing"] == 0 if lt else None)
+    for label, x, y, floor in (("(a)/(b) worker / Faust table-per-event >= 2", "a", "b", 2.0),
+                               ("(a)/(c) worker / empty Faust take >= 0.6", "a", "c", 0.6),
+                               ("(f)/(a) two workers / one > 1", "f", "a", 1.0)):
+        if x in f and y in f and f[y].rate > 0:
+            r = f[x].rate / f[y].rate
+            line(label, f"{r:.2f}", r > floor if floor == 1.0 else r >= floor)
+        else:
+            line(label, "-", None)
+    return out
 
 
 if __name__ == "__main__":
