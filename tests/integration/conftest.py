@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.kafka_harness import Broker, Names, reachable
+from tests.integration.kafka_harness import Broker, Names, kafka_timeouts, patient, reachable
 
 REQUIRED = bool(os.environ.get("CI") or os.environ.get("MONITOR_REQUIRE_BROKER"))
 
@@ -25,6 +25,14 @@ def _unavailable(reason: str) -> None:
     if REQUIRED:
         pytest.fail(f"Kafka broker required but not available: {reason}", pytrace=False)
     pytest.skip(f"no Kafka broker: {reason} (set MONITOR_TEST_BROKER or install Java and Maven)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test against the broker may run up to :func:`patient` of pyproject's 600 s (pytest-timeout),
+    unless it sets its own limit: its waits are that patient too."""
+    for item in items:
+        if item.get_closest_marker("integration") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(patient(600)))
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +49,7 @@ def broker() -> Iterator[Broker]:
     data = tempfile.mkdtemp(prefix="monitor-test-kafka-")
     port = int(os.environ.get("MONITOR_TEST_KAFKA_PORT", "29092"))
     env = {"KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(port + 1), "KAFKA_DATA_DIR": data,
-           "KAFKA_AUTO_CREATE_TOPICS": "false"}
+           "KAFKA_AUTO_CREATE_TOPICS": "false", **kafka_timeouts()}
     b = Broker(f"127.0.0.1:{port}", managed=True, env=env)
     try:
         b.start()

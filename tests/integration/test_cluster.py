@@ -28,7 +28,17 @@ from monitor.settings import Settings
 from monitor.simulate import simulate, write_simulation
 from monitor.topics import Topics, create_topics
 from tests.integration.conftest import _unavailable
-from tests.integration.kafka_harness import KAFKA_SH, Broker, Names, Worker, alerts_by_id, settings_env, wait_for
+from tests.integration.kafka_harness import (
+    KAFKA_SH,
+    Broker,
+    Names,
+    Worker,
+    alerts_by_id,
+    kafka_timeouts,
+    patient,
+    settings_env,
+    wait_for,
+)
 from tests.integration.test_worker import _check_final, _dead_letters, _wait_all_alerts
 
 pytestmark = pytest.mark.integration
@@ -44,8 +54,9 @@ class Cluster:
         return ",".join(f"kafka://{n}" for n in self.nodes)
 
     def sh(self, *args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(["bash", str(KAFKA_SH), "cluster", *args], env={**os.environ, **self.env},
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(["bash", str(KAFKA_SH), "cluster", *args],
+                              env={**os.environ, **kafka_timeouts(), **self.env}, capture_output=True, text=True,
+                              timeout=patient(timeout))
         if done.returncode != 0:
             raise AssertionError(f"kafka.sh cluster {' '.join(args)} failed: {done.stderr[-3000:]}")
         return done

@@ -29,6 +29,7 @@ from tests.integration.kafka_harness import (
     Worker,
     alerts_by_id,
     latest_by_key,
+    patient,
     read_topic,
     settings_env,
     wait_for,
@@ -397,8 +398,10 @@ def test_a_feed_with_another_partition_count_refuses_the_start(broker, names, tm
     report = dict(create_topics(_settings(env)))
     assert "NOT co-partitioned" in report[topics.feed("lawsuit")]
     w = Worker(env, tmp_path / "w.log").start()
-    assert w.proc is not None
-    code = w.proc.wait(timeout=120)
+    try:
+        code = w.exited(120)
+    finally:
+        w.terminate()
     assert code == 2, w.tail()
     assert f"topics not co-partitioned: {topics.feed('lawsuit')} has 2 partitions, not 4" in w.tail()
 
@@ -469,7 +472,7 @@ def test_the_readme_streaming_recipe_as_written_equals_monitor_replay(broker, na
     pids: list[int] = []
     try:
         done = subprocess.run(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env, stdout=log,
-                              stderr=subprocess.STDOUT, timeout=600)
+                              stderr=subprocess.STDOUT, timeout=patient(300))
         pids = [int(x) for x in (tmp_path / "pids").read_text().split()]
         assert done.returncode == 0, (tmp_path / "recipe.log").read_text()[-3000:]
         want = {}
@@ -579,7 +582,7 @@ def test_poison_messages_mid_stream_are_dead_lettered_and_the_rest_equals_replay
         producer = KafkaProducer(bootstrap_servers=[broker.bootstrap])
         sent = []
         for topic, partition, key, value, reason in poison:
-            meta = producer.send(topic, json.dumps(value).encode(), key=key, partition=partition).get(timeout=30)
+            meta = producer.send(topic, json.dumps(value).encode(), key=key, partition=partition).get(timeout=patient(30))
             sent.append(((topic, meta.partition, meta.offset), reason))
         producer.flush()
         producer.close()
