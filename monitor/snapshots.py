@@ -364,15 +364,17 @@ class SnapshotLog:
         return np.where(ok, pos, -1).astype(np.int64)
 
     # -- reading records
-    def at(self, day: int | date) -> Snapshot:
-        """Every borrower's record at the end of ``day`` (a local day; the as-of instant on its own day)."""
+    def at(self, day: int | date, columns: Iterable[str] | None = None) -> Snapshot:
+        """Every borrower's record at the end of ``day`` (a local day; the as-of instant on its own day);
+        ``columns``: only these columns of the record (default: all)."""
         d = day_number(day) if isinstance(day, date) else int(day)
         last = self.last_day
         if last is not None and d > last:
             raise InputError(f"the replay ends on {day_date(last)} (as of {self.as_of}): no state for "
                              f"{day_date(d)}")
         at = self.as_of if last == d and self.as_of is not None else self.days.start(d + 1) - 1
-        cols = {name: np.full(self.n, _fill(name), dtype=dt) for name, dt in self._dtypes.items()}
+        dtypes = self._dtypes if columns is None else {name: self._dtypes[name] for name in columns}
+        cols = {name: np.full(self.n, _fill(name), dtype=dt) for name, dt in dtypes.items()}
         for part in self._parts:
             self._read_part(part, d, cols)
         return Snapshot(d, at, cols)
@@ -381,9 +383,10 @@ class SnapshotLog:
         base = [c for c in part.checkpoints if c[0] <= d]
         since = -(2**31)
         where = self._rank[part.offset:part.offset + part.n]
+        dtypes = {name: self._dtypes[name] for name in cols}
         if base:
             cd, _, label = max(base)
-            for name, dt in self._dtypes.items():
+            for name, dt in dtypes.items():
                 values = np.fromfile(part.dir / f"ckpt-{label}" / f"{name}.bin", dtype=dt)
                 cols[name][where[: values.size]] = self._decode(part, name, values)
             since = cd
@@ -399,7 +402,7 @@ class SnapshotLog:
         _, first = np.unique(rev, return_index=True)
         rows = (hi - lo - 1 - first).astype(np.int64)
         target = where[bidx[rows]]
-        for name, dt in self._dtypes.items():
+        for name, dt in dtypes.items():
             values = np.fromfile(part.dir / "changes" / f"{name}.bin", dtype=dt, count=hi - lo,
                                  offset=dt.itemsize * lo)
             cols[name][target] = self._decode(part, name, values[rows])

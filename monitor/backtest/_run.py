@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor._errors import InputError
+from monitor._gc import no_gc
 from monitor._time import DAY, iso, local_date
 from monitor.backtest._capacity import capacity_figures
 from monitor.backtest._labels import definitions
@@ -106,18 +106,6 @@ def policy_files(paths: Sequence[str]) -> list[PolicyFile]:
 
 def _rules(policy: Policy) -> tuple[str, ...]:
     return tuple(row["rule"] for row in policy.rule_table() if row["enabled"])
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Millions of small long-lived objects and no cycles: the cyclic collector would only rescan them."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _check_events(paths: Sequence[str]) -> None:

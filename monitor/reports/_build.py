@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from pydantic import Field, TypeAdapter, ValidationError
 
 from monitor._errors import InputError
+from monitor._gc import no_gc
 from monitor.config import load
 from monitor._time import iso, local_date, parse_instant
 from monitor.jsonl import read_files
@@ -58,6 +59,7 @@ def _as_date(value: date | str) -> date:
         raise InputError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
 
 
+@no_gc()  # hundreds of thousands of warning-list rows: the collector's passes cost more than the build
 def build_report(
     replay_dir: str | Path,
     events: Sequence[str | Path],
@@ -185,16 +187,17 @@ def build_report(
         # the portfolio at the period's end, the previous period's end, a year earlier and the month ends
         edges = rat.comparison_instants(per, cut)
         months = rat.month_ends(per, cut)
-        wanted = [edges["end"], edges["previous"], edges["year_ago"], *months]
+        edge_days = [edges[k][2] for k in ("end", "previous", "year_ago")]
         current = None
         by_day: dict[date, Any] = {cut_day: end_snap}
-        for _, _, day in wanted:
+        for day in edge_days:
             if day not in by_day:
                 by_day[day] = log.at(day)
-        snaps = [by_day[day] for _, _, day in wanted]
+        # the other month ends: only what a trend point reads (a tenth of the record)
+        month_snaps = [by_day[day] if day in by_day else log.at(day, rat.POINT_COLUMNS) for _, _, day in months]
         if cut == replay_as_of:
             current = read_current_signals(snap_dir / "signals.jsonl")
-        end, previous, year_ago, month_snaps = snaps[0], snaps[1], snaps[2], snaps[3:]
+        end, previous, year_ago = (by_day[day] for day in edge_days)
         quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
                           ev.names.values, cut, feeds)
         extras = fig.Extras(current=current, cases=cases, quality=quality)

@@ -32,7 +32,7 @@ from monitor.reports.model import (
 )
 from monitor.rules.policy import Policy
 
-__all__ = ["Snapshot", "class_migration", "comparison_instants", "month_ends", "new_default_rows", "new_defaults",
+__all__ = ["POINT_COLUMNS", "Snapshot", "class_migration", "comparison_instants", "month_ends", "new_default_rows", "new_defaults",
            "point", "ratios", "trend"]
 
 I64 = NDArray[np.int64]
@@ -96,6 +96,9 @@ def month_ends(period: Period, cut: int, months: int = 12) -> list[tuple[int, st
 
 def _share(part: int, whole: int) -> float:
     return round(part / whole, 6) if whole else 0.0
+
+
+POINT_COLUMNS = ("tier", "cls", "exposure", "overdue", "dpd", "dpd_at")  # what point() reads of a snapshot
 
 
 def _masks(s: Snapshot) -> dict[str, NDArray[np.bool_]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from monitor._errors import InputError
+from monitor._gc import no_gc
 from monitor.reports._html import render_html
 from monitor.reports._i18n import Lang
 from monitor.reports._tables import Table, warning_table
@@ -60,6 +61,7 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+@no_gc()  # the forms' rows and cells: millions of short-lived strings and lists, no cycles
 def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html_rows: int = 1000) -> ReportPaths:
     """Write ``report-<period>-<date>.html``, ``.json`` and ``.xlsx`` and ``warning-list-<period>-<date>.csv``.
 
