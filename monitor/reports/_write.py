@@ -5,14 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from monitor._errors import InputError
 from monitor._gc import no_gc
 from monitor.reports._html import render_html
 from monitor.reports._i18n import Lang
-from monitor.reports._tables import Table, warning_table
+from monitor.reports._tables import Cell, Table, warning_table
 from monitor.reports._xlsx import render_xlsx
 from monitor.reports.model import Report
 
@@ -43,22 +44,47 @@ def render_json(report: Report) -> bytes:
     return report.model_dump_json().encode("utf-8") + b"\n"
 
 
+def _csv_cell(v: Cell) -> Cell:
+    return _safe(v) if isinstance(v, str) else "" if v is None else f"{v:.2f}" if isinstance(v, float) else v
+
+
+def _csv_to(fh: IO[str], table: Table) -> None:
+    head, rows = table
+    w = csv.writer(fh, lineterminator="\r\n")
+    w.writerow([h for h, _ in head])
+    w.writerows([_csv_cell(v) for v in row] for row in rows)
+
+
 def render_csv(report: Report, lang: Lang = "zh", table: Table | None = None) -> bytes:
     """Every borrower of the warning list; opens in a spreadsheet (UTF-8 with BOM, CRLF)."""
-    head, rows = table if table is not None else warning_table(report, lang)
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([h for h, _ in head])
-    for row in rows:
-        w.writerow([_safe(v) if isinstance(v, str) else "" if v is None else f"{v:.2f}" if isinstance(v, float) else v
-                    for v in row])
+    _csv_to(buf, table if table is not None else warning_table(report, lang))
     return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
+    """``data``, or what ``data(file)`` writes, into ``path`` whole or not at all."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
+    with tmp.open("wb") as fh:
+        if callable(data):
+            data(fh)
+        else:
+            fh.write(data)
     os.replace(tmp, path)
+
+
+def _write_csv(fh: IO[bytes], table: Table) -> None:
+    """The CSV written as it is made (at a million borrowers the list is hundreds of MB of text)."""
+    fh.write(b"\xef\xbb\xbf")
+    text = io.TextIOWrapper(fh, encoding="utf-8", newline="", write_through=False)
+    _csv_to(text, table)
+    text.flush()
+    text.detach()
+
+
+def _write_json(fh: IO[bytes], report: Report) -> None:
+    fh.write(report.model_dump_json().encode("utf-8"))  # already bytes (pydantic-core): no copy
+    fh.write(b"\n")
 
 
 @no_gc()  # the forms' rows and cells: millions of short-lived strings and lists, no cycles
@@ -74,9 +100,10 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
         out.mkdir(parents=True, exist_ok=True)
         paths = ReportPaths(out / html_name, out / json_name, out / csv_name, out / xlsx_name)
         table = warning_table(report, lang)  # the CSV's rows and the workbook's list
-        _write(paths.csv, render_csv(report, lang, table))
+        _write(paths.csv, lambda fh: _write_csv(fh, table))
         _write(paths.xlsx, render_xlsx(report, lang, table))
-        _write(paths.json, render_json(report))
+        del table
+        _write(paths.json, lambda fh: _write_json(fh, report))
         _write(paths.html, render_html(report, lang, rows_shown=html_rows, csv_name=csv_name, xlsx_name=xlsx_name).encode("utf-8"))
     except OSError as exc:
         raise InputError(f"{out}: cannot write the report: {exc.strerror or exc}") from None
