@@ -76,7 +76,12 @@ def main() -> None:
                                                         for k, v in r["sizes"].items()))
     print(f"  total         {r['total']:>7.2f} s   (goal < 10 s); CPU time of all threads {r['cpu']:.2f} s")
     print(f"  peak RSS      {r['rss'] / 2**30:>7.2f} GiB (goal < 2 GiB)")
-    print(f"  load average  {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs")
+    after = os.getloadavg()[0]
+    print(f"  load average  {load[0]:.2f} before, {after:.2f} after, on {os.cpu_count()} CPUs")
+    met = "met" if r["total"] < 10 and r["rss"] < 2 * 2**30 else "NOT met"
+    print(f"GOAL monthly report, {summary['borrowers']['total']:,} borrowers: wall {r['total']:.1f} s, CPU "
+          f"{r['cpu']:.1f} s (goal < 10 s); peak RSS {r['rss'] / 2**30:.2f} GiB (goal < 2 GiB): {met} "
+          f"(load {load[0]:.1f} -> {after:.1f} on {os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":

@@ -45,12 +45,15 @@ def warning_row(t: Text, r: WarningRow, report: Report) -> list[Cell]:
     m = report.meta
     sep = "、" if t.lang == "zh" else ", "
     start = t("new") if r["tier_at_start"] == "new" else t.tier(r["tier_at_start"])
+    now, then = r["signals"], r["last_change"]["signals"]
+    now_text = _sentences(t, now, m.timezone)
+    then_text = now_text if then is now or then == now else _sentences(t, then, m.timezone)  # mostly the same
     return [
         r["rank"], r["borrower_id"], r["name"] or "", t.tier(r["tier"]), start, float(r["exposure"]),
         t.code("branch", r["branch"]), t.code("team", r["team"]), t.segment(r["segment"]),
         t.code("industry", r["industry"]), r["grade"], t.classification(r["min_classification"]), r["tier_since"],
         r["days_at_tier"], sep.join(t.rule(str(e.get("rule", ""))) for e in r["signals"]),
-        _sentences(t, r["signals"], m.timezone), _change(t, r), _sentences(t, r["last_change"]["signals"], m.timezone),
+        now_text, _change(t, r), then_text,
         r["next_visit_due"], t("yes") if r["visit_overdue"] else t("no"),
         t.code("case_status", r["case_status"]) if r["case_status"] else "", r["case_owner"] or "",
         sep.join(vocabulary.label("data_quality", q, t.lang) for q in r["data_quality"]), m.label, m.as_of,
