@@ -240,8 +240,9 @@ def _kind(frm: int, to: int) -> str:
 
 
 def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningList, list[list[dict[str, Any]]], I64]:
-    """The list, the signals of each row (current when known, else those of the last change), and the
-    rows' borrower indexes."""
+    """The list, the signals of each row's last change of tier (what the rule statistics' "on list" counts:
+    known at any day, so a report of a past day says the same whatever the replay's extent), and the rows'
+    borrower indexes."""
     s, ev, p = ctx.state, ctx.events, ctx.period
     rows = np.flatnonzero(ctx.mask & (s.tier_end >= 1))
     rows = rows[np.lexsort((rows, -s.cents[rows], -s.tier_end[rows].astype(np.int64)))]
@@ -282,7 +283,7 @@ def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningL
     counts = np.bincount(s.tier_end[rows].astype(np.int64), minlength=4)
     wl = WarningList.model_construct(borrowers=int(rows.size), exposure=money(s.cents[rows].sum()),
                                      tiers=_tiers(counts), rows=out)
-    return wl, signals, rows
+    return wl, evidence, rows
 
 
 def disposal(wl: WarningList, known: bool) -> Disposal:
