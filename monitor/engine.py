@@ -189,6 +189,19 @@ class Engine:
         self._run_wakes(state, t, alerts, inclusive=True)
         return Step(state, ADVANCED, tuple(alerts), self.schedule_key(state) != before)
 
+    def apply_into(self, state: BorrowerState, event: Event, at: int, digest: int | None,
+                   alerts: list[Alert]) -> str:
+        """``apply`` for a caller that reads neither the Step nor the schedule change (the backtest's
+        loop, millions of events): the same change to ``state``; the outcome; alerts appended to ``alerts``."""
+        if event.borrower_id != state.id:
+            raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
+        return self._apply(state, event, alerts, at, digest)
+
+    def advance_into(self, state: BorrowerState, now: int, alerts: list[Alert]) -> None:
+        """``advance`` to an instant for such a caller: alerts appended to ``alerts``."""
+        if state.wake is not None and state.wake <= now:
+            self._run_wakes(state, now, alerts, inclusive=True)
+
     def view(self, state: BorrowerState, now: datetime | int | None = None) -> BorrowerView:
         """The borrower as known at ``now`` (default: its clock); call ``advance`` first."""
         t = _instant(now) if now is not None else (state.clock or 0)

@@ -239,9 +239,7 @@ class BorrowerRunner:
             if wake is not None and (wake > limit if inclusive else wake >= limit):
                 wake = None
             if wake is not None and (due is None or wake < due):
-                step = engine.advance(state, wake)
-                if step.alerts:
-                    alerts.extend(step.alerts)
+                engine.advance_into(state, wake, alerts)
                 continue
             if due is None:
                 return
@@ -260,10 +258,8 @@ class BorrowerRunner:
         visit_team = prof.team if prof is not None else ""
         self.n_visits += 1
         visit = Visit(at, visit_team, state.tier, state.due_why or "", state.due_at or at, outcome, counted, owed)
-        step = self.engine.apply(state, visit_event(run.borrower_id, self.n_visits, at, visit_team, outcome), at,
-                                 self.visit_digest)
-        if step.alerts:
-            run.alerts.extend(step.alerts)
+        self.engine.apply_into(state, visit_event(run.borrower_id, self.n_visits, at, visit_team, outcome), at,
+                               self.visit_digest, run.alerts)
         run.visits.append(visit)
         if self.planned:
             self.plan_at = None
@@ -284,7 +280,7 @@ class BorrowerRunner:
         """Everything strictly before ``limit`` (and not after ``as_of``): events, visits, wake-ups, probes."""
         state = self.state
         run = self.run
-        apply = self.engine.apply
+        apply = self.engine.apply_into
         alerts = run.alerts
         events = self.events
         probes = self.probes
@@ -304,20 +300,19 @@ class BorrowerRunner:
             due, wake = state.due, state.wake
             if (due is not None and due < t) or (wake is not None and wake < t) or self.plan_at is not None:
                 self._settle(t, inclusive=False)  # else nothing is due before the event: the engine settles the rest
+            mark = len(alerts)
             try:
-                step = apply(state, event, t, digest)
+                outcome = apply(state, event, t, digest, alerts)
             except Exception:  # noqa: BLE001 - as monitor replay: the event is rejected, the rest goes on
+                del alerts[mark:]  # what the failed step decided is not kept, as with ``Engine.apply``
                 run.rejected += 1
                 continue
-            outcome = step.outcome
             if outcome == DUPLICATE:
                 run.duplicates += 1
             elif outcome == CONFLICT:
                 run.rejected += 1
             else:
                 run.applied += 1
-            if step.alerts:
-                alerts.extend(step.alerts)
             if state.profile is not None and (self.team is None or state.profile.team != self.team):
                 self._note_team(t)
         self.i = i
@@ -334,9 +329,7 @@ class BorrowerRunner:
             self.i += 1
             self.run.after_as_of += 1
         state = self.state
-        step = self.engine.advance(state, as_of)
-        if step.alerts:
-            self.run.alerts.extend(step.alerts)
+        self.engine.advance_into(state, as_of, self.run.alerts)
         if self.team is not None:
             self.run.team_time[self.team] = self.run.team_time.get(self.team, 0) + max(
                 0, min(as_of, self.end) - self.team_since)

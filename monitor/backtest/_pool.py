@@ -12,7 +12,7 @@
    whole input) follow;
 3. ``run(policies)`` runs every policy over every part: each part is read
    (validated with the event contract, grouped by borrower) once per call and
-   run under each policy in turn (with ``teams``, the visits as the teams'
+   run under every policy, borrower by borrower (``_worker.run_policies``) (with ``teams``, the visits as the teams'
    capacity allows: ``_teams``; then a part holds whole teams, ``_shard.by_team``).
    Parts go to whichever process is free,
    largest first; with ``hold=True`` (``monitor tune``, many calls) each
@@ -45,7 +45,7 @@ from monitor.backtest._shard import (
     segments,
     split_segment,
 )
-from monitor.backtest._worker import Part, PolicySource, load_part, run_policy
+from monitor.backtest._worker import Part, PolicySource, load_part, run_policies
 from monitor.teams import TeamsConfig
 
 __all__ = ["PartPool"]
@@ -84,10 +84,10 @@ class _Runner:
                 if self.hold:
                     self.cache[index] = part
             cpu = time.process_time() - cpu
-            for pi, source in policies:
-                got = run_policy(part, source, pi, as_of, self.defaults, rules=self.rules, teams=self.teams)
-                got["load_cpu_seconds"], cpu = cpu, 0.0  # reading the part, counted once
-                out.append(got)
+            got = run_policies(part, policies, as_of, self.defaults, rules=self.rules, teams=self.teams)
+            if got:
+                got[0]["load_cpu_seconds"] = cpu  # reading the part, counted once
+            out.extend(got)
             del part
         return out
 

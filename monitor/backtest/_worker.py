@@ -34,9 +34,10 @@ boundaries cheaply and merge deterministically:
 from __future__ import annotations
 
 import gc
+import re
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -52,7 +53,7 @@ from monitor.teams import TeamsConfig
 from monitor.rules.loader import load_policy
 from monitor.rules.policy import LEVEL_NAMES, Policy, parse_policy
 
-__all__ = ["Part", "PolicySource", "load_part", "month_ends", "resolve_policy", "run_policy"]
+__all__ = ["Part", "PolicySource", "load_part", "month_ends", "resolve_policy", "run_policies", "run_policy"]
 
 _LEVEL = {name: i for i, name in enumerate(LEVEL_NAMES)}
 
@@ -87,7 +88,104 @@ def load_part(index: int, paths: Sequence[str]) -> Part:
             gc.enable()
 
 
+_BORROWER = re.compile(rb'"borrower_id"\s*:\s*"([^"\\]*)"')
+_PLAIN = b'"borrower_id":"'
+
+
+def _raw_lines(path: str) -> list[bytes]:
+    """A file's lines as ``iter_lines`` gives them."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data[:2] == b"\x1f\x8b" or b"\r" in data:
+        return [raw for _number, raw in iter_lines(path)]
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the last line's newline
+    return lines
+
+
+def _by_borrower(paths: Sequence[str]) -> tuple[dict[bytes, list[bytes]], int]:
+    """A part's lines grouped by the borrower id as the raw line shows it (read without parsing, b"":
+    none), each group in input order; and the number of lines."""
+    groups: dict[bytes, list[bytes]] = {}
+    search = _BORROWER.search
+    n = 0
+    for path in paths:
+        lines = _raw_lines(str(path))
+        n += len(lines)
+        for raw in lines:
+            i = raw.find(_PLAIN)
+            if i >= 0:
+                i += 15
+                key = raw[i:raw.find(b'"', i)]
+            else:
+                m = search(raw)
+                key = m.group(1) if m is not None else b""
+            got = groups.get(key)
+            if got is None:
+                groups[key] = [raw]
+            else:
+                got.append(raw)
+    return groups, n
+
+
 def _load_part(index: int, paths: Sequence[str]) -> Part:
+    """Validated one borrower after another, not in file order: a borrower's events then lie side by
+    side in memory, and the runs, which take one borrower at a time, find them in the CPU's caches
+    (2,000 x 24: a run 1.14 -> 0.89 s CPU). Each group is in input order, so a borrower's events are
+    in input order before the stable sort by instant, as long as all of them are in one group; when
+    not (an id the raw lines do not all show alike, say with escapes), the part is read again in
+    input order."""
+    part = Part(index)
+    groups, part.read = _by_borrower(paths)
+    rejects: list[Reject] = []
+    events = part.events
+    findings = part.findings
+    home: dict[str, bytes] = {}  # the group each borrower was met in
+    ids: set[str] = set()
+    again: set[str] = set()  # event ids met more than once (in this part)
+    first = latest = None
+    recorded = 0
+    source = ",".join(str(p) for p in paths)
+    for key in sorted(groups):
+        last = None
+        for t, event in parse_lines(source, enumerate(groups.pop(key), start=1), rejects):
+            if first is None or t < first:
+                first = t
+            if latest is None or t > latest:
+                latest = t
+            bid = event.borrower_id
+            if bid != last:
+                if home.setdefault(bid, key) != key:
+                    return _load_part_in_order(index, paths)
+                last = bid
+            if isinstance(event, InspectionCompleted):
+                got_f = findings.get(bid)
+                if got_f is None:
+                    findings[bid] = [(t, event.outcome.value)]
+                else:
+                    got_f.append((t, event.outcome.value))
+                recorded += 1
+                continue
+            eid = event.event_id
+            if eid in ids:
+                again.add(eid)
+            else:
+                ids.add(eid)
+            got = events.get(bid)
+            if got is None:
+                events[bid] = [(t, event, UNIQUE)]
+            else:
+                got.append((t, event, UNIQUE))
+    part.rejected = len(rejects)
+    part.recorded_visits = recorded
+    part.first, part.latest = first, latest
+    _finish(part, ids, again)
+    return part
+
+
+def _load_part_in_order(index: int, paths: Sequence[str]) -> Part:
+    """The part read in input order (see ``_load_part``)."""
     part = Part(index)
     rejects: list[Reject] = []
     parsed: list[tuple[int, Event]] = []
@@ -99,7 +197,7 @@ def _load_part(index: int, paths: Sequence[str]) -> Part:
     events = part.events
     findings = part.findings
     ids: set[str] = set()
-    again: set[str] = set()  # event ids met more than once (in this part)
+    again: set[str] = set()
     first = latest = None
     for t, event in parsed:
         if first is None or t < first:
@@ -116,12 +214,15 @@ def _load_part(index: int, paths: Sequence[str]) -> Part:
             again.add(eid)
         else:
             ids.add(eid)
-        got = events.get(bid)
-        if got is None:
-            events[bid] = [(t, event, UNIQUE)]
-        else:
-            got.append((t, event, UNIQUE))
+        events.setdefault(bid, []).append((t, event, UNIQUE))
     part.first, part.latest = first, latest
+    _finish(part, ids, again)
+    return part
+
+
+def _finish(part: Part, ids: set[str], again: set[str]) -> None:
+    """Each borrower's rows in time order (stable), the digests of repeated ids, the visits' ids taken."""
+    events = part.events
     for rows in events.values():
         rows.sort(key=lambda r: r[0])  # stable: equal instants keep the input order
     if again:  # their copies are compared by content: the digest once for every policy
@@ -131,9 +232,8 @@ def _load_part(index: int, paths: Sequence[str]) -> Part:
     if any(i.startswith(VISIT_PREFIX) for i in ids):
         part.visit_ids_taken.update(bid for bid, rows in events.items()
                                     if any(r[1].event_id.startswith(VISIT_PREFIX) for r in rows))
-    for rows in findings.values():
+    for rows in part.findings.values():
         rows.sort(key=lambda r: r[0])
-    return part
 
 
 def resolve_policy(source: PolicySource) -> Policy:
@@ -157,84 +257,144 @@ def month_ends(first: int, last: int, policy: Policy) -> list[int]:
         out.append(edge)
 
 
-def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int | None,
-               defaults: dict[str, int], *, rules: bool = True, teams: TeamsConfig | None = None) -> dict[str, Any]:
-    """Run every borrower of ``part`` under one policy to ``as_of`` (None: the part's latest valid event,
-    as ``monitor replay`` does for a whole input); see the module docstring. With ``teams`` the visits
-    are made as the teams' capacity allows (``_teams``)."""
+class _Tally:
+    """One policy's run over a part, reduced borrower by borrower to plain data (see the module docstring)."""
+
+    def __init__(self, part: Part, source: PolicySource, policy_index: int, as_of: int,
+                 defaults: dict[str, int], rules: bool, teams: TeamsConfig | None) -> None:
+        self.cpu = 0.0
+        self.part = part
+        self.index = policy_index
+        self.as_of = as_of
+        self.defaults = defaults
+        self.rules = rules
+        self.teams = teams
+        self.policy = policy = resolve_policy(source)
+        self.engine = Engine(policy)
+        self.probes = month_ends(part.first, as_of, policy) if part.first is not None else []
+        self.month_counts = [[0] * 6 for _ in self.probes]  # normal, watch, warning, severe, defaulted, workout
+        self.alerts: list[tuple[Any, ...]] = []
+        self.borrowers: list[tuple[Any, ...]] = []
+        self.visits: Counter[tuple[str, int, str, bool]] = Counter()
+        self.late: Counter[tuple[str, int]] = Counter()
+        self.owed_at: Counter[tuple[str, int]] = Counter()
+        self.dates = LocalDates(policy.zone)
+        self.as_of_date = self.dates.date(as_of)
+        self.applied = self.duplicates = self.after = self.refused = 0
+
+    def runner(self, bid: str) -> BorrowerRunner:
+        d = self.defaults.get(bid)
+        as_of = self.as_of
+        end = d if d is not None and d <= as_of else as_of + 1
+        part = self.part
+        return BorrowerRunner(self.engine, bid, part.events[bid], as_of, end, part.findings.get(bid, _NO_FINDINGS),
+                              self.probes, visit_digest=None if bid in part.visit_ids_taken else UNIQUE,
+                              planned=self.teams is not None)
+
+    def add(self, bid: str, r: BorrowerRunner) -> None:
+        """Run the borrower to the end and count what it did."""
+        run = r.finish()
+        d = self.defaults.get(bid)
+        self.applied += run.applied
+        self.duplicates += run.duplicates
+        self.refused += run.rejected
+        self.after += run.after_as_of
+        alerts = self.alerts
+        rules = self.rules
+        for a in run.alerts:
+            alerts.append((bid, to_us(a.at), _LEVEL[a.from_tier], _LEVEL[a.to_tier],
+                           tuple(s.rule for s in a.signals) if rules else ()))
+        if run.first_seen is None:
+            return
+        self.borrowers.append((bid, run.first_seen, tuple(sorted(run.team_time.items()))))
+        teams = self.teams
+        visits = self.visits
+        for v in run.visits:
+            visits[(v.team, v.tier, v.reason, v.counted)] += 1
+            if teams is not None and v.counted:
+                self.late[(v.team, max(0, (self.dates.date(v.at) - self.dates.date(v.due)).days))] += 1
+        if teams is not None:
+            owed = r.due()
+            as_of = self.as_of
+            if owed is not None and owed <= as_of and r.state.profile is not None and owed >= run.first_seen:
+                self.owed_at[(r.state.profile.team, max(0, (self.as_of_date - self.dates.date(owed)).days))] += 1
+        month_counts = self.month_counts
+        for i, (p, tier, workout) in enumerate(run.probes):
+            if tier < 0:
+                continue
+            month_counts[i][4 if d is not None and d <= p else 5 if workout else tier] += 1
+
+    def result(self, seconds: float) -> dict[str, Any]:
+        part = self.part
+        return {
+            "policy": self.index, "part": part.index, "as_of": self.as_of,
+            "read": part.read, "rejected": part.rejected + self.refused, "recorded_visits": part.recorded_visits,
+            "applied": self.applied, "duplicates": self.duplicates, "after_as_of": self.after,
+            "alerts": self.alerts, "borrowers": self.borrowers, "visits": sorted(self.visits.items()),
+            "late": sorted(self.late.items()), "owed": sorted(self.owed_at.items()),
+            "month_ends": [(p, tuple(c)) for p, c in zip(self.probes, self.month_counts)],
+            "seconds": seconds, "cpu_seconds": self.cpu,
+        }
+
+
+_NO_FINDINGS: list[tuple[int, str]] = []
+
+
+def _empty(part: Part, policy_index: int) -> dict[str, Any]:
+    """No valid event at all."""
+    return {"policy": policy_index, "part": part.index, "as_of": None, "read": part.read,
+            "rejected": part.rejected, "recorded_visits": 0, "applied": 0, "duplicates": 0,
+            "after_as_of": 0, "alerts": [], "borrowers": [], "visits": [], "month_ends": [],
+            "late": [], "owed": [], "seconds": 0.0, "cpu_seconds": 0.0}
+
+
+def run_policies(part: Part, sources: Sequence[tuple[int, PolicySource]], as_of: int | None,
+                 defaults: dict[str, int], *, rules: bool = True, teams: TeamsConfig | None = None
+                 ) -> list[dict[str, Any]]:
+    """Run every borrower of ``part`` under each policy (index, source) to ``as_of`` (None: the part's
+    latest valid event, as ``monitor replay`` does for a whole input); one result per policy, in the
+    order given; see the module docstring. Without ``teams`` the policies take each borrower in turn
+    (its events are read from the CPU's caches by all of them); with ``teams`` each policy runs the
+    whole part, the visits made as the teams' capacity allows (``_teams``)."""
     if as_of is None:
         as_of = part.latest
-    started, cpu_started = time.perf_counter(), time.process_time()
     was_enabled = gc.isenabled()
     gc.disable()  # many long-lived objects, no cycles: the collector would only rescan them
     try:
-        policy = resolve_policy(source)
-        engine = Engine(policy)
-        if as_of is None:  # no valid event at all
-            return {"policy": policy_index, "part": part.index, "as_of": None, "read": part.read,
-                    "rejected": part.rejected, "recorded_visits": 0, "applied": 0, "duplicates": 0,
-                    "after_as_of": 0, "alerts": [], "borrowers": [], "visits": [], "month_ends": [],
-                    "late": [], "owed": [], "seconds": 0.0, "cpu_seconds": 0.0}
-        probes = month_ends(part.first, as_of, policy) if part.first is not None else []
-        month_counts = [[0] * 6 for _ in probes]  # normal, watch, warning, severe, defaulted, workout
-        alerts: list[tuple[Any, ...]] = []
-        borrowers: list[tuple[Any, ...]] = []
-        visits: Counter[tuple[str, int, str, bool]] = Counter()
-        late: Counter[tuple[str, int]] = Counter()
-        owed_at: Counter[tuple[str, int]] = Counter()
-        dates = LocalDates(policy.zone)
-        as_of_date = dates.date(as_of)
-        applied = duplicates = after = refused = 0
-        taken = part.visit_ids_taken
-        no_findings: list[tuple[int, str]] = []
-
-        def runner(bid: str) -> BorrowerRunner:
-            d = defaults.get(bid)
-            end = d if d is not None and d <= as_of else as_of + 1  # type: ignore[operator]
-            return BorrowerRunner(engine, bid, part.events[bid], as_of, end,  # type: ignore[arg-type]
-                                  part.findings.get(bid, no_findings), probes,
-                                  visit_digest=None if bid in taken else UNIQUE, planned=teams is not None)
-
-        if teams is None:
-            runs: Iterator[tuple[str, BorrowerRunner]] = ((bid, runner(bid)) for bid in sorted(part.events))
+        if as_of is None:
+            for _pi, source in sources:
+                resolve_policy(source)  # a bad policy fails as it would with events
+            return [_empty(part, pi) for pi, _source in sources]
+        started = time.perf_counter()
+        tallies = []
+        for pi, source in sources:
+            cpu = time.process_time()
+            tally = _Tally(part, source, pi, as_of, defaults, rules, teams)
+            tally.cpu += time.process_time() - cpu
+            tallies.append(tally)
+        if teams is not None:
+            for tally in tallies:
+                cpu = time.process_time()
+                runners = {bid: tally.runner(bid) for bid in sorted(part.events)}
+                run_with_teams(runners, teams, tally.policy.zone, as_of)
+                for bid, r in runners.items():
+                    tally.add(bid, r)
+                tally.cpu += time.process_time() - cpu
         else:
-            runners = {bid: runner(bid) for bid in sorted(part.events)}
-            run_with_teams(runners, teams, policy.zone, as_of)
-            runs = iter(runners.items())
-        for bid, r in runs:
-            run = r.finish()
-            d = defaults.get(bid)
-            applied += run.applied
-            duplicates += run.duplicates
-            refused += run.rejected
-            after += run.after_as_of
-            for a in run.alerts:
-                alerts.append((bid, to_us(a.at), _LEVEL[a.from_tier], _LEVEL[a.to_tier],
-                               tuple(s.rule for s in a.signals) if rules else ()))
-            if run.first_seen is None:
-                continue
-            borrowers.append((bid, run.first_seen, tuple(sorted(run.team_time.items()))))
-            for v in run.visits:
-                visits[(v.team, v.tier, v.reason, v.counted)] += 1
-                if teams is not None and v.counted:
-                    late[(v.team, max(0, (dates.date(v.at) - dates.date(v.due)).days))] += 1
-            owed = r.due()
-            if teams is not None and owed is not None and owed <= as_of and r.state.profile is not None \
-                    and owed >= run.first_seen:
-                owed_at[(r.state.profile.team, max(0, (as_of_date - dates.date(owed)).days))] += 1
-            for i, (p, tier, workout) in enumerate(run.probes):
-                if tier < 0:
-                    continue
-                month_counts[i][4 if d is not None and d <= p else 5 if workout else tier] += 1
-        return {
-            "policy": policy_index, "part": part.index, "as_of": as_of,
-            "read": part.read, "rejected": part.rejected + refused, "recorded_visits": part.recorded_visits,
-            "applied": applied, "duplicates": duplicates, "after_as_of": after,
-            "alerts": alerts, "borrowers": borrowers, "visits": sorted(visits.items()), "late": sorted(late.items()),
-            "owed": sorted(owed_at.items()),
-            "month_ends": [(p, tuple(c)) for p, c in zip(probes, month_counts)],
-            "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu_started,
-        }
+            clock = time.process_time
+            for bid in sorted(part.events):
+                for tally in tallies:
+                    cpu = clock()
+                    tally.add(bid, tally.runner(bid))
+                    tally.cpu += clock() - cpu
+        seconds = (time.perf_counter() - started) / len(tallies)  # elapsed, shared evenly
+        return [t.result(seconds) for t in tallies]
     finally:
         if was_enabled:
             gc.enable()
+
+
+def run_policy(part: Part, source: PolicySource, policy_index: int, as_of: int | None,
+               defaults: dict[str, int], *, rules: bool = True, teams: TeamsConfig | None = None) -> dict[str, Any]:
+    """One policy over ``part``: ``run_policies`` with one."""
+    return run_policies(part, [(policy_index, source)], as_of, defaults, rules=rules, teams=teams)[0]
