@@ -103,14 +103,25 @@ def main() -> None:
           f"{os.cpu_count()} cores)")
     print(f"  of which reading parts   {bt.load_cpu_seconds:8.1f} s CPU (validating and grouping {n:,} lines once "
           "for both policies)")
+    months = bt.report["history"]["days"] / (365.25 / 12)
+    bm = bt.report["borrowers"] * months  # borrower-months
+    print(f"  per borrower-month       {bt.load_cpu_seconds / max(bm, 1) * 1e6:8.1f} us CPU reading "
+          f"({bt.report['borrowers']:,} borrowers x {months:.1f} months)")
     for label in bt.task_seconds:
         ts, tc = bt.task_seconds[label], bt.task_cpu_seconds[label]
-        print(f"policy {label:<18} runs {ts:6.1f} s elapsed, {tc:6.1f} s CPU ({n / tc:>7,.0f} events/s per core)")
+        print(f"policy {label:<18} runs {ts:6.1f} s elapsed, {tc:6.1f} s CPU ({n / tc:>7,.0f} events/s per core; "
+              f"{tc / max(bm, 1) * 1e6:.1f} us CPU per borrower-month)")
     for p in bt.report["policies"]:
         w = p["workload"]
         print(f"policy {p['label']:<18} visits made {w['visits']:,} ({w['visits_per_borrower_year']} per "
               f"borrower-year)" + (f"; late {w['capacity']['late_share']}" if "capacity" in w else ""))
-    print(f"load average (1/5/15 min) at start {load0}, at end {load()}")
+    load1 = load()
+    print(f"load average (1/5/15 min) at start {load0}, at end {load1}")
+    cores = os.cpu_count() or 1
+    print(f"GOAL issue 14: backtest {bt.report['borrowers']:,} borrowers x {months:.0f} months x {len(bt.policies)} "
+          f"policies: wall {wall:.1f} s (goal < {GOAL_SECONDS:.0f} s: {'met' if wall < GOAL_SECONDS else 'NOT met'}); "
+          f"CPU {cpu:.1f} s / {cores} cores = {cpu / cores:.1f} s (the wall time on a quiet machine, at best); "
+          f"load {load0} -> {load1}")
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(f"peak memory: main process {_mb(me)}; largest worker {_mb(kids) if kids else '(none: ran in-process)'}")

@@ -87,7 +87,15 @@ def main() -> None:
           f"processes: wall {wall:.1f} s ({wall / max(1, len(scored)):.1f} s per policy scored); goal < "
           f"{GOAL_SECONDS:.0f} s: {'met' if wall < GOAL_SECONDS and n >= 40 else 'NOT met'}")
     print(f"CPU time of all processes {cpu:.1f} s ({cpu / wall * 100:.0f}% of one core over the wall time)")
-    print(f"load average (1/5/15 min) at start {load0}, at end {load()}")
+    load1 = load()
+    print(f"load average (1/5/15 min) at start {load0}, at end {load1}")
+    cores = os.cpu_count() or 1
+    port = result.inputs.get("portfolio", {})
+    months = port.get("history", {}).get("days", 0.0) / (365.25 / 12)
+    print(f"GOAL issue 11: monitor tune, {n} candidates on {port.get('borrowers', 0):,} borrowers x {months:.0f} months: wall "
+          f"{wall:.1f} s (goal < {GOAL_SECONDS:.0f} s with >= 40 candidates: "
+          f"{'met' if wall < GOAL_SECONDS and n >= 40 else 'NOT met'}); CPU {cpu:.1f} s / {cores} cores = "
+          f"{cpu / cores:.1f} s (the wall time on a quiet machine, at best); load {load0} -> {load1}")
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(f"peak memory: main {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB, "
           f"largest worker {kids / 1024:,.0f} MB")

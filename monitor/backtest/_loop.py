@@ -62,6 +62,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from monitor._time import from_us
 from monitor.engine import CONFLICT, DUPLICATE, UNIQUE, Engine
@@ -77,9 +78,8 @@ VISIT_PREFIX = "backtest-visit-"
 WORKOUT = "workout"  # the engine's due reason while a borrower is handed over to special-asset management
 
 
-@dataclass(frozen=True, slots=True)
-class Visit:
-    """A visit the policy asked for and the loop made."""
+class Visit(NamedTuple):
+    """A visit the policy asked for and the loop made (a named tuple: one is made every few events)."""
 
     at: int  # when it was made
     team: str  # the borrower's team in the engine's state then
