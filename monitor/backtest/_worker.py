@@ -39,6 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from datetime import datetime
 from typing import Any
 
@@ -90,6 +91,7 @@ def load_part(index: int, paths: Sequence[str]) -> Part:
 
 _BORROWER = re.compile(rb'"borrower_id"\s*:\s*"([^"\\]*)"')
 _PLAIN = b'"borrower_id":"'
+_INSTANT = itemgetter(0)
 
 
 def _raw_lines(path: str) -> list[bytes]:
@@ -149,11 +151,15 @@ def _load_part(index: int, paths: Sequence[str]) -> Part:
     source = ",".join(str(p) for p in paths)
     for key in sorted(groups):
         last = None
-        for t, event in parse_lines(source, enumerate(groups.pop(key), start=1), rejects):
-            if first is None or t < first:
-                first = t
-            if latest is None or t > latest:
-                latest = t
+        parsed = parse_lines(source, enumerate(groups.pop(key), start=1), rejects)
+        if not parsed:
+            continue
+        lo, hi = min(parsed, key=_INSTANT)[0], max(parsed, key=_INSTANT)[0]
+        if first is None or lo < first:
+            first = lo
+        if latest is None or hi > latest:
+            latest = hi
+        for t, event in parsed:
             bid = event.borrower_id
             if bid != last:
                 if home.setdefault(bid, key) != key:
@@ -224,7 +230,7 @@ def _finish(part: Part, ids: set[str], again: set[str]) -> None:
     """Each borrower's rows in time order (stable), the digests of repeated ids, the visits' ids taken."""
     events = part.events
     for rows in events.values():
-        rows.sort(key=lambda r: r[0])  # stable: equal instants keep the input order
+        rows.sort(key=_INSTANT)  # stable: equal instants keep the input order
     if again:  # their copies are compared by content: the digest once for every policy
         for rows in events.values():
             if any(r[1].event_id in again for r in rows):
@@ -233,7 +239,7 @@ def _finish(part: Part, ids: set[str], again: set[str]) -> None:
         part.visit_ids_taken.update(bid for bid, rows in events.items()
                                     if any(r[1].event_id.startswith(VISIT_PREFIX) for r in rows))
     for rows in part.findings.values():
-        rows.sort(key=lambda r: r[0])
+        rows.sort(key=_INSTANT)
 
 
 def resolve_policy(source: PolicySource) -> Policy:
