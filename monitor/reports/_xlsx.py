@@ -298,6 +298,7 @@ def _cells(j: int, kind: str, style: str, col: list[Any], rnum: list[str]) -> li
     return ["" if v is None or v == "" else f"{pre}{r}{txt}{_text(v)}</t></is></c>" for r, v in zip(rnum, col)]
 
 
+_ROWS_AT_ONCE = 20_000
 _PROBE = re.compile(r'<row r="2"[^>]*>(.*?)</row>', re.S)
 _STYLE = re.compile(r'<c r="([A-Z]+)2"( s="\d+")?')
 
@@ -312,15 +313,17 @@ def _put_rows(data: bytes, number: int, kinds: list[str], rows: list[list[Any]])
         raise RuntimeError(f"{name}: the probe row is missing (XlsxWriter's output changed)")
     styles = {m.group(1): m.group(2) or "" for m in _STYLE.finditer(probe.group(0))}
     order = [styles.get(_column(j), "") for j in range(len(kinds))]
-    rnum = [str(i) for i in range(2, len(rows) + 2)]
-    cols = [_cells(j, kind, order[j], [r[j] for r in rows], rnum) for j, kind in enumerate(kinds)]
-    body = "".join([f'<row r="{r}">{"".join(cs)}</row>' for r, cs in zip(rnum, zip(*cols))])
-    del cols
     last = f"{_column(len(kinds) - 1)}{len(rows) + 1}"
     head, tail = xml[:probe.start()], xml[probe.end():]
     head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
-    sheet = (head + body + tail).encode("utf-8")
-    del body
+    sheet = bytearray(head.encode("utf-8"))
+    for lo in range(0, len(rows), _ROWS_AT_ONCE):  # the cells of a slice of rows at a time: bounded memory
+        part = rows[lo:lo + _ROWS_AT_ONCE]
+        rnum = [str(i) for i in range(lo + 2, lo + len(part) + 2)]
+        cols = [_cells(j, kind, order[j], [r[j] for r in part], rnum) for j, kind in enumerate(kinds)]
+        sheet += "".join([f'<row r="{r}">{"".join(cs)}</row>' for r, cs in zip(rnum, zip(*cols))]).encode("utf-8")
+        del cols
+    sheet += tail.encode("utf-8")
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
