@@ -130,3 +130,21 @@ def run(events: Iterable[Event], policy: Policy | None = None) -> Run:
 
 def us(when: datetime) -> int:
     return to_us(when)
+
+
+def messy_simulation(path: Path, borrowers: int, months: int, seed: int, *, duplicates: float, malformed: float,
+                     moved: int, shuffle_seed: int) -> Path:
+    """``monitor simulate`` written to ``path`` with re-sent copies and bad lines, then one line in ``moved``
+    moved somewhere else in the file (out of order): the messy input the one-derivation tests replay."""
+    import random
+
+    from monitor.simulate import simulate, write_simulation
+
+    write_simulation(simulate(borrowers, months, seed, duplicates=duplicates, malformed=malformed), path)
+    lines = path.read_bytes().splitlines()
+    rng = random.Random(shuffle_seed)
+    for _ in range(len(lines) // moved):
+        i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
+        lines.insert(j, lines.pop(i))
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path

@@ -10,11 +10,10 @@ escape) read in input order all the same.
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 from monitor.backtest._worker import Part, _load_part_in_order, load_part
-from monitor.simulate import simulate, write_simulation
+from tests.factories import messy_simulation
 
 
 def _plain(part: Part) -> tuple:
@@ -24,16 +23,8 @@ def _plain(part: Part) -> tuple:
 
 
 def _shuffled(tmp_path: Path) -> Path:
-    events = tmp_path / "events.jsonl"
-    write_simulation(simulate(30, 6, 4, duplicates=0.05, malformed=0.02), events)
-    lines = events.read_bytes().splitlines()
-    rng = random.Random(3)
-    for _ in range(len(lines) // 8):
-        i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
-        lines.insert(j, lines.pop(i))
-    out = tmp_path / "shuffled.jsonl"
-    out.write_bytes(b"\n".join(lines) + b"\n")
-    return out
+    return messy_simulation(tmp_path / "shuffled.jsonl", 30, 6, 4, duplicates=0.05, malformed=0.02, moved=8,
+                            shuffle_seed=3)
 
 
 def test_grouped_reading_equals_reading_in_file_order(tmp_path):

@@ -22,22 +22,16 @@ from monitor.backtest._worker import load_part
 from monitor.engine import Engine
 from monitor.replay import replay
 from monitor.rules.loader import default_policy
-from monitor.simulate import simulate, write_simulation
 from tests.backtest.histories import History
+from tests.factories import messy_simulation
 
 
 @pytest.fixture(scope="module")
 def shuffled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small simulated portfolio with re-sent duplicates, bad lines, and lines moved out of order."""
     d = tmp_path_factory.mktemp("derivation")
-    events = d / "events.jsonl"
-    write_simulation(simulate(40, 8, 21, duplicates=0.05, malformed=0.01), events)
-    lines = events.read_bytes().splitlines()
-    rng = random.Random(5)
-    for _ in range(len(lines) // 10):  # move a tenth of the lines somewhere else in the file
-        i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
-        lines.insert(j, lines.pop(i))
-    events.write_bytes(b"\n".join(lines) + b"\n")
+    events = messy_simulation(d / "events.jsonl", 40, 8, 21, duplicates=0.05, malformed=0.01, moved=10,
+                              shuffle_seed=5)
     return events
 
 

@@ -22,7 +22,7 @@ import pytest
 from monitor.replay import replay, write_outputs
 from monitor.reports import build_report, midnight_us
 from monitor.rules.loader import default_policy
-from monitor.simulate import simulate, write_simulation
+from tests.factories import messy_simulation
 
 SECTIONS = ("ratios", "trend", "portfolio", "changes", "new_defaults", "disposal", "data_quality", "rules",
             "inspections")
@@ -32,14 +32,8 @@ SECTIONS = ("ratios", "trend", "portfolio", "changes", "new_defaults", "disposal
 def messy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(events file, full replay): a simulated year with copies and bad lines, a tenth of the lines moved."""
     d = tmp_path_factory.mktemp("derive")
-    events = d / "events.jsonl"
-    write_simulation(simulate(150, 12, 31, duplicates=0.03, malformed=0.005), events)
-    lines = events.read_bytes().splitlines()
-    rng = random.Random(14)
-    for _ in range(len(lines) // 10):
-        i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
-        lines.insert(j, lines.pop(i))
-    events.write_bytes(b"\n".join(lines) + b"\n")
+    events = messy_simulation(d / "events.jsonl", 150, 12, 31, duplicates=0.03, malformed=0.005, moved=10,
+                              shuffle_seed=14)
     out = d / "full"
     write_outputs(replay([events], default_policy(), snapshots=out / "snapshots"), out)
     return events, out
