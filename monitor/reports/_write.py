@@ -9,13 +9,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, NamedTuple
 
+from pydantic import TypeAdapter
+
 from monitor._errors import InputError
 from monitor._gc import no_gc
 from monitor.reports._html import render_html
 from monitor.reports._i18n import Lang
 from monitor.reports._tables import Cell, Table, warning_table
 from monitor.reports._xlsx import render_xlsx
-from monitor.reports.model import Report
+from monitor.reports.model import Report, WarningRow
 
 __all__ = ["ReportPaths", "file_names", "render_csv", "render_json", "render_xlsx", "write_report"]
 
@@ -82,8 +84,28 @@ def _write_csv(fh: IO[bytes], table: Table) -> None:
     text.detach()
 
 
-def _write_json(fh: IO[bytes], report: Report) -> None:
-    fh.write(report.model_dump_json().encode("utf-8"))  # already bytes (pydantic-core): no copy
+_ROWS = TypeAdapter(list[WarningRow])
+_LIST_KEY = b'"warning_list":{'
+
+
+def _write_json(fh: IO[bytes], report: Report, rows_at_once: int = 20_000) -> None:
+    """:func:`render_json`'s bytes, the warning list's rows serialised a slice at a time (at a million
+    borrowers the whole document is 600 MB, and serialising it at once holds it twice)."""
+    rows = report.warning_list.rows
+    if len(rows) <= rows_at_once:
+        fh.write(report.model_dump_json().encode("utf-8"))
+        fh.write(b"\n")
+        return
+    empty = report.model_copy(update={"warning_list": report.warning_list.model_copy(update={"rows": []})})
+    doc = empty.model_dump_json().encode("utf-8")
+    # the list's key is unique (a quote inside a string is escaped) and its rows come after its counts
+    start = doc.index(_LIST_KEY)
+    at = doc.index(b'"rows":[]', start) + len(b'"rows":[')
+    fh.write(doc[:at])
+    for lo in range(0, len(rows), rows_at_once):
+        part = _ROWS.dump_json(rows[lo:lo + rows_at_once])
+        fh.write(part[1:-1] if lo == 0 else b"," + part[1:-1])
+    fh.write(doc[at:])
     fh.write(b"\n")
 
 

@@ -216,3 +216,18 @@ def test_cases_file_gives_the_disposal_as_the_desk_does(simulated: tuple[Path, P
     path.write_text('{"B1": ["closed", null]}', encoding="utf-8")
     with pytest.raises(InputError, match="B1"):
         build_report(out, [events], period="month", as_of=AS_OF, cases_path=path)
+
+
+def test_json_written_a_slice_of_rows_at_a_time_is_the_same_document(report: Report) -> None:
+    import io
+    import json
+
+    from monitor.reports import render_json
+    from monitor.reports._write import _write_json
+
+    assert report.warning_list.borrowers > 5
+    for rows_at_once in (1, 2, 5, 10**6):
+        buf = io.BytesIO()
+        _write_json(buf, report, rows_at_once=rows_at_once)
+        assert buf.getvalue() == render_json(report), rows_at_once
+    assert len(json.loads(buf.getvalue())["warning_list"]["rows"]) == report.warning_list.borrowers
