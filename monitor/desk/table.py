@@ -13,7 +13,8 @@ query is a handful of vectorised steps over them:
    among equal values, newest opened first (the column's rank in the high bits,
    the opening second in the low bits), or the exposure as a float;
 4. :func:`numpy.argpartition` picks the rows up to the page's end in linear
-   time; only those are sorted, ties finally by case id, so every replica and
+   time; only those are sorted, ties finally by case id (a rank per row from the
+   sorted case ids, kept up to date as cases come and go), so every replica and
    every page boundary agrees.
 
 Rows are reused (a free list); ``live`` marks the rows that hold a case. The
@@ -175,9 +176,10 @@ class TextIndex:
             pos = pos[hay[pos + i] == q[i]]
         if not len(pos):
             return np.zeros(0, np.int64)
-        seg = np.searchsorted(self.starts[:self.nseg], pos, side="right") - 1
-        rows = self.owner[np.unique(seg)]
-        return np.unique(rows[rows >= 0]).astype(np.int64)
+        hit = np.zeros(self.nseg, bool)  # the segments holding a match (a scatter: no sort, no hashing)
+        hit[np.searchsorted(self.starts[:self.nseg], pos, side="right") - 1] = True
+        rows = self.owner[:self.nseg][hit]
+        return np.sort(rows[rows >= 0]).astype(np.int64)  # a live row has one live segment: each once
 
 
 class CaseTable:
@@ -193,6 +195,8 @@ class CaseTable:
         self.text = TextIndex()
         self._ids: list[tuple[str, str]] = []  # (borrower id, case id) of the live rows, sorted
         self._id_rank: np.ndarray | None = None
+        self._cids: list[str] = []  # the case ids of the live rows, sorted (the last tie-break)
+        self._cid_rank: np.ndarray | None = None
         self._grow(1024)
 
     def _grow(self, cap: int) -> None:
@@ -238,7 +242,8 @@ class CaseTable:
                 self.rows.append(None)
             self.row_of[r.case_id] = row
             _insort(self._ids, (r.borrower_id, r.case_id))
-            self._id_rank = None
+            _insort(self._cids, r.case_id)
+            self._id_rank = self._cid_rank = None
         old = self.rows[row]
         self.rows[row] = r
         self.live[row] = True
@@ -266,7 +271,10 @@ class CaseTable:
             i = bisect_left(self._ids, (r.borrower_id, r.case_id))
             if i < len(self._ids) and self._ids[i] == (r.borrower_id, r.case_id):
                 del self._ids[i]
-            self._id_rank = None
+            i = bisect_left(self._cids, r.case_id)
+            if i < len(self._cids) and self._cids[i] == r.case_id:
+                del self._cids[i]
+            self._id_rank = self._cid_rank = None
         self.rows[row] = None
         self.live[row] = False
         self.text.set(row, None)
@@ -278,13 +286,22 @@ class CaseTable:
 
     # ------------------------------------------------------------------ queries
 
+    def _rank(self, case_ids: Iterable[str], count: int) -> np.ndarray:
+        """``rank[row]``: the place of the row's case in ``case_ids`` (in the order wanted)."""
+        rank = np.full(self.cap, _HIGH_MAX, np.int64)
+        rows = np.fromiter((self.row_of[c] for c in case_ids), np.int64, count)
+        rank[rows] = np.arange(len(rows))
+        return rank
+
     def _borrower_rank(self) -> np.ndarray:
         if self._id_rank is None:
-            rank = np.full(self.cap, _HIGH_MAX, np.int64)
-            rows = np.fromiter((self.row_of[c] for _, c in self._ids), np.int64, len(self._ids))
-            rank[rows] = np.arange(len(rows))
-            self._id_rank = rank
+            self._id_rank = self._rank((c for _, c in self._ids), len(self._ids))
         return self._id_rank
+
+    def _case_rank(self) -> np.ndarray:
+        if self._cid_rank is None:
+            self._cid_rank = self._rank(self._cids, len(self._cids))
+        return self._cid_rank
 
     def key(self, sort: str, descending: bool, rows: np.ndarray) -> np.ndarray:
         """One sort key per row of ``rows``: ascending keys give the column's order (nulls last either way),
@@ -340,12 +357,11 @@ class CaseTable:
             return []
         second = -self.opened[rows] if sort == "exposure" else np.zeros(len(rows), np.int64)
         order = np.lexsort((second, keys))  # a float key: the newest opened first among equal amounts
-        rows, keys, second = rows[order], keys[order], second[order]
-        out = rows.tolist()
-        same = (keys[1:] == keys[:-1]) & (second[1:] == second[:-1])
-        if len(keys) > 1 and bool(same.any()):  # equal keys: by case id, so every replica and page agrees
-            ids = [self.rows[r].case_id for r in out]  # type: ignore[union-attr]
-            out = [r for *_, r in sorted(zip(keys.tolist(), second.tolist(), ids, out, strict=True))]
+        k, s = keys[order], second[order]
+        if len(k) > 1 and bool(((k[1:] == k[:-1]) & (s[1:] == s[:-1])).any()):
+            # equal keys: by case id, so every replica and page agrees (vectorised: a rank per row)
+            order = np.lexsort((self._case_rank()[rows], second, keys))
+        out = rows[order].tolist()
         return out if end is None else out[:end]
 
 
