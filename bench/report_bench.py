@@ -3,6 +3,9 @@
     flock /work/heavy.lock python bench/replay_bench.py --events EVENTS --out REPLAY    # first
     flock /work/heavy.lock python bench/report_bench.py --replay REPLAY --events EVENTS [--as-of 2025-12-31]
 
+(``bench/report_tile.py`` makes a 1,000,000-borrower replay from a real replay of every tenth borrower, when
+the whole replay does not fit the time at hand.)
+
 The report reads the replay's outputs and its snapshots (the engine's records at each day's end), never
 the events themselves (they are hashed as provenance). In a fresh process it builds the monthly report
 ending ``--as-of`` (default: the replay's last full month) and writes its files, and prints the wall
