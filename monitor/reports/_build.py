@@ -158,7 +158,8 @@ def build_report(
         cut_day = local_date(cut, policy.zone)
         end_read = readers.submit(log.at, cut_day)
         start_read = readers.submit(log.at, per.first - timedelta(days=1))
-        sched_read = readers.submit(read_schedule, paths["schedule_history.jsonl"], ids, start, cut, teams, borrowers)
+        sched_read = readers.submit(read_schedule, paths["schedule_history.jsonl"], ids, start, cut, teams, borrowers,
+                                    start_read.result, log.codes["team"])
 
         def under_warning(a: Alerts) -> NDArray[np.bool_]:
             """Borrowers at watch or above at the end (a later alert's from_tier, else borrowers.jsonl)."""

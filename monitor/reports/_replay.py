@@ -25,9 +25,10 @@ from monitor._errors import InputError
 from monitor._time import parse_instant
 from monitor.reports._ids import Codes, IdIndex, KeySet, borrower_index
 from monitor.reports._scan import (
-    I64, Chunk, FieldPos, decode_strings, gather, iter_chunks, make_chunk, parse_dates, parse_instants,
-    prefixed_ids, read_exact, seq_fields,
+    I64, Chunk, FieldPos, decode_strings, gather, iter_chunks, parse_dates, parse_instants, prefixed_ids,
+    seq_fields,
 )
+from monitor.snapshots import DUE_WHY, Snapshot
 
 __all__ = ["KINDS", "TIERS", "Alerts", "Borrowers", "Codes", "IdIndex", "Schedule", "borrower_index",
            "first_policy_version",
@@ -399,8 +400,6 @@ class Schedule:
 
 
 _SCHED_KEYS = ("at", "borrower_id", "next_visit_due", "team", "branch", "tier")
-_SCHED_HEAD = b'{"at":"'
-_SCHED_LAYOUTS = [(27, b'","borrower_id":"'), (34, b'","borrower_id":"')]  # instants of 20 or 27 characters
 _INSPECTED = b'"inspected'  # the engine's reason for a due date set by a visit
 
 
@@ -428,8 +427,15 @@ def _sched_fields(chunk: Chunk, name: str, teams: Codes) -> tuple[NDArray[np.byt
     return bid, t, due, codes, insp
 
 
+# ``due_why`` of a snapshot record whose schedule entry's reason is "inspected" (monitor.rules.visits._CODES)
+_INSPECTED_WHY = np.array([DUE_WHY.index("inspection"), DUE_WHY.index("cadence")], dtype=np.int8)
+
+
 def read_schedule(path: Path, ids: IdIndex, start: int, cut: int, teams: Codes,
-                  borrowers: Borrowers) -> Schedule:
+                  borrowers: Borrowers, before: Callable[[], Snapshot], snapshot_teams: list[str]) -> Schedule:
+    """The schedule entries of the period (``start`` .. ``cut``) and, for each borrower, the entry in force
+    when it began: from ``before()``, the engine's records at the end of the day before (team names
+    ``snapshot_teams``), as ``monitor replay --as-of`` that instant says."""
     res = Schedule(ids.n, teams)
     parts: dict[str, list[NDArray[Any]]] = {k: [] for k in ("bidx", "t", "due", "team", "insp")}
     begin = seek_instant(path, start)
@@ -451,16 +457,17 @@ def read_schedule(path: Path, ids: IdIndex, start: int, cut: int, teams: Codes,
     calm = ~res.touched & (borrowers.tier >= 0)
     res.pre_has[calm] = True
     res.pre_due[calm], res.pre_team[calm] = borrowers.due[calm], borrowers.team[calm]
-    # touched: read each one's last entry before the period
-    off, length = _scan_ids(path, begin, ids, _SCHED_HEAD, _SCHED_LAYOUTS, ("at", "borrower_id"), "next_visit_due",
-                            res.touched)
-    who = np.flatnonzero(off >= 0)
+    # touched: the engine's own record at the end of the day before (not a scan of the earlier months)
+    snap = before()
+    who = np.flatnonzero(res.touched & (snap.cols["tier"] >= 0))
     if who.size:
-        lines = read_exact(path, off[who], length[who])
-        chunk = make_chunk(b"\n".join(lines) + b"\n")
-        bid, _, due, team, insp = _sched_fields(chunk, path.name, teams)
-        bidx = _index(ids, bid, path.name)
-        res.pre_has[bidx], res.pre_due[bidx], res.pre_team[bidx], res.pre_insp[bidx] = True, due, team, insp
+        team = snap.cols["team"][who]
+        named = np.flatnonzero(team >= 0)
+        codes = np.full(who.size, -1, dtype=np.int32)
+        names = np.array([snapshot_teams[int(k)].encode("utf-8") for k in team[named].tolist()], dtype="S")
+        codes[named] = teams.encode(names)
+        res.pre_has[who], res.pre_due[who], res.pre_team[who] = True, snap.cols["due"][who], codes
+        res.pre_insp[who] = np.isin(snap.cols["due_why"][who], _INSPECTED_WHY)
     return res
 
 
