@@ -9,10 +9,11 @@ escape) read in input order all the same.
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
-from monitor.backtest._worker import Part, _load_part_in_order, load_part
+from monitor.backtest._worker import Part, _load_part, load_part
 from tests.factories import messy_simulation
 
 
@@ -29,7 +30,7 @@ def _shuffled(tmp_path: Path) -> Path:
 
 def test_grouped_reading_equals_reading_in_file_order(tmp_path):
     path = _shuffled(tmp_path)
-    grouped, in_order = load_part(0, [str(path)]), _load_part_in_order(0, [str(path)])
+    grouped, in_order = load_part(0, [str(path)]), _load_part(0, [str(path)], grouped=False)
     assert grouped.rejected > 0 and any(d != 0 for rows in grouped.events.values() for _t, _e, d in rows)
     assert _plain(grouped) == _plain(in_order)
 
@@ -53,8 +54,20 @@ def test_ties_and_an_id_written_two_ways_keep_the_input_order(tmp_path):
     part = load_part(0, [str(path)])
     assert [e.event_id for _t, e, _d in part.events["B1"]] == ["p", "o1", "o2", "o3", "o4", "o5"]
     assert (part.read, part.rejected) == (7, 1)
-    assert _plain(part) == _plain(_load_part_in_order(0, [str(path)]))
+    assert _plain(part) == _plain(_load_part(0, [str(path)], grouped=False))
     lines[3] = lines[3].replace('"\\u0042\\u0031"', '"B1"')
     path.write_text("\n".join(reversed(lines)) + "\n", encoding="utf-8")  # ties now in reverse input order
     assert [e.event_id for _t, e, _d in load_part(0, [str(path)]).events["B1"]] == \
         ["p", "o5", "o4", "o3", "o2", "o1"]
+
+
+def test_crlf_and_gzip_files_read_as_the_replay_reads_them(tmp_path):
+    path = _shuffled(tmp_path)
+    lines = path.read_bytes().splitlines()
+    crlf = tmp_path / "crlf.jsonl"
+    crlf.write_bytes(b"\r\n".join(lines))  # and no newline after the last line
+    packed = tmp_path / "events.jsonl.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    want = _plain(load_part(0, [str(path)]))
+    assert _plain(load_part(0, [str(crlf)])) == want
+    assert _plain(load_part(0, [str(packed)])) == want
