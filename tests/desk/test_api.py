@@ -456,3 +456,21 @@ def test_no_request_makes_the_api_answer_500(case):
     override's end in the past, a cap not below the computed tier): that check is left out."""
     case.call_and_validate(headers=bearer("admin"), excluded_checks=[schemathesis.checks.positive_data_acceptance])
 
+
+
+def test_the_borrower_page_shows_the_detail_as_of_its_latest_time_driven_change():
+    """Issue 12: a classification floor crossed as days pass (the worker publishes the detail at the crossing,
+    tests/agents/test_runtime.py) replaces the old one on the borrower's page, with the instant it is as of."""
+    from monitor.desk.view import BORROWERS
+
+    async def t(c: Client, desk: LoopbackDesk) -> None:
+        before = (await c.get("/api/v1/borrowers/B0", headers=bearer("risk"))).json()["detail"]
+        assert before["as_of"] is not None and before["min_classification"] != "doubtful"
+        later = json.loads(json.dumps(before))
+        later["min_classification"] = "doubtful"
+        later["as_of"] = "2099-01-02T03:04:05Z"
+        desk.ingest([(BORROWERS, b"B0", json.dumps(later).encode())])
+        after = (await c.get("/api/v1/borrowers/B0", headers=bearer("risk"))).json()["detail"]
+        assert (after["min_classification"], after["as_of"]) == ("doubtful", "2099-01-02T03:04:05Z")
+
+    run(t)
