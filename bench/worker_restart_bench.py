@@ -100,6 +100,8 @@ def main() -> int:
     ap.add_argument("--restarts", type=int, default=2)
     ap.add_argument("--load-timeout", type=float, default=3600.0)
     args = ap.parse_args()
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so that the finally block stops the worker and broker
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load0 = os.getloadavg()
     kafka = Kafka(args.port, args.kafka_data)
     worker: Proc | None = None
