@@ -191,10 +191,17 @@ _LATEST = parse_instant("2200-01-01T00:00:00Z")
 
 def _out_of_range(t: int, event: Event) -> str | None:
     """A reason when an instant of the event is outside the years 1900-2199 (the engine adds days to them)."""
-    for name, at in (("occurred_at", t), ("disbursed_at", _us(getattr(event, "disbursed_at", None))),
-                     ("until", _us(getattr(event, "until", None)))):
-        if at is not None and not _EARLIEST <= at < _LATEST:
-            return f"{name}: {iso(at)} is outside the supported years 1900-2199"
+    if not _EARLIEST <= t < _LATEST:
+        return f"occurred_at: {iso(t)} is outside the supported years 1900-2199"
+    kind = event.type
+    if kind == "loan_profile":
+        name, at = "disbursed_at", _us(event.disbursed_at)  # type: ignore[union-attr]
+    elif kind == "tier_override":
+        name, at = "until", _us(event.until)  # type: ignore[union-attr]
+    else:
+        return None
+    if at is not None and not _EARLIEST <= at < _LATEST:
+        return f"{name}: {iso(at)} is outside the supported years 1900-2199"
     return None
 
 

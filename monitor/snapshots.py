@@ -97,6 +97,7 @@ TEXT_COLUMNS = ("segment", "industry", "branch", "team", "product", "mitigation"
 DUE_WHY = ("first_visit", "inspection", "tier_raised", "cadence", "workout", "workout_ended")  # state.due_why
 CHECKPOINT_END = "as_of"
 _NAMES = tuple(c for c, _ in COLUMNS)
+_RECORD = np.dtype(list(COLUMNS))  # one record, packed
 _EPOCH = date(1970, 1, 1)
 
 
@@ -196,8 +197,9 @@ class SnapshotPart:
         bidx = np.fromiter((r[1] for r in rows), dtype=np.int32, count=n)
         bidx.tofile(self._files["bidx"])
         self._grow()
-        for j, (name, dt) in enumerate(COLUMNS):
-            col = np.fromiter((r[2][j] for r in rows), dtype=dt, count=n)
+        recs = np.array([r[2] for r in rows], dtype=_RECORD)
+        for name, _ in COLUMNS:
+            col = np.ascontiguousarray(recs[name])
             col.tofile(self._files[name])
             self._cur[name][bidx] = col  # rows in day order: the last of a borrower wins
         self.rows += n
