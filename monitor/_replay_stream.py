@@ -30,7 +30,6 @@ import sys
 import multiprocessing
 import tempfile
 import time
-import zlib
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,6 +40,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from monitor._replay_run import Runner
+from monitor._replay_split import owner, piece_lines, remove_pieces, split_input
 from monitor._errors import InputError
 from monitor._spill import EventRuns, LineSpill, merge_runs
 from monitor._time import SECOND, iso, parse_instant, to_us
@@ -52,7 +52,7 @@ from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.snapshots import SnapshotPart, write_manifest
 from monitor.state import BorrowerState
 
-__all__ = ["FileTotals", "Totals", "owner", "replay_to"]
+__all__ = ["SHARD_INPUT_BYTES", "FileTotals", "Totals", "owner", "replay_to", "shards_for"]
 
 _TIER_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
 _MAX_REJECT_TEXT = 65_536
@@ -209,49 +209,48 @@ def _us(value: object) -> int | None:
     return to_us(value) if isinstance(value, datetime) else None
 
 
+def _judge(raw: bytes, trusted: int | None, skew: int) -> tuple[int, Event] | str:
+    """A line as the replay takes it: (instant, event), or the reason it is rejected."""
+    if len(raw) > MAX_LINE_BYTES:
+        return f"line longer than {MAX_LINE_BYTES} bytes"
+    if not raw.strip():
+        return "empty line"
+    try:
+        event = EVENT_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        return describe_validation_error(exc)
+    t = to_us(event.occurred_at)
+    why = None if trusted is None else ahead_reason(t, trusted, skew, "the time of the replay")
+    why = why or _out_of_range(t, event)
+    return (t, event) if why is None else why
+
+
 class _Reader:
     """Validates the lines of one file; rejects the bad ones (and those dated too far ahead)."""
 
-    def __init__(self, rejects: _Rejects, trusted: int | None, skew: int, shard: int, shards: int) -> None:
-        self.rejects, self.trusted, self.skew = rejects, trusted, skew
-        self.shard, self.shards = shard, shards
+    def __init__(self, rejects: _Rejects, job: _Job, shard: int) -> None:
+        self.rejects, self.trusted, self.skew = rejects, job.now, job.skew
+        self.job, self.shard = job, shard
         self.lines = 0
 
-    def lines_of(self, path: Path) -> Iterator[tuple[int, bytes]]:
+    def lines_of(self, fi: int, path: Path) -> Iterator[tuple[int, bytes]]:
         """The file's lines this shard owns (all of them with one shard)."""
-        if self.shards == 1:
-            yield from iter_lines(path)
-            return
-        k, n = self.shard, self.shards
-        for number, raw in iter_lines(path):
-            if owner(raw, n) == k:
-                yield number, raw
+        if self.job.bases is None:
+            return iter_lines(path)
+        return piece_lines(self.job.pieces, self.shard, fi, self.job.bases[fi])
 
     def parse(self, fi: int, number: int, raw: bytes) -> tuple[int, Event] | None:
         self.lines += 1
-        if len(raw) > MAX_LINE_BYTES:
-            self.rejects.add(fi, number, f"line longer than {MAX_LINE_BYTES} bytes", raw)
+        got = _judge(raw, self.trusted, self.skew)
+        if isinstance(got, str):
+            self.rejects.add(fi, number, got, raw if got != "empty line" else b"")
             return None
-        if not raw.strip():
-            self.rejects.add(fi, number, "empty line", b"")
-            return None
-        try:
-            event = EVENT_ADAPTER.validate_json(raw)
-        except ValidationError as exc:
-            self.rejects.add(fi, number, describe_validation_error(exc), raw)
-            return None
-        t = to_us(event.occurred_at)
-        why = None if self.trusted is None else ahead_reason(t, self.trusted, self.skew, "the time of the replay")
-        why = why or _out_of_range(t, event)
-        if why is not None:
-            self.rejects.add(fi, number, why, raw)
-            return None
-        return t, event
+        return got
 
     def stream(self, fi: int, path: Path) -> Iterator[Item]:
         prev = -(2**63)
         parse = self.parse
-        for number, raw in self.lines_of(path):
+        for number, raw in self.lines_of(fi, path):
             got = parse(fi, number, raw)
             if got is None:
                 continue
@@ -264,7 +263,7 @@ class _Reader:
     def sorted(self, paths: Sequence[Path], tmp: Path) -> Iterator[Item]:
         runs = EventRuns(tmp)
         for fi, path in enumerate(paths):
-            for number, raw in self.lines_of(path):
+            for number, raw in self.lines_of(fi, path):
                 got = self.parse(fi, number, raw)
                 if got is not None:
                     runs.add(got[0], fi, number, raw)
@@ -273,33 +272,31 @@ class _Reader:
             yield t, fi, number, validate(raw), raw
 
 
-def owner(raw: bytes, shards: int) -> int:
-    """The shard of a line: CRC-32 of its borrower id (read without parsing when the line is simple)."""
-    i = raw.find(b'"borrower_id":"')
-    if i >= 0:
-        j = raw.find(b'"', i + 15)
-        bid = raw[i + 15:j]
-        if j > 0 and b"\\" not in bid and raw.find(b'"borrower_id"', j) < 0:
-            return zlib.crc32(bid) % shards
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        return 0
-    value = doc.get("borrower_id") if isinstance(doc, dict) else None
-    if not isinstance(value, str):
-        return 0  # no borrower: rejected, by the first shard
-    return zlib.crc32(value.encode("utf-8", "surrogatepass")) % shards
+SHARD_INPUT_BYTES = 1 << 30  # input per shard (about 125,000 borrowers of a year's realistic feeds)
+
+
+def shards_for(files: Sequence[Path], workers: int) -> int:
+    """How many shards: a multiple of the processes, about ``SHARD_INPUT_BYTES`` of input each (a
+    compressed file counted as eight times its size)."""
+    total = 0
+    for path in files:
+        with path.open("rb") as fh:
+            total += path.stat().st_size * (8 if fh.read(2) == b"\x1f\x8b" else 1)
+    per = workers * SHARD_INPUT_BYTES
+    return workers * max(1, -(-total // per))
 
 
 def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int | None = None, *,
-              now: int | None = None, future_skew: int = 86_400 * SECOND, workers: int = 1) -> Totals:
+              now: int | None = None, future_skew: int = 86_400 * SECOND, workers: int = 1,
+              shards: int | None = None) -> Totals:
     """Replay event files into ``out`` (the files of ``monitor.replay.write_outputs`` and the snapshots).
 
     ``now``: the newest trustworthy time (the command passes the wall clock at its start); an event
-    dated more than ``future_skew`` after it is rejected. ``workers``: processes, each replaying the
-    borrowers whose id hashes to it (borrowers are independent); their outputs are merged in the
-    order one process gives, so the bytes do not depend on it. Raises ``InputError`` for an unreadable
-    file."""
+    dated more than ``future_skew`` after it is rejected. ``workers``: processes; ``shards`` (default: by
+    the input's size, see :func:`shards_for`): parts of the borrowers (by the hash of their id), each
+    replayed on its own, in memory that grows with its borrowers only, the shards of a process one after
+    another (see ``monitor._replay_split``). The outputs of the shards are merged in the order one shard
+    gives, so the bytes do not depend on either number. Raises ``InputError`` for an unreadable file."""
     started = time.perf_counter()
     for p in paths:  # before anything is written
         if str(p) != "-" and not Path(p).is_file():
@@ -309,20 +306,22 @@ def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int
     snapshots = out / "snapshots"
     shutil.rmtree(snapshots, ignore_errors=True)
     names = [str(p) for p in paths]
+    workers = max(1, workers)
     pool = ThreadPoolExecutor(1, thread_name_prefix="digest")  # the inputs' digests (files.json)
     try:
         files = [_spool_stdin(tmp) if n == "-" else Path(n) for n in names]
-        job = _Job(files, names, policy, snapshots, tmp, as_of, now, future_skew, max(1, workers))
+        count = max(1, shards) if shards is not None else shards_for(files, workers)
+        job = _Job(files, names, policy, snapshots, tmp, as_of, now, future_skew, count)
         hashed: list[Future[dict[str, Any]]] = []
 
         def hash_inputs() -> None:  # on a thread beside the replay, started after any fork
             hashed.extend(pool.submit(file_digest, f, True) for f in files)
 
-        if job.shards == 1:
+        if count == 1:
             hash_inputs()
             results = [_shard(job, 0, lambda last: as_of if as_of is not None else last)]
         else:
-            results = _run_shards(job, hash_inputs)
+            results = _run_split(job, min(workers, count), hash_inputs)
         final = results[0]["as_of"]
         write_manifest(snapshots, [r["part"] for r in results], policy_version=policy.version,
                        timezone=policy.timezone, as_of=final)
@@ -344,38 +343,73 @@ class _Job:
                  as_of: int | None, now: int | None, skew: int, shards: int) -> None:
         self.files, self.names, self.policy, self.snapshots, self.tmp = files, names, policy, snapshots, tmp
         self.as_of, self.now, self.skew, self.shards = as_of, now, skew, shards
+        self.pieces = tmp / "pieces"
+        self.bases: list[list[int]] | None = None  # per source file, the first line of each process's range
+
+    def valid(self, raw: bytes) -> int | None:
+        got = _judge(raw, self.now, self.skew)
+        return None if isinstance(got, str) else got[0]
 
 
 OUTPUTS = ("summary.json", "borrowers.jsonl", "alerts.jsonl", "schedule_history.jsonl", "rejects.jsonl",
            "schedule.csv", "workout.csv")
 
 
-def _run_shards(job: _Job, started: Callable[[], None]) -> list[dict[str, Any]]:
-    """One process per shard; the as-of (the newest event of all, by default) is agreed between them.
-    ``started`` runs once they are (threads are started only after the forks)."""
+def _run_split(job: _Job, workers: int, started: Callable[[], None]) -> list[dict[str, Any]]:
+    """Split the input into the shards' pieces (each process its share), agree on the line numbers and
+    the as-of, then replay the shards (shard j in process j mod ``workers``). ``started`` runs once the
+    processes are (threads are started only after the forks)."""
+    job.pieces.mkdir()
+    valid = job.valid if job.as_of is None else None
+    if workers == 1:
+        started()
+        found = [split_input(job.files, 0, 1, job.shards, job.pieces, valid)]
+        final = _agree(job, found)
+        return [_replay_piece(job, j, final) for j in range(job.shards)]
     ctx = multiprocessing.get_context("fork")
     conns, procs = [], []
-    for k in range(job.shards):
+    for k in range(workers):
         mine, theirs = ctx.Pipe()
-        proc = ctx.Process(target=_shard_process, args=(job, k, theirs), name=f"replay-shard-{k}", daemon=True)
+        proc = ctx.Process(target=_process, args=(job, k, workers, theirs), name=f"replay-{k}", daemon=True)
         proc.start()
         theirs.close()
         conns.append(mine)
         procs.append(proc)
     started()
     try:
-        lasts = [_receive(c) for c in conns]
-        known = [t for t in lasts if t is not None]
-        final = job.as_of if job.as_of is not None else (max(known) if known else None)
+        found = [_receive(c) for c in conns]
+        final = _agree(job, found)
         for c in conns:
-            c.send(final)
-        results = [_receive(c) for c in conns]
+            c.send((final, job.bases))
+        results = [r for c in conns for r in _receive(c)]
     finally:
         for p in procs:
             p.join(timeout=60)
             if p.is_alive():
                 p.kill()
-    return results
+    return sorted(results, key=lambda r: r["shard"])
+
+
+def _agree(job: _Job, found: list[dict[str, Any]]) -> int | None:
+    """The line numbers of each process's ranges and the as-of (the newest valid event by default)."""
+    job.bases = []
+    for fi in range(len(job.files)):
+        bases, total = [], 0
+        for f in found:
+            bases.append(total)
+            total += f["counts"][fi]
+        job.bases.append(bases)
+    if job.as_of is not None:
+        return job.as_of
+    newest = [f["newest"] for f in found if f["newest"] is not None]
+    return max(newest) if newest else None
+
+
+def _replay_piece(job: _Job, j: int, final: int | None) -> dict[str, Any]:
+    result = _shard(job, j, lambda last: final)
+    remove_pieces(job.pieces, j)
+    result["shard"] = j
+    return result
 
 
 def _receive(conn: Any) -> Any:
@@ -388,13 +422,12 @@ def _receive(conn: Any) -> Any:
     return value
 
 
-def _shard_process(job: _Job, k: int, conn: Any) -> None:
-    def agree(last: int | None) -> int | None:
-        conn.send(("ok", last))
-        return conn.recv()  # type: ignore[no-any-return]
-
+def _process(job: _Job, k: int, workers: int, conn: Any) -> None:
     try:
-        conn.send(("ok", _shard(job, k, agree)))
+        valid = job.valid if job.as_of is None else None
+        conn.send(("ok", split_input(job.files, k, workers, job.shards, job.pieces, valid)))
+        final, job.bases = conn.recv()
+        conn.send(("ok", [_replay_piece(job, j, final) for j in range(k, job.shards, workers)]))
     except InputError as exc:
         conn.send(("error", str(exc)))
     except Exception as exc:  # noqa: BLE001 - told to the parent, which stops with it
@@ -428,7 +461,7 @@ def _attempt(job: _Job, k: int, agree: Callable[[int | None], int | None], *, or
     work = job.tmp / f"work-{k}"
     work.mkdir()
     rejects = _Rejects(work, job.names)
-    reader = _Reader(rejects, job.now, job.skew, k, job.shards)
+    reader = _Reader(rejects, job, k)
     totals = FileTotals(work, job.as_of)
     shutil.rmtree(job.snapshots / f"part-{k:03d}", ignore_errors=True)
     part = SnapshotPart(job.snapshots / f"part-{k:03d}")

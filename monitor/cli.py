@@ -123,13 +123,17 @@ def print_summary(result: Any, out: Path | None) -> None:
                    "event dated more than MONITOR_FUTURE_SKEW (default one day) after it is rejected")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes, each replaying a share of the borrowers (default: the number of cores)")
+@click.option("--shards", type=click.IntRange(1, 4096), default=None,
+              help="Parts of the borrowers, each replayed on its own (a process runs its parts one after another; "
+                   "memory grows with the borrowers of one part). Default: one part per GiB of input per process")
 def replay(events: tuple[str, ...], out: Path, policy_path: str | None, as_of: str | None, strict: bool,
-           now: str | None, workers: int | None) -> None:
+           now: str | None, workers: int | None, shards: int | None) -> None:
     """Replay EVENTS (JSONL files, .gz, or -) through the engine, as known at --as-of.
 
     Writes alerts, borrowers, the visit schedule and its history, rejects, a summary, and snapshots/
     (every borrower's record at each day's end: what monitor report reads). Memory grows with the
-    borrowers, not the events: time-ordered files are merged as streams, others sorted on disk."""
+    borrowers, not the events: time-ordered files are merged as streams, others sorted on disk; a large
+    input is replayed in parts of the borrowers (--shards)."""
     from monitor._replay_stream import replay_to
     from monitor._time import to_us
 
@@ -146,7 +150,7 @@ def replay(events: tuple[str, ...], out: Path, policy_path: str | None, as_of: s
     import os
 
     result = replay_to(list(events), policy, out, parse_as_of(as_of), now=trusted, future_skew=_future_skew(),
-                       workers=workers or os.cpu_count() or 1)
+                       workers=workers or os.cpu_count() or 1, shards=shards)
     print_summary(result, out)
     if strict and result.rejected:
         click.echo(f"{result.rejected} line(s) rejected: see {out / 'rejects.jsonl'}", err=True)

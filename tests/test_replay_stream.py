@@ -180,3 +180,58 @@ def test_shards_give_the_same_bytes_and_the_same_snapshots(tmp_path: Path, refer
     assert (a.rows(0, a.last_day)["borrower"] == b.rows(0, b.last_day)["borrower"]).all()
     shuffled = replay_to([src], default_policy(), tmp_path / "shuffled", workers=2)
     assert shuffled.summary()["alerts"] == one.summary()["alerts"]
+
+
+@pytest.mark.parametrize("workers,shards", [(1, 4), (2, 5)])
+def test_more_shards_than_processes_give_the_same_bytes_and_snapshots(tmp_path: Path, reference: Path,
+                                                                      workers: int, shards: int) -> None:
+    """A large input is split by borrower into parts replayed one after another (bounded memory): the files of
+    several sources, plain and compressed, CRLF and no final line break, read in byte ranges by the processes,
+    give the same outputs, rejects (with their source lines) and snapshots as one whole replay."""
+    from monitor.snapshots import SnapshotLog
+
+    lines = _lines()
+    random.Random(11).shuffle(lines)
+    a, b, c = tmp_path / "a.jsonl", tmp_path / "b.jsonl.gz", tmp_path / "c.jsonl"
+    a.write_bytes(b"\r\n".join(lines[:4001]))  # no final line break
+    b.write_bytes(gzip.compress(b"\n".join(lines[4001:9000]) + b"\n"))
+    c.write_bytes(b"\n".join(lines[9000:]) + b"\n")
+    one = replay_to([a, b, c], default_policy(), tmp_path / "one", workers=1, shards=1)
+    many = replay_to([a, b, c], default_policy(), tmp_path / "many", workers=workers, shards=shards)
+    _same(tmp_path / "many", reference, FILES[:-1])
+    _same(tmp_path / "many", tmp_path / "one", (*FILES, "rejects.jsonl", "workout.csv", "snapshots/signals.jsonl"))
+    assert one.summary() == many.summary() and one.rejected > 0
+    x, y = SnapshotLog(tmp_path / "one" / "snapshots"), SnapshotLog(tmp_path / "many" / "snapshots")
+    assert len(json.loads((tmp_path / "many" / "snapshots" / "manifest.json").read_text())["parts"]) == shards
+    assert (x.ids == y.ids).all() and x.codes == y.codes and x.as_of == y.as_of
+    for day in range(x.checkpoint_days()[0] - 3, x.last_day + 1, 5):
+        p, q = x.at(day), y.at(day)
+        assert all((p.cols[k] == q.cols[k]).all() for k in p.cols), day
+    r1, r2 = x.rows(0, x.last_day), y.rows(0, y.last_day)
+    assert all((r1[k] == r2[k]).all() for k in r1)
+
+
+def test_the_default_as_of_of_a_split_input_is_its_newest_valid_event(tmp_path: Path, monkeypatch) -> None:
+    """The split reads occurred_at from the text and validates only the newest lines: lines dated later
+    that are invalid, too far ahead or written oddly must neither set the as-of nor hide the newest valid
+    one, even when every line it kept is invalid (then it validates the whole range)."""
+    import monitor._replay_split as split
+
+    good = [dict(x) for x in GOOD]
+    late = {**good[-1], "event_id": "late-valid", "occurred_at": "2025-05-01T10:00:00+08:00"}
+    odd = {**good[-1], "event_id": "odd", "occurred_at": "2025-05-01T09:00:00.5+08:00"}
+    bad = [{**good[-1], "event_id": f"bad{i}", "occurred_at": "2025-06-01T00:00:00+08:00", "days_past_due": -1}
+           for i in range(5)]
+    ahead = {**good[-1], "event_id": "ahead", "occurred_at": "2031-01-01T00:00:00+08:00"}
+    rows = [json.dumps(x) for x in [*good, odd, late, *bad, ahead]]
+    rows.insert(1, '{"occurred_at": "2026-01-01T00:00:00+08:00", "type": "overdue"}')  # invalid, spaced
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(rows) + "\n")
+    now = parse_instant("2030-01-01T00:00:00Z")
+    want = parse_instant("2025-05-01T10:00:00+08:00")
+    for keep in (64, 3):  # with 3 kept lines, all invalid: the range is validated line by line
+        monkeypatch.setattr(split, "_KEEP", keep)
+        got = replay_to([src], default_policy(), tmp_path / f"k{keep}", now=now, workers=2, shards=3)
+        assert got.as_of == want, keep
+        assert got.rejected == 7
+    assert replay_to([src], default_policy(), tmp_path / "whole", now=now, shards=1).as_of == want

@@ -1,0 +1,230 @@
+"""Splitting the input by borrower before a sharded replay: each shard holds its borrowers' states only.
+
+A shard's states stay in memory while it runs; a large input is therefore replayed
+in more shards than processes, each process running its shards one after another
+(shard j in process j mod processes). First every process splits its share of
+the input (a byte range of each plain file; a compressed file is read whole by
+one process): each line goes, unparsed, to the piece of its shard (``owner``:
+the CRC-32 of its borrower id) for its source file, with its line number within
+the range. A shard then reads each source file's lines from the pieces in range
+order, numbered as in the source (the line counts of the ranges before), which
+is the order and the numbering the file itself gives.
+
+The as-of instant, when none is given, is the instant of the newest valid event,
+and every shard needs it before it ends. The split finds it without validating
+every line: it reads ``occurred_at`` from the text of each line (when written
+once, as an ISO 8601 instant), keeps the lines with the newest such instants, and
+validates those, newest first, with the replay's own rules: the first valid one
+is the newest valid event of the range (a line whose instant could not be read
+that way is validated at once). Should every kept line be invalid, the range is
+validated line by line.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import struct
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from monitor._errors import InputError
+from monitor._time import to_us
+from monitor.jsonl import iter_lines
+
+__all__ = ["Split", "owner", "piece_lines", "remove_pieces", "split_input"]
+
+_REC = struct.Struct("<QI")  # line number within the range (from 0), length
+_KEEP = 64  # lines with the newest instants kept per range, validated at the end
+_FLUSH = 1 << 20
+_OCCURRED = b'"occurred_at"'
+
+
+def owner(raw: bytes, shards: int) -> int:
+    """The shard of a line: CRC-32 of its borrower id (read without parsing when the line is simple)."""
+    i = raw.find(b'"borrower_id":"')
+    if i >= 0:
+        j = raw.find(b'"', i + 15)
+        bid = raw[i + 15:j]
+        if j > 0 and b"\\" not in bid and raw.find(b'"borrower_id"', j) < 0:
+            return zlib.crc32(bid) % shards
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return 0
+    value = doc.get("borrower_id") if isinstance(doc, dict) else None
+    if not isinstance(value, str):
+        return 0  # no borrower: rejected, by the first shard
+    return zlib.crc32(value.encode("utf-8", "surrogatepass")) % shards
+
+
+def _compressed(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _range(path: Path, k: int, writers: int) -> tuple[int, int]:
+    """The byte range of process ``k``: the lines that start in [size * k / writers, size * (k + 1) / writers)."""
+    size = path.stat().st_size
+    return size * k // writers, size * (k + 1) // writers
+
+
+def _range_lines(path: Path, lo: int, hi: int) -> Iterator[bytes]:
+    """The lines (without line break) that start at a byte offset in [lo, hi)."""
+    try:
+        with path.open("rb", buffering=1 << 20) as fh:
+            pos = lo
+            if lo > 0:
+                fh.seek(lo - 1)
+                pos = lo - 1 + len(fh.readline())  # the first line that starts at or after lo
+            for line in fh if pos < hi else ():
+                yield line.rstrip(b"\r\n")
+                pos += len(line)
+                if pos >= hi:
+                    break
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+
+
+def _quick_instant(raw: bytes) -> int | None:
+    """``occurred_at`` read from the text when it is written once, as a plain ISO 8601 instant with offset."""
+    i = raw.find(b'"occurred_at":"')
+    if i < 0 or raw.count(_OCCURRED) != 1:
+        return None
+    j = raw.find(b'"', i + 15)
+    text = raw[i + 15:j]
+    if j < 0 or not 20 <= len(text) <= 32 or b"\\" in text:
+        return None
+    try:
+        at = datetime.fromisoformat(text.decode("ascii"))
+        return to_us(at)
+    except ValueError:
+        return None
+
+
+class Split:
+    """What one process's split found: the lines it read per source file and the newest valid instant."""
+
+    def __init__(self, files: int) -> None:
+        self.counts = [0] * files
+        self.newest: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": self.counts, "newest": self.newest}
+
+
+def split_input(files: Sequence[Path], k: int, writers: int, shards: int, out: Path,
+                valid: Callable[[bytes], int | None] | None) -> dict[str, Any]:
+    """Process ``k`` of ``writers`` writes its share of ``files`` into ``out/piece-<shard>-<file>-<k>``.
+
+    ``valid``: the instant of a line that the replay accepts, else None; when given, the newest valid instant
+    of the share is found (see the module's text). Returns ``Split.to_dict()``."""
+    found = Split(len(files))
+    for fi, path in enumerate(files):
+        if _compressed(path):
+            if fi % writers != k:
+                continue
+            lines: Iterator[bytes] = (raw for _, raw in iter_lines(path))
+            rescan: Callable[[], Iterator[bytes]] = lambda p=path: (raw for _, raw in iter_lines(p))  # noqa: E731
+        else:
+            lo, hi = _range(path, k, writers)
+            lines = _range_lines(path, lo, hi)
+            rescan = lambda p=path, a=lo, b=hi: _range_lines(p, a, b)  # noqa: E731
+        found.counts[fi] = _write_pieces(lines, fi, k, shards, out, found, valid, rescan)
+    return found.to_dict()
+
+
+def _write_pieces(lines: Iterator[bytes], fi: int, k: int, shards: int, out: Path, found: Split,
+                  valid: Callable[[bytes], int | None] | None, rescan: Callable[[], Iterator[bytes]]) -> int:
+    handles: list[BinaryIO] = [(out / f"piece-{j}-{fi}-{k}").open("wb") for j in range(shards)]
+    bufs: list[list[bytes]] = [[] for _ in range(shards)]
+    sizes = [0] * shards
+    pack = _REC.pack
+    keep: list[tuple[int, int, bytes]] = []  # min-heap of (instant, line, raw): the newest instants read
+    exact: int | None = None  # the newest instant of a line validated at once
+    count = 0
+    try:
+        for raw in lines:
+            n = count
+            count += 1
+            j = owner(raw, shards) if shards > 1 else 0
+            bufs[j].append(pack(n, len(raw)))
+            bufs[j].append(raw)
+            sizes[j] += len(raw) + 12
+            if sizes[j] >= _FLUSH:
+                handles[j].write(b"".join(bufs[j]))
+                bufs[j], sizes[j] = [], 0
+            if valid is None:
+                continue
+            t = _quick_instant(raw)
+            if t is None:
+                t = valid(raw)
+                if t is not None and (exact is None or t > exact):
+                    exact = t
+            elif len(keep) < _KEEP:
+                heapq.heappush(keep, (t, n, raw))
+            elif t > keep[0][0]:
+                heapq.heapreplace(keep, (t, n, raw))
+        for j in range(shards):
+            if bufs[j]:
+                handles[j].write(b"".join(bufs[j]))
+    finally:
+        for fh in handles:
+            fh.close()
+    if valid is not None:
+        newest = _newest_of(keep, exact, valid, rescan)
+        if newest is not None and (found.newest is None or newest > found.newest):
+            found.newest = newest
+    return count
+
+
+def _newest_of(keep: list[tuple[int, int, bytes]], exact: int | None, valid: Callable[[bytes], int | None],
+               rescan: Callable[[], Iterator[bytes]]) -> int | None:
+    for t, _, raw in sorted(keep, reverse=True):
+        got = valid(raw)
+        if got is None:
+            continue
+        if got != t:  # read differently from the text than by the contract: trust neither, validate all
+            break
+        return t if exact is None or t > exact else exact
+    else:
+        if len(keep) < _KEEP:  # every line of the range was kept or validated
+            return exact
+    newest = None
+    for raw in rescan():
+        got = valid(raw)
+        if got is not None and (newest is None or got > newest):
+            newest = got
+    return newest
+
+
+def piece_lines(directory: Path, shard: int, fi: int, bases: Sequence[int]) -> Iterator[tuple[int, bytes]]:
+    """The lines of source file ``fi`` that belong to ``shard``, numbered from 1 as in the file, in order;
+    ``bases[k]``: the lines of the ranges before process ``k``'s."""
+    head = _REC.size
+    unpack = _REC.unpack_from
+    for k, base in enumerate(bases):
+        path = directory / f"piece-{shard}-{fi}-{k}"
+        if not path.exists():
+            continue
+        with path.open("rb") as fh:
+            data = b""
+            while block := fh.read(16 << 20):
+                data = data + block if data else block
+                pos, end = 0, len(data)
+                while pos + head <= end:
+                    n, size = unpack(data, pos)
+                    if pos + head + size > end:
+                        break
+                    pos += head
+                    yield base + n + 1, data[pos:pos + size]
+                    pos += size
+                data = data[pos:]
+
+
+def remove_pieces(directory: Path, shard: int) -> None:
+    for path in directory.glob(f"piece-{shard}-*"):
+        path.unlink()
