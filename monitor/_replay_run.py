@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import heapq
 import json
+from array import array
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
@@ -26,7 +28,7 @@ from monitor.events import GRADE_INDEX, Event, InspectionCompleted, LoanProfile
 from monitor.outputs import Alert, BorrowerView, ScheduleEntry
 from monitor.rules.evaluate import highest_dpd
 from monitor.rules.policy import Policy
-from monitor.snapshots import CHECKPOINT_END, DUE_WHY, NONE, Days, SnapshotPart, day_date, day_number
+from monitor.snapshots import CHECKPOINT_END, DUE_WHY, NONE, TEXT_COLUMNS, Days, SnapshotPart, day_date, day_number
 from monitor.state import BorrowerState
 
 __all__ = ["CONFLICT_REASON", "Outputs", "Runner"]
@@ -68,12 +70,13 @@ class Runner:
         self.days = Days(self.policy.zone)
         self.index: dict[str, int] = {}
         self.states: list[BorrowerState] = []
-        self.first_seen: list[int] = []
-        self.seen_at: list[int] = []
+        self.first_seen = array("q")
+        self.seen_at = array("q")
         self.feeds: dict[tuple[int, str], list[int]] = {}  # (day, type) -> [events, copies, newest]
         self.after: Counter[str] = Counter()  # events after the as-of, by type
-        self.names: list[int] = []
-        self.last: list[int] = []  # hash of the record last written (a record is 24 values: 400 bytes)
+        self.names = array("q")
+        self.last = array("q")  # hash of the record last written (a record is 25 values: 400 bytes as objects)
+        self._codes: dict[tuple[str | None, ...], tuple[int, ...]] = {}  # profile texts -> their codes
         self._text: dict[str, str] = {}  # one copy of each profile text (branch, team, ...) for all states
         self.dirty: set[int] = set()
         self.wakes: list[tuple[int, int]] = []
@@ -84,6 +87,7 @@ class Runner:
         self.edge = _FAR  # the first instant of the next day
         c = self.policy.classification
         self.floors_at = (c.special_mention, c.substandard, c.doubtful, c.loss)
+        self._floors_sorted = sorted(self.floors_at)
         self.last_t: int | None = None
         self._t = NONE
 
@@ -244,21 +248,24 @@ class Runner:
         if self.part is None:
             self.dirty.clear()
             return
-        rows = []
+        idx: list[int] = []
+        recs: list[tuple[Any, ...]] = []
         last = self.last
-        for i in self.dirty:
-            rec = self._record(states[i], at, i)
+        record = self._record
+        for i in sorted(self.dirty):
+            rec = record(states[i], at, i)
             h = hash(rec)
             if h != last[i]:
                 last[i] = h
-                rows.append((i, rec))
+                idx.append(i)
+                recs.append(rec)
             if rec[4]:  # overdue: the next floor crossing (one heap entry per crossing)
                 nxt = self._next_floor(states[i], at)
                 if nxt is not None and nxt != self.floor_at.get(i):
                     self.floor_at[i] = nxt
                     heapq.heappush(floors, (nxt, i))
         self.dirty.clear()
-        self.part.write_day(day, rows)
+        self.part.write_day(day, idx, recs)
         d = day_date(day)
         if d == _month_end(d):
             self.part.checkpoint(day, at, d.isoformat())
@@ -276,16 +283,21 @@ class Runner:
             return (-1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, s.alerts, 0, 0, NONE, NONE, NONE,
                     NONE, NONE if s.bureau is None else s.bureau.at, NONE if s.inspection is None else s.inspection.at,
                     NONE, self.seen_at[i])
-        top, top_id = highest_dpd(s, at)
-        code = self.part.code  # type: ignore[union-attr]
-        cls = sum(1 for c in self.floors_at if top >= c)
+        if s.accounts:
+            top, top_id = highest_dpd(s, at)
+        else:
+            top, top_id = 0, None
+        texts = (p.segment, p.industry, p.branch, p.team, p.product, p.mitigation)
+        codes = self._codes.get(texts)
+        if codes is None:
+            code = self.part.code  # type: ignore[union-attr]
+            codes = self._codes[texts] = tuple(code(c, v) for c, v in zip(TEXT_COLUMNS, texts))
         acc = s.accounts[top_id] if top_id is not None else None
+        due = s.due
         return (
-            s.tier, s.computed, GRADE_INDEX.get(s.grade, -1) if s.grade is not None else -1, cls, 1 if top > 0 else 0,
-            _WHY.get(s.due_why, -1) if s.due_why is not None else -1,
-            code("segment", p.segment), code("industry", p.industry), code("branch", p.branch),
-            code("team", p.team), code("product", p.product), code("mitigation", p.mitigation), self.names[i],
-            self.days.of(s.due) if s.due is not None else -1, s.alerts, acc.dpd if acc is not None else 0,
+            s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), bisect_right(self._floors_sorted, top) if top else 0,
+            1 if top > 0 else 0, _WHY.get(s.due_why, -1), *codes, self.names[i],
+            self.days.of(due) if due is not None else -1, s.alerts, acc.dpd if acc is not None else 0,
             round(p.exposure * 100), s.tier_since if s.tier_since is not None else NONE, self.first_seen[i],
             p.at, s.grade_at if s.grade_at is not None else NONE,
             s.bureau.at if s.bureau is not None else NONE, s.inspection.at if s.inspection is not None else NONE,
@@ -334,15 +346,17 @@ class Runner:
         floors = self.floors
         while floors and floors[0][0] <= as_of:
             self.dirty.add(heapq.heappop(floors)[1])
-        rows = []
-        for i in self.dirty:
+        idx: list[int] = []
+        recs: list[tuple[Any, ...]] = []
+        for i in sorted(self.dirty):
             rec = self._record(self.states[i], as_of, i)
             h = hash(rec)
             if h != self.last[i]:
                 self.last[i] = h
-                rows.append((i, rec))
+                idx.append(i)
+                recs.append(rec)
         self.dirty.clear()
-        part.write_day(self.day, rows)
+        part.write_day(self.day, idx, recs)
         part.checkpoint(self.day, as_of, CHECKPOINT_END)
 
     def write_signals(self, out: Any, as_of: int | None) -> None:

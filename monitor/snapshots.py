@@ -151,7 +151,10 @@ class SnapshotPart:
         self.feeds: list[list[Any]] = []  # [day, type, events, copies, newest]
         self.after: dict[str, int] = {}
         self.rows = 0
-        self._pending: list[tuple[int, int, tuple[Any, ...]]] = []
+        self._days: list[int] = []  # the days of the pending rows, with their numbers of rows
+        self._counts: list[int] = []
+        self._idx: list[int] = []
+        self._recs: list[tuple[Any, ...]] = []
         self.checkpoints: list[tuple[int, int, str]] = []  # (day, instant described, directory label)
 
     def code(self, column: str, text: str | None) -> int:
@@ -167,12 +170,15 @@ class SnapshotPart:
         self.ids.append(borrower_id)
         return len(self.ids) - 1
 
-    def write_day(self, day: int, rows: Sequence[tuple[int, tuple[Any, ...]]]) -> None:
-        """The records changed on ``day``: (borrower index, record), any order (days in increasing order)."""
-        if not rows:
+    def write_day(self, day: int, borrowers: Sequence[int], records: Sequence[tuple[Any, ...]]) -> None:
+        """The records changed on ``day``, of ``borrowers`` (indexes, increasing; days in increasing order)."""
+        if not borrowers:
             return
-        self._pending.extend((day, i, rec) for i, rec in sorted(rows, key=lambda r: r[0]))
-        if len(self._pending) >= 65_536:
+        self._days.append(day)
+        self._counts.append(len(borrowers))
+        self._idx.extend(borrowers)
+        self._recs.extend(records)
+        if len(self._idx) >= 65_536:
             self._flush()
 
     def visit(self, borrower: int, at: int, team: int, outcome: int, due: int) -> None:
@@ -188,16 +194,15 @@ class SnapshotPart:
         self.visits += len(rows)
 
     def _flush(self) -> None:
-        rows = self._pending
-        if not rows:
+        if not self._idx:
             return
-        self._pending = []
-        n = len(rows)
-        np.fromiter((r[0] for r in rows), dtype=np.int32, count=n).tofile(self._files["day"])
-        bidx = np.fromiter((r[1] for r in rows), dtype=np.int32, count=n)
+        n = len(self._idx)
+        np.repeat(np.array(self._days, dtype=np.int32), self._counts).tofile(self._files["day"])
+        bidx = np.array(self._idx, dtype=np.int32)
         bidx.tofile(self._files["bidx"])
+        recs = np.array(self._recs, dtype=_RECORD)
+        self._days, self._counts, self._idx, self._recs = [], [], [], []
         self._grow()
-        recs = np.array([r[2] for r in rows], dtype=_RECORD)
         for name, _ in COLUMNS:
             col = np.ascontiguousarray(recs[name])
             col.tofile(self._files[name])
