@@ -13,8 +13,9 @@ are dropped and the duplicate memory is capped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from pydantic import ConfigDict, TypeAdapter, with_config
+from pydantic import AliasChoices, AliasGenerator, ConfigDict, TypeAdapter, with_config
 
 __all__ = [
     "AccountFact",
@@ -29,13 +30,44 @@ __all__ = [
     "STATE_ADAPTER",
     "dump_state",
     "load_state",
+    "long_form",
 ]
 
 STATE_VERSION = 1
-_CFG = ConfigDict(extra="forbid")
+
+# The JSON form writes each field under a short key (the state is kept per borrower, in a table and its
+# changelog: the long names were a third of it) and reads either key, so that states written before
+# (with the long names) still load. The short keys are part of the stored format: never reuse one.
+_SHORT: dict[str, dict[str, str]] = {
+    "ProfileFact": {"at": "a", "eid": "e", "branch": "br", "team": "tm", "exposure": "x", "mitigation": "mi",
+                    "disbursed": "ds", "segment": "sg", "industry": "in", "product": "pr"},
+    "RatingMove": {"at": "a", "eid": "e", "old": "o", "new": "n", "prior": "p", "best": "b", "dg1": "d1",
+                   "dg2": "d2"},
+    "CaseFact": {"at": "a", "eid": "e", "first": "f", "stage_at": "sa", "role": "r", "ctype": "ct", "stage": "st",
+                 "claim": "cl", "court": "co", "eids": "es"},
+    "BureauFact": {"at": "a", "eid": "e", "dpd": "dp", "overdue": "od", "inq": "iq", "debt": "db", "guar": "gu"},
+    "PreviousReport": {"at": "a", "eid": "e", "debt": "db"},
+    "AccountFact": {"at": "a", "eid": "e", "dpd": "dp", "amount": "am", "product": "pr"},
+    "InspectionFact": {"at": "a", "eid": "e", "outcome": "oc", "team": "tm", "inspector": "ip"},
+    "OverrideFact": {"at": "a", "eid": "e", "by": "by", "tier": "t", "until": "u", "asked": "as", "reason": "r",
+                     "approver": "ap"},
+    "BorrowerState": {"id": "id", "v": "v", "clock": "c", "profile": "p", "grade": "g", "grade_at": "ga",
+                      "grade_eid": "ge", "grades": "gs", "moves": "m", "cases": "cs", "accounts": "ac",
+                      "bureau": "b", "bureau_prev": "bp", "inspection": "i", "floor": "fl", "cap": "cp",
+                      "computed": "cm", "tiers": "ts", "tier": "t", "tier_since": "tn", "due": "d",
+                      "due_why": "dw", "due_at": "da", "due_tier": "dt", "wake": "w", "seen": "s", "alerts": "al",
+                      "held": "h"},
+}
 
 
-@with_config(_CFG)
+def _cfg(cls: str) -> ConfigDict:
+    short = _SHORT[cls]
+    return ConfigDict(extra="forbid", alias_generator=AliasGenerator(
+        validation_alias=lambda name: AliasChoices(short[name], name) if short[name] != name else name,
+        serialization_alias=lambda name: short[name]))
+
+
+@with_config(_cfg("ProfileFact"))
 @dataclass(slots=True)
 class ProfileFact:
     """The loan profile without the borrower's name (segment, industry and product are shown
@@ -53,7 +85,7 @@ class ProfileFact:
     product: str | None = None
 
 
-@with_config(_CFG)
+@with_config(_cfg("RatingMove"))
 @dataclass(slots=True)
 class RatingMove:
     """A rating change that lowered the grade, with what it was measured against."""
@@ -68,7 +100,7 @@ class RatingMove:
     dg2: bool = False
 
 
-@with_config(_CFG)
+@with_config(_cfg("CaseFact"))
 @dataclass(slots=True)
 class CaseFact:
     """The latest notice of one lawsuit case."""
@@ -85,7 +117,7 @@ class CaseFact:
     eids: list[str] = field(default_factory=list)
 
 
-@with_config(_CFG)
+@with_config(_cfg("BureauFact"))
 @dataclass(slots=True)
 class BureauFact:
     at: int
@@ -97,7 +129,7 @@ class BureauFact:
     guar: float
 
 
-@with_config(_CFG)
+@with_config(_cfg("PreviousReport"))
 @dataclass(slots=True)
 class PreviousReport:
     """What the engine keeps of the bureau report before the latest (for debt growth)."""
@@ -107,7 +139,7 @@ class PreviousReport:
     debt: float
 
 
-@with_config(_CFG)
+@with_config(_cfg("AccountFact"))
 @dataclass(slots=True)
 class AccountFact:
     at: int
@@ -117,7 +149,7 @@ class AccountFact:
     product: str
 
 
-@with_config(_CFG)
+@with_config(_cfg("InspectionFact"))
 @dataclass(slots=True)
 class InspectionFact:
     at: int
@@ -127,7 +159,7 @@ class InspectionFact:
     inspector: str | None = None  # the inspector's staff id (None in states written before it was kept)
 
 
-@with_config(_CFG)
+@with_config(_cfg("OverrideFact"))
 @dataclass(slots=True)
 class OverrideFact:
     """The latest ``tier_override`` of one direction (floor or cap).
@@ -146,7 +178,7 @@ class OverrideFact:
     approver: str | None = None  # approved_by
 
 
-@with_config(_CFG)
+@with_config(_cfg("BorrowerState"))
 @dataclass(slots=True)
 class BorrowerState:
     """Everything the engine knows about one borrower."""
@@ -191,10 +223,16 @@ STATE_ADAPTER: TypeAdapter[BorrowerState] = TypeAdapter(BorrowerState)
 
 
 def dump_state(state: BorrowerState) -> bytes:
-    """The compact JSON form of a state (defaults omitted)."""
-    return STATE_ADAPTER.dump_json(state, exclude_defaults=True)
+    """The compact JSON form of a state (defaults omitted, fields under their short keys)."""
+    return STATE_ADAPTER.dump_json(state, exclude_defaults=True, by_alias=True)
+
+
+def long_form(state: BorrowerState) -> dict[str, Any]:
+    """The state as a JSON document under the fields' long names (as states were written before the short
+    keys; :func:`load_state` reads both)."""
+    return STATE_ADAPTER.dump_python(state, mode="json", exclude_defaults=True)  # type: ignore[no-any-return]
 
 
 def load_state(raw: bytes | str) -> BorrowerState:
-    """Parse and validate the JSON form of a state."""
+    """Parse and validate the JSON form of a state (short keys, or the long ones of states written before)."""
     return STATE_ADAPTER.validate_json(raw)

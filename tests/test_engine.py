@@ -11,7 +11,7 @@ from monitor._time import DAY
 from monitor.engine import APPLIED, CONFLICT, DUPLICATE, Engine, content_digest
 from monitor.events import parse_event
 from monitor.rules.policy import parse_policy
-from monitor.state import dump_state, load_state
+from monitor.state import dump_state, load_state, long_form
 from tests.factories import (
     ENGINE_POLICY,
     US,
@@ -247,7 +247,7 @@ def test_duplicates_are_told_apart_after_a_state_round_trip_and_in_states_withou
     r.feed(overdue(at(1), 5, eid="x1"), overdue(at(1), 7, eid="x1"))
     assert r.outcomes[-2:] == [DUPLICATE, CONFLICT]
     # a state written before digests were kept remembers the instant only: a copy counts as a duplicate
-    old = json.loads(dump_state(r.state))
+    old = long_form(r.state)  # as states were written before the short keys
     old["seen"] = {k: v[0] for k, v in old["seen"].items()}
     r.state = load_state(json.dumps(old))
     r.feed(overdue(at(1), 7, eid="x1"))
@@ -261,7 +261,7 @@ def test_digests_of_the_first_form_in_older_states_still_tell_copies_from_confli
 
     first = overdue(at(1), 5, eid="x1")
     r = run([profile(), first])
-    old = json.loads(dump_state(r.state))
+    old = long_form(r.state)  # as states were written before the short keys
     assert old["seen"]["x1"][1] >= 2**32  # written in the second form
     old["seen"]["x1"][1] = _digest_form1(first, us(at(1)))
     assert old["seen"]["x1"][1] < 2**32

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from monitor.topics import partition_for
 
@@ -46,18 +46,18 @@ def offsets_key(partition: int, partitions: int, partition_of: Callable[[str], i
     return bookkeeping_key(OFFSETS_PREFIX, partition, partitions, partition_of)
 
 
-class _ProfileSummary(BaseModel):
+class _ProfileSummary(BaseModel):  # the keys of monitor.state's JSON form: short, or long in older states
     model_config = ConfigDict(extra="ignore")
 
-    exposure: float = 0.0
+    exposure: float = Field(0.0, validation_alias=AliasChoices("x", "exposure"))
 
 
 class _StateSummary(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    wake: int | None = None
-    tier: int = 0
-    profile: _ProfileSummary | None = None
+    wake: int | None = Field(None, validation_alias=AliasChoices("w", "wake"))
+    tier: int = Field(0, validation_alias=AliasChoices("t", "tier"))
+    profile: _ProfileSummary | None = Field(None, validation_alias=AliasChoices("p", "profile"))
 
 
 def summarize(blob: bytes) -> tuple[int | None, int, float | None]:

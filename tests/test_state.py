@@ -1,0 +1,86 @@
+"""The state's JSON form: short keys written, long keys (states written before them) still read."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from monitor.agents.table import summarize
+from monitor.state import (
+    _SHORT,
+    AccountFact,
+    BorrowerState,
+    BureauFact,
+    CaseFact,
+    InspectionFact,
+    OverrideFact,
+    PreviousReport,
+    ProfileFact,
+    RatingMove,
+    dump_state,
+    load_state,
+    long_form,
+)
+
+CLASSES = (ProfileFact, RatingMove, CaseFact, BureauFact, PreviousReport, AccountFact, InspectionFact, OverrideFact,
+           BorrowerState)
+
+
+def _full() -> BorrowerState:
+    """A state with every fact set (values away from the defaults, so that nothing is omitted)."""
+    return BorrowerState(
+        id="B1", clock=10, profile=ProfileFact(1, "p1", "SH", "T1", 1_000_000.5, "secured", 0, "small", "trade", "loan"),
+        grade="BB", grade_at=2, grade_eid="r1", grades=[(1, "A")],
+        moves=[RatingMove(2, "r1", "A", "BB", "A", "A", dg1=True, dg2=True)],
+        cases={"c1": CaseFact(3, "l1", 3, 3, "defendant", "contract", "filed", 5.5, "court", ["l1"])},
+        accounts={"a1": AccountFact(4, "o1", 30, 9.5, "loan")},
+        bureau=BureauFact(5, "b2", 10, 1.5, 3, 100.0, 2.0), bureau_prev=PreviousReport(4, "b1", 90.0),
+        inspection=InspectionFact(6, "i1", "normal", "T1", "insp-1"),
+        floor=OverrideFact(7, "f1", "u1", 2, 99, 120, "why", "u2"), cap=OverrideFact(7, "f2", "u1", 1),
+        computed=2, tiers=[(20, 2)], tier=2, tier_since=2, due=30, due_why="inspection", due_at=6, due_tier=2,
+        wake=20, seen={"p1": (1, 2**32 + 5), "old": 1}, alerts=3, held=1)
+
+
+def test_every_field_has_its_own_short_key():
+    for cls in CLASSES:
+        short = _SHORT[cls.__name__]
+        assert set(short) == {f.name for f in dataclasses.fields(cls)}, cls
+        assert len(set(short.values())) == len(short), cls
+
+
+def test_states_are_written_under_short_keys_and_read_back_the_same():
+    state = _full()
+    raw = dump_state(state)
+    doc = json.loads(raw)
+    assert set(doc) == {v for k, v in _SHORT["BorrowerState"].items() if k != "v"}
+    assert set(doc["p"]) == set(_SHORT["ProfileFact"].values())
+    assert load_state(raw) == state
+    assert len(raw) < len(json.dumps(long_form(state), separators=(",", ":")))
+
+
+def test_states_written_with_the_long_keys_still_load():
+    state = _full()
+    old = json.dumps(long_form(state))
+    assert '"profile"' in old and '"seen"' in old
+    assert load_state(old) == state
+    assert dump_state(load_state(old)) == dump_state(state)
+
+
+def test_unknown_keys_are_still_refused():
+    doc = json.loads(dump_state(_full()))
+    doc["zz"] = 1
+    try:
+        load_state(json.dumps(doc))
+    except ValueError as exc:
+        assert "zz" in str(exc)
+    else:
+        raise AssertionError("an unknown key was accepted")
+
+
+def test_the_worker_summary_reads_both_forms():
+    state = _full()
+    want = (20, 2, 1_000_000.5)
+    assert summarize(dump_state(state)) == want
+    assert summarize(json.dumps(long_form(state)).encode()) == want
+    bare = BorrowerState(id="B2")
+    assert summarize(dump_state(bare)) == summarize(json.dumps(long_form(bare)).encode()) == (None, 0, None)
