@@ -16,7 +16,7 @@ from monitor.engine import Engine
 from monitor.events import Event
 from monitor.replay import replay_events, ReplayResult
 from monitor.rules.loader import default_policy
-from monitor.state import dump_state
+from monitor.state import dump_state, load_state
 from monitor.topics import Topics
 from tests.factories import T0, at, bureau, overdue, profile, rating
 
@@ -264,4 +264,4 @@ def test_a_duplicate_event_id_with_other_content_is_dead_lettered_as_a_conflicti
     assert [(d.offset, d.reason) for d in out.dead] == [
         (3, "conflicting duplicate: an event with this event_id and other content was applied earlier")]
     assert out.outcomes["duplicate"] == 1 and out.outcomes["conflicting_duplicate"] == 1
-    assert json.loads(store["B1"])["bureau"] == json.loads(before)["bureau"]  # the first one stands
+    assert load_state(store["B1"]).bureau == load_state(before).bureau  # the first one stands
