@@ -43,7 +43,7 @@ from monitor._replay_run import Runner
 from monitor._replay_split import owner, piece_lines, remove_pieces, split_input
 from monitor._errors import InputError
 from monitor._spill import EventRuns, LineSpill, merge_runs
-from monitor._time import SECOND, iso, parse_instant, to_us
+from monitor._time import SECOND, ahead_reason, iso, parse_instant, to_us
 from monitor.engine import Engine
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
 from monitor.jsonl import MAX_LINE_BYTES, file_digest, iter_lines, write_files
@@ -61,15 +61,6 @@ Item = tuple[int, int, int, Event, bytes]  # instant, file index, line number, e
 
 class _Unordered(Exception):
     """A file holds a line dated before an earlier line of the same file."""
-
-
-def ahead_reason(at: int, trusted: int, skew: int, what: str) -> str | None:
-    """Why an instant is refused as too far in the future (the worker's wording), or None."""
-    if at - trusted <= skew:
-        return None
-    hours = skew / (3600 * SECOND)
-    span = f"{hours / 24:g} day{'s' if hours != 24 else ''}" if hours % 24 == 0 else f"{hours:g} h"
-    return f"future: {iso(at)} is more than {span} ahead of {what} ({iso(trusted)})"
 
 
 def _reject_json(source: str, line: int, reason: str, raw: bytes) -> str:
@@ -209,16 +200,17 @@ def _us(value: object) -> int | None:
     return to_us(value) if isinstance(value, datetime) else None
 
 
+_validate_json = EVENT_ADAPTER.validator.validate_json  # the adapter's own validator, without its wrapper
+
+
 def _judge(raw: bytes, trusted: int | None, skew: int) -> tuple[int, Event] | str:
     """A line as the replay takes it: (instant, event), or the reason it is rejected."""
     if len(raw) > MAX_LINE_BYTES:
         return f"line longer than {MAX_LINE_BYTES} bytes"
-    if not raw.strip():
-        return "empty line"
     try:
-        event = EVENT_ADAPTER.validate_json(raw)
-    except ValidationError as exc:
-        return describe_validation_error(exc)
+        event = _validate_json(raw)
+    except ValidationError as exc:  # (a blank line never validates: told apart here, off the common path)
+        return "empty line" if not raw.strip() else describe_validation_error(exc)
     t = to_us(event.occurred_at)
     why = None if trusted is None else ahead_reason(t, trusted, skew, "the time of the replay")
     why = why or _out_of_range(t, event)
