@@ -257,7 +257,7 @@ def test_duplicates_are_told_apart_after_a_state_round_trip_and_in_states_withou
 def test_digests_of_the_first_form_in_older_states_still_tell_copies_from_conflicts():
     """States written before the second digest form keep blake2b digests of the model's JSON (under 2**32): a
     copy is compared with such a digest in its own form, so an exact copy is still a duplicate after an upgrade."""
-    from monitor.engine import _digest_form1
+    from monitor._digest import digest_form1 as _digest_form1
 
     first = overdue(at(1), 5, eid="x1")
     r = run([profile(), first])
