@@ -16,6 +16,7 @@ import pytest
 from monitor.cli import main
 from monitor.replay import CONFLICT_REASON, replay, write_outputs
 from monitor.rules.loader import default_policy
+from tests.factories import ENGINE_POLICY, ENGINE_POLICY_PATH
 
 GOOD = [
     {"type": "loan_profile", "event_id": "p1", "borrower_id": "B2", "occurred_at": "2025-01-01T09:00:00+08:00",
@@ -105,7 +106,7 @@ def test_huge_line_is_rejected_not_parsed(tmp_path):
 
 
 def test_outputs_and_their_order(tmp_path):
-    result = replay([write(tmp_path / "in.jsonl", GOOD)], default_policy())
+    result = replay([write(tmp_path / "in.jsonl", GOOD)], ENGINE_POLICY)
     write_outputs(result, tmp_path / "out")
     borrowers = [json.loads(x) for x in (tmp_path / "out/borrowers.jsonl").read_text().splitlines()]
     assert [b["borrower_id"] for b in borrowers] == ["B1", "B2", "B3"]
@@ -131,7 +132,7 @@ def test_outputs_and_their_order(tmp_path):
 
 def test_b2_overdue_counts_forward_to_as_of(tmp_path):
     # B2: 12 DPD on Feb 1, never cured: by Apr 1 it is 12 + 59 = 71 DPD (warning), plus the concern visit
-    result = replay([write(tmp_path / "in.jsonl", GOOD)], default_policy())
+    result = replay([write(tmp_path / "in.jsonl", GOOD)], ENGINE_POLICY)
     b2 = next(v for v in result.views if v.borrower_id == "B2")
     assert b2.active_rules == ["combo.multi_source", "inspection.concern", "overdue.dpd"]
     assert b2.computed_tier == "severe"
@@ -199,7 +200,7 @@ OVERRIDES = [
 
 def test_replay_applies_tier_overrides_and_rejects_a_cap_without_approval(tmp_path):
     src = write(tmp_path / "in.jsonl", GOOD + OVERRIDES)
-    result = replay([src], default_policy(), snapshots=tmp_path / "out" / "snapshots")
+    result = replay([src], ENGINE_POLICY, snapshots=tmp_path / "out" / "snapshots")
     assert result.applied == len(GOOD) + 3 and result.events_by_type["tier_override"] == 3
     (rej,) = result.rejects
     assert rej.line == len(GOOD) + 3 and rej.reason.startswith("approved_by: required to set a cap")
@@ -212,18 +213,18 @@ def test_replay_applies_tier_overrides_and_rejects_a_cap_without_approval(tmp_pa
     write_outputs(result, tmp_path / "out")
     summary = json.loads((tmp_path / "out/summary.json").read_text())
     assert summary["events"]["by_type"]["tier_override"] == 3 and summary["events"]["rejected"] == 1
-    plain = replay([write(tmp_path / "plain.jsonl", GOOD)], default_policy())
+    plain = replay([write(tmp_path / "plain.jsonl", GOOD)], ENGINE_POLICY)
     b1_with = next(v for v in result.views if v.borrower_id == "B1")
     b1_plain = next(v for v in plain.views if v.borrower_id == "B1")
     # the warning floor of Jan 10 pulled the visit forward to the warning tier's response deadline
-    response = default_policy().visits.response_days.warning
+    response = ENGINE_POLICY.visits.response_days.warning
     assert b1_with.next_visit_due == date(2025, 1, 10) + timedelta(days=response)
     assert b1_plain.next_visit_due.isoformat() == "2025-02-01"
     assert b1_with.model_copy(update={"next_visit_due": None}) == b1_plain.model_copy(
         update={"next_visit_due": None})  # the floor ended before the as-of
     # the monthly report reads the same files (overrides are decisions, not a data feed it counts)
     assert main(["report", "--period", "month", "--as-of", "2025-03-31", "--replay", str(tmp_path / "out"),
-                 "--events", str(src), "--out", str(tmp_path / "report")]) == 0
+                 "--events", str(src), "--policy", str(ENGINE_POLICY_PATH), "--out", str(tmp_path / "report")]) == 0
     report = json.loads((tmp_path / "report/report-month-2025-03-31.json").read_text())
     assert "override.cap" in {row["rule"] for row in report["rules"]["rows"]}
 

@@ -165,7 +165,7 @@ def test_wall_clock_settles_time_driven_changes_on_tick():
             "segment": "small", "industry": "x", "branch": "b", "team": "t", "exposure": 1e6, "product": "p",
             "mitigation": "secured", "grade": "A", "disbursed_at": "2025-01-01T00:00:00Z"}
     ovd = {"type": "overdue", "event_id": "o", "borrower_id": "B1", "occurred_at": "2025-01-02T00:00:00Z",
-           "account_id": "a", "product": "p", "days_past_due": 25, "overdue_amount": 1}
+           "account_id": "a", "product": "p", "days_past_due": 85, "overdue_amount": 1}
     p = partition_for("B1", PARTS)
     out = StepResult()
     rt.accept([Message(TOPICS.feed("loan_profile"), p, 0, b"B1", json.dumps(prof).encode()),
@@ -176,8 +176,8 @@ def test_wall_clock_settles_time_driven_changes_on_tick():
     from monitor._time import parse_instant
 
     tick = StepResult()
-    rt.step(tick, wall_now=parse_instant("2025-01-07T00:00:00Z"))  # 25 + 5 days = 30: warning
-    assert [(a.to_tier, a.at.isoformat()) for a in tick.alerts] == [("warning", "2025-01-07T00:00:00+00:00")]
+    rt.step(tick, wall_now=parse_instant("2025-01-07T00:00:00Z"))  # 85 + 5 days = 90: severe
+    assert [(a.to_tier, a.at.isoformat()) for a in tick.alerts] == [("severe", "2025-01-07T00:00:00+00:00")]
     assert tick.time_driven == 1 and "B1" in tick.schedules
     assert FEEDS  # the topic map is what the router uses
 

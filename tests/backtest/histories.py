@@ -11,6 +11,8 @@ from typing import Any
 from monitor.rules.loader import DEFAULT_POLICY_PATH
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
+# The policy the histories are written for (the shipped default of 2026.12, kept fixed).
+SCORING_POLICY = Path(__file__).with_name("policy.toml")
 
 
 def day(n: float) -> str:
@@ -68,13 +70,15 @@ class History:
         return events, outcomes
 
 
-def policy_variant(directory: Path, name: str, replacements: dict[str, str]) -> Path:
-    """A copy of the shipped policy with text replaced (each must occur) and its own version."""
-    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+def policy_variant(directory: Path, name: str, replacements: dict[str, str],
+                   base: Path = DEFAULT_POLICY_PATH) -> Path:
+    """A copy of a policy (the shipped one unless ``base``) with text replaced (each must occur) and its own
+    version."""
+    text = base.read_text(encoding="utf-8")
     text = re.sub(r'^version = ".*"$', f'version = "{name}"', text, count=1, flags=re.MULTILINE)
     for old, new in replacements.items():
         if old not in text:
-            raise ValueError(f"{old!r} not in the default policy")
+            raise ValueError(f"{old!r} not in {base.name}")
         text = text.replace(old, new)
     path = directory / f"{name}.toml"
     path.write_text(text, encoding="utf-8")

@@ -108,7 +108,9 @@ def test_with_the_teams_capacity_same_bytes_whatever_the_jobs_and_parts(sim, tmp
 
 
 def test_without_a_policy_the_shipped_one_is_used(tmp_path):
-    events, outcomes = History().profile("B1").enforcement("B1", 5).default("B1", 50).write(tmp_path / "in")
+    # grade D is severe under any sensible policy: flagged 45 days before the default, from the warm-up (censored)
+    events, outcomes = History().profile("B1").rating("B1", 5, "BBB", "D").default("B1", 50, "grade_d").write(
+        tmp_path / "in")
     assert _backtest(events, outcomes, tmp_path / "out", "--as-of", "2025-03-01T00:00:00Z") == 0
     report = json.loads((tmp_path / "out" / "backtest.json").read_text(encoding="utf-8"))
     assert [p["file"] for p in report["policies"]] == ["default_policy.toml"]

@@ -10,14 +10,14 @@ import pytest
 from monitor._time import parse_instant
 from monitor.backtest import run_backtest
 from monitor.backtest._score import quartiles
-from monitor.rules.loader import DEFAULT_POLICY_PATH, default_policy
-from tests.backtest.histories import LOWER_DPD, History, day, policy_variant
+from monitor.rules.loader import load_policy
+from tests.backtest.histories import LOWER_DPD, SCORING_POLICY, History, day, policy_variant
 
 
 def _run(tmp_path: Path, h: History, as_of_day: float, policies: list[Path] | None = None,
          teams: Path | None = None) -> dict[str, Any]:
     events, outcomes = h.write(tmp_path / "in")
-    bt = run_backtest([str(events)], str(outcomes), [str(p) for p in policies or []],
+    bt = run_backtest([str(events)], str(outcomes), [str(p) for p in policies or [SCORING_POLICY]],
                       as_of=parse_instant(day(as_of_day)), jobs=1, teams=str(teams) if teams else None)
     return bt.report
 
@@ -137,7 +137,7 @@ def _normal_visits(first_day: float, interval: int, until: float) -> int:
 
 
 def test_visits_follow_the_engines_due_dates_by_hand(tmp_path):
-    policy = default_policy()
+    policy = load_policy(SCORING_POLICY)
     v = policy.visits
     first = v.first_visit_days
     every = v.normal_interval("BBB", 1_000_000.0, "guaranteed")
@@ -160,7 +160,7 @@ def test_visits_follow_the_engines_due_dates_by_hand(tmp_path):
 
 
 def test_a_recorded_finding_reaches_the_engine_only_with_a_visit(tmp_path):
-    v = default_policy().visits
+    v = load_policy(SCORING_POLICY).visits
     first = v.first_visit_days
     h = History().profile("C1")
     h.inspection("C1", first + 10, "concern")  # recorded between the policy's first and second visits
@@ -190,7 +190,7 @@ def test_a_team_meets_a_peak_by_working_ahead_within_the_week(tmp_path):
 
 
 def test_late_visits_move_the_next_due_dates_and_what_is_not_made_is_owed(tmp_path):
-    v = default_policy().visits
+    v = load_policy(SCORING_POLICY).visits
     assert (v.first_visit_days, v.normal_interval("BBB", 1_000_000.0, "guaranteed")) == (30, 90)
     teams = tmp_path / "teams.toml"
     # two visits a day, only on 2025-02-10 (day 40) and 2025-05-11 (day 40 + 90)
@@ -218,8 +218,8 @@ def test_quartiles_interpolate_linearly():
 
 def test_a_lower_threshold_detects_more(tmp_path):
     h = History().profile("L1").overdue("L1", 100, 1).overdue("L1", 120, 0).default("L1", 300, "grade_d")
-    lower = policy_variant(tmp_path, "lower-dpd", LOWER_DPD)
-    report = _run(tmp_path, h, 400, [DEFAULT_POLICY_PATH, lower])
+    lower = policy_variant(tmp_path, "lower-dpd", LOWER_DPD, base=SCORING_POLICY)
+    report = _run(tmp_path, h, 400, [SCORING_POLICY, lower])
     base, low = (p["detection"]["warning"]["first_flag"] for p in report["policies"])
     # DPD reaches 15 on day 114 (warning under lower-dpd), never 30 (watch only under the default)
     assert _counts(base) == {"flagged": 0, "30d": 0, "90d": 0, "180d": 0}
