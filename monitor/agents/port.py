@@ -321,7 +321,11 @@ def check_offset_fetch_errors() -> None:
             code = getattr(response, "error_code", 0)
             if code:
                 error = errors.for_code(code)
-                log.warning("the group coordinator answered the committed-offset fetch with %s; asking again",
+                # names the group and its partitions only: no offsets' metadata, nothing of a borrower
+                partitions = "; ".join(f"{topic} {','.join(str(p[0]) for p in parts)}"
+                                       for topic, parts in response.topics)
+                log.warning("the group coordinator answered the committed-offset fetch of group %s "
+                            "(partitions %s) with %s; asking again", self.group_id, partitions or "all",
                             error.__name__)
                 if error in (errors.NotCoordinatorForGroupError, errors.GroupCoordinatorNotAvailableError):
                     self.coordinator_dead()

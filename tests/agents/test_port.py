@@ -67,3 +67,35 @@ def _tp():  # type: ignore[no-untyped-def]
     from aiokafka.structs import TopicPartition
 
     return TopicPartition("t", 0)
+
+
+class _Fetcher(_Coordinator):
+    """Also what aiokafka's retry loop, GroupCoordinator.fetch_committed_offsets, reads: one answer per ask."""
+
+    def __init__(self, *responses) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(None)
+        self.responses = list(responses)
+        self._retry_backoff_ms = 1
+
+    async def ensure_coordinator_known(self) -> None:
+        self._client.response = self.responses.pop(0)
+
+    async def _do_fetch_commit_offsets(self, partitions):  # type: ignore[no-untyped-def]
+        return await GroupCoordinator._do_fetch_commit_offsets(self, partitions)
+
+
+def test_a_retried_committed_offset_fetch_logs_a_warning_naming_the_error_the_group_and_the_partition(caplog):
+    check_offset_fetch_errors()
+    committed = OffsetFetchResponse_v3(0, [("t", [(0, 41, "B000123 Zhang San", 0)])], 0)
+    fetcher = _Fetcher(_answer(errors.GroupLoadInProgressError.errno), committed)
+    with caplog.at_level("DEBUG"):
+        offsets = asyncio.run(GroupCoordinator.fetch_committed_offsets(fetcher, [_tp()]))
+    assert offsets[_tp()].offset == 41  # asked again and read the committed offset, not "start from 0"
+    assert fetcher.responses == []
+    warnings = [r for r in caplog.records if r.name == "monitor.worker" and r.levelname == "WARNING"]
+    assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
+    line = warnings[0].getMessage()
+    assert "GroupLoadInProgressError" in line and "asking again" in line
+    assert "group g " in line and "partitions t 0" in line
+    # nothing but the group, the partition and the error: no committed metadata, no offsets
+    assert "B000123" not in line and "Zhang" not in line and "41" not in line
