@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from html import escape
+from monitor._escape import escape
 from typing import Any
 
 from monitor.backtest._labels import Lang, definitions, label, reason_name, rule_name, team_name, tier_name

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from html import escape
+from monitor._escape import escape
 from zoneinfo import ZoneInfo
 
 from monitor.reports._i18n import Lang, Text, reject_parts

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from html import escape
+from monitor._escape import escape
 
 __all__ = ["TIER_COLOURS", "hbars", "lines", "meter"]
 
