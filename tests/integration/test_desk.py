@@ -108,7 +108,11 @@ def _produce(env: dict[str, str], path: Path, events: list[Any]) -> None:
 class Env:
     def __init__(self, broker: Any, names: Any, tmp: Path) -> None:
         self.broker, self.names, self.tmp = broker, names, tmp
-        self.env = settings_env(broker, names, tmp / "w", MONITOR_CLOCK="wall", MONITOR_TICK_SECONDS="0.5")
+        # a fixed policy (the backtest tests' copy of the default these histories were written for), so that
+        # "60 days past due is a warning" keeps its meaning when the shipped default is retuned
+        policy = str(ROOT / "tests" / "backtest" / "policy.toml")
+        self.env = settings_env(broker, names, tmp / "w", MONITOR_CLOCK="wall", MONITOR_TICK_SECONDS="0.5",
+                                MONITOR_POLICY=policy)
         users = tmp / "users.toml"
         self.tokens = {
             "risk": add_user(users, "rita", "risk_officer", ()),
@@ -117,7 +121,8 @@ class Env:
             "admin": add_user(users, "ada", "admin", ()),
         }
         self.serve_env = {"MONITOR_BROKER": broker.url, "MONITOR_TOPIC_PREFIX": names.prefix,
-                          "MONITOR_USERS_FILE": str(users), "MONITOR_WRITE_TIMEOUT": "10"}
+                          "MONITOR_USERS_FILE": str(users), "MONITOR_WRITE_TIMEOUT": "10",
+                          "MONITOR_POLICY": policy}
         self.topics = Topics(names.prefix)
         self.worker: Worker | None = None
         self.serves: list[Serve] = []
