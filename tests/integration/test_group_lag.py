@@ -4,13 +4,14 @@ view lag; with its process and build figures (a real broker, a real ``monitor se
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.group_lag import LagProbe
-from monitor.rules.loader import default_policy
+from monitor.rules.loader import load_policy
 from monitor.settings import Settings
 from monitor.topics import create_topics
 from tests import factories as f
@@ -61,7 +62,7 @@ def test_the_desk_reports_group_lag_with_every_worker_down(broker, tmp_path):
             e.topics.alerts, e.topics.schedule, e.topics.borrowers, e.topics.audit,
             e.topics.feed("loan_profile")}  # the desk reads the profiles feed for borrower names
         (build,) = s["monitor_build_info"]
-        assert build.labels["component"] == "desk" and build.labels["policy_version"] == default_policy().version
+        assert build.labels["component"] == "desk" and build.labels["policy_version"] == load_policy(Path(e.serve_env["MONITOR_POLICY"])).version
         assert s["process_resident_memory_bytes"][0].value > 10e6 and "process_start_time_seconds" in s
 
         worker = Worker(e.env, tmp_path / "worker.log").start()
