@@ -19,7 +19,6 @@ Two extractors:
 from __future__ import annotations
 
 import gzip
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from monitor._errors import InputError
+from monitor.jsonl import file_digest
 
 __all__ = [
     "Chunk", "FieldPos", "I64", "U8", "days_from_civil", "decode_strings", "flat_fields", "gather",
@@ -45,33 +45,13 @@ _QUOTE, _BSLASH, _COLON, _COMMA, _BRACE, _SPACE, _TAB = 34, 92, 58, 44, 125, 32,
 
 
 def sha256_file(path: Path, lines: list[int] | None = None) -> tuple[str, int]:
-    """SHA-256 and size of a file as stored (run it on a helper thread: ``hashlib`` releases the
-    interpreter lock, so hashing runs beside the parsing on another core). With ``lines``, the number of
-    lines of the (decompressed) text is appended to it."""
-    digest = hashlib.sha256()
-    size = 0
-    newlines = 0
-    last = b"\n"
-    try:
-        with path.open("rb") as fh:
-            gz = fh.read(2) == b"\x1f\x8b"
-            fh.seek(0)
-            while block := fh.read(1 << 22):
-                digest.update(block)
-                size += len(block)
-                if lines is not None and not gz:
-                    newlines += block.count(b"\n")
-                    last = block[-1:]
-        if lines is not None:
-            if gz:
-                with _open(path) as text:
-                    while block := text.read(1 << 22):
-                        newlines += block.count(b"\n")
-                        last = block[-1:]
-            lines.append(newlines + (0 if last == b"\n" else 1))
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
-    return digest.hexdigest(), size
+    """SHA-256 and size of a file as stored (:func:`monitor.jsonl.file_digest`; run it on a helper thread:
+    ``hashlib`` releases the interpreter lock, so hashing runs beside the parsing on another core). With
+    ``lines``, the number of lines of the (decompressed) text is appended to it."""
+    d = file_digest(path, count_lines=lines is not None)
+    if lines is not None:
+        lines.append(d["lines"])
+    return d["sha256"], d["bytes"]
 
 
 @dataclass(slots=True)
