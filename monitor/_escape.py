@@ -4,7 +4,8 @@
 bidi characters through: a name in a record written before the event contract refused them (or by
 another producer) could still hide or reorder what a reader sees, or make the page ill-formed. Here
 every character a name may not hold (:data:`monitor.events.NAME_PATTERN`) becomes U+FFFD first, as the
-desk's CSV and calendar show them. Pure.
+desk's CSV and calendar show them; :func:`clean` does the same for text that is not HTML (the report's
+CSV). Pure.
 """
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ import re
 
 from monitor.events import NAME_PATTERN
 
-__all__ = ["REPLACEMENT", "escape"]
+__all__ = ["REPLACEMENT", "clean", "escape"]
 
 REPLACEMENT = "\ufffd"
 _UNSAFE = re.compile("[" + NAME_PATTERN.removeprefix("^[^").removesuffix("]*$") + "]")
+
+
+def clean(text: str) -> str:
+    """``text`` with every control, escape, separator and bidi character as U+FFFD (as the desk's CSV has it)."""
+    return _UNSAFE.sub(REPLACEMENT, text) if not text.isprintable() else text
 
 
 def escape(text: str, quote: bool = True) -> str:

@@ -12,6 +12,7 @@ from typing import IO, NamedTuple
 from pydantic import TypeAdapter
 
 from monitor._errors import InputError
+from monitor._escape import clean
 from monitor._gc import no_gc
 from monitor.reports._html import render_html
 from monitor.reports._i18n import Lang
@@ -38,7 +39,9 @@ def file_names(report: Report) -> tuple[str, str, str, str]:
 
 
 def _safe(text: str) -> str:
-    """Text a spreadsheet will not run as a formula."""
+    """Text a spreadsheet will not run as a formula and that never breaks a row: control, escape and bidi
+    characters as U+FFFD, as the desk's CSV has them (names from records older than the event contract)."""
+    text = clean(text)
     return "'" + text if text.startswith(_RISKY) else text
 
 

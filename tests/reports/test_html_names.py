@@ -10,6 +10,8 @@ the clean report does not have, the metacharacters shown literally, the control 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from html.parser import HTMLParser
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from monitor.reports import build_report
 from monitor.reports._html import render_html
+from monitor.reports._write import render_csv
 from tests.reports import portfolio
 
 # placeholder -> the name an old record carries
@@ -119,3 +122,37 @@ def test_names_with_html_and_control_characters_from_old_records_are_text_in_the
         assert "<script>" in text and "&amp;" in text  # shown, not run nor decoded
         for placeholder in BAD:
             assert placeholder not in html
+
+
+def test_names_with_control_characters_from_old_records_never_break_a_row_of_the_report_csv(tmp_path: Path) -> None:
+    """The warning list's CSV as the desk's CSV has it: control, escape and bidi characters as U+FFFD (not kept
+    inside quoted cells, where a CR LF splits a row for many readers and an ESC or U+202E hides text)."""
+    events, out = _replay(tmp_path / "clean")
+    clean = build_report(out, [events], policy_path=portfolio.POLICY_PATH, period="month", as_of="2025-03-31",
+                         cases={"A": ("open", "ZZOWNER")})
+    _old_names(out)
+    old = build_report(out, [events], policy_path=portfolio.POLICY_PATH, period="month", as_of="2025-03-31",
+                       cases={"A": ("open", OWNER)})
+    for lang in ("zh", "en"):
+        before = render_csv(clean, lang)
+        data = render_csv(old, lang)
+        assert data.startswith(b"\xef\xbb\xbf")
+        text = data[3:].decode("utf-8")
+        assert "\ufffd" not in before.decode("utf-8")  # clean names lose nothing
+        lines = text.split("\r\n")
+        assert lines[-1] == "" and len(lines) - 1 == len(old.warning_list.rows) + 1  # one line a row, header first
+        for line in lines:
+            assert not UNSAFE.findall(line) and "\r" not in line and "\n" not in line, (lang, line)
+        records = list(csv.reader(io.StringIO(text, newline="")))
+        assert len(records) == len(old.warning_list.rows) + 1
+        assert {len(r) for r in records} == {len(records[0])}
+        a = next(r for r in records if "A" in r[:3])
+        # the name, team, branch and case owner shown as text, with their control characters as U+FFFD
+        for name in (BAD["ZZNAMEA"].strip(), BAD["ZZTEAM1"], BAD["ZZBRANCH1"], OWNER):
+            assert shown(name) in a, (lang, shown(name), a)
+        assert text.replace("\ufffd", "") != text
+        # the rows of borrowers with clean names are as before
+        old_rows = {r[1]: r for r in records[1:]}
+        for r in csv.reader(io.StringIO(before[3:].decode("utf-8"), newline="")):
+            if r[1] in old_rows and r[1] != "A" and not any(p in "".join(r) for p in BAD):
+                assert old_rows[r[1]] == r
