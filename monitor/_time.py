@@ -17,9 +17,11 @@ _ONE_US = timedelta(microseconds=1)
 
 def to_us(dt: datetime) -> int:
     """An aware datetime as microseconds since the epoch."""
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError("timezone offset required")
-    return (dt - _EPOCH) // _ONE_US
+    try:
+        d = dt - _EPOCH  # a naive datetime (no tzinfo, or one without an offset) cannot be subtracted
+    except TypeError:
+        raise ValueError("timezone offset required") from None
+    return (d.days * 86_400 + d.seconds) * SECOND + d.microseconds  # exact: // _ONE_US, cheaper
 
 
 def from_us(us: int) -> datetime:

@@ -122,7 +122,7 @@ def _instant(now: datetime | int) -> int:
 class Engine:
     """Applies one policy to borrower states. Stateless itself; safe to share."""
 
-    __slots__ = ("policy", "_cure", "_dup_window", "_lookback", "_move_keep", "_tz", "_visits")
+    __slots__ = ("policy", "_cure", "_dup_window", "_lookback", "_memory", "_move_keep", "_tz", "_visits")
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
@@ -130,6 +130,7 @@ class Engine:
         self._cure = (0, c.watch * DAY, c.warning * DAY, c.severe * DAY)  # by level
         self._visits = VisitSchedule(policy)
         self._dup_window = policy.duplicate_window_days * DAY
+        self._memory = policy.duplicate_memory
         r = policy.rating
         self._lookback = r.downgrade_2.lookback_days * DAY
         self._move_keep = max(r.downgrade_1.active_days, r.downgrade_2.active_days) * DAY
@@ -419,16 +420,22 @@ class Engine:
 
     def _remember(self, s: BorrowerState, eid: str, t: int, digest: int, now: int) -> None:
         seen = s.seen
-        seen.pop(eid, None)  # re-inserted last: the dict stays in arrival order
+        if eid in seen:
+            del seen[eid]  # re-inserted last: the dict stays in arrival order
         seen[eid] = t if digest == UNIQUE else (t, digest)
+        # forget the oldest arrivals while they are out of the window (the one just kept is inside it:
+        # ``_apply`` took a later one as stale)
         horizon = now - self._dup_window
-        while seen:  # forget the oldest arrivals while they are out of the window
-            first = next(iter(seen))
-            kept = seen[first]
-            if (kept if isinstance(kept, int) else kept[0]) > horizon:
-                break
-            del seen[first]
-        over = len(seen) - self.policy.duplicate_memory
+        kept = seen[next(iter(seen))]
+        if (kept if kept.__class__ is int else kept[0]) <= horizon:
+            stale = []
+            for first, kept in seen.items():
+                if (kept if kept.__class__ is int else kept[0]) > horizon:
+                    break
+                stale.append(first)
+            for first in stale:
+                del seen[first]
+        over = len(seen) - self._memory
         if over > 0:
             for old in list(seen)[:over]:
                 del seen[old]

@@ -268,9 +268,13 @@ class BorrowerRunner:
 
     def _probe_until(self, limit: int, inclusive: bool) -> None:
         probes, run, state = self.probes, self.run, self.state
+        planned, end = self.planned, self.end
         while self.pi < self.n_probes and (probes[self.pi] <= limit if inclusive else probes[self.pi] < limit):
             p = probes[self.pi]
-            self._settle(p, inclusive=True)  # every wake-up due at or before p too: as advance(state, p) would
+            due = state.due if state.profile is not None else None
+            wake = state.wake
+            if planned or (due is not None and due <= p and due < end) or (wake is not None and wake <= p):
+                self._settle(p, inclusive=True)  # every wake-up due at or before p too: as advance(state, p) would
             run.probes.append((p, state.tier if state.profile is not None else -1, state.due_why == WORKOUT))
             if self.views:
                 run.views.append(Probe(p, self.engine.view(state, p), state.grade, state.profile))

@@ -152,8 +152,9 @@ def _load_part(index: int, paths: Sequence[str], *, grouped: bool = True) -> Par
     events = part.events
     findings = part.findings
     home: dict[str, bytes] = {}  # the group each borrower was met in
-    ids: set[str] = set()
+    ids: dict[str, str] = {}  # event id -> the borrower it was first met in
     again: set[str] = set()  # event ids met more than once (in this part)
+    again_of: set[str] = set()  # the borrowers that have one of them
     first = latest = None
     recorded = 0
     source = ",".join(str(p) for p in paths)
@@ -173,7 +174,7 @@ def _load_part(index: int, paths: Sequence[str], *, grouped: bool = True) -> Par
                 if home.setdefault(bid, key) != key:
                     return _load_part(index, paths, grouped=False)
                 last = bid
-            if isinstance(event, InspectionCompleted):
+            if event.__class__ is InspectionCompleted:  # the event contract's own classes: no subclass
                 got_f = findings.get(bid)
                 if got_f is None:
                     findings[bid] = [(t, event.outcome.value)]
@@ -182,10 +183,13 @@ def _load_part(index: int, paths: Sequence[str], *, grouped: bool = True) -> Par
                 recorded += 1
                 continue
             eid = event.event_id
-            if eid in ids:
-                again.add(eid)
+            was = ids.get(eid)
+            if was is None:
+                ids[eid] = bid
             else:
-                ids.add(eid)
+                again.add(eid)
+                again_of.add(was)
+                again_of.add(bid)
             got = events.get(bid)
             if got is None:
                 events[bid] = [(t, event, UNIQUE)]
@@ -194,19 +198,18 @@ def _load_part(index: int, paths: Sequence[str], *, grouped: bool = True) -> Par
     part.rejected = len(rejects)
     part.recorded_visits = recorded
     part.first, part.latest = first, latest
-    _finish(part, ids, again)
+    _finish(part, ids, again, again_of)
     return part
 
 
-def _finish(part: Part, ids: set[str], again: set[str]) -> None:
+def _finish(part: Part, ids: dict[str, str], again: set[str], again_of: set[str]) -> None:
     """Each borrower's rows in time order (stable), the digests of repeated ids, the visits' ids taken."""
     events = part.events
     for rows in events.values():
         rows.sort(key=_INSTANT)  # stable: equal instants keep the input order
-    if again:  # their copies are compared by content: the digest once for every policy
-        for rows in events.values():
-            if any(r[1].event_id in again for r in rows):
-                rows[:] = [(t, e, content_digest(e, t)) if e.event_id in again else (t, e, d) for t, e, d in rows]
+    for bid in again_of:  # their copies are compared by content: the digest once for every policy
+        rows = events[bid]
+        rows[:] = [(t, e, content_digest(e, t)) if e.event_id in again else (t, e, d) for t, e, d in rows]
     if any(i.startswith(VISIT_PREFIX) for i in ids):
         part.visit_ids_taken.update(bid for bid, rows in events.items()
                                     if any(r[1].event_id.startswith(VISIT_PREFIX) for r in rows))
