@@ -1,7 +1,7 @@
 """Report benchmark: the monthly report on a replay of a realistic portfolio (e.g. 1,000,000 borrowers, 12 months).
 
     flock /work/heavy.lock python bench/replay_bench.py --events EVENTS --out REPLAY    # first
-    flock /work/heavy.lock python bench/report_bench.py --replay REPLAY --events EVENTS [--as-of 2025-12-31]
+    flock /work/heavy.lock python bench/report_bench.py --replay REPLAY --events EVENTS [--as-of 2025-12-31] [--policy P]
 
 (``bench/report_tile.py`` makes a 1,000,000-borrower replay from a real replay of every tenth borrower, when
 the whole replay does not fit the time at hand.)
@@ -29,9 +29,9 @@ CHILD = r"""
 import json, os, resource, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
 from monitor.reports import build_report, write_report
-d, events, as_of, out = sys.argv[1:5]
+d, events, as_of, out, policy = sys.argv[1:6]
 t1 = time.perf_counter()
-report = build_report(d, [events], period="month", as_of=as_of)
+report = build_report(d, [events], period="month", as_of=as_of, policy_path=policy or None)
 t2 = time.perf_counter()
 paths = write_report(report, out, "zh")
 t3 = time.perf_counter()
@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--events", type=Path, required=True, help="the events file it read")
     ap.add_argument("--as-of", default=None, help="last day of the month (default: the replay's last full month)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--policy", type=Path, default=None,
+                    help="the policy file the replay ran under (default: the shipped policy)")
     args = ap.parse_args()
     summary = json.loads((args.replay / "summary.json").read_text())
     as_of = args.as_of
@@ -66,7 +68,8 @@ def main() -> None:
         print(f"  {name:<24} {size / 2**20:>10,.0f} MiB")
     print(f"  snapshots/               {snaps / 2**20:>10,.0f} MiB; events file {args.events.stat().st_size / 2**30:.2f} GiB")
     load = os.getloadavg()
-    done = subprocess.run([sys.executable, "-c", CHILD, str(args.replay), str(args.events), as_of, str(out)],
+    done = subprocess.run([sys.executable, "-c", CHILD, str(args.replay), str(args.events), as_of, str(out),
+                           str(args.policy or "")],
                           capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         print(done.stderr, file=sys.stderr)

@@ -316,22 +316,28 @@ def _put_rows(data: bytes, number: int, kinds: list[str], rows: list[list[Any]])
     last = f"{_column(len(kinds) - 1)}{len(rows) + 1}"
     head, tail = xml[:probe.start()], xml[probe.end():]
     head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
-    sheet = bytearray(head.encode("utf-8"))
-    for lo in range(0, len(rows), _ROWS_AT_ONCE):  # the cells of a slice of rows at a time: bounded memory
-        part = rows[lo:lo + _ROWS_AT_ONCE]
-        rnum = [str(i) for i in range(lo + 2, lo + len(part) + 2)]
-        cols = [_cells(j, kind, order[j], [r[j] for r in part], rnum) for j, kind in enumerate(kinds)]
-        sheet += "".join([f'<row r="{r}">{"".join(cs)}</row>' for r, cs in zip(rnum, zip(*cols))]).encode("utf-8")
-        del cols
-    sheet += tail.encode("utf-8")
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
             zi = zipfile.ZipInfo(info.filename, date_time=info.date_time)
             zi.compress_type, zi.external_attr, zi.create_system = info.compress_type, info.external_attr, \
                 info.create_system
-            zout.writestr(zi, sheet if info.filename == name else zin.read(info), compresslevel=1 if
-                          info.filename == name else None)
+            if info.filename != name:
+                zout.writestr(zi, zin.read(info))
+                continue
+            # the sheet compressed as it is made, a slice of rows at a time (never the whole XML in memory: at
+            # a million borrowers it is hundreds of MB); deflate's output does not depend on how its input is cut
+            zi._compresslevel = 1  # what writestr(..., compresslevel=1) sets; open() has no such argument
+            with zout.open(zi, "w") as sheet:
+                sheet.write(head.encode("utf-8"))
+                for lo in range(0, len(rows), _ROWS_AT_ONCE):
+                    part = rows[lo:lo + _ROWS_AT_ONCE]
+                    rnum = [str(i) for i in range(lo + 2, lo + len(part) + 2)]
+                    cols = [_cells(j, kind, order[j], [r[j] for r in part], rnum) for j, kind in enumerate(kinds)]
+                    sheet.write("".join([f'<row r="{r}">{"".join(cs)}</row>'
+                                         for r, cs in zip(rnum, zip(*cols))]).encode("utf-8"))
+                    del cols
+                sheet.write(tail.encode("utf-8"))
     return out.getvalue()
 
 
