@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 
+from monitor.agents.heap import HeapKeeper
 from monitor.agents.ops import install_ops, read_token, web_options
 from monitor.agents.port import FaustPort, check_offset_fetch_errors, check_versions, tp
 from monitor.agents.shell import WorkerShell
@@ -88,11 +89,18 @@ def create_app(settings: Settings, *, ops: bool = True) -> tuple[faust.App, Work
     # port's fetch loop in batches, not through an agent's stream
     port.subscribe(source)
 
+    heap = HeapKeeper()  # the heap frozen at each tick, fully collected hourly (see heap.py)
+
     @app.timer(settings.tick_seconds, name="monitor.tick")
     async def tick() -> None:
         await shell.tick()
+        heap.tick()
 
-    table.on_recover(shell.recovered)
+    async def recovered() -> None:
+        await shell.recovered()
+        heap.full()  # the recovery's garbage collected, what it kept frozen
+
+    table.on_recover(recovered)
     app.on_partitions_revoked.connect(shell.revoked)
     _ = tick
     return app, shell
