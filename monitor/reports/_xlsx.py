@@ -295,7 +295,10 @@ def _cells(j: int, kind: str, style: str, col: list[Any], rnum: list[str]) -> li
             if v is not None and v != "":
                 serial[v] = str(date.fromisoformat(v).toordinal() - _EXCEL_EPOCH)
         return ["" if v is None or v == "" else f"{pre}{r}{num}{serial[v]}</v></c>" for r, v in zip(rnum, col)]
-    return ["" if v is None or v == "" else f"{pre}{r}{txt}{_text(v)}</t></is></c>" for r, v in zip(rnum, col)]
+    esc = _ESCAPE.search  # most cells are plain text of a short length: written without a call to _text
+    return ["" if v is None or v == "" else
+            f"{pre}{r}{txt}{v if type(v) is str and len(v) <= _MAX_TEXT and not esc(v) else _text(v)}</t></is></c>"
+            for r, v in zip(rnum, col)]
 
 
 _ROWS_AT_ONCE = 20_000
