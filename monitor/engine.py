@@ -316,7 +316,8 @@ class Engine:
                     digest = content_digest(e, t)
                 return DUPLICATE if digest == known else CONFLICT
         now = t if s.clock is None or t >= s.clock else s.clock
-        self._run_wakes(s, now, alerts, inclusive=False)
+        if s.wake is not None and s.wake < now:
+            self._run_wakes(s, now, alerts, inclusive=False)
         s.clock = now
         if now - t >= self._dup_window:
             # So late that a copy of an event applied long ago could no longer be recognised:
