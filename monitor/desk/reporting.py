@@ -1,17 +1,14 @@
 """Periodic reports in the alert desk service: built on schedule from Kafka, stored, announced, served.
 
-One code path. ``monitor report`` reads the outputs of ``monitor replay``
-(summary, borrowers, alerts, schedule history, rejects) and the event files.
-The service has no such directory, and two of those files cannot be read off
-any topic: ``summary.json`` counts what the engine applied and recognised as a
-copy, and ``schedule_history.jsonl`` holds every change of a due date with its
-instant, while the ``visit-schedule`` and ``borrowers`` topics are compacted
-(only the latest value survives), carry no instant of change (schedule) or
-describe each borrower at its own clock, not at the end of the period
-(details: the days past due keep growing). Since the report records the
-SHA-256 of every input, a byte-identical report needs byte-identical files.
-What the service *can* read completely is the input: the feed topics keep
-every event forever. So, at a scheduled instant, the service
+One code path. ``monitor report`` reads the outputs of ``monitor replay`` (summary, borrowers, alerts,
+schedule history, rejects) and the event files. The service has no such directory, and two of those files
+cannot be read off any topic: ``summary.json`` counts what the engine applied and recognised as a copy, and
+``schedule_history.jsonl`` holds every change of a due date with its instant, while the ``visit-schedule`` and
+``borrowers`` topics are compacted (only the latest value survives), carry no instant of change (schedule) or
+describe each borrower at its own clock, not at the end of the period (details: the days past due keep
+growing). Since the report records the SHA-256 of every input, a byte-identical report needs byte-identical
+files. What the service *can* read completely is the input: the feed topics keep every event forever. So, at a
+scheduled instant, the service
 
 1. reads the input topics and the dead-letter topic to their end offsets,
 2. writes the events dated up to the end of the period (``occurred_at`` <= the
@@ -28,44 +25,29 @@ The result is byte for byte what ``monitor replay --as-of CUT events.jsonl`` and
 
 Input mapping (topic -> report input):
 
-* feed topics -> ``events.jsonl``: valid events with ``occurred_at`` <= cut
-  (a report is built once per period: an event arriving after the build is in
-  the input of a rebuild only, which gets another id); a message the worker
-  dead-lettered or would (invalid, wrong feed, key or partition, stale) is a
-  rejected line.
-* dead-letter topic -> ``rejects.jsonl``: the worker's reason for each rejected
-  input message (matched by topic, partition, offset); rejected messages have
-  no trustworthy event time, so those that reached the broker by ``built_at``
-  count (a rebuild counts the same ones).
+* feed topics -> ``events.jsonl``: valid events with ``occurred_at`` <= cut (a report is built once per
+  period: an event arriving after the build is in the input of a rebuild only, which gets another id); a
+  message the worker dead-lettered or would (invalid, wrong feed, key or partition, stale) is a rejected line.
+* dead-letter topic -> ``rejects.jsonl``: the worker's reason for each rejected input message (matched by
+  topic, partition, offset); rejected messages have no trustworthy event time, so those that reached the
+  broker by ``built_at`` count (a rebuild counts the same ones).
 * alerts topic (read by the desk's view) -> a check, not an input: the
   worker's published alerts up to the cut against the engine's, in the notice.
-* audit topic (the view's cases) -> the warning list's case owners, from the
-  records up to the end of the period; recorded as an input (``case_owners``)
-  when any is set. ``monitor report`` has none, so only then do they differ.
+* audit topic (the view's cases) -> the warning list's case owners, from the records up to the end of the
+  period; recorded as an input (``case_owners``) when any is set. ``monitor report`` has none, so only then do
+  they differ.
 * borrowers and visit-schedule topics -> not used (see above).
 
-Replicas: every replica builds every report into its own ``reports_dir``
-(same input, same bytes: storage is idempotent, and a shared directory just
-holds one copy); only a report not yet stored is built, and its notice is
-published on the ``reports`` topic only when that topic does not hold the
-report id yet. Two replicas checking at the same instant can both publish; the
-notices then name the same id and files (only the notes' alerts check, which
-depends on each replica's view, may differ) and readers keep one per id.
+Replicas: every replica builds every report into its own ``reports_dir`` (same input, same bytes: storage is
+idempotent, and a shared directory just holds one copy); only a report not yet stored is built, and its notice
+is published on the ``reports`` topic only when that topic does not hold the report id yet. Two replicas
+checking at the same instant can both publish; the notices then name the same id and files (only the notes'
+alerts check, which depends on each replica's view, may differ) and readers keep one per id.
 
-Cost (``bench/desk_report_bench.py``, RESULTS.md): a build holds the period's
-input in memory, as ``monitor replay`` does, and runs the engine and the report
-on a worker thread (the API keeps answering, more slowly). A monthly report
-after 12 months of 100,000 borrowers (2.5 M events): 161 s, 6.8 GiB of growth,
-nine tenths of it the replay (at 20,000: the report itself 2.6 s of 25 s); it
-grows with the history. Issue 14's goal (1 M borrowers: < 60 s from the period's end,
-< 1 GiB growth) is not met and cannot be by replaying. What is needed (not
-built yet): the workers publish the engine's day-end change rows (the records
-``monitor replay`` writes to ``snapshots/``) and the schedule changes with
-their instants on retained topics; the desk appends them to a snapshot
-directory as they come (bounded: about 110 bytes a change) and, at the
-period's end, writes ``borrowers.jsonl`` from the compacted ``borrowers``
-topic and ``alerts.jsonl`` from ``alerts`` and runs ``build_report`` on them:
-the report's own cost (``bench/report_bench.py``), no replay.
+Cost (bench/desk_report_bench.py, bench/RESULTS.md): nine tenths of a build is the replay of the whole
+history; it holds the messages, not their parsed events. Issue 14's goal at 1 M (< 60 s, < 1 GiB) needs the
+workers to publish the engine's day-end change rows (``snapshots/``) and schedule changes on retained topics,
+kept by the desk, so that a build runs ``build_report`` only (not built).
 """
 
 from __future__ import annotations
@@ -87,10 +69,10 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from monitor._time import DAY, SECOND, iso, local_date, to_us
-from monitor.desk.cases import ACTIVE_STATUSES, derive
+from monitor.desk.cases import derive
 from monitor.desk.view import DeskView
 from monitor.engine import Engine
-from monitor.events import Event
+from monitor.events import EVENT_ADAPTER
 from monitor.intake import Intake, Message
 from monitor.replay import Reject, ReplayResult, replay_events, write_outputs
 from monitor.reports import PERIODS, PeriodKind, build_report, make_period, midnight_us, with_cases, write_report
@@ -199,6 +181,23 @@ def _event_line(raw: bytes) -> bytes:
     return json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":")).encode()
 
 
+class _Parsed:
+    """An accepted event as ``replay_events`` takes it, ``(instant, event)``, its event parsed again from the
+    message when the engine applies it: parsed events held for the whole build were half its memory."""
+
+    __slots__ = ("raw", "t")
+
+    def __init__(self, t: int, raw: bytes) -> None:
+        self.t, self.raw = t, raw
+
+    def __getitem__(self, k: int) -> Any:
+        return self.t if k == 0 else tuple(self)[k]
+
+    def __iter__(self) -> Any:
+        yield self.t
+        yield EVENT_ADAPTER.validate_json(self.raw)  # as the worker's check parsed it: the same bytes, one contract
+
+
 def _reject_line(raw: bytes | None) -> bytes:
     text = (raw or b"").decode("utf-8", "replace").replace("\r", "\\r").replace("\n", "\\n")
     return text.encode()
@@ -232,7 +231,7 @@ def _write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, polic
     parts = inputs.partitions
     check = Intake(topics, lambda key: partition_for(key, parts), max_message_bytes=_NO_SIZE_LIMIT)
     rank = {t: i for i, t in enumerate(topics.inputs)}
-    accepted: list[tuple[tuple[int, int, int, int, int], bytes, Event]] = []
+    accepted: list[tuple[tuple[int, int, int, int, int], bytes, bytes]] = []
     rejected: list[tuple[tuple[int, int, int], bytes, str]] = []
     for r in inputs.records:
         if r.topic not in rank:
@@ -250,7 +249,7 @@ def _write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, polic
         at = to_us(event.occurred_at)
         if at <= cut:
             order = check.order(at, r.seq, r.topic, r.partition, r.offset)
-            accepted.append((order, _event_line(r.value or b""), event))
+            accepted.append((order, _event_line(r.value or b""), r.value or b""))
     accepted.sort(key=lambda x: x[0])
     rejected.sort(key=lambda x: x[0])
     out.mkdir(parents=True, exist_ok=True)
@@ -263,7 +262,8 @@ def _write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, polic
     result.read = len(accepted) + len(rejected)
     result.rejects = [Reject(EVENTS, len(accepted) + i + 1, why, _reject_text(line))
                       for i, (_, line, why) in enumerate(rejected)]
-    replay_events(Engine(policy), [(o[0], ev) for o, _, ev in accepted], cut, result, out / "snapshots")
+    events: Any = [_Parsed(o[0], raw) for o, _, raw in accepted]  # (instant, event) pairs, parsed when applied
+    replay_events(Engine(policy), events, cut, result, out / "snapshots")
     write_outputs(result, out)
     return Snapshot(out, cut, built_at, frozenset(a.alert_id for a in result.alerts), len(accepted), len(rejected))
 
