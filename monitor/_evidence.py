@@ -36,6 +36,16 @@ _SENTENCES: dict[str, tuple[str, str]] = {
                                 "{m_external_overdue_amount}; threshold ≥ {th_band_min} days"),
     "bureau.inquiries": ("近 30 天硬查询 {hard_inquiries_30d} 次，阈值 ≥ {th_min} 次",
                          "{hard_inquiries_30d} hard inquiries in 30 days; threshold ≥ {th_min}"),
+    "bureau.external_overdue_repeated": ("他行逾期连续两期：本期 {max_external_dpd} 天，{gap_days} 天前上期 "
+                                         "{previous_max_external_dpd} 天，阈值两期均 ≥ {th_min} 天",
+                                         "past due at other lenders on two reports in a row: {max_external_dpd} days, "
+                                         "{previous_max_external_dpd} days on the report {gap_days} days before; "
+                                         "threshold ≥ {th_min} days on both"),
+    "bureau.inquiries_repeated": ("硬查询连续两期偏多：近 30 天 {hard_inquiries_30d} 次，{gap_days} 天前上期 "
+                                  "{previous_hard_inquiries_30d} 次，阈值两期均 ≥ {th_min} 次",
+                                  "hard inquiries high on two reports in a row: {hard_inquiries_30d} in 30 days, "
+                                  "{previous_hard_inquiries_30d} on the report {gap_days} days before; "
+                                  "threshold ≥ {th_min} on both"),
     "bureau.debt_growth": ("外部负债 {m_total_external_debt}，为 {gap_days} 天前上期 {m_previous_total_external_debt}的 "
                            "{r_ratio} 倍，阈值 ≥ {r_min_ratio} 倍",
                            "external debt {m_total_external_debt}, {r_ratio} times the {m_previous_total_external_debt}"

@@ -350,10 +350,11 @@ class Engine:
                               e.hard_inquiries_30d, e.total_external_debt, e.guarantee_exposure)
             if b is None or t >= b.at:
                 if b is not None:
-                    s.bureau_prev = PreviousReport(b.at, b.eid, b.debt)
+                    s.bureau_prev = PreviousReport(b.at, b.eid, b.debt, b.dpd, b.inq)
                 s.bureau = fact
             elif s.bureau_prev is None or t >= s.bureau_prev.at:
-                s.bureau_prev = PreviousReport(t, e.event_id, e.total_external_debt)
+                s.bureau_prev = PreviousReport(t, e.event_id, e.total_external_debt, e.max_external_dpd,
+                                                e.hard_inquiries_30d)
         elif isinstance(e, InspectionCompleted):
             ins = s.inspection
             if ins is None or t >= ins.at:

@@ -46,7 +46,7 @@ _SHORT: dict[str, dict[str, str]] = {
     "CaseFact": {"at": "a", "eid": "e", "first": "f", "stage_at": "sa", "role": "r", "ctype": "ct", "stage": "st",
                  "claim": "cl", "court": "co", "eids": "es"},
     "BureauFact": {"at": "a", "eid": "e", "dpd": "dp", "overdue": "od", "inq": "iq", "debt": "db", "guar": "gu"},
-    "PreviousReport": {"at": "a", "eid": "e", "debt": "db"},
+    "PreviousReport": {"at": "a", "eid": "e", "debt": "db", "dpd": "dp", "inq": "iq"},
     "AccountFact": {"at": "a", "eid": "e", "dpd": "dp", "amount": "am", "product": "pr"},
     "InspectionFact": {"at": "a", "eid": "e", "outcome": "oc", "team": "tm", "inspector": "ip"},
     "OverrideFact": {"at": "a", "eid": "e", "by": "by", "tier": "t", "until": "u", "asked": "as", "reason": "r",
@@ -132,11 +132,13 @@ class BureauFact:
 @with_config(_cfg("PreviousReport"))
 @dataclass(slots=True)
 class PreviousReport:
-    """What the engine keeps of the bureau report before the latest (for debt growth)."""
+    """What the engine keeps of the bureau report before the latest (for debt growth and persistence)."""
 
     at: int
     eid: str
     debt: float
+    dpd: int = 0  # max_external_dpd (0 in states written before it was kept)
+    inq: int = 0  # hard_inquiries_30d (0 in states written before it was kept)
 
 
 @with_config(_cfg("AccountFact"))

@@ -91,6 +91,8 @@ RULE: Pairs = {
     "lawsuit.criminal": ("涉及刑事案件", "Criminal case"),
     "bureau.external_overdue": ("他行逾期", "Overdue at other lenders"),
     "bureau.inquiries": ("多头借贷（硬查询）", "Multi-lending (hard inquiries)"),
+    "bureau.external_overdue_repeated": ("他行逾期连续两期", "Overdue at other lenders on two reports"),
+    "bureau.inquiries_repeated": ("多头借贷连续两期", "Multi-lending on two reports"),
     "bureau.debt_growth": ("外部负债激增", "External debt surge"),
     "bureau.guarantees": ("对外担保过高", "High guarantees given"),
     "overdue.dpd": ("本行逾期", "Days past due at this bank"),

@@ -34,7 +34,7 @@ def _full() -> BorrowerState:
         moves=[RatingMove(2, "r1", "A", "BB", "A", "A", dg1=True, dg2=True)],
         cases={"c1": CaseFact(3, "l1", 3, 3, "defendant", "contract", "filed", 5.5, "court", ["l1"])},
         accounts={"a1": AccountFact(4, "o1", 30, 9.5, "loan")},
-        bureau=BureauFact(5, "b2", 10, 1.5, 3, 100.0, 2.0), bureau_prev=PreviousReport(4, "b1", 90.0),
+        bureau=BureauFact(5, "b2", 10, 1.5, 3, 100.0, 2.0), bureau_prev=PreviousReport(4, "b1", 90.0, 7, 2),
         inspection=InspectionFact(6, "i1", "normal", "T1", "insp-1"),
         floor=OverrideFact(7, "f1", "u1", 2, 99, 120, "why", "u2"), cap=OverrideFact(7, "f2", "u1", 1),
         computed=2, tiers=[(20, 2)], tier=2, tier_since=2, due=30, due_why="inspection", due_at=6, due_tier=2,
@@ -64,6 +64,13 @@ def test_states_written_with_the_long_keys_still_load():
     assert '"profile"' in old and '"seen"' in old
     assert load_state(old) == state
     assert dump_state(load_state(old)) == dump_state(state)
+
+
+def test_a_previous_report_written_before_its_dpd_and_inquiries_were_kept_loads_with_zeros():
+    doc = json.loads(dump_state(_full()))
+    assert doc["bp"] == {"a": 4, "e": "b1", "db": 90.0, "dp": 7, "iq": 2}
+    del doc["bp"]["dp"], doc["bp"]["iq"]
+    assert load_state(json.dumps(doc)).bureau_prev == PreviousReport(4, "b1", 90.0, 0, 0)
 
 
 def test_unknown_keys_are_still_refused():

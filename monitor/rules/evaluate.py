@@ -177,6 +177,16 @@ def _bureau(p: Policy, s: BorrowerState, out: list[Sig], d: bool) -> None:
                         "ratio": round(b.debt / prev.debt, 6), "gap_days": (b.at - prev.at) // DAY}
                        if d else _NONE,
                        {"min_ratio": dg.min_ratio, "max_gap_days": dg.max_gap_days} if d else _NONE))
+    for name, rule, now_v, prev_v, key in (
+            ("external_overdue_repeated", bu.external_overdue_repeated, b.dpd, prev.dpd if prev else 0,
+             "max_external_dpd"),
+            ("inquiries_repeated", bu.inquiries_repeated, b.inq, prev.inq if prev else 0, "hard_inquiries_30d")):
+        if (rule is not None and rule.enabled and prev is not None and now_v >= rule.min and prev_v >= rule.min
+                and b.at - prev.at <= rule.max_gap_days * DAY):
+            out.append(Sig(f"bureau.{name}", "bureau", rule.lvl, b.at, (prev.eid, b.eid),
+                           {key: now_v, f"previous_{key}": prev_v, "gap_days": (b.at - prev.at) // DAY}
+                           if d else _NONE,
+                           {"min": rule.min, "max_gap_days": rule.max_gap_days} if d else _NONE))
     gu = bu.guarantees
     if b.guar > 0 and gu.enabled:
         exposure = s.profile.exposure if s.profile is not None else 0.0

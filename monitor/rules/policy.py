@@ -144,11 +144,21 @@ class DebtGrowthRule(_Rule):
     max_gap_days: Days = 180
 
 
+class RepeatedRule(_Rule):
+    """A bureau figure at or above ``min`` on the latest report and on the one before it."""
+
+    min: Annotated[int, Field(ge=1)]
+    max_gap_days: Days = 45  # the report before is at most this many days older
+
+
 class BureauRules(_Strict):
     external_overdue: _BandedRule
     inquiries: MinRule
     debt_growth: DebtGrowthRule
     guarantees: ClaimRule
+    # optional (absent: the rule is off; policies written before them still load)
+    external_overdue_repeated: RepeatedRule | None = None
+    inquiries_repeated: RepeatedRule | None = None
 
 
 class OverdueRules(_Strict):

@@ -42,7 +42,7 @@ def events() -> list[dict[str, Any]]:
     at = "2025-03-01T10:00:00+08:00"
     later = "2025-04-01T10:00:00+08:00"
     out: list[dict[str, Any]] = []
-    for bid in ("R1", "R2", "R3", "C1", "L1", "L2", "B1", "B2", "O1", "I1", "I2", "V1"):
+    for bid in ("R1", "R2", "R3", "C1", "L1", "L2", "B1", "B2", "B3", "O1", "I1", "I2", "V1"):
         out.append(_profile(bid, grade="A" if bid == "R2" else "BBB"))
     out += [
         _ev("R1", "r1", at, "rating_change", old_grade="BBB", new_grade="BB"),
@@ -60,6 +60,9 @@ def events() -> list[dict[str, Any]]:
         _bureau("B1", "b2", at, max_external_dpd=35, external_overdue_amount=12_345.6, hard_inquiries_30d=8,
                 total_external_debt=5_000_000.0, guarantee_exposure=2_500_000.0),
         _bureau("B2", "b3", at, max_external_dpd=3, external_overdue_amount=800.0),
+        # arrears elsewhere on two reports in a row
+        _bureau("B3", "b4", "2025-02-15T00:00:00+08:00", max_external_dpd=5, external_overdue_amount=700.0),
+        _bureau("B3", "b5", at, max_external_dpd=19, external_overdue_amount=900.0),
         _ev("O1", "o1", at, "overdue", account_id="O1-1", product="working_capital", days_past_due=90,
             overdue_amount=47_048.75),
         _ev("I1", "i1", at, "inspection_completed", team="shanghai-1", inspector="insp-1", outcome="concern"),
