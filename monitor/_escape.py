@@ -29,4 +29,4 @@ def clean(text: str) -> str:
 def escape(text: str, quote: bool = True) -> str:
     """``text`` for an HTML text node or a quoted attribute: control, escape and bidi characters as U+FFFD,
     then ``&``, ``<``, ``>`` (and, with ``quote``, both quotes) as character references."""
-    return html.escape(_UNSAFE.sub(REPLACEMENT, text), quote)
+    return html.escape(clean(text), quote)

@@ -34,12 +34,12 @@ def to_us(dt: datetime) -> int:
             if o is None or o.microseconds or len(_FIXED) >= 4096:
                 return _to_us(dt)
             off = _FIXED[tz] = o.days * 86_400 + o.seconds  # type: ignore[index]
-        return (((dt.toordinal() - _EPOCH_ORDINAL) * 86_400 + dt.hour * 3_600 + dt.minute * 60 + dt.second - off)
-                * SECOND + dt.microsecond)
-    if tz is UTC:  # what from_us gives
-        return ((dt.toordinal() - _EPOCH_ORDINAL) * 86_400 + dt.hour * 3_600 + dt.minute * 60 + dt.second) * SECOND \
-            + dt.microsecond
-    return _to_us(dt)
+    elif tz is UTC:  # what from_us gives
+        off = 0
+    else:
+        return _to_us(dt)
+    return (((dt.toordinal() - _EPOCH_ORDINAL) * 86_400 + dt.hour * 3_600 + dt.minute * 60 + dt.second - off)
+            * SECOND + dt.microsecond)
 
 
 def _to_us(dt: datetime) -> int:

@@ -3,7 +3,8 @@
 The event contract and the desk's requests refuse control, escape and bidi
 characters (:mod:`monitor.events`), but the topics may hold records written
 before they did, or by another producer. So every output neutralises them as
-well: :func:`clean` (names: every such character becomes U+FFFD) and
+well: :func:`clean` (names: every such character becomes U+FFFD; the one of
+:mod:`monitor._escape`, which the reports and the HTML escape share) and
 :func:`clean_text` (free text: tab, line feed and carriage return are kept),
 and :func:`content_disposition` builds a download header from any name
 (an ASCII fallback plus the RFC 6266 / RFC 8187 UTF-8 form). Pure.
@@ -14,19 +15,13 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from monitor.events import FREE_TEXT_PATTERN, NAME_PATTERN
+from monitor._escape import REPLACEMENT, clean
+from monitor.events import FREE_TEXT_PATTERN
 
 __all__ = ["REPLACEMENT", "clean", "clean_text", "content_disposition"]
 
-REPLACEMENT = "\ufffd"
-_NAME_BAD = re.compile("[" + NAME_PATTERN.removeprefix("^[^").removesuffix("]*$") + "]")
 _TEXT_BAD = re.compile("[" + FREE_TEXT_PATTERN.removeprefix("^[^").removesuffix("]*$") + "]")
 _FALLBACK_BAD = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def clean(name: str) -> str:
-    """``name`` with every control, escape, separator and bidi character replaced by U+FFFD."""
-    return _NAME_BAD.sub(REPLACEMENT, name)
 
 
 def clean_text(text: str) -> str:
