@@ -4,7 +4,7 @@
 import { api, download } from "./api.js";
 import { dueOf, evidenceList, fact, section, visitTable } from "./case.js";
 import {
-  addDays, badge, day, days, errorText, getLang, h, label, localToIso, money, newRequestId, replace, t, teamLabel,
+  badge, day, days, errorText, getLang, h, label, localToIso, money, newRequestId, replace, t, teamLabel,
   wan, whenZoned,
 } from "./dom.js";
 
@@ -51,8 +51,6 @@ export class VisitsView {
     const input = document.getElementById("sched-team");
     replace(input, teams.map((team) => h("option", { value: team }, teamLabel(team))));
     if (teams.length) input.value = teams[0];
-    const end = document.getElementById("sched-end");
-    if (!end.value) end.value = addDays(30);
     this.renderFeed();
     if (input.value) await this.load();
   }
@@ -95,6 +93,10 @@ export class VisitsView {
       const [schedule, f30, f90] = await Promise.all([api("GET", path + "/schedule", { query: this.query() }),
         api("GET", path + "/forecast", { query: { days: 30 } }), api("GET", path + "/forecast", { query: { days: 90 } })]);
       this.schedule = schedule.data;
+      // the server's default end (its today, in the policy's time zone, + 30 days), not the browser's date:
+      // a browser in another zone around midnight would cut the day's last due visits off
+      const end = document.getElementById("sched-end");
+      if (!end.value) end.value = schedule.data.end;
       this.forecasts = [f30.data, f90.data];
     } catch (err) {
       this.schedule = null;  // never leave another team's visits on screen
