@@ -51,6 +51,12 @@ class Outputs(Protocol):
 
     def add_view(self, borrower_id: str, state: BorrowerState, view: BorrowerView) -> None: ...
 
+
+class JsonHistory(Protocol):
+    """Outputs that take a schedule change as the entry's JSON text (``Engine.schedule_json``)."""
+
+    def add_history_json(self, at: int, borrower_id: str, entry: str) -> None: ...
+
 _WHY = {w: i for i, w in enumerate(DUE_WHY)}
 _FAR = 2**62
 _OUTCOME = {"normal": 0, "concern": 1, "deteriorated": 2}
@@ -77,6 +83,8 @@ class Runner:
         self.names = array("q")
         self.last = array("q")  # hash of the record last written (a record is 25 values: 400 bytes as objects)
         self._codes: dict[tuple[str | None, ...], tuple[int, ...]] = {}  # profile texts -> their codes
+        self._pcodes: list[tuple[object, tuple[int, ...]]] = []  # per borrower: (profile, its codes) last used
+        self._day_feeds: dict[str, list[int]] = {}  # the current day's entries of ``feeds``, by type
         self._text: dict[str, str] = {}  # one copy of each profile text (branch, team, ...) for all states
         self.dirty: set[int] = set()
         self.wakes: list[tuple[int, int]] = []
@@ -89,6 +97,7 @@ class Runner:
         self.floors_at = (c.special_mention, c.substandard, c.doubtful, c.loss)
         self._floors_sorted = sorted(self.floors_at)
         self.last_t: int | None = None
+        self._json_history = getattr(result, "add_history_json", None)
         self._t = NONE
 
     # ------------------------------------------------------------ events
@@ -102,6 +111,7 @@ class Runner:
             self.seen_at.append(self._t)
             self.names.append(-1)
             self.last.append(0)
+            self._pcodes.append((None, ()))
             if self.part is not None:
                 self.part.add_borrower(bid)
         return i
@@ -118,28 +128,38 @@ class Runner:
         if t >= self.edge or self.day is None:
             self._advance_days(t)
         self.last_t = self._t = t
-        i = self._borrower(event.borrower_id)
+        i = self.index.get(event.borrower_id)
+        if i is None:
+            i = self._borrower(event.borrower_id)
         state = self.states[i]
-        before = self.pending.pop(i, None)
+        engine = self.engine
+        before = self.pending.pop(i, None) if self.pending else None
+        if before is None:
+            before_key = engine.schedule_key(state)
         had_profile = state.profile is not None
         due_before = state.due
         wake_before = state.wake
+        alerts: list[Alert] = []
         try:
-            step = self.engine.apply(state, event, t)
+            outcome = engine.apply_into(state, event, t, None, alerts)
         except Exception as exc:  # noqa: BLE001 - one event never stops the replay: it is rejected
             if self.reject is None:
                 raise
             self.reject(source, line, f"engine error: {type(exc).__name__}: {exc}"[:500])
             self.dirty.add(i)
             return
-        stats = self.feeds.get((self.day, event.type))  # type: ignore[arg-type]
+        kind = event.type
+        stats = self._day_feeds.get(kind)
         if stats is None:
-            stats = self.feeds[(self.day, event.type)] = [0, 0, t]  # type: ignore[index]
+            stats = self.feeds.get((self.day, kind))  # type: ignore[arg-type]
+            if stats is None:
+                stats = self.feeds[(self.day, kind)] = [0, 0, t]  # type: ignore[index]
+            self._day_feeds[kind] = stats
         stats[2] = t
-        if step.outcome == DUPLICATE:
+        if outcome == DUPLICATE:
             result.duplicates += 1
             stats[1] += 1
-        elif step.outcome == CONFLICT:  # not applied: the state is as it was
+        elif outcome == CONFLICT:  # not applied: the state is as it was
             if before is not None:
                 self.pending[i] = before
             if self.reject is None:
@@ -153,14 +173,12 @@ class Runner:
                 self.part.visit(i, t, self.part.code("team", team), _OUTCOME.get(event.outcome.value, -1),
                                 self.days.of(due_before) if due_before is not None else -1)
             result.applied += 1
-            result.events_by_type[event.type] += 1
-            if t > result.newest_by_type.get(event.type, -(2**62)):
-                result.newest_by_type[event.type] = t
-        if step.alerts:
-            result.add_alerts(step.alerts)
-        changed = step.schedule_changed if before is None else self.engine.schedule_key(state) != before
-        if changed:
-            result.add_history(state.clock or t, event.borrower_id, self.engine.schedule_entry(state))
+            result.events_by_type[kind] += 1
+            result.newest_by_type[kind] = t  # events come in time order
+        if alerts:
+            result.add_alerts(alerts)
+        if engine.schedule_key(state) != (before_key if before is None else before):
+            self._history(state.clock or t, state)
         if state.wake is not None and state.wake != wake_before:  # one entry per wake-up, not per event
             heapq.heappush(self.wakes, (state.wake, i))
         if self.part is not None:
@@ -180,10 +198,17 @@ class Runner:
                 if p.segment is not None:
                     p.segment = text.setdefault(p.segment, p.segment)
 
+    def _history(self, at: int, state: BorrowerState) -> None:
+        if self._json_history is not None:
+            self._json_history(at, state.id, self.engine.schedule_json(state))
+        else:
+            self.result.add_history(at, state.id, self.engine.schedule_entry(state))
+
     # ------------------------------------------------------------ day edges
 
     def _advance_days(self, t: int) -> None:
         """Close every day that ends at or before ``t``."""
+        self._day_feeds = {}
         target = self.days.of(t)
         if self.day is None:
             self.day = target
@@ -236,7 +261,7 @@ class Runner:
             if step.alerts:
                 self.result.add_alerts(step.alerts)
             if engine.schedule_key(state) != before:  # dated by the wake-up that made the change
-                self.result.add_history(state.clock or at, state.id, engine.schedule_entry(state))
+                self._history(state.clock or at, state)
             if state.wake is not None:
                 heapq.heappush(wakes, (state.wake, i))
             self.dirty.add(i)
@@ -287,11 +312,16 @@ class Runner:
             top, top_id = highest_dpd(s, at)
         else:
             top, top_id = 0, None
-        texts = (p.segment, p.industry, p.branch, p.team, p.product, p.mitigation)
-        codes = self._codes.get(texts)
-        if codes is None:
-            code = self.part.code  # type: ignore[union-attr]
-            codes = self._codes[texts] = tuple(code(c, v) for c, v in zip(TEXT_COLUMNS, texts))
+        known = self._pcodes[i]
+        if known[0] is p:
+            codes = known[1]
+        else:
+            texts = (p.segment, p.industry, p.branch, p.team, p.product, p.mitigation)
+            codes = self._codes.get(texts)
+            if codes is None:
+                code = self.part.code  # type: ignore[union-attr]
+                codes = self._codes[texts] = tuple(code(c, v) for c, v in zip(TEXT_COLUMNS, texts))
+            self._pcodes[i] = (p, codes)
         acc = s.accounts[top_id] if top_id is not None else None
         due = s.due
         return (
@@ -325,7 +355,7 @@ class Runner:
                     self.dirty.add(i)
                 changed = step.schedule_changed if before is None else engine.schedule_key(state) != before
                 if changed:
-                    result.add_history(state.clock or as_of, bid, engine.schedule_entry(state))
+                    self._history(state.clock or as_of, state)
                     self.dirty.add(i)
             result.add_view(bid, state, engine.view(state, as_of))
         if self.part is not None:

@@ -99,6 +99,7 @@ CHECKPOINT_END = "as_of"
 _NAMES = tuple(c for c, _ in COLUMNS)
 _RECORD = np.dtype(list(COLUMNS))  # one record, packed
 _EPOCH = date(1970, 1, 1)
+_HOUR = 3_600_000_000
 
 
 def day_number(d: date) -> int:
@@ -115,7 +116,9 @@ class Days:
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone
         self.start = lru_cache(maxsize=8192)(self._start)
-        self._of: dict[int, int] = {}
+        # the UTC hour of an instant -> (first instant, end, number) of the local day that holds the hour's start:
+        # an instant in that range is on that day (checked, whatever the zone's offsets)
+        self._of: dict[int, tuple[int, int, int]] = {}
 
     def _start(self, day: int) -> int:
         from datetime import datetime, time
@@ -124,12 +127,17 @@ class Days:
 
     def of(self, us: int) -> int:
         """The local day holding the instant."""
-        hit = self._of.get(us)
-        if hit is None:
-            if len(self._of) > 200_000:
-                self._of.clear()
-            hit = self._of[us] = day_number(from_us(us).astimezone(self.zone).date())
-        return hit
+        hour = us // _HOUR
+        hit = self._of.get(hour)
+        if hit is not None and hit[0] <= us < hit[1]:
+            return hit[2]
+        day = day_number(from_us(us).astimezone(self.zone).date())
+        if len(self._of) > 200_000:
+            self._of.clear()
+        start, end = self.start(day), self.start(day + 1)
+        if start <= hour * _HOUR < end:
+            self._of[hour] = (start, end, day)
+        return day
 
 
 # ---------------------------------------------------------------- writing (one part per replay shard)
