@@ -33,13 +33,19 @@ d, events, as_of, out, policy = sys.argv[1:6]
 t1 = time.perf_counter()
 report = build_report(d, [events], period="month", as_of=as_of, policy_path=policy or None)
 t2 = time.perf_counter()
-paths = write_report(report, out, "zh")
+with open("/proc/self/status") as fh:  # what the workbook's writer (a fork) starts with, shared
+    at_fork = next((int(x.split()[1]) * 1024 for x in fh if x.startswith("VmRSS:")), 0)
+paths = write_report(report, out, "zh", jobs=2)  # as monitor report does (--jobs 2)
 t3 = time.perf_counter()
 with open("/proc/self/status") as fh:  # peak RSS of this program (ru_maxrss survives exec)
     hwm = next((int(x.split()[1]) * 1024 for x in fh if x.startswith("VmHWM:")), 0)
 rss = hwm or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the workbook's writer (a fork)
 print(json.dumps({"import": t1 - t0, "build": t2 - t1, "write": t3 - t2, "total": t3 - t0, "rss": rss,
-                  "cpu": time.process_time() - c0, "rows": report.warning_list.borrowers,
+                  "child_rss": child_rss, "child_own": max(child_rss - at_fork, 0),
+                  "cpu": time.process_time() - c0,
+                  "child_cpu": sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]),
+                  "rows": report.warning_list.borrowers,
                   "alerts_in_period": report.changes.alerts,
                   "sizes": {p.name: p.stat().st_size for p in paths}}))
 """
@@ -81,12 +87,15 @@ def main() -> None:
     print(f"  write         {r['write']:>7.2f} s   " + ", ".join(f"{k} {v / 2**20:,.1f} MiB"
                                                         for k, v in r["sizes"].items()))
     print(f"  total         {r['total']:>7.2f} s   (goal < 10 s); CPU time of all threads {r['cpu']:.2f} s")
-    print(f"  peak RSS      {r['rss'] / 2**30:>7.2f} GiB (goal < 2 GiB)")
+    peak = r["rss"] + r["child_own"]
+    print(f"  peak RSS      {r['rss'] / 2**30:>7.2f} GiB this process; the workbook's writer (a fork) "
+          f"{r['child_rss'] / 2**30:.2f} GiB, of which {r['child_own'] / 2**30:.2f} GiB beyond what it shared at the fork")
+    print(f"  peak memory   {peak / 2**30:>7.2f} GiB at most, both (goal < 2 GiB); CPU of the writer {r['child_cpu']:.2f} s")
     after = os.getloadavg()[0]
     print(f"  load average  {load[0]:.2f} before, {after:.2f} after, on {os.cpu_count()} CPUs")
-    met = "met" if r["total"] < 10 and r["rss"] < 2 * 2**30 else "NOT met"
+    met = "met" if r["total"] < 10 and peak < 2 * 2**30 else "NOT met"
     print(f"GOAL monthly report, {summary['borrowers']['total']:,} borrowers: wall {r['total']:.1f} s, CPU "
-          f"{r['cpu']:.1f} s (goal < 10 s); peak RSS {r['rss'] / 2**30:.2f} GiB (goal < 2 GiB): {met} "
+          f"{r['cpu'] + r['child_cpu']:.1f} s (goal < 10 s); peak memory {peak / 2**30:.2f} GiB (goal < 2 GiB): {met} "
           f"(load {load[0]:.1f} -> {after:.1f} on {os.cpu_count()} CPUs)")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -115,12 +116,58 @@ def _write_json(fh: IO[bytes], report: Report, rows_at_once: int = 20_000) -> No
     fh.write(b"\n")
 
 
+class _Forked:
+    """``job()`` run in a forked copy of this process (the report is shared, not copied or pickled), so that
+    a second core writes one form while this process writes the others; :meth:`wait` tells the child's
+    error. Only from a process with no other thread running (forking copies no
+    thread, and a lock another thread holds stays held in the child)."""
+
+    def __init__(self, job: Callable[[], None], what: str) -> None:
+        self.what = what
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into the caller's code
+            code = 0
+            try:
+                os.close(rfd)
+                job()
+            except BaseException as exc:  # noqa: BLE001 (told to the parent, whatever it is)
+                code = 1
+                text = f"cannot write the report: {exc.strerror or exc}" if isinstance(exc, OSError) else \
+                    str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+                try:
+                    os.write(wfd, text.encode("utf-8", "replace")[:60_000])
+                except OSError:
+                    pass
+            finally:
+                os._exit(code)
+        os.close(wfd)
+        self.pid, self.rfd = pid, rfd
+
+    def wait(self) -> str | None:
+        """Wait for the child; its error (None: it succeeded)."""
+        with os.fdopen(self.rfd, "rb") as fh:
+            said = fh.read().decode("utf-8", "replace")
+        _, status = os.waitpid(self.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        return None if code == 0 else f"{self.what}: {said or f'its process ended with status {code}'}"
+
+
+def _can_fork() -> bool:
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
 @no_gc()  # the forms' rows and cells: millions of short-lived strings and lists, no cycles
-def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html_rows: int = 1000) -> ReportPaths:
+def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html_rows: int = 1000,
+                 jobs: int = 1) -> ReportPaths:
     """Write ``report-<period>-<date>.html``, ``.json`` and ``.xlsx`` and ``warning-list-<period>-<date>.csv``.
 
     ``html_rows`` limits the rows of the warning list in the HTML (0 = all); the JSON and the CSV
     hold every row. Each file is written whole or not at all (temporary file, then rename).
+
+    ``jobs`` 2: the workbook (the slowest form) is written by a forked copy of this process while this one
+    writes the others; the bytes are the same. Only where ``os.fork`` exists and no other thread runs (the
+    command line; not the desk, whose server has threads): otherwise one after the other.
     """
     out = Path(out_dir)
     html_name, json_name, csv_name, xlsx_name = file_names(report)
@@ -128,11 +175,24 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
         out.mkdir(parents=True, exist_ok=True)
         paths = ReportPaths(out / html_name, out / json_name, out / csv_name, out / xlsx_name)
         table = warning_table(report, lang)  # the CSV's rows and the workbook's list
-        _write(paths.csv, lambda fh: _write_csv(fh, table))
-        _write(paths.xlsx, render_xlsx(report, lang, table))
-        del table
-        _write(paths.json, lambda fh: _write_json(fh, report))
-        _write(paths.html, render_html(report, lang, rows_shown=html_rows, csv_name=csv_name, xlsx_name=xlsx_name).encode("utf-8"))
+        child = None
+        if jobs > 1 and _can_fork():
+            child = _Forked(lambda: _write(paths.xlsx, render_xlsx(report, lang, table)), paths.xlsx.name)
+        try:
+            _write(paths.csv, lambda fh: _write_csv(fh, table))
+            if child is None:
+                _write(paths.xlsx, render_xlsx(report, lang, table))
+            del table
+            _write(paths.json, lambda fh: _write_json(fh, report))
+            _write(paths.html, render_html(report, lang, rows_shown=html_rows, csv_name=csv_name,
+                                           xlsx_name=xlsx_name).encode("utf-8"))
+        except BaseException:
+            if child is not None:  # no orphan: the child is waited for, the first error told
+                child.wait()
+            raise
+        failed = child.wait() if child is not None else None
+        if failed is not None:
+            raise InputError(f"{out}: {failed}")
     except OSError as exc:
         raise InputError(f"{out}: cannot write the report: {exc.strerror or exc}") from None
     return paths

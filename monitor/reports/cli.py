@@ -47,13 +47,16 @@ def _date(ctx: click.Context, param: click.Parameter, value: str) -> date:
                    "of the warnings; rebuilds the desk's report byte for byte")
 @click.option("--html-rows", type=click.IntRange(0, None), default=1000, show_default=True,
               help="Rows of the warning list in the HTML (0 = all; JSON and CSV hold every row)")
+@click.option("--jobs", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="Processes writing the files (2: the workbook is written by a second process beside the "
+                   "others; same bytes)")
 def report(period: str, as_of: date, replay_dir: Path, events: tuple[Path, ...], policy_path: Path | None,
            lang: str, out: Path, capacity_path: Path | None, feeds_path: Path | None, mask_names: bool,
-           cases_path: Path | None, html_rows: int) -> None:
+           cases_path: Path | None, html_rows: int, jobs: int) -> None:
     """Build the day, week or month report ending with --as-of: HTML, JSON, the workbook (XLSX) and the
     warning list as CSV."""
     built = build_report(replay_dir, list(events), period=period, as_of=as_of,  # type: ignore[arg-type]
                          policy_path=policy_path, capacity_path=capacity_path, feeds_path=feeds_path,
                          mask_names=mask_names, cases_path=cases_path)
-    paths = write_report(built, out, lang, html_rows=html_rows)  # type: ignore[arg-type]
+    paths = write_report(built, out, lang, html_rows=html_rows, jobs=jobs)  # type: ignore[arg-type]
     click.echo(f"html   {paths.html}\njson   {paths.json}\ncsv    {paths.csv}\nxlsx   {paths.xlsx}")

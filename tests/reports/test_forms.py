@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor._errors import InputError
 from monitor.cli import main
 from monitor.reports import Report, build_report, render_html, write_report
 from tests.reports import portfolio
@@ -38,6 +39,23 @@ def test_rebuilding_gives_the_same_bytes(hand: tuple[Path, Path], tmp_path: Path
     for a, b in zip(first, second):
         assert a.read_bytes() == b.read_bytes(), a.name
     assert sorted(p.name for p in (tmp_path / "one").iterdir()) == sorted(FILES)  # no temporary files left
+
+
+def test_the_workbook_written_by_a_second_process_is_the_same(hand: tuple[Path, Path], tmp_path: Path) -> None:
+    """--jobs 2 (the command's default): a forked process writes the workbook beside the others; same bytes,
+    and its failure is told as the report's error, naming the file, with the other forms written."""
+    events, out = hand
+    report = _build(events, out)
+    one = write_report(report, tmp_path / "one", "zh", jobs=1)
+    two = write_report(report, tmp_path / "two", "zh", jobs=2)
+    for a, b in zip(one, two, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(FILES)
+    blocked = tmp_path / "blocked"
+    (blocked / FILES[3]).mkdir(parents=True)  # the workbook cannot take its place
+    with pytest.raises(InputError, match=re.escape(FILES[3]) + ": cannot write the report: .*directory"):
+        write_report(report, blocked, "zh", jobs=2)
+    assert (blocked / FILES[2]).read_bytes() == one.csv.read_bytes()
 
 
 def test_json_is_the_model(hand: tuple[Path, Path], tmp_path: Path) -> None:
