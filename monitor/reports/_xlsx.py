@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
 
@@ -280,25 +281,34 @@ def _column(n: int) -> str:
     return name
 
 
-def _cells(j: int, kind: str, style: str, col: list[Any], rnum: list[str]) -> list[str]:
-    """One column's cells (``""`` where empty), as XlsxWriter would write them with the column's format."""
-    pre = f'<c r="{_column(j)}'
-    num = f'"{style}><v>'
-    txt = f'"{style} t="inlineStr"><is><t xml:space="preserve">'
-    if kind in ("int", "money", "pct", "pp"):
-        return ["" if v is None or v == "" else
-                f"{pre}{r}{num}{v:.16G}</v></c>" if isinstance(v, (int, float)) else
-                f"{pre}{r}{txt}{_text(v)}</t></is></c>" for r, v in zip(rnum, col)]
-    if kind == "date":
-        serial: dict[str, str] = {}
-        for v in set(col):
-            if v is not None and v != "":
-                serial[v] = str(date.fromisoformat(v).toordinal() - _EXCEL_EPOCH)
-        return ["" if v is None or v == "" else f"{pre}{r}{num}{serial[v]}</v></c>" for r, v in zip(rnum, col)]
-    esc = _ESCAPE.search  # most cells are plain text of a short length: written without a call to _text
-    return ["" if v is None or v == "" else
-            f"{pre}{r}{txt}{v if type(v) is str and len(v) <= _MAX_TEXT and not esc(v) else _text(v)}</t></is></c>"
-            for r, v in zip(rnum, col)]
+class _Cells(dict[Any, bytes]):
+    """A column's cells: value -> the cell's SpreadsheetML (UTF-8) with the column's style, made once per
+    distinct value. Cells carry no reference (``r``, optional in SpreadsheetML: a cell is the one after the
+    previous cell of its row), so a value's cell is the same bytes in every row; an empty value is a blank
+    cell of the column's style (it keeps the next cells in their columns)."""
+
+    def __init__(self, kind: str, style: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.blank = f"<c{style}/>".encode()
+        self.num = f"<c{style}><v>"
+        self.txt = f'<c{style} t="inlineStr"><is><t xml:space="preserve">'
+
+    def __missing__(self, v: Any) -> bytes:
+        kind = self.kind
+        if v is None or v == "":
+            got = self.blank
+        elif kind in ("int", "money", "pct", "pp"):
+            got = (f"{self.num}{v:.16G}</v></c>" if isinstance(v, (int, float)) else
+                   f"{self.txt}{_text(v)}</t></is></c>").encode()
+        elif kind == "date":
+            got = f"{self.num}{date.fromisoformat(v).toordinal() - _EXCEL_EPOCH}</v></c>".encode()
+        else:
+            got = f"{self.txt}{_text(v)}</t></is></c>".encode()
+        # kept when its cell cannot depend on the type (1, 1.0 and True are one key; their text differs)
+        if type(v) is str or v is None or (kind != "text" and kind != "wrap" and type(v) in (int, float)):
+            self[v] = got
+        return got
 
 
 _ROWS_AT_ONCE = 20_000
@@ -331,15 +341,21 @@ def _put_rows(data: bytes, number: int, kinds: list[str], rows: list[list[Any]])
             # the sheet compressed as it is made, a slice of rows at a time (never the whole XML in memory: at
             # a million borrowers it is hundreds of MB); deflate's output does not depend on how its input is cut
             zi._compresslevel = 1  # what writestr(..., compresslevel=1) sets; open() has no such argument
-            with zout.open(zi, "w") as sheet:
+            # compressed by a thread (zlib lets go of the interpreter lock) while the next slice is made
+            with zout.open(zi, "w") as sheet, ThreadPoolExecutor(1, thread_name_prefix="deflate") as deflate:
                 sheet.write(head.encode("utf-8"))
+                pending: Future[int] | None = None
                 for lo in range(0, len(rows), _ROWS_AT_ONCE):
-                    part = rows[lo:lo + _ROWS_AT_ONCE]
-                    rnum = [str(i) for i in range(lo + 2, lo + len(part) + 2)]
-                    cols = [_cells(j, kind, order[j], [r[j] for r in part], rnum) for j, kind in enumerate(kinds)]
-                    sheet.write("".join([f'<row r="{r}">{"".join(cs)}</row>'
-                                         for r, cs in zip(rnum, zip(*cols))]).encode("utf-8"))
-                    del cols
+                    cells = [_Cells(kind, order[j]) for j, kind in enumerate(kinds)]  # a slice's: memory bounded
+                    xml = b"".join([b'<row r="%d">%s</row>' % (n, b"".join([c[v] for c, v in zip(cells, row)]))
+                                    for n, row in enumerate(rows[lo:lo + _ROWS_AT_ONCE], lo + 2)])
+                    del cells
+                    if pending is not None:
+                        pending.result()  # one slice at a time in flight: memory bounded
+                    pending = deflate.submit(sheet.write, xml)
+                    del xml
+                if pending is not None:
+                    pending.result()
                 sheet.write(tail.encode("utf-8"))
     return out.getvalue()
 

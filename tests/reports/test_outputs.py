@@ -50,6 +50,10 @@ def test_workbook_cells_sheets_and_formats(report: Report, tmp_path: Path) -> No
         assert since.value == datetime.combine(date.fromisoformat(r["tier_since"]), datetime.min.time())
         assert since.number_format == "yyyy-mm-dd"
         assert cells[col["本等级天数"]].value == r["days_at_tier"]
+        # the cells carry no reference: an empty one (no case offline) keeps the next ones in their columns
+        assert cells[col["案件状态"]].value is None and cells[col["案件负责人"]].value is None
+        assert cells[col["数据质量"]].value == ("、".join(vocabulary.label("data_quality", q, "zh")
+                                                       for q in r["data_quality"]) or None)
     ratios = wb["核心指标"]
     assert ratios.freeze_panes == "A2"
     first = [c.value for c in ratios[2]]
