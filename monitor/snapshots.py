@@ -408,7 +408,9 @@ class SnapshotLog:
         if part.rows == 0:
             return
         days = np.memmap(part.dir / "changes" / "day.bin", dtype=np.int32, mode="r")
-        lo, hi = int(np.searchsorted(days, since, side="right")), int(np.searchsorted(days, d, side="right"))
+        # the day as the file's own dtype: a Python int would make numpy convert the whole file first
+        lo = int(np.searchsorted(days, np.int32(since), side="right"))
+        hi = int(np.searchsorted(days, np.int32(d), side="right"))
         if hi <= lo:
             return
         bidx = np.fromfile(part.dir / "changes" / "bidx.bin", dtype=np.int32, count=hi - lo, offset=4 * lo)
@@ -435,8 +437,8 @@ class SnapshotLog:
             if part.rows == 0:
                 continue
             days = np.memmap(part.dir / "changes" / "day.bin", dtype=np.int32, mode="r")
-            lo = int(np.searchsorted(days, first_day, side="left"))
-            hi = int(np.searchsorted(days, last_day, side="right"))
+            lo = int(np.searchsorted(days, np.int32(first_day), side="left"))  # not a Python int (see _read_part)
+            hi = int(np.searchsorted(days, np.int32(last_day), side="right"))
             if hi <= lo:
                 continue
             out["day"].append(np.array(days[lo:hi]))
