@@ -33,7 +33,7 @@ from monitor.reports._scan import sha256_file
 from monitor.reports._signals import latest_evidence, read_current_signals
 from monitor.reports._state import build_state, last_alerts
 from monitor.snapshots import SnapshotLog
-from monitor.reports.model import InputFile, Meta, Report
+from monitor.reports.model import InputFile, Meta, PortfolioPoint, Report, Trend
 from monitor.rules.loader import DEFAULT_POLICY_PATH, default_policy, load_policy
 
 __all__ = ["REPLAY_FILES", "build_report", "load_capacity", "load_cases", "with_cases"]
@@ -191,11 +191,16 @@ def build_report(
         edge_days = [edges[k][2] for k in ("end", "previous", "year_ago")]
         current = None
         by_day: dict[date, Any] = {cut_day: end_snap}
-        for day in edge_days:
-            if day not in by_day:
-                by_day[day] = log.at(day)
-        # the other month ends: only what a trend point reads (a tenth of the record)
-        month_snaps = [by_day[day] if day in by_day else log.at(day, rat.POINT_COLUMNS) for _, _, day in months]
+        edge_reads = {day: readers.submit(log.at, day) for day in dict.fromkeys(edge_days) if day not in by_day}
+        by_day.update({day: fut.result() for day, fut in edge_reads.items()})
+        # the other month ends: only what a trend point reads (a tenth of the record), each reduced to its
+        # point as soon as it is read, by the readers (never twelve month ends in memory at once)
+
+        def month_point(day: date, label: str) -> PortfolioPoint | None:
+            snap = by_day[day] if day in by_day else log.at(day, rat.POINT_COLUMNS)
+            return rat.point(snap, label) if snap.present.any() else None
+
+        point_reads = [readers.submit(month_point, day, lb) for _, lb, day in months]
         if cut == replay_as_of:
             current = read_current_signals(snap_dir / "signals.jsonl")
         end, previous, year_ago = (by_day[day] for day in edge_days)
@@ -208,8 +213,7 @@ def build_report(
         changes = changes.model_copy(update={"class_migration": rat.class_migration(previous, end)})
         sections = dict(
             ratios=rat.ratios(end, previous, year_ago, [edges[k][1] for k in ("end", "previous", "year_ago")]),
-            trend=rat.trend([m for m in month_snaps if m is not None],
-                            [lb for (_, lb, _), m in zip(months, month_snaps) if m is not None]),
+            trend=Trend(months=[pt for pt in (f.result() for f in point_reads) if pt is not None]),
             portfolio=fig.portfolio(ctx), changes=changes,
             new_defaults=rat.new_defaults(previous, end, state, ev, per, policy,
                                           ctx.names(defaults)),

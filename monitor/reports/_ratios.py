@@ -28,12 +28,12 @@ from monitor.reports._replay import TIERS
 from monitor.reports._state import CLASSES, DAY, State
 from monitor.snapshots import Snapshot
 from monitor.reports.model import (
-    ClassMigration, DefaultRow, NewDefaults, PortfolioPoint, RatioPoint, RatioRow, Ratios, TierCounts, Trend,
+    ClassMigration, DefaultRow, NewDefaults, PortfolioPoint, RatioPoint, RatioRow, Ratios, TierCounts,
 )
 from monitor.rules.policy import Policy
 
 __all__ = ["POINT_COLUMNS", "Snapshot", "class_migration", "comparison_instants", "month_ends", "new_default_rows", "new_defaults",
-           "point", "ratios", "trend"]
+           "point", "ratios"]
 
 I64 = NDArray[np.int64]
 I8 = NDArray[np.int8]
@@ -147,11 +147,6 @@ def ratios(end: Snapshot, previous: Snapshot | None, year_ago: Snapshot | None, 
                              yoy_count=_diff(r.count_ratio, y.count_ratio if y else None),
                              yoy_exposure=_diff(r.exposure_ratio, y.exposure_ratio if y else None)))
     return Ratios(rows=rows, previous=prev, year_ago=ya)
-
-
-def trend(points: Sequence[Snapshot], labels: Sequence[str]) -> Trend:
-    """Month ends with a portfolio, oldest first (the history may be shorter than twelve months)."""
-    return Trend(months=[point(s, lb) for s, lb in zip(points, labels) if s.present.any()])
 
 
 def class_migration(start: Snapshot, end: Snapshot) -> ClassMigration:
