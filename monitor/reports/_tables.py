@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from monitor import vocabulary
 from monitor.reports._i18n import Lang, Text
 from monitor.reports.model import Report, WarningRow
 
-__all__ = ["Table", "warning_table"]
+__all__ = ["SLICE", "Table", "warning_head", "warning_slices", "warning_table"]
 
 Cell = str | int | float | None
 # (column title, kind): kind is text, int, money (CNY), date, pct
 Head = list[tuple[str, str]]
 Table = tuple[Head, list[list[Cell]]]
+SLICE = 20_000  # rows made at a time when a form is written as they are made
 
 _WARN_HEAD = {
     "zh": ["序号", "借款人编号", "借款人名称", "预警等级", "期初等级", "敞口（元）", "分行", "检查团队", "客户类型", "行业",
@@ -61,7 +63,17 @@ def warning_row(t: Text, r: WarningRow, report: Report) -> list[Cell]:
     ]
 
 
-def warning_table(report: Report, lang: Lang) -> Table:
+def warning_head(lang: Lang) -> Head:
+    return list(zip(_WARN_HEAD[lang], _KINDS))
+
+
+def warning_slices(report: Report, lang: Lang, size: int = SLICE) -> Iterator[list[list[Cell]]]:
+    """The warning list's rows, ``size`` at a time (a form written as they are made never holds them all)."""
     t = Text(lang)
-    head = list(zip(_WARN_HEAD[lang], _KINDS))
-    return head, [warning_row(t, r, report) for r in report.warning_list.rows]
+    rows = report.warning_list.rows
+    for lo in range(0, len(rows), size):
+        yield [warning_row(t, r, report) for r in rows[lo:lo + size]]
+
+
+def warning_table(report: Report, lang: Lang) -> Table:
+    return warning_head(lang), [row for part in warning_slices(report, lang) for row in part]

@@ -6,7 +6,7 @@ import csv
 import io
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, NamedTuple
 
@@ -17,7 +17,7 @@ from monitor._escape import clean
 from monitor._gc import no_gc
 from monitor.reports._html import render_html
 from monitor.reports._i18n import Lang
-from monitor.reports._tables import Cell, Table, warning_table
+from monitor.reports._tables import Cell, Head, Table, warning_head, warning_slices, warning_table
 from monitor.reports._xlsx import render_xlsx
 from monitor.reports.model import Report, WarningRow
 
@@ -54,20 +54,23 @@ def _csv_cell(v: Cell) -> Cell:
     return _safe(v) if isinstance(v, str) else "" if v is None else f"{v:.2f}" if isinstance(v, float) else v
 
 
-def _csv_to(fh: IO[str], table: Table) -> None:
-    head, rows = table
+def _csv_to(fh: IO[str], head: Head, slices: Iterable[list[list[Cell]]]) -> None:
     w = csv.writer(fh, lineterminator="\r\n")
     w.writerow([h for h, _ in head])
     risky = _RISKY
     # most cells are plain text, kept as they are without a call (a million borrowers: millions of cells)
-    w.writerows([v if type(v) is str and v.isprintable() and not v.startswith(risky) else _csv_cell(v) for v in row]
-                for row in rows)
+    for rows in slices:
+        w.writerows([v if type(v) is str and v.isprintable() and not v.startswith(risky) else _csv_cell(v)
+                     for v in row] for row in rows)
 
 
 def render_csv(report: Report, lang: Lang = "zh", table: Table | None = None) -> bytes:
     """Every borrower of the warning list; opens in a spreadsheet (UTF-8 with BOM, CRLF)."""
     buf = io.StringIO()
-    _csv_to(buf, table if table is not None else warning_table(report, lang))
+    if table is not None:
+        _csv_to(buf, table[0], [table[1]])
+    else:
+        _csv_to(buf, warning_head(lang), warning_slices(report, lang))
     return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
 
 
@@ -82,11 +85,11 @@ def _write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
     os.replace(tmp, path)
 
 
-def _write_csv(fh: IO[bytes], table: Table) -> None:
+def _write_csv(fh: IO[bytes], head: Head, slices: Iterable[list[list[Cell]]]) -> None:
     """The CSV written as it is made (at a million borrowers the list is hundreds of MB of text)."""
     fh.write(b"\xef\xbb\xbf")
     text = io.TextIOWrapper(fh, encoding="utf-8", newline="", write_through=False)
-    _csv_to(text, table)
+    _csv_to(text, head, slices)
     text.flush()
     text.detach()
 
@@ -174,15 +177,17 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
     try:
         out.mkdir(parents=True, exist_ok=True)
         paths = ReportPaths(out / html_name, out / json_name, out / csv_name, out / xlsx_name)
-        table = warning_table(report, lang)  # the CSV's rows and the workbook's list
         child = None
-        if jobs > 1 and _can_fork():
-            child = _Forked(lambda: _write(paths.xlsx, render_xlsx(report, lang, table)), paths.xlsx.name)
+        if jobs > 1 and _can_fork():  # each process makes the list's rows it writes, a slice at a time
+            child = _Forked(lambda: _write(paths.xlsx, render_xlsx(report, lang)), paths.xlsx.name)
         try:
-            _write(paths.csv, lambda fh: _write_csv(fh, table))
-            if child is None:
-                _write(paths.xlsx, render_xlsx(report, lang, table))
-            del table
+            if child is not None:
+                _write(paths.csv, lambda fh: _write_csv(fh, warning_head(lang), warning_slices(report, lang)))
+            else:  # one after the other: the rows made once for both
+                head, rows = warning_table(report, lang)
+                _write(paths.csv, lambda fh: _write_csv(fh, head, [rows]))
+                _write(paths.xlsx, render_xlsx(report, lang, (head, rows)))
+                del rows
             _write(paths.json, lambda fh: _write_json(fh, report))
             _write(paths.html, render_html(report, lang, rows_shown=html_rows, csv_name=csv_name,
                                            xlsx_name=xlsx_name).encode("utf-8"))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import xlsxwriter
 
 from monitor.reports._i18n import Lang, Text
-from monitor.reports._tables import Table, warning_table
+from monitor.reports._tables import Table, warning_head, warning_slices
 from monitor.reports.model import GroupRow, PortfolioPoint, Report
 
 __all__ = ["render_xlsx"]
@@ -68,7 +69,7 @@ class _Book:
         }
         self.names = _SHEETS[lang]
         self._days: dict[str, datetime] = {}
-        self._fast: tuple[int, list[str], list[list[Any]]] | None = None  # the list: sheet number, kinds, rows
+        self._fast: tuple[int, list[str], int, Iterable[list[list[Any]]]] | None = None  # the list: sheet, kinds, rows
 
     def unit(self, title: str) -> str:
         return f"{title}（{self.t('money_unit')}）" if self.t.lang == "zh" else f"{title} ({self.t('money_unit')})"
@@ -78,18 +79,20 @@ class _Book:
         return round(amount / (1e4 if self.t.lang == "zh" else 1e6), 6)
 
     def sheet(self, key: str, head: list[tuple[str, str, int]], rows: list[list[Any]], filt: bool = False,
-              fast: bool = False) -> None:
+              fast: tuple[int, Iterable[list[list[Any]]]] | None = None) -> None:
+        """``fast``: the rows are (count, slices of rows), put in as SpreadsheetML after the workbook is made."""
         ws = self.wb.add_worksheet(self.names[key])
         ws.freeze_panes(1, 0)
         for j, (title, kind, width) in enumerate(head):
             ws.write_string(0, j, title, self.head)
             ws.set_column(j, j, width)
-        if fast:  # a probe row of blank cells in each column's format; the rows go in after close
+        if fast is not None:  # a probe row of blank cells in each column's format; the rows go in after close
             for j, (_, kind, _) in enumerate(head):
                 ws.write_blank(1, j, None, self.fmt[kind])
-            self._fast = (len(self.wb.worksheets()), [kind for _, kind, _ in head], rows)
-            if filt and rows:
-                ws.autofilter(0, 0, len(rows), len(head) - 1)
+            count, slices = fast
+            self._fast = (len(self.wb.worksheets()), [kind for _, kind, _ in head], count, slices)
+            if filt and count:
+                ws.autofilter(0, 0, count, len(head) - 1)
             return
         # one writer per column (a hundred thousand rows: no per-cell dispatch)
         writers = [self.writer(ws, kind) for _, kind, _ in head]
@@ -120,8 +123,7 @@ class _Book:
     # ------------------------------------------------------------ sheets
 
     def warning_list(self) -> None:
-        head, rows = self.table if self.table is not None else warning_table(self.r, self.t.lang)
-        head, rows = head[:-3], [row[:-3] for row in rows]  # period, as-of and policy: on the about sheet
+        head = warning_head(self.t.lang)[:-3]  # period, as-of and policy: on the about sheet
         widths = {"text": 14, "int": 8, "money": 14, "date": 12}
         cols = []
         for title, kind in head:
@@ -129,9 +131,20 @@ class _Book:
                 title = self.unit(self.t("exposure"))
             wide = title in ("信号现值及阈值", "变动时的信号", "signal_values", "last_change_signals")
             cols.append((title, "wrap" if wide else kind, 60 if wide else widths.get(kind, 14)))
-        for row in rows:  # (copies: the CSV keeps yuan)
-            row[5] = self.money(row[5]) if isinstance(row[5], float) else row[5]
-        self.sheet("list", cols, rows, filt=True, fast=True)
+        if self.table is not None:  # already made (for the CSV)
+            rows = self.table[1]
+            made: Iterable[list[list[Any]]] = (rows[lo:lo + _ROWS_AT_ONCE] for lo in range(0, len(rows), _ROWS_AT_ONCE))
+        else:  # made here, a slice at a time
+            made = warning_slices(self.r, self.t.lang, _ROWS_AT_ONCE)
+        money = self.money
+
+        def trimmed(part: list[list[Any]]) -> list[list[Any]]:  # copies: the CSV keeps yuan
+            out = [row[:-3] for row in part]
+            for row in out:
+                row[5] = money(row[5]) if isinstance(row[5], float) else row[5]
+            return out
+
+        self.sheet("list", cols, [], filt=True, fast=(self.r.warning_list.borrowers, map(trimmed, made)))
 
     def ratios(self) -> None:
         t = self.t
@@ -316,8 +329,9 @@ _PROBE = re.compile(r'<row r="2"[^>]*>(.*?)</row>', re.S)
 _STYLE = re.compile(r'<c r="([A-Z]+)2"( s="\d+")?')
 
 
-def _put_rows(data: bytes, number: int, kinds: list[str], rows: list[list[Any]]) -> bytes:
-    """The workbook ``data`` with ``rows`` in sheet ``number`` (whose row 2 is the probe row)."""
+def _put_rows(data: bytes, number: int, kinds: list[str], count: int, slices: Iterable[list[list[Any]]]) -> bytes:
+    """The workbook ``data`` with the ``count`` rows of ``slices`` in sheet ``number`` (whose row 2 is the
+    probe row)."""
     name = f"xl/worksheets/sheet{number}.xml"
     zin = zipfile.ZipFile(io.BytesIO(data))
     xml = zin.read(name).decode("utf-8")
@@ -326,7 +340,7 @@ def _put_rows(data: bytes, number: int, kinds: list[str], rows: list[list[Any]])
         raise RuntimeError(f"{name}: the probe row is missing (XlsxWriter's output changed)")
     styles = {m.group(1): m.group(2) or "" for m in _STYLE.finditer(probe.group(0))}
     order = [styles.get(_column(j), "") for j in range(len(kinds))]
-    last = f"{_column(len(kinds) - 1)}{len(rows) + 1}"
+    last = f"{_column(len(kinds) - 1)}{count + 1}"
     head, tail = xml[:probe.start()], xml[probe.end():]
     head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
     out = io.BytesIO()
@@ -345,17 +359,21 @@ def _put_rows(data: bytes, number: int, kinds: list[str], rows: list[list[Any]])
             with zout.open(zi, "w") as sheet, ThreadPoolExecutor(1, thread_name_prefix="deflate") as deflate:
                 sheet.write(head.encode("utf-8"))
                 pending: Future[int] | None = None
-                for lo in range(0, len(rows), _ROWS_AT_ONCE):
+                lo = 0
+                for rows in slices:
                     cells = [_Cells(kind, order[j]) for j, kind in enumerate(kinds)]  # a slice's: memory bounded
                     xml = b"".join([b'<row r="%d">%s</row>' % (n, b"".join([c[v] for c, v in zip(cells, row)]))
-                                    for n, row in enumerate(rows[lo:lo + _ROWS_AT_ONCE], lo + 2)])
-                    del cells
+                                    for n, row in enumerate(rows, lo + 2)])
+                    lo += len(rows)
+                    del cells, rows
                     if pending is not None:
                         pending.result()  # one slice at a time in flight: memory bounded
                     pending = deflate.submit(sheet.write, xml)
                     del xml
                 if pending is not None:
                     pending.result()
+                if lo != count:
+                    raise RuntimeError(f"{name}: {lo} rows written, {count} expected")
                 sheet.write(tail.encode("utf-8"))
     return out.getvalue()
 
