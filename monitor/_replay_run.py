@@ -51,12 +51,6 @@ class Outputs(Protocol):
 
     def add_view(self, borrower_id: str, state: BorrowerState, view: BorrowerView) -> None: ...
 
-
-class JsonHistory(Protocol):
-    """Outputs that take a schedule change as the entry's JSON text (``Engine.schedule_json``)."""
-
-    def add_history_json(self, at: int, borrower_id: str, entry: str) -> None: ...
-
 _WHY = {w: i for i, w in enumerate(DUE_WHY)}
 _FAR = 2**62
 _OUTCOME = {"normal": 0, "concern": 1, "deteriorated": 2}
@@ -83,7 +77,7 @@ class Runner:
         self.names = array("q")
         self.last = array("q")  # hash of the record last written (a record is 25 values: 400 bytes as objects)
         self._codes: dict[tuple[str | None, ...], tuple[int, ...]] = {}  # profile texts -> their codes
-        self._pcodes: list[tuple[object, tuple[int, ...]]] = []  # per borrower: (profile, its codes) last used
+        self._pcodes: list[tuple[object, tuple[int, ...], int]] = []  # per borrower: see _record
         self._day_feeds: dict[str, list[int]] = {}  # the current day's entries of ``feeds``, by type
         self._text: dict[str, str] = {}  # one copy of each profile text (branch, team, ...) for all states
         self.dirty: set[int] = set()
@@ -97,7 +91,6 @@ class Runner:
         self.floors_at = (c.special_mention, c.substandard, c.doubtful, c.loss)
         self._floors_sorted = sorted(self.floors_at)
         self.last_t: int | None = None
-        self._json_history = getattr(result, "add_history_json", None)
         self._t = NONE
 
     # ------------------------------------------------------------ events
@@ -111,7 +104,7 @@ class Runner:
             self.seen_at.append(self._t)
             self.names.append(-1)
             self.last.append(0)
-            self._pcodes.append((None, ()))
+            self._pcodes.append((None, (), 0))
             if self.part is not None:
                 self.part.add_borrower(bid)
         return i
@@ -199,10 +192,7 @@ class Runner:
                     p.segment = text.setdefault(p.segment, p.segment)
 
     def _history(self, at: int, state: BorrowerState) -> None:
-        if self._json_history is not None:
-            self._json_history(at, state.id, self.engine.schedule_json(state))
-        else:
-            self.result.add_history(at, state.id, self.engine.schedule_entry(state))
+        self.result.add_history(at, state.id, self.engine.schedule_entry(state))
 
     # ------------------------------------------------------------ day edges
 
@@ -312,27 +302,29 @@ class Runner:
             top, top_id = highest_dpd(s, at)
         else:
             top, top_id = 0, None
-        known = self._pcodes[i]
-        if known[0] is p:
-            codes = known[1]
-        else:
+        known = self._pcodes[i]  # (profile, its codes and the name's, exposure in cents): the profile's columns
+        if known[0] is not p:
             texts = (p.segment, p.industry, p.branch, p.team, p.product, p.mitigation)
             codes = self._codes.get(texts)
             if codes is None:
                 code = self.part.code  # type: ignore[union-attr]
                 codes = self._codes[texts] = tuple(code(c, v) for c, v in zip(TEXT_COLUMNS, texts))
-            self._pcodes[i] = (p, codes)
-        acc = s.accounts[top_id] if top_id is not None else None
+            known = self._pcodes[i] = (p, (*codes, self.names[i]), round(p.exposure * 100))
         due = s.due
-        return (
-            s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), bisect_right(self._floors_sorted, top) if top else 0,
-            1 if top > 0 else 0, _WHY.get(s.due_why, -1), *codes, self.names[i],
-            self.days.of(due) if due is not None else -1, s.alerts, acc.dpd if acc is not None else 0,
-            round(p.exposure * 100), s.tier_since if s.tier_since is not None else NONE, self.first_seen[i],
-            p.at, s.grade_at if s.grade_at is not None else NONE,
-            s.bureau.at if s.bureau is not None else NONE, s.inspection.at if s.inspection is not None else NONE,
-            acc.at if acc is not None else NONE, self.seen_at[i],
-        )
+        b, ins = s.bureau, s.inspection
+        if top_id is None:
+            head = (s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), 0, 0, _WHY.get(s.due_why, -1))
+            dpd, dpd_at = 0, NONE
+        else:
+            acc = s.accounts[top_id]
+            head = (s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), bisect_right(self._floors_sorted, top),
+                    1 if top > 0 else 0, _WHY.get(s.due_why, -1))
+            dpd, dpd_at = acc.dpd, acc.at
+        return head + known[1] + (
+            self.days.of(due) if due is not None else -1, s.alerts, dpd, known[2],
+            s.tier_since if s.tier_since is not None else NONE, self.first_seen[i], p.at,
+            s.grade_at if s.grade_at is not None else NONE, b.at if b is not None else NONE,
+            ins.at if ins is not None else NONE, dpd_at, self.seen_at[i])
 
     # ------------------------------------------------------------ the end
 

@@ -55,15 +55,45 @@ def from_us(us: int) -> datetime:
     return _EPOCH + timedelta(0, 0, us)  # = timedelta(microseconds=us), without keyword parsing
 
 
+_ISO_DAYS: dict[int, str] = {}  # day number -> its ISO date
+
+
 def iso(us: int) -> str:
-    """ISO 8601 text of an instant, in UTC with a ``Z`` suffix."""
-    text = from_us(us).isoformat()
-    return text.replace("+00:00", "Z")
+    """ISO 8601 text of an instant, in UTC with a ``Z`` suffix (``from_us(us).isoformat()`` with ``Z`` for
+    ``+00:00``: the fraction only when there is one)."""
+    d, rem = divmod(us, DAY)
+    day = _ISO_DAYS.get(d)
+    if day is None:
+        if len(_ISO_DAYS) >= 65_536:
+            _ISO_DAYS.clear()
+        day = _ISO_DAYS[d] = (_EPOCH + timedelta(d)).date().isoformat()
+    s, frac = divmod(rem, SECOND)
+    h, s = divmod(s, 3_600)
+    m, s = divmod(s, 60)
+    if frac:
+        return f"{day}T{h:02d}:{m:02d}:{s:02d}.{frac:06d}Z"
+    return f"{day}T{h:02d}:{m:02d}:{s:02d}Z"
+
+
+_HOUR = 3_600 * SECOND
+# (zone, UTC hour) -> the local date of every instant of that hour (kept only for an hour that lies within one date)
+_DATES: dict[tuple[ZoneInfo, int], date] = {}
 
 
 def local_date(us: int, zone: ZoneInfo) -> date:
     """The calendar date of an instant in a time zone."""
-    return from_us(us).astimezone(zone).date()
+    key = (zone, us // _HOUR)
+    got = _DATES.get(key)
+    if got is None:
+        got = from_us(us).astimezone(zone).date()
+        start = key[1] * _HOUR
+        first, last = from_us(start).astimezone(zone).date(), from_us(start + _HOUR - 1).astimezone(zone).date()
+        if first != last:
+            return got
+        if len(_DATES) >= 65_536:
+            _DATES.clear()
+        _DATES[key] = got
+    return got
 
 
 def ahead_reason(at: int, trusted: int, skew: int, what: str) -> str | None:

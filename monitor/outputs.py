@@ -11,7 +11,6 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_core import to_json
 
 from monitor.events import (
     CaseType,
@@ -39,7 +38,6 @@ __all__ = [
     "Signal",
     "TierName",
     "VisitDetail",
-    "schedule_json",
 ]
 
 TierName = Literal["normal", "watch", "warning", "severe"]
@@ -252,43 +250,3 @@ class BorrowerDetail(_Out):
     workout_since: datetime | None = Field(default=None, description="When it was handed over to workout")
     alerts: int = Field(description="Alerts raised for the borrower so far (the last alert's sequence)")
     events_before_profile: int = Field(description="Events received before the loan profile")
-
-
-_TIERS = frozenset(TierName.__args__)  # type: ignore[attr-defined]
-_REASONS = frozenset(SCHEDULE_REASONS)
-
-
-def _text(value: str | None) -> str:
-    """A JSON string as pydantic writes it (only ``"``, ``\\`` and control characters are escaped)."""
-    if value is None:
-        return "null"
-    if '"' in value or "\\" in value or not value.isprintable():
-        return to_json(value).decode()
-    return f'"{value}"'
-
-
-def _value(value: Any) -> str:
-    kind = value.__class__
-    if kind is str:
-        return _text(value)
-    if kind is int:
-        return str(value)
-    if value is None:
-        return "null"
-    return to_json(value).decode()  # bool and anything else: pydantic's own form
-
-
-def schedule_json(borrower_id: str, next_visit_due: date | None, team: str | None, branch: str | None, tier: str,
-                  reason: str, reason_params: dict[str, Any], workout: bool, policy_version: str) -> str:
-    """``ScheduleEntry(...).model_dump_json()`` for these values, written without building the model (the
-    replay writes one per schedule change): the same text (tests/test_engine_json.py), and the same refusal
-    of a value the model refuses."""
-    if tier not in _TIERS or reason not in _REASONS or not all(k.__class__ is str for k in reason_params):
-        return ScheduleEntry(borrower_id=borrower_id, next_visit_due=next_visit_due, team=team, branch=branch,
-                             tier=tier, reason=reason, reason_params=reason_params,  # type: ignore[arg-type]
-                             workout=workout, policy_version=policy_version).model_dump_json()
-    params = ",".join(f"{_text(k)}:{_value(v)}" for k, v in reason_params.items())
-    due = "null" if next_visit_due is None else f'"{next_visit_due.isoformat()}"'
-    return (f'{{"borrower_id":{_text(borrower_id)},"next_visit_due":{due},"team":{_text(team)},'
-            f'"branch":{_text(branch)},"tier":"{tier}","reason":"{reason}","reason_params":{{{params}}},'
-            f'"workout":{"true" if workout else "false"},"policy_version":{_text(policy_version)}}}')
