@@ -91,6 +91,11 @@ class Topics:
         return self.prefix + "borrowers"
 
     @property
+    def day_ends(self) -> str:
+        """Retained: each borrower's day-end record whenever it may have changed (``monitor.day_ends``)."""
+        return self.prefix + "day-ends"
+
+    @property
     def audit(self) -> str:
         """Append-only: every change made through the alert desk (who, when, what, why)."""
         return self.prefix + "audit"
@@ -114,6 +119,7 @@ class Topics:
         specs.append(TopicSpec(self.schedule, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}))
         specs.append(TopicSpec(self.dead_letter, dict(keep)))
         specs.append(TopicSpec(self.borrowers, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}))
+        specs.append(TopicSpec(self.day_ends, dict(keep)))
         specs.append(TopicSpec(self.audit, dict(keep)))
         specs.append(TopicSpec(self.reports, dict(keep)))
         return specs

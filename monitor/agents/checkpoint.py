@@ -3,7 +3,7 @@
 The order of the steps is what makes a crash at any point harmless (at-least-once delivery with
 idempotent alert ids, and a re-read never applied twice):
 
-1. **publish** the batch's outputs (alerts, visit schedule, borrower details, dead letters): one
+1. **publish** the batch's outputs (alerts, visit schedule, borrower details, day-end rows, dead letters): one
    record batch per topic-partition, handed to the producer and not awaited (the next batch is
    decided meanwhile);
 2. **delivered**: wait until the broker has every output record (``acks=all``). A crash before this
@@ -40,8 +40,9 @@ class Outputs:
     """Where a step's outputs go: the output topics' names and their partitioner."""
 
     def __init__(self, alerts: str, schedule: str, borrowers: str, dead: str,
-                 where: Callable[[str, str], int], dead_partition: Callable[[int], int]) -> None:
+                 where: Callable[[str, str], int], dead_partition: Callable[[int], int], day_ends: str = "") -> None:
         self.alerts, self.schedule, self.borrowers, self.dead = alerts, schedule, borrowers, dead
+        self.day_ends = day_ends  # "" : not published
         self.where = where  # (topic, key) -> partition
         self.dead_partition = dead_partition  # the partition a keyless dead letter goes to, by its input's
 
@@ -81,6 +82,9 @@ class Checkpoint:
                 batches.add(o.schedule, where(o.schedule, bid), bid.encode(), out.schedules[bid].model_dump_json().encode())
             for bid in sorted(out.details):
                 batches.add(o.borrowers, where(o.borrowers, bid), bid.encode(), out.details[bid].model_dump_json().encode())
+            if o.day_ends:
+                for bid, value in out.day_ends:
+                    batches.add(o.day_ends, where(o.day_ends, bid), bid.encode(), value)
             for d in out.dead:
                 # keyed by the message's key if it had one, else in the partition it was read from
                 partition = where(o.dead, d.key) if d.key else o.dead_partition(d.partition)

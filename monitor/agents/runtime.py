@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor._time import ahead_reason, to_us
-from monitor.engine import CONFLICT, STALE, Engine
+from monitor.engine import ADVANCED, CONFLICT, STALE, Engine
 from monitor.events import Event
 from monitor.intake import (
     NO_SEQ,
@@ -46,6 +46,7 @@ from monitor.intake import (
 from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry
 from monitor.replay import CONFLICT_REASON
 from monitor.state import BorrowerState, dump_state, load_state
+from monitor.agents.dayrows import DayRows
 from monitor.agents.table import (
     BOOKKEEPING,
     OFFSETS_PREFIX,
@@ -78,6 +79,7 @@ class StepResult:
     acks: list[Any] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     time_driven: int = 0
+    day_ends: list[tuple[str, bytes]] = field(default_factory=list)  # (borrower, value): monitor.day_ends
     # for observers (metrics), never read by the shell's processing:
     events: list[tuple[str, str, int]] = field(default_factory=list)  # (topic, outcome, occurred_at µs) per event
     moves: list[tuple[int, float, int, float]] = field(default_factory=list)  # (tier, exposure) before, after;
@@ -165,6 +167,7 @@ class Runtime:
         self._parts: dict[int, _Partition] = {}
         self._cache: dict[str, BorrowerState] = {}
         self._ready: list[_Pending] = []  # wall clock: in arrival order
+        self._rows = DayRows(engine)
 
     # ------------------------------------------------------------ partitions
 
@@ -348,6 +351,7 @@ class Runtime:
                 self._advance(part, limit, touched, before, ops, failed)
         for bid in list(failed):
             self._salvage(bid, failed[bid], touched, before, ops, horizons)
+        out.day_ends.extend(self._rows.finish(touched))
         engine = self.engine
         for bid in list(touched):
             state = touched[bid]
@@ -519,13 +523,15 @@ class Runtime:
             self._cache[bid] = state
         return state
 
-    def _touch(self, bid: str, touched: dict[str, BorrowerState], before: dict[str, _Before]) -> BorrowerState:
+    def _touch(self, bid: str, touched: dict[str, BorrowerState], before: dict[str, _Before],
+               at: int = 0) -> BorrowerState:
         state = touched.get(bid)
         if state is not None:
             return state
         state = self._peek(bid, touched)
         if state is None:
             state = self._cache[bid] = self.engine.new_state(bid)
+            self._rows.born(bid, at)
         touched[bid] = state
         before[bid] = (self.engine.schedule_key(state), _level(state))
         return state
@@ -534,21 +540,25 @@ class Runtime:
                ops: list[_Op], failed: dict[str, BaseException]) -> None:
         engine = self.engine
         parts = self._parts
+        rows = self._rows
         for item in items:
             bid = item.event.borrower_id
             op = _Op(bid, item, item.at)
             ops.append(op)
             if bid in failed:
                 continue  # applied in _salvage
-            state = self._touch(bid, touched, before)
+            state = self._touch(bid, touched, before, item.at)
             op.clock = state.clock
+            had_profile = state.profile is not None
             try:
+                early = rows.before(bid, state, item.at)
                 step = engine.apply(state, item.event, item.at)
             except Exception as exc:  # noqa: BLE001 - see step()
                 failed[bid] = exc
                 continue
+            rows.applied(bid, state, item.event, item.at, step.outcome, had_profile)
             op.outcome = step.outcome
-            op.alerts = step.alerts
+            op.alerts = (*early, *step.alerts) if early else step.alerts
             if state.wake is not None:
                 heapq.heappush(parts[item.partition].wakes, (state.wake, bid))
 
@@ -566,11 +576,11 @@ class Runtime:
                 continue  # a stale entry: the borrower's current wake-up has an entry of its own
             state = self._touch(bid, touched, before)
             try:
-                step = engine.advance(state, until)
+                alerts = self._rows.advance(bid, state, until)  # day by day: a day-end row for each
             except Exception as exc:  # noqa: BLE001 - see step()
                 failed[bid] = exc
                 continue
-            ops.append(_Op(bid, None, until, step.outcome, step.alerts))
+            ops.append(_Op(bid, None, until, ADVANCED, tuple(alerts)))
             if state.wake is not None:
                 heapq.heappush(wakes, (state.wake, bid))
 

@@ -72,7 +72,8 @@ class WorkerShell:
                                max_message_bytes=settings.max_message_bytes, future_skew=settings.future_skew_us,
                                partition_of=self.partition_of)
         self.outputs = Outputs(topics.alerts, topics.schedule, topics.borrowers, topics.dead_letter,
-                               lambda _topic, key: partition_for(key, parts), lambda p: p % parts)
+                               lambda _topic, key: partition_for(key, parts), lambda p: p % parts,
+                               day_ends=topics.day_ends)
         self.lock = asyncio.Lock()
         self.sources = frozenset([*topics.inputs, topics.clock])
         # an observer: processing never touches a metric, it hands each step's result over

@@ -1,0 +1,97 @@
+"""The worker's day-end rows (``monitor.day_ends``): which borrower's record to publish, for which day.
+
+One :class:`DayRows` per runtime; per step it notes the local day of each touched borrower's last change,
+publishes the row of a day before a change of a later day is applied to the borrower, and settles the
+borrower's wake-ups day by day (each to the end of its day) so that every day with a change gets its row.
+The engine settles each wake-up at its own instant whatever instant it is advanced to, so the states and
+decisions are those of advancing at once (tests/integration/test_worker.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.day_ends import encode, floors_of, record
+from monitor.engine import CONFLICT, STALE, Engine
+from monitor.events import Event, LoanProfile
+from monitor.snapshots import Days
+from monitor.state import BorrowerState
+
+__all__ = ["DayRows"]
+
+
+class DayRows:
+    """Collects a step's day-end rows: ``rows`` is ``[(borrower, value)]`` in publication order."""
+
+    __slots__ = ("days", "engine", "extra", "floors", "open", "rows")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.days = Days(engine.policy.zone)
+        self.floors = floors_of(engine.policy)
+        self.open: dict[str, int] = {}  # borrower -> the day of its last change not yet published
+        self.extra: dict[str, dict[str, Any]] = {}  # borrower -> name / first event / first profile, unpublished
+        self.rows: list[tuple[str, bytes]] = []
+
+    def take(self) -> list[tuple[str, bytes]]:
+        rows, self.rows = self.rows, []
+        return rows
+
+    def _emit(self, bid: str, state: BorrowerState, day: int) -> None:
+        at = self.days.start(day + 1) - 1
+        self.rows.append((bid, encode(day, record(state, at, self.days, self.floors), self.extra.pop(bid, None))))
+        self.open.pop(bid, None)
+
+    def born(self, bid: str, at: int) -> None:
+        """A borrower's first event (its state is new)."""
+        self.extra.setdefault(bid, {})["s"] = at
+
+    def before(self, bid: str, state: BorrowerState, at: int) -> list[Any]:
+        """Before an event at ``at``: the wake-ups of earlier days settled day by day (their alerts returned,
+        in order), and the row of the borrower's earlier day published."""
+        days = self.days
+        d = days.of(at)
+        wake = state.wake
+        alerts = self.advance(bid, state, days.start(d) - 1) if wake is not None and wake < days.start(d) else []
+        o = self.open.get(bid)
+        if o is not None and o < d:
+            self._emit(bid, state, o)
+        return alerts
+
+    def applied(self, bid: str, state: BorrowerState, event: Event, at: int, outcome: str, had_profile: bool) -> None:
+        """After the engine applied ``event`` (any outcome)."""
+        if outcome != CONFLICT and outcome != STALE:
+            p = state.profile
+            if p is not None:
+                if not had_profile:
+                    self.extra.setdefault(bid, {})["f"] = at
+                if isinstance(event, LoanProfile) and p.eid == event.event_id:
+                    self.extra.setdefault(bid, {})["n"] = event.name
+        clock = state.clock
+        self.open[bid] = self.days.of(clock if clock is not None else at)
+
+    def advance(self, bid: str, state: BorrowerState, until: int) -> list[Any]:
+        """Settle the wake-ups up to ``until``, day by day; their alerts, in order."""
+        days, engine = self.days, self.engine
+        alerts: list[Any] = []
+        wake = state.wake
+        while wake is not None and wake <= until:
+            wd = days.of(wake)
+            o = self.open.get(bid)
+            if o is not None and o < wd:
+                self._emit(bid, state, o)
+            step = engine.advance(state, min(until, days.start(wd + 1) - 1))
+            alerts.extend(step.alerts)
+            self.open[bid] = wd
+            wake = state.wake
+        return alerts
+
+    def finish(self, touched: dict[str, BorrowerState]) -> list[tuple[str, bytes]]:
+        """The end of a step: the rows of every touched borrower's last day; the step's rows."""
+        for bid, day in list(self.open.items()):
+            state = touched.get(bid)
+            if state is not None:
+                self._emit(bid, state, day)
+        self.open.clear()
+        self.extra.clear()
+        return self.take()
