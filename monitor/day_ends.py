@@ -27,15 +27,21 @@ builds the same record with codes (tests/integration/test_day_ends.py compares t
 from __future__ import annotations
 
 import json
+import shutil
 from bisect import bisect_right
 from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from monitor.events import GRADE_INDEX
 from monitor.rules.evaluate import highest_dpd
-from monitor.snapshots import COLUMNS, DUE_WHY, NONE, TEXT_COLUMNS, Days
+from monitor.snapshots import CHECKPOINT_END, COLUMNS, DUE_WHY, NONE, TEXT_COLUMNS, Days, SnapshotPart, day_date, \
+    day_number, write_manifest
 
 __all__ = ["FIELDS", "DayEnds", "decode", "encode", "floor_days", "floors_of", "record"]
+
+_TEXT = frozenset(TEXT_COLUMNS)
 
 _DAY = 86_400_000_000
 _WHY = {w: i for i, w in enumerate(DUE_WHY)}
@@ -166,3 +172,48 @@ class DayEnds:
         values["name"] = name if rec[0] >= 0 else None
         values["first_seen"], values["seen_at"] = first, seen
         return tuple(values[c] for c, _ in COLUMNS)
+
+    def write(self, directory: Path, until: int, as_of: int, *, policy_version: str, timezone: str) -> None:
+        """The change rows up to the day ``until`` and the checkpoints (every month end, and ``as_of``, an
+        instant of that day) in ``monitor.snapshots``' format, as ``monitor replay`` writes them into
+        ``snapshots/`` (no visits, feed counts or signals: those are not in the rows)."""
+        shutil.rmtree(directory, ignore_errors=True)
+        part = SnapshotPart(directory / "part-000")
+        ids = self.borrowers()
+        by_day: dict[int, list[tuple[int, tuple[Any, ...]]]] = {}
+        for i, bid in enumerate(ids):
+            part.add_borrower(bid)
+            for day, rec in self.rows(bid, until):
+                by_day.setdefault(day, []).append((i, rec))
+        code = part.code
+        texts = [k for k, (c, _) in enumerate(COLUMNS) if c in _TEXT]
+        month_ends = _month_ends(min(by_day, default=until), until)
+        for day in sorted(by_day):
+            while month_ends and month_ends[0] < day:
+                d = month_ends.pop(0)
+                part.checkpoint(d, self.days.start(d + 1) - 1, day_date(d).isoformat())
+            idx, recs = [], []
+            for i, rec in by_day[day]:
+                values = list(rec)
+                for k in texts:
+                    values[k] = code(COLUMNS[k][0], values[k])
+                idx.append(i)
+                recs.append(tuple(values))
+            part.write_day(day, idx, recs)
+        for d in month_ends:
+            if d < until:
+                part.checkpoint(d, self.days.start(d + 1) - 1, day_date(d).isoformat())
+        part.checkpoint(until, as_of, CHECKPOINT_END)
+        write_manifest(directory, [part.close()], policy_version=policy_version, timezone=timezone, as_of=as_of)
+
+
+def _month_ends(first: int, last: int) -> list[int]:
+    """The day numbers of the month ends from the month holding ``first`` up to ``last`` (inclusive)."""
+    out = []
+    d = day_date(first).replace(day=1)
+    while True:
+        end = (d.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        if day_number(end) > last:
+            return out
+        out.append(day_number(end))
+        d = end + timedelta(days=1)

@@ -23,7 +23,7 @@ __all__ = ["DayRows"]
 class DayRows:
     """Collects a step's day-end rows: ``rows`` is ``[(borrower, value)]`` in publication order."""
 
-    __slots__ = ("days", "engine", "extra", "floors", "open", "rows")
+    __slots__ = ("_d", "_hi", "_lo", "days", "engine", "extra", "floors", "open", "rows")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -32,6 +32,15 @@ class DayRows:
         self.open: dict[str, int] = {}  # borrower -> the day of its last change not yet published
         self.extra: dict[str, dict[str, Any]] = {}  # borrower -> name / first event / first profile, unpublished
         self.rows: list[tuple[str, bytes]] = []
+        self._lo, self._hi, self._d = 0, 0, 0  # the last day looked up: [first instant, next day's first)
+
+    def _day(self, us: int) -> int:
+        """The local day of an instant (one comparison for the day looked up last: events come in time order)."""
+        if self._lo <= us < self._hi:
+            return self._d
+        d = self.days.of(us)
+        self._lo, self._hi, self._d = self.days.start(d), self.days.start(d + 1), d
+        return d
 
     def take(self) -> list[tuple[str, bytes]]:
         rows, self.rows = self.rows, []
@@ -50,9 +59,9 @@ class DayRows:
         """Before an event at ``at``: the wake-ups of earlier days settled day by day (their alerts returned,
         in order), and the row of the borrower's earlier day published."""
         days = self.days
-        d = days.of(at)
+        d = self._day(at)
         wake = state.wake
-        alerts = self.advance(bid, state, days.start(d) - 1) if wake is not None and wake < days.start(d) else []
+        alerts = self.advance(bid, state, self._lo - 1) if wake is not None and wake < self._lo else []
         o = self.open.get(bid)
         if o is not None and o < d:
             self._emit(bid, state, o)
@@ -68,7 +77,7 @@ class DayRows:
                 if isinstance(event, LoanProfile) and p.eid == event.event_id:
                     self.extra.setdefault(bid, {})["n"] = event.name
         clock = state.clock
-        self.open[bid] = self.days.of(clock if clock is not None else at)
+        self.open[bid] = self._day(clock if clock is not None else at)
 
     def advance(self, bid: str, state: BorrowerState, until: int) -> list[Any]:
         """Settle the wake-ups up to ``until``, day by day; their alerts, in order."""
