@@ -44,10 +44,10 @@ is published on the ``reports`` topic only when that topic does not hold the rep
 checking at the same instant can both publish; the notices then name the same id and files (only the notes'
 alerts check, which depends on each replica's view, may differ) and readers keep one per id.
 
-Cost (bench/desk_report_bench.py, bench/RESULTS.md): nine tenths of a build is the replay of the whole
-history; it holds the messages, not their parsed events. Issue 14's goal at 1 M (< 60 s, < 1 GiB) needs the
-workers to publish the engine's day-end change rows (``snapshots/``) and schedule changes on retained topics,
-kept by the desk, so that a build runs ``build_report`` only (not built).
+Cost (bench/desk_report_bench.py): nine tenths of a build is the replay. Issue 14's goal at 1 M (< 60 s, < 1 GiB)
+needs a build from what the workers publish. Built: their day-end records (``day-ends`` topic), folded by
+:class:`monitor.day_ends.DayEnds` into exactly the replay's ``snapshots/`` records (tests/integration/
+test_day_ends.py). Not published yet, so replayed here: inspections, daily feed counts, signals, views, schedule history.
 """
 
 from __future__ import annotations
