@@ -36,8 +36,18 @@ from typing import Any
 
 from monitor.events import GRADE_INDEX
 from monitor.rules.evaluate import highest_dpd
-from monitor.snapshots import CHECKPOINT_END, COLUMNS, DUE_WHY, NONE, TEXT_COLUMNS, Days, SnapshotPart, day_date, \
-    day_number, write_manifest
+from monitor.snapshots import (
+    CHECKPOINT_END,
+    COLUMNS,
+    DUE_WHY,
+    NONE,
+    TEXT_COLUMNS,
+    Days,
+    SnapshotPart,
+    day_date,
+    day_number,
+    write_manifest,
+)
 
 __all__ = ["FIELDS", "DayEnds", "decode", "encode", "floor_days", "floors_of", "record"]
 

@@ -58,7 +58,6 @@ class DayRows:
     def before(self, bid: str, state: BorrowerState, at: int) -> list[Any]:
         """Before an event at ``at``: the wake-ups of earlier days settled day by day (their alerts returned,
         in order), and the row of the borrower's earlier day published."""
-        days = self.days
         d = self._day(at)
         wake = state.wake
         alerts = self.advance(bid, state, self._lo - 1) if wake is not None and wake < self._lo else []

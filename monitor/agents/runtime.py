@@ -566,7 +566,6 @@ class Runtime:
                  ops: list[_Op], failed: dict[str, BaseException]) -> None:
         """Settle the time-driven changes due up to ``until`` (inclusive) in this partition."""
         wakes = part.wakes
-        engine = self.engine
         while wakes and wakes[0][0] <= until:
             wake, bid = heapq.heappop(wakes)
             if bid in failed:

@@ -18,7 +18,15 @@ from monitor.engine import Engine
 from monitor.replay import replay
 from monitor.rules.loader import default_policy
 from monitor.simulate import simulate, write_simulation
-from monitor.snapshots import COLUMNS, NONE, TEXT_COLUMNS, Days, SnapshotLog, day_date, day_number
+from monitor.snapshots import (
+    COLUMNS,
+    NONE,
+    TEXT_COLUMNS,
+    Days,
+    SnapshotLog,
+    day_date,
+    day_number,
+)
 from monitor.state import dump_state
 from tests.agents.test_runtime import PARTS, TOPICS, _messages
 from tests.integration.test_day_ends import _replay_rows

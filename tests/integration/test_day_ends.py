@@ -20,7 +20,13 @@ from monitor.rules.loader import default_policy
 from monitor.simulate import simulate, write_simulation
 from monitor.snapshots import COLUMNS, TEXT_COLUMNS, SnapshotLog
 from monitor.topics import Topics, create_topics
-from tests.integration.kafka_harness import Worker, alerts_by_id, read_topic, settings_env, wait_for
+from tests.integration.kafka_harness import (
+    Worker,
+    alerts_by_id,
+    read_topic,
+    settings_env,
+    wait_for,
+)
 from tests.integration.test_worker import _produce, _settings, _wait_all_alerts
 
 pytestmark = pytest.mark.integration
