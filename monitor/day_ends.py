@@ -16,6 +16,8 @@ whole portfolio without replaying the feeds:
   codes; the borrower's name, its first event's instant and its first loan profile's instant are not in
   the engine's state, so a row carries each only when it happened in that step (``n``, ``s``, ``f``) and
   the reader carries them forward (:class:`DayEnds`).
+* **inspections** the engine applied (not copies) ride on the row of their day (``v``: instant, team, outcome,
+  the due date in force just before): the reader keeps one per event id.
 * **classification floors** crossed with no event (days past due grow by themselves): the row of the day
   before holds the highest DPD and its instant, so the reader adds those rows (:func:`floor_days`), with
   the classification rule's own thresholds (the policy's).
@@ -100,7 +102,7 @@ def decode(value: bytes) -> tuple[int, list[Any], dict[str, Any]]:
     if not isinstance(doc, dict) or not isinstance(doc.get("d"), int) or not isinstance(doc.get("r"), list) \
             or len(doc["r"]) != len(FIELDS):
         raise ValueError(f"not a day-end row: {value[:200]!r}")
-    return doc["d"], doc["r"], {k: doc[k] for k in ("n", "s", "f") if k in doc}
+    return doc["d"], doc["r"], {k: doc[k] for k in ("n", "s", "f", "v") if k in doc}
 
 
 def floor_days(rec: list[Any], day: int, until: int, days: Days, floors: list[int]) -> list[tuple[int, int]]:
@@ -134,6 +136,7 @@ class DayEnds:
         self._names: dict[str, list[tuple[int, str | None]]] = {}
         self._seen: dict[str, int] = {}
         self._first: dict[str, int] = {}
+        self._visits: dict[str, dict[str, list[Any]]] = {}  # borrower -> inspection event id -> visit
 
     def add(self, borrower: str, value: bytes) -> None:
         day, rec, extra = decode(value)
@@ -144,6 +147,8 @@ class DayEnds:
             self._seen[borrower] = int(extra["s"])
         if "f" in extra and borrower not in self._first:
             self._first[borrower] = int(extra["f"])
+        for visit in extra.get("v", ()):  # [at, team, outcome, due day before, event id]: once per event id
+            self._visits.setdefault(borrower, {})[str(visit[4])] = visit
 
     def borrowers(self) -> list[str]:
         return sorted(self._by)
@@ -186,16 +191,20 @@ class DayEnds:
     def write(self, directory: Path, until: int, as_of: int, *, policy_version: str, timezone: str) -> None:
         """The change rows up to the day ``until`` and the checkpoints (every month end, and ``as_of``, an
         instant of that day) in ``monitor.snapshots``' format, as ``monitor replay`` writes them into
-        ``snapshots/`` (no visits, feed counts or signals: those are not in the rows)."""
+        ``snapshots/`` with the inspections applied (no feed counts or signals: those are not in the rows)."""
         shutil.rmtree(directory, ignore_errors=True)
         part = SnapshotPart(directory / "part-000")
         ids = self.borrowers()
         by_day: dict[int, list[tuple[int, tuple[Any, ...]]]] = {}
+        code = part.code
+        last = self.days.start(until + 1) - 1
         for i, bid in enumerate(ids):
             part.add_borrower(bid)
             for day, rec in self.rows(bid, until):
                 by_day.setdefault(day, []).append((i, rec))
-        code = part.code
+            for at, team, outcome, due, _eid in sorted(self._visits.get(bid, {}).values(), key=lambda v: (v[0], v[4])):
+                if at <= last:
+                    part.visit(i, at, code("team", team), outcome, due)
         texts = [k for k, (c, _) in enumerate(COLUMNS) if c in _TEXT]
         month_ends = _month_ends(min(by_day, default=until), until)
         for day in sorted(by_day):

@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.day_ends import encode, floors_of, record
-from monitor.engine import CONFLICT, STALE, Engine
-from monitor.events import Event, LoanProfile
+from monitor.engine import APPLIED, CONFLICT, STALE, Engine
+from monitor.events import Event, InspectionCompleted, LoanProfile
 from monitor.snapshots import Days
 from monitor.state import BorrowerState
 
 __all__ = ["DayRows"]
+
+_OUTCOME = {"normal": 0, "concern": 1, "deteriorated": 2}  # as monitor.snapshots.VISITS codes them
 
 
 class DayRows:
@@ -66,8 +68,14 @@ class DayRows:
             self._emit(bid, state, o)
         return alerts
 
-    def applied(self, bid: str, state: BorrowerState, event: Event, at: int, outcome: str, had_profile: bool) -> None:
-        """After the engine applied ``event`` (any outcome)."""
+    def applied(self, bid: str, state: BorrowerState, event: Event, at: int, outcome: str, had_profile: bool,
+                due_before: int | None) -> None:
+        """After the engine applied ``event`` (any outcome); ``due_before``: the due date just before it."""
+        if outcome == APPLIED and isinstance(event, InspectionCompleted):
+            team = state.profile.team if state.profile is not None else event.team
+            due = self.days.of(due_before) if due_before is not None else -1
+            self.extra.setdefault(bid, {}).setdefault("v", []).append(
+                [at, team, _OUTCOME.get(event.outcome.value, -1), due, event.event_id])
         if outcome != CONFLICT and outcome != STALE:
             p = state.profile
             if p is not None:

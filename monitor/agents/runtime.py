@@ -552,11 +552,12 @@ class Runtime:
             had_profile = state.profile is not None
             try:
                 early = rows.before(bid, state, item.at)
+                due = state.due
                 step = engine.apply(state, item.event, item.at)
             except Exception as exc:  # noqa: BLE001 - see step()
                 failed[bid] = exc
                 continue
-            rows.applied(bid, state, item.event, item.at, step.outcome, had_profile)
+            rows.applied(bid, state, item.event, item.at, step.outcome, had_profile, due)
             op.outcome = step.outcome
             op.alerts = (*early, *step.alerts) if early else step.alerts
             if state.wake is not None:

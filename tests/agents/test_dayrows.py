@@ -103,6 +103,15 @@ def test_the_folded_rows_written_as_snapshots_read_as_the_replays_on_every_day(h
                    *log.checkpoint_days()} - {log.last_day})
     for day in days:
         assert _decoded(mine, day) == _decoded(log, day), day_date(day)
+    until_at = fold.days.start(until + 1) - 1
+
+    def visits(log: SnapshotLog) -> list[tuple[Any, ...]]:
+        v = log.visits(NONE + 1, until_at)
+        return [(log.ids[b].decode(), at, log.codes["team"][t], o, d) for b, at, t, o, d in
+                zip(v["borrower"].tolist(), v["at"].tolist(), v["team"].tolist(), v["outcome"].tolist(),
+                    v["due"].tolist(), strict=True)]
+
+    assert visits(mine) == visits(log) and len(visits(log)) > 50
 
 
 def _event(i: int, typ: str, bid: str, at: str, **fields: Any) -> str:
