@@ -18,6 +18,8 @@ whole portfolio without replaying the feeds:
   the reader carries them forward (:class:`DayEnds`).
 * **inspections** the engine applied (not copies) ride on the row of their day (``v``: instant, team, outcome,
   the due date in force just before): the reader keeps one per event id.
+* **events per feed and day**: each input message the engine took (``e``: feed, applied / copy / conflicting
+  copy, its instant, topic rank, partition, offset); the reader counts each message once (a bit per offset).
 * **classification floors** crossed with no event (days past due grow by themselves): the row of the day
   before holds the highest DPD and its instant, so the reader adds those rows (:func:`floor_days`), with
   the classification rule's own thresholds (the policy's).
@@ -42,6 +44,7 @@ from monitor.snapshots import (
     CHECKPOINT_END,
     COLUMNS,
     DUE_WHY,
+    FEEDS,
     NONE,
     TEXT_COLUMNS,
     Days,
@@ -102,7 +105,7 @@ def decode(value: bytes) -> tuple[int, list[Any], dict[str, Any]]:
     if not isinstance(doc, dict) or not isinstance(doc.get("d"), int) or not isinstance(doc.get("r"), list) \
             or len(doc["r"]) != len(FIELDS):
         raise ValueError(f"not a day-end row: {value[:200]!r}")
-    return doc["d"], doc["r"], {k: doc[k] for k in ("n", "s", "f", "v") if k in doc}
+    return doc["d"], doc["r"], {k: doc[k] for k in ("n", "s", "f", "v", "e") if k in doc}
 
 
 def floor_days(rec: list[Any], day: int, until: int, days: Days, floors: list[int]) -> list[tuple[int, int]]:
@@ -137,6 +140,8 @@ class DayEnds:
         self._seen: dict[str, int] = {}
         self._first: dict[str, int] = {}
         self._visits: dict[str, dict[str, list[Any]]] = {}  # borrower -> inspection event id -> visit
+        self._read: dict[tuple[int, int], bytearray] = {}  # (topic rank, partition) -> a bit per offset counted
+        self._feeds: dict[tuple[int, int], list[int]] = {}  # (day, feed) -> [events, copies, newest]
 
     def add(self, borrower: str, value: bytes) -> None:
         day, rec, extra = decode(value)
@@ -149,6 +154,22 @@ class DayEnds:
             self._first[borrower] = int(extra["f"])
         for visit in extra.get("v", ()):  # [at, team, outcome, due day before, event id]: once per event id
             self._visits.setdefault(borrower, {})[str(visit[4])] = visit
+        for feed, kind, at, rank, partition, offset in extra.get("e", ()):  # once per input message
+            if self._first_read(rank, partition, offset):
+                stats = self._feeds.setdefault((self.days.of(at), feed), [0, 0, at])
+                stats[2] = max(stats[2], at)
+                if kind < 2:
+                    stats[kind] += 1
+
+    def _first_read(self, rank: int, partition: int, offset: int) -> bool:
+        bits = self._read.setdefault((rank, partition), bytearray())
+        byte, bit = divmod(offset, 8)
+        if byte >= len(bits):
+            bits.extend(bytes(max(byte + 1 - len(bits), len(bits))))
+        if bits[byte] >> bit & 1:
+            return False
+        bits[byte] |= 1 << bit
+        return True
 
     def borrowers(self) -> list[str]:
         return sorted(self._by)
@@ -191,7 +212,7 @@ class DayEnds:
     def write(self, directory: Path, until: int, as_of: int, *, policy_version: str, timezone: str) -> None:
         """The change rows up to the day ``until`` and the checkpoints (every month end, and ``as_of``, an
         instant of that day) in ``monitor.snapshots``' format, as ``monitor replay`` writes them into
-        ``snapshots/`` with the inspections applied (no feed counts or signals: those are not in the rows)."""
+        ``snapshots/`` with the inspections applied and the events per feed and day (no signals)."""
         shutil.rmtree(directory, ignore_errors=True)
         part = SnapshotPart(directory / "part-000")
         ids = self.borrowers()
@@ -223,6 +244,7 @@ class DayEnds:
             if d < until:
                 part.checkpoint(d, self.days.start(d + 1) - 1, day_date(d).isoformat())
         part.checkpoint(until, as_of, CHECKPOINT_END)
+        part.feeds = [[d, FEEDS[f], *v] for (d, f), v in sorted(self._feeds.items()) if d <= until]
         write_manifest(directory, [part.close()], policy_version=policy_version, timezone=timezone, as_of=as_of)
 
 

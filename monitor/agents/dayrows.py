@@ -12,14 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.day_ends import encode, floors_of, record
-from monitor.engine import APPLIED, CONFLICT, STALE, Engine
+from monitor.engine import APPLIED, CONFLICT, DUPLICATE, STALE, Engine
 from monitor.events import Event, InspectionCompleted, LoanProfile
-from monitor.snapshots import Days
+from monitor.snapshots import FEEDS, Days
 from monitor.state import BorrowerState
 
 __all__ = ["DayRows"]
 
 _OUTCOME = {"normal": 0, "concern": 1, "deteriorated": 2}  # as monitor.snapshots.VISITS codes them
+_KIND = {APPLIED: 0, DUPLICATE: 1, CONFLICT: 2}  # a stale event is dead-lettered: not counted
+_FEED = {f: i for i, f in enumerate(FEEDS)}
 
 
 class DayRows:
@@ -69,8 +71,12 @@ class DayRows:
         return alerts
 
     def applied(self, bid: str, state: BorrowerState, event: Event, at: int, outcome: str, had_profile: bool,
-                due_before: int | None) -> None:
-        """After the engine applied ``event`` (any outcome); ``due_before``: the due date just before it."""
+                due_before: int | None, where: tuple[int, int, int]) -> None:
+        """After the engine applied ``event`` (any outcome); ``due_before``: the due date just before it;
+        ``where``: the message's topic (its rank among the inputs), partition and offset."""
+        kind = _KIND.get(outcome)
+        if kind is not None:
+            self.extra.setdefault(bid, {}).setdefault("e", []).append([_FEED[event.type], kind, at, *where])
         if outcome == APPLIED and isinstance(event, InspectionCompleted):
             team = state.profile.team if state.profile is not None else event.team
             due = self.days.of(due_before) if due_before is not None else -1

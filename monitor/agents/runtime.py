@@ -557,7 +557,8 @@ class Runtime:
             except Exception as exc:  # noqa: BLE001 - see step()
                 failed[bid] = exc
                 continue
-            rows.applied(bid, state, item.event, item.at, step.outcome, had_profile, due)
+            rows.applied(bid, state, item.event, item.at, step.outcome, had_profile, due,
+                         (item.topic_rank, item.partition, item.offset))
             op.outcome = step.outcome
             op.alerts = (*early, *step.alerts) if early else step.alerts
             if state.wake is not None:

@@ -21,15 +21,13 @@ from monitor.simulate import simulate, write_simulation
 from monitor.snapshots import (
     COLUMNS,
     NONE,
-    TEXT_COLUMNS,
     Days,
     SnapshotLog,
-    day_date,
     day_number,
 )
 from monitor.state import dump_state
 from tests.agents.test_runtime import PARTS, TOPICS, _messages
-from tests.integration.test_day_ends import _replay_rows
+from tests.integration.test_day_ends import _replay_rows, check_snapshots
 
 
 @pytest.fixture(scope="module")
@@ -77,41 +75,13 @@ def test_folded_rows_are_the_replays_change_rows_whatever_the_batching(history, 
         {k: v for k, v in store.items() if not k.startswith("\x00")}
 
 
-def _decoded(log: SnapshotLog, day: int) -> dict[str, list[Any]]:
-    snap = log.at(day)
-    out = {}
-    for c, _ in COLUMNS:
-        v = snap.cols[c].tolist()
-        out[c] = [(log.codes[c][x] if x >= 0 else None) for x in v] if c in TEXT_COLUMNS else v
-    return out
-
-
 def test_the_folded_rows_written_as_snapshots_read_as_the_replays_on_every_day(history, tmp_path):
-    """What the report reads (monitor.snapshots.SnapshotLog.at): every borrower's record at month ends and
-    at any other day, from the rows the worker published, written in the replay's format."""
+    """What the report reads (monitor.snapshots.SnapshotLog): every borrower's record at month ends and at
+    other days, the inspections, the events per feed and day, from the rows the worker published."""
     path, _result, log = history
     messages, last, end = _messages(path, random.Random(4))
     fold, _store = _stream(messages, last, end, 233)
-    until = log.last_day - 1  # type: ignore[operator]
-    policy = default_policy()
-    fold.write(tmp_path / "snapshots", until, fold.days.start(until + 1) - 1, policy_version=policy.version,
-               timezone=policy.timezone)
-    mine = SnapshotLog(tmp_path / "snapshots")
-    assert mine.ids.tolist() == log.ids.tolist()
-    first = min(log.checkpoint_days())
-    days = sorted({*range(until - 40, until + 1), *random.Random(7).sample(range(first - 30, until), 60),
-                   *log.checkpoint_days()} - {log.last_day})
-    for day in days:
-        assert _decoded(mine, day) == _decoded(log, day), day_date(day)
-    until_at = fold.days.start(until + 1) - 1
-
-    def visits(log: SnapshotLog) -> list[tuple[Any, ...]]:
-        v = log.visits(NONE + 1, until_at)
-        return [(log.ids[b].decode(), at, log.codes["team"][t], o, d) for b, at, t, o, d in
-                zip(v["borrower"].tolist(), v["at"].tolist(), v["team"].tolist(), v["outcome"].tolist(),
-                    v["due"].tolist(), strict=True)]
-
-    assert visits(mine) == visits(log) and len(visits(log)) > 50
+    check_snapshots(fold, log, tmp_path / "snapshots")
 
 
 def _event(i: int, typ: str, bid: str, at: str, **fields: Any) -> str:

@@ -3,11 +3,13 @@
 The desk keeps the portfolio's per-day records from the ``day-ends`` topic instead of replaying the feeds:
 folded (:class:`monitor.day_ends.DayEnds`), the rows the worker published must be exactly the change rows
 ``monitor replay`` writes to ``snapshots/`` from the same events, every borrower, every day (the last day
-apart: the replay closes it at its own as-of), with and without SIGKILLs of the worker mid-stream.
+apart: the replay closes it at its own as-of), with and without SIGKILLs of the worker mid-stream; written in
+the replay's format, they read as its snapshots (records, inspections, events per feed and day).
 """
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from monitor.day_ends import DayEnds, floors_of
 from monitor.replay import replay
 from monitor.rules.loader import default_policy
 from monitor.simulate import simulate, write_simulation
-from monitor.snapshots import COLUMNS, TEXT_COLUMNS, SnapshotLog
+from monitor.snapshots import COLUMNS, NONE, TEXT_COLUMNS, SnapshotLog, day_date
 from monitor.topics import Topics, create_topics
 from tests.integration.kafka_harness import (
     Worker,
@@ -58,11 +60,54 @@ def _replay_rows(log: SnapshotLog, until: int) -> dict[str, list[tuple[int, tupl
     return out
 
 
-def _folded(bootstrap: str, topic: str, until: int) -> dict[str, list[tuple[int, tuple[Any, ...]]]]:
+def _decoded(log: SnapshotLog, day: int) -> dict[str, list[Any]]:
+    snap = log.at(day)
+    out = {}
+    for c, _ in COLUMNS:
+        v = snap.cols[c].tolist()
+        out[c] = [(log.codes[c][x] if x >= 0 else None) for x in v] if c in TEXT_COLUMNS else v
+    return out
+
+
+def _visits(log: SnapshotLog, until_at: int) -> list[tuple[Any, ...]]:
+    v = log.visits(NONE + 1, until_at)
+    return [(log.ids[b].decode(), at, log.codes["team"][t], o, d) for b, at, t, o, d in
+            zip(v["borrower"].tolist(), v["at"].tolist(), v["team"].tolist(), v["outcome"].tolist(),
+                v["due"].tolist(), strict=True)]
+
+
+def check_snapshots(fold: DayEnds, log: SnapshotLog, where: Path) -> None:
+    """The folded rows written as snapshots read as the replay's: records at every checkpoint day, the last
+    40 days and 60 random days; the inspections; the events and copies per feed, month by month."""
+    until = log.last_day - 1  # type: ignore[operator]
+    until_at = fold.days.start(until + 1) - 1
+    policy = default_policy()
+    fold.write(where, until, until_at, policy_version=policy.version, timezone=policy.timezone)
+    mine = SnapshotLog(where)
+    assert mine.ids.tolist() == log.ids.tolist()
+    first = min(log.checkpoint_days())
+    days = sorted({*range(until - 40, until + 1), *random.Random(7).sample(range(first - 30, until), 60),
+                   *log.checkpoint_days()} - {log.last_day})
+    for day in days:
+        assert _decoded(mine, day) == _decoded(log, day), day_date(day)
+    assert _visits(mine, until_at) == _visits(log, until_at) and len(_visits(log, until_at)) > 50
+    edges = [first - 40, *[d for d in log.checkpoint_days() if d < until], until]
+    for lo, hi in zip(edges, edges[1:]):
+        got, want = mine.feeds(lo + 1, hi), log.feeds(lo + 1, hi)
+        assert (got.events, got.copies, got.newest) == (want.events, want.copies, want.newest), day_date(hi)
+    assert sum(log.feeds(first - 40, until).copies.values()) > 0  # copies are counted apart
+
+
+def _fold(bootstrap: str, topic: str) -> DayEnds:
     policy = default_policy()
     fold = DayEnds(policy.zone, floors_of(policy))
     for rec in read_topic(bootstrap, topic):
         fold.add(rec.key.decode(), rec.value)
+    return fold
+
+
+def _folded(bootstrap: str, topic: str, until: int) -> dict[str, list[tuple[int, tuple[Any, ...]]]]:
+    fold = _fold(bootstrap, topic)
     return {b: rows for b in fold.borrowers() if (rows := fold.rows(b, until))}
 
 
@@ -98,8 +143,9 @@ def test_the_workers_day_end_rows_are_the_replays_change_rows(broker, names, his
         want = _replay_rows(log, until)
         wait_for(lambda: _folded(broker.bootstrap, topics.day_ends, until).keys() == want.keys(), 60,
                  "every borrower's day-end rows")
-        got = _folded(broker.bootstrap, topics.day_ends, until)
-        _compare(got, want)
+        fold = _fold(broker.bootstrap, topics.day_ends)
+        _compare({b: rows for b in fold.borrowers() if (rows := fold.rows(b, until))}, want)
+        check_snapshots(fold, log, tmp_path / "snapshots")
         per_day = Counter(d for rows in want.values() for d, _ in rows)
         assert len(per_day) > 150  # rows on most days of eight months
     finally:
