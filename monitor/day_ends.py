@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import shutil
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ from monitor.snapshots import (
 __all__ = ["FIELDS", "DayEnds", "decode", "encode", "floor_days", "floors_of", "record"]
 
 _TEXT = frozenset(TEXT_COLUMNS)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder: json.dumps builds one a call
 
 _DAY = 86_400_000_000
 _WHY = {w: i for i, w in enumerate(DUE_WHY)}
@@ -71,9 +72,10 @@ def floors_of(policy: Any) -> list[int]:
     return sorted((c.special_mention, c.substandard, c.doubtful, c.loss))
 
 
-def record(s: Any, at: int, days: Days, floors: list[int]) -> list[Any]:
+def record(s: Any, at: int, day_of: Callable[[int], int], floors: list[int]) -> list[Any]:
     """The record (:data:`FIELDS`) of state ``s`` at the instant ``at`` (a day's last microsecond); texts for
-    the coded columns. ``floors``: the classification thresholds (days past due), sorted."""
+    the coded columns. ``day_of``: an instant's local day number (``Days.of``); ``floors``: the classification
+    thresholds (days past due), sorted."""
     p = s.profile
     if p is None:
         return [-1, -1, -1, -1, 0, -1, None, None, None, None, None, None, -1, s.alerts, 0, 0, NONE, NONE, NONE,
@@ -84,7 +86,7 @@ def record(s: Any, at: int, days: Days, floors: list[int]) -> list[Any]:
     return [
         s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), bisect_right(floors, top) if top else 0,
         1 if top > 0 else 0, _WHY.get(s.due_why, -1), p.segment, p.industry, p.branch, p.team, p.product,
-        p.mitigation, days.of(due) if due is not None else -1, s.alerts, acc.dpd if acc is not None else 0,
+        p.mitigation, day_of(due) if due is not None else -1, s.alerts, acc.dpd if acc is not None else 0,
         round(p.exposure * 100), s.tier_since if s.tier_since is not None else NONE, p.at,
         s.grade_at if s.grade_at is not None else NONE, s.bureau.at if s.bureau is not None else NONE,
         s.inspection.at if s.inspection is not None else NONE, acc.at if acc is not None else NONE,
@@ -96,7 +98,7 @@ def encode(day: int, rec: list[Any], extra: dict[str, Any] | None) -> bytes:
     doc: dict[str, Any] = {"d": day, "r": rec}
     if extra:
         doc.update(extra)
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODE(doc).encode()
 
 
 def decode(value: bytes) -> tuple[int, list[Any], dict[str, Any]]:
