@@ -24,6 +24,8 @@ whole portfolio without replaying the feeds:
   before holds the highest DPD and its instant, so the reader adds those rows (:func:`floor_days`), with
   the classification rule's own thresholds (the policy's).
 
+A message holds a partition's rows of one step, one a line (:func:`messages`).
+
 :func:`record` is the one projection of a state onto the record, used by the worker; the replay's loop
 builds the same record with codes (tests/integration/test_day_ends.py compares the two on a real broker).
 """
@@ -54,7 +56,7 @@ from monitor.snapshots import (
     write_manifest,
 )
 
-__all__ = ["FIELDS", "DayEnds", "decode", "encode", "floor_days", "floors_of", "record"]
+__all__ = ["FIELDS", "DayEnds", "decode", "encode", "floor_days", "floors_of", "messages", "record"]
 
 _TEXT = frozenset(TEXT_COLUMNS)
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder: json.dumps builds one a call
@@ -93,21 +95,38 @@ def record(s: Any, at: int, day_of: Callable[[int], int], floors: list[int]) -> 
     ]
 
 
-def encode(day: int, rec: list[Any], extra: dict[str, Any] | None) -> bytes:
-    """One message's value: ``{"d": local day number, "r": record, "n"/"s"/"f": when they happened}``."""
-    doc: dict[str, Any] = {"d": day, "r": rec}
+def encode(borrower: str, day: int, rec: list[Any], extra: dict[str, Any] | None) -> bytes:
+    """One row, a line of JSON: ``{"b": borrower, "d": local day number, "r": record, and the extras}``."""
+    doc: dict[str, Any] = {"b": borrower, "d": day, "r": rec}
     if extra:
         doc.update(extra)
     return _ENCODE(doc).encode()
 
 
-def decode(value: bytes) -> tuple[int, list[Any], dict[str, Any]]:
-    """(day, record, extras) of a message's value; ``ValueError`` when it is not a day-end row."""
-    doc = json.loads(value)
-    if not isinstance(doc, dict) or not isinstance(doc.get("d"), int) or not isinstance(doc.get("r"), list) \
-            or len(doc["r"]) != len(FIELDS):
-        raise ValueError(f"not a day-end row: {value[:200]!r}")
-    return doc["d"], doc["r"], {k: doc[k] for k in ("n", "s", "f", "v", "e") if k in doc}
+def decode(line: bytes) -> tuple[str, int, list[Any], dict[str, Any]]:
+    """(borrower, day, record, extras) of a row; ``ValueError`` when it is not a day-end row."""
+    doc = json.loads(line)
+    if not isinstance(doc, dict) or not isinstance(doc.get("b"), str) or not isinstance(doc.get("d"), int) \
+            or not isinstance(doc.get("r"), list) or len(doc["r"]) != len(FIELDS):
+        raise ValueError(f"not a day-end row: {line[:200]!r}")
+    return doc["b"], doc["d"], doc["r"], {k: doc[k] for k in ("n", "s", "f", "v", "e") if k in doc}
+
+
+def messages(rows: Iterable[bytes], limit: int = 262_144) -> list[bytes]:
+    """Rows joined into message values of at most ``limit`` bytes (a row longer than that alone): one Kafka
+    record per partition and step, not one a row (a record costs the worker more than the row's JSON)."""
+    out: list[bytes] = []
+    cur: list[bytes] = []
+    size = 0
+    for row in rows:
+        if cur and size + len(row) + 1 > limit:
+            out.append(b"\n".join(cur))
+            cur, size = [], 0
+        cur.append(row)
+        size += len(row) + 1
+    if cur:
+        out.append(b"\n".join(cur))
+    return out
 
 
 def floor_days(rec: list[Any], day: int, until: int, days: Days, floors: list[int]) -> list[tuple[int, int]]:
@@ -145,8 +164,14 @@ class DayEnds:
         self._read: dict[tuple[int, int], bytearray] = {}  # (topic rank, partition) -> a bit per offset counted
         self._feeds: dict[tuple[int, int], list[int]] = {}  # (day, feed) -> [events, copies, newest]
 
-    def add(self, borrower: str, value: bytes) -> None:
-        day, rec, extra = decode(value)
+    def add_message(self, value: bytes) -> None:
+        """A message of the day-ends topic: rows, one a line."""
+        for line in value.split(b"\n"):
+            self.add(line)
+
+    def add(self, line: bytes) -> None:
+        """One row (:func:`encode`)."""
+        borrower, day, rec, extra = decode(line)
         self._by.setdefault(borrower, {})[day] = rec
         if "n" in extra:
             self._names.setdefault(borrower, []).append((day, extra["n"]))

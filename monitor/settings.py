@@ -98,6 +98,8 @@ class Settings(KafkaSettings, EventTimeSettings):
     web_host: str = Field("127.0.0.1", description="Address the web port listens on (0.0.0.0: every interface)")
     metrics_token_file: Path | None = Field(None, description="File holding the bearer token /metrics asks for")
     batch_size: Annotated[int, Field(ge=1, le=100_000, description="Most input messages per fetch (one batch)")] = 20_000
+    day_ends: bool = Field(False, description="Publish each borrower's day-end record on the day-ends topic "
+                           "(monitor.day_ends: what a report reads of the portfolio, without a replay)")
     tick_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
     session_timeout: Annotated[float, Field(ge=6, le=300)] = 10.0
     max_message_bytes: Annotated[int, Field(ge=1024, le=10_000_000)] = 65_536

@@ -32,6 +32,7 @@ from typing import Any
 
 from monitor.agents.publish import Delivery, RecordBatches, wait_all
 from monitor.agents.runtime import StepResult
+from monitor.day_ends import messages
 
 __all__ = ["Checkpoint", "Outputs"]
 
@@ -82,9 +83,13 @@ class Checkpoint:
                 batches.add(o.schedule, where(o.schedule, bid), bid.encode(), out.schedules[bid].model_dump_json().encode())
             for bid in sorted(out.details):
                 batches.add(o.borrowers, where(o.borrowers, bid), bid.encode(), out.details[bid].model_dump_json().encode())
-            if o.day_ends:
-                for bid, value in out.day_ends:
-                    batches.add(o.day_ends, where(o.day_ends, bid), bid.encode(), value)
+            if o.day_ends and out.day_ends:
+                by_part: dict[int, list[bytes]] = {}
+                for bid, row in out.day_ends:
+                    by_part.setdefault(where(o.day_ends, bid), []).append(row)
+                for part in sorted(by_part):
+                    for value in messages(by_part[part]):
+                        batches.add(o.day_ends, part, None, value)
             for d in out.dead:
                 # keyed by the message's key if it had one, else in the partition it was read from
                 partition = where(o.dead, d.key) if d.key else o.dead_partition(d.partition)

@@ -18,7 +18,7 @@ from monitor.events import Event, InspectionCompleted, LoanProfile
 from monitor.snapshots import FEEDS, Days
 from monitor.state import BorrowerState
 
-__all__ = ["DayRows"]
+__all__ = ["DayRows", "NoRows"]
 
 _OUTCOME = {"normal": 0, "concern": 1, "deteriorated": 2}  # as monitor.snapshots.VISITS codes them
 _KIND = {APPLIED: 0, DUPLICATE: 1, CONFLICT: 2}  # a stale event is dead-lettered: not counted
@@ -55,7 +55,8 @@ class DayRows:
 
     def _emit(self, bid: str, state: BorrowerState, day: int) -> None:
         at = self.days.start(day + 1) - 1
-        self.rows.append((bid, encode(day, record(state, at, self._day_of, self.floors), self.extra.pop(bid, None))))
+        self.rows.append((bid, encode(bid, day, record(state, at, self._day_of, self.floors),
+                                      self.extra.pop(bid, None))))
         self.open.pop(bid, None)
 
     def _day_of(self, us: int) -> int:
@@ -133,3 +134,27 @@ class DayRows:
         self.open.clear()
         self.extra.clear()
         return self.take()
+
+
+class NoRows:
+    """:class:`DayRows` when the worker publishes no day-end rows: wake-ups settled at once, nothing kept."""
+
+    __slots__ = ("engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def born(self, bid: str, at: int) -> None:
+        pass
+
+    def before(self, bid: str, state: BorrowerState, at: int) -> list[Any]:
+        return []
+
+    def applied(self, *args: Any) -> None:
+        pass
+
+    def advance(self, bid: str, state: BorrowerState, until: int) -> list[Any]:
+        return list(self.engine.advance(state, until).alerts)
+
+    def finish(self, touched: dict[str, BorrowerState]) -> list[tuple[str, bytes]]:
+        return []

@@ -46,7 +46,7 @@ from monitor.intake import (
 from monitor.outputs import Alert, BorrowerDetail, ScheduleEntry
 from monitor.replay import CONFLICT_REASON
 from monitor.state import BorrowerState, dump_state, load_state
-from monitor.agents.dayrows import DayRows
+from monitor.agents.dayrows import DayRows, NoRows
 from monitor.agents.table import (
     BOOKKEEPING,
     OFFSETS_PREFIX,
@@ -148,7 +148,8 @@ class Runtime:
 
     def __init__(self, engine: Engine, topics: Topics, *, clock: str, partitions: int,
                  get_state: Callable[[str], bytes | None], max_message_bytes: int = 65_536,
-                 future_skew: int = _DAY_US, partition_of: Callable[[str], int] | None = None) -> None:
+                 future_skew: int = _DAY_US, partition_of: Callable[[str], int] | None = None,
+                 day_ends: bool = True) -> None:
         if clock not in ("wall", "event"):
             raise ValueError(f"clock must be wall or event, not {clock!r}")
         self.engine = engine
@@ -167,7 +168,7 @@ class Runtime:
         self._parts: dict[int, _Partition] = {}
         self._cache: dict[str, BorrowerState] = {}
         self._ready: list[_Pending] = []  # wall clock: in arrival order
-        self._rows = DayRows(engine)
+        self._rows = DayRows(engine) if day_ends else NoRows(engine)
 
     # ------------------------------------------------------------ partitions
 

@@ -70,10 +70,10 @@ class WorkerShell:
         self.partition_of: Callable[[str], int] = lambda key: partition_for(key, parts)
         self.runtime = Runtime(Engine(policy), topics, clock=settings.clock, partitions=parts, get_state=self._get,
                                max_message_bytes=settings.max_message_bytes, future_skew=settings.future_skew_us,
-                               partition_of=self.partition_of)
+                               partition_of=self.partition_of, day_ends=settings.day_ends)
         self.outputs = Outputs(topics.alerts, topics.schedule, topics.borrowers, topics.dead_letter,
                                lambda _topic, key: partition_for(key, parts), lambda p: p % parts,
-                               day_ends=topics.day_ends)
+                               day_ends=topics.day_ends if settings.day_ends else "")
         self.lock = asyncio.Lock()
         self.sources = frozenset([*topics.inputs, topics.clock])
         # an observer: processing never touches a metric, it hands each step's result over

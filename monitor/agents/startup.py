@@ -51,7 +51,8 @@ async def describe_topics(settings: Settings, names: list[str], timeout: float =
 def expected_topics(settings: Settings) -> list[str]:
     """Every topic a worker reads or writes (its changelog is created by Faust when missing)."""
     t = Topics(settings.topic_prefix)
-    return [*t.inputs, t.clock, t.alerts, t.schedule, t.dead_letter, t.borrowers, t.day_ends]
+    return [*t.inputs, t.clock, t.alerts, t.schedule, t.dead_letter, t.borrowers,
+            *([t.day_ends] if settings.day_ends else [])]
 
 
 def check_partitions(settings: Settings, counts: dict[str, int]) -> None:

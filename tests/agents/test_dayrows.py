@@ -13,7 +13,15 @@ import pytest
 
 from monitor._time import iso
 from monitor.agents.runtime import Message, Runtime, StepResult
-from monitor.day_ends import FIELDS, DayEnds, decode, encode, floor_days, floors_of
+from monitor.day_ends import (
+    FIELDS,
+    DayEnds,
+    decode,
+    encode,
+    floor_days,
+    floors_of,
+    messages,
+)
 from monitor.engine import Engine
 from monitor.replay import replay
 from monitor.rules.loader import default_policy
@@ -53,8 +61,8 @@ def _stream(messages: list[Message], last: int, end: dict[str, dict[int, int]], 
         rt.accept(chunk, out)
         rt.step(out)
         store.update(out.states)
-        for bid, value in out.day_ends:
-            fold.add(bid, value)
+        for _bid, row in out.day_ends:
+            fold.add(row)
     return fold, store
 
 
@@ -135,8 +143,8 @@ def test_a_floor_crossed_with_no_event_gets_its_own_row_on_the_right_day():
     assert floor_days(rec, day0, day0 + 10, days, floors) == []
     assert floor_days(_rec(tier=1, overdue=0, dpd=0, dpd_at=NONE), day0, day0 + 400, days, floors) == []
     fold = DayEnds(policy.zone, floors)
-    fold.add("B", encode(day0, rec, {"n": "某某公司", "s": at - 5, "f": at - 4}))
-    fold.add("B", encode(day0 + 20, _rec(tier=2, overdue=1, cls=2, dpd=100, dpd_at=at + 20 * 86_400_000_000), None))
+    fold.add(encode("B", day0, rec, {"n": "某某公司", "s": at - 5, "f": at - 4}))
+    fold.add(encode("B", day0 + 20, _rec(tier=2, overdue=1, cls=2, dpd=100, dpd_at=at + 20 * 86_400_000_000), None))
     rows = fold.rows("B", day0 + 30)
     names = [c for c, _ in COLUMNS]
     assert [d for d, _ in rows] == [day0, day0 + 11, day0 + 20]
@@ -148,14 +156,30 @@ def test_a_floor_crossed_with_no_event_gets_its_own_row_on_the_right_day():
 def test_a_row_published_again_unchanged_is_one_change_and_the_last_of_a_day_holds():
     policy = default_policy()
     fold = DayEnds(policy.zone, floors_of(policy))
-    fold.add("B", encode(100, _rec(tier=0), {"s": 1}))
-    fold.add("B", encode(101, _rec(tier=0), None))  # unchanged: no change row
-    fold.add("B", encode(102, _rec(tier=1), None))
-    fold.add("B", encode(102, _rec(tier=2), None))  # the same day again: the last holds
+    fold.add(encode("B", 100, _rec(tier=0), {"s": 1}))
+    fold.add(encode("B", 101, _rec(tier=0), None))  # unchanged: no change row
+    fold.add(encode("B", 102, _rec(tier=1), None))
+    fold.add(encode("B", 102, _rec(tier=2), None))  # the same day again: the last holds
     assert [(d, r[0]) for d, r in fold.rows("B", 200)] == [(100, 0), (102, 2)]
 
 
-@pytest.mark.parametrize("value", [b"{oops", b"[]", b'{"d": 1}', b'{"d": "x", "r": []}', b'{"d": 1, "r": [1]}'])
+@pytest.mark.parametrize("value", [b"{oops", b"[]", b'{"d": 1}', b'{"b": "B", "d": "x", "r": []}',
+                                   b'{"b": "B", "d": 1, "r": [1]}', b'{"d": 1, "r": []}'])
 def test_a_value_that_is_not_a_day_end_row_is_refused_clearly(value):
     with pytest.raises(ValueError, match="not a day-end row|Expecting|JSON"):
         decode(value)
+
+
+def test_rows_go_out_as_few_records_of_bounded_size_and_come_back_whole():
+    rows = [encode(f"B{i}", 100 + i % 3, _rec(tier=i % 4), {"n": "名" * (i % 7)}) for i in range(500)]
+    values = messages(rows, limit=4096)
+    assert len(values) > 10 and all(len(v) <= 4096 for v in values)
+    assert b"\n".join(values).split(b"\n") == rows
+    policy = default_policy()
+    one, many = DayEnds(policy.zone, floors_of(policy)), DayEnds(policy.zone, floors_of(policy))
+    for row in rows:
+        one.add(row)
+    for v in values:
+        many.add_message(v)
+    assert [one.rows(b, 200) for b in one.borrowers()] == [many.rows(b, 200) for b in many.borrowers()]
+    assert messages([b"x" * 5000], limit=4096) == [b"x" * 5000]  # a row longer than the limit goes alone

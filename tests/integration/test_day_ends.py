@@ -102,7 +102,7 @@ def _fold(bootstrap: str, topic: str) -> DayEnds:
     policy = default_policy()
     fold = DayEnds(policy.zone, floors_of(policy))
     for rec in read_topic(bootstrap, topic):
-        fold.add(rec.key.decode(), rec.value)
+        fold.add_message(rec.value)
     return fold
 
 
@@ -126,7 +126,8 @@ def _compare(got: dict[str, list], want: dict[str, list]) -> None:
 @pytest.mark.parametrize("kills", [0, 2])
 def test_the_workers_day_end_rows_are_the_replays_change_rows(broker, names, history, tmp_path, kills):
     path, result, log = history
-    env = settings_env(broker, names, tmp_path / "w", MONITOR_BATCH_SIZE="50" if kills else "500")
+    env = settings_env(broker, names, tmp_path / "w", MONITOR_BATCH_SIZE="50" if kills else "500",
+                       MONITOR_DAY_ENDS="true")
     create_topics(_settings(env))
     _produce(env, path)
     topics = Topics(names.prefix)
