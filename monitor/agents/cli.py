@@ -36,6 +36,8 @@ _OPTIONS: list[Option] = [
                                "default 1, 2 with 3 replicas [env MONITOR_MIN_INSYNC_REPLICAS]"}),
     ("--batch-size", {"type": int, "help": "Most input messages per fetch (one batch); default 20000 "
                       "[env MONITOR_BATCH_SIZE]"}),
+    ("--day-ends", {"type": bool, "help": "true: publish each borrower's day-end record on the day-ends topic "
+                    "(monitor.day_ends); default false [env MONITOR_DAY_ENDS]"}),
     ("--session-timeout", {"type": float, "help": "Seconds without a heartbeat before the group gives a worker's "
                            "partitions away; default 10 [env MONITOR_SESSION_TIMEOUT]"}),
     ("--tick-seconds", {"type": float, "help": "Seconds between wall-clock ticks (time-driven changes); default 1 "
