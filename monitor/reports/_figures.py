@@ -195,8 +195,10 @@ def changes(ctx: Context) -> Changes:
 
 
 def _day_texts(days: I64) -> list[str | None]:
+    """Each day as its ISO text, one string per distinct day (a few hundred days for a million rows)."""
     text = np.datetime_as_string(np.maximum(days, 0).astype("datetime64[D]"), unit="D").tolist()
-    return [t if d >= 0 else None for t, d in zip(text, days.tolist())]
+    one: dict[str, str] = {}
+    return [one.setdefault(t, t) if d >= 0 else None for t, d in zip(text, days.tolist())]
 
 
 def _names(codes: Codes, values: NDArray[np.int32]) -> list[str]:
@@ -275,15 +277,27 @@ def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningL
         next_visit_due=_day_texts(due), visit_overdue=((due >= 0) & (due < ctx.ref_day)).tolist(),
         case_status=[cases[b][0] if b in cases else None for b in ids],
         case_owner=[cases[b][1] if b in cases else None for b in ids],
-        data_quality=[extras.quality.items(i) for i in rows.tolist()],
+        data_quality=_quality_items(extras.quality, rows),
     )
-    keys = list(cols)
-    out = [WarningRow(rank=r, **dict(zip(keys, values)))  # type: ignore[typeddict-item]
-           for r, values in enumerate(zip(*cols.values()), start=1)]
+    keys = ["rank", *cols]  # a row is one plain dict (WarningRow's keys, in its order)
+    out: list[WarningRow] = [dict(zip(keys, values))  # type: ignore[misc]
+                             for values in zip(range(1, rows.size + 1), *cols.values())]
     counts = np.bincount(s.tier_end[rows].astype(np.int64), minlength=4)
     wl = WarningList.model_construct(borrowers=int(rows.size), exposure=money(s.cents[rows].sum()),
                                      tiers=_tiers(counts), rows=out)
     return wl, evidence, rows
+
+
+def _quality_items(quality: Any, rows: I64) -> list[list[str]]:
+    """Each row's data-quality items; rows with the same items share one list (read only)."""
+    made: dict[int, list[str]] = {}
+    out = []
+    for i, b in zip(rows.tolist(), quality.bits[rows].tolist()):
+        got = made.get(b)
+        if got is None:
+            got = made[b] = quality.items(i)
+        out.append(got)
+    return out
 
 
 def disposal(wl: WarningList, known: bool) -> Disposal:
