@@ -9,7 +9,6 @@ decisions are those of advancing at once (tests/integration/test_worker.py).
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from typing import Any
 
 from monitor.day_ends import encode, floors_of, record
@@ -28,7 +27,7 @@ _FEED = {f: i for i, f in enumerate(FEEDS)}
 class DayRows:
     """Collects a step's day-end rows: ``rows`` is ``[(borrower, value)]`` in publication order."""
 
-    __slots__ = ("_d", "_first", "_hi", "_lo", "_starts", "days", "engine", "extra", "floors", "open", "rows")
+    __slots__ = ("days", "engine", "extra", "floors", "open", "rows")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -37,17 +36,6 @@ class DayRows:
         self.open: dict[str, int] = {}  # borrower -> the day of its last change not yet published
         self.extra: dict[str, dict[str, Any]] = {}  # borrower -> name / first event / first profile, unpublished
         self.rows: list[tuple[str, bytes]] = []
-        self._lo, self._hi, self._d = 0, 0, 0  # the last day looked up: [first instant, next day's first)
-        self._first = 0  # the day of self._starts[0]
-        self._starts: list[int] = []  # the first instants of consecutive days, for any instant (due dates)
-
-    def _day(self, us: int) -> int:
-        """The local day of an instant (one comparison for the day looked up last: events come in time order)."""
-        if self._lo <= us < self._hi:
-            return self._d
-        d = self.days.of(us)
-        self._lo, self._hi, self._d = self.days.start(d), self.days.start(d + 1), d
-        return d
 
     def take(self) -> list[tuple[str, bytes]]:
         rows, self.rows = self.rows, []
@@ -55,22 +43,9 @@ class DayRows:
 
     def _emit(self, bid: str, state: BorrowerState, day: int) -> None:
         at = self.days.start(day + 1) - 1
-        self.rows.append((bid, encode(bid, day, record(state, at, self._day_of, self.floors),
+        self.rows.append((bid, encode(bid, day, record(state, at, self.days.of, self.floors),
                                       self.extra.pop(bid, None))))
         self.open.pop(bid, None)
-
-    def _day_of(self, us: int) -> int:
-        """The local day of any instant (a due date): a bisection over the days' first instants, kept for the
-        range of days asked so far (a time-zone conversion costs several microseconds)."""
-        starts = self._starts
-        if not starts or us < starts[0] or us >= starts[-1]:
-            d = self.days.of(us)
-            lo = min(d, self._first) if starts else d
-            hi = max(d + 2, self._first + len(starts)) if starts else d + 2
-            start = self.days.start
-            self._starts, self._first = [start(k) for k in range(lo, hi)], lo
-            return d
-        return self._first + bisect_right(starts, us) - 1
 
     def born(self, bid: str, at: int) -> None:
         """A borrower's first event (its state is new)."""
@@ -79,9 +54,10 @@ class DayRows:
     def before(self, bid: str, state: BorrowerState, at: int) -> list[Any]:
         """Before an event at ``at``: the wake-ups of earlier days settled day by day (their alerts returned,
         in order), and the row of the borrower's earlier day published."""
-        d = self._day(at)
+        d = self.days.of(at)
+        first = self.days.start(d)  # the day's first instant
         wake = state.wake
-        alerts = self.advance(bid, state, self._lo - 1) if wake is not None and wake < self._lo else []
+        alerts = self.advance(bid, state, first - 1) if wake is not None and wake < first else []
         o = self.open.get(bid)
         if o is not None and o < d:
             self._emit(bid, state, o)
@@ -107,7 +83,7 @@ class DayRows:
                 if isinstance(event, LoanProfile) and p.eid == event.event_id:
                     self.extra.setdefault(bid, {})["n"] = event.name
         clock = state.clock
-        self.open[bid] = self._day(clock if clock is not None else at)
+        self.open[bid] = self.days.of(clock if clock is not None else at)
 
     def advance(self, bid: str, state: BorrowerState, until: int) -> list[Any]:
         """Settle the wake-ups up to ``until``, day by day; their alerts, in order."""
