@@ -78,7 +78,9 @@ def build_report(
     the replay's as-of date in the policy's time zone).
 
     ``replay_dir`` holds the outputs of ``monitor replay``; ``events`` are the files it read (in the
-    same order). Raises :class:`~monitor._errors.InputError` (or ``PolicyError``) when the inputs
+    same order), or none: the report reads nothing of them but their digests, and takes those (name,
+    SHA-256, bytes, lines) from the replay's ``files.json`` then, so the same report is built when the
+    event files are gone (or, in the desk, never written). Raises :class:`~monitor._errors.InputError` (or ``PolicyError``) when the inputs
     cannot be used, e.g. an as-of date after the replay's as-of. The result is the JSON form;
     :func:`monitor.reports.write_report` writes the files.
 
@@ -100,12 +102,12 @@ def build_report(
     for p in paths.values():
         if not p.is_file():
             raise InputError(f"{p}: no such file (is {rdir} the --out directory of monitor replay?)")
-    if not events:
-        raise InputError("--events: give the event files the replay read")
-    event_paths = [Path(e) for e in events]
-    for p in event_paths:
+    recorded = not events  # no event files: their provenance as the replay recorded it (files.json)
+    event_paths = [Path(e) for e in events] if events else _recorded_events(rdir)
+    for p in event_paths if events else ():
         if str(p) == "-" or not p.is_file():
-            raise InputError(f"{p}: no such file (the report needs the event files themselves)")
+            raise InputError(f"{p}: no such file (give the event files the replay read, or none: their digests "
+                             "are then taken from the replay's files.json)")
     used = first_policy_version(paths["alerts.jsonl"]) or first_policy_version(paths["schedule_history.jsonl"])
     if used is not None and used != policy.version:
         raise InputError(f"the replay used policy {used!r} but the report was given {policy.version!r} "
@@ -143,7 +145,7 @@ def build_report(
     with ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
             ThreadPoolExecutor(3, thread_name_prefix="reader") as readers:
         line_counts: list[int] = []  # of the event files, against the replay's count
-        digests = _digests(pool, rdir, hashed, line_counts)
+        digests = _digests(pool, rdir, hashed, line_counts, recorded)
         teams = Codes()
         borrowers = read_borrowers(paths["borrowers.jsonl"], teams)
         ids = IdIndex(borrowers.ids)
@@ -247,11 +249,25 @@ def build_report(
     return Report(meta=meta, **sections)
 
 
+def _recorded_events(rdir: Path) -> list[Path]:
+    """The event files as the replay recorded them in ``files.json`` (for a report built without them)."""
+    files = read_files(rdir)
+    inputs = files.get("inputs") if files is not None else None
+    if not inputs:
+        raise InputError(f"{rdir}: no files.json recording the event files the replay read: give them (--events)")
+    for rec in inputs:
+        if not (isinstance(rec, dict) and isinstance(rec.get("name"), str) and isinstance(rec.get("sha256"), str)
+                and isinstance(rec.get("bytes"), int) and isinstance(rec.get("lines"), int)):
+            raise InputError(f"{rdir / 'files.json'}: an input without name, sha256, bytes and lines: {rec!r}")
+    return [Path(rec["name"]) for rec in inputs]
+
+
 def _digests(pool: ThreadPoolExecutor, rdir: Path, hashed: list[tuple[str, Path]],
-             line_counts: list[int]) -> list[Future[tuple[str, int]]]:
+             line_counts: list[int], recorded: bool = False) -> list[Future[tuple[str, int]]]:
     """SHA-256 and size of each input: as the replay recorded them in ``files.json`` when the file has the
     recorded size (the event files by position), else hashed here on ``pool`` (gigabytes at a million
-    borrowers: the replay hashes them once, while it reads and writes them)."""
+    borrowers: the replay hashes them once, while it reads and writes them). ``recorded``: the event files
+    are not given; their record is taken as it is (:func:`_recorded_events`)."""
     files = read_files(rdir) or {}
     inputs, outputs = files.get("inputs", []), files.get("outputs", {})
     out: list[Future[tuple[str, int]]] = []
@@ -263,7 +279,8 @@ def _digests(pool: ThreadPoolExecutor, rdir: Path, hashed: list[tuple[str, Path]
             k += 1
         elif p.parent == rdir:
             rec = outputs.get(p.name)
-        size = p.stat().st_size if rec is not None else -1
+        size = p.stat().st_size if rec is not None and not (recorded and role == "events") else \
+            (rec["bytes"] if rec is not None else -1)
         if rec is not None and rec.get("bytes") == size and isinstance(rec.get("sha256"), str) and \
                 (role != "events" or isinstance(rec.get("lines"), int)):
             if role == "events":

@@ -29,8 +29,9 @@ def _date(ctx: click.Context, param: click.Parameter, value: str) -> date:
               help="Last day of the period (YYYY-MM-DD in the policy's time zone); the report runs to its end")
 @click.option("--replay", "replay_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The --out directory of monitor replay")
-@click.option("--events", "events", multiple=True, required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="An event file the replay read (repeat for several, in the same order)")
+@click.option("--events", "events", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="An event file the replay read (repeat for several, in the same order); none: their digests "
+                   "as the replay recorded them (its files.json)")
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The replay's policy file (default: the shipped policy)")
 @click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Language of HTML and CSV")

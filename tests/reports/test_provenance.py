@@ -48,3 +48,36 @@ def test_replay_records_digests_and_the_report_uses_them_only_when_the_size_matc
     files["inputs"][0]["bytes"] += 1
     (bare / "files.json").write_text(json.dumps(files))
     assert inputs(bare) == recorded
+
+
+def test_without_the_event_files_the_report_is_the_same_from_the_replays_record(tmp_path: Path) -> None:
+    """The report reads nothing of the event files but their digests: without them (gone, or never written,
+    as in the desk) it takes those from files.json and is the same report; without that record it says so."""
+    import pytest
+
+    from monitor._errors import InputError
+    from monitor.cli import main
+
+    events = tmp_path / "events.jsonl"
+    write_simulation(simulate(150, 3, 9, duplicates=0.01, malformed=0.005), events)
+    out = tmp_path / "replay"
+    replay_to([events], default_policy(), out, workers=1)
+    with_files = build_report(out, [events], period="month", as_of="2025-02-28")
+    moved = tmp_path / "elsewhere.jsonl"
+    events.rename(moved)  # the files are gone: only the replay's record is left
+    without = build_report(out, [], period="month", as_of="2025-02-28")
+    assert without.model_dump_json() == with_files.model_dump_json()
+    assert [i.role for i in without.meta.inputs].count("events") == 1
+    assert main(["report", "--period", "month", "--as-of", "2025-02-28", "--replay", str(out),
+                 "--out", str(tmp_path / "cli")]) == 0
+    assert (tmp_path / "cli").is_dir() and any((tmp_path / "cli").iterdir())
+    with pytest.raises(InputError, match="no such file"):
+        build_report(out, [events], period="month", as_of="2025-02-28")  # named but missing: an error
+    files = json.loads((out / "files.json").read_text())
+    del files["inputs"][0]["lines"]
+    (out / "files.json").write_text(json.dumps(files))
+    with pytest.raises(InputError, match="files.json: an input without"):
+        build_report(out, [], period="month", as_of="2025-02-28")
+    (out / "files.json").unlink()
+    with pytest.raises(InputError, match="no files.json recording the event files"):
+        build_report(out, [], period="month", as_of="2025-02-28")
