@@ -26,6 +26,24 @@ whole portfolio without replaying the feeds:
 
 A message holds a partition's rows of one step, one a line (:func:`messages`).
 
+What ``build_report`` reads of a replay's directory, and where the desk's scheduled build
+can take it from the topics instead of replaying the feeds (issue 14):
+
+* ``snapshots/`` (every borrower's record at any day's end, the inspections, events per feed and day): the workers'
+  day-end rows (``day-ends`` topic, opt-in), folded as they are read into numpy columns (about 110 B a row) by
+  :class:`monitor.day_ends.DayEnds`, which writes exactly the replay's records (tests/integration/test_day_ends.py);
+* the event files: only their digests, which ``build_report`` takes from ``files.json`` when none are given
+  (tests/reports/test_provenance.py); a build from topics records its topics' offsets instead;
+* ``summary.json``: only ``as_of`` (the cut) and the events read and rejected (the rows' message bits and the
+  dead letters);
+* ``borrowers.jsonl``: only each borrower's tier, next visit due and team at the cut: the record at the cut;
+* ``alerts.jsonl``: the alerts topic up to the cut, in the replay's order (instant, borrower, sequence);
+* ``rejects.jsonl``: the dead-letter topic (read today);
+* not published yet: ``schedule_history.jsonl`` (every change of a due date with its instant: the compacted
+  ``visit-schedule`` topic keeps neither; a day-end row could carry its day's changes, dated as the replay dates
+  them) and ``snapshots/signals.jsonl`` (the signals of each borrower at watch or above at the cut: a function of
+  the state and the instant, so a row of an earlier day does not give them).
+
 :func:`record` is the one projection of a state onto the record, used by the worker; the replay's loop
 builds the same record with codes (tests/integration/test_day_ends.py compares the two on a real broker).
 """
@@ -39,6 +57,9 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from monitor.events import GRADE_INDEX
 from monitor.rules.evaluate import highest_dpd
@@ -134,7 +155,11 @@ def floor_days(rec: list[Any], day: int, until: int, days: Days, floors: list[in
     change of the state (its highest DPD grows a day a day): ``(day, new floor)``, in order."""
     if not rec[_AT["overdue"]]:
         return []
-    dpd, dpd_at, cls = rec[_AT["dpd"]], rec[_AT["dpd_at"]], rec[_AT["cls"]]
+    return _crossings(rec[_AT["dpd"]], rec[_AT["dpd_at"]], rec[_AT["cls"]], day, until, days, floors)
+
+
+def _crossings(dpd: int, dpd_at: int, cls: int, day: int, until: int, days: Days,
+               floors: list[int]) -> list[tuple[int, int]]:
     out = []
     for level in range(cls, len(floors)):
         crossing = dpd_at + (floors[level] - dpd) * _DAY  # the instant the highest DPD reaches the threshold
@@ -146,23 +171,33 @@ def floor_days(rec: list[Any], day: int, until: int, days: Days, floors: list[in
     return out
 
 
+_ROW = np.dtype([("b", "i4"), ("d", "i4"), *((c, dt) for c, dt in COLUMNS if c in FIELDS)])
+_FULL = np.dtype([("b", "i4"), ("d", "i4"), *COLUMNS])
+_CODED = tuple(c for c in FIELDS if c in _TEXT)
+
+
 class DayEnds:
     """The change rows of every borrower, folded from the day-end messages in the order they were read.
 
-    :meth:`add` takes each message (any order across borrowers, a borrower's own in publication order);
-    :meth:`rows` gives, per borrower, the full records (``monitor.snapshots.COLUMNS`` order, texts for
-    codes) of the days on which the record changed, up to a day, floor crossings included."""
+    :meth:`add` takes each message (any order across borrowers, a borrower's own in publication order) into
+    numpy columns (about 110 bytes a row published; texts as codes); :meth:`rows` gives, per borrower, the
+    full records (``monitor.snapshots.COLUMNS`` order, texts for codes) of the days on which the record
+    changed, up to a day, floor crossings included; :meth:`write` writes them all in the replay's format."""
 
     def __init__(self, zone: Any, floors: Iterable[int]) -> None:
         self.days = Days(zone)
         self.floors = sorted(floors)
-        self._by: dict[str, dict[int, list[Any]]] = {}
-        self._names: dict[str, list[tuple[int, str | None]]] = {}
-        self._seen: dict[str, int] = {}
-        self._first: dict[str, int] = {}
-        self._visits: dict[str, dict[str, list[Any]]] = {}  # borrower -> inspection event id -> visit
+        self._ids: dict[str, int] = {}  # borrower -> index, in order of first row
+        self._codes: dict[str, dict[str | None, int]] = {c: {None: -1} for c in (*_CODED, "name")}
+        self._pending: list[tuple[Any, ...]] = []
+        self._chunks: list[NDArray[Any]] = []
+        self._names: list[tuple[int, int, int]] = []  # (borrower, day, name code), in the order read
+        self._seen: dict[int, int] = {}
+        self._first: dict[int, int] = {}
+        self._visits: dict[int, dict[str, list[Any]]] = {}  # borrower -> inspection event id -> visit
         self._read: dict[tuple[int, int], bytearray] = {}  # (topic rank, partition) -> a bit per offset counted
         self._feeds: dict[tuple[int, int], list[int]] = {}  # (day, feed) -> [events, copies, newest]
+        self._done: tuple[int, dict[str, NDArray[Any]]] | None = None  # the last change rows made (until, columns)
 
     def add_message(self, value: bytes) -> None:
         """A message of the day-ends topic: rows, one a line."""
@@ -172,21 +207,36 @@ class DayEnds:
     def add(self, line: bytes) -> None:
         """One row (:func:`encode`)."""
         borrower, day, rec, extra = decode(line)
-        self._by.setdefault(borrower, {})[day] = rec
+        b = self._ids.setdefault(borrower, len(self._ids))
+        codes = self._codes
+        for c in _CODED:
+            k = _AT[c]
+            table = codes[c]
+            rec[k] = table.setdefault(rec[k], len(table) - 1)
+        self._pending.append((b, day, *rec))
+        if len(self._pending) >= 65_536:
+            self._flush()
+        self._done = None
         if "n" in extra:
-            self._names.setdefault(borrower, []).append((day, extra["n"]))
-        if "s" in extra and borrower not in self._seen:
-            self._seen[borrower] = int(extra["s"])
-        if "f" in extra and borrower not in self._first:
-            self._first[borrower] = int(extra["f"])
+            table = codes["name"]
+            self._names.append((b, day, table.setdefault(extra["n"], len(table) - 1)))
+        if "s" in extra and b not in self._seen:
+            self._seen[b] = int(extra["s"])
+        if "f" in extra and b not in self._first:
+            self._first[b] = int(extra["f"])
         for visit in extra.get("v", ()):  # [at, team, outcome, due day before, event id]: once per event id
-            self._visits.setdefault(borrower, {})[str(visit[4])] = visit
+            self._visits.setdefault(b, {})[str(visit[4])] = visit
         for feed, kind, at, rank, partition, offset in extra.get("e", ()):  # once per input message
             if self._first_read(rank, partition, offset):
                 stats = self._feeds.setdefault((self.days.of(at), feed), [0, 0, at])
                 stats[2] = max(stats[2], at)
                 if kind < 2:
                     stats[kind] += 1
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._chunks.append(np.array(self._pending, dtype=_ROW))
+            self._pending = []
 
     def _first_read(self, rank: int, partition: int, offset: int) -> bool:
         bits = self._read.setdefault((rank, partition), bytearray())
@@ -199,42 +249,108 @@ class DayEnds:
         return True
 
     def borrowers(self) -> list[str]:
-        return sorted(self._by)
+        return sorted(self._ids)
+
+    def changes(self, until: int) -> dict[str, NDArray[Any]]:
+        """Every borrower's change rows up to the day ``until``: columns ``b`` (the borrower's index in
+        :meth:`borrowers`), ``d`` (the day) and the record's (texts as codes: see :meth:`texts`), sorted by
+        borrower and day."""
+        if self._done is not None and self._done[0] == until:
+            return self._done[1]
+        self._flush()
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        t = self._chunks[0] if self._chunks else np.zeros(0, dtype=_ROW)
+        rank = np.empty(len(self._ids), dtype=np.int32)  # arrival index -> position in id order
+        rank[np.array([i for _, i in sorted(self._ids.items())], dtype=np.int64)] = np.arange(len(self._ids))
+        keep = np.flatnonzero(t["d"] <= until)
+        b = rank[t["b"][keep]]
+        order = np.lexsort((keep, t["d"][keep], b))  # by borrower, day, then as read: the last of a day holds
+        rows = t[keep[order]]
+        rows["b"] = b[order]
+        last = np.ones(rows.size, dtype=bool)
+        last[:-1] = (rows["b"][1:] != rows["b"][:-1]) | (rows["d"][1:] != rows["d"][:-1])
+        rows = rows[last]
+        nxt = np.full(rows.size, until, dtype=np.int64)  # the last day each row describes
+        same = rows["b"][1:] == rows["b"][:-1]
+        nxt[:-1][same] = rows["d"][1:][same].astype(np.int64) - 1
+        extra: list[tuple[int, int, int]] = []  # (row, day, floor): floors crossed with no event
+        for i in np.flatnonzero(rows["overdue"] != 0).tolist():
+            r = rows[i]
+            extra.extend((i, d, level) for d, level in _crossings(int(r["dpd"]), int(r["dpd_at"]), int(r["cls"]),
+                                                                  int(r["d"]), int(nxt[i]), self.days, self.floors))
+        if extra:
+            src = np.array([e[0] for e in extra], dtype=np.int64)
+            moved = rows[src]
+            moved["d"] = [e[1] for e in extra]
+            moved["cls"] = [e[2] for e in extra]
+            rows = np.concatenate([rows, moved])
+            rows = rows[np.lexsort((np.arange(rows.size), rows["d"], rows["b"]))]
+        full = np.zeros(rows.size, dtype=_FULL)
+        for name in _ROW.names:
+            full[name] = rows[name]
+        present = rows["tier"] >= 0
+        full["name"] = np.where(present, self._name_at(rows["b"], rows["d"], rank), -1)
+        first = np.full(len(self._ids), NONE, dtype=np.int64)
+        seen = np.full(len(self._ids), NONE, dtype=np.int64)
+        for k, v in self._first.items():
+            first[rank[k]] = v
+        for k, v in self._seen.items():
+            seen[rank[k]] = v
+        full["first_seen"] = np.where(present, first[rows["b"]], NONE)
+        full["seen_at"] = seen[rows["b"]]
+        # a row equal to the borrower's previous one is no change
+        change = np.ones(full.size, dtype=bool)
+        if full.size > 1:
+            rec = full[[c for c, _ in COLUMNS]]
+            change[1:] = (full["b"][1:] != full["b"][:-1]) | (rec[1:] != rec[:-1])
+        out = {name: np.ascontiguousarray(full[name][change]) for name in _FULL.names}
+        self._done = (until, out)
+        return out
+
+    def _name_at(self, b: NDArray[Any], d: NDArray[Any], rank: NDArray[Any]) -> NDArray[np.int64]:
+        """The name code in force on each (borrower, day): the latest name row of a day up to it (-1: none)."""
+        if not self._names:
+            return np.full(b.size, -1, dtype=np.int64)
+        n = np.array(self._names, dtype=np.int64)
+        nb, nd = rank[n[:, 0]].astype(np.int64), n[:, 1]
+        o = np.lexsort((np.arange(nb.size), nd, nb))  # stable: the same day, the later wins
+        key = (nb[o] << 32) + nd[o]
+        want = (b.astype(np.int64) << 32) + d.astype(np.int64)
+        j = np.searchsorted(key, want, side="right") - 1
+        ok = (j >= 0) & (nb[o][np.maximum(j, 0)] == b)
+        return np.where(ok, n[o, 2][np.maximum(j, 0)], -1)
+
+    @staticmethod
+    def _recode(part: SnapshotPart, column: str, texts: list[str | None], v: NDArray[Any]) -> NDArray[np.int32]:
+        """Codes of ``texts`` as the part's codes, given in the order the values first appear in ``v``."""
+        uniq, first = np.unique(v, return_index=True)
+        table = np.full(len(texts) + 1, -1, dtype=np.int32)  # -1 (no text) reads the last entry: -1
+        for code in uniq[np.argsort(first, kind="stable")].tolist():
+            if code >= 0:
+                table[code] = part.code(column, texts[code])
+        return table[v]
+
+    def texts(self) -> dict[str, list[str | None]]:
+        """Per coded column, the text of each code (code order)."""
+        return {c: [t for t, _ in sorted(table.items(), key=lambda x: x[1])][1:] for c, table in self._codes.items()}
 
     def rows(self, borrower: str, until: int) -> list[tuple[int, tuple[Any, ...]]]:
         """``(day, record)`` for each day up to ``until`` on which the borrower's record changed."""
-        names = sorted(self._names.get(borrower, []), key=lambda x: x[0])  # stable: same day, later wins
-        seen, first = self._seen.get(borrower, NONE), self._first.get(borrower, NONE)
-        out: list[tuple[int, tuple[Any, ...]]] = []
-        last: tuple[Any, ...] | None = None
-        k, name = 0, None
-        by = self._by.get(borrower, {})
-        ordered = sorted(d for d in by if d <= until)
-        for i, day in enumerate(ordered):
-            rec = by[day]
-            while k < len(names) and names[k][0] <= day:
-                name = names[k][1]
-                k += 1
-            full = self._full(rec, name, first if rec[0] >= 0 else NONE, seen)
-            if full != last:
-                out.append((day, full))
-                last = full
-            nxt = ordered[i + 1] - 1 if i + 1 < len(ordered) else until
-            for fday, level in floor_days(rec, day, nxt, self.days, self.floors):
-                moved = list(rec)
-                moved[_AT["cls"]] = level
-                full = self._full(moved, name, first if rec[0] >= 0 else NONE, seen)
-                if full != last:
-                    out.append((fday, full))
-                    last = full
+        if borrower not in self._ids:
+            return []
+        cols = self.changes(until)
+        pos = self.borrowers().index(borrower)
+        lo, hi = np.searchsorted(cols["b"], [pos, pos + 1])
+        texts = self.texts()
+        out = []
+        for k in range(int(lo), int(hi)):
+            values = []
+            for c, _ in COLUMNS:
+                v = cols[c][k].item()
+                values.append((texts[c][v] if v >= 0 else None) if c in texts else v)
+            out.append((int(cols["d"][k]), tuple(values)))
         return out
-
-    @staticmethod
-    def _full(rec: list[Any], name: str | None, first: int, seen: int) -> tuple[Any, ...]:
-        values = dict(zip(FIELDS, rec))
-        values["name"] = name if rec[0] >= 0 else None
-        values["first_seen"], values["seen_at"] = first, seen
-        return tuple(values[c] for c, _ in COLUMNS)
 
     def write(self, directory: Path, until: int, as_of: int, *, policy_version: str, timezone: str) -> None:
         """The change rows up to the day ``until`` and the checkpoints (every month end, and ``as_of``, an
@@ -243,30 +359,33 @@ class DayEnds:
         shutil.rmtree(directory, ignore_errors=True)
         part = SnapshotPart(directory / "part-000")
         ids = self.borrowers()
-        by_day: dict[int, list[tuple[int, tuple[Any, ...]]]] = {}
-        code = part.code
+        cols = self.changes(until)
+        texts = self.texts()
         last = self.days.start(until + 1) - 1
         for i, bid in enumerate(ids):
             part.add_borrower(bid)
-            for day, rec in self.rows(bid, until):
-                by_day.setdefault(day, []).append((i, rec))
-            for at, team, outcome, due, _eid in sorted(self._visits.get(bid, {}).values(), key=lambda v: (v[0], v[4])):
+            visits = self._visits.get(self._ids[bid], {}).values()
+            for at, team, outcome, due, _eid in sorted(visits, key=lambda v: (v[0], v[4])):
                 if at <= last:
-                    part.visit(i, at, code("team", team), outcome, due)
-        texts = [k for k, (c, _) in enumerate(COLUMNS) if c in _TEXT]
-        month_ends = _month_ends(min(by_day, default=until), until)
-        for day in sorted(by_day):
+                    part.visit(i, at, part.code("team", team), outcome, due)
+        order = np.lexsort((cols["b"], cols["d"]))  # by day, then borrower
+        days, idx = cols["d"][order], cols["b"][order]
+        recs = np.zeros(order.size, dtype=np.dtype(list(COLUMNS)))
+        for c, _ in COLUMNS:
+            v = cols[c][order]
+            if c in texts:  # the part's codes, given in the order the texts first appear (as the replay gives)
+                v = self._recode(part, c, texts[c], v)
+            recs[c] = v
+        month_ends = _month_ends(int(days[0]) if days.size else until, until)
+        bounds = np.flatnonzero(np.diff(days)) + 1 if days.size else np.zeros(0, dtype=np.int64)
+        for lo, hi in zip([0, *bounds.tolist()], [*bounds.tolist(), days.size]):
+            if hi <= lo:
+                continue
+            day = int(days[lo])
             while month_ends and month_ends[0] < day:
                 d = month_ends.pop(0)
                 part.checkpoint(d, self.days.start(d + 1) - 1, day_date(d).isoformat())
-            idx, recs = [], []
-            for i, rec in by_day[day]:
-                values = list(rec)
-                for k in texts:
-                    values[k] = code(COLUMNS[k][0], values[k])
-                idx.append(i)
-                recs.append(tuple(values))
-            part.write_day(day, idx, recs)
+            part.write_day(day, idx[lo:hi].tolist(), recs[lo:hi].tolist())
         for d in month_ends:
             if d < until:
                 part.checkpoint(d, self.days.start(d + 1) - 1, day_date(d).isoformat())

@@ -45,9 +45,8 @@ checking at the same instant can both publish; the notices then name the same id
 alerts check, which depends on each replica's view, may differ) and readers keep one per id.
 
 Cost (bench/desk_report_bench.py): nine tenths of a build is the replay. Issue 14's goal at 1 M (< 60 s, < 1 GiB)
-needs a build from what the workers publish. Built: their day-end records (``day-ends`` topic), folded by
-:class:`monitor.day_ends.DayEnds` into exactly the replay's ``snapshots/`` records (tests/integration/
-test_day_ends.py). Not published yet, so replayed here: inspections, daily feed counts, signals, views, schedule history.
+needs a build from what the workers publish: what of the report's input they publish, and what not yet, is listed in
+:mod:`monitor.day_ends`. Until all of it is, a scheduled build replays the feeds.
 """
 
 from __future__ import annotations
