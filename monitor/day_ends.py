@@ -373,22 +373,19 @@ class DayEnds:
         recs = np.zeros(order.size, dtype=np.dtype(list(COLUMNS)))
         for c, _ in COLUMNS:
             v = cols[c][order]
-            if c in texts:  # the part's codes, given in the order the texts first appear (as the replay gives)
+            if c in texts:  # the part's codes, in the order the texts first appear (any order reads the same)
                 v = self._recode(part, c, texts[c], v)
             recs[c] = v
         month_ends = _month_ends(int(days[0]) if days.size else until, until)
-        bounds = np.flatnonzero(np.diff(days)) + 1 if days.size else np.zeros(0, dtype=np.int64)
-        for lo, hi in zip([0, *bounds.tolist()], [*bounds.tolist(), days.size]):
-            if hi <= lo:
-                continue
-            day = int(days[lo])
-            while month_ends and month_ends[0] < day:
-                d = month_ends.pop(0)
-                part.checkpoint(d, self.days.start(d + 1) - 1, day_date(d).isoformat())
-            part.write_day(day, idx[lo:hi].tolist(), recs[lo:hi].tolist())
-        for d in month_ends:
-            if d < until:
-                part.checkpoint(d, self.days.start(d + 1) - 1, day_date(d).isoformat())
+        lo = 0
+        for d in month_ends:  # the rows up to each month end before ``until``, then its checkpoint
+            if d >= until:
+                break
+            hi = int(np.searchsorted(days, np.int32(d), side="right"))
+            part.write_rows(days[lo:hi], idx[lo:hi], recs[lo:hi])
+            part.checkpoint(d, self.days.start(d + 1) - 1, day_date(d).isoformat())
+            lo = hi
+        part.write_rows(days[lo:], idx[lo:], recs[lo:])
         part.checkpoint(until, as_of, CHECKPOINT_END)
         part.feeds = [[d, FEEDS[f], *v] for (d, f), v in sorted(self._feeds.items()) if d <= until]
         write_manifest(directory, [part.close()], policy_version=policy_version, timezone=timezone, as_of=as_of)

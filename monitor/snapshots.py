@@ -189,6 +189,22 @@ class SnapshotPart:
         if len(self._idx) >= 65_536:
             self._flush()
 
+    def write_rows(self, days: NDArray[np.int32], borrowers: NDArray[np.int32], records: NDArray[Any]) -> None:
+        """Change rows given as columns (``records``: a structured array with the fields of :data:`COLUMNS`),
+        sorted by day then borrower, days after those written before: :meth:`write_day` without tuples."""
+        self._flush()
+        if not days.size:
+            return
+        self._grow()
+        np.ascontiguousarray(days, dtype=np.int32).tofile(self._files["day"])
+        bidx = np.ascontiguousarray(borrowers, dtype=np.int32)
+        bidx.tofile(self._files["bidx"])
+        for name, dt in COLUMNS:
+            col = np.ascontiguousarray(records[name], dtype=dt)
+            col.tofile(self._files[name])
+            self._cur[name][bidx] = col  # rows in day order: the last of a borrower wins
+        self.rows += int(days.size)
+
     def visit(self, borrower: int, at: int, team: int, outcome: int, due: int) -> None:
         """An inspection the engine applied (not a copy)."""
         self._visit_rows.append((borrower, at, team, outcome, due))
