@@ -214,7 +214,7 @@ class DayEnds:
             table = codes[c]
             rec[k] = table.setdefault(rec[k], len(table) - 1)
         self._pending.append((b, day, *rec))
-        if len(self._pending) >= 65_536:
+        if len(self._pending) >= 16_384:
             self._flush()
         self._done = None
         if "n" in extra:
