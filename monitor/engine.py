@@ -62,7 +62,7 @@ from monitor.outputs import (
     VisitDetail,
 )
 from monitor.rules import overrides
-from monitor.rules.evaluate import Sig, evaluate, highest_dpd
+from monitor.rules.evaluate import Sig, evaluate, highest_dpd, quiet_family
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.rules.visits import WORKOUT, VisitSchedule
 from monitor.state import (
@@ -77,7 +77,7 @@ from monitor.state import (
 )
 
 __all__ = ["Engine", "Step", "BatchStep", "APPLIED", "DUPLICATE", "CONFLICT", "STALE", "ADVANCED", "UNIQUE",
-           "content_digest"]
+           "UNSEEN", "content_digest"]
 
 APPLIED = "applied"
 DUPLICATE = "duplicate"  # an exact copy of an event applied within the duplicate window: ignored
@@ -91,6 +91,10 @@ ADVANCED = "advanced"
 # no digest is computed and the duplicate memory keeps its instant alone (as for a state written before
 # digests were kept)
 UNIQUE = -1
+# ``apply(..., digest=UNSEEN)``: the caller knows that no two events it gives this state share an event_id
+# (it passes UNSEEN for every one of them: a backtest holding all of the borrower's events): the duplicate
+# memory would never be consulted, so it is not kept (the state's ``seen`` stays empty)
+UNSEEN = -2
 
 _CASE_EIDS = 8  # notices remembered per lawsuit case
 
@@ -122,10 +126,17 @@ def _instant(now: datetime | int) -> int:
 class Engine:
     """Applies one policy to borrower states. Stateless itself; safe to share."""
 
-    __slots__ = ("policy", "_cure", "_dup_window", "_lookback", "_memory", "_move_keep", "_tz", "_visits")
+    __slots__ = ("policy", "_cure", "_dup_window", "_lookback", "_memory", "_move_keep", "_own", "_tz", "_visits")
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, *, own_states: bool = False) -> None:
+        """``own_states``: the caller makes every state it passes with ``new_state`` and changes it only
+        through this engine (a backtest, a replay from nothing; not a state loaded from a store, which
+        another policy may have settled). Then a bureau report or an inspection that leaves its rule
+        family's signals as they were, with nothing else due (no wake-up at its instant, no cure period
+        running, no override), does not re-evaluate the other families: their result is the one the last
+        evaluation settled (the same state and decisions: tests/test_engine_properties.py)."""
         self.policy = policy
+        self._own = own_states
         c = policy.cure_days
         self._cure = (0, c.watch * DAY, c.warning * DAY, c.severe * DAY)  # by level
         self._visits = VisitSchedule(policy)
@@ -303,7 +314,7 @@ class Engine:
     def _apply(self, s: BorrowerState, e: Event, alerts: list[Alert], t: int, digest: int | None = None) -> str:
         seen = s.seen.get(e.event_id)
         if seen is not None:
-            if digest == UNIQUE:
+            if digest == UNIQUE or digest == UNSEEN:
                 digest = None  # the caller was wrong: compare properly
             first, known = (seen, None) if isinstance(seen, int) else seen
             if max(t, s.clock or t) - first < self._dup_window:
@@ -324,10 +335,18 @@ class Engine:
             # applying it could resurrect facts already forgotten. Never happens in a replay
             # (applied in time order); the streaming shell dead-letters it.
             return STALE
-        self._remember(s, e.event_id, t, content_digest(e, t) if digest is None else digest, now)
+        if digest != UNSEEN:
+            self._remember(s, e.event_id, t, content_digest(e, t) if digest is None else digest, now)
         had_profile = s.profile is not None
         if not had_profile and not isinstance(e, LoanProfile):
             s.held += 1
+        quiet = family = None
+        if (self._own and had_profile and not s.tiers and s.floor is None and s.cap is None
+                and (s.wake is None or s.wake > now)):
+            kind = e.__class__
+            family = "bureau" if kind is BureauReport else "inspection" if kind is InspectionCompleted else None
+            if family is not None:  # computed 0: no rule held at the last evaluation (signals are watch or above)
+                quiet = () if s.computed == 0 else quiet_family(self.policy, s, family, now)
         visit = self._merge(s, e, t, now)
         if s.accounts or s.cases:
             self._prune(s, now)
@@ -337,7 +356,8 @@ class Engine:
             return APPLIED
         if not had_profile:
             self._visits.first_visit(s, now)
-        self._settle(s, now, alerts)
+        if quiet is None or family is None or quiet_family(self.policy, s, family, now) != quiet:
+            self._settle(s, now, alerts)
         if visit and had_profile:
             self._visits.visited(s, t)
         return APPLIED

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.engine import Engine
+from monitor.engine import UNSEEN, Engine
 from monitor.rules import overrides
 from monitor.rules.loader import default_policy
 from monitor.state import dump_state, load_state
@@ -199,3 +201,39 @@ def test_only_a_borrower_past_the_workout_floor_is_handed_over_and_then_has_no_r
             assert (CLASS_RANK[v.min_classification] >= CLASS_RANK[visits.workout_classification]
                     or r.state.grade in visits.workout_grades)
             assert r.state.due_at is not None and r.state.due_at <= r.state.clock
+
+
+@st.composite
+def a_quiet_candidate(draw):
+    """A bureau report or an inspection: the events an engine that owns its states may settle by their family."""
+    when = at(draw(day))
+    if draw(st.booleans()):
+        return bureau(when, dpd=draw(st.sampled_from([0, 0, 0, 5, 40])), inquiries=draw(st.sampled_from([0, 1, 7])),
+                      debt=draw(st.sampled_from([0.0, 100.0, 300.0])),
+                      guarantees=draw(st.sampled_from([0.0, 2_000_000.0])))
+    return inspection(when, draw(st.sampled_from(["normal", "normal", "concern", "deteriorated"])))
+
+
+mostly_quiet = st.lists(st.one_of(an_event(), a_quiet_candidate(), a_quiet_candidate()), min_size=1, max_size=40).map(
+    lambda evs: [profile(at(0))] + sorted(evs, key=lambda e: e.occurred_at))
+
+
+@SETTINGS
+@given(mostly_quiet, st.booleans())
+def test_an_engine_that_owns_its_states_decides_the_same_step_by_step(events, unseen):
+    """``Engine(own_states=True)`` skips re-evaluating the other rule families after a bureau report or an
+    inspection that leaves its family's signals as they were, and ``UNSEEN`` keeps no duplicate memory:
+    after every event the state (but its duplicate memory) and the alerts are those of the plain engine."""
+    plain, own = Engine(POLICY), Engine(POLICY, own_states=True)
+    a, b = plain.new_state("B1"), own.new_state("B1")
+    alerts_a: list = []
+    alerts_b: list = []
+    for e in events:
+        t = us(e.occurred_at)
+        assert plain.apply_into(a, e, t, None, alerts_a) == own.apply_into(
+            b, e, t, UNSEEN if unseen else None, alerts_b)
+        assert dump_state(replace(a, seen={}) if unseen else a) == dump_state(b)
+    plain.advance_into(a, us(at(600)), alerts_a)
+    own.advance_into(b, us(at(600)), alerts_b)
+    assert dump_state(replace(a, seen={}) if unseen else a) == dump_state(b)
+    assert [x.model_dump_json() for x in alerts_a] == [x.model_dump_json() for x in alerts_b]

@@ -47,7 +47,9 @@ rejected and changes nothing, as ``monitor replay`` rejects it.
 
 Duplicate memory: each event comes with its content digest, computed once
 for every policy (``_worker.load_part``), or ``engine.UNIQUE`` when no other
-event of the borrower has its event_id (nothing will be compared with it);
+event of the borrower has its event_id (nothing will be compared with it), or
+``engine.UNSEEN`` for every event (the visits' too) of a borrower whose event
+ids are all distinct (no duplicate memory kept at all);
 the visits the loop makes have ids of their own (``backtest-visit-...``).
 
 Probes: at each probe instant (month ends; any instant in tests) the loop
@@ -137,7 +139,7 @@ _NEVER = 2**63
 class BorrowerRunner:
     """One borrower's events through the engine to ``as_of``, resumable; see the module docstring.
 
-    ``events``: (instant, event, content digest or ``UNIQUE`` or None to let the engine compute it), sorted
+    ``events``: (instant, event, content digest or ``UNIQUE``, ``UNSEEN`` or None to let the engine compute it), sorted
     by instant (stable). ``end``: visits are made only before this instant (the borrower's default, or
     after ``as_of``). ``findings``: the recorded inspections as (instant, outcome), sorted. ``probes``:
     sorted instants at which to record the effective tier (and with ``views`` the engine's whole view).

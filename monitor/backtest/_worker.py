@@ -8,7 +8,9 @@ groups the events by borrower, each borrower's in ``occurred_at`` order
 carries its content digest for the engine's duplicate memory, computed here
 once for all the policies run over the part, and only for the events whose
 event_id the borrower has more than once (the others are ``UNIQUE``: nothing
-will ever be compared with them). The lines are validated borrower by
+will ever be compared with them); a borrower with no repeated event_id (nor
+one like the visits' ids) has all its events ``UNSEEN``: the engine keeps no
+duplicate memory for it at all. The lines are validated borrower by
 borrower (grouped by the id the raw line shows), so that a borrower's events
 lie side by side in memory for the runs (see ``_load_part``).
 
@@ -50,7 +52,7 @@ from typing import Any
 from monitor._time import from_us, to_us
 from monitor.backtest._loop import VISIT_PREFIX, BorrowerRunner
 from monitor.backtest._teams import LocalDates, run_with_teams
-from monitor.engine import UNIQUE, Engine, content_digest
+from monitor.engine import UNIQUE, UNSEEN, Engine, content_digest
 from monitor.events import Event, InspectionCompleted
 from monitor.jsonl import iter_lines
 from monitor.replay import Reject, parse_lines
@@ -71,10 +73,11 @@ class Part:
     """A part's events, validated and grouped by borrower."""
 
     index: int
-    # per borrower: (instant, event, content digest or UNIQUE), in the order the engine takes them
+    # per borrower: (instant, event, content digest or UNIQUE or UNSEEN), in the order the engine takes them
     events: dict[str, list[tuple[int, Event, int]]] = field(default_factory=dict)
     findings: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     visit_ids_taken: set[str] = field(default_factory=set)  # borrowers with an event_id like the visits' ids
+    remembered: set[str] = field(default_factory=set)  # borrowers whose events go to the duplicate memory
     read: int = 0
     rejected: int = 0
     recorded_visits: int = 0
@@ -192,9 +195,9 @@ def _load_part(index: int, paths: Sequence[str], *, grouped: bool = True) -> Par
                 again_of.add(bid)
             got = events.get(bid)
             if got is None:
-                events[bid] = [(t, event, UNIQUE)]
+                events[bid] = [(t, event, UNSEEN)]
             else:
-                got.append((t, event, UNIQUE))
+                got.append((t, event, UNSEEN))
     part.rejected = len(rejects)
     part.recorded_visits = recorded
     part.first, part.latest = first, latest
@@ -207,12 +210,13 @@ def _finish(part: Part, ids: dict[str, str], again: set[str], again_of: set[str]
     events = part.events
     for rows in events.values():
         rows.sort(key=_INSTANT)  # stable: equal instants keep the input order
-    for bid in again_of:  # their copies are compared by content: the digest once for every policy
-        rows = events[bid]
-        rows[:] = [(t, e, content_digest(e, t)) if e.event_id in again else (t, e, d) for t, e, d in rows]
     if any(i.startswith(VISIT_PREFIX) for i in ids):
         part.visit_ids_taken.update(bid for bid, rows in events.items()
                                     if any(r[1].event_id.startswith(VISIT_PREFIX) for r in rows))
+    part.remembered = again_of | part.visit_ids_taken
+    for bid in part.remembered:  # copies compared by content (the digest once for every policy), the rest UNIQUE
+        rows = events[bid]
+        rows[:] = [(t, e, content_digest(e, t) if e.event_id in again else UNIQUE) for t, e, _d in rows]
     for rows in part.findings.values():
         rows.sort(key=_INSTANT)
 
@@ -251,7 +255,7 @@ class _Tally:
         self.rules = rules
         self.teams = teams
         self.policy = policy = resolve_policy(source)
-        self.engine = Engine(policy)
+        self.engine = Engine(policy, own_states=True)
         self.probes = month_ends(part.first, as_of, policy) if part.first is not None else []
         self.month_counts = [[0] * 6 for _ in self.probes]  # normal, watch, warning, severe, defaulted, workout
         self.alerts: list[tuple[Any, ...]] = []
@@ -269,7 +273,8 @@ class _Tally:
         end = d if d is not None and d <= as_of else as_of + 1
         part = self.part
         return BorrowerRunner(self.engine, bid, part.events[bid], as_of, end, part.findings.get(bid, _NO_FINDINGS),
-                              self.probes, visit_digest=None if bid in part.visit_ids_taken else UNIQUE,
+                              self.probes, visit_digest=None if bid in part.visit_ids_taken
+                              else UNIQUE if bid in part.remembered else UNSEEN,
                               planned=self.teams is not None)
 
     def add(self, bid: str, r: BorrowerRunner) -> None:

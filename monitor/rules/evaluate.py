@@ -293,3 +293,22 @@ def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Eval
                             "raise_levels": combo.raise_levels, "max_level": combo.max_level} if detail else _NONE))
             computed = raised
     return Evaluation(out, computed, nxt)
+
+
+def quiet_family(p: Policy, s: BorrowerState, family: str, now: int) -> tuple[int, ...] | None:
+    """The levels of the signals of one rule family at ``now`` when they cannot change by time alone
+    (the bureau's: they depend on the two latest reports and the exposure only), () when none of the
+    family's rules holds (nor can hold by time alone, as for an inspection that flags nothing), None when
+    the family's signals hold with a next change instant of their own. The engine compares this before
+    and after an event of that family: equal and not None, the evaluation's computed tier and next change
+    are what they were (``Engine`` with ``own_states``)."""
+    out: list[Sig] = []
+    if family == "bureau":
+        _bureau(p, s, out, False)
+        return tuple([g.level for g in out]) if out else ()
+    if family == "inspection":
+        ins = s.inspection
+        if ins is None or ins.outcome not in p.inspection.flagged_outcomes:
+            return ()
+        return () if _inspection(p, s, now, out, None, False) is None else None
+    raise ValueError(f"no quiet form for the rule family {family!r}")
