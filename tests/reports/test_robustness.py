@@ -122,3 +122,28 @@ def test_gzip_and_several_event_files_give_the_same_figures(hand: tuple[Path, Pa
         assert plain[section] == split[section], section
     assert split["data_health"]["feeds"] == plain["data_health"]["feeds"]
     assert [i["name"] for i in split["meta"]["inputs"] if i["role"] == "events"] == ["a.jsonl.gz", "b.jsonl"]
+
+
+def test_current_signals_read_in_one_parse_equal_a_parse_per_line_and_bad_lines_are_named(tmp_path: Path) -> None:
+    """signals.jsonl (the signals at the replay's as-of) is parsed as one document; the result is what a parse of
+    each line gives, and a line that is not JSON, or not a borrower's signals, is named in the error."""
+    from monitor._errors import InputError
+    from monitor.reports._signals import read_current_signals
+
+    docs = [{"borrower_id": "B1", "signals": []},
+            {"borrower_id": 'B"2\\客户', "signals": [{"rule": "rating.weak_grade", "family": "rating", "level": "watch",
+                                                    "since": "2025-01-01T00:00:00Z", "values": {"grade": "CC", "n": 1.0},
+                                                    "thresholds": {"grades": ["CCC", "CC"]}, "event_ids": ["e1"]}]}]
+    good = tmp_path / "signals.jsonl"
+    good.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+    got = read_current_signals(good)
+    assert got == {d["borrower_id"]: d["signals"] for d in docs}
+    assert type(got['B"2\\客户'][0]["values"]["n"]) is float
+    assert read_current_signals(tmp_path / "none.jsonl") is None
+    for bad, msg in ((b'{"borrower_id": "B3", "signals": [}\n', "line 3: not JSON"),
+                     (b'{"borrower_id": "B3", "signals": {}}\n', "line 3: expected borrower_id and signals"),
+                     (b'[1, 2]\n', "line 3: expected borrower_id and signals")):
+        broken = tmp_path / "broken.jsonl"
+        broken.write_bytes(good.read_bytes() + bad)
+        with pytest.raises(InputError, match=msg):
+            read_current_signals(broken)
