@@ -68,11 +68,69 @@ def warning_head(lang: Lang) -> Head:
 
 
 def warning_slices(report: Report, lang: Lang, size: int = SLICE) -> Iterator[list[list[Cell]]]:
-    """The warning list's rows, ``size`` at a time (a form written as they are made never holds them all)."""
-    t = Text(lang)
+    """The warning list's rows, ``size`` at a time (a form written as they are made never holds them all).
+
+    The cells are :func:`warning_row`'s; what recurs is made once: a label per code, the sentences per
+    distinct signal (:meth:`Text.evidence`), the text of a last change per (day, kind, tiers), and the items
+    of data quality per list (rows with the same items share one list)."""
     rows = report.warning_list.rows
+    make = _RowMaker(Text(lang), report)
     for lo in range(0, len(rows), size):
-        yield [warning_row(t, r, report) for r in rows[lo:lo + size]]
+        yield [make(r) for r in rows[lo:lo + size]]
+
+
+class _RowMaker:
+    """:func:`warning_row`, with what recurs across rows made once."""
+
+    def __init__(self, t: Text, report: Report) -> None:
+        self.t, self.report = t, report
+        m = report.meta
+        self.tail = [m.label, m.as_of, m.policy_version]
+        self.tz = m.timezone
+        self.sep = "、" if t.lang == "zh" else ", "
+        self.yes_no = (t("no"), t("yes"))
+        self.new = t("new")
+        self.labels: dict[str, dict[str | None, str]] = {}
+        self.changes: dict[tuple[str, str, str, str], str] = {}
+        self.quality: dict[int, tuple[list[str], str]] = {}  # id of a shared list -> (the list, its text)
+
+    def label(self, section: str, value: str | None) -> str:
+        memo = self.labels.get(section)
+        if memo is None:
+            memo = self.labels[section] = {}
+        got = memo.get(value)
+        if got is None:
+            got = memo[value] = self.t.code(section, value)
+        return got
+
+    def __call__(self, r: WarningRow) -> list[Cell]:
+        t, label = self.t, self.label
+        start = self.new if r["tier_at_start"] == "new" else label("tier", r["tier_at_start"])
+        now, c = r["signals"], r["last_change"]
+        then = c["signals"]
+        if now:
+            now_text = _sentences(t, now, self.tz)
+            names = self.sep.join([label("rule", str(e.get("rule", ""))) for e in now])
+        else:
+            now_text = names = ""
+        then_text = now_text if then is now or then == now else _sentences(t, then, self.tz)
+        key = (c["day"], c["kind"], c["from_tier"], c["to_tier"])
+        change = self.changes.get(key)
+        if change is None:
+            change = self.changes[key] = _change(t, r)
+        dq = r["data_quality"]
+        got = self.quality.get(id(dq))
+        if got is None or got[0] is not dq:
+            got = self.quality[id(dq)] = (dq, self.sep.join(vocabulary.label("data_quality", q, t.lang) for q in dq))
+        status = r["case_status"]
+        return [
+            r["rank"], r["borrower_id"], r["name"] or "", label("tier", r["tier"]), start, float(r["exposure"]),
+            label("branch", r["branch"]), label("team", r["team"]), label("segment", r["segment"]),
+            label("industry", r["industry"]), r["grade"], label("classification", r["min_classification"]),
+            r["tier_since"], r["days_at_tier"], names, now_text, change, then_text,
+            r["next_visit_due"], self.yes_no[bool(r["visit_overdue"])],
+            label("case_status", status) if status else "", r["case_owner"] or "", got[1], *self.tail,
+        ]
 
 
 def warning_table(report: Report, lang: Lang) -> Table:
