@@ -28,6 +28,7 @@ from monitor.reports._ids import Codes, IdIndex
 from monitor.reports._period import PERIODS, PeriodKind, local_days, make_period
 from monitor.reports._replay import (
     Alerts, first_policy_version, read_alerts, read_borrowers, read_rejects, read_schedule, read_summary,
+    scan_before,
 )
 from monitor.reports._scan import sha256_file
 from monitor.reports._signals import latest_evidence, read_current_signals
@@ -143,7 +144,7 @@ def build_report(
     # warning list's evidence while this one reads the alerts. hashlib and numpy release the
     # interpreter lock while they work, so the threads share the cores.
     with ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
-            ThreadPoolExecutor(3, thread_name_prefix="reader") as readers:
+            ThreadPoolExecutor(4, thread_name_prefix="reader") as readers:
         line_counts: list[int] = []  # of the event files, against the replay's count
         digests = _digests(pool, rdir, hashed, line_counts, recorded)
         teams = Codes()
@@ -173,7 +174,17 @@ def build_report(
             wanted[a.bidx] = False
             return wanted
 
-        alerts = read_alerts(paths["alerts.jsonl"], ids, start, cut, before_period)
+        def before_start() -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+            """The last alert before the period of the borrowers under warning at the end whose tier last
+            changed before it (each change of tier is an alert at the record's tier_since), looked for in the
+            lines before the period by a reader while this thread reads the period's (read_alerts then looks
+            for any borrower of before_period this missed)."""
+            snap = end_read.result()
+            wanted = np.asarray((snap.cols["tier"] >= 1) & (snap.cols["tier_since"] < start))
+            return scan_before(paths["alerts.jsonl"], start, ids, wanted)
+
+        pre_read = readers.submit(before_start)
+        alerts = read_alerts(paths["alerts.jsonl"], ids, start, cut, before_period, pre_read.result)
         candidates = np.flatnonzero(under_warning(alerts))
         offsets, lengths = last_alerts(alerts, ids.n)
         evidence_read = readers.submit(latest_evidence, paths["alerts.jsonl"], offsets[candidates],

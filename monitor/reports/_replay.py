@@ -332,11 +332,14 @@ def alert_fields(chunk: Chunk, name: str) -> tuple[NDArray[np.bytes_], I8, I8, I
 
 
 def read_alerts(path: Path, ids: IdIndex, start: int, cut: int,
-                listed: Callable[[Alerts], NDArray[np.bool_]] | None = None) -> Alerts:
+                listed: Callable[[Alerts], NDArray[np.bool_]] | None = None,
+                scanned: Callable[[], tuple[I64, I64]] | None = None) -> Alerts:
     """``start``: first instant of the period; ``cut``: its last instant (inclusive).
 
     ``listed`` picks, once the period is read, the borrowers whose last alert before the period is
-    wanted (default: all)."""
+    wanted (default: all). ``scanned()``: those lines of some borrowers, found beside (by another thread,
+    :func:`scan_before`, while this one reads the period); only the wanted borrowers it lacks are then
+    looked for here."""
     res = Alerts(ids.n)
     parts: dict[str, list[NDArray[Any]]] = {k: [] for k in ("bidx", "kind", "frm", "to", "t", "off", "length")}
     begin = seek_instant(path, start)
@@ -366,9 +369,26 @@ def read_alerts(path: Path, ids: IdIndex, start: int, cut: int,
         if arrs:
             setattr(res, name, np.concatenate(arrs))
     wanted = listed(res) if listed is not None else None
-    res.pre_off, res.pre_len = _scan_ids(path, begin, ids, _ALERT_HEAD, _ALERT_LAYOUTS, ("alert_id", "borrower_id"),
-                                         "kind", wanted)
+    if scanned is None:
+        res.pre_off, res.pre_len = _scan_before(path, begin, ids, wanted)
+        return res
+    off, length = scanned()
+    lacking = (off < 0) if wanted is None else wanted & (off < 0)
+    more_off, more_len = _scan_before(path, begin, ids, lacking)
+    found = more_off >= 0
+    off[found], length[found] = more_off[found], more_len[found]
+    res.pre_off, res.pre_len = off, length
     return res
+
+
+def _scan_before(path: Path, begin: int, ids: IdIndex, wanted: NDArray[np.bool_] | None) -> tuple[I64, I64]:
+    return _scan_ids(path, begin, ids, _ALERT_HEAD, _ALERT_LAYOUTS, ("alert_id", "borrower_id"), "kind", wanted)
+
+
+def scan_before(path: Path, start: int, ids: IdIndex, wanted: NDArray[np.bool_]) -> tuple[I64, I64]:
+    """The last alert line before the instant ``start`` (offset and length, -1 none) of the ``wanted``
+    borrowers (for :func:`read_alerts`'s ``scanned``)."""
+    return _scan_before(path, seek_instant(path, start), ids, wanted)
 
 
 # ---------------------------------------------------------------- schedule_history.jsonl

@@ -147,3 +147,36 @@ def test_current_signals_read_in_one_parse_equal_a_parse_per_line_and_bad_lines_
         broken.write_bytes(good.read_bytes() + bad)
         with pytest.raises(InputError, match=msg):
             read_current_signals(broken)
+
+
+def test_last_alerts_before_the_period_found_beside_or_missed_by_it_are_the_same(simulated: tuple[Path, Path]) -> None:
+    """The last alert before the period, looked for by another thread for the borrowers the end record says
+    (scan_before), or not found there (read_alerts then looks for what is lacking): the same lines as one scan."""
+    from monitor._time import parse_instant
+    from monitor.reports._ids import Codes, IdIndex
+    from monitor.reports._replay import read_alerts, read_borrowers, scan_before
+
+    _, out = simulated
+    path = out / "alerts.jsonl"
+    ids = IdIndex(read_borrowers(out / "borrowers.jsonl", Codes()).ids)
+    lines = path.read_bytes().splitlines()
+    mid = json.loads(lines[len(lines) // 2])["at"]
+    start = parse_instant(mid)
+    cut = start + 20 * 86_400_000_000
+
+    def wanted(a: object) -> np.ndarray:  # some borrowers, with and without alerts in the period
+        w = np.zeros(ids.n, dtype=bool)
+        w[::2] = True
+        return w
+
+    one = read_alerts(path, ids, start, cut, wanted)
+    assert (one.pre_off >= 0).sum() > 5
+    half = np.zeros(ids.n, dtype=bool)
+    half[::4] = True  # half of those wanted found beside, the rest lacking
+    for beside in (lambda: scan_before(path, start, ids, half),
+                   lambda: (np.full(ids.n, -1, np.int64), np.zeros(ids.n, np.int64)),
+                   lambda: scan_before(path, start, ids, np.ones(ids.n, dtype=bool))):
+        other = read_alerts(path, ids, start, cut, wanted, beside)
+        keep = wanted(other)
+        assert np.array_equal(other.pre_off[keep], one.pre_off[keep])
+        assert np.array_equal(other.pre_len[keep], one.pre_len[keep])
