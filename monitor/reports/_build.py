@@ -144,7 +144,7 @@ def build_report(
     # warning list's evidence while this one reads the alerts. hashlib and numpy release the
     # interpreter lock while they work, so the threads share the cores.
     with ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
-            ThreadPoolExecutor(4, thread_name_prefix="reader") as readers:
+            ThreadPoolExecutor(5, thread_name_prefix="reader") as readers:
         line_counts: list[int] = []  # of the event files, against the replay's count
         digests = _digests(pool, rdir, hashed, line_counts, recorded)
         teams = Codes()
@@ -160,7 +160,7 @@ def build_report(
             raise InputError(f"{snap_dir}: the snapshots are not of the borrowers in borrowers.jsonl")
         cut_day = local_date(cut, policy.zone)
         end_read = readers.submit(log.at, cut_day)
-        start_read = readers.submit(log.at, per.first - timedelta(days=1))
+        start_read = readers.submit(log.at, per.first - timedelta(days=1))  # read only (also an edge below)
         sched_read = readers.submit(read_schedule, paths["schedule_history.jsonl"], ids, start, cut, teams, borrowers,
                                     start_read.result, log.codes["team"])
 
@@ -184,6 +184,15 @@ def build_report(
             return scan_before(paths["alerts.jsonl"], start, ids, wanted)
 
         pre_read = readers.submit(before_start)
+        # the signals at the replay's as-of (when the report ends there), parsed while the alerts are read
+        current_read = readers.submit(read_current_signals, snap_dir / "signals.jsonl") if cut == replay_as_of \
+            else None
+        # the portfolio at the period's end, the previous period's end and a year earlier: read meanwhile
+        edges = rat.comparison_instants(per, cut)
+        edge_days = [edges[k][2] for k in ("end", "previous", "year_ago")]
+        start_day = per.first - timedelta(days=1)  # the previous period's end: the record start_read reads
+        edge_reads = {day: start_read if day == start_day else readers.submit(log.at, day)
+                      for day in dict.fromkeys(edge_days) if day != cut_day}
         alerts = read_alerts(paths["alerts.jsonl"], ids, start, cut, before_period, pre_read.result)
         candidates = np.flatnonzero(under_warning(alerts))
         offsets, lengths = last_alerts(alerts, ids.n)
@@ -198,13 +207,10 @@ def build_report(
         ctx = fig.Context(state=state, alerts=alerts, sched=sched, events=ev, policy=policy, period=per, cut=cut,
                           ref_day=ref_day, alerts_path=paths["alerts.jsonl"], name_texts=ev.names.values,
                           mask_names=mask_names)
-        # the portfolio at the period's end, the previous period's end, a year earlier and the month ends
-        edges = rat.comparison_instants(per, cut)
+        # the month ends (and the edges read above)
         months = rat.month_ends(per, cut)
-        edge_days = [edges[k][2] for k in ("end", "previous", "year_ago")]
         current = None
         by_day: dict[date, Any] = {cut_day: end_snap}
-        edge_reads = {day: readers.submit(log.at, day) for day in dict.fromkeys(edge_days) if day not in by_day}
         by_day.update({day: fut.result() for day, fut in edge_reads.items()})
         # the other month ends: only what a trend point reads (a tenth of the record), each reduced to its
         # point as soon as it is read, by the readers (never twelve month ends in memory at once)
@@ -214,8 +220,8 @@ def build_report(
             return rat.point(snap, label) if snap.present.any() else None
 
         point_reads = [readers.submit(month_point, day, lb) for _, lb, day in months]
-        if cut == replay_as_of:
-            current = read_current_signals(snap_dir / "signals.jsonl")
+        if current_read is not None:
+            current = current_read.result()
         end, previous, year_ago = (by_day[day] for day in edge_days)
         quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
                           ev.names.values, cut, feeds)
