@@ -134,36 +134,42 @@ def period_signals(path: Path, offsets: I64, lengths: I64) -> PeriodSignals:
     return PeriodSignals(np.array(alerts, dtype=np.int64), rules, _since_us(since_text))
 
 
-def read_current_signals(path: Path) -> dict[str, list[dict[str, Any]]] | None:
+def read_current_signals(path: Path, batch_bytes: int = 8 << 20) -> dict[str, list[dict[str, Any]]] | None:
     """The signals that hold at the replay's as-of, per borrower (``signals.jsonl``: one line per borrower
     at watch or above, ``{"borrower_id": ..., "signals": [...]}``); none when the replay wrote none.
 
-    The lines are parsed as one JSON array by pydantic-core's parser, which makes each repeated key and
-    short text once (a line parsed alone by ``json`` has its own copy of every key: at a million borrowers
-    hundreds of MB more); when it refuses, the lines are read one by one, so that the error names the line."""
+    The lines are parsed a batch (``batch_bytes``) at a time as one JSON array by pydantic-core's parser,
+    which makes each repeated key and short text once (a line parsed alone by ``json`` has its own copy of
+    every key: at a million borrowers hundreds of MB more), and never holds more than a batch of the file's
+    text; a batch it refuses is read a line at a time, so that the error names the line."""
     if not path.is_file():
         return None
-    data = path.read_bytes()
-    lines = [line for line in data.split(b"\n") if line.strip()]
-    try:
-        docs = from_json(b"[" + b",".join(lines) + b"]") if lines else []
-    except ValueError:
-        docs = None
-    if docs is not None and all(type(d) is dict and type(d.get("borrower_id")) is str
-                                and type(d.get("signals")) is list for d in docs):
-        return {d["borrower_id"]: d["signals"] for d in docs}
     out: dict[str, list[dict[str, Any]]] = {}
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            raise InputError(f"{path.name}: line {number}: not JSON") from None
-        sigs = doc.get("signals") if isinstance(doc, dict) else None
-        if not isinstance(doc, dict) or not isinstance(doc.get("borrower_id"), str) or not isinstance(sigs, list):
-            raise InputError(f"{path.name}: line {number}: expected borrower_id and signals")
-        out[doc["borrower_id"]] = sigs
+    number = 0
+    with path.open("rb") as fh:
+        while batch := fh.readlines(batch_bytes):
+            lines = [line for line in batch if line.strip()]
+            try:
+                docs = from_json(b"[" + b",".join(lines) + b"]") if lines else []
+            except ValueError:
+                docs = None
+            if docs is not None and all(type(d) is dict and type(d.get("borrower_id")) is str
+                                        and type(d.get("signals")) is list for d in docs):
+                out.update((d["borrower_id"], d["signals"]) for d in docs)
+                number += len(batch)
+                continue
+            for line in batch:
+                number += 1
+                if not line.strip():
+                    continue
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    raise InputError(f"{path.name}: line {number}: not JSON") from None
+                sigs = doc.get("signals") if isinstance(doc, dict) else None
+                if not isinstance(doc, dict) or not isinstance(doc.get("borrower_id"), str) or not isinstance(sigs, list):
+                    raise InputError(f"{path.name}: line {number}: expected borrower_id and signals")
+                out[doc["borrower_id"]] = sigs
     return out
 
 

@@ -139,14 +139,16 @@ def test_current_signals_read_in_one_parse_equal_a_parse_per_line_and_bad_lines_
     got = read_current_signals(good)
     assert got == {d["borrower_id"]: d["signals"] for d in docs}
     assert type(got['B"2\\客户'][0]["values"]["n"]) is float
+    assert read_current_signals(good, batch_bytes=1) == got  # a line at a time: the same
     assert read_current_signals(tmp_path / "none.jsonl") is None
     for bad, msg in ((b'{"borrower_id": "B3", "signals": [}\n', "line 3: not JSON"),
                      (b'{"borrower_id": "B3", "signals": {}}\n', "line 3: expected borrower_id and signals"),
                      (b'[1, 2]\n', "line 3: expected borrower_id and signals")):
         broken = tmp_path / "broken.jsonl"
         broken.write_bytes(good.read_bytes() + bad)
-        with pytest.raises(InputError, match=msg):
-            read_current_signals(broken)
+        for batch in (1, 200, 1 << 20):  # the bad line in a batch of its own, with the others, all in one
+            with pytest.raises(InputError, match=msg):
+                read_current_signals(broken, batch_bytes=batch)
 
 
 def test_last_alerts_before_the_period_found_beside_or_missed_by_it_are_the_same(simulated: tuple[Path, Path]) -> None:
