@@ -72,6 +72,11 @@ _SENTENCES: dict[str, tuple[str, str]] = {
                            "阈值 ≥ {th_min_families} 类来源（{min_level}及以上）",
                            "signals from {families}: tier raised {th_raise_levels} level from {raised_from}; "
                            "threshold ≥ {th_min_families} sources at {min_level} or above"),
+    "combo.grade_signal": ("评级 {grade}，另有{rules}，等级由{raised_from}上调为{level}，阈值：评级为{grades}且有{min_level}及以上信号",
+                           "grade {grade} with {rules}: tier raised from {raised_from} to {level}; threshold: a grade "
+                           "of {grades} and a signal at {min_level} or above"),
+    "combo.grade_cap": ("评级 {grade}，{rules}的预警降为{level}，阈值：评级为{grades}",
+                        "grade {grade}: the warning of {rules} counts as {level}; threshold: a grade of {grades}"),
     "override.floor": ("{rule_title}为{tier}，至 {until}（{who}）：{reason}", "{rule_title} at {tier} until {until} ({who}): "
                        "{reason}"),
 }
@@ -113,6 +118,8 @@ def _params(rule: str, v: Mapping[str, Any], th: Mapping[str, Any], lang: Lang, 
     p["n_families"] = len(fams) if isinstance(fams, list) else "?"
     p["raised_from"] = low(label("tier", v.get("raised_from"), lang))
     p["min_level"] = low(label("tier", th.get("min_level"), lang))
+    p["level"] = low(label("tier", th.get("level"), lang))
+    p["rules"] = _list("rule", v.get("rules", []), lang)
     p["tier"] = low(label("tier", v.get("tier"), lang))
     p["rule_title"] = label("rule", rule, lang)
     p["until"] = _local_day(_v(v, "until"), tz, lang)
@@ -123,9 +130,9 @@ def _params(rule: str, v: Mapping[str, Any], th: Mapping[str, Any], lang: Lang, 
 
 
 _COMPUTED = frozenset({"band_days", "case", "stage", "outcome", "team", "grades", "families", "n_families",
-                       "raised_from", "min_level", "tier", "rule_title", "until", "who"})
+                       "raised_from", "min_level", "level", "rules", "tier", "rule_title", "until", "who"})
 _LABELLED = {"stage": ("lawsuit_stage", 0), "outcome": ("inspection_outcome", 0), "raised_from": ("tier", 0),
-             "min_level": ("tier", 1), "tier": ("tier", 0)}  # section, and 0: a value, 1: a threshold
+             "min_level": ("tier", 1), "level": ("tier", 1), "tier": ("tier", 0)}  # section, and 0: a value, 1: a threshold
 _FIELDS: dict[str, tuple[str, ...] | None] = {}
 
 
@@ -165,6 +172,8 @@ def _param(name: str, rule: str, v: Mapping[str, Any], th: Mapping[str, Any], la
             return _list("grade", th.get("grades", []), lang)
         if name == "families":
             return _list("family", v.get("families", []), lang)
+        if name == "rules":
+            return _list("rule", v.get("rules", []), lang)
         if name == "n_families":
             fams = v.get("families", [])
             return len(fams) if isinstance(fams, list) else "?"

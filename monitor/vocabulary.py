@@ -99,6 +99,8 @@ RULE: Pairs = {
     "inspection.concern": ("现场检查需关注", "Inspection: concern"),
     "inspection.deteriorated": ("现场检查发现经营恶化", "Inspection: deteriorated"),
     "combo.multi_source": ("多源信号叠加", "Signals from several sources"),
+    "combo.grade_signal": ("弱等级叠加信号", "Weak grade with another signal"),
+    "combo.grade_cap": ("优良等级预警降级", "Strong grade: warning counts as watch"),
     "override.floor": ("人工设定等级下限", "Officer's tier floor"),
     "override.cap": ("人工设定等级上限", "Officer's tier cap"),
 }

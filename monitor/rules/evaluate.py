@@ -102,6 +102,7 @@ def _rating(p: Policy, s: BorrowerState, now: int, out: list[Sig], nxt: int | No
     return nxt
 
 
+_GRADE_RULES = ("rating.weak_grade", "rating.default_grade")  # the grade itself is not a second signal
 _LAWSUIT_RULES = ("claim_large", "claim_material", "enforcement", "dishonest_debtor", "criminal")
 
 
@@ -274,12 +275,26 @@ def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Eval
     for sig in out:
         if sig.level > computed:
             computed = sig.level
+    gs = p.combo.grade_signal
+    if gs is not None and gs.enabled and computed < gs.lvl and s.grade in gs.grades:
+        hits = [sig for sig in out if sig.level >= gs.min_lvl and sig.family in gs.families
+                and sig.rule not in _GRADE_RULES]
+        if hits:
+            first = min(hits, key=lambda sig: sig.since)
+            since = max(first.since, s.grade_at) if s.grade_at is not None else first.since
+            eids = tuple(sorted({e for sig in hits for e in sig.event_ids} | ({s.grade_eid} if s.grade_eid else set())))
+            out.append(Sig("combo.grade_signal", "combo", gs.lvl, since, eids,
+                           {"grade": s.grade, "rules": sorted({sig.rule for sig in hits}),
+                            "raised_from": Level(computed).name} if detail else _NONE,
+                           {"grades": list(gs.grades), "families": list(gs.families), "min_level": gs.min_level,
+                            "level": gs.level} if detail else _NONE))
+            computed = gs.lvl
     combo = p.combo.multi_source
     if len(out) >= combo.min_families and combo.enabled:
         min_level = combo.min_lvl
         first: dict[str, int] = {}
         for sig in out:
-            if sig.level >= min_level:
+            if sig.level >= min_level and sig.family != "combo":
                 prev = first.get(sig.family)
                 if prev is None or sig.since < prev:
                     first[sig.family] = sig.since
@@ -292,6 +307,17 @@ def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Eval
                            {"min_families": combo.min_families, "min_level": combo.min_level,
                             "raise_levels": combo.raise_levels, "max_level": combo.max_level} if detail else _NONE))
             computed = raised
+    cap = p.combo.grade_cap
+    if cap is not None and computed == Level.warning and cap.enabled and s.grade in cap.grades:
+        hits = [sig for sig in out if sig.level == Level.warning]
+        since = max(min(sig.since for sig in hits), s.grade_at) if s.grade_at is not None else min(
+            sig.since for sig in hits)
+        eids = tuple(sorted({e for sig in hits for e in sig.event_ids} | ({s.grade_eid} if s.grade_eid else set())))
+        out.append(Sig("combo.grade_cap", "combo", cap.lvl, since, eids,
+                       {"grade": s.grade, "rules": sorted({sig.rule for sig in hits}), "lowered_from": "warning"}
+                       if detail else _NONE,
+                       {"grades": list(cap.grades), "level": cap.level} if detail else _NONE))
+        computed = cap.lvl
     return Evaluation(out, computed, nxt)
 
 

@@ -196,8 +196,46 @@ class MultiSource(_Strict):
         return int(Level[self.max_level])
 
 
+class GradeSignal(_Strict):
+    """A signal at ``min_level`` or above, from one of ``families``, on a borrower whose grade is one of
+    ``grades``, raises the computed tier to ``level``."""
+
+    enabled: bool = True
+    grades: list[str] = Field(min_length=1)
+    families: list[Literal["rating", "lawsuit", "bureau", "overdue", "inspection"]] = Field(min_length=1)
+    min_level: SignalLevelName = "watch"
+    level: SignalLevelName = "warning"
+
+    _known = field_validator("grades")(GradeSet._known.__func__)  # type: ignore[attr-defined]
+
+    @cached_property
+    def min_lvl(self) -> int:
+        return int(Level[self.min_level])
+
+    @cached_property
+    def lvl(self) -> int:
+        return int(Level[self.level])
+
+
+class GradeCap(_Strict):
+    """On a borrower whose grade is one of ``grades``, a computed warning is lowered to ``level`` (severe
+    stays severe)."""
+
+    enabled: bool = True
+    grades: list[str] = Field(min_length=1)
+    level: Literal["watch"] = "watch"
+
+    _known = field_validator("grades")(GradeSet._known.__func__)  # type: ignore[attr-defined]
+
+    @cached_property
+    def lvl(self) -> int:
+        return int(Level[self.level])
+
+
 class ComboRules(_Strict):
     multi_source: MultiSource
+    grade_signal: GradeSignal | None = None  # optional (absent: off; policies written before it still load)
+    grade_cap: GradeCap | None = None  # optional (absent: off)
 
 
 class Classification(_Strict):
@@ -408,7 +446,7 @@ class Policy(_Strict):
                 level = getattr(rule, "level", None)
                 if level is None and "bands" in params:
                     level = " / ".join(f"{b['level']}@{b['min']}" for b in params.pop("bands"))
-                if family_name == "combo":
+                if family_name == "combo" and hasattr(rule, "raise_levels"):
                     level = f"+{rule.raise_levels}"
                 rows.append(
                     {
