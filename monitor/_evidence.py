@@ -36,6 +36,9 @@ _SENTENCES: dict[str, tuple[str, str]] = {
                                 "{m_external_overdue_amount}; threshold ≥ {th_band_min} days"),
     "bureau.inquiries": ("近 30 天硬查询 {hard_inquiries_30d} 次，阈值 ≥ {th_min} 次",
                          "{hard_inquiries_30d} hard inquiries in 30 days; threshold ≥ {th_min}"),
+    # the bar of the borrower's grade (bureau.inquiries.min_by_grade): the values carry the grade
+    "bureau.inquiries@grade": ("近 30 天硬查询 {hard_inquiries_30d} 次，评级 {grade} 的阈值 ≥ {th_min} 次",
+                               "{hard_inquiries_30d} hard inquiries in 30 days; threshold for grade {grade} ≥ {th_min}"),
     "bureau.external_overdue_repeated": ("他行逾期连续两期：本期 {max_external_dpd} 天，{gap_days} 天前上期 "
                                          "{previous_max_external_dpd} 天，阈值两期均 ≥ {th_min} 天",
                                          "past due at other lenders on two reports in a row: {max_external_dpd} days, "
@@ -239,7 +242,8 @@ def evidence_sentence(signal: Any, lang: Lang = "zh", *, timezone: str | None = 
     rule = str(_get(signal, "rule") or "")
     values = _get(signal, "values") or {}
     thresholds = _get(signal, "thresholds") or {}
-    pair = _SENTENCES.get(rule)
+    pair = _SENTENCES.get(rule + "@grade") if "grade" in values else None
+    pair = pair or _SENTENCES.get(rule)
     text = None
     if pair is not None:
         try:

@@ -165,10 +165,12 @@ def _bureau(p: Policy, s: BorrowerState, out: list[Sig], d: bool) -> None:
                            {"max_external_dpd": b.dpd, "external_overdue_amount": b.overdue} if d else _NONE,
                            {"band_min": band[0]} if d else _NONE))
     inq = bu.inquiries
-    if b.inq >= inq.min and inq.enabled:
+    bar = inq.bar(s.grade)
+    if b.inq >= bar and inq.enabled:
         out.append(Sig("bureau.inquiries", "bureau", inq.lvl, b.at, eids,
-                       {"hard_inquiries_30d": b.inq} if d else _NONE,
-                       {"min": inq.min} if d else _NONE))
+                       ({"hard_inquiries_30d": b.inq, "grade": s.grade} if s.grade in inq.min_by_grade
+                        else {"hard_inquiries_30d": b.inq}) if d else _NONE,
+                       {"min": bar} if d else _NONE))
     prev = s.bureau_prev
     dg = bu.debt_growth
     if (prev is not None and prev.debt > 0 and b.debt >= dg.min_ratio * prev.debt and dg.enabled

@@ -139,6 +139,25 @@ class MinRule(_Rule):
     min: Annotated[int, Field(ge=1)]
 
 
+class InquiriesRule(MinRule):
+    """Hard inquiries in 30 days at or above ``min``; a borrower whose grade is a key of ``min_by_grade``
+    has that bar instead (e.g. a lower bar for the weaker grades, for whom multi-lending means more)."""
+
+    min_by_grade: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+
+    @field_validator("min_by_grade")
+    @classmethod
+    def _known_grades(cls, bars: dict[str, int]) -> dict[str, int]:
+        for g in bars:
+            if g not in GRADES:
+                raise ValueError(f"unknown grade {g!r}; grades are {', '.join(GRADES)}")
+        return bars
+
+    def bar(self, grade: str | None) -> int:
+        """The bar for a borrower of ``grade`` (``min`` when the grade has no bar of its own or is unknown)."""
+        return self.min_by_grade.get(grade, self.min) if grade is not None and self.min_by_grade else self.min
+
+
 class DebtGrowthRule(_Rule):
     min_ratio: Ratio
     max_gap_days: Days = 180
@@ -153,7 +172,7 @@ class RepeatedRule(_Rule):
 
 class BureauRules(_Strict):
     external_overdue: _BandedRule
-    inquiries: MinRule
+    inquiries: InquiriesRule
     debt_growth: DebtGrowthRule
     guarantees: ClaimRule
     # optional (absent: the rule is off; policies written before them still load)
