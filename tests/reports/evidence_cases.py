@@ -42,8 +42,9 @@ def events() -> list[dict[str, Any]]:
     at = "2025-03-01T10:00:00+08:00"
     later = "2025-04-01T10:00:00+08:00"
     out: list[dict[str, Any]] = []
-    for bid in ("R1", "R2", "R3", "C1", "L1", "L2", "B1", "B2", "B3", "O1", "I1", "I2", "V1"):
-        out.append(_profile(bid, grade="A" if bid == "R2" else "BBB"))
+    grades = {"R2": "A", "G1": "CCC", "G2": "A", "G3": "B"}
+    for bid in ("R1", "R2", "R3", "C1", "L1", "L2", "B1", "B2", "B3", "O1", "I1", "I2", "V1", "G1", "G2", "G3"):
+        out.append(_profile(bid, grade=grades.get(bid, "BBB")))
     out += [
         _ev("R1", "r1", at, "rating_change", old_grade="BBB", new_grade="BB"),
         _ev("R2", "r2", at, "rating_change", old_grade="A", new_grade="CCC"),
@@ -67,6 +68,11 @@ def events() -> list[dict[str, Any]]:
             overdue_amount=47_048.75),
         _ev("I1", "i1", at, "inspection_completed", team="shanghai-1", inspector="insp-1", outcome="concern"),
         _ev("I2", "i2", at, "inspection_completed", team="shanghai-1", inspector="insp-1", outcome="deteriorated"),
+        # the grade rules: a CCC borrower with a concern (grade_signal), an A borrower's warning (grade_cap),
+        # a B borrower's inquiries at its grade's own bar
+        _ev("G1", "g1", at, "inspection_completed", team="shanghai-1", inspector="insp-1", outcome="concern"),
+        _bureau("G2", "g2", at, max_external_dpd=35, external_overdue_amount=5_000.0),
+        _bureau("G3", "g3", at, hard_inquiries_30d=6),
         _ev("V1", "v1", at, "tier_override", action="set", direction="floor", tier="warning",
             until="2025-06-30T00:00:00+08:00", reason="实际控制人失联", requested_by="officer-1"),
         _ev("V1", "v2", at, "tier_override", action="set", direction="cap", tier="watch",
