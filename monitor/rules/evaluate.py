@@ -282,9 +282,7 @@ def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Eval
         hits = [sig for sig in out if sig.level >= gs.min_lvl and sig.family in gs.families
                 and sig.rule not in _GRADE_RULES]
         if hits:
-            first = min(hits, key=lambda sig: sig.since)
-            since = max(first.since, s.grade_at) if s.grade_at is not None else first.since
-            eids = tuple(sorted({e for sig in hits for e in sig.event_ids} | ({s.grade_eid} if s.grade_eid else set())))
+            since, eids = _with_grade(s, hits)
             out.append(Sig("combo.grade_signal", "combo", gs.lvl, since, eids,
                            {"grade": s.grade, "rules": sorted({sig.rule for sig in hits}),
                             "raised_from": Level(computed).name} if detail else _NONE,
@@ -312,15 +310,25 @@ def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Eval
     cap = p.combo.grade_cap
     if cap is not None and computed == Level.warning and cap.enabled and s.grade in cap.grades:
         hits = [sig for sig in out if sig.level == Level.warning]
-        since = max(min(sig.since for sig in hits), s.grade_at) if s.grade_at is not None else min(
-            sig.since for sig in hits)
-        eids = tuple(sorted({e for sig in hits for e in sig.event_ids} | ({s.grade_eid} if s.grade_eid else set())))
+        since, eids = _with_grade(s, hits)
         out.append(Sig("combo.grade_cap", "combo", cap.lvl, since, eids,
                        {"grade": s.grade, "rules": sorted({sig.rule for sig in hits}), "lowered_from": "warning"}
                        if detail else _NONE,
                        {"grades": list(cap.grades), "level": cap.level} if detail else _NONE))
         computed = cap.lvl
     return Evaluation(out, computed, nxt)
+
+
+def _with_grade(s: BorrowerState, hits: list[Sig]) -> tuple[int, tuple[str, ...]]:
+    """A grade rule's signal from the signals it acted on: since the first of them, or since the grade was
+    given when that is later; their event ids and the grade's."""
+    since = min(sig.since for sig in hits)
+    if s.grade_at is not None:
+        since = max(since, s.grade_at)
+    eids = {e for sig in hits for e in sig.event_ids}
+    if s.grade_eid:
+        eids.add(s.grade_eid)
+    return since, tuple(sorted(eids))
 
 
 def quiet_family(p: Policy, s: BorrowerState, family: str, now: int) -> tuple[int, ...] | None:
