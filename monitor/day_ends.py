@@ -20,6 +20,13 @@ whole portfolio without replaying the feeds:
   the due date in force just before): the reader keeps one per event id.
 * **events per feed and day**: each input message the engine took (``e``: feed, applied / copy / conflicting
   copy, its instant, topic rank, partition, offset); the reader counts each message once (a bit per offset).
+* **the schedule history** (``h``): after an event that changed the schedule key (``Engine.schedule_key``),
+  ``[position, clock, key before, key after, the schedule entry]``; after each day's settling of wake-ups,
+  the same, or ``[position, clock]`` when the key did not change (``position``: the number of the row's ``e``
+  entries it follows; keys as :func:`key_digest`). The reader dates and merges them as ``monitor replay``
+  does (an entry after each applied event whose key differs from the key after the previous one, wake-ups of
+  the day before it included, and one at the day's end; dated by the clock then): :meth:`DayEnds.history`
+  gives ``schedule_history.jsonl``'s lines.
 * **classification floors** crossed with no event (days past due grow by themselves): the row of the day
   before holds the highest DPD and its instant, so the reader adds those rows (:func:`floor_days`), with
   the classification rule's own thresholds (the policy's).
@@ -39,9 +46,9 @@ can take it from the topics instead of replaying the feeds (issue 14):
 * ``borrowers.jsonl``: only each borrower's tier, next visit due and team at the cut: the record at the cut;
 * ``alerts.jsonl``: the alerts topic up to the cut, in the replay's order (instant, borrower, sequence);
 * ``rejects.jsonl``: the dead-letter topic (read today);
-* not published yet: ``schedule_history.jsonl`` (every change of a due date with its instant: the compacted
-  ``visit-schedule`` topic keeps neither; a day-end row could carry its day's changes, dated as the replay dates
-  them) and ``snapshots/signals.jsonl`` (the signals of each borrower at watch or above at the cut: a function of
+* ``schedule_history.jsonl``: the rows' schedule items (:meth:`DayEnds.history`, tests/agents/test_dayrows.py
+  and tests/integration/test_day_ends.py);
+* not published yet: ``snapshots/signals.jsonl`` (the signals of each borrower at watch or above at the cut: a function of
   the state and the instant, so a row of an earlier day does not give them).
 
 :func:`record` is the one projection of a state onto the record, used by the worker; the replay's loop
@@ -50,6 +57,7 @@ builds the same record with codes (tests/integration/test_day_ends.py compares t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from bisect import bisect_right
@@ -61,6 +69,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from monitor._time import iso
 from monitor.events import GRADE_INDEX
 from monitor.rules.evaluate import highest_dpd
 from monitor.snapshots import (
@@ -77,7 +86,7 @@ from monitor.snapshots import (
     write_manifest,
 )
 
-__all__ = ["FIELDS", "DayEnds", "decode", "encode", "floor_days", "floors_of", "messages", "record"]
+__all__ = ["FIELDS", "DayEnds", "decode", "encode", "floor_days", "floors_of", "key_digest", "messages", "record"]
 
 _TEXT = frozenset(TEXT_COLUMNS)
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder: json.dumps builds one a call
@@ -93,6 +102,11 @@ def floors_of(policy: Any) -> list[int]:
     """The classification thresholds (days past due) of a policy, sorted."""
     c = policy.classification
     return sorted((c.special_mention, c.substandard, c.doubtful, c.loss))
+
+
+def key_digest(key: tuple[object, ...]) -> int:
+    """A schedule key (``Engine.schedule_key``) as a number, the same in every process (48 bits: exact in JSON)."""
+    return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=6).digest(), "big")
 
 
 def record(s: Any, at: int, day_of: Callable[[int], int], floors: list[int]) -> list[Any]:
@@ -130,7 +144,7 @@ def decode(line: bytes) -> tuple[str, int, list[Any], dict[str, Any]]:
     if not isinstance(doc, dict) or not isinstance(doc.get("b"), str) or not isinstance(doc.get("d"), int) \
             or not isinstance(doc.get("r"), list) or len(doc["r"]) != len(FIELDS):
         raise ValueError(f"not a day-end row: {line[:200]!r}")
-    return doc["b"], doc["d"], doc["r"], {k: doc[k] for k in ("n", "s", "f", "v", "e") if k in doc}
+    return doc["b"], doc["d"], doc["r"], {k: doc[k] for k in ("n", "s", "f", "v", "e", "h") if k in doc}
 
 
 def messages(rows: Iterable[bytes], limit: int = 262_144) -> list[bytes]:
@@ -198,6 +212,8 @@ class DayEnds:
         self._read: dict[tuple[int, int], bytearray] = {}  # (topic rank, partition) -> a bit per offset counted
         self._feeds: dict[tuple[int, int], list[int]] = {}  # (day, feed) -> [events, copies, newest]
         self._done: tuple[int, dict[str, NDArray[Any]]] | None = None  # the last change rows made (until, columns)
+        self._sched: dict[int, list[Any]] = {}  # borrower -> its schedule history's state (see _schedule)
+        self._history: list[tuple[int, int, str]] = []  # (instant, borrower, entry): the entries made
 
     def add_message(self, value: bytes) -> None:
         """A message of the day-ends topic: rows, one a line."""
@@ -226,12 +242,72 @@ class DayEnds:
             self._first[b] = int(extra["f"])
         for visit in extra.get("v", ()):  # [at, team, outcome, due day before, event id]: once per event id
             self._visits.setdefault(b, {})[str(visit[4])] = visit
-        for feed, kind, at, rank, partition, offset in extra.get("e", ()):  # once per input message
-            if self._first_read(rank, partition, offset):
-                stats = self._feeds.setdefault((self.days.of(at), feed), [0, 0, at])
-                stats[2] = max(stats[2], at)
-                if kind < 2:
-                    stats[kind] += 1
+        events = extra.get("e", ())
+        k = 0
+        for item in extra.get("h", ()):  # schedule items, each before the row's e entries from its first field on
+            while k < item[0] and k < len(events):
+                self._event(b, events[k])
+                k += 1
+            self._schedule(b, item)
+        for k in range(k, len(events)):
+            self._event(b, events[k])
+
+    def _event(self, b: int, entry: list[Any]) -> None:
+        feed, kind, at, rank, partition, offset = entry
+        if self._first_read(rank, partition, offset):  # once per input message
+            stats = self._feeds.setdefault((self.days.of(at), feed), [0, 0, at])
+            stats[2] = max(stats[2], at)
+            if kind < 2:
+                stats[kind] += 1
+            if kind == 0:
+                h = self._sched.get(b)
+                if h is not None:
+                    self._point(b, h, at)
+
+    # the schedule history: the replay writes an entry when the schedule key differs after an applied event
+    # from before it (wake-ups settled since count with the event), and at a day's end after its wake-ups;
+    # dated by the borrower's clock then. Per borrower: [key at the last such point, key now, clock, day,
+    # entry now]
+    def _schedule(self, b: int, item: list[Any]) -> None:
+        h = self._sched.get(b)
+        at = int(item[1])
+        if h is None:
+            if len(item) < 5:
+                return  # no key known yet: a settling before the first change is no point
+            h = self._sched[b] = [item[2], item[2], at, self.days.of(at), None]
+        elif self.days.of(at) > h[3]:
+            self._close(b, h)
+            h[3] = self.days.of(at)
+        if at > h[2]:
+            h[2] = at
+        if len(item) >= 5:
+            h[1], h[4] = item[3], item[4]
+
+    def _point(self, b: int, h: list[Any], at: int) -> None:
+        day = self.days.of(at)
+        if day > h[3]:
+            self._close(b, h)
+            h[3] = day
+        if at > h[2]:
+            h[2] = at
+        if h[1] != h[0]:
+            self._history.append((h[2], b, h[4]))
+            h[0] = h[1]
+
+    def _close(self, b: int, h: list[Any]) -> None:
+        if h[1] != h[0]:
+            self._history.append((h[2], b, h[4]))
+            h[0] = h[1]
+
+    def history(self, until: int) -> list[bytes]:
+        """``schedule_history.jsonl``'s lines up to the end of the day ``until``, as ``monitor replay
+        --as-of`` (that day's last instant) writes them: by instant, then borrower."""
+        last = self.days.start(until + 1) - 1
+        ids = {i: bid for bid, i in self._ids.items()}
+        rows = [(at, ids[b], line) for at, b, line in self._history if at <= last]
+        rows += [(h[2], ids[b], h[4]) for b, h in self._sched.items() if h[1] != h[0] and h[3] <= until]
+        rows.sort(key=lambda r: (r[0], r[1]))
+        return [f'{{"at":"{iso(at)}",{line[1:]}'.encode() for at, _b, line in rows]
 
     def _flush(self) -> None:
         if self._pending:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.day_ends import encode, floors_of, record
+from monitor.day_ends import encode, floors_of, key_digest, record
 from monitor.engine import APPLIED, CONFLICT, DUPLICATE, STALE, Engine
 from monitor.events import Event, InspectionCompleted, LoanProfile
 from monitor.snapshots import FEEDS, Days
@@ -27,7 +27,7 @@ _FEED = {f: i for i, f in enumerate(FEEDS)}
 class DayRows:
     """Collects a step's day-end rows: ``rows`` is ``[(borrower, value)]`` in publication order."""
 
-    __slots__ = ("days", "engine", "extra", "floors", "open", "rows")
+    __slots__ = ("days", "engine", "extra", "floors", "key", "open", "rows")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -36,6 +36,7 @@ class DayRows:
         self.open: dict[str, int] = {}  # borrower -> the day of its last change not yet published
         self.extra: dict[str, dict[str, Any]] = {}  # borrower -> name / first event / first profile, unpublished
         self.rows: list[tuple[str, bytes]] = []
+        self.key: tuple[object, ...] = ()  # the schedule key just before the event being applied
 
     def take(self) -> list[tuple[str, bytes]]:
         rows, self.rows = self.rows, []
@@ -61,12 +62,29 @@ class DayRows:
         o = self.open.get(bid)
         if o is not None and o < d:
             self._emit(bid, state, o)
+        self.key = self.engine.schedule_key(state)
         return alerts
+
+    def _change(self, bid: str, state: BorrowerState, key: tuple[object, ...], clock: int | None) -> None:
+        """A schedule item (``h``, see monitor.day_ends): after an event that changed the schedule key, or a
+        settling of wake-ups (``[clock]`` alone when the key is unchanged); placed before the row's next ``e``."""
+        extra = self.extra.setdefault(bid, {})
+        where = len(extra.get("e", ()))
+        after = self.engine.schedule_key(state)
+        now = state.clock if state.clock is not None else clock
+        if after == key:
+            if clock is None:
+                return
+            item: list[Any] = [where, now]
+        else:
+            item = [where, now, key_digest(key), key_digest(after), self.engine.schedule_entry(state).model_dump_json()]
+        extra.setdefault("h", []).append(item)
 
     def applied(self, bid: str, state: BorrowerState, event: Event, at: int, outcome: str, had_profile: bool,
                 due_before: int | None, where: tuple[int, int, int]) -> None:
         """After the engine applied ``event`` (any outcome); ``due_before``: the due date just before it;
         ``where``: the message's topic (its rank among the inputs), partition and offset."""
+        self._change(bid, state, self.key, None)
         kind = _KIND.get(outcome)
         if kind is not None:
             self.extra.setdefault(bid, {}).setdefault("e", []).append([_FEED[event.type], kind, at, *where])
@@ -95,7 +113,10 @@ class DayRows:
             o = self.open.get(bid)
             if o is not None and o < wd:
                 self._emit(bid, state, o)
+            key, clock = engine.schedule_key(state), state.clock
             step = engine.advance(state, min(until, days.start(wd + 1) - 1))
+            if state.clock != clock or step.schedule_changed:
+                self._change(bid, state, key, state.clock)
             alerts.extend(step.alerts)
             self.open[bid] = wd
             wake = state.wake

@@ -35,7 +35,7 @@ from monitor.snapshots import (
 )
 from monitor.state import dump_state
 from tests.agents.test_runtime import PARTS, TOPICS, _messages
-from tests.integration.test_day_ends import _replay_rows, check_snapshots
+from tests.integration.test_day_ends import _replay_rows, check_history, check_snapshots
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +78,7 @@ def test_folded_rows_are_the_replays_change_rows_whatever_the_batching(history, 
     for bid in want:
         assert got[bid] == want[bid], bid
     assert sum(len(r) for r in want.values()) > 1000
+    check_history(fold, result, until)
     # and the states are still exactly the replay's (the day-by-day settling changes no decision)
     assert {b: dump_state(s) for b, s in result.states.items()} == \
         {k: v for k, v in store.items() if not k.startswith("\x00")}
@@ -120,6 +121,7 @@ def test_months_of_wake_ups_settled_in_one_step_get_a_row_each_day_they_change_t
     want = _replay_rows(log, until)
     assert not result.rejects and all(len(rows) >= 5 for rows in want.values())  # several wake-up days each
     assert {b: fold.rows(b, until) for b in fold.borrowers()} == want
+    check_history(fold, result, until, least=9)  # wake-ups settled in one step dated as the replay dates them
     assert {b: dump_state(s) for b, s in result.states.items()} == \
         {k: v for k, v in store.items() if not k.startswith("\x00")}
 
@@ -207,3 +209,40 @@ def test_the_fold_keeps_a_row_in_about_a_hundred_bytes():
     got = fold.rows("B00007", 20_100)
     assert [d for d, _ in got] == list(range(20_000, 20_030))  # every day differs (exposure, tier_since)
     assert got[3][1][[c for c, _ in COLUMNS].index("branch")] == f"支行{(3 * 4000 + 7) % 30}"
+
+
+def test_the_schedule_history_is_the_replays_when_wake_ups_are_settled_before_their_days_events(history):
+    """Every message followed by a watermark at its instant, one message a step: each wake-up is settled as
+    soon as the time passes it, often in a step before a later event of its day, which the replay applies
+    with the wake-up (one entry, dated by the event). The folded schedule history is still the replay's."""
+    path, result, log = history
+    messages, last, end = _messages(path, random.Random(3))
+    messages.sort(key=lambda m: m.seq)  # produced order: event time
+    policy = default_policy()
+    store: dict[str, bytes] = {}
+    rt = Runtime(Engine(policy), TOPICS, clock="event", partitions=PARTS, get_state=store.get,
+                 future_skew=1 << 60)  # quiet weeks between a partition's events: no refusal
+    rt.assign(range(PARTS), [])
+    fold = DayEnds(policy.zone, floors_of(policy))
+    position: dict[str, dict[int, int]] = {t: dict.fromkeys(range(PARTS), 0) for t in TOPICS.inputs}
+    for m in [*messages, None]:
+        batch = []
+        if m is not None:
+            batch.append(m)
+            position[m.topic][m.partition] = m.offset + 1
+            at = json.loads(m.value)["occurred_at"]
+        else:
+            at = iso(last)
+        batch += [Message(TOPICS.clock, p, 0, None, json.dumps({"at": at, "offsets": {
+            t: position[t][p] for t in position}}).encode()) for p in range(PARTS)]
+        out = StepResult()
+        rt.accept(batch, out)
+        rt.step(out)
+        store.update(out.states)
+        assert not out.dead
+        for _bid, row in out.day_ends:
+            fold.add(row)
+    until = log.last_day - 1  # type: ignore[operator]
+    check_history(fold, result, until)
+    assert {b: dump_state(s) for b, s in result.states.items()} == \
+        {k: v for k, v in store.items() if not k.startswith("\x00")}

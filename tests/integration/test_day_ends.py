@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from monitor._time import iso
 from monitor.day_ends import DayEnds, floors_of
 from monitor.replay import replay
 from monitor.rules.loader import default_policy
@@ -98,6 +99,19 @@ def check_snapshots(fold: DayEnds, log: SnapshotLog, where: Path) -> None:
     assert sum(log.feeds(first - 40, until).copies.values()) > 0  # copies are counted apart
 
 
+def check_history(fold: DayEnds, result: Any, until: int, least: int = 100) -> None:
+    """The schedule history folded from the rows is the replay's, line for line, up to the end of ``until``."""
+    last = fold.days.start(until + 1) - 1
+    want = [f'{{"at":"{iso(at)}",{entry.model_dump_json()[1:]}'.encode()
+            for at, _bid, entry in result.schedule_history if at <= last]
+    got = fold.history(until)
+    if got != want:
+        k = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
+        raise AssertionError(f"{len(got)} entries folded, {len(want)} replayed; first difference at {k}: "
+                             f"{got[k:k + 2]!r} vs {want[k:k + 2]!r}")
+    assert len(want) >= least
+
+
 def _fold(bootstrap: str, topic: str) -> DayEnds:
     policy = default_policy()
     fold = DayEnds(policy.zone, floors_of(policy))
@@ -147,6 +161,7 @@ def test_the_workers_day_end_rows_are_the_replays_change_rows(broker, names, his
         fold = _fold(broker.bootstrap, topics.day_ends)
         _compare({b: rows for b in fold.borrowers() if (rows := fold.rows(b, until))}, want)
         check_snapshots(fold, log, tmp_path / "snapshots")
+        check_history(fold, result, until)
         per_day = Counter(d for rows in want.values() for d, _ in rows)
         assert len(per_day) > 150  # rows on most days of eight months
     finally:
