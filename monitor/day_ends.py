@@ -48,8 +48,10 @@ can take it from the topics instead of replaying the feeds (issue 14):
 * ``rejects.jsonl``: the dead-letter topic (read today);
 * ``schedule_history.jsonl``: the rows' schedule items (:meth:`DayEnds.history`, tests/agents/test_dayrows.py
   and tests/integration/test_day_ends.py);
-* not published yet: ``snapshots/signals.jsonl`` (the signals of each borrower at watch or above at the cut: a function of
-  the state and the instant, so a row of an earlier day does not give them).
+* ``snapshots/signals.jsonl`` (the signals of each borrower at watch or above at the cut: a function of the state
+  and the instant): a row whose record is at watch or above carries the state (``z``, the worker's stored form);
+  the reader keeps each borrower's last two days' and :meth:`DayEnds.signals` asks the engine for the signals of
+  the state of its last row up to the cut's day, at the cut (its state is unchanged since: a change has a row).
 
 :func:`record` is the one projection of a state onto the record, used by the worker; the replay's loop
 builds the same record with codes (tests/integration/test_day_ends.py compares the two on a real broker).
@@ -144,7 +146,7 @@ def decode(line: bytes) -> tuple[str, int, list[Any], dict[str, Any]]:
     if not isinstance(doc, dict) or not isinstance(doc.get("b"), str) or not isinstance(doc.get("d"), int) \
             or not isinstance(doc.get("r"), list) or len(doc["r"]) != len(FIELDS):
         raise ValueError(f"not a day-end row: {line[:200]!r}")
-    return doc["b"], doc["d"], doc["r"], {k: doc[k] for k in ("n", "s", "f", "v", "e", "h") if k in doc}
+    return doc["b"], doc["d"], doc["r"], {k: doc[k] for k in ("n", "s", "f", "v", "e", "h", "z") if k in doc}
 
 
 def messages(rows: Iterable[bytes], limit: int = 262_144) -> list[bytes]:
@@ -214,6 +216,7 @@ class DayEnds:
         self._done: tuple[int, dict[str, NDArray[Any]]] | None = None  # the last change rows made (until, columns)
         self._sched: dict[int, list[Any]] = {}  # borrower -> its schedule history's state (see _schedule)
         self._history: list[tuple[int, int, str]] = []  # (instant, borrower, entry): the entries made
+        self._states: dict[int, list[tuple[int, bytes | None]]] = {}  # borrower -> its last two days' states
 
     def add_message(self, value: bytes) -> None:
         """A message of the day-ends topic: rows, one a line."""
@@ -242,6 +245,17 @@ class DayEnds:
             self._first[b] = int(extra["f"])
         for visit in extra.get("v", ()):  # [at, team, outcome, due day before, event id]: once per event id
             self._visits.setdefault(b, {})[str(visit[4])] = visit
+        states = self._states.get(b)  # the state of the row's day (watch or above), and of the day before
+        blob = extra.get("z")
+        held = (day, None if blob is None else blob.encode())
+        if states is None:
+            self._states[b] = [held]
+        elif day == states[-1][0]:
+            states[-1] = held
+        elif day > states[-1][0]:
+            self._states[b] = [states[-1], held]
+        elif day == states[0][0]:  # a row read again (a restarted worker): the last of a day holds
+            states[0] = held
         events = extra.get("e", ())
         k = 0
         for item in extra.get("h", ()):  # schedule items, each before the row's e entries from its first field on
@@ -298,6 +312,31 @@ class DayEnds:
         if h[1] != h[0]:
             self._history.append((h[2], b, h[4]))
             h[0] = h[1]
+
+    def signals(self, until: int, engine: Any) -> list[bytes]:
+        """``snapshots/signals.jsonl``'s lines at the end of the day ``until``, as ``monitor replay --as-of``
+        (that day's last instant) writes them: the engine's signals (``engine.signals``) of every borrower at
+        watch or above, from the state its last row up to that day carried; by borrower.
+
+        Raises ``ValueError`` when a borrower has rows of two days after ``until`` (its state then is no longer
+        kept: read the rows up to the cut's next day only)."""
+        from monitor.state import load_state  # the worker's own form of a state
+
+        t = self.days.start(until + 1) - 1
+        out = []
+        for bid in self.borrowers():
+            held = [s for s in self._states.get(self._ids[bid], ()) if s[0] <= until]
+            if not held:
+                seen = self._seen.get(self._ids[bid])
+                if seen is not None and self.days.of(seen) <= until:
+                    raise ValueError(f"{bid}: its state at the end of day {until} is no longer kept")
+                continue
+            blob = held[-1][1]
+            if blob is None:
+                continue
+            sigs = [s.model_dump(mode="json") for s in engine.signals(load_state(blob), t)]
+            out.append(_ENCODE({"borrower_id": bid, "signals": sigs}).encode())
+        return out
 
     def history(self, until: int) -> list[bytes]:
         """``schedule_history.jsonl``'s lines up to the end of the day ``until``, as ``monitor replay

@@ -15,7 +15,7 @@ from monitor.day_ends import encode, floors_of, key_digest, record
 from monitor.engine import APPLIED, CONFLICT, DUPLICATE, STALE, Engine
 from monitor.events import Event, InspectionCompleted, LoanProfile
 from monitor.snapshots import FEEDS, Days
-from monitor.state import BorrowerState
+from monitor.state import BorrowerState, dump_state
 
 __all__ = ["DayRows", "NoRows"]
 
@@ -44,8 +44,11 @@ class DayRows:
 
     def _emit(self, bid: str, state: BorrowerState, day: int) -> None:
         at = self.days.start(day + 1) - 1
-        self.rows.append((bid, encode(bid, day, record(state, at, self.days.of, self.floors),
-                                      self.extra.pop(bid, None))))
+        extra = self.extra.pop(bid, None)
+        if state.tier >= 1 and state.profile is not None:  # its signals at a later cut: the engine's, from it
+            extra = extra if extra is not None else {}
+            extra["z"] = dump_state(state).decode()
+        self.rows.append((bid, encode(bid, day, record(state, at, self.days.of, self.floors), extra)))
         self.open.pop(bid, None)
 
     def born(self, bid: str, at: int) -> None:

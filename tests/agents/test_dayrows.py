@@ -35,7 +35,7 @@ from monitor.snapshots import (
 )
 from monitor.state import dump_state
 from tests.agents.test_runtime import PARTS, TOPICS, _messages
-from tests.integration.test_day_ends import _replay_rows, check_history, check_snapshots
+from tests.integration.test_day_ends import _replay_rows, check_history, check_signals, check_snapshots
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def _stream(messages: list[Message], last: int, end: dict[str, dict[int, int]], 
 
 
 @pytest.mark.parametrize("batch", [61, 1_000_000])
-def test_folded_rows_are_the_replays_change_rows_whatever_the_batching(history, batch):
+def test_folded_rows_are_the_replays_change_rows_whatever_the_batching(history, batch, tmp_path):
     path, result, log = history
     messages, last, end = _messages(path, random.Random(batch))
     fold, store = _stream(messages, last, end, batch)
@@ -79,6 +79,7 @@ def test_folded_rows_are_the_replays_change_rows_whatever_the_batching(history, 
         assert got[bid] == want[bid], bid
     assert sum(len(r) for r in want.values()) > 1000
     check_history(fold, result, until)
+    check_signals(fold, path, until, tmp_path / "replay")
     # and the states are still exactly the replay's (the day-by-day settling changes no decision)
     assert {b: dump_state(s) for b, s in result.states.items()} == \
         {k: v for k, v in store.items() if not k.startswith("\x00")}
@@ -211,7 +212,7 @@ def test_the_fold_keeps_a_row_in_about_a_hundred_bytes():
     assert got[3][1][[c for c, _ in COLUMNS].index("branch")] == f"支行{(3 * 4000 + 7) % 30}"
 
 
-def test_the_schedule_history_is_the_replays_when_wake_ups_are_settled_before_their_days_events(history):
+def test_the_schedule_history_is_the_replays_when_wake_ups_are_settled_before_their_days_events(history, tmp_path):
     """Every message followed by a watermark at its instant, one message a step: each wake-up is settled as
     soon as the time passes it, often in a step before a later event of its day, which the replay applies
     with the wake-up (one entry, dated by the event). The folded schedule history is still the replay's."""
@@ -244,5 +245,6 @@ def test_the_schedule_history_is_the_replays_when_wake_ups_are_settled_before_th
             fold.add(row)
     until = log.last_day - 1  # type: ignore[operator]
     check_history(fold, result, until)
+    check_signals(fold, path, until, tmp_path / "replay")
     assert {b: dump_state(s) for b, s in result.states.items()} == \
         {k: v for k, v in store.items() if not k.startswith("\x00")}

@@ -18,6 +18,7 @@ import pytest
 
 from monitor._time import iso
 from monitor.day_ends import DayEnds, floors_of
+from monitor.engine import Engine
 from monitor.replay import replay
 from monitor.rules.loader import default_policy
 from monitor.simulate import simulate, write_simulation
@@ -112,6 +113,18 @@ def check_history(fold: DayEnds, result: Any, until: int, least: int = 100) -> N
     assert len(want) >= least
 
 
+def check_signals(fold: DayEnds, path: Path, until: int, where: Path, least: int = 10) -> None:
+    """The signals at the end of ``until`` from the states the rows carried are those ``monitor replay --as-of``
+    that instant writes (snapshots/signals.jsonl), line for line."""
+    policy = default_policy()
+    cut = fold.days.start(until + 1) - 1
+    replay([path], policy, as_of=cut, snapshots=where)
+    want = (where / "signals.jsonl").read_bytes().splitlines()
+    got = fold.signals(until, Engine(policy))
+    assert got == want, (len(got), len(want), next((g, w) for g, w in zip(got + [b""], want + [b""]) if g != w))
+    assert len(want) >= least
+
+
 def _fold(bootstrap: str, topic: str) -> DayEnds:
     policy = default_policy()
     fold = DayEnds(policy.zone, floors_of(policy))
@@ -162,6 +175,7 @@ def test_the_workers_day_end_rows_are_the_replays_change_rows(broker, names, his
         _compare({b: rows for b in fold.borrowers() if (rows := fold.rows(b, until))}, want)
         check_snapshots(fold, log, tmp_path / "snapshots")
         check_history(fold, result, until)
+        check_signals(fold, path, until, tmp_path / "replay")
         per_day = Counter(d for rows in want.values() for d, _ in rows)
         assert len(per_day) > 150  # rows on most days of eight months
     finally:
