@@ -20,4 +20,15 @@ def no_gc() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            _settle()
             gc.enable()
+
+
+def _settle() -> None:
+    """Move what the batch made to the oldest generation before the collector resumes (``gc.freeze`` then
+    ``gc.unfreeze``, two list splices): left in the youngest, the first pass after :func:`gc.enable` would
+    walk all of it (a million-borrower report: about a second), only to find it alive. Not when something
+    is frozen already (a server's heap, :mod:`monitor.agents.heap`): unfreezing would undo that."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()

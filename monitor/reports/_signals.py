@@ -67,22 +67,34 @@ def latest_evidence(path: Path, offsets: I64, lengths: I64) -> tuple[I64, NDArra
 
 
 def _all_signals(lines: list[bytes], offsets: I64) -> list[list[dict[str, Any]]]:
-    """The signals of each alert line: the lines parsed as one JSON array by pydantic-core's parser, which
+    """The signals of each alert line: their lists parsed as one JSON array by pydantic-core's parser, which
     makes each repeated key and short text once (a hundred thousand lines: about half the memory of a
     parse per line, and faster); a line it refuses, or whose signals are not a list of signals, is read
     alone by :func:`_signals_of` (which names it)."""
+    parts = [_signals_part(line) for line in lines]
     try:
-        docs = from_json(b"[" + b",".join(lines) + b"]")
+        docs = from_json(b"[" + b",".join(parts) + b"]")
     except ValueError:
         docs = None
     out: list[list[dict[str, Any]]] = []
     for i, (off, raw) in enumerate(zip(offsets.tolist(), lines)):
-        doc = docs[i] if docs is not None else None
-        sigs = doc.get("signals") if type(doc) is dict else None
+        sigs = docs[i] if docs is not None else None
         if type(sigs) is not list or not all(type(g) is dict and type(g.get("rule")) is str for g in sigs):
             sigs = _signals_of(raw, f"offset {off}")
         out.append(sigs)
     return out
+
+
+_AFTER = b'],"policy_version":'  # what follows the signals in the replay's alert lines (the model's field order)
+
+
+def _signals_part(line: bytes) -> bytes:
+    """The ``[...]`` of an alert line's signals as the replay writes it (``"signals":[...],"policy_version":``:
+    a quote inside a string is escaped, so neither mark occurs inside one), the list alone parsed instead of the
+    whole line; ``null`` when the line is laid out otherwise (it is then read alone by :func:`_signals_of`)."""
+    at = line.find(b'"signals":[')
+    end = line.rfind(_AFTER)
+    return line[at + 10:end + 1] if 0 <= at < end else b"null"
 
 
 @dataclass(frozen=True, slots=True)
