@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -51,6 +52,47 @@ print(json.dumps({"import": t1 - t0, "build": t2 - t1, "write": t3 - t2, "total"
 """
 
 
+class _PssPeak:
+    """The largest sum of proportional set sizes (``/proc/PID/smaps_rollup``) of a process and its descendants,
+    sampled by a thread: the memory of all of them together, each shared page counted once (the forks that
+    write the forms share the report's pages until either side writes to one)."""
+
+    EVERY = 0.1
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._done = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _tree(self) -> list[int]:
+        out, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            try:
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as fh:
+                        todo.extend(int(x) for x in fh.read().split())
+            except OSError:
+                continue
+        return out
+
+    def _run(self) -> None:
+        while not self._done.wait(self.EVERY):
+            total = 0
+            for pid in self._tree():
+                try:
+                    with open(f"/proc/{pid}/smaps_rollup") as fh:
+                        total += next((int(x.split()[1]) * 1024 for x in fh if x.startswith("Pss:")), 0)
+                except OSError:
+                    continue
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--replay", type=Path, required=True, help="the --out directory of monitor replay")
@@ -74,13 +116,16 @@ def main() -> None:
         print(f"  {name:<24} {size / 2**20:>10,.0f} MiB")
     print(f"  snapshots/               {snaps / 2**20:>10,.0f} MiB; events file {args.events.stat().st_size / 2**30:.2f} GiB")
     load = os.getloadavg()
-    done = subprocess.run([sys.executable, "-c", CHILD, str(args.replay), str(args.events), as_of, str(out),
-                           str(args.policy or "")],
-                          capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        print(done.stderr, file=sys.stderr)
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(args.replay), str(args.events), as_of, str(out),
+                             str(args.policy or "")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    pss = _PssPeak(proc.pid)
+    stdout, stderr = proc.communicate()
+    pss.stop()
+    if proc.returncode != 0:
+        print(stderr, file=sys.stderr)
         sys.exit(1)
-    r = json.loads(done.stdout.strip().splitlines()[-1])
+    r = json.loads(stdout.strip().splitlines()[-1])
     print(f"monthly report: {r['alerts_in_period']:,} alerts in the month, {r['rows']:,} borrowers listed")
     print(f"  import        {r['import']:>7.2f} s")
     print(f"  build_report  {r['build']:>7.2f} s")
@@ -88,9 +133,13 @@ def main() -> None:
                                                         for k, v in r["sizes"].items()))
     print(f"  total         {r['total']:>7.2f} s   (goal < 10 s); CPU time of all threads {r['cpu']:.2f} s")
     peak = r["rss"] + r["child_own"]
-    print(f"  peak RSS      {r['rss'] / 2**30:>7.2f} GiB this process; the workbook's writer (a fork) "
-          f"{r['child_rss'] / 2**30:.2f} GiB, of which {r['child_own'] / 2**30:.2f} GiB beyond what it shared at the fork")
-    print(f"  peak memory   {peak / 2**30:>7.2f} GiB at most, both (goal < 2 GiB); CPU of the writer {r['child_cpu']:.2f} s")
+    print(f"  peak RSS      {r['rss'] / 2**30:>7.2f} GiB this process; the largest of the forks that write forms "
+          f"{r['child_rss'] / 2**30:.2f} GiB, of which {r['child_own'] / 2**30:.2f} GiB beyond this process's RSS before writing")
+    print(f"  peak memory   {peak / 2**30:>7.2f} GiB (this process's peak + the largest fork's growth; goal < 2 GiB); "
+          f"CPU of the forks {r['child_cpu']:.2f} s")
+    print(f"  peak PSS      {pss.peak / 2**30:>7.2f} GiB, the sum over the process and its forks (sampled every "
+          f"{_PssPeak.EVERY} s: shared pages counted once, pages copied on write in each)")
+    peak = max(peak, pss.peak)
     after = os.getloadavg()[0]
     print(f"  load average  {load[0]:.2f} before, {after:.2f} after, on {os.cpu_count()} CPUs")
     met = "met" if r["total"] < 10 and peak < 2 * 2**30 else "NOT met"

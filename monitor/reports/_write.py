@@ -168,36 +168,40 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
     ``html_rows`` limits the rows of the warning list in the HTML (0 = all); the JSON and the CSV
     hold every row. Each file is written whole or not at all (temporary file, then rename).
 
-    ``jobs`` 2: the workbook (the slowest form) is written by a forked copy of this process while this one
-    writes the others; the bytes are the same. Only where ``os.fork`` exists and no other thread runs (the
-    command line; not the desk, whose server has threads): otherwise one after the other.
+    ``jobs`` 2: the JSON is written by a forked copy of this process while this one makes the warning list's
+    cells (once, for the CSV and the workbook); then the workbook by a second fork, sharing them, while this
+    one writes the CSV and the HTML; the bytes are the same. Only where ``os.fork`` exists and no other thread
+    runs (the command line; not the desk, whose server has threads): otherwise one after the other.
     """
     out = Path(out_dir)
     html_name, json_name, csv_name, xlsx_name = file_names(report)
     try:
         out.mkdir(parents=True, exist_ok=True)
         paths = ReportPaths(out / html_name, out / json_name, out / csv_name, out / xlsx_name)
-        child = None
-        if jobs > 1 and _can_fork():  # each process makes the list's rows it writes, a slice at a time
-            child = _Forked(lambda: _write(paths.xlsx, render_xlsx(report, lang)), paths.xlsx.name)
+        children: list[_Forked] = []
+        forked = jobs > 1 and _can_fork()
         try:
-            if child is not None:
-                _write(paths.csv, lambda fh: _write_csv(fh, warning_head(lang), warning_slices(report, lang)))
-            else:  # one after the other: the rows made once for both
-                head, rows = warning_table(report, lang)
-                _write(paths.csv, lambda fh: _write_csv(fh, head, [rows]))
+            if forked:  # the JSON (needs no cells) by a fork from the start, while this process makes the cells
+                children.append(_Forked(lambda: _write(paths.json, lambda fh: _write_json(fh, report)),
+                                        paths.json.name))
+            head, rows = warning_table(report, lang)  # the list's cells, made once for the CSV and the workbook
+            if forked:  # the workbook by a second fork, sharing the cells, while this process writes the CSV
+                children.append(_Forked(lambda: _write(paths.xlsx, render_xlsx(report, lang, (head, rows))),
+                                        paths.xlsx.name))
+            _write(paths.csv, lambda fh: _write_csv(fh, head, [rows]))
+            if not forked:  # one after the other
                 _write(paths.xlsx, render_xlsx(report, lang, (head, rows)))
-                del rows
-            _write(paths.json, lambda fh: _write_json(fh, report))
+                _write(paths.json, lambda fh: _write_json(fh, report))
+            del rows
             _write(paths.html, render_html(report, lang, rows_shown=html_rows, csv_name=csv_name,
                                            xlsx_name=xlsx_name).encode("utf-8"))
         except BaseException:
-            if child is not None:  # no orphan: the child is waited for, the first error told
+            for child in children:  # no orphan: each child is waited for, the first error told
                 child.wait()
             raise
-        failed = child.wait() if child is not None else None
-        if failed is not None:
-            raise InputError(f"{out}: {failed}")
+        failed = [err for err in (child.wait() for child in children) if err is not None]
+        if failed:
+            raise InputError(f"{out}: {failed[0]}")
     except OSError as exc:
         raise InputError(f"{out}: cannot write the report: {exc.strerror or exc}") from None
     return paths
