@@ -217,6 +217,7 @@ class DayEnds:
         self._sched: dict[int, list[Any]] = {}  # borrower -> its schedule history's state (see _schedule)
         self._history: list[tuple[int, int, str]] = []  # (instant, borrower, entry): the entries made
         self._states: dict[int, list[tuple[int, bytes | None]]] = {}  # borrower -> its last two days' states
+        self._newest: dict[tuple[int, int], int] = {}  # (day, feed) -> the newest applied event's instant
 
     def add_message(self, value: bytes) -> None:
         """A message of the day-ends topic: rows, one a line."""
@@ -263,8 +264,8 @@ class DayEnds:
                 self._event(b, events[k])
                 k += 1
             self._schedule(b, item)
-        for k in range(k, len(events)):
-            self._event(b, events[k])
+        for entry in events[k:]:
+            self._event(b, entry)
 
     def _event(self, b: int, entry: list[Any]) -> None:
         feed, kind, at, rank, partition, offset = entry
@@ -274,6 +275,9 @@ class DayEnds:
             if kind < 2:
                 stats[kind] += 1
             if kind == 0:
+                key = (self.days.of(at), feed)
+                if at > self._newest.get(key, NONE):
+                    self._newest[key] = at
                 h = self._sched.get(b)
                 if h is not None:
                     self._point(b, h, at)
@@ -292,8 +296,7 @@ class DayEnds:
         elif self.days.of(at) > h[3]:
             self._close(b, h)
             h[3] = self.days.of(at)
-        if at > h[2]:
-            h[2] = at
+        h[2] = max(h[2], at)
         if len(item) >= 5:
             h[1], h[4] = item[3], item[4]
 
@@ -302,8 +305,7 @@ class DayEnds:
         if day > h[3]:
             self._close(b, h)
             h[3] = day
-        if at > h[2]:
-            h[2] = at
+        h[2] = max(h[2], at)
         if h[1] != h[0]:
             self._history.append((h[2], b, h[4]))
             h[0] = h[1]
@@ -337,6 +339,20 @@ class DayEnds:
             sigs = [s.model_dump(mode="json") for s in engine.signals(load_state(blob), t)]
             out.append(_ENCODE({"borrower_id": bid, "signals": sigs}).encode())
         return out
+
+    def counts(self, until: int) -> tuple[dict[str, list[int]], dict[str, int]]:
+        """Up to the day ``until``: per event type, [applied, copies]; and the newest applied instant."""
+        n: dict[str, list[int]] = {}
+        for (d, f), v in self._feeds.items():
+            if d <= until:
+                c = n.setdefault(FEEDS[f], [0, 0])
+                c[0] += v[0]
+                c[1] += v[1]
+        newest: dict[str, int] = {}
+        for (d, f), at in self._newest.items():
+            if d <= until and at > newest.get(FEEDS[f], NONE):
+                newest[FEEDS[f]] = at
+        return n, newest
 
     def history(self, until: int) -> list[bytes]:
         """``schedule_history.jsonl``'s lines up to the end of the day ``until``, as ``monitor replay
@@ -467,14 +483,31 @@ class DayEnds:
             out.append((int(cols["d"][k]), tuple(values)))
         return out
 
-    def write(self, directory: Path, until: int, as_of: int, *, policy_version: str, timezone: str) -> None:
+    def known(self, until: int) -> list[str]:
+        """The borrowers whose first event is on the day ``until`` or before (those ``monitor replay --as-of``
+        that day's end knows), sorted."""
+        return [bid for bid in self.borrowers()
+                if self.days.of(self._seen.get(self._ids[bid], NONE)) <= until]
+
+    def write(self, directory: Path, until: int, as_of: int, *, policy_version: str, timezone: str,
+              known_only: bool = False) -> None:
         """The change rows up to the day ``until`` and the checkpoints (every month end, and ``as_of``, an
         instant of that day) in ``monitor.snapshots``' format, as ``monitor replay`` writes them into
-        ``snapshots/`` with the inspections applied and the events per feed and day (no signals)."""
+        ``snapshots/`` with the inspections applied and the events per feed and day (no signals). With
+        ``known_only``, only the borrowers of :meth:`known` (as a replay as of ``as_of`` writes them)."""
         shutil.rmtree(directory, ignore_errors=True)
         part = SnapshotPart(directory / "part-000")
         ids = self.borrowers()
         cols = self.changes(until)
+        if known_only:
+            kept = set(self.known(until))
+            remap = np.full(len(ids) + 1, -1, dtype=np.int64)
+            mask = np.array([bid in kept for bid in ids], dtype=bool)
+            remap[:-1][mask] = np.arange(int(mask.sum()))
+            sel = remap[cols["b"]] >= 0
+            cols = {k: v[sel] for k, v in cols.items()}
+            cols["b"] = remap[cols["b"]].astype(np.int32)
+            ids = [bid for bid in ids if bid in kept]
         texts = self.texts()
         last = self.days.start(until + 1) - 1
         for i, bid in enumerate(ids):

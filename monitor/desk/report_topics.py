@@ -1,0 +1,148 @@
+"""A report's input directory written from what the workers publish, without replaying the feeds (issue 14).
+
+``build_report`` reads a replay's output directory. From the topics (the workers' day-end rows folded in a
+:class:`monitor.day_ends.DayEnds`, the alerts topic, the dead letters) :func:`write_inputs` writes one as of the
+end of a day (the cut):
+
+* ``snapshots/`` (records, inspections, events per feed and day), ``snapshots/signals.jsonl`` and
+  ``schedule_history.jsonl``: from the fold, what ``monitor replay --as-of CUT`` writes, line for line;
+* ``alerts.jsonl``: the published alerts up to the cut, each once (a restarted worker publishes some again), in
+  the replay's order (instant, borrower, sequence): the same lines;
+* ``rejects.jsonl``: the given rejected messages (text, reason), numbered after the accepted events as the
+  desk's replay of the feeds numbers them;
+* ``summary.json``: the replay's counts (events per type from the rows, borrowers by tier from the records at
+  the cut, alerts by kind, rejects by reason);
+* ``borrowers.jsonl``: one line per borrower known at the cut, from its record then; the report reads its tier,
+  next visit due and team (the same as the replay's); the rules listed are those of its signals at the cut
+  (watch or above), the other fields the record's;
+* ``files.json``: in place of the event files' digests, the topics' end offsets the input was read to.
+
+The report built on it has the sections of ``monitor replay --as-of CUT`` + ``monitor report`` on the same events
+(tests/desk/test_report_topics.py); its recorded inputs name these files instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monitor._time import parse_instant
+from monitor.day_ends import DayEnds
+from monitor.engine import Engine
+from monitor.jsonl import FILES, FILES_FORMAT, Reject, file_digest
+from monitor.outputs import BorrowerView
+from monitor.replay import summary_of
+from monitor.rules.policy import LEVEL_NAMES, Policy
+from monitor.snapshots import DUE_WHY, NONE, day_date
+
+__all__ = ["TOPICS_SOURCE", "write_inputs"]
+
+TOPICS_SOURCE = "topics"  # the name a reject's source and files.json give the input read from the topics
+_CLASSES = ("normal", "special_mention", "substandard", "doubtful", "loss")
+
+
+class _Counts:
+    """What ``summary_of`` reads of a replay result."""
+
+    def __init__(self, as_of: int, read: int, applied: int, duplicates: int, by_type: Counter[str],
+                 newest: dict[str, int]) -> None:
+        self.as_of, self.read, self.applied, self.duplicates = as_of, read, applied, duplicates
+        self.after_as_of = 0
+        self.events_by_type, self.newest_by_type = by_type, newest
+
+
+def _alert_lines(alerts: Iterable[bytes], cut: int) -> list[tuple[tuple[str, str, int], bytes, str]]:
+    seen: dict[str, tuple[tuple[str, str, int], bytes, str]] = {}
+    for raw in alerts:
+        doc = json.loads(raw)
+        if doc["alert_id"] in seen:
+            continue
+        seen[doc["alert_id"]] = ((doc["at"], doc["borrower_id"], int(doc["sequence"])), raw, doc["kind"])
+    rows = [v for v in seen.values() if parse_instant(v[0][0]) <= cut]
+    rows.sort(key=lambda v: (parse_instant(v[0][0]), v[0][1], v[0][2]))
+    return rows
+
+
+def write_inputs(fold: DayEnds, alerts: Iterable[bytes], rejects: Sequence[tuple[str, str]], out: Path, *,
+                 until: int, policy: Policy, offsets: Mapping[str, Mapping[int, int]]) -> Path:
+    """Write the report's input directory ``out`` as of the end of the day ``until`` (see the module docstring).
+    ``rejects``: the rejected messages' (text, reason), in the order the desk numbers them; ``offsets``: the
+    topics' end offsets read (topic -> partition -> offset), recorded as the input's provenance."""
+    cut = fold.days.start(until + 1) - 1
+    out.mkdir(parents=True, exist_ok=True)
+    snaps = out / "snapshots"
+    fold.write(snaps, until, cut, policy_version=policy.version, timezone=policy.timezone, known_only=True)
+    engine = Engine(policy)
+    signals = fold.signals(until, engine)
+    (snaps / "signals.jsonl").write_bytes(b"".join(line + b"\n" for line in signals))
+    (out / "schedule_history.jsonl").write_bytes(b"".join(line + b"\n" for line in fold.history(until)))
+    rows = _alert_lines(alerts, cut)
+    (out / "alerts.jsonl").write_bytes(b"".join(raw + b"\n" for _, raw, _ in rows))
+    counts, newest = fold.counts(until)
+    accepted = sum(a + c for a, c in counts.values())
+    with (out / "rejects.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
+        for i, (text, why) in enumerate(rejects):
+            fh.write(Reject(TOPICS_SOURCE, accepted + i + 1, why, text).to_json())
+            fh.write("\n")
+    rules = {json.loads(line)["borrower_id"]: sorted(s["rule"] for s in json.loads(line)["signals"])
+             for line in signals}
+    tiers: Counter[str] = Counter()
+    workout = 0
+    cols = fold.changes(until)
+    texts = fold.texts()
+    ids = fold.borrowers()
+    last = np.flatnonzero(np.r_[cols["b"][1:] != cols["b"][:-1], True]) if cols["b"].size else np.zeros(0, int)
+    at_cut = {int(cols["b"][k]): k for k in last.tolist()}
+    with (out / "borrowers.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
+        for bid in fold.known(until):
+            k = at_cut.get(_pos(ids, bid))
+            view = _view(bid, cols, texts, k, rules.get(bid, []))
+            tiers[view.tier or "no_profile"] += 1
+            workout += view.workout
+            fh.write(view.model_dump_json())
+            fh.write("\n")
+    by_type = Counter({t: a for t, (a, _c) in counts.items() if a})
+    result = _Counts(cut, accepted + len(rejects), sum(a for a, _ in counts.values()),
+                     sum(c for _, c in counts.values()), by_type, {t: at for t, at in newest.items() if at > NONE})
+    summary = summary_of(result, sum(tiers.values()), tiers, len(rows), Counter(kind for _, _, kind in rows),
+                         Counter(why for _, why in rejects), len(rejects), workout)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=False, ensure_ascii=False) + "\n",
+                                      encoding="utf-8")
+    provenance = json.dumps({"topics": {t: {str(p): o for p, o in sorted(v.items())} for t, v in sorted(offsets.items())},
+                             "until": day_date(until).isoformat()}, sort_keys=True, separators=(",", ":")).encode()
+    doc = {"format": FILES_FORMAT,
+           "inputs": [{"name": f"{TOPICS_SOURCE}.json", "sha256": hashlib.sha256(provenance).hexdigest(),
+                       "bytes": len(provenance), "lines": accepted + len(rejects)}],
+           "outputs": {name: file_digest(out / name) for name in
+                       ("summary.json", "borrowers.jsonl", "alerts.jsonl", "schedule_history.jsonl", "rejects.jsonl")}}
+    (out / FILES).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out
+
+
+def _pos(ids: list[str], bid: str) -> int:
+    return bisect_left(ids, bid)
+
+
+def _view(bid: str, cols: dict[str, Any], texts: dict[str, list[str | None]], k: int | None,
+          rules: list[str]) -> BorrowerView:
+    if k is None or int(cols["tier"][k]) < 0:
+        return BorrowerView(borrower_id=bid, tier=None, computed_tier=None, active_rules=[], min_classification=None,
+                            next_visit_due=None, team=None, branch=None, exposure=None, workout=False)
+
+    def text(c: str) -> str | None:
+        v = int(cols[c][k])
+        return texts[c][v] if v >= 0 else None
+
+    due = int(cols["due"][k])
+    return BorrowerView(
+        borrower_id=bid, tier=LEVEL_NAMES[int(cols["tier"][k])], computed_tier=LEVEL_NAMES[int(cols["computed"][k])],
+        active_rules=rules, min_classification=_CLASSES[int(cols["cls"][k])],
+        next_visit_due=day_date(due) if due >= 0 else None, team=text("team"), branch=text("branch"),
+        exposure=int(cols["exposure"][k]) / 100, workout=int(cols["due_why"][k]) == DUE_WHY.index("workout"))
