@@ -2,6 +2,7 @@
 
     flock /work/heavy.lock python bench/desk_report_bench.py --events FILE [--months 12] [--partitions 8]
     flock /work/heavy.lock python bench/desk_report_bench.py --borrowers 100000 --months 12   # simulates first
+    flock /work/heavy.lock python bench/desk_report_bench.py --events FILE --from-topics      # no replay
 
 Measures the desk's own build path, :meth:`monitor.desk.reporting.Reporter.ensure` for the month that
 ends ``--months`` calendar months after the first event (``--settle 0``: the build starts at the
@@ -21,6 +22,13 @@ end, build and write the report), the input read's part of it, and the desk's me
 building (peak resident set during the build, VmHWM after resetting it, minus the resident set
 before). Goal (issue 14, 1,000,000 borrowers): < 60 s from the period's end, < 1 GiB of growth.
 Prints the load average before and after.
+
+``--from-topics``: the build from what the workers publish (:mod:`monitor.desk.report_topics`) instead. Before
+the clock starts, the events up to six hours after the period's end go through the worker's own runtime
+(:class:`monitor.agents.runtime.Runtime`, day-end rows on, in this process, as the workers do while the period
+runs) and its day-end rows and alerts are folded (:class:`monitor.day_ends.DayEnds`), as the desk does while it
+consumes the topics; the fold's time and resident memory are printed apart. Timed: writing the report's input
+directory from the fold (``write_inputs``), ``build_report`` and ``write_report``.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _portfolio import portfolio
 
-from monitor._time import local_date, parse_instant
+from monitor._time import iso, local_date, parse_instant
 from monitor.desk.reporting import InputRecord, Inputs, Notice, Reporter, ReportStore
 from monitor.reports import midnight_us
 from monitor.rules.loader import default_policy
@@ -125,6 +133,85 @@ class FileSource:
         self.notices.append(notice)
 
 
+def from_topics(events: Path, day: date, partitions: int, work: Path) -> None:
+    """The ``--from-topics`` measurement (see the module docstring)."""
+    from monitor.agents.runtime import Message, Runtime, StepResult
+    from monitor.day_ends import DayEnds, floors_of
+    from monitor.desk.report_topics import write_inputs
+    from monitor.engine import Engine
+    from monitor.reports import build_report, write_report
+    from monitor.snapshots import day_number
+
+    policy = default_policy()
+    topics = Topics("bench.")
+    cut = midnight_us(day + timedelta(days=1), policy.zone) - 1
+    horizon = cut + 6 * 3_600_000_000
+    load_before = os.getloadavg()
+    rss0 = _status("VmRSS")
+    t0 = time.perf_counter()
+    rows: list[tuple[int, str, int, bytes, bytes]] = []
+    with events.open("rb") as fh:
+        for raw in fh:
+            doc = json.loads(raw)
+            at = parse_instant(doc["occurred_at"])
+            if at <= horizon:
+                rows.append((at, topics.feed(doc["type"]), partition_for(doc["borrower_id"], partitions),
+                             doc["borrower_id"].encode(), raw.rstrip(b"\n")))
+    rows.sort(key=lambda r: r[0])
+    offsets: dict[tuple[str, int], int] = {}
+    messages = []
+    for seq, (_at, topic, part, key, value) in enumerate(rows):
+        off = offsets.get((topic, part), 0)
+        offsets[(topic, part)] = off + 1
+        messages.append(Message(topic, part, off, key, value, seq, handle=None))
+    del rows
+    store: dict[str, bytes] = {}
+    rt = Runtime(Engine(policy), topics, clock="event", partitions=partitions, get_state=store.get)
+    rt.assign(range(partitions), [])
+    fold = DayEnds(policy.zone, floors_of(policy))
+    alerts: list[bytes] = []
+    row_bytes = row_count = 0
+    marks = [Message(topics.clock, p, 0, None, json.dumps({"at": iso(horizon), "offsets": {
+        t: offsets.get((t, p), 0) for t in topics.inputs}}).encode()) for p in range(partitions)]
+    for i in range(0, len(messages) + 1, 5000):
+        chunk = messages[i:i + 5000] if i < len(messages) else marks
+        out = StepResult()
+        rt.accept(chunk, out)
+        rt.step(out)
+        store.update(out.states)
+        alerts += [a.model_dump_json().encode() for a in out.alerts]
+        for _bid, value in out.day_ends:
+            row_bytes += len(value)
+            row_count += value.count(b"\n") + 1
+            fold.add_message(value)
+    n_messages = len(messages)
+    del messages, rt, store
+    fold.changes(day_number(day))
+    fold_wall = time.perf_counter() - t0
+    rss1 = _status("VmRSS")
+    peak_reset = _reset_peak()
+    cpu0, t1 = _cpu(), time.perf_counter()
+    tdir = write_inputs(fold, alerts, [], work / "inputs", until=day_number(day), policy=policy,
+                        offsets={t: {p: o} for (t, p), o in offsets.items()})
+    t_inputs = time.perf_counter() - t1
+    report = build_report(tdir, [], period="month", as_of=day)
+    paths = write_report(report, work / "report", "zh")
+    wall, cpu = time.perf_counter() - t1, _cpu() - cpu0
+    peak = _status("VmHWM") if peak_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    load_after = os.getloadavg()
+    print(f"desk report bench, from topics: {events.name}; month {report.meta.label}, {n_messages:,} feed messages "
+          f"on {partitions} partitions up to 6 h after the period's end")
+    print(f"  before the period's end (the workers and the desk's fold, not timed as the build): {fold_wall:.1f} s; "
+          f"{row_count:,} day-end rows published, {row_bytes / max(row_count, 1):.0f} B a row; "
+          f"{len(alerts):,} alerts; desk resident {rss0 / GIB:.2f} -> {rss1 / GIB:.2f} GiB (the fold and this process)")
+    print(f"  build from the period's end: {wall:.1f} s wall, {cpu:.1f} s CPU (input directory {t_inputs:.1f} s, "
+          f"build_report + write_report {wall - t_inputs:.1f} s); memory growth {(peak - rss1) / GIB:.2f} GiB "
+          f"({'VmHWM reset' if peak_reset else 'ru_maxrss'})")
+    print(f"  report: html {paths.html.stat().st_size:,} B, json {paths.json.stat().st_size:,} B")
+    print(f"  load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+          f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=Path, help="a simulated events file (default: simulate --borrowers)")
@@ -134,11 +221,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--work", type=Path, help="the desk's reports directory (default: a temporary one)")
+    ap.add_argument("--from-topics", action="store_true", help="build from the workers' day-end rows and alerts")
     args = ap.parse_args()
-    events, _ = portfolio(args.borrowers, args.sim_months, args.seed, args.events)
+    events = args.events or portfolio(args.borrowers, args.sim_months, args.seed)[0]  # (no outcomes needed)
     policy = default_policy()
     topics = Topics("bench.")
     day = period_end(events, args.months, policy.zone)
+    if args.from_topics:
+        work = args.work or Path(tempfile.mkdtemp(prefix="desk-report-bench-"))
+        from_topics(events, day, args.partitions, work)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     cut = midnight_us(day + timedelta(days=1), policy.zone) - 1
     load_before = os.getloadavg()
     work = args.work or Path(tempfile.mkdtemp(prefix="desk-report-bench-"))

@@ -41,11 +41,13 @@ can take it from the topics instead of replaying the feeds (issue 14):
   :class:`monitor.day_ends.DayEnds`, which writes exactly the replay's records (tests/integration/test_day_ends.py);
 * the event files: only their digests, which ``build_report`` takes from ``files.json`` when none are given
   (tests/reports/test_provenance.py); a build from topics records its topics' offsets instead;
-* ``summary.json``: only ``as_of`` (the cut) and the events read and rejected (the rows' message bits and the
-  dead letters);
+* ``summary.json``: the counts of events (:meth:`DayEnds.counts`), borrowers by tier (the records at the cut),
+  alerts and rejects;
 * ``borrowers.jsonl``: only each borrower's tier, next visit due and team at the cut: the record at the cut;
 * ``alerts.jsonl``: the alerts topic up to the cut, in the replay's order (instant, borrower, sequence);
-* ``rejects.jsonl``: the dead-letter topic (read today);
+* ``rejects.jsonl``: the dead-letter topic;
+
+(:func:`monitor.desk.report_topics.write_inputs` writes them all from the fold, the alerts and the rejects);
 * ``schedule_history.jsonl``: the rows' schedule items (:meth:`DayEnds.history`, tests/agents/test_dayrows.py
   and tests/integration/test_day_ends.py);
 * ``snapshots/signals.jsonl`` (the signals of each borrower at watch or above at the cut: a function of the state

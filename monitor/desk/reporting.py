@@ -45,8 +45,9 @@ checking at the same instant can both publish; the notices then name the same id
 alerts check, which depends on each replica's view, may differ) and readers keep one per id.
 
 Cost (bench/desk_report_bench.py): nine tenths of a build is the replay. Issue 14's goal at 1 M (< 60 s, < 1 GiB)
-needs a build from what the workers publish: what of the report's input they publish, and what not yet, is listed in
-:mod:`monitor.day_ends`. Until all of it is, a scheduled build replays the feeds.
+needs a build from what the workers publish (``MONITOR_DAY_ENDS``): :func:`monitor.desk.report_topics.write_inputs`
+writes the report's input from it. Not done yet: a reporter folding those topics as it consumes them and building
+from the fold; until then a scheduled build replays the feeds.
 """
 
 from __future__ import annotations

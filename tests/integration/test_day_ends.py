@@ -9,6 +9,7 @@ the replay's format, they read as its snapshots (records, inspections, events pe
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from pathlib import Path
@@ -16,10 +17,12 @@ from typing import Any
 
 import pytest
 
-from monitor._time import iso
+from monitor._time import iso, parse_instant
 from monitor.day_ends import DayEnds, floors_of
+from monitor.desk.report_topics import write_inputs
 from monitor.engine import Engine
-from monitor.replay import replay
+from monitor.replay import replay, write_outputs
+from monitor.reports import build_report
 from monitor.rules.loader import default_policy
 from monitor.simulate import simulate, write_simulation
 from monitor.snapshots import COLUMNS, NONE, TEXT_COLUMNS, SnapshotLog, day_date
@@ -125,6 +128,29 @@ def check_signals(fold: DayEnds, path: Path, until: int, where: Path, least: int
     assert len(want) >= least
 
 
+def check_report(fold: DayEnds, alerts: list[bytes], path: Path, until: int, where: Path) -> None:
+    """The day's report from the published rows and alerts (monitor.desk.report_topics) is the one of
+    ``monitor replay --as-of`` the day's end + ``monitor report`` on the events up to it: every section."""
+    policy = default_policy()
+    cut = fold.days.start(until + 1) - 1
+    lines = [x for x in path.read_bytes().splitlines() if parse_instant(json.loads(x)["occurred_at"]) <= cut]
+    events = where / "events.jsonl"
+    where.mkdir(parents=True)
+    events.write_bytes(b"".join(x + b"\n" for x in lines))
+    result = replay([events], policy, as_of=cut, snapshots=where / "replay" / "snapshots")
+    write_outputs(result, where / "replay")
+    day = day_date(until)
+    want = build_report(where / "replay", [events], period="day", as_of=day).model_dump(mode="json")
+    tdir = write_inputs(fold, alerts, [], where / "topics", until=until, policy=policy, offsets={})
+    got = build_report(tdir, [], period="day", as_of=day).model_dump(mode="json")
+    for name in ("alerts.jsonl", "schedule_history.jsonl", "snapshots/signals.jsonl", "summary.json"):
+        assert (tdir / name).read_bytes() == (where / "replay" / name).read_bytes(), name
+    got["meta"].pop("inputs"), want["meta"].pop("inputs")
+    for section in want:
+        assert got[section] == want[section], section
+    assert want["warning_list"]["rows"]
+
+
 def _fold(bootstrap: str, topic: str) -> DayEnds:
     policy = default_policy()
     fold = DayEnds(policy.zone, floors_of(policy))
@@ -176,6 +202,8 @@ def test_the_workers_day_end_rows_are_the_replays_change_rows(broker, names, his
         check_snapshots(fold, log, tmp_path / "snapshots")
         check_history(fold, result, until)
         check_signals(fold, path, until, tmp_path / "replay")
+        alerts = [rec.value for rec in read_topic(broker.bootstrap, topics.alerts)]
+        check_report(fold, alerts, path, until, tmp_path / "report")
         per_day = Counter(d for rows in want.values() for d, _ in rows)
         assert len(per_day) > 150  # rows on most days of eight months
     finally:
