@@ -7,23 +7,25 @@ every part is advanced to the same as-of instant.
 
 The input is cut into *segments* (``segments``): each plain file into byte
 ranges that begin at line starts (one per process, so that the processes split
-the input side by side), each gzip file whole. ``split_segment`` writes one
-file per part with the segment's lines of that part's borrowers (the borrower
-chosen by CRC-32 of its id, read without parsing the line), in input order; a
-part is then its files of every segment, in segment order: all of its lines in
-input order. It also finds the segment's latest valid instant
-(``Latest``: the latest candidates are validated with the event contract);
-the as-of instant of the whole input, exactly as ``monitor.replay`` would
-take it, is the latest of the segments'.
+the input side by side), each gzip file whole, read a megabyte at a time
+(``chunks``). ``split_segment`` writes one file per part with the segment's
+lines of that part's borrowers (the borrower chosen by CRC-32 of its id, read
+without parsing the line: ``borrower_key``), in input order; a part is then its
+files of every segment, in segment order: all of its lines in input order. It
+also finds the segment's latest valid instant, a chunk at a time (``_Recent``:
+chunks placed by their dates, the latest candidates validated with the event
+contract by ``Latest``); the as-of instant of the whole input, exactly as
+``monitor.replay`` would take it, is the latest of the segments'.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -33,7 +35,7 @@ from pydantic import ValidationError
 from monitor._errors import InputError
 from monitor._time import to_us
 from monitor.events import EVENT_ADAPTER
-from monitor.jsonl import MAX_LINE_BYTES, iter_lines
+from monitor.jsonl import MAX_LINE_BYTES
 
 __all__ = ["Segment", "SegmentSplit", "Split", "auto_shards", "by_team", "part_files", "profile_teams", "segments",
            "split_events", "split_segment"]
@@ -41,8 +43,13 @@ __all__ = ["Segment", "SegmentSplit", "Split", "auto_shards", "by_team", "part_f
 SHARD_BYTES = 48 * 1024 * 1024  # about 180,000 events: ~0.5 GB of memory per part while it runs
 _GZIP_RATIO = 8  # a rough size of gzip-compressed JSONL once inflated
 _CANDIDATES = 256  # latest lines validated to find the as-of instant
-# both string fields of a line, read without parsing it (a JSON string cannot hold an unescaped quote)
-_FIELDS = re.compile(rb'"(borrower_id|occurred_at)"\s*:\s*"([^"\\]*)"')
+_CHUNK = 1 << 20  # bytes read at a time (larger chunks leave the CPU's caches: slower)
+_PLAIN = b'"borrower_id":"'
+_NAME = b'"borrower_id"'
+_AT = b'"occurred_at":"'
+_AT_NAME = b'"occurred_at"'
+_SPACED = re.compile(rb'"borrower_id"\s*:\s*"([^"\\]*)"')
+_SPACED_AT = re.compile(rb'"occurred_at"\s*:\s*"([^"\\]*)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,22 +127,40 @@ def segments(paths: Sequence[str], ways: int) -> list[Segment]:
     return out
 
 
-def _lines(seg: Segment) -> Iterator[bytes]:
-    if seg.end is None:
-        for _number, raw in iter_lines(seg.path):
-            yield raw
-        return
-    left = seg.end - seg.start
+def chunks(path: str, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, list[bytes]]]:
+    """The lines of a JSONL file (plain or gzip), as ``iter_lines`` gives them, a chunk at a time, with the
+    chunk's bytes (its lines joined by newlines, carriage returns kept); of a plain file with ``end``, the
+    lines starting in [start, end) (both line starts)."""
     try:
-        with open(seg.path, "rb") as fh:
-            fh.seek(seg.start)
-            for line in fh:
-                yield line.rstrip(b"\r\n")
-                left -= len(line)
-                if left <= 0:
-                    return
-    except OSError as exc:
-        raise InputError(f"{seg.path}: cannot read: {exc}") from None
+        with open(path, "rb", buffering=0) as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+            fh.seek(start)
+            stream = gzip.GzipFile(fileobj=fh) if gz else fh
+            left = -1 if end is None or gz else end - start
+            rest = b""
+            while left:
+                block = stream.read(_CHUNK if left < 0 else min(_CHUNK, left))
+                if not block:
+                    break
+                if left > 0:
+                    left -= len(block)
+                cut = block.rfind(b"\n")
+                if cut < 0:
+                    rest += block  # a line longer than a chunk
+                    continue
+                data = rest + block[:cut] if rest else block[:cut]
+                rest = block[cut + 1:]
+                lines = data.split(b"\n")
+                yield data, [x.rstrip(b"\r") for x in lines] if b"\r" in data else lines
+            if rest:
+                yield rest, [rest.rstrip(b"\r")]
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+
+
+def _lines(seg: Segment) -> Iterator[bytes]:
+    for _data, lines in chunks(seg.path, seg.start, seg.end):
+        yield from lines
 
 
 def _borrower(raw: bytes) -> bytes:
@@ -240,6 +265,128 @@ class Latest:
         return best
 
 
+def borrower_key(raw: bytes) -> bytes:
+    """The borrower id of a line as UTF-8 (b"": none), read without parsing the line when it names the
+    field once, plainly or spaced, with no escape in the id (a JSON string cannot hold an unescaped quote);
+    other lines are parsed in full."""
+    i = raw.find(_PLAIN)
+    if i >= 0:
+        i += 15
+        j = raw.find(b'"', i)
+        key = raw[i:j]
+        if j >= 0 and b"\\" not in key and raw.count(_NAME) == 1:
+            return key
+    elif (m := _SPACED.search(raw)) is not None and raw.count(_NAME) == 1:
+        return m.group(1)
+    return _borrower(raw)
+
+
+def _instant_text(raw: bytes) -> bytes | None:
+    """The line's ``occurred_at`` string when it is plainly written once (None: ``Latest`` validates it)."""
+    k = raw.find(_AT)
+    if k >= 0:
+        k += 15
+        m = raw.find(b'"', k)
+        at = raw[k:m]
+        return at if m >= 0 and b"\\" not in at and raw.count(_AT_NAME) == 1 else None
+    got = _SPACED_AT.search(raw)
+    return got.group(1) if got is not None and raw.count(_AT_NAME) == 1 else None
+
+
+_DATE = re.compile(rb'"occurred_at":"(\d{4}-\d\d-\d\d)')
+_KEEP_LINES = 1 << 18  # lines of recent chunks held before they are cut down to their recent lines
+_TOP = 256
+
+
+def _day(text: bytes) -> int | None:
+    try:
+        return date.fromisoformat(text.decode("ascii")).toordinal()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class _Recent:
+    """The latest valid instant of all the lines, read a chunk at a time (``_shard.Latest`` line by line
+    cost a microsecond a line).
+
+    A chunk whose every ``"occurred_at"`` is written plainly as ``"occurred_at":"YYYY-MM-DD...`` is placed
+    by its dates (one pattern over the chunk): a valid line dated ``d`` lies within a day either side
+    of ``d``, so with ``D`` the 256th latest date seen, a line dated before ``D - 2`` is earlier than any
+    valid line dated ``D`` or later, and the chunks wholly before then are dropped (``floor``). Other
+    chunks' lines go to a ``Latest`` one by one. At the end the lines kept go to a ``Latest``; when its
+    answer is earlier than ``D - 1`` (every line dated ``D`` or later invalid: rare), every line of the
+    input is validated instead."""
+
+    __slots__ = ("top", "floor", "floor_day", "kept", "n_kept", "limit", "odd")
+
+    def __init__(self) -> None:
+        self.top: list[bytes] = []  # the 256 latest dates seen, latest first
+        self.floor = b""  # a chunk dated wholly before this date (YYYY-MM-DD) holds no candidate
+        self.floor_day: int | None = None
+        self.kept: list[tuple[bytes, list[bytes]]] = []  # (latest date, lines) of the chunks that may
+        self.n_kept = 0
+        self.limit = _KEEP_LINES
+        self.odd = Latest()  # the lines of chunks not written plainly
+
+    def chunk(self, data: bytes, lines: list[bytes]) -> None:
+        dates = _DATE.findall(data)
+        if len(dates) != data.count(_AT_NAME):
+            add = self.odd.add
+            for raw in lines:
+                add(raw, _instant_text(raw))
+            return
+        if not dates:
+            return  # no line with an occurred_at: none is valid
+        dates.sort(reverse=True)
+        if dates[0] < self.floor:
+            return
+        self.kept.append((dates[0], lines))
+        self.n_kept += len(lines)
+        top = self.top
+        if len(top) < _TOP or dates[0] > top[-1]:
+            top.extend(dates[:_TOP])
+            top.sort(reverse=True)
+            del top[_TOP:]
+            if len(top) == _TOP and (d := _day(top[-1])) is not None and \
+                    (self.floor_day is None or d - 2 > self.floor_day):
+                self.floor_day = d - 2
+                self.floor = date.fromordinal(max(1, d - 2)).isoformat().encode("ascii")
+                self.kept = [k for k in self.kept if k[0] >= self.floor]
+                self.n_kept = sum(len(k[1]) for k in self.kept)
+        if self.n_kept > self.limit:
+            self._cut()
+            self.limit = max(_KEEP_LINES, 2 * self.n_kept)
+
+    def _cut(self) -> None:
+        """Keep only the lines dated on or after the floor (a chunk of lines in no time order)."""
+        floor = self.floor
+        cut = []
+        for _latest, lines in self.kept:
+            mine = [raw for raw in lines if any(d >= floor for d in _DATE.findall(raw))]
+            if mine:
+                cut.append((max(d for raw in mine for d in _DATE.findall(raw)), mine))
+        self.kept = cut
+        self.n_kept = sum(len(k[1]) for k in cut)
+
+    def best(self, again: Callable[[], Iterator[bytes]]) -> int | None:
+        """The latest valid instant; ``again()``: all the lines once more (read only in the rare cases)."""
+        finder = self.odd
+        for _latest, lines in self.kept:
+            for raw in lines:
+                finder.add(raw, _instant_text(raw))
+        got = finder.best(again())
+        if self.floor_day is None or (got is not None and got >= (self.floor_day + 1 - _EPOCH_DAY) * _DAY_US):
+            return got
+        every = Latest()  # every line dated from D on invalid: the lines dropped are read again
+        for raw in again():
+            every.add(raw, _instant_text(raw))
+        return every.best(again())
+
+
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+_DAY_US = 86_400_000_000
+
+
 def profile_teams(seg: Segment) -> dict[bytes, set[str]]:
     """The teams each borrower's loan profiles in the segment name (lines that are no profile skipped)."""
     out: dict[bytes, set[str]] = {}
@@ -301,9 +448,8 @@ def split_segment(seg: Segment, parts: int, directory: Path, assign: dict[bytes,
     written = [False] * parts
     sizes = [0] * parts
     crc = zlib.crc32
-    find = _FIELDS.findall
-    latest = Latest()
-    add = latest.add
+    recent = _Recent()
+    count = 0
 
     def flush(part: int) -> None:
         with open(names[part], "ab" if written[part] else "wb") as fh:
@@ -311,26 +457,26 @@ def split_segment(seg: Segment, parts: int, directory: Path, assign: dict[bytes,
         written[part] = True
         buffers[part].clear()
 
-    for raw in _lines(seg):
-        got = find(raw)
-        bid = at = None
-        if len(got) == 2 and got[0][0] != got[1][0]:
-            bid, at = (got[0][1], got[1][1]) if got[0][0] == b"borrower_id" else (got[1][1], got[0][1])
-        if bid is None:
-            bid = _borrower(raw)
-        part = crc(bid) % parts if assign is None else assign.get(bid, crc(bid) % parts)
-        buf = buffers[part]
-        buf.append(raw)
-        sizes[part] += len(raw) + 1
-        if len(buf) >= 8192:
-            flush(part)
-        add(raw, at)
+    for data, lines in chunks(seg.path, seg.start, seg.end):
+        recent.chunk(data, lines)
+        count += len(lines)
+        for raw in lines:
+            i = raw.find(_PLAIN) + 15  # the id as it stands when written plainly once, else parsed (borrower_key)
+            bid = raw[i:raw.find(b'"', i)] if i >= 15 else b"\\"
+            if b"\\" in bid or raw.count(_NAME) != 1:
+                bid = borrower_key(raw)
+            part = crc(bid) % parts if assign is None else assign.get(bid, crc(bid) % parts)
+            buf = buffers[part]
+            buf.append(raw)
+            sizes[part] += len(raw) + 1
+            if len(buf) >= 8192:
+                flush(part)
     for part in range(parts):
         if buffers[part]:
             flush(part)
-    best = latest.best(_lines(seg))
+    best = recent.best(lambda: _lines(seg))
     return SegmentSplit(seg.index, tuple(n if w else None for n, w in zip(names, written)), tuple(sizes),
-                        latest.count, best)
+                        count, best)
 
 
 def part_files(splits: Sequence[SegmentSplit], parts: int) -> list[tuple[int, tuple[str, ...], int]]:

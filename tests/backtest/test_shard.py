@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from monitor.backtest import run_backtest
+from monitor.backtest import _shard
 from monitor.backtest._shard import split_events
 from monitor.replay import replay
 from monitor.rules.loader import default_policy
@@ -62,3 +63,33 @@ def test_a_sharded_backtest_reports_the_same_figures(tmp_path):
     five = run_backtest([str(events)], str(outcomes_path(events)), jobs=1, shards=5).report
     assert one == five
     assert one["events"]["rejected"] > 0 and one["events"]["duplicates"] > 0
+
+
+def _ordered_shuffled_and_bad_tail(tmp_path: Path) -> list[Path]:
+    """A time-ordered input, the same shuffled, and one whose latest-dated lines are all invalid."""
+    import random
+
+    ordered = tmp_path / "ordered.jsonl"
+    write_simulation(simulate(40, 8, 5, duplicates=0.02, malformed=0.02), ordered)
+    lines = ordered.read_bytes().splitlines()
+    shuffled = tmp_path / "shuffled.jsonl"
+    random.Random(7).shuffle(lines)
+    shuffled.write_bytes(b"\n".join(lines) + b"\n")
+    bad = tmp_path / "bad-tail.jsonl"
+    tail = [b'{"event_id":"bad%d","type":"overdue","borrower_id":"B%d","occurred_at":"2031-01-0%dT00:00:00+08:00"}'
+            % (i, i % 7, 1 + i % 5) for i in range(400)]  # the latest dates, not events (no account, no amount)
+    bad.write_bytes(b"\n".join(lines[:len(lines) // 2] + tail + lines[len(lines) // 2:]) + b"\n")
+    return [ordered, shuffled, bad]
+
+
+def test_the_as_of_instant_read_a_chunk_at_a_time_is_exact(tmp_path, monkeypatch):
+    """Small chunks: the chunks placed by their dates, pruned, cut down (shuffled) and, when every latest
+    line is invalid, read again line by line; the as-of instant is still the replay's."""
+    monkeypatch.setattr(_shard, "_CHUNK", 4096)
+    monkeypatch.setattr(_shard, "_KEEP_LINES", 300)
+    for events in _ordered_shuffled_and_bad_tail(tmp_path):
+        (tmp_path / events.stem).mkdir()
+        expected = replay([events], default_policy()).as_of
+        split = split_events([str(events)], 3, tmp_path / events.stem, ways=3)
+        assert split.as_of == expected, events.name
+        assert split.lines == len(events.read_bytes().splitlines())
