@@ -67,6 +67,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from monitor._time import from_us
+from monitor.backtest._construct import constructor
 from monitor.engine import CONFLICT, DUPLICATE, UNIQUE, Engine
 from monitor.events import Event, InspectionCompleted, InspectionOutcome
 from monitor.outputs import Alert, BorrowerView
@@ -122,15 +123,14 @@ class Probe:
     profile: ProfileFact | None
 
 
-_VISIT = InspectionCompleted.model_construct(
-    event_id=VISIT_PREFIX, borrower_id="", occurred_at=from_us(0), source=VISIT_SOURCE, type="inspection_completed",
-    team="", inspector=VISIT_SOURCE, outcome=InspectionOutcome.normal, notes=None)
+_MAKE_VISIT = constructor(InspectionCompleted)
 
 
 def visit_event(borrower_id: str, n: int, at: int, team: str, outcome: str) -> InspectionCompleted:
     """The ``inspection_completed`` event of the ``n``-th visit the loop makes for a borrower."""
-    return _VISIT.model_copy(update={"event_id": f"{VISIT_PREFIX}{borrower_id}-{n}", "borrower_id": borrower_id,
-                                     "occurred_at": from_us(at), "team": team, "outcome": _OUTCOMES[outcome]})
+    return _MAKE_VISIT({"event_id": f"{VISIT_PREFIX}{borrower_id}-{n}", "borrower_id": borrower_id,
+                        "occurred_at": from_us(at), "source": VISIT_SOURCE, "type": "inspection_completed",
+                        "team": team, "inspector": VISIT_SOURCE, "outcome": _OUTCOMES[outcome], "notes": None})
 
 
 _NEVER = 2**63
