@@ -292,7 +292,10 @@ class BorrowerRunner:
         probes = self.probes
         n, n_probes = self.n_events, self.n_probes
         as_of = self.as_of
+        planned = self.planned
         i = self.i
+        probe = probes[self.pi] if self.pi < n_probes else _NEVER  # the next probe instant
+        applied = duplicates = rejected = 0  # added to the run's counts at the end
         while i < n:
             t, event, digest = events[i]
             if t >= limit:
@@ -301,27 +304,33 @@ class BorrowerRunner:
             if t > as_of:
                 run.after_as_of += 1
                 continue
-            if self.pi < n_probes and probes[self.pi] < t:
+            if probe < t:
                 self._probe_until(t, inclusive=False)
+                probe = probes[self.pi] if self.pi < n_probes else _NEVER
             due, wake = state.due, state.wake
-            if (due is not None and due < t) or (wake is not None and wake < t) or self.plan_at is not None:
+            if (due is not None and due < t) or (wake is not None and wake < t) or \
+                    (planned and self.plan_at is not None):
                 self._settle(t, inclusive=False)  # else nothing is due before the event: the engine settles the rest
             mark = len(alerts)
             try:
                 outcome = apply(state, event, t, digest, alerts)
             except Exception:  # noqa: BLE001 - as monitor replay: the event is rejected, the rest goes on
                 del alerts[mark:]  # what the failed step decided is not kept, as with ``Engine.apply``
-                run.rejected += 1
+                rejected += 1
                 continue
             if outcome == DUPLICATE:
-                run.duplicates += 1
+                duplicates += 1
             elif outcome == CONFLICT:
-                run.rejected += 1
+                rejected += 1
             else:
-                run.applied += 1
-            if state.profile is not None and (self.team is None or state.profile.team != self.team):
+                applied += 1
+            prof = state.profile
+            if prof is not None and prof.team != self.team:  # a team is a string: never None
                 self._note_team(t)
         self.i = i
+        run.applied += applied
+        run.duplicates += duplicates
+        run.rejected += rejected
         stop = min(limit, as_of + 1)
         if self.pi < n_probes and probes[self.pi] < stop:
             self._probe_until(stop, inclusive=False)
