@@ -65,6 +65,8 @@ class Runner:
         self.policy: Policy = engine.policy
         self.as_of = as_of
         self.result = result
+        # a result that writes files takes the entry's JSON (the same bytes, without the model)
+        self._add_row: Callable[[int, str, str], None] | None = getattr(result, "add_history_row", None)
         self.part = part
         self.reject = reject
         self.days = Days(self.policy.zone)
@@ -192,7 +194,10 @@ class Runner:
                     p.segment = text.setdefault(p.segment, p.segment)
 
     def _history(self, at: int, state: BorrowerState) -> None:
-        self.result.add_history(at, state.id, self.engine.schedule_entry(state))
+        if self._add_row is not None:
+            self._add_row(at, state.id, self.engine.schedule_entry_json(state))
+        else:
+            self.result.add_history(at, state.id, self.engine.schedule_entry(state))
 
     # ------------------------------------------------------------ day edges
 

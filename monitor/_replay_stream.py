@@ -112,7 +112,11 @@ class FileTotals:
             self.kinds[a.kind.value] += 1
 
     def add_history(self, at: int, borrower_id: str, entry: ScheduleEntry) -> None:
-        self.history.add((at, borrower_id), f'{{"at":"{iso(at)}",{entry.model_dump_json()[1:]}')
+        self.add_history_row(at, borrower_id, entry.model_dump_json())
+
+    def add_history_row(self, at: int, borrower_id: str, entry: str) -> None:
+        """``add_history`` with the entry's JSON (``Engine.schedule_entry_json``)."""
+        self.history.add((at, borrower_id), f'{{"at":"{iso(at)}",{entry[1:]}')
 
     def add_view(self, borrower_id: str, state: BorrowerState, view: BorrowerView) -> None:
         self.views.add((borrower_id,), view.model_dump_json())

@@ -31,6 +31,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from monitor._digest import FORM2 as _DIGEST_FORM2
 from monitor._digest import content_digest
@@ -60,6 +61,7 @@ from monitor.outputs import (
     ScheduleEntry,
     Signal,
     VisitDetail,
+    schedule_entry_json,
 )
 from monitor.rules import overrides
 from monitor.rules.evaluate import Sig, evaluate, highest_dpd, quiet_family
@@ -295,19 +297,20 @@ class Engine:
 
     def schedule_entry(self, state: BorrowerState) -> ScheduleEntry:
         """The borrower's current visit-schedule entry."""
+        return ScheduleEntry(**self._entry_fields(state))
+
+    def schedule_entry_json(self, state: BorrowerState) -> str:
+        """``schedule_entry(state).model_dump_json()``, the same bytes (mostly without building the model)."""
+        return schedule_entry_json(self._entry_fields(state))
+
+    def _entry_fields(self, state: BorrowerState) -> dict[str, Any]:
         p = state.profile
         code, params = self._visits.reason(state)
-        return ScheduleEntry(
-            borrower_id=state.id,
-            next_visit_due=local_date(state.due, self._tz) if state.due is not None else None,
-            team=p.team if p else None,
-            branch=p.branch if p else None,
-            tier=LEVEL_NAMES[state.tier],
-            reason=code,  # type: ignore[arg-type]
-            reason_params=params,
-            workout=state.due_why == WORKOUT,
-            policy_version=self.policy.version,
-        )
+        return {"borrower_id": state.id,
+                "next_visit_due": local_date(state.due, self._tz) if state.due is not None else None,
+                "team": p.team if p else None, "branch": p.branch if p else None, "tier": LEVEL_NAMES[state.tier],
+                "reason": code, "reason_params": params, "workout": state.due_why == WORKOUT,
+                "policy_version": self.policy.version}
 
     # ------------------------------------------------------------ internals
 

@@ -38,6 +38,7 @@ __all__ = [
     "Signal",
     "TierName",
     "VisitDetail",
+    "schedule_entry_json",
 ]
 
 TierName = Literal["normal", "watch", "warning", "severe"]
@@ -113,6 +114,40 @@ class ScheduleEntry(BaseModel):
     reason_params: dict[str, Any] = Field(default_factory=dict, description="The reason's parameters")
     workout: bool = Field(default=False, description="Handed over to workout: not on the routine schedule")
     policy_version: str
+
+
+def schedule_entry_json(fields: dict[str, Any]) -> str:
+    """``ScheduleEntry(**fields).model_dump_json()``, the same bytes: written directly when every text is plain and
+    every parameter a text, an int or None (what the engine's entries hold; a replay writes one per schedule
+    change), through the model otherwise (tests/test_engine_schedule_json.py compares the two)."""
+    due, team, branch, params = fields["next_visit_due"], fields["team"], fields["branch"], fields["reason_params"]
+    texts = [fields["borrower_id"], fields["policy_version"], fields["tier"], fields["reason"], team or "",
+             branch or ""]
+    out = []
+    for key, value in params.items():
+        kind = value.__class__
+        if kind is str:
+            out.append(f'"{key}":"{value}"')
+            texts.append(value)
+        elif kind is int:
+            out.append(f'"{key}":{value}')
+        elif value is None:
+            out.append(f'"{key}":null')
+        else:
+            return ScheduleEntry(**fields).model_dump_json()
+        texts.append(key)
+    joined = "".join(texts)  # printable, no quote, no backslash: JSON writes it as it is (others: the model)
+    if due.__class__ not in (date, type(None)) or not joined.isprintable() or '"' in joined or "\\" in joined:
+        return ScheduleEntry(**fields).model_dump_json()
+    due_text = None if due is None else due.isoformat()
+    return (f'{{"borrower_id":"{fields["borrower_id"]}","next_visit_due":{_q(due_text)},"team":{_q(team)},'
+            f'"branch":{_q(branch)},"tier":"{fields["tier"]}","reason":"{fields["reason"]}",'
+            f'"reason_params":{{{",".join(out)}}},"workout":{"true" if fields["workout"] else "false"},'
+            f'"policy_version":"{fields["policy_version"]}"}}')
+
+
+def _q(text: str | None) -> str:
+    return "null" if text is None else f'"{text}"'
 
 
 class BorrowerView(BaseModel):
