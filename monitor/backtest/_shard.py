@@ -310,7 +310,8 @@ class _Recent:
     cost a microsecond a line).
 
     A chunk whose every ``"occurred_at"`` is written plainly as ``"occurred_at":"YYYY-MM-DD...`` is placed
-    by its dates (one pattern over the chunk): a valid line dated ``d`` lies within a day either side
+    by its dates (one pattern over the chunk; its lines with a backslash, where the name could be written
+    with escapes, also go to a ``Latest`` one by one): a valid line dated ``d`` lies within a day either side
     of ``d``, so with ``D`` the 256th latest date seen, a line dated before ``D - 2`` is earlier than any
     valid line dated ``D`` or later, and the chunks wholly before then are dropped (``floor``). Other
     chunks' lines go to a ``Latest`` one by one. At the end the lines kept go to a ``Latest``; when its
@@ -335,8 +336,13 @@ class _Recent:
             for raw in lines:
                 add(raw, _instant_text(raw))
             return
+        if b"\\" in data:  # a field name written with escapes is invisible to the pattern: such lines one by one
+            add = self.odd.add
+            for raw in lines:
+                if b"\\" in raw:
+                    add(raw, _instant_text(raw))
         if not dates:
-            return  # no line with an occurred_at: none is valid
+            return  # no line with an occurred_at written plainly: none is valid but those just added
         dates.sort(reverse=True)
         if dates[0] < self.floor:
             return

@@ -79,7 +79,12 @@ def _ordered_shuffled_and_bad_tail(tmp_path: Path) -> list[Path]:
     tail = [b'{"event_id":"bad%d","type":"overdue","borrower_id":"B%d","occurred_at":"2031-01-0%dT00:00:00+08:00"}'
             % (i, i % 7, 1 + i % 5) for i in range(400)]  # the latest dates, not events (no account, no amount)
     bad.write_bytes(b"\n".join(lines[:len(lines) // 2] + tail + lines[len(lines) // 2:]) + b"\n")
-    return [ordered, shuffled, bad]
+    escaped = tmp_path / "escaped.jsonl"  # the latest valid event names its instant with escapes
+    doc = json.loads(next(x for x in lines if b'"type":"bureau_report"' in x))
+    doc["occurred_at"] = "2030-06-01T00:00:00+08:00"
+    late = json.dumps(doc, separators=(",", ":")).encode().replace(b'"occurred_at"', b'"occurred\\u005fat"')
+    escaped.write_bytes(b"\n".join(lines[:100] + [late] + lines[100:]) + b"\n")
+    return [ordered, shuffled, bad, escaped]
 
 
 def test_the_as_of_instant_read_a_chunk_at_a_time_is_exact(tmp_path, monkeypatch):
