@@ -217,9 +217,10 @@ class DayEnds:
         self._feeds: dict[tuple[int, int], list[int]] = {}  # (day, feed) -> [events, copies, newest]
         self._done: tuple[int, dict[str, NDArray[Any]]] | None = None  # the last change rows made (until, columns)
         self._sched: dict[int, list[Any]] = {}  # borrower -> its schedule history's state (see _schedule)
-        self._history: list[tuple[int, int, str]] = []  # (instant, borrower, entry): the entries made
+        self._history: list[tuple[int, int, str]] = []  # (instant, borrower, line): the entries made, dated
         self._states: dict[int, list[tuple[int, bytes | None]]] = {}  # borrower -> its last two days' states
         self._newest: dict[tuple[int, int], int] = {}  # (day, feed) -> the newest applied event's instant
+        self._sorted: list[str] = []  # the borrowers sorted (made again when one is added)
 
     def add_message(self, value: bytes) -> None:
         """A message of the day-ends topic: rows, one a line."""
@@ -309,12 +310,12 @@ class DayEnds:
             h[3] = day
         h[2] = max(h[2], at)
         if h[1] != h[0]:
-            self._history.append((h[2], b, h[4]))
+            self._history.append((h[2], b, _dated(h[2], h[4])))
             h[0] = h[1]
 
     def _close(self, b: int, h: list[Any]) -> None:
         if h[1] != h[0]:
-            self._history.append((h[2], b, h[4]))
+            self._history.append((h[2], b, _dated(h[2], h[4])))
             h[0] = h[1]
 
     def signals(self, until: int, engine: Any) -> list[bytes]:
@@ -328,14 +329,19 @@ class DayEnds:
 
         t = self.days.start(until + 1) - 1
         out = []
+        states, ids, seen = self._states, self._ids, self._seen
         for bid in self.borrowers():
-            held = [s for s in self._states.get(self._ids[bid], ()) if s[0] <= until]
-            if not held:
-                seen = self._seen.get(self._ids[bid])
-                if seen is not None and self.days.of(seen) <= until:
+            b = ids[bid]
+            held = None
+            for day, state in states.get(b, ()):  # the (at most two) kept states, in day order
+                if day <= until:
+                    held = (state,)
+            if held is None:
+                first = seen.get(b)
+                if first is not None and first <= t:  # its first event is on the day or before
                     raise ValueError(f"{bid}: its state at the end of day {until} is no longer kept")
                 continue
-            blob = held[-1][1]
+            blob = held[0]
             if blob is None:
                 continue
             sigs = [s.model_dump(mode="json") for s in engine.signals(load_state(blob), t)]
@@ -362,9 +368,9 @@ class DayEnds:
         last = self.days.start(until + 1) - 1
         ids = {i: bid for bid, i in self._ids.items()}
         rows = [(at, ids[b], line) for at, b, line in self._history if at <= last]
-        rows += [(h[2], ids[b], h[4]) for b, h in self._sched.items() if h[1] != h[0] and h[3] <= until]
+        rows += [(h[2], ids[b], _dated(h[2], h[4])) for b, h in self._sched.items() if h[1] != h[0] and h[3] <= until]
         rows.sort(key=lambda r: (r[0], r[1]))
-        return [f'{{"at":"{iso(at)}",{line[1:]}'.encode() for at, _b, line in rows]
+        return [line.encode() for _at, _b, line in rows]
 
     def _flush(self) -> None:
         if self._pending:
@@ -382,7 +388,10 @@ class DayEnds:
         return True
 
     def borrowers(self) -> list[str]:
-        return sorted(self._ids)
+        """The borrowers with rows, sorted (a list kept between calls: do not change it)."""
+        if len(self._sorted) != len(self._ids):
+            self._sorted = sorted(self._ids)
+        return self._sorted
 
     def changes(self, until: int) -> dict[str, NDArray[Any]]:
         """Every borrower's change rows up to the day ``until``: columns ``b`` (the borrower's index in
@@ -488,8 +497,9 @@ class DayEnds:
     def known(self, until: int) -> list[str]:
         """The borrowers whose first event is on the day ``until`` or before (those ``monitor replay --as-of``
         that day's end knows), sorted."""
-        return [bid for bid in self.borrowers()
-                if self.days.of(self._seen.get(self._ids[bid], NONE)) <= until]
+        last = self.days.start(until + 1) - 1  # the day's last instant (days grow with instants)
+        ids, seen = self._ids, self._seen
+        return [bid for bid in self.borrowers() if seen.get(ids[bid], NONE) <= last]
 
     def write(self, directory: Path, until: int, as_of: int, *, policy_version: str, timezone: str,
               known_only: bool = False) -> None:
@@ -507,20 +517,23 @@ class DayEnds:
             mask = np.array([bid in kept for bid in ids], dtype=bool)
             remap[:-1][mask] = np.arange(int(mask.sum()))
             sel = remap[cols["b"]] >= 0
-            cols = {k: v[sel] for k, v in cols.items()}
-            cols["b"] = remap[cols["b"]].astype(np.int32)
+            if not sel.all():
+                cols = {k: v[sel] for k, v in cols.items()}
+            cols = {**cols, "b": remap[cols["b"]].astype(np.int32)}
             ids = [bid for bid in ids if bid in kept]
         texts = self.texts()
         last = self.days.start(until + 1) - 1
         for i, bid in enumerate(ids):
             part.add_borrower(bid)
-            visits = self._visits.get(self._ids[bid], {}).values()
-            for at, team, outcome, due, _eid in sorted(visits, key=lambda v: (v[0], v[4])):
+            visits = self._visits.get(self._ids[bid])
+            if not visits:
+                continue
+            for at, team, outcome, due, _eid in sorted(visits.values(), key=lambda v: (v[0], v[4])):
                 if at <= last:
                     part.visit(i, at, part.code("team", team), outcome, due)
         order = np.lexsort((cols["b"], cols["d"]))  # by day, then borrower
         days, idx = cols["d"][order], cols["b"][order]
-        recs = np.zeros(order.size, dtype=np.dtype(list(COLUMNS)))
+        recs: dict[str, NDArray[Any]] = {}  # the record's columns (write_rows reads each by name)
         for c, _ in COLUMNS:
             v = cols[c][order]
             if c in texts:  # the part's codes, in the order the texts first appear (any order reads the same)
@@ -532,13 +545,18 @@ class DayEnds:
             if d >= until:
                 break
             hi = int(np.searchsorted(days, np.int32(d), side="right"))
-            part.write_rows(days[lo:hi], idx[lo:hi], recs[lo:hi])
+            part.write_rows(days[lo:hi], idx[lo:hi], {c: v[lo:hi] for c, v in recs.items()})
             part.checkpoint(d, self.days.start(d + 1) - 1, day_date(d).isoformat())
             lo = hi
-        part.write_rows(days[lo:], idx[lo:], recs[lo:])
+        part.write_rows(days[lo:], idx[lo:], {c: v[lo:] for c, v in recs.items()})
         part.checkpoint(until, as_of, CHECKPOINT_END)
         part.feeds = [[d, FEEDS[f], *v] for (d, f), v in sorted(self._feeds.items()) if d <= until]
         write_manifest(directory, [part.close()], policy_version=policy_version, timezone=timezone, as_of=as_of)
+
+
+def _dated(at: int, entry: str) -> str:
+    """A schedule history entry's line with its instant first, as ``monitor replay`` writes it."""
+    return f'{{"at":"{iso(at)}",{entry[1:]}'
 
 
 def _month_ends(first: int, last: int) -> list[int]:

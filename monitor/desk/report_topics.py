@@ -91,8 +91,7 @@ def write_inputs(fold: DayEnds, alerts: Iterable[bytes], rejects: Sequence[tuple
         for i, (text, why) in enumerate(rejects):
             fh.write(Reject(TOPICS_SOURCE, accepted + i + 1, why, text).to_json())
             fh.write("\n")
-    rules = {json.loads(line)["borrower_id"]: sorted(s["rule"] for s in json.loads(line)["signals"])
-             for line in signals}
+    rules = {doc["borrower_id"]: sorted(s["rule"] for s in doc["signals"]) for doc in map(json.loads, signals)}
     tiers: Counter[str] = Counter()
     workout = 0
     cols = fold.changes(until)
