@@ -29,7 +29,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
@@ -37,15 +37,15 @@ from monitor._time import parse_instant
 from monitor.day_ends import DayEnds
 from monitor.engine import Engine
 from monitor.jsonl import FILES, FILES_FORMAT, Reject, file_digest
-from monitor.outputs import BorrowerView
+from monitor.outputs import BorrowerView, ClassificationName
 from monitor.replay import summary_of
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.snapshots import DUE_WHY, NONE, day_date
 
 __all__ = ["TOPICS_SOURCE", "write_inputs"]
 
+_CLASSES: tuple[str, ...] = get_args(ClassificationName)  # the floor codes 0-4, in order
 TOPICS_SOURCE = "topics"  # the name a reject's source and files.json give the input read from the topics
-_CLASSES = ("normal", "special_mention", "substandard", "doubtful", "loss")
 
 
 class _Counts:

@@ -10,18 +10,20 @@ grade, tier and classification floor are the engine's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
 from monitor._errors import InputError
+from monitor.outputs import ClassificationName
 from monitor.reports._ids import Codes
 from monitor.reports._replay import TIERS, Alerts, Borrowers
 from monitor.snapshots import NONE, Snapshot
 
 __all__ = ["CLASSES", "State", "build_state", "latest_rows"]
 
-CLASSES: tuple[str, ...] = ("normal", "special_mention", "substandard", "doubtful", "loss")
+CLASSES: tuple[str, ...] = get_args(ClassificationName)  # the floor codes 0-4, in order
 DAY = 86_400_000_000
 I64 = NDArray[np.int64]
 I32 = NDArray[np.int32]
