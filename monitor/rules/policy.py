@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -89,16 +89,24 @@ class DowngradeTwo(_Rule):
     active_days: Days = 180
 
 
+_G = TypeVar("_G", list[str], dict[str, int])
+
+
+def _known_grades(grades: _G) -> _G:
+    """``grades`` (a list, or a mapping by grade) when each is a grade; else the first unknown one named."""
+    for g in grades:
+        if g not in GRADES:
+            raise ValueError(f"unknown grade {g!r}; grades are {', '.join(GRADES)}")
+    return grades
+
+
 class GradeSet(_Rule):
     grades: list[str] = Field(min_length=1)
 
     @field_validator("grades")
     @classmethod
     def _known(cls, grades: list[str]) -> list[str]:
-        for g in grades:
-            if g not in GRADES:
-                raise ValueError(f"unknown grade {g!r}; grades are {', '.join(GRADES)}")
-        return grades
+        return _known_grades(grades)
 
 
 class RatingRules(_Strict):
@@ -147,11 +155,8 @@ class InquiriesRule(MinRule):
 
     @field_validator("min_by_grade")
     @classmethod
-    def _known_grades(cls, bars: dict[str, int]) -> dict[str, int]:
-        for g in bars:
-            if g not in GRADES:
-                raise ValueError(f"unknown grade {g!r}; grades are {', '.join(GRADES)}")
-        return bars
+    def _known(cls, bars: dict[str, int]) -> dict[str, int]:
+        return _known_grades(bars)
 
     def bar(self, grade: str | None) -> int:
         """The bar for a borrower of ``grade`` (``min`` when the grade has no bar of its own or is unknown)."""
@@ -356,11 +361,8 @@ class Visits(_Strict):
 
     @field_validator("workout_grades")
     @classmethod
-    def _known_grades(cls, grades: list[str]) -> list[str]:
-        for g in grades:
-            if g not in GRADES:
-                raise ValueError(f"unknown grade {g!r}; grades are {', '.join(GRADES)}")
-        return grades
+    def _known(cls, grades: list[str]) -> list[str]:
+        return _known_grades(grades)
 
     @model_validator(mode="after")
     def _bounds(self) -> Visits:
