@@ -65,9 +65,9 @@ def _alert_lines(alerts: Iterable[bytes], cut: int) -> list[tuple[tuple[str, str
         if doc["alert_id"] in seen:
             continue
         seen[doc["alert_id"]] = ((doc["at"], doc["borrower_id"], int(doc["sequence"])), raw, doc["kind"])
-    rows = [v for v in seen.values() if parse_instant(v[0][0]) <= cut]
-    rows.sort(key=lambda v: (parse_instant(v[0][0]), v[0][1], v[0][2]))
-    return rows
+    dated = [(parse_instant(v[0][0]), v) for v in seen.values()]  # each instant parsed once
+    dated.sort(key=lambda d: (d[0], d[1][0][1], d[1][0][2]))
+    return [v for at, v in dated if at <= cut]
 
 
 def write_inputs(fold: DayEnds, alerts: Iterable[bytes], rejects: Sequence[tuple[str, str]], out: Path, *,
