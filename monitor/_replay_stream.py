@@ -47,7 +47,7 @@ from monitor._time import SECOND, ahead_reason, iso, parse_instant, to_us
 from monitor.engine import Engine
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
 from monitor.jsonl import MAX_LINE_BYTES, file_digest, iter_lines, write_files
-from monitor.outputs import Alert, BorrowerView, ScheduleEntry
+from monitor.outputs import Alert, BorrowerView, ScheduleEntry, schedule_history_line
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.snapshots import SnapshotPart, write_manifest
 from monitor.state import BorrowerState
@@ -116,7 +116,7 @@ class FileTotals:
 
     def add_history_row(self, at: int, borrower_id: str, entry: str) -> None:
         """``add_history`` with the entry's JSON (``Engine.schedule_entry_json``)."""
-        self.history.add((at, borrower_id), f'{{"at":"{iso(at)}",{entry[1:]}')
+        self.history.add((at, borrower_id), schedule_history_line(at, entry))
 
     def add_view(self, borrower_id: str, state: BorrowerState, view: BorrowerView) -> None:
         self.views.add((borrower_id,), view.model_dump_json())

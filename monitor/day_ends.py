@@ -73,8 +73,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from monitor._time import iso
 from monitor.events import GRADE_INDEX
+from monitor.outputs import schedule_history_line
 from monitor.rules.evaluate import highest_dpd
 from monitor.snapshots import (
     CHECKPOINT_END,
@@ -309,13 +309,11 @@ class DayEnds:
             self._close(b, h)
             h[3] = day
         h[2] = max(h[2], at)
-        if h[1] != h[0]:
-            self._history.append((h[2], b, _dated(h[2], h[4])))
-            h[0] = h[1]
+        self._close(b, h)
 
     def _close(self, b: int, h: list[Any]) -> None:
         if h[1] != h[0]:
-            self._history.append((h[2], b, _dated(h[2], h[4])))
+            self._history.append((h[2], b, schedule_history_line(h[2], h[4])))
             h[0] = h[1]
 
     def signals(self, until: int, engine: Any) -> list[bytes]:
@@ -368,7 +366,7 @@ class DayEnds:
         last = self.days.start(until + 1) - 1
         ids = {i: bid for bid, i in self._ids.items()}
         rows = [(at, ids[b], line) for at, b, line in self._history if at <= last]
-        rows += [(h[2], ids[b], _dated(h[2], h[4])) for b, h in self._sched.items() if h[1] != h[0] and h[3] <= until]
+        rows += [(h[2], ids[b], schedule_history_line(h[2], h[4])) for b, h in self._sched.items() if h[1] != h[0] and h[3] <= until]
         rows.sort(key=lambda r: (r[0], r[1]))
         return [line.encode() for _at, _b, line in rows]
 
@@ -552,11 +550,6 @@ class DayEnds:
         part.checkpoint(until, as_of, CHECKPOINT_END)
         part.feeds = [[d, FEEDS[f], *v] for (d, f), v in sorted(self._feeds.items()) if d <= until]
         write_manifest(directory, [part.close()], policy_version=policy_version, timezone=timezone, as_of=as_of)
-
-
-def _dated(at: int, entry: str) -> str:
-    """A schedule history entry's line with its instant first, as ``monitor replay`` writes it."""
-    return f'{{"at":"{iso(at)}",{entry[1:]}'
 
 
 def _month_ends(first: int, last: int) -> list[int]:

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from monitor._time import iso
+
 from monitor.events import (
     CaseType,
     Grade,
@@ -39,6 +41,7 @@ __all__ = [
     "TierName",
     "VisitDetail",
     "schedule_entry_json",
+    "schedule_history_line",
 ]
 
 TierName = Literal["normal", "watch", "warning", "severe"]
@@ -144,6 +147,12 @@ def schedule_entry_json(fields: dict[str, Any]) -> str:
             f'"branch":{_q(branch)},"tier":"{fields["tier"]}","reason":"{fields["reason"]}",'
             f'"reason_params":{{{",".join(out)}}},"workout":{"true" if fields["workout"] else "false"},'
             f'"policy_version":"{fields["policy_version"]}"}}')
+
+
+def schedule_history_line(at: int, entry: str) -> str:
+    """A line of ``schedule_history.jsonl`` (no newline): the instant ``at`` (us) first, then the fields of the
+    entry's JSON (``ScheduleEntry.model_dump_json``, ``schedule_entry_json``)."""
+    return f'{{"at":"{iso(at)}",{entry[1:]}'
 
 
 def _q(text: str | None) -> str:

@@ -29,7 +29,7 @@ from monitor.engine import Engine
 from monitor.events import Event
 from monitor.jsonl import Reject, iter_lines, parse_lines
 from monitor.jsonl import reject_text as _reject_text
-from monitor.outputs import Alert, BorrowerView, ScheduleEntry
+from monitor.outputs import Alert, BorrowerView, ScheduleEntry, schedule_history_line
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.snapshots import SnapshotPart, write_manifest
 from monitor.state import BorrowerState
@@ -233,7 +233,8 @@ def write_outputs(result: ReplayResult, out: Path) -> None:
     write_workout(out, ((v, result.states[v.borrower_id].due_at) for v in result.views if v.workout))
     with (out / "schedule_history.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
         for at, _bid, entry in result.schedule_history:
-            fh.write(f'{{"at":"{iso(at)}",{entry.model_dump_json()[1:]}\n')
+            fh.write(schedule_history_line(at, entry.model_dump_json()))
+            fh.write("\n")
     with (out / "rejects.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
         for rej in result.rejects:
             fh.write(rej.to_json())

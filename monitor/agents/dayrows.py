@@ -80,7 +80,7 @@ class DayRows:
                 return
             item: list[Any] = [where, now]
         else:
-            item = [where, now, key_digest(key), key_digest(after), self.engine.schedule_entry(state).model_dump_json()]
+            item = [where, now, key_digest(key), key_digest(after), self.engine.schedule_entry_json(state)]
         extra.setdefault("h", []).append(item)
 
     def applied(self, bid: str, state: BorrowerState, event: Event, at: int, outcome: str, had_profile: bool,
