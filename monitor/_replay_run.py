@@ -28,7 +28,8 @@ from monitor.events import GRADE_INDEX, Event, InspectionCompleted, LoanProfile
 from monitor.outputs import Alert, BorrowerView, ScheduleEntry
 from monitor.rules.evaluate import highest_dpd
 from monitor.rules.policy import Policy
-from monitor.snapshots import CHECKPOINT_END, DUE_WHY, NONE, TEXT_COLUMNS, Days, SnapshotPart, day_date, day_number
+from monitor.snapshots import (CHECKPOINT_END, DUE_WHY, NONE, RECORD, TEXT_COLUMNS, Days, SnapshotPart, day_date,
+                               day_number)
 from monitor.state import BorrowerState
 
 __all__ = ["CONFLICT_REASON", "Outputs", "Runner"]
@@ -77,7 +78,6 @@ class Runner:
         self.feeds: dict[tuple[int, str], list[int]] = {}  # (day, type) -> [events, copies, newest]
         self.after: Counter[str] = Counter()  # events after the as-of, by type
         self.names = array("q")
-        self.last = array("q")  # hash of the record last written (a record is 25 values: 400 bytes as objects)
         self._codes: dict[tuple[str | None, ...], tuple[int, ...]] = {}  # profile texts -> their codes
         self._pcodes: list[tuple[object, tuple[int, ...], int]] = []  # per borrower: see _record
         self._day_feeds: dict[str, list[int]] = {}  # the current day's entries of ``feeds``, by type
@@ -105,7 +105,6 @@ class Runner:
             self.first_seen.append(NONE)
             self.seen_at.append(self._t)
             self.names.append(-1)
-            self.last.append(0)
             self._pcodes.append((None, (), 0))
             if self.part is not None:
                 self.part.add_borrower(bid)
@@ -268,24 +267,21 @@ class Runner:
         if self.part is None:
             self.dirty.clear()
             return
-        idx: list[int] = []
-        recs: list[tuple[Any, ...]] = []
-        last = self.last
+        idx = sorted(self.dirty)
+        flat: list[bytes] = []
+        add, pack = flat.append, RECORD.pack
         record = self._record
-        for i in sorted(self.dirty):
+        floor_at = self.floor_at
+        for i in idx:
             rec = record(states[i], at, i)
-            h = hash(rec)
-            if h != last[i]:
-                last[i] = h
-                idx.append(i)
-                recs.append(rec)
+            add(pack(*rec))
             if rec[4]:  # overdue: the next floor crossing (one heap entry per crossing)
                 nxt = self._next_floor(states[i], at)
-                if nxt is not None and nxt != self.floor_at.get(i):
-                    self.floor_at[i] = nxt
+                if nxt is not None and nxt != floor_at.get(i):
+                    floor_at[i] = nxt
                     heapq.heappush(floors, (nxt, i))
         self.dirty.clear()
-        self.part.write_day(day, idx, recs)
+        self.part.write_day(day, idx, b"".join(flat))  # only the records that changed become rows
         d = day_date(day)
         if d == _month_end(d):
             self.part.checkpoint(day, at, d.isoformat())
@@ -373,15 +369,8 @@ class Runner:
         floors = self.floors
         while floors and floors[0][0] <= as_of:
             self.dirty.add(heapq.heappop(floors)[1])
-        idx: list[int] = []
-        recs: list[tuple[Any, ...]] = []
-        for i in sorted(self.dirty):
-            rec = self._record(self.states[i], as_of, i)
-            h = hash(rec)
-            if h != self.last[i]:
-                self.last[i] = h
-                idx.append(i)
-                recs.append(rec)
+        idx = sorted(self.dirty)
+        recs = b"".join([RECORD.pack(*self._record(self.states[i], as_of, i)) for i in idx])
         self.dirty.clear()
         part.write_day(self.day, idx, recs)
         part.checkpoint(self.day, as_of, CHECKPOINT_END)

@@ -46,6 +46,7 @@ the engine's own ``signals(state, as_of)``.
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -60,7 +61,7 @@ from numpy.typing import NDArray
 from monitor._errors import InputError
 from monitor._time import DAY, from_us, to_us
 
-__all__ = ["CHECKPOINT_END", "COLUMNS", "DUE_WHY", "FEEDS", "FORMAT", "NONE", "TEXT_COLUMNS", "VISITS", "Days",
+__all__ = ["CHECKPOINT_END", "COLUMNS", "DUE_WHY", "FEEDS", "FORMAT", "NONE", "RECORD", "TEXT_COLUMNS", "VISITS", "Days",
            "FeedCounts", "Snapshot", "write_manifest",
            "SnapshotLog", "SnapshotPart", "day_date", "day_number"]
 
@@ -97,7 +98,8 @@ TEXT_COLUMNS = ("segment", "industry", "branch", "team", "product", "mitigation"
 DUE_WHY = ("first_visit", "inspection", "tier_raised", "cadence", "workout", "workout_ended")  # state.due_why
 CHECKPOINT_END = "as_of"
 _NAMES = tuple(c for c, _ in COLUMNS)
-_RECORD = np.dtype(list(COLUMNS))  # one record, packed
+_WIDTH = len(COLUMNS)
+RECORD = struct.Struct(f"<{_WIDTH}q")  # a record as write_day takes it: the values of COLUMNS as int64
 _EPOCH = date(1970, 1, 1)
 _HOUR = 3_600_000_000
 
@@ -162,7 +164,8 @@ class SnapshotPart:
         self._days: list[int] = []  # the days of the pending rows, with their numbers of rows
         self._counts: list[int] = []
         self._idx: list[int] = []
-        self._recs: list[tuple[Any, ...]] = []
+        self._flat: list[bytes] = []  # the pending rows' records (RECORD), one after another
+        self._written = np.zeros(0, dtype=np.bool_)  # per borrower: a row was written
         self.checkpoints: list[tuple[int, int, str]] = []  # (day, instant described, directory label)
 
     def code(self, column: str, text: str | None) -> int:
@@ -178,14 +181,18 @@ class SnapshotPart:
         self.ids.append(borrower_id)
         return len(self.ids) - 1
 
-    def write_day(self, day: int, borrowers: Sequence[int], records: Sequence[tuple[Any, ...]]) -> None:
-        """The records changed on ``day``, of ``borrowers`` (indexes, increasing; days in increasing order)."""
+    def write_day(self, day: int, borrowers: Sequence[int], records: bytes) -> None:
+        """The records of ``borrowers`` (indexes, increasing; days in increasing order) at the end of ``day``:
+        ``records`` holds them one after another, each packed with :data:`RECORD`. Only the records that
+        differ from the borrower's last written one become rows (the first one always does)."""
         if not borrowers:
             return
+        if len(records) != RECORD.size * len(borrowers):
+            raise ValueError(f"write_day: {len(records)} bytes for {len(borrowers)} records of {RECORD.size}")
         self._days.append(day)
         self._counts.append(len(borrowers))
         self._idx.extend(borrowers)
-        self._recs.extend(records)
+        self._flat.append(records)
         if len(self._idx) >= 65_536:
             self._flush()
 
@@ -203,6 +210,7 @@ class SnapshotPart:
             col = np.ascontiguousarray(records[name], dtype=dt)
             col.tofile(self._files[name])
             self._cur[name][bidx] = col  # rows in day order: the last of a borrower wins
+        self._written[bidx] = True
         self.rows += int(days.size)
 
     def visit(self, borrower: int, at: int, team: int, outcome: int, due: int) -> None:
@@ -218,20 +226,48 @@ class SnapshotPart:
         self.visits += len(rows)
 
     def _flush(self) -> None:
+        """The pending records as rows: those equal to the borrower's previous record (written, or pending
+        just before) are dropped, the others written column by column."""
         if not self._idx:
             return
         n = len(self._idx)
-        np.repeat(np.array(self._days, dtype=np.int32), self._counts).tofile(self._files["day"])
+        days = np.repeat(np.array(self._days, dtype=np.int32), self._counts)
         bidx = np.array(self._idx, dtype=np.int32)
-        bidx.tofile(self._files["bidx"])
-        recs = np.array(self._recs, dtype=_RECORD)
-        self._days, self._counts, self._idx, self._recs = [], [], [], []
+        flat = np.frombuffer(b"".join(self._flat), dtype="<i8").reshape(n, _WIDTH)
+        self._days, self._counts, self._idx = [], [], []
         self._grow()
-        for name, _ in COLUMNS:
-            col = np.ascontiguousarray(recs[name])
+        # each row against the one before it of the same borrower: the pending one, else the last written
+        order = np.argsort(bidx, kind="stable")
+        ob = bidx[order]
+        first = np.ones(n, dtype=np.bool_)
+        first[1:] = ob[1:] != ob[:-1]
+        fb = ob[first]
+        changed = first & ~self._written[ob]
+        cols = []
+        for j, (name, dt) in enumerate(COLUMNS):
+            wide = flat[:, j]
+            col = wide.astype(dt)
+            if not np.array_equal(col, wide):
+                bad = int(wide[col != wide][0])
+                raise OverflowError(f"snapshot column {name}: {bad} does not fit in {np.dtype(dt).name}")
+            cols.append(col)
+            o = col[order]
+            prev = np.empty_like(o)
+            prev[1:] = o[:-1]
+            prev[first] = self._cur[name][fb]
+            changed |= o != prev
+        keep = np.empty(n, dtype=np.bool_)
+        keep[order] = changed
+        self._flat = []
+        bidx = bidx[keep]
+        days[keep].tofile(self._files["day"])
+        bidx.tofile(self._files["bidx"])
+        for (name, _), col in zip(COLUMNS, cols):
+            col = col[keep]
             col.tofile(self._files[name])
             self._cur[name][bidx] = col  # rows in day order: the last of a borrower wins
-        self.rows += n
+        self._written[bidx] = True
+        self.rows += int(bidx.size)
 
     def _grow(self) -> None:
         n = len(self.ids)
@@ -243,6 +279,9 @@ class SnapshotPart:
             new = np.full(size, _fill(name), dtype=dt)
             new[:have] = self._cur[name]
             self._cur[name] = new
+        written = np.zeros(size, dtype=np.bool_)
+        written[:have] = self._written[:have]
+        self._written = written
 
     def checkpoint(self, day: int, at: int, label: str) -> None:
         """Every borrower's record now, as the record at the end of ``day`` (``at``: the instant)."""

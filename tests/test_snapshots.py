@@ -95,3 +95,43 @@ def test_month_ends_are_checkpoints_and_agree_with_the_rows(full: tuple[Path, Sn
     assert len(ends) == 13 and ends[0].day == log.last_day
     assert all(day_date(s.day + 1).day == 1 for s in ends[1:])
     assert set(s.day for s in ends[1:]) <= set(log.checkpoint_days())
+
+
+def test_a_part_writes_a_row_only_when_the_record_changed(tmp_path: Path) -> None:
+    """Rows across days and across flushes: a record equal to the borrower's previous one is no row, the first
+    one always is (even all fill values), and a value too wide for its column is an error, not a wrapped number."""
+    from monitor.snapshots import COLUMNS, RECORD, SnapshotPart
+
+    width = len(COLUMNS)
+    part = SnapshotPart(tmp_path / "part-000")
+    for b in ("a", "b", "c"):
+        part.add_borrower(b)
+    fill = [-1] * width
+    base = list(range(width))
+
+    def recs(*rows: list[int]) -> bytes:
+        return b"".join(RECORD.pack(*r) for r in rows)
+
+    part.write_day(10, [0, 1], recs(base, fill))
+    part.write_day(11, [0, 1, 2], recs(base, fill, base))  # nothing new for 0 and 1
+    part._flush()  # the next rows compare against the written ones
+    moved = list(base)
+    moved[1] = 7
+    part.write_day(12, [0, 2], recs(moved, base))
+    part.write_day(13, [0], recs(base))  # back to an earlier record: a change
+    meta = part.close()
+    assert meta["rows"] == 5
+    days = np.fromfile(tmp_path / "part-000" / "changes" / "day.bin", dtype=np.int32)
+    bidx = np.fromfile(tmp_path / "part-000" / "changes" / "bidx.bin", dtype=np.int32)
+    assert days.tolist() == [10, 10, 11, 12, 13]
+    assert bidx.tolist() == [0, 1, 2, 0, 0]
+    computed = np.fromfile(tmp_path / "part-000" / "changes" / "computed.bin", dtype=np.int8)
+    assert computed.tolist() == [1, -1, 1, 7, 1]
+
+    wide = SnapshotPart(tmp_path / "part-001")
+    wide.add_borrower("a")
+    bad = list(base)
+    bad[0] = 300  # tier is one byte
+    wide.write_day(1, [0], recs(bad))
+    with pytest.raises(OverflowError, match="tier"):
+        wide.close()
