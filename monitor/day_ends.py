@@ -202,8 +202,9 @@ class DayEnds:
     full records (``monitor.snapshots.COLUMNS`` order, texts for codes) of the days on which the record
     changed, up to a day, floor crossings included; :meth:`write` writes them all in the replay's format."""
 
-    def __init__(self, zone: Any, floors: Iterable[int]) -> None:
+    def __init__(self, zone: Any, floors: Iterable[int], keep_days: int = 1) -> None:
         self.days = Days(zone)
+        self.keep_days = keep_days  # states kept: of a borrower's rows this many days before its newest, and one more
         self.floors = sorted(floors)
         self._ids: dict[str, int] = {}  # borrower -> index, in order of first row
         self._codes: dict[str, dict[str | None, int]] = {c: {None: -1} for c in (*_CODED, "name")}
@@ -218,7 +219,7 @@ class DayEnds:
         self._done: tuple[int, dict[str, NDArray[Any]]] | None = None  # the last change rows made (until, columns)
         self._sched: dict[int, list[Any]] = {}  # borrower -> its schedule history's state (see _schedule)
         self._history: list[tuple[int, int, str]] = []  # (instant, borrower, line): the entries made, dated
-        self._states: dict[int, list[tuple[int, bytes | None]]] = {}  # borrower -> its last two days' states
+        self._states: dict[int, list[tuple[int, bytes | None]]] = {}  # borrower -> its last days' states (keep_days)
         self._newest: dict[tuple[int, int], int] = {}  # (day, feed) -> the newest applied event's instant
         self._sorted: list[str] = []  # the borrowers sorted (made again when one is added)
 
@@ -249,17 +250,8 @@ class DayEnds:
             self._first[b] = int(extra["f"])
         for visit in extra.get("v", ()):  # [at, team, outcome, due day before, event id]: once per event id
             self._visits.setdefault(b, {})[str(visit[4])] = visit
-        states = self._states.get(b)  # the state of the row's day (watch or above), and of the day before
-        blob = extra.get("z")
-        held = (day, None if blob is None else blob.encode())
-        if states is None:
-            self._states[b] = [held]
-        elif day == states[-1][0]:
-            states[-1] = held
-        elif day > states[-1][0]:
-            self._states[b] = [states[-1], held]
-        elif day == states[0][0]:  # a row read again (a restarted worker): the last of a day holds
-            states[0] = held
+        blob = extra.get("z")  # the state of the row's day (watch or above)
+        self._keep_state(b, day, None if blob is None else blob.encode())
         events = extra.get("e", ())
         k = 0
         for item in extra.get("h", ()):  # schedule items, each before the row's e entries from its first field on
@@ -269,6 +261,25 @@ class DayEnds:
             self._schedule(b, item)
         for entry in events[k:]:
             self._event(b, entry)
+
+    def _keep_state(self, b: int, day: int, blob: bytes | None) -> None:
+        """Keep the state of a borrower's row: those of the days within ``keep_days`` of its newest, and the
+        last one before them (the state at the end of any of those days); the last row of a day holds."""
+        states = self._states.get(b)
+        if states is None:
+            self._states[b] = [(day, blob)]
+            return
+        if day < states[0][0]:
+            return  # a row read again (a restarted worker) of a day no longer kept
+        k = bisect_right(states, day, key=lambda x: x[0])
+        if k and states[k - 1][0] == day:
+            states[k - 1] = (day, blob)
+            return
+        states.insert(k, (day, blob))
+        horizon = states[-1][0] - self.keep_days
+        first = bisect_right(states, horizon, key=lambda x: x[0]) - 1  # the last one up to the horizon
+        if first > 0:
+            del states[:first]
 
     def _event(self, b: int, entry: list[Any]) -> None:
         feed, kind, at, rank, partition, offset = entry
@@ -384,6 +395,10 @@ class DayEnds:
             return False
         bits[byte] |= 1 << bit
         return True
+
+    def taken(self, rank: int, partition: int) -> bytes:
+        """The input messages of a partition the rows name (a bit per offset, the lowest bit first)."""
+        return bytes(self._read.get((rank, partition), b""))
 
     def borrowers(self) -> list[str]:
         """The borrowers with rows, sorted (a list kept between calls: do not change it)."""

@@ -68,12 +68,16 @@ def build_app(settings: Any) -> Any:
         await desk.start()
         probe.start()
         if scheduler is not None:
+            if scheduler.reporter.fold is not None:
+                await scheduler.reporter.fold.start()
             scheduler.start()
         try:
             yield
         finally:
             if scheduler is not None:
                 await scheduler.stop()
+                if scheduler.reporter.fold is not None:
+                    await scheduler.reporter.fold.stop()
             probe.stop()
             await desk.stop()
 
@@ -101,16 +105,22 @@ def _report_scheduler(settings: Any, desk: Any, policy: Any, teams: Any) -> Any:
     """The periodic reports' scheduler (see monitor.desk.reporting), on the wall clock."""
     from datetime import UTC, datetime
 
-    from monitor.desk.report_kafka import KafkaReportSource
+    from monitor.desk.report_fold import ReportFold
+    from monitor.desk.report_kafka import KafkaFold, KafkaReportSource
     from monitor.desk.reporting import Reporter, ReportStore, Scheduler
     from monitor.topics import Topics
 
     capacity = None
     if teams is not None and teams.team_ids():
         capacity = {t: float(teams.capacity(t).visits_per_day) for t in teams.team_ids()}
+    topics = Topics(settings.topic_prefix)
+    # the reports from the workers' day-end rows: the fold keeps the states of the days a catch-up may build
+    fold = KafkaFold(settings, ReportFold(policy, topics, keep_days=settings.report_catch_up_days + 2)) \
+        if settings.day_ends else None
     reporter = Reporter(ReportStore(settings.reports_dir), KafkaReportSource(settings), policy,
-                        topics=Topics(settings.topic_prefix), lang=settings.report_lang, policy_path=settings.policy,
-                        capacity=capacity, view=lambda: desk.view, settle_seconds=settings.report_settle_seconds)
+                        topics=topics, lang=settings.report_lang, policy_path=settings.policy,
+                        capacity=capacity, view=lambda: desk.view, settle_seconds=settings.report_settle_seconds,
+                        fold=fold)
 
     async def caught_up() -> bool:
         return bool((await desk.health()).caught_up)

@@ -13,13 +13,16 @@ import asyncio
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
+from monitor.desk.report_feeds import Snapshot
+from monitor.desk.report_fold import ReportFold
 from monitor.desk.reporting import InputRecord, Inputs, Notice
 from monitor.desk.settings import DeskSettings
 from monitor.topics import Topics
 
-__all__ = ["KafkaReportSource"]
+__all__ = ["KafkaFold", "KafkaReportSource"]
 
 log = logging.getLogger("monitor.desk.reports")
 
@@ -148,3 +151,144 @@ class KafkaReportSource:
             await fut
         finally:
             await producer.stop()
+
+
+class KafkaFold:
+    """Reads the day-ends, alerts and dead-letter topics from their beginning into a :class:`ReportFold`
+    for as long as the desk runs (a consumer without a group), and writes a report's input from the fold
+    once it holds every input message the feeds had when the build began (see monitor.desk.report_fold).
+    A restarted desk folds the retained topics again: the same rows, the same report."""
+
+    def __init__(self, settings: DeskSettings, fold: ReportFold, timeout: float = 600.0) -> None:
+        self.source = KafkaReportSource(settings, timeout)
+        self.fold = fold
+        self.topics = fold.topics
+        self.timeout = timeout
+        self._lock = asyncio.Lock()  # the consumer folds only while no input directory is being written
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: Any = None
+        self._failed: BaseException | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="report-fold")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping: its error was logged
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        from aiokafka import TopicPartition
+
+        names = [self.topics.day_ends, self.topics.alerts, self.topics.dead_letter]
+        try:
+            parts = await self.source._partitions(names)
+        except Exception as exc:
+            self._failed = exc
+            log.error("reports from the workers' day-end rows: %s (do the workers run with MONITOR_DAY_ENDS=true? "
+                      "monitor topics create makes the topic)", exc)
+            raise
+        tps = [TopicPartition(t, p) for t in names for p in parts[t]]
+        consumer = self.source._consumer()
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            take = self.fold.take
+            while True:
+                got = await consumer.getmany(timeout_ms=1000, max_records=2_000)
+                if got:
+                    async with self._lock:
+                        for tp, batch in got.items():
+                            for m in batch:
+                                take(tp.topic, tp.partition, m.offset, m.value, int(m.timestamp))
+                await asyncio.sleep(0)
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    async def _ends(self, topics: list[str]) -> dict[tuple[str, int], int]:
+        from aiokafka import TopicPartition
+
+        parts = await self.source._partitions(topics)
+        tps = [TopicPartition(t, p) for t in topics for p in parts[t]]
+        consumer = self.source._consumer()
+        await consumer.start()
+        try:
+            end = await consumer.end_offsets(tps)
+        finally:
+            await consumer.stop()
+        return {(tp.topic, tp.partition): int(o) for tp, o in end.items()}
+
+    async def _times(self, built_at: int) -> None:
+        """The own timestamps of the refused messages dead-lettered after ``built_at`` (read from their feeds:
+        a build counts those that reached the broker by then, as the build from the feeds does)."""
+        from aiokafka import TopicPartition
+
+        wanted = self.fold.unknown_times(built_at)
+        if not wanted:
+            return
+        consumer = self.source._consumer()
+        await consumer.start()
+        try:
+            for topic, part, offset in wanted:
+                tp = TopicPartition(topic, part)
+                consumer.assign([tp])
+                consumer.seek(tp, offset)
+                at = None
+                for _ in range(20):
+                    got = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+                    m = next(iter(got.get(tp, ())), None)
+                    if m is not None:
+                        at = int(m.timestamp) * 1000 if m.offset == offset else None
+                        break
+                if at is None:
+                    log.warning("%s partition %d offset %d (refused): its message is gone; not counted", topic,
+                                part, offset)
+                    at = built_at + 1
+                self.fold.sent_at(topic, part, offset, at)
+        finally:
+            await consumer.stop()
+
+    async def snapshot(self, out: Path, *, until: int, built_at: int) -> Snapshot:
+        """The input directory of the reports ending with the day ``until`` (a day number), written once the
+        fold holds every feed message below the end offsets at this call, and the three topics up to their
+        end offsets after that; ``TimeoutError`` with the count of messages missing after ``timeout``."""
+        import time
+
+        deadline = time.monotonic() + self.timeout
+        feeds = await self._ends(list(self.topics.inputs))
+        while True:
+            if self._failed is not None:
+                raise RuntimeError(f"the day-end rows cannot be read: {self._failed}")
+            if self._task is None or self._task.done():
+                raise RuntimeError("the day-end rows are not being read (the fold's consumer stopped)")
+            missing = self.fold.missing(feeds)
+            if not missing:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"no day-end row or dead letter names {sum(missing.values())} messages of the feeds "
+                    f"({', '.join(f'{t}: {n}' for t, n in sorted(missing.items()))}) after {self.timeout:.0f} s: "
+                    "every worker must run with MONITOR_DAY_ENDS=true (since the first message of the feeds), "
+                    "and be caught up (on the event clock, a watermark past the period's end)")
+            await asyncio.sleep(0.5)
+        own = await self._ends([self.topics.day_ends, self.topics.alerts, self.topics.dead_letter])
+        while any(self.fold.positions.get(k, 0) < end for k, end in own.items()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read the day-ends, alerts and dead-letter topics to their end in "
+                                   f"{self.timeout:.0f} s")
+            await asyncio.sleep(0.2)
+        await self._times(built_at)
+        offsets: dict[str, dict[int, int]] = {}
+        for (t, p), end in sorted(feeds.items()):
+            offsets.setdefault(t, {})[p] = end
+        async with self._lock:
+            snap = await asyncio.to_thread(self.fold.write, out, until=until, built_at=built_at, offsets=offsets)
+        log.info("report input from the day-end rows: %s", self.fold.describe())
+        return snap

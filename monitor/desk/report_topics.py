@@ -42,7 +42,7 @@ from monitor.replay import summary_of
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.snapshots import DUE_WHY, NONE, day_date
 
-__all__ = ["TOPICS_SOURCE", "write_inputs"]
+__all__ = ["TOPICS_SOURCE", "AlertRows", "write_inputs"]
 
 _CLASSES: tuple[str, ...] = get_args(ClassificationName)  # the floor codes 0-4, in order
 TOPICS_SOURCE = "topics"  # the name a reject's source and files.json give the input read from the topics
@@ -58,19 +58,37 @@ class _Counts:
         self.events_by_type, self.newest_by_type = by_type, newest
 
 
-def _alert_lines(alerts: Iterable[bytes], cut: int) -> list[tuple[tuple[str, str, int], bytes, str]]:
-    seen: dict[str, tuple[tuple[str, str, int], bytes, str]] = {}
-    for raw in alerts:
+class AlertRows:
+    """The published alerts, each once (a restarted worker publishes some again; the first read holds), parsed
+    as they are added: ``(instant, borrower, sequence)``, the line, the kind."""
+
+    def __init__(self, alerts: Iterable[bytes] = ()) -> None:
+        self._rows: dict[str, tuple[tuple[int, str, int], bytes, str]] = {}
+        for raw in alerts:
+            self.add(raw)
+
+    def add(self, raw: bytes) -> None:
+        """One message of the alerts topic; ``ValueError`` (or ``KeyError``) when it is not an alert."""
         doc = json.loads(raw)
-        if doc["alert_id"] in seen:
-            continue
-        seen[doc["alert_id"]] = ((doc["at"], doc["borrower_id"], int(doc["sequence"])), raw, doc["kind"])
-    dated = [(parse_instant(v[0][0]), v) for v in seen.values()]  # each instant parsed once
-    dated.sort(key=lambda d: (d[0], d[1][0][1], d[1][0][2]))
-    return [v for at, v in dated if at <= cut]
+        aid = doc["alert_id"]
+        if aid not in self._rows:
+            self._rows[aid] = ((parse_instant(doc["at"]), doc["borrower_id"], int(doc["sequence"])), raw,
+                               doc["kind"])
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def upto(self, cut: int) -> list[tuple[tuple[int, str, int], bytes, str]]:
+        """The alerts up to the instant ``cut``, in the replay's order (instant, borrower, sequence)."""
+        rows = [v for v in self._rows.values() if v[0][0] <= cut]
+        rows.sort(key=lambda v: v[0])
+        return rows
+
+    def ids(self, cut: int) -> frozenset[str]:
+        return frozenset(aid for aid, v in self._rows.items() if v[0][0] <= cut)
 
 
-def write_inputs(fold: DayEnds, alerts: Iterable[bytes], rejects: Sequence[tuple[str, str]], out: Path, *,
+def write_inputs(fold: DayEnds, alerts: AlertRows | Iterable[bytes], rejects: Sequence[tuple[str, str]], out: Path, *,
                  until: int, policy: Policy, offsets: Mapping[str, Mapping[int, int]]) -> Path:
     """Write the report's input directory ``out`` as of the end of the day ``until`` (see the module docstring).
     ``rejects``: the rejected messages' (text, reason), in the order the desk numbers them; ``offsets``: the
@@ -83,7 +101,7 @@ def write_inputs(fold: DayEnds, alerts: Iterable[bytes], rejects: Sequence[tuple
     signals = fold.signals(until, engine)
     (snaps / "signals.jsonl").write_bytes(b"".join(line + b"\n" for line in signals))
     (out / "schedule_history.jsonl").write_bytes(b"".join(line + b"\n" for line in fold.history(until)))
-    rows = _alert_lines(alerts, cut)
+    rows = (alerts if isinstance(alerts, AlertRows) else AlertRows(alerts)).upto(cut)
     (out / "alerts.jsonl").write_bytes(b"".join(raw + b"\n" for _, raw, _ in rows))
     counts, newest = fold.counts(until)
     accepted = sum(a + c for a, c in counts.values())

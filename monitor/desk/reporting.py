@@ -44,23 +44,29 @@ is published on the ``reports`` topic only when that topic does not hold the rep
 checking at the same instant can both publish; the notices then name the same id and files (only the notes'
 alerts check, which depends on each replica's view, may differ) and readers keep one per id.
 
-Cost (bench/desk_report_bench.py): nine tenths of a build is the replay. Issue 14's goal at 1 M (< 60 s, < 1 GiB)
-needs a build from what the workers publish (``MONITOR_DAY_ENDS``): :func:`monitor.desk.report_topics.write_inputs`
-writes the report's input from it. Not done yet: a reporter folding those topics as it consumes them and building
-from the fold; until then a scheduled build replays the feeds.
+Two ways to a report's input (the desk's ``MONITOR_DAY_ENDS``, which the workers share):
+
+* **from what the workers publish** (``MONITOR_DAY_ENDS=true``, the workers publishing their day-end rows): the
+  reporter folds the day-ends, alerts and dead-letter topics as it reads them, from their beginning and for as
+  long as it runs (:mod:`monitor.desk.report_fold`), and at a period's end writes the input directory from the
+  fold: no replay of the feeds, every section of the report that of ``monitor replay --as-of`` + ``monitor
+  report`` on the same events (its recorded inputs name the topics' offsets: no events file is written). A
+  build waits until the fold names every feed message; when workers do not publish the rows it fails with a
+  message saying so, logged, and is tried again (no silent fallback: a replay at a million borrowers needs
+  memory a desk sized for the fold does not have);
+* **from the feeds** (the default, the workers not publishing day-end rows): steps 1-3 above
+  (:mod:`monitor.desk.report_feeds`), declared in each notice's notes. Nine tenths of such a build is the replay.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import hashlib
 import json
 import logging
 import os
 import shutil
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -70,30 +76,39 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from monitor._time import DAY, SECOND, iso, local_date, to_us
 from monitor.desk.cases import derive
+from monitor.desk.report_feeds import (
+    EVENTS,
+    InputRecord,
+    Inputs,
+    Snapshot,
+    write_snapshot,
+)
 from monitor.desk.view import DeskView
-from monitor.engine import Engine
-from monitor.events import EVENT_ADAPTER
-from monitor.intake import Intake, Message
-from monitor.replay import Reject, ReplayResult, replay_events, write_outputs
-from monitor.reports import PERIODS, PeriodKind, build_report, make_period, midnight_us, with_cases, write_report
+from monitor.reports import (
+    PERIODS,
+    PeriodKind,
+    build_report,
+    make_period,
+    midnight_us,
+    with_cases,
+    write_report,
+)
 from monitor.reports.model import InputFile, Report
 from monitor.rules.policy import Policy
-from monitor.topics import Topics, partition_for
+from monitor.snapshots import day_number
+from monitor.topics import Topics
 
-__all__ = ["CONTENT_TYPES", "EVENTS", "FileEntry", "InputRecord", "Inputs", "Notice", "ReportStore", "Reporter",
-           "Scheduler", "Snapshot", "Source", "due", "kinds_ending", "next_after", "scheduled_at",
+__all__ = ["CONTENT_TYPES", "EVENTS", "FileEntry", "Fold", "InputRecord", "Inputs", "Notice", "ReportStore",
+           "Reporter", "Scheduler", "Snapshot", "Source", "due", "kinds_ending", "next_after", "scheduled_at",
            "write_snapshot"]
 
 log = logging.getLogger("monitor.desk.reports")
-EVENTS = "events.jsonl"
 NOTICE = "notice.json"
 FORMAT = "monitor-report-notice/1"
 Form = Literal["html", "json", "csv", "xlsx"]
 CONTENT_TYPES: dict[str, str] = {"html": "text/html; charset=utf-8", "json": "application/json",
                                  "csv": "text/csv; charset=utf-8",
                                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-_MAX_REJECT_TEXT = 65_536
-_NO_SIZE_LIMIT = 1 << 40  # sizes: the worker's own limit decides (its dead letter says so)
 
 
 # ---------------------------------------------------------------- the schedule (pure)
@@ -137,135 +152,6 @@ def next_after(now: int, zone: ZoneInfo, settle_seconds: float) -> int:
         day += timedelta(days=1)
     return scheduled_at(day, zone, settle_seconds)
 
-
-# ---------------------------------------------------------------- the snapshot: Kafka records -> replay files
-
-@dataclass(frozen=True, slots=True)
-class InputRecord:
-    """One message of an input (feed) topic, as read from Kafka."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int  # the broker's record timestamp
-    seq: int | None = None  # ``monitor produce``'s order header
-
-
-@dataclass(slots=True)
-class Inputs:
-    """What a report is built from: the feed topics' messages and the dead letters naming them."""
-
-    records: list[InputRecord]
-    dead: dict[tuple[str, int, int], str] = field(default_factory=dict)  # (topic, partition, offset) -> reason
-    partitions: int = 1
-
-
-@dataclass(slots=True)
-class Snapshot:
-    """A replay-like directory written from Kafka records, as known at ``cut``."""
-
-    dir: Path
-    cut: int  # the last instant of the period (the replay's as-of)
-    built_at: int
-    alert_ids: frozenset[str]  # the engine's alerts up to the cut
-    accepted: int
-    rejected: int
-
-
-def _event_line(raw: bytes) -> bytes:
-    """A valid event as one JSONL line (raw bytes unless they hold a line break)."""
-    if b"\n" not in raw and b"\r" not in raw:
-        return raw
-    return json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":")).encode()
-
-
-class _Parsed:
-    """An accepted event as ``replay_events`` takes it, ``(instant, event)``, its event parsed again from the
-    message when the engine applies it: parsed events held for the whole build were half its memory."""
-
-    __slots__ = ("raw", "t")
-
-    def __init__(self, t: int, raw: bytes) -> None:
-        self.t, self.raw = t, raw
-
-    def __getitem__(self, k: int) -> Any:
-        return self.t if k == 0 else tuple(self)[k]
-
-    def __iter__(self) -> Any:
-        yield self.t
-        yield EVENT_ADAPTER.validate_json(self.raw)  # as the worker's check parsed it: the same bytes, one contract
-
-
-def _reject_line(raw: bytes | None) -> bytes:
-    text = (raw or b"").decode("utf-8", "replace").replace("\r", "\\r").replace("\n", "\\n")
-    return text.encode()
-
-
-def _reject_text(line: bytes) -> str:
-    text = line.decode("utf-8", errors="replace")
-    if len(text) > _MAX_REJECT_TEXT:
-        return text[:_MAX_REJECT_TEXT] + f"… [{len(text)} characters in all]"
-    return text
-
-
-def write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, policy: Policy,
-                   topics: Topics) -> Snapshot:
-    """Write ``events.jsonl`` and the replay's outputs as of ``cut`` into ``out`` (see the module docstring).
-
-    Messages are judged as the worker judges them (its dead letter, else its own check), so the engine
-    applies exactly the events the worker applies, in the order it applies them.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()  # as monitor replay does: many long-lived objects, no cycles to collect
-    try:
-        return _write_snapshot(inputs, out, cut=cut, built_at=built_at, policy=policy, topics=topics)
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _write_snapshot(inputs: Inputs, out: Path, *, cut: int, built_at: int, policy: Policy,
-                    topics: Topics) -> Snapshot:
-    parts = inputs.partitions
-    check = Intake(topics, lambda key: partition_for(key, parts), max_message_bytes=_NO_SIZE_LIMIT)
-    rank = {t: i for i, t in enumerate(topics.inputs)}
-    accepted: list[tuple[tuple[int, int, int, int, int], bytes, bytes]] = []
-    rejected: list[tuple[tuple[int, int, int], bytes, str]] = []
-    for r in inputs.records:
-        if r.topic not in rank:
-            continue
-        reason = inputs.dead.get((r.topic, r.partition, r.offset))
-        event = None
-        if reason is None:
-            # the worker's own acceptance rules (one definition): feed, key, partition, contract
-            event, why = check.judge(Message(r.topic, r.partition, r.offset, r.key, r.value))
-            reason = None if event is not None else why
-        if reason is not None or event is None:
-            if r.timestamp_ms * 1000 <= built_at:
-                rejected.append(((rank[r.topic], r.partition, r.offset), _reject_line(r.value), reason or ""))
-            continue
-        at = to_us(event.occurred_at)
-        if at <= cut:
-            order = check.order(at, r.seq, r.topic, r.partition, r.offset)
-            accepted.append((order, _event_line(r.value or b""), r.value or b""))
-    accepted.sort(key=lambda x: x[0])
-    rejected.sort(key=lambda x: x[0])
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / EVENTS).open("wb") as fh:
-        for _, line, _ev in accepted:
-            fh.write(line + b"\n")
-        for _, line, _why in rejected:
-            fh.write(line + b"\n")
-    result = ReplayResult(as_of=cut)
-    result.read = len(accepted) + len(rejected)
-    result.rejects = [Reject(EVENTS, len(accepted) + i + 1, why, _reject_text(line))
-                      for i, (_, line, why) in enumerate(rejected)]
-    events: Any = [_Parsed(o[0], raw) for o, _, raw in accepted]  # (instant, event) pairs, parsed when applied
-    replay_events(Engine(policy), events, cut, result, out / "snapshots")
-    write_outputs(result, out)
-    return Snapshot(out, cut, built_at, frozenset(a.alert_id for a in result.alerts), len(accepted), len(rejected))
 
 
 # ---------------------------------------------------------------- notices and storage
@@ -390,6 +276,16 @@ class ReportStore:
 
 # ---------------------------------------------------------------- building: the reporter
 
+class Fold(Protocol):
+    """What the workers publish, folded as read (:class:`monitor.desk.report_kafka.KafkaFold`)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def snapshot(self, out: Path, *, until: int, built_at: int) -> Snapshot: ...
+
+
 class Source(Protocol):
     """Where the reporter reads its input and publishes notices (Kafka, or a fake in tests)."""
 
@@ -450,10 +346,11 @@ class Reporter:
     def __init__(self, store: ReportStore, source: Source, policy: Policy, *, topics: Topics,
                  lang: Literal["zh", "en"] = "zh", policy_path: Path | None = None,
                  capacity: Mapping[str, float] | None = None, view: Callable[[], DeskView | None] = lambda: None,
-                 settle_seconds: float = 600.0) -> None:
+                 settle_seconds: float = 600.0, fold: Fold | None = None) -> None:
         self.store, self.source, self.policy, self.topics = store, source, policy, topics
         self.lang, self.policy_path, self.capacity, self.view = lang, policy_path, capacity, view
         self.settle_seconds = settle_seconds
+        self.fold = fold  # the workers' day-end rows folded: build from them, not from a replay of the feeds
         self.builds = 0
         self._lock = asyncio.Lock()
 
@@ -484,13 +381,10 @@ class Reporter:
         zone = self.policy.zone
         cut = midnight_us(day + timedelta(days=1), zone) - 1
         built_at = scheduled_at(day, zone, self.settle_seconds)
-        inputs = await self.source.read_inputs()
         work = self.store.root / ".work" / f"{day.isoformat()}-{os.getpid()}-{id(self):x}"
         shutil.rmtree(work, ignore_errors=True)
         try:
-            snap = await asyncio.to_thread(write_snapshot, inputs, work / "replay", cut=cut, built_at=built_at,
-                                           policy=self.policy, topics=self.topics)
-            del inputs
+            snap = await self._inputs(work / "replay", day, cut, built_at)
             reports = await asyncio.to_thread(self._reports, snap, day, kinds)
             view = self.view()  # read on the event loop, where the consumer folds into it
             check = alerts_check(view, snap.alert_ids, cut) if view is not None else "alerts not checked (no view)"
@@ -502,7 +396,12 @@ class Reporter:
                     (f"input: {snap.accepted} events of the feed topics dated up to {iso(cut)}, and "
                      f"{snap.rejected} rejected messages (dead letters) that reached the broker by {iso(built_at)}, "
                      f"replayed with policy {self.policy.version} as monitor replay --as-of {iso(cut)} does: "
-                     "monitor report on the same events file gives the same bytes"),
+                     "monitor report on the same events file gives the same bytes") if snap.source == "feeds" else
+                    (f"input: the workers' day-end rows, alerts and dead letters (no replay of the feeds): "
+                     f"{snap.accepted} events dated up to {iso(cut)} and {snap.rejected} rejected messages (dead "
+                     f"letters) that reached the broker by {iso(built_at)}, decided with policy "
+                     f"{self.policy.version}: every section as monitor replay --as-of {iso(cut)} and monitor report "
+                     "on the same events give it (the inputs recorded name the topics' offsets)"),
                     check,
                     (f"case owners: {sum(1 for v in owners.values() if v[1])} borrowers of the warning list have an "
                      f"assigned officer, {len(owners)} a case (audit records up to the end of the period; monitor "
@@ -515,8 +414,16 @@ class Reporter:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    async def _inputs(self, out: Path, day: date, cut: int, built_at: int) -> Snapshot:
+        """The report's input directory: from the fold of what the workers publish, or a replay of the feeds."""
+        if self.fold is not None:
+            return await self.fold.snapshot(out, until=day_number(day), built_at=built_at)
+        inputs = await self.source.read_inputs()
+        return await asyncio.to_thread(write_snapshot, inputs, out, cut=cut, built_at=built_at, policy=self.policy,
+                                       topics=self.topics)
+
     def _reports(self, snap: Snapshot, day: date, kinds: Sequence[PeriodKind]) -> list[Report]:
-        return [build_report(snap.dir, [snap.dir / EVENTS], period=kind, as_of=day, policy_path=self.policy_path,
+        return [build_report(snap.dir, list(snap.events), period=kind, as_of=day, policy_path=self.policy_path,
                              capacity=self.capacity) for kind in kinds]
 
     def _store(self, report: Report, built_at: int, notes: list[str], work: Path) -> Notice:

@@ -44,6 +44,9 @@ class DeskSettings(KafkaSettings):
         600.0, description="A period's report is built this long after the period ends (late events arrive)")
     report_catch_up_days: Annotated[int, Field(ge=0, le=366)] = Field(
         7, description="At start, build the reports missed in this many days (a replica that was down)")
+    day_ends: bool = Field(
+        False, description="Build the scheduled reports from the workers' day-end rows, alerts and dead letters, "
+        "folded as they are read (the workers run with MONITOR_DAY_ENDS=true), instead of a replay of the feeds")
 
     def kafka(self) -> Settings:
         """The worker's settings for the same broker and prefix."""

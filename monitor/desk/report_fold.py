@@ -1,0 +1,138 @@
+"""A report's input from what the workers publish, folded as the desk reads it (issue 14): no replay of the feeds.
+
+When the workers publish their day-end rows (``MONITOR_DAY_ENDS=true``, :mod:`monitor.day_ends`), the desk's
+reporter reads three retained topics from their beginning and keeps reading them for as long as it runs
+(:class:`monitor.desk.report_kafka.KafkaFold`), folding every message into a :class:`ReportFold`:
+
+* ``day-ends`` -> :class:`monitor.day_ends.DayEnds` (each borrower's records, inspections, schedule history,
+  the states of watch+ borrowers of its last days, and which input message each row took);
+* ``alerts`` -> :class:`monitor.desk.report_topics.AlertRows` (each alert once, parsed as read);
+* the dead-letter topic -> the rejected feed messages (text and reason, as the replay's ``rejects.jsonl``).
+
+At a period's end (:meth:`ReportFold.write`) :func:`monitor.desk.report_topics.write_inputs` writes the report's
+input directory from the fold; the report built on it has every section of ``monitor replay --as-of END`` +
+``monitor report`` on the same events (its recorded inputs name the topics' offsets instead of an events file).
+
+A build waits until the fold holds every input message the feeds had when it began (:meth:`ReportFold.missing`:
+each offset is named by a day-end row or a dead letter); workers that do not publish day-end rows (or a
+worker that ran without them earlier) leave messages unnamed, and the build fails with a message saying so
+(the scheduler tries again). On the event clock, a worker applies an event only once a later one (or a
+watermark) passed it on every feed of its partition: a report waits for that too.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monitor.day_ends import DayEnds, floors_of
+from monitor.desk.report_feeds import Snapshot, reject_line, reject_text
+from monitor.desk.report_topics import AlertRows, write_inputs
+from monitor.rules.policy import Policy
+from monitor.topics import Topics
+
+__all__ = ["ReportFold"]
+
+log = logging.getLogger("monitor.desk.reports")
+
+
+class ReportFold:
+    """The day-end rows, alerts and dead letters the workers published, folded as read (see the module
+    docstring). ``keep_days``: how many days before the newest rows a report can still be built for (the
+    states of watch+ borrowers are kept that long)."""
+
+    def __init__(self, policy: Policy, topics: Topics, keep_days: int = 8) -> None:
+        self.policy, self.topics = policy, topics
+        self.day_ends = DayEnds(policy.zone, floors_of(policy), keep_days=keep_days)
+        self.alerts = AlertRows()
+        self._rank = {t: i for i, t in enumerate(topics.inputs)}
+        # (topic rank, partition, offset) -> (the rejected line, reason, the dead letter's timestamp in us)
+        self._dead: dict[tuple[int, int, int], tuple[bytes, str, int]] = {}
+        self._sent: dict[tuple[int, int, int], int] = {}  # the refused messages' own timestamps (us), where asked
+        self.positions: dict[tuple[str, int], int] = {}  # (topic, partition) -> the next offset to read
+        self.bad: Counter[str] = Counter()  # messages that are not what their topic holds, per topic
+
+    def take(self, topic: str, partition: int, offset: int, value: bytes | None, timestamp_ms: int) -> None:
+        """One message of the day-ends, alerts or dead-letter topic, in each partition's order."""
+        self.positions[(topic, partition)] = offset + 1
+        try:
+            if topic == self.topics.day_ends:
+                self.day_ends.add_message(value or b"")
+            elif topic == self.topics.alerts:
+                self.alerts.add(value or b"")
+            elif topic == self.topics.dead_letter:
+                self._dead_letter(value or b"", timestamp_ms)
+        except (ValueError, KeyError, TypeError) as exc:
+            if not self.bad[topic]:
+                log.warning("%s partition %d offset %d: not a message of that topic (%s: %s); ignored",
+                            topic, partition, offset, type(exc).__name__, str(exc)[:200])
+            self.bad[topic] += 1
+
+    def _dead_letter(self, value: bytes, timestamp_ms: int) -> None:
+        doc = json.loads(value)
+        rank = self._rank.get(doc["topic"])
+        if rank is None:  # not a feed's message (a watermark): not an input of the report
+            return
+        text = doc.get("value_text")
+        raw = text.encode() if isinstance(text, str) else base64.b64decode(doc.get("value_base64") or "")
+        self._dead[(rank, int(doc["partition"]), int(doc["offset"]))] = (reject_line(raw), str(doc["reason"]),
+                                                                         timestamp_ms * 1000)
+
+    def missing(self, ends: dict[tuple[str, int], int]) -> dict[str, int]:
+        """Per feed topic, how many of its messages below ``ends`` ((topic, partition) -> end offset) no day-end
+        row and no dead letter names yet (empty: the fold has every one)."""
+        dead: dict[tuple[int, int], list[int]] = {}
+        for rank, part, off in self._dead:
+            dead.setdefault((rank, part), []).append(off)
+        out: Counter[str] = Counter()
+        for (topic, part), end in ends.items():
+            rank = self._rank.get(topic)
+            if rank is None or end <= 0:
+                continue
+            bits = np.unpackbits(np.frombuffer(self.day_ends.taken(rank, part), dtype=np.uint8), bitorder="little")
+            seen = np.zeros(end, dtype=bool)
+            n = min(end, bits.size)
+            seen[:n] = bits[:n].astype(bool)
+            offs = np.array(dead.get((rank, part), ()), dtype=np.int64)
+            seen[offs[offs < end]] = True
+            if (left := int(end - seen.sum())) > 0:
+                out[topic] += left
+        return dict(out)
+
+    def unknown_times(self, built_at: int) -> list[tuple[str, int, int]]:
+        """The refused messages (topic, partition, offset) whose own timestamps a build at ``built_at`` needs:
+        those dead-lettered after it (a message reaches the broker before its dead letter does)."""
+        inputs = self.topics.inputs
+        return [(inputs[k[0]], k[1], k[2]) for k, v in sorted(self._dead.items())
+                if v[2] > built_at and k not in self._sent]
+
+    def sent_at(self, topic: str, partition: int, offset: int, at: int) -> None:
+        """A refused message's own timestamp (us), as read from its feed."""
+        self._sent[(self._rank[topic], partition, offset)] = at
+
+    def rejects(self, built_at: int) -> list[tuple[str, str]]:
+        """The rejected feed messages that reached the broker by ``built_at`` (as the replay of the feeds counts
+        them): (text, reason), by feed, partition and offset (as it numbers them)."""
+        never = built_at + 1
+        return [(reject_text(line), why) for k, (line, why, at) in sorted(self._dead.items())
+                if at <= built_at or self._sent.get(k, never) <= built_at]
+
+    def write(self, out: Path, *, until: int, built_at: int, offsets: dict[str, dict[int, int]]) -> Snapshot:
+        """The report's input directory as of the end of the day ``until`` (a day number) in ``out``."""
+        cut = self.day_ends.days.start(until + 1) - 1
+        rejects = self.rejects(built_at)
+        write_inputs(self.day_ends, self.alerts, rejects, out, until=until, policy=self.policy, offsets=offsets)
+        counts, _newest = self.day_ends.counts(until)
+        accepted = sum(a + c for a, c in counts.values())
+        return Snapshot(out, cut, built_at, self.alerts.ids(cut), accepted, len(rejects), (), "day-ends")
+
+    def describe(self) -> dict[str, Any]:
+        """What the fold holds (for the log)."""
+        return {"borrowers": len(self.day_ends.borrowers()), "alerts": len(self.alerts), "rejected": len(self._dead),
+                "ignored": dict(self.bad)}
