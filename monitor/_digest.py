@@ -1,4 +1,4 @@
-"""Content digests of events, for the engine's duplicate memory (``monitor.engine`` re-exports
+"""The engine's duplicate memory and the content digests it keeps (``monitor.engine`` re-exports
 :func:`content_digest`): two copies with one event_id and one digest are the same event, a copy with
 another digest is a conflicting duplicate."""
 
@@ -10,8 +10,11 @@ from typing import Any
 
 from monitor._time import to_us
 from monitor.events import Event, TierOverride
+from monitor.state import BorrowerState
 
-__all__ = ["FORM2", "content_digest", "digest_form1"]
+__all__ = ["FORM2", "UNIQUE", "content_digest", "count_unseen", "digest_form1", "remember"]
+
+UNIQUE = -1  # the digest of an id kept without its content (see ``monitor.engine.UNIQUE``)
 
 _INSTANTS = frozenset({"occurred_at", "until"})
 # A digest of the second form carries this bit (the first form, blake2b of the model's JSON, fits in 32 bits
@@ -60,3 +63,67 @@ def digest_form1(event: Event, at: int) -> int:
     h = hashlib.blake2b(event.model_dump_json(exclude=_INSTANTS).encode(), digest_size=4)
     h.update(tail)
     return int.from_bytes(h.digest())
+
+
+def remember(s: BorrowerState, eid: str, t: int, digest: int, horizon: int, memory: int) -> None:
+    """Keep an applied event's id (digest, or ``UNIQUE``) in ``s.seen``, in arrival order; forget the oldest
+    while they are at or before ``horizon`` (now less the window), then beyond the ``memory`` latest."""
+    seen = s.seen
+    if eid in seen:
+        del seen[eid]  # re-inserted last: the dict stays in arrival order
+    if s.unseen:  # UNSEEN events counted (see count_unseen): the entry notes how many came before it
+        seen[eid] = (t, None if digest == UNIQUE else digest, s.unseen)
+    else:
+        seen[eid] = t if digest == UNIQUE else (t, digest)
+    # forget the oldest arrivals while they are out of the window (the one just kept is inside it:
+    # the engine took a later one as stale)
+    kept = seen[next(iter(seen))]
+    if (kept if kept.__class__ is int else kept[0]) <= horizon:
+        stale = []
+        for first, kept in seen.items():
+            if (kept if kept.__class__ is int else kept[0]) > horizon:
+                break
+            stale.append(first)
+        for first in stale:
+            del seen[first]
+    if s.unseen:
+        _cap(s, memory)
+        return
+    over = len(seen) - memory
+    if over > 0:
+        for old in list(seen)[:over]:
+            del seen[old]
+
+
+def count_unseen(s: BorrowerState, horizon: int, memory: int) -> None:
+    """An event given as ``UNSEEN`` (no other event has its id) was applied while ``s.seen`` holds ids: the
+    full memory would have kept it, so it takes a place in the cap. ``s.unseen`` counts such events; an
+    entry of ``seen`` kept meanwhile notes the count at its arrival, so that the UNSEEN events after it are
+    known, and the oldest id is forgotten exactly when the full memory would forget it."""
+    seen = s.seen
+    while seen:
+        first = next(iter(seen))
+        kept = seen[first]
+        if (kept if kept.__class__ is int else kept[0]) > horizon:
+            break
+        del seen[first]
+    if not seen:
+        s.unseen = 0  # nothing kept that later events could push out
+        return
+    s.unseen += 1
+    _cap(s, memory)
+
+
+def _cap(s: BorrowerState, memory: int) -> None:
+    """Forget the oldest ids while ``memory`` or more arrivals (ids kept after them, and the UNSEEN events
+    counted since) came after them: the full memory holds the latest ``memory`` arrivals only."""
+    seen, unseen = s.seen, s.unseen
+    while seen:
+        first = next(iter(seen))
+        kept = seen[first]
+        before = kept[2] if kept.__class__ is tuple and len(kept) == 3 else 0
+        if len(seen) - 1 + unseen - before < memory:
+            break
+        del seen[first]
+    if not seen:
+        s.unseen = 0

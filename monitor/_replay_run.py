@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from monitor.engine import CONFLICT, DUPLICATE, Engine
+from monitor._replay_keys import event_key
+from monitor.engine import CONFLICT, DUPLICATE, UNSEEN, Engine
 from monitor.events import GRADE_INDEX, Event, InspectionCompleted, LoanProfile
 from monitor.outputs import Alert, BorrowerView, ScheduleEntry
 from monitor.rules.evaluate import highest_dpd
@@ -61,8 +62,12 @@ class Runner:
     """One replay (or one shard of it): feed events in time order, then :meth:`finish`."""
 
     def __init__(self, engine: Engine, as_of: int | None, result: Outputs, part: SnapshotPart | None,
-                 reject: Callable[[Any, int, str], None] | None = None) -> None:
+                 reject: Callable[[Any, int, str], None] | None = None, repeated: set[int] | None = None) -> None:
+        """``repeated``: the keys (``monitor._replay_keys``) of the ids that more than one line of the input
+        holds; the other events are given to the engine as ``UNSEEN``. None: every event has its full
+        duplicate memory."""
         self.engine = engine
+        self.repeated = repeated
         self.policy: Policy = engine.policy
         self.as_of = as_of
         self.result = result
@@ -134,8 +139,10 @@ class Runner:
         due_before = state.due
         wake_before = state.wake
         alerts: list[Alert] = []
+        repeated = self.repeated
+        digest = None if repeated is None or event_key(event.event_id) in repeated else UNSEEN
         try:
-            outcome = engine.apply_into(state, event, t, None, alerts)
+            outcome = engine.apply_into(state, event, t, digest, alerts)
         except Exception as exc:  # noqa: BLE001 - one event never stops the replay: it is rejected
             if self.reject is None:
                 raise

@@ -39,6 +39,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from monitor._replay_keys import repeated_keys
 from monitor._replay_run import Runner
 from monitor._replay_split import owner, piece_lines, remove_pieces, split_input
 from monitor._errors import InputError
@@ -471,7 +472,11 @@ def _attempt(job: _Job, k: int, agree: Callable[[int | None], int | None], *, or
     def engine_error(fi: int, line: int, reason: str) -> None:
         rejects.add(fi, line, reason, current[4])
 
-    runner = Runner(Engine(job.policy), job.as_of, totals, part, reject=engine_error)
+    # every state is made here from nothing and changed by this engine only (own_states); the ids that
+    # occur once in the shard's lines need no duplicate memory (monitor._replay_keys)
+    repeated = repeated_keys(raw for fi, path in enumerate(job.files) for _, raw in reader.lines_of(fi, path))
+    runner = Runner(Engine(job.policy, own_states=True), job.as_of, totals, part, reject=engine_error,
+                    repeated=repeated)
     if ordered:
         streams = [reader.stream(fi, p) for fi, p in enumerate(job.files)]
         items: Iterable[Item] = streams[0] if len(streams) == 1 else heapq.merge(*streams)

@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor._digest import FORM2 as _DIGEST_FORM2
-from monitor._digest import content_digest
+from monitor._digest import UNIQUE, content_digest, count_unseen, remember
 from monitor._digest import digest_form1 as _digest_form1
 from monitor._time import DAY, from_us, local_date, to_us
 from monitor.events import (
@@ -91,11 +91,13 @@ ADVANCED = "advanced"
 # ``apply(..., digest=UNIQUE)``: the caller knows that no other event with this event_id will reach this
 # state (a backtest holding every event of the borrower): nothing will be compared with its content, so
 # no digest is computed and the duplicate memory keeps its instant alone (as for a state written before
-# digests were kept)
-UNIQUE = -1
-# ``apply(..., digest=UNSEEN)``: the caller knows that no two events it gives this state share an event_id
-# (it passes UNSEEN for every one of them: a backtest holding all of the borrower's events): the duplicate
-# memory would never be consulted, so it is not kept (the state's ``seen`` stays empty)
+# digests were kept): ``UNIQUE`` (-1) comes from monitor._digest, with the memory itself
+# ``apply(..., digest=UNSEEN)``: the caller knows that no other event it gives this state has this event_id
+# (a backtest holding all of the borrower's events; a replay that counted the ids of its input): the duplicate
+# memory will never be consulted for it, so it is not kept. It still takes a place in the memory's cap
+# (``duplicate_memory`` ids): while the memory holds ids of events given with a digest, ``seen`` entries
+# carry the count of UNSEEN events (``state.unseen``) at their arrival, and the oldest is forgotten exactly
+# when the full memory would have forgotten it. With UNSEEN for every event ``seen`` stays empty.
 UNSEEN = -2
 
 _CASE_EIDS = 8  # notices remembered per lawsuit case
@@ -319,7 +321,7 @@ class Engine:
         if seen is not None:
             if digest == UNIQUE or digest == UNSEEN:
                 digest = None  # the caller was wrong: compare properly
-            first, known = (seen, None) if isinstance(seen, int) else seen
+            first, known = (seen, None) if isinstance(seen, int) else (seen[0], seen[1])
             if max(t, s.clock or t) - first < self._dup_window:
                 # an exact copy has the same instant, at or before the clock: nothing to settle
                 if known is None:
@@ -339,7 +341,10 @@ class Engine:
             # (applied in time order); the streaming shell dead-letters it.
             return STALE
         if digest != UNSEEN:
-            self._remember(s, e.event_id, t, content_digest(e, t) if digest is None else digest, now)
+            remember(s, e.event_id, t, content_digest(e, t) if digest is None else digest, now - self._dup_window,
+                     self._memory)
+        elif s.seen:
+            count_unseen(s, now - self._dup_window, self._memory)
         had_profile = s.profile is not None
         if not had_profile and not isinstance(e, LoanProfile):
             s.held += 1
@@ -442,28 +447,6 @@ class Engine:
             hist.pop(0)
         if s.moves:
             s.moves = [m for m in s.moves if m.at + self._move_keep > now]
-
-    def _remember(self, s: BorrowerState, eid: str, t: int, digest: int, now: int) -> None:
-        seen = s.seen
-        if eid in seen:
-            del seen[eid]  # re-inserted last: the dict stays in arrival order
-        seen[eid] = t if digest == UNIQUE else (t, digest)
-        # forget the oldest arrivals while they are out of the window (the one just kept is inside it:
-        # ``_apply`` took a later one as stale)
-        horizon = now - self._dup_window
-        kept = seen[next(iter(seen))]
-        if (kept if kept.__class__ is int else kept[0]) <= horizon:
-            stale = []
-            for first, kept in seen.items():
-                if (kept if kept.__class__ is int else kept[0]) > horizon:
-                    break
-                stale.append(first)
-            for first in stale:
-                del seen[first]
-        over = len(seen) - self._memory
-        if over > 0:
-            for old in list(seen)[:over]:
-                del seen[old]
 
     def _prune(self, s: BorrowerState, now: int) -> None:
         """Forget what can no longer matter: accounts cured longer ago than the duplicate

@@ -56,7 +56,7 @@ _SHORT: dict[str, dict[str, str]] = {
                       "bureau": "b", "bureau_prev": "bp", "inspection": "i", "floor": "fl", "cap": "cp",
                       "computed": "cm", "tiers": "ts", "tier": "t", "tier_since": "tn", "due": "d",
                       "due_why": "dw", "due_at": "da", "due_tier": "dt", "wake": "w", "seen": "s", "alerts": "al",
-                      "held": "h"},
+                      "held": "h", "unseen": "un"},
 }
 
 
@@ -215,10 +215,12 @@ class BorrowerState:
     due_tier: int = 0  # the effective tier then (0 in states written before it was kept)
     wake: int | None = None  # next instant a time-driven change may happen
     # event id -> (occurred_at, content digest), for duplicates; a bare occurred_at in states written
-    # before digests were kept (such a copy counts as an exact duplicate)
-    seen: dict[str, tuple[int, int] | int] = field(default_factory=dict)
+    # before digests were kept (such a copy counts as an exact duplicate); (occurred_at, digest or None,
+    # ``unseen`` at its arrival) while events given as ``engine.UNSEEN`` are counted (see there)
+    seen: dict[str, tuple[int, int] | tuple[int, int | None, int] | int] = field(default_factory=dict)
     alerts: int = 0  # alerts emitted so far (numbers the alert ids)
     held: int = 0  # events received before the profile
+    unseen: int = 0  # events given as ``engine.UNSEEN`` while ``seen`` held ids (the places they take in its cap)
 
 
 STATE_ADAPTER: TypeAdapter[BorrowerState] = TypeAdapter(BorrowerState)

@@ -38,7 +38,8 @@ def _full() -> BorrowerState:
         inspection=InspectionFact(6, "i1", "normal", "T1", "insp-1"),
         floor=OverrideFact(7, "f1", "u1", 2, 99, 120, "why", "u2"), cap=OverrideFact(7, "f2", "u1", 1),
         computed=2, tiers=[(20, 2)], tier=2, tier_since=2, due=30, due_why="inspection", due_at=6, due_tier=2,
-        wake=20, seen={"p1": (1, 2**32 + 5), "old": 1}, alerts=3, held=1)
+        wake=20, seen={"p1": (1, 2**32 + 5), "old": 1, "n1": (2, 2**32 + 6, 1), "n2": (3, None, 2)}, alerts=3, held=1,
+        unseen=2)
 
 
 def test_every_field_has_its_own_short_key():

@@ -1,0 +1,80 @@
+"""Which events of a replay's input share their id: the rest need no duplicate memory (``engine.UNSEEN``).
+
+The engine remembers the ids of the events it applied (``duplicate_memory`` per borrower, within the duplicate
+window) to recognise copies. In a replay most ids occur once in the whole input: nothing will ever be compared
+with them. Before a shard replays, one pass over its lines takes a 64-bit key of each line's event_id (the
+contract's ids are unique per event, whatever the borrower) and finds the keys that occur more than once
+(sorted with numpy): an event whose key occurs once is given to the engine as ``UNSEEN`` (no digest, not
+kept: the engine only counts it against the memory's cap, so that it forgets the other ids exactly when the
+full memory would). Every other event (a repeated id, under one borrower or several, or a key two ids happen
+to share) gets the full treatment. The outcomes are those of the full memory (tests/test_engine_unseen.py,
+tests/test_replay_keys.py).
+
+The key of a line is read from its text when that is plain: no backslash in the line (no escape anywhere, so
+every key and value is written as it is) and ``"event_id"`` written once, as ``"event_id":"value"``. Then that
+value is the one validation gives (a valid event is a flat object that must hold it). Any other line is
+validated (the contract decides, as the replay will): a line that fails is rejected by the replay and needs
+no key. Memory: the keys of the shard's lines (8 bytes a line, twice while sorted) during the pass, then the
+set of repeated keys (it grows with the repeated ids, not with the events).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable
+
+import numpy as np
+from pydantic import ValidationError
+
+from monitor.events import EVENT_ADAPTER
+
+__all__ = ["event_key", "raw_key", "repeated_keys"]
+
+_EID = b'"event_id":"'
+_KEY = b'"event_id"'
+_validate_json = EVENT_ADAPTER.validator.validate_json
+
+
+def event_key(event_id: str) -> int:
+    """The key of an event id (within one run: Python's hash, the same in the processes a replay forks)."""
+    return hash(event_id)
+
+
+def raw_key(raw: bytes) -> int | None:
+    """The key of the id of the event a line holds; None for a line the replay rejects (fails validation)."""
+    if b"\\" not in raw and raw.count(_KEY) == 1:
+        i = raw.find(_EID)
+        if i >= 0:
+            try:
+                return hash(raw[i + 12:raw.find(b'"', i + 12)].decode())
+            except UnicodeDecodeError:
+                pass
+    try:
+        event = _validate_json(raw)
+    except ValidationError:
+        return None
+    return hash(event.event_id)
+
+
+def repeated_keys(lines: Iterable[bytes]) -> set[int]:
+    """The keys that more than one of ``lines`` holds."""
+    keys = array("q")
+    add = keys.append
+    for raw in lines:  # raw_key's common case inline
+        if b"\\" not in raw and raw.count(_KEY) == 1:
+            i = raw.find(_EID)
+            if i >= 0:
+                try:
+                    add(hash(raw[i + 12:raw.find(b'"', i + 12)].decode()))
+                    continue
+                except UnicodeDecodeError:
+                    pass
+        key = raw_key(raw)
+        if key is not None:
+            add(key)
+    if len(keys) < 2:
+        return set()
+    ordered = np.sort(np.frombuffer(keys, dtype=np.int64))
+    del keys
+    same = ordered[1:] == ordered[:-1]
+    return set(np.unique(ordered[1:][same]).tolist())

@@ -1,0 +1,134 @@
+"""The replay gives the engine ``UNSEEN`` for the ids its input holds once (monitor._replay_keys): the same bytes
+as the full duplicate memory (the in-memory replay), whatever the input repeats."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from monitor._replay_keys import event_key, raw_key, repeated_keys
+from monitor._replay_stream import replay_to
+from monitor._time import parse_instant
+from monitor.events import EVENT_ADAPTER
+from monitor.replay import replay, write_outputs
+from monitor.rules.loader import default_policy
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "data" / "golden-events.jsonl.gz"
+FILES = ("alerts.jsonl", "borrowers.jsonl", "schedule.csv", "schedule_history.jsonl", "summary.json", "workout.csv")
+DAY = 86_400
+
+
+def _valid(raw: bytes):
+    try:
+        return EVENT_ADAPTER.validate_json(raw)
+    except ValueError:
+        return None
+
+
+def _shifted(doc: dict, seconds: float, **changes) -> bytes:
+    """The document moved ``seconds`` later (its instant in UTC), with ``changes``."""
+    t = parse_instant(doc["occurred_at"]) / 1e6 + seconds
+    from datetime import UTC, datetime
+
+    moved = dict(doc, occurred_at=datetime.fromtimestamp(t, UTC).isoformat(), **changes)
+    return json.dumps(moved, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _input(seed: int) -> list[bytes]:
+    """The golden input (with its copies and bad lines) and more: exact copies, conflicting copies, copies
+    beyond the window, copies written differently (spaces, escapes), and one borrower with more than
+    ``duplicate_memory`` ids between an original and its copies."""
+    rng = random.Random(seed)
+    lines = gzip.decompress(GOLDEN.read_bytes()).splitlines()
+    docs = [json.loads(x) for x in lines if _valid(x) is not None]
+    out = list(lines)
+    for doc in rng.sample(docs, 300):
+        kind = rng.randrange(6)
+        raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+        if kind == 0:
+            out.append(raw)  # an exact copy
+        elif kind == 1:
+            out.append(_shifted(doc, rng.choice([3600.0, 40 * DAY, 200 * DAY])))  # later: a conflict or applied again
+        elif kind == 2:
+            out.append(json.dumps(doc, ensure_ascii=True).encode())  # spaces after the colons
+        elif kind == 3:  # the id written with an escape: the same id
+            eid = doc["event_id"]
+            out.append(raw.replace(eid.encode(), eid[0].encode() + b"\\u00" + f"{ord(eid[1]):02x}".encode()
+                                   + eid[2:].encode(), 1))
+        elif kind == 4:
+            out.append(json.dumps(dict(doc, source="copy"), ensure_ascii=False).encode())  # other content
+        else:  # the id under another borrower: another event
+            other = rng.choice(docs)["borrower_id"]
+            out.append(json.dumps(dict(doc, borrower_id=other), ensure_ascii=False).encode())
+    bureau = next(d for d in docs if d["type"] == "bureau_report" and d["occurred_at"] > "2025-03")
+    memory = default_policy().duplicate_memory
+    fillers = [_shifted(bureau, 60.0 * (i + 1), event_id=f"fill-{seed}-{i}") for i in range(memory + 20)]
+    out += fillers
+    out.append(_shifted(bureau, 0.0))  # an exact copy after more than the memory: applied again
+    marker = _shifted(bureau, 60.0 * (memory + 30), event_id="marked")
+    out += [marker, _shifted(bureau, 60.0 * (memory + 40), event_id="marked")]  # a copy soon after: a duplicate
+    rng.shuffle(out)
+    return out
+
+
+def _full(src: Path, out: Path) -> None:
+    write_outputs(replay([src], default_policy()), out)
+
+
+def _same(a: Path, b: Path) -> None:
+    for name in FILES:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    # the in-memory replay lists the engine's refusals after the other rejects, with the event's JSON
+    assert _rejected(a) == _rejected(b)
+
+
+def _rejected(out: Path) -> list[tuple[int, str]]:
+    rows = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
+    return sorted((r["line"], r["reason"]) for r in rows)
+
+
+def test_the_key_of_a_line_is_the_key_of_its_event() -> None:
+    """Read from the text or, when that is not plain, by validating it; a line that fails validation may have
+    a key or none (it is rejected: only a spurious full treatment of another event could follow)."""
+    checked = 0
+    for raw in _input(3):
+        event = _valid(raw)
+        if event is not None:
+            assert raw_key(raw) == event_key(event.event_id), raw
+            checked += b"\\" in raw or b'": "' in raw
+    assert checked > 100
+
+
+def test_the_repeated_keys_are_those_of_the_ids_held_more_than_once() -> None:
+    lines = _input(4)
+    count = Counter(event_key(e.event_id) for e in map(_valid, lines) if e is not None)
+    assert repeated_keys(lines) == {k for k, n in count.items() if n > 1}
+    assert len(repeated_keys(lines)) > 300
+
+
+@pytest.mark.parametrize("seed,ordered", [(1, False), (2, True)])
+def test_repeated_ids_give_the_bytes_of_the_full_memory(tmp_path: Path, seed: int, ordered: bool) -> None:
+    lines = _input(seed)
+    if ordered:  # time-ordered: streamed, not sorted on disk
+        lines = [x for x in lines if _valid(x) is not None]
+        lines.sort(key=lambda x: parse_instant(json.loads(x)["occurred_at"]))
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    _full(src, tmp_path / "full")
+    summary = json.loads((tmp_path / "full" / "summary.json").read_text())
+    assert summary["events"]["duplicate"] > 200
+    assert any(r.startswith("conflicting duplicate") for r in summary["rejects_by_reason"])
+    replay_to([src], default_policy(), tmp_path / "one", workers=1)
+    _same(tmp_path / "one", tmp_path / "full")
+    replay_to([src], default_policy(), tmp_path / "many", workers=2, shards=3)
+    _same(tmp_path / "many", tmp_path / "full")
+    as_of = parse_instant("2025-06-15T00:00:00Z")
+    write_outputs(replay([src], default_policy(), as_of), tmp_path / "full-asof")
+    replay_to([src], default_policy(), tmp_path / "one-asof", as_of)
+    _same(tmp_path / "one-asof", tmp_path / "full-asof")
