@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -32,8 +33,10 @@ t0, c0 = time.perf_counter(), time.process_time()
 from monitor.reports import build_report, write_report
 d, events, as_of, out, policy = sys.argv[1:6]
 t1 = time.perf_counter()
+w1 = time.time()
 report = build_report(d, [events], period="month", as_of=as_of, policy_path=policy or None)
 t2 = time.perf_counter()
+w2 = time.time()
 with open("/proc/self/status") as fh:  # what the workbook's writer (a fork) starts with, shared
     at_fork = next((int(x.split()[1]) * 1024 for x in fh if x.startswith("VmRSS:")), 0)
 paths = write_report(report, out, "zh", jobs=2)  # as monitor report does (--jobs 2)
@@ -46,7 +49,7 @@ print(json.dumps({"import": t1 - t0, "build": t2 - t1, "write": t3 - t2, "total"
                   "child_rss": child_rss, "child_own": max(child_rss - at_fork, 0),
                   "cpu": time.process_time() - c0,
                   "child_cpu": sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]),
-                  "rows": report.warning_list.borrowers,
+                  "rows": report.warning_list.borrowers, "build_span": [w1, w2],
                   "alerts_in_period": report.changes.alerts,
                   "sizes": {p.name: p.stat().st_size for p in paths}}))
 """
@@ -61,6 +64,7 @@ class _PssPeak:
 
     def __init__(self, pid: int) -> None:
         self.pid, self.peak, self._done = pid, 0, threading.Event()
+        self.samples: list[tuple[float, int]] = []  # (time.time(), sum of PSS)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -87,6 +91,10 @@ class _PssPeak:
                 except OSError:
                     continue
             self.peak = max(self.peak, total)
+            self.samples.append((time.time(), total))
+
+    def peak_within(self, lo: float, hi: float) -> int:
+        return max((v for t, v in self.samples if lo <= t <= hi), default=0)
 
     def stop(self) -> None:
         self._done.set()
@@ -139,6 +147,9 @@ def main() -> None:
           f"CPU of the forks {r['child_cpu']:.2f} s")
     print(f"  peak PSS      {pss.peak / 2**30:>7.2f} GiB, the sum over the process and its forks (sampled every "
           f"{_PssPeak.EVERY} s: shared pages counted once, pages copied on write in each)")
+    lo, hi = r["build_span"]
+    print(f"                {pss.peak_within(lo, hi) / 2**30:>7.2f} GiB of it while building, "
+          f"{pss.peak_within(hi, float('inf')) / 2**30:.2f} GiB while writing")
     peak = max(peak, pss.peak)
     after = os.getloadavg()[0]
     print(f"  load average  {load[0]:.2f} before, {after:.2f} after, on {os.cpu_count()} CPUs")
