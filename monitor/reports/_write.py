@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import ctypes
 import io
 import os
 import threading
@@ -156,6 +157,17 @@ class _Forked:
         return None if code == 0 else f"{self.what}: {said or f'its process ended with status {code}'}"
 
 
+def _give_back() -> None:
+    """Return the heap's free pages to the system (glibc's ``malloc_trim``; nothing where there is none): after a
+    build, memory it freed stays resident (a million borrowers: about 0.6 GiB), and a fork shares it, so that the
+    forms' writers would start from it."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 def _can_fork() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
@@ -168,9 +180,10 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
     ``html_rows`` limits the rows of the warning list in the HTML (0 = all); the JSON and the CSV
     hold every row. Each file is written whole or not at all (temporary file, then rename).
 
-    ``jobs`` 2: the warning list's cells are made once (for the CSV and the workbook), the JSON written, then
-    the workbook by a forked copy of this process, sharing the cells, while this one writes the CSV and the
-    HTML; the bytes are the same. Only where ``os.fork`` exists and no other thread runs (the command line;
+    ``jobs`` 2: the JSON by a forked copy of this process while this one makes the warning list's cells (once,
+    for the CSV and the workbook), then the workbook by another fork, sharing the cells, while this one writes
+    the CSV and the HTML (the heap's free pages given back first, so that the forks do not start from them);
+    the bytes are the same. Only where ``os.fork`` exists and no other thread runs (the command line;
     not the desk, whose server has threads): otherwise one after the other.
     """
     out = Path(out_dir)
@@ -181,15 +194,18 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
         children: list[_Forked] = []
         forked = jobs > 1 and _can_fork()
         try:
+            if forked:
+                _give_back()  # the build's freed memory, else resident in this process and its forks
+                # the JSON by a fork of its own while this process makes the cells (it needs none of them)
+                children.append(_Forked(lambda: _write(paths.json, lambda fh: _write_json(fh, report)),
+                                        paths.json.name))
             head, rows = warning_table(report, lang)  # the list's cells, made once for the CSV and the workbook
-            # the JSON before the fork: a page written to by either process after a fork is copied, and the
-            # JSON touches every row (a million borrowers: 0.6 GiB more at once, the sum of PSS says)
-            _write(paths.json, lambda fh: _write_json(fh, report))
             if forked:  # the workbook by a fork, sharing the cells, while this process writes the CSV
                 children.append(_Forked(lambda: _write(paths.xlsx, render_xlsx(report, lang, (head, rows))),
                                         paths.xlsx.name))
             _write(paths.csv, lambda fh: _write_csv(fh, head, [rows]))
             if not forked:
+                _write(paths.json, lambda fh: _write_json(fh, report))
                 _write(paths.xlsx, render_xlsx(report, lang, (head, rows)))
             del rows
             _write(paths.html, render_html(report, lang, rows_shown=html_rows, csv_name=csv_name,

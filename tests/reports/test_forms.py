@@ -41,7 +41,7 @@ def test_rebuilding_gives_the_same_bytes(hand: tuple[Path, Path], tmp_path: Path
 
 
 def test_the_workbook_written_by_a_second_process_is_the_same(hand: tuple[Path, Path], tmp_path: Path) -> None:
-    """``monitor report --jobs 2`` (the default): a forked process writes the workbook beside the others;
+    """``monitor report --jobs 2`` (the default): forked processes write the JSON and the workbook beside the others;
     same bytes as one after the other, and its failure is told as the command's error, naming the file,
     with the other forms written. (Run as the command, in a process of its own: this one may have threads
     left by other tests, and then writes one form after another.)"""
@@ -60,6 +60,11 @@ def test_the_workbook_written_by_a_second_process_is_the_same(hand: tuple[Path, 
     assert code == 2 and stderr.startswith("monitor: error: ") and stderr.count("\n") == 1, stderr
     assert re.search(re.escape(FILES[3]) + ": cannot write the report: .*directory", stderr), stderr
     assert (blocked / FILES[2]).read_bytes() == one.csv.read_bytes()
+    json_blocked = tmp_path / "json-blocked"  # the JSON, by a fork of its own too
+    (json_blocked / FILES[1]).mkdir(parents=True)
+    code, _, stderr = _run(*args, "--out", str(json_blocked))
+    assert code == 2 and re.search(re.escape(FILES[1]) + ": cannot write the report: .*directory", stderr), stderr
+    assert (json_blocked / FILES[3]).read_bytes() == one.xlsx.read_bytes()
     code, _, stderr = _run(*args[:-2], "--jobs", "1", "--out", str(blocked))  # one after the other: no name
     assert code == 2 and FILES[3] not in stderr and "cannot write the report" in stderr, stderr
 
