@@ -84,7 +84,7 @@ class Runner:
         self.after: Counter[str] = Counter()  # events after the as-of, by type
         self.names = array("q")
         self._codes: dict[tuple[str | None, ...], tuple[int, ...]] = {}  # profile texts -> their codes
-        self._pcodes: list[tuple[object, tuple[int, ...], int]] = []  # per borrower: see _record
+        self._pcodes: list[tuple[object, int, int]] = []  # per borrower: its static row (see _record)
         self._day_feeds: dict[str, list[int]] = {}  # the current day's entries of ``feeds``, by type
         self._text: dict[str, str] = {}  # one copy of each profile text (branch, team, ...) for all states
         self.dirty: set[int] = set()
@@ -110,7 +110,7 @@ class Runner:
             self.first_seen.append(NONE)
             self.seen_at.append(self._t)
             self.names.append(-1)
-            self._pcodes.append((None, (), 0))
+            self._pcodes.append((None, 0, -1))
             if self.part is not None:
                 self.part.add_borrower(bid)
         return i
@@ -300,39 +300,44 @@ class Runner:
             return None
         return min(a.at + (c - a.dpd) * 86_400_000_000 for a in s.accounts.values() if a.dpd > 0)
 
-    def _record(self, s: BorrowerState, at: int, i: int) -> tuple[Any, ...]:
+    def _record(self, s: BorrowerState, at: int, i: int) -> tuple[int, ...]:
+        """The borrower's record at ``at`` as ``SnapshotPart.write_day`` takes it: the DYNAMIC columns, then the
+        number of the static row (profile codes, exposure, instants of the profile, first profile, first event)."""
         p = s.profile
+        first = self.first_seen[i]
+        known = self._pcodes[i]  # (profile, first_seen, static row)
+        if known[0] is not p or known[1] != first or known[2] < 0:
+            if p is None:
+                row = (-1, -1, -1, -1, -1, -1, -1, 0, NONE, NONE, self.seen_at[i])
+            else:
+                texts = (p.segment, p.industry, p.branch, p.team, p.product, p.mitigation)
+                codes = self._codes.get(texts)
+                if codes is None:
+                    code = self.part.code  # type: ignore[union-attr]
+                    codes = self._codes[texts] = tuple(code(c, v) for c, v in zip(TEXT_COLUMNS, texts))
+                row = (*codes, self.names[i], round(p.exposure * 100), p.at, first, self.seen_at[i])
+            known = self._pcodes[i] = (p, first, self.part.static_row(row))  # type: ignore[union-attr]
+        b, ins = s.bureau, s.inspection
         if p is None:
-            return (-1, -1, -1, -1, 0, -1, -1, -1, -1, -1, -1, -1, -1, -1, s.alerts, 0, 0, NONE, NONE, NONE,
-                    NONE, NONE if s.bureau is None else s.bureau.at, NONE if s.inspection is None else s.inspection.at,
-                    NONE, self.seen_at[i])
+            return (-1, -1, -1, -1, 0, -1, -1, s.alerts, 0, NONE, NONE, NONE if b is None else b.at,
+                    NONE if ins is None else ins.at, NONE, known[2])
+        due = s.due
         if s.accounts:
             top, top_id = highest_dpd(s, at)
         else:
-            top, top_id = 0, None
-        known = self._pcodes[i]  # (profile, its codes and the name's, exposure in cents): the profile's columns
-        if known[0] is not p:
-            texts = (p.segment, p.industry, p.branch, p.team, p.product, p.mitigation)
-            codes = self._codes.get(texts)
-            if codes is None:
-                code = self.part.code  # type: ignore[union-attr]
-                codes = self._codes[texts] = tuple(code(c, v) for c, v in zip(TEXT_COLUMNS, texts))
-            known = self._pcodes[i] = (p, (*codes, self.names[i]), round(p.exposure * 100))
-        due = s.due
-        b, ins = s.bureau, s.inspection
+            top_id = None
         if top_id is None:
-            head = (s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), 0, 0, _WHY.get(s.due_why, -1))
-            dpd, dpd_at = 0, NONE
-        else:
-            acc = s.accounts[top_id]
-            head = (s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), bisect_right(self._floors_sorted, top),
-                    1 if top > 0 else 0, _WHY.get(s.due_why, -1))
-            dpd, dpd_at = acc.dpd, acc.at
-        return head + known[1] + (
-            self.days.of(due) if due is not None else -1, s.alerts, dpd, known[2],
-            s.tier_since if s.tier_since is not None else NONE, self.first_seen[i], p.at,
-            s.grade_at if s.grade_at is not None else NONE, b.at if b is not None else NONE,
-            ins.at if ins is not None else NONE, dpd_at, self.seen_at[i])
+            return (s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), 0, 0, _WHY.get(s.due_why, -1),
+                    self.days.of(due) if due is not None else -1, s.alerts, 0,
+                    s.tier_since if s.tier_since is not None else NONE,
+                    s.grade_at if s.grade_at is not None else NONE, b.at if b is not None else NONE,
+                    ins.at if ins is not None else NONE, NONE, known[2])
+        acc = s.accounts[top_id]
+        return (s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), bisect_right(self._floors_sorted, top),
+                1 if top > 0 else 0, _WHY.get(s.due_why, -1), self.days.of(due) if due is not None else -1,
+                s.alerts, acc.dpd, s.tier_since if s.tier_since is not None else NONE,
+                s.grade_at if s.grade_at is not None else NONE, b.at if b is not None else NONE,
+                ins.at if ins is not None else NONE, acc.at, known[2])
 
     # ------------------------------------------------------------ the end
 

@@ -56,6 +56,7 @@ from monitor.state import BorrowerState
 __all__ = ["SHARD_INPUT_BYTES", "FileTotals", "Totals", "owner", "replay_to", "shards_for"]
 
 _TIER_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
+_BIAS = 1 << 63  # sort_key's integers
 _MAX_REJECT_TEXT = 65_536
 Item = tuple[int, int, int, Event, bytes]  # instant, file index, line number, event, raw line
 
@@ -117,7 +118,10 @@ class FileTotals:
 
     def add_history_row(self, at: int, borrower_id: str, entry: str) -> None:
         """``add_history`` with the entry's JSON (``Engine.schedule_entry_json``)."""
-        self.history.add((at, borrower_id), schedule_history_line(at, entry))
+        if borrower_id.isprintable():  # no control character: sort_key((at, borrower_id)), written directly
+            self.history.add_keyed(f"{at + _BIAS:016x}{borrower_id}\x00", schedule_history_line(at, entry))
+        else:
+            self.history.add((at, borrower_id), schedule_history_line(at, entry))
 
     def add_view(self, borrower_id: str, state: BorrowerState, view: BorrowerView) -> None:
         self.views.add((borrower_id,), view.model_dump_json())

@@ -108,7 +108,11 @@ class LineSpill:
         self.count = 0
 
     def add(self, key: tuple[Any, ...], line: str) -> None:
-        rec = f"{sort_key(key)}{self.seq:016x}\t{line}"
+        self.add_keyed(sort_key(key), line)
+
+    def add_keyed(self, key: str, line: str) -> None:
+        """``add`` with the key already written as ``sort_key(key)``."""
+        rec = f"{key}{self.seq:016x}\t{line}"
         self.buf.append(rec)
         self.seq += 1
         self.count += 1

@@ -17,10 +17,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 
 
-# The UTC offset in seconds of each fixed-offset tzinfo pydantic gives a validated instant (``TzInfo``, public in
-# pydantic_core; equal and hashed by offset): its ``utcoffset`` is a call into the library that costs more than
-# the rest of ``to_us``. Any other tzinfo (a ZoneInfo's offset depends on the date) takes the general path.
-_FIXED: dict[TzInfo, int] = {}
+# A validated instant's tzinfo is pydantic's fixed-offset ``TzInfo`` (public in pydantic_core), a new object for
+# every instant: its own ``utcoffset`` is cheap, but a dict keyed by it compares the objects (costly) and
+# ``datetime.utcoffset`` or subtracting an aware datetime goes the long way round. Any other tzinfo (a ZoneInfo's
+# offset depends on the date) takes the general path.
 _EPOCH_ORDINAL = _EPOCH.toordinal()
 
 
@@ -28,12 +28,10 @@ def to_us(dt: datetime) -> int:
     """An aware datetime as microseconds since the epoch."""
     tz = dt.tzinfo
     if tz.__class__ is TzInfo:
-        off = _FIXED.get(tz)  # type: ignore[arg-type]
-        if off is None:
-            o = dt.utcoffset()
-            if o is None or o.microseconds or len(_FIXED) >= 4096:
-                return _to_us(dt)
-            off = _FIXED[tz] = o.days * 86_400 + o.seconds  # type: ignore[index]
+        o = tz.utcoffset(None)  # type: ignore[union-attr]
+        if o.microseconds:  # (an ISO offset has whole seconds)
+            return _to_us(dt)
+        off = o.days * 86_400 + o.seconds
     elif tz is UTC:  # what from_us gives
         off = 0
     else:

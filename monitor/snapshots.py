@@ -61,9 +61,9 @@ from numpy.typing import NDArray
 from monitor._errors import InputError
 from monitor._time import DAY, from_us, to_us
 
-__all__ = ["CHECKPOINT_END", "COLUMNS", "DUE_WHY", "FEEDS", "FORMAT", "NONE", "RECORD", "TEXT_COLUMNS", "VISITS", "Days",
-           "FeedCounts", "Snapshot", "write_manifest",
-           "SnapshotLog", "SnapshotPart", "day_date", "day_number"]
+__all__ = ["CHECKPOINT_END", "COLUMNS", "DUE_WHY", "DYNAMIC", "FEEDS", "FORMAT", "NONE", "RECORD", "STATIC",
+           "STATIC_RECORD", "TEXT_COLUMNS", "VISITS", "Days", "FeedCounts", "Snapshot", "SnapshotLog", "SnapshotPart",
+           "day_date", "day_number", "write_manifest"]
 
 FORMAT = "monitor-snapshots/1"
 NONE = -(2**63)
@@ -98,8 +98,15 @@ TEXT_COLUMNS = ("segment", "industry", "branch", "team", "product", "mitigation"
 DUE_WHY = ("first_visit", "inspection", "tier_raised", "cadence", "workout", "workout_ended")  # state.due_why
 CHECKPOINT_END = "as_of"
 _NAMES = tuple(c for c, _ in COLUMNS)
-_WIDTH = len(COLUMNS)
-RECORD = struct.Struct(f"<{_WIDTH}q")  # a record as write_day takes it: the values of COLUMNS as int64
+# write_day takes a record in two parts: the columns that change with the borrower's profile only (STATIC, one
+# row per profile: ``SnapshotPart.static_row``), and the others (DYNAMIC, per record, with the number of its
+# static row last), each packed as int64 values
+STATIC = ("segment", "industry", "branch", "team", "product", "mitigation", "name", "exposure", "profile_at",
+          "first_seen", "seen_at")
+DYNAMIC = tuple(c for c in _NAMES if c not in STATIC)
+RECORD = struct.Struct(f"<{len(DYNAMIC) + 1}q")  # the DYNAMIC values, then the static row's number
+STATIC_RECORD = struct.Struct(f"<{len(STATIC)}q")
+_WHERE = tuple((True, DYNAMIC.index(c)) if c in DYNAMIC else (False, STATIC.index(c)) for c in _NAMES)
 _EPOCH = date(1970, 1, 1)
 _HOUR = 3_600_000_000
 
@@ -165,6 +172,9 @@ class SnapshotPart:
         self._counts: list[int] = []
         self._idx: list[int] = []
         self._flat: list[bytes] = []  # the pending rows' records (RECORD), one after another
+        self._static: list[bytes] = []  # static rows (STATIC_RECORD) not yet in ``_statics``
+        self._statics = np.zeros((0, len(STATIC)), dtype=np.int64)  # every static row, by number
+        self._nstatic = 0
         self._written = np.zeros(0, dtype=np.bool_)  # per borrower: a row was written
         self.checkpoints: list[tuple[int, int, str]] = []  # (day, instant described, directory label)
 
@@ -181,10 +191,17 @@ class SnapshotPart:
         self.ids.append(borrower_id)
         return len(self.ids) - 1
 
+    def static_row(self, values: Sequence[int]) -> int:
+        """A static row (the values of :data:`STATIC`): its number, for this part's records."""
+        self._static.append(STATIC_RECORD.pack(*values))
+        self._nstatic += 1
+        return self._nstatic - 1
+
     def write_day(self, day: int, borrowers: Sequence[int], records: bytes) -> None:
         """The records of ``borrowers`` (indexes, increasing; days in increasing order) at the end of ``day``:
-        ``records`` holds them one after another, each packed with :data:`RECORD`. Only the records that
-        differ from the borrower's last written one become rows (the first one always does)."""
+        ``records`` holds them one after another, each packed with :data:`RECORD` (its static row's number
+        from :meth:`static_row` last). Only the records that differ from the borrower's last written one
+        become rows (the first one always does)."""
         if not borrowers:
             return
         if len(records) != RECORD.size * len(borrowers):
@@ -233,7 +250,15 @@ class SnapshotPart:
         n = len(self._idx)
         days = np.repeat(np.array(self._days, dtype=np.int32), self._counts)
         bidx = np.array(self._idx, dtype=np.int32)
-        flat = np.frombuffer(b"".join(self._flat), dtype="<i8").reshape(n, _WIDTH)
+        dyn = np.frombuffer(b"".join(self._flat), dtype="<i8").reshape(n, len(DYNAMIC) + 1)
+        if self._static:
+            new = np.frombuffer(b"".join(self._static), dtype="<i8").reshape(len(self._static), len(STATIC))
+            self._statics = np.concatenate([self._statics, new])
+            self._static = []
+        static = self._statics
+        sid = dyn[:, -1]
+        if n and (sid.min() < 0 or sid.max() >= len(static)):
+            raise ValueError(f"snapshot records name static rows outside 0..{len(static) - 1}")
         self._days, self._counts, self._idx = [], [], []
         self._grow()
         # each row against the one before it of the same borrower: the pending one, else the last written
@@ -244,8 +269,8 @@ class SnapshotPart:
         fb = ob[first]
         changed = first & ~self._written[ob]
         cols = []
-        for j, (name, dt) in enumerate(COLUMNS):
-            wide = flat[:, j]
+        for (name, dt), (dynamic, j) in zip(COLUMNS, _WHERE):
+            wide = dyn[:, j] if dynamic else static[sid, j]
             col = wide.astype(dt)
             if not np.array_equal(col, wide):
                 bad = int(wide[col != wide][0])

@@ -235,3 +235,22 @@ def test_the_default_as_of_of_a_split_input_is_its_newest_valid_event(tmp_path: 
         assert got.as_of == want, keep
         assert got.rejected == 7
     assert replay_to([src], default_policy(), tmp_path / "whole", now=now, shards=1).as_of == want
+
+
+def test_history_rows_sort_as_their_keys_whatever_the_borrower_id(tmp_path: Path) -> None:
+    """``FileTotals.add_history_row`` writes the key text itself for a plain id: the same order as
+    ``LineSpill.add`` with the tuple key gives, control characters and instants before 1970 included."""
+    from monitor._replay_stream import FileTotals
+
+    rng = random.Random(3)
+    ids = ["B1", "B10", "B1\x1fx", "B1\x00", "b\u2028", "中文", "B2"]
+    rows = [(rng.choice([-(2**40), 0, 5, 2**50, 2**50 + 1]), rng.choice(ids), f"{{\"n\":{k}}}") for k in range(300)]
+    totals = FileTotals(tmp_path, None)
+    ref = spill.LineSpill(tmp_path, "ref")
+    for at, bid, entry in rows:
+        totals.add_history_row(at, bid, entry)
+        ref.add((at, bid), entry)
+    got = [json.loads(line)["n"] for line in totals.history.lines()]
+    want = [json.loads(line)["n"] for line in ref.lines()]
+    assert got == want
+    assert got != [k for k in range(300)]  # the rows were reordered

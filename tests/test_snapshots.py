@@ -100,36 +100,46 @@ def test_month_ends_are_checkpoints_and_agree_with_the_rows(full: tuple[Path, Sn
 def test_a_part_writes_a_row_only_when_the_record_changed(tmp_path: Path) -> None:
     """Rows across days and across flushes: a record equal to the borrower's previous one is no row, the first
     one always is (even all fill values), and a value too wide for its column is an error, not a wrapped number."""
-    from monitor.snapshots import COLUMNS, RECORD, SnapshotPart
+    from monitor.snapshots import COLUMNS, DYNAMIC, RECORD, STATIC, SnapshotPart
 
-    width = len(COLUMNS)
+    names = [c for c, _ in COLUMNS]
     part = SnapshotPart(tmp_path / "part-000")
     for b in ("a", "b", "c"):
         part.add_borrower(b)
-    fill = [-1] * width
-    base = list(range(width))
 
-    def recs(*rows: list[int]) -> bytes:
-        return b"".join(RECORD.pack(*r) for r in rows)
+    def recs(*rows: list[int]) -> bytes:  # whole records (COLUMNS order) as write_day takes them
+        out = []
+        for r in rows:
+            sid = part.static_row([r[names.index(c)] for c in STATIC])
+            out.append(RECORD.pack(*[r[names.index(c)] for c in DYNAMIC], sid))
+        return b"".join(out)
 
+    fill = [-1] * len(names)
+    base = list(range(len(names)))
     part.write_day(10, [0, 1], recs(base, fill))
     part.write_day(11, [0, 1, 2], recs(base, fill, base))  # nothing new for 0 and 1
     part._flush()  # the next rows compare against the written ones
-    moved = list(base)
-    moved[1] = 7
-    part.write_day(12, [0, 2], recs(moved, base))
+    moved, moved2 = list(base), list(base)
+    moved[1] = 7  # computed: a dynamic column
+    moved2[names.index("team")] = 8  # a static one
+    part.write_day(12, [0, 2], recs(moved, moved2))
     part.write_day(13, [0], recs(base))  # back to an earlier record: a change
     meta = part.close()
-    assert meta["rows"] == 5
+    assert meta["rows"] == 6
     days = np.fromfile(tmp_path / "part-000" / "changes" / "day.bin", dtype=np.int32)
     bidx = np.fromfile(tmp_path / "part-000" / "changes" / "bidx.bin", dtype=np.int32)
-    assert days.tolist() == [10, 10, 11, 12, 13]
-    assert bidx.tolist() == [0, 1, 2, 0, 0]
+    assert days.tolist() == [10, 10, 11, 12, 12, 13]
+    assert bidx.tolist() == [0, 1, 2, 0, 2, 0]
     computed = np.fromfile(tmp_path / "part-000" / "changes" / "computed.bin", dtype=np.int8)
-    assert computed.tolist() == [1, -1, 1, 7, 1]
+    assert computed.tolist() == [1, -1, 1, 7, 1, 1]
+    team = np.fromfile(tmp_path / "part-000" / "changes" / "team.bin", dtype=np.int32)
+    assert team.tolist() == [9, -1, 9, 9, 8, 9]
+    seen = np.fromfile(tmp_path / "part-000" / "changes" / "seen_at.bin", dtype=np.int64)
+    assert seen.tolist() == [24, -1, 24, 24, 24, 24]
 
     wide = SnapshotPart(tmp_path / "part-001")
     wide.add_borrower("a")
+    part = wide
     bad = list(base)
     bad[0] = 300  # tier is one byte
     wide.write_day(1, [0], recs(bad))
