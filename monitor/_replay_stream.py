@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from monitor._replay_keys import repeated_keys
 from monitor._replay_run import Runner
@@ -46,14 +46,14 @@ from monitor._errors import InputError
 from monitor._spill import EventRuns, LineSpill, merge_runs
 from monitor._time import SECOND, ahead_reason, iso, parse_instant, to_us
 from monitor.engine import Engine
-from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
+from monitor.events import Event, describe_validation_error
 from monitor.jsonl import MAX_LINE_BYTES, file_digest, iter_lines, write_files
 from monitor.outputs import Alert, BorrowerView, ScheduleEntry, schedule_history_line
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.snapshots import SnapshotPart, write_manifest
 from monitor.state import BorrowerState
 
-__all__ = ["SHARD_INPUT_BYTES", "FileTotals", "Totals", "owner", "replay_to", "shards_for"]
+__all__ = ["REPLAY_ADAPTER", "SHARD_INPUT_BYTES", "FileTotals", "Totals", "owner", "replay_to", "shards_for"]
 
 _TIER_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
 _BIAS = 1 << 63  # sort_key's integers
@@ -210,7 +210,12 @@ def _us(value: object) -> int | None:
 
 
 _MORE_INSTANTS = frozenset({"loan_profile", "tier_override"})  # the types with another instant (see _out_of_range)
-_validate_json = EVENT_ADAPTER.validator.validate_json  # the adapter's own validator, without its wrapper
+# The replay's validator: the contract's own type (EVENT_ADAPTER's: the same models, rules and errors) with
+# pydantic's string cache kept to the JSON keys. Caching every string value too (the default) costs ~1 us a
+# line on a portfolio's feeds, whose ids, instants and amounts seldom repeat (tests/test_replay_stream.py
+# checks the two give the same events and the same errors).
+REPLAY_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(cache_strings="keys"))
+_validate_json = REPLAY_ADAPTER.validator.validate_json  # the adapter's own validator, without its wrapper
 
 
 def _judge(raw: bytes, trusted: int | None, skew: int) -> tuple[int, Event] | str:
@@ -274,7 +279,7 @@ class _Reader:
                 got = self.parse(fi, number, raw)
                 if got is not None:
                     runs.add(got[0], fi, number, raw)
-        validate = EVENT_ADAPTER.validate_json
+        validate = REPLAY_ADAPTER.validate_json
         for t, fi, number, raw in runs.sorted():
             yield t, fi, number, validate(raw), raw
 

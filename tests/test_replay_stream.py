@@ -254,3 +254,34 @@ def test_history_rows_sort_as_their_keys_whatever_the_borrower_id(tmp_path: Path
     want = [json.loads(line)["n"] for line in ref.lines()]
     assert got == want
     assert got != [k for k in range(300)]  # the rows were reordered
+
+
+def test_the_replay_validates_events_as_the_contract_does() -> None:
+    """The replay's validator (the contract's type with fewer strings cached) gives the same events as
+    ``EVENT_ADAPTER`` and, for bad lines (the golden input has some), the same errors: same rejects."""
+    from pydantic import ValidationError
+
+    from monitor._replay_stream import REPLAY_ADAPTER
+    from monitor.events import EVENT_ADAPTER, describe_validation_error
+    from tests.test_replay import BAD
+
+    override = {"event_id": "o1", "type": "tier_override", "borrower_id": "B1", "occurred_at": "2025-01-01T00:00:00Z",
+                "action": "set", "direction": "cap", "tier": "watch", "until": "2025-02-01T00:00:00Z",
+                "reason": "r", "requested_by": "a"}
+    profile = next(json.loads(raw) for raw in _lines() if b'"loan_profile"' in raw)
+    lines = _lines()[:4000] + [json.dumps(doc).encode() for doc in GOOD] + [raw for raw, _ in BAD] + [
+        json.dumps(override).encode(), json.dumps({**override, "tier": None}).encode(),
+        json.dumps({**override, "approved_by": "a"}).encode(), json.dumps({**profile, "branch": "a\u202eb"}).encode(),
+        json.dumps({**profile, "occurred_at": "9999-12-31T00:00:00Z"}).encode()]
+    kinds = {True: 0, False: 0}
+    for raw in lines:
+        got = []
+        for adapter in (REPLAY_ADAPTER, EVENT_ADAPTER):
+            try:
+                event = adapter.validate_json(raw)
+                got.append((type(event), event, event.model_dump_json()))
+            except ValidationError as exc:
+                got.append((describe_validation_error(exc), exc.errors(include_url=False, include_context=False)))
+        assert got[0] == got[1], raw
+        kinds[len(got[0]) == 3] += 1
+    assert kinds[True] > 3000 and kinds[False] > len(BAD) + 3
