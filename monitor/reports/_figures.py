@@ -323,7 +323,13 @@ def rules(ctx: Context, evidence: list[list[dict[str, Any]]], listed: I64) -> Ru
     ps = period_signals(ctx.alerts_path, a.off, a.length)
     table = ctx.policy.rule_table()
     known = [str(r["rule"]) for r in table]
-    seen = sorted((set(ps.rule) | {str(g.get("rule", "")) for sigs in evidence for g in sigs}) - set(known))
+    at: list[int] = []  # (a listed row's position, a rule its last change cites): once per pair
+    cited: list[str] = []
+    for k, sigs in enumerate(evidence):
+        for r in {str(g.get("rule", "")) for g in sigs}:
+            at.append(k)
+            cited.append(r)
+    seen = sorted((set(ps.rule) | set(cited)) - set(known))
     names = known + seen
     index = {name: i for i, name in enumerate(names)}
     size = len(names)
@@ -336,12 +342,10 @@ def rules(ctx: Context, evidence: list[list[dict[str, Any]]], listed: I64) -> Ru
     exposure = _sum_by(pr, s.cents[pb], size)
     new = (ps.since >= ctx.period.start_us) & (ps.since <= ctx.cut)
     newly = np.bincount(np.unique(rule[new] * s.n + bor[new]) // max(s.n, 1), minlength=size)
-    on_list = np.zeros(size, dtype=np.int64)
+    cited_rule = np.array([index[r] for r in cited], dtype=np.int64)
+    on_list = np.bincount(cited_rule, minlength=size)
     on_exp = np.zeros(size, dtype=np.int64)
-    for i, sigs in zip(listed.tolist(), evidence):
-        for r in {str(g.get("rule", "")) for g in sigs}:
-            on_list[index[r]] += 1
-            on_exp[index[r]] += int(s.cents[i])
+    np.add.at(on_exp, cited_rule, s.cents[listed[np.array(at, dtype=np.int64)]].astype(np.int64))  # exact sums
     meta = {str(r["rule"]): r for r in table}
     out = []
     for i, name in enumerate(names):
