@@ -55,6 +55,7 @@ from _portfolio import portfolio
 from monitor._time import iso, local_date, parse_instant
 from monitor.desk.reporting import InputRecord, Inputs, Notice, Reporter, ReportStore
 from monitor.reports import midnight_us
+from monitor.snapshots import day_date
 from monitor.rules.loader import default_policy
 from monitor.topics import Topics, partition_for
 
@@ -133,7 +134,7 @@ class FileSource:
         self.notices.append(notice)
 
 
-def from_topics(events: Path, day: date, partitions: int, work: Path) -> None:
+def from_topics(events: Path, day: date, partitions: int, work: Path, save: Path | None = None) -> None:
     """The ``--from-topics`` measurement (see the module docstring)."""
     from monitor.agents.runtime import Message, Runtime, StepResult
     from monitor.day_ends import DayEnds, floors_of
@@ -170,6 +171,7 @@ def from_topics(events: Path, day: date, partitions: int, work: Path) -> None:
     rt.assign(range(partitions), [])
     fold = DayEnds(policy.zone, floors_of(policy))
     alerts: list[bytes] = []
+    published: list[tuple[int, bytes]] = []
     row_bytes = row_count = 0
     marks = [Message(topics.clock, p, 0, None, json.dumps({"at": iso(horizon), "offsets": {
         t: offsets.get((t, p), 0) for t in topics.inputs}}).encode()) for p in range(partitions)]
@@ -180,12 +182,27 @@ def from_topics(events: Path, day: date, partitions: int, work: Path) -> None:
         rt.step(out)
         store.update(out.states)
         alerts += [a.model_dump_json().encode() for a in out.alerts]
-        for _bid, value in out.day_ends:
+        for bid, value in out.day_ends:
             row_bytes += len(value)
             row_count += value.count(b"\n") + 1
-            fold.add_message(value)
+            if save is not None:
+                published.append((partition_for(bid, partitions), value))
+            else:
+                fold.add_message(value)
     n_messages = len(messages)
     del messages, rt, store
+    if save is not None:  # the workers' part only: what they published, for a desk in a fresh process
+        save.mkdir(parents=True, exist_ok=True)
+        with (save / "day-ends.bin").open("wb") as fh:
+            for part, value in published:
+                fh.write(part.to_bytes(4, "little") + len(value).to_bytes(4, "little") + value)
+        (save / "alerts.jsonl").write_bytes(b"".join(a + b"\n" for a in alerts))
+        (save / "meta.json").write_text(json.dumps({"day": day.isoformat(), "partitions": partitions,
+                                                    "messages": n_messages, "rows": row_count, "bytes": row_bytes,
+                                                    "offsets": [[t, p, o] for (t, p), o in offsets.items()]}))
+        print(f"saved {len(published):,} day-end messages ({row_count:,} rows), {len(alerts):,} alerts to {save} "
+              f"in {time.perf_counter() - t0:.1f} s")
+        return
     fold.changes(day_number(day))
     fold_wall = time.perf_counter() - t0
     rss1 = _status("VmRSS")
@@ -212,6 +229,66 @@ def from_topics(events: Path, day: date, partitions: int, work: Path) -> None:
           f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
 
 
+def desk(saved: Path, work: Path, keep_days: int) -> None:
+    """``--rows DIR``: the desk's part in a fresh process: fold what the workers published (saved by
+    ``--save-rows``) as :class:`monitor.desk.report_fold.ReportFold` folds the topics (closed months to disk),
+    then build the month's report from the period's end (timed, with the memory growth)."""
+    from monitor.desk.report_fold import ReportFold
+    from monitor.reports import build_report, write_report
+    from monitor.snapshots import day_number
+
+    policy = default_policy()
+    topics = Topics("bench.")
+    meta = json.loads((saved / "meta.json").read_text())
+    day = date.fromisoformat(meta["day"])
+    load_before = os.getloadavg()
+    rss0 = _status("VmRSS")
+    t0 = time.perf_counter()
+    fold = ReportFold(policy, topics, keep_days=keep_days, spool=work / ".fold")
+    data = (saved / "day-ends.bin").read_bytes()
+    pos = 0
+    while pos < len(data):  # the partitions with rows (as KafkaFold takes them from the topic's offsets)
+        fold.partitions.add(int.from_bytes(data[pos:pos + 4], "little"))
+        pos += 8 + int.from_bytes(data[pos + 4:pos + 8], "little")
+    pos = k = 0
+    while pos < len(data):
+        part = int.from_bytes(data[pos:pos + 4], "little")
+        size = int.from_bytes(data[pos + 4:pos + 8], "little")
+        fold.take(topics.day_ends, part, k, data[pos + 8:pos + 8 + size], 0)
+        pos, k = pos + 8 + size, k + 1
+    del data
+    with (saved / "alerts.jsonl").open("rb") as fh:
+        for k, line in enumerate(fh):
+            fold.take(topics.alerts, 0, k, line.rstrip(b"\n"), 0)
+    fold_wall = time.perf_counter() - t0
+    rss1 = _status("VmRSS")
+    base = fold.day_ends._base
+    peak_reset = _reset_peak()
+    cpu0, t1 = _cpu(), time.perf_counter()
+    offsets: dict[str, dict[int, int]] = {}
+    for t, p, o in meta["offsets"]:
+        offsets.setdefault(t, {})[p] = o
+    snap = fold.write(work / "inputs", until=day_number(day), built_at=midnight_us(day + timedelta(days=1),
+                                                                                     policy.zone), offsets=offsets)
+    t_inputs = time.perf_counter() - t1
+    report = build_report(snap.dir, [], period="month", as_of=day)
+    paths = write_report(report, work / "report", "zh")
+    wall, cpu = time.perf_counter() - t1, _cpu() - cpu0
+    peak = _status("VmHWM") if peak_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    load_after = os.getloadavg()
+    print(f"desk report bench, the desk from the saved topics {saved}: month {report.meta.label}; "
+          f"{meta['messages']:,} feed messages, {meta['rows']:,} day-end rows, {len(fold.alerts):,} alerts")
+    print(f"  fold (before the period's end, not timed as the build): {fold_wall:.1f} s; desk resident "
+          f"{rss0 / GIB:.2f} -> {rss1 / GIB:.2f} GiB; closed up to {day_date(base.day) if base else None} "
+          f"({base.rows if base else 0:,} rows on disk), {fold.day_ends.late:,} rows of stored days read again")
+    print(f"  build from the period's end: {wall:.1f} s wall, {cpu:.1f} s CPU (input directory {t_inputs:.1f} s, "
+          f"build_report + write_report {wall - t_inputs:.1f} s); memory growth {(peak - rss1) / GIB:.2f} GiB "
+          f"({'VmHWM reset' if peak_reset else 'ru_maxrss'})")
+    print(f"  report: html {paths.html.stat().st_size:,} B, json {paths.json.stat().st_size:,} B")
+    print(f"  load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+          f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=Path, help="a simulated events file (default: simulate --borrowers)")
@@ -222,14 +299,23 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--work", type=Path, help="the desk's reports directory (default: a temporary one)")
     ap.add_argument("--from-topics", action="store_true", help="build from the workers' day-end rows and alerts")
+    ap.add_argument("--save-rows", type=Path, help="with --from-topics: save what the workers publish here, stop")
+    ap.add_argument("--rows", type=Path, help="the desk's part alone, from rows saved by --save-rows")
+    ap.add_argument("--keep-days", type=int, default=9, help="with --rows: the fold's keep_days (catch-up + 2)")
     args = ap.parse_args()
+    if args.rows is not None:
+        work = args.work or Path(tempfile.mkdtemp(prefix="desk-report-bench-"))
+        desk(args.rows, work, args.keep_days)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     events = args.events or portfolio(args.borrowers, args.sim_months, args.seed)[0]  # (no outcomes needed)
     policy = default_policy()
     topics = Topics("bench.")
     day = period_end(events, args.months, policy.zone)
     if args.from_topics:
         work = args.work or Path(tempfile.mkdtemp(prefix="desk-report-bench-"))
-        from_topics(events, day, args.partitions, work)
+        from_topics(events, day, args.partitions, work, args.save_rows)
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
         return

@@ -33,27 +33,10 @@ whole portfolio without replaying the feeds:
 
 A message holds a partition's rows of one step, one a line (:func:`messages`).
 
-What ``build_report`` reads of a replay's directory, and where the desk's scheduled build
-can take it from the topics instead of replaying the feeds (issue 14):
-
-* ``snapshots/`` (every borrower's record at any day's end, the inspections, events per feed and day): the workers'
-  day-end rows (``day-ends`` topic, opt-in), folded as they are read into numpy columns (about 110 B a row) by
-  :class:`monitor.day_ends.DayEnds`, which writes exactly the replay's records (tests/integration/test_day_ends.py);
-* the event files: only their digests, which ``build_report`` takes from ``files.json`` when none are given
-  (tests/reports/test_provenance.py); a build from topics records its topics' offsets instead;
-* ``summary.json``: the counts of events (:meth:`DayEnds.counts`), borrowers by tier (the records at the cut),
-  alerts and rejects;
-* ``borrowers.jsonl``: only each borrower's tier, next visit due and team at the cut: the record at the cut;
-* ``alerts.jsonl``: the alerts topic up to the cut, in the replay's order (instant, borrower, sequence);
-* ``rejects.jsonl``: the dead-letter topic;
-
-(:func:`monitor.desk.report_topics.write_inputs` writes them all from the fold, the alerts and the rejects);
-* ``schedule_history.jsonl``: the rows' schedule items (:meth:`DayEnds.history`, tests/agents/test_dayrows.py
-  and tests/integration/test_day_ends.py);
-* ``snapshots/signals.jsonl`` (the signals of each borrower at watch or above at the cut: a function of the state
-  and the instant): a row whose record is at watch or above carries the state (``z``, the worker's stored form);
-  the reader keeps each borrower's last two days' and :meth:`DayEnds.signals` asks the engine for the signals of
-  the state of its last row up to the cut's day, at the cut (its state is unchanged since: a change has a row).
+What ``build_report`` reads of a replay's directory and where the desk takes it from instead (issue 14): see
+:mod:`monitor.desk.report_topics` (the snapshots, schedule history and signals from this fold: a row at watch or
+above carries the state, ``z``, and the reader keeps each borrower's last days' for :meth:`DayEnds.signals`).
+Closed months go to disk (:meth:`DayEnds.close_months`, :mod:`monitor._day_ends_months`).
 
 :func:`record` is the one projection of a state onto the record, used by the worker; the replay's loop
 builds the same record with codes (tests/integration/test_day_ends.py compares the two on a real broker).
@@ -63,10 +46,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,17 +58,13 @@ from monitor.events import GRADE_INDEX
 from monitor.outputs import schedule_history_line
 from monitor.rules.evaluate import highest_dpd
 from monitor.snapshots import (
-    CHECKPOINT_END,
     COLUMNS,
     DUE_WHY,
     FEEDS,
     NONE,
     TEXT_COLUMNS,
     Days,
-    SnapshotPart,
     day_date,
-    day_number,
-    write_manifest,
 )
 
 __all__ = ["FIELDS", "DayEnds", "decode", "encode", "floor_days", "floors_of", "key_digest", "messages", "record"]
@@ -222,14 +199,18 @@ class DayEnds:
         self._states: dict[int, list[tuple[int, bytes | None]]] = {}  # borrower -> its last days' states (keep_days)
         self._newest: dict[tuple[int, int], int] = {}  # (day, feed) -> the newest applied event's instant
         self._sorted: list[str] = []  # the borrowers sorted (made again when one is added)
+        self._base: Any = None  # the closed months, on disk (monitor._day_ends_months.MonthStore), or None
+        self.late = 0  # rows of a closed month's days read after it closed: dropped (see add)
 
-    def add_message(self, value: bytes) -> None:
-        """A message of the day-ends topic: rows, one a line."""
+    def add_message(self, value: bytes) -> int:
+        """A message of the day-ends topic: rows, one a line; the newest day among them."""
+        newest = -1
         for line in value.split(b"\n"):
-            self.add(line)
+            newest = max(newest, self.add(line))
+        return newest
 
-    def add(self, line: bytes) -> None:
-        """One row (:func:`encode`)."""
+    def add(self, line: bytes) -> int:
+        """One row (:func:`encode`); its day."""
         borrower, day, rec, extra = decode(line)
         b = self._ids.setdefault(borrower, len(self._ids))
         codes = self._codes
@@ -237,9 +218,12 @@ class DayEnds:
             k = _AT[c]
             table = codes[c]
             rec[k] = table.setdefault(rec[k], len(table) - 1)
-        self._pending.append((b, day, *rec))
-        if len(self._pending) >= 16_384:
-            self._flush()
+        if self._base is not None and b < self._base.final.size and day < self._base.final[b]:
+            self.late += 1  # a row of a day on disk read again (a restarted worker's): the one kept holds
+        else:
+            self._pending.append((b, day, *rec))
+            if len(self._pending) >= 16_384:
+                self._flush()
         self._done = None
         if "n" in extra:
             table = codes["name"]
@@ -261,6 +245,7 @@ class DayEnds:
             self._schedule(b, item)
         for entry in events[k:]:
             self._event(b, entry)
+        return day
 
     def _keep_state(self, b: int, day: int, blob: bytes | None) -> None:
         """Keep the state of a borrower's row: those of the days within ``keep_days`` of its newest, and the
@@ -381,6 +366,31 @@ class DayEnds:
         rows.sort(key=lambda r: (r[0], r[1]))
         return [line.encode() for _at, _b, line in rows]
 
+    def _drop_rows(self, final: NDArray[np.int64]) -> None:
+        """Forget each borrower's rows of the days before ``final`` (by arrival index): on disk (see
+        :meth:`close_months`)."""
+        self._flush()
+        if self._chunks:
+            t = np.concatenate(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
+            self._chunks = [t[t["d"] >= final[t["b"]]]]
+        self._done = None
+
+    def _newest_days(self) -> NDArray[np.int64]:
+        """Each borrower's newest row day in memory (by arrival index; -1: none)."""
+        self._flush()
+        out = np.full(len(self._ids), -1, dtype=np.int64)
+        for t in self._chunks:
+            np.maximum.at(out, t["b"], t["d"].astype(np.int64))
+        return out
+
+    def _closed(self, until: int) -> Any:
+        """The closed months' store (None when none), checking that ``until`` is after them."""
+        base = self._base
+        if base is not None and until < base.day:
+            raise ValueError(f"the day-end rows up to {day_date(base.day)} are closed (on disk, a month at a "
+                             f"time): nothing ending {day_date(until)} can be written any more")
+        return base
+
     def _flush(self) -> None:
         if self._pending:
             self._chunks.append(np.array(self._pending, dtype=_ROW))
@@ -407,18 +417,18 @@ class DayEnds:
         return self._sorted
 
     def changes(self, until: int) -> dict[str, NDArray[Any]]:
-        """Every borrower's change rows up to the day ``until``: columns ``b`` (the borrower's index in
-        :meth:`borrowers`), ``d`` (the day) and the record's (texts as codes: see :meth:`texts`), sorted by
-        borrower and day."""
+        """Every borrower's change rows up to the day ``until`` (after the closed months, when some are:
+        :meth:`close_months`): columns ``b`` (the borrower's index in :meth:`borrowers`), ``d`` (the day) and
+        the record's (texts as codes: see :meth:`texts`), sorted by borrower and day."""
         if self._done is not None and self._done[0] == until:
             return self._done[1]
         self._flush()
         if len(self._chunks) > 1:
             self._chunks = [np.concatenate(self._chunks)]
         t = self._chunks[0] if self._chunks else np.zeros(0, dtype=_ROW)
-        rank = np.empty(len(self._ids), dtype=np.int32)  # arrival index -> position in id order
-        rank[np.array([i for _, i in sorted(self._ids.items())], dtype=np.int64)] = np.arange(len(self._ids))
-        keep = np.flatnonzero(t["d"] <= until)
+        rank = self._rank()
+        base = self._closed(until)
+        keep = np.flatnonzero(t["d"] <= until)  # (the rows in memory: those on disk are each before them)
         b = rank[t["b"][keep]]
         order = np.lexsort((keep, t["d"][keep], b))  # by borrower, day, then as read: the last of a day holds
         rows = t[keep[order]]
@@ -426,21 +436,6 @@ class DayEnds:
         last = np.ones(rows.size, dtype=bool)
         last[:-1] = (rows["b"][1:] != rows["b"][:-1]) | (rows["d"][1:] != rows["d"][:-1])
         rows = rows[last]
-        nxt = np.full(rows.size, until, dtype=np.int64)  # the last day each row describes
-        same = rows["b"][1:] == rows["b"][:-1]
-        nxt[:-1][same] = rows["d"][1:][same].astype(np.int64) - 1
-        extra: list[tuple[int, int, int]] = []  # (row, day, floor): floors crossed with no event
-        for i in np.flatnonzero(rows["overdue"] != 0).tolist():
-            r = rows[i]
-            extra.extend((i, d, level) for d, level in _crossings(int(r["dpd"]), int(r["dpd_at"]), int(r["cls"]),
-                                                                  int(r["d"]), int(nxt[i]), self.days, self.floors))
-        if extra:
-            src = np.array([e[0] for e in extra], dtype=np.int64)
-            moved = rows[src]
-            moved["d"] = [e[1] for e in extra]
-            moved["cls"] = [e[2] for e in extra]
-            rows = np.concatenate([rows, moved])
-            rows = rows[np.lexsort((np.arange(rows.size), rows["d"], rows["b"]))]
         full = np.zeros(rows.size, dtype=_FULL)
         for name in _ROW.names:
             full[name] = rows[name]
@@ -454,14 +449,81 @@ class DayEnds:
             seen[rank[k]] = v
         full["first_seen"] = np.where(present, first[rows["b"]], NONE)
         full["seen_at"] = seen[rows["b"]]
+        old = np.zeros(full.size, dtype=bool)  # the closed months' last rows, put before (see close_months)
+        if base is not None:
+            tail = np.zeros(len(self._ids), dtype=bool)
+            tail[full["b"]] = True
+            had = np.flatnonzero(base.has)
+            had = had[(base.last["overdue"][had] != 0) | tail[rank[had]]]
+            prev = base.last[had].copy()
+            prev["b"] = rank[had]
+            full = np.concatenate([prev, full])
+            old = np.r_[np.ones(prev.size, dtype=bool), old]
+            o = np.lexsort((np.arange(full.size), full["d"], full["b"]))
+            full, old = full[o], old[o]
+        nxt = np.full(full.size, until, dtype=np.int64)  # the last day each row describes
+        same = full["b"][1:] == full["b"][:-1]
+        nxt[:-1][same] = full["d"][1:][same].astype(np.int64) - 1
+        extra: list[tuple[int, int, int]] = []  # (row, day, floor): floors crossed with no event
+        for i in np.flatnonzero(full["overdue"] != 0).tolist():
+            r = full[i]
+            extra.extend((i, d, level) for d, level in _crossings(int(r["dpd"]), int(r["dpd_at"]), int(r["cls"]),
+                                                                  int(r["d"]), int(nxt[i]), self.days, self.floors))
+        if extra:
+            src = np.array([e[0] for e in extra], dtype=np.int64)
+            moved = full[src]
+            moved["d"] = [e[1] for e in extra]
+            moved["cls"] = [e[2] for e in extra]
+            full = np.concatenate([full, moved])
+            old = np.r_[old, np.zeros(moved.size, dtype=bool)]
+            o = np.lexsort((np.arange(full.size), full["d"], full["b"]))
+            full, old = full[o], old[o]
         # a row equal to the borrower's previous one is no change
         change = np.ones(full.size, dtype=bool)
         if full.size > 1:
             rec = full[[c for c, _ in COLUMNS]]
             change[1:] = (full["b"][1:] != full["b"][:-1]) | (rec[1:] != rec[:-1])
+        change &= ~old
         out = {name: np.ascontiguousarray(full[name][change]) for name in _FULL.names}
         self._done = (until, out)
         return out
+
+    def _rank(self) -> NDArray[np.int32]:
+        """Arrival index -> position in id order (:meth:`borrowers`)."""
+        rank = np.empty(len(self._ids), dtype=np.int32)
+        rank[np.array([i for _, i in sorted(self._ids.items())], dtype=np.int64)] = np.arange(len(self._ids))
+        return rank
+
+    def last_rows(self, until: int) -> tuple[NDArray[Any], NDArray[np.bool_]]:
+        """Each borrower's record at the end of the day ``until`` (by position in :meth:`borrowers`; the
+        :meth:`changes` columns as one structured array), and whether it has one."""
+        cols = self.changes(until)
+        n = len(self._ids)
+        out = np.zeros(n, dtype=_FULL)
+        has = np.zeros(n, dtype=bool)
+        if self._base is not None:
+            had = np.flatnonzero(self._base.has)
+            where = self._rank()[had]
+            out[where], has[where] = self._base.last[had], True
+        b = cols["b"]
+        if b.size:
+            k = np.flatnonzero(np.r_[b[1:] != b[:-1], True])
+            for name in _FULL.names:
+                out[name][b[k]] = cols[name][k]
+            has[b[k]] = True
+        return out, has
+
+    def close_months(self, until: int, directory: Path) -> int | None:
+        """Move the change rows up to the last month end before or on the day ``until`` to disk (the closed
+        months, :class:`monitor._day_ends_months.MonthStore` in ``directory``), but each borrower's rows from
+        the day of its newest row on (a late event of that day may still change them); rows of the days on
+        disk read later are dropped (a restarted worker publishes them again). The new last closed day, or None
+        when no month closes."""
+        from monitor._day_ends_months import MonthStore, close
+
+        if self._base is None:
+            self._base = MonthStore(directory, _FULL)
+        return close(self, self._base, until)
 
     def _name_at(self, b: NDArray[Any], d: NDArray[Any], rank: NDArray[Any]) -> NDArray[np.int64]:
         """The name code in force on each (borrower, day): the latest name row of a day up to it (-1: none)."""
@@ -476,36 +538,16 @@ class DayEnds:
         ok = (j >= 0) & (nb[o][np.maximum(j, 0)] == b)
         return np.where(ok, n[o, 2][np.maximum(j, 0)], -1)
 
-    @staticmethod
-    def _recode(part: SnapshotPart, column: str, texts: list[str | None], v: NDArray[Any]) -> NDArray[np.int32]:
-        """Codes of ``texts`` as the part's codes, given in the order the values first appear in ``v``."""
-        uniq, first = np.unique(v, return_index=True)
-        table = np.full(len(texts) + 1, -1, dtype=np.int32)  # -1 (no text) reads the last entry: -1
-        for code in uniq[np.argsort(first, kind="stable")].tolist():
-            if code >= 0:
-                table[code] = part.code(column, texts[code])
-        return table[v]
-
     def texts(self) -> dict[str, list[str | None]]:
         """Per coded column, the text of each code (code order)."""
         return {c: [t for t, _ in sorted(table.items(), key=lambda x: x[1])][1:] for c, table in self._codes.items()}
 
     def rows(self, borrower: str, until: int) -> list[tuple[int, tuple[Any, ...]]]:
-        """``(day, record)`` for each day up to ``until`` on which the borrower's record changed."""
-        if borrower not in self._ids:
-            return []
-        cols = self.changes(until)
-        pos = self.borrowers().index(borrower)
-        lo, hi = np.searchsorted(cols["b"], [pos, pos + 1])
-        texts = self.texts()
-        out = []
-        for k in range(int(lo), int(hi)):
-            values = []
-            for c, _ in COLUMNS:
-                v = cols[c][k].item()
-                values.append((texts[c][v] if v >= 0 else None) if c in texts else v)
-            out.append((int(cols["d"][k]), tuple(values)))
-        return out
+        """``(day, record)`` for each day up to ``until`` (after the closed months) on which the borrower's
+        record changed."""
+        from monitor._day_ends_months import borrower_rows
+
+        return borrower_rows(self, borrower, until)
 
     def known(self, until: int) -> list[str]:
         """The borrowers whose first event is on the day ``until`` or before (those ``monitor replay --as-of``
@@ -520,60 +562,7 @@ class DayEnds:
         instant of that day) in ``monitor.snapshots``' format, as ``monitor replay`` writes them into
         ``snapshots/`` with the inspections applied and the events per feed and day (no signals). With
         ``known_only``, only the borrowers of :meth:`known` (as a replay as of ``as_of`` writes them)."""
-        shutil.rmtree(directory, ignore_errors=True)
-        part = SnapshotPart(directory / "part-000")
-        ids = self.borrowers()
-        cols = self.changes(until)
-        if known_only:
-            kept = set(self.known(until))
-            remap = np.full(len(ids) + 1, -1, dtype=np.int64)
-            mask = np.array([bid in kept for bid in ids], dtype=bool)
-            remap[:-1][mask] = np.arange(int(mask.sum()))
-            sel = remap[cols["b"]] >= 0
-            if not sel.all():
-                cols = {k: v[sel] for k, v in cols.items()}
-            cols = {**cols, "b": remap[cols["b"]].astype(np.int32)}
-            ids = [bid for bid in ids if bid in kept]
-        texts = self.texts()
-        last = self.days.start(until + 1) - 1
-        for i, bid in enumerate(ids):
-            part.add_borrower(bid)
-            visits = self._visits.get(self._ids[bid])
-            if not visits:
-                continue
-            for at, team, outcome, due, _eid in sorted(visits.values(), key=lambda v: (v[0], v[4])):
-                if at <= last:
-                    part.visit(i, at, part.code("team", team), outcome, due)
-        order = np.lexsort((cols["b"], cols["d"]))  # by day, then borrower
-        days, idx = cols["d"][order], cols["b"][order]
-        recs: dict[str, NDArray[Any]] = {}  # the record's columns (write_rows reads each by name)
-        for c, _ in COLUMNS:
-            v = cols[c][order]
-            if c in texts:  # the part's codes, in the order the texts first appear (any order reads the same)
-                v = self._recode(part, c, texts[c], v)
-            recs[c] = v
-        month_ends = _month_ends(int(days[0]) if days.size else until, until)
-        lo = 0
-        for d in month_ends:  # the rows up to each month end before ``until``, then its checkpoint
-            if d >= until:
-                break
-            hi = int(np.searchsorted(days, np.int32(d), side="right"))
-            part.write_rows(days[lo:hi], idx[lo:hi], {c: v[lo:hi] for c, v in recs.items()})
-            part.checkpoint(d, self.days.start(d + 1) - 1, day_date(d).isoformat())
-            lo = hi
-        part.write_rows(days[lo:], idx[lo:], {c: v[lo:] for c, v in recs.items()})
-        part.checkpoint(until, as_of, CHECKPOINT_END)
-        part.feeds = [[d, FEEDS[f], *v] for (d, f), v in sorted(self._feeds.items()) if d <= until]
-        write_manifest(directory, [part.close()], policy_version=policy_version, timezone=timezone, as_of=as_of)
+        from monitor._day_ends_months import write_snapshots
 
-
-def _month_ends(first: int, last: int) -> list[int]:
-    """The day numbers of the month ends from the month holding ``first`` up to ``last`` (inclusive)."""
-    out = []
-    d = day_date(first).replace(day=1)
-    while True:
-        end = (d.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        if day_number(end) > last:
-            return out
-        out.append(day_number(end))
-        d = end + timedelta(days=1)
+        write_snapshots(self, directory, until, as_of, policy_version=policy_version, timezone=timezone,
+                        known_only=known_only)

@@ -115,8 +115,8 @@ def _report_scheduler(settings: Any, desk: Any, policy: Any, teams: Any) -> Any:
         capacity = {t: float(teams.capacity(t).visits_per_day) for t in teams.team_ids()}
     topics = Topics(settings.topic_prefix)
     # the reports from the workers' day-end rows: the fold keeps the states of the days a catch-up may build
-    fold = KafkaFold(settings, ReportFold(policy, topics, keep_days=settings.report_catch_up_days + 2)) \
-        if settings.day_ends else None
+    fold = KafkaFold(settings, ReportFold(policy, topics, keep_days=settings.report_catch_up_days + 2,
+                                          spool=settings.reports_dir / ".fold")) if settings.day_ends else None
     reporter = Reporter(ReportStore(settings.reports_dir), KafkaReportSource(settings), policy,
                         topics=topics, lang=settings.report_lang, policy_path=settings.policy,
                         capacity=capacity, view=lambda: desk.view, settle_seconds=settings.report_settle_seconds,

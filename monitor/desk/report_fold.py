@@ -9,6 +9,11 @@ reporter reads three retained topics from their beginning and keeps reading them
 * ``alerts`` -> :class:`monitor.desk.report_topics.AlertRows` (each alert once, parsed as read);
 * the dead-letter topic -> the rejected feed messages (text and reason, as the replay's ``rejects.jsonl``).
 
+Bounded: once a month ended ``keep_days`` before the newest rows of every partition (no report the scheduler can
+still build needs its days in memory), the fold moves its change rows to disk (``spool``: each borrower's rows
+before its newest row's day; :mod:`monitor._day_ends_months`) and keeps each borrower's last row; a report's
+snapshots are written from the stored months and the rows in memory.
+
 At a period's end (:meth:`ReportFold.write`) :func:`monitor.desk.report_topics.write_inputs` writes the report's
 input directory from the fold; the report built on it has every section of ``monitor replay --as-of END`` +
 ``monitor report`` on the same events (its recorded inputs name the topics' offsets instead of an events file).
@@ -35,6 +40,7 @@ from monitor.day_ends import DayEnds, floors_of
 from monitor.desk.report_feeds import Snapshot, reject_line, reject_text
 from monitor.desk.report_topics import AlertRows, write_inputs
 from monitor.rules.policy import Policy
+from monitor.snapshots import day_date
 from monitor.topics import Topics
 
 __all__ = ["ReportFold"]
@@ -47,9 +53,13 @@ class ReportFold:
     docstring). ``keep_days``: how many days before the newest rows a report can still be built for (the
     states of watch+ borrowers are kept that long)."""
 
-    def __init__(self, policy: Policy, topics: Topics, keep_days: int = 8) -> None:
+    def __init__(self, policy: Policy, topics: Topics, keep_days: int = 8, spool: Path | None = None) -> None:
         self.policy, self.topics = policy, topics
         self.day_ends = DayEnds(policy.zone, floors_of(policy), keep_days=keep_days)
+        self.keep_days = keep_days
+        self.spool = spool  # where closed months go (None: all rows stay in memory)
+        self._newest: dict[int, int] = {}  # day-ends partition -> the newest day of its rows
+        self.partitions: set[int] = set()  # the day-ends partitions with rows (each must be read before a close)
         self.alerts = AlertRows()
         self._rank = {t: i for i, t in enumerate(topics.inputs)}
         # (topic rank, partition, offset) -> (the rejected line, reason, the dead letter's timestamp in us)
@@ -63,7 +73,10 @@ class ReportFold:
         self.positions[(topic, partition)] = offset + 1
         try:
             if topic == self.topics.day_ends:
-                self.day_ends.add_message(value or b"")
+                day = self.day_ends.add_message(value or b"")
+                if day > self._newest.get(partition, -1):
+                    self._newest[partition] = day
+                    self._close()
             elif topic == self.topics.alerts:
                 self.alerts.add(value or b"")
             elif topic == self.topics.dead_letter:
@@ -73,6 +86,17 @@ class ReportFold:
                 log.warning("%s partition %d offset %d: not a message of that topic (%s: %s); ignored",
                             topic, partition, offset, type(exc).__name__, str(exc)[:200])
             self.bad[topic] += 1
+
+    def _close(self) -> None:
+        """Months whose end is ``keep_days`` before the newest rows of every partition go to disk: no row of
+        theirs changes any more (a restarted worker's again are dropped), no report can still need them."""
+        if self.spool is None or not self._newest or not self.partitions <= self._newest.keys():
+            return
+        ready = min(self._newest.values()) - self.keep_days - 1
+        base = self.day_ends._base
+        if base is None or ready > base.day + 27:  # a month end may have passed
+            if (done := self.day_ends.close_months(ready, self.spool)) is not None:
+                log.info("day-end rows up to %s closed (on disk): %s", day_date(done), self.describe())
 
     def _dead_letter(self, value: bytes, timestamp_ms: int) -> None:
         doc = json.loads(value)
@@ -135,4 +159,4 @@ class ReportFold:
     def describe(self) -> dict[str, Any]:
         """What the fold holds (for the log)."""
         return {"borrowers": len(self.day_ends.borrowers()), "alerts": len(self.alerts), "rejected": len(self._dead),
-                "ignored": dict(self.bad)}
+                "ignored": dict(self.bad), "late_rows_dropped": self.day_ends.late}

@@ -31,7 +31,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
-import numpy as np
 
 from monitor._time import parse_instant
 from monitor.day_ends import DayEnds
@@ -112,15 +111,13 @@ def write_inputs(fold: DayEnds, alerts: AlertRows | Iterable[bytes], rejects: Se
     rules = {doc["borrower_id"]: sorted(s["rule"] for s in doc["signals"]) for doc in map(json.loads, signals)}
     tiers: Counter[str] = Counter()
     workout = 0
-    cols = fold.changes(until)
+    cols, has = fold.last_rows(until)  # each borrower's record at the cut, by position in fold.borrowers()
     texts = fold.texts()
     ids = fold.borrowers()
-    last = np.flatnonzero(np.r_[cols["b"][1:] != cols["b"][:-1], True]) if cols["b"].size else np.zeros(0, int)
-    at_cut = {int(cols["b"][k]): k for k in last.tolist()}
     with (out / "borrowers.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
         for bid in fold.known(until):
-            k = at_cut.get(_pos(ids, bid))
-            view = _view(bid, cols, texts, k, rules.get(bid, []))
+            k = _pos(ids, bid)
+            view = _view(bid, cols, texts, k if has[k] else None, rules.get(bid, []))
             tiers[view.tier or "no_profile"] += 1
             workout += view.workout
             fh.write(view.model_dump_json())

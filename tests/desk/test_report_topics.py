@@ -22,14 +22,16 @@ from monitor.snapshots import day_number
 from tests.agents.test_runtime import PARTS, TOPICS, _messages
 
 
-def _published(path: Path, until_at: int) -> tuple[DayEnds, list[bytes]]:
-    """Stream the events of ``path`` through the worker's runtime up to ``until_at`` (a watermark there)."""
+def published(path: Path, until_at: int, row_copies: int = 0) -> tuple[list[bytes], list[bytes]]:
+    """Stream the events of ``path`` through the worker's runtime up to ``until_at`` (a watermark there): the
+    day-end rows and alerts it publishes, in order, with a restarted worker's copies (alerts: the first three
+    of each step; rows: the first ``row_copies``)."""
     policy = default_policy()
     messages, _last, end = _messages(path, random.Random(5))
     store: dict[str, bytes] = {}
     rt = Runtime(Engine(policy), TOPICS, clock="event", partitions=PARTS, get_state=store.get)
     rt.assign(range(PARTS), [])
-    fold = DayEnds(policy.zone, floors_of(policy))
+    rows: list[bytes] = []
     alerts: list[bytes] = []
     marks = [Message(TOPICS.clock, p, 0, None, json.dumps({"at": iso(until_at), "offsets": {
         t: end[t][p] for t in end}}).encode()) for p in range(PARTS)]
@@ -40,8 +42,17 @@ def _published(path: Path, until_at: int) -> tuple[DayEnds, list[bytes]]:
         store.update(out.states)
         alerts += [a.model_dump_json().encode() for a in out.alerts]
         alerts += [a.model_dump_json().encode() for a in out.alerts[:3]]  # a restarted worker's copies
-        for _bid, row in out.day_ends:
-            fold.add(row)
+        step = [row for _bid, row in out.day_ends]
+        rows += step + step[:row_copies]
+    return rows, alerts
+
+
+def _published(path: Path, until_at: int) -> tuple[DayEnds, list[bytes]]:
+    policy = default_policy()
+    fold = DayEnds(policy.zone, floors_of(policy))
+    rows, alerts = published(path, until_at)
+    for row in rows:
+        fold.add(row)
     return fold, alerts
 
 

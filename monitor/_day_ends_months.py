@@ -1,0 +1,266 @@
+"""The closed months of a day-end fold (:class:`monitor.day_ends.DayEnds`) on disk, and its snapshots written.
+
+A reader that keeps the whole portfolio's day-end rows in memory holds about 10 KB a borrower for a year (the
+desk at a million borrowers: ~10 GiB), and every report's input directory sorts, copies and recodes all of them
+again. When a month ends and every partition's rows are days past it (the desk decides:
+:class:`monitor.desk.report_fold.ReportFold`), :func:`close` moves the month's change rows to a :class:`MonthStore`
+(raw column files in the snapshots' codes and the store's borrower order, a block per close), except each
+borrower's rows from the day of its newest row on: a worker applies an event that arrives late for its feed but
+not for its borrower (an inspection reported days later) on that borrower's own day, so only the days before a
+borrower's newest row are final. The fold keeps each borrower's last stored row (for what follows it: floor
+crossings, and whether a later row is a change) and the rows not stored; a row of a stored day read later is
+dropped (a restarted worker publishing it again). The schedule history and the alerts stay in memory.
+
+:func:`write_snapshots` writes a report's ``snapshots/`` from the store's months (read back a month at a time,
+merged with the rows in memory, checkpointed as ``monitor replay`` checkpoints them); the part lists the store's borrowers
+first, in their order, then the others known at the cut (the snapshot reader orders borrowers by id, so the
+records it gives are those of a part in id order, as ``monitor replay`` writes it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from bisect import bisect_right
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from monitor.snapshots import (
+    CHECKPOINT_END,
+    COLUMNS,
+    FEEDS,
+    TEXT_COLUMNS,
+    SnapshotPart,
+    day_date,
+    day_number,
+    write_manifest,
+)
+
+__all__ = ["MonthStore", "borrower_rows", "close", "write_snapshots"]
+
+_OPEN = -(2**31)  # the last closed day of a store with none closed
+_NAMES = ("day", "bidx", *(c for c, _ in COLUMNS))
+_DTYPES = {"day": np.dtype(np.int32), "bidx": np.dtype(np.int32), **{c: np.dtype(dt) for c, dt in COLUMNS}}
+
+
+class MonthStore:
+    """The closed months: change rows on disk, each borrower's last row in memory (see the module docstring)."""
+
+    def __init__(self, directory: Path, row_dtype: np.dtype[Any]) -> None:
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        self.dir = directory
+        self.day = _OPEN  # the last closed day (a month end)
+        self.ids: list[str] = []  # the store's borrowers, in the order their first row was stored
+        self.sidx = np.zeros(0, dtype=np.int64)  # the fold's arrival index -> the store's index (-1: none)
+        self.codes: dict[str, dict[str, int]] = {c: {} for c in TEXT_COLUMNS}
+        self.rows = 0
+        # the rows each close stored (by day, then the store's index): first row, month ends, rows up to each
+        self.blocks: list[tuple[int, list[int], list[int]]] = []
+        self.last: NDArray[Any] = np.zeros(0, dtype=row_dtype)  # each borrower's last stored row, by arrival index
+        self.has = np.zeros(0, dtype=bool)
+        self.final = np.zeros(0, dtype=np.int64)  # each borrower's rows of the days before this are stored
+
+    code = SnapshotPart.code  # the code of a text in ``codes`` (-1: none), a new one when it has none yet
+
+    def read(self, lo: int, hi: int) -> dict[str, NDArray[Any]]:
+        """The stored rows ``lo`` to ``hi`` (column -> values)."""
+        return {name: np.fromfile(self.dir / f"{name}.bin", dtype=dt, count=hi - lo, offset=dt.itemsize * lo)
+                for name, dt in _DTYPES.items()}
+
+    def between(self, after: int | None, upto: int) -> dict[str, NDArray[Any]]:
+        """The stored rows of the days after the month end ``after`` (None: from the first) up to ``upto`` (a
+        month end, or any day after the last stored), from every block."""
+        got: list[dict[str, NDArray[Any]]] = []
+        for first, ends, cum in self.blocks:
+            lo = first if after is None else _pos(first, ends, cum, after)
+            hi = _pos(first, ends, cum, upto)
+            if hi > lo:
+                got.append(self.read(lo, hi))
+        if len(got) == 1:
+            return got[0]
+        return {k: np.concatenate([g[k] for g in got]) if got else np.zeros(0, dtype=dt) for k, dt in _DTYPES.items()}
+
+
+def _pos(first: int, ends: list[int], cum: list[int], day: int) -> int:
+    """The rows of a block up to the month end ``day`` (or a later day): their count after ``first``."""
+    k = bisect_right(ends, day) - 1
+    return first if k < 0 else cum[k]
+
+
+def recode(part: Any, column: str, texts: list[str | None], v: NDArray[Any]) -> NDArray[np.int32]:
+    """Codes of ``texts`` as ``part``'s codes (``part.code(column, text)``), given in the order the values
+    first appear in ``v``."""
+    uniq, first = np.unique(v, return_index=True)
+    table = np.full(len(texts) + 1, -1, dtype=np.int32)  # -1 (no text) reads the last entry: -1
+    for code in uniq[np.argsort(first, kind="stable")].tolist():
+        if code >= 0:
+            table[code] = part.code(column, texts[code])
+    return table[v]
+
+
+def month_ends(first: int, last: int) -> list[int]:
+    """The day numbers of the month ends from the month holding ``first`` up to ``last`` (inclusive)."""
+    out = []
+    d = day_date(first).replace(day=1)
+    while True:
+        end = (d.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        if day_number(end) > last:
+            return out
+        out.append(day_number(end))
+        d = end + timedelta(days=1)
+
+
+def _last_month_end(day: int) -> int:
+    d = day_date(day + 1)
+    return day if d.day == 1 else day_number(d.replace(day=1) - timedelta(days=1))
+
+
+def close(fold: Any, store: MonthStore, until: int) -> int | None:
+    """Move ``fold``'s change rows up to the last month end on or before ``until`` to ``store``, but each
+    borrower's rows from the day of its newest row on (see the module docstring); the new last closed day, or
+    None when none closes."""
+    end = _last_month_end(until)
+    if end <= store.day:
+        return None
+    newest = fold._newest_days()  # by arrival index
+    cols = fold.changes(end)
+    n = len(fold._ids)
+    if store.sidx.size < n:
+        grow = n - store.sidx.size
+        store.sidx = np.r_[store.sidx, np.full(grow, -1, dtype=np.int64)]
+        last = np.zeros(n, dtype=store.last.dtype)
+        last[:store.last.size] = store.last
+        store.last = last
+        store.has = np.r_[store.has, np.zeros(grow, dtype=bool)]
+        store.final = np.r_[store.final, np.full(grow, -(2**40), dtype=np.int64)]
+    final = np.where(newest >= 0, np.maximum(store.final, np.minimum(newest, end + 1)), store.final)
+    arrival = np.empty(n, dtype=np.int64)  # position in id order -> arrival index
+    arrival[fold._rank()] = np.arange(n)
+    a = arrival[cols["b"]]
+    w = np.flatnonzero(cols["d"] < final[a])  # a borrower's rows from its newest row's day on stay open
+    cols = {k: v[w] for k, v in cols.items()}
+    a = a[w]
+    order = np.lexsort((cols["b"], cols["d"]))  # by day, then borrower
+    a_sorted = a[order]
+    new = a_sorted[store.sidx[a_sorted] < 0]
+    if new.size:
+        _, first = np.unique(new, return_index=True)
+        fresh = new[np.sort(first)]
+        store.sidx[fresh] = np.arange(len(store.ids), len(store.ids) + fresh.size)
+        names = list(fold._ids)  # in arrival order
+        store.ids.extend(names[i] for i in fresh.tolist())
+    texts = fold.texts()
+    out = {"day": cols["d"][order].astype(np.int32), "bidx": store.sidx[a_sorted].astype(np.int32)}
+    for c, _ in COLUMNS:
+        v = cols[c][order]
+        out[c] = recode(store, c, texts[c], v) if c in texts else v
+    for name, dt in _DTYPES.items():
+        with (store.dir / f"{name}.bin").open("ab") as fh:
+            np.ascontiguousarray(out[name], dtype=dt).tofile(fh)
+    days = out["day"]
+    if days.size:
+        ends = month_ends(int(days[0]), end)  # the rows stored are of days up to ``end``, a month end
+        cum = [store.rows + int(np.searchsorted(days, np.int32(me), side="right")) for me in ends]
+        store.blocks.append((store.rows, ends, cum))
+    store.rows += int(days.size)
+    b = cols["b"]
+    if b.size:  # each borrower's last stored row
+        k = np.flatnonzero(np.r_[b[1:] != b[:-1], True])
+        for name in store.last.dtype.names:
+            store.last[name][a[k]] = cols[name][k]
+        store.has[a[k]] = True
+    store.final = final
+    fold._drop_rows(final)
+    store.day = end
+    return end
+
+
+def write_snapshots(fold: Any, directory: Path, until: int, as_of: int, *, policy_version: str, timezone: str,
+                    known_only: bool = False) -> None:
+    """``DayEnds.write``: the snapshots of the rows up to the day ``until`` (stored and in memory)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    part = SnapshotPart(directory / "part-000")
+    days_of = fold.days
+    store: MonthStore | None = fold._base
+    ids = fold.borrowers()
+    kept = set(fold.known(until)) if known_only else set(ids)
+    pidx = np.full(len(ids) + 1, -1, dtype=np.int64)  # position in id order -> the part's index
+    order_ids: list[str] = []
+    if store is not None and store.ids:
+        order_ids.extend(store.ids)
+        for c in TEXT_COLUMNS:  # the store's codes, in its order: its rows are written as they are
+            for text in store.codes[c]:
+                part.code(c, text)
+        stored = np.flatnonzero(store.sidx >= 0)
+        pidx[fold._rank()[stored]] = store.sidx[stored]
+        for sid in store.ids:
+            part.add_borrower(sid)
+    for k, bid in enumerate(ids):
+        if pidx[k] < 0 and bid in kept:
+            pidx[k] = part.add_borrower(bid)
+            order_ids.append(bid)
+    cols = fold.changes(until)
+    idx_all = pidx[cols["b"]]
+    sel = idx_all >= 0
+    if not sel.all():
+        cols = {k: v[sel] for k, v in cols.items()}
+    idx_all = idx_all[sel]
+    order = np.lexsort((idx_all, cols["d"]))  # by day, then the part's index
+    days, idx = cols["d"][order].astype(np.int32), idx_all[order].astype(np.int32)
+    texts = fold.texts()
+    recs: dict[str, NDArray[Any]] = {"day": days, "bidx": idx}
+    for c, _ in COLUMNS:
+        v = cols[c][order]
+        recs[c] = recode(part, c, texts[c], v) if c in texts else v
+    last = days_of.start(until + 1) - 1
+    for i, bid in enumerate(order_ids):
+        visits = fold._visits.get(fold._ids[bid])
+        if not visits:
+            continue
+        for at, team, outcome, due, _eid in sorted(visits.values(), key=lambda v: (v[0], v[4])):
+            if at <= last:
+                part.visit(i, at, part.code("team", team), outcome, due)
+    firsts = [int(days[0])] if days.size else []
+    if store is not None and store.blocks:
+        firsts.append(min(int(store.read(first, first + 1)["day"][0]) for first, _e, _c in store.blocks))
+    prev: int | None = None
+    for d in [*(e for e in month_ends(min(firsts, default=until), until) if e < until), until]:
+        # the rows of the days after the last month end up to this one (or the cut): stored and in memory
+        lo = 0 if prev is None else int(np.searchsorted(days, np.int32(prev), side="right"))
+        hi = int(np.searchsorted(days, np.int32(d), side="right"))
+        rows = {k: v[lo:hi] for k, v in recs.items()}
+        if store is not None and store.blocks and (prev is None or prev < store.day):
+            old = store.between(prev, d)
+            if old["day"].size:
+                rows = {k: np.concatenate([old[k], rows[k]]) for k in rows}
+                o = np.lexsort((rows["bidx"], rows["day"]))
+                rows = {k: v[o] for k, v in rows.items()}
+        part.write_rows(rows["day"], rows["bidx"], rows)
+        if d < until:
+            part.checkpoint(d, days_of.start(d + 1) - 1, day_date(d).isoformat())
+        prev = d
+    part.checkpoint(until, as_of, CHECKPOINT_END)
+    part.feeds = [[d, FEEDS[f], *v] for (d, f), v in sorted(fold._feeds.items()) if d <= until]
+    write_manifest(directory, [part.close()], policy_version=policy_version, timezone=timezone, as_of=as_of)
+
+
+def borrower_rows(fold: Any, borrower: str, until: int) -> list[tuple[int, tuple[Any, ...]]]:
+    """``DayEnds.rows``: ``(day, record)`` of the open days up to ``until`` on which the record changed."""
+    if borrower not in fold._ids:
+        return []
+    cols = fold.changes(until)
+    pos = fold.borrowers().index(borrower)
+    lo, hi = np.searchsorted(cols["b"], [pos, pos + 1])
+    texts = fold.texts()
+    out = []
+    for k in range(int(lo), int(hi)):
+        values = []
+        for c, _ in COLUMNS:
+            v = cols[c][k].item()
+            values.append((texts[c][v] if v >= 0 else None) if c in texts else v)
+        out.append((int(cols["d"][k]), tuple(values)))
+    return out
