@@ -199,6 +199,7 @@ class DayEnds:
         self._states: dict[int, list[tuple[int, bytes | None]]] = {}  # borrower -> its last days' states (keep_days)
         self._newest: dict[tuple[int, int], int] = {}  # (day, feed) -> the newest applied event's instant
         self._sorted: list[str] = []  # the borrowers sorted (made again when one is added)
+        self._ranked = np.zeros(0, dtype=np.int32)  # arrival index -> position in _sorted (see _rank)
         self._base: Any = None  # the closed months, on disk (monitor._day_ends_months.MonthStore), or None
         self.late = 0  # rows of a closed month's days read after it closed: dropped (see add)
 
@@ -360,11 +361,13 @@ class DayEnds:
         """``schedule_history.jsonl``'s lines up to the end of the day ``until``, as ``monitor replay
         --as-of`` (that day's last instant) writes them: by instant, then borrower."""
         last = self.days.start(until + 1) - 1
-        ids = {i: bid for bid, i in self._ids.items()}
-        rows = [(at, ids[b], line) for at, b, line in self._history if at <= last]
-        rows += [(h[2], ids[b], schedule_history_line(h[2], h[4])) for b, h in self._sched.items() if h[1] != h[0] and h[3] <= until]
-        rows.sort(key=lambda r: (r[0], r[1]))
-        return [line.encode() for _at, _b, line in rows]
+        rows = self._history + [(h[2], b, schedule_history_line(h[2], h[4])) for b, h in self._sched.items()
+                                if h[1] != h[0] and h[3] <= until]
+        at = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        who = self._rank()[np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))]
+        keep = np.flatnonzero(at <= last)
+        order = keep[np.lexsort((who[keep], at[keep]))]  # by instant, then borrower id (stable: as made)
+        return [rows[i][2].encode() for i in order.tolist()]
 
     def _drop_rows(self, final: NDArray[np.int64]) -> None:
         """Forget each borrower's rows of the days before ``final`` (by arrival index): on disk (see
@@ -465,7 +468,7 @@ class DayEnds:
         same = full["b"][1:] == full["b"][:-1]
         nxt[:-1][same] = full["d"][1:][same].astype(np.int64) - 1
         extra: list[tuple[int, int, int]] = []  # (row, day, floor): floors crossed with no event
-        for i in np.flatnonzero(full["overdue"] != 0).tolist():
+        for i in self._may_cross(full, nxt).tolist():
             r = full[i]
             extra.extend((i, d, level) for d, level in _crossings(int(r["dpd"]), int(r["dpd_at"]), int(r["cls"]),
                                                                   int(r["d"]), int(nxt[i]), self.days, self.floors))
@@ -488,11 +491,28 @@ class DayEnds:
         self._done = (until, out)
         return out
 
+    def _may_cross(self, rows: NDArray[Any], nxt: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The overdue rows whose next classification threshold is reached by the end of the last day each
+        describes (``nxt``): the only ones :func:`_crossings` finds a crossing for (thresholds rise with the
+        level, so a first one out of reach means none)."""
+        i = np.flatnonzero((rows["overdue"] != 0) & (rows["cls"] < len(self.floors)))
+        if not i.size:
+            return i
+        lo, hi = int(nxt[i].min()), int(nxt[i].max())
+        ends = np.array([self.days.start(d + 1) - 1 for d in range(lo, hi + 1)], dtype=np.int64)
+        floors = np.array(self.floors, dtype=np.int64)
+        r = rows[i]
+        at = r["dpd_at"].astype(np.int64) + (floors[r["cls"].astype(np.int64)] - r["dpd"].astype(np.int64)) * _DAY
+        return i[at <= ends[nxt[i] - lo]]
+
     def _rank(self) -> NDArray[np.int32]:
-        """Arrival index -> position in id order (:meth:`borrowers`)."""
-        rank = np.empty(len(self._ids), dtype=np.int32)
-        rank[np.array([i for _, i in sorted(self._ids.items())], dtype=np.int64)] = np.arange(len(self._ids))
-        return rank
+        """Arrival index -> position in id order (:meth:`borrowers`; kept until a borrower is added)."""
+        if self._ranked.size != len(self._ids):
+            ids = self._ids
+            rank = np.empty(len(ids), dtype=np.int32)
+            rank[np.array([ids[bid] for bid in self.borrowers()], dtype=np.int64)] = np.arange(len(ids))
+            self._ranked = rank
+        return self._ranked
 
     def last_rows(self, until: int) -> tuple[NDArray[Any], NDArray[np.bool_]]:
         """Each borrower's record at the end of the day ``until`` (by position in :meth:`borrowers`; the

@@ -93,6 +93,8 @@ class ReportFold:
         if self.spool is None or not self._newest or not self.partitions <= self._newest.keys():
             return
         ready = min(self._newest.values()) - self.keep_days - 1
+        if ready < 0:
+            return
         base = self.day_ends._base
         if base is None or ready > base.day + 27:  # a month end may have passed
             if (done := self.day_ends.close_months(ready, self.spool)) is not None:
