@@ -110,6 +110,11 @@ def test_the_repeated_keys_are_those_of_the_ids_held_more_than_once() -> None:
     count = Counter(event_key(e.event_id) for e in map(_valid, lines) if e is not None)
     assert repeated_keys(lines) == {k for k, n in count.items() if n > 1}
     assert len(repeated_keys(lines)) > 300
+    plain = [x for x in lines if b"\\" not in x]  # chunks read at once (no line has to be read alone)
+    count = Counter(event_key(e.event_id) for e in map(_valid, plain) if e is not None)
+    assert repeated_keys(plain) == {k for k, n in count.items() if n > 1}
+    spaced = [x.replace(b'"event_id":"', b'"event_id": "') if i % 999 == 0 else x for i, x in enumerate(plain)]
+    assert repeated_keys(spaced) == {k for k, n in count.items() if n > 1}  # read line by line
 
 
 @pytest.mark.parametrize("seed,ordered", [(1, False), (2, True)])
