@@ -156,6 +156,11 @@ def _bureau(p: Policy, s: BorrowerState, out: list[Sig], d: bool) -> None:
     b = s.bureau
     if b is None:
         return
+    if b.dpd <= 0 and b.inq <= 0 and not b.guar > 0:  # most reports: no rule can hold but debt growth
+        # (every bar and minimum of the inquiry and repeated rules is at least 1: the policy's schema)
+        prev = s.bureau_prev
+        if prev is None or not prev.debt > 0 or not b.debt >= p.bureau.debt_growth.min_ratio * prev.debt:
+            return
     bu = p.bureau
     eids = (b.eid,)
     if b.dpd > 0 and bu.external_overdue.enabled:
