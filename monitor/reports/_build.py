@@ -30,7 +30,7 @@ from monitor.reports._replay import (
     Alerts, first_policy_version, read_alerts, read_borrowers, read_rejects, read_schedule, read_summary,
     scan_before,
 )
-from monitor.reports._scan import I64, sha256_file
+from monitor.reports._scan import sha256_file
 from monitor.reports._signals import latest_evidence, read_current_signals
 from monitor.reports._state import build_state, last_alerts
 from monitor.snapshots import SnapshotLog
@@ -144,57 +144,23 @@ def build_report(
     # warning list's evidence while this one reads the alerts. hashlib and numpy release the
     # interpreter lock while they work, so the threads share the cores.
     with ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
-            ThreadPoolExecutor(6, thread_name_prefix="reader") as readers:
+            ThreadPoolExecutor(5, thread_name_prefix="reader") as readers:
         line_counts: list[int] = []  # of the event files, against the replay's count
         digests = _digests(pool, rdir, hashed, line_counts, recorded)
-        snap_dir = rdir / "snapshots"
-        if not (snap_dir / "manifest.json").is_file():
-            raise InputError(f"{snap_dir}: no snapshots (written by monitor replay since the report reads the "
-                             "engine's records instead of the events): replay the events again")
-        # what needs only the snapshots is read first, beside borrowers.jsonl: the records at the period's
-        # edges, the signals at the end and the last alerts before the period (found by the snapshots' ids,
-        # which are borrowers.jsonl's: checked once it is read, before any of it is used)
-        log = SnapshotLog(snap_dir)
-        cut_day = local_date(cut, policy.zone)
-        end_read = readers.submit(log.at, cut_day)
-        start_read = readers.submit(log.at, per.first - timedelta(days=1))  # read only (also an edge below)
-        log_ids = IdIndex(log.ids)
-
-        def before_start() -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-            """The last alert before the period of the borrowers under warning at the end whose tier last
-            changed before it (each change of tier is an alert at the record's tier_since), looked for in the
-            lines before the period by a reader while this thread reads the period's (read_alerts then looks
-            for any borrower of before_period this missed)."""
-            snap = end_read.result()
-            wanted = np.asarray((snap.cols["tier"] >= 1) & (snap.cols["tier_since"] < start))
-            return scan_before(paths["alerts.jsonl"], start, log_ids, wanted)
-
-        pre_read = readers.submit(before_start)
-
-        def pre_evidence() -> tuple[I64, I64, tuple[I64, NDArray[np.int8], list[list[dict[str, Any]]]]]:
-            """The evidence of the lines :func:`before_start` found, read as soon as they are known (most of
-            the warning list's rows: the borrowers whose tier last changed before the period); the rows whose
-            last alert turns out to be another line are read again once the period's alerts are known."""
-            off, length = pre_read.result()
-            found = np.flatnonzero(off >= 0)
-            return found, off[found], latest_evidence(paths["alerts.jsonl"], off[found], length[found])
-
-        early_read = readers.submit(pre_evidence)
-        # the signals at the replay's as-of (when the report ends there), parsed while the alerts are read
-        current_read = readers.submit(read_current_signals, snap_dir / "signals.jsonl") if cut == replay_as_of \
-            else None
-        # the portfolio at the period's end, the previous period's end and a year earlier: read meanwhile
-        edges = rat.comparison_instants(per, cut)
-        edge_days = [edges[k][2] for k in ("end", "previous", "year_ago")]
-        start_day = per.first - timedelta(days=1)  # the previous period's end: the record start_read reads
-        edge_reads = {day: start_read if day == start_day else readers.submit(log.at, day)
-                      for day in dict.fromkeys(edge_days) if day != cut_day}
         teams = Codes()
         borrowers = read_borrowers(paths["borrowers.jsonl"], teams)
         ids = IdIndex(borrowers.ids)
         rejects = read_rejects(paths["rejects.jsonl"])
+        snap_dir = rdir / "snapshots"
+        if not (snap_dir / "manifest.json").is_file():
+            raise InputError(f"{snap_dir}: no snapshots (written by monitor replay since the report reads the "
+                             "engine's records instead of the events): replay the events again")
+        log = SnapshotLog(snap_dir)
         if log.n != ids.n or not bool(np.array_equal(log.ids, borrowers.ids.astype(log.ids.dtype))):
             raise InputError(f"{snap_dir}: the snapshots are not of the borrowers in borrowers.jsonl")
+        cut_day = local_date(cut, policy.zone)
+        end_read = readers.submit(log.at, cut_day)
+        start_read = readers.submit(log.at, per.first - timedelta(days=1))  # read only (also an edge below)
         sched_read = readers.submit(read_schedule, paths["schedule_history.jsonl"], ids, start, cut, teams, borrowers,
                                     start_read.result, log.codes["team"])
 
@@ -208,15 +174,30 @@ def build_report(
             wanted[a.bidx] = False
             return wanted
 
-        alerts = read_alerts(paths["alerts.jsonl"], ids, start, cut, before_period,
-                             lambda: tuple(a.copy() for a in pre_read.result()))  # (pre_evidence reads them)
+        def before_start() -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+            """The last alert before the period of the borrowers under warning at the end whose tier last
+            changed before it (each change of tier is an alert at the record's tier_since), looked for in the
+            lines before the period by a reader while this thread reads the period's (read_alerts then looks
+            for any borrower of before_period this missed)."""
+            snap = end_read.result()
+            wanted = np.asarray((snap.cols["tier"] >= 1) & (snap.cols["tier_since"] < start))
+            return scan_before(paths["alerts.jsonl"], start, ids, wanted)
+
+        pre_read = readers.submit(before_start)
+        # the signals at the replay's as-of (when the report ends there), parsed while the alerts are read
+        current_read = readers.submit(read_current_signals, snap_dir / "signals.jsonl") if cut == replay_as_of \
+            else None
+        # the portfolio at the period's end, the previous period's end and a year earlier: read meanwhile
+        edges = rat.comparison_instants(per, cut)
+        edge_days = [edges[k][2] for k in ("end", "previous", "year_ago")]
+        start_day = per.first - timedelta(days=1)  # the previous period's end: the record start_read reads
+        edge_reads = {day: start_read if day == start_day else readers.submit(log.at, day)
+                      for day in dict.fromkeys(edge_days) if day != cut_day}
+        alerts = read_alerts(paths["alerts.jsonl"], ids, start, cut, before_period, pre_read.result)
         candidates = np.flatnonzero(under_warning(alerts))
         offsets, lengths = last_alerts(alerts, ids.n)
-        early, early_off, early_ev = early_read.result()
-        same = np.zeros(ids.n, dtype=bool)
-        same[early[offsets[early] == early_off]] = True
-        rest = candidates[~same[candidates]]
-        evidence_read = readers.submit(latest_evidence, paths["alerts.jsonl"], offsets[rest], lengths[rest])
+        evidence_read = readers.submit(latest_evidence, paths["alerts.jsonl"], offsets[candidates],
+                                       lengths[candidates])
         sched = sched_read.result()
         end_snap = end_read.result()
         ev = read_events(log, end_snap, summary, start, cut, replay_as_of)
@@ -245,13 +226,7 @@ def build_report(
         quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
                           ev.names.values, cut, feeds)
         extras = fig.Extras(current=current, cases=cases, quality=quality)
-        kept = np.flatnonzero(same[early])  # the early lines that are the last alert (and the rows' only)
-        late_ats, late_frm, late_sigs = evidence_read.result()
-        read = fig.Evidence(np.concatenate([early[kept], rest]), np.concatenate([early_ev[0][kept], late_ats]),
-                            np.concatenate([early_ev[1][kept], late_frm]),
-                            [early_ev[2][i] for i in kept.tolist()] + late_sigs)
-        del early_ev
-        wl, evidence, listed_rows = fig.warning_list(ctx, read, extras)
+        wl, evidence, listed_rows = fig.warning_list(ctx, fig.Evidence(candidates, *evidence_read.result()), extras)
         defaults = rat.new_default_rows(previous, end)
         changes = fig.changes(ctx)
         changes = changes.model_copy(update={"class_migration": rat.class_migration(previous, end)})
