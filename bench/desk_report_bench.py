@@ -44,6 +44,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -221,13 +222,19 @@ def from_topics(events: Path, day: date, partitions: int, work: Path, save: Path
     print(f"  before the period's end (the workers and the desk's fold, not timed as the build): {fold_wall:.1f} s; "
           f"{row_count:,} day-end rows published, {row_bytes / max(row_count, 1):.0f} B a row; "
           f"{len(alerts):,} alerts; desk resident {rss0 / GIB:.2f} -> {rss1 / GIB:.2f} GiB (the fold and this process)")
+    _print_build(wall, cpu, t_inputs, peak - rss1, peak_reset, paths, load_before, load_after)
+
+
+
+def _print_build(wall: float, cpu: float, t_inputs: float, growth: int, peak_reset: bool, paths: Any,
+                 load_before: tuple[float, ...], load_after: tuple[float, ...]) -> None:
+    """The figures of a build from the period's end (both modes print them alike)."""
     print(f"  build from the period's end: {wall:.1f} s wall, {cpu:.1f} s CPU (input directory {t_inputs:.1f} s, "
-          f"build_report + write_report {wall - t_inputs:.1f} s); memory growth {(peak - rss1) / GIB:.2f} GiB "
+          f"build_report + write_report {wall - t_inputs:.1f} s); memory growth {growth / GIB:.2f} GiB "
           f"({'VmHWM reset' if peak_reset else 'ru_maxrss'})")
     print(f"  report: html {paths.html.stat().st_size:,} B, json {paths.json.stat().st_size:,} B")
     print(f"  load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
           f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
-
 
 def desk(saved: Path, work: Path, keep_days: int) -> None:
     """``--rows DIR``: the desk's part in a fresh process: fold what the workers published (saved by
@@ -281,12 +288,7 @@ def desk(saved: Path, work: Path, keep_days: int) -> None:
     print(f"  fold (before the period's end, not timed as the build): {fold_wall:.1f} s; desk resident "
           f"{rss0 / GIB:.2f} -> {rss1 / GIB:.2f} GiB; closed up to {day_date(base.day) if base else None} "
           f"({base.rows if base else 0:,} rows on disk), {fold.day_ends.late:,} rows of stored days read again")
-    print(f"  build from the period's end: {wall:.1f} s wall, {cpu:.1f} s CPU (input directory {t_inputs:.1f} s, "
-          f"build_report + write_report {wall - t_inputs:.1f} s); memory growth {(peak - rss1) / GIB:.2f} GiB "
-          f"({'VmHWM reset' if peak_reset else 'ru_maxrss'})")
-    print(f"  report: html {paths.html.stat().st_size:,} B, json {paths.json.stat().st_size:,} B")
-    print(f"  load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
-          f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    _print_build(wall, cpu, t_inputs, peak - rss1, peak_reset, paths, load_before, load_after)
 
 
 def main() -> None:
