@@ -158,7 +158,6 @@ class Runner:
             self._day_feeds[kind] = stats
         stats[2] = t
         if outcome == DUPLICATE:
-            result.duplicates += 1
             stats[1] += 1
         elif outcome == CONFLICT:  # not applied: the state is as it was
             if before is not None:
@@ -173,9 +172,7 @@ class Runner:
                 team = state.profile.team if state.profile is not None else event.team
                 self.part.visit(i, t, self.part.code("team", team), _OUTCOME.get(event.outcome.value, -1),
                                 self.days.of(due_before) if due_before is not None else -1)
-            result.applied += 1
-            result.events_by_type[kind] += 1
-            result.newest_by_type[kind] = t  # events come in time order
+            result.newest_by_type[kind] = t  # events come in time order (applied, copies: from ``feeds`` at the end)
         if alerts:
             result.add_alerts(alerts)
         if engine.schedule_key(state) != (before_key if before is None else before):
@@ -344,6 +341,11 @@ class Runner:
     def finish(self, as_of: int | None, signals: Any = None) -> None:
         """Advance everyone to ``as_of``, close the last day at it, write views and the last checkpoint."""
         result, engine = self.result, self.engine
+        for (_, kind), (events, copies, _) in self.feeds.items():  # every applied event and copy is counted there
+            result.applied += events
+            result.duplicates += copies
+            if events:
+                result.events_by_type[kind] += events
         if as_of is not None and self.day is not None:
             self._advance_days(as_of)
         for bid in sorted(self.index):

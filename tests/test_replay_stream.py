@@ -285,3 +285,26 @@ def test_the_replay_validates_events_as_the_contract_does() -> None:
         assert got[0] == got[1], raw
         kinds[len(got[0]) == 3] += 1
     assert kinds[True] > 3000 and kinds[False] > len(BAD) + 3
+
+
+def test_the_event_counts_hold_copies_conflicts_and_events_after_the_as_of(tmp_path: Path) -> None:
+    """summary.json's applied / duplicate / by_type (counted from the per-day feed counts at the end) are
+    the input's own counts, with one shard or three, and those of the in-memory replay."""
+    copies = [GOOD[2], GOOD[2], GOOD[4], GOOD[0]]  # exact copies: each on its original's day
+    conflict = {**GOOD[5], "outcome": "concern" if GOOD[5].get("outcome") != "concern" else "normal"}
+    late = {**GOOD[3], "event_id": "late", "occurred_at": "2025-06-01T00:00:00Z"}
+    src = write(tmp_path / "in.jsonl", [*GOOD, *copies, conflict, late])
+    as_of = parse_instant("2025-05-01T00:00:00Z")
+    kinds: dict[str, int] = {}
+    for g in GOOD:
+        kinds[g["type"]] = kinds.get(g["type"], 0) + 1
+    want = {"read": len(GOOD) + 6, "applied": len(GOOD), "duplicate": len(copies), "rejected": 1, "after_as_of": 1,
+            "by_type": dict(sorted(kinds.items()))}
+    for shards in (1, 3):
+        out = tmp_path / f"s{shards}"
+        replay_to([src], default_policy(), out, as_of=as_of, workers=min(shards, 2), shards=shards)
+        got = json.loads((out / "summary.json").read_text())["events"]
+        assert {k: got[k] for k in want} == want, shards
+    memory = replay([src], default_policy(), as_of=as_of)
+    assert (memory.applied, memory.duplicates, dict(memory.events_by_type)) == (
+        len(GOOD), len(copies), kinds)
