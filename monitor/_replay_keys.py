@@ -14,23 +14,26 @@ The key of a line is read from its text when that is plain: no backslash in the 
 every key and value is written as it is) and ``"event_id"`` written once, as ``"event_id":"value"``. Then that
 value is the one validation gives (a valid event is a flat object that must hold it). Any other line is
 validated (the contract decides, as the replay will): a line that fails is rejected by the replay and needs
-no key. The lines are read 4,096 at a time, with one search for all their ids when the chunk is plain (see
-``_chunk_keys``). Memory: the keys of the shard's lines (8 bytes a line, twice while sorted) during the pass, then the
-set of repeated keys (it grows with the repeated ids, not with the events).
+no key. The lines are read in blocks (1 MiB of a file, 4,096 lines of a shard's pieces), with one search for all
+their ids when the block is plain (see ``_block_keys``). Memory: the keys of the shard's lines (8 bytes a
+line, twice while sorted) during the pass, then the set of repeated keys (it grows with the repeated ids, not with the events).
 """
 
 from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 from pydantic import ValidationError
 
+from monitor._errors import InputError
 from monitor.events import EVENT_ADAPTER
+from monitor.jsonl import iter_lines
 
-__all__ = ["event_key", "raw_key", "repeated_keys"]
+__all__ = ["event_key", "file_blocks", "raw_key", "repeated_keys", "repeated_keys_in"]
 
 _EID = b'"event_id":"'
 _KEY = b'"event_id"'
@@ -60,14 +63,15 @@ def raw_key(raw: bytes) -> int | None:
 
 def repeated_keys(lines: Iterable[bytes]) -> set[int]:
     """The keys that more than one of ``lines`` holds."""
+    return repeated_keys_in(_joined(lines))
+
+
+def repeated_keys_in(blocks: Iterable[bytes]) -> set[int]:
+    """``repeated_keys`` of lines given as blocks, each of whole lines joined by newlines (a line may end
+    with carriage returns, as in a file: they are not part of the line)."""
     keys = array("q")
-    chunk: list[bytes] = []
-    for raw in lines:
-        chunk.append(raw)
-        if len(chunk) == _CHUNK:
-            _chunk_keys(chunk, keys)
-            chunk = []
-    _chunk_keys(chunk, keys)
+    for block in blocks:
+        _block_keys(block, keys)
     if len(keys) < 2:
         return set()
     ordered = np.sort(np.frombuffer(keys, dtype=np.int64))
@@ -76,16 +80,55 @@ def repeated_keys(lines: Iterable[bytes]) -> set[int]:
     return set(np.unique(ordered[1:][same]).tolist())
 
 
+def file_blocks(path: Path) -> Iterator[bytes]:
+    """The lines of a JSONL file (those ``iter_lines`` gives) as blocks of whole lines for ``repeated_keys_in``,
+    read 1 MiB at a time; a compressed file, stdin or anything that is not a plain file, line by line."""
+    name = str(path)
+    if name == "-" or not Path(name).is_file():
+        yield from _joined(raw for _, raw in iter_lines(path))
+        return
+    try:
+        with open(name, "rb") as fh:
+            if fh.peek(2)[:2] == b"\x1f\x8b":
+                gz = True
+            else:
+                gz = False
+                rest = b""
+                while block := fh.read(1 << 20):
+                    cut = block.rfind(b"\n")
+                    if cut < 0:
+                        rest += block
+                        continue
+                    yield rest + block[:cut]
+                    rest = block[cut + 1:]
+                if rest:
+                    yield rest
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read: {exc}") from None
+    if gz:
+        yield from _joined(raw for _, raw in iter_lines(path))
+
+
 _CHUNK = 4096
 _EIDS = re.compile(r'"event_id":"([^"]*)"')
 
 
-def _chunk_keys(chunk: list[bytes], keys: array[int]) -> None:
-    """The keys of a chunk of lines, all at once when the chunk is plain: no backslash anywhere and every
+def _joined(lines: Iterable[bytes]) -> Iterator[bytes]:
+    chunk: list[bytes] = []
+    for raw in lines:
+        chunk.append(raw)
+        if len(chunk) == _CHUNK:
+            yield b"\n".join(chunk)
+            chunk = []
+    if chunk:
+        yield b"\n".join(chunk)
+
+
+def _block_keys(block: bytes, keys: array[int]) -> None:
+    """The keys of a block of lines, all at once when the block is plain: no backslash anywhere and every
     ``"event_id"`` written as ``"event_id":"value"`` (then each line's id is among the values found, and
     a value found beside it, in a line the replay rejects or a repeated key, can only mark more ids as
     repeated); else line by line."""
-    block = b"\n".join(chunk)
     if b"\\" not in block:
         try:
             text = block.decode()
@@ -96,7 +139,7 @@ def _chunk_keys(chunk: list[bytes], keys: array[int]) -> None:
             if len(found) == text.count('"event_id"'):
                 keys.extend(map(hash, found))
                 return
-    for raw in chunk:
-        key = raw_key(raw)
+    for raw in block.split(b"\n"):
+        key = raw_key(raw.rstrip(b"\r"))
         if key is not None:
             keys.append(key)

@@ -35,7 +35,7 @@ from monitor._errors import InputError
 from monitor._time import to_us
 from monitor.jsonl import iter_lines
 
-__all__ = ["Split", "owner", "piece_lines", "remove_pieces", "split_input"]
+__all__ = ["Split", "owner", "piece_blocks", "piece_lines", "remove_pieces", "split_input"]
 
 _REC = struct.Struct("<QI")  # line number within the range (from 0), length
 _KEEP = 64  # lines with the newest instants kept per range, validated at the end
@@ -228,3 +228,33 @@ def piece_lines(directory: Path, shard: int, fi: int, bases: Sequence[int]) -> I
 def remove_pieces(directory: Path, shard: int) -> None:
     for path in directory.glob(f"piece-{shard}-*"):
         path.unlink()
+
+
+def piece_blocks(directory: Path, shard: int, fi: int, bases: Sequence[int]) -> Iterator[bytes]:
+    """The lines ``piece_lines`` gives, without their numbers, as blocks of whole lines joined by newlines
+    (``monitor._replay_keys.repeated_keys_in``), 4,096 lines at most in a block."""
+    head = _REC.size
+    unpack = _REC.unpack_from
+    for k in range(len(bases)):
+        path = directory / f"piece-{shard}-{fi}-{k}"
+        if not path.exists():
+            continue
+        with path.open("rb") as fh:
+            data = b""
+            while block := fh.read(16 << 20):
+                data = data + block if data else block
+                pos, end = 0, len(data)
+                lines = []
+                while pos + head <= end:
+                    size = unpack(data, pos)[1]
+                    if pos + head + size > end:
+                        break
+                    pos += head
+                    lines.append(data[pos:pos + size])
+                    pos += size
+                    if len(lines) == 4096:  # blocks of ~1 MiB: joined, decoded and searched in the cache
+                        yield b"\n".join(lines)
+                        lines = []
+                if lines:
+                    yield b"\n".join(lines)
+                data = data[pos:]

@@ -39,9 +39,9 @@ from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
-from monitor._replay_keys import repeated_keys
+from monitor._replay_keys import file_blocks, repeated_keys_in
 from monitor._replay_run import Runner
-from monitor._replay_split import owner, piece_lines, remove_pieces, split_input
+from monitor._replay_split import owner, piece_blocks, piece_lines, remove_pieces, split_input
 from monitor._errors import InputError
 from monitor._spill import EventRuns, LineSpill, merge_runs
 from monitor._time import SECOND, ahead_reason, iso, parse_instant, to_us
@@ -248,6 +248,12 @@ class _Reader:
         if self.job.bases is None:
             return iter_lines(path)
         return piece_lines(self.job.pieces, self.shard, fi, self.job.bases[fi])
+
+    def blocks_of(self, fi: int, path: Path) -> Iterator[bytes]:
+        """The same lines as blocks joined by newlines (the key pass: ``monitor._replay_keys``)."""
+        if self.job.bases is None:
+            return file_blocks(path)
+        return piece_blocks(self.job.pieces, self.shard, fi, self.job.bases[fi])
 
     def parse(self, fi: int, number: int, raw: bytes) -> tuple[int, Event] | None:
         self.lines += 1
@@ -483,7 +489,7 @@ def _attempt(job: _Job, k: int, agree: Callable[[int | None], int | None], *, or
 
     # every state is made here from nothing and changed by this engine only (own_states); the ids that
     # occur once in the shard's lines need no duplicate memory (monitor._replay_keys)
-    repeated = repeated_keys(raw for fi, path in enumerate(job.files) for _, raw in reader.lines_of(fi, path))
+    repeated = repeated_keys_in(block for fi, path in enumerate(job.files) for block in reader.blocks_of(fi, path))
     runner = Runner(Engine(job.policy, own_states=True), job.as_of, totals, part, reject=engine_error,
                     repeated=repeated)
     if ordered:
