@@ -38,14 +38,19 @@ test: $(STAMP) system-deps $(AXE)
 
 # From Debian: headless Chromium and its WebDriver (the report is printed to PDF, the desk page is
 # driven in a real browser), CJK fonts, Prometheus with promtool (rules tests, end-to-end scrape) and
-# Alertmanager with amtool (routes checked, an alert delivered end to end).
-SYSTEM_TOOLS := chromium chromedriver promtool prometheus amtool prometheus-alertmanager npm
+# Alertmanager with amtool (routes checked, an alert delivered end to end), npm (axe-core). Each tool is
+# paired with its package, and only the packages of missing tools are installed: a machine whose Node.js
+# already brings npm (NodeSource's nodejs, which conflicts with Debian's npm) keeps its own.
+SYSTEM_DEPS := chromium:chromium chromedriver:chromium-driver promtool:prometheus prometheus:prometheus \
+               amtool:prometheus-alertmanager prometheus-alertmanager:prometheus-alertmanager npm:npm
 system-deps:
-	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then echo "installing from Debian:$$missing"; apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk prometheus prometheus-alertmanager npm >/dev/null; \
-	  else echo "missing:$$missing: run 'sudo apt-get install chromium chromium-driver fonts-noto-cjk prometheus prometheus-alertmanager npm'"; fi; fi
+	@pkgs=""; for p in $(SYSTEM_DEPS); do command -v $${p%%:*} >/dev/null 2>&1 || pkgs="$$pkgs $${p#*:}"; done; \
+	if command -v dpkg >/dev/null 2>&1 && ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then pkgs="$$pkgs fonts-noto-cjk"; fi; \
+	pkgs=$$(printf '%s\n' $$pkgs | sort -u | tr '\n' ' '); \
+	if [ -n "$$(echo $$pkgs)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing from Debian: $$pkgs"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs >/dev/null; \
+	  else echo "missing: run 'sudo apt-get install $$pkgs'"; fi; fi
 
 # The image's pins of every package, transitive ones too (deploy/Dockerfile installs with them): pyproject.toml's
 # runtime dependencies resolved by pip for the image's Python, keeping the pins that still fit. Needs no
