@@ -253,8 +253,13 @@ def _visits(p: sm.Portfolio, policy: Policy, seed: int, ids: list[str], courts: 
     kind = np.concatenate([np.full(len(tab["t"]), k, np.int8) for k, tab in enumerate(tabs)])
     row = np.concatenate([np.arange(len(tab["t"])) for tab in tabs])
     order = np.lexsort((row, kind, t, b))
-    t, b, kind, row = t[order].tolist(), b[order], kind[order].tolist(), row[order].tolist()
+    b = b[order]
     bounds = np.searchsorted(b, np.arange(p.n + 1)).tolist()
+    # only this process's borrowers' events as Python values (the whole portfolio's would be ~9 GiB a process at
+    # 1 M x 12); ``i`` stays the event's position in the whole order (its event_id), ``i - base`` indexes these
+    base, top = bounds[first_b], bounds[last_b]
+    mine = order[base:top]
+    t, kind, row = t[mine].tolist(), kind[mine].tolist(), row[mine].tolist()
     h = p.health
     onset, ramp, peak = h["onset"].tolist(), h["ramp"].tolist(), h["peak"].tolist()
     recover, recover_len = h["recover"].tolist(), h["recover_len"].tolist()
@@ -273,7 +278,7 @@ def _visits(p: sm.Portfolio, policy: Policy, seed: int, ids: list[str], courts: 
         grade = -1
         first = True
         while True:
-            te = t[i] if i < hi else _NEVER
+            te = t[i - base] if i < hi else _NEVER
             tv = plan.at if plan.at < end else _NEVER
             wake = state.wake  # documented: the instant of the next time-driven change
             tw = _NEVER
@@ -306,7 +311,7 @@ def _visits(p: sm.Portfolio, policy: Policy, seed: int, ids: list[str], courts: 
                 continue
             if te == _NEVER:
                 break
-            k, r = kind[i], row[i]
+            k, r = kind[i - base], row[i - base]
             step = engine.apply(state, build.event(k, r, bi, te, f"e{i}"), (te - _UTC_SHIFT) * _US)
             state = step.state
             if k == 1:
