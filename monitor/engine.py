@@ -64,7 +64,7 @@ from monitor.outputs import (
     schedule_entry_json,
 )
 from monitor.rules import overrides
-from monitor.rules.evaluate import Sig, evaluate, highest_dpd, quiet_family
+from monitor.rules.evaluate import BureauLevels, Sig, evaluate, highest_dpd, quiet_family
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.rules.visits import WORKOUT, VisitSchedule
 from monitor.state import (
@@ -130,7 +130,7 @@ def _instant(now: datetime | int) -> int:
 class Engine:
     """Applies one policy to borrower states. Stateless itself; safe to share."""
 
-    __slots__ = ("policy", "_cure", "_dup_window", "_lookback", "_memory", "_move_keep", "_own", "_tz", "_visits")
+    __slots__ = ("policy", "_bureau_levels", "_cure", "_dup_window", "_lookback", "_memory", "_move_keep", "_own", "_tz", "_visits")
 
     def __init__(self, policy: Policy, *, own_states: bool = False) -> None:
         """``own_states``: the caller makes every state it passes with ``new_state`` and changes it only
@@ -150,6 +150,7 @@ class Engine:
         self._lookback = r.downgrade_2.lookback_days * DAY
         self._move_keep = max(r.downgrade_1.active_days, r.downgrade_2.active_days) * DAY
         self._tz = policy.zone
+        self._bureau_levels = BureauLevels(policy)
 
     # ------------------------------------------------------------------ API
 
@@ -354,7 +355,8 @@ class Engine:
             kind = e.__class__
             family = "bureau" if kind is BureauReport else "inspection" if kind is InspectionCompleted else None
             if family is not None:  # computed 0: no rule held at the last evaluation (signals are watch or above)
-                quiet = () if s.computed == 0 else quiet_family(self.policy, s, family, now)
+                quiet = () if s.computed == 0 else (
+                    self._bureau_levels(s) if family == "bureau" else quiet_family(self.policy, s, family, now))
         visit = self._merge(s, e, t, now)
         if s.accounts or s.cases:
             self._prune(s, now)
@@ -364,7 +366,8 @@ class Engine:
             return APPLIED
         if not had_profile:
             self._visits.first_visit(s, now)
-        if quiet is None or family is None or quiet_family(self.policy, s, family, now) != quiet:
+        if quiet is None or family is None or (
+                self._bureau_levels(s) if family == "bureau" else quiet_family(self.policy, s, family, now)) != quiet:
             self._settle(s, now, alerts)
         if visit and had_profile:
             self._visits.visited(s, t)
@@ -373,16 +376,25 @@ class Engine:
     def _merge(self, s: BorrowerState, e: Event, t: int, now: int) -> bool:
         """Fold the event's fact into the state (latest occurred_at wins). True for a visit."""
         if isinstance(e, BureauReport):
-            b = s.bureau
-            fact = BureauFact(t, e.event_id, e.max_external_dpd, e.external_overdue_amount,
-                              e.hard_inquiries_30d, e.total_external_debt, e.guarantee_exposure)
-            if b is None or t >= b.at:
-                if b is not None:
+            # the state owns its facts (see the module's docstring): the latest report and the one before
+            # are rewritten in place, not built again for every report
+            b, prev = s.bureau, s.bureau_prev
+            if b is None:
+                s.bureau = BureauFact(t, e.event_id, e.max_external_dpd, e.external_overdue_amount,
+                                      e.hard_inquiries_30d, e.total_external_debt, e.guarantee_exposure)
+            elif t >= b.at:
+                if prev is None:
                     s.bureau_prev = PreviousReport(b.at, b.eid, b.debt, b.dpd, b.inq)
-                s.bureau = fact
-            elif s.bureau_prev is None or t >= s.bureau_prev.at:
+                else:
+                    prev.at, prev.eid, prev.debt, prev.dpd, prev.inq = b.at, b.eid, b.debt, b.dpd, b.inq
+                b.at, b.eid, b.dpd, b.overdue = t, e.event_id, e.max_external_dpd, e.external_overdue_amount
+                b.inq, b.debt, b.guar = e.hard_inquiries_30d, e.total_external_debt, e.guarantee_exposure
+            elif prev is None:
                 s.bureau_prev = PreviousReport(t, e.event_id, e.total_external_debt, e.max_external_dpd,
-                                                e.hard_inquiries_30d)
+                                               e.hard_inquiries_30d)
+            elif t >= prev.at:
+                prev.at, prev.eid, prev.debt = t, e.event_id, e.total_external_debt
+                prev.dpd, prev.inq = e.max_external_dpd, e.hard_inquiries_30d
         elif isinstance(e, InspectionCompleted):
             ins = s.inspection
             if ins is None or t >= ins.at:

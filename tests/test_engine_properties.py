@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.engine import UNSEEN, Engine
+from monitor.engine import APPLIED, UNSEEN, Engine
 from monitor.rules import overrides
 from monitor.rules.loader import default_policy
 from monitor.state import dump_state, load_state
@@ -237,3 +237,50 @@ def test_an_engine_that_owns_its_states_decides_the_same_step_by_step(events, un
     own.advance_into(b, us(at(600)), alerts_b)
     assert dump_state(replace(a, seen={}) if unseen else a) == dump_state(b)
     assert [x.model_dump_json() for x in alerts_a] == [x.model_dump_json() for x in alerts_b]
+
+
+def _reference_bureau(events):
+    """The latest report and the one before, as the engine kept them before it rewrote them in place: a new
+    fact for each report that became the latest or the one before (latest occurred_at wins; ties: the later)."""
+    latest = before = None
+    for e in events:
+        t = us(e.occurred_at)
+        fact = (t, e.event_id, e.max_external_dpd, e.external_overdue_amount, e.hard_inquiries_30d,
+                e.total_external_debt, e.guarantee_exposure)
+        if latest is None or t >= latest[0]:
+            if latest is not None:
+                before = (latest[0], latest[1], latest[5], latest[2], latest[4])
+            latest = fact
+        elif before is None or t >= before[0]:
+            before = (t, e.event_id, e.total_external_debt, e.max_external_dpd, e.hard_inquiries_30d)
+    return latest, before
+
+
+reports = st.lists(st.tuples(st.integers(0, 30), st.integers(0, 40), st.integers(0, 9), st.sampled_from(
+    [0.0, 100.0, 300.0])), min_size=1, max_size=12)
+
+
+@SETTINGS
+@given(reports, st.booleans())
+def test_the_latest_bureau_report_and_the_one_before_whatever_their_order(rows, own):
+    """Reports out of time order, at the same instant, with or without a profile, under either engine: after
+    each the state holds the latest and the one before, each apart from the other and from another state's."""
+    engine = Engine(POLICY, own_states=own)
+    s, other = engine.new_state("B1"), engine.new_state("B1")
+    events = [bureau(at(day), dpd=dpd, inquiries=inq, debt=debt) for day, dpd, inq, debt in rows]
+    if own:
+        events.insert(0, profile(at(0)))
+    applied = []
+    for e in events:
+        outcome = engine.apply(s, e).outcome
+        assert engine.apply(other, e).outcome == outcome
+        if outcome == APPLIED and e.type == "bureau_report":  # (not one older than the duplicate window)
+            applied.append(e)
+        if not applied:
+            continue
+        latest, before = _reference_bureau(applied)
+        b, p = s.bureau, s.bureau_prev
+        assert (b.at, b.eid, b.dpd, b.overdue, b.inq, b.debt, b.guar) == latest
+        assert (None if p is None else (p.at, p.eid, p.debt, p.dpd, p.inq)) == before
+        assert b is not other.bureau and (p is None or p is not other.bureau_prev)
+        assert dump_state(s) == dump_state(other)

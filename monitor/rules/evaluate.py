@@ -17,7 +17,7 @@ from monitor.events import GRADE_INDEX
 from monitor.rules.policy import Level, Policy
 from monitor.state import BorrowerState
 
-__all__ = ["Sig", "Evaluation", "evaluate", "highest_dpd"]
+__all__ = ["Sig", "Evaluation", "BureauLevels", "evaluate", "highest_dpd", "quiet_family"]
 
 _NONE: dict[str, Any] = {}
 
@@ -353,3 +353,67 @@ def quiet_family(p: Policy, s: BorrowerState, family: str, now: int) -> tuple[in
             return ()
         return () if _inspection(p, s, now, out, None, False) is None else None
     raise ValueError(f"no quiet form for the rule family {family!r}")
+
+
+class BureauLevels:
+    """``quiet_family(policy, state, "bureau", now)`` without building a signal: the levels of the bureau
+    rules that hold for the state's two latest reports, in ``_bureau``'s order (the engine's test of a bureau
+    report that leaves its family as it was; tests/rules/test_bureau_levels.py holds it to ``quiet_family``).
+    The policy's values are read once, here."""
+
+    __slots__ = ("_band", "_inq", "_inq_min", "_inq_by", "_inq_lvl", "_floor", "_dg", "_dg_ratio", "_dg_gap",
+                 "_dg_lvl", "_r1", "_r2", "_gu", "_gu_ratio", "_gu_lvl")
+
+    def __init__(self, p: Policy) -> None:
+        bu = p.bureau
+        eo = bu.external_overdue
+        self._band = eo.table if eo.enabled else ()
+        inq = bu.inquiries
+        self._inq, self._inq_min, self._inq_by, self._inq_lvl = inq.enabled, inq.min, inq.min_by_grade, inq.lvl
+        dg = bu.debt_growth
+        self._dg, self._dg_ratio, self._dg_gap, self._dg_lvl = dg.enabled, dg.min_ratio, dg.max_gap_days * DAY, dg.lvl
+        self._r1 = self._rep(bu.external_overdue_repeated)
+        self._r2 = self._rep(bu.inquiries_repeated)
+        gu = bu.guarantees
+        self._gu, self._gu_ratio, self._gu_lvl = gu.enabled, gu.min_ratio, gu.lvl
+        # below this many inquiries no inquiry rule can hold (every bar and minimum is at least 1)
+        self._floor = min([inq.min, *inq.min_by_grade.values()] + ([self._r2[0]] if self._r2 else []))
+
+    @staticmethod
+    def _rep(rule: Any) -> tuple[int, int, int] | None:
+        return (rule.min, rule.max_gap_days * DAY, rule.lvl) if rule is not None and rule.enabled else None
+
+    def __call__(self, s: BorrowerState) -> tuple[int, ...]:
+        b = s.bureau
+        if b is None:
+            return ()
+        prev = s.bureau_prev
+        dpd, inq = b.dpd, b.inq
+        grows = prev is not None and prev.debt > 0 and b.debt >= self._dg_ratio * prev.debt
+        if dpd <= 0 and inq < self._floor and not b.guar > 0 and not grows:  # most reports
+            return ()
+        out: list[int] = []
+        if dpd > 0:
+            for lo, level in self._band:  # highest band first
+                if dpd >= lo:
+                    out.append(level)
+                    break
+        if self._inq:
+            g = s.grade
+            if inq >= (self._inq_by.get(g, self._inq_min) if g is not None and self._inq_by else self._inq_min):
+                out.append(self._inq_lvl)
+        if prev is not None:
+            gap = b.at - prev.at
+            if grows and self._dg and gap <= self._dg_gap:
+                out.append(self._dg_lvl)
+            r = self._r1
+            if r is not None and dpd >= r[0] and prev.dpd >= r[0] and gap <= r[1]:
+                out.append(r[2])
+            r = self._r2
+            if r is not None and inq >= r[0] and prev.inq >= r[0] and gap <= r[1]:
+                out.append(r[2])
+        if b.guar > 0 and self._gu:
+            exposure = s.profile.exposure if s.profile is not None else 0.0
+            if exposure > 0 and b.guar >= self._gu_ratio * exposure:
+                out.append(self._gu_lvl)
+        return tuple(out)
