@@ -17,13 +17,18 @@ once, as an ISO 8601 instant), keeps the lines with the newest such instants, an
 validates those, newest first, with the replay's own rules: the first valid one
 is the newest valid event of the range (a line whose instant could not be read
 that way is validated at once). Should every kept line be invalid, the range is
-validated line by line.
+validated line by line. An instant written in the plain form
+``YYYY-MM-DDTHH:MM:SS`` with ``Z`` or ``+HH:MM`` (what the feeds and the
+simulator write) is compared as text among the lines with the same offset
+(for valid dates the text's order is the time's) and parsed only if it is
+among the newest of its offset at the end; any other form is parsed at once.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+import re
 import struct
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -40,7 +45,10 @@ __all__ = ["Split", "owner", "piece_blocks", "piece_lines", "remove_pieces", "sp
 _REC = struct.Struct("<QI")  # line number within the range (from 0), length
 _KEEP = 64  # lines with the newest instants kept per range, validated at the end
 _FLUSH = 1 << 20
+_FAR = 2**63
 _OCCURRED = b'"occurred_at"'
+# occurred_at in the plain form: the local date and time (the text's order is the time's), then the offset
+_PLAIN = re.compile(rb'"occurred_at":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(Z|[+-]\d\d:\d\d)"')
 
 
 def owner(raw: bytes, shards: int) -> int:
@@ -144,6 +152,9 @@ def _write_pieces(lines: Iterator[bytes], fi: int, k: int, shards: int, out: Pat
     sizes = [0] * shards
     pack = _REC.pack
     keep: list[tuple[int, int, bytes]] = []  # min-heap of (instant, line, raw): the newest instants read
+    plain: dict[bytes, list[tuple[bytes, int, bytes]]] = {}  # offset -> min-heap of (local text, line, raw)
+    search = _PLAIN.search
+    push, replace = heapq.heappush, heapq.heapreplace
     exact: int | None = None  # the newest instant of a line validated at once
     count = 0
     try:
@@ -158,6 +169,17 @@ def _write_pieces(lines: Iterator[bytes], fi: int, k: int, shards: int, out: Pat
                 handles[j].write(b"".join(bufs[j]))
                 bufs[j], sizes[j] = [], 0
             if valid is None:
+                continue
+            m = search(raw)
+            if m is not None and raw.count(_OCCURRED) == 1:  # the plain form: compared as text
+                text, offset = m.groups()
+                heap = plain.get(offset)
+                if heap is None:
+                    heap = plain[offset] = []
+                if len(heap) < _KEEP:
+                    push(heap, (text, n, raw))
+                elif text > heap[0][0]:
+                    replace(heap, (text, n, raw))
                 continue
             t = _quick_instant(raw)
             if t is None:
@@ -175,23 +197,41 @@ def _write_pieces(lines: Iterator[bytes], fi: int, k: int, shards: int, out: Pat
         for fh in handles:
             fh.close()
     if valid is not None:
-        newest = _newest_of(keep, exact, valid, rescan)
+        floor = keep[0][0] if len(keep) >= _KEEP else None  # lines dated up to it may have been left out
+        for offset, heap in plain.items():
+            lowest = None
+            for text, n, raw in heap:
+                try:
+                    t = to_us(datetime.fromisoformat((text + offset).decode("ascii")))
+                except ValueError:  # no such date: validated at once, as any line not read from its text
+                    t = valid(raw)
+                    if t is not None and (exact is None or t > exact):
+                        exact = t
+                    continue
+                keep.append((t, n, raw))
+                lowest = t if lowest is None or t < lowest else lowest
+            if len(heap) >= _KEEP:  # lines of this offset dated up to its lowest kept one may have been left out
+                worst = lowest if lowest is not None else _FAR
+                floor = worst if floor is None or worst > floor else floor
+        newest = _newest_of(keep, exact, valid, rescan, floor)
         if newest is not None and (found.newest is None or newest > found.newest):
             found.newest = newest
     return count
 
 
 def _newest_of(keep: list[tuple[int, int, bytes]], exact: int | None, valid: Callable[[bytes], int | None],
-               rescan: Callable[[], Iterator[bytes]]) -> int | None:
+               rescan: Callable[[], Iterator[bytes]], floor: int | None) -> int | None:
+    """The newest valid instant: of the kept lines (newest first) and ``exact`` (the lines validated at once);
+    ``floor``: lines dated up to it may have been left out (None: every line was kept or validated)."""
     for t, _, raw in sorted(keep, reverse=True):
         got = valid(raw)
         if got is None:
             continue
-        if got != t:  # read differently from the text than by the contract: trust neither, validate all
-            break
+        if got != t or (floor is not None and t < floor):  # read differently from the text than by the contract
+            break  # (trust neither), or a line left out may be newer: validate all
         return t if exact is None or t > exact else exact
     else:
-        if len(keep) < _KEEP:  # every line of the range was kept or validated
+        if floor is None:  # every line of the range was kept or validated
             return exact
     newest = None
     for raw in rescan():

@@ -237,6 +237,41 @@ def test_the_default_as_of_of_a_split_input_is_its_newest_valid_event(tmp_path: 
     assert replay_to([src], default_policy(), tmp_path / "whole", now=now, shards=1).as_of == want
 
 
+
+def test_the_newest_plain_instants_are_compared_as_text_per_offset(tmp_path: Path, monkeypatch) -> None:
+    """Instants written plainly (``YYYY-MM-DDTHH:MM:SS`` and ``Z`` or ``+HH:MM``, compact JSON as the feeds write
+    it) are kept by their text per offset: a valid line of one offset left out behind invalid, impossible or
+    too-far-ahead lines of that offset must still be found when it is newer than the kept lines of another."""
+    import monitor._replay_split as split
+    from monitor._replay_stream import _judge
+
+    good = [dict(x) for x in GOOD]
+    base = good[-1]
+    late_z = {**base, "event_id": "late-z", "occurred_at": "2025-05-01T03:00:00Z"}
+    late_8 = {**base, "event_id": "late-8", "occurred_at": "2025-05-01T12:00:00+08:00"}  # 04:00Z: the newest valid
+    bad = [{**good[2], "event_id": f"bad{i}", "occurred_at": "2025-06-01T00:00:00+08:00", "days_past_due": -1}
+           for i in range(3)]
+    no_day = {**base, "event_id": "no-day", "occurred_at": "2025-13-01T00:00:00+08:00"}
+    ahead = {**base, "event_id": "ahead", "occurred_at": "2031-01-01T00:00:00+08:00"}
+    rows = [json.dumps(x, ensure_ascii=False, separators=(",", ":")) for x in
+            [*good, late_8, late_z, *bad, no_day, ahead]]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    now = parse_instant("2030-01-01T00:00:00Z")
+    want = parse_instant("2025-05-01T12:00:00+08:00")
+
+    def valid(raw: bytes) -> int | None:
+        got = _judge(raw, now, 86_400_000_000)
+        return None if isinstance(got, str) else got[0]
+
+    for keep in (64, 3, 1):  # with 3 or 1 kept per offset, late-8 is left out: then every line is validated
+        monkeypatch.setattr(split, "_KEEP", keep)
+        (tmp_path / f"p{keep}").mkdir()
+        assert split.split_input([src], 0, 1, 2, tmp_path / f"p{keep}", valid)["newest"] == want, keep
+        got = replay_to([src], default_policy(), tmp_path / f"k{keep}", now=now, workers=2, shards=3)
+        assert got.as_of == want and got.rejected == 5, keep
+    assert replay_to([src], default_policy(), tmp_path / "whole", now=now, shards=1).as_of == want
+
 def test_history_rows_sort_as_their_keys_whatever_the_borrower_id(tmp_path: Path) -> None:
     """``FileTotals.add_history_row`` writes the key text itself for a plain id: the same order as
     ``LineSpill.add`` with the tuple key gives, control characters and instants before 1970 included."""
