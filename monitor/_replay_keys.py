@@ -2,11 +2,12 @@
 
 The engine remembers the ids of the events it applied (``duplicate_memory`` per borrower, within the duplicate
 window) to recognise copies. In a replay most ids occur once in the whole input: nothing will ever be compared
-with them. Before a shard replays, one pass over its lines takes a 64-bit key of each line's event_id (the
+with them. Before the replay, one pass over the input takes a 64-bit key of each line's event_id (the
 contract's ids are unique per event, whatever the borrower) and finds the keys that occur more than once
-(sorted with numpy): an event whose key occurs once is given to the engine as ``UNSEEN`` (no digest, not
-kept: the engine only counts it against the memory's cap, so that it forgets the other ids exactly when the
-full memory would). Every other event (a repeated id, under one borrower or several, or a key two ids happen
+(sorted with numpy; a split input's keys are taken by the split, which reads every line anyway, each process
+its share, then put together: ``monitor._replay_split.repeated_keys_of``): an event whose key occurs once is
+given to the engine as ``UNSEEN`` (no digest, not kept: the engine only counts it against the memory's cap,
+so that it forgets the other ids exactly when the full memory would). Every other event (a repeated id, under one borrower or several, or a key two ids happen
 to share) gets the full treatment. The outcomes are those of the full memory (tests/test_engine_unseen.py,
 tests/test_replay_keys.py).
 
@@ -14,9 +15,9 @@ The key of a line is read from its text when that is plain: no backslash in the 
 every key and value is written as it is) and ``"event_id"`` written once, as ``"event_id":"value"``. Then that
 value is the one validation gives (a valid event is a flat object that must hold it). Any other line is
 validated (the contract decides, as the replay will): a line that fails is rejected by the replay and needs
-no key. The lines are read in blocks (1 MiB of a file, 4,096 lines of a shard's pieces), with one search for all
-their ids when the block is plain (see ``_block_keys``). Memory: the keys of the shard's lines (8 bytes a
-line, twice while sorted) during the pass, then the set of repeated keys (it grows with the repeated ids, not with the events).
+no key. The lines are read in blocks of about 1 MiB, with one search for all their ids when the block is
+plain (see ``block_keys``). Memory: the keys of the input's lines (8 bytes a line, twice while sorted)
+during the pass, then the set of repeated keys (it grows with the repeated ids, not with the events).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from monitor._errors import InputError
 from monitor.events import EVENT_ADAPTER
 from monitor.jsonl import iter_lines
 
-__all__ = ["event_key", "file_blocks", "raw_key", "repeated_keys", "repeated_keys_in"]
+__all__ = ["block_keys", "event_key", "file_blocks", "joined", "raw_key", "repeated_keys", "repeated_keys_in"]
 
 _EID = b'"event_id":"'
 _KEY = b'"event_id"'
@@ -63,7 +64,7 @@ def raw_key(raw: bytes) -> int | None:
 
 def repeated_keys(lines: Iterable[bytes]) -> set[int]:
     """The keys that more than one of ``lines`` holds."""
-    return repeated_keys_in(_joined(lines))
+    return repeated_keys_in(joined(lines))
 
 
 def repeated_keys_in(blocks: Iterable[bytes]) -> set[int]:
@@ -71,7 +72,7 @@ def repeated_keys_in(blocks: Iterable[bytes]) -> set[int]:
     with carriage returns, as in a file: they are not part of the line)."""
     keys = array("q")
     for block in blocks:
-        _block_keys(block, keys)
+        block_keys(block, keys)
     if len(keys) < 2:
         return set()
     ordered = np.sort(np.frombuffer(keys, dtype=np.int64))
@@ -85,7 +86,7 @@ def file_blocks(path: Path) -> Iterator[bytes]:
     read 1 MiB at a time; a compressed file, stdin or anything that is not a plain file, line by line."""
     name = str(path)
     if name == "-" or not Path(name).is_file():
-        yield from _joined(raw for _, raw in iter_lines(path))
+        yield from joined(raw for _, raw in iter_lines(path))
         return
     try:
         with open(name, "rb") as fh:
@@ -106,14 +107,14 @@ def file_blocks(path: Path) -> Iterator[bytes]:
     except OSError as exc:
         raise InputError(f"{name}: cannot read: {exc}") from None
     if gz:
-        yield from _joined(raw for _, raw in iter_lines(path))
+        yield from joined(raw for _, raw in iter_lines(path))
 
 
 _CHUNK = 4096
 _EIDS = re.compile(r'"event_id":"([^"]*)"')
 
 
-def _joined(lines: Iterable[bytes]) -> Iterator[bytes]:
+def joined(lines: Iterable[bytes]) -> Iterator[bytes]:
     chunk: list[bytes] = []
     for raw in lines:
         chunk.append(raw)
@@ -124,7 +125,7 @@ def _joined(lines: Iterable[bytes]) -> Iterator[bytes]:
         yield b"\n".join(chunk)
 
 
-def _block_keys(block: bytes, keys: array[int]) -> None:
+def block_keys(block: bytes, keys: array[int]) -> None:
     """The keys of a block of lines, all at once when the block is plain: no backslash anywhere and every
     ``"event_id"`` written as ``"event_id":"value"`` (then each line's id is among the values found, and
     a value found beside it, in a line the replay rejects or a repeated key, can only mark more ids as

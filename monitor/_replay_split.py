@@ -8,7 +8,10 @@ one process): each line goes, unparsed, to the piece of its shard (``owner``:
 the CRC-32 of its borrower id) for its source file, with its line number within
 the range. A shard then reads each source file's lines from the pieces in range
 order, numbered as in the source (the line counts of the ranges before), which
-is the order and the numbering the file itself gives.
+is the order and the numbering the file itself gives. The split reads its
+ranges in blocks of whole lines and takes the keys of the lines' event ids as it
+goes (``monitor._replay_keys``): the keys held twice in the whole input are then
+found once for every shard (``repeated_keys_of``).
 
 The as-of instant, when none is given, is the instant of the newest valid event,
 and every shard needs it before it ends. The split finds it without validating
@@ -31,16 +34,20 @@ import json
 import re
 import struct
 import zlib
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from monitor._errors import InputError
+from monitor._replay_keys import block_keys, joined
 from monitor._time import to_us
 from monitor.jsonl import iter_lines
 
-__all__ = ["Split", "owner", "piece_blocks", "piece_lines", "remove_pieces", "split_input"]
+__all__ = ["Split", "owner", "piece_lines", "remove_pieces", "repeated_keys_of", "split_input"]
 
 _REC = struct.Struct("<QI")  # line number within the range (from 0), length
 _KEEP = 64  # lines with the newest instants kept per range, validated at the end
@@ -78,6 +85,49 @@ def _range(path: Path, k: int, writers: int) -> tuple[int, int]:
     """The byte range of process ``k``: the lines that start in [size * k / writers, size * (k + 1) / writers)."""
     size = path.stat().st_size
     return size * k // writers, size * (k + 1) // writers
+
+
+def _range_blocks(path: Path, lo: int, hi: int) -> Iterator[bytes]:
+    """The lines ``_range_lines`` gives, as blocks of whole lines joined by newlines (a line may end with
+    carriage returns, as in the file), about 1 MiB each."""
+    try:
+        with path.open("rb") as fh:
+            start = lo
+            if lo > 0:
+                fh.seek(lo - 1)
+                start = lo - 1 + len(fh.readline())  # the first line that starts at or after lo
+            if start >= hi:
+                return
+            fh.seek(start)
+            pos, rest = start, b""  # the file offset of ``rest``, the part of a line read before
+            while True:
+                block = fh.read(_FLUSH)
+                data = rest + block if rest else block
+                if not block:
+                    if data:
+                        yield data  # the last line, without a line break
+                    return
+                last = hi - 1 - pos  # the index in ``data`` of the range's last byte
+                if last < len(data):
+                    cut = data.find(b"\n", max(last, 0))  # the end of the line that holds it
+                    if cut >= 0:
+                        yield data[:cut]
+                        return
+                    rest = data
+                    continue
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    rest = data
+                    continue
+                yield data[:cut]
+                pos += cut + 1
+                rest = data[cut + 1:]
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+
+
+def _stripped(block: bytes) -> list[bytes]:
+    return [raw.rstrip(b"\r") for raw in block.split(b"\n")]
 
 
 def _range_lines(path: Path, lo: int, hi: int) -> Iterator[bytes]:
@@ -131,22 +181,42 @@ def split_input(files: Sequence[Path], k: int, writers: int, shards: int, out: P
     ``valid``: the instant of a line that the replay accepts, else None; when given, the newest valid instant
     of the share is found (see the module's text). Returns ``Split.to_dict()``."""
     found = Split(len(files))
+    keys = array("q")
     for fi, path in enumerate(files):
         if _compressed(path):
             if fi % writers != k:
                 continue
-            lines: Iterator[bytes] = (raw for _, raw in iter_lines(path))
+            blocks: Iterator[bytes] = joined(raw for _, raw in iter_lines(path))
             rescan: Callable[[], Iterator[bytes]] = lambda p=path: (raw for _, raw in iter_lines(p))  # noqa: E731
         else:
             lo, hi = _range(path, k, writers)
-            lines = _range_lines(path, lo, hi)
+            blocks = _range_blocks(path, lo, hi)
             rescan = lambda p=path, a=lo, b=hi: _range_lines(p, a, b)  # noqa: E731
-        found.counts[fi] = _write_pieces(lines, fi, k, shards, out, found, valid, rescan)
+        found.counts[fi] = _write_pieces(blocks, fi, k, shards, out, found, valid, rescan, keys)
+    ordered = np.sort(np.frombuffer(keys, dtype=np.int64))
+    del keys
+    np.save(out / f"keys-{k}.npy", ordered)
     return found.to_dict()
 
 
-def _write_pieces(lines: Iterator[bytes], fi: int, k: int, shards: int, out: Path, found: Split,
-                  valid: Callable[[bytes], int | None] | None, rescan: Callable[[], Iterator[bytes]]) -> int:
+def repeated_keys_of(out: Path, writers: int) -> np.ndarray:
+    """The keys (``monitor._replay_keys``) held by more than one line of the whole input, from the keys of
+    every process's share (``split_input``), sorted. Any line's event may thus be given the full duplicate
+    memory when another shard holds its id: the outcomes are the same, only the work is more."""
+    parts = []
+    for k in range(writers):
+        path = out / f"keys-{k}.npy"
+        parts.append(np.load(path))
+        path.unlink()
+    ordered = np.sort(np.concatenate(parts), kind="stable")  # (sorted runs: merged)
+    del parts
+    same = ordered[1:] == ordered[:-1]
+    return np.unique(ordered[1:][same])
+
+
+def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Path, found: Split,
+                  valid: Callable[[bytes], int | None] | None, rescan: Callable[[], Iterator[bytes]],
+                  keys: array[int]) -> int:
     handles: list[BinaryIO] = [(out / f"piece-{j}-{fi}-{k}").open("wb") for j in range(shards)]
     bufs: list[list[bytes]] = [[] for _ in range(shards)]
     sizes = [0] * shards
@@ -158,38 +228,40 @@ def _write_pieces(lines: Iterator[bytes], fi: int, k: int, shards: int, out: Pat
     exact: int | None = None  # the newest instant of a line validated at once
     count = 0
     try:
-        for raw in lines:
-            n = count
-            count += 1
-            j = owner(raw, shards) if shards > 1 else 0
-            bufs[j].append(pack(n, len(raw)))
-            bufs[j].append(raw)
-            sizes[j] += len(raw) + 12
-            if sizes[j] >= _FLUSH:
-                handles[j].write(b"".join(bufs[j]))
-                bufs[j], sizes[j] = [], 0
-            if valid is None:
-                continue
-            m = search(raw)
-            if m is not None and raw.count(_OCCURRED) == 1:  # the plain form: compared as text
-                text, offset = m.groups()
-                heap = plain.get(offset)
-                if heap is None:
-                    heap = plain[offset] = []
-                if len(heap) < _KEEP:
-                    push(heap, (text, n, raw))
-                elif text > heap[0][0]:
-                    replace(heap, (text, n, raw))
-                continue
-            t = _quick_instant(raw)
-            if t is None:
-                t = valid(raw)
-                if t is not None and (exact is None or t > exact):
-                    exact = t
-            elif len(keep) < _KEEP:
-                heapq.heappush(keep, (t, n, raw))
-            elif t > keep[0][0]:
-                heapq.heapreplace(keep, (t, n, raw))
+        for block in blocks:
+            block_keys(block, keys)  # (the keys of the whole input: see repeated_keys_of)
+            for raw in block.split(b"\n") if b"\r" not in block else _stripped(block):
+                n = count
+                count += 1
+                j = owner(raw, shards) if shards > 1 else 0
+                bufs[j].append(pack(n, len(raw)))
+                bufs[j].append(raw)
+                sizes[j] += len(raw) + 12
+                if sizes[j] >= _FLUSH:
+                    handles[j].write(b"".join(bufs[j]))
+                    bufs[j], sizes[j] = [], 0
+                if valid is None:
+                    continue
+                m = search(raw)
+                if m is not None and raw.count(_OCCURRED) == 1:  # the plain form: compared as text
+                    text, offset = m.groups()
+                    heap = plain.get(offset)
+                    if heap is None:
+                        heap = plain[offset] = []
+                    if len(heap) < _KEEP:
+                        push(heap, (text, n, raw))
+                    elif text > heap[0][0]:
+                        replace(heap, (text, n, raw))
+                    continue
+                t = _quick_instant(raw)
+                if t is None:
+                    t = valid(raw)
+                    if t is not None and (exact is None or t > exact):
+                        exact = t
+                elif len(keep) < _KEEP:
+                    heapq.heappush(keep, (t, n, raw))
+                elif t > keep[0][0]:
+                    heapq.heapreplace(keep, (t, n, raw))
         for j in range(shards):
             if bufs[j]:
                 handles[j].write(b"".join(bufs[j]))
@@ -268,33 +340,3 @@ def piece_lines(directory: Path, shard: int, fi: int, bases: Sequence[int]) -> I
 def remove_pieces(directory: Path, shard: int) -> None:
     for path in directory.glob(f"piece-{shard}-*"):
         path.unlink()
-
-
-def piece_blocks(directory: Path, shard: int, fi: int, bases: Sequence[int]) -> Iterator[bytes]:
-    """The lines ``piece_lines`` gives, without their numbers, as blocks of whole lines joined by newlines
-    (``monitor._replay_keys.repeated_keys_in``), 4,096 lines at most in a block."""
-    head = _REC.size
-    unpack = _REC.unpack_from
-    for k in range(len(bases)):
-        path = directory / f"piece-{shard}-{fi}-{k}"
-        if not path.exists():
-            continue
-        with path.open("rb") as fh:
-            data = b""
-            while block := fh.read(16 << 20):
-                data = data + block if data else block
-                pos, end = 0, len(data)
-                lines = []
-                while pos + head <= end:
-                    size = unpack(data, pos)[1]
-                    if pos + head + size > end:
-                        break
-                    pos += head
-                    lines.append(data[pos:pos + size])
-                    pos += size
-                    if len(lines) == 4096:  # blocks of ~1 MiB: joined, decoded and searched in the cache
-                        yield b"\n".join(lines)
-                        lines = []
-                if lines:
-                    yield b"\n".join(lines)
-                data = data[pos:]

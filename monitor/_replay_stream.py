@@ -41,7 +41,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from monitor._replay_keys import file_blocks, repeated_keys_in
 from monitor._replay_run import Runner
-from monitor._replay_split import owner, piece_blocks, piece_lines, remove_pieces, split_input
+from monitor._replay_split import owner, piece_lines, remove_pieces, repeated_keys_of, split_input
 from monitor._errors import InputError
 from monitor._spill import EventRuns, LineSpill, merge_runs
 from monitor._time import SECOND, ahead_reason, iso, parse_instant, to_us
@@ -249,12 +249,6 @@ class _Reader:
             return iter_lines(path)
         return piece_lines(self.job.pieces, self.shard, fi, self.job.bases[fi])
 
-    def blocks_of(self, fi: int, path: Path) -> Iterator[bytes]:
-        """The same lines as blocks joined by newlines (the key pass: ``monitor._replay_keys``)."""
-        if self.job.bases is None:
-            return file_blocks(path)
-        return piece_blocks(self.job.pieces, self.shard, fi, self.job.bases[fi])
-
     def parse(self, fi: int, number: int, raw: bytes) -> tuple[int, Event] | None:
         self.lines += 1
         got = _judge(raw, self.trusted, self.skew)
@@ -363,6 +357,7 @@ class _Job:
         self.as_of, self.now, self.skew, self.shards = as_of, now, skew, shards
         self.pieces = tmp / "pieces"
         self.bases: list[list[int]] | None = None  # per source file, the first line of each process's range
+        self.repeated: set[int] | None = None  # a split input's repeated keys (``repeated_keys_of``)
 
     def valid(self, raw: bytes) -> int | None:
         got = _judge(raw, self.now, self.skew)
@@ -383,6 +378,7 @@ def _run_split(job: _Job, workers: int, started: Callable[[], None]) -> list[dic
         started()
         found = [split_input(job.files, 0, 1, job.shards, job.pieces, valid)]
         final = _agree(job, found)
+        job.repeated = set(repeated_keys_of(job.pieces, 1).tolist())
         return [_replay_piece(job, j, final) for j in range(job.shards)]
     ctx = multiprocessing.get_context("fork")
     conns, procs = [], []
@@ -397,8 +393,9 @@ def _run_split(job: _Job, workers: int, started: Callable[[], None]) -> list[dic
     try:
         found = [_receive(c) for c in conns]
         final = _agree(job, found)
+        repeated = repeated_keys_of(job.pieces, workers)
         for c in conns:
-            c.send((final, job.bases))
+            c.send((final, job.bases, repeated))
         results = [r for c in conns for r in _receive(c)]
     finally:
         for p in procs:
@@ -444,7 +441,8 @@ def _process(job: _Job, k: int, workers: int, conn: Any) -> None:
     try:
         valid = job.valid if job.as_of is None else None
         conn.send(("ok", split_input(job.files, k, workers, job.shards, job.pieces, valid)))
-        final, job.bases = conn.recv()
+        final, job.bases, repeated = conn.recv()
+        job.repeated = set(repeated.tolist())
         conn.send(("ok", [_replay_piece(job, j, final) for j in range(k, job.shards, workers)]))
     except InputError as exc:
         conn.send(("error", str(exc)))
@@ -488,8 +486,11 @@ def _attempt(job: _Job, k: int, agree: Callable[[int | None], int | None], *, or
         rejects.add(fi, line, reason, current[4])
 
     # every state is made here from nothing and changed by this engine only (own_states); the ids that
-    # occur once in the shard's lines need no duplicate memory (monitor._replay_keys)
-    repeated = repeated_keys_in(block for fi, path in enumerate(job.files) for block in reader.blocks_of(fi, path))
+    # occur once in the input need no duplicate memory (monitor._replay_keys; a split input's keys were
+    # taken by the split)
+    repeated = job.repeated
+    if repeated is None:
+        repeated = repeated_keys_in(block for path in job.files for block in file_blocks(path))
     runner = Runner(Engine(job.policy, own_states=True), job.as_of, totals, part, reject=engine_error,
                     repeated=repeated)
     if ordered:

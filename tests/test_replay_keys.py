@@ -7,14 +7,12 @@ import gzip
 import json
 import random
 import re
-import struct
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from monitor._replay_keys import event_key, file_blocks, raw_key, repeated_keys, repeated_keys_in
-from monitor._replay_split import piece_blocks, piece_lines
 from monitor._replay_stream import replay_to
 from monitor._time import parse_instant
 from monitor.events import EVENT_ADAPTER
@@ -148,16 +146,36 @@ def test_a_file_read_in_blocks_gives_its_lines_and_their_repeated_keys(tmp_path:
     assert len(count) > 1000
 
 
-def test_pieces_read_in_blocks_give_their_lines(tmp_path: Path) -> None:
-    lines = _input(6)
-    rec = struct.Struct("<QI")
-    for k, part in enumerate((lines[:500], [], lines[500:])):
-        if k != 1:  # a range with no line of the shard has no piece
-            (tmp_path / f"piece-2-0-{k}").write_bytes(b"".join(rec.pack(n, len(x)) + x for n, x in enumerate(part)))
-    bases = [0, 500, 500]
-    got = [x for b in piece_blocks(tmp_path, 2, 0, bases) for x in b.split(b"\n")]
-    assert got == [raw for _, raw in piece_lines(tmp_path, 2, 0, bases)] == lines
-    assert repeated_keys_in(piece_blocks(tmp_path, 2, 0, bases)) == repeated_keys(lines)
+@pytest.mark.parametrize("flush", [64, 1 << 20])
+def test_the_split_reads_its_ranges_in_blocks_and_takes_the_keys_of_the_whole_input(tmp_path: Path, monkeypatch,
+                                                                                     flush: int) -> None:
+    """Each process's range read in blocks gives the lines read one by one (carriage returns, empty lines and
+    a last line without a line break included), and the keys the processes took are those held twice in the
+    whole input, wherever the two lines are (more only from values written as ids elsewhere)."""
+    import monitor._replay_split as split
+
+    monkeypatch.setattr(split, "_FLUSH", flush)  # blocks that end inside lines, in many places
+    lines = _input(7)
+    body = b"\n".join(x + b"\r" * (k % 3 == 0) for k, x in enumerate(lines)) + b"\n\n\r\n" + lines[5]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(body)
+    expected = [raw for _, raw in iter_lines(src)]
+    for writers in (1, 3, 7):
+        ranges = [split._range(src, k, writers) for k in range(writers)]
+        got = [x.rstrip(b"\r") for lo, hi in ranges for b in split._range_blocks(src, lo, hi) for x in b.split(b"\n")]
+        assert got == [x for lo, hi in ranges for x in split._range_lines(src, lo, hi)] == expected, writers
+        out = tmp_path / f"w{writers}"
+        out.mkdir()
+        counts = [split.split_input([src], k, writers, 2, out, None)["counts"][0] for k in range(writers)]
+        assert sum(counts) == len(expected)
+        pieces = [raw for j in range(2) for _, raw in split.piece_lines(out, j, 0, [sum(counts[:k]) for k in
+                                                                                      range(writers)])]
+        assert sorted(pieces) == sorted(expected)
+        held_twice = repeated_keys(expected)
+        got_keys = set(split.repeated_keys_of(out, writers).tolist())
+        assert held_twice <= got_keys and len(held_twice) > 100
+        assert got_keys - held_twice <= {event_key(v.decode()) for v in re.findall(rb'"event_id":"([^"]*)"', body)}
+        assert not list(out.glob("keys-*"))
 
 
 @pytest.mark.parametrize("seed,ordered", [(1, False), (2, True)])
