@@ -176,8 +176,9 @@ def from_topics(events: Path, day: date, partitions: int, work: Path, save: Path
     row_bytes = row_count = 0
     marks = [Message(topics.clock, p, 0, None, json.dumps({"at": iso(horizon), "offsets": {
         t: offsets.get((t, p), 0) for t in topics.inputs}}).encode()) for p in range(partitions)]
-    for i in range(0, len(messages) + 1, 5000):
-        chunk = messages[i:i + 5000] if i < len(messages) else marks
+    # the feed messages 5,000 at a time, then the watermarks (a worker applies an event only once a later one or
+    # a watermark passed it on every feed of its partition: without them the last days are never applied)
+    for chunk in [*(messages[i:i + 5000] for i in range(0, len(messages), 5000)), marks]:
         out = StepResult()
         rt.accept(chunk, out)
         rt.step(out)
