@@ -237,7 +237,7 @@ def _print_build(wall: float, cpu: float, t_inputs: float, growth: int, peak_res
     print(f"  load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
           f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
 
-def desk(saved: Path, work: Path, keep_days: int) -> None:
+def desk(saved: Path, work: Path, keep_days: int, profile: Path | None = None) -> None:
     """``--rows DIR``: the desk's part in a fresh process: fold what the workers published (saved by
     ``--save-rows``) as :class:`monitor.desk.report_fold.ReportFold` folds the topics (closed months to disk),
     then build the month's report from the period's end (timed, with the memory growth)."""
@@ -276,9 +276,18 @@ def desk(saved: Path, work: Path, keep_days: int) -> None:
     offsets: dict[str, dict[int, int]] = {}
     for t, p, o in meta["offsets"]:
         offsets.setdefault(t, {})[p] = o
+    prof = None
+    if profile is not None:  # the input directory's part only (the report is the report helper's)
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     snap = fold.write(work / "inputs", until=day_number(day), built_at=midnight_us(day + timedelta(days=1),
                                                                                      policy.zone), offsets=offsets)
     t_inputs = time.perf_counter() - t1
+    if prof is not None:
+        prof.disable()
+        prof.dump_stats(str(profile))
     report = build_report(snap.dir, [], period="month", as_of=day)
     paths = write_report(report, work / "report", "zh")
     wall, cpu = time.perf_counter() - t1, _cpu() - cpu0
@@ -305,10 +314,11 @@ def main() -> None:
     ap.add_argument("--save-rows", type=Path, help="with --from-topics: save what the workers publish here, stop")
     ap.add_argument("--rows", type=Path, help="the desk's part alone, from rows saved by --save-rows")
     ap.add_argument("--keep-days", type=int, default=9, help="with --rows: the fold's keep_days (catch-up + 2)")
+    ap.add_argument("--profile", type=Path, help="with --rows: cProfile the input directory's writing into this file")
     args = ap.parse_args()
     if args.rows is not None:
         work = args.work or Path(tempfile.mkdtemp(prefix="desk-report-bench-"))
-        desk(args.rows, work, args.keep_days)
+        desk(args.rows, work, args.keep_days, args.profile)
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
         return

@@ -201,6 +201,8 @@ class DayEnds:
         self._sorted: list[str] = []  # the borrowers sorted (made again when one is added)
         self._ranked = np.zeros(0, dtype=np.int32)  # arrival index -> position in _sorted (see _rank)
         self._base: Any = None  # the closed months, on disk (monitor._day_ends_months.MonthStore), or None
+        self._judged: dict[int, dict[int, tuple[str, bytes, list[str]]]] = {}  # instant -> lines judged (prepare)
+        self._dirty: set[int] = set()  # the borrowers with rows read since (prepare)
         self.late = 0  # rows of a closed month's days read after it closed: dropped (see add)
 
     def add_message(self, value: bytes) -> int:
@@ -237,6 +239,8 @@ class DayEnds:
             self._visits.setdefault(b, {})[str(visit[4])] = visit
         blob = extra.get("z")  # the state of the row's day (watch or above)
         self._keep_state(b, day, None if blob is None else blob.encode())
+        if self._judged:
+            self._dirty.add(b)
         events = extra.get("e", ())
         k = 0
         for item in extra.get("h", ()):  # schedule items, each before the row's e entries from its first field on
@@ -315,34 +319,21 @@ class DayEnds:
 
     def signals(self, until: int, engine: Any) -> list[bytes]:
         """``snapshots/signals.jsonl``'s lines at the end of the day ``until``, as ``monitor replay --as-of``
-        (that day's last instant) writes them: the engine's signals (``engine.signals``) of every borrower at
-        watch or above, from the state its last row up to that day carried; by borrower.
+        (that day's last instant) writes them (:func:`monitor._day_ends_signals.judged`); ``ValueError`` when a
+        borrower has rows of two days after ``until`` (its state then is no longer kept)."""
+        return [line for _bid, line, _rules in self.judged(until, engine)]
 
-        Raises ``ValueError`` when a borrower has rows of two days after ``until`` (its state then is no longer
-        kept: read the rows up to the cut's next day only)."""
-        from monitor.state import load_state  # the worker's own form of a state
+    def judged(self, until: int, engine: Any) -> list[tuple[str, bytes, list[str]]]:
+        """:meth:`signals`' lines with the borrower and the rules of each (:mod:`monitor._day_ends_signals`)."""
+        from monitor._day_ends_signals import judged
 
-        t = self.days.start(until + 1) - 1
-        out = []
-        states, ids, seen = self._states, self._ids, self._seen
-        for bid in self.borrowers():
-            b = ids[bid]
-            held = None
-            for day, state in states.get(b, ()):  # the (at most two) kept states, in day order
-                if day <= until:
-                    held = (state,)
-            if held is None:
-                first = seen.get(b)
-                if first is not None and first <= t:  # its first event is on the day or before
-                    raise ValueError(f"{bid}: its state at the end of day {until} is no longer kept")
-                continue
-            blob = held[0]
-            if blob is None:
-                continue
-            sigs = [s.model_dump(mode="json") for s in engine.signals(load_state(blob), t)]
-            out.append(_ENCODE({"borrower_id": bid, "signals": sigs}).encode())
-        return out
+        return judged(self, until, engine)
 
+    def prepare(self, until: int, engine: Any) -> None:
+        """Judge the signals at the end of the day ``until`` ahead (:func:`monitor._day_ends_signals.prepare`)."""
+        from monitor._day_ends_signals import prepare
+
+        prepare(self, until, engine)
     def counts(self, until: int) -> tuple[dict[str, list[int]], dict[str, int]]:
         """Up to the day ``until``: per event type, [applied, copies]; and the newest applied instant."""
         n: dict[str, list[int]] = {}

@@ -40,7 +40,8 @@ from monitor.day_ends import DayEnds, floors_of
 from monitor.desk.report_feeds import Snapshot, reject_line, reject_text
 from monitor.desk.report_topics import AlertRows, write_inputs
 from monitor.rules.policy import Policy
-from monitor.snapshots import day_date
+from monitor.engine import Engine
+from monitor.snapshots import day_date, day_number
 from monitor.topics import Topics
 
 __all__ = ["ReportFold"]
@@ -67,6 +68,8 @@ class ReportFold:
         self._sent: dict[tuple[int, int, int], int] = {}  # the refused messages' own timestamps (us), where asked
         self.positions: dict[tuple[str, int], int] = {}  # (topic, partition) -> the next offset to read
         self.bad: Counter[str] = Counter()  # messages that are not what their topic holds, per topic
+        self._prepared = -1  # the last month end whose signals were judged ahead (_prepare)
+        self._engine: Engine | None = None
 
     def take(self, topic: str, partition: int, offset: int, value: bytes | None, timestamp_ms: int) -> None:
         """One message of the day-ends, alerts or dead-letter topic, in each partition's order."""
@@ -77,6 +80,7 @@ class ReportFold:
                 if day > self._newest.get(partition, -1):
                     self._newest[partition] = day
                     self._close()
+                    self._prepare()
             elif topic == self.topics.alerts:
                 self.alerts.add(value or b"")
             elif topic == self.topics.dead_letter:
@@ -99,6 +103,22 @@ class ReportFold:
         if base is None or ready > base.day + 27:  # a month end may have passed
             if (done := self.day_ends.close_months(ready, self.spool)) is not None:
                 log.info("day-end rows up to %s closed (on disk): %s", day_date(done), self.describe())
+
+    def _prepare(self) -> None:
+        """When a month's last day begins (the rows of every partition reached it; or later, after a gap, while
+        the states of that day are kept), judge every borrower's signals at its end
+        (:meth:`monitor.day_ends.DayEnds.prepare`): the month's report then judges only the borrowers with rows
+        read since. (A fold catching up judges each month end once: ~1/12 of a month's reading more.)"""
+        if not self._newest or not self.partitions <= self._newest.keys():
+            return
+        day = min(self._newest.values())
+        end = day if day_date(day + 1).day == 1 else day_number(day_date(day).replace(day=1)) - 1
+        if day - end >= self.keep_days or end <= self._prepared:
+            return
+        self._prepared = end
+        if self._engine is None:
+            self._engine = Engine(self.policy)
+        self.day_ends.prepare(end, self._engine)
 
     def _dead_letter(self, value: bytes, timestamp_ms: int) -> None:
         doc = json.loads(value)

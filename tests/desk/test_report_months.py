@@ -103,3 +103,30 @@ def test_closed_months_on_disk_give_the_same_input_and_report(world):
         assert got == want, kind
     with pytest.raises(ValueError, match="closed"):
         write_inputs(closing, alerts, [], base / "too-old", until=closed[-1] - 3, policy=policy, offsets={})
+
+
+def test_signals_judged_ahead_of_a_month_end_are_judged_again_when_rows_change_them(world):
+    """The desk's fold judges every borrower's signals when a month's last day begins (before the period's end);
+    the month's input then has the signals of a fold that judges them all at the build, the borrowers with rows
+    read since judged again (some of whose lines changed)."""
+    from monitor.engine import Engine
+
+    _base, rows, _alerts, until = world
+    policy = default_policy()
+    month = until - 9  # a month end (see world)
+    ahead = ReportFold(policy, TOPICS, keep_days=40)
+    ahead.partitions = set(range(PARTS))
+    late = DayEnds(policy.zone, floors_of(policy), keep_days=40)
+    for offset, row in enumerate(rows):
+        ahead.take(TOPICS.day_ends, partition_for(decode(row)[0], PARTS), offset, row, 0)
+        late.add(row)
+    t = late.days.start(month + 1) - 1
+    judged = ahead.day_ends._judged[t]  # judged when the month's last day began
+    want = late.signals(month, Engine(policy))
+    got = ahead.day_ends.signals(month, Engine(policy))
+    assert got == want and len(want) > 20
+    assert ahead.day_ends._dirty and len(ahead.day_ends._dirty) < len(late._ids)
+    lines = {json.loads(x)["borrower_id"]: x for x in want}
+    ahead_lines = {bid: line for bid, line, _rules in judged.values()}
+    assert ahead_lines != lines  # rows read after the judging changed some
+    assert sum(ahead_lines.get(b) == x for b, x in lines.items()) > len(lines) / 2  # most held

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from monitor._time import iso, local_date, parse_instant
@@ -18,7 +18,7 @@ from monitor.replay import replay, write_outputs
 from monitor.reports import build_report
 from monitor.rules.loader import default_policy
 from monitor.simulate import simulate, write_simulation
-from monitor.snapshots import day_number
+from monitor.snapshots import day_date, day_number
 from tests.agents.test_runtime import PARTS, TOPICS, _messages
 
 
@@ -99,3 +99,64 @@ def test_a_monthly_report_from_the_published_rows_is_the_replays(tmp_path):
     for section in b:
         assert a[section] == b[section], section
     assert len(want.warning_list.rows) > 20 and len(result.alerts) > 60 and len(result.schedule_history) > 300
+
+
+def test_borrowers_lines_are_the_models_json(tmp_path):
+    """borrowers.jsonl's lines, formatted from the record's columns, are ``BorrowerView.model_dump_json()``'s bytes:
+    texts with quotes and non-ASCII, no team, no profile, workout, an exposure pydantic writes in exponent form."""
+    import numpy as np
+
+    from monitor.day_ends import _FULL
+    from monitor.desk.report_topics import _write_borrowers
+    from monitor.outputs import BorrowerView
+    from monitor.rules.policy import LEVEL_NAMES
+    from monitor.snapshots import DUE_WHY, NONE, Days
+
+    policy = default_policy()
+    ids = ['B"1', "B\\2", "B3", "B\u00e94", "B5", "B6"]
+    cols = np.zeros(len(ids), dtype=_FULL)
+    cols["tier"] = [0, 1, 2, 3, -1, 1]
+    cols["computed"] = [0, 2, 2, 3, -1, 0]
+    cols["cls"] = [0, 1, 2, 4, 0, 3]
+    cols["due"] = [day_number(date(2026, 1, 5)), -1, day_number(date(2025, 12, 31)), 20_000, -1, 20_001]
+    cols["due_why"] = [0, 1, DUE_WHY.index("workout"), 2, 0, DUE_WHY.index("workout")]
+    cols["exposure"] = [2_993_990_000, 1, 0, 10**18, 0, 5]
+    cols["team"] = [0, 1, -1, 2, -1, 0]
+    cols["branch"] = [1, -1, 0, 1, -1, 0]
+    has = np.array([True, True, True, True, True, False])
+
+    class Fold:
+        days = Days(policy.zone)
+        _ids = {b: i for i, b in enumerate(ids)}
+        _seen = {0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: NONE}
+
+        def last_rows(self, until):
+            return cols, has
+
+        def texts(self):
+            return {"team": ['t"q\\1', "上海-1", "t\n3"], "branch": ["b\u2028", "b1"]}
+
+        def borrowers(self):
+            return ids
+
+    rules = {'B"1': ["a.b", 'x"y'], "B3": ["r.é"]}
+    tiers, workout = _write_borrowers(Fold(), 20_000, rules, tmp_path / "b.jsonl")
+    texts = Fold().texts()
+    want = []
+    for k, bid in enumerate(ids):
+        if not has[k] or cols["tier"][k] < 0:
+            want.append(BorrowerView(borrower_id=bid, tier=None, computed_tier=None, active_rules=[],
+                                     min_classification=None, next_visit_due=None, team=None, branch=None,
+                                     exposure=None, workout=False))
+            continue
+        due = int(cols["due"][k])
+        want.append(BorrowerView(
+            borrower_id=bid, tier=LEVEL_NAMES[cols["tier"][k]], computed_tier=LEVEL_NAMES[cols["computed"][k]],
+            active_rules=rules.get(bid, []),
+            min_classification=("normal", "special_mention", "substandard", "doubtful", "loss")[cols["cls"][k]],
+            next_visit_due=day_date(due) if due >= 0 else None,
+            team=texts["team"][cols["team"][k]] if cols["team"][k] >= 0 else None,
+            branch=texts["branch"][cols["branch"][k]] if cols["branch"][k] >= 0 else None,
+            exposure=int(cols["exposure"][k]) / 100, workout=bool(cols["due_why"][k] == DUE_WHY.index("workout"))))
+    assert (tmp_path / "b.jsonl").read_bytes() == b"".join(v.model_dump_json().encode() + b"\n" for v in want)
+    assert tiers == {"normal": 1, "watch": 1, "warning": 1, "severe": 1, "no_profile": 2} and workout == 1
