@@ -46,8 +46,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +197,8 @@ class DayEnds:
         self._feeds: dict[tuple[int, int], list[int]] = {}  # (day, feed) -> [events, copies, newest]
         self._done: tuple[int, dict[str, NDArray[Any]]] | None = None  # the last change rows made (until, columns)
         self._sched: dict[int, list[Any]] = {}  # borrower -> its schedule history's state (see _schedule)
-        self._history: list[tuple[int, int, str]] = []  # (instant, borrower, line): the entries made, dated
+        # the schedule history's entries made, dated: instants, borrowers (arrival index), lines (with their "\n")
+        self._hist_at, self._hist_b, self._hist_lines = array("q"), array("q"), list[bytes]()
         self._states: dict[int, list[tuple[int, bytes | None]]] = {}  # borrower -> its last days' states (keep_days)
         self._newest: dict[tuple[int, int], int] = {}  # (day, feed) -> the newest applied event's instant
         self._sorted: list[str] = []  # the borrowers sorted (made again when one is added)
@@ -314,7 +317,9 @@ class DayEnds:
 
     def _close(self, b: int, h: list[Any]) -> None:
         if h[1] != h[0]:
-            self._history.append((h[2], b, schedule_history_line(h[2], h[4])))
+            self._hist_at.append(h[2])
+            self._hist_b.append(b)
+            self._hist_lines.append(f"{schedule_history_line(h[2], h[4])}\n".encode())
             h[0] = h[1]
 
     def signals(self, until: int, engine: Any) -> list[bytes]:
@@ -349,16 +354,23 @@ class DayEnds:
         return n, newest
 
     def history(self, until: int) -> list[bytes]:
-        """``schedule_history.jsonl``'s lines up to the end of the day ``until``, as ``monitor replay
-        --as-of`` (that day's last instant) writes them: by instant, then borrower."""
+        """``schedule_history.jsonl``'s lines (:meth:`history_text`)."""
+        return self.history_text(until).split(b"\n")[:-1]
+
+    def history_text(self, until: int) -> bytes:
+        """``schedule_history.jsonl`` up to the end of the day ``until``, as ``monitor replay --as-of`` (that
+        day's last instant) writes it: a line per entry, by instant, then borrower."""
         last = self.days.start(until + 1) - 1
-        rows = self._history + [(h[2], b, schedule_history_line(h[2], h[4])) for b, h in self._sched.items()
-                                if h[1] != h[0] and h[3] <= until]
-        at = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        who = self._rank()[np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))]
+        pending = [(h[2], b, h[4]) for b, h in self._sched.items() if h[1] != h[0] and h[3] <= until]
+        lines = self._hist_lines + [f"{schedule_history_line(at, entry)}\n".encode() for at, _b, entry in pending]
+        at = np.r_[np.frombuffer(self._hist_at, dtype=np.int64), np.array([p[0] for p in pending], dtype=np.int64)]
+        arrival = np.r_[np.frombuffer(self._hist_b, dtype=np.int64), np.array([p[1] for p in pending], dtype=np.int64)]
+        who = self._rank()[arrival]
         keep = np.flatnonzero(at <= last)
         order = keep[np.lexsort((who[keep], at[keep]))]  # by instant, then borrower id (stable: as made)
-        return [rows[i][2].encode() for i in order.tolist()]
+        if order.size < 2:
+            return b"".join(lines[i] for i in order.tolist())
+        return b"".join(itemgetter(*order.tolist())(lines))
 
     def _drop_rows(self, final: NDArray[np.int64]) -> None:
         """Forget each borrower's rows of the days before ``final`` (by arrival index): on disk (see

@@ -236,6 +236,13 @@ class SnapshotPart:
         if len(self._visit_rows) >= 65_536:
             self._flush_visits()
 
+    def visit_columns(self, columns: Sequence[NDArray[Any]]) -> None:
+        """Inspections given as columns (those of :data:`VISITS`, in order): :meth:`visit` without tuples."""
+        self._flush_visits()
+        for (name, dt), col in zip(VISITS, columns):
+            np.ascontiguousarray(col, dtype=dt).tofile(self._visits[name])
+        self.visits += len(columns[0])
+
     def _flush_visits(self) -> None:
         rows, self._visit_rows = self._visit_rows, []
         for j, (name, dt) in enumerate(VISITS):

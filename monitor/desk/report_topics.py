@@ -98,7 +98,7 @@ def write_inputs(fold: DayEnds, alerts: AlertRows | Iterable[bytes], rejects: Se
     engine = Engine(policy)
     judged = fold.judged(until, engine)
     (snaps / "signals.jsonl").write_bytes(b"".join(line + b"\n" for _bid, line, _rules in judged))
-    (out / "schedule_history.jsonl").write_bytes(b"".join(line + b"\n" for line in fold.history(until)))
+    (out / "schedule_history.jsonl").write_bytes(fold.history_text(until))
     rows = (alerts if isinstance(alerts, AlertRows) else AlertRows(alerts)).upto(cut)
     (out / "alerts.jsonl").write_bytes(b"".join(raw + b"\n" for _, raw, _ in rows))
     counts, newest = fold.counts(until)

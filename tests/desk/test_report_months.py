@@ -130,3 +130,35 @@ def test_signals_judged_ahead_of_a_month_end_are_judged_again_when_rows_change_t
     ahead_lines = {bid: line for bid, line, _rules in judged.values()}
     assert ahead_lines != lines  # rows read after the judging changed some
     assert sum(ahead_lines.get(b) == x for b, x in lines.items()) > len(lines) / 2  # most held
+
+
+def test_inspections_written_as_columns_in_the_order_and_codes_of_one_at_a_time(tmp_path):
+    """The snapshots' inspections, written as columns, are those written one at a time: by the part's borrower,
+    instant, then event id (many ties here), team codes given in that order, none after the cut."""
+    from types import SimpleNamespace
+
+    from monitor._day_ends_months import _write_visits
+    from monitor.snapshots import SnapshotPart
+
+    rnd = random.Random(3)
+    visits: dict[int, dict[str, list]] = {}
+    for b in rnd.sample(range(400), 300):
+        for _ in range(rnd.randint(1, 8)):
+            eid = f"e{rnd.randint(0, 999)}"
+            visits.setdefault(b, {})[eid] = [rnd.choice([10, 20, 30, 40]), rnd.choice(["t1", "t2", None, "t3"]),
+                                             rnd.randint(0, 2), rnd.randint(-1, 9), eid]
+    where = np.full(400, -1, dtype=np.int64)
+    where[rnd.sample(range(400), 350)] = np.arange(350)
+    one = SnapshotPart(tmp_path / "one")
+    for b in sorted(range(400), key=lambda b: where[b]):
+        if where[b] >= 0:
+            for at, team, outcome, due, _eid in sorted(visits.get(b, {}).values(), key=lambda v: (v[0], v[4])):
+                if at <= 30:
+                    one.visit(int(where[b]), at, one.code("team", team), outcome, due)
+    cols = SnapshotPart(tmp_path / "cols")
+    _write_visits(SimpleNamespace(_visits=visits), cols, where, 30)
+    a, b = one.close(), cols.close()
+    assert a["visits"] == b["visits"] > 300 and one.codes == cols.codes
+    for name in ("borrower", "at", "team", "outcome", "due"):
+        assert (tmp_path / "one" / f"visits-{name}.bin").read_bytes() == \
+            (tmp_path / "cols" / f"visits-{name}.bin").read_bytes(), name
