@@ -284,7 +284,7 @@ def desk(saved: Path, work: Path, keep_days: int, profile: Path | None = None) -
         prof.enable()
     snap = fold.write(work / "inputs", until=day_number(day), built_at=midnight_us(day + timedelta(days=1),
                                                                                      policy.zone), offsets=offsets)
-    t_inputs = time.perf_counter() - t1
+    t_inputs, cpu_inputs = time.perf_counter() - t1, _cpu() - cpu0
     if prof is not None:
         prof.disable()
         prof.dump_stats(str(profile))
@@ -293,6 +293,8 @@ def desk(saved: Path, work: Path, keep_days: int, profile: Path | None = None) -
     wall, cpu = time.perf_counter() - t1, _cpu() - cpu0
     peak = _status("VmHWM") if peak_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     load_after = os.getloadavg()
+    print(f"  input directory CPU {cpu_inputs:.2f} s (user+sys), the rest (build_report + write_report) "
+          f"{cpu - cpu_inputs:.2f} s")
     print(f"desk report bench, the desk from the saved topics {saved}: month {report.meta.label}; "
           f"{meta['messages']:,} feed messages, {meta['rows']:,} day-end rows, {len(fold.alerts):,} alerts")
     print(f"  fold (before the period's end, not timed as the build): {fold_wall:.1f} s; desk resident "

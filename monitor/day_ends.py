@@ -48,8 +48,7 @@ import hashlib
 import json
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -354,23 +353,29 @@ class DayEnds:
         return n, newest
 
     def history(self, until: int) -> list[bytes]:
-        """``schedule_history.jsonl``'s lines (:meth:`history_text`)."""
-        return self.history_text(until).split(b"\n")[:-1]
+        """``schedule_history.jsonl``'s lines (:meth:`write_history`)."""
+        return [line[:-1] for block in self._history_blocks(until) for line in block]
 
-    def history_text(self, until: int) -> bytes:
-        """``schedule_history.jsonl`` up to the end of the day ``until``, as ``monitor replay --as-of`` (that
-        day's last instant) writes it: a line per entry, by instant, then borrower."""
+    def write_history(self, until: int, fh: Any) -> None:
+        """Write ``schedule_history.jsonl`` up to the end of the day ``until`` to ``fh`` (binary), as ``monitor
+        replay --as-of`` (that day's last instant) writes it: a line per entry, by instant, then borrower (a
+        block of lines at a time: the file is not held whole)."""
+        for block in self._history_blocks(until):
+            fh.write(b"".join(block))
+
+    def _history_blocks(self, until: int, size: int = 65_536) -> Iterator[list[bytes]]:
         last = self.days.start(until + 1) - 1
         pending = [(h[2], b, h[4]) for b, h in self._sched.items() if h[1] != h[0] and h[3] <= until]
-        lines = self._hist_lines + [f"{schedule_history_line(at, entry)}\n".encode() for at, _b, entry in pending]
+        lines = self._hist_lines
+        extra = [f"{schedule_history_line(at, entry)}\n".encode() for at, _b, entry in pending]
         at = np.r_[np.frombuffer(self._hist_at, dtype=np.int64), np.array([p[0] for p in pending], dtype=np.int64)]
         arrival = np.r_[np.frombuffer(self._hist_b, dtype=np.int64), np.array([p[1] for p in pending], dtype=np.int64)]
         who = self._rank()[arrival]
         keep = np.flatnonzero(at <= last)
         order = keep[np.lexsort((who[keep], at[keep]))]  # by instant, then borrower id (stable: as made)
-        if order.size < 2:
-            return b"".join(lines[i] for i in order.tolist())
-        return b"".join(itemgetter(*order.tolist())(lines))
+        n = len(lines)
+        for k in range(0, order.size, size):
+            yield [lines[i] if i < n else extra[i - n] for i in order[k:k + size].tolist()]
 
     def _drop_rows(self, final: NDArray[np.int64]) -> None:
         """Forget each borrower's rows of the days before ``final`` (by arrival index): on disk (see

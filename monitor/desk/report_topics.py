@@ -98,9 +98,12 @@ def write_inputs(fold: DayEnds, alerts: AlertRows | Iterable[bytes], rejects: Se
     engine = Engine(policy)
     judged = fold.judged(until, engine)
     (snaps / "signals.jsonl").write_bytes(b"".join(line + b"\n" for _bid, line, _rules in judged))
-    (out / "schedule_history.jsonl").write_bytes(fold.history_text(until))
+    with (out / "schedule_history.jsonl").open("wb") as fb:
+        fold.write_history(until, fb)
     rows = (alerts if isinstance(alerts, AlertRows) else AlertRows(alerts)).upto(cut)
-    (out / "alerts.jsonl").write_bytes(b"".join(raw + b"\n" for _, raw, _ in rows))
+    with (out / "alerts.jsonl").open("wb") as fb:  # a block at a time: the file is not held whole
+        for k in range(0, len(rows), 65_536):
+            fb.write(b"".join(raw + b"\n" for _, raw, _ in rows[k:k + 65_536]))
     counts, newest = fold.counts(until)
     accepted = sum(a + c for a, c in counts.values())
     with (out / "rejects.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
@@ -149,36 +152,39 @@ def _write_borrowers(fold: DayEnds, until: int, rules: Mapping[str, list[str]], 
     tiers: Counter[str] = Counter()
     workout = 0
     out: list[str] = []
-    for k, bid in enumerate(ids):
-        if seen.get(arrival[bid], NONE) > last:
-            continue
-        t = tier[k]
-        if not present[k] or t < 0:
-            tiers["no_profile"] += 1
-            out.append(f'{{"borrower_id":{_string(bid)},"tier":null,"computed_tier":null,"active_rules":[],'
-                       f'"min_classification":null,"next_visit_due":null,"team":null,"branch":null,'
-                       f'"exposure":null,"workout":false}}\n')
-            continue
-        exposure = cents[k] / 100
-        r = rules.get(bid, [])
-        if not -1e15 < exposure < 1e15:  # where Python's float repr and pydantic's may part: the model's own
-            view = _view(bid, cols, texts, k, r)
-            tiers[view.tier or "no_profile"] += 1
-            workout += view.workout
-            out.append(view.model_dump_json() + "\n")
-            continue
-        d = due[k]
-        day = dates.get(d)
-        if day is None:
-            day = dates[d] = f'"{day_date(d).isoformat()}"' if d >= 0 else "null"
-        w = why[k] == workout_why
-        tiers[LEVEL_NAMES[t]] += 1
-        workout += w
-        out.append(f'{{"borrower_id":{_string(bid)},"tier":{levels[t]},"computed_tier":{levels[computed[k]]},'
-                   f'"active_rules":[{",".join(map(_string, r))}],"min_classification":{classes[cls[k]]},'
-                   f'"next_visit_due":{day},"team":{team_text[team[k]]},"branch":{branch_text[branch[k]]},'
-                   f'"exposure":{exposure!r},"workout":{"true" if w else "false"}}}\n')
     with path.open("w", encoding="utf-8", newline="\n") as fh:
+        for k, bid in enumerate(ids):
+            if len(out) >= 65_536:  # a block at a time: the file is not held whole
+                fh.write("".join(out))
+                out.clear()
+            if seen.get(arrival[bid], NONE) > last:
+                continue
+            t = tier[k]
+            if not present[k] or t < 0:
+                tiers["no_profile"] += 1
+                out.append(f'{{"borrower_id":{_string(bid)},"tier":null,"computed_tier":null,"active_rules":[],'
+                           f'"min_classification":null,"next_visit_due":null,"team":null,"branch":null,'
+                           f'"exposure":null,"workout":false}}\n')
+                continue
+            exposure = cents[k] / 100
+            r = rules.get(bid, [])
+            if not -1e15 < exposure < 1e15:  # where Python's float repr and pydantic's may part: the model's own
+                view = _view(bid, cols, texts, k, r)
+                tiers[view.tier or "no_profile"] += 1
+                workout += view.workout
+                out.append(view.model_dump_json() + "\n")
+                continue
+            d = due[k]
+            day = dates.get(d)
+            if day is None:
+                day = dates[d] = f'"{day_date(d).isoformat()}"' if d >= 0 else "null"
+            w = why[k] == workout_why
+            tiers[LEVEL_NAMES[t]] += 1
+            workout += w
+            out.append(f'{{"borrower_id":{_string(bid)},"tier":{levels[t]},"computed_tier":{levels[computed[k]]},'
+                       f'"active_rules":[{",".join(map(_string, r))}],"min_classification":{classes[cls[k]]},'
+                       f'"next_visit_due":{day},"team":{team_text[team[k]]},"branch":{branch_text[branch[k]]},'
+                       f'"exposure":{exposure!r},"workout":{"true" if w else "false"}}}\n')
         fh.write("".join(out))
     return tiers, workout
 
