@@ -70,12 +70,11 @@ from monitor.rules.visits import WORKOUT, VisitSchedule
 from monitor.state import (
     AccountFact,
     BorrowerState,
-    BureauFact,
     CaseFact,
     InspectionFact,
-    PreviousReport,
     ProfileFact,
     RatingMove,
+    merge_bureau,
 )
 
 __all__ = ["Engine", "Step", "BatchStep", "APPLIED", "DUPLICATE", "CONFLICT", "STALE", "ADVANCED", "UNIQUE",
@@ -130,7 +129,8 @@ def _instant(now: datetime | int) -> int:
 class Engine:
     """Applies one policy to borrower states. Stateless itself; safe to share."""
 
-    __slots__ = ("policy", "_bureau_levels", "_cure", "_dup_window", "_lookback", "_memory", "_move_keep", "_own", "_tz", "_visits")
+    __slots__ = ("policy", "_bureau_levels", "_case_days", "_cure", "_dup_window", "_lookback", "_memory", "_move_keep",
+                 "_own", "_tz", "_visits")
 
     def __init__(self, policy: Policy, *, own_states: bool = False) -> None:
         """``own_states``: the caller makes every state it passes with ``new_state`` and changes it only
@@ -151,6 +151,7 @@ class Engine:
         self._move_keep = max(r.downgrade_1.active_days, r.downgrade_2.active_days) * DAY
         self._tz = policy.zone
         self._bureau_levels = BureauLevels(policy)
+        self._case_days = policy.lawsuit.active_days * DAY
 
     # ------------------------------------------------------------------ API
 
@@ -347,16 +348,28 @@ class Engine:
         elif s.seen:
             count_unseen(s, now - self._dup_window, self._memory)
         had_profile = s.profile is not None
-        if not had_profile and not isinstance(e, LoanProfile):
-            s.held += 1
-        quiet = family = None
-        if (self._own and had_profile and not s.tiers and s.floor is None and s.cap is None
+        kind = e.__class__
+        if not had_profile:
+            if not isinstance(e, LoanProfile):
+                s.held += 1
+        elif (kind is BureauReport and self._own and not s.tiers and s.floor is None and s.cap is None
                 and (s.wake is None or s.wake > now)):
-            kind = e.__class__
-            family = "bureau" if kind is BureauReport else "inspection" if kind is InspectionCompleted else None
-            if family is not None:  # computed 0: no rule held at the last evaluation (signals are watch or above)
-                quiet = () if s.computed == 0 else (
-                    self._bureau_levels(s) if family == "bureau" else quiet_family(self.policy, s, family, now))
+            # most events: a bureau report that leaves the bureau rules' levels as they were, with nothing
+            # else due (see ``own_states``), changes the reports kept and nothing else. Computed 0: no rule
+            # held at the last evaluation (signals are watch or above)
+            levels = self._bureau_levels
+            quiet = () if s.computed == 0 else levels(s)
+            merge_bureau(s, e, t)  # type: ignore[arg-type]
+            if s.accounts or s.cases:
+                self._prune(s, now)
+            if levels(s) != quiet:
+                self._settle(s, now, alerts)
+            return APPLIED
+        quiet = None
+        inspection = kind is InspectionCompleted
+        if (inspection and self._own and had_profile and not s.tiers and s.floor is None and s.cap is None
+                and (s.wake is None or s.wake > now)):
+            quiet = () if s.computed == 0 else quiet_family(self.policy, s, "inspection", now)
         visit = self._merge(s, e, t, now)
         if s.accounts or s.cases:
             self._prune(s, now)
@@ -366,8 +379,7 @@ class Engine:
             return APPLIED
         if not had_profile:
             self._visits.first_visit(s, now)
-        if quiet is None or family is None or (
-                self._bureau_levels(s) if family == "bureau" else quiet_family(self.policy, s, family, now)) != quiet:
+        if quiet is None or quiet_family(self.policy, s, "inspection", now) != quiet:
             self._settle(s, now, alerts)
         if visit and had_profile:
             self._visits.visited(s, t)
@@ -376,25 +388,7 @@ class Engine:
     def _merge(self, s: BorrowerState, e: Event, t: int, now: int) -> bool:
         """Fold the event's fact into the state (latest occurred_at wins). True for a visit."""
         if isinstance(e, BureauReport):
-            # the state owns its facts (see the module's docstring): the latest report and the one before
-            # are rewritten in place, not built again for every report
-            b, prev = s.bureau, s.bureau_prev
-            if b is None:
-                s.bureau = BureauFact(t, e.event_id, e.max_external_dpd, e.external_overdue_amount,
-                                      e.hard_inquiries_30d, e.total_external_debt, e.guarantee_exposure)
-            elif t >= b.at:
-                if prev is None:
-                    s.bureau_prev = PreviousReport(b.at, b.eid, b.debt, b.dpd, b.inq)
-                else:
-                    prev.at, prev.eid, prev.debt, prev.dpd, prev.inq = b.at, b.eid, b.debt, b.dpd, b.inq
-                b.at, b.eid, b.dpd, b.overdue = t, e.event_id, e.max_external_dpd, e.external_overdue_amount
-                b.inq, b.debt, b.guar = e.hard_inquiries_30d, e.total_external_debt, e.guarantee_exposure
-            elif prev is None:
-                s.bureau_prev = PreviousReport(t, e.event_id, e.total_external_debt, e.max_external_dpd,
-                                               e.hard_inquiries_30d)
-            elif t >= prev.at:
-                prev.at, prev.eid, prev.debt = t, e.event_id, e.total_external_debt
-                prev.dpd, prev.inq = e.max_external_dpd, e.hard_inquiries_30d
+            merge_bureau(s, e, t)
         elif isinstance(e, InspectionCompleted):
             ins = s.inspection
             if ins is None or t >= ins.at:
@@ -464,16 +458,21 @@ class Engine:
         """Forget what can no longer matter: accounts cured longer ago than the duplicate
         window (a cure is kept that long so that a late copy of an older update cannot
         reopen the account) and cases past their window."""
-        if s.accounts:
-            window = self._dup_window
-            stale = [k for k, a in s.accounts.items() if a.dpd == 0 and now - a.at >= window]
-            for k in stale:
-                del s.accounts[k]
-        if s.cases:
-            horizon = self.policy.lawsuit.active_days * DAY
-            stale = [k for k, c in s.cases.items() if now - c.at >= horizon]
-            for k in stale:
-                del s.cases[k]
+        accounts, cases = s.accounts, s.cases
+        if accounts:
+            cut = now - self._dup_window
+            for a in accounts.values():
+                if a.dpd == 0 and a.at <= cut:  # (a list only when there is something to forget)
+                    for k in [k for k, a in accounts.items() if a.dpd == 0 and a.at <= cut]:
+                        del accounts[k]
+                    break
+        if cases:
+            cut = now - self._case_days
+            for c in cases.values():
+                if c.at <= cut:
+                    for k in [k for k, c in cases.items() if c.at <= cut]:
+                        del cases[k]
+                    break
 
     def _run_wakes(self, s: BorrowerState, until: int, alerts: list[Alert], *, inclusive: bool) -> None:
         while s.wake is not None and (s.wake <= until if inclusive else s.wake < until):

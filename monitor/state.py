@@ -13,9 +13,12 @@ are dropped and the duplicate memory is capped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, AliasGenerator, ConfigDict, TypeAdapter, with_config
+
+if TYPE_CHECKING:
+    from monitor.events import BureauReport
 
 __all__ = [
     "AccountFact",
@@ -31,6 +34,7 @@ __all__ = [
     "dump_state",
     "load_state",
     "long_form",
+    "merge_bureau",
 ]
 
 STATE_VERSION = 1
@@ -221,6 +225,29 @@ class BorrowerState:
     alerts: int = 0  # alerts emitted so far (numbers the alert ids)
     held: int = 0  # events received before the profile
     unseen: int = 0  # events given as ``engine.UNSEEN`` while ``seen`` held ids (the places they take in its cap)
+
+
+def merge_bureau(s: BorrowerState, e: BureauReport, t: int) -> None:
+    """A bureau report (occurred at ``t``) into the state: the latest occurred_at wins, and the one before it is
+    kept. The engine owns the states it is given (``monitor.engine``): their two reports are rewritten in place,
+    not built again for every report (tests/test_engine_properties.py holds them to a fold of new facts)."""
+    b, prev = s.bureau, s.bureau_prev
+    if b is None:
+        s.bureau = BureauFact(t, e.event_id, e.max_external_dpd, e.external_overdue_amount,
+                              e.hard_inquiries_30d, e.total_external_debt, e.guarantee_exposure)
+    elif t >= b.at:
+        if prev is None:
+            s.bureau_prev = PreviousReport(b.at, b.eid, b.debt, b.dpd, b.inq)
+        else:
+            prev.at, prev.eid, prev.debt, prev.dpd, prev.inq = b.at, b.eid, b.debt, b.dpd, b.inq
+        b.at, b.eid, b.dpd, b.overdue = t, e.event_id, e.max_external_dpd, e.external_overdue_amount
+        b.inq, b.debt, b.guar = e.hard_inquiries_30d, e.total_external_debt, e.guarantee_exposure
+    elif prev is None:
+        s.bureau_prev = PreviousReport(t, e.event_id, e.total_external_debt, e.max_external_dpd,
+                                       e.hard_inquiries_30d)
+    elif t >= prev.at:
+        prev.at, prev.eid, prev.debt = t, e.event_id, e.total_external_debt
+        prev.dpd, prev.inq = e.max_external_dpd, e.hard_inquiries_30d
 
 
 STATE_ADAPTER: TypeAdapter[BorrowerState] = TypeAdapter(BorrowerState)

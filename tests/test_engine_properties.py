@@ -284,3 +284,59 @@ def test_the_latest_bureau_report_and_the_one_before_whatever_their_order(rows, 
         assert (None if p is None else (p.at, p.eid, p.debt, p.dpd, p.inq)) == before
         assert b is not other.bureau and (p is None or p is not other.bureau_prev)
         assert dump_state(s) == dump_state(other)
+
+
+@st.composite
+def report_runs(draw):
+    """Bureau reports after a profile (with now and then an overdue or an inspection): new ones, the same as
+    the one before, one field changed, exact and conflicting copies of an earlier one, and late ones (some
+    older than the duplicate window)."""
+    events = [profile(at(0))]
+    reports: list = []
+    clock = 0.0
+    for i in range(draw(st.integers(1, 30))):
+        how = draw(st.sampled_from(["new", "same", "one", "copy", "conflict", "late", "other"]))
+        clock += draw(st.sampled_from([0.0, 1.0, 10.0, 31.0]))
+        fields = {"dpd": draw(st.sampled_from([0, 0, 5, 40])), "inquiries": draw(st.sampled_from([0, 0, 2, 7])),
+                  "debt": draw(st.sampled_from([0.0, 100.0, 300.0])),
+                  "guarantees": draw(st.sampled_from([0.0, 0.0, 2_000_000.0]))}
+        if how in ("same", "one") and reports:
+            fields = dict(reports[-1][1])
+            if how == "one":
+                name = draw(st.sampled_from(sorted(fields)))
+                fields[name] = {"dpd": 61, "inquiries": 9, "debt": 160.0, "guarantees": 900_000.0}[name]
+        if how in ("copy", "conflict") and reports:
+            when, old, eid = draw(st.sampled_from(reports))
+            changed = dict(old, dpd=old["dpd"] + 1) if how == "conflict" else old
+            events.append(bureau(at(when), eid=eid, **changed))
+            continue
+        if how == "other":
+            events.append(draw(st.sampled_from([overdue(at(clock), 35), overdue(at(clock), 0),
+                                                 inspection(at(clock), "concern"), inspection(at(clock))])))
+            continue
+        when = max(0.0, clock - draw(st.sampled_from([2.0, 29.0, 45.0]))) if how == "late" else clock
+        eid = f"r{i}"
+        reports.append((when, fields, eid))
+        events.append(bureau(at(when), eid=eid, **fields))
+    return events
+
+
+@SETTINGS
+@given(report_runs())
+def test_an_engine_that_owns_its_states_settles_bureau_reports_as_the_plain_one(events):
+    """Reports that change nothing, one field, copies, conflicting copies, late and stale ones, given with a
+    digest (the duplicate memory on): the same outcomes, states and alerts as the plain engine after each."""
+    plain, own = Engine(POLICY), Engine(POLICY, own_states=True)
+    a, b = plain.new_state("B1"), own.new_state("B1")
+    alerts_a: list = []
+    alerts_b: list = []
+    for e in events:
+        t = us(e.occurred_at)
+        outcome = plain.apply_into(a, e, t, None, alerts_a)
+        assert own.apply_into(b, e, t, None, alerts_b) == outcome
+        assert dump_state(a) == dump_state(b)
+        assert [x.model_dump_json() for x in alerts_a] == [x.model_dump_json() for x in alerts_b]
+    plain.advance_into(a, us(at(900)), alerts_a)
+    own.advance_into(b, us(at(900)), alerts_b)
+    assert dump_state(a) == dump_state(b)
+    assert [x.model_dump_json() for x in alerts_a] == [x.model_dump_json() for x in alerts_b]

@@ -36,7 +36,8 @@ _CODES = {"first_visit": "first_visit", "inspection": "inspected", "cadence": "i
 class VisitSchedule:
     """The visit rules of one policy, with its constants in microseconds."""
 
-    __slots__ = ("policy", "_response", "_workout", "_after", "_floor_dpd", "_grades", "_tz")
+    __slots__ = ("policy", "_response", "_workout", "_after", "_floor_dpd", "_grades", "_tz", "_cadence", "_large",
+                 "_normal")
 
     def __init__(self, policy: Policy) -> None:
         v = policy.visits
@@ -47,6 +48,10 @@ class VisitSchedule:
         self._floor_dpd: int = getattr(policy.classification, v.workout_classification)
         self._grades = v.workout_grade_set
         self._tz = policy.zone
+        self._cadence = (None, *(v.cadence(level) for level in (1, 2, 3)))
+        self._large = v.large_exposure
+        # (grade, exposure at least large_exposure, mitigation) -> the normal interval in days
+        self._normal: dict[tuple[str | None, bool, str], int] = {}
 
     def first_visit(self, s: BorrowerState, now: int) -> None:
         """The profile has just arrived: the first post-loan check."""
@@ -67,9 +72,11 @@ class VisitSchedule:
         p = s.profile
         if p is None or s.due_why == WORKOUT:
             return
-        v = self.policy.visits
-        days = v.normal_interval(s.grade, p.exposure, p.mitigation)
-        cadence = v.cadence(s.tier)
+        key = (s.grade, p.exposure >= self._large, p.mitigation)
+        days = self._normal.get(key)
+        if days is None:  # (the interval depends on the exposure only through the comparison in the key)
+            days = self._normal[key] = self.policy.visits.normal_interval(s.grade, p.exposure, p.mitigation)
+        cadence = self._cadence[s.tier]
         s.due_why = "inspection"
         if cadence is not None and cadence < days:
             days, s.due_why = cadence, "cadence"
