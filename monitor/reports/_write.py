@@ -6,10 +6,11 @@ import csv
 import ctypes
 import io
 import os
+import shutil
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from pydantic import TypeAdapter
 
@@ -18,13 +19,16 @@ from monitor._escape import clean
 from monitor._gc import no_gc
 from monitor.reports._html import render_html
 from monitor.reports._i18n import Lang
-from monitor.reports._tables import Cell, Head, Table, warning_head, warning_slices, warning_table
-from monitor.reports._xlsx import render_xlsx
+from monitor.reports._tables import SLICE, Cell, Head, Table, warning_head, warning_slices, warning_table
+from monitor.reports._xlsx import ListSheet, render_xlsx
 from monitor.reports.model import Report, WarningRow
 
 __all__ = ["ReportPaths", "file_names", "render_csv", "render_json", "render_xlsx", "write_report"]
 
 _RISKY = ("=", "+", "-", "@", "\t", "\r")
+# the share of the warning list's rows whose cells a fork makes (:func:`_csv_and_workbook`): this process has
+# the workbook's deflate and the HTML besides, and the JSON's fork shares the other core
+_FORK_SHARE = 0.55
 
 
 class ReportPaths(NamedTuple):
@@ -55,14 +59,19 @@ def _csv_cell(v: Cell) -> Cell:
     return _safe(v) if isinstance(v, str) else "" if v is None else f"{v:.2f}" if isinstance(v, float) else v
 
 
+def _csv_rows(w: Any, rows: list[list[Cell]]) -> None:
+    """``rows`` by the CSV writer ``w``: most cells are plain text, kept as they are without a call (a million
+    borrowers: millions of cells)."""
+    risky = _RISKY
+    w.writerows([v if type(v) is str and v.isprintable() and not v.startswith(risky) else _csv_cell(v)
+                 for v in row] for row in rows)
+
+
 def _csv_to(fh: IO[str], head: Head, slices: Iterable[list[list[Cell]]]) -> None:
     w = csv.writer(fh, lineterminator="\r\n")
     w.writerow([h for h, _ in head])
-    risky = _RISKY
-    # most cells are plain text, kept as they are without a call (a million borrowers: millions of cells)
     for rows in slices:
-        w.writerows([v if type(v) is str and v.isprintable() and not v.startswith(risky) else _csv_cell(v)
-                     for v in row] for row in rows)
+        _csv_rows(w, rows)
 
 
 def render_csv(report: Report, lang: Lang = "zh", table: Table | None = None) -> bytes:
@@ -147,14 +156,18 @@ class _Forked:
                 os._exit(code)
         os.close(wfd)
         self.pid, self.rfd = pid, rfd
+        self.error: str | None = None
 
     def wait(self) -> str | None:
-        """Wait for the child; its error (None: it succeeded)."""
-        with os.fdopen(self.rfd, "rb") as fh:
-            said = fh.read().decode("utf-8", "replace")
-        _, status = os.waitpid(self.pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        return None if code == 0 else f"{self.what}: {said or f'its process ended with status {code}'}"
+        """Wait for the child (once; again: the same answer); its error (None: it succeeded)."""
+        if self.pid:
+            with os.fdopen(self.rfd, "rb") as fh:
+                said = fh.read().decode("utf-8", "replace")
+            _, status = os.waitpid(self.pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            self.pid = 0
+            self.error = None if code == 0 else f"{self.what}: {said or f'its process ended with status {code}'}"
+        return self.error
 
 
 def _give_back() -> None:
@@ -166,6 +179,73 @@ def _give_back() -> None:
     except (OSError, AttributeError):
         return
     trim(0)
+
+
+def _csv_and_workbook(report: Report, lang: Lang, paths: ReportPaths, children: list[_Forked]) -> None:
+    """The CSV and the workbook, the warning list's rows shared with a forked copy of this process: it makes
+    the cells of the last rows (``_FORK_SHARE`` of them) and writes their CSV text and their sheet XML into files beside
+    the forms, while this process makes the first rows' and writes them; then this one appends the fork's
+    CSV text and compresses its XML after its own (the workbook's sheet is one deflate stream, so it is made
+    here). The same bytes as :func:`render_csv` and :func:`render_xlsx`. Only with no other thread running."""
+    n = len(report.warning_list.rows)
+    half = n - int(n * _FORK_SHARE)
+    book = ListSheet(report, lang)  # the workbook without the rows: what the rows' XML needs to know
+    csv_part = paths.csv.with_name(paths.csv.name + ".part")
+    xml_part = paths.xlsx.with_name(paths.xlsx.name + ".part")
+
+    def second() -> None:
+        with csv_part.open("wb") as fc, xml_part.open("wb") as fx:
+            text = io.TextIOWrapper(fc, encoding="utf-8", newline="", write_through=False)
+            w = csv.writer(text, lineterminator="\r\n")
+            first = half + 2
+            for rows in warning_slices(report, lang, SLICE, half, n):
+                _csv_rows(w, rows)
+                fx.write(book.xml(rows, first))
+                first += len(rows)
+            text.flush()
+            text.detach()
+
+    kid = _Forked(second, paths.csv.name)
+    children.append(kid)
+    try:
+        tmp = paths.csv.with_name(paths.csv.name + ".tmp")
+        with tmp.open("wb") as fh:
+            fh.write(b"\xef\xbb\xbf")
+            text = io.TextIOWrapper(fh, encoding="utf-8", newline="", write_through=False)
+            w = csv.writer(text, lineterminator="\r\n")
+            w.writerow([h for h, _ in warning_head(lang)])
+
+            def chunks() -> Iterator[tuple[int, bytes]]:
+                first = 2
+                for rows in warning_slices(report, lang, SLICE, 0, half):
+                    _csv_rows(w, rows)
+                    yield len(rows), book.xml(rows, first)
+                    first += len(rows)
+                text.flush()
+                if (err := kid.wait()) is not None:
+                    raise InputError(f"{paths.csv.parent}: {err}")
+                with csv_part.open("rb") as part:
+                    shutil.copyfileobj(part, fh, 8 << 20)
+                with xml_part.open("rb") as part:
+                    count = n - half
+                    while block := part.read(8 << 20):
+                        yield count, block
+                        count = 0
+                    if count:
+                        yield count, b""
+
+            data = book.package(chunks())
+            text.detach()
+        os.replace(tmp, paths.csv)
+        try:
+            _write(paths.xlsx, data)
+        except OSError as exc:
+            raise InputError(f"{paths.xlsx.parent}: {paths.xlsx.name}: cannot write the report: "
+                             f"{exc.strerror or exc}") from None
+    finally:
+        kid.wait()
+        csv_part.unlink(missing_ok=True)
+        xml_part.unlink(missing_ok=True)
 
 
 def _can_fork() -> bool:
@@ -180,10 +260,10 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
     ``html_rows`` limits the rows of the warning list in the HTML (0 = all); the JSON and the CSV
     hold every row. Each file is written whole or not at all (temporary file, then rename).
 
-    ``jobs`` 2: the JSON by a forked copy of this process while this one makes the warning list's cells (once,
-    for the CSV and the workbook), then the workbook by another fork, sharing the cells, while this one writes
-    the CSV and the HTML (the heap's free pages given back first, so that the forks do not start from them);
-    the bytes are the same. Only where ``os.fork`` exists and no other thread runs (the command line;
+    ``jobs`` 2: the JSON by a forked copy of this process, and the warning list's rows shared with another fork
+    (:func:`_csv_and_workbook`: each makes the cells, CSV text and sheet XML of its share of the rows, a slice at a
+    time, this one then writes the CSV and the workbook), then the HTML (the heap's free pages given back first, so
+    that the forks do not start from them); the bytes are the same. Only where ``os.fork`` exists and no other thread runs (the command line;
     not the desk, whose server has threads): otherwise one after the other.
     """
     out = Path(out_dir)
@@ -199,15 +279,13 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
                 # the JSON by a fork of its own while this process makes the cells (it needs none of them)
                 children.append(_Forked(lambda: _write(paths.json, lambda fh: _write_json(fh, report)),
                                         paths.json.name))
-            head, rows = warning_table(report, lang)  # the list's cells, made once for the CSV and the workbook
-            if forked:  # the workbook by a fork, sharing the cells, while this process writes the CSV
-                children.append(_Forked(lambda: _write(paths.xlsx, render_xlsx(report, lang, (head, rows))),
-                                        paths.xlsx.name))
-            _write(paths.csv, lambda fh: _write_csv(fh, head, [rows]))
-            if not forked:
+                _csv_and_workbook(report, lang, paths, children)  # the list's rows shared with another fork
+            else:
+                head, rows = warning_table(report, lang)  # the list's cells, made once for the CSV and the workbook
+                _write(paths.csv, lambda fh: _write_csv(fh, head, [rows]))
                 _write(paths.json, lambda fh: _write_json(fh, report))
                 _write(paths.xlsx, render_xlsx(report, lang, (head, rows)))
-            del rows
+                del rows
             _write(paths.html, render_html(report, lang, rows_shown=html_rows, csv_name=csv_name,
                                            xlsx_name=xlsx_name).encode("utf-8"))
         except BaseException:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
@@ -34,7 +34,7 @@ from monitor.reports._i18n import Lang, Text
 from monitor.reports._tables import Table, warning_head, warning_slices
 from monitor.reports.model import GroupRow, PortfolioPoint, Report
 
-__all__ = ["render_xlsx"]
+__all__ = ["ListSheet", "render_xlsx"]
 
 _SHEETS = {
     "zh": {"list": "预警名单", "ratios": "核心指标", "trend": "月度趋势", "class": "五级分类迁移", "defaults": "新增违约",
@@ -136,15 +136,9 @@ class _Book:
             made: Iterable[list[list[Any]]] = (rows[lo:lo + _ROWS_AT_ONCE] for lo in range(0, len(rows), _ROWS_AT_ONCE))
         else:  # made here, a slice at a time
             made = warning_slices(self.r, self.t.lang, _ROWS_AT_ONCE)
-        money = self.money
-
-        def trimmed(part: list[list[Any]]) -> list[list[Any]]:  # copies: the CSV keeps yuan
-            out = [row[:-3] for row in part]
-            for row in out:
-                row[5] = money(row[5]) if isinstance(row[5], float) else row[5]
-            return out
-
-        self.sheet("list", cols, [], filt=True, fast=(self.r.warning_list.borrowers, map(trimmed, made)))
+        lang = self.t.lang
+        self.sheet("list", cols, [], filt=True,
+                   fast=(self.r.warning_list.borrowers, (_trimmed(part, lang) for part in made)))
 
     def ratios(self) -> None:
         t = self.t
@@ -239,7 +233,8 @@ class _Book:
                 [t("names_masked"), t("yes") if m.names_masked else t("no")]]
         self.sheet("about", [(t("item"), "text", 18), (t("value"), "text", 40)], rows)
 
-    def render(self) -> bytes:
+    def render(self, rows: bool = True) -> bytes:
+        """The workbook; ``rows`` False: with the list's probe row in place of its rows (see :class:`ListSheet`)."""
         self.warning_list()
         self.ratios()
         self.trend()
@@ -253,9 +248,19 @@ class _Book:
         self.about()
         self.wb.close()
         data = self.buf.getvalue()
-        if self._fast is not None:
+        if self._fast is not None and rows:
             data = _put_rows(data, *self._fast)
         return data
+
+
+def _trimmed(part: list[list[Any]], lang: Lang) -> list[list[Any]]:
+    """The list's rows as the sheet has them: the CSV's cells (which it keeps) copied, without the period, as-of
+    and policy (on the about sheet), the exposure in the tables' unit (:meth:`_Book.money`)."""
+    unit = 1e4 if lang == "zh" else 1e6
+    out = [row[:-3] for row in part]
+    for row in out:
+        row[5] = round(row[5] / unit, 6) if isinstance(row[5], float) else row[5]
+    return out
 
 
 # ------------------------------------------------------------ the warning list's rows as SpreadsheetML
@@ -329,53 +334,98 @@ _PROBE = re.compile(r'<row r="2"[^>]*>(.*?)</row>', re.S)
 _STYLE = re.compile(r'<c r="([A-Z]+)2"( s="\d+")?')
 
 
+class _Sheet:
+    """A workbook whose list sheet (number ``number``) has the probe row in place of its ``count`` rows, and the
+    rows' SpreadsheetML: :meth:`xml` makes the XML of some rows (any share of them, numbered from ``first``),
+    :meth:`package` zips the workbook again with the rows' XML in order."""
+
+    def __init__(self, data: bytes, number: int, kinds: list[str], count: int) -> None:
+        self.data, self.kinds, self.count = data, kinds, count
+        self.name = name = f"xl/worksheets/sheet{number}.xml"
+        xml = zipfile.ZipFile(io.BytesIO(data)).read(name).decode("utf-8")
+        probe = _PROBE.search(xml)
+        if probe is None:
+            raise RuntimeError(f"{name}: the probe row is missing (XlsxWriter's output changed)")
+        styles = {m.group(1): m.group(2) or "" for m in _STYLE.finditer(probe.group(0))}
+        self.order = [styles.get(_column(j), "") for j in range(len(kinds))]
+        last = f"{_column(len(kinds) - 1)}{count + 1}"
+        head, self.tail = xml[:probe.start()], xml[probe.end():]
+        self.head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
+
+    def xml(self, rows: list[list[Any]], first: int) -> bytes:
+        """The SpreadsheetML of ``rows`` (the sheet's cells), the first numbered ``first`` (the header is row 1)."""
+        cells = [_Cells(kind, self.order[j]) for j, kind in enumerate(self.kinds)]  # a slice's: memory bounded
+        return b"".join([b'<row r="%d">%s</row>' % (n, b"".join([c[v] for c, v in zip(cells, row)]))
+                         for n, row in enumerate(rows, first)])
+
+    def package(self, chunks: Iterable[tuple[int, bytes]]) -> bytes:
+        """The workbook with the rows: ``chunks`` are (number of rows, their XML), in order."""
+        name = self.name
+        zin = zipfile.ZipFile(io.BytesIO(self.data))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                zi = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                zi.compress_type, zi.external_attr, zi.create_system = info.compress_type, info.external_attr, \
+                    info.create_system
+                if info.filename != name:
+                    zout.writestr(zi, zin.read(info))
+                    continue
+                # the sheet compressed as it is made, a slice of rows at a time (never the whole XML in memory: at
+                # a million borrowers it is hundreds of MB); deflate's output does not depend on how its input is cut
+                zi._compresslevel = 1  # what writestr(..., compresslevel=1) sets; open() has no such argument
+                # compressed by a thread (zlib lets go of the interpreter lock) while the next slice is made
+                with zout.open(zi, "w") as sheet, ThreadPoolExecutor(1, thread_name_prefix="deflate") as deflate:
+                    sheet.write(self.head.encode("utf-8"))
+                    pending: Future[int] | None = None
+                    lo = 0
+                    for n, xml in chunks:
+                        lo += n
+                        if pending is not None:
+                            pending.result()  # one slice at a time in flight: memory bounded
+                        pending = deflate.submit(sheet.write, xml)
+                        del xml
+                    if pending is not None:
+                        pending.result()
+                    if lo != self.count:
+                        raise RuntimeError(f"{name}: {lo} rows written, {self.count} expected")
+                    sheet.write(self.tail.encode("utf-8"))
+        return out.getvalue()
+
+
 def _put_rows(data: bytes, number: int, kinds: list[str], count: int, slices: Iterable[list[list[Any]]]) -> bytes:
     """The workbook ``data`` with the ``count`` rows of ``slices`` in sheet ``number`` (whose row 2 is the
     probe row)."""
-    name = f"xl/worksheets/sheet{number}.xml"
-    zin = zipfile.ZipFile(io.BytesIO(data))
-    xml = zin.read(name).decode("utf-8")
-    probe = _PROBE.search(xml)
-    if probe is None:
-        raise RuntimeError(f"{name}: the probe row is missing (XlsxWriter's output changed)")
-    styles = {m.group(1): m.group(2) or "" for m in _STYLE.finditer(probe.group(0))}
-    order = [styles.get(_column(j), "") for j in range(len(kinds))]
-    last = f"{_column(len(kinds) - 1)}{count + 1}"
-    head, tail = xml[:probe.start()], xml[probe.end():]
-    head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            zi = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-            zi.compress_type, zi.external_attr, zi.create_system = info.compress_type, info.external_attr, \
-                info.create_system
-            if info.filename != name:
-                zout.writestr(zi, zin.read(info))
-                continue
-            # the sheet compressed as it is made, a slice of rows at a time (never the whole XML in memory: at
-            # a million borrowers it is hundreds of MB); deflate's output does not depend on how its input is cut
-            zi._compresslevel = 1  # what writestr(..., compresslevel=1) sets; open() has no such argument
-            # compressed by a thread (zlib lets go of the interpreter lock) while the next slice is made
-            with zout.open(zi, "w") as sheet, ThreadPoolExecutor(1, thread_name_prefix="deflate") as deflate:
-                sheet.write(head.encode("utf-8"))
-                pending: Future[int] | None = None
-                lo = 0
-                for rows in slices:
-                    cells = [_Cells(kind, order[j]) for j, kind in enumerate(kinds)]  # a slice's: memory bounded
-                    xml = b"".join([b'<row r="%d">%s</row>' % (n, b"".join([c[v] for c, v in zip(cells, row)]))
-                                    for n, row in enumerate(rows, lo + 2)])
-                    lo += len(rows)
-                    del cells, rows
-                    if pending is not None:
-                        pending.result()  # one slice at a time in flight: memory bounded
-                    pending = deflate.submit(sheet.write, xml)
-                    del xml
-                if pending is not None:
-                    pending.result()
-                if lo != count:
-                    raise RuntimeError(f"{name}: {lo} rows written, {count} expected")
-                sheet.write(tail.encode("utf-8"))
-    return out.getvalue()
+    sheet = _Sheet(data, number, kinds, count)
+
+    def chunks() -> Iterator[tuple[int, bytes]]:
+        first = 2
+        for rows in slices:
+            yield len(rows), sheet.xml(rows, first)
+            first += len(rows)
+
+    return sheet.package(chunks())
+
+
+class ListSheet:
+    """The report's workbook made in parts, so that processes share the warning list's rows: the workbook
+    without them (made here), :meth:`xml` for the SpreadsheetML of any share of the rows given as the CSV's
+    cells (:func:`~monitor.reports._tables.warning_slices`), :meth:`package` for the workbook with the rows'
+    XML in order: the bytes of :func:`render_xlsx`."""
+
+    def __init__(self, report: Report, lang: Lang) -> None:
+        book = _Book(report, lang, ([], []))
+        data = book.render(rows=False)
+        if book._fast is None:
+            raise RuntimeError("the workbook has no warning list sheet")
+        number, kinds, count, _ = book._fast
+        self.lang, self.sheet = lang, _Sheet(data, number, kinds, count)
+
+    def xml(self, cells: list[list[Any]], first: int) -> bytes:
+        return self.sheet.xml(_trimmed(cells, self.lang), first)
+
+    def package(self, chunks: Iterable[tuple[int, bytes]]) -> bytes:
+        return self.sheet.package(chunks)
 
 
 def render_xlsx(report: Report, lang: Lang = "zh", table: Table | None = None) -> bytes:

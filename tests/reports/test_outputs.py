@@ -280,3 +280,30 @@ def test_zipfile_contract_a_member_streamed_in_pieces_at_level_1_is_writestr_at_
     with zipfile.ZipFile(default, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(zipfile.ZipInfo("xl/worksheets/sheet1.xml", date_time=(1980, 1, 1, 0, 0, 0)), data)
     assert default.getvalue() != a  # the level does reach the stream (level 6 gives other bytes)
+
+
+def test_the_list_cells_are_those_of_one_row_at_a_time(report: Report) -> None:
+    """The warning list's cells, made with what recurs made once (sentences per rule, thresholds and values), are
+    :func:`warning_row`'s for every row and language; and for signals that differ only in how a number is
+    written (1, 1.0, true), or share thresholds by value but not by object, or carry no rule name."""
+    from monitor.reports._i18n import Text
+    from monitor.reports._tables import _RowMaker, _sentences, warning_row, warning_slices
+
+    assert report.warning_list.borrowers > 5
+    for lang in ("zh", "en"):
+        made = [row for part in warning_slices(report, lang, 3) for row in part]  # type: ignore[arg-type]
+        assert made == [warning_row(Text(lang), r, report) for r in report.warning_list.rows]  # type: ignore[arg-type]
+    th = {"min": 1}
+    sig = {"rule": "overdue.dpd", "family": "overdue", "level": "watch", "since": "2025-03-01T00:00:00Z",
+           "values": {"days_past_due": 30}, "thresholds": th, "event_ids": ["e1"]}
+    lists = [[sig], [{**sig, "values": {"days_past_due": 30.0}}], [{**sig, "values": {"days_past_due": True}}],
+             [{**sig, "thresholds": {"min": 1}}], [{**sig, "thresholds": {"min": 1.0}}, sig],
+             [{**sig, "thresholds": {"min": 2}, "values": {"days_past_due": 30}}], [sig, {**sig, "rule": 7}],
+             [{k: v for k, v in sig.items() if k != "rule"}]]
+    for lang in ("zh", "en"):
+        t = Text(lang)  # type: ignore[arg-type]
+        maker = _RowMaker(t, report)
+        for sigs in lists + lists[::-1]:
+            names, text = maker.texts(sigs)
+            assert text == _sentences(t, sigs, report.meta.timezone), sigs
+            assert names == ("、" if lang == "zh" else ", ").join(t.rule(str(g.get("rule", ""))) for g in sigs)
