@@ -19,7 +19,7 @@ from monitor.reports._names import names_of
 from monitor.reports._period import Period, local_days, working_days
 from monitor.reports._quality import FeedConfig, feed_status
 from monitor.reports._replay import KINDS, TIERS, Alerts, Codes, Schedule
-from monitor.reports._signals import period_signals, share_signals
+from monitor.reports._signals import period_signals
 from monitor.reports._state import CLASSES, State
 from monitor.reports.model import (
     CaseRow, Changes, Concentration, DataHealth, Disposal, FeedRow, GroupRow, Inspections, KindRow, Migration, Portfolio,
@@ -261,8 +261,6 @@ def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningL
     current = extras.current
     cases = extras.cases or {}
     signals = [current.get(b, []) for b in ids] if current is not None else evidence
-    if current is not None:
-        share_signals(signals, evidence)
     cols = dict(
         borrower_id=ids, name=ctx.names(rows),
         tier=list(tiers[to]),

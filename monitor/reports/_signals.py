@@ -25,7 +25,7 @@ from monitor._time import parse_instant
 from monitor.reports._replay import alert_fields
 from monitor.reports._scan import I64, make_chunk, parse_instants, read_exact
 
-__all__ = ["PeriodSignals", "latest_evidence", "period_signals", "read_current_signals", "share_signals"]
+__all__ = ["PeriodSignals", "latest_evidence", "period_signals", "read_current_signals"]
 
 _SIGNALS = re.compile(rb'"signals":')
 _HEAD = re.compile(rb'\{"rule":"([^"\\]+)","family":"[^"\\]*","level":"([a-z]+)","since":"([^"\\]+)"')
@@ -192,38 +192,3 @@ def read_current_signals(path: Path, batch_bytes: int = 8 << 20) -> dict[str, li
                     raise InputError(f"{path.name}: line {number}: expected borrower_id and signals")
                 out[doc["borrower_id"]] = sigs
     return out
-
-
-def _exact(a: Any, b: Any) -> bool:
-    """``a == b`` with the same types throughout (JSON's 1, 1.0 and true are equal in Python, not in the bytes; so
-    are 0.0 and -0.0): for what JSON parses to, equal ``repr`` (one call in C, not a walk in Python)."""
-    return repr(a) == repr(b)
-
-
-def share_signals(now: list[list[dict[str, Any]]], then: list[list[dict[str, Any]]]) -> None:
-    """In place, for a warning list's rows: a row's signals at the end that are exactly those of its last change
-    become that list, one such signal becomes that signal, and equal thresholds one object (a rule's thresholds
-    are the policy's: a handful distinct across hundreds of thousands of signals). The same JSON and cells,
-    about a third of the memory of the parsed signals (and a row whose two lists are one object makes its
-    sentences once)."""
-    ths: dict[str, Any] = {}
-    for sigs in then:
-        for g in sigs:
-            th = g.get("thresholds")
-            if type(th) is dict and th:
-                g["thresholds"] = ths.setdefault(repr(th), th)
-    for i, (cur, last) in enumerate(zip(now, then)):
-        if not cur or cur is last:
-            continue
-        if cur == last and _exact(cur, last):
-            now[i] = last
-            continue
-        for j, g in enumerate(cur):
-            for e in last:
-                if g == e and _exact(g, e):
-                    cur[j] = e
-                    break
-            else:
-                th = g.get("thresholds")
-                if type(th) is dict and th:
-                    g["thresholds"] = ths.setdefault(repr(th), th)

@@ -98,11 +98,9 @@ class _RowMaker:
         self.quality: dict[int, tuple[list[str], str]] = {}  # id of a shared list -> (the list, its text)
         self.colon = "：" if t.lang == "zh" else ": "
         self.semi = "；" if t.lang == "zh" else "; "
-        # the sentences of a rule's signals with one thresholds object: (rule, id(thresholds)) -> (the memo,
-        # keyed by the values' repr; the thresholds, kept so that their id is not taken by another; the rule's
-        # name); the same thresholds in another object (equal repr) share the memo
-        self.by_id: dict[tuple[str, int], tuple[dict[str, str], Any, str]] = {}
-        self.by_repr: dict[tuple[str, str], tuple[dict[str, str], Any, str]] = {}
+        # the sentences of a rule's signals with some thresholds: (rule, repr(thresholds)) -> (the memo, keyed by
+        # the values' repr; the rule's name)
+        self.by_rule: dict[tuple[str, str], tuple[dict[str, str], str]] = {}
 
     def label(self, section: str, value: str | None) -> str:
         memo = self.labels.get(section)
@@ -117,25 +115,22 @@ class _RowMaker:
         """The names of the rules of ``signals`` and their sentences (as :func:`_sentences`), a sentence made once
         per rule, thresholds and values (a million borrowers: half a million signals, a fifth as many distinct)."""
         names, parts = [], []
-        by_id = self.by_id
+        by_rule = self.by_rule
         for e in signals:
             rule = e.get("rule") if type(e) is dict else None
             if type(rule) is not str:  # not as the replay writes them: as the rows' other texts are made
                 return (self.sep.join([self.label("rule", str(g.get("rule", ""))) for g in signals]),
                         _sentences(self.t, signals, self.tz))
-            th = e.get("thresholds")
-            got = by_id.get((rule, id(th)))
-            if got is None or got[1] is not th:
-                same = self.by_repr.get((rule, repr(th)))
-                if same is None:
-                    same = self.by_repr[(rule, repr(th))] = ({}, th, self.label("rule", rule))
-                got = by_id[(rule, id(th))] = (same[0], th, same[2])
+            key = (rule, repr(e.get("thresholds")))
+            got = by_rule.get(key)
+            if got is None:
+                got = by_rule[key] = ({}, self.label("rule", rule))
             memo = got[0]
             key = repr(e.get("values"))
             text = memo.get(key)
             if text is None:
-                text = memo[key] = f"{got[2]}{self.colon}{self.t.evidence(e, self.tz)}"
-            names.append(got[2])
+                text = memo[key] = f"{got[1]}{self.colon}{self.t.evidence(e, self.tz)}"
+            names.append(got[1])
             parts.append(text)
         return self.sep.join(names), self.semi.join(parts)
 

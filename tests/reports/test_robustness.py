@@ -182,26 +182,3 @@ def test_last_alerts_before_the_period_found_beside_or_missed_by_it_are_the_same
         keep = wanted(other)
         assert np.array_equal(other.pre_off[keep], one.pre_off[keep])
         assert np.array_equal(other.pre_len[keep], one.pre_len[keep])
-
-
-def test_shared_signals_keep_their_json_and_never_join_1_and_1_0() -> None:
-    """share_signals makes equal signals and thresholds one object, only where their JSON is the same."""
-    from pydantic_core import to_json
-
-    from monitor.reports._signals import share_signals
-
-    def sig(dpd: object, since: str = "2025-01-01T00:00:00Z") -> dict:
-        return {"rule": "overdue.dpd", "family": "overdue", "level": "warning", "since": since,
-                "values": {"dpd": dpd}, "thresholds": {"days": [30, 90]}, "event_ids": ["e"]}
-
-    then = [[sig(30)], [sig(30), sig(40, "2025-02-01T00:00:00Z")], [sig(30)], []]
-    now = [[sig(30)], [sig(30), sig(41)], [sig(30.0)], [sig(True)]]
-    before = to_json([now, then])
-    share_signals(now, then)
-    assert to_json([now, then]) == before
-    assert now[0] is then[0]  # the same list
-    assert now[1] is not then[1] and now[1][0] is then[1][0] and now[1][1] is not then[1][1]  # one signal
-    assert now[2] is not then[2] and now[2][0] is not then[2][0]  # 30.0 is not 30
-    assert type(now[2][0]["values"]["dpd"]) is float and type(now[3][0]["values"]["dpd"]) is bool
-    ths = {id(g["thresholds"]) for sigs in (*now, *then) for g in sigs}
-    assert len(ths) == 1  # one thresholds object
