@@ -129,7 +129,9 @@ class _RowMaker:
             key = repr(e.get("values"))
             text = memo.get(key)
             if text is None:
-                text = memo[key] = f"{got[1]}{self.colon}{self.t.evidence(e, self.tz)}"
+                # Text.evidence's sentence, without its memo (keyed by a repr of all three: a second copy of this one)
+                sentence = vocabulary.evidence_sentence(e, self.t.lang, timezone=self.tz)
+                text = memo[key] = f"{got[1]}{self.colon}{sentence}"
             names.append(got[1])
             parts.append(text)
         return self.sep.join(names), self.semi.join(parts)
