@@ -26,9 +26,11 @@ from monitor.reports.model import Report, WarningRow
 __all__ = ["ReportPaths", "file_names", "render_csv", "render_json", "render_xlsx", "write_report"]
 
 _RISKY = ("=", "+", "-", "@", "\t", "\r")
-# the share of the warning list's rows whose cells a fork makes (:func:`_csv_and_workbook`): this process has
-# the workbook's deflate and the HTML besides, and the JSON's fork shares the other core
-_FORK_SHARE = 0.55
+# the share of the warning list's rows whose cells a fork makes (:func:`_csv_and_workbook`). None: at 1,000,000
+# borrowers on a quiet machine (bench/report_bench.py, 2026-12-07 06:25) a share of 0.55 wrote 0.5-1.0 s faster
+# (7.0-7.5 against 7.9-8.0 s) but its fork's copied pages took the sum of PSS to 1.91-2.06 GiB (0.3: 1.85-1.94),
+# over the report's 2 GiB budget; with none it stays at 1.60-1.61 GiB (the same bytes either way)
+_FORK_SHARE = 0.0
 
 
 class ReportPaths(NamedTuple):
