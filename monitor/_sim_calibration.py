@@ -256,7 +256,7 @@ def _end_of(b: _Borrower, end: int) -> int:
 
 
 def _defaults_and_stocks(people: dict[str, _Borrower], bounds: list[int]) -> list[Measured]:
-    h0, h1 = bounds[0], bounds[-1]
+    h1 = bounds[-1]
     n_def, risk = 0, 0.0
     for b in people.values():
         if b.first is None:

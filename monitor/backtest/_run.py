@@ -26,7 +26,6 @@ from monitor.backtest._score import (
     FOLLOW_UP_DAYS,
     HORIZONS,
     WARM_UP_DAYS,
-    YEAR,
     Portfolio,
     score_policy,
 )

@@ -33,11 +33,10 @@ the time.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor._time import DAY, from_us, to_us
+from monitor._time import from_us, to_us
 from monitor.backtest._loop import BorrowerRunner
 from monitor.teams import TeamCapacity, TeamsConfig
 
