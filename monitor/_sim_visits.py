@@ -34,6 +34,7 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 
 from monitor import _sim_model as sm
+from monitor._errors import MonitorError
 from monitor.engine import Engine
 from monitor.events import (
     GRADES,
@@ -216,10 +217,20 @@ def inspections(p: sm.Portfolio, policy: Policy, seed: int, ids: list[str], cour
         rows = _run(p, policy, seed, ids, courts, 0, p.n)
     else:
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         ctx = multiprocessing.get_context("spawn")  # no fork of a caller's threads
-        with ctx.Pool(len(parts)) as pool:
-            done = pool.starmap(_run, [(p, policy, seed, ids, courts, lo, hi) for lo, hi in parts])
+        # an executor, not a multiprocessing.Pool: a process killed from outside (the OOM killer) fails the run
+        # with a clear error instead of leaving the pool waiting for its answer for ever
+        with ProcessPoolExecutor(len(parts), mp_context=ctx) as pool:
+            jobs_ = [pool.submit(_run, p, policy, seed, ids, courts, lo, hi) for lo, hi in parts]
+            try:
+                done = [j.result() for j in jobs_]
+            except BrokenProcessPool:
+                raise MonitorError(f"a process simulating the inspections of {p.n:,} borrowers stopped without "
+                                   "an answer (killed: out of memory?); --jobs 1 needs about half the memory "
+                                   "of --jobs 2") from None
         rows = [r for part in done for r in part]
     if not rows:
         return {c: np.zeros(0, np.int64) for c in INSPECTION_COLUMNS}

@@ -437,3 +437,51 @@ def test_cli_prints_the_calibration(tmp_path: Path) -> None:
     assert code in (0, 1)  # 200 borrowers: a band may miss by sampling noise; the exit status says so
     assert main(["calibration", str(out), "--start", "2025-13-01"]) == 2
     assert main(["calibration", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def _spawned_workers(parent: int) -> list[int]:
+    """The multiprocessing spawn workers among ``parent``'s children (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"spawn_main" in cmd:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
+def test_a_killed_inspections_process_fails_the_run_with_a_clear_error(tmp_path: Path) -> None:
+    """The OOM killer ending one of the visits' processes: the command stops with exit 2 and says what happened,
+    instead of waiting for the lost answer for ever (as a multiprocessing.Pool did)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "monitor", "simulate", "--borrowers", "6000", "--months", "12", "--seed", "3",
+           "--jobs", "2", "--out", str(tmp_path / "ev.jsonl")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        workers: list[int] = []
+        while not workers and proc.poll() is None and time.monotonic() < deadline:
+            workers = _spawned_workers(proc.pid)
+            time.sleep(0.05)
+        assert workers, f"no visits process seen (exit {proc.poll()})"
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = proc.communicate(timeout=300)  # a hang fails here
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 2, err
+    assert "a process simulating the inspections of 6,000 borrowers stopped without an answer" in err
+    assert "out of memory?" in err and "--jobs 1" in err
+    assert not (tmp_path / "ev.jsonl").exists()
