@@ -207,8 +207,9 @@ def _csv_and_workbook(report: Report, lang: Lang, paths: ReportPaths, children: 
             text.flush()
             text.detach()
 
-    kid = _Forked(second, paths.csv.name)
-    children.append(kid)
+    kid = _Forked(second, paths.csv.name) if half < n else None  # no fork when its share has no rows
+    if kid is not None:
+        children.append(kid)
     try:
         tmp = paths.csv.with_name(paths.csv.name + ".tmp")
         with tmp.open("wb") as fh:
@@ -224,6 +225,8 @@ def _csv_and_workbook(report: Report, lang: Lang, paths: ReportPaths, children: 
                     yield len(rows), book.xml(rows, first)
                     first += len(rows)
                 text.flush()
+                if kid is None:
+                    return
                 if (err := kid.wait()) is not None:
                     raise InputError(f"{paths.csv.parent}: {err}")
                 with csv_part.open("rb") as part:
@@ -245,7 +248,8 @@ def _csv_and_workbook(report: Report, lang: Lang, paths: ReportPaths, children: 
             raise InputError(f"{paths.xlsx.parent}: {paths.xlsx.name}: cannot write the report: "
                              f"{exc.strerror or exc}") from None
     finally:
-        kid.wait()
+        if kid is not None:
+            kid.wait()
         csv_part.unlink(missing_ok=True)
         xml_part.unlink(missing_ok=True)
 
