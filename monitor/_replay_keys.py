@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from monitor._errors import InputError
 from monitor.events import EVENT_ADAPTER
-from monitor.jsonl import iter_lines
+from monitor.jsonl import iter_lines, range_blocks
 
 __all__ = ["block_keys", "event_key", "file_blocks", "joined", "raw_key", "repeated_keys", "repeated_keys_in"]
 
@@ -82,32 +82,21 @@ def repeated_keys_in(blocks: Iterable[bytes]) -> set[int]:
 
 
 def file_blocks(path: Path) -> Iterator[bytes]:
-    """The lines of a JSONL file (those ``iter_lines`` gives) as blocks of whole lines for ``repeated_keys_in``,
-    read 1 MiB at a time; a compressed file, stdin or anything that is not a plain file, line by line."""
+    """The lines of a JSONL file (those ``iter_lines`` gives) as blocks of whole lines for ``repeated_keys_in``:
+    a plain file read 1 MiB at a time (``range_blocks`` over the whole file); a compressed file, stdin or
+    anything that is not a plain file, line by line."""
     name = str(path)
-    if name == "-" or not Path(name).is_file():
-        yield from joined(raw for _, raw in iter_lines(path))
-        return
-    try:
-        with open(name, "rb") as fh:
-            if fh.peek(2)[:2] == b"\x1f\x8b":
-                gz = True
-            else:
-                gz = False
-                rest = b""
-                while block := fh.read(1 << 20):
-                    cut = block.rfind(b"\n")
-                    if cut < 0:
-                        rest += block
-                        continue
-                    yield rest + block[:cut]
-                    rest = block[cut + 1:]
-                if rest:
-                    yield rest
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read: {exc}") from None
-    if gz:
-        yield from joined(raw for _, raw in iter_lines(path))
+    if name != "-" and Path(name).is_file():
+        try:
+            with open(name, "rb") as fh:
+                gz = fh.read(2) == b"\x1f\x8b"
+            size = Path(name).stat().st_size
+        except OSError as exc:
+            raise InputError(f"{name}: cannot read: {exc}") from None
+        if not gz:
+            yield from range_blocks(Path(name), 0, size)
+            return
+    yield from joined(raw for _, raw in iter_lines(path))
 
 
 _CHUNK = 4096

@@ -45,7 +45,7 @@ import numpy as np
 from monitor._errors import InputError
 from monitor._replay_keys import block_keys, joined
 from monitor._time import to_us
-from monitor.jsonl import iter_lines
+from monitor.jsonl import iter_lines, range_blocks
 
 __all__ = ["Split", "owner", "piece_lines", "remove_pieces", "repeated_keys_of", "split_input"]
 
@@ -87,51 +87,13 @@ def _range(path: Path, k: int, writers: int) -> tuple[int, int]:
     return size * k // writers, size * (k + 1) // writers
 
 
-def _range_blocks(path: Path, lo: int, hi: int) -> Iterator[bytes]:
-    """The lines ``_range_lines`` gives, as blocks of whole lines joined by newlines (a line may end with
-    carriage returns, as in the file), about 1 MiB each."""
-    try:
-        with path.open("rb") as fh:
-            start = lo
-            if lo > 0:
-                fh.seek(lo - 1)
-                start = lo - 1 + len(fh.readline())  # the first line that starts at or after lo
-            if start >= hi:
-                return
-            fh.seek(start)
-            pos, rest = start, b""  # the file offset of ``rest``, the part of a line read before
-            while True:
-                block = fh.read(_FLUSH)
-                data = rest + block if rest else block
-                if not block:
-                    if data:
-                        yield data  # the last line, without a line break
-                    return
-                last = hi - 1 - pos  # the index in ``data`` of the range's last byte
-                if last < len(data):
-                    cut = data.find(b"\n", max(last, 0))  # the end of the line that holds it
-                    if cut >= 0:
-                        yield data[:cut]
-                        return
-                    rest = data
-                    continue
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    rest = data
-                    continue
-                yield data[:cut]
-                pos += cut + 1
-                rest = data[cut + 1:]
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
-
-
 def _stripped(block: bytes) -> list[bytes]:
     return [raw.rstrip(b"\r") for raw in block.split(b"\n")]
 
 
 def _range_lines(path: Path, lo: int, hi: int) -> Iterator[bytes]:
-    """The lines (without line break) that start at a byte offset in [lo, hi)."""
+    """The lines (without line break) that start at a byte offset in [lo, hi) (``range_blocks`` gives them in
+    blocks)."""
     try:
         with path.open("rb", buffering=1 << 20) as fh:
             pos = lo
@@ -190,7 +152,7 @@ def split_input(files: Sequence[Path], k: int, writers: int, shards: int, out: P
             rescan: Callable[[], Iterator[bytes]] = lambda p=path: (raw for _, raw in iter_lines(p))  # noqa: E731
         else:
             lo, hi = _range(path, k, writers)
-            blocks = _range_blocks(path, lo, hi)
+            blocks = range_blocks(path, lo, hi)
             rescan = lambda p=path, a=lo, b=hi: _range_lines(p, a, b)  # noqa: E731
         found.counts[fi] = _write_pieces(blocks, fi, k, shards, out, found, valid, rescan, keys)
     ordered = np.sort(np.frombuffer(keys, dtype=np.int64))

@@ -40,10 +40,11 @@ from typing import Any
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from monitor._replay_keys import file_blocks, repeated_keys_in
+from monitor._replay_merge import MERGED, merge_outputs, plan
 from monitor._replay_run import Runner
 from monitor._replay_split import owner, piece_lines, remove_pieces, repeated_keys_of, split_input
 from monitor._errors import InputError
-from monitor._spill import EventRuns, LineSpill, merge_runs
+from monitor._spill import EventRuns, LineSpill
 from monitor._time import SECOND, ahead_reason, iso, parse_instant, to_us
 from monitor.engine import Engine
 from monitor.events import Event, describe_validation_error
@@ -323,26 +324,32 @@ def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int
     try:
         files = [_spool_stdin(tmp) if n == "-" else Path(n) for n in names]
         count = max(1, shards) if shards is not None else shards_for(files, workers)
-        job = _Job(files, names, policy, snapshots, tmp, as_of, now, future_skew, count)
+        job = _Job(files, names, policy, snapshots, tmp, as_of, now, future_skew, count, out)
         hashed: list[Future[dict[str, Any]]] = []
+        ends: list[Totals] = []
 
         def hash_inputs() -> None:  # on a thread beside the replay, started after any fork
             hashed.extend(pool.submit(file_digest, f, True) for f in files)
 
+        def conclude(results: list[dict[str, Any]]) -> None:  # (while the processes merge the outputs)
+            final = results[0]["as_of"]
+            write_manifest(snapshots, [r["part"] for r in results], policy_version=policy.version,
+                           timezone=policy.timezone, as_of=final)
+            ends.append(Totals(final, [r["counts"] for r in results]))
+
         if count == 1:
             hash_inputs()
-            results = [_shard(job, 0, lambda last: as_of if as_of is not None else last)]
+            conclude([_shard(job, 0, lambda last: as_of if as_of is not None else last)])
+            digests: dict[str, dict[str, Any]] = {}
         else:
-            results = _run_split(job, min(workers, count), hash_inputs)
-        final = results[0]["as_of"]
-        write_manifest(snapshots, [r["part"] for r in results], policy_version=policy.version,
-                       timezone=policy.timezone, as_of=final)
-        totals = Totals(final, [r["counts"] for r in results])
-        _merge(out, [tmp / f"shard-{k}" for k in range(job.shards)], len(names), snapshots)
+            digests = _run_split(job, min(workers, count), hash_inputs, conclude)
+        totals = ends[0]
+        rest = [name for name in MERGED if name not in digests]  # (all of them in one process)
+        digests.update(merge_outputs(out, rest, job.shard_dirs(), len(names)))
         summary = totals.summary()
         (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
-        write_files(out, [(n, h.result()) for n, h in zip(names, hashed)], OUTPUTS)
+        write_files(out, [(n, h.result()) for n, h in zip(names, hashed)], OUTPUTS, digests)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -352,8 +359,9 @@ def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int
 
 class _Job:
     def __init__(self, files: list[Path], names: list[str], policy: Policy, snapshots: Path, tmp: Path,
-                 as_of: int | None, now: int | None, skew: int, shards: int) -> None:
+                 as_of: int | None, now: int | None, skew: int, shards: int, out: Path) -> None:
         self.files, self.names, self.policy, self.snapshots, self.tmp = files, names, policy, snapshots, tmp
+        self.out = out
         self.as_of, self.now, self.skew, self.shards = as_of, now, skew, shards
         self.pieces = tmp / "pieces"
         self.bases: list[list[int]] | None = None  # per source file, the first line of each process's range
@@ -363,15 +371,22 @@ class _Job:
         got = _judge(raw, self.now, self.skew)
         return None if isinstance(got, str) else got[0]
 
+    def shard_dirs(self) -> list[Path]:
+        """Where each shard leaves its sorted runs (``FileTotals.dump``)."""
+        return [self.tmp / f"shard-{j}" for j in range(self.shards)]
+
 
 OUTPUTS = ("summary.json", "borrowers.jsonl", "alerts.jsonl", "schedule_history.jsonl", "rejects.jsonl",
            "schedule.csv", "workout.csv")
 
 
-def _run_split(job: _Job, workers: int, started: Callable[[], None]) -> list[dict[str, Any]]:
+def _run_split(job: _Job, workers: int, started: Callable[[], None],
+               meanwhile: Callable[[list[dict[str, Any]]], None]) -> dict[str, dict[str, Any]]:
     """Split the input into the shards' pieces (each process its share), agree on the line numbers and
     the as-of, then replay the shards (shard j in process j mod ``workers``). ``started`` runs once the
-    processes are (threads are started only after the forks)."""
+    processes are (threads are started only after the forks). With several processes, they then merge
+    the outputs (``monitor._replay_merge.plan``) while ``meanwhile`` gets the shards' results (in shard
+    order); returns the digests of the outputs merged (none with one process: the caller merges them)."""
     job.pieces.mkdir()
     valid = job.valid if job.as_of is None else None
     if workers == 1:
@@ -379,7 +394,8 @@ def _run_split(job: _Job, workers: int, started: Callable[[], None]) -> list[dic
         found = [split_input(job.files, 0, 1, job.shards, job.pieces, valid)]
         final = _agree(job, found)
         job.repeated = set(repeated_keys_of(job.pieces, 1).tolist())
-        return [_replay_piece(job, j, final) for j in range(job.shards)]
+        meanwhile([_replay_piece(job, j, final) for j in range(job.shards)])
+        return {}
     ctx = multiprocessing.get_context("fork")
     conns, procs = [], []
     for k in range(workers):
@@ -396,13 +412,21 @@ def _run_split(job: _Job, workers: int, started: Callable[[], None]) -> list[dic
         repeated = repeated_keys_of(job.pieces, workers)
         for c in conns:
             c.send((final, job.bases, repeated))
-        results = [r for c in conns for r in _receive(c)]
+        results = sorted((r for c in conns for r in _receive(c)), key=lambda r: r["shard"])
+        for c, share in zip(conns, plan(job.shard_dirs(), len(job.files), workers)):
+            c.send(share)
+        meanwhile(results)
+        digests: dict[str, dict[str, Any]] = {}
+        for c in conns:
+            digests.update(_receive(c))
     finally:
+        for c in conns:
+            c.close()  # (a process still waiting for its next step ends)
         for p in procs:
             p.join(timeout=60)
             if p.is_alive():
                 p.kill()
-    return sorted(results, key=lambda r: r["shard"])
+    return digests
 
 
 def _agree(job: _Job, found: list[dict[str, Any]]) -> int | None:
@@ -444,6 +468,10 @@ def _process(job: _Job, k: int, workers: int, conn: Any) -> None:
         final, job.bases, repeated = conn.recv()
         job.repeated = set(repeated.tolist())
         conn.send(("ok", [_replay_piece(job, j, final) for j in range(k, job.shards, workers)]))
+        share = conn.recv()  # the outputs this process merges, once every shard is done
+        conn.send(("ok", merge_outputs(job.out, share, job.shard_dirs(), len(job.files))))
+    except EOFError:
+        pass  # the parent stopped before the end (and says why)
     except InputError as exc:
         conn.send(("error", str(exc)))
     except Exception as exc:  # noqa: BLE001 - told to the parent, which stops with it
@@ -511,25 +539,3 @@ def _attempt(job: _Job, k: int, agree: Callable[[int | None], int | None], *, or
     counts = totals.dump(done, rejects)
     shutil.rmtree(work, ignore_errors=True)
     return {"as_of": final, "counts": counts, "part": part.close()}
-
-
-def _merge(out: Path, shards: list[Path], files: int, snapshots: Path) -> None:
-    """The output files from the shards' sorted runs."""
-    def write(name: Path, runs: list[Path], head: str = "") -> None:
-        with name.open("w", encoding="utf-8", newline="\n") as fh:
-            fh.write(head)
-            for line in merge_runs(runs):
-                fh.write(line)
-                fh.write("\n")
-
-    write(out / "alerts.jsonl", [d / "alerts.run" for d in shards])
-    write(out / "borrowers.jsonl", [d / "views.run" for d in shards])
-    write(out / "schedule.csv", [d / "schedule.run" for d in shards], "team,branch,borrower_id,tier,next_visit_due\n")
-    write(out / "workout.csv", [d / "workout.run" for d in shards], "team,branch,borrower_id,tier,handed_over\n")
-    write(out / "schedule_history.jsonl", [d / "history.run" for d in shards])
-    write(snapshots / "signals.jsonl", [d / "signals.run" for d in shards])
-    with (out / "rejects.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
-        for fi in range(files):
-            for line in merge_runs([d / f"rejects-{fi}.run" for d in shards]):
-                fh.write(line)
-                fh.write("\n")

@@ -23,10 +23,11 @@ from monitor._errors import InputError
 from monitor._time import to_us
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
 
-__all__ = ["FILES", "FILES_FORMAT", "MAX_LINE_BYTES", "Reject", "file_digest", "iter_lines", "parse_lines", "read_files",
-           "reject_text", "write_files"]
+__all__ = ["FILES", "FILES_FORMAT", "MAX_LINE_BYTES", "Reject", "file_digest", "iter_lines", "parse_lines", "range_blocks",
+           "read_files", "reject_text", "write_files"]
 
 MAX_LINE_BYTES = 1_048_576  # a longer line is rejected, not parsed
+_BLOCK = 1 << 20  # bytes read at once by range_blocks
 _MAX_REJECT_TEXT = 65_536
 
 
@@ -55,6 +56,46 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
                 stream.close()
     except (OSError, EOFError) as exc:
         raise InputError(f"{name}: cannot read: {exc}") from None
+
+
+def range_blocks(path: Path, lo: int, hi: int) -> Iterator[bytes]:
+    """The lines of a plain file that start at a byte offset in [lo, hi), as blocks of whole lines joined by
+    newlines (a line may end with carriage returns, as in the file), about ``_BLOCK`` bytes each: the lines
+    ``iter_lines`` gives, with [0, size) (the replay's splitting reads each process's range so)."""
+    try:
+        with path.open("rb") as fh:
+            start = lo
+            if lo > 0:
+                fh.seek(lo - 1)
+                start = lo - 1 + len(fh.readline())  # the first line that starts at or after lo
+            if start >= hi:
+                return
+            fh.seek(start)
+            pos, rest = start, b""  # the file offset of ``rest``, the part of a line read before
+            while True:
+                block = fh.read(_BLOCK)
+                data = rest + block if rest else block
+                if not block:
+                    if data:
+                        yield data  # the last line, without a line break
+                    return
+                last = hi - 1 - pos  # the index in ``data`` of the range's last byte
+                if last < len(data):
+                    cut = data.find(b"\n", max(last, 0))  # the end of the line that holds it
+                    if cut >= 0:
+                        yield data[:cut]
+                        return
+                    rest = data
+                    continue
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    rest = data
+                    continue
+                yield data[:cut]
+                pos += cut + 1
+                rest = data[cut + 1:]
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +188,16 @@ def file_digest(path: str | Path, count_lines: bool = False) -> dict[str, Any]:
     return out
 
 
-def write_files(out: Path, inputs: Sequence[tuple[str, dict[str, Any]]], outputs: Sequence[str]) -> None:
+def write_files(out: Path, inputs: Sequence[tuple[str, dict[str, Any]]], outputs: Sequence[str],
+                known: dict[str, dict[str, Any]] | None = None) -> None:
     """``files.json`` beside a replay's outputs: the digest of every input (name as given, SHA-256, bytes,
     lines) and of the ``outputs`` (file names in ``out``), so that a reader (``monitor report``) records
-    them as provenance without reading gigabytes again."""
+    them as provenance without reading gigabytes again. ``known``: digests taken as the files were written
+    (``file_digest``'s), by name; the other outputs are read."""
+    known = known or {}
     doc = {"format": FILES_FORMAT, "inputs": [{"name": name, **d} for name, d in inputs],
-           "outputs": {name: file_digest(out / name) for name in outputs if (out / name).is_file()}}
+           "outputs": {name: known[name] if name in known else file_digest(out / name)
+                       for name in outputs if name in known or (out / name).is_file()}}
     (out / FILES).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

@@ -153,8 +153,10 @@ def test_the_split_reads_its_ranges_in_blocks_and_takes_the_keys_of_the_whole_in
     a last line without a line break included), and the keys the processes took are those held twice in the
     whole input, wherever the two lines are (more only from values written as ids elsewhere)."""
     import monitor._replay_split as split
+    import monitor.jsonl as jsonl
 
     monkeypatch.setattr(split, "_FLUSH", flush)  # blocks that end inside lines, in many places
+    monkeypatch.setattr(jsonl, "_BLOCK", flush)
     lines = _input(7)
     body = b"\n".join(x + b"\r" * (k % 3 == 0) for k, x in enumerate(lines)) + b"\n\n\r\n" + lines[5]
     src = tmp_path / "in.jsonl"
@@ -162,7 +164,7 @@ def test_the_split_reads_its_ranges_in_blocks_and_takes_the_keys_of_the_whole_in
     expected = [raw for _, raw in iter_lines(src)]
     for writers in (1, 3, 7):
         ranges = [split._range(src, k, writers) for k in range(writers)]
-        got = [x.rstrip(b"\r") for lo, hi in ranges for b in split._range_blocks(src, lo, hi) for x in b.split(b"\n")]
+        got = [x.rstrip(b"\r") for lo, hi in ranges for b in jsonl.range_blocks(src, lo, hi) for x in b.split(b"\n")]
         assert got == [x for lo, hi in ranges for x in split._range_lines(src, lo, hi)] == expected, writers
         out = tmp_path / f"w{writers}"
         out.mkdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import random
 import subprocess
@@ -201,6 +202,14 @@ def test_more_shards_than_processes_give_the_same_bytes_and_snapshots(tmp_path: 
     _same(tmp_path / "many", reference, FILES[:-1])
     _same(tmp_path / "many", tmp_path / "one", (*FILES, "rejects.jsonl", "workout.csv", "snapshots/signals.jsonl"))
     assert one.summary() == many.summary() and one.rejected > 0
+    # the outputs' digests, taken as the shards' runs were merged (by the processes, each its share), are the files'
+    recorded = json.loads((tmp_path / "many" / "files.json").read_text())["outputs"]
+    assert recorded == json.loads((tmp_path / "one" / "files.json").read_text())["outputs"]
+    assert set(recorded) == {"summary.json", "borrowers.jsonl", "alerts.jsonl", "schedule_history.jsonl",
+                             "rejects.jsonl", "schedule.csv", "workout.csv"}
+    for name, digest in recorded.items():
+        data = (tmp_path / "many" / name).read_bytes()
+        assert digest == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}, name
     x, y = SnapshotLog(tmp_path / "one" / "snapshots"), SnapshotLog(tmp_path / "many" / "snapshots")
     assert len(json.loads((tmp_path / "many" / "snapshots" / "manifest.json").read_text())["parts"]) == shards
     assert (x.ids == y.ids).all() and x.codes == y.codes and x.as_of == y.as_of
