@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import ctypes
 import io
+import json
+import marshal
 import os
-import shutil
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -17,6 +20,7 @@ from pydantic import TypeAdapter
 from monitor._errors import InputError
 from monitor._escape import clean
 from monitor._gc import no_gc
+from monitor.reports import _sheetxml
 from monitor.reports._html import render_html
 from monitor.reports._i18n import Lang
 from monitor.reports._tables import SLICE, Cell, Head, Table, warning_head, warning_slices, warning_table
@@ -26,11 +30,6 @@ from monitor.reports.model import Report, WarningRow
 __all__ = ["ReportPaths", "file_names", "render_csv", "render_json", "render_xlsx", "write_report"]
 
 _RISKY = ("=", "+", "-", "@", "\t", "\r")
-# the share of the warning list's rows whose cells a fork makes (:func:`_csv_and_workbook`). None: at 1,000,000
-# borrowers on a quiet machine (bench/report_bench.py, 2026-12-07 06:25) a share of 0.55 wrote 0.5-1.0 s faster
-# (7.0-7.5 against 7.9-8.0 s) but its fork's copied pages took the sum of PSS to 1.91-2.06 GiB (0.3: 1.85-1.94),
-# over the report's 2 GiB budget; with none it stays at 1.60-1.61 GiB (the same bytes either way)
-_FORK_SHARE = 0.0
 
 
 class ReportPaths(NamedTuple):
@@ -183,75 +182,81 @@ def _give_back() -> None:
     trim(0)
 
 
-def _csv_and_workbook(report: Report, lang: Lang, paths: ReportPaths, children: list[_Forked]) -> None:
-    """The CSV and the workbook, the warning list's rows shared with a forked copy of this process: it makes
-    the cells of the last rows (``_FORK_SHARE`` of them) and writes their CSV text and their sheet XML into files beside
-    the forms, while this process makes the first rows' and writes them; then this one appends the fork's
-    CSV text and compresses its XML after its own (the workbook's sheet is one deflate stream, so it is made
-    here). The same bytes as :func:`render_csv` and :func:`render_xlsx`. Only with no other thread running."""
-    n = len(report.warning_list.rows)
-    half = n - int(n * _FORK_SHARE)
-    book = ListSheet(report, lang)  # the workbook without the rows: what the rows' XML needs to know
-    csv_part = paths.csv.with_name(paths.csv.name + ".part")
-    xml_part = paths.xlsx.with_name(paths.xlsx.name + ".part")
+class _Spawned:
+    """The workbook's writer (:mod:`monitor.reports._sheetxml` run as a program: a fresh process, not a fork, so
+    that it shares none of the report's pages), fed through its standard input; :meth:`wait` tells its error."""
 
-    def second() -> None:
-        with csv_part.open("wb") as fc, xml_part.open("wb") as fx:
-            text = io.TextIOWrapper(fc, encoding="utf-8", newline="", write_through=False)
-            w = csv.writer(text, lineterminator="\r\n")
-            first = half + 2
-            for rows in warning_slices(report, lang, SLICE, half, n):
-                _csv_rows(w, rows)
-                fx.write(book.xml(rows, first))
-                first += len(rows)
-            text.flush()
-            text.detach()
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, "-I", _sheetxml.__file__], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, bufsize=1 << 20)
+        self.error: str | None = None
 
-    kid = _Forked(second, paths.csv.name) if half < n else None  # no fork when its share has no rows
-    if kid is not None:
-        children.append(kid)
-    try:
-        tmp = paths.csv.with_name(paths.csv.name + ".tmp")
-        with tmp.open("wb") as fh:
-            fh.write(b"\xef\xbb\xbf")
-            text = io.TextIOWrapper(fh, encoding="utf-8", newline="", write_through=False)
-            w = csv.writer(text, lineterminator="\r\n")
-            w.writerow([h for h, _ in warning_head(lang)])
-
-            def chunks() -> Iterator[tuple[int, bytes]]:
-                first = 2
-                for rows in warning_slices(report, lang, SLICE, 0, half):
-                    _csv_rows(w, rows)
-                    yield len(rows), book.xml(rows, first)
-                    first += len(rows)
-                text.flush()
-                if kid is None:
-                    return
-                if (err := kid.wait()) is not None:
-                    raise InputError(f"{paths.csv.parent}: {err}")
-                with csv_part.open("rb") as part:
-                    shutil.copyfileobj(part, fh, 8 << 20)
-                with xml_part.open("rb") as part:
-                    count = n - half
-                    while block := part.read(8 << 20):
-                        yield count, block
-                        count = 0
-                    if count:
-                        yield count, b""
-
-            data = book.package(chunks())
-            text.detach()
-        os.replace(tmp, paths.csv)
+    def send(self, data: bytes) -> bool:
+        """``data`` as the next frame; False when the writer is gone (its error is told by :meth:`wait`)."""
+        proc = self.proc
+        if proc is None or proc.stdin is None or proc.stdin.closed:
+            return False
         try:
-            _write(paths.xlsx, data)
-        except OSError as exc:
-            raise InputError(f"{paths.xlsx.parent}: {paths.xlsx.name}: cannot write the report: "
-                             f"{exc.strerror or exc}") from None
-    finally:
-        if kid is not None:
-            kid.wait()
-        csv_part.unlink(missing_ok=True)
-        xml_part.unlink(missing_ok=True)
+            _sheetxml.write_frame(proc.stdin, data)
+            return True
+        except BrokenPipeError:
+            self._close()
+            return False
+
+    def _close(self) -> None:
+        stdin = self.proc.stdin if self.proc is not None else None
+        if stdin is not None and not stdin.closed:
+            try:
+                stdin.close()
+            except BrokenPipeError:  # what was left in its buffer: for a reader that is gone
+                try:
+                    stdin.close()
+                except OSError:
+                    pass
+
+    def wait(self) -> str | None:
+        """The end of the input told (if not yet), the writer waited for (once; again: the same answer); its error
+        (None: it succeeded)."""
+        if self.proc is not None:
+            proc = self.proc
+            self._close()
+            self.proc = None
+            said = proc.stderr.read().decode("utf-8", "replace").strip() if proc.stderr is not None else ""
+            code = proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
+            self.error = None if code == 0 else f"{self.what}: {said or f'its process ended with status {code}'}"
+        return self.error
+
+
+def _csv_and_workbook(report: Report, lang: Lang, paths: ReportPaths, children: list[Any]) -> None:
+    """The CSV here and the workbook by a process of its own (:class:`_Spawned`): this one makes the warning
+    list's cells a slice at a time, writes their CSV text and sends them to the writer (by :mod:`marshal`: strings,
+    numbers and None, a third of the time of JSON; through a private pipe to the same interpreter, never a file), which makes their sheet XML, compresses it and writes the workbook while this one goes on. The
+    same bytes as :func:`render_csv` and :func:`render_xlsx`."""
+    book = ListSheet(report, lang)  # the workbook without the rows: what the rows' XML needs to know
+    kid = _Spawned(paths.xlsx.name)
+    children.append(kid)
+    head = {"path": str(paths.xlsx), "number": book.number, "kinds": book.kinds, "count": book.count, "lang": lang}
+    alive = kid.send(json.dumps(head).encode("utf-8")) and kid.send(book.data)
+    del book
+    tmp = paths.csv.with_name(paths.csv.name + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(b"\xef\xbb\xbf")
+        text = io.TextIOWrapper(fh, encoding="utf-8", newline="", write_through=False)
+        w = csv.writer(text, lineterminator="\r\n")
+        w.writerow([h for h, _ in warning_head(lang)])
+        for rows in warning_slices(report, lang, SLICE):
+            _csv_rows(w, rows)
+            if alive:
+                alive = kid.send(marshal.dumps(rows))
+        text.flush()
+        text.detach()
+    if alive:
+        kid.send(b"")  # the end of the rows: the writer writes the workbook
+    os.replace(tmp, paths.csv)
 
 
 def _can_fork() -> bool:
@@ -266,11 +271,11 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
     ``html_rows`` limits the rows of the warning list in the HTML (0 = all); the JSON and the CSV
     hold every row. Each file is written whole or not at all (temporary file, then rename).
 
-    ``jobs`` 2: the JSON by a forked copy of this process, and the warning list's rows shared with another fork
-    (:func:`_csv_and_workbook`: each makes the cells, CSV text and sheet XML of its share of the rows, a slice at a
-    time, this one then writes the CSV and the workbook), then the HTML (the heap's free pages given back first, so
-    that the forks do not start from them); the bytes are the same. Only where ``os.fork`` exists and no other thread runs (the command line;
-    not the desk, whose server has threads): otherwise one after the other.
+    ``jobs`` 2: the JSON by a forked copy of this process, the workbook by another (:func:`_csv_and_workbook`: this
+    process makes the warning list's cells a slice at a time, writes their CSV text and sends them through a pipe
+    to the fork, which makes their sheet XML and compresses it), then the HTML (the heap's free pages given back
+    first, so that the forks do not start from them); the bytes are the same. Only where ``os.fork`` exists and no
+    other thread runs (the command line; not the desk, whose server has threads): otherwise one after the other.
     """
     out = Path(out_dir)
     html_name, json_name, csv_name, xlsx_name = file_names(report)
@@ -285,7 +290,7 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
                 # the JSON by a fork of its own while this process makes the cells (it needs none of them)
                 children.append(_Forked(lambda: _write(paths.json, lambda fh: _write_json(fh, report)),
                                         paths.json.name))
-                _csv_and_workbook(report, lang, paths, children)  # the list's rows shared with another fork
+                _csv_and_workbook(report, lang, paths, children)  # the workbook by another fork
             else:
                 head, rows = warning_table(report, lang)  # the list's cells, made once for the CSV and the workbook
                 _write(paths.csv, lambda fh: _write_csv(fh, head, [rows]))

@@ -69,33 +69,60 @@ def test_the_workbook_written_by_a_second_process_is_the_same(hand: tuple[Path, 
     assert code == 2 and FILES[3] not in stderr and "cannot write the report" in stderr, stderr
 
 
-_SHARED = r"""
-import sys
+_SLICED = r"""
+import sys, types
 import monitor.reports._write as W
 from monitor.reports import build_report
-replay, events, policy, out, share = sys.argv[1:6]
-W._FORK_SHARE, W.SLICE = float(share), 2
+replay, events, policy, out, fail = sys.argv[1:6]
+W.SLICE = 2
+if fail:  # the workbook's writer fails after its first rows: the CSV goes on, the error is told
+    W._sheetxml = types.SimpleNamespace(__file__=fail, write_frame=W._sheetxml.write_frame)
 report = build_report(replay, [events], policy_path=policy, period="month", as_of="2025-03-31")
 W.write_report(report, out, "zh", jobs=2)
 """
 
+_FAILING = """
+import sys
+sys.stdin.buffer.read(100)
+sys.stderr.write("ValueError: the sheet's XML failed\\n")
+sys.exit(1)
+"""
 
-@pytest.mark.parametrize("share", [0.0, 0.3, 0.55, 1.0])
-def test_the_rows_shared_with_a_fork_give_the_same_csv_and_workbook(hand: tuple[Path, Path], tmp_path: Path,
-                                                                    share: float) -> None:
-    """``--jobs 2``: a fork makes the cells, CSV text and sheet XML of the last rows of the list while this process
-    makes the first ones', a few rows at a time (here two): the same bytes whatever the share, no file left
-    beside the forms. (In a process of its own: forking needs no other thread running.)"""
+
+def _sliced(hand: tuple[Path, Path], out: Path, fail: bool) -> subprocess.CompletedProcess[str]:
+    events, replay = hand
+    failing = out.parent / "failing.py"
+    failing.write_text(_FAILING)
+    return subprocess.run([sys.executable, "-c", _SLICED, str(replay), str(events), str(portfolio.POLICY_PATH),
+                           str(out), str(failing) if fail else ""], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+
+
+def test_the_workbook_by_a_writer_fed_the_cells_gives_the_same_bytes(hand: tuple[Path, Path], tmp_path: Path) -> None:
+    """``--jobs 2``: this process makes the list's cells a few rows at a time (here two), writes the CSV and sends
+    the cells through a pipe to a process of its own that makes the workbook: the same bytes as one process, no
+    file left beside the forms. (In a process of its own: forking needs no other thread running.)"""
     events, out = hand
     one = write_report(_build(events, out), tmp_path / "one", "zh", jobs=1)
     assert _build(events, out).warning_list.borrowers >= 5
-    done = subprocess.run([sys.executable, "-c", _SHARED, str(out), str(events), str(portfolio.POLICY_PATH),
-                           str(tmp_path / "two"), str(share)], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = _sliced(hand, tmp_path / "two", fail=False)
     assert done.returncode == 0, done.stderr
     for a in one:
         assert a.read_bytes() == (tmp_path / "two" / a.name).read_bytes(), a.name
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(FILES)
+
+
+def test_a_workbook_writer_that_fails_midway_is_told_and_the_csv_still_written(hand: tuple[Path, Path],
+                                                                             tmp_path: Path) -> None:
+    events, out = hand
+    one = write_report(_build(events, out), tmp_path / "one", "zh", jobs=1)
+    done = _sliced(hand, tmp_path / "two", fail=True)
+    assert done.returncode != 0
+    assert re.search(re.escape(FILES[3]) + r": ValueError: the sheet's XML failed", done.stderr), done.stderr
+    assert (tmp_path / "two" / FILES[2]).read_bytes() == one.csv.read_bytes()
+    assert (tmp_path / "two" / FILES[1]).read_bytes() == one.json.read_bytes()
+    assert not (tmp_path / "two" / FILES[3]).exists()
+    assert not [p.name for p in (tmp_path / "two").iterdir() if p.name.endswith(".tmp")]
 
 
 def test_json_is_the_model(hand: tuple[Path, Path], tmp_path: Path) -> None:
