@@ -36,6 +36,7 @@ import struct
 import zlib
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -47,9 +48,11 @@ from monitor._replay_keys import block_keys, joined
 from monitor._time import to_us
 from monitor.jsonl import iter_lines, range_blocks
 
-__all__ = ["Split", "owner", "piece_lines", "remove_pieces", "repeated_keys_of", "split_input"]
+__all__ = ["Split", "owner", "owners", "piece_lines", "remove_pieces", "repeated_keys_of", "split_input"]
 
-_REC = struct.Struct("<QI")  # line number within the range (from 0), length
+# a piece is written in chunks: this head (lines, bytes of their text), the lines' numbers within the range (from 0,
+# int64), then the lines joined by newlines (a line holds none: the split cut it at one)
+_CHUNK = struct.Struct("<QQ")
 _KEEP = 64  # lines with the newest instants kept per range, validated at the end
 _FLUSH = 1 << 20
 _FAR = 2**63
@@ -74,6 +77,27 @@ def owner(raw: bytes, shards: int) -> int:
     if not isinstance(value, str):
         return 0  # no borrower: rejected, by the first shard
     return zlib.crc32(value.encode("utf-8", "surrogatepass")) % shards
+
+
+def owners(block: bytes, lines: list[bytes], shards: int) -> list[int]:
+    """``owner`` of each of ``lines`` (the lines of ``block``), at once for a plain block: no backslash and
+    ``"borrower_id"`` written as many times as there are lines, each line holding ``"borrower_id":"``. Then
+    each line holds it once (no match spans two lines), which is what ``owner`` reads without parsing."""
+    if b"\\" not in block and block.count(b'"borrower_id"') == len(lines):
+        crc = zlib.crc32
+        out = []
+        add = out.append
+        for raw in lines:
+            i = raw.find(b'"borrower_id":"')
+            if i < 0:
+                break
+            j = raw.find(b'"', i + 15)
+            if j < 0:
+                break
+            add(crc(raw[i + 15:j]) % shards)
+        else:
+            return out
+    return [owner(raw, shards) for raw in lines]
 
 
 def _compressed(path: Path) -> bool:
@@ -180,9 +204,15 @@ def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Pa
                   valid: Callable[[bytes], int | None] | None, rescan: Callable[[], Iterator[bytes]],
                   keys: array[int]) -> int:
     handles: list[BinaryIO] = [(out / f"piece-{j}-{fi}-{k}").open("wb") for j in range(shards)]
-    bufs: list[list[bytes]] = [[] for _ in range(shards)]
+    texts: list[list[bytes]] = [[] for _ in range(shards)]
+    numbers = [array("q") for _ in range(shards)]
     sizes = [0] * shards
-    pack = _REC.pack
+
+    def flush(j: int) -> None:
+        text = b"\n".join(texts[j])
+        handles[j].write(b"".join((_CHUNK.pack(len(numbers[j]), len(text)), numbers[j].tobytes(), text)))
+        texts[j], numbers[j], sizes[j] = [], array("q"), 0
+
     keep: list[tuple[int, int, bytes]] = []  # min-heap of (instant, line, raw): the newest instants read
     plain: dict[bytes, list[tuple[bytes, int, bytes]]] = {}  # offset -> min-heap of (local text, line, raw)
     search = _PLAIN.search
@@ -192,18 +222,25 @@ def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Pa
     try:
         for block in blocks:
             block_keys(block, keys)  # (the keys of the whole input: see repeated_keys_of)
-            for raw in block.split(b"\n") if b"\r" not in block else _stripped(block):
-                n = count
-                count += 1
-                j = owner(raw, shards) if shards > 1 else 0
-                bufs[j].append(pack(n, len(raw)))
-                bufs[j].append(raw)
-                sizes[j] += len(raw) + 12
-                if sizes[j] >= _FLUSH:
-                    handles[j].write(b"".join(bufs[j]))
-                    bufs[j], sizes[j] = [], 0
-                if valid is None:
-                    continue
+            lines = block.split(b"\n") if b"\r" not in block else _stripped(block)
+            first = count
+            count += len(lines)
+            if shards > 1:
+                for n, raw, j in zip(range(first, count), lines, owners(block, lines, shards)):
+                    texts[j].append(raw)
+                    numbers[j].append(n)
+                    sizes[j] += len(raw) + 9
+                    if sizes[j] >= _FLUSH:
+                        flush(j)
+            else:
+                texts[0].extend(lines)
+                numbers[0].extend(range(first, count))
+                sizes[0] += len(block)
+                if sizes[0] >= _FLUSH:
+                    flush(0)
+            if valid is None:
+                continue
+            for n, raw in zip(range(first, count), lines):
                 m = search(raw)
                 if m is not None and raw.count(_OCCURRED) == 1:  # the plain form: compared as text
                     text, offset = m.groups()
@@ -225,8 +262,8 @@ def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Pa
                 elif t > keep[0][0]:
                     heapq.heapreplace(keep, (t, n, raw))
         for j in range(shards):
-            if bufs[j]:
-                handles[j].write(b"".join(bufs[j]))
+            if numbers[j]:
+                flush(j)
     finally:
         for fh in handles:
             fh.close()
@@ -278,25 +315,20 @@ def _newest_of(keep: list[tuple[int, int, bytes]], exact: int | None, valid: Cal
 def piece_lines(directory: Path, shard: int, fi: int, bases: Sequence[int]) -> Iterator[tuple[int, bytes]]:
     """The lines of source file ``fi`` that belong to ``shard``, numbered from 1 as in the file, in order;
     ``bases[k]``: the lines of the ranges before process ``k``'s."""
-    head = _REC.size
-    unpack = _REC.unpack_from
+    return chain.from_iterable(_piece_chunks(directory, shard, fi, bases))
+
+
+def _piece_chunks(directory: Path, shard: int, fi: int, bases: Sequence[int]) -> Iterator[Iterator[tuple[int, bytes]]]:
+    head = _CHUNK.size
     for k, base in enumerate(bases):
         path = directory / f"piece-{shard}-{fi}-{k}"
         if not path.exists():
             continue
         with path.open("rb") as fh:
-            data = b""
-            while block := fh.read(16 << 20):
-                data = data + block if data else block
-                pos, end = 0, len(data)
-                while pos + head <= end:
-                    n, size = unpack(data, pos)
-                    if pos + head + size > end:
-                        break
-                    pos += head
-                    yield base + n + 1, data[pos:pos + size]
-                    pos += size
-                data = data[pos:]
+            while got := fh.read(head):
+                count, size = _CHUNK.unpack(got)
+                numbers = np.frombuffer(fh.read(8 * count), dtype=np.int64) + (base + 1)
+                yield zip(numbers.tolist(), fh.read(size).split(b"\n"))
 
 
 def remove_pieces(directory: Path, shard: int) -> None:

@@ -200,3 +200,21 @@ def test_repeated_ids_give_the_bytes_of_the_full_memory(tmp_path: Path, seed: in
     write_outputs(replay([src], default_policy(), as_of), tmp_path / "full-asof")
     replay_to([src], default_policy(), tmp_path / "one-asof", as_of)
     _same(tmp_path / "one-asof", tmp_path / "full-asof")
+
+
+def test_the_owners_of_a_block_are_those_of_its_lines_read_one_by_one() -> None:
+    """The split finds the shard of a plain block's lines at once: the same shards as ``owner`` line by line,
+    also for blocks that hold a line with two ids and one with none (as many ids as lines), escapes, ids that
+    are not texts, a value that reads "borrower_id" and lines that are not JSON."""
+    from monitor._replay_split import owner, owners
+
+    good = [b'{"event_id":"e%d","borrower_id":"B%d","amount":1}' % (i, i * 7919) for i in range(60)]
+    odd = [b'{"borrower_id":"B1","borrower_id":"B2"}', b'{"event_id":"x"}', b'{"note":"borrower_id","borrower_id":"B3"}',
+           b'{"borrower_id":"B\\u0031"}', b"", b'{"borrower_id":5}', b'{"borrower_id":"B4"', b'"borrower_id"borrower_id":"B5"}',
+           b'{"borrower_id":"\xe6\x97\xa5"}\r']
+    for extra in ([], *([x] for x in odd), [odd[0], odd[1]], [odd[1], odd[0]]):
+        lines = good[:25] + extra + good[25:]
+        block = b"\n".join(lines)
+        for shards in (2, 3, 8):
+            assert owners(block, lines, shards) == [owner(raw, shards) for raw in lines], (extra, shards)
+    assert len({owner(raw, 8) for raw in good}) == 8
