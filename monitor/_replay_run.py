@@ -91,7 +91,6 @@ class Runner:
         self.wakes: list[tuple[int, int]] = []
         self.floors: list[tuple[int, int]] = []  # (instant a classification floor is crossed, borrower)
         self.floor_at: dict[int, int] = {}  # borrower -> its entry in ``floors``
-        self.pending: dict[int, tuple[object, ...]] = {}  # schedule key before a day-edge advance
         self.day: int | None = None  # the local day in progress
         self.edge = _FAR  # the first instant of the next day
         c = self.policy.classification
@@ -132,9 +131,6 @@ class Runner:
             i = self._borrower(event.borrower_id)
         state = self.states[i]
         engine = self.engine
-        before = self.pending.pop(i, None) if self.pending else None
-        if before is None:
-            before_key = engine.schedule_key(state)
         had_profile = state.profile is not None
         due_before = state.due
         wake_before = state.wake
@@ -147,6 +143,7 @@ class Runner:
             if self.reject is None:
                 raise
             self.reject(source, line, f"engine error: {type(exc).__name__}: {exc}"[:500])
+            engine.schedule_moved(state)  # what it changed before failing is no step's change: no row
             self.dirty.add(i)
             return
         kind = event.type
@@ -160,8 +157,6 @@ class Runner:
         if outcome == DUPLICATE:
             stats[1] += 1
         elif outcome == CONFLICT:  # not applied: the state is as it was
-            if before is not None:
-                self.pending[i] = before
             if self.reject is None:
                 raise ValueError(f"{CONFLICT_REASON}: {event.event_id!r} of {event.borrower_id!r}")
             self.reject(source, line, CONFLICT_REASON)
@@ -175,7 +170,7 @@ class Runner:
             result.newest_by_type[kind] = t  # events come in time order (applied, copies: from ``feeds`` at the end)
         if alerts:
             result.add_alerts(alerts)
-        if engine.schedule_key(state) != (before_key if before is None else before):
+        if state.schedule_was is not None and engine.schedule_moved(state):  # (None: no input of it moved)
             self._history(state.clock or t, state)
         if state.wake is not None and state.wake != wake_before:  # one entry per wake-up, not per event
             heapq.heappush(self.wakes, (state.wake, i))
@@ -252,13 +247,10 @@ class Runner:
             state = states[i]
             if state.wake != wake:
                 continue
-            before = self.pending.pop(i, None)
-            if before is None:
-                before = engine.schedule_key(state)
             step = engine.advance(state, at)
             if step.alerts:
                 self.result.add_alerts(step.alerts)
-            if engine.schedule_key(state) != before:  # dated by the wake-up that made the change
+            if engine.schedule_moved(state):  # dated by the wake-up that made the change
                 self._history(state.clock or at, state)
             if state.wake is not None:
                 heapq.heappush(wakes, (state.wake, i))
@@ -352,7 +344,6 @@ class Runner:
             i = self.index[bid]
             state = self.states[i]
             if as_of is not None:
-                before = self.pending.pop(i, None)
                 clock = state.clock
                 step = engine.advance(state, as_of)
                 if state.clock != clock:
@@ -360,8 +351,7 @@ class Runner:
                 if step.alerts:
                     result.add_alerts(step.alerts)
                     self.dirty.add(i)
-                changed = step.schedule_changed if before is None else engine.schedule_key(state) != before
-                if changed:
+                if engine.schedule_moved(state):
                     self._history(state.clock or as_of, state)
                     self.dirty.add(i)
             result.add_view(bid, state, engine.view(state, as_of))

@@ -70,11 +70,13 @@ from monitor.rules.visits import WORKOUT, VisitSchedule
 from monitor.state import (
     AccountFact,
     BorrowerState,
-    CaseFact,
     InspectionFact,
     ProfileFact,
     RatingMove,
     merge_bureau,
+    merge_case,
+    schedule_key,
+    schedule_moves,
 )
 
 __all__ = ["Engine", "Step", "BatchStep", "APPLIED", "DUPLICATE", "CONFLICT", "STALE", "ADVANCED", "UNIQUE",
@@ -98,8 +100,6 @@ ADVANCED = "advanced"
 # carry the count of UNSEEN events (``state.unseen``) at their arrival, and the oldest is forgotten exactly
 # when the full memory would have forgotten it. With UNSEEN for every event ``seen`` stays empty.
 UNSEEN = -2
-
-_CASE_EIDS = 8  # notices remembered per lawsuit case
 
 
 @dataclass(slots=True)
@@ -167,20 +167,20 @@ class Engine:
         """
         if event.borrower_id != state.id:
             raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
-        before = self.schedule_key(state)
+        was, state.schedule_was = state.schedule_was, None
         alerts: list[Alert] = []
         outcome = self._apply(state, event, alerts, to_us(event.occurred_at) if at is None else at, digest)
-        return Step(state, outcome, tuple(alerts), self.schedule_key(state) != before)
+        return Step(state, outcome, tuple(alerts), self._moved_since(state, was))
 
     def apply_batch(self, state: BorrowerState, events: Iterable[Event]) -> BatchStep:
         """Apply several events of one borrower in order; the same result as one ``apply`` each."""
-        before = self.schedule_key(state)
+        was, state.schedule_was = state.schedule_was, None
         result = BatchStep(state)
         for event in events:
             if event.borrower_id != state.id:
                 raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
             result.outcomes.append(self._apply(state, event, result.alerts, to_us(event.occurred_at)))
-        result.schedule_changed = self.schedule_key(state) != before
+        result.schedule_changed = self._moved_since(state, was)
         return result
 
     def advance(self, state: BorrowerState, now: datetime | int) -> Step:
@@ -192,10 +192,27 @@ class Engine:
         t = _instant(now)
         if state.wake is None or state.wake > t:
             return Step(state, ADVANCED)
-        before = self.schedule_key(state)
+        was, state.schedule_was = state.schedule_was, None
         alerts: list[Alert] = []
         self._run_wakes(state, t, alerts, inclusive=True)
-        return Step(state, ADVANCED, tuple(alerts), self.schedule_key(state) != before)
+        return Step(state, ADVANCED, tuple(alerts), self._moved_since(state, was))
+
+    @staticmethod
+    def schedule_moved(state: BorrowerState) -> bool:
+        """Whether the visit-schedule entry changed since the last call (for a state never asked: since it was
+        made or loaded): ``schedule_key`` compared with its value then, computed only when an input moved (most
+        events move none). For a caller of ``apply_into`` / ``advance_into`` that writes the entry's changes."""
+        was = state.schedule_was
+        if was is None:
+            return False
+        state.schedule_was = None
+        return schedule_key(state) != was
+
+    @staticmethod
+    def _moved_since(state: BorrowerState, was: tuple[object, ...] | None) -> bool:
+        """A step's ``schedule_changed`` (``was``: ``schedule_was`` set aside at its start, kept for the above)."""
+        now_was, state.schedule_was = state.schedule_was, state.schedule_was if was is None else was
+        return now_was is not None and schedule_key(state) != now_was
 
     def apply_into(self, state: BorrowerState, event: Event, at: int, digest: int | None,
                    alerts: list[Alert]) -> str:
@@ -401,24 +418,13 @@ class Engine:
         elif isinstance(e, RatingChange):
             self._rating(s, e, t, now)
         elif isinstance(e, LawsuitNotice):
-            c = s.cases.get(e.case_id)
-            if c is None:
-                s.cases[e.case_id] = CaseFact(
-                    at=t, eid=e.event_id, first=t, stage_at=t, role=e.role.value, ctype=e.case_type.value,
-                    stage=e.stage.value, claim=e.claim_amount, court=e.court, eids=[e.event_id])
-            elif t >= c.at:
-                if e.stage.value != c.stage:
-                    c.stage_at = t
-                c.at, c.eid, c.role, c.ctype = t, e.event_id, e.role.value, e.case_type.value
-                c.stage, c.claim, c.court = e.stage.value, e.claim_amount, e.court
-                c.eids = (c.eids + [e.event_id])[-_CASE_EIDS:]
-            else:
-                c.first = min(c.first, t)
+            merge_case(s, e, t)
         elif isinstance(e, TierOverride):
             overrides.merge(self.policy, s, e, t)
         elif isinstance(e, LoanProfile):
             prof = s.profile
             if prof is None or t >= prof.at:
+                schedule_moves(s)
                 s.profile = ProfileFact(t, e.event_id, e.branch, e.team, e.exposure, e.mitigation.value,
                                         to_us(e.disbursed_at), e.segment.value, e.industry, e.product)
             if s.grade is None:
@@ -511,6 +517,7 @@ class Engine:
             eff, wake = overrides.bound(s, eff, now, wake)
         prior = s.tier
         if eff != prior:
+            schedule_moves(s)
             s.tier, s.tier_since = eff, now
             if eff > prior:
                 self._visits.raised(s, eff, now)
@@ -585,7 +592,4 @@ class Engine:
             sequence=s.alerts,
         )
 
-    @staticmethod
-    def schedule_key(s: BorrowerState) -> tuple[object, ...]:
-        """What the visit-schedule entry depends on: compare before and after to see a change."""
-        return (s.due, s.tier, s.profile, s.due_why, s.due_at, s.due_tier)
+    schedule_key = staticmethod(schedule_key)  # what the visit-schedule entry depends on (``monitor.state``)

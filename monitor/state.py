@@ -13,12 +13,12 @@ are dropped and the duplicate memory is capped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AliasChoices, AliasGenerator, ConfigDict, TypeAdapter, with_config
+from pydantic import AliasChoices, AliasGenerator, ConfigDict, Field, TypeAdapter, with_config
 
 if TYPE_CHECKING:
-    from monitor.events import BureauReport
+    from monitor.events import BureauReport, LawsuitNotice
 
 __all__ = [
     "AccountFact",
@@ -35,9 +35,13 @@ __all__ = [
     "load_state",
     "long_form",
     "merge_bureau",
+    "merge_case",
+    "schedule_key",
+    "schedule_moves",
 ]
 
 STATE_VERSION = 1
+_CASE_EIDS = 8  # notices remembered per lawsuit case
 
 # The JSON form writes each field under a short key (the state is kept per borrower, in a table and its
 # changelog: the long names were a third of it) and reads either key, so that states written before
@@ -62,10 +66,11 @@ _SHORT: dict[str, dict[str, str]] = {
                       "due_why": "dw", "due_at": "da", "due_tier": "dt", "wake": "w", "seen": "s", "alerts": "al",
                       "held": "h", "unseen": "un"},
 }
+_UNSTORED = frozenset({"schedule_was"})  # kept in memory only: never written, so it has no key
 
 
 def _cfg(cls: str) -> ConfigDict:
-    short = _SHORT[cls]
+    short = {**_SHORT[cls], **{name: name for name in _UNSTORED}}
     return ConfigDict(extra="forbid", alias_generator=AliasGenerator(
         validation_alias=lambda name: AliasChoices(short[name], name) if short[name] != name else name,
         serialization_alias=lambda name: short[name]))
@@ -225,6 +230,21 @@ class BorrowerState:
     alerts: int = 0  # alerts emitted so far (numbers the alert ids)
     held: int = 0  # events received before the profile
     unseen: int = 0  # events given as ``engine.UNSEEN`` while ``seen`` held ids (the places they take in its cap)
+    # not stored, read or compared: the schedule key (``schedule_key``) as it was before the first change of an input
+    # of the visit-schedule entry since ``Engine.schedule_moved`` last looked; None: no such change since
+    schedule_was: Annotated[Any, Field(exclude=True)] = field(default=None, init=False, compare=False, repr=False)
+
+
+def schedule_key(s: BorrowerState) -> tuple[object, ...]:
+    """What the visit-schedule entry depends on: compare before and after to see a change."""
+    return (s.due, s.tier, s.profile, s.due_why, s.due_at, s.due_tier)
+
+
+def schedule_moves(s: BorrowerState) -> None:
+    """Called by the engine (and the visit rules) just before it changes an input of the schedule key: keeps
+    the key as it was before the first such change (``Engine.schedule_moved`` compares with it)."""
+    if s.schedule_was is None:
+        s.schedule_was = (s.due, s.tier, s.profile, s.due_why, s.due_at, s.due_tier)
 
 
 def merge_bureau(s: BorrowerState, e: BureauReport, t: int) -> None:
@@ -248,6 +268,24 @@ def merge_bureau(s: BorrowerState, e: BureauReport, t: int) -> None:
     elif t >= prev.at:
         prev.at, prev.eid, prev.debt = t, e.event_id, e.total_external_debt
         prev.dpd, prev.inq = e.max_external_dpd, e.hard_inquiries_30d
+
+
+def merge_case(s: BorrowerState, e: LawsuitNotice, t: int) -> None:
+    """A lawsuit notice (occurred at ``t``) into its case: the latest notice wins; an earlier one can only move
+    the first notice back. The last ``_CASE_EIDS`` notices' ids are kept."""
+    c = s.cases.get(e.case_id)
+    if c is None:
+        s.cases[e.case_id] = CaseFact(
+            at=t, eid=e.event_id, first=t, stage_at=t, role=e.role.value, ctype=e.case_type.value,
+            stage=e.stage.value, claim=e.claim_amount, court=e.court, eids=[e.event_id])
+    elif t >= c.at:
+        if e.stage.value != c.stage:
+            c.stage_at = t
+        c.at, c.eid, c.role, c.ctype = t, e.event_id, e.role.value, e.case_type.value
+        c.stage, c.claim, c.court = e.stage.value, e.claim_amount, e.court
+        c.eids = (c.eids + [e.event_id])[-_CASE_EIDS:]
+    else:
+        c.first = min(c.first, t)
 
 
 STATE_ADAPTER: TypeAdapter[BorrowerState] = TypeAdapter(BorrowerState)

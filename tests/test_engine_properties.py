@@ -340,3 +340,36 @@ def test_an_engine_that_owns_its_states_settles_bureau_reports_as_the_plain_one(
     own.advance_into(b, us(at(900)), alerts_b)
     assert dump_state(a) == dump_state(b)
     assert [x.model_dump_json() for x in alerts_a] == [x.model_dump_json() for x in alerts_b]
+
+
+@SETTINGS
+@given(mostly_quiet, st.lists(st.floats(0, 600), max_size=6), st.booleans(), st.integers(1, 4))
+def test_schedule_moved_tells_exactly_when_the_schedule_key_changed(events, stops, own, every):
+    """``Engine.schedule_moved`` (the replay's test after each step, instead of two keys) is True exactly when
+    ``schedule_key`` differs from its value at the previous call, whatever the steps between (``apply_into``,
+    ``advance_into``, ``apply`` and ``advance``: their ``schedule_changed`` stays the key's own comparison), and
+    nothing it keeps reaches the state's stored form."""
+    eng = Engine(POLICY, own_states=own)
+    state = eng.new_state("B1")
+    last = Engine.schedule_key(state)
+    stops = sorted(us(at(d)) for d in stops)
+    alerts: list = []
+    for n, e in enumerate(events):
+        t = us(e.occurred_at)
+        while stops and stops[0] <= t:
+            before = Engine.schedule_key(state)
+            step = eng.advance(state, stops.pop(0))
+            assert step.schedule_changed == (Engine.schedule_key(state) != before)
+        before = Engine.schedule_key(state)
+        if n % 2:
+            eng.apply_into(state, e, t, UNSEEN if own else None, alerts)
+        else:
+            assert eng.apply(state, e).schedule_changed == (Engine.schedule_key(state) != before)
+        if n % every == 0:  # asked after some steps only: the change since the last question
+            key = Engine.schedule_key(state)
+            assert Engine.schedule_moved(state) == (key != last)
+            assert not Engine.schedule_moved(state)
+            last = key
+        assert load_state(dump_state(state)) == state
+    eng.advance_into(state, us(at(600)), alerts)
+    assert Engine.schedule_moved(state) == (Engine.schedule_key(state) != last)

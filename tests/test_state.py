@@ -8,6 +8,7 @@ import json
 from monitor.agents.table import summarize
 from monitor.state import (
     _SHORT,
+    _UNSTORED,
     AccountFact,
     BorrowerState,
     BureauFact,
@@ -45,8 +46,23 @@ def _full() -> BorrowerState:
 def test_every_field_has_its_own_short_key():
     for cls in CLASSES:
         short = _SHORT[cls.__name__]
-        assert set(short) == {f.name for f in dataclasses.fields(cls)}, cls
+        assert set(short) == {f.name for f in dataclasses.fields(cls)} - _UNSTORED, cls
         assert len(set(short.values())) == len(short), cls
+
+
+def test_the_schedule_key_kept_for_schedule_moved_is_never_written_nor_read():
+    state = _full()
+    raw = dump_state(state)
+    state.schedule_was = (1, 2, None, "inspection", 3, 0)
+    assert dump_state(state) == raw and long_form(state) == long_form(_full())
+    assert load_state(raw).schedule_was is None and load_state(raw) == state
+    refused = json.loads(raw) | {"schedule_was": [1, 2]}
+    try:
+        load_state(json.dumps(refused))
+    except ValueError as exc:
+        assert "schedule_was" in str(exc)
+    else:
+        raise AssertionError("a stored schedule_was was read")
 
 
 def test_states_are_written_under_short_keys_and_read_back_the_same():

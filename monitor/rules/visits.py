@@ -23,7 +23,7 @@ from typing import Any
 
 from monitor._time import DAY, local_date
 from monitor.rules.policy import LEVEL_NAMES, Policy
-from monitor.state import BorrowerState
+from monitor.state import BorrowerState, schedule_moves
 
 __all__ = ["WORKOUT", "VisitSchedule"]
 
@@ -56,6 +56,7 @@ class VisitSchedule:
     def first_visit(self, s: BorrowerState, now: int) -> None:
         """The profile has just arrived: the first post-loan check."""
         if s.profile is not None:
+            schedule_moves(s)
             s.due = s.profile.disbursed + self.policy.visits.first_visit_days * DAY
             s.due_why, s.due_at, s.due_tier = "first_visit", now, s.tier
 
@@ -65,6 +66,7 @@ class VisitSchedule:
             return
         due = now + self._response[level]
         if s.due is None or due < s.due:
+            schedule_moves(s)
             s.due, s.due_why, s.due_at, s.due_tier = due, "tier_raised", now, level
 
     def visited(self, s: BorrowerState, t: int) -> None:
@@ -77,6 +79,7 @@ class VisitSchedule:
         if days is None:  # (the interval depends on the exposure only through the comparison in the key)
             days = self._normal[key] = self.policy.visits.normal_interval(s.grade, p.exposure, p.mitigation)
         cadence = self._cadence[s.tier]
+        schedule_moves(s)
         s.due_why = "inspection"
         if cadence is not None and cadence < days:
             days, s.due_why = cadence, "cadence"
@@ -110,10 +113,12 @@ class VisitSchedule:
                     days = self._response[level]
                 else:
                     days = self.policy.visits.normal_interval(s.grade, p.exposure, p.mitigation) * DAY
+                schedule_moves(s)
                 s.due, s.due_why, s.due_at, s.due_tier = now + days, "workout_ended", now, level
         elif start is not None:
             enter = start + self._after
             if enter <= now:
+                schedule_moves(s)
                 s.due, s.due_why, s.due_at, s.due_tier = None, WORKOUT, now, s.tier
             elif wake is None or enter < wake:
                 wake = enter
