@@ -61,6 +61,7 @@ from monitor.outputs import (
     ScheduleEntry,
     Signal,
     VisitDetail,
+    made,
     schedule_entry_json,
 )
 from monitor.rules import overrides
@@ -560,8 +561,8 @@ class Engine:
     def _signals(self, sigs: list[Sig]) -> list[Signal]:
         ordered = sorted(sigs, key=lambda g: (-g.level, g.rule))
         return [
-            Signal(rule=g.rule, family=g.family, level=LEVEL_NAMES[g.level], since=from_us(g.since),
-                   values=g.values, thresholds=g.thresholds, event_ids=list(g.event_ids))
+            made(Signal, rule=g.rule, family=g.family, level=LEVEL_NAMES[g.level], since=from_us(g.since),
+                 values=dict(g.values), thresholds=dict(g.thresholds), event_ids=list(g.event_ids))
             for g in ordered
         ]
 
@@ -576,7 +577,8 @@ class Engine:
             kind = AlertKind.de_escalated
         key = f"{self.policy.version}\x1f{s.id}\x1f{s.alerts}\x1f{at}\x1f{old}\x1f{new}"
         p = s.profile
-        return Alert(
+        return made(
+            Alert,
             alert_id=hashlib.sha256(key.encode()).hexdigest()[:32],
             borrower_id=s.id,
             kind=kind,
