@@ -170,7 +170,7 @@ class Engine:
             raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
         was, state.schedule_was = state.schedule_was, None
         alerts: list[Alert] = []
-        outcome = self._apply(state, event, alerts, to_us(event.occurred_at) if at is None else at, digest)
+        outcome = self.apply_into(state, event, to_us(event.occurred_at) if at is None else at, digest, alerts)
         return Step(state, outcome, tuple(alerts), self._moved_since(state, was))
 
     def apply_batch(self, state: BorrowerState, events: Iterable[Event]) -> BatchStep:
@@ -178,9 +178,7 @@ class Engine:
         was, state.schedule_was = state.schedule_was, None
         result = BatchStep(state)
         for event in events:
-            if event.borrower_id != state.id:
-                raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
-            result.outcomes.append(self._apply(state, event, result.alerts, to_us(event.occurred_at)))
+            result.outcomes.append(self.apply_into(state, event, to_us(event.occurred_at), None, result.alerts))
         result.schedule_changed = self._moved_since(state, was)
         return result
 
@@ -214,14 +212,6 @@ class Engine:
         """A step's ``schedule_changed`` (``was``: ``schedule_was`` set aside at its start, kept for the above)."""
         now_was, state.schedule_was = state.schedule_was, state.schedule_was if was is None else was
         return now_was is not None and schedule_key(state) != now_was
-
-    def apply_into(self, state: BorrowerState, event: Event, at: int, digest: int | None,
-                   alerts: list[Alert]) -> str:
-        """``apply`` for a caller that reads neither the Step nor the schedule change (the backtest's
-        loop, millions of events): the same change to ``state``; the outcome; alerts appended to ``alerts``."""
-        if event.borrower_id != state.id:
-            raise ValueError(f"event for {event.borrower_id!r} applied to the state of {state.id!r}")
-        return self._apply(state, event, alerts, at, digest)
 
     def advance_into(self, state: BorrowerState, now: int, alerts: list[Alert]) -> None:
         """``advance`` to an instant for such a caller: alerts appended to ``alerts``."""
@@ -336,7 +326,12 @@ class Engine:
 
     # ------------------------------------------------------------ internals
 
-    def _apply(self, s: BorrowerState, e: Event, alerts: list[Alert], t: int, digest: int | None = None) -> str:
+    def apply_into(self, s: BorrowerState, e: Event, t: int, digest: int | None, alerts: list[Alert]) -> str:
+        """``apply`` for a caller that reads no Step (the replay's and the backtest's loops, millions of events;
+        ``apply`` and ``apply_batch`` go through it): the same change to ``s``; the outcome; alerts appended to
+        ``alerts``; ``t`` the event's ``occurred_at`` in microseconds (the schedule change: ``schedule_moved``)."""
+        if e.borrower_id != s.id:
+            raise ValueError(f"event for {e.borrower_id!r} applied to the state of {s.id!r}")
         seen = s.seen.get(e.event_id)
         if seen is not None:
             if digest == UNIQUE or digest == UNSEEN:

@@ -132,14 +132,14 @@ def test_an_event_the_engine_fails_on_is_rejected_and_the_rest_goes_on(tmp_path:
     """Issue 12: no single event can stop the replay with a traceback."""
     from monitor.engine import Engine
 
-    real = Engine._apply  # the one path every entry point (apply, apply_into, apply_batch) takes
+    real = Engine.apply_into  # the one path every entry point (apply, apply_into, apply_batch) takes
 
     def flaky(self, state, event, *args, **kwargs):
         if event.event_id == "o1":
             raise OverflowError("date value out of range")
         return real(self, state, event, *args, **kwargs)
 
-    monkeypatch.setattr(Engine, "_apply", flaky)
+    monkeypatch.setattr(Engine, "apply_into", flaky)
     src = write(tmp_path / "in.jsonl", GOOD)
     assert main(["replay", str(src), "--out", str(tmp_path / "out")]) == 0
     (rej,) = [json.loads(x) for x in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
