@@ -430,88 +430,22 @@ class DayEnds:
     def changes(self, until: int) -> dict[str, NDArray[Any]]:
         """Every borrower's change rows up to the day ``until`` (after the closed months, when some are:
         :meth:`close_months`): columns ``b`` (the borrower's index in :meth:`borrowers`), ``d`` (the day) and
-        the record's (texts as codes: see :meth:`texts`), sorted by borrower and day."""
+        the record's (texts as codes: see :meth:`texts`), sorted by borrower and day.
+
+        Made column by column through index vectors (no structured copy of the rows: the peak is about one
+        copy of the result over the rows kept), kept until a row is added or :meth:`release`."""
         if self._done is not None and self._done[0] == until:
             return self._done[1]
-        self._flush()
-        if len(self._chunks) > 1:
-            self._chunks = [np.concatenate(self._chunks)]
-        t = self._chunks[0] if self._chunks else np.zeros(0, dtype=_ROW)
-        rank = self._rank()
-        base = self._closed(until)
-        keep = np.flatnonzero(t["d"] <= until)  # (the rows in memory: those on disk are each before them)
-        b = rank[t["b"][keep]]
-        order = np.lexsort((keep, t["d"][keep], b))  # by borrower, day, then as read: the last of a day holds
-        rows = t[keep[order]]
-        rows["b"] = b[order]
-        last = np.ones(rows.size, dtype=bool)
-        last[:-1] = (rows["b"][1:] != rows["b"][:-1]) | (rows["d"][1:] != rows["d"][:-1])
-        rows = rows[last]
-        full = np.zeros(rows.size, dtype=_FULL)
-        for name in _ROW.names:
-            full[name] = rows[name]
-        present = rows["tier"] >= 0
-        full["name"] = np.where(present, self._name_at(rows["b"], rows["d"], rank), -1)
-        first = np.full(len(self._ids), NONE, dtype=np.int64)
-        seen = np.full(len(self._ids), NONE, dtype=np.int64)
-        for k, v in self._first.items():
-            first[rank[k]] = v
-        for k, v in self._seen.items():
-            seen[rank[k]] = v
-        full["first_seen"] = np.where(present, first[rows["b"]], NONE)
-        full["seen_at"] = seen[rows["b"]]
-        old = np.zeros(full.size, dtype=bool)  # the closed months' last rows, put before (see close_months)
-        if base is not None:
-            tail = np.zeros(len(self._ids), dtype=bool)
-            tail[full["b"]] = True
-            had = np.flatnonzero(base.has)
-            had = had[(base.last["overdue"][had] != 0) | tail[rank[had]]]
-            prev = base.last[had].copy()
-            prev["b"] = rank[had]
-            full = np.concatenate([prev, full])
-            old = np.r_[np.ones(prev.size, dtype=bool), old]
-            o = np.lexsort((np.arange(full.size), full["d"], full["b"]))
-            full, old = full[o], old[o]
-        nxt = np.full(full.size, until, dtype=np.int64)  # the last day each row describes
-        same = full["b"][1:] == full["b"][:-1]
-        nxt[:-1][same] = full["d"][1:][same].astype(np.int64) - 1
-        extra: list[tuple[int, int, int]] = []  # (row, day, floor): floors crossed with no event
-        for i in self._may_cross(full, nxt).tolist():
-            r = full[i]
-            extra.extend((i, d, level) for d, level in _crossings(int(r["dpd"]), int(r["dpd_at"]), int(r["cls"]),
-                                                                  int(r["d"]), int(nxt[i]), self.days, self.floors))
-        if extra:
-            src = np.array([e[0] for e in extra], dtype=np.int64)
-            moved = full[src]
-            moved["d"] = [e[1] for e in extra]
-            moved["cls"] = [e[2] for e in extra]
-            full = np.concatenate([full, moved])
-            old = np.r_[old, np.zeros(moved.size, dtype=bool)]
-            o = np.lexsort((np.arange(full.size), full["d"], full["b"]))
-            full, old = full[o], old[o]
-        # a row equal to the borrower's previous one is no change
-        change = np.ones(full.size, dtype=bool)
-        if full.size > 1:
-            rec = full[[c for c, _ in COLUMNS]]
-            change[1:] = (full["b"][1:] != full["b"][:-1]) | (rec[1:] != rec[:-1])
-        change &= ~old
-        out = {name: np.ascontiguousarray(full[name][change]) for name in _FULL.names}
+        from monitor._day_ends_changes import changes
+
+        out = changes(self, until)
         self._done = (until, out)
         return out
 
-    def _may_cross(self, rows: NDArray[Any], nxt: NDArray[np.int64]) -> NDArray[np.int64]:
-        """The overdue rows whose next classification threshold is reached by the end of the last day each
-        describes (``nxt``): the only ones :func:`_crossings` finds a crossing for (thresholds rise with the
-        level, so a first one out of reach means none)."""
-        i = np.flatnonzero((rows["overdue"] != 0) & (rows["cls"] < len(self.floors)))
-        if not i.size:
-            return i
-        lo, hi = int(nxt[i].min()), int(nxt[i].max())
-        ends = np.array([self.days.start(d + 1) - 1 for d in range(lo, hi + 1)], dtype=np.int64)
-        floors = np.array(self.floors, dtype=np.int64)
-        r = rows[i]
-        at = r["dpd_at"].astype(np.int64) + (floors[r["cls"].astype(np.int64)] - r["dpd"].astype(np.int64)) * _DAY
-        return i[at <= ends[nxt[i] - lo]]
+    def release(self) -> None:
+        """Forget the change rows :meth:`changes` keeps for the next call (a report's input directory is written:
+        the next one is a later day's)."""
+        self._done = None
 
     def _rank(self) -> NDArray[np.int32]:
         """Arrival index -> position in id order (:meth:`borrowers`; kept until a borrower is added)."""

@@ -174,6 +174,7 @@ class ReportFold:
         cut = self.day_ends.days.start(until + 1) - 1
         rejects = self.rejects(built_at)
         write_inputs(self.day_ends, self.alerts, rejects, out, until=until, policy=self.policy, offsets=offsets)
+        self.day_ends.release()  # (not held while the reports are built)
         counts, _newest = self.day_ends.counts(until)
         accepted = sum(a + c for a, c in counts.values())
         return Snapshot(out, cut, built_at, self.alerts.ids(cut), accepted, len(rejects), (), "day-ends")
