@@ -76,15 +76,37 @@ class MonthStore:
     def between(self, after: int | None, upto: int) -> dict[str, NDArray[Any]]:
         """The stored rows of the days after the month end ``after`` (None: from the first) up to ``upto`` (a
         month end, or any day after the last stored), from every block."""
-        got: list[dict[str, NDArray[Any]]] = []
+        spans = self.spans(after, upto)
+        return {k: self.column(k, spans) for k in _DTYPES}
+
+    def spans(self, after: int | None, upto: int) -> list[tuple[int, int]]:
+        """:meth:`between`'s rows as (first, end) row numbers, one span per block with some."""
+        out = []
         for first, ends, cum in self.blocks:
             lo = first if after is None else _pos(first, ends, cum, after)
             hi = _pos(first, ends, cum, upto)
             if hi > lo:
-                got.append(self.read(lo, hi))
-        if len(got) == 1:
-            return got[0]
-        return {k: np.concatenate([g[k] for g in got]) if got else np.zeros(0, dtype=dt) for k, dt in _DTYPES.items()}
+                out.append((lo, hi))
+        return out
+
+    def column(self, name: str, spans: list[tuple[int, int]]) -> NDArray[Any]:
+        """One column of the stored rows of ``spans`` (:meth:`spans`)."""
+        dt = _DTYPES[name]
+        got = [np.fromfile(self.dir / f"{name}.bin", dtype=dt, count=hi - lo, offset=dt.itemsize * lo)
+               for lo, hi in spans]
+        return got[0] if len(got) == 1 else np.concatenate(got) if got else np.zeros(0, dtype=dt)
+
+
+class _Merged:
+    """The stored rows of ``spans`` and the rows ``mem`` (columns), put in the order ``order``, a column at a time
+    when asked for (``SnapshotPart.write_rows`` takes one after another: no copy of all the rows is held)."""
+
+    def __init__(self, store: MonthStore, spans: list[tuple[int, int]], mem: dict[str, NDArray[Any]],
+                 order: NDArray[np.int64]) -> None:
+        self.store, self.spans, self.mem, self.order = store, spans, mem, order
+
+    def __getitem__(self, name: str) -> NDArray[Any]:
+        return np.concatenate([self.store.column(name, self.spans), self.mem[name]])[self.order]
 
 
 def _pos(first: int, ends: list[int], cum: list[int], day: int) -> int:
@@ -230,12 +252,17 @@ def write_snapshots(fold: Any, directory: Path, until: int, as_of: int, *, polic
         hi = int(np.searchsorted(days, np.int32(d), side="right"))
         rows = {k: v[lo:hi] for k, v in recs.items()}
         if store is not None and store.blocks and (prev is None or prev < store.day):
-            old = store.between(prev, d)
-            if old["day"].size:
-                rows = {k: np.concatenate([old[k], rows[k]]) for k in rows}
-                o = np.lexsort((rows["bidx"], rows["day"]))
-                rows = {k: v[o] for k, v in rows.items()}
-        part.write_rows(rows["day"], rows["bidx"], rows)
+            spans = store.spans(prev, d)
+            if spans:  # the stored rows and those in memory merged by day, then the part's index, a column at a time
+                day_ = np.concatenate([store.column("day", spans), rows["day"]])
+                bidx_ = np.concatenate([store.column("bidx", spans), rows["bidx"]])
+                o = np.lexsort((bidx_, day_))
+                merged = _Merged(store, spans, rows, o)
+                part.write_rows(day_[o], bidx_[o], merged)  # type: ignore[arg-type]
+                del day_, bidx_, o, merged
+                rows = {}
+        if rows:
+            part.write_rows(rows["day"], rows["bidx"], rows)
         if d < until:
             part.checkpoint(d, days_of.start(d + 1) - 1, day_date(d).isoformat())
         prev = d
