@@ -282,18 +282,19 @@ def desk(saved: Path, work: Path, keep_days: int, profile: Path | None = None) -
     rss0 = _status("VmRSS")
     t0 = time.perf_counter()
     fold = ReportFold(policy, topics, keep_days=keep_days, spool=work / ".fold")
-    data = (saved / "day-ends.bin").read_bytes()
-    pos = 0
-    while pos < len(data):  # the partitions with rows (as KafkaFold takes them from the topic's offsets)
-        fold.partitions.add(int.from_bytes(data[pos:pos + 4], "little"))
-        pos += 8 + int.from_bytes(data[pos + 4:pos + 8], "little")
-    pos = k = 0
-    while pos < len(data):
-        part = int.from_bytes(data[pos:pos + 4], "little")
-        size = int.from_bytes(data[pos + 4:pos + 8], "little")
-        fold.take(topics.day_ends, part, k, data[pos + 8:pos + 8 + size], 0)
-        pos, k = pos + 8 + size, k + 1
-    del data
+    def saved_rows() -> Any:  # (partition, value) as saved, read a message at a time (1.3 GiB at 100,000)
+        with (saved / "day-ends.bin").open("rb") as fh:
+            while head := fh.read(8):
+                yield int.from_bytes(head[:4], "little"), fh.read(int.from_bytes(head[4:], "little"))
+
+    parts = set()
+    with (saved / "day-ends.bin").open("rb") as fh:  # the partitions with rows (as KafkaFold takes them from the
+        while head := fh.read(8):                     # topic's offsets)
+            parts.add(int.from_bytes(head[:4], "little"))
+            fh.seek(int.from_bytes(head[4:], "little"), 1)
+    fold.partitions.update(parts)
+    for k, (part, value) in enumerate(saved_rows()):
+        fold.take(topics.day_ends, part, k, value, 0)
     with (saved / "alerts.jsonl").open("rb") as fh:
         for k, line in enumerate(fh):
             fold.take(topics.alerts, 0, k, line.rstrip(b"\n"), 0)
