@@ -151,7 +151,7 @@ class Engine:
         self._lookback = r.downgrade_2.lookback_days * DAY
         self._move_keep = max(r.downgrade_1.active_days, r.downgrade_2.active_days) * DAY
         self._tz = policy.zone
-        self._bureau_levels = BureauLevels(policy)
+        self._bureau_levels = BureauLevels(policy).__call__  # (a bound method: called like a function, cheaper)
         self._case_days = policy.lawsuit.active_days * DAY
 
     # ------------------------------------------------------------------ API
