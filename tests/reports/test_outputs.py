@@ -286,6 +286,8 @@ def test_the_list_cells_are_those_of_one_row_at_a_time(report: Report) -> None:
     """The warning list's cells, made with what recurs made once (sentences per rule, thresholds and values), are
     :func:`warning_row`'s for every row and language; and for signals that differ only in how a number is
     written (1, 1.0, true), or share thresholds by value but not by object, or carry no rule name."""
+    from decimal import Decimal
+
     from monitor.reports._i18n import Text
     from monitor.reports._tables import _RowMaker, _sentences, warning_row, warning_slices
 
@@ -299,7 +301,10 @@ def test_the_list_cells_are_those_of_one_row_at_a_time(report: Report) -> None:
     lists = [[sig], [{**sig, "values": {"days_past_due": 30.0}}], [{**sig, "values": {"days_past_due": True}}],
              [{**sig, "thresholds": {"min": 1}}], [{**sig, "thresholds": {"min": 1.0}}, sig],
              [{**sig, "thresholds": {"min": 2}, "values": {"days_past_due": 30}}], [sig, {**sig, "rule": 7}],
-             [{k: v for k, v in sig.items() if k != "rule"}]]
+             [{k: v for k, v in sig.items() if k != "rule"}],
+             [{**sig, "values": {"days_past_due": Decimal(30)}}, sig],  # a value marshal cannot write
+             [{**sig, "thresholds": {"band_min": 30}}], [{**sig, "thresholds": {"band_min": 60}}],
+             [{**sig, "thresholds": {"band_min": 30.0}}]]  # thresholds the sentence shows
     for lang in ("zh", "en"):
         t = Text(lang)  # type: ignore[arg-type]
         maker = _RowMaker(t, report)
