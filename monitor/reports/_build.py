@@ -31,7 +31,7 @@ from monitor.reports._replay import (
     scan_before,
 )
 from monitor.reports._scan import sha256_file
-from monitor.reports._signals import latest_evidence, read_current_signals
+from monitor.reports._signals import current_signals, latest_evidence
 from monitor.reports._state import build_state, last_alerts
 from monitor.snapshots import SnapshotLog
 from monitor.reports.model import InputFile, Meta, PortfolioPoint, Report, Trend
@@ -185,7 +185,8 @@ def build_report(
 
         pre_read = readers.submit(before_start)
         # the signals at the replay's as-of (when the report ends there), parsed while the alerts are read
-        current_read = readers.submit(read_current_signals, snap_dir / "signals.jsonl") if cut == replay_as_of \
+        # (by a process of its own: the parse on the second core, not under this process's interpreter lock)
+        current_read = readers.submit(current_signals, snap_dir / "signals.jsonl") if cut == replay_as_of \
             else None
         # the portfolio at the period's end, the previous period's end and a year earlier: read meanwhile
         edges = rat.comparison_instants(per, cut)

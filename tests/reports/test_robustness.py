@@ -151,6 +151,43 @@ def test_current_signals_read_in_one_parse_equal_a_parse_per_line_and_bad_lines_
                 read_current_signals(broken, batch_bytes=batch)
 
 
+def test_current_signals_parsed_by_a_process_of_their_own_are_the_same_and_bad_lines_still_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build's current signals, parsed by a process of its own (_sigread) and loaded from its marshal bytes: the
+    same values as read_current_signals (1.0 stays a float, order kept, a later line of a borrower wins), made by that
+    process (not read here); a file it refuses is read here, whose error names the line."""
+    from monitor._errors import InputError
+    from monitor.reports import _signals
+
+    docs = [{"borrower_id": "B1", "signals": []},
+            {"borrower_id": 'B"2\\客户', "signals": [{"rule": "rating.weak_grade", "family": "rating", "level": "watch",
+                                                     "since": "2025-01-01T00:00:00Z", "values": {"grade": "CC", "n": 1.0,
+                                                                                                "ok": True, "k": 1},
+                                                     "thresholds": {"grades": ["CCC", "CC"]}, "event_ids": ["e1"]}]},
+            {"borrower_id": "B1", "signals": [{"rule": "x", "values": {"a": None, "b": [1, 2.5]}}]}]
+    good = tmp_path / "signals.jsonl"
+    good.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" + ("\n" if i == 0 else "")
+                            for i, d in enumerate(docs)), encoding="utf-8")
+    want = _signals.read_current_signals(good)
+    assert want is not None and list(want) == ["B1", 'B"2\\客户'] and want["B1"] == docs[2]["signals"]
+    read_here = _signals.read_current_signals
+
+    def not_here(path: Path, batch_bytes: int = 0) -> None:
+        raise AssertionError("read here, not by the process")
+
+    monkeypatch.setattr(_signals, "read_current_signals", not_here)
+    got = _signals.current_signals(good)
+    assert got == want and list(got) == list(want)
+    values = got['B"2\\客户'][0]["values"]
+    assert [type(values[k]) for k in ("n", "ok", "k")] == [float, bool, int]
+    assert _signals.current_signals(tmp_path / "none.jsonl") is None
+    monkeypatch.setattr(_signals, "read_current_signals", read_here)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_bytes(good.read_bytes() + b'{"borrower_id": "B3", "signals": {}}\n')
+    with pytest.raises(InputError, match="line 5: expected borrower_id and signals"):
+        _signals.current_signals(broken)
+
+
 def test_last_alerts_before_the_period_found_beside_or_missed_by_it_are_the_same(simulated: tuple[Path, Path]) -> None:
     """The last alert before the period, looked for by another thread for the borrowers the end record says
     (scan_before), or not found there (read_alerts then looks for what is lacking): the same lines as one scan."""
