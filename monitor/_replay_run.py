@@ -83,6 +83,8 @@ class Runner:
         self.feeds: dict[tuple[int, str], list[int]] = {}  # (day, type) -> [events, copies, newest]
         self.after: Counter[str] = Counter()  # events after the as-of, by type
         self.names = array("q")
+        self._dues = array("q")  # per borrower: the due instant of its last record (NONE: none yet) ...
+        self._due_days = array("q")  # ... and its local day (so that a due kept from day to day is not looked up)
         self._codes: dict[tuple[str | None, ...], tuple[int, ...]] = {}  # profile texts -> their codes
         self._pcodes: list[tuple[object, int, int]] = []  # per borrower: its static row (see _record)
         self._day_feeds: dict[str, list[int]] = {}  # the current day's entries of ``feeds``, by type
@@ -109,6 +111,8 @@ class Runner:
             self.first_seen.append(NONE)
             self.seen_at.append(self._t)
             self.names.append(-1)
+            self._dues.append(NONE)
+            self._due_days.append(-1)
             self._pcodes.append((None, 0, -1))
             if self.part is not None:
                 self.part.add_borrower(bid)
@@ -135,8 +139,8 @@ class Runner:
         due_before = state.due
         wake_before = state.wake
         alerts: list[Alert] = []
-        repeated = self.repeated
-        digest = None if repeated is None or event_key(event.event_id) in repeated else UNSEEN
+        repeated = self.repeated  # (an empty set, an input without repeated ids: no key to take)
+        digest = UNSEEN if repeated is not None and (not repeated or event_key(event.event_id) not in repeated) else None
         try:
             outcome = engine.apply_into(state, event, t, digest, alerts)
         except Exception as exc:  # noqa: BLE001 - one event never stops the replay: it is rejected
@@ -311,20 +315,25 @@ class Runner:
             return (-1, -1, -1, -1, 0, -1, -1, s.alerts, 0, NONE, NONE, NONE if b is None else b.at,
                     NONE if ins is None else ins.at, NONE, known[2])
         due = s.due
+        if due is None:
+            due_day = -1
+        elif due == self._dues[i]:
+            due_day = self._due_days[i]
+        else:
+            due_day = self._due_days[i] = self.days.of(due)
+            self._dues[i] = due
         if s.accounts:
             top, top_id = highest_dpd(s, at)
         else:
             top_id = None
         if top_id is None:
-            return (s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), 0, 0, _WHY.get(s.due_why, -1),
-                    self.days.of(due) if due is not None else -1, s.alerts, 0,
+            return (s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), 0, 0, _WHY.get(s.due_why, -1), due_day, s.alerts, 0,
                     s.tier_since if s.tier_since is not None else NONE,
                     s.grade_at if s.grade_at is not None else NONE, b.at if b is not None else NONE,
                     ins.at if ins is not None else NONE, NONE, known[2])
         acc = s.accounts[top_id]
         return (s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), bisect_right(self._floors_sorted, top),
-                1 if top > 0 else 0, _WHY.get(s.due_why, -1), self.days.of(due) if due is not None else -1,
-                s.alerts, acc.dpd, s.tier_since if s.tier_since is not None else NONE,
+                1 if top > 0 else 0, _WHY.get(s.due_why, -1), due_day, s.alerts, acc.dpd, s.tier_since if s.tier_since is not None else NONE,
                 s.grade_at if s.grade_at is not None else NONE, b.at if b is not None else NONE,
                 ins.at if ins is not None else NONE, acc.at, known[2])
 

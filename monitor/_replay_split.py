@@ -216,7 +216,6 @@ def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Pa
     keep: list[tuple[int, int, bytes]] = []  # min-heap of (instant, line, raw): the newest instants read
     plain: dict[bytes, list[tuple[bytes, int, bytes]]] = {}  # offset -> min-heap of (local text, line, raw)
     search = _PLAIN.search
-    push, replace = heapq.heappush, heapq.heapreplace
     exact: int | None = None  # the newest instant of a line validated at once
     count = 0
     try:
@@ -240,17 +239,15 @@ def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Pa
                     flush(0)
             if valid is None:
                 continue
+            block_plain: dict[bytes, list[tuple[bytes, int, bytes]]] = {}  # offset -> the block's lines
             for n, raw in zip(range(first, count), lines):
                 m = search(raw)
                 if m is not None and raw.count(_OCCURRED) == 1:  # the plain form: compared as text
                     text, offset = m.groups()
-                    heap = plain.get(offset)
-                    if heap is None:
-                        heap = plain[offset] = []
-                    if len(heap) < _KEEP:
-                        push(heap, (text, n, raw))
-                    elif text > heap[0][0]:
-                        replace(heap, (text, n, raw))
+                    got = block_plain.get(offset)
+                    if got is None:
+                        got = block_plain[offset] = []
+                    got.append((text, n, raw))
                     continue
                 t = _quick_instant(raw)
                 if t is None:
@@ -261,6 +258,12 @@ def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Pa
                     heapq.heappush(keep, (t, n, raw))
                 elif t > keep[0][0]:
                     heapq.heapreplace(keep, (t, n, raw))
+            for offset, got in block_plain.items():  # the newest _KEEP of the offset's lines so far (a heap:
+                heap = plain.get(offset)  # ascending), by one sort a block rather than a heap step a line
+                if heap:
+                    got.extend(heap)
+                got.sort()
+                plain[offset] = got[-_KEEP:]
         for j in range(shards):
             if numbers[j]:
                 flush(j)
