@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor._construct import made
 from monitor._digest import FORM2 as _DIGEST_FORM2
 from monitor._digest import UNIQUE, content_digest, count_unseen, remember
 from monitor._digest import digest_form1 as _digest_form1
@@ -61,7 +62,6 @@ from monitor.outputs import (
     ScheduleEntry,
     Signal,
     VisitDetail,
-    made,
     schedule_entry_json,
 )
 from monitor.rules import overrides

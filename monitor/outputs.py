@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,12 +40,10 @@ __all__ = [
     "Signal",
     "TierName",
     "VisitDetail",
-    "made",
     "schedule_entry_json",
     "schedule_history_line",
 ]
 
-_M = TypeVar("_M", bound=BaseModel)
 TierName = Literal["normal", "watch", "warning", "severe"]
 ClassificationName = Literal["normal", "special_mention", "substandard", "doubtful", "loss"]
 ScheduleReason = Literal["no_profile", "first_visit", "inspected", "tier_raised", "workout", "workout_ended"]
@@ -119,22 +117,6 @@ class ScheduleEntry(BaseModel):
     reason_params: dict[str, Any] = Field(default_factory=dict, description="The reason's parameters")
     workout: bool = Field(default=False, description="Handed over to workout: not on the routine schedule")
     policy_version: str
-
-
-_new, _set = object.__new__, object.__setattr__
-
-
-def made(cls: type[_M], **values: Any) -> _M:
-    """``cls(**values)`` for values the engine made already as validation gives them (each of its field's type,
-    every field in order, dicts and lists its own): the instance pydantic's validation would build, without
-    validating again (8-20 us a model here; an alert with its signals ~30 us). tests/test_engine_alerts.py holds
-    the engine's alerts and signals to their validated copies, field by field."""
-    m = _new(cls)
-    _set(m, "__dict__", values)
-    _set(m, "__pydantic_fields_set__", set(values))
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
-    return m
 
 
 def schedule_entry_json(fields: dict[str, Any]) -> str:

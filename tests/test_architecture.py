@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "monitor"
-CORE = ["_errors.py", "_time.py", "events.py", "outputs.py", "state.py", "engine.py", "_digest.py",
+CORE = ["_errors.py", "_time.py", "events.py", "outputs.py", "state.py", "engine.py", "_digest.py", "_construct.py",
         "rules/__init__.py", "rules/policy.py", "rules/evaluate.py", "rules/overrides.py", "rules/visits.py"]
 ALLOWED = {"__future__", "dataclasses", "typing", "enum", "functools", "hashlib", "collections", "datetime",
            "zoneinfo", "pydantic", "pydantic_core", "monitor"}

@@ -1,4 +1,4 @@
-"""The engine builds its alerts and signals without validating them again (``monitor.outputs.made``): each must be
+"""The engine builds its alerts and signals without validating them again (``monitor._construct.made``): each must be
 the model pydantic's validation gives for the same values, field by field and byte for byte."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import given
 
 from monitor.engine import Engine
-from monitor.outputs import Alert, AlertKind, Signal, made
+from monitor._construct import made
+from monitor.outputs import Alert, AlertKind, Signal
 from monitor.rules.loader import default_policy
 from tests.factories import at, us
 from tests.test_engine_properties import SETTINGS, histories, mostly_quiet

@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from monitor._time import from_us
-from monitor.backtest._construct import constructor
+from monitor._construct import constructor
 from monitor.engine import CONFLICT, DUPLICATE, UNIQUE, Engine
 from monitor.events import Event, InspectionCompleted, InspectionOutcome
 from monitor.outputs import Alert, BorrowerView

@@ -1,5 +1,5 @@
 """The visit events the backtest builds without validation are the ones ``model_construct`` builds (the
-contract on pydantic's internals that ``monitor.backtest._construct`` relies on)."""
+contract on pydantic's internals that ``monitor._construct`` relies on)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from monitor._time import from_us
-from monitor.backtest._construct import constructor
+from monitor._construct import constructor
 from monitor.backtest._loop import VISIT_PREFIX, VISIT_SOURCE, visit_event
 from monitor.engine import content_digest
 from monitor.events import EVENT_ADAPTER, InspectionCompleted, InspectionOutcome
