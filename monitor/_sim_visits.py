@@ -31,6 +31,8 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta, timezone
 
+from typing import Any
+
 import numpy as np
 
 from monitor import _sim_model as sm
@@ -216,21 +218,7 @@ def inspections(p: sm.Portfolio, policy: Policy, seed: int, ids: list[str], cour
     if len(parts) == 1:
         rows = _run(p, policy, seed, ids, courts, 0, p.n)
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures.process import BrokenProcessPool
-
-        ctx = multiprocessing.get_context("spawn")  # no fork of a caller's threads
-        # an executor, not a multiprocessing.Pool: a process killed from outside (the OOM killer) fails the run
-        # with a clear error instead of leaving the pool waiting for its answer for ever
-        with ProcessPoolExecutor(len(parts), mp_context=ctx) as pool:
-            jobs_ = [pool.submit(_run, p, policy, seed, ids, courts, lo, hi) for lo, hi in parts]
-            try:
-                done = [j.result() for j in jobs_]
-            except BrokenProcessPool:
-                raise MonitorError(f"a process simulating the inspections of {p.n:,} borrowers stopped without "
-                                   "an answer (killed: out of memory?); --jobs 1 needs about half the memory "
-                                   "of --jobs 2") from None
+        done = _in_processes(parts, (p, policy, seed, ids, courts))
         rows = [r for part in done for r in part]
     if not rows:
         return {c: np.zeros(0, np.int64) for c in INSPECTION_COLUMNS}
@@ -238,6 +226,65 @@ def inspections(p: sm.Portfolio, policy: Policy, seed: int, ids: list[str], cour
     return dict(t=np.array(cols[0], np.int64), b=np.array(cols[1], np.int64), outcome=np.array(cols[2], np.int8),
                 note=np.array(cols[3], np.int8), inspector=np.array(cols[4], np.int8),
                 due=np.array(cols[5], np.int64), plan=np.array(cols[6], np.int8))
+
+
+def _in_processes(parts: list[tuple[int, int]], args: tuple[Any, ...]) -> list[list[tuple[int, ...]]]:
+    """``_run`` of each part in a spawned process of its own, the answers in the parts' order.
+
+    Plain processes and a socket pair each, not a pool: a process killed from outside (the OOM killer) closes
+    its end, which fails the run at once with a clear error, and the others are ended. A pool could wait for
+    ever there (multiprocessing.Pool for the lost answer; ProcessPoolExecutor on its feeder thread writing the
+    large arguments to a dead process). The arguments go through the socket after the start, not with the
+    start: the start writes them into a pipe whose reading end the starting process still holds, so a
+    process killed while reading them would leave that write waiting for ever."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context("spawn")  # no fork of a caller's threads
+    procs: list[Any] = []
+    conns: list[Any] = []
+    answers: list[Any] = [None] * len(parts)
+    try:
+        for _ in parts:
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_answer, args=(theirs,), daemon=True)
+            procs.append(proc)
+            conns.append(mine)
+            proc.start()
+            theirs.close()  # the child holds the other end alone: its death closes the pair
+        for conn, (lo, hi) in zip(conns, parts):
+            conn.send((*args, lo, hi))  # BrokenPipeError: it is dead
+        pending = {conn: i for i, conn in enumerate(conns)}
+        while pending:
+            for conn in wait(list(pending)):
+                i = pending.pop(conn)
+                ok, value = conn.recv()  # EOFError: it ended without an answer
+                if not ok:
+                    raise MonitorError(f"simulating the inspections failed in a process of its own: {value}")
+                answers[i] = value
+    except (EOFError, OSError):
+        raise MonitorError(f"a process simulating the inspections of {args[0].n:,} borrowers stopped without an "
+                           "answer (killed: out of memory?); --jobs 1 needs about half the memory of --jobs 2") from None
+    finally:
+        for conn in conns:
+            conn.close()
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()
+    return answers
+
+
+def _answer(conn: Any) -> None:
+    """A spawned process's body: its arguments read from ``conn``, ``_run``'s rows (or its error) sent back."""
+    args = conn.recv()
+    try:
+        rows = _run(*args)
+    except Exception as exc:  # noqa: BLE001 - the parent reports it
+        conn.send((False, f"{type(exc).__name__}: {exc}"))
+    else:
+        conn.send((True, rows))
+    conn.close()
 
 
 def _run(p: sm.Portfolio, policy: Policy, seed: int, ids: list[str], courts: list[str], first_b: int,

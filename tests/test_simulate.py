@@ -455,10 +455,22 @@ def _spawned_workers(parent: int) -> list[int]:
     return found
 
 
+def _cpu_seconds(pid: int) -> float:
+    import os
+
+    try:
+        st = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
-def test_a_killed_inspections_process_fails_the_run_with_a_clear_error(tmp_path: Path) -> None:
-    """The OOM killer ending one of the visits' processes: the command stops with exit 2 and says what happened,
-    instead of waiting for the lost answer for ever (as a multiprocessing.Pool did)."""
+@pytest.mark.parametrize("busy", [0.0, 0.8], ids=["as-it-starts", "while-it-works"])
+def test_a_killed_inspections_process_fails_the_run_with_a_clear_error(tmp_path: Path, busy: float) -> None:
+    """The OOM killer ending one of the visits' processes, as it starts (its arguments not yet read) or while it
+    works: the command stops with exit 2 and says what happened, instead of waiting for ever (a
+    multiprocessing.Pool for the lost answer; a ProcessPoolExecutor, under load, in its shutdown)."""
     import os
     import signal
     import subprocess
@@ -475,6 +487,9 @@ def test_a_killed_inspections_process_fails_the_run_with_a_clear_error(tmp_path:
             workers = _spawned_workers(proc.pid)
             time.sleep(0.05)
         assert workers, f"no visits process seen (exit {proc.poll()})"
+        while busy and _cpu_seconds(workers[0]) < busy and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before the process was killed"
         os.kill(workers[0], signal.SIGKILL)
         _, err = proc.communicate(timeout=300)  # a hang fails here
     finally:
