@@ -48,9 +48,13 @@ def made(cls: type[M], **values: Any) -> M:
     dicts and lists the instance's own): the instance validation would build, without validating again."""
     if cls not in _PLAIN:
         _plain(cls)
+    return _build(cls, values, set(values))
+
+
+def _build(cls: type[M], values: dict[str, Any], fields_set: set[str]) -> M:
     m = _new(cls)
     _set(m, "__dict__", values)
-    _set(m, "__pydantic_fields_set__", set(values))
+    _set(m, "__pydantic_fields_set__", fields_set)
     _set(m, "__pydantic_extra__", None)
     _set(m, "__pydantic_private__", None)
     return m
@@ -63,11 +67,6 @@ def constructor(cls: type[M]) -> Callable[[dict[str, Any]], M]:
     names = frozenset(cls.model_fields)
 
     def make(values: dict[str, Any]) -> M:
-        obj = _new(cls)
-        _set(obj, "__dict__", values)
-        _set(obj, "__pydantic_fields_set__", set(names))
-        _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__", None)
-        return obj
+        return _build(cls, values, set(names))
 
     return make
