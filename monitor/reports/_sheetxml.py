@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from typing import IO, Any
 
-__all__ = ["read_frame", "write_frame"]
+__all__ = ["put_rows", "read_frame", "write_frame"]
 
 
 def _trimmed(part: list[list[Any]], lang: str) -> list[list[Any]]:
@@ -166,6 +166,20 @@ class _Sheet:
         return out.getvalue()
 
 
+def put_rows(data: bytes, number: int, kinds: list[str], count: int, slices: Iterable[list[list[Any]]]) -> bytes:
+    """The workbook ``data`` with the ``count`` rows of ``slices`` (the sheet's cells, :func:`_trimmed`) in sheet
+    ``number`` (whose row 2 is the probe row)."""
+    sheet = _Sheet(data, number, kinds, count)
+
+    def chunks() -> Iterator[tuple[int, bytes]]:
+        first = 2
+        for rows in slices:
+            yield len(rows), sheet.xml(rows, first)
+            first += len(rows)
+
+    return sheet.package(chunks())
+
+
 def write_frame(fh: IO[bytes], data: bytes) -> None:
     fh.write(len(data).to_bytes(8, "big"))
     fh.write(data)
@@ -187,17 +201,14 @@ def _serve(src: IO[bytes]) -> None:
     if head is None or data is None:
         raise RuntimeError("the workbook's writer got no workbook")
     h = json.loads(head)
-    sheet = _Sheet(data, h["number"], h["kinds"], h["count"])
     lang = h["lang"]
 
-    def chunks() -> Iterator[tuple[int, bytes]]:
-        first = 2
-        while (frame := read_frame(src)):
-            rows = marshal.loads(frame)
-            yield len(rows), sheet.xml(_trimmed(rows, lang), first)
-            first += len(rows)
+    def slices() -> Iterator[list[list[Any]]]:
+        while (frame := read_frame(src)):  # (an empty frame: the end of the rows)
+            yield _trimmed(marshal.loads(frame), lang)
 
-    book = sheet.package(chunks())  # the count of rows checked: a writer gone midway is an error here
+    # the count of rows checked: a sender gone midway is an error here
+    book = put_rows(data, h["number"], h["kinds"], h["count"], slices())
     path = h["path"]
     tmp = path + ".tmp"
     try:

@@ -271,9 +271,9 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
     ``html_rows`` limits the rows of the warning list in the HTML (0 = all); the JSON and the CSV
     hold every row. Each file is written whole or not at all (temporary file, then rename).
 
-    ``jobs`` 2: the JSON by a forked copy of this process, the workbook by another (:func:`_csv_and_workbook`: this
-    process makes the warning list's cells a slice at a time, writes their CSV text and sends them through a pipe
-    to the fork, which makes their sheet XML and compresses it), then the HTML (the heap's free pages given back
+    ``jobs`` 2: the JSON by a forked copy of this process, the workbook by a started one (:func:`_csv_and_workbook`:
+    this process makes the warning list's cells a slice at a time, writes their CSV text and sends them through a
+    pipe to that process, which makes their sheet XML and compresses it), then the HTML (the heap's free pages given back
     first, so that the forks do not start from them); the bytes are the same. Only where ``os.fork`` exists and no
     other thread runs (the command line; not the desk, whose server has threads): otherwise one after the other.
     """
@@ -290,7 +290,7 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
                 # the JSON by a fork of its own while this process makes the cells (it needs none of them)
                 children.append(_Forked(lambda: _write(paths.json, lambda fh: _write_json(fh, report)),
                                         paths.json.name))
-                _csv_and_workbook(report, lang, paths, children)  # the workbook by another fork
+                _csv_and_workbook(report, lang, paths, children)  # the workbook by a started process
             else:
                 head, rows = warning_table(report, lang)  # the list's cells, made once for the CSV and the workbook
                 _write(paths.csv, lambda fh: _write_csv(fh, head, [rows]))

@@ -21,14 +21,14 @@ XlsxWriter's internals; tests read the workbook back with openpyxl.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 import xlsxwriter
 
 from monitor.reports._i18n import Lang, Text
-from monitor.reports._sheetxml import _Sheet, _trimmed
+from monitor.reports._sheetxml import _trimmed, put_rows
 from monitor.reports._tables import Table, warning_head, warning_slices
 from monitor.reports.model import GroupRow, PortfolioPoint, Report
 
@@ -247,47 +247,25 @@ class _Book:
         self.wb.close()
         data = self.buf.getvalue()
         if self._fast is not None and rows:
-            data = _put_rows(data, *self._fast)
+            data = put_rows(data, *self._fast)
         return data
 
 
 _ROWS_AT_ONCE = 20_000
 
 
-def _put_rows(data: bytes, number: int, kinds: list[str], count: int, slices: Iterable[list[list[Any]]]) -> bytes:
-    """The workbook ``data`` with the ``count`` rows of ``slices`` in sheet ``number`` (whose row 2 is the
-    probe row)."""
-    sheet = _Sheet(data, number, kinds, count)
-
-    def chunks() -> Iterator[tuple[int, bytes]]:
-        first = 2
-        for rows in slices:
-            yield len(rows), sheet.xml(rows, first)
-            first += len(rows)
-
-    return sheet.package(chunks())
-
-
 class ListSheet:
-    """The report's workbook made in parts, so that processes share the warning list's rows: the workbook
-    without them (made here), :meth:`xml` for the SpreadsheetML of any share of the rows given as the CSV's
-    cells (:func:`~monitor.reports._tables.warning_slices`), :meth:`package` for the workbook with the rows'
-    XML in order: the bytes of :func:`render_xlsx`."""
+    """The report's workbook without the warning list's rows, for a writer that adds them
+    (:mod:`monitor.reports._sheetxml`, fed the rows given as the CSV's cells): the workbook's bytes with the list
+    sheet's probe row (``data``), the sheet's number, its columns' kinds and the count of rows. With the rows
+    added: the bytes of :func:`render_xlsx`."""
 
     def __init__(self, report: Report, lang: Lang) -> None:
         book = _Book(report, lang, ([], []))
-        data = book.render(rows=False)
+        self.data = book.render(rows=False)
         if book._fast is None:
             raise RuntimeError("the workbook has no warning list sheet")
         self.number, self.kinds, self.count, _ = book._fast
-        self.data = data  # the workbook without the rows, with the list sheet's probe row
-        self.lang, self.sheet = lang, _Sheet(data, self.number, self.kinds, self.count)
-
-    def xml(self, cells: list[list[Any]], first: int) -> bytes:
-        return self.sheet.xml(_trimmed(cells, self.lang), first)
-
-    def package(self, chunks: Iterable[tuple[int, bytes]]) -> bytes:
-        return self.sheet.package(chunks)
 
 
 def render_xlsx(report: Report, lang: Lang = "zh", table: Table | None = None) -> bytes:
