@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EventRuns", "LineSpill", "merge_runs", "sort_key"]
+__all__ = ["EventRuns", "LineSpill", "sort_key"]
 
 _HEAD = struct.Struct("<qIQI")  # instant, file, line, length
 
@@ -150,7 +150,7 @@ class LineSpill:
         yield from heapq.merge(*(self._read(p) for p in self.runs))
 
     def dump(self, path: Path) -> None:
-        """Write every line in key order, with its key, as one run file (see :func:`merge_runs`)."""
+        """Write every line in key order, with its key, as one run file (merged by :mod:`monitor._replay_merge`)."""
         with path.open("w", encoding="utf-8", newline="\n", buffering=1 << 20) as fh:
             fh.writelines(self._records())
 
@@ -159,9 +159,3 @@ class LineSpill:
         for rec in self._records():
             yield rec[rec.index("\t") + 1:-1]
 
-
-def merge_runs(paths: list[Path]) -> Iterator[str]:
-    """The lines of run files written by :meth:`LineSpill.dump`, merged in key order (keys are unique: the
-    order added breaks ties within a spill, and no two shards hold the same key)."""
-    for rec in heapq.merge(*(LineSpill._read(p) for p in paths)):
-        yield rec[rec.index("\t") + 1:-1]
