@@ -210,8 +210,10 @@ class Engine:
     @staticmethod
     def _moved_since(state: BorrowerState, was: tuple[object, ...] | None) -> bool:
         """A step's ``schedule_changed`` (``was``: ``schedule_was`` set aside at its start, kept for the above)."""
-        now_was, state.schedule_was = state.schedule_was, state.schedule_was if was is None else was
-        return now_was is not None and schedule_key(state) != now_was
+        moved = state.schedule_was  # the key before the step's first change (None: it changed no input)
+        if was is not None:
+            state.schedule_was = was  # the earlier one stays for ``schedule_moved``
+        return moved is not None and schedule_key(state) != moved
 
     def advance_into(self, state: BorrowerState, now: int, alerts: list[Alert]) -> None:
         """``advance`` to an instant for such a caller: alerts appended to ``alerts``."""

@@ -244,7 +244,7 @@ def schedule_moves(s: BorrowerState) -> None:
     """Called by the engine (and the visit rules) just before it changes an input of the schedule key: keeps
     the key as it was before the first such change (``Engine.schedule_moved`` compares with it)."""
     if s.schedule_was is None:
-        s.schedule_was = (s.due, s.tier, s.profile, s.due_why, s.due_at, s.due_tier)
+        s.schedule_was = schedule_key(s)
 
 
 def merge_bureau(s: BorrowerState, e: BureauReport, t: int) -> None:
