@@ -68,19 +68,10 @@ class MonthStore:
 
     code = SnapshotPart.code  # the code of a text in ``codes`` (-1: none), a new one when it has none yet
 
-    def read(self, lo: int, hi: int) -> dict[str, NDArray[Any]]:
-        """The stored rows ``lo`` to ``hi`` (column -> values)."""
-        return {name: np.fromfile(self.dir / f"{name}.bin", dtype=dt, count=hi - lo, offset=dt.itemsize * lo)
-                for name, dt in _DTYPES.items()}
-
-    def between(self, after: int | None, upto: int) -> dict[str, NDArray[Any]]:
-        """The stored rows of the days after the month end ``after`` (None: from the first) up to ``upto`` (a
-        month end, or any day after the last stored), from every block."""
-        spans = self.spans(after, upto)
-        return {k: self.column(k, spans) for k in _DTYPES}
-
     def spans(self, after: int | None, upto: int) -> list[tuple[int, int]]:
-        """:meth:`between`'s rows as (first, end) row numbers, one span per block with some."""
+        """The stored rows of the days after the month end ``after`` (None: from the first) up to ``upto`` (a
+        month end, or any day after the last stored), as (first, end) row numbers, one span per block with some
+        (their columns: :meth:`column`)."""
         out = []
         for first, ends, cum in self.blocks:
             lo = first if after is None else _pos(first, ends, cum, after)
