@@ -23,6 +23,8 @@ from tests.desk.desk_fakes import LoopbackDesk, authenticator, bearer, portfolio
 REQUIRED = bool(os.environ.get("CI") or os.environ.get("MONITOR_REQUIRE_BROKER"))
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+# a bound on one answer, not an expected time: httpx's 5 s default timed out under CI load (16+ on 2 cores)
+TIMEOUT = 60
 
 
 class _Server:
@@ -59,7 +61,7 @@ def url() -> Iterator[str]:
 
 
 def test_api_answers_are_never_cached(url):
-    with httpx.Client(base_url=url) as c:
+    with httpx.Client(base_url=url, timeout=TIMEOUT) as c:
         answers = [c.get("/api/v1/cases", headers=bearer("risk")), c.get("/api/v1/me", headers=bearer("ops")),
                    c.get("/metrics", headers=bearer("ops")), c.get("/healthz"), c.get("/api/v1/cases"),
                    c.get("/api/v1/cases", headers=bearer("insp1")), c.get("/api/v1/nowhere"),
@@ -73,27 +75,27 @@ def test_api_answers_are_never_cached(url):
         assert r.headers["x-content-type-options"] == "nosniff"
         assert "default-src 'none'" in r.headers["content-security-policy"]
     # the page's files keep their own revalidation and CSP
-    page = httpx.get(url + "/")
+    page = httpx.get(url + "/", timeout=TIMEOUT)
     assert page.headers["cache-control"] == "no-cache" and page.headers["content-security-policy"] == CSP
 
 
 def test_docs_are_served_from_the_package_under_the_pages_csp(url):
-    r = httpx.get(url + "/docs")
+    r = httpx.get(url + "/docs", timeout=TIMEOUT)
     assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
     assert r.headers["content-security-policy"] == CSP
     text = r.text
     assert "cdn" not in text.lower() and "<script" not in text.lower() and "http://" not in text
     assert "https://" not in text and "/api/v1/cases/{case_id}/acknowledge" in text
-    css = httpx.get(url + "/docs/docs.css")
+    css = httpx.get(url + "/docs/docs.css", timeout=TIMEOUT)
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     for gone in ("/redoc", "/docs/oauth2-redirect"):
-        assert httpx.get(url + gone).status_code == 404
+        assert httpx.get(url + gone, timeout=TIMEOUT).status_code == 404
 
 
 def test_docs_can_be_turned_off():
     with _Server(_desk(api_docs=False)) as base:
-        assert httpx.get(base + "/docs").status_code == 404
-        assert httpx.get(base + "/healthz").status_code == 200
+        assert httpx.get(base + "/docs", timeout=TIMEOUT).status_code == 404
+        assert httpx.get(base + "/healthz", timeout=TIMEOUT).status_code == 200
 
 
 def test_docs_text_is_escaped():
@@ -172,7 +174,7 @@ def test_nothing_but_probes_page_and_docs_answers_without_a_login():
               "form": "csv", "name": "app.js"}
     open_ok = {"/healthz", "/readyz"}
     asked = 0
-    with _Server(app) as base, httpx.Client(base_url=base) as c:
+    with _Server(app) as base, httpx.Client(base_url=base, timeout=TIMEOUT) as c:
         spec = c.get("/openapi.json").json()
         for path, ops in spec["paths"].items():
             for method in ops:
