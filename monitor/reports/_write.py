@@ -60,29 +60,86 @@ def _csv_cell(v: Cell) -> Cell:
     return _safe(v) if isinstance(v, str) else "" if v is None else f"{v:.2f}" if isinstance(v, float) else v
 
 
-def _csv_rows(w: Any, rows: list[list[Cell]]) -> None:
-    """``rows`` by the CSV writer ``w``: most cells are plain text, kept as they are without a call (a million
-    borrowers: millions of cells)."""
-    risky = _RISKY
-    w.writerows([v if type(v) is str and v.isprintable() and not v.startswith(risky) else _csv_cell(v)
-                 for v in row] for row in rows)
+def _csv_line(row: list[Cell]) -> str:
+    """One row of cells as the csv module writes it (excel dialect, minimal quoting), less the line's end: plain
+    printable text as it is (quoted where it must be), anything else as :func:`_csv_cell` has it."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow(
+        [v if type(v) is str and v.isprintable() and not v.startswith(_RISKY) else _csv_cell(v) for v in row])
+    return buf.getvalue()[:-2]
 
 
-def _csv_to(fh: IO[str], head: Head, slices: Iterable[list[list[Cell]]]) -> None:
-    w = csv.writer(fh, lineterminator="\r\n")
-    w.writerow([h for h, _ in head])
+def _csv_field(v: Cell) -> str:
+    """One cell's text in such a row (two cells written: a lone empty one would be quoted)."""
+    return _csv_line([v, ""])[:-1]
+
+
+def _free(v: Cell) -> bytes:
+    """:func:`_csv_field` of a cell of a column whose values rarely recur (ids, names, amounts, sentences), UTF-8."""
+    t = type(v)
+    if t is str:
+        if v.isprintable() and "," not in v and '"' not in v and not v.startswith(_RISKY):  # type: ignore[union-attr]
+            return v.encode("utf-8")  # type: ignore[union-attr]
+    elif t is int:
+        return b"%d" % v  # type: ignore[str-bytes-safe]
+    elif t is float:
+        return b"%.2f" % v  # type: ignore[str-bytes-safe]
+    return _csv_field(v).encode("utf-8")
+
+
+class _Fields(dict[Cell, bytes]):
+    """:func:`_csv_field` of each value of a column whose values recur (labels, dates), UTF-8, made once; only text
+    and None are kept (1, 1.0 and True are one key, their text differs)."""
+
+    def __missing__(self, v: Cell) -> bytes:
+        got = _csv_field(v).encode("utf-8")
+        if v is None or type(v) is str:
+            self[v] = got
+        return got
+
+
+class _CsvLines:
+    """The warning list's rows (:func:`warning_slices`' cells) as CSV, UTF-8, CRLF after each row: the bytes of the
+    csv module's writer given :func:`_csv_cell` of each cell, made without a call per cell (a million borrowers:
+    millions of cells): a column whose values recur has the bytes of each value made once, the others are checked
+    one by one (plain text, an int or a float is written as it is)."""
+
+    def __init__(self) -> None:
+        self.memo = [_Fields() for _ in range(26)]
+
+    def __call__(self, rows: list[list[Cell]]) -> bytes:
+        f = _free
+        (_, _, _, m3, m4, _, m6, m7, m8, m9, m10, m11, m12, _, m14, _, m16, _, m18, m19, m20, m21, m22, m23, m24,
+         m25) = self.memo
+        lines = []
+        for r in rows:
+            if len(r) != 26:  # not the list's row: by the csv module
+                lines.append(_csv_line(r).encode("utf-8"))
+                continue
+            lines.append(b",".join([
+                f(r[0]), f(r[1]), f(r[2]), m3[r[3]], m4[r[4]], f(r[5]), m6[r[6]], m7[r[7]], m8[r[8]], m9[r[9]],
+                m10[r[10]], m11[r[11]], m12[r[12]], f(r[13]), m14[r[14]], f(r[15]), m16[r[16]], f(r[17]),
+                m18[r[18]], m19[r[19]], m20[r[20]], m21[r[21]], m22[r[22]], m23[r[23]], m24[r[24]], m25[r[25]]]))
+        lines.append(b"")
+        return b"\r\n".join(lines)
+
+
+def _csv_to(fh: IO[bytes], head: Head, slices: Iterable[list[list[Cell]]]) -> None:
+    """The CSV (UTF-8 with BOM, CRLF) written a slice of rows at a time."""
+    fh.write(b"\xef\xbb\xbf" + _csv_line([h for h, _ in head]).encode("utf-8") + b"\r\n")
+    lines = _CsvLines()
     for rows in slices:
-        _csv_rows(w, rows)
+        fh.write(lines(rows))
 
 
 def render_csv(report: Report, lang: Lang = "zh", table: Table | None = None) -> bytes:
     """Every borrower of the warning list; opens in a spreadsheet (UTF-8 with BOM, CRLF)."""
-    buf = io.StringIO()
+    buf = io.BytesIO()
     if table is not None:
         _csv_to(buf, table[0], [table[1]])
     else:
         _csv_to(buf, warning_head(lang), warning_slices(report, lang))
-    return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
+    return buf.getvalue()
 
 
 def _write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
@@ -94,15 +151,6 @@ def _write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
         else:
             fh.write(data)
     os.replace(tmp, path)
-
-
-def _write_csv(fh: IO[bytes], head: Head, slices: Iterable[list[list[Cell]]]) -> None:
-    """The CSV written as it is made (at a million borrowers the list is hundreds of MB of text)."""
-    fh.write(b"\xef\xbb\xbf")
-    text = io.TextIOWrapper(fh, encoding="utf-8", newline="", write_through=False)
-    _csv_to(text, head, slices)
-    text.flush()
-    text.detach()
 
 
 _ROWS = TypeAdapter(list[WarningRow])
@@ -244,16 +292,13 @@ def _csv_and_workbook(report: Report, lang: Lang, paths: ReportPaths, children: 
     del book
     tmp = paths.csv.with_name(paths.csv.name + ".tmp")
     with tmp.open("wb") as fh:
-        fh.write(b"\xef\xbb\xbf")
-        text = io.TextIOWrapper(fh, encoding="utf-8", newline="", write_through=False)
-        w = csv.writer(text, lineterminator="\r\n")
-        w.writerow([h for h, _ in warning_head(lang)])
-        for rows in warning_slices(report, lang, SLICE):
-            _csv_rows(w, rows)
+        def sent(rows: list[list[Cell]]) -> list[list[Cell]]:
+            nonlocal alive
             if alive:
                 alive = kid.send(marshal.dumps(rows))
-        text.flush()
-        text.detach()
+            return rows
+
+        _csv_to(fh, warning_head(lang), (sent(rows) for rows in warning_slices(report, lang, SLICE)))
     if alive:
         kid.send(b"")  # the end of the rows: the writer writes the workbook
     os.replace(tmp, paths.csv)
@@ -293,7 +338,7 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
                 _csv_and_workbook(report, lang, paths, children)  # the workbook by a started process
             else:
                 head, rows = warning_table(report, lang)  # the list's cells, made once for the CSV and the workbook
-                _write(paths.csv, lambda fh: _write_csv(fh, head, [rows]))
+                _write(paths.csv, lambda fh: _csv_to(fh, head, [rows]))
                 _write(paths.json, lambda fh: _write_json(fh, report))
                 _write(paths.xlsx, render_xlsx(report, lang, (head, rows)))
                 del rows
