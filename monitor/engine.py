@@ -314,8 +314,8 @@ class Engine:
         return ScheduleEntry(**self._entry_fields(state))
 
     def schedule_entry_json(self, state: BorrowerState) -> str:
-        """``schedule_entry(state).model_dump_json()``, the same bytes (mostly without building the model)."""
-        return schedule_entry_json(self._entry_fields(state))
+        """``schedule_entry(state).model_dump_json()``, the same bytes (mostly written at once from the state)."""
+        return self._visits.entry_json(state) or schedule_entry_json(self._entry_fields(state))
 
     def _entry_fields(self, state: BorrowerState) -> dict[str, Any]:
         p = state.profile

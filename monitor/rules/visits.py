@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor._time import DAY, local_date
+from monitor._time import DAY, from_us, local_date
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.state import BorrowerState, schedule_moves
 
@@ -31,13 +31,19 @@ WORKOUT = "workout"  # ``due_why`` of a borrower handed over to workout
 # state.due_why -> the reason code the outputs show
 _CODES = {"first_visit": "first_visit", "inspection": "inspected", "cadence": "inspected",
           "tier_raised": "tier_raised", "workout_ended": "workout_ended"}
+_HOUR = 3_600_000_000
+
+
+def _plain(text: str) -> bool:
+    """Whether JSON writes ``text`` as it is (printable, no quote, no backslash; as monitor.outputs judges it)."""
+    return text.isprintable() and '"' not in text and "\\" not in text
 
 
 class VisitSchedule:
     """The visit rules of one policy, with its constants in microseconds."""
 
     __slots__ = ("policy", "_response", "_workout", "_after", "_floor_dpd", "_grades", "_tz", "_cadence", "_large",
-                 "_normal")
+                 "_normal", "_days", "_where", "_tails", "_first_days", "_after_days")
 
     def __init__(self, policy: Policy) -> None:
         v = policy.visits
@@ -52,6 +58,15 @@ class VisitSchedule:
         self._large = v.large_exposure
         # (grade, exposure at least large_exposure, mitigation) -> the normal interval in days
         self._normal: dict[tuple[str | None, bool, str], int] = {}
+        # for entry_json: local hour (us // _HOUR) -> its ISO date; (team, branch) -> their JSON; the end of the
+        # entry by workout (None: a policy version JSON must escape); the policy's day counts as JSON
+        self._days: dict[int, str] = {}
+        self._where: dict[tuple[str, str], str] = {}
+        version = policy.version
+        self._tails = None if not _plain(version) else (f',"workout":false,"policy_version":"{version}"}}',
+                                                         f',"workout":true,"policy_version":"{version}"}}')
+        self._first_days = str(v.first_visit_days) if v.first_visit_days.__class__ is int else None
+        self._after_days = str(v.workout_after_days) if v.workout_after_days.__class__ is int else None
 
     def first_visit(self, s: BorrowerState, now: int) -> None:
         """The profile has just arrived: the first post-loan check."""
@@ -123,6 +138,81 @@ class VisitSchedule:
             elif wake is None or enter < wake:
                 wake = enter
         return wake
+
+    def entry_json(self, s: BorrowerState) -> str | None:
+        """The borrower's schedule entry as ``ScheduleEntry.model_dump_json`` writes it (``monitor.engine``'s
+        ``schedule_entry``: the fields of ``reason``), formatted at once from the state; None when a text would
+        need escaping or a value is not what this writes (the caller then goes through the model). A replay
+        writes one per schedule change (tests/test_engine_schedule_json.py holds it to the model's bytes)."""
+        bid = s.id
+        if bid.__class__ is not str or not _plain(bid):
+            return None
+        p = s.profile
+        if p is None:
+            where = '"team":null,"branch":null'
+        else:
+            where = self._where.get((p.team, p.branch))  # type: ignore[assignment]
+            if where is None:
+                team, branch = p.team, p.branch
+                if team.__class__ is not str or branch.__class__ is not str or not _plain(team) or not _plain(branch):
+                    return None
+                if len(self._where) >= 65_536:
+                    self._where.clear()
+                where = self._where[(team, branch)] = f'"team":"{team}","branch":"{branch}"'
+        tails = self._tails
+        if tails is None:
+            return None
+        why, due, set_at = s.due_why, s.due, s.due_at
+        if set_at is None:
+            set_at = due
+        day = self._day
+        if why == WORKOUT:
+            after = self._after_days
+            if after is None:
+                return None
+            params = (f'"reason":"workout","reason_params":{{"date":"{day(set_at)}","after_days":{after}}}'
+                      if set_at is not None else f'"reason":"workout","reason_params":{{"date":null,"after_days":{after}}}')
+        elif due is None or p is None:
+            params = '"reason":"no_profile","reason_params":{}'
+        elif why == "first_visit":
+            days = self._first_days
+            if days is None:
+                return None
+            params = f'"reason":"first_visit","reason_params":{{"date":"{day(p.disbursed)}","days":{days}}}'
+        else:
+            code = _CODES.get(why)  # type: ignore[arg-type]
+            if code is None:
+                return None  # (``reason`` refuses it)
+            tier = s.due_tier
+            if why == "tier_raised" and tier == 0:  # a state written before due_tier was kept
+                tier = s.tier
+            gap = due - set_at
+            if gap.__class__ is not int:
+                return None
+            params = (f'"reason":"{code}","reason_params":{{"date":"{day(set_at)}","days":{gap // DAY},'
+                      f'"tier":"{LEVEL_NAMES[tier]}"')
+            if code == "inspected":
+                params += ',"basis":"cadence"}' if why == "cadence" else ',"basis":"interval"}'
+            else:
+                params += "}"
+        due_text = "null" if due is None else f'"{day(due)}"'
+        return (f'{{"borrower_id":"{bid}","next_visit_due":{due_text},{where},"tier":"{LEVEL_NAMES[s.tier]}",'
+                f'{params}{tails[why == WORKOUT]}')
+
+    def _day(self, us: int) -> str:
+        """``local_date(us, zone).isoformat()``, kept by the hour (as ``local_date`` keeps its dates: only an
+        hour that lies within one date)."""
+        hour = us // _HOUR
+        text = self._days.get(hour)
+        if text is None:
+            text = local_date(us, self._tz).isoformat()
+            start = hour * _HOUR
+            tz = self._tz
+            if from_us(start).astimezone(tz).date() == from_us(start + _HOUR - 1).astimezone(tz).date():
+                if len(self._days) >= 65_536:
+                    self._days.clear()
+                self._days[hour] = text
+        return text
 
     def reason(self, s: BorrowerState) -> tuple[str, dict[str, Any]]:
         """Why the due date is what it is: a stable code and its parameters. ``date`` is the calendar
