@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
+from itertools import repeat
 from typing import IO, Any
 
 __all__ = ["put_rows", "read_frame", "write_frame"]
@@ -42,6 +43,7 @@ def _trimmed(part: list[list[Any]], lang: str) -> list[list[Any]]:
 _EXCEL_EPOCH = date(1899, 12, 30).toordinal()
 _ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]|_x[0-9A-Fa-f]{4}_")
 _MAX_TEXT = 32_767  # characters a cell holds
+_NUMBERS = ("int", "money", "pct", "pp")
 
 
 def _escape_one(m: re.Match[str]) -> str:
@@ -90,7 +92,7 @@ class _Cells(dict[Any, bytes]):
         kind = self.kind
         if v is None or v == "":
             got = self.blank
-        elif kind in ("int", "money", "pct", "pp"):
+        elif kind in _NUMBERS:
             got = (f"{self.num}{v:.16G}</v></c>" if isinstance(v, (int, float)) else
                    f"{self.txt}{_text(v)}</t></is></c>").encode()
         elif kind == "date":
@@ -126,7 +128,52 @@ class _Sheet:
         self.head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
 
     def xml(self, rows: list[list[Any]], first: int) -> bytes:
-        """The SpreadsheetML of ``rows`` (the sheet's cells), the first numbered ``first`` (the header is row 1)."""
+        """The SpreadsheetML of ``rows`` (the sheet's cells), the first numbered ``first`` (the header is row 1).
+
+        Made a column at a time (:meth:`_column`), then joined a row at a time."""
+        if not rows:
+            return b""
+        if set(map(len, rows)) != {len(self.kinds)}:
+            return self._rows_xml(rows, first)
+        columns = [self._column(kind, self.order[j], values)
+                   for j, (kind, values) in enumerate(zip(self.kinds, zip(*rows)))]
+        opens = ('<row r="' + '">\n<row r="'.join(map(str, range(first, first + len(rows)))) + '">').encode()
+        return b"".join([b"".join(row) for row in zip(opens.split(b"\n"), *columns, repeat(b"</row>"))])
+
+    @staticmethod
+    def _column(kind: str, style: str, values: tuple[Any, ...]) -> list[bytes]:
+        """The cells of one column's values, :class:`_Cells`' bytes. Values that recur (labels, dates): a cell per
+        distinct value; numbers or text that mostly do not (ids, names, amounts, sentences): by a few calls over
+        all of them, joined by line feeds (which no cell's markup holds), the text escaped only where it must be."""
+        types = set(map(type, values))
+        if kind == "date" or len(set(values)) * 4 < len(values):
+            pass
+        elif kind in _NUMBERS:
+            if types <= {int, float}:
+                num, end = f"<c{style}><v>", "</v></c>"
+                cells = (num + (end + "\n" + num).join(map(format, values, repeat(".16G"))) + end).encode().split(b"\n")
+                if 0 in values:  # 0, 0.0 and -0.0 are one value to a cell per value: the first one's cell
+                    zeros = [i for i, v in enumerate(values) if v == 0]
+                    for i in zeros:
+                        cells[i] = cells[zeros[0]]
+                return cells
+        elif types <= {str, type(None)}:
+            texts = values if None not in values else tuple(v or "" for v in values)
+            joined = "\n".join(texts)
+            if joined.count("\n") == len(texts) - 1 and max(map(len, texts)) <= _MAX_TEXT:  # no line feed of its own
+                if "&" in joined or "<" in joined or ">" in joined or "_x" in joined or \
+                        not "".join(texts).isprintable():  # (what needs no escape: most text)
+                    joined = _ESCAPE.sub(_escape_one, joined)  # (the pattern matches no line feed, nor across one)
+                txt, end = f'<c{style} t="inlineStr"><is><t xml:space="preserve">', "</t></is></c>"
+                cells = (txt + joined.replace("\n", end + "\n" + txt) + end).encode().split(b"\n")
+                blank = f"<c{style}/>".encode()
+                for i in [i for i, v in enumerate(texts) if not v]:  # an empty value: a blank cell
+                    cells[i] = blank
+                return cells
+        return list(map(_Cells(kind, style).__getitem__, values))
+
+    def _rows_xml(self, rows: list[list[Any]], first: int) -> bytes:
+        """:meth:`xml` a cell at a time (rows of another width)."""
         cells = [_Cells(kind, self.order[j]) for j, kind in enumerate(self.kinds)]  # a slice's: memory bounded
         return b"".join([b'<row r="%d">%s</row>' % (n, b"".join([c[v] for c, v in zip(cells, row)]))
                          for n, row in enumerate(rows, first)])

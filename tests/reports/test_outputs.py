@@ -13,6 +13,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor import vocabulary
 from monitor.reports import Report, build_report, render_html, write_report
@@ -312,3 +314,30 @@ def test_the_list_cells_are_those_of_one_row_at_a_time(report: Report) -> None:
             names, text = maker.texts(sigs)
             assert text == _sentences(t, sigs, report.meta.timezone), sigs
             assert names == ("、" if lang == "zh" else ", ").join(t.rule(str(g.get("rule", ""))) for g in sigs)
+
+
+_SHEET_VALUES = st.one_of(
+    st.sampled_from(["", None, "plain", "逾期 90 天", "a&b", "<x>", "a\nb", "a\x1bb", "tab\t", "_x0041_", "_x00_", "2025-03-31",
+                     1, 1.0, True, 0, -0.0, 2.5, float("nan"), 10**20, "x" * 40_000]),
+    st.text(max_size=10), st.integers(), st.floats(allow_nan=False), st.none())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_SHEET_VALUES, min_size=6, max_size=6), max_size=14))
+def test_the_sheet_rows_made_a_column_at_a_time_are_those_made_a_cell_at_a_time(rows: list[list[object]]) -> None:
+    """The list sheet's rows, made a column at a time (numbers and text by a few calls over a column, recurring
+    values once), are the bytes of the cells made one by one: escapes, control characters, line feeds in text,
+    cut long text, empty cells, numbers in text columns and text in number columns, 1, 1.0 and True."""
+    from monitor.reports._sheetxml import _Sheet
+
+    sheet = _Sheet.__new__(_Sheet)
+    sheet.kinds = ["int", "text", "money", "wrap", "pct", "text"]
+    sheet.order = ["", ' s="3"', ' s="4"', "", ' s="7"', ""]
+    for first in (2, 9):
+        assert sheet.xml(rows, first) == sheet._rows_xml(rows, first)  # type: ignore[arg-type]
+    zeros = [[z, "a", z, "b", z, "c"] for z in (-0.0, 0, 0.0, -0.0, 1, True, 1.0)] * 4  # one cell per equal value
+    assert sheet.xml(zeros, 2) == sheet._rows_xml(zeros, 2)  # type: ignore[arg-type]
+    dated = _Sheet.__new__(_Sheet)
+    dated.kinds, dated.order = ["date", "text"], ["", ""]
+    days = [["2025-03-31", "a"], ["2024-02-29", "a"], ["2025-03-31", ""]] * 3
+    assert dated.xml(days, 2) == dated._rows_xml(days, 2)  # type: ignore[arg-type]
