@@ -29,7 +29,8 @@ from monitor.reports import _sigread
 from monitor.reports._replay import alert_fields
 from monitor.reports._scan import I64, make_chunk, parse_instants, read_exact
 
-__all__ = ["PeriodSignals", "current_signals", "latest_evidence", "period_signals", "read_current_signals"]
+__all__ = ["PeriodSignals", "current_signals", "latest_evidence", "period_signals", "read_current_signals",
+           "read_evidence"]
 
 _SIGNALS = re.compile(rb'"signals":')
 _HEAD = re.compile(rb'\{"rule":"([^"\\]+)","family":"[^"\\]*","level":"([a-z]+)","since":"([^"\\]+)"')
@@ -60,10 +61,54 @@ def _signals_of(line: bytes, where: str) -> list[dict[str, Any]]:
 def latest_evidence(path: Path, offsets: I64, lengths: I64,
                     batch: int = 16_384) -> tuple[I64, NDArray[np.int8], list[list[dict[str, Any]]]]:
     """The instant, the from_tier (index) and the signals (as parsed) of the alert lines at ``offsets``,
-    in the given order; read ``batch`` lines at a time (a million-borrower list: the lines, their text
-    joined and its arrays are a few hundred MB at once)."""
+    in the given order: parsed by a process of its own (:mod:`monitor.reports._sigread`, on the second core, loaded
+    here from its :mod:`marshal` bytes: a sixth of the time of reading them here), or, when that process cannot be
+    started or refuses a line, read here by :func:`read_evidence` (whose error names the line)."""
     if bool(np.any(offsets < 0)):
         raise InputError("alerts.jsonl: a borrower under warning has no alert (not the replay of borrowers.jsonl)")
+    if offsets.size:
+        got = _evidence_by_process(path, offsets, lengths)
+        if got is not None:
+            return got
+    return read_evidence(path, offsets, lengths, batch)
+
+
+def _evidence_by_process(path: Path, offsets: I64, lengths: I64) -> tuple[
+        I64, NDArray[np.int8], list[list[dict[str, Any]]]] | None:
+    pairs = np.empty((offsets.size, 2), dtype="<i8")
+    pairs[:, 0], pairs[:, 1] = offsets, lengths
+    try:
+        proc = subprocess.Popen([sys.executable, "-I", _sigread.__file__, "--evidence", str(path)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+    with proc:
+        try:
+            data, _ = proc.communicate(pairs.tobytes())
+        except OSError:
+            data = b""
+        code = proc.wait()
+    del pairs
+    got: Any = None
+    if code == 0:
+        try:
+            got = marshal.loads(data)
+        except (ValueError, EOFError, TypeError):
+            got = None
+    del data
+    if type(got) is not tuple or len(got) != 3 or not all(type(x) is list and len(x) == offsets.size for x in got):
+        return None
+    texts, frm, signals = got
+    ats, ok = _instants_of([t.encode("utf-8") for t in texts])
+    if not bool(ok.all()):
+        return None
+    return ats, np.array(frm, dtype=np.int8), signals
+
+
+def read_evidence(path: Path, offsets: I64, lengths: I64,
+                  batch: int = 16_384) -> tuple[I64, NDArray[np.int8], list[list[dict[str, Any]]]]:
+    """:func:`latest_evidence` read in this process; ``batch`` lines at a time (a million-borrower list: the lines,
+    their text joined and its arrays are a few hundred MB at once)."""
     ats: list[I64] = []
     frm: list[NDArray[np.int8]] = []
     signals: list[list[dict[str, Any]]] = []
@@ -119,14 +164,21 @@ class PeriodSignals:
     since: I64
 
 
-def _since_us(values: list[bytes]) -> I64:
+def _instants_of(values: list[bytes]) -> tuple[I64, NDArray[np.bool_]]:
+    """ISO 8601 instants as microseconds, and which parsed (:func:`parse_instants`)."""
     if not values:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
     width = max(32, max(len(v) for v in values))
     arr = np.array(values, dtype=f"S{width}")
     mat = np.ascontiguousarray(arr).view(np.uint8).reshape(arr.size, width)
     lengths = np.array([len(v) for v in values], dtype=np.int64)
-    us, ok = parse_instants(mat, lengths)
+    return parse_instants(mat, lengths)
+
+
+def _since_us(values: list[bytes]) -> I64:
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    us, ok = _instants_of(values)
     for i in np.flatnonzero(~ok):
         us[i] = parse_instant(values[int(i)].decode("utf-8"))
     return us

@@ -219,3 +219,52 @@ def test_last_alerts_before_the_period_found_beside_or_missed_by_it_are_the_same
         keep = wanted(other)
         assert np.array_equal(other.pre_off[keep], one.pre_off[keep])
         assert np.array_equal(other.pre_len[keep], one.pre_len[keep])
+
+
+def test_evidence_parsed_by_a_process_of_its_own_is_the_same_and_bad_lines_still_named(
+        simulated: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warning list's evidence (instant, from_tier, signals of alert lines), parsed by a process of its own
+    (_sigread --evidence) and loaded from its marshal bytes: the same as read here (read_evidence), in the order
+    asked, made by that process; a line laid out otherwise is read here (the same values), and a line that is
+    not JSON gets the error of a read here."""
+    from monitor._errors import InputError
+    from monitor.reports import _signals
+
+    _, out = simulated
+    path = out / "alerts.jsonl"
+    data = path.read_bytes()
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    pick = np.arange(starts.size, dtype=np.int64)[::-3]  # not in file order
+    offsets, lengths = starts[pick], (ends - starts)[pick].astype(np.int64)
+    want = _signals.read_evidence(path, offsets, lengths, batch=7)
+    assert len(want[2]) == pick.size > 20 and any(want[2])
+
+    def not_here(*args: object, **kwargs: object) -> None:
+        raise AssertionError("read here, not by the process")
+
+    monkeypatch.setattr(_signals, "read_evidence", not_here)
+    got = _signals.latest_evidence(path, offsets, lengths)
+    assert np.array_equal(got[0], want[0]) and got[1].dtype == want[1].dtype and np.array_equal(got[1], want[1])
+    assert got[2] == want[2] and json.dumps(got[2]) == json.dumps(want[2])  # same values, same key order
+    monkeypatch.undo()
+    lines = data.splitlines()
+    k = int(pick[1])
+    doc = json.loads(lines[k])
+    lines[k] = json.dumps(dict(reversed(list(doc.items()))), ensure_ascii=False).encode()  # another layout
+    other = tmp_path / "alerts.jsonl"
+    other.write_bytes(b"\n".join(lines) + b"\n")
+    o_starts = np.concatenate([[0], np.cumsum([len(x) + 1 for x in lines])[:-1]]).astype(np.int64)
+    o_lengths = np.array([len(x) for x in lines], dtype=np.int64)
+    got = _signals.latest_evidence(other, o_starts[pick], o_lengths[pick])
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and got[2] == want[2]
+    lines[k] = b'{"alert_id":"x","signals":[}'
+    other.write_bytes(b"\n".join(lines) + b"\n")
+    o_starts = np.concatenate([[0], np.cumsum([len(x) + 1 for x in lines])[:-1]]).astype(np.int64)
+    o_lengths = np.array([len(x) for x in lines], dtype=np.int64)
+    with pytest.raises(InputError) as here:
+        _signals.read_evidence(other, o_starts[pick], o_lengths[pick])
+    assert "alerts.jsonl: line " in str(here.value)
+    with pytest.raises(InputError) as either:
+        _signals.latest_evidence(other, o_starts[pick], o_lengths[pick])
+    assert str(either.value) == str(here.value)
