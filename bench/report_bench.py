@@ -37,6 +37,7 @@ w1 = time.time()
 report = build_report(d, [events], period="month", as_of=as_of, policy_path=policy or None)
 t2 = time.perf_counter()
 w2 = time.time()
+c2, k2 = time.process_time(), sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
 with open("/proc/self/status") as fh:  # what the workbook's writer (a fork) starts with, shared
     at_fork = next((int(x.split()[1]) * 1024 for x in fh if x.startswith("VmRSS:")), 0)
 paths = write_report(report, out, "zh", jobs=2)  # as monitor report does (--jobs 2)
@@ -47,7 +48,7 @@ rss = hwm or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the workbook's writer (a fork)
 print(json.dumps({"import": t1 - t0, "build": t2 - t1, "write": t3 - t2, "total": t3 - t0, "rss": rss,
                   "child_rss": child_rss, "child_own": max(child_rss - at_fork, 0),
-                  "cpu": time.process_time() - c0,
+                  "cpu": time.process_time() - c0, "build_cpu": c2 - c0, "build_child_cpu": k2,
                   "child_cpu": sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]),
                   "rows": report.warning_list.borrowers, "build_span": [w1, w2],
                   "alerts_in_period": report.changes.alerts,
@@ -136,8 +137,10 @@ def main() -> None:
     r = json.loads(stdout.strip().splitlines()[-1])
     print(f"monthly report: {r['alerts_in_period']:,} alerts in the month, {r['rows']:,} borrowers listed")
     print(f"  import        {r['import']:>7.2f} s")
-    print(f"  build_report  {r['build']:>7.2f} s")
-    print(f"  write         {r['write']:>7.2f} s   " + ", ".join(f"{k} {v / 2**20:,.1f} MiB"
+    print(f"  build_report  {r['build']:>7.2f} s   CPU {r['build_cpu']:.2f} s this process (import included), "
+          f"{r['build_child_cpu']:.2f} s its children")
+    print(f"  write         {r['write']:>7.2f} s   CPU {r['cpu'] - r['build_cpu']:.2f} s this process, "
+          f"{r['child_cpu'] - r['build_child_cpu']:.2f} s its children; " + ", ".join(f"{k} {v / 2**20:,.1f} MiB"
                                                         for k, v in r["sizes"].items()))
     print(f"  total         {r['total']:>7.2f} s   (goal < 10 s); CPU time of all threads {r['cpu']:.2f} s")
     # the workbook's writer is started (fork + exec) from this process: its ru_maxrss counts this process's pages
