@@ -69,6 +69,7 @@ def remember(s: BorrowerState, eid: str, t: int, digest: int, horizon: int, memo
     """Keep an applied event's id (digest, or ``UNIQUE``) in ``s.seen``, in arrival order; forget the oldest
     while they are at or before ``horizon`` (now less the window), then beyond the ``memory`` latest."""
     seen = s.seen
+    s.bare = False
     if eid in seen:
         del seen[eid]  # re-inserted last: the dict stays in arrival order
     if s.unseen:  # UNSEEN events counted (see count_unseen): the entry notes how many came before it

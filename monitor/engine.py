@@ -334,7 +334,7 @@ class Engine:
         ``alerts``; ``t`` the event's ``occurred_at`` in microseconds (the schedule change: ``schedule_moved``)."""
         if e.borrower_id != s.id:
             raise ValueError(f"event for {e.borrower_id!r} applied to the state of {s.id!r}")
-        seen = s.seen.get(e.event_id)
+        seen = None if s.bare else s.seen.get(e.event_id)  # (``bare``: see below)
         if seen is not None:
             if digest == UNIQUE or digest == UNSEEN:
                 digest = None  # the caller was wrong: compare properly
@@ -360,14 +360,14 @@ class Engine:
         if digest != UNSEEN:
             remember(s, e.event_id, t, content_digest(e, t) if digest is None else digest, now - self._dup_window,
                      self._memory)
-        elif s.seen:
+        elif not s.bare and s.seen:
             count_unseen(s, now - self._dup_window, self._memory)
         had_profile = s.profile is not None
         kind = e.__class__
         if not had_profile:
             if not isinstance(e, LoanProfile):
                 s.held += 1
-        elif (kind is BureauReport and self._own and not s.tiers and s.floor is None and s.cap is None
+        elif (kind is BureauReport and self._own and (s.bare or not s.tiers) and s.floor is None and s.cap is None
                 and (s.wake is None or s.wake > now)):
             # most events: a bureau report that leaves the bureau rules' levels as they were, with nothing
             # else due (see ``own_states``), changes the reports kept and nothing else. Computed 0: no rule
@@ -375,7 +375,7 @@ class Engine:
             levels = self._bureau_levels
             quiet = () if s.computed == 0 else levels(s)
             merge_bureau(s, e, t)  # type: ignore[arg-type]
-            if s.accounts or s.cases:
+            if not s.bare and (s.accounts or s.cases):
                 self._prune(s, now)
             if levels(s) != quiet:
                 self._settle(s, now, alerts)
@@ -398,6 +398,8 @@ class Engine:
             self._settle(s, now, alerts)
         if visit and had_profile:
             self._visits.visited(s, t)
+        if self._own:  # (the state's own flag, read instead of the four objects: cleared by what adds to them)
+            s.bare = not (s.seen or s.tiers or s.accounts or s.cases)
         return APPLIED
 
     def _merge(self, s: BorrowerState, e: Event, t: int, now: int) -> bool:
@@ -412,6 +414,7 @@ class Engine:
         elif isinstance(e, Overdue):
             acc = s.accounts.get(e.account_id)
             if acc is None or t >= acc.at:
+                s.bare = False
                 s.accounts[e.account_id] = AccountFact(t, e.event_id, e.days_past_due, e.overdue_amount, e.product)
         elif isinstance(e, RatingChange):
             self._rating(s, e, t, now)
@@ -501,6 +504,7 @@ class Engine:
             while tiers and tiers[-1][1] <= top:
                 tiers.pop()
             if old > new:
+                s.bare = False
                 tiers.append((now, old))
             s.computed = new
         wake = ev.next_change

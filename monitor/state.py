@@ -66,7 +66,7 @@ _SHORT: dict[str, dict[str, str]] = {
                       "due_why": "dw", "due_at": "da", "due_tier": "dt", "wake": "w", "seen": "s", "alerts": "al",
                       "held": "h", "unseen": "un"},
 }
-_UNSTORED = frozenset({"schedule_was"})  # kept in memory only: never written, so it has no key
+_UNSTORED = frozenset({"schedule_was", "bare"})  # kept in memory only: never written, so they have no key
 
 
 def _cfg(cls: str) -> ConfigDict:
@@ -233,6 +233,9 @@ class BorrowerState:
     # not stored, read or compared: the schedule key (``schedule_key``) as it was before the first change of an input
     # of the visit-schedule entry since ``Engine.schedule_moved`` last looked; None: no such change since
     schedule_was: Annotated[Any, Field(exclude=True)] = field(default=None, init=False, compare=False, repr=False)
+    # not stored either: True when ``seen``, ``tiers``, ``accounts`` and ``cases`` were all empty when an own-states
+    # engine last looked (whatever adds to one of them clears it), so that its bureau reports need not look at them
+    bare: Annotated[bool, Field(exclude=True)] = field(default=False, init=False, compare=False, repr=False)
 
 
 def schedule_key(s: BorrowerState) -> tuple[object, ...]:
@@ -275,6 +278,7 @@ def merge_case(s: BorrowerState, e: LawsuitNotice, t: int) -> None:
     the first notice back. The last ``_CASE_EIDS`` notices' ids are kept."""
     c = s.cases.get(e.case_id)
     if c is None:
+        s.bare = False
         s.cases[e.case_id] = CaseFact(
             at=t, eid=e.event_id, first=t, stage_at=t, role=e.role.value, ctype=e.case_type.value,
             stage=e.stage.value, claim=e.claim_amount, court=e.court, eids=[e.event_id])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -373,3 +374,46 @@ def test_schedule_moved_tells_exactly_when_the_schedule_key_changed(events, stop
         assert load_state(dump_state(state)) == state
     eng.advance_into(state, us(at(600)), alerts)
     assert Engine.schedule_moved(state) == (Engine.schedule_key(state) != last)
+
+
+def _bare_holds(state):
+    return not state.bare or not (state.seen or state.tiers or state.accounts or state.cases)
+
+
+@pytest.mark.parametrize("digest", [UNSEEN, None])
+def test_a_bureau_report_that_ends_a_signal_keeps_the_state_no_longer_bare(digest):
+    """The report that ends a bureau signal starts a cure segment (``tiers``) on the bureau reports' short path:
+    the state is no longer bare, and the next report looks at the segment (the same decisions as the plain engine)."""
+    plain, own = Engine(POLICY), Engine(POLICY, own_states=True)
+    a, b = plain.new_state("B1"), own.new_state("B1")
+    alerts_a: list = []
+    alerts_b: list = []
+    for e in [profile(at(0)), inspection(at(1)), bureau(at(2), dpd=40), bureau(at(3), dpd=40), bureau(at(4)),
+              bureau(at(5)), bureau(at(200)), inspection(at(201)), bureau(at(202))]:
+        t = us(e.occurred_at)
+        assert plain.apply_into(a, e, t, None, alerts_a) == own.apply_into(b, e, t, digest, alerts_b)
+        assert _bare_holds(b)
+        assert dump_state(replace(a, seen={}) if digest == UNSEEN else a) == dump_state(b)
+    assert b.bare == (digest == UNSEEN)  # (with a digest the memory holds the latest ids)
+    assert [x.model_dump_json() for x in alerts_a] == [x.model_dump_json() for x in alerts_b]
+
+
+@SETTINGS
+@given(mostly_quiet, st.lists(st.floats(0, 600), max_size=6), st.lists(st.booleans(), min_size=40, max_size=40))
+def test_a_state_marked_bare_has_no_duplicate_memory_cure_segment_account_nor_case(events, stops, unseen):
+    """``BorrowerState.bare`` (an own-states engine's bureau reports read it instead of ``seen``, ``tiers``,
+    ``accounts`` and ``cases``) is never True while one of them holds something, whatever the steps (events
+    given with a digest or as ``UNSEEN``, wake-ups settled between them)."""
+    eng = Engine(POLICY, own_states=True)
+    state = eng.new_state("B1")
+    stops = sorted(us(at(d)) for d in stops)
+    alerts: list = []
+    for n, e in enumerate(events):
+        t = us(e.occurred_at)
+        while stops and stops[0] <= t:
+            eng.advance_into(state, stops.pop(0), alerts)
+            assert _bare_holds(state)
+        eng.apply_into(state, e, t, UNSEEN if unseen[n % 40] else None, alerts)
+        assert _bare_holds(state)
+    eng.advance_into(state, us(at(600)), alerts)
+    assert _bare_holds(state)
