@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from monitor._errors import InputError
 from monitor.events import EVENT_ADAPTER
-from monitor.jsonl import iter_lines, range_blocks
+from monitor.jsonl import compressed, iter_lines, range_blocks
 
 __all__ = ["block_keys", "event_key", "file_blocks", "joined", "raw_key", "repeated_keys", "repeated_keys_in"]
 
@@ -88,9 +88,7 @@ def file_blocks(path: Path) -> Iterator[bytes]:
     name = str(path)
     if name != "-" and Path(name).is_file():
         try:
-            with open(name, "rb") as fh:
-                gz = fh.read(2) == b"\x1f\x8b"
-            size = Path(name).stat().st_size
+            gz, size = compressed(Path(name)), Path(name).stat().st_size
         except OSError as exc:
             raise InputError(f"{name}: cannot read: {exc}") from None
         if not gz:

@@ -42,19 +42,20 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+from numpy.typing import NDArray
 
 from monitor._errors import InputError
 from monitor._replay_keys import block_keys, joined
 from monitor._time import to_us
-from monitor.jsonl import iter_lines, range_blocks
+from monitor.jsonl import UNREAD, compressed, iter_lines, plain_instants, range_blocks
 
 __all__ = ["Split", "owner", "owners", "piece_lines", "remove_pieces", "repeated_keys_of", "split_input"]
 
-# a piece is written in chunks: this head (lines, bytes of their text), the lines' numbers within the range (from 0,
-# int64), then the lines joined by newlines (a line holds none: the split cut it at one)
+# a piece is written in chunks (one a block read): this head (lines, bytes of their text), the lines' numbers within
+# the range (from 0, int64), their instants as ``plain_instants`` read them (int64), then the lines joined by
+# newlines (a line holds none: the split cut it at one)
 _CHUNK = struct.Struct("<QQ")
 _KEEP = 64  # lines with the newest instants kept per range, validated at the end
-_FLUSH = 1 << 20
 _FAR = 2**63
 _OCCURRED = b'"occurred_at"'
 # occurred_at in the plain form: the local date and time (the text's order is the time's), then the offset
@@ -98,11 +99,6 @@ def owners(block: bytes, lines: list[bytes], shards: int) -> list[int]:
         else:
             return out
     return [owner(raw, shards) for raw in lines]
-
-
-def _compressed(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
 
 
 def _range(path: Path, k: int, writers: int) -> tuple[int, int]:
@@ -169,7 +165,7 @@ def split_input(files: Sequence[Path], k: int, writers: int, shards: int, out: P
     found = Split(len(files))
     keys = array("q")
     for fi, path in enumerate(files):
-        if _compressed(path):
+        if compressed(path):
             if fi % writers != k:
                 continue
             blocks: Iterator[bytes] = joined(raw for _, raw in iter_lines(path))
@@ -204,19 +200,7 @@ def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Pa
                   valid: Callable[[bytes], int | None] | None, rescan: Callable[[], Iterator[bytes]],
                   keys: array[int]) -> int:
     handles: list[BinaryIO] = [(out / f"piece-{j}-{fi}-{k}").open("wb") for j in range(shards)]
-    texts: list[list[bytes]] = [[] for _ in range(shards)]
-    numbers = [array("q") for _ in range(shards)]
-    sizes = [0] * shards
-
-    def flush(j: int) -> None:
-        text = b"\n".join(texts[j])
-        handles[j].write(b"".join((_CHUNK.pack(len(numbers[j]), len(text)), numbers[j].tobytes(), text)))
-        texts[j], numbers[j], sizes[j] = [], array("q"), 0
-
-    keep: list[tuple[int, int, bytes]] = []  # min-heap of (instant, line, raw): the newest instants read
-    plain: dict[bytes, list[tuple[bytes, int, bytes]]] = {}  # offset -> min-heap of (local text, line, raw)
-    search = _PLAIN.search
-    exact: int | None = None  # the newest instant of a line validated at once
+    newest = _Newest(valid) if valid is not None else None
     count = 0
     try:
         for block in blocks:
@@ -224,73 +208,114 @@ def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Pa
             lines = block.split(b"\n") if b"\r" not in block else _stripped(block)
             first = count
             count += len(lines)
-            if shards > 1:
-                for n, raw, j in zip(range(first, count), lines, owners(block, lines, shards)):
-                    texts[j].append(raw)
-                    numbers[j].append(n)
-                    sizes[j] += len(raw) + 9
-                    if sizes[j] >= _FLUSH:
-                        flush(j)
-            else:
-                texts[0].extend(lines)
-                numbers[0].extend(range(first, count))
-                sizes[0] += len(block)
-                if sizes[0] >= _FLUSH:
-                    flush(0)
-            if valid is None:
-                continue
-            block_plain: dict[bytes, list[tuple[bytes, int, bytes]]] = {}  # offset -> the block's lines
-            for n, raw in zip(range(first, count), lines):
-                m = search(raw)
-                if m is not None and raw.count(_OCCURRED) == 1:  # the plain form: compared as text
-                    text, offset = m.groups()
-                    got = block_plain.get(offset)
-                    if got is None:
-                        got = block_plain[offset] = []
-                    got.append((text, n, raw))
-                    continue
-                t = _quick_instant(raw)
-                if t is None:
-                    t = valid(raw)
-                    if t is not None and (exact is None or t > exact):
-                        exact = t
-                elif len(keep) < _KEEP:
-                    heapq.heappush(keep, (t, n, raw))
-                elif t > keep[0][0]:
-                    heapq.heapreplace(keep, (t, n, raw))
-            for offset, got in block_plain.items():  # the newest _KEEP of the offset's lines so far (a heap:
-                heap = plain.get(offset)  # ascending), by one sort a block rather than a heap step a line
-                if heap:
-                    got.extend(heap)
-                got.sort()
-                plain[offset] = got[-_KEEP:]
-        for j in range(shards):
-            if numbers[j]:
-                flush(j)
+            ats = plain_instants(block, lines)
+            if shards == 1:
+                text = block if b"\r" not in block else b"\n".join(lines)
+                _write_chunk(handles[0], len(lines), text, np.arange(first, count, dtype=np.int64), ats)
+            else:  # each shard's lines of the block, in order, as one chunk
+                mine = np.array(owners(block, lines, shards), dtype=np.int64)
+                order = np.argsort(mine, kind="stable")
+                picked = list(map(lines.__getitem__, order.tolist()))
+                numbers, at = order + first, ats[order]
+                lo = 0
+                for j, hi in enumerate(np.bincount(mine, minlength=shards).cumsum().tolist()):
+                    if hi > lo:
+                        _write_chunk(handles[j], hi - lo, b"\n".join(picked[lo:hi]), numbers[lo:hi], at[lo:hi])
+                    lo = hi
+            if newest is not None:
+                newest.add(first, lines, ats)
     finally:
         for fh in handles:
             fh.close()
-    if valid is not None:
+    if newest is not None:
+        got = newest.result(rescan)
+        if got is not None and (found.newest is None or got > found.newest):
+            found.newest = got
+    return count
+
+
+def _write_chunk(fh: BinaryIO, count: int, text: bytes, numbers: NDArray[np.int64], ats: NDArray[np.int64]) -> None:
+    fh.write(b"".join((_CHUNK.pack(count, len(text)), numbers.tobytes(), ats.tobytes(), text)))
+
+
+class _Newest:
+    """The newest valid instant of a range, from its lines given block by block (see the module's text)."""
+
+    def __init__(self, valid: Callable[[bytes], int | None]) -> None:
+        self.valid = valid
+        self.keep: list[tuple[int, int, bytes]] = []  # min-heap of (instant, line, raw): the newest instants read
+        self.plain: dict[bytes, list[tuple[bytes, int, bytes]]] = {}  # offset -> min-heap of (local text, line, raw)
+        self.exact: int | None = None  # the newest instant of a line validated at once
+
+    def add(self, first: int, lines: list[bytes], ats: NDArray[np.int64]) -> None:
+        """The lines numbered from ``first``; ``ats``: their instants read by ``plain_instants`` (UNREAD: not)."""
+        read = ats != UNREAD
+        idx = np.flatnonzero(read)
+        if idx.size:
+            at = ats[idx]
+            if idx.size > _KEEP:  # only the block's newest can be among the range's
+                top = np.argpartition(at, idx.size - _KEEP)[idx.size - _KEEP:]
+                idx, at = idx[top], at[top]
+            for i, t in zip(idx.tolist(), at.tolist()):
+                self._keep(t, first + i, lines[i])
+        if idx.size < len(lines):
+            self._lines([(first + i, lines[i]) for i in np.flatnonzero(~read).tolist()])
+
+    def _keep(self, t: int, n: int, raw: bytes) -> None:
+        keep = self.keep
+        if len(keep) < _KEEP:
+            heapq.heappush(keep, (t, n, raw))
+        elif t > keep[0][0]:
+            heapq.heapreplace(keep, (t, n, raw))
+
+    def _lines(self, lines: list[tuple[int, bytes]]) -> None:
+        """Lines whose instant was not read at once: a plain instant compared as text per offset, another read
+        from the text when it can be, else the line validated."""
+        search, plain = _PLAIN.search, self.plain
+        block_plain: dict[bytes, list[tuple[bytes, int, bytes]]] = {}  # offset -> the block's lines
+        for n, raw in lines:
+            m = search(raw)
+            if m is not None and raw.count(_OCCURRED) == 1:  # the plain form: compared as text
+                text, offset = m.groups()
+                got = block_plain.get(offset)
+                if got is None:
+                    got = block_plain[offset] = []
+                got.append((text, n, raw))
+                continue
+            t = _quick_instant(raw)
+            if t is None:
+                self._validated(raw)
+            else:
+                self._keep(t, n, raw)
+        for offset, got in block_plain.items():  # the newest _KEEP of the offset's lines so far (a heap:
+            heap = plain.get(offset)  # ascending), by one sort a block rather than a heap step a line
+            if heap:
+                got.extend(heap)
+            got.sort()
+            plain[offset] = got[-_KEEP:]
+
+    def _validated(self, raw: bytes) -> None:
+        t = self.valid(raw)
+        if t is not None and (self.exact is None or t > self.exact):
+            self.exact = t
+
+    def result(self, rescan: Callable[[], Iterator[bytes]]) -> int | None:
+        keep = self.keep
         floor = keep[0][0] if len(keep) >= _KEEP else None  # lines dated up to it may have been left out
-        for offset, heap in plain.items():
+        for offset, heap in self.plain.items():
             lowest = None
             for text, n, raw in heap:
                 try:
                     t = to_us(datetime.fromisoformat((text + offset).decode("ascii")))
                 except ValueError:  # no such date: validated at once, as any line not read from its text
-                    t = valid(raw)
-                    if t is not None and (exact is None or t > exact):
-                        exact = t
+                    self._validated(raw)
                     continue
                 keep.append((t, n, raw))
                 lowest = t if lowest is None or t < lowest else lowest
             if len(heap) >= _KEEP:  # lines of this offset dated up to its lowest kept one may have been left out
                 worst = lowest if lowest is not None else _FAR
                 floor = worst if floor is None or worst > floor else floor
-        newest = _newest_of(keep, exact, valid, rescan, floor)
-        if newest is not None and (found.newest is None or newest > found.newest):
-            found.newest = newest
-    return count
+        return _newest_of(keep, self.exact, self.valid, rescan, floor)
 
 
 def _newest_of(keep: list[tuple[int, int, bytes]], exact: int | None, valid: Callable[[bytes], int | None],
@@ -315,13 +340,15 @@ def _newest_of(keep: list[tuple[int, int, bytes]], exact: int | None, valid: Cal
     return newest
 
 
-def piece_lines(directory: Path, shard: int, fi: int, bases: Sequence[int]) -> Iterator[tuple[int, bytes]]:
-    """The lines of source file ``fi`` that belong to ``shard``, numbered from 1 as in the file, in order;
-    ``bases[k]``: the lines of the ranges before process ``k``'s."""
+def piece_lines(directory: Path, shard: int, fi: int, bases: Sequence[int]) -> Iterator[tuple[int, int, bytes]]:
+    """The lines of source file ``fi`` that belong to ``shard``, numbered from 1 as in the file, in order, each
+    with its instant as ``plain_instants`` read it (UNREAD: not read); ``bases[k]``: the lines of the ranges
+    before process ``k``'s."""
     return chain.from_iterable(_piece_chunks(directory, shard, fi, bases))
 
 
-def _piece_chunks(directory: Path, shard: int, fi: int, bases: Sequence[int]) -> Iterator[Iterator[tuple[int, bytes]]]:
+def _piece_chunks(directory: Path, shard: int, fi: int,
+                  bases: Sequence[int]) -> Iterator[Iterator[tuple[int, int, bytes]]]:
     head = _CHUNK.size
     for k, base in enumerate(bases):
         path = directory / f"piece-{shard}-{fi}-{k}"
@@ -331,7 +358,8 @@ def _piece_chunks(directory: Path, shard: int, fi: int, bases: Sequence[int]) ->
             while got := fh.read(head):
                 count, size = _CHUNK.unpack(got)
                 numbers = np.frombuffer(fh.read(8 * count), dtype=np.int64) + (base + 1)
-                yield zip(numbers.tolist(), fh.read(size).split(b"\n"))
+                ats = np.frombuffer(fh.read(8 * count), dtype=np.int64)
+                yield zip(numbers.tolist(), ats.tolist(), fh.read(size).split(b"\n"))
 
 
 def remove_pieces(directory: Path, shard: int) -> None:

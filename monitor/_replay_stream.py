@@ -48,7 +48,7 @@ from monitor._spill import EventRuns, LineSpill
 from monitor._time import SECOND, ahead_reason, iso, parse_instant, to_us
 from monitor.engine import Engine
 from monitor.events import Event, describe_validation_error
-from monitor.jsonl import MAX_LINE_BYTES, file_digest, iter_lines, write_files
+from monitor.jsonl import MAX_LINE_BYTES, UNREAD, compressed, file_digest, plain_instants, write_files
 from monitor.outputs import Alert, BorrowerView, ScheduleEntry, schedule_history_line
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.snapshots import SnapshotPart, write_manifest
@@ -219,15 +219,17 @@ REPLAY_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(cache_
 _validate_json = REPLAY_ADAPTER.validator.validate_json  # the adapter's own validator, without its wrapper
 
 
-def _judge(raw: bytes, trusted: int | None, skew: int) -> tuple[int, Event] | str:
-    """A line as the replay takes it: (instant, event), or the reason it is rejected."""
+def _judge(raw: bytes, trusted: int | None, skew: int, t: int = UNREAD) -> tuple[int, Event] | str:
+    """A line as the replay takes it: (instant, event), or the reason it is rejected. ``t``: its occurred_at as
+    ``monitor.jsonl.plain_instants`` read it from the text (for a valid event, the instant validation gives)."""
     if len(raw) > MAX_LINE_BYTES:
         return f"line longer than {MAX_LINE_BYTES} bytes"
     try:
         event = _validate_json(raw)
     except ValidationError as exc:  # (a blank line never validates: told apart here, off the common path)
         return "empty line" if not raw.strip() else describe_validation_error(exc)
-    t = to_us(event.occurred_at)
+    if t == UNREAD:
+        t = to_us(event.occurred_at)
     if trusted is not None and t - trusted > skew:
         return ahead_reason(t, trusted, skew, "the time of the replay")  # type: ignore[return-value]
     if _EARLIEST <= t < _LATEST and event.type not in _MORE_INSTANTS:  # (the common case, without a call)
@@ -244,15 +246,16 @@ class _Reader:
         self.job, self.shard = job, shard
         self.lines = 0
 
-    def lines_of(self, fi: int, path: Path) -> Iterator[tuple[int, bytes]]:
-        """The file's lines this shard owns (all of them with one shard)."""
+    def lines_of(self, fi: int, path: Path) -> Iterator[tuple[int, int, bytes]]:
+        """The file's lines this shard owns (all of them with one shard): (number from 1, instant read from the
+        text or UNREAD, raw line)."""
         if self.job.bases is None:
-            return iter_lines(path)
+            return _numbered(path)
         return piece_lines(self.job.pieces, self.shard, fi, self.job.bases[fi])
 
-    def parse(self, fi: int, number: int, raw: bytes) -> tuple[int, Event] | None:
+    def parse(self, fi: int, number: int, raw: bytes, at: int = UNREAD) -> tuple[int, Event] | None:
         self.lines += 1
-        got = _judge(raw, self.trusted, self.skew)
+        got = _judge(raw, self.trusted, self.skew, at)
         if isinstance(got, str):
             self.rejects.add(fi, number, got, raw if got != "empty line" else b"")
             return None
@@ -261,9 +264,9 @@ class _Reader:
     def stream(self, fi: int, path: Path) -> Iterator[Item]:
         prev = -(2**63)
         trusted, skew, add = self.trusted, self.skew, self.rejects.add
-        for number, raw in self.lines_of(fi, path):
+        for number, at, raw in self.lines_of(fi, path):
             self.lines += 1
-            got = _judge(raw, trusted, skew)  # as ``parse`` does, without its call
+            got = _judge(raw, trusted, skew, at)  # as ``parse`` does, without its call
             if got.__class__ is str:
                 add(fi, number, got, raw if got != "empty line" else b"")  # type: ignore[arg-type]
                 continue
@@ -276,8 +279,8 @@ class _Reader:
     def sorted(self, paths: Sequence[Path], tmp: Path) -> Iterator[Item]:
         runs = EventRuns(tmp)
         for fi, path in enumerate(paths):
-            for number, raw in self.lines_of(fi, path):
-                got = self.parse(fi, number, raw)
+            for number, at, raw in self.lines_of(fi, path):
+                got = self.parse(fi, number, raw, at)
                 if got is not None:
                     runs.add(got[0], fi, number, raw)
         validate = REPLAY_ADAPTER.validate_json
@@ -293,8 +296,7 @@ def shards_for(files: Sequence[Path], workers: int) -> int:
     compressed file counted as eight times its size)."""
     total = 0
     for path in files:
-        with path.open("rb") as fh:
-            total += path.stat().st_size * (8 if fh.read(2) == b"\x1f\x8b" else 1)
+        total += path.stat().st_size * (8 if compressed(path) else 1)
     per = workers * SHARD_INPUT_BYTES
     return workers * max(1, -(-total // per))
 
@@ -492,6 +494,15 @@ def _shard(job: _Job, k: int, agree: Callable[[int | None], int | None]) -> dict
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _numbered(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """The lines of a whole file as ``_Reader.lines_of`` gives them, read in blocks (``file_blocks``)."""
+    number = 1
+    for block in file_blocks(path):
+        lines = block.split(b"\n") if b"\r" not in block else [raw.rstrip(b"\r") for raw in block.split(b"\n")]
+        yield from zip(range(number, number + len(lines)), plain_instants(block, lines).tolist(), lines)
+        number += len(lines)
 
 
 def _spool_stdin(tmp: Path) -> Path:

@@ -17,14 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from monitor._errors import InputError
 from monitor._time import to_us
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
 
-__all__ = ["FILES", "FILES_FORMAT", "MAX_LINE_BYTES", "Reject", "file_digest", "iter_lines", "parse_lines", "range_blocks",
-           "read_files", "reject_text", "write_files"]
+__all__ = ["FILES", "FILES_FORMAT", "MAX_LINE_BYTES", "UNREAD", "Reject", "compressed", "file_digest", "iter_lines",
+           "parse_lines", "plain_instants", "range_blocks", "read_files", "reject_text", "write_files"]
 
 MAX_LINE_BYTES = 1_048_576  # a longer line is rejected, not parsed
 _BLOCK = 1 << 20  # bytes read at once by range_blocks
@@ -96,6 +98,70 @@ def range_blocks(path: Path, lo: int, hi: int) -> Iterator[bytes]:
                 rest = data[cut + 1:]
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc}") from None
+
+
+UNREAD = -(2**63)  # plain_instants: an instant not read from the text
+_OCC = b'"occurred_at"'
+_WINDOW = np.arange(13, 13 + 28)  # from a key's first quote: ':"', the value (19 + 1 or 6 bytes) and its quote
+_DATE_DIGITS = np.array([2, 3, 4, 5, 7, 8, 10, 11, 13, 14, 16, 17, 19, 20])
+_OFFSET_DIGITS = np.array([22, 23, 25, 26])
+
+
+def plain_instants(block: bytes, lines: list[bytes]) -> NDArray[np.int64]:
+    """``occurred_at`` of each of ``lines`` (the lines of ``block``, as ``range_blocks`` gives it: a line may end
+    with carriage returns) read from the text at once, as microseconds since the epoch, where the line holds no
+    backslash (no escape: the text is what validation reads) and ``"occurred_at"`` once, written
+    ``"occurred_at":"YYYY-MM-DDTHH:MM:SS`` with ``Z`` or ``±HH:MM`` and its closing quote (what the feeds and
+    the simulator write); ``UNREAD`` elsewhere. For a line that is a valid event, validation gives the same
+    instant (tests/test_jsonl_instants.py); a line that is not may be given any."""
+    n = len(lines)
+    out = np.full(n, UNREAD, dtype=np.int64)
+    parts = block.split(_OCC)
+    if n == 0 or len(parts) == 1:
+        return out
+    raw = lines if b"\r" not in block else block.split(b"\n")  # (the lines' places in the block)
+    lens = np.fromiter(map(len, raw), dtype=np.int64, count=n)
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(lens[:-1] + 1, out=starts[1:])
+    plens = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    at = np.cumsum(plens[:-1]) + 13 * np.arange(len(parts) - 1)  # where each "occurred_at" starts
+    line = np.searchsorted(starts, at, "right") - 1
+    once = np.bincount(line, minlength=n) == 1
+    if b"\\" in block:  # a line with a backslash is read by validation only
+        data = np.frombuffer(block, dtype=np.uint8)
+        once[np.searchsorted(starts, np.flatnonzero(data == 92), "right") - 1] = False
+    sel = once[line]
+    at, line = at[sel], line[sel]
+    if not at.size:
+        return out
+    data = np.frombuffer(block + b"\n" * 41, dtype=np.uint8)
+    w = data[at[:, None] + _WINDOW].astype(np.int64)
+    d = w - 48
+    ok = ((w[:, 0] == 58) & (w[:, 1] == 34) & (w[:, 6] == 45) & (w[:, 9] == 45) & (w[:, 12] == 84)
+          & (w[:, 15] == 58) & (w[:, 18] == 58) & ((d[:, _DATE_DIGITS] >= 0) & (d[:, _DATE_DIGITS] <= 9)).all(axis=1))
+    zulu = (w[:, 21] == 90) & (w[:, 22] == 34)
+    signed = (((w[:, 21] == 43) | (w[:, 21] == 45)) & (w[:, 24] == 58) & (w[:, 27] == 34)
+              & ((d[:, _OFFSET_DIGITS] >= 0) & (d[:, _OFFSET_DIGITS] <= 9)).all(axis=1))
+    y = d[:, 2] * 1000 + d[:, 3] * 100 + d[:, 4] * 10 + d[:, 5]
+    m, day = d[:, 7] * 10 + d[:, 8], d[:, 10] * 10 + d[:, 11]
+    hh, mi, ss = d[:, 13] * 10 + d[:, 14], d[:, 16] * 10 + d[:, 17], d[:, 19] * 10 + d[:, 20]
+    oh, om = d[:, 22] * 10 + d[:, 23], d[:, 25] * 10 + d[:, 26]
+    ok &= (zulu | (signed & (oh <= 23) & (om <= 59))) & (y >= 1) & (m >= 1) & (m <= 12) & (day >= 1) & (day <= 31)
+    ok &= (hh <= 23) & (mi <= 59) & (ss <= 59)
+    offset = np.where(zulu, 0, np.where(w[:, 21] == 45, -1, 1) * (oh * 3600 + om * 60))
+    y = y - (m <= 2)  # days since 1970-01-01 of the proleptic Gregorian date
+    era = y // 400
+    yoe = y - era * 400
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + day - 1
+    days = era * 146097 + doe - 719468
+    out[line[ok]] = ((days * 86_400 + hh * 3600 + mi * 60 + ss - offset) * 1_000_000)[ok]
+    return out
+
+
+def compressed(path: Path) -> bool:
+    """Whether a file is gzip-compressed (its first two bytes)."""
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
 
 
 @dataclass(frozen=True, slots=True)

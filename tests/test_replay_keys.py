@@ -155,8 +155,7 @@ def test_the_split_reads_its_ranges_in_blocks_and_takes_the_keys_of_the_whole_in
     import monitor._replay_split as split
     import monitor.jsonl as jsonl
 
-    monkeypatch.setattr(split, "_FLUSH", flush)  # blocks that end inside lines, in many places
-    monkeypatch.setattr(jsonl, "_BLOCK", flush)
+    monkeypatch.setattr(jsonl, "_BLOCK", flush)  # blocks that end inside lines, in many places
     lines = _input(7)
     body = b"\n".join(x + b"\r" * (k % 3 == 0) for k, x in enumerate(lines)) + b"\n\n\r\n" + lines[5]
     src = tmp_path / "in.jsonl"
@@ -170,7 +169,7 @@ def test_the_split_reads_its_ranges_in_blocks_and_takes_the_keys_of_the_whole_in
         out.mkdir()
         counts = [split.split_input([src], k, writers, 2, out, None)["counts"][0] for k in range(writers)]
         assert sum(counts) == len(expected)
-        pieces = [raw for j in range(2) for _, raw in split.piece_lines(out, j, 0, [sum(counts[:k]) for k in
+        pieces = [raw for j in range(2) for _, _, raw in split.piece_lines(out, j, 0, [sum(counts[:k]) for k in
                                                                                       range(writers)])]
         assert sorted(pieces) == sorted(expected)
         held_twice = repeated_keys(expected)
