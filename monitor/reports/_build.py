@@ -27,11 +27,12 @@ from monitor.reports._events import read_events
 from monitor.reports._ids import Codes, IdIndex
 from monitor.reports._period import PERIODS, PeriodKind, local_days, make_period
 from monitor.reports._replay import (
-    Alerts, first_policy_version, read_alerts, read_borrowers, read_rejects, read_schedule, read_summary,
+    Alerts, first_policy_version, read_alerts, read_rejects, read_schedule, read_summary,
     scan_before,
 )
 from monitor.reports._scan import sha256_file
-from monitor.reports._signals import current_signals, latest_evidence
+from monitor.reports._signals import current_signals, latest_evidence, period_signals
+from monitor.reports._started import BorrowersRead
 from monitor.reports._state import build_state, last_alerts
 from monitor.snapshots import SnapshotLog
 from monitor.reports.model import InputFile, Meta, PortfolioPoint, Report, Trend
@@ -143,24 +144,39 @@ def build_report(
     # Several threads: one hashes every input; others read the events, the visit schedule and the
     # warning list's evidence while this one reads the alerts. hashlib and numpy release the
     # interpreter lock while they work, so the threads share the cores.
-    with ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
+    # borrowers.jsonl is read by a started process (the second core) while this one reads the snapshots' tables and
+    # the readers start on their records; its errors still come first (then the rejects', then the snapshots')
+    with BorrowersRead(paths["borrowers.jsonl"]) as borrowers_read, \
+            ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
             ThreadPoolExecutor(5, thread_name_prefix="reader") as readers:
         line_counts: list[int] = []  # of the event files, against the replay's count
         digests = _digests(pool, rdir, hashed, line_counts, recorded)
+        snap_dir = rdir / "snapshots"
+        log_error: Exception | None = None  # raised after the errors of borrowers.jsonl and rejects.jsonl
+        try:
+            if not (snap_dir / "manifest.json").is_file():
+                raise InputError(f"{snap_dir}: no snapshots (written by monitor replay since the report reads the "
+                                 "engine's records instead of the events): replay the events again")
+            log = SnapshotLog(snap_dir)
+        except Exception as exc:
+            log_error = exc
+        cut_day = local_date(cut, policy.zone)
+        current_read = None
+        if log_error is None:  # the records read meanwhile (of no use if an input is refused below)
+            end_read = readers.submit(log.at, cut_day)
+            start_read = readers.submit(log.at, per.first - timedelta(days=1))  # read only (also an edge below)
+            # the signals at the replay's as-of (when the report ends there), parsed while the rest is read (by a
+            # process of its own: the parse on the second core, not under this process's interpreter lock)
+            if cut == replay_as_of:
+                current_read = readers.submit(current_signals, snap_dir / "signals.jsonl")
         teams = Codes()
-        borrowers = read_borrowers(paths["borrowers.jsonl"], teams)
+        borrowers = borrowers_read.result(teams)
         ids = IdIndex(borrowers.ids)
         rejects = read_rejects(paths["rejects.jsonl"])
-        snap_dir = rdir / "snapshots"
-        if not (snap_dir / "manifest.json").is_file():
-            raise InputError(f"{snap_dir}: no snapshots (written by monitor replay since the report reads the "
-                             "engine's records instead of the events): replay the events again")
-        log = SnapshotLog(snap_dir)
+        if log_error is not None:
+            raise log_error
         if log.n != ids.n or not bool(np.array_equal(log.ids, borrowers.ids.astype(log.ids.dtype))):
             raise InputError(f"{snap_dir}: the snapshots are not of the borrowers in borrowers.jsonl")
-        cut_day = local_date(cut, policy.zone)
-        end_read = readers.submit(log.at, cut_day)
-        start_read = readers.submit(log.at, per.first - timedelta(days=1))  # read only (also an edge below)
         sched_read = readers.submit(read_schedule, paths["schedule_history.jsonl"], ids, start, cut, teams, borrowers,
                                     start_read.result, log.codes["team"])
 
@@ -184,10 +200,6 @@ def build_report(
             return scan_before(paths["alerts.jsonl"], start, ids, wanted)
 
         pre_read = readers.submit(before_start)
-        # the signals at the replay's as-of (when the report ends there), parsed while the alerts are read
-        # (by a process of its own: the parse on the second core, not under this process's interpreter lock)
-        current_read = readers.submit(current_signals, snap_dir / "signals.jsonl") if cut == replay_as_of \
-            else None
         # the portfolio at the period's end, the previous period's end and a year earlier: read meanwhile
         edges = rat.comparison_instants(per, cut)
         edge_days = [edges[k][2] for k in ("end", "previous", "year_ago")]
@@ -199,6 +211,7 @@ def build_report(
         offsets, lengths = last_alerts(alerts, ids.n)
         evidence_read = readers.submit(latest_evidence, paths["alerts.jsonl"], offsets[candidates],
                                        lengths[candidates])
+        period_read = readers.submit(period_signals, paths["alerts.jsonl"], alerts.off, alerts.length)
         sched = sched_read.result()
         end_snap = end_read.result()
         ev = read_events(log, end_snap, summary, start, cut, replay_as_of)
@@ -227,20 +240,33 @@ def build_report(
         quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
                           ev.names.values, cut, feeds)
         extras = fig.Extras(current=current, cases=cases, quality=quality)
+        # the sections that need no evidence, made while its process reads it (an error of theirs is raised after
+        # the warning list's, as when they were made after it)
+        early: dict[str, Any] = {}
+        early_error: Exception | None = None
+        try:
+            defaults = rat.new_default_rows(previous, end)
+            changes = fig.changes(ctx)
+            early["changes"] = changes.model_copy(update={"class_migration": rat.class_migration(previous, end)})
+            early["ratios"] = rat.ratios(end, previous, year_ago,
+                                         [edges[k][1] for k in ("end", "previous", "year_ago")])
+            early["trend"] = Trend(months=[pt for pt in (f.result() for f in point_reads) if pt is not None])
+            early["portfolio"] = fig.portfolio(ctx)
+            early["new_defaults"] = rat.new_defaults(previous, end, state, ev, per, policy, ctx.names(defaults))
+            early["inspections"] = fig.inspections(ctx, capacity)
+            early["data_health"] = fig.data_health(ctx, as_of_us, rejects, feeds)
+        except Exception as exc:
+            early_error = exc
         wl, evidence, listed_rows = fig.warning_list(ctx, fig.Evidence(candidates, *evidence_read.result()), extras)
-        defaults = rat.new_default_rows(previous, end)
-        changes = fig.changes(ctx)
-        changes = changes.model_copy(update={"class_migration": rat.class_migration(previous, end)})
+        if early_error is not None:
+            raise early_error
         sections = dict(
-            ratios=rat.ratios(end, previous, year_ago, [edges[k][1] for k in ("end", "previous", "year_ago")]),
-            trend=Trend(months=[pt for pt in (f.result() for f in point_reads) if pt is not None]),
-            portfolio=fig.portfolio(ctx), changes=changes,
-            new_defaults=rat.new_defaults(previous, end, state, ev, per, policy,
-                                          ctx.names(defaults)),
+            ratios=early["ratios"], trend=early["trend"], portfolio=early["portfolio"], changes=early["changes"],
+            new_defaults=early["new_defaults"],
             disposal=fig.disposal(wl, cases is not None),
             data_quality=qual.quality(quality, state.cents, listed_rows),
-            warning_list=wl, rules=fig.rules(ctx, evidence, listed_rows), inspections=fig.inspections(ctx, capacity),
-            data_health=fig.data_health(ctx, as_of_us, rejects, feeds),
+            warning_list=wl, rules=fig.rules(ctx, evidence, listed_rows, period_read.result()),
+            inspections=early["inspections"], data_health=early["data_health"],
         )
         inputs = []
         for (role, p), fut in zip(hashed, digests):

@@ -19,7 +19,7 @@ from monitor.reports._names import names_of
 from monitor.reports._period import Period, local_days, working_days
 from monitor.reports._quality import FeedConfig, feed_status
 from monitor.reports._replay import KINDS, TIERS, Alerts, Codes, Schedule
-from monitor.reports._signals import period_signals
+from monitor.reports._signals import PeriodSignals, period_signals
 from monitor.reports._state import CLASSES, State
 from monitor.reports.model import (
     CaseRow, Changes, Concentration, DataHealth, Disposal, FeedRow, GroupRow, Inspections, KindRow, Migration, Portfolio,
@@ -316,9 +316,11 @@ def disposal(wl: WarningList, known: bool) -> Disposal:
                                       for k in statuses])
 
 
-def rules(ctx: Context, evidence: list[list[dict[str, Any]]], listed: I64) -> Rules:
+def rules(ctx: Context, evidence: list[list[dict[str, Any]]], listed: I64, ps: PeriodSignals | None = None) -> Rules:
+    """``ps``: the signals of the period's alerts (read here when not given)."""
     s, a = ctx.state, ctx.alerts
-    ps = period_signals(ctx.alerts_path, a.off, a.length)
+    if ps is None:
+        ps = period_signals(ctx.alerts_path, a.off, a.length)
     table = ctx.policy.rule_table()
     known = [str(r["rule"]) for r in table]
     at: list[int] = []  # (a listed row's position, a rule its last change cites): once per pair

@@ -268,3 +268,54 @@ def test_evidence_parsed_by_a_process_of_its_own_is_the_same_and_bad_lines_still
     with pytest.raises(InputError) as either:
         _signals.latest_evidence(other, o_starts[pick], o_lengths[pick])
     assert str(either.value) == str(here.value)
+
+
+def test_borrowers_read_by_a_started_process_are_the_same_and_errors_keep_their_words_and_order(
+        simulated: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """borrowers.jsonl read by a started process (_started.BorrowersRead): the same columns and team table as read
+    here (ids with quotes, backslashes and Chinese, escaped in JSON), made by that process; a malformed file gets the
+    error a read here gives; and a report whose borrowers.jsonl and snapshots are both unusable names the borrowers
+    first, as when borrowers.jsonl was read before the snapshots."""
+    from monitor._errors import InputError
+    from monitor.reports import _started
+    from monitor.reports._ids import Codes
+    from monitor.reports._replay import read_borrowers
+
+    events, out = simulated
+    docs = [json.loads(x) for x in (out / "borrowers.jsonl").read_text(encoding="utf-8").splitlines()]
+    docs[0]["borrower_id"], docs[1]["team"] = 'Ａ"客户\\1', '检查 "东" 组\\'
+    docs[0], docs[1] = docs[1], docs[0]  # not in id order: sorted by the reader
+    path = tmp_path / "borrowers.jsonl"
+    path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+    here_teams = Codes()
+    here = read_borrowers(path, here_teams)
+    assert here.ids.size == len(docs) > 20 and len(here_teams.values) > 2
+
+    def not_here(*args: object) -> None:
+        raise AssertionError("read here, not by the process")
+
+    monkeypatch.setattr(_started, "read_borrowers", not_here)
+    teams = Codes()
+    with _started.BorrowersRead(path) as reading:
+        got = reading.result(teams)
+    assert got.ids.dtype == here.ids.dtype and np.array_equal(got.ids, here.ids)
+    for name in ("tier", "due", "team"):
+        a, b = getattr(got, name), getattr(here, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert teams.values == here_teams.values and teams.index == here_teams.index
+    monkeypatch.undo()
+    broken = tmp_path / "broken" / "borrowers.jsonl"
+    broken.parent.mkdir()
+    broken.write_bytes(path.read_bytes() + b'{"borrower_id": "Z", "tier": "watch", [\n')
+    with pytest.raises(InputError) as in_here:
+        read_borrowers(broken, Codes())
+    assert f"line {len(docs) + 1}" in str(in_here.value)
+    with pytest.raises(InputError) as by_process, _started.BorrowersRead(broken) as reading:
+        reading.result(Codes())
+    assert str(by_process.value) == str(in_here.value)
+    both = tmp_path / "replay"
+    shutil.copytree(out, both, ignore=shutil.ignore_patterns("snapshots"))
+    (both / "borrowers.jsonl").write_bytes(broken.read_bytes())
+    with pytest.raises(InputError) as first:
+        build_report(both, [events], period="month")
+    assert str(first.value) == str(in_here.value)

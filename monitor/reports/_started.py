@@ -1,0 +1,112 @@
+"""``borrowers.jsonl`` read by a started process of the same interpreter while the build reads the rest.
+
+The field walk over a million lines is numpy work under the interpreter lock of whoever runs it: run by a
+fresh process (``python -I``, the same ``monitor`` package: its directory is put first on the child's path), it
+takes the second core instead of the lock from the build's threads. The child runs
+:func:`monitor.reports._replay.read_borrowers` itself and writes its columns and the team table (in code order) to
+its standard output by :mod:`marshal` (a private pipe to a child of the same interpreter); the parent makes the
+same :class:`~monitor.reports._replay.Borrowers` and :class:`~monitor.reports._ids.Codes` of them. An
+:class:`~monitor._errors.InputError` of the child is raised in the parent with the same message; when the child
+cannot be started or ends otherwise, the file is read in the parent (whose error, if any, is the one raised).
+"""
+
+from __future__ import annotations
+
+import gc
+import marshal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import monitor
+from monitor._errors import InputError
+from monitor.reports._ids import Codes
+from monitor.reports._replay import Borrowers, read_borrowers
+
+__all__ = ["BorrowersRead", "serve"]
+
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from monitor.reports._started import serve; "
+         "sys.exit(serve(sys.argv[2]))")
+
+
+class BorrowersRead:
+    """``borrowers.jsonl`` being read by a started process: :meth:`result` waits for it (and fills ``teams``, which
+    must be empty until then); :meth:`close` (or the end of a ``with`` block) ends the process when the result is
+    not wanted (an earlier error)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._got: Borrowers | None = None
+        try:
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [sys.executable, "-I", "-c", _BOOT, str(Path(monitor.__file__).resolve().parent.parent), str(path)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        except OSError:
+            self._proc = None
+
+    def result(self, teams: Codes) -> Borrowers:
+        if self._got is not None:
+            return self._got
+        got = self._wait()
+        if got is None or got[0] != "ok":  # not read there: read here (an error is raised here, as it would be)
+            self._got = read_borrowers(self.path, teams)
+            return self._got
+        _, width, ids, tier, due, team, values = got
+        if teams.values:
+            raise ValueError("BorrowersRead.result: the team table must be empty")
+        teams.values.extend(values)
+        teams.index.update((v.encode("utf-8"), i) for i, v in enumerate(values))
+        self._got = Borrowers(np.frombuffer(ids, dtype=width).copy(), np.frombuffer(tier, dtype=np.int8).copy(),
+                              np.frombuffer(due, dtype=np.int32).copy(), np.frombuffer(team, dtype=np.int32).copy())
+        return self._got
+
+    def _wait(self) -> Any:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        with proc:
+            data = proc.stdout.read() if proc.stdout is not None else b""
+            code = proc.wait()
+        got: Any = None
+        if code == 0:
+            try:
+                got = marshal.loads(data)
+            except (ValueError, EOFError, TypeError):
+                got = None
+        if type(got) is tuple and len(got) == 2 and got[0] == "error" and type(got[1]) is str:
+            raise InputError(got[1])
+        if type(got) is not tuple or len(got) != 7 or got[0] != "ok":
+            return None
+        return got
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            with proc:
+                proc.wait()
+
+    def __enter__(self) -> BorrowersRead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve(path: str) -> int:
+    """The child: ``read_borrowers(path)`` to standard output (marshal), or its InputError's message."""
+    gc.disable()  # numpy arrays and a few strings: nothing for the collector
+    teams = Codes()
+    try:
+        b = read_borrowers(Path(path), teams)
+    except InputError as exc:
+        out: tuple[Any, ...] = ("error", str(exc))
+    else:
+        out = ("ok", b.ids.dtype.str, b.ids.tobytes(), b.tier.astype(np.int8).tobytes(),
+               b.due.astype(np.int32).tobytes(), b.team.astype(np.int32).tobytes(), list(teams.values))
+    sys.stdout.buffer.write(marshal.dumps(out))
+    sys.stdout.buffer.flush()
+    return 0
