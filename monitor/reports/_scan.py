@@ -30,7 +30,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from monitor._errors import InputError
-from monitor.jsonl import file_digest
 
 __all__ = [
     "Chunk", "FieldPos", "I64", "U8", "days_from_civil", "decode_strings", "flat_fields", "gather",
@@ -50,6 +49,8 @@ def sha256_file(path: Path, lines: list[int] | None = None) -> tuple[str, int]:
     """SHA-256 and size of a file as stored (:func:`monitor.jsonl.file_digest`; run it on a helper thread:
     ``hashlib`` releases the interpreter lock, so hashing runs beside the parsing on another core). With
     ``lines``, the number of lines of the (decompressed) text is appended to it."""
+    from monitor.jsonl import file_digest  # here: a reader started for borrowers.jsonl (_started) needs none of it
+
     d = file_digest(path, count_lines=lines is not None)
     if lines is not None:
         lines.append(d["lines"])
