@@ -7,7 +7,7 @@ rule are here, the labels and units they use come from the vocabulary.
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from monitor.vocabulary import Lang, _days, _i, _list, _local_day, _ratio, label, money, number
@@ -200,13 +200,39 @@ def _param(name: str, rule: str, v: Mapping[str, Any], th: Mapping[str, Any], la
     return v.get(name, "?")
 
 
+_Getter = Callable[[str, Any, Any], Any]
+_FILLERS: dict[tuple[str, str, str | None], tuple[tuple[str, _Getter], ...] | None] = {}
+
+
+def _getter(name: str, lang: Lang, tz: str | None) -> _Getter:
+    """:func:`_param` of ``name`` as a function of (rule, values, thresholds): the same steps, the choice among
+    them made once."""
+    if name in _COMPUTED:
+        return lambda rule, v, th: _param(name, rule, v, th, lang, tz)
+    head, key = name[:2], name[2:]
+    if head == "m_" and key in _AMOUNTS:
+        return lambda rule, v, th: money(v.get(key), lang)
+    if name == "r_ratio":
+        return lambda rule, v, th: _ratio(v["ratio"]) if "ratio" in v else v.get(name, "?")
+    if name == "r_min_ratio":
+        return lambda rule, v, th: _ratio(th["min_ratio"]) if "min_ratio" in th else v.get(name, "?")
+    if head == "th" and name[2:3] == "_":
+        key = name[3:]
+        return lambda rule, v, th: th[key] if key in th else v.get(name, "?")
+    return lambda rule, v, th: v.get(name, "?")
+
+
 def _fill(template: str, rule: str, v: Any, th: Any, lang: Lang, tz: str | None) -> str:
     """The template filled with the names it uses, each as :func:`_params` gives it (only those are computed:
     a value of another shape fails a sentence only where the sentence shows it)."""
-    names = _fields(template)
-    if names is None:
+    at = (template, lang, tz)
+    fillers = _FILLERS.get(at, ())
+    if fillers == ():
+        names = _fields(template)
+        fillers = _FILLERS[at] = None if names is None else tuple((n, _getter(n, lang, tz)) for n in names)
+    if fillers is None:
         return template.format_map(_params(rule, v, th, lang, tz))
-    return template.format_map({n: _param(n, rule, v, th, lang, tz) for n in names})
+    return template.format_map({n: get(rule, v, th) for n, get in fillers})
 
 
 def _generic(values: Mapping[str, Any], thresholds: Mapping[str, Any], lang: Lang) -> str:

@@ -11,6 +11,8 @@ import typing
 from typing import Any, Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from monitor import events, outputs, vocabulary
@@ -182,3 +184,48 @@ def test_visit_reasons_are_sentences_with_labelled_parameters():
         "2025-03-01 预警等级上升为预警：14 天内检查"
     assert visit_reason("first_visit", {}, "zh") == "首次贷后检查"  # a parameter missing: the short form
     assert visit_reason("something_new", {"x": 1}) == "something_new"
+
+
+_ANY = st.one_of(st.none(), st.booleans(), st.integers(-3, 10**7), st.floats(allow_nan=False), st.text(max_size=6),
+                 st.sampled_from(["shanghai-1", "defendant", "civil", "deteriorated", "watch", "A", "2025-03-01T00:00:00Z",
+                                  "x"]),
+                 st.lists(st.sampled_from(["A", "B", "overdue", "rating", "overdue.dpd", 3]), max_size=3))
+
+
+def _keys_read() -> list[str]:
+    from monitor._evidence import _SENTENCES, _fields
+
+    keys = {"role", "case_type", "case_id", "requested_by", "approved_by", "ratio", "min_ratio", "band_min"}
+    for pair in _SENTENCES.values():
+        for template in pair:
+            for name in _fields(template) or ():
+                keys |= {name, name[2:], name[3:]}
+    return sorted(k for k in keys if k)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_a_template_filled_by_its_getters_is_the_template_filled_by_each_parameter(data) -> None:
+    """The sentence of each rule, filled by a getter per name its template shows (the kind of each name chosen
+    once per template) reads as the template filled with each name's parameter (:func:`_param`): for any values
+    and thresholds, of any type, missing or not; where one fails to fill, so does the other."""
+    from monitor._evidence import _SENTENCES, _fields, _fill, _param
+
+    keys = _keys_read()
+    rule = data.draw(st.sampled_from(sorted(_SENTENCES)))
+    lang = data.draw(st.sampled_from(["zh", "en"]))
+    tz = data.draw(st.sampled_from([None, "Asia/Shanghai", "UTC"]))
+    values = data.draw(st.dictionaries(st.sampled_from(keys), _ANY, max_size=8))
+    thresholds = data.draw(st.dictionaries(st.sampled_from(keys), _ANY, max_size=5))
+    name = rule.split("@")[0]
+
+    def outcome(fill: Any) -> str:
+        try:
+            return fill()
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError):
+            return "(fails: the sentence is made of labelled pairs)"
+
+    for template in _SENTENCES[rule]:
+        assert outcome(lambda: _fill(template, name, values, thresholds, lang, tz)) == \
+            outcome(lambda: template.format_map({n: _param(n, name, values, thresholds, lang, tz)
+                                                 for n in _fields(template) or ()}))

@@ -157,9 +157,11 @@ _ROWS = TypeAdapter(list[WarningRow])
 _LIST_KEY = b'"warning_list":{'
 
 
-def _write_json(fh: IO[bytes], report: Report, rows_at_once: int = 20_000) -> None:
+def _write_json(fh: IO[bytes], report: Report, rows_at_once: int = 2_000) -> None:
     """:func:`render_json`'s bytes, the warning list's rows serialised a slice at a time (at a million
-    borrowers the whole document is 600 MB, and serialising it at once holds it twice)."""
+    borrowers the whole document is 220 MB, and serialising it at once holds it twice), each slice's text written
+    as it is, not copied: small slices (2,000 rows, 3 MB of text) reuse the heap's memory where large ones (20,000)
+    were mapped afresh each time (in the fork that writes the JSON: 192,000 page faults against 114,000, 0.3 s)."""
     rows = report.warning_list.rows
     if len(rows) <= rows_at_once:
         fh.write(report.model_dump_json().encode("utf-8"))
@@ -173,7 +175,9 @@ def _write_json(fh: IO[bytes], report: Report, rows_at_once: int = 20_000) -> No
     fh.write(doc[:at])
     for lo in range(0, len(rows), rows_at_once):
         part = _ROWS.dump_json(rows[lo:lo + rows_at_once])
-        fh.write(part[1:-1] if lo == 0 else b"," + part[1:-1])
+        if lo:
+            fh.write(b",")
+        fh.write(memoryview(part)[1:-1])
     fh.write(doc[at:])
     fh.write(b"\n")
 
