@@ -245,6 +245,7 @@ class _Reader:
         self.rejects, self.trusted, self.skew = rejects, job.now, job.skew
         self.job, self.shard = job, shard
         self.lines = 0
+        self.current = b""  # the line being fed (``feed``)
 
     def lines_of(self, fi: int, path: Path) -> Iterator[tuple[int, int, bytes]]:
         """The file's lines this shard owns (all of them with one shard): (number from 1, instant read from the
@@ -275,6 +276,27 @@ class _Reader:
                 raise _Unordered(f"{path}: line {number} is dated before an earlier line")
             prev = t
             yield t, fi, number, event, raw
+
+    def feed(self, fi: int, path: Path, feed: Callable[[int, Event, int, int], None]) -> None:
+        """``stream`` given straight to ``feed`` (instant, event, file, line), the line being fed in ``current``."""
+        prev = -(2**63)
+        trusted, skew, add = self.trusted, self.skew, self.rejects.add
+        read = 0
+        try:
+            for number, at, raw in self.lines_of(fi, path):
+                read += 1
+                got = _judge(raw, trusted, skew, at)  # as ``stream`` does
+                if got.__class__ is str:
+                    add(fi, number, got, raw if got != "empty line" else b"")  # type: ignore[arg-type]
+                    continue
+                t, event = got  # type: ignore[misc]
+                if t < prev:
+                    raise _Unordered(f"{path}: line {number} is dated before an earlier line")
+                prev = t
+                self.current = raw
+                feed(t, event, fi, number)
+        finally:
+            self.lines += read
 
     def sorted(self, paths: Sequence[Path], tmp: Path) -> Iterator[Item]:
         runs = EventRuns(tmp)
@@ -522,7 +544,7 @@ def _attempt(job: _Job, k: int, agree: Callable[[int | None], int | None], *, or
     part = SnapshotPart(job.snapshots / f"part-{k:03d}")
 
     def engine_error(fi: int, line: int, reason: str) -> None:
-        rejects.add(fi, line, reason, current[4])
+        rejects.add(fi, line, reason, reader.current)
 
     # every state is made here from nothing and changed by this engine only (own_states); the ids that
     # occur once in the input need no duplicate memory (monitor._replay_keys; a split input's keys were
@@ -532,15 +554,17 @@ def _attempt(job: _Job, k: int, agree: Callable[[int | None], int | None], *, or
         repeated = repeated_keys_in(block for path in job.files for block in file_blocks(path))
     runner = Runner(Engine(job.policy, own_states=True), job.as_of, totals, part, reject=engine_error,
                     repeated=repeated)
-    if ordered:
-        streams = [reader.stream(fi, p) for fi, p in enumerate(job.files)]
-        items: Iterable[Item] = streams[0] if len(streams) == 1 else heapq.merge(*streams)
+    if ordered and len(job.files) == 1:
+        reader.feed(0, job.files[0], runner.feed)
     else:
-        items = reader.sorted(job.files, work)
-    feed = runner.feed
-    current: Item = (0, 0, 0, None, b"")  # type: ignore[assignment]
-    for current in items:
-        feed(current[0], current[3], current[1], current[2])
+        if ordered:
+            items: Iterable[Item] = heapq.merge(*(reader.stream(fi, p) for fi, p in enumerate(job.files)))
+        else:
+            items = reader.sorted(job.files, work)
+        feed = runner.feed
+        for current in items:
+            reader.current = current[4]
+            feed(current[0], current[3], current[1], current[2])
     final = agree(runner.last_t)
     totals.as_of = final
     totals.read = reader.lines
