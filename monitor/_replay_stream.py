@@ -48,7 +48,7 @@ from monitor._spill import EventRuns, LineSpill
 from monitor._time import SECOND, ahead_reason, iso, parse_instant, to_us
 from monitor.engine import Engine
 from monitor.events import Event, describe_validation_error
-from monitor.jsonl import MAX_LINE_BYTES, UNREAD, compressed, file_digest, plain_instants, write_files
+from monitor.jsonl import MAX_LINE_BYTES, UNREAD, compressed, file_digest, iter_lines, write_files
 from monitor.outputs import Alert, BorrowerView, ScheduleEntry, schedule_history_line
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.snapshots import SnapshotPart, write_manifest
@@ -250,8 +250,8 @@ class _Reader:
     def lines_of(self, fi: int, path: Path) -> Iterator[tuple[int, int, bytes]]:
         """The file's lines this shard owns (all of them with one shard): (number from 1, instant read from the
         text or UNREAD, raw line)."""
-        if self.job.bases is None:
-            return _numbered(path)
+        if self.job.bases is None:  # (plain_instants costs more than to_us when it serves the reader alone)
+            return ((number, UNREAD, raw) for number, raw in iter_lines(path))
         return piece_lines(self.job.pieces, self.shard, fi, self.job.bases[fi])
 
     def parse(self, fi: int, number: int, raw: bytes, at: int = UNREAD) -> tuple[int, Event] | None:
@@ -516,15 +516,6 @@ def _shard(job: _Job, k: int, agree: Callable[[int | None], int | None]) -> dict
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _numbered(path: Path) -> Iterator[tuple[int, int, bytes]]:
-    """The lines of a whole file as ``_Reader.lines_of`` gives them, read in blocks (``file_blocks``)."""
-    number = 1
-    for block in file_blocks(path):
-        lines = block.split(b"\n") if b"\r" not in block else [raw.rstrip(b"\r") for raw in block.split(b"\n")]
-        yield from zip(range(number, number + len(lines)), plain_instants(block, lines).tolist(), lines)
-        number += len(lines)
 
 
 def _spool_stdin(tmp: Path) -> Path:
