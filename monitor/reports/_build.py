@@ -32,7 +32,7 @@ from monitor.reports._replay import (
 )
 from monitor.reports._scan import sha256_file
 from monitor.reports._signals import current_signals, latest_evidence, period_signals
-from monitor.reports._started import BorrowersRead
+from monitor.reports._started import BorrowersRead, ScheduleRead
 from monitor.reports._state import build_state, last_alerts
 from monitor.snapshots import SnapshotLog
 from monitor.reports.model import InputFile, Meta, PortfolioPoint, Report, Trend
@@ -147,6 +147,7 @@ def build_report(
     # borrowers.jsonl is read by a started process (the second core) while this one reads the snapshots' tables and
     # the readers start on their records; its errors still come first (then the rejects', then the snapshots')
     with BorrowersRead(paths["borrowers.jsonl"]) as borrowers_read, \
+            ScheduleRead(paths["schedule_history.jsonl"], start, cut) as sched_rows, \
             ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
             ThreadPoolExecutor(5, thread_name_prefix="reader") as readers:
         line_counts: list[int] = []  # of the event files, against the replay's count
@@ -171,6 +172,7 @@ def build_report(
                 current_read = readers.submit(current_signals, snap_dir / "signals.jsonl")
         teams = Codes()
         borrowers = borrowers_read.result(teams)
+        sched_rows.start()  # the schedule's lines parsed by a process of its own (after the borrowers': 2 cores)
         ids = IdIndex(borrowers.ids)
         rejects = read_rejects(paths["rejects.jsonl"])
         if log_error is not None:
@@ -178,7 +180,7 @@ def build_report(
         if log.n != ids.n or not bool(np.array_equal(log.ids, borrowers.ids.astype(log.ids.dtype))):
             raise InputError(f"{snap_dir}: the snapshots are not of the borrowers in borrowers.jsonl")
         sched_read = readers.submit(read_schedule, paths["schedule_history.jsonl"], ids, start, cut, teams, borrowers,
-                                    start_read.result, log.codes["team"])
+                                    start_read.result, log.codes["team"], sched_rows.rows)
 
         def under_warning(a: Alerts) -> NDArray[np.bool_]:
             """Borrowers at watch or above at the end (a later alert's from_tier, else borrowers.jsonl)."""

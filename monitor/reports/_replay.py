@@ -32,7 +32,7 @@ from monitor.snapshots import DUE_WHY, Snapshot
 
 __all__ = ["KINDS", "TIERS", "Alerts", "Borrowers", "Codes", "IdIndex", "Schedule", "borrower_index",
            "first_policy_version",
-           "read_alerts", "read_borrowers", "read_rejects", "read_schedule", "read_summary"]
+           "read_alerts", "read_borrowers", "read_rejects", "read_schedule", "read_summary", "scan_schedule"]
 
 TIERS: tuple[str, ...] = ("normal", "watch", "warning", "severe")
 KINDS: tuple[str, ...] = ("raised", "escalated", "de_escalated", "cleared")
@@ -451,28 +451,78 @@ def _sched_fields(chunk: Chunk, name: str, teams: Codes) -> tuple[NDArray[np.byt
 _INSPECTED_WHY = np.array([DUE_WHY.index("inspection"), DUE_WHY.index("cadence")], dtype=np.int8)
 
 
+@dataclass(slots=True)
+class SchedRows:
+    """The lines of ``schedule_history.jsonl`` from the period's start on, before the borrower lookup: every
+    line's borrower (``bid``), the rest of the lines up to the cut (``team`` in the codes of a table of its own,
+    whose values each chunk added are in ``added``), and the error that ended the reading (after the ids of the
+    lines read before it, which are looked up first, as when each chunk's were looked up in turn)."""
+
+    bid: NDArray[np.bytes_]
+    t: I64
+    due: I32
+    team: I32
+    insp: NDArray[np.bool_]
+    added: list[list[bytes]]
+    error: str | None
+
+
+def scan_schedule(path: Path, start: int, cut: int) -> SchedRows:
+    """The part of :func:`read_schedule` that needs neither the borrowers nor the shared team table (run by a
+    started process, :mod:`monitor.reports._started`)."""
+    teams = Codes()
+    parts: dict[str, list[NDArray[Any]]] = {k: [] for k in ("bid", "t", "due", "team", "insp")}
+    added: list[list[bytes]] = []
+    error: str | None = None
+    try:
+        begin = seek_instant(path, start)
+        prev = start
+        for chunk in iter_chunks(path, start=begin):
+            known = len(teams.values)
+            bid, t, due, team, insp = _sched_fields(chunk, path.name, teams)
+            added.append([v.encode("utf-8") for v in teams.values[known:]])
+            rows = np.flatnonzero(chunk.ends > chunk.starts)
+            parts["bid"].append(bid[rows])
+            t = t[rows]
+            prev = _check_sorted(t, prev, path.name)
+            inside = rows[t <= cut]
+            for name, arr in (("t", t[t <= cut]), ("due", due[inside]), ("team", team[inside]),
+                              ("insp", insp[inside])):
+                parts[name].append(arr)
+    except InputError as exc:
+        error = str(exc)
+    empty = {"bid": np.zeros(0, "S1"), "t": np.zeros(0, np.int64), "due": np.zeros(0, np.int32),
+             "team": np.zeros(0, np.int32), "insp": np.zeros(0, bool)}
+    cols = {k: np.concatenate(v) if v else empty[k] for k, v in parts.items()}
+    return SchedRows(cols["bid"], cols["t"].astype(np.int64), cols["due"].astype(np.int32),
+                     cols["team"].astype(np.int32), cols["insp"].astype(bool), added, error)
+
+
 def read_schedule(path: Path, ids: IdIndex, start: int, cut: int, teams: Codes,
-                  borrowers: Borrowers, before: Callable[[], Snapshot], snapshot_teams: list[str]) -> Schedule:
+                  borrowers: Borrowers, before: Callable[[], Snapshot], snapshot_teams: list[str],
+                  rows: Callable[[], SchedRows | None] | None = None) -> Schedule:
     """The schedule entries of the period (``start`` .. ``cut``) and, for each borrower, the entry in force
     when it began: from ``before()``, the engine's records at the end of the day before (team names
-    ``snapshot_teams``), as ``monitor replay --as-of`` that instant says."""
+    ``snapshot_teams``), as ``monitor replay --as-of`` that instant says. ``rows()``: the lines as
+    :func:`scan_schedule` gives them, read elsewhere (None: read here)."""
     res = Schedule(ids.n, teams)
-    parts: dict[str, list[NDArray[Any]]] = {k: [] for k in ("bidx", "t", "due", "team", "insp")}
-    begin = seek_instant(path, start)
-    prev = start
-    for chunk in iter_chunks(path, start=begin):
-        bid, t, due, team, insp = _sched_fields(chunk, path.name, teams)
-        rows = np.flatnonzero(chunk.ends > chunk.starts)
-        bidx = _index(ids, bid[rows], path.name)
-        t = t[rows]
-        prev = _check_sorted(t, prev, path.name)
-        res.touched[bidx] = True
-        inside = np.flatnonzero(t <= cut)
-        for name, arr in (("bidx", bidx), ("t", t), ("due", due[rows]), ("team", team[rows]), ("insp", insp[rows])):
-            parts[name].append(arr[inside])
-    for name, arrs in parts.items():
-        if arrs:
-            setattr(res, name, np.concatenate(arrs))
+    got = rows() if rows is not None else None
+    got = got if got is not None else scan_schedule(path, start, cut)
+    # the borrowers of every line read (the first unknown one named before an error later in the file)
+    bidx = _index(ids, got.bid, path.name)
+    res.touched[bidx] = True
+    if got.error is not None:
+        raise InputError(got.error)
+    # the team codes of the lines' own table in the shared one, added chunk by chunk as when read here
+    shared = np.zeros(sum(len(a) for a in got.added), dtype=np.int32)
+    k = 0
+    for values in got.added:
+        if values:
+            shared[k:k + len(values)] = teams.encode(np.array(values, dtype="S"))
+            k += len(values)
+    res.bidx, res.t, res.due, res.insp = bidx[:got.t.size], got.t, got.due, got.insp  # sorted: a prefix
+    res.team = np.where(got.team >= 0, shared[np.maximum(got.team, 0)] if shared.size else -1,
+                        -1).astype(np.int32)
     # untouched since the start: the entry in force then is the one borrowers.jsonl shows
     calm = ~res.touched & (borrowers.tier >= 0)
     res.pre_has[calm] = True

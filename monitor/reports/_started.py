@@ -25,16 +25,16 @@ import numpy as np
 import monitor
 from monitor._errors import InputError
 from monitor.reports._ids import Codes
-from monitor.reports._replay import Borrowers, read_borrowers
+from monitor.reports._replay import Borrowers, SchedRows, read_borrowers, scan_schedule
 
-__all__ = ["BorrowersRead", "serve"]
+__all__ = ["BorrowersRead", "ScheduleRead", "serve"]
 
 # the child: this package first on its path, and monitor.reports as a bare package (its __init__ imports every
 # section and the model, a third of a second of CPU; the reader needs _replay and what it imports only)
 _BOOT = ("import os, sys, types; sys.path.insert(0, sys.argv[1]); "
          "pkg = types.ModuleType('monitor.reports'); pkg.__path__ = [os.path.join(sys.argv[1], 'monitor', 'reports')]; "
          "sys.modules['monitor.reports'] = pkg; "
-         "from monitor.reports._started import serve; sys.exit(serve(sys.argv[2]))")
+         "from monitor.reports._started import serve; sys.exit(serve(*sys.argv[2:]))")
 
 
 class BorrowersRead:
@@ -45,12 +45,7 @@ class BorrowersRead:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._got: Borrowers | None = None
-        try:
-            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-I", "-c", _BOOT, str(Path(monitor.__file__).resolve().parent.parent), str(path)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        except OSError:
-            self._proc = None
+        self._proc = _start(str(path))
 
     def result(self, teams: Codes) -> Borrowers:
         if self._got is not None:
@@ -72,15 +67,7 @@ class BorrowersRead:
         proc, self._proc = self._proc, None
         if proc is None:
             return None
-        with proc:
-            data = proc.stdout.read() if proc.stdout is not None else b""
-            code = proc.wait()
-        got: Any = None
-        if code == 0:
-            try:
-                got = marshal.loads(data)
-            except (ValueError, EOFError, TypeError):
-                got = None
+        got = _finish(proc)
         if type(got) is tuple and len(got) == 2 and got[0] == "error" and type(got[1]) is str:
             raise InputError(got[1])
         if type(got) is not tuple or len(got) != 7 or got[0] != "ok":
@@ -101,9 +88,76 @@ class BorrowersRead:
         self.close()
 
 
-def serve(path: str) -> int:
-    """The child: ``read_borrowers(path)`` to standard output (marshal), or its InputError's message."""
+def _start(*args: str) -> subprocess.Popen[bytes] | None:
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-I", "-c", _BOOT, str(Path(monitor.__file__).resolve().parent.parent), *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
+def _finish(proc: subprocess.Popen[bytes]) -> Any:
+    """The child's marshalled answer (None when it ended otherwise)."""
+    with proc:
+        data = proc.stdout.read() if proc.stdout is not None else b""
+        code = proc.wait()
+    if code != 0:
+        return None
+    try:
+        return marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        return None
+
+
+class ScheduleRead:
+    """The lines of ``schedule_history.jsonl`` from ``start`` on (:func:`~monitor.reports._replay.scan_schedule`)
+    read by a started process from :meth:`start` on; :meth:`rows` waits for them (None: the child could not start
+    or ended otherwise, read them here). Its errors come back as a message in the rows, raised by
+    :func:`~monitor.reports._replay.read_schedule` where it would have raised it."""
+
+    def __init__(self, path: Path, start: int, cut: int) -> None:
+        self.args = (str(path), str(start), str(cut))
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if self._proc is None:
+            self._proc = _start("schedule", *self.args)
+
+    def rows(self) -> SchedRows | None:
+        proc, self._proc = self._proc, None
+        got = _finish(proc) if proc is not None else None
+        if type(got) is not tuple or len(got) != 9 or got[0] != "ok":
+            return None
+        _, width, bid, t, due, team, insp, added, error = got
+        return SchedRows(np.frombuffer(bid, dtype=width).copy(), np.frombuffer(t, dtype=np.int64).copy(),
+                         np.frombuffer(due, dtype=np.int32).copy(), np.frombuffer(team, dtype=np.int32).copy(),
+                         np.frombuffer(insp, dtype=np.bool_).copy(), added, error)
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            with proc:
+                proc.wait()
+
+    def __enter__(self) -> ScheduleRead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve(path: str, *args: str) -> int:
+    """The child: ``read_borrowers(path)`` to standard output (marshal), or its InputError's message; or, after
+    ``schedule``, ``scan_schedule`` of the path, start and cut that follow."""
     gc.disable()  # numpy arrays and a few strings: nothing for the collector
+    if path == "schedule" and len(args) == 3:
+        r = scan_schedule(Path(args[0]), int(args[1]), int(args[2]))
+        sys.stdout.buffer.write(marshal.dumps(("ok", r.bid.dtype.str, r.bid.tobytes(), r.t.tobytes(), r.due.tobytes(),
+                                               r.team.tobytes(), r.insp.tobytes(), r.added, r.error)))
+        sys.stdout.buffer.flush()
+        return 0
     teams = Codes()
     try:
         b = read_borrowers(Path(path), teams)

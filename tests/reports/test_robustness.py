@@ -319,3 +319,83 @@ def test_borrowers_read_by_a_started_process_are_the_same_and_errors_keep_their_
     with pytest.raises(InputError) as first:
         build_report(both, [events], period="month")
     assert str(first.value) == str(in_here.value)
+
+
+def test_schedule_read_by_a_started_process_is_the_same_and_errors_keep_their_words_and_order(
+        simulated: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """schedule_history.jsonl parsed by a started process (_started.ScheduleRead): the same report as when parsed
+    here (team names with quotes, backslashes and Chinese, new to the team table, escaped in JSON); a malformed
+    line, an unknown borrower and lines out of order get the words (and the precedence) a read here gives."""
+    from monitor._errors import InputError
+    from monitor.reports import _replay, _started
+
+    events, out = simulated
+    lines = (out / "schedule_history.jsonl").read_text(encoding="utf-8").splitlines()
+    docs = [json.loads(x) for x in lines]
+    last = len(docs) - 1
+    assert docs[last]["at"][:7] == docs[last - 6]["at"][:7]  # the last lines are in the report's month
+    docs[last - 5]["team"], docs[last - 3]["team"] = '检查 "东" 组\\', "新组"
+
+    def write(where: Path, texts: list[str]) -> Path:
+        where.mkdir()
+        for p in out.iterdir():
+            (shutil.copytree if p.is_dir() else shutil.copyfile)(p, where / p.name)
+        (where / "schedule_history.jsonl").write_text("".join(t + "\n" for t in texts), encoding="utf-8")
+        return where
+
+    good = write(tmp_path / "good", [json.dumps(d, ensure_ascii=False) for d in docs])
+    by_process = build_report(good, [events], period="month").model_dump_json()
+
+    def not_here(*args: object) -> None:
+        raise AssertionError("read here, not by the process")
+
+    def no_process(*args: str) -> None:
+        return None  # as when the child cannot start: the lines are read here
+
+    with monkeypatch.context() as m:
+        m.setattr(_replay, "scan_schedule", not_here)
+        assert build_report(good, [events], period="month").model_dump_json() == by_process
+    with monkeypatch.context() as m:
+        m.setattr(_started, "_start", no_process)
+        here = build_report(good, [events], period="month")
+    assert here.model_dump_json() == by_process
+    # the lines as the process hands them back: the same as scanned here, the new team names included
+    with _started.ScheduleRead(good / "schedule_history.jsonl", 0, 2**62) as reading:
+        reading.start()
+        rows = reading.rows()
+    scanned = _replay.scan_schedule(good / "schedule_history.jsonl", 0, 2**62)
+    assert rows is not None and rows.error is None and rows.added == scanned.added
+    assert {'检查 "东" 组\\'.encode(), "新组".encode()} <= {v for a in rows.added for v in a}
+    for name in ("bid", "t", "due", "team", "insp"):
+        a, b = getattr(rows, name), getattr(scanned, name)
+        assert a.dtype == b.dtype and a.size == len(docs) and np.array_equal(a, b), name
+
+    def error(name: str, texts: list[str], process: bool) -> str:
+        with monkeypatch.context() as m:
+            if not process:
+                m.setattr(_started, "_start", no_process)
+            with pytest.raises(InputError) as exc:
+                build_report(write(tmp_path / f"{name}-{process}", texts), [events], period="month")
+        return str(exc.value)
+
+    texts = [json.dumps(d, ensure_ascii=False) for d in docs]
+    unknown = json.dumps(dict(docs[last - 4], borrower_id="Z-unknown"))
+    broken = texts[last - 2][:-9]
+    late = json.dumps(dict(docs[last - 2], at=docs[0]["at"]))
+    cases = {
+        "broken-then-unknown": (texts[:last - 4] + [broken] + texts[last - 3:last - 2] + [unknown] + texts[last - 1:],
+                                "schedule_history.jsonl: line {} is not a JSON object"),  # counted from the period
+        # in one chunk of lines the parse comes first, then the borrowers, then the order (as when read here)
+        "unknown-then-broken": (texts[:last - 4] + [unknown] + texts[last - 3:last - 2] + [broken] + texts[last - 1:],
+                                "schedule_history.jsonl: line {} is not a JSON object"),
+        "unknown-then-late": (texts[:last - 4] + [unknown] + texts[last - 3:last - 2] + [late] + texts[last - 1:],
+                              "schedule_history.jsonl: borrower 'Z-unknown' is not in borrowers.jsonl (the files "
+                              "are not from the same replay)"),
+        "late": (texts[:last - 2] + [late] + texts[last - 1:],
+                 "schedule_history.jsonl is not sorted by instant: not written by monitor replay?"),
+    }
+    for name, (lines_, words) in cases.items():
+        got = error(name, lines_, True)
+        assert got == error(name, lines_, False), name
+        line = got.split(" ")[2] if "{}" in words else ""
+        assert got == words.format(line) and (not line or 1 <= int(line) < last), name
