@@ -229,3 +229,54 @@ def test_a_template_filled_by_its_getters_is_the_template_filled_by_each_paramet
         assert outcome(lambda: _fill(template, name, values, thresholds, lang, tz)) == \
             outcome(lambda: template.format_map({n: _param(n, name, values, thresholds, lang, tz)
                                                  for n in _fields(template) or ()}))
+
+
+_SHOWN_VALUE = st.one_of(_ANY, st.integers(), st.floats(), st.sampled_from([0, 0.0, -0.0, -1, True, 1, 1.0, 10**12,
+                                                                             1e15, -5e3, "<b>&\"'", "逾期", "{x}"]))
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.data())
+def test_the_direct_sentences_of_the_two_commonest_rules_are_evidence_sentence(data) -> None:
+    """overdue.dpd's and bureau.external_overdue's sentences made straight from the fields they show
+    (:func:`shown_sentence`, the report's warning list) read as :func:`evidence_sentence` makes them, in both
+    languages, for values of any type (zero, negatives, large amounts, NaN, text needing escaping), extra values
+    (an account id) or not; where the template fails to fill, the direct maker says so (None) and the report
+    makes that sentence by evidence_sentence; fields missing: no direct sentence."""
+    from monitor._evidence import _SENTENCES, _SHOWN, _fill, shown_fields, shown_sentence
+
+    rule = data.draw(st.sampled_from(sorted(_SHOWN)))
+    lang = data.draw(st.sampled_from(["zh", "en"]))
+    a, m, b = _SHOWN[rule]
+    fields = data.draw(st.dictionaries(st.sampled_from([a, m]), _SHOWN_VALUE, max_size=2))
+    extra = data.draw(st.dictionaries(st.sampled_from(["account_id", "band", "grade", "days_past_due",
+                                                       "max_external_dpd", "th_band_min"]), _ANY, max_size=3))
+    values = {**extra, **fields}
+    thresholds = data.draw(st.dictionaries(st.sampled_from([b, "min", "band_max"]), _SHOWN_VALUE, max_size=3))
+    signal = {"rule": rule, "values": values, "thresholds": thresholds}
+    shown = shown_fields(rule, values, thresholds)
+    if a not in values or m not in values or b not in thresholds:
+        assert shown is None
+        return
+    assert shown == (values[a], values[m], thresholds[b])
+    direct = shown_sentence(rule, shown, lang)
+    general = evidence_sentence(signal, lang, timezone="Asia/Shanghai")
+    if direct is None:  # the template failed: evidence_sentence lists the values
+        with pytest.raises((TypeError, ValueError, AttributeError, KeyError, IndexError)):
+            _fill(_SENTENCES[rule][0 if lang == "zh" else 1], rule, values, thresholds, lang, "Asia/Shanghai")
+    else:
+        assert direct == general
+
+
+def test_shown_fields_only_of_plain_dicts_and_the_two_rules() -> None:
+    from monitor._evidence import shown_fields, shown_sentence
+
+    v, th = {"days_past_due": 95, "overdue_amount": 47048.75, "account_id": "A1"}, {"band_min": 90}
+    assert shown_fields("overdue.dpd", v, th) == (95, 47048.75, 90)
+    assert shown_sentence("overdue.dpd", (95, 47048.75, 90), "zh") == "本行逾期 95 天，逾期金额 4.70 万元，阈值 ≥ 90 天"
+    assert shown_sentence("overdue.dpd", (95, 47048.75, 1), "en") == \
+        "95 days past due at this bank, overdue amount CNY 47,048.75; threshold ≥ 1 day"
+    assert shown_sentence("overdue.dpd", (95, "x", 90), "zh") is None
+    assert shown_fields("bureau.inquiries", v, th) is None
+    assert shown_fields("overdue.dpd", None, th) is None
+    assert shown_fields("overdue.dpd", v, {}) is None

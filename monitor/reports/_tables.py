@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from monitor import vocabulary
+from monitor._evidence import shown_fields, shown_sentence
 from monitor.reports._i18n import Lang, Text
 from monitor.reports.model import Report, WarningRow
 
@@ -120,12 +121,28 @@ class _RowMaker:
         """The names of the rules of ``signals`` and their sentences (as :func:`_sentences`), a sentence made once
         per rule, thresholds and values (a million borrowers: half a million signals, a third as many distinct)."""
         names, parts = [], []
-        memo, dumps = self.sentences, marshal.dumps
+        memo, dumps, lang = self.sentences, marshal.dumps, self.t.lang
         for e in signals:
             rule = e.get("rule") if type(e) is dict else None
             if type(rule) is not str:  # not as the replay writes them: as the rows' other texts are made
                 return (self.sep.join([self.label("rule", str(g.get("rule", ""))) for g in signals]),
                         _sentences(self.t, signals, self.tz))
+            shown = shown_fields(rule, e.get("values"), e.get("thresholds"))
+            if shown is not None:  # keyed by what the sentence shows (not the account id of overdue.dpd's values)
+                try:
+                    key = dumps((rule, shown), 2)
+                except ValueError:
+                    key = b""
+                got = memo.get(key) if key else None
+                if got is None and key:
+                    sentence = shown_sentence(rule, shown, lang)
+                    if sentence is not None:  # else: as evidence_sentence makes it, below (every value listed)
+                        name = self.label("rule", rule)
+                        got = memo[key] = (name, f"{name}{self.colon}{sentence}")
+                if got is not None:
+                    names.append(got[0])
+                    parts.append(got[1])
+                    continue
             try:
                 key = dumps((rule, e.get("thresholds"), e.get("values")), 2)
             except ValueError:  # a value marshal cannot write (not from JSON): made without the memo

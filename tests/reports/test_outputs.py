@@ -307,6 +307,20 @@ def test_the_list_cells_are_those_of_one_row_at_a_time(report: Report) -> None:
              [{**sig, "values": {"days_past_due": Decimal(30)}}, sig],  # a value marshal cannot write
              [{**sig, "thresholds": {"band_min": 30}}], [{**sig, "thresholds": {"band_min": 60}}],
              [{**sig, "thresholds": {"band_min": 30.0}}]]  # thresholds the sentence shows
+    # keyed by the fields the sentence shows (an account id apart): the same sentence; a failing amount (the
+    # sentence then lists every value, the account id too) made per signal; 0 and -0.0, 1 and True apart
+    full = {**sig, "values": {"days_past_due": 95, "overdue_amount": 47048.75, "account_id": "A1"},
+            "thresholds": {"band_min": 90}}
+    ext = {**full, "rule": "bureau.external_overdue",
+           "values": {"max_external_dpd": 95, "external_overdue_amount": 47048.75}}
+    lists += [[full], [{**full, "values": {**full["values"], "account_id": "A2"}}, ext],
+              [{**full, "values": {**full["values"], "overdue_amount": "x"}}],
+              [{**full, "values": {**full["values"], "overdue_amount": "x", "account_id": "A2"}}],
+              [{**full, "values": {**full["values"], "overdue_amount": 0}}],
+              [{**full, "values": {**full["values"], "overdue_amount": -0.0}}],
+              [{**full, "thresholds": {"band_min": True}}], [{**full, "thresholds": {"band_min": 1}}],
+              [{**ext, "values": {"max_external_dpd": 95}}], [{**ext, "values": None}],
+              [{**ext, "values": {**ext["values"], "external_overdue_amount": Decimal(1)}}]]
     for lang in ("zh", "en"):
         t = Text(lang)  # type: ignore[arg-type]
         maker = _RowMaker(t, report)
