@@ -11,7 +11,6 @@ parse per line as the fallback.
 from __future__ import annotations
 
 import json
-import marshal
 import re
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pydantic_core import from_json
 from monitor._errors import InputError
 from monitor._time import parse_instant
 from monitor.reports import _sigread
+from monitor.reports._child import answer
 from monitor.reports._replay import alert_fields
 from monitor.reports._scan import I64, make_chunk, parse_instants, read_exact
 
@@ -82,20 +82,10 @@ def _evidence_by_process(path: Path, offsets: I64, lengths: I64) -> tuple[
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError:
         return None
-    with proc:
-        try:
-            data, _ = proc.communicate(pairs.tobytes())
-        except OSError:
-            data = b""
-        code = proc.wait()
+    send = pairs.tobytes()
     del pairs
-    got: Any = None
-    if code == 0:
-        try:
-            got = marshal.loads(data)
-        except (ValueError, EOFError, TypeError):
-            got = None
-    del data
+    got = answer(proc, send)
+    del send
     if type(got) is not tuple or len(got) != 3 or not all(type(x) is list and len(x) == offsets.size for x in got):
         return None
     texts, frm, signals = got
@@ -263,14 +253,5 @@ def current_signals(path: Path) -> dict[str, list[dict[str, Any]]] | None:
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError:
         return read_current_signals(path)
-    with proc:
-        data = proc.stdout.read() if proc.stdout is not None else b""
-        code = proc.wait()
-    got: Any = None
-    if code == 0:
-        try:
-            got = marshal.loads(data)
-        except (ValueError, EOFError, TypeError):
-            got = None
-    del data
+    got = answer(proc)
     return got if type(got) is dict else read_current_signals(path)

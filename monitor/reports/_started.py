@@ -24,6 +24,7 @@ import numpy as np
 
 import monitor
 from monitor._errors import InputError
+from monitor.reports._child import Child, answer
 from monitor.reports._ids import Codes
 from monitor.reports._replay import Borrowers, SchedRows, read_borrowers, scan_schedule
 
@@ -37,7 +38,7 @@ _BOOT = ("import os, sys, types; sys.path.insert(0, sys.argv[1]); "
          "from monitor.reports._started import serve; sys.exit(serve(*sys.argv[2:]))")
 
 
-class BorrowersRead:
+class BorrowersRead(Child):
     """``borrowers.jsonl`` being read by a started process: :meth:`result` waits for it (and fills ``teams``, which
     must be empty until then); :meth:`close` (or the end of a ``with`` block) ends the process when the result is
     not wanted (an earlier error)."""
@@ -67,25 +68,12 @@ class BorrowersRead:
         proc, self._proc = self._proc, None
         if proc is None:
             return None
-        got = _finish(proc)
+        got = answer(proc)
         if type(got) is tuple and len(got) == 2 and got[0] == "error" and type(got[1]) is str:
             raise InputError(got[1])
         if type(got) is not tuple or len(got) != 7 or got[0] != "ok":
             return None
         return got
-
-    def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.kill()
-            with proc:
-                proc.wait()
-
-    def __enter__(self) -> BorrowersRead:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _start(*args: str) -> subprocess.Popen[bytes] | None:
@@ -97,20 +85,7 @@ def _start(*args: str) -> subprocess.Popen[bytes] | None:
         return None
 
 
-def _finish(proc: subprocess.Popen[bytes]) -> Any:
-    """The child's marshalled answer (None when it ended otherwise)."""
-    with proc:
-        data = proc.stdout.read() if proc.stdout is not None else b""
-        code = proc.wait()
-    if code != 0:
-        return None
-    try:
-        return marshal.loads(data)
-    except (ValueError, EOFError, TypeError):
-        return None
-
-
-class ScheduleRead:
+class ScheduleRead(Child):
     """The lines of ``schedule_history.jsonl`` from ``start`` on (:func:`~monitor.reports._replay.scan_schedule`)
     read by a started process from :meth:`start` on; :meth:`rows` waits for them (None: the child could not start
     or ended otherwise, read them here). Its errors come back as a message in the rows, raised by
@@ -126,26 +101,13 @@ class ScheduleRead:
 
     def rows(self) -> SchedRows | None:
         proc, self._proc = self._proc, None
-        got = _finish(proc) if proc is not None else None
+        got = answer(proc) if proc is not None else None
         if type(got) is not tuple or len(got) != 9 or got[0] != "ok":
             return None
         _, width, bid, t, due, team, insp, added, error = got
         return SchedRows(np.frombuffer(bid, dtype=width).copy(), np.frombuffer(t, dtype=np.int64).copy(),
                          np.frombuffer(due, dtype=np.int32).copy(), np.frombuffer(team, dtype=np.int32).copy(),
                          np.frombuffer(insp, dtype=np.bool_).copy(), added, error)
-
-    def close(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.kill()
-            with proc:
-                proc.wait()
-
-    def __enter__(self) -> ScheduleRead:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def serve(path: str, *args: str) -> int:
