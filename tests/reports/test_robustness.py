@@ -399,3 +399,17 @@ def test_schedule_read_by_a_started_process_is_the_same_and_errors_keep_their_wo
         assert got == error(name, lines_, False), name
         line = got.split(" ")[2] if "{}" in words else ""
         assert got == words.format(line) and (not line or 1 <= int(line) < last), name
+
+
+def test_the_evidence_readers_copies_of_the_schema_match_it():
+    """_sigread runs without the package (pydantic-core and the standard library), so it holds its own copies of
+    the alert line's key order, the alert kinds and the tier indexes: they must be the schema's and the build's (a
+    tier order that drifted would give every listed borrower a wrong from_tier without any error)."""
+    from monitor.outputs import Alert, AlertKind
+    from monitor.reports import _sigread
+    from monitor.reports._replay import TIERS
+
+    assert _sigread._ALERT_KEYS == list(Alert.model_fields)[:len(_sigread._ALERT_KEYS)]
+    assert _sigread._ALERT_KEYS[-2:] == ["signals", "policy_version"]
+    assert _sigread._KINDS == {k.value for k in AlertKind}
+    assert _sigread._TIERS == {name: i for i, name in enumerate(TIERS)}
