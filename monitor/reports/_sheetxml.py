@@ -12,6 +12,7 @@ standard error (one line) with exit status 1."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import marshal
@@ -19,13 +20,13 @@ import os
 import re
 import sys
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from itertools import repeat
 from typing import IO, Any
 
-__all__ = ["put_rows", "read_frame", "write_frame"]
+__all__ = ["CsvLines", "csv_line", "put_rows", "read_frame", "write_frame"]
 
 
 def _trimmed(part: list[list[Any]], lang: str) -> list[list[Any]]:
@@ -36,6 +37,96 @@ def _trimmed(part: list[list[Any]], lang: str) -> list[list[Any]]:
     for row in out:
         row[5] = round(row[5] / unit, 6) if isinstance(row[5], float) else row[5]
     return out
+
+
+# ------------------------------------------------------------ the warning list's rows as CSV
+
+Cell = Any  # str, int, float or None: the cells of monitor.reports._tables
+_RISKY = ("=", "+", "-", "@", "\t", "\r")  # a formula's start, or a cell's control
+
+
+def _safe(text: str, clean: Callable[[str], str]) -> str:
+    """Text a spreadsheet will not run as a formula and that never breaks a row: ``clean``'s (control, escape and
+    bidi characters as U+FFFD: :func:`monitor._escape.clean`), with a quote in front of a formula's start."""
+    text = clean(text)
+    return "'" + text if text.startswith(_RISKY) else text
+
+
+def _csv_cell(v: Cell, clean: Callable[[str], str]) -> Cell:
+    return _safe(v, clean) if isinstance(v, str) else "" if v is None else f"{v:.2f}" if isinstance(v, float) else v
+
+
+def csv_line(row: list[Cell], clean: Callable[[str], str]) -> str:
+    """One row of cells as the csv module writes it (excel dialect, minimal quoting), less the line's end: plain
+    printable text as it is (quoted where it must be), anything else as :func:`_csv_cell` has it."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow(
+        [v if type(v) is str and v.isprintable() and not v.startswith(_RISKY) else _csv_cell(v, clean) for v in row])
+    return buf.getvalue()[:-2]
+
+
+class _Fields(dict[Cell, bytes]):
+    """:func:`csv_line`'s text of each value of a column whose values recur (labels, dates) as one cell of a row,
+    UTF-8, made once; only text and None are kept (1, 1.0 and True are one key, their text differs)."""
+
+    def __init__(self, clean: Callable[[str], str]) -> None:
+        super().__init__()
+        self.clean = clean
+
+    def __missing__(self, v: Cell) -> bytes:
+        got = csv_line([v, ""], self.clean)[:-1].encode("utf-8")  # (two cells: a lone empty one would be quoted)
+        if v is None or type(v) is str:
+            self[v] = got
+        return got
+
+
+class CsvLines:
+    """The warning list's rows (``_tables.warning_slices``' cells) as CSV, UTF-8, CRLF after each row: the bytes of
+    the csv module's writer given :func:`_csv_cell` of each cell (``clean``: :func:`monitor._escape.clean`), made
+    without a call per cell (a million borrowers: millions of cells): a column whose values recur has the bytes of
+    each value made once, the others are checked one by one (plain text, an int or a float is written as it is)."""
+
+    def __init__(self, clean: Callable[[str], str]) -> None:
+        self.clean = clean
+        self.memo = [_Fields(clean) for _ in range(26)]
+
+    def free(self, v: Cell) -> bytes:
+        """The text of a cell of a column whose values rarely recur (ids, names, amounts, sentences), UTF-8."""
+        t = type(v)
+        if t is str:
+            if v.isprintable() and "," not in v and '"' not in v and not v.startswith(_RISKY):
+                return v.encode("utf-8")  # type: ignore[no-any-return]
+        elif t is int:
+            return b"%d" % v
+        elif t is float:
+            return b"%.2f" % v
+        return csv_line([v, ""], self.clean)[:-1].encode("utf-8")
+
+    def __call__(self, rows: list[list[Cell]]) -> bytes:
+        f = self.free
+        (_, _, _, m3, m4, _, m6, m7, m8, m9, m10, m11, m12, _, m14, _, m16, _, m18, m19, m20, m21, m22, m23, m24,
+         m25) = self.memo
+        lines = []
+        for r in rows:
+            if len(r) != 26:  # not the list's row: by the csv module
+                lines.append(csv_line(r, self.clean).encode("utf-8"))
+                continue
+            lines.append(b",".join([
+                f(r[0]), f(r[1]), f(r[2]), m3[r[3]], m4[r[4]], f(r[5]), m6[r[6]], m7[r[7]], m8[r[8]], m9[r[9]],
+                m10[r[10]], m11[r[11]], m12[r[12]], f(r[13]), m14[r[14]], f(r[15]), m16[r[16]], f(r[17]),
+                m18[r[18]], m19[r[19]], m20[r[20]], m21[r[21]], m22[r[22]], m23[r[23]], m24[r[24]], m25[r[25]]]))
+        lines.append(b"")
+        return b"\r\n".join(lines)
+
+    def head(self, titles: list[str]) -> bytes:
+        """The CSV's first bytes: the byte order mark and the row of column titles."""
+        return b"\xef\xbb\xbf" + csv_line(titles, self.clean).encode("utf-8") + b"\r\n"
+
+
+def _cleaner(pattern: str) -> Callable[[str], str]:
+    """:func:`monitor._escape.clean` given its pattern (this module imports nothing of the package)."""
+    unsafe = re.compile(pattern)
+    return lambda text: text if text.isprintable() else unsafe.sub("\ufffd", text)
 
 
 # ------------------------------------------------------------ the warning list's rows as SpreadsheetML
@@ -249,13 +340,28 @@ def _serve(src: IO[bytes]) -> None:
         raise RuntimeError("the workbook's writer got no workbook")
     h = json.loads(head)
     lang = h["lang"]
+    lines = CsvLines(_cleaner(h["unsafe"]))
+    csv_path = h["csv"]
+    csv_tmp = csv_path + ".tmp"
+    try:  # the CSV written as the rows come, the workbook's sheet made of them
+        with open(csv_tmp, "wb") as out:
+            out.write(lines.head(h["titles"]))
 
-    def slices() -> Iterator[list[list[Any]]]:
-        while (frame := read_frame(src)):  # (an empty frame: the end of the rows)
-            yield _trimmed(marshal.loads(frame), lang)
+            def slices() -> Iterator[list[list[Any]]]:
+                while (frame := read_frame(src)):  # (an empty frame: the end of the rows)
+                    rows = marshal.loads(frame)
+                    out.write(lines(rows))
+                    yield _trimmed(rows, lang)
 
-    # the count of rows checked: a sender gone midway is an error here
-    book = put_rows(data, h["number"], h["kinds"], h["count"], slices())
+            # the count of rows checked: a sender gone midway is an error here
+            book = put_rows(data, h["number"], h["kinds"], h["count"], slices())
+        os.replace(csv_tmp, csv_path)  # every row written
+    except BaseException:
+        try:
+            os.unlink(csv_tmp)
+        except OSError:
+            pass
+        raise
     path = h["path"]
     tmp = path + ".tmp"
     try:

@@ -198,7 +198,8 @@ _CELLS = st.one_of(
 
 def _csv_oracle(rows: list[list[object]]) -> bytes:
     """The list's CSV rows as the csv module writes them, each cell as the report has always converted it."""
-    from monitor.reports._write import _RISKY, _safe
+    from monitor.reports._sheetxml import _RISKY
+    from monitor.reports._write import _safe
 
     def cell(v: object) -> object:
         if isinstance(v, str):
@@ -221,6 +222,17 @@ def test_the_list_csv_is_the_csv_modules_bytes_for_any_cells(rows: list[list[obj
     lines = _CsvLines()
     assert lines(rows) == _csv_oracle(rows)  # type: ignore[arg-type]
     assert lines(rows[::-1]) == _csv_oracle(rows[::-1])  # type: ignore[arg-type]  (the same memo, again)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=16) | st.sampled_from(["a\x1bb", "x\u202e", "\u2028", "\x85", "tab\tx", "plain"]))
+def test_the_list_writers_clean_is_the_packages(text: str) -> None:
+    """The CSV's writer (a started program that imports nothing of the package) cleans text as
+    :func:`monitor._escape.clean` does, given its pattern."""
+    from monitor._escape import _UNSAFE, clean
+    from monitor.reports._sheetxml import _cleaner
+
+    assert _cleaner(_UNSAFE.pattern)(text) == clean(text)
 
 
 def _chromium() -> str | None:
