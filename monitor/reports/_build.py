@@ -75,6 +75,7 @@ def build_report(
     mask_names: bool = False,
     cases: Mapping[str, tuple[str, str | None]] | None = None,
     cases_path: str | Path | None = None,
+    started: bool = True,
 ) -> Report:
     """The report for the ``period`` (day, week or month) that ends with the date ``as_of`` (default:
     the replay's as-of date in the policy's time zone).
@@ -90,6 +91,10 @@ def build_report(
     masks borrower names (张** / 某某公司); ``cases`` (the desk's, when it builds the report): borrower id
     -> (case status, owner) for the disposal of the warnings; ``cases_path``: the same as a file (the desk's
     ``case_owners.json``, ``{"borrower": [status, owner], ...}``), so that the desk's report can be rebuilt.
+
+    ``started`` False: every file is read in this process (no started reader: borrowers.jsonl, the schedule, the
+    current signals and the evidence, each a process of its own by default, for the second core); the same report,
+    slower, and no process's memory beside this one's (the desk's build, whose memory counts with its children's).
     """
     if period not in PERIODS:
         raise InputError(f"--period: must be one of {', '.join(PERIODS)}, not {period!r}")
@@ -146,8 +151,8 @@ def build_report(
     # interpreter lock while they work, so the threads share the cores.
     # borrowers.jsonl is read by a started process (the second core) while this one reads the snapshots' tables and
     # the readers start on their records; its errors still come first (then the rejects', then the snapshots')
-    with BorrowersRead(paths["borrowers.jsonl"]) as borrowers_read, \
-            ScheduleRead(paths["schedule_history.jsonl"], start, cut) as sched_rows, \
+    with BorrowersRead(paths["borrowers.jsonl"], started) as borrowers_read, \
+            ScheduleRead(paths["schedule_history.jsonl"], start, cut, started) as sched_rows, \
             ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
             ThreadPoolExecutor(5, thread_name_prefix="reader") as readers:
         line_counts: list[int] = []  # of the event files, against the replay's count
@@ -169,7 +174,7 @@ def build_report(
             # the signals at the replay's as-of (when the report ends there), parsed while the rest is read (by a
             # process of its own: the parse on the second core, not under this process's interpreter lock)
             if cut == replay_as_of:
-                current_read = readers.submit(current_signals, snap_dir / "signals.jsonl")
+                current_read = readers.submit(current_signals, snap_dir / "signals.jsonl", started)
         teams = Codes()
         borrowers = borrowers_read.result(teams)
         sched_rows.start()  # the schedule's lines parsed by a process of its own (after the borrowers': 2 cores)
@@ -212,7 +217,7 @@ def build_report(
         candidates = np.flatnonzero(under_warning(alerts))
         offsets, lengths = last_alerts(alerts, ids.n)
         evidence_read = readers.submit(latest_evidence, paths["alerts.jsonl"], offsets[candidates],
-                                       lengths[candidates])
+                                       lengths[candidates], started=started)
         period_read = readers.submit(period_signals, paths["alerts.jsonl"], alerts.off, alerts.length)
         sched = sched_read.result()
         end_snap = end_read.result()

@@ -58,15 +58,16 @@ def _signals_of(line: bytes, where: str) -> list[dict[str, Any]]:
     return value
 
 
-def latest_evidence(path: Path, offsets: I64, lengths: I64,
-                    batch: int = 16_384) -> tuple[I64, NDArray[np.int8], list[list[dict[str, Any]]]]:
+def latest_evidence(path: Path, offsets: I64, lengths: I64, batch: int = 16_384,
+                    started: bool = True) -> tuple[I64, NDArray[np.int8], list[list[dict[str, Any]]]]:
     """The instant, the from_tier (index) and the signals (as parsed) of the alert lines at ``offsets``,
     in the given order: parsed by a process of its own (:mod:`monitor.reports._sigread`, on the second core, loaded
     here from its :mod:`marshal` bytes: a sixth of the time of reading them here), or, when that process cannot be
-    started or refuses a line, read here by :func:`read_evidence` (whose error names the line)."""
+    started or refuses a line, read here by :func:`read_evidence` (whose error names the line). ``started`` False:
+    read here (no process)."""
     if bool(np.any(offsets < 0)):
         raise InputError("alerts.jsonl: a borrower under warning has no alert (not the replay of borrowers.jsonl)")
-    if offsets.size:
+    if offsets.size and started:
         got = _evidence_by_process(path, offsets, lengths)
         if got is not None:
             return got
@@ -240,14 +241,16 @@ def read_current_signals(path: Path, batch_bytes: int = 8 << 20) -> dict[str, li
     return out
 
 
-def current_signals(path: Path) -> dict[str, list[dict[str, Any]]] | None:
+def current_signals(path: Path, started: bool = True) -> dict[str, list[dict[str, Any]]] | None:
     """:func:`read_current_signals`'s answer, parsed by a process of its own (:mod:`monitor.reports._sigread`, a
     fresh process: it shares no page of the caller's) while the caller's threads read the rest, and loaded here from
     its :mod:`marshal` bytes (the same values, a third of the parse's time under the interpreter lock). When that
     process cannot be started or refuses the file, the file is read here by :func:`read_current_signals` (whose
-    error names the line)."""
+    error names the line). ``started`` False: read here (no process)."""
     if not path.is_file():
         return None
+    if not started:
+        return read_current_signals(path)
     try:
         proc = subprocess.Popen([sys.executable, "-I", _sigread.__file__, str(path)], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

@@ -43,10 +43,10 @@ class BorrowersRead(Child):
     must be empty until then); :meth:`close` (or the end of a ``with`` block) ends the process when the result is
     not wanted (an earlier error)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, start: bool = True) -> None:
         self.path = path
         self._got: Borrowers | None = None
-        self._proc = _start(str(path))
+        self._proc = _start(str(path)) if start else None  # (not started: read here by result())
 
     def result(self, teams: Codes) -> Borrowers:
         if self._got is not None:
@@ -91,12 +91,13 @@ class ScheduleRead(Child):
     or ended otherwise, read them here). Its errors come back as a message in the rows, raised by
     :func:`~monitor.reports._replay.read_schedule` where it would have raised it."""
 
-    def __init__(self, path: Path, start: int, cut: int) -> None:
+    def __init__(self, path: Path, start: int, cut: int, started: bool = True) -> None:
         self.args = (str(path), str(start), str(cut))
+        self.started = started  # False: no process, rows() gives None (read here)
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        if self._proc is None:
+        if self._proc is None and self.started:
             self._proc = _start("schedule", *self.args)
 
     def rows(self) -> SchedRows | None:
