@@ -266,43 +266,105 @@ def _print_build(wall: float, cpu: float, t_inputs: float, growth: int, peak_res
     print(f"  load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
           f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
 
-def desk(saved: Path, work: Path, keep_days: int, profile: Path | None = None) -> None:
-    """``--rows DIR``: the desk's part in a fresh process: fold what the workers published (saved by
-    ``--save-rows``) as :class:`monitor.desk.report_fold.ReportFold` folds the topics (closed months to disk),
-    then build the month's report from the period's end (timed, with the memory growth)."""
-    from monitor.desk.report_fold import ReportFold
-    from monitor.reports import build_report, write_report
-    from monitor.snapshots import day_number
-
-    policy = default_policy()
-    topics = Topics("bench.")
-    meta = json.loads((saved / "meta.json").read_text())
-    day = date.fromisoformat(meta["day"])
-    load_before = os.getloadavg()
-    rss0 = _status("VmRSS")
-    t0 = time.perf_counter()
-    fold = ReportFold(policy, topics, keep_days=keep_days, spool=work / ".fold")
-    def saved_rows() -> Any:  # (partition, value) as saved, read a message at a time (1.3 GiB at 100,000)
-        with (saved / "day-ends.bin").open("rb") as fh:
-            while head := fh.read(8):
-                yield int.from_bytes(head[:4], "little"), fh.read(int.from_bytes(head[4:], "little"))
-
+def _fold_rows(fold: Any, saved: Path, topics: Topics) -> None:
+    """What the workers published (saved by ``--save-rows``), folded as :class:`~monitor.desk.report_fold.ReportFold`
+    folds the topics: the day-end messages (read a message at a time: 1.3 GiB at 100,000), then the alerts."""
     parts = set()
     with (saved / "day-ends.bin").open("rb") as fh:  # the partitions with rows (as KafkaFold takes them from the
         while head := fh.read(8):                     # topic's offsets)
             parts.add(int.from_bytes(head[:4], "little"))
             fh.seek(int.from_bytes(head[4:], "little"), 1)
     fold.partitions.update(parts)
-    for k, (part, value) in enumerate(saved_rows()):
-        fold.take(topics.day_ends, part, k, value, 0)
+    with (saved / "day-ends.bin").open("rb") as fh:
+        k = 0
+        while head := fh.read(8):
+            fold.take(topics.day_ends, int.from_bytes(head[:4], "little"), k,
+                      fh.read(int.from_bytes(head[4:], "little")), 0)
+            k += 1
     with (saved / "alerts.jsonl").open("rb") as fh:
         for k, line in enumerate(fh):
             fold.take(topics.alerts, 0, k, line.rstrip(b"\n"), 0)
+
+
+def _save_fold(fold: Any, saved: Path, out: Path) -> None:
+    """``--save-fold DIR``: the folded state pickled (``fold.pkl``; the closed months' spool is in ``DIR/.fold``,
+    where the fold wrote it) with the rows' ``meta.json``, for ``--fold DIR`` (the fold at a million borrowers takes
+    longer than the build it precedes: fold once, time the build many times)."""
+    import pickle
+
+    engine, days, policy = fold._engine, fold.day_ends.days, fold.policy
+    fold._engine = None  # made again when needed; Days and the policy hold zone caches: set again on loading
+    fold.day_ends.days = None
+    fold.policy = None
+    with (out / "fold.pkl").open("wb") as fh:
+        pickle.dump(fold, fh, protocol=5)
+    fold._engine, fold.day_ends.days, fold.policy = engine, days, policy
+    shutil.copy(saved / "meta.json", out / "meta.json")
+
+
+def _load_fold(src: Path, work: Path) -> Any:
+    """``--fold DIR``: a fold saved by ``--save-fold``, its spool copied into ``work/.fold`` (the build reads it)."""
+    import pickle
+
+    from monitor.snapshots import Days
+
+    if src.resolve() == work.resolve():
+        raise SystemExit("--fold DIR: give another --work (the saved spool is copied there)")
+    shutil.rmtree(work / ".fold", ignore_errors=True)
+    shutil.copytree(src / ".fold", work / ".fold")
+    with (src / "fold.pkl").open("rb") as fh:
+        fold = pickle.load(fh)
+    fold.spool = work / ".fold"
+    if fold.day_ends._base is not None:
+        fold.day_ends._base.dir = work / ".fold"
+    fold.policy = default_policy()
+    fold.day_ends.days = Days(fold.policy.zone)
+    return fold
+
+
+def desk(saved: Path | None, work: Path, keep_days: int, profile: Path | None = None, save_fold: bool = False,
+         loaded: Path | None = None) -> None:
+    """``--rows DIR``: the desk's part in a fresh process: fold what the workers published (saved by
+    ``--save-rows``) as :class:`monitor.desk.report_fold.ReportFold` folds the topics (closed months to disk),
+    then build the month's report from the period's end (timed, with the memory growth). ``--save-fold``: fold and
+    save the fold in ``--work`` (no build); ``--fold DIR``: the build from a saved fold (no fold)."""
+    import gc
+
+    from monitor.desk.report_fold import ReportFold
+    from monitor.desk.report_heap import lean_heap
+    from monitor.desk.reporting import build_one, write_forms
+    from monitor.snapshots import day_number
+
+    from _desk_memory import Tree
+
+    policy = default_policy()
+    topics = Topics("bench.")
+    meta = json.loads(((loaded or saved) / "meta.json").read_text())  # type: ignore[operator]
+    day = date.fromisoformat(meta["day"])
+    load_before = os.getloadavg()
+    rss0 = _status("VmRSS")
+    t0 = time.perf_counter()
+    work.mkdir(parents=True, exist_ok=True)
+    if loaded is not None:
+        fold = _load_fold(loaded, work)
+    else:
+        assert saved is not None
+        fold = ReportFold(policy, topics, keep_days=keep_days, spool=work / ".fold")
+        _fold_rows(fold, saved, topics)
+        if save_fold:
+            _save_fold(fold, saved, work)
+            print(f"fold of {saved} saved in {work} ({time.perf_counter() - t0:.1f} s; resident "
+                  f"{_status('VmRSS') / GIB:.2f} GiB)")
+            return
+    gc.collect()
     fold_wall = time.perf_counter() - t0
+    lean_heap()  # as Reporter._build does first
     rss1 = _status("VmRSS")
     base = fold.day_ends._base
     peak_reset = _reset_peak()
+    tree = Tree().start()
     cpu0, t1 = _cpu(), time.perf_counter()
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     offsets: dict[str, dict[int, int]] = {}
     for t, p, o in meta["offsets"]:
         offsets.setdefault(t, {})[p] = o
@@ -315,22 +377,33 @@ def desk(saved: Path, work: Path, keep_days: int, profile: Path | None = None) -
     snap = fold.write(work / "inputs", until=day_number(day), built_at=midnight_us(day + timedelta(days=1),
                                                                                      policy.zone), offsets=offsets)
     t_inputs, cpu_inputs = time.perf_counter() - t1, _cpu() - cpu0
+    peak_inputs = _status("VmHWM") if peak_reset else 0
     if prof is not None:
         prof.disable()
         prof.dump_stats(str(profile))
-    report = build_report(snap.dir, [], period="month", as_of=day)
-    paths = write_report(report, work / "report", "zh")
+    report = build_one(snap, day, "month")
+    paths = write_forms(report, work / "report", "zh")
     wall, cpu = time.perf_counter() - t1, _cpu() - cpu0
     peak = _status("VmHWM") if peak_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    tree.stop()
+    kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    kids_cpu = kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
     load_after = os.getloadavg()
+    got = tree.figures(rss1, peak)
     print(f"  input directory CPU {cpu_inputs:.2f} s (user+sys), the rest (build_report + write_report) "
-          f"{cpu - cpu_inputs:.2f} s")
-    print(f"desk report bench, the desk from the saved topics {saved}: month {report.meta.label}; "
-          f"{meta['messages']:,} feed messages, {meta['rows']:,} day-end rows, {len(fold.alerts):,} alerts")
+          f"{cpu - cpu_inputs:.2f} s; started processes {kids_cpu:.2f} s")
+    print(f"desk report bench, the desk from {'the saved fold ' + str(loaded) if loaded else 'the saved topics ' + str(saved)}: "
+          f"month {report.meta.label}; {meta['messages']:,} feed messages, {meta['rows']:,} day-end rows, "
+          f"{len(fold.alerts):,} alerts")
     print(f"  fold (before the period's end, not timed as the build): {fold_wall:.1f} s; desk resident "
           f"{rss0 / GIB:.2f} -> {rss1 / GIB:.2f} GiB; closed up to {day_date(base.day) if base else None} "
           f"({base.rows if base else 0:,} rows on disk), {fold.day_ends.late:,} rows of stored days read again")
     _print_build(wall, cpu, t_inputs, peak - rss1, peak_reset, paths, load_before, load_after)
+    print(f"  growth counted with the started processes (bench/_desk_memory.py): {got['counted'] / GIB:.3f} GiB "
+          f"(this process {got['self'] / GIB:.3f}, of which the input directory {(peak_inputs - rss1) / GIB:.3f}; "
+          f"+ {got['started']} started processes' peaks {got['children'] / GIB:.3f}); sampled peak of this process's "
+          f"resident set + their PSS: +{got['sampled'] / GIB:.3f} GiB; CPU with them {cpu + kids_cpu:.1f} s")
+    print(f"  started: {tree.describe()}")
 
 
 def main() -> None:
@@ -351,10 +424,14 @@ def main() -> None:
     ap.add_argument("--rows", type=Path, help="the desk's part alone, from rows saved by --save-rows")
     ap.add_argument("--keep-days", type=int, default=9, help="with --rows: the fold's keep_days (catch-up + 2)")
     ap.add_argument("--profile", type=Path, help="with --rows: cProfile the input directory's writing into this file")
+    ap.add_argument("--save-fold", action="store_true", help="with --rows and --work: fold, save the fold there, stop")
+    ap.add_argument("--fold", type=Path, help="the desk's build alone, from a fold saved by --save-fold")
     args = ap.parse_args()
-    if args.rows is not None:
+    if args.rows is not None or args.fold is not None:
+        if args.save_fold and args.work is None:
+            ap.error("--save-fold needs --work (where the fold is saved)")
         work = args.work or Path(tempfile.mkdtemp(prefix="desk-report-bench-"))
-        desk(args.rows, work, args.keep_days, args.profile)
+        desk(args.rows, work, args.keep_days, args.profile, args.save_fold, args.fold)
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
         return

@@ -76,6 +76,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from monitor._time import DAY, SECOND, iso, local_date, to_us
 from monitor.desk.cases import derive
+from monitor.desk.report_heap import lean_heap
 from monitor.desk.report_feeds import (
     EVENTS,
     InputRecord,
@@ -87,6 +88,7 @@ from monitor.desk.view import DeskView
 from monitor.reports import (
     PERIODS,
     PeriodKind,
+    ReportPaths,
     build_report,
     make_period,
     midnight_us,
@@ -99,8 +101,8 @@ from monitor.snapshots import day_number
 from monitor.topics import Topics
 
 __all__ = ["CONTENT_TYPES", "EVENTS", "FileEntry", "Fold", "InputRecord", "Inputs", "Notice", "ReportStore",
-           "Reporter", "Scheduler", "Snapshot", "Source", "due", "kinds_ending", "next_after", "scheduled_at",
-           "write_snapshot"]
+           "Reporter", "Scheduler", "Snapshot", "Source", "build_one", "due", "kinds_ending", "next_after", "scheduled_at",
+           "write_forms", "write_snapshot"]
 
 log = logging.getLogger("monitor.desk.reports")
 NOTICE = "notice.json"
@@ -383,6 +385,7 @@ class Reporter:
         built_at = scheduled_at(day, zone, self.settle_seconds)
         work = self.store.root / ".work" / f"{day.isoformat()}-{os.getpid()}-{id(self):x}"
         shutil.rmtree(work, ignore_errors=True)
+        lean_heap()  # (also before the build and the forms: each phase starts from what the last one kept)
         try:
             snap = await self._inputs(work / "replay", day, cut, built_at)
             reports = await asyncio.to_thread(self._reports, snap, day, kinds)
@@ -423,13 +426,12 @@ class Reporter:
                                        topics=self.topics)
 
     def _reports(self, snap: Snapshot, day: date, kinds: Sequence[PeriodKind]) -> list[Report]:
-        return [build_report(snap.dir, list(snap.events), period=kind, as_of=day, policy_path=self.policy_path,
-                             capacity=self.capacity) for kind in kinds]
+        return [build_one(snap, day, kind, policy_path=self.policy_path, capacity=self.capacity) for kind in kinds]
 
     def _store(self, report: Report, built_at: int, notes: list[str], work: Path) -> Notice:
         fp = fingerprint(report.meta.inputs)
         rid = report_id(report, fp)
-        paths = write_report(report, work / rid, self.lang)
+        paths = write_forms(report, work / rid, self.lang)
         files = []
         for form, path in zip(("html", "json", "csv", "xlsx"), (paths.html, paths.json, paths.csv, paths.xlsx),
                               strict=True):
@@ -442,6 +444,23 @@ class Reporter:
                         input_fingerprint=fp, lang=self.lang, files=files, stored_at=f"{m.period}/{m.first_day}/{rid}",
                         url=f"/api/v1/reports/{rid}", notes=notes)
         return self.store.save(notice, work / rid)
+
+
+def build_one(snap: Snapshot, day: date, kind: PeriodKind, *, policy_path: Path | None = None,
+              capacity: Mapping[str, float] | None = None) -> Report:
+    """The report of ``kind`` ending with ``day`` from the input directory ``snap``, as the desk builds it: every
+    file read in this process (``started=False``: no reader processes, whose memory would add to the desk's; the
+    same report), the heap lean first (:func:`~monitor.desk.report_heap.lean_heap`)."""
+    lean_heap()
+    return build_report(snap.dir, list(snap.events), period=kind, as_of=day, policy_path=policy_path,
+                        capacity=capacity, started=False)
+
+
+def write_forms(report: Report, out: Path, lang: Literal["zh", "en"]) -> ReportPaths:
+    """The report's four forms in ``out``, as the desk writes them (:func:`monitor.reports.write_report`'s bytes),
+    the build's freed memory given back first."""
+    lean_heap()
+    return write_report(report, out, lang)
 
 
 # ---------------------------------------------------------------- the schedule's loop

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
 from monitor._time import iso, local_date, parse_instant
 from monitor.agents.runtime import Message, Runtime, StepResult
 from monitor.day_ends import DayEnds, floors_of
+from monitor.desk.report_feeds import Snapshot
 from monitor.desk.report_topics import write_inputs
+from monitor.desk.reporting import build_one
 from monitor.engine import Engine
 from monitor.replay import replay, write_outputs
-from monitor.reports import build_report
+from monitor.reports import build_report, render_json
 from monitor.rules.loader import default_policy
 from monitor.simulate import simulate, write_simulation
 from monitor.snapshots import day_date, day_number
@@ -56,7 +59,7 @@ def _published(path: Path, until_at: int) -> tuple[DayEnds, list[bytes]]:
     return fold, alerts
 
 
-def test_a_monthly_report_from_the_published_rows_is_the_replays(tmp_path):
+def test_a_monthly_report_from_the_published_rows_is_the_replays(tmp_path, monkeypatch):
     policy = default_policy()
     full = tmp_path / "all.jsonl"
     write_simulation(simulate(400, 6, 17, duplicates=0.01), full)
@@ -84,7 +87,16 @@ def test_a_monthly_report_from_the_published_rows_is_the_replays(tmp_path):
     fold, alerts = _published(stream, cut + 6 * 3_600_000_000)
     tdir = write_inputs(fold, alerts, [], tmp_path / "topics", until=until, policy=policy,
                         offsets={"t.rating": {0: 12}})
-    got = build_report(tdir, [], period="month", as_of=month)
+    # as the desk builds it (monitor.desk.reporting.build_one): every file read in its process, none started
+    started = build_report(tdir, [], period="month", as_of=month)  # (the report's readers started, by default)
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"the desk's build started a process: {args[:1]}")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    got = build_one(Snapshot(tdir, cut, cut, frozenset(), 0, 0, (), "day-ends"), month, "month")
+    monkeypatch.undo()
+    assert render_json(got) == render_json(started)
 
     for name in ("alerts.jsonl", "schedule_history.jsonl", "snapshots/signals.jsonl", "summary.json"):
         assert (tdir / name).read_bytes() == (rdir / name).read_bytes(), name
