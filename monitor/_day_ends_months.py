@@ -100,6 +100,21 @@ class _Merged:
         return np.concatenate([self.store.column(name, self.spans), self.mem[name]])[self.order]
 
 
+class _Ordered:
+    """The change rows ``lo:hi`` in the order written (``order``: their rows in the fold's columns ``cols``), a column
+    at a time when asked for: a text column from ``coded`` (already the part's codes, in that order), another
+    taken from ``cols`` (no reordered copy of every column is held)."""
+
+    def __init__(self, cols: dict[str, NDArray[Any]], coded: dict[str, NDArray[Any]], order: NDArray[np.int64],
+                 lo: int, hi: int) -> None:
+        self.cols, self.coded, self.order, self.lo, self.hi = cols, coded, order, lo, hi
+
+    def __getitem__(self, name: str) -> NDArray[Any]:
+        if name in self.coded:
+            return self.coded[name][self.lo:self.hi]
+        return self.cols[name][self.order[self.lo:self.hi]]
+
+
 def _pos(first: int, ends: list[int], cum: list[int], day: int) -> int:
     """The rows of a block up to the month end ``day`` (or a later day): their count after ``first``."""
     k = bisect_right(ends, day) - 1
@@ -222,16 +237,17 @@ def write_snapshots(fold: Any, directory: Path, until: int, as_of: int, *, polic
     cols = fold.changes(until)
     idx_all = pidx[cols["b"]]
     sel = idx_all >= 0
-    if not sel.all():
-        cols = {k: v[sel] for k, v in cols.items()}
-    idx_all = idx_all[sel]
-    order = np.lexsort((idx_all, cols["d"]))  # by day, then the part's index
-    days, idx = cols["d"][order].astype(np.int32), idx_all[order].astype(np.int32)
+    kept_rows = None if sel.all() else np.flatnonzero(sel)  # (no copy of the columns: their rows by index)
+    idx_all = idx_all[sel] if kept_rows is not None else idx_all
+    order = np.lexsort((idx_all, cols["d"] if kept_rows is None else cols["d"][kept_rows]))  # by day, part's index
+    del sel, idx_all
+    if kept_rows is not None:
+        order = kept_rows[order]  # the rows of cols, in the order written
+    days, idx = cols["d"][order].astype(np.int32), pidx[cols["b"][order]].astype(np.int32)
     texts = fold.texts()
-    recs: dict[str, NDArray[Any]] = {"day": days, "bidx": idx}
-    for c, _ in COLUMNS:
-        v = cols[c][order]
-        recs[c] = recode(part, c, texts[c], v) if c in texts else v
+    # the text columns as the part's codes (given in the order their values first appear, column by column, before
+    # the visits' teams: as before); the others taken in order a column at a time when written (_Ordered)
+    coded = {c: recode(part, c, texts[c], cols[c][order]) for c, _ in COLUMNS if c in texts}
     _write_visits(fold, part, pidx[fold._rank()], days_of.start(until + 1) - 1)
     firsts = [int(days[0])] if days.size else []
     if store is not None and store.first_day is not None:
@@ -241,19 +257,19 @@ def write_snapshots(fold: Any, directory: Path, until: int, as_of: int, *, polic
         # the rows of the days after the last month end up to this one (or the cut): stored and in memory
         lo = 0 if prev is None else int(np.searchsorted(days, np.int32(prev), side="right"))
         hi = int(np.searchsorted(days, np.int32(d), side="right"))
-        rows = {k: v[lo:hi] for k, v in recs.items()}
+        rows: _Ordered | None = _Ordered(cols, coded, order, lo, hi)
         if store is not None and store.blocks and (prev is None or prev < store.day):
             spans = store.spans(prev, d)
             if spans:  # the stored rows and those in memory merged by day, then the part's index, a column at a time
-                day_ = np.concatenate([store.column("day", spans), rows["day"]])
-                bidx_ = np.concatenate([store.column("bidx", spans), rows["bidx"]])
+                day_ = np.concatenate([store.column("day", spans), days[lo:hi]])
+                bidx_ = np.concatenate([store.column("bidx", spans), idx[lo:hi]])
                 o = np.lexsort((bidx_, day_))
-                merged = _Merged(store, spans, rows, o)
+                merged = _Merged(store, spans, rows, o)  # type: ignore[arg-type]
                 part.write_rows(day_[o], bidx_[o], merged)  # type: ignore[arg-type]
                 del day_, bidx_, o, merged
-                rows = {}
-        if rows:
-            part.write_rows(rows["day"], rows["bidx"], rows)
+                rows = None
+        if rows is not None:
+            part.write_rows(days[lo:hi], idx[lo:hi], rows)  # type: ignore[arg-type]
         if d < until:
             part.checkpoint(d, days_of.start(d + 1) - 1, day_date(d).isoformat())
         prev = d

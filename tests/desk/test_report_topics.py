@@ -145,6 +145,9 @@ def test_borrowers_lines_are_the_models_json(tmp_path):
         def last_rows(self, until):
             return cols, has
 
+        def release(self):  # the change rows, forgotten once the records are taken
+            pass
+
         def texts(self):
             return {"team": ['t"q\\1', "上海-1", "t\n3"], "branch": ["b\u2028", "b1"]}
 
