@@ -12,43 +12,28 @@ AXE    := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: demo test unit bench install clean system-deps constraints
 
-# The optional compiled build (setup.py, Cython): `make install COMPILED=1` compiles setup.py's COMPILED modules
-# (only the changed ones again when one of their sources changes); by default, and without a C compiler (said in
-# one line), the package is pure Python. The last line of either build says what runs compiled.
-COMPILED_SRC := $(shell sed -n 's/^    "\(monitor\/[a-z_/]*\.py\)",$$/\1/p' setup.py) $(wildcard monitor/*.pxd monitor/*/*.pxd)
-BUILT  := $(VENV)/.built$(if $(filter-out 0,$(COMPILED)),-compiled)
-BUILD_ENV := MONITOR_COMPILE=$(filter-out 0,$(COMPILED))
-BUILT_DEPS := setup.py $(if $(filter-out 0,$(COMPILED)),$(COMPILED_SRC))
-
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@# the image's pins (deploy/constraints.txt) for what the image installs too, so the tests run the
 	@# versions the image ships; if they no longer fit pyproject.toml, install without them and say so
-	$(BUILD_ENV) $(BIN)/python -m pip install --quiet --disable-pip-version-check -c deploy/constraints.txt -e '.[test]' || { \
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c deploy/constraints.txt -e '.[test]' || { \
 	  echo "deploy/constraints.txt does not fit pyproject.toml: installing without it; run 'make constraints'"; \
-	  $(BUILD_ENV) $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'; }
-	rm -f $(VENV)/.installed-* $(VENV)/.built*
-	touch $(STAMP) $(BUILT)
-	@$(BIN)/python -c 'from monitor._compiled import summary; print(summary())'
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'; }
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
 
-$(BUILT): $(STAMP) $(BUILT_DEPS)
-	$(BUILD_ENV) $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	rm -f $(VENV)/.built*
-	touch $(BUILT)
-	@$(BIN)/python -c 'from monitor._compiled import summary; print(summary())'
-
-install: $(STAMP) $(BUILT)
+install: $(STAMP)
 
 $(AXE): | system-deps
 	npm install --silent --no-audit --no-fund --no-save --prefix $(VENV)/axe axe-core@$(AXE_VERSION)
 
-demo: $(STAMP) $(BUILT)
+demo: $(STAMP)
 	$(BIN)/monitor demo demo-out
 
 # Integration tests start their own Kafka broker (deploy/kafka/kafka.sh, Java + Maven) unless
 # MONITOR_TEST_BROKER names one; here a missing broker is a failure, not a skip.
-test: $(STAMP) $(BUILT) system-deps $(AXE)
+test: $(STAMP) system-deps $(AXE)
 	MONITOR_REQUIRE_BROKER=1 $(BIN)/python -m pytest
 
 # From Debian: headless Chromium and its WebDriver (the report is printed to PDF, the desk page is
@@ -74,7 +59,7 @@ system-deps:
 constraints:
 	$$( [ -x $(BIN)/python ] && echo $(BIN)/python || echo $(PYTHON) ) deploy/constraints.py
 
-bench: $(STAMP) $(BUILT)
+bench: $(STAMP)
 	$(BIN)/python bench/replay_bench.py
 
 clean:

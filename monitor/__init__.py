@@ -15,10 +15,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from monitor import _compiled
-
-_compiled.install()  # before any other module of the package: a stale compiled module never runs
-
 __all__ = [
     "Alert",
     "BorrowerState",
