@@ -59,6 +59,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from monitor._errors import InputError
+from monitor._snaptables import OnDemand, merged_codes
 from monitor._time import DAY, from_us, to_us
 
 __all__ = ["CHECKPOINT_END", "COLUMNS", "DUE_WHY", "DYNAMIC", "FEEDS", "FORMAT", "NONE", "RECORD", "STATIC",
@@ -420,23 +421,22 @@ class SnapshotLog:
         self.zone = ZoneInfo(doc["timezone"])
         self.as_of: int | None = doc["as_of"]
         self._dtypes = {name: np.dtype(dt) for name, dt in doc["columns"]}
-        parts, tables = [], {c: set() for c in TEXT_COLUMNS}
+        parts = []
         per_part_codes = []
         for p in doc["parts"]:
             d = self.dir / p["dir"]
             ids = np.fromfile(d / "ids.bin", dtype=f"S{p['id_width']}")
             codes = json.loads((d / "codes.json").read_text(encoding="utf-8"))
             per_part_codes.append(codes)
-            for c in TEXT_COLUMNS:
-                tables[c].update(codes[c])
             parts.append(_Part(d, p["borrowers"], p["rows"], [tuple(x) for x in p["checkpoints"]], ids, {},
                                visits=p.get("visits", 0), feeds=p.get("feeds", []), after=p.get("after_as_of", {})))
-        self.codes: dict[str, list[str]] = {c: sorted(v) for c, v in tables.items()}
-        index = {c: {t: i for i, t in enumerate(v)} for c, v in self.codes.items()}
+        self.codes: dict[str, list[str]] = {}
+        for c in TEXT_COLUMNS:
+            self.codes[c], remaps = merged_codes([codes[c] for codes in per_part_codes])
+            for part, remap in zip(parts, remaps):
+                part.remap[c] = remap
         offset = 0
-        for part, codes in zip(parts, per_part_codes):
-            part.remap = {c: np.array([index[c][t] for t in codes[c]] + [-1], dtype=np.int32)
-                          for c in TEXT_COLUMNS}
+        for part in parts:
             part.offset = offset
             offset += part.n
         self._parts = parts
@@ -466,31 +466,44 @@ class SnapshotLog:
         return np.where(ok, pos, -1).astype(np.int64)
 
     # -- reading records
-    def at(self, day: int | date, columns: Iterable[str] | None = None) -> Snapshot:
-        """Every borrower's record at the end of ``day`` (a local day; the as-of instant on its own day);
-        ``columns``: only these columns of the record (default: all)."""
+    def at(self, day: int | date, columns: Iterable[str] | None = None, *, more: bool = False) -> Snapshot:
+        """Every borrower's record at the end of ``day`` (a local day; the as-of instant on its own day); ``columns``:
+        only these columns (default: all); ``more``: with ``columns``, any other read when first looked up."""
+        d, at, dtypes = self._when(day, columns)
+        cols = {name: np.full(self.n, _fill(name), dtype=dt) for name, dt in dtypes.items()}
+        for part in self._parts:
+            self._read_part(part, d, cols, self._rank[part.offset:part.offset + part.n])
+        return Snapshot(d, at, OnDemand(self, d, cols) if more and columns is not None else cols)
+
+    def unordered_at(self, day: int | date, columns: Iterable[str] | None = None) -> Snapshot:
+        """:meth:`at`'s records in the parts' order, not in id order (for sums and counts over all borrowers)."""
+        d, at, dtypes = self._when(day, columns)
+        parts = [{name: np.full(part.n, _fill(name), dtype=dt) for name, dt in dtypes.items()} for part in self._parts]
+        for part, cols in zip(self._parts, parts):
+            self._read_part(part, d, cols, None)
+        return Snapshot(d, at, {name: np.concatenate([cols[name] for cols in parts] or [np.zeros(0, dt)])
+                                for name, dt in dtypes.items()})
+
+    def _when(self, day: int | date, columns: Iterable[str] | None) -> tuple[int, int, dict[str, np.dtype[Any]]]:
         d = day_number(day) if isinstance(day, date) else int(day)
         last = self.last_day
         if last is not None and d > last:
             raise InputError(f"the replay ends on {day_date(last)} (as of {self.as_of}): no state for "
                              f"{day_date(d)}")
         at = self.as_of if last == d and self.as_of is not None else self.days.start(d + 1) - 1
-        dtypes = self._dtypes if columns is None else {name: self._dtypes[name] for name in columns}
-        cols = {name: np.full(self.n, _fill(name), dtype=dt) for name, dt in dtypes.items()}
-        for part in self._parts:
-            self._read_part(part, d, cols)
-        return Snapshot(d, at, cols)
+        return d, at, (self._dtypes if columns is None else {name: self._dtypes[name] for name in columns})
 
-    def _read_part(self, part: _Part, d: int, cols: dict[str, NDArray[Any]]) -> None:
+    def _read_part(self, part: _Part, d: int, cols: dict[str, NDArray[Any]], where: NDArray[np.int64] | None) -> None:
+        """The part's records at day ``d``'s end into ``cols``: at the positions ``where``, or the part's own (None)."""
         base = [c for c in part.checkpoints if c[0] <= d]
         since = -(2**31)
-        where = self._rank[part.offset:part.offset + part.n]
         dtypes = {name: self._dtypes[name] for name in cols}
         if base:
             cd, _, label = max(base)
             for name, dt in dtypes.items():
                 values = np.fromfile(part.dir / f"ckpt-{label}" / f"{name}.bin", dtype=dt)
-                cols[name][where[: values.size]] = self._decode(part, name, values)
+                at = slice(values.size) if where is None else where[: values.size]
+                cols[name][at] = self._decode(part, name, values)
             since = cd
         if part.rows == 0:
             return
@@ -505,7 +518,7 @@ class SnapshotLog:
         rev = bidx[::-1]
         _, first = np.unique(rev, return_index=True)
         rows = (hi - lo - 1 - first).astype(np.int64)
-        target = where[bidx[rows]]
+        target = bidx[rows] if where is None else where[bidx[rows]]
         for name, dt in dtypes.items():
             values = np.fromfile(part.dir / "changes" / f"{name}.bin", dtype=dt, count=hi - lo,
                                  offset=dt.itemsize * lo)

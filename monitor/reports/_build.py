@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,7 +31,7 @@ from monitor.reports._replay import (
     scan_before,
 )
 from monitor.reports._scan import sha256_file
-from monitor.reports._signals import current_signals, latest_evidence, period_signals
+from monitor.reports._signals import current_signals, evidence_ahead, latest_evidence, period_signals
 from monitor.reports._started import BorrowersRead, ScheduleRead
 from monitor.reports._state import build_state, last_alerts
 from monitor.snapshots import SnapshotLog
@@ -41,6 +41,11 @@ from monitor.rules.loader import DEFAULT_POLICY_PATH, default_policy, load_polic
 __all__ = ["REPLAY_FILES", "build_report", "load_capacity", "load_cases", "with_cases"]
 
 REPLAY_FILES = ("summary.json", "borrowers.jsonl", "alerts.jsonl", "schedule_history.jsonl", "rejects.jsonl")
+# what the report reads of the records at the period's end and at the previous period's end (build_state, read_events,
+# read_schedule, the ratios and new defaults, scan_before's borrowers): a fifth and three fifths of the record unread
+END_COLUMNS = ("tier", "cls", "grade", "overdue", "dpd", "dpd_at", "exposure", "due", "team", "branch", "segment",
+               "industry", "name", "tier_since", "first_seen", "profile_at", "bureau_at", "seen_at")
+START_COLUMNS = ("tier", "cls", "grade", "overdue", "dpd", "dpd_at", "exposure", "due", "team", "due_why")
 _CAPACITY = TypeAdapter(dict[str, Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)]])
 
 
@@ -170,22 +175,42 @@ def build_report(
             log_error = exc
         cut_day = local_date(cut, policy.zone)
         current_read = None
+        # the portfolio at the period's end, the previous period's end and a year earlier, and the trend's month ends
+        edges = rat.comparison_instants(per, cut)
+        edge_days = [edges[k][2] for k in ("end", "previous", "year_ago")]
+        start_day = per.first - timedelta(days=1)  # the previous period's end: the record start_read reads
+        months = rat.month_ends(per, cut)
         if log_error is None:  # the records read meanwhile (of no use if an input is refused below)
-            end_read = readers.submit(log.at, cut_day)
-            start_read = readers.submit(log.at, per.first - timedelta(days=1))  # read only (also an edge below)
+            # the columns the report reads of them at once (any other when first looked up: snapshots.at's more)
+            end_read = readers.submit(log.at, cut_day, END_COLUMNS, more=True)
+            start_read = readers.submit(log.at, start_day, START_COLUMNS, more=True)  # (also an edge below)
             # the signals at the replay's as-of (when the report ends there), parsed while the rest is read (by a
             # process of its own: the parse on the second core, not under this process's interpreter lock)
             if cut == replay_as_of:
                 current_read = readers.submit(current_signals, snap_dir / "signals.jsonl", started)
+            # what needs the snapshots only, made by the readers while borrowers.jsonl is read (its errors, kept in
+            # the futures, are raised where they were when made after it): the ids (the snapshots' are those of
+            # borrowers.jsonl, checked below), the edges, the trend's points and the sections of the edges
+            early_ids = readers.submit(IdIndex, log.ids)
+            pre_read = readers.submit(_before_start, paths["alerts.jsonl"], start, early_ids.result, end_read)
+            # the evidence of those (most of the warning list at 1 M) parsed by a process of its own meanwhile
+            ahead = readers.submit(evidence_ahead, paths["alerts.jsonl"], pre_read.result) if started else None
+            by_day: dict[date, Future[Any]] = {cut_day: end_read, start_day: start_read}
+            for day in dict.fromkeys(edge_days):  # a year earlier: only what a point reads
+                if day not in by_day:
+                    by_day[day] = readers.submit(log.at, day, rat.POINT_COLUMNS)
+            point_reads = [readers.submit(_month_point, log, by_day, day, lb) for _, lb, day in months]
+            edge_figures = readers.submit(_edge_figures, *(by_day[day] for day in edge_days),
+                                          [edges[k][1] for k in ("end", "previous", "year_ago")])
         teams = Codes()
         borrowers = borrowers_read.result(teams)
         sched_rows.start()  # the schedule's lines parsed by a process of its own (after the borrowers': 2 cores)
-        ids = IdIndex(borrowers.ids)
         rejects = read_rejects(paths["rejects.jsonl"])
         if log_error is not None:
             raise log_error
-        if log.n != ids.n or not bool(np.array_equal(log.ids, borrowers.ids.astype(log.ids.dtype))):
+        if log.n != borrowers.ids.size or not bool(np.array_equal(log.ids, borrowers.ids.astype(log.ids.dtype))):
             raise InputError(f"{snap_dir}: the snapshots are not of the borrowers in borrowers.jsonl")
+        ids = early_ids.result() if log.ids.dtype == borrowers.ids.dtype else IdIndex(borrowers.ids)
         sched_read = readers.submit(read_schedule, paths["schedule_history.jsonl"], ids, start, cut, teams, borrowers,
                                     start_read.result, log.codes["team"], sched_rows.rows)
 
@@ -199,27 +224,18 @@ def build_report(
             wanted[a.bidx] = False
             return wanted
 
-        def before_start() -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-            """The last alert before the period of the borrowers under warning at the end whose tier last
-            changed before it (each change of tier is an alert at the record's tier_since), looked for in the
-            lines before the period by a reader while this thread reads the period's (read_alerts then looks
-            for any borrower of before_period this missed)."""
-            snap = end_read.result()
-            wanted = np.asarray((snap.cols["tier"] >= 1) & (snap.cols["tier_since"] < start))
-            return scan_before(paths["alerts.jsonl"], start, ids, wanted)
+        if ids is not early_ids.result():
+            pre_read = readers.submit(_before_start, paths["alerts.jsonl"], start, lambda: ids, end_read)
 
-        pre_read = readers.submit(before_start)
-        # the portfolio at the period's end, the previous period's end and a year earlier: read meanwhile
-        edges = rat.comparison_instants(per, cut)
-        edge_days = [edges[k][2] for k in ("end", "previous", "year_ago")]
-        start_day = per.first - timedelta(days=1)  # the previous period's end: the record start_read reads
-        edge_reads = {day: start_read if day == start_day else readers.submit(log.at, day)
-                      for day in dict.fromkeys(edge_days) if day != cut_day}
-        alerts = read_alerts(paths["alerts.jsonl"], ids, start, cut, before_period, pre_read.result)
+        def scanned() -> tuple[NDArray[np.int64], NDArray[np.int64]]:  # copies: read_alerts completes them
+            off, length = pre_read.result()
+            return off.copy(), length.copy()
+        alerts = read_alerts(paths["alerts.jsonl"], ids, start, cut, before_period, scanned)
         candidates = np.flatnonzero(under_warning(alerts))
         offsets, lengths = last_alerts(alerts, ids.n)
         evidence_read = readers.submit(latest_evidence, paths["alerts.jsonl"], offsets[candidates],
-                                       lengths[candidates], 16_384 if started else 2_048, started=started)
+                                       lengths[candidates], 16_384 if started else 2_048, started=started,
+                                       ahead=ahead.result if ahead is not None else None)
         period_read = readers.submit(period_signals, paths["alerts.jsonl"], alerts.off, alerts.length)
         sched = sched_read.result()
         end_snap = end_read.result()
@@ -230,22 +246,10 @@ def build_report(
         ctx = fig.Context(state=state, alerts=alerts, sched=sched, events=ev, policy=policy, period=per, cut=cut,
                           ref_day=ref_day, alerts_path=paths["alerts.jsonl"], name_texts=ev.names.values,
                           mask_names=mask_names)
-        # the month ends (and the edges read above)
-        months = rat.month_ends(per, cut)
         current = None
-        by_day: dict[date, Any] = {cut_day: end_snap}
-        by_day.update({day: fut.result() for day, fut in edge_reads.items()})
-        # the other month ends: only what a trend point reads (a tenth of the record), each reduced to its
-        # point as soon as it is read, by the readers (never twelve month ends in memory at once)
-
-        def month_point(day: date, label: str) -> PortfolioPoint | None:
-            snap = by_day[day] if day in by_day else log.at(day, rat.POINT_COLUMNS)
-            return rat.point(snap, label) if snap.present.any() else None
-
-        point_reads = [readers.submit(month_point, day, lb) for _, lb, day in months]
+        end, previous, _ = (by_day[day].result() for day in edge_days)  # (a read's error raised here)
         if current_read is not None:
             current = current_read.result()
-        end, previous, year_ago = (by_day[day] for day in edge_days)
         quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
                           ev.names.values, cut, feeds)
         extras = fig.Extras(current=current, cases=cases, quality=quality)
@@ -254,11 +258,11 @@ def build_report(
         early: dict[str, Any] = {}
         early_error: Exception | None = None
         try:
-            defaults = rat.new_default_rows(previous, end)
+            made = edge_figures.result()
+            defaults = _made(made["new_default_rows"])
             changes = fig.changes(ctx)
-            early["changes"] = changes.model_copy(update={"class_migration": rat.class_migration(previous, end)})
-            early["ratios"] = rat.ratios(end, previous, year_ago,
-                                         [edges[k][1] for k in ("end", "previous", "year_ago")])
+            early["changes"] = changes.model_copy(update={"class_migration": _made(made["class_migration"])})
+            early["ratios"] = _made(made["ratios"])
             early["trend"] = Trend(months=[pt for pt in (f.result() for f in point_reads) if pt is not None])
             early["portfolio"] = fig.portfolio(ctx)
             early["new_defaults"] = rat.new_defaults(previous, end, state, ev, per, policy, ctx.names(defaults))
@@ -300,6 +304,48 @@ def build_report(
                 names_masked=mask_names, cases_known=cases is not None, current_signals=current is not None,
                 inputs=inputs)
     return Report(meta=meta, **sections)
+
+
+def _before_start(path: Path, start: int, ids: Callable[[], IdIndex], end_read: Future[Any]) -> tuple[
+        NDArray[np.int64], NDArray[np.int64]]:
+    """The last alert before the period of the borrowers under warning at the end whose tier last changed before it
+    (each change of tier is an alert at the record's tier_since), looked for in the lines before the period by a
+    reader (from before borrowers.jsonl is read: by the snapshots' ids, checked to be its ids before this is used)
+    while the build reads the rest (read_alerts then looks for any borrower of before_period this missed)."""
+    snap = end_read.result()
+    wanted = np.asarray((snap.cols["tier"] >= 1) & (snap.cols["tier_since"] < start))
+    return scan_before(path, start, ids(), wanted)
+
+
+def _month_point(log: SnapshotLog, by_day: Mapping[date, Future[Any]], day: date, label: str) -> PortfolioPoint | None:
+    """The trend's point of a month end: the edges' records read for the report, or, for the other month ends, only
+    what a point reads (a tenth of the record) in the parts' order (a point is sums and counts over the borrowers),
+    reduced to its point as soon as read (never twelve month ends in memory at once)."""
+    snap = by_day[day].result() if day in by_day else log.unordered_at(day, rat.POINT_COLUMNS)
+    return rat.point(snap, label) if snap.present.any() else None
+
+
+def _edge_figures(end_read: Future[Any], previous_read: Future[Any], year_ago_read: Future[Any],
+                  labels: list[str]) -> dict[str, tuple[Any, Exception | None]]:
+    """The sections of the edges' records alone (by a reader, while borrowers.jsonl is read), each as its value or
+    its error (raised by :func:`_made` where the section was made when made after the rest)."""
+    end, previous, year_ago = end_read.result(), previous_read.result(), year_ago_read.result()
+    out: dict[str, tuple[Any, Exception | None]] = {}
+    for name, make in (("new_default_rows", lambda: rat.new_default_rows(previous, end)),
+                       ("class_migration", lambda: rat.class_migration(previous, end)),
+                       ("ratios", lambda: rat.ratios(end, previous, year_ago, labels))):
+        try:
+            out[name] = (make(), None)
+        except Exception as exc:
+            out[name] = (None, exc)
+    return out
+
+
+def _made(outcome: tuple[Any, Exception | None]) -> Any:
+    value, error = outcome
+    if error is not None:
+        raise error
+    return value
 
 
 def _recorded_events(rdir: Path) -> list[Path]:

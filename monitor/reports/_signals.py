@@ -14,6 +14,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,8 @@ from monitor.reports._child import answer
 from monitor.reports._replay import alert_fields
 from monitor.reports._scan import I64, make_chunk, parse_instants, read_exact
 
-__all__ = ["PeriodSignals", "current_signals", "latest_evidence", "period_signals", "read_current_signals",
-           "read_evidence"]
+__all__ = ["PeriodSignals", "current_signals", "evidence_ahead", "latest_evidence", "period_signals",
+           "read_current_signals", "read_evidence"]
 
 _SIGNALS = re.compile(rb'"signals":')
 _HEAD = re.compile(rb'\{"rule":"([^"\\]+)","family":"[^"\\]*","level":"([a-z]+)","since":"([^"\\]+)"')
@@ -58,20 +59,66 @@ def _signals_of(line: bytes, where: str) -> list[dict[str, Any]]:
     return value
 
 
-def latest_evidence(path: Path, offsets: I64, lengths: I64, batch: int = 16_384,
-                    started: bool = True) -> tuple[I64, NDArray[np.int8], list[list[dict[str, Any]]]]:
+Evidence = tuple[I64, NDArray[np.int8], list[list[dict[str, Any]]]]
+Ahead = tuple[I64, I64, Evidence | None]
+
+
+def latest_evidence(path: Path, offsets: I64, lengths: I64, batch: int = 16_384, started: bool = True,
+                    ahead: Callable[[], Ahead] | None = None) -> Evidence:
     """The instant, the from_tier (index) and the signals (as parsed) of the alert lines at ``offsets``,
     in the given order: parsed by a process of its own (:mod:`monitor.reports._sigread`, on the second core, loaded
     here from its :mod:`marshal` bytes: a sixth of the time of reading them here), or, when that process cannot be
     started or refuses a line, read here by :func:`read_evidence` (whose error names the line). ``started`` False:
-    read here (no process)."""
+    read here (no process).
+
+    ``ahead()``: some lines parsed beforehand (:func:`evidence_ahead`: most of them, before the lines of the period
+    were known); only the others are parsed now. When either part was refused (or ``ahead()`` raises), all the lines
+    are read as without it."""
     if bool(np.any(offsets < 0)):
         raise InputError("alerts.jsonl: a borrower under warning has no alert (not the replay of borrowers.jsonl)")
     if offsets.size and started:
-        got = _evidence_by_process(path, offsets, lengths)
+        got = _with_ahead(path, offsets, lengths, ahead) if ahead is not None else None
+        if got is None:
+            got = _evidence_by_process(path, offsets, lengths)
         if got is not None:
             return got
     return read_evidence(path, offsets, lengths, batch)
+
+
+def evidence_ahead(path: Path, offsets: Callable[[], tuple[I64, I64]]) -> Ahead:
+    """The lines at ``offsets()`` (offsets and lengths; -1: none) parsed by a process of its own ahead of
+    :func:`latest_evidence` (its ``ahead``): the offsets and lengths asked (copies) and the evidence, or None when
+    refused."""
+    off, length = offsets()
+    some = np.flatnonzero(off >= 0)
+    off, length = off[some], length[some]
+    return off, length, (_evidence_by_process(path, off, length) if off.size else None)
+
+
+def _with_ahead(path: Path, offsets: I64, lengths: I64, ahead: Callable[[], Ahead]) -> Evidence | None:
+    try:
+        known_off, known_len, known = ahead()
+    except Exception:  # (the error of what found the lines is the caller's to raise)
+        return None
+    if known is None:
+        return None
+    order = np.argsort(known_off, kind="stable")
+    at = np.minimum(np.searchsorted(known_off[order], offsets), max(order.size - 1, 0))
+    src = order[at] if order.size else np.zeros(offsets.size, dtype=np.int64)
+    hit = (known_off[src] == offsets) & (known_len[src] == lengths) if order.size else np.zeros(offsets.size, bool)
+    miss = np.flatnonzero(~hit)
+    rest = _evidence_by_process(path, offsets[miss], lengths[miss]) if miss.size else None
+    if miss.size and rest is None:
+        return None
+    ats = np.empty(offsets.size, dtype=np.int64)
+    frm = np.empty(offsets.size, dtype=np.int8)
+    ats[hit], frm[hit] = known[0][src[hit]], known[1][src[hit]]
+    signals: list[list[dict[str, Any]]] = [known[2][k] for k in src.tolist()]
+    if rest is not None:
+        ats[miss], frm[miss] = rest[0], rest[1]
+        for i, sigs in zip(miss.tolist(), rest[2]):
+            signals[i] = sigs
+    return ats, frm, signals
 
 
 def _evidence_by_process(path: Path, offsets: I64, lengths: I64) -> tuple[

@@ -50,6 +50,9 @@ _ALERT_KEYS = ["alert_id", "borrower_id", "kind", "from_tier", "to_tier", "compu
                "policy_version"]
 _KINDS = frozenset(("raised", "escalated", "de_escalated", "cleared"))
 _TIERS = {"normal": 0, "watch": 1, "warning": 2, "severe": 3}  # monitor.reports._replay.TIERS
+_HEAD_KEYS = _ALERT_KEYS[:7]  # the fields before the signals
+_SIGNALS = b',"signals":['
+_AFTER = b'],"policy_version":'
 EVIDENCE_BATCH = 16_384
 
 
@@ -69,16 +72,28 @@ def evidence(path: str, offsets: list[int], lengths: list[int],
             # a read per line (not a map of the file: the lines are spread over it, and each touched page of a
             # map would count in this process's memory)
             lines = [os.pread(fd, n, o) for o, n in zip(offsets[lo:lo + batch], lengths[lo:lo + batch])]
+            # each line's fields before its signals, and its signals' list, parsed apart (the fields after them,
+            # never used, are not parsed): a quote inside a string is escaped, so neither mark occurs inside one
+            heads, lists = [], []
+            for line in lines:
+                i, j = line.find(_SIGNALS), line.rfind(_AFTER)
+                if i < 0 or j < i:
+                    return None
+                heads.append(line[:i])
+                lists.append(line[i + len(_SIGNALS) - 1:j + 1])
             try:
-                docs = from_json(b"[" + b",".join(lines) + b"]")
+                docs = from_json(b"[" + b"},".join(heads) + b"}]")
+                sigs_of = from_json(b"[" + b",".join(lists) + b"]")
             except ValueError:
                 return None
-            if len(docs) != len(lines):
+            # the list parsed is the signals' whole value only if it ends where "policy_version" begins (a list
+            # ending before it would leave text the parser refuses, or one more element)
+            if len(docs) != len(lines) or len(sigs_of) != len(lines):
                 return None
-            for d in docs:
-                if type(d) is not dict or list(d)[:9] != _ALERT_KEYS:
+            for d, sigs in zip(docs, sigs_of):
+                if type(d) is not dict or list(d) != _HEAD_KEYS:
                     return None
-                at, sigs, tier = d["at"], d["signals"], _TIERS.get(d["from_tier"], -1)
+                at, tier = d["at"], _TIERS.get(d["from_tier"], -1)
                 if tier < 0 or d["kind"] not in _KINDS or d["to_tier"] not in _TIERS or type(at) is not str \
                         or type(sigs) is not list \
                         or not all(type(g) is dict and type(g.get("rule")) is str for g in sigs):

@@ -413,3 +413,43 @@ def test_the_evidence_readers_copies_of_the_schema_match_it():
     assert _sigread._ALERT_KEYS[-2:] == ["signals", "policy_version"]
     assert _sigread._KINDS == {k.value for k in AlertKind}
     assert _sigread._TIERS == {name: i for i, name in enumerate(TIERS)}
+
+
+def test_evidence_partly_parsed_ahead_is_the_same_and_only_the_rest_is_parsed_later(
+        simulated: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """latest_evidence with ``ahead`` (evidence_ahead: some lines, parsed before the others were known): the same
+    instants, tiers and signals in the order asked as without it; only the lines ahead did not parse (or parsed
+    otherwise: another length) are parsed then; when ahead raises or was refused, every line is parsed as before."""
+    from monitor.reports import _signals
+
+    _, out = simulated
+    path = out / "alerts.jsonl"
+    data = path.read_bytes()
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    pick = np.arange(starts.size, dtype=np.int64)[::-3]  # not in file order
+    offsets, lengths = starts[pick], (ends - starts)[pick].astype(np.int64)
+    want = _signals.read_evidence(path, offsets, lengths, batch=7)
+    assert len(want[2]) == pick.size > 20
+    asked: list[int] = []
+    by_process = _signals._evidence_by_process
+
+    def counted(p: Path, off: np.ndarray, length: np.ndarray) -> object:
+        asked.append(int(off.size))
+        return by_process(p, off, length)
+
+    monkeypatch.setattr(_signals, "_evidence_by_process", counted)
+    # ahead: every other line asked, one more not asked, one with another length, and -1 (none) entries
+    off_ahead = np.concatenate([offsets[::2], starts[:1], [-1, -1]]).astype(np.int64)
+    len_ahead = np.concatenate([lengths[::2], (ends - starts)[:1], [0, 0]]).astype(np.int64)
+    len_ahead[1] -= 1  # not the line asked: parsed again
+    ahead = _signals.evidence_ahead(path, lambda: (off_ahead, len_ahead))
+    assert asked == [off_ahead.size - 2]
+    got = _signals.latest_evidence(path, offsets, lengths, ahead=lambda: ahead)
+    assert asked[1] == offsets.size - offsets[::2].size + 1
+    assert np.array_equal(got[0], want[0]) and got[1].dtype == want[1].dtype and np.array_equal(got[1], want[1])
+    assert got[2] == want[2] and json.dumps(got[2]) == json.dumps(want[2])
+    for broken in (lambda: (ahead[0], ahead[1], None), lambda: 1 // 0):
+        asked.clear()
+        got = _signals.latest_evidence(path, offsets, lengths, ahead=broken)  # type: ignore[arg-type]
+        assert asked == [offsets.size] and got[2] == want[2] and np.array_equal(got[0], want[0])
