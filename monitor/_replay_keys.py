@@ -98,7 +98,7 @@ def file_blocks(path: Path) -> Iterator[bytes]:
 
 
 _CHUNK = 4096
-_EIDS = re.compile(r'"event_id":"([^"]*)"')
+_EIDS = re.compile(rb'"event_id":"([^"]*)"')
 
 
 def joined(lines: Iterable[bytes]) -> Iterator[bytes]:
@@ -118,15 +118,16 @@ def block_keys(block: bytes, keys: array[int]) -> None:
     a value found beside it, in a line the replay rejects or a repeated key, can only mark more ids as
     repeated); else line by line."""
     if b"\\" not in block:
-        try:
-            text = block.decode()
-        except UnicodeDecodeError:
-            pass
-        else:
-            found = _EIDS.findall(text)
-            if len(found) == text.count('"event_id"'):
+        found = _EIDS.findall(block)  # (UTF-8 never holds a quote within a character: the values of the text)
+        if len(found) == block.count(_KEY):
+            if b"".join(found).isascii():  # an ASCII value's hash is its text's (CPython: the same bytes)
                 keys.extend(map(hash, found))
                 return
+            try:
+                keys.extend([hash(v.decode()) for v in found])
+                return
+            except UnicodeDecodeError:
+                pass
     for raw in block.split(b"\n"):
         key = raw_key(raw.rstrip(b"\r"))
         if key is not None:

@@ -94,22 +94,22 @@ class Runner:
         self.floors: list[tuple[int, int]] = []  # (instant a classification floor is crossed, borrower)
         self.floor_at: dict[int, int] = {}  # borrower -> its entry in ``floors``
         self.day: int | None = None  # the local day in progress
-        self.edge = _FAR  # the first instant of the next day
+        self.edge = NONE  # the first instant of the next day (NONE: no day yet, the first event starts one)
         c = self.policy.classification
         self.floors_at = (c.special_mention, c.substandard, c.doubtful, c.loss)
         self._floors_sorted = sorted(self.floors_at)
         self.last_t: int | None = None
-        self._t = NONE
+        self._cut = as_of if as_of is not None else 2**63  # an event dated after it is not applied
 
     # ------------------------------------------------------------ events
 
-    def _borrower(self, bid: str) -> int:
+    def _borrower(self, bid: str, t: int) -> int:
         i = self.index.get(bid)
         if i is None:
             i = self.index[bid] = len(self.states)
             self.states.append(self.engine.new_state(bid))
             self.first_seen.append(NONE)
-            self.seen_at.append(self._t)
+            self.seen_at.append(t)
             self.names.append(-1)
             self._dues.append(NONE)
             self._due_days.append(-1)
@@ -123,16 +123,16 @@ class Runner:
         ``line`` name it to ``reject`` when the engine fails on it, or refuses it as a conflicting
         duplicate (an event_id applied earlier with other content: ``CONFLICT_REASON``)."""
         result = self.result
-        if self.as_of is not None and t > self.as_of:
+        if t > self._cut:
             result.after_as_of += 1
             self.after[event.type] += 1
             return
-        if t >= self.edge or self.day is None:
+        if t >= self.edge:
             self._advance_days(t)
-        self.last_t = self._t = t
+        self.last_t = t
         i = self.index.get(event.borrower_id)
         if i is None:
-            i = self._borrower(event.borrower_id)
+            i = self._borrower(event.borrower_id, t)
         state = self.states[i]
         engine = self.engine
         had_profile = state.profile is not None

@@ -228,8 +228,11 @@ def _judge(raw: bytes, trusted: int | None, skew: int, t: int = UNREAD) -> tuple
         event = _validate_json(raw)
     except ValidationError as exc:  # (a blank line never validates: told apart here, off the common path)
         return "empty line" if not raw.strip() else describe_validation_error(exc)
-    if t == UNREAD:
-        t = to_us(event.occurred_at)
+    return _checked(event, trusted, skew, to_us(event.occurred_at) if t == UNREAD else t)
+
+
+def _checked(event: Event, trusted: int | None, skew: int, t: int) -> tuple[int, Event] | str:
+    """``_judge`` of a line that validated (``t``: the event's occurred_at)."""
     if trusted is not None and t - trusted > skew:
         return ahead_reason(t, trusted, skew, "the time of the replay")  # type: ignore[return-value]
     if _EARLIEST <= t < _LATEST and event.type not in _MORE_INSTANTS:  # (the common case, without a call)
@@ -278,14 +281,33 @@ class _Reader:
             yield t, fi, number, event, raw
 
     def feed(self, fi: int, path: Path, feed: Callable[[int, Event, int, int], None]) -> None:
-        """``stream`` given straight to ``feed`` (instant, event, file, line), the line being fed in ``current``."""
+        """``stream`` given straight to ``feed`` (instant, event, file, line), the line being fed in ``current``.
+        The common line (valid, of a type with one instant, dated within the years and not ahead of the trusted
+        time) is judged here as ``_judge`` judges it, without its call; any other goes through it."""
         prev = -(2**63)
         trusted, skew, add = self.trusted, self.skew, self.rejects.add
+        hi = _LATEST if trusted is None else min(_LATEST, trusted + skew + 1)  # (t - trusted > skew: ahead)
+        validate, more = _validate_json, _MORE_INSTANTS
         read = 0
         try:
             for number, at, raw in self.lines_of(fi, path):
                 read += 1
-                got = _judge(raw, trusted, skew, at)  # as ``stream`` does
+                try:
+                    if len(raw) > MAX_LINE_BYTES:
+                        raise ValueError
+                    event = validate(raw)
+                except ValueError:  # (ValidationError is one): the reason, from _judge
+                    got = _judge(raw, trusted, skew, at)
+                else:
+                    t = to_us(event.occurred_at) if at == UNREAD else at
+                    if _EARLIEST <= t < hi and event.type not in more:
+                        if t < prev:
+                            raise _Unordered(f"{path}: line {number} is dated before an earlier line")
+                        prev = t
+                        self.current = raw
+                        feed(t, event, fi, number)
+                        continue
+                    got = _checked(event, trusted, skew, t)
                 if got.__class__ is str:
                     add(fi, number, got, raw if got != "empty line" else b"")  # type: ignore[arg-type]
                     continue

@@ -277,8 +277,9 @@ class SnapshotPart:
         fb = ob[first]
         changed = first & ~self._written[ob]
         cols = []
+        rows = static[sid]  # each record's static row, gathered once (not a column at a time: one cache miss a row)
         for (name, dt), (dynamic, j) in zip(COLUMNS, _WHERE):
-            wide = dyn[:, j] if dynamic else static[sid, j]
+            wide = dyn[:, j] if dynamic else rows[:, j]
             col = wide.astype(dt)
             if not np.array_equal(col, wide):
                 bad = int(wide[col != wide][0])

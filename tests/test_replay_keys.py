@@ -217,3 +217,23 @@ def test_the_owners_of_a_block_are_those_of_its_lines_read_one_by_one() -> None:
         for shards in (2, 3, 8):
             assert owners(block, lines, shards) == [owner(raw, shards) for raw in lines], (extra, shards)
     assert len({owner(raw, 8) for raw in good}) == 8
+
+
+def test_the_keys_of_a_plain_block_are_those_of_its_events_whatever_the_text_of_the_ids() -> None:
+    """A block without escapes is searched as bytes: ASCII ids, ids with other characters and a block that is
+    not all UTF-8 (a line the replay rejects) give the key of every valid line's event."""
+    from array import array
+
+    from monitor._replay_keys import block_keys
+
+    plain = [x for x in gzip.decompress(GOLDEN.read_bytes()).splitlines() if b"\\" not in x and _valid(x) is not None]
+    other = [x.replace(b'"event_id":"', '"event_id":"事件-'.encode(), 1) if i % 3 == 0 else x
+             for i, x in enumerate(plain)]
+    broken = [*plain[:10], b'{"event_id":"bad","source":"\xff\xfe"}', *plain[10:]]
+    for lines in (plain, other, broken):
+        keys = array("q")
+        block_keys(b"\n".join(lines), keys)
+        expected = [event_key(e.event_id) for e in map(_valid, lines) if e is not None]
+        assert not Counter(expected) - Counter(keys.tolist())
+        assert len(keys) <= len(expected) + 1
+    assert any(not e.event_id.isascii() for e in map(_valid, other) if e is not None)
