@@ -20,10 +20,8 @@ Memory grows with the borrowers (their states), not with the events:
 
 from __future__ import annotations
 
-import csv
 import gc
 import heapq
-import io
 import json
 import shutil
 import sys
@@ -43,117 +41,23 @@ from monitor._replay_keys import file_blocks, repeated_keys_in
 from monitor._replay_merge import MERGED, merge_outputs, plan
 from monitor._replay_run import Runner
 from monitor._replay_split import owner, piece_lines, remove_pieces, repeated_keys_of, split_input
+from monitor._replay_totals import FileTotals, _Rejects
 from monitor._errors import InputError
-from monitor._spill import EventRuns, LineSpill
+from monitor._spill import EventRuns
 from monitor._time import SECOND, ahead_reason, iso, parse_instant, to_us
 from monitor.engine import Engine
 from monitor.events import Event, describe_validation_error
 from monitor.jsonl import MAX_LINE_BYTES, UNREAD, compressed, file_digest, iter_lines, write_files
-from monitor.outputs import Alert, BorrowerView, ScheduleEntry, schedule_history_line
-from monitor.rules.policy import LEVEL_NAMES, Policy
+from monitor.rules.policy import Policy
 from monitor.snapshots import SnapshotPart, write_manifest
-from monitor.state import BorrowerState
 
 __all__ = ["REPLAY_ADAPTER", "SHARD_INPUT_BYTES", "FileTotals", "Totals", "owner", "replay_to", "shards_for"]
 
-_TIER_RANK = {name: i for i, name in enumerate(LEVEL_NAMES)}
-_BIAS = 1 << 63  # sort_key's integers
-_MAX_REJECT_TEXT = 65_536
 Item = tuple[int, int, int, Event, bytes]  # instant, file index, line number, event, raw line
 
 
 class _Unordered(Exception):
     """A file holds a line dated before an earlier line of the same file."""
-
-
-def _reject_json(source: str, line: int, reason: str, raw: bytes) -> str:
-    text = raw.decode("utf-8", errors="replace")
-    if len(text) > _MAX_REJECT_TEXT:
-        text = text[:_MAX_REJECT_TEXT] + f"… [{len(text)} characters in all]"
-    return json.dumps({"source": source, "line": line, "reason": reason, "text": text}, ensure_ascii=False,
-                      sort_keys=True)
-
-
-class _Rejects:
-    """Rejected lines, per file in line order, counted by reason."""
-
-    def __init__(self, tmp: Path, names: Sequence[str]) -> None:
-        self.names = names
-        self.files = [LineSpill(tmp, f"rejects-{i}") for i in range(len(names))]
-        self.reasons: Counter[str] = Counter()
-
-    def add(self, fi: int, line: int, reason: str, raw: bytes) -> None:
-        self.files[fi].add((line,), _reject_json(self.names[fi], line, reason, raw))
-        self.reasons[reason] += 1
-
-    @property
-    def count(self) -> int:
-        return sum(self.reasons.values())
-
-
-class FileTotals:
-    """One shard's decisions (see :class:`monitor._replay_run.Outputs`), kept as sorted runs, and its counts."""
-
-    def __init__(self, tmp: Path, as_of: int | None) -> None:
-        self.as_of = as_of
-        self.read = self.applied = self.duplicates = self.after_as_of = 0
-        self.events_by_type: Counter[str] = Counter()
-        self.newest_by_type: dict[str, int] = {}
-        self.alerts = LineSpill(tmp, "alerts")
-        self.kinds: Counter[str] = Counter()
-        self.history = LineSpill(tmp, "history")
-        self.views = LineSpill(tmp, "views")
-        self.schedule = LineSpill(tmp, "schedule")
-        self.signals = LineSpill(tmp, "signals")
-        self.workout = LineSpill(tmp, "workout")  # borrowers handed over to workout
-        self.tiers: Counter[str] = Counter()
-        self.borrowers = 0
-
-    def add_alerts(self, alerts: Iterable[Alert]) -> None:
-        for a in alerts:
-            self.alerts.add((to_us(a.at), a.borrower_id, a.sequence), a.model_dump_json())
-            self.kinds[a.kind.value] += 1
-
-    def add_history(self, at: int, borrower_id: str, entry: ScheduleEntry) -> None:
-        self.add_history_row(at, borrower_id, entry.model_dump_json())
-
-    def add_history_row(self, at: int, borrower_id: str, entry: str) -> None:
-        """``add_history`` with the entry's JSON (``Engine.schedule_entry_json``)."""
-        if borrower_id.isprintable():  # no control character: sort_key((at, borrower_id)), written directly
-            self.history.add_keyed(f"{at + _BIAS:016x}{borrower_id}\x00", schedule_history_line(at, entry))
-        else:
-            self.history.add((at, borrower_id), schedule_history_line(at, entry))
-
-    def add_view(self, borrower_id: str, state: BorrowerState, view: BorrowerView) -> None:
-        self.views.add((borrower_id,), view.model_dump_json())
-        self.borrowers += 1
-        self.tiers[view.tier or "no_profile"] += 1
-        if view.workout:
-            since = iso(state.due_at) if state.due_at is not None else ""
-            self.workout.add((view.team or "", view.branch or "", borrower_id),
-                             _csv_row([view.team, view.branch, borrower_id, view.tier, since]))
-        if view.next_visit_due is not None:
-            due = view.next_visit_due.isoformat()
-            self.schedule.add((due, -_TIER_RANK[view.tier or "normal"], borrower_id),
-                              _csv_row([view.team, view.branch, borrower_id, view.tier, due]))
-
-    def dump(self, directory: Path, rejects: _Rejects) -> dict[str, Any]:
-        """Write the shard's sorted runs into ``directory``; return its counts."""
-        for name in ("alerts", "history", "views", "schedule", "signals", "workout"):
-            getattr(self, name).dump(directory / f"{name}.run")
-        for fi, spill in enumerate(rejects.files):
-            spill.dump(directory / f"rejects-{fi}.run")
-        return {"read": self.read, "applied": self.applied, "duplicates": self.duplicates,
-                "after_as_of": self.after_as_of, "by_type": dict(self.events_by_type),
-                "newest": self.newest_by_type, "alerts": self.alerts.count, "kinds": dict(self.kinds),
-                "borrowers": self.borrowers, "tiers": dict(self.tiers), "reasons": dict(rejects.reasons),
-                "workout": self.workout.count}
-
-
-def _csv_row(cells: list[str | None]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow(cells)
-    return buf.getvalue()
 
 
 class Totals:

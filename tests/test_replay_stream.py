@@ -352,3 +352,41 @@ def test_the_event_counts_hold_copies_conflicts_and_events_after_the_as_of(tmp_p
     memory = replay([src], default_policy(), as_of=as_of)
     assert (memory.applied, memory.duplicates, dict(memory.events_by_type)) == (
         len(GOOD), len(copies), kinds)
+
+
+def test_the_keys_written_directly_are_those_of_the_tuples(tmp_path: Path) -> None:
+    """``FileTotals`` writes the sort keys of views, the schedule, workout and alerts itself when no text holds a
+    control character: the same records as ``LineSpill.add`` with the tuple keys, whatever the texts."""
+    from datetime import UTC, date, datetime
+    from types import SimpleNamespace
+
+    from monitor._replay_totals import _TIER_RANK, FileTotals, _csv_row
+    from monitor._time import from_us, iso, to_us
+
+    texts = ["B1", "B1\x1fx", "b\u2028", "中文", "", "a\x00", "T\t1"]
+    totals = FileTotals(tmp_path, None)
+    ref = {name: spill.LineSpill(tmp_path, f"ref-{name}") for name in ("views", "schedule", "workout", "alerts")}
+    rng = random.Random(5)
+    for k in range(400):
+        bid, team, branch = rng.choice(texts[:4] + texts[5:]), rng.choice(texts + [None]), rng.choice(texts + [None])
+        tier, due = rng.choice(list(_TIER_RANK)), rng.choice([None, date(2025, 3, 1), date(1969, 12, 31)])
+        view = SimpleNamespace(tier=tier, team=team, branch=branch, workout=rng.random() < 0.5, next_visit_due=due,
+                               model_dump_json=lambda k=k: f'{{"n":{k}}}')
+        state = SimpleNamespace(due_at=rng.choice([None, 0, -(2**40), 2**50]))
+        totals.add_view(bid, state, view)  # type: ignore[arg-type]
+        ref["views"].add((bid,), view.model_dump_json())
+        if view.workout:
+            since = iso(state.due_at) if state.due_at is not None else ""
+            ref["workout"].add((team or "", branch or "", bid), _csv_row([team, branch, bid, tier, since]))
+        if due is not None:
+            ref["schedule"].add((due.isoformat(), -_TIER_RANK[tier], bid),
+                                _csv_row([team, branch, bid, tier, due.isoformat()]))
+        at = rng.choice([datetime(1960, 5, 1, tzinfo=UTC), from_us(2**50 + k)])
+        alert = SimpleNamespace(at=at, borrower_id=bid, sequence=rng.choice([1, 2, 10**6]),
+                                kind=SimpleNamespace(value="raised"), model_dump_json=lambda k=k: f'{{"a":{k}}}')
+        totals.add_alerts([alert])  # type: ignore[list-item]
+        ref["alerts"].add((to_us(at), bid, alert.sequence), alert.model_dump_json())
+    for name, want in ref.items():
+        got = getattr(totals, name)
+        assert got.buf == want.buf, name
+        assert len(got.buf) > 100 or name == "workout" and len(got.buf) > 50, name
