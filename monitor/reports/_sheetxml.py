@@ -1,14 +1,17 @@
-"""The warning list's rows as SpreadsheetML, and the workbook zipped again with them. Stdlib only, so that it also
-runs as a program of its own (``python -I _sheetxml.py``): the workbook's writer that ``write_report`` starts when it
-writes the forms in two processes. It reads from its standard input, in frames (an 8-byte big-endian length, then the
-bytes), the workbook without the rows and then the rows' cells (the CSV's), and writes the workbook. A fresh process,
-not a fork: it shares none of the report's pages, so that neither side's touching them copies them (a fork kept the
-originals alive: the sum of PSS 1.97 against 1.63 GiB at a million borrowers).
+"""The warning list's rows as CSV and as SpreadsheetML, and the workbook zipped again with them. Stdlib only, so
+that it also runs as a program of its own (``python -I _sheetxml.py``): the list's writer that ``write_report``
+starts when it writes the forms in two processes. It reads from its standard input, in frames (an 8-byte big-endian
+length, then the bytes), the workbook without the rows and then the rows' cells (the CSV's), and writes the CSV as
+they come and then the workbook. A fresh process, not a fork: it shares none of the report's pages, so that neither
+side's touching them copies them (a fork kept the originals alive: the sum of PSS 1.97 against 1.63 GiB at a
+million borrowers).
 
-Frames: a JSON header ``{"path", "number", "kinds", "count", "lang"}``; the workbook without the rows (bytes); then
-each slice of rows' cells, a list of lists, by :mod:`marshal` (the writer is the same interpreter, started by
-``write_report``, the pipe private; a third of the time of JSON); an empty frame ends the rows. An error is told on
-standard error (one line) with exit status 1."""
+Frames: a JSON header ``{"path", "number", "kinds", "count", "lang", "csv", "titles", "unsafe"}`` (the workbook's
+path, its list sheet's number, the sheet's column kinds and count of rows, the language; the CSV's path, its column
+titles, and the pattern of :func:`monitor._escape.clean`); the workbook without the rows (bytes); then each slice of
+rows' cells, a list of lists, by :mod:`marshal` (the writer is the same interpreter, started by ``write_report``, the
+pipe private; a third of the time of JSON); an empty frame ends the rows. Each file is written whole or not at all
+(temporary file, then rename). An error is told on standard error (one line) with exit status 1."""
 
 from __future__ import annotations
 

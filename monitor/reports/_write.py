@@ -1,4 +1,4 @@
-"""Writing a report's three forms: HTML, JSON and the warning list as CSV (UTF-8 with BOM)."""
+"""Writing a report's four forms: HTML, JSON, the workbook and the warning list as CSV (UTF-8 with BOM)."""
 
 from __future__ import annotations
 
@@ -119,8 +119,7 @@ def _write_json(fh: IO[bytes], report: Report, rows_at_once: int = 2_000) -> Non
 
 def _give_back() -> None:
     """Return the heap's free pages to the system (glibc's ``malloc_trim``; nothing where there is none): after a
-    build, memory it freed stays resident (a million borrowers: about 0.6 GiB), and a fork shares it, so that the
-    forms' writers would start from it."""
+    build, memory it freed stays resident (a million borrowers: about 0.6 GiB) while the forms are written."""
     try:
         trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
@@ -129,8 +128,9 @@ def _give_back() -> None:
 
 
 class _Spawned:
-    """The workbook's writer (:mod:`monitor.reports._sheetxml` run as a program: a fresh process, not a fork, so
-    that it shares none of the report's pages), fed through its standard input; :meth:`wait` tells its error."""
+    """The list's writer, CSV and workbook (:mod:`monitor.reports._sheetxml` run as a program: a fresh process, not
+    a fork, so that it shares none of the report's pages), fed through its standard input; :meth:`wait` tells its
+    error."""
 
     def __init__(self, what: str) -> None:
         self.what = what
