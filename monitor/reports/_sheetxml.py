@@ -336,6 +336,13 @@ def read_frame(fh: IO[bytes]) -> bytes | None:
     return data if len(data) == n else None
 
 
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def _serve(src: IO[bytes]) -> None:
     head = read_frame(src)
     data = read_frame(src)
@@ -358,13 +365,15 @@ def _serve(src: IO[bytes]) -> None:
 
             # the count of rows checked: a sender gone midway is an error here
             book = put_rows(data, h["number"], h["kinds"], h["count"], slices())
-        os.replace(csv_tmp, csv_path)  # every row written
     except BaseException:
-        try:
-            os.unlink(csv_tmp)
-        except OSError:
-            pass
+        _unlink(csv_tmp)
         raise
+    csv_error = None
+    try:
+        os.replace(csv_tmp, csv_path)  # every row written
+    except OSError as exc:  # the CSV cannot take its place: the workbook still written, then the error told
+        csv_error = OSError(exc.errno, exc.strerror)
+        _unlink(csv_tmp)
     path = h["path"]
     tmp = path + ".tmp"
     try:
@@ -372,7 +381,10 @@ def _serve(src: IO[bytes]) -> None:
             fh.write(book)
         os.replace(tmp, path)
     except OSError as exc:
+        _unlink(tmp)
         raise OSError(exc.errno, exc.strerror) from None
+    if csv_error is not None:
+        raise csv_error
 
 
 def main() -> int:

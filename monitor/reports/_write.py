@@ -80,12 +80,16 @@ def render_csv(report: Report, lang: Lang = "zh", table: Table | None = None) ->
 def _write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
     """``data``, or what ``data(file)`` writes, into ``path`` whole or not at all."""
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
-        if callable(data):
-            data(fh)
-        else:
-            fh.write(data)
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as fh:
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # (none left beside the forms)
+        raise
 
 
 _ROWS = TypeAdapter(list[WarningRow])

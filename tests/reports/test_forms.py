@@ -67,6 +67,14 @@ def test_the_workbook_written_by_a_second_process_is_the_same(hand: tuple[Path, 
     code, _, stderr = _run(*args, "--out", str(json_blocked))
     assert code == 2 and re.search(re.escape(FILES[1]) + ": cannot write the report: .*directory", stderr), stderr
     assert (json_blocked / FILES[3]).read_bytes() == one.xlsx.read_bytes()
+    csv_blocked = tmp_path / "csv-blocked"  # the CSV, by the workbook's writer: the workbook still written
+    (csv_blocked / FILES[2]).mkdir(parents=True)
+    code, _, stderr = _run(*args, "--out", str(csv_blocked))
+    assert code == 2 and re.search("cannot write the report: .*directory", stderr), stderr
+    assert (csv_blocked / FILES[3]).read_bytes() == one.xlsx.read_bytes()
+    assert (csv_blocked / FILES[1]).read_bytes() == one.json.read_bytes()
+    for where in (blocked, json_blocked, csv_blocked):  # no temporary file left beside the forms
+        assert not [p.name for p in where.iterdir() if p.name.endswith(".tmp")], where
     code, _, stderr = _run(*args[:-2], "--jobs", "1", "--out", str(blocked))  # one after the other: no name
     assert code == 2 and FILES[3] not in stderr and "cannot write the report" in stderr, stderr
 
