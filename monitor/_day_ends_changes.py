@@ -52,13 +52,13 @@ def changes(fold: Any, until: int) -> dict[str, NDArray[Any]]:
         tail[b] = True
         had = np.flatnonzero(base.has)
         had = had[(base.last["overdue"][had] != 0) | tail[rank[had]]]
-        prev = base.last[had]
+        prev = _rows(base.last, had)
         prev["b"] = rank[had]
         del tail, had
 
     def stacked(name: str) -> NDArray[Any]:
         """The column of the closed months' last rows, then of the rows in memory (``_FULL``'s type)."""
-        mem = made[name] if name in made else t[name][sel]
+        mem = made[name] if name in made else _column(t, name)[sel]
         mem = mem.astype(_FULL[name], copy=False)
         return mem if prev is None else np.concatenate([prev[name], mem])
 
@@ -92,29 +92,61 @@ def changes(fold: Any, until: int) -> dict[str, NDArray[Any]]:
         is_moved = np.zeros(src.size, dtype=bool)
         cls_new = None
 
-    def final(name: str) -> NDArray[Any]:
-        """A column of the rows made, in their final order (the floor crossings' own days and floors)."""
-        if name == "b":
-            return bb
-        if name == "d":
-            return dd
-        v = stacked(name)[src]
-        if name == "cls" and cls_new is not None:
-            v[is_moved] = cls_new[is_moved]
-        return v
+    def gatherer(at: NDArray[np.int64], moved: NDArray[np.bool_], cls: NDArray[Any] | None) -> Any:
+        """The columns of the stacked rows at positions ``at`` (``stacked(name)[at]``, made without the stacked
+        column: the rows in memory gathered once through ``sel``, the closed months' rows put in their places),
+        the floor crossings' own days and floors (``moved``, ``cls``) set."""
+        if prev is None:
+            im, ip, pos = None, None, at
+        else:
+            old = at < n_prev
+            im, ip = np.flatnonzero(~old), np.flatnonzero(old)
+            pos = at[im] - n_prev
+        rows = sel[pos]
+
+        def column(name: str) -> NDArray[Any]:
+            mem = made[name][pos] if name in made else _column(t, name)[rows]
+            if im is None:
+                v = mem.astype(_FULL[name], copy=False)
+            else:
+                v = np.empty(at.size, dtype=_FULL[name])
+                v[im] = mem
+                v[ip] = prev[name][at[ip]]
+            if name == "cls" and cls is not None:
+                v[moved] = cls[moved]
+            return v
+        return column
 
     # a row equal to the borrower's previous one is no change; the closed months' rows are not written
     change = np.ones(src.size, dtype=bool)
     if src.size > 1:
+        final = gatherer(src, is_moved, cls_new)
         diff = bb[1:] != bb[:-1]
         for c, _ in COLUMNS:
             v = final(c)
             diff |= v[1:] != v[:-1]
         change[1:] = diff
-        del diff
+        del diff, final
     change &= (src >= n_prev) | is_moved
-    out = {name: np.ascontiguousarray(final(name)[change]) for name in _FULL.names}
+    kept = gatherer(src[change], is_moved[change], None if cls_new is None else cls_new[change])
+    out = {"b": bb[change], "d": dd[change]}
+    out.update((name, kept(name)) for name in _FULL.names if name not in out)
+    out = {name: np.ascontiguousarray(out[name]) for name in _FULL.names}
     return out
+
+
+def _column(t: NDArray[Any], name: str) -> NDArray[Any]:
+    """A field of the structured rows as a contiguous array (its fields are unaligned: a gather through the
+    strided field takes numpy's slow path, a copy then a gather several times less)."""
+    return np.ascontiguousarray(t[name])
+
+
+def _rows(a: NDArray[Any], at: NDArray[np.int64]) -> NDArray[Any]:
+    """``a[at]`` of contiguous structured rows, gathered as rows of bytes (numpy's structured gather copies
+    field by field)."""
+    if not a.flags["C_CONTIGUOUS"] or a.dtype.itemsize == 0:
+        return a[at]
+    return a.view(np.uint8).reshape(a.size, a.dtype.itemsize)[at].view(a.dtype).reshape(-1)
 
 
 def may_cross(fold: Any, rows: Any, nxt: NDArray[np.int64]) -> NDArray[np.int64]:
