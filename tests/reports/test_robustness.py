@@ -230,12 +230,7 @@ def test_evidence_parsed_by_a_process_of_its_own_is_the_same_and_bad_lines_still
     from monitor._errors import InputError
     from monitor.reports import _signals
 
-    _, out = simulated
-    path = out / "alerts.jsonl"
-    data = path.read_bytes()
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
-    pick = np.arange(starts.size, dtype=np.int64)[::-3]  # not in file order
+    path, data, starts, ends, pick = _alert_lines(simulated[1])
     offsets, lengths = starts[pick], (ends - starts)[pick].astype(np.int64)
     want = _signals.read_evidence(path, offsets, lengths, batch=7)
     assert len(want[2]) == pick.size > 20 and any(want[2])
@@ -422,12 +417,7 @@ def test_evidence_partly_parsed_ahead_is_the_same_and_only_the_rest_is_parsed_la
     otherwise: another length) are parsed then; when ahead raises or was refused, every line is parsed as before."""
     from monitor.reports import _signals
 
-    _, out = simulated
-    path = out / "alerts.jsonl"
-    data = path.read_bytes()
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
-    pick = np.arange(starts.size, dtype=np.int64)[::-3]  # not in file order
+    path, data, starts, ends, pick = _alert_lines(simulated[1])
     offsets, lengths = starts[pick], (ends - starts)[pick].astype(np.int64)
     want = _signals.read_evidence(path, offsets, lengths, batch=7)
     assert len(want[2]) == pick.size > 20
@@ -453,3 +443,13 @@ def test_evidence_partly_parsed_ahead_is_the_same_and_only_the_rest_is_parsed_la
         asked.clear()
         got = _signals.latest_evidence(path, offsets, lengths, ahead=broken)  # type: ignore[arg-type]
         assert asked == [offsets.size] and got[2] == want[2] and np.array_equal(got[0], want[0])
+
+
+def _alert_lines(out: Path) -> tuple[Path, bytes, np.ndarray, np.ndarray, np.ndarray]:
+    """A replay's alerts.jsonl: its path, bytes, each line's start and end (its newline), and every third line's
+    number, last first (not in file order)."""
+    path = out / "alerts.jsonl"
+    data = path.read_bytes()
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    return path, data, starts, ends, np.arange(starts.size, dtype=np.int64)[::-3]
