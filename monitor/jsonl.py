@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
+from monitor._civil import days_from_civil
 from monitor._errors import InputError
 from monitor._time import to_us
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
@@ -149,11 +150,7 @@ def plain_instants(block: bytes, lines: list[bytes]) -> NDArray[np.int64]:
     ok &= (zulu | (signed & (oh <= 23) & (om <= 59))) & (y >= 1) & (m >= 1) & (m <= 12) & (day >= 1) & (day <= 31)
     ok &= (hh <= 23) & (mi <= 59) & (ss <= 59)
     offset = np.where(zulu, 0, np.where(w[:, 21] == 45, -1, 1) * (oh * 3600 + om * 60))
-    y = y - (m <= 2)  # days since 1970-01-01 of the proleptic Gregorian date
-    era = y // 400
-    yoe = y - era * 400
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + day - 1
-    days = era * 146097 + doe - 719468
+    days = days_from_civil(y, m, day)
     out[line[ok]] = ((days * 86_400 + hh * 3600 + mi * 60 + ss - offset) * 1_000_000)[ok]
     return out
 

@@ -29,6 +29,7 @@ from typing import IO
 import numpy as np
 from numpy.typing import NDArray
 
+from monitor._civil import days_from_civil
 from monitor._errors import InputError
 
 __all__ = [
@@ -478,16 +479,6 @@ def _unescape(raw: bytes) -> bytes:
     except ValueError:
         return raw
     return value.encode("utf-8") if isinstance(value, str) else raw
-
-
-def days_from_civil(y: I64, m: I64, d: I64) -> I64:
-    """Days since 1970-01-01 of proleptic Gregorian dates (vectorised)."""
-    y = y - (m <= 2)
-    era = np.floor_divide(y, 400)
-    yoe = y - era * 400
-    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return (era * 146097 + doe - 719468).astype(np.int64)
 
 
 _MDAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
