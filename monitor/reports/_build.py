@@ -27,7 +27,7 @@ from monitor.reports._events import read_events
 from monitor.reports._ids import Codes, IdIndex
 from monitor.reports._period import PERIODS, PeriodKind, local_days, make_period
 from monitor.reports._replay import (
-    Alerts, first_policy_version, read_alerts, read_rejects, read_schedule, read_summary,
+    TIERS, Alerts, Borrowers, first_policy_version, read_alerts, read_rejects, read_schedule, read_summary,
     scan_before,
 )
 from monitor.reports._scan import sha256_file
@@ -46,6 +46,7 @@ REPLAY_FILES = ("summary.json", "borrowers.jsonl", "alerts.jsonl", "schedule_his
 END_COLUMNS = ("tier", "cls", "grade", "overdue", "dpd", "dpd_at", "exposure", "due", "team", "branch", "segment",
                "industry", "name", "tier_since", "first_seen", "profile_at", "bureau_at", "seen_at")
 START_COLUMNS = ("tier", "cls", "grade", "overdue", "dpd", "dpd_at", "exposure", "due", "team", "due_why")
+_EPOCH_ORD = date(1970, 1, 1).toordinal()
 _CAPACITY = TypeAdapter(dict[str, Annotated[float, Field(gt=0, le=10_000, allow_inf_nan=False)]])
 
 
@@ -158,7 +159,9 @@ def build_report(
     # interpreter lock while they work, so the threads share the cores.
     # borrowers.jsonl is read by a started process (the second core) while this one reads the snapshots' tables and
     # the readers start on their records; its errors still come first (then the rejects', then the snapshots')
-    with BorrowersRead(paths["borrowers.jsonl"], started) as borrowers_read, \
+    # borrowers.jsonl as the replay recorded it (files.json: its size): its columns are the snapshots' as-of record's
+    vouched = _vouched(rdir, paths["borrowers.jsonl"])
+    with BorrowersRead(paths["borrowers.jsonl"], started and not vouched) as borrowers_read, \
             ScheduleRead(paths["schedule_history.jsonl"], start, cut, started) as sched_rows, \
             ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
             ThreadPoolExecutor(5 if started else 1, thread_name_prefix="reader") as readers:
@@ -203,7 +206,10 @@ def build_report(
             edge_figures = readers.submit(_edge_figures, *(by_day[day] for day in edge_days),
                                           [edges[k][1] for k in ("end", "previous", "year_ago")])
         teams = Codes()
-        borrowers = borrowers_read.result(teams)
+        borrowers = _borrowers_of(log, end_read if cut == replay_as_of else None, replay_as_of,
+                                  paths["borrowers.jsonl"], teams) if vouched and log_error is None else None
+        if borrowers is None:  # not vouched for, or not the snapshots' as-of record: the file read whole
+            borrowers = borrowers_read.result(teams)
         sched_rows.start()  # the schedule's lines parsed by a process of its own (after the borrowers': 2 cores)
         rejects = read_rejects(paths["rejects.jsonl"])
         if log_error is not None:
@@ -315,6 +321,69 @@ def _before_start(path: Path, start: int, ids: Callable[[], IdIndex], end_read: 
     snap = end_read.result()
     wanted = np.asarray((snap.cols["tier"] >= 1) & (snap.cols["tier_since"] < start))
     return scan_before(path, start, ids(), wanted)
+
+
+def _vouched(rdir: Path, path: Path) -> bool:
+    """``borrowers.jsonl`` has the size the replay recorded for it in ``files.json`` (its digest, taken from there
+    too by :func:`_digests`)."""
+    files = read_files(rdir) or {}
+    rec = files.get("outputs", {}).get(path.name) if isinstance(files.get("outputs"), dict) else None
+    try:
+        return isinstance(rec, dict) and isinstance(rec.get("bytes"), int) and rec["bytes"] == path.stat().st_size
+    except OSError:
+        return False
+
+
+def _borrowers_of(log: SnapshotLog, end_read: Future[Any] | None, replay_as_of: int, path: Path,
+                  teams: Codes) -> Borrowers | None:
+    """What the report reads of ``borrowers.jsonl`` (the engine's state at the replay's as-of: tier, next visit
+    due, team) taken from the snapshots' record at the same instant (``end_read``: that record, when the period ends
+    there), which holds the same values; the team codes are the snapshots' (``teams``, empty, gets their table).
+    None (read the file whole) unless the snapshots are of the replay's as-of and the file's first and last lines
+    are those records' (a cheap check that the file is the one the snapshots were written with)."""
+    if log.as_of != replay_as_of or log.n == 0:
+        return None
+    snap = end_read.result() if end_read is not None else log.at(log.last_day, ("tier", "due", "team"))
+    tier, due, team = (np.asarray(snap.cols[c]) for c in ("tier", "due", "team"))
+    for i, line in ((0, _edge_line(path, False)), (log.n - 1, _edge_line(path, True))):
+        try:
+            doc = json.loads(line)
+            t = doc["tier"]
+            want_due = date.fromisoformat(doc["next_visit_due"]).toordinal() - _EPOCH_ORD \
+                if doc["next_visit_due"] is not None else -1
+        except (ValueError, KeyError, TypeError):
+            return None
+        k = int(team[i])
+        if not (doc["borrower_id"] == log.ids[i].decode("utf-8", "replace")
+                and (TIERS.index(t) if t in TIERS else -1 if t is None else -2) == int(tier[i])
+                and want_due == int(due[i]) and doc.get("team") == (log.codes["team"][k] if k >= 0 else None)):
+            return None
+    teams.values.extend(log.codes["team"])
+    teams.index.update((v.encode("utf-8"), i) for i, v in enumerate(log.codes["team"]))
+    return Borrowers(log.ids, tier.astype(np.int8), due.astype(np.int32), team.astype(np.int32))
+
+
+def _edge_line(path: Path, last: bool) -> bytes:
+    """The first (or last) line of a file (empty when it cannot be read)."""
+    try:
+        with path.open("rb") as fh:
+            if not last:
+                return fh.readline()
+            size = fh.seek(0, 2)
+            at = size
+            while at > 0:
+                step = min(at, 1 << 16)
+                fh.seek(at - step)
+                chunk = fh.read(step)
+                head = chunk.rstrip(b"\n") if at == size else chunk
+                cut = head.rfind(b"\n")
+                if cut >= 0 or at == step:
+                    fh.seek(at - step + cut + 1)
+                    return fh.readline()
+                at -= step
+    except OSError:
+        pass
+    return b""
 
 
 def _month_point(log: SnapshotLog, by_day: Mapping[date, Future[Any]], day: date, label: str) -> PortfolioPoint | None:

@@ -453,3 +453,48 @@ def _alert_lines(out: Path) -> tuple[Path, bytes, np.ndarray, np.ndarray, np.nda
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
     starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
     return path, data, starts, ends, np.arange(starts.size, dtype=np.int64)[::-3]
+
+
+def test_borrowers_jsonl_vouched_for_by_files_json_is_not_parsed_and_a_same_size_other_file_is_refused(
+        simulated: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When files.json records borrowers.jsonl at its size, the report takes its tier, next visit due and team from
+    the snapshots' record at the replay's as-of (the same values) and does not parse the file: the same report, byte
+    for byte, as when it is read whole; at another size it is read whole; a file of the recorded size that is not the
+    snapshots' (its last borrower another) is read whole and refused with the words of a whole read."""
+    from monitor._errors import InputError
+    from monitor._replay_stream import replay_to
+    from monitor.reports import _build, render_json
+    from monitor.rules.loader import default_policy
+
+    events, _ = simulated
+    out = tmp_path / "replay"
+    replay_to([events], default_policy(), out, workers=2)
+    files = json.loads((out / "files.json").read_text(encoding="utf-8"))
+    assert files["outputs"]["borrowers.jsonl"]["bytes"] == (out / "borrowers.jsonl").stat().st_size
+    whole = []
+
+    def read_whole(self: object, teams: object) -> object:
+        whole.append(True)
+        return real(self, teams)
+
+    real = _build.BorrowersRead.result
+    monkeypatch.setattr(_build.BorrowersRead, "result", read_whole)
+    reports = {as_of: build_report(out, [events], period="month", as_of=as_of) for as_of in ("2025-03-31", None)}
+    assert not whole  # (as of the replay's end: the period's end record; a month before: the as-of record read)
+    bare = tmp_path / "bare"
+    shutil.copytree(out, bare)
+    del files["outputs"]["borrowers.jsonl"]
+    (bare / "files.json").write_text(json.dumps(files), encoding="utf-8")
+    for as_of, vouched in reports.items():
+        read = build_report(bare, [events], period="month", as_of=as_of)
+        assert render_json(read) == render_json(vouched)
+    assert len(whole) == 2
+    lines = (out / "borrowers.jsonl").read_bytes().splitlines(keepends=True)
+    last = json.loads(lines[-1])
+    other = last["borrower_id"][:-1] + ("Z" if last["borrower_id"][-1] != "Z" else "Y")
+    lines[-1] = lines[-1].replace(json.dumps(last["borrower_id"]).encode(), json.dumps(other).encode(), 1)
+    (out / "borrowers.jsonl").write_bytes(b"".join(lines))
+    assert (out / "borrowers.jsonl").stat().st_size == (bare / "borrowers.jsonl").stat().st_size
+    with pytest.raises(InputError, match="the snapshots are not of the borrowers in borrowers.jsonl"):
+        build_report(out, [events], period="month")
+    assert len(whole) == 3
