@@ -466,13 +466,22 @@ class DayEnds:
         if self._base is not None:
             had = np.flatnonzero(self._base.has)
             where = self._rank()[had]
-            out[where], has[where] = self._base.last[had], True
+            last = self._base.last
+            if last.dtype == _FULL and last.flags["C_CONTIGUOUS"]:  # as rows of bytes (numpy's structured copy goes field by field)
+                out.view(np.uint8).reshape(n, _FULL.itemsize)[where] = \
+                    last.view(np.uint8).reshape(last.size, _FULL.itemsize)[had]
+            else:
+                out[where] = last[had]
+            has[where] = True
         b = cols["b"]
         if b.size:
             k = np.flatnonzero(np.r_[b[1:] != b[:-1], True])
-            for name in _FULL.names:
-                out[name][b[k]] = cols[name][k]
-            has[b[k]] = True
+            at = b[k]
+            for name in _FULL.names:  # (a field gathered contiguous, scattered once: its fields are unaligned)
+                col = np.ascontiguousarray(out[name])
+                col[at] = cols[name][k]
+                out[name] = col
+            has[at] = True
         return out, has
 
     def close_months(self, until: int, directory: Path) -> int | None:

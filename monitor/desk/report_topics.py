@@ -31,6 +31,8 @@ from pathlib import Path
 from json.encoder import encode_basestring as _string  # a JSON string, non-ASCII as is (as pydantic writes it)
 from typing import Any, get_args
 
+import numpy as np
+
 from monitor._time import parse_instant
 from monitor.day_ends import DayEnds
 from monitor.engine import Engine
@@ -133,61 +135,76 @@ def write_inputs(fold: DayEnds, alerts: AlertRows | Iterable[bytes], rejects: Se
 def _write_borrowers(fold: DayEnds, until: int, rules: Mapping[str, list[str]], path: Path) -> tuple[Counter[str], int]:
     """``borrowers.jsonl``: a line per borrower known at the end of the day ``until`` (:meth:`DayEnds.known`), by
     id, from its record then: ``BorrowerView(...).model_dump_json()``'s bytes (:func:`_view`), formatted here from
-    the record's columns taken as lists 16,384 borrowers at a time (a model per borrower cost ~25 us: 25 s at a
-    million; whole columns as lists held ~0.35 GiB at a million), the change rows released once the records are
-    taken. The counts by tier (``no_profile`` without one) and of borrowers in workout."""
+    the record's columns 16,384 borrowers at a time (a model per borrower cost ~25 us: 25 s at a million; whole
+    columns as lists held ~0.35 GiB at a million), the change rows released once the records are taken. Each
+    field's text is taken from a table by code for the whole block (numpy's take on object arrays), the lines
+    made by one format a borrower. The counts by tier (``no_profile`` without one) and of borrowers in workout."""
     cols, has = fold.last_rows(until)  # each borrower's record at the cut, by position in fold.borrowers()
     fold.release()  # (the change rows: no file of the input directory reads them after this one)
     texts = fold.texts()
     ids = fold.borrowers()
+    n = len(ids)
     last = fold.days.start(until + 1) - 1  # the day's last instant: a borrower seen by then is known
-    arrival, seen = fold._ids, fold._seen
-    levels = [_string(n) for n in LEVEL_NAMES]
-    classes = [_string(n) for n in _CLASSES]
-    team_text = [*(_string(t) if t is not None else "null" for t in texts["team"]), "null"]  # code -1: the last
-    branch_text = [*(_string(t) if t is not None else "null" for t in texts["branch"]), "null"]
+    first = np.full(len(fold._ids), NONE, dtype=np.int64)  # each borrower's first event, by arrival index
+    if fold._seen:
+        first[np.fromiter(fold._seen.keys(), dtype=np.int64, count=len(fold._seen))] = \
+            np.fromiter(fold._seen.values(), dtype=np.int64, count=len(fold._seen))
+    known = first[np.fromiter(map(fold._ids.__getitem__, ids), dtype=np.int64, count=n)] <= last  # by position
+    del first
+    profiled = has & (cols["tier"] >= 0)
+    levels = np.array([_string(x) for x in LEVEL_NAMES], dtype=object)
+    classes = np.array([_string(x) for x in _CLASSES], dtype=object)
+    team_text = np.array([*(_string(t) if t is not None else "null" for t in texts["team"]), "null"], dtype=object)
+    branch_text = np.array([*(_string(t) if t is not None else "null" for t in texts["branch"]), "null"], dtype=object)
+    listed = {bid: ",".join(map(_string, r)) for bid, r in rules.items() if r}  # the watch+ borrowers' rules
     workout_why = DUE_WHY.index("workout")
-    dates: dict[int, str] = {}
     tiers: Counter[str] = Counter()
     workout = 0
-    block = 16_384  # borrowers at a time: their columns as lists and their lines (the file is not held whole)
+    line = ('{{"borrower_id":{},"tier":{},"computed_tier":{},"active_rules":[{}],"min_classification":{},'
+            '"next_visit_due":{},"team":{},"branch":{},"exposure":{!r},"workout":{}}}\n').format
+    block = 16_384  # borrowers at a time: their texts and lines (the file is not held whole)
     with path.open("w", encoding="utf-8", newline="\n") as fh:
-        for lo in range(0, len(ids), block):
-            hi = min(lo + block, len(ids))
-            tier, computed, cls = (cols[c][lo:hi].tolist() for c in ("tier", "computed", "cls"))
-            due, why, cents = (cols[c][lo:hi].tolist() for c in ("due", "due_why", "exposure"))
-            team, branch, present = cols["team"][lo:hi].tolist(), cols["branch"][lo:hi].tolist(), has[lo:hi].tolist()
-            out: list[str] = []
-            for j, bid in enumerate(ids[lo:hi]):
-                if seen.get(arrival[bid], NONE) > last:
-                    continue
-                t = tier[j]
-                if not present[j] or t < 0:
-                    tiers["no_profile"] += 1
-                    out.append(f'{{"borrower_id":{_string(bid)},"tier":null,"computed_tier":null,"active_rules":[],'
-                               f'"min_classification":null,"next_visit_due":null,"team":null,"branch":null,'
-                               f'"exposure":null,"workout":false}}\n')
-                    continue
-                exposure = cents[j] / 100
-                r = rules.get(bid, [])
-                if not -1e15 < exposure < 1e15:  # where Python's float repr and pydantic's may part: the model's own
-                    view = _view(bid, cols, texts, lo + j, r)
+        for lo in range(0, n, block):
+            hi = min(lo + block, n)
+            where = np.flatnonzero(known[lo:hi])
+            if not where.size:
+                continue
+            pos = where + lo
+            prof = profiled[pos]
+            out = np.empty(where.size, dtype=object)
+            bare = np.flatnonzero(~prof)
+            if bare.size:
+                tiers["no_profile"] += int(bare.size)
+                out[bare] = [f'{{"borrower_id":{_string(ids[k])},"tier":null,"computed_tier":null,"active_rules":[],'
+                             f'"min_classification":null,"next_visit_due":null,"team":null,"branch":null,'
+                             f'"exposure":null,"workout":false}}\n' for k in pos[bare].tolist()]
+            sel = np.flatnonzero(prof)
+            p = pos[sel]
+            cents = cols["exposure"][p]
+            odd = np.abs(cents) >= 1 << 53  # where a float of cents / 100 may not be Python's int / 100: the model's own
+            if odd.any():
+                for j, k in zip(sel[odd].tolist(), p[odd].tolist()):
+                    view = _view(ids[k], cols, texts, k, list(rules.get(ids[k], [])))
                     tiers[view.tier or "no_profile"] += 1
                     workout += view.workout
-                    out.append(view.model_dump_json() + "\n")
-                    continue
-                d = due[j]
-                day = dates.get(d)
-                if day is None:
-                    day = dates[d] = f'"{day_date(d).isoformat()}"' if d >= 0 else "null"
-                w = why[j] == workout_why
-                tiers[LEVEL_NAMES[t]] += 1
-                workout += w
-                out.append(f'{{"borrower_id":{_string(bid)},"tier":{levels[t]},"computed_tier":{levels[computed[j]]},'
-                           f'"active_rules":[{",".join(map(_string, r))}],"min_classification":{classes[cls[j]]},'
-                           f'"next_visit_due":{day},"team":{team_text[team[j]]},"branch":{branch_text[branch[j]]},'
-                           f'"exposure":{exposure!r},"workout":{"true" if w else "false"}}}\n')
-            fh.write("".join(out))
+                    out[j] = view.model_dump_json() + "\n"
+                sel, p, cents = sel[~odd], p[~odd], cents[~odd]
+            tier = cols["tier"][p].astype(np.intp)
+            w = cols["due_why"][p] == workout_why
+            for t, c in enumerate(np.bincount(tier, minlength=len(LEVEL_NAMES)).tolist()):
+                if c:
+                    tiers[LEVEL_NAMES[t]] += c
+            workout += int(w.sum())
+            due = cols["due"][p]
+            days, inverse = np.unique(due, return_inverse=True)
+            due_text = np.array([f'"{day_date(d).isoformat()}"' if d >= 0 else "null" for d in days.tolist()],
+                                dtype=object)[inverse.reshape(-1)]
+            bids = [ids[k] for k in p.tolist()]
+            out[sel] = list(map(line, map(_string, bids), levels[tier], levels[cols["computed"][p].astype(np.intp)],
+                                [listed.get(b, "") for b in bids], classes[cols["cls"][p].astype(np.intp)], due_text,
+                                team_text[cols["team"][p]], branch_text[cols["branch"][p]], (cents / 100).tolist(),
+                                np.where(w, "true", "false").tolist()))
+            fh.write("".join(out.tolist()))
     return tiers, workout
 
 
