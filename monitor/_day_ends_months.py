@@ -218,22 +218,26 @@ def write_snapshots(fold: Any, directory: Path, until: int, as_of: int, *, polic
     days_of = fold.days
     store: MonthStore | None = fold._base
     ids = fold.borrowers()
-    kept = set(fold.known(until)) if known_only else set(ids)
-    pidx = np.full(len(ids) + 1, -1, dtype=np.int64)  # position in id order -> the part's index
-    order_ids: list[str] = []
+    n = len(ids)
+    pidx = np.full(n + 1, -1, dtype=np.int64)  # position in id order -> the part's index
     if store is not None and store.ids:
-        order_ids.extend(store.ids)
-        for c in TEXT_COLUMNS:  # the store's codes, in its order: its rows are written as they are
-            for text in store.codes[c]:
-                part.code(c, text)
+        for c in TEXT_COLUMNS:  # the store's codes, in its order: its rows are written as they are (the part's
+            part.codes[c] = dict(store.codes[c])  # tables are empty: the store's were given by the same code(), 0 up)
         stored = np.flatnonzero(store.sidx >= 0)
         pidx[fold._rank()[stored]] = store.sidx[stored]
-        for sid in store.ids:
-            part.add_borrower(sid)
-    for k, bid in enumerate(ids):
-        if pidx[k] < 0 and bid in kept:
-            pidx[k] = part.add_borrower(bid)
-            order_ids.append(bid)
+        part.ids.extend(store.ids)  # (SnapshotPart.add_borrower, the store's order)
+    if known_only:  # the others known at the cut (DayEnds.known), in id order
+        last = days_of.start(until + 1) - 1
+        first = np.full(len(fold._ids), np.iinfo(np.int64).min, dtype=np.int64)  # first event, by arrival index
+        if fold._seen:
+            first[np.fromiter(fold._seen.keys(), dtype=np.int64, count=len(fold._seen))] = \
+                np.fromiter(fold._seen.values(), dtype=np.int64, count=len(fold._seen))
+        kept = first[np.argsort(fold._rank(), kind="stable")] <= last  # by position in id order
+    else:
+        kept = np.ones(n, dtype=bool)
+    new = np.flatnonzero((pidx[:n] < 0) & kept)
+    pidx[new] = np.arange(len(part.ids), len(part.ids) + new.size)
+    part.ids.extend(ids[k] for k in new.tolist())
     cols = fold.changes(until)
     idx_all = pidx[cols["b"]]
     sel = idx_all >= 0
@@ -263,7 +267,9 @@ def write_snapshots(fold: Any, directory: Path, until: int, as_of: int, *, polic
             if spans:  # the stored rows and those in memory merged by day, then the part's index, a column at a time
                 day_ = np.concatenate([store.column("day", spans), days[lo:hi]])
                 bidx_ = np.concatenate([store.column("bidx", spans), idx[lo:hi]])
-                o = np.lexsort((bidx_, day_))
+                # (runs sorted by day and index, one a block and the open rows: a stable sort of one key merges
+                # them in about linear time, where lexsort sorts them again; the same order)
+                o = np.argsort((day_.astype(np.int64) << 32) + bidx_.astype(np.int64), kind="stable")
                 merged = _Merged(store, spans, rows, o)  # type: ignore[arg-type]
                 part.write_rows(day_[o], bidx_[o], merged)  # type: ignore[arg-type]
                 del day_, bidx_, o, merged
