@@ -70,9 +70,10 @@ def warning_head(lang: Lang) -> Head:
 
 
 def warning_slices(report: Report, lang: Lang, size: int = SLICE, begin: int = 0,
-                   end: int | None = None) -> Iterator[list[list[Cell]]]:
+                   end: int | None = None, first: int | None = None) -> Iterator[list[list[Cell]]]:
     """The warning list's rows (``begin`` to ``end``: a share of them), ``size`` at a time (a form written as
-    they are made never holds them all).
+    they are made never holds them all); ``first``: the first slice's size, when another (a writer fed the
+    slices starts sooner).
 
     The cells are :func:`warning_row`'s; what recurs is made once: a label per code, the sentences per
     distinct signal (:meth:`Text.evidence`), the text of a last change per (day, kind, tiers), and the items
@@ -80,8 +81,11 @@ def warning_slices(report: Report, lang: Lang, size: int = SLICE, begin: int = 0
     rows = report.warning_list.rows
     make = _RowMaker(Text(lang), report)
     end = len(rows) if end is None else min(end, len(rows))
-    for lo in range(begin, end, size):
-        yield [make(r) for r in rows[lo:min(lo + size, end)]]
+    lo, step = begin, first or size
+    while lo < end:
+        hi = min(lo + step, end)
+        yield [make(r) for r in rows[lo:hi]]
+        lo, step = hi, size
 
 
 class _RowMaker:

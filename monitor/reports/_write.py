@@ -7,6 +7,7 @@ import io
 import json
 import marshal
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -133,8 +134,9 @@ def _give_back() -> None:
 
 class _Spawned:
     """The list's writer, CSV and workbook (:mod:`monitor.reports._sheetxml` run as a program: a fresh process, not
-    a fork, so that it shares none of the report's pages), fed through its standard input; :meth:`wait` tells its
-    error."""
+    a fork, so that it shares none of the report's pages), fed through its standard input by a thread of this
+    process (:meth:`send` queues a frame and returns: this process goes on with the JSON while the writer catches
+    up, instead of waiting on the pipe); :meth:`wait` tells its error."""
 
     def __init__(self, what: str) -> None:
         self.what = what
@@ -142,29 +144,45 @@ class _Spawned:
             [sys.executable, "-I", _sheetxml.__file__], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, bufsize=1 << 20)
         self.error: str | None = None
+        self.gone = False  # the writer no longer reads (its error is told by wait)
+        self.closed = False  # the end of the input queued
+        self.queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.feeder = threading.Thread(target=self._feed, name="list-writer-feed", daemon=True)
+        self.feeder.start()
 
-    def send(self, data: bytes) -> bool:
-        """``data`` as the next frame; False when the writer is gone (its error is told by :meth:`wait`)."""
-        proc = self.proc
-        if proc is None or proc.stdin is None or proc.stdin.closed:
-            return False
-        try:
-            _sheetxml.write_frame(proc.stdin, data)
-            return True
-        except BrokenPipeError:
-            self.close()
-            return False
-
-    def close(self) -> None:
+    def _feed(self) -> None:
+        """The queued frames written to the writer's input, then the input closed (the thread's work)."""
         stdin = self.proc.stdin if self.proc is not None else None
-        if stdin is not None and not stdin.closed:
-            try:
-                stdin.close()
-            except BrokenPipeError:  # what was left in its buffer: for a reader that is gone
+        try:
+            while (data := self.queue.get()) is not None:
+                if self.gone or stdin is None:
+                    continue  # (what is left: dropped)
+                try:
+                    _sheetxml.write_frame(stdin, data)
+                except OSError:  # the writer gone (a broken pipe)
+                    self.gone = True
+        finally:
+            if stdin is not None and not stdin.closed:
                 try:
                     stdin.close()
-                except OSError:
-                    pass
+                except OSError:  # what was left in its buffer: for a reader that is gone
+                    try:
+                        stdin.close()
+                    except OSError:
+                        pass
+
+    def send(self, data: bytes) -> bool:
+        """``data`` queued as the next frame; False when the writer is gone (its error is told by :meth:`wait`)."""
+        if self.gone or self.closed:
+            return False
+        self.queue.put(data)
+        return True
+
+    def close(self) -> None:
+        """The end of the input queued (the input closed once what is queued is written)."""
+        if not self.closed:
+            self.closed = True
+            self.queue.put(None)
 
     def wait(self) -> str | None:
         """The end of the input told (if not yet), the writer waited for (once; again: the same answer); its error
@@ -172,6 +190,7 @@ class _Spawned:
         if self.proc is not None:
             proc = self.proc
             self.close()
+            self.feeder.join()
             self.proc = None
             said = proc.stderr.read().decode("utf-8", "replace").strip() if proc.stderr is not None else ""
             code = proc.wait()
@@ -197,7 +216,8 @@ def _list_writer(report: Report, lang: Lang, paths: ReportPaths) -> _Spawned:
         alive = kid.send(json.dumps(head).encode("utf-8")) and kid.send(book.data)
         del book
         if alive:
-            for rows in warning_slices(report, lang, SLICE):
+            # a small first slice: the writer starts while the next ones are made
+            for rows in warning_slices(report, lang, SLICE, first=min(SLICE, 2_000)):
                 if not kid.send(marshal.dumps(rows)):
                     break
             else:

@@ -297,6 +297,8 @@ def test_the_list_cells_are_those_of_one_row_at_a_time(report: Report) -> None:
     for lang in ("zh", "en"):
         made = [row for part in warning_slices(report, lang, 3) for row in part]  # type: ignore[arg-type]
         assert made == [warning_row(Text(lang), r, report) for r in report.warning_list.rows]  # type: ignore[arg-type]
+        parts = list(warning_slices(report, lang, 3, first=1))  # type: ignore[arg-type]
+        assert [len(p) for p in parts[:2]] == [1, 3] and [row for p in parts for row in p] == made
     th = {"min": 1}
     sig = {"rule": "overdue.dpd", "family": "overdue", "level": "watch", "since": "2025-03-01T00:00:00Z",
            "values": {"days_past_due": 30}, "thresholds": th, "event_ids": ["e1"]}
