@@ -229,9 +229,24 @@ class _Sheet:
             return b""
         if set(map(len, rows)) != {len(self.kinds)}:
             return self._rows_xml(rows, first)
-        columns = [self._column(kind, self.order[j], values)
-                   for j, (kind, values) in enumerate(zip(self.kinds, zip(*rows)))]
-        opens = ('<row r="' + '">\n<row r="'.join(map(str, range(first, first + len(rows)))) + '">').encode()
+        return self._columns_xml(list(zip(*rows)), len(rows), first)
+
+    def cells_xml(self, cells: list[list[Any]], first: int, lang: str) -> bytes:
+        """:meth:`xml` of :func:`_trimmed` of ``cells`` (the CSV's rows), the same bytes without copying the rows:
+        the sheet's columns taken from them, the exposure's in the tables' unit."""
+        width = len(self.kinds)
+        if not cells or set(map(len, cells)) != {width + 3}:
+            return self.xml(_trimmed(cells, lang), first)
+        columns = list(zip(*cells))[:width]
+        unit = 1e4 if lang == "zh" else 1e6
+        columns[5] = tuple([round(v / unit, 6) if isinstance(v, float) else v for v in columns[5]])
+        return self._columns_xml(columns, len(cells), first)
+
+    def _columns_xml(self, values: list[tuple[Any, ...]], count: int, first: int) -> bytes:
+        """The rows' SpreadsheetML from their columns' values (one tuple per column of the sheet)."""
+        columns = [self._column(kind, self.order[j], column)
+                   for j, (kind, column) in enumerate(zip(self.kinds, values))]
+        opens = ('<row r="' + '">\n<row r="'.join(map(str, range(first, first + count))) + '">').encode()
         return b"".join([b"".join(row) for row in zip(opens.split(b"\n"), *columns, repeat(b"</row>"))])
 
     @staticmethod
@@ -307,15 +322,16 @@ class _Sheet:
         return out.getvalue()
 
 
-def put_rows(data: bytes, number: int, kinds: list[str], count: int, slices: Iterable[list[list[Any]]]) -> bytes:
-    """The workbook ``data`` with the ``count`` rows of ``slices`` (the sheet's cells, :func:`_trimmed`) in sheet
-    ``number`` (whose row 2 is the probe row)."""
+def put_rows(data: bytes, number: int, kinds: list[str], count: int, slices: Iterable[list[list[Any]]],
+             lang: str | None = None) -> bytes:
+    """The workbook ``data`` with the ``count`` rows of ``slices`` (the sheet's cells, :func:`_trimmed`; with
+    ``lang``: the CSV's cells, trimmed as they are put) in sheet ``number`` (whose row 2 is the probe row)."""
     sheet = _Sheet(data, number, kinds, count)
 
     def chunks() -> Iterator[tuple[int, bytes]]:
         first = 2
         for rows in slices:
-            yield len(rows), sheet.xml(rows, first)
+            yield len(rows), sheet.xml(rows, first) if lang is None else sheet.cells_xml(rows, first, lang)
             first += len(rows)
 
     return sheet.package(chunks())
@@ -361,10 +377,10 @@ def _serve(src: IO[bytes]) -> None:
                 while (frame := read_frame(src)):  # (an empty frame: the end of the rows)
                     rows = marshal.loads(frame)
                     out.write(lines(rows))
-                    yield _trimmed(rows, lang)
+                    yield rows
 
             # the count of rows checked: a sender gone midway is an error here
-            book = put_rows(data, h["number"], h["kinds"], h["count"], slices())
+            book = put_rows(data, h["number"], h["kinds"], h["count"], slices(), lang)
     except BaseException:
         _unlink(csv_tmp)
         raise

@@ -357,3 +357,23 @@ def test_the_sheet_rows_made_a_column_at_a_time_are_those_made_a_cell_at_a_time(
     dated.kinds, dated.order = ["date", "text"], ["", ""]
     days = [["2025-03-31", "a"], ["2024-02-29", "a"], ["2025-03-31", ""]] * 3
     assert dated.xml(days, 2) == dated._rows_xml(days, 2)  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_SHEET_VALUES, min_size=9, max_size=9), max_size=12), st.sampled_from(["zh", "en"]),
+       st.booleans())
+def test_the_sheet_rows_taken_from_the_csv_cells_are_those_of_the_trimmed_rows(rows: list[list[object]], lang: str,
+                                                                               ragged: bool) -> None:
+    """The list's writer puts the CSV's cells into the sheet without copying them (:meth:`_Sheet.cells_xml`): the
+    bytes of :func:`_trimmed`'s rows (the last three cells dropped, the amount in the tables' unit), rows of another
+    width included."""
+    from monitor.reports._sheetxml import _Sheet, _trimmed
+
+    sheet = _Sheet.__new__(_Sheet)
+    sheet.kinds = ["int", "text", "money", "wrap", "pct", "money"]
+    sheet.order = ["", ' s="3"', ' s="4"', "", ' s="7"', ' s="4"']
+    if ragged and rows:
+        rows[0] = [*rows[0], "x"]  # (a row of another width: the rows a cell at a time)
+    rows += [[1, "a", 2.5, "b", 0.1, 123456.789, "p", "q", "r"], [2, "a", 2.5, "b", 0.1, 12, "p", "q", "r"]]
+    expected = sheet.xml(_trimmed([list(r) for r in rows], lang), 5)  # type: ignore[arg-type]
+    assert sheet.cells_xml(rows, 5, lang) == expected  # type: ignore[arg-type]
