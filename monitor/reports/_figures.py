@@ -195,15 +195,19 @@ def changes(ctx: Context) -> Changes:
 
 
 def _day_texts(days: I64) -> list[str | None]:
-    """Each day as its ISO text, one string per distinct day (a few hundred days for a million rows)."""
-    text = np.datetime_as_string(np.maximum(days, 0).astype("datetime64[D]"), unit="D").tolist()
-    one: dict[str, str] = {}
-    return [one.setdefault(t, t) if d >= 0 else None for t, d in zip(text, days.tolist())]
+    """Each day as its ISO text, one string per distinct day (a few hundred days for a million rows), made once."""
+    if days.size == 0:
+        return []
+    distinct, at = np.unique(days, return_inverse=True)
+    texts = np.array([*np.datetime_as_string(np.maximum(distinct, 0).astype("datetime64[D]"), unit="D").tolist(),
+                      None], dtype=object)
+    texts[:-1][distinct < 0] = None
+    return texts[at.reshape(-1)].tolist()
 
 
 def _names(codes: Codes, values: NDArray[np.int32]) -> list[str]:
     table = np.array([*codes.values, "—"], dtype=object)
-    return list(table[np.where(values >= 0, values, len(codes.values))])
+    return table[np.where(values >= 0, values, len(codes.values))].tolist()
 
 
 @dataclass(slots=True)
@@ -241,6 +245,9 @@ def _kind(frm: int, to: int) -> str:
     return "escalated" if to > frm else "de_escalated"
 
 
+_KIND_OF = np.array([_kind(f, t) for f in range(len(TIERS)) for t in range(len(TIERS))], dtype=object)  # by from, to
+
+
 def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningList, list[list[dict[str, Any]]], I64]:
     """The list, the signals of each row's last change of tier (what the rule statistics' "on list" counts:
     known at any day, so a report of a past day says the same whatever the replay's extent), and the rows'
@@ -255,7 +262,7 @@ def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningL
     grades = np.array([*GRADES, "—"], dtype=object)
     classes = np.array([*CLASSES, "—"], dtype=object)
     start = s.tier_start[rows].astype(np.int64)
-    ids = [bytes(x).decode("utf-8") for x in s.ids[rows].tolist()]
+    ids = [x.decode("utf-8") for x in s.ids[rows].tolist()]
     to = s.tier_end[rows].astype(np.int64)
     since_text = _day_texts(since)
     current = extras.current
@@ -263,17 +270,18 @@ def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningL
     signals = [current.get(b, []) for b in ids] if current is not None else evidence
     cols = dict(
         borrower_id=ids, name=ctx.names(rows),
-        tier=list(tiers[to]),
-        tier_at_start=list(tiers[np.where(start >= 0, start, 4)]),
+        tier=tiers[to].tolist(),
+        tier_at_start=tiers[np.where(start >= 0, start, 4)].tolist(),
         exposure=(s.cents[rows] / 100).tolist(),
         branch=_names(ev.branches, s.branch[rows]), team=_names(ev.teams, s.team[rows]),
         segment=_names(ev.segments, s.segment[rows]), industry=_names(ev.industries, s.industry[rows]),
-        grade=list(grades[np.where(s.grade[rows] >= 0, s.grade[rows], len(GRADES))]),
-        min_classification=list(classes[np.where(s.mincls[rows] >= 0, s.mincls[rows], len(CLASSES))]),
+        grade=grades[np.where(s.grade[rows] >= 0, s.grade[rows], len(GRADES))].tolist(),
+        min_classification=classes[np.where(s.mincls[rows] >= 0, s.mincls[rows], len(CLASSES))].tolist(),
         tier_since=since_text, days_at_tier=(_days(p.last) - since).tolist(),
         signals=signals,
-        last_change=[{"day": d, "kind": _kind(int(f), int(t)), "from_tier": TIERS[int(f)], "to_tier": TIERS[int(t)],
-                      "signals": sigs} for d, f, t, sigs in zip(since_text, frm.tolist(), to.tolist(), evidence)],
+        last_change=[{"day": d, "kind": k, "from_tier": f, "to_tier": t, "signals": sigs} for d, k, f, t, sigs in zip(
+            since_text, _KIND_OF[frm.astype(np.int64) * len(TIERS) + to].tolist(), tiers[frm.astype(np.int64)].tolist(),
+            tiers[to].tolist(), evidence)],
         next_visit_due=_day_texts(due), visit_overdue=((due >= 0) & (due < ctx.ref_day)).tolist(),
         case_status=[cases[b][0] if b in cases else None for b in ids],
         case_owner=[cases[b][1] if b in cases else None for b in ids],
