@@ -13,6 +13,7 @@ import json
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,8 @@ _OCC = b'"occurred_at"'
 _WINDOW = np.arange(13, 13 + 28)  # from a key's first quote: ':"', the value (19 + 1 or 6 bytes) and its quote
 _DATE_DIGITS = np.array([2, 3, 4, 5, 7, 8, 10, 11, 13, 14, 16, 17, 19, 20])
 _OFFSET_DIGITS = np.array([22, 23, 25, 26])
+_PUNCT = np.array([0, 1, 6, 9, 12, 15, 18])  # ':"', the date's two '-', 'T', the time's two ':'
+_PUNCT_BYTES = np.frombuffer(b':"--T::', dtype=np.uint8)
 
 
 def plain_instants(block: bytes, lines: list[bytes]) -> NDArray[np.int64]:
@@ -117,32 +120,42 @@ def plain_instants(block: bytes, lines: list[bytes]) -> NDArray[np.int64]:
     instant (tests/test_jsonl_instants.py); a line that is not may be given any."""
     n = len(lines)
     out = np.full(n, UNREAD, dtype=np.int64)
-    parts = block.split(_OCC)
-    if n == 0 or len(parts) == 1:
+    count = block.count(_OCC) if n else 0
+    if not count:
         return out
     raw = lines if b"\r" not in block else block.split(b"\n")  # (the lines' places in the block)
     lens = np.fromiter(map(len, raw), dtype=np.int64, count=n)
     starts = np.zeros(n, dtype=np.int64)
     np.cumsum(lens[:-1] + 1, out=starts[1:])
-    plens = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-    at = np.cumsum(plens[:-1]) + 13 * np.arange(len(parts) - 1)  # where each "occurred_at" starts
-    line = np.searchsorted(starts, at, "right") - 1
-    once = np.bincount(line, minlength=n) == 1
+    at = line = None
+    if count == n:  # as many as lines: one in each line when each holds one (found without splitting the block)
+        first = np.fromiter(map(bytes.find, raw, repeat(_OCC, n)), dtype=np.int64, count=n)
+        if first.min() >= 0:
+            at, line = starts + first, np.arange(n)
+    if at is None:
+        parts = block.split(_OCC)
+        plens = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+        at = np.cumsum(plens[:-1]) + 13 * np.arange(len(parts) - 1)  # where each "occurred_at" starts
+        line = np.searchsorted(starts, at, "right") - 1
+        once = np.bincount(line, minlength=n) == 1
+        sel = once[line]
+        at, line = at[sel], line[sel]
     if b"\\" in block:  # a line with a backslash is read by validation only
         data = np.frombuffer(block, dtype=np.uint8)
-        once[np.searchsorted(starts, np.flatnonzero(data == 92), "right") - 1] = False
-    sel = once[line]
-    at, line = at[sel], line[sel]
+        clean = np.ones(n, dtype=np.bool_)
+        clean[np.searchsorted(starts, np.flatnonzero(data == 92), "right") - 1] = False
+        sel = clean[line]
+        at, line = at[sel], line[sel]
     if not at.size:
         return out
-    data = np.frombuffer(block + b"\n" * 41, dtype=np.uint8)
-    w = data[at[:, None] + _WINDOW].astype(np.int64)
-    d = w - 48
-    ok = ((w[:, 0] == 58) & (w[:, 1] == 34) & (w[:, 6] == 45) & (w[:, 9] == 45) & (w[:, 12] == 84)
-          & (w[:, 15] == 58) & (w[:, 18] == 58) & ((d[:, _DATE_DIGITS] >= 0) & (d[:, _DATE_DIGITS] <= 9)).all(axis=1))
+    # from each key's first quote, the bytes 13 to 40: ':"', the value (19 + 1 or 6 bytes) and its quote
+    data = np.frombuffer(block if int(at[-1]) + 41 <= len(block) else block + b"\n" * 41, dtype=np.uint8)
+    w = data[at[:, None] + _WINDOW]
+    ok = (w[:, _PUNCT] == _PUNCT_BYTES).all(axis=1) & ((w[:, _DATE_DIGITS] - 48) <= 9).all(axis=1)
     zulu = (w[:, 21] == 90) & (w[:, 22] == 34)
     signed = (((w[:, 21] == 43) | (w[:, 21] == 45)) & (w[:, 24] == 58) & (w[:, 27] == 34)
-              & ((d[:, _OFFSET_DIGITS] >= 0) & (d[:, _OFFSET_DIGITS] <= 9)).all(axis=1))
+              & ((w[:, _OFFSET_DIGITS] - 48) <= 9).all(axis=1))
+    d = w[:, :27].astype(np.int64) - 48
     y = d[:, 2] * 1000 + d[:, 3] * 100 + d[:, 4] * 10 + d[:, 5]
     m, day = d[:, 7] * 10 + d[:, 8], d[:, 10] * 10 + d[:, 11]
     hh, mi, ss = d[:, 13] * 10 + d[:, 14], d[:, 16] * 10 + d[:, 17], d[:, 19] * 10 + d[:, 20]

@@ -85,3 +85,17 @@ def test_lines_written_otherwise_are_left_to_validation() -> None:
         assert got[0] == got[k + 1] == got[-1] == to_us(datetime(2025, 6, 1, tzinfo=UTC))
     assert _check([line("2025-02-30T00:00:00Z")]) is not None
     assert plain_instants(b"", [b""]).tolist() == [UNREAD]
+
+
+def test_as_many_keys_as_lines_is_not_one_in_each() -> None:
+    """A block with as many ``"occurred_at"`` as lines, one line holding two and another none: neither is read
+    (nor any line after them taken for another), the lines with one are."""
+    plain = (b'{"event_id":"e1","type":"lawsuit","borrower_id":"B1","occurred_at":"2025-06-01T08:00:00+08:00",'
+             b'"source":"court"}')
+    twice = plain.replace(b'"source":"court"', b'"source":"occurred_at"')
+    none = plain.replace(b'"occurred_at"', b'"occurred"')
+    for lines in ([plain, twice, none, plain], [none, plain, plain, twice], [twice, none]):
+        block = b"\n".join(lines)
+        assert block.count(b'"occurred_at"') == len(lines)
+        want = [to_us(datetime(2025, 6, 1, tzinfo=UTC)) if x is plain else UNREAD for x in lines]
+        assert plain_instants(block, lines).tolist() == want
