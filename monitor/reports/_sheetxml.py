@@ -35,11 +35,16 @@ __all__ = ["CsvLines", "csv_line", "put_rows", "read_frame", "write_frame"]
 def _trimmed(part: list[list[Any]], lang: str) -> list[list[Any]]:
     """The list's rows as the sheet has them: the CSV's cells (which it keeps) copied, without the period, as-of
     and policy (on the about sheet), the exposure in the tables' unit (``_Book.money`` in :mod:`monitor.reports._xlsx`)."""
-    unit = 1e4 if lang == "zh" else 1e6
+    unit = _money_unit(lang)
     out = [row[:-3] for row in part]
     for row in out:
         row[5] = round(row[5] / unit, 6) if isinstance(row[5], float) else row[5]
     return out
+
+
+def _money_unit(lang: str) -> float:
+    """The exposure's unit in the sheet: 万元 (zh) or millions (en), as ``_Book.money`` writes the tables."""
+    return 1e4 if lang == "zh" else 1e6
 
 
 # ------------------------------------------------------------ the warning list's rows as CSV
@@ -238,7 +243,7 @@ class _Sheet:
         if not cells or set(map(len, cells)) != {width + 3}:
             return self.xml(_trimmed(cells, lang), first)
         columns = list(zip(*cells))[:width]
-        unit = 1e4 if lang == "zh" else 1e6
+        unit = _money_unit(lang)  # (as _trimmed converts each row's exposure)
         columns[5] = tuple([round(v / unit, 6) if isinstance(v, float) else v for v in columns[5]])
         return self._columns_xml(columns, len(cells), first)
 

@@ -28,7 +28,7 @@ from typing import Any
 import xlsxwriter
 
 from monitor.reports._i18n import Lang, Text
-from monitor.reports._sheetxml import _trimmed, put_rows
+from monitor.reports._sheetxml import _money_unit, _trimmed, put_rows
 from monitor.reports._tables import Table, warning_head, warning_slices
 from monitor.reports.model import GroupRow, PortfolioPoint, Report
 
@@ -74,7 +74,7 @@ class _Book:
 
     def money(self, amount: float) -> float:
         """In the tables' unit: 万元, or CNY million in English."""
-        return round(amount / (1e4 if self.t.lang == "zh" else 1e6), 6)
+        return round(amount / _money_unit(self.t.lang), 6)
 
     def sheet(self, key: str, head: list[tuple[str, str, int]], rows: list[list[Any]], filt: bool = False,
               fast: tuple[int, Iterable[list[list[Any]]]] | None = None) -> None:
