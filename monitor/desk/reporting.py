@@ -393,7 +393,7 @@ class Reporter:
             check = alerts_check(view, snap.alert_ids, cut) if view is not None else "alerts not checked (no view)"
             out = []
             for report in reports:
-                owners = case_owners(view, [r["borrower_id"] for r in report.warning_list.rows], cut) if view else {}
+                owners = case_owners(view, report.warning_list.borrower_ids(), cut) if view else {}
                 report = with_owners(report, owners, snap.dir / "case_owners.json")
                 notes = [
                     (f"input: {snap.accepted} events of the feed topics dated up to {iso(cut)}, and "

@@ -35,7 +35,8 @@ from monitor.reports._signals import current_signals, evidence_ahead, latest_evi
 from monitor.reports._started import BorrowersRead, ScheduleRead
 from monitor.reports._state import build_state, last_alerts
 from monitor.snapshots import SnapshotLog
-from monitor.reports.model import InputFile, Meta, PortfolioPoint, Report, Trend
+from monitor.reports.model import InputFile, Meta, PortfolioPoint, Report, Trend, WarningList
+from monitor.reports._rowlists import lists_of
 from monitor.rules.loader import DEFAULT_POLICY_PATH, default_policy, load_policy
 
 __all__ = ["REPLAY_FILES", "build_report", "load_capacity", "load_cases", "with_cases"]
@@ -485,9 +486,15 @@ def load_cases(path: str | Path) -> dict[str, tuple[str, str | None]]:
 def with_cases(report: Report, cases: Mapping[str, tuple[str, str | None]]) -> Report:
     """The report with the desk's cases: each warning-list row's case status and owner, and the disposal
     of the warnings (``cases``: borrower id -> (status, owner); a borrower without a case has none)."""
-    rows = [{**r, "case_status": cases[r["borrower_id"]][0] if r["borrower_id"] in cases else None,
-             "case_owner": cases[r["borrower_id"]][1] if r["borrower_id"] in cases else None}
-            for r in report.warning_list.rows]
-    wl = report.warning_list.model_copy(update={"rows": rows})
+    old = report.warning_list
+    lists = lists_of(old)
+    if lists is not None:  # the rows as columns (not made): the cases' columns replaced
+        wl = WarningList.model_construct(borrowers=old.borrowers, exposure=old.exposure, tiers=old.tiers)
+        wl._lists = lists.with_cases(cases)
+    else:
+        rows = [{**r, "case_status": cases[r["borrower_id"]][0] if r["borrower_id"] in cases else None,
+                 "case_owner": cases[r["borrower_id"]][1] if r["borrower_id"] in cases else None}
+                for r in old.rows]
+        wl = old.model_copy(update={"rows": rows})
     return report.model_copy(update={"warning_list": wl, "disposal": fig.disposal(wl, True),
                                      "meta": report.meta.model_copy(update={"cases_known": True})})

@@ -19,11 +19,12 @@ from monitor.reports._names import names_of
 from monitor.reports._period import Period, local_days, working_days
 from monitor.reports._quality import FeedConfig, feed_status
 from monitor.reports._replay import KINDS, TIERS, Alerts, Codes, Schedule
-from monitor.reports._signals import PeriodSignals, period_signals
+from monitor.reports._rowlists import CurrentTexts, RowLists, SignalTexts, lists_of
+from monitor.reports._signals import PeriodSignals, Signals, period_signals
 from monitor.reports._state import CLASSES, State
 from monitor.reports.model import (
     CaseRow, Changes, Concentration, DataHealth, Disposal, FeedRow, GroupRow, Inspections, KindRow, Migration, Portfolio,
-    RejectRow, RuleRow, Rules, TeamRow, TierCounts, TopExposure, TrendDay, WarningList, WarningRow,
+    RejectRow, RuleRow, Rules, TeamRow, TierCounts, TopExposure, TrendDay, WarningList,
 )
 from monitor.rules.policy import Policy
 
@@ -217,22 +218,25 @@ class Evidence:
     borrowers: I64
     ats: I64
     frm: NDArray[np.int8]
-    signals: list[list[dict[str, Any]]]
+    signals: Signals  # as text (the replay's layout) or as objects
 
-    def of(self, rows: I64, n: int) -> tuple[I64, NDArray[np.int8], list[list[dict[str, Any]]]]:
+    def of(self, rows: I64, n: int) -> tuple[I64, NDArray[np.int8], Signals]:
         where = np.full(n, -1, dtype=np.int64)
         where[self.borrowers] = np.arange(self.borrowers.size)
         pos = where[rows]
         if bool(np.any(pos < 0)):
             raise InputError("a borrower under warning has no alert (alerts.jsonl and borrowers.jsonl disagree)")
-        return self.ats[pos], self.frm[pos], [self.signals[i] for i in pos.tolist()]
+        sigs = self.signals
+        return self.ats[pos], self.frm[pos], sigs.take(pos.tolist()) if isinstance(sigs, SignalTexts) else \
+            [sigs[i] for i in pos.tolist()]
 
 
 @dataclass(slots=True)
 class Extras:
     """What the warning list shows besides the state: current signals, cases, data quality."""
 
-    current: Mapping[str, list[dict[str, Any]]] | None  # borrower id -> signals at the end; none: unknown
+    # borrower id -> signals at the end (as text, or as objects); none: unknown
+    current: CurrentTexts | Mapping[str, list[dict[str, Any]]] | None
     cases: Mapping[str, tuple[str, str | None]] | None  # borrower id -> (case status, owner)
     quality: Any  # monitor.reports._quality.Quality
 
@@ -248,10 +252,13 @@ def _kind(frm: int, to: int) -> str:
 _KIND_OF = np.array([_kind(f, t) for f in range(len(TIERS)) for t in range(len(TIERS))], dtype=object)  # by from, to
 
 
-def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningList, list[list[dict[str, Any]]], I64]:
+def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningList, Signals, I64]:
     """The list, the signals of each row's last change of tier (what the rule statistics' "on list" counts:
     known at any day, so a report of a past day says the same whatever the replay's extent), and the rows'
-    borrower indexes."""
+    borrower indexes.
+
+    The signals as text (both read as the replay writes them): the list's rows kept as columns
+    (:class:`~monitor.reports._rowlists.RowLists`, made into rows only when read); otherwise plain rows."""
     s, ev, p = ctx.state, ctx.events, ctx.period
     rows = np.flatnonzero(ctx.mask & (s.tier_end >= 1))
     rows = rows[np.lexsort((rows, -s.cents[rows], -s.tier_end[rows].astype(np.int64)))]
@@ -267,7 +274,11 @@ def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningL
     since_text = _day_texts(since)
     current = extras.current
     cases = extras.cases or {}
-    signals = [current.get(b, []) for b in ids] if current is not None else evidence
+    as_text = isinstance(evidence, SignalTexts) and (current is None or isinstance(current, CurrentTexts))
+    if not as_text:  # one side read as objects: both as objects (the text parses to what was checked)
+        evidence = evidence.parsed() if isinstance(evidence, SignalTexts) else evidence
+        if isinstance(current, CurrentTexts):
+            current = dict(zip(ids, current.of(ids).parsed()))
     cols = dict(
         borrower_id=ids, name=ctx.names(rows),
         tier=tiers[to].tolist(),
@@ -278,21 +289,23 @@ def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningL
         grade=grades[np.where(s.grade[rows] >= 0, s.grade[rows], len(GRADES))].tolist(),
         min_classification=classes[np.where(s.mincls[rows] >= 0, s.mincls[rows], len(CLASSES))].tolist(),
         tier_since=since_text, days_at_tier=(_days(p.last) - since).tolist(),
-        signals=signals,
-        last_change=[{"day": d, "kind": k, "from_tier": f, "to_tier": t, "signals": sigs} for d, k, f, t, sigs in zip(
-            since_text, _KIND_OF[frm.astype(np.int64) * len(TIERS) + to].tolist(), tiers[frm.astype(np.int64)].tolist(),
-            tiers[to].tolist(), evidence)],
         next_visit_due=_day_texts(due), visit_overdue=((due >= 0) & (due < ctx.ref_day)).tolist(),
         case_status=[cases[b][0] if b in cases else None for b in ids],
         case_owner=[cases[b][1] if b in cases else None for b in ids],
         data_quality=_quality_items(extras.quality, rows),
     )
-    keys = ["rank", *cols]  # a row is one plain dict (WarningRow's keys, in its order)
-    out: list[WarningRow] = [dict(zip(keys, values))  # type: ignore[misc]
-                             for values in zip(range(1, rows.size + 1), *cols.values())]
+    change = (since_text, _KIND_OF[frm.astype(np.int64) * len(TIERS) + to].tolist(),
+              tiers[frm.astype(np.int64)].tolist(), tiers[to].tolist())
     counts = np.bincount(s.tier_end[rows].astype(np.int64), minlength=4)
-    wl = WarningList.model_construct(borrowers=int(rows.size), exposure=money(s.cents[rows].sum()),
-                                     tiers=_tiers(counts), rows=out)
+    head = dict(borrowers=int(rows.size), exposure=money(s.cents[rows].sum()), tiers=_tiers(counts))
+    if isinstance(evidence, SignalTexts) and (current is None or isinstance(current, CurrentTexts)):  # (as_text)
+        lists = RowLists(cols, change, evidence, current.of(ids) if current is not None else None)
+        wl = WarningList.model_construct(**head)  # (its rows made from the lists when read)
+        wl._lists = lists
+        return wl, evidence, rows
+    signals = [current.get(b, []) for b in ids] if isinstance(current, Mapping) else evidence
+    made = RowLists(cols, change, SignalTexts([], [], []), None)._rows(0, rows.size, signals, evidence)
+    wl = WarningList.model_construct(**head, rows=made)
     return wl, evidence, rows
 
 
@@ -315,16 +328,19 @@ def disposal(wl: WarningList, known: bool) -> Disposal:
     statuses = ("open", "acknowledged", "release_requested", "released", "none")
     count = dict.fromkeys(statuses, 0)
     cents = dict.fromkeys(statuses, 0)
-    for r in wl.rows:
-        st = r["case_status"] or "none"
+    lists = lists_of(wl)
+    pairs = zip(lists.cols["case_status"], lists.cols["exposure"]) if lists is not None else \
+        ((r["case_status"], r["exposure"]) for r in wl.rows)
+    for status, exposure in pairs:
+        st = status or "none"
         st = st if st in count else "none"
         count[st] += 1
-        cents[st] += round(r["exposure"] * 100)
+        cents[st] += round(exposure * 100)
     return Disposal(known=True, rows=[CaseRow(status=k, borrowers=count[k], exposure=cents[k] / 100)
                                       for k in statuses])
 
 
-def rules(ctx: Context, evidence: list[list[dict[str, Any]]], listed: I64, ps: PeriodSignals | None = None) -> Rules:
+def rules(ctx: Context, evidence: Signals, listed: I64, ps: PeriodSignals | None = None) -> Rules:
     """``ps``: the signals of the period's alerts (read here when not given)."""
     s, a = ctx.state, ctx.alerts
     if ps is None:
@@ -333,10 +349,16 @@ def rules(ctx: Context, evidence: list[list[dict[str, Any]]], listed: I64, ps: P
     known = [str(r["rule"]) for r in table]
     at: list[int] = []  # (a listed row's position, a rule its last change cites): once per pair
     cited: list[str] = []
-    for k, sigs in enumerate(evidence):
-        for r in {str(g.get("rule", "")) for g in sigs}:
-            at.append(k)
-            cited.append(r)
+    if isinstance(evidence, SignalTexts):
+        for k, names in enumerate(evidence.rules):
+            for r in set(names):
+                at.append(k)
+                cited.append(r)
+    else:
+        for k, sigs in enumerate(evidence):
+            for r in {str(g.get("rule", "")) for g in sigs}:
+                at.append(k)
+                cited.append(r)
     seen = sorted((set(ps.rule) | set(cited)) - set(known))
     names = known + seen
     index = {name: i for i, name in enumerate(names)}

@@ -9,6 +9,7 @@ from monitor._escape import escape
 from zoneinfo import ZoneInfo
 
 from monitor.reports._i18n import Lang, Text, reject_parts
+from monitor.reports._rowlists import lists_of
 from monitor.reports._svg import TIER_COLOURS, hbars, lines, meter
 from monitor.reports.model import GroupRow, PortfolioPoint, Report, TeamRow, WarningRow
 
@@ -313,7 +314,9 @@ class _Page:
 
     def warning_list(self) -> str:
         wl, t = self.r.warning_list, self.t
-        shown = wl.rows[: self.rows_shown] if self.rows_shown > 0 else wl.rows
+        lists = lists_of(wl)  # (the rows as columns: only those shown made)
+        shown = (lists.head(0, self.rows_shown) if lists is not None else wl.rows[: self.rows_shown]) \
+            if self.rows_shown > 0 else wl.rows
         head = [(t("rank"), True), (t("borrower"), False), (t("tier"), False), (self.unit("exposure"), True),
                 (f"{t('branch')} / {t('team')}", False), (t("signals_now"), False), (t("last_change"), False),
                 (t("next_visit"), False), (t("case_status"), False)]
@@ -344,7 +347,7 @@ class _Page:
         note = t("wl_note", n=t.count(wl.borrowers), exp=f"{t.money(wl.exposure)} {t('money_unit')}",
                  s=t.count(wl.tiers.severe), w=t.count(wl.tiers.warning), c=t.count(wl.tiers.watch))
         cut = ""
-        if len(shown) < len(wl.rows):
+        if len(shown) < wl.borrowers:
             cut = f'<p class="warn screen">{escape(t("wl_cut", k=t.count(len(shown)), csv=self.csv_name))}</p>'
         printed = f'<p class="warn print">{escape(t("print_cut", k=PRINT_ROWS, csv=self.csv_name, xlsx=self.xlsx_name))}</p>'
         known = "" if self.r.meta.current_signals else f'<p class="note">{escape(t("signals_last"))}</p>'

@@ -10,6 +10,7 @@ parse per line as the fallback.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -27,6 +28,7 @@ from monitor._errors import InputError
 from monitor._time import parse_instant
 from monitor.reports import _sigread
 from monitor.reports._child import answer
+from monitor.reports._rowlists import CurrentTexts, SignalTexts
 from monitor.reports._replay import alert_fields
 from monitor.reports._scan import I64, make_chunk, parse_instants, read_exact
 
@@ -59,17 +61,30 @@ def _signals_of(line: bytes, where: str) -> list[dict[str, Any]]:
     return value
 
 
-Evidence = tuple[I64, NDArray[np.int8], list[list[dict[str, Any]]]]
+# the signals as text (read by _sigread: the replay's layout), or as objects (read here: another layout)
+Signals = SignalTexts | list[list[dict[str, Any]]]
+Evidence = tuple[I64, NDArray[np.int8], Signals]
+
+
+@functools.cache
+def _shown() -> tuple[dict[str, tuple[str, str, str]], str]:
+    """The rules whose sentence shows three fields (monitor._evidence._SHOWN), and its JSON (for _sigread, which does
+    not import monitor); imported when first used (monitor._evidence imports the vocabulary, which imports it)."""
+    from monitor._evidence import _SHOWN
+    return _SHOWN, json.dumps(_SHOWN)
+
+
 Ahead = tuple[I64, I64, Evidence | None]
 
 
 def latest_evidence(path: Path, offsets: I64, lengths: I64, batch: int = 16_384, started: bool = True,
                     ahead: Callable[[], Ahead] | None = None) -> Evidence:
-    """The instant, the from_tier (index) and the signals (as parsed) of the alert lines at ``offsets``,
-    in the given order: parsed by a process of its own (:mod:`monitor.reports._sigread`, on the second core, loaded
-    here from its :mod:`marshal` bytes: a sixth of the time of reading them here), or, when that process cannot be
-    started or refuses a line, read here by :func:`read_evidence` (whose error names the line). ``started`` False:
-    read here (no process).
+    """The instant, the from_tier (index) and the signals of the alert lines at ``offsets``, in the given order:
+    read by a process of its own (:mod:`monitor.reports._sigread`, on the second core, loaded here from its
+    :mod:`marshal` bytes), the signals as text (:class:`~monitor.reports._rowlists.SignalTexts`: each list as the
+    line has it, its rules and sentence keys); or, when that process cannot be started or refuses a line (not laid
+    out as the replay writes it), read here by :func:`read_evidence` (the signals as objects; its error names the
+    line). ``started`` False: no process (the text made here, ``batch`` lines at a time).
 
     ``ahead()``: some lines parsed beforehand (:func:`evidence_ahead`: most of them, before the lines of the period
     were known); only the others are parsed now. When either part was refused (or ``ahead()`` raises), all the lines
@@ -80,6 +95,10 @@ def latest_evidence(path: Path, offsets: I64, lengths: I64, batch: int = 16_384,
         got = _with_ahead(path, offsets, lengths, ahead) if ahead is not None else None
         if got is None:
             got = _evidence_by_process(path, offsets, lengths)
+        if got is not None:
+            return got
+    elif offsets.size:  # read here, as text (the same answer as the process's)
+        got = _evidence_of(_sigread.evidence(str(path), offsets.tolist(), lengths.tolist(), _shown()[0], batch))
         if got is not None:
             return got
     return read_evidence(path, offsets, lengths, batch)
@@ -100,7 +119,7 @@ def _with_ahead(path: Path, offsets: I64, lengths: I64, ahead: Callable[[], Ahea
         known_off, known_len, known = ahead()
     except Exception:  # (the error of what found the lines is the caller's to raise)
         return None
-    if known is None:
+    if known is None or not isinstance(known[2], SignalTexts):
         return None
     order = np.argsort(known_off, kind="stable")
     at = np.minimum(np.searchsorted(known_off[order], offsets), max(order.size - 1, 0))
@@ -113,20 +132,22 @@ def _with_ahead(path: Path, offsets: I64, lengths: I64, ahead: Callable[[], Ahea
     ats = np.empty(offsets.size, dtype=np.int64)
     frm = np.empty(offsets.size, dtype=np.int8)
     ats[hit], frm[hit] = known[0][src[hit]], known[1][src[hit]]
-    signals: list[list[dict[str, Any]]] = [known[2][k] for k in src.tolist()]
+    signals = known[2].take(src.tolist())
     if rest is not None:
         ats[miss], frm[miss] = rest[0], rest[1]
-        for i, sigs in zip(miss.tolist(), rest[2]):
-            signals[i] = sigs
+        got = rest[2]
+        if not isinstance(got, SignalTexts):  # (never: the process answers text)
+            return None
+        for k, i in enumerate(miss.tolist()):
+            signals.texts[i], signals.rules[i], signals.keys[i] = got.texts[k], got.rules[k], got.keys[k]
     return ats, frm, signals
 
 
-def _evidence_by_process(path: Path, offsets: I64, lengths: I64) -> tuple[
-        I64, NDArray[np.int8], list[list[dict[str, Any]]]] | None:
+def _evidence_by_process(path: Path, offsets: I64, lengths: I64) -> Evidence | None:
     pairs = np.empty((offsets.size, 2), dtype="<i8")
     pairs[:, 0], pairs[:, 1] = offsets, lengths
     try:
-        proc = subprocess.Popen([sys.executable, "-I", _sigread.__file__, "--evidence", str(path)],
+        proc = subprocess.Popen([sys.executable, "-I", _sigread.__file__, "--evidence", _shown()[1], str(path)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError:
         return None
@@ -134,13 +155,20 @@ def _evidence_by_process(path: Path, offsets: I64, lengths: I64) -> tuple[
     del pairs
     got = answer(proc, send)
     del send
-    if type(got) is not tuple or len(got) != 3 or not all(type(x) is list and len(x) == offsets.size for x in got):
+    if type(got) is not tuple or len(got) != 5 or not all(type(x) is list and len(x) == offsets.size for x in got):
         return None
-    texts, frm, signals = got
+    return _evidence_of(got)
+
+
+def _evidence_of(got: Any) -> Evidence | None:
+    """:func:`monitor.reports._sigread.evidence`'s answer as the evidence (None: refused)."""
+    if got is None:
+        return None
+    texts, frm, lists, rules, keys = got
     ats, ok = _instants_of([t.encode("utf-8") for t in texts])
     if not bool(ok.all()):
         return None
-    return ats, np.array(frm, dtype=np.int8), signals
+    return ats, np.array(frm, dtype=np.int8), SignalTexts(lists, rules, keys)
 
 
 def read_evidence(path: Path, offsets: I64, lengths: I64,
@@ -288,20 +316,22 @@ def read_current_signals(path: Path, batch_bytes: int = 8 << 20) -> dict[str, li
     return out
 
 
-def current_signals(path: Path, started: bool = True) -> dict[str, list[dict[str, Any]]] | None:
-    """:func:`read_current_signals`'s answer, parsed by a process of its own (:mod:`monitor.reports._sigread`, a
-    fresh process: it shares no page of the caller's) while the caller's threads read the rest, and loaded here from
-    its :mod:`marshal` bytes (the same values, a third of the parse's time under the interpreter lock). When that
-    process cannot be started or refuses the file, the file is read here by :func:`read_current_signals` (whose
-    error names the line). ``started`` False: read here (no process)."""
+def current_signals(path: Path, started: bool = True) -> CurrentTexts | dict[str, list[dict[str, Any]]] | None:
+    """The signals at the replay's as-of per borrower, as text (:class:`CurrentTexts`: each borrower's list as the
+    file has it, its rules and sentence keys; :func:`monitor.reports._sigread.parse_texts`), made by a process of its
+    own (a fresh process: it shares no page of the caller's; the parse on a second core while the caller's threads
+    read the rest) and loaded here from its :mod:`marshal` bytes. When that process cannot be started or refuses the
+    file (not laid out as the replay writes it), the file is read here by :func:`read_current_signals` (the signals
+    as objects; its error names the line). ``started`` False: no process (the text made here)."""
     if not path.is_file():
         return None
     if not started:
-        return read_current_signals(path)
+        here = _sigread.parse_texts(str(path), _shown()[0])
+        return CurrentTexts(here) if here is not None else read_current_signals(path)
     try:
-        proc = subprocess.Popen([sys.executable, "-I", _sigread.__file__, str(path)], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "-I", _sigread.__file__, _shown()[1], str(path)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError:
         return read_current_signals(path)
     got = answer(proc)
-    return got if type(got) is dict else read_current_signals(path)
+    return CurrentTexts(got) if type(got) is dict else read_current_signals(path)

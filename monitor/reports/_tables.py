@@ -9,6 +9,7 @@ from typing import Any
 from monitor import vocabulary
 from monitor._evidence import _SHOWN, shown_sentence
 from monitor.reports._i18n import Lang, Text
+from monitor.reports._rowlists import lists_of
 from monitor.reports.model import Report, WarningRow
 
 __all__ = ["SLICE", "Table", "warning_head", "warning_slices", "warning_table"]
@@ -78,13 +79,15 @@ def warning_slices(report: Report, lang: Lang, size: int = SLICE, begin: int = 0
     The cells are :func:`warning_row`'s; what recurs is made once: a label per code, the sentences per
     distinct signal (:meth:`Text.evidence`), the text of a last change per (day, kind, tiers), and the items
     of data quality per list (rows with the same items share one list)."""
-    rows = report.warning_list.rows
+    lists = lists_of(report.warning_list)  # the rows as columns: rows whose signals are their sentence keys
+    rows = report.warning_list.rows if lists is None else None
     make = _RowMaker(Text(lang), report)
-    end = len(rows) if end is None else min(end, len(rows))
+    count = len(rows) if rows is not None else lists.n  # type: ignore[union-attr]
+    end = count if end is None else min(end, count)
     lo, step = begin, first or size
     while lo < end:
         hi = min(lo + step, end)
-        yield [make(r) for r in rows[lo:hi]]
+        yield [make(r) for r in (rows[lo:hi] if rows is not None else lists.light(lo, hi))]  # type: ignore[union-attr]
         lo, step = hi, size
 
 
@@ -109,6 +112,9 @@ class _RowMaker:
         # and True apart as repr does, and the same bytes load back to the same values, but a float costs no
         # decimal text (a million borrowers: ~566,000 signals, ~180,000 distinct)
         self.rules: dict[str, tuple[str, tuple[str, str, str] | None, dict[bytes, str], dict[bytes, str]]] = {}
+        # rows made from the list's columns: a signal is its sentence key (monitor.reports._sigread.sentence_keys)
+        # -> its rule's name and its part of the sentences
+        self.keyed: dict[bytes, tuple[str, str]] = {}
         # each code column's labels (a label made on first use): one subscript a cell
         self.tier, self.branch, self.team, self.segment, self.industry, self.classification = (
             _Labels(t, section) for section in ("tier", "branch", "team", "segment", "industry", "classification"))
@@ -131,6 +137,28 @@ class _RowMaker:
         other texts are made."""
         return (self.sep.join([self.label("rule", str(g.get("rule", ""))) for g in signals]),
                 _sentences(self.t, signals, self.tz))
+
+    def _keyed(self, key: bytes) -> tuple[str, str]:
+        """A signal's rule's name and its sentence (with the name), by its sentence key: ``(rule, (value, amount,
+        threshold))`` for a direct sentence, else ``(rule, thresholds, values)``."""
+        got = marshal.loads(key)
+        rule = got[0]
+        name = self.label("rule", rule)
+        if len(got) == 2:
+            sentence = shown_sentence(rule, got[1], self.t.lang)
+            if sentence is None:  # (the key is direct only where the sentence can be made)
+                raise ValueError(f"no sentence for a signal of {rule}")
+        else:
+            sentence = vocabulary.evidence_sentence({"rule": rule, "values": got[2], "thresholds": got[1]},
+                                                    self.t.lang, timezone=self.tz)
+        made = self.keyed[key] = (name, f"{name}{self.colon}{sentence}")
+        return made
+
+    def key_texts(self, keys: tuple[bytes, ...]) -> tuple[str, str]:
+        """:meth:`texts` of signals given by their sentence keys."""
+        keyed = self.keyed
+        got = [keyed.get(k) or self._keyed(k) for k in keys]
+        return self.sep.join([g[0] for g in got]), self.semi.join([g[1] for g in got])
 
     def texts(self, signals: list[dict[str, Any]]) -> tuple[str, str]:
         """The names of the rules of ``signals`` and their sentences (as :func:`_sentences`), a sentence made once
@@ -184,8 +212,12 @@ class _RowMaker:
         start = self.new if r["tier_at_start"] == "new" else tier[r["tier_at_start"]]
         now, c = r["signals"], r["last_change"]
         then = c["signals"]
-        names, now_text = self.texts(now) if now else ("", "")
-        then_text = now_text if then is now or then == now else self.texts(then)[1]
+        if type(now) is tuple:  # sentence keys (rows of the list's columns)
+            names, now_text = self.key_texts(now) if now else ("", "")
+            then_text = now_text if then is now or then == now else self.key_texts(then)[1]
+        else:
+            names, now_text = self.texts(now) if now else ("", "")
+            then_text = now_text if then is now or then == now else self.texts(then)[1]
         key = (c["day"], c["kind"], c["from_tier"], c["to_tier"])
         change = self.changes.get(key)
         if change is None:

@@ -8,9 +8,9 @@ Every list is sorted, so that the same input always gives the same bytes.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 from typing_extensions import TypedDict
 
 __all__ = [
@@ -298,6 +298,40 @@ class WarningList(_Model):
     # the report builds this from typed arrays with ``model_construct`` (validating a hundred
     # thousand rows again would cost seconds); the schema still describes and serialises them
     rows: list[WarningRow] = Field(description="Every borrower at watch or above: highest tier, largest exposure first")
+    # the rows as columns, their signals as the replay wrote them (monitor.reports._rowlists.RowLists): when the build
+    # sets it, ``rows`` is made from it when first read (or dumped); the forms read it instead (_rowlists.lists_of)
+    _lists: Any = PrivateAttr(default=None)
+
+    if not TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any:
+            if name == "rows":
+                private = object.__getattribute__(self, "__pydantic_private__")
+                lists = private.get("_lists") if private else None
+                if lists is not None:
+                    rows = lists.rows()
+                    self.__dict__["rows"] = rows
+                    self.__pydantic_fields_set__.add("rows")
+                    return rows
+            return super().__getattr__(name)
+
+    def borrower_ids(self) -> list[str]:
+        """The rows' borrower ids, in order (without making the rows)."""
+        lists = None if "rows" in self.__dict__ else (self.__pydantic_private__ or {}).get("_lists")
+        return list(lists.cols["borrower_id"]) if lists is not None else [r["borrower_id"] for r in self.rows]
+
+    @model_serializer(mode="wrap")
+    def _whole(self, handler: SerializerFunctionWrapHandler) -> Any:
+        if "rows" not in self.__dict__:
+            self.rows  # noqa: B018 (made)
+        return handler(self)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WarningList):
+            return NotImplemented
+        return type(self) is type(other) and (self.borrowers, self.exposure, self.tiers, self.rows) == \
+            (other.borrowers, other.exposure, other.tiers, other.rows)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class RuleRow(_Model):

@@ -151,41 +151,62 @@ def test_current_signals_read_in_one_parse_equal_a_parse_per_line_and_bad_lines_
                 read_current_signals(broken, batch_bytes=batch)
 
 
-def test_current_signals_parsed_by_a_process_of_their_own_are_the_same_and_bad_lines_still_named(
+def test_current_signals_read_as_text_by_a_process_of_their_own_are_the_same_and_bad_lines_still_named(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The build's current signals, parsed by a process of its own (_sigread) and loaded from its marshal bytes: the
-    same values as read_current_signals (1.0 stays a float, order kept, a later line of a borrower wins), made by that
-    process (not read here); a file it refuses is read here, whose error names the line."""
+    """The build's current signals, read by a process of its own (_sigread) as text: each borrower's list as the file
+    has it (what the JSON form writes), which parses to the values read_current_signals gives (1.0 stays a float,
+    order kept, a later line of a borrower wins), its rules, and keys equal where the sentences are (not read here);
+    read here as text (started False) the same; a file laid out otherwise (spaces) is read here as objects, the same
+    values; a bad line's error names it."""
+    from pydantic_core import to_json
+
     from monitor._errors import InputError
     from monitor.reports import _signals
+    from monitor.reports._rowlists import CurrentTexts
 
+    sig = {"rule": "rating.weak_grade", "family": "rating", "level": "watch", "since": "2025-01-01T00:00:00Z",
+           "values": {"grade": "CC", "n": 1.0, "ok": True, "k": 1}, "thresholds": {"grades": ["CCC", "CC"]},
+           "event_ids": ["e1"]}
+    dpd = {"rule": "overdue.dpd", "family": "overdue", "level": "warning", "since": "2025-01-02T00:00:00Z",
+           "values": {"days_past_due": 31, "account_id": "A1", "overdue_amount": 5.0}, "thresholds": {"band_min": 31},
+           "event_ids": ["e2"]}
     docs = [{"borrower_id": "B1", "signals": []},
-            {"borrower_id": 'B"2\\客户', "signals": [{"rule": "rating.weak_grade", "family": "rating", "level": "watch",
-                                                     "since": "2025-01-01T00:00:00Z", "values": {"grade": "CC", "n": 1.0,
-                                                                                                "ok": True, "k": 1},
-                                                     "thresholds": {"grades": ["CCC", "CC"]}, "event_ids": ["e1"]}]},
-            {"borrower_id": "B1", "signals": [{"rule": "x", "values": {"a": None, "b": [1, 2.5]}}]}]
+            {"borrower_id": 'B"2\\客户', "signals": [sig, dpd]},
+            {"borrower_id": "B3", "signals": [{**dpd, "values": {**dpd["values"], "account_id": "A3"},
+                                               "event_ids": ["e3"]}]},
+            {"borrower_id": "B1", "signals": [{**sig, "values": {"a": None, "b": [1, 2.5]}}]}]
     good = tmp_path / "signals.jsonl"
-    good.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" + ("\n" if i == 0 else "")
-                            for i, d in enumerate(docs)), encoding="utf-8")
+    good.write_bytes(b"".join(to_json(d) + b"\n" + (b"\n" if i == 0 else b"") for i, d in enumerate(docs)))
     want = _signals.read_current_signals(good)
-    assert want is not None and list(want) == ["B1", 'B"2\\客户'] and want["B1"] == docs[2]["signals"]
+    assert want is not None and list(want) == ["B1", 'B"2\\客户', "B3"] and want["B1"] == docs[3]["signals"]
     read_here = _signals.read_current_signals
 
     def not_here(path: Path, batch_bytes: int = 0) -> None:
         raise AssertionError("read here, not by the process")
 
     monkeypatch.setattr(_signals, "read_current_signals", not_here)
-    got = _signals.current_signals(good)
-    assert got == want and list(got) == list(want)
-    values = got['B"2\\客户'][0]["values"]
-    assert [type(values[k]) for k in ("n", "ok", "k")] == [float, bool, int]
+    for started in (True, False):
+        got = _signals.current_signals(good, started)
+        assert isinstance(got, CurrentTexts) and list(got.by_id) == list(want)
+        texts = got.of([*want, "B9"])
+        assert texts.parsed() == [*want.values(), []]
+        assert texts.texts == [to_json(x) for x in want.values()] + [b"[]"]  # as the file has them
+        assert texts.rules == [tuple(g["rule"] for g in x) for x in want.values()] + [()]
+        values = texts.parsed()[1][0]["values"]
+        assert [type(values[k]) for k in ("n", "ok", "k")] == [float, bool, int]
+        # the two overdue.dpd signals differ in the account only, which their sentence does not show: one key
+        assert texts.keys[1][1] == texts.keys[2][0] and texts.keys[1][0] != texts.keys[1][1]
     assert _signals.current_signals(tmp_path / "none.jsonl") is None
     monkeypatch.setattr(_signals, "read_current_signals", read_here)
+    spaced = tmp_path / "spaced.jsonl"
+    spaced.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+    for started in (True, False):
+        assert _signals.current_signals(spaced, started) == want  # another layout: read here, as objects
     broken = tmp_path / "broken.jsonl"
     broken.write_bytes(good.read_bytes() + b'{"borrower_id": "B3", "signals": {}}\n')
-    with pytest.raises(InputError, match="line 5: expected borrower_id and signals"):
-        _signals.current_signals(broken)
+    for started in (True, False):
+        with pytest.raises(InputError, match="line 6: expected borrower_id and signals"):
+            _signals.current_signals(broken, started)
 
 
 def test_last_alerts_before_the_period_found_beside_or_missed_by_it_are_the_same(simulated: tuple[Path, Path]) -> None:
@@ -229,6 +250,7 @@ def test_evidence_parsed_by_a_process_of_its_own_is_the_same_and_bad_lines_still
     not JSON gets the error of a read here."""
     from monitor._errors import InputError
     from monitor.reports import _signals
+    from monitor.reports._rowlists import SignalTexts
 
     path, data, starts, ends, pick = _alert_lines(simulated[1])
     offsets, lengths = starts[pick], (ends - starts)[pick].astype(np.int64)
@@ -239,9 +261,15 @@ def test_evidence_parsed_by_a_process_of_its_own_is_the_same_and_bad_lines_still
         raise AssertionError("read here, not by the process")
 
     monkeypatch.setattr(_signals, "read_evidence", not_here)
-    got = _signals.latest_evidence(path, offsets, lengths)
-    assert np.array_equal(got[0], want[0]) and got[1].dtype == want[1].dtype and np.array_equal(got[1], want[1])
-    assert got[2] == want[2] and json.dumps(got[2]) == json.dumps(want[2])  # same values, same key order
+    for started in (True, False):  # by the process, or here: as text
+        got = _signals.latest_evidence(path, offsets, lengths, batch=7, started=started)
+        assert np.array_equal(got[0], want[0]) and got[1].dtype == want[1].dtype and np.array_equal(got[1], want[1])
+        assert isinstance(got[2], SignalTexts)
+        parsed = got[2].parsed()
+        assert parsed == want[2] and json.dumps(parsed) == json.dumps(want[2])  # same values, same key order
+        assert got[2].texts == [data[s:e].split(b',"signals":', 1)[1].rsplit(b',"policy_version":', 1)[0]
+                                for s, e in zip(offsets.tolist(), (offsets + lengths).tolist())]  # as the file
+        assert got[2].rules == [tuple(g["rule"] for g in sigs) for sigs in want[2]]
     monkeypatch.undo()
     lines = data.splitlines()
     k = int(pick[1])
@@ -252,7 +280,7 @@ def test_evidence_parsed_by_a_process_of_its_own_is_the_same_and_bad_lines_still
     o_starts = np.concatenate([[0], np.cumsum([len(x) + 1 for x in lines])[:-1]]).astype(np.int64)
     o_lengths = np.array([len(x) for x in lines], dtype=np.int64)
     got = _signals.latest_evidence(other, o_starts[pick], o_lengths[pick])
-    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and got[2] == want[2]
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and got[2] == want[2]  # objects
     lines[k] = b'{"alert_id":"x","signals":[}'
     other.write_bytes(b"\n".join(lines) + b"\n")
     o_starts = np.concatenate([[0], np.cumsum([len(x) + 1 for x in lines])[:-1]]).astype(np.int64)
@@ -416,6 +444,7 @@ def test_evidence_partly_parsed_ahead_is_the_same_and_only_the_rest_is_parsed_la
     instants, tiers and signals in the order asked as without it; only the lines ahead did not parse (or parsed
     otherwise: another length) are parsed then; when ahead raises or was refused, every line is parsed as before."""
     from monitor.reports import _signals
+    from monitor.reports._rowlists import SignalTexts
 
     path, data, starts, ends, pick = _alert_lines(simulated[1])
     offsets, lengths = starts[pick], (ends - starts)[pick].astype(np.int64)
@@ -438,11 +467,13 @@ def test_evidence_partly_parsed_ahead_is_the_same_and_only_the_rest_is_parsed_la
     got = _signals.latest_evidence(path, offsets, lengths, ahead=lambda: ahead)
     assert asked[1] == offsets.size - offsets[::2].size + 1
     assert np.array_equal(got[0], want[0]) and got[1].dtype == want[1].dtype and np.array_equal(got[1], want[1])
-    assert got[2] == want[2] and json.dumps(got[2]) == json.dumps(want[2])
+    whole = _signals.latest_evidence(path, offsets, lengths)  # (as text: the same as without ahead)
+    assert isinstance(got[2], SignalTexts) and got[2] == whole[2]
+    assert got[2].parsed() == want[2] and json.dumps(got[2].parsed()) == json.dumps(want[2])
     for broken in (lambda: (ahead[0], ahead[1], None), lambda: 1 // 0):
         asked.clear()
         got = _signals.latest_evidence(path, offsets, lengths, ahead=broken)  # type: ignore[arg-type]
-        assert asked == [offsets.size] and got[2] == want[2] and np.array_equal(got[0], want[0])
+        assert asked == [offsets.size] and got[2] == whole[2] and np.array_equal(got[0], want[0])
 
 
 def _alert_lines(out: Path) -> tuple[Path, bytes, np.ndarray, np.ndarray, np.ndarray]:
