@@ -45,9 +45,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from monitor._errors import InputError
-from monitor._replay_keys import block_keys, joined
+from monitor._replay_keys import joined
+from monitor._replay_scan import scan_block
 from monitor._time import to_us
-from monitor.jsonl import UNREAD, compressed, iter_lines, plain_instants, range_blocks
+from monitor.jsonl import UNREAD, compressed, iter_lines, range_blocks
 
 __all__ = ["Split", "owner", "owners", "piece_lines", "remove_pieces", "repeated_keys_of", "split_input"]
 
@@ -204,16 +205,16 @@ def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Pa
     count = 0
     try:
         for block in blocks:
-            block_keys(block, keys)  # (the keys of the whole input: see repeated_keys_of)
             lines = block.split(b"\n") if b"\r" not in block else _stripped(block)
             first = count
             count += len(lines)
-            ats = plain_instants(block, lines)
+            # the shards, the event ids' keys (those of the whole input: see repeated_keys_of), the instants
+            mine, ats = scan_block(block, lines, shards, keys)
             if shards == 1:
                 text = block if b"\r" not in block else b"\n".join(lines)
                 _write_chunk(handles[0], len(lines), text, np.arange(first, count, dtype=np.int64), ats)
             else:  # each shard's lines of the block, in order, as one chunk
-                mine = np.array(owners(block, lines, shards), dtype=np.int64)
+                mine = np.asarray(mine, dtype=np.int64)
                 order = np.argsort(mine, kind="stable")
                 picked = list(map(lines.__getitem__, order.tolist()))
                 numbers, at = order + first, ats[order]

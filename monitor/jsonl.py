@@ -28,7 +28,7 @@ from monitor._time import to_us
 from monitor.events import EVENT_ADAPTER, Event, describe_validation_error
 
 __all__ = ["FILES", "FILES_FORMAT", "MAX_LINE_BYTES", "UNREAD", "Reject", "compressed", "file_digest", "iter_lines",
-           "parse_lines", "plain_instants", "range_blocks", "read_files", "reject_text", "write_files"]
+           "instants_at", "parse_lines", "plain_instants", "range_blocks", "read_files", "reject_text", "write_files"]
 
 MAX_LINE_BYTES = 1_048_576  # a longer line is rejected, not parsed
 _BLOCK = 1 << 20  # bytes read at once by range_blocks
@@ -148,9 +148,18 @@ def plain_instants(block: bytes, lines: list[bytes]) -> NDArray[np.int64]:
         at, line = at[sel], line[sel]
     if not at.size:
         return out
-    # from each key's first quote, the bytes 13 to 40: ':"', the value (19 + 1 or 6 bytes) and its quote
     data = np.frombuffer(block if int(at[-1]) + 41 <= len(block) else block + b"\n" * 41, dtype=np.uint8)
-    w = data[at[:, None] + _WINDOW]
+    return instants_at(data, at, line, n)
+
+
+def instants_at(data: NDArray[np.uint8], at: NDArray[np.int64], line: NDArray[np.int64], n: int,
+                w: NDArray[np.uint8] | None = None) -> NDArray[np.int64]:
+    """``plain_instants`` of ``n`` lines from the bytes of their block (``data``, at least 41 bytes past the last of
+    ``at``): ``at`` the places of the ``"occurred_at"`` keys that may be read (each the only one of its line, in
+    a line without backslash), ``line`` their lines; ``w``: the bytes 13 to 40 from each of ``at``, when taken."""
+    out = np.full(n, UNREAD, dtype=np.int64)
+    if w is None:  # from each key's first quote, the bytes 13 to 40: ':"', the value (19 + 1 or 6 bytes), its quote
+        w = data[at[:, None] + _WINDOW]
     ok = (w[:, _PUNCT] == _PUNCT_BYTES).all(axis=1) & ((w[:, _DATE_DIGITS] - 48) <= 9).all(axis=1)
     zulu = (w[:, 21] == 90) & (w[:, 22] == 34)
     signed = (((w[:, 21] == 43) | (w[:, 21] == 45)) & (w[:, 24] == 58) & (w[:, 27] == 34)
