@@ -9,7 +9,8 @@ million borrowers).
 Frames: a JSON header ``{"path", "number", "kinds", "count", "lang", "csv", "titles", "unsafe"}`` (the workbook's
 path, its list sheet's number, the sheet's column kinds and count of rows, the language; the CSV's path, its column
 titles, and the pattern of :func:`monitor._escape.clean`); the workbook without the rows (bytes); then each slice of
-rows' cells, a list of lists, by :mod:`marshal` (the writer is the same interpreter, started by ``write_report``, the
+rows' cells as its columns (``_tables.warning_columns``: 26 lists, list ``j`` the ``j``-th cell of each row) by
+:mod:`marshal` (the writer is the same interpreter, started by ``write_report``, the
 pipe private; a third of the time of JSON); an empty frame ends the rows. Each file is written whole or not at all
 (temporary file, then rename). An error is told on standard error (one line) with exit status 1."""
 
@@ -23,7 +24,7 @@ import os
 import re
 import sys
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from itertools import repeat
@@ -88,6 +89,9 @@ class _Fields(dict[Cell, bytes]):
         return got
 
 
+_FREE = frozenset({0, 1, 2, 5, 13, 15, 17})  # the list's columns whose values rarely recur (CsvLines.free)
+
+
 class CsvLines:
     """The warning list's rows (``_tables.warning_slices``' cells) as CSV, UTF-8, CRLF after each row: the bytes of
     the csv module's writer given :func:`_csv_cell` of each cell (``clean``: :func:`monitor._escape.clean`), made
@@ -123,6 +127,17 @@ class CsvLines:
                 f(r[0]), f(r[1]), f(r[2]), m3[r[3]], m4[r[4]], f(r[5]), m6[r[6]], m7[r[7]], m8[r[8]], m9[r[9]],
                 m10[r[10]], m11[r[11]], m12[r[12]], f(r[13]), m14[r[14]], f(r[15]), m16[r[16]], f(r[17]),
                 m18[r[18]], m19[r[19]], m20[r[20]], m21[r[21]], m22[r[22]], m23[r[23]], m24[r[24]], m25[r[25]]]))
+        lines.append(b"")
+        return b"\r\n".join(lines)
+
+    def columns(self, columns: list[list[Cell]]) -> bytes:
+        """:meth:`__call__` of rows given as their columns (26 lists: :func:`_tables.warning_columns`' slices), the
+        same bytes: each column's cells' text made a column at a time, then joined a row at a time."""
+        if len(columns) != 26:
+            return self(list(map(list, zip(*columns))))
+        f, memo = self.free, self.memo
+        texts = [list(map(f, c)) if j in _FREE else list(map(memo[j].__getitem__, c)) for j, c in enumerate(columns)]
+        lines = list(map(b",".join, zip(*texts)))
         lines.append(b"")
         return b"\r\n".join(lines)
 
@@ -247,7 +262,20 @@ class _Sheet:
         columns[5] = tuple([round(v / unit, 6) if isinstance(v, float) else v for v in columns[5]])
         return self._columns_xml(columns, len(cells), first)
 
-    def _columns_xml(self, values: list[tuple[Any, ...]], count: int, first: int) -> bytes:
+    def columns_xml(self, columns: list[list[Any]], first: int, lang: str) -> bytes:
+        """:meth:`cells_xml` of rows given as their columns (the CSV's: :func:`_tables.warning_columns`' slices)."""
+        width = len(self.kinds)
+        count = len(columns[0]) if columns else 0
+        if len(columns) != width + 3 or {len(c) for c in columns} != {count}:
+            return self.cells_xml(list(map(list, zip(*columns))), first, lang)
+        if not count:
+            return b""
+        columns = columns[:width]
+        unit = _money_unit(lang)  # (as _trimmed converts each row's exposure)
+        columns[5] = [round(v / unit, 6) if isinstance(v, float) else v for v in columns[5]]
+        return self._columns_xml(columns, count, first)
+
+    def _columns_xml(self, values: Sequence[Sequence[Any]], count: int, first: int) -> bytes:
         """The rows' SpreadsheetML from their columns' values (one tuple per column of the sheet)."""
         columns = [self._column(kind, self.order[j], column)
                    for j, (kind, column) in enumerate(zip(self.kinds, values))]
@@ -255,7 +283,7 @@ class _Sheet:
         return b"".join([b"".join(row) for row in zip(opens.split(b"\n"), *columns, repeat(b"</row>"))])
 
     @staticmethod
-    def _column(kind: str, style: str, values: tuple[Any, ...]) -> list[bytes]:
+    def _column(kind: str, style: str, values: Sequence[Any]) -> list[bytes]:
         """The cells of one column's values, :class:`_Cells`' bytes. Values that recur (labels, dates): a cell per
         distinct value; numbers or text that mostly do not (ids, names, amounts, sentences): by a few calls over
         all of them, joined by line feeds (which no cell's markup holds), the text escaped only where it must be."""
@@ -328,16 +356,23 @@ class _Sheet:
 
 
 def put_rows(data: bytes, number: int, kinds: list[str], count: int, slices: Iterable[list[list[Any]]],
-             lang: str | None = None) -> bytes:
+             lang: str | None = None, columns: bool = False) -> bytes:
     """The workbook ``data`` with the ``count`` rows of ``slices`` (the sheet's cells, :func:`_trimmed`; with
-    ``lang``: the CSV's cells, trimmed as they are put) in sheet ``number`` (whose row 2 is the probe row)."""
+    ``lang``: the CSV's cells, trimmed as they are put; ``columns`` too: the CSV's cells as columns,
+    :meth:`_Sheet.columns_xml`) in sheet ``number`` (whose row 2 is the probe row)."""
     sheet = _Sheet(data, number, kinds, count)
 
     def chunks() -> Iterator[tuple[int, bytes]]:
         first = 2
         for rows in slices:
-            yield len(rows), sheet.xml(rows, first) if lang is None else sheet.cells_xml(rows, first, lang)
-            first += len(rows)
+            if lang is None:
+                n, xml = len(rows), sheet.xml(rows, first)
+            elif columns:
+                n, xml = len(rows[0]) if rows else 0, sheet.columns_xml(rows, first, lang)
+            else:
+                n, xml = len(rows), sheet.cells_xml(rows, first, lang)
+            yield n, xml
+            first += n
 
     return sheet.package(chunks())
 
@@ -380,12 +415,12 @@ def _serve(src: IO[bytes]) -> None:
 
             def slices() -> Iterator[list[list[Any]]]:
                 while (frame := read_frame(src)):  # (an empty frame: the end of the rows)
-                    rows = marshal.loads(frame)
-                    out.write(lines(rows))
-                    yield rows
+                    columns = marshal.loads(frame)
+                    out.write(lines.columns(columns))
+                    yield columns
 
             # the count of rows checked: a sender gone midway is an error here
-            book = put_rows(data, h["number"], h["kinds"], h["count"], slices(), lang)
+            book = put_rows(data, h["number"], h["kinds"], h["count"], slices(), lang, columns=True)
     except BaseException:
         _unlink(csv_tmp)
         raise

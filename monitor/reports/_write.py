@@ -26,7 +26,9 @@ from monitor.reports._sheetxml import _safe as _safe_by
 from monitor.reports._html import render_html
 from monitor.reports._i18n import Lang
 from monitor.reports._rowlists import lists_of
-from monitor.reports._tables import SLICE, Cell, Head, Table, warning_head, warning_slices, warning_table
+from monitor.reports._tables import (
+    SLICE, Cell, Head, Table, warning_columns, warning_head, warning_slices, warning_table,
+)
 from monitor.reports._xlsx import ListSheet, render_xlsx
 from monitor.reports.model import Report, WarningRow
 
@@ -209,8 +211,9 @@ class _Spawned:
 
 def _list_writer(report: Report, lang: Lang, paths: ReportPaths) -> _Spawned:
     """The CSV and the workbook by a process of its own (:class:`_Spawned`): this one makes the warning list's cells
-    a slice at a time and sends them to the writer (by :mod:`marshal`: strings, numbers and None, a third of the
-    time of JSON; through a private pipe to the same interpreter, never a file), which writes their CSV text and
+    a slice at a time, as columns (:func:`warning_columns`), and sends them to the writer (by :mod:`marshal`:
+    strings, numbers and None, a third of the time of JSON; through a private pipe to the same interpreter, never a
+    file), which writes their CSV text and
     makes their sheet XML, compresses it and writes the workbook while this one goes on. The same bytes as
     :func:`render_csv` and :func:`render_xlsx`. Returned once the last rows are sent; when the writer is gone
     before (its error told by :meth:`_Spawned.wait`), the cells are no longer made."""
@@ -224,8 +227,8 @@ def _list_writer(report: Report, lang: Lang, paths: ReportPaths) -> _Spawned:
         del book
         if alive:
             # a small first slice: the writer starts while the next ones are made
-            for rows in warning_slices(report, lang, SLICE, first=min(SLICE, 2_000)):
-                if not kid.send(marshal.dumps(rows)):
+            for columns in warning_columns(report, lang, SLICE, first=min(SLICE, 2_000)):
+                if not kid.send(marshal.dumps(columns)):
                     break
             else:
                 kid.send(b"")  # the end of the rows: the writer writes the CSV and the workbook

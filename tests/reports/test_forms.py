@@ -232,6 +232,19 @@ def test_the_list_csv_is_the_csv_modules_bytes_for_any_cells(rows: list[list[obj
     assert lines(rows[::-1]) == _csv_oracle(rows[::-1])  # type: ignore[arg-type]  (the same memo, again)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_CELLS, min_size=26, max_size=26), max_size=8))
+def test_the_list_csv_of_columns_is_that_of_the_rows(rows: list[list[object]]) -> None:
+    """The CSV's rows given as their columns (what the list's writer gets: ``_tables.warning_columns``) are the
+    bytes of the same rows given a row at a time, and so the csv module's."""
+    from monitor.reports._write import _CsvLines
+
+    columns = [[r[j] for r in rows] for j in range(26)]
+    assert _CsvLines().columns(columns) == _csv_oracle(rows)  # type: ignore[arg-type]
+    lines = _CsvLines()
+    assert lines(rows) == lines.columns(columns) == _csv_oracle(rows)  # type: ignore[arg-type]  (one memo, twice)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=16) | st.sampled_from(["a\x1bb", "x\u202e", "\u2028", "\x85", "tab\tx", "plain"]))
 def test_the_list_writers_clean_is_the_packages(text: str) -> None:

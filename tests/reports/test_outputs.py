@@ -332,6 +332,32 @@ def test_the_list_cells_are_those_of_one_row_at_a_time(report: Report) -> None:
             assert names == ("、" if lang == "zh" else ", ").join(t.rule(str(g.get("rule", ""))) for g in sigs)
 
 
+def test_the_list_cells_by_columns_are_those_by_rows(simulated: tuple[Path, Path]) -> None:
+    """The warning list's cells made a column at a time (what the list's writer gets) are those made a row at a time,
+    cell for cell and type for type (1, 1.0 and True tell apart in the forms), in slices of the same sizes: from the
+    list's columns (the build's) and from plain rows."""
+    from monitor.reports._rowlists import lists_of
+    from monitor.reports._tables import warning_columns, warning_slices
+
+    report = build_report(simulated[1], [simulated[0]], period="month", as_of=AS_OF)  # (its rows not read yet)
+    wl = report.warning_list
+    assert lists_of(wl) is not None  # the build's columns
+    for rep in (report, None):
+        if rep is None:  # then plain rows (reading them keeps them)
+            rep = report.model_copy(update={"warning_list": wl.model_copy(update={"rows": list(wl.rows)})})
+            assert lists_of(rep.warning_list) is None
+        for lang in ("zh", "en"):
+            assert (lists_of(rep.warning_list) is None) is (rep is not report)
+            rows = list(warning_slices(rep, lang, 3, first=1))  # type: ignore[arg-type]
+            columns = list(warning_columns(rep, lang, 3, first=1))  # type: ignore[arg-type]
+            assert [len(c[0]) for c in columns] == [len(r) for r in rows] and len(rows) > 2
+            for part, cols in zip(rows, columns):
+                assert len(cols) == 26 and all(type(c) is list for c in cols)
+                turned = [[c[i] for c in cols] for i in range(len(part))]
+                assert turned == part
+                assert [[type(v) for v in r] for r in turned] == [[type(v) for v in r] for r in part]
+
+
 _SHEET_VALUES = st.one_of(
     st.sampled_from(["", None, "plain", "逾期 90 天", "a&b", "<x>", "a\nb", "a\x1bb", "tab\t", "_x0041_", "_x00_", "2025-03-31",
                      1, 1.0, True, 0, -0.0, 2.5, float("nan"), 10**20, "x" * 40_000]),
@@ -377,3 +403,7 @@ def test_the_sheet_rows_taken_from_the_csv_cells_are_those_of_the_trimmed_rows(r
     rows += [[1, "a", 2.5, "b", 0.1, 123456.789, "p", "q", "r"], [2, "a", 2.5, "b", 0.1, 12, "p", "q", "r"]]
     expected = sheet.xml(_trimmed([list(r) for r in rows], lang), 5)  # type: ignore[arg-type]
     assert sheet.cells_xml(rows, 5, lang) == expected  # type: ignore[arg-type]
+    # the same rows as their columns (what the list's writer gets): the same bytes
+    columns = [[r[j] if j < len(r) else None for r in rows] for j in range(max(map(len, rows)))]
+    if not ragged:
+        assert sheet.columns_xml(columns, 5, lang) == expected  # type: ignore[arg-type]
