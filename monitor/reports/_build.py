@@ -185,6 +185,9 @@ def build_report(
         start_day = per.first - timedelta(days=1)  # the previous period's end: the record start_read reads
         months = rat.month_ends(per, cut)
         if log_error is None:  # the records read meanwhile (of no use if an input is refused below)
+            # what _before_start needs of the end record, read first and alone (a tenth of the time of the whole:
+            # the evidence's chain, the build's longest, starts sooner)
+            tiers_read = readers.submit(log.at, cut_day, ("tier", "tier_since"))
             # the columns the report reads of them at once (any other when first looked up: snapshots.at's more)
             end_read = readers.submit(log.at, cut_day, END_COLUMNS, more=True)
             start_read = readers.submit(log.at, start_day, START_COLUMNS, more=True)  # (also an edge below)
@@ -196,7 +199,7 @@ def build_report(
             # the futures, are raised where they were when made after it): the ids (the snapshots' are those of
             # borrowers.jsonl, checked below), the edges, the trend's points and the sections of the edges
             early_ids = readers.submit(IdIndex, log.ids)
-            pre_read = readers.submit(_before_start, paths["alerts.jsonl"], start, early_ids.result, end_read)
+            pre_read = readers.submit(_before_start, paths["alerts.jsonl"], start, early_ids.result, tiers_read)
             # the evidence of those (most of the warning list at 1 M) parsed by a process of its own meanwhile
             ahead = readers.submit(evidence_ahead, paths["alerts.jsonl"], pre_read.result) if started else None
             by_day: dict[date, Future[Any]] = {cut_day: end_read, start_day: start_read}
@@ -232,7 +235,7 @@ def build_report(
             return wanted
 
         if ids is not early_ids.result():
-            pre_read = readers.submit(_before_start, paths["alerts.jsonl"], start, lambda: ids, end_read)
+            pre_read = readers.submit(_before_start, paths["alerts.jsonl"], start, lambda: ids, tiers_read)
 
         def scanned() -> tuple[NDArray[np.int64], NDArray[np.int64]]:  # copies: read_alerts completes them
             off, length = pre_read.result()
@@ -242,7 +245,8 @@ def build_report(
         offsets, lengths = last_alerts(alerts, ids.n)
         evidence_read = readers.submit(latest_evidence, paths["alerts.jsonl"], offsets[candidates],
                                        lengths[candidates], 16_384 if started else 2_048, started=started,
-                                       ahead=ahead.result if ahead is not None else None)
+                                       ahead=ahead.result if ahead is not None else None,
+                                       ahead_lines=pre_read.result if ahead is not None else None)
         period_read = readers.submit(period_signals, paths["alerts.jsonl"], alerts.off, alerts.length)
         sched = sched_read.result()
         end_snap = end_read.result()
@@ -313,13 +317,13 @@ def build_report(
     return Report(meta=meta, **sections)
 
 
-def _before_start(path: Path, start: int, ids: Callable[[], IdIndex], end_read: Future[Any]) -> tuple[
+def _before_start(path: Path, start: int, ids: Callable[[], IdIndex], tiers_read: Future[Any]) -> tuple[
         NDArray[np.int64], NDArray[np.int64]]:
     """The last alert before the period of the borrowers under warning at the end whose tier last changed before it
     (each change of tier is an alert at the record's tier_since), looked for in the lines before the period by a
     reader (from before borrowers.jsonl is read: by the snapshots' ids, checked to be its ids before this is used)
     while the build reads the rest (read_alerts then looks for any borrower of before_period this missed)."""
-    snap = end_read.result()
+    snap = tiers_read.result()  # the end record's tier and tier_since
     wanted = np.asarray((snap.cols["tier"] >= 1) & (snap.cols["tier_since"] < start))
     return scan_before(path, start, ids(), wanted)
 

@@ -349,11 +349,14 @@ def rules(ctx: Context, evidence: Signals, listed: I64, ps: PeriodSignals | None
     known = [str(r["rule"]) for r in table]
     at: list[int] = []  # (a listed row's position, a rule its last change cites): once per pair
     cited: list[str] = []
-    if isinstance(evidence, SignalTexts):
+    if isinstance(evidence, SignalTexts):  # each distinct tuple of rules made a set once
+        distinct: dict[tuple[str, ...], tuple[str, ...]] = {}
         for k, names in enumerate(evidence.rules):
-            for r in set(names):
-                at.append(k)
-                cited.append(r)
+            once = distinct.get(names)
+            if once is None:
+                once = distinct[names] = tuple(set(names))
+            at += [k] * len(once)
+            cited += once
     else:
         for k, sigs in enumerate(evidence):
             for r in {str(g.get("rule", "")) for g in sigs}:

@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,8 @@ Ahead = tuple[I64, I64, Evidence | None]
 
 
 def latest_evidence(path: Path, offsets: I64, lengths: I64, batch: int = 16_384, started: bool = True,
-                    ahead: Callable[[], Ahead] | None = None) -> Evidence:
+                    ahead: Callable[[], Ahead] | None = None,
+                    ahead_lines: Callable[[], tuple[I64, I64]] | None = None) -> Evidence:
     """The instant, the from_tier (index) and the signals of the alert lines at ``offsets``, in the given order:
     read by a process of its own (:mod:`monitor.reports._sigread`, on the second core, loaded here from its
     :mod:`marshal` bytes), the signals as text (:class:`~monitor.reports._rowlists.SignalTexts`: each list as the
@@ -88,11 +90,12 @@ def latest_evidence(path: Path, offsets: I64, lengths: I64, batch: int = 16_384,
 
     ``ahead()``: some lines parsed beforehand (:func:`evidence_ahead`: most of them, before the lines of the period
     were known); only the others are parsed now. When either part was refused (or ``ahead()`` raises), all the lines
-    are read as without it."""
+    are read as without it. ``ahead_lines()``: the lines ``ahead`` was asked for (:func:`evidence_ahead`'s
+    ``offsets()``), known before its answer: the others are then parsed by a process started at once, beside it."""
     if bool(np.any(offsets < 0)):
         raise InputError("alerts.jsonl: a borrower under warning has no alert (not the replay of borrowers.jsonl)")
     if offsets.size and started:
-        got = _with_ahead(path, offsets, lengths, ahead) if ahead is not None else None
+        got = _with_ahead(path, offsets, lengths, ahead, ahead_lines) if ahead is not None else None
         if got is None:
             got = _evidence_by_process(path, offsets, lengths)
         if got is not None:
@@ -108,25 +111,48 @@ def evidence_ahead(path: Path, offsets: Callable[[], tuple[I64, I64]]) -> Ahead:
     """The lines at ``offsets()`` (offsets and lengths; -1: none) parsed by a process of its own ahead of
     :func:`latest_evidence` (its ``ahead``): the offsets and lengths asked (copies) and the evidence, or None when
     refused."""
-    off, length = offsets()
-    some = np.flatnonzero(off >= 0)
-    off, length = off[some], length[some]
+    off, length = _asked(offsets)
     return off, length, (_evidence_by_process(path, off, length) if off.size else None)
 
 
-def _with_ahead(path: Path, offsets: I64, lengths: I64, ahead: Callable[[], Ahead]) -> Evidence | None:
-    try:
-        known_off, known_len, known = ahead()
-    except Exception:  # (the error of what found the lines is the caller's to raise)
-        return None
-    if known is None or not isinstance(known[2], SignalTexts):
-        return None
+def _asked(offsets: Callable[[], tuple[I64, I64]]) -> tuple[I64, I64]:
+    off, length = offsets()
+    some = np.flatnonzero(off >= 0)
+    return off[some], length[some]
+
+
+def _matched(known_off: I64, known_len: I64, offsets: I64, lengths: I64) -> tuple[I64, NDArray[np.bool_], I64]:
+    """Where each line of ``offsets`` is among the known ones (``src``), whether it is (``hit``), and the others."""
     order = np.argsort(known_off, kind="stable")
     at = np.minimum(np.searchsorted(known_off[order], offsets), max(order.size - 1, 0))
     src = order[at] if order.size else np.zeros(offsets.size, dtype=np.int64)
     hit = (known_off[src] == offsets) & (known_len[src] == lengths) if order.size else np.zeros(offsets.size, bool)
-    miss = np.flatnonzero(~hit)
-    rest = _evidence_by_process(path, offsets[miss], lengths[miss]) if miss.size else None
+    return src, hit, np.flatnonzero(~hit)
+
+
+def _with_ahead(path: Path, offsets: I64, lengths: I64, ahead: Callable[[], Ahead],
+                lines: Callable[[], tuple[I64, I64]] | None = None) -> Evidence | None:
+    with ThreadPoolExecutor(1, thread_name_prefix="evidence-rest") as beside:
+        early: Future[Evidence | None] | None = None
+        if lines is not None:  # the lines not asked ahead: parsed now, beside it
+            try:
+                asked = _asked(lines)
+            except Exception:  # (the error of what found the lines is the caller's to raise)
+                return None
+            match = _matched(*asked, offsets, lengths)
+            if match[2].size:
+                early = beside.submit(_evidence_by_process, path, offsets[match[2]], lengths[match[2]])
+        try:
+            known_off, known_len, known = ahead()
+        except Exception:  # (the error of what found the lines is the caller's to raise)
+            return None
+        if known is None or not isinstance(known[2], SignalTexts):
+            return None
+        if lines is None or not (np.array_equal(known_off, asked[0]) and np.array_equal(known_len, asked[1])):
+            match, early = _matched(known_off, known_len, offsets, lengths), None
+        src, hit, miss = match
+        rest = (early.result() if early is not None else _evidence_by_process(path, offsets[miss], lengths[miss])) \
+            if miss.size else None
     if miss.size and rest is None:
         return None
     ats = np.empty(offsets.size, dtype=np.int64)

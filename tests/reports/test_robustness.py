@@ -469,6 +469,13 @@ def test_evidence_partly_parsed_ahead_is_the_same_and_only_the_rest_is_parsed_la
     assert np.array_equal(got[0], want[0]) and got[1].dtype == want[1].dtype and np.array_equal(got[1], want[1])
     whole = _signals.latest_evidence(path, offsets, lengths)  # (as text: the same as without ahead)
     assert isinstance(got[2], SignalTexts) and got[2] == whole[2]
+    # the lines asked ahead known before its answer: the others parsed at once, beside it; the same answer (and
+    # when they are not the lines it was asked for, matched against its answer as without them)
+    for lines in ((off_ahead, len_ahead), (off_ahead[::-1].copy(), len_ahead[::-1].copy())):
+        asked.clear()
+        beside = _signals.latest_evidence(path, offsets, lengths, ahead=lambda: ahead, ahead_lines=lambda: lines)
+        assert asked == [offsets.size - offsets[::2].size + 1] * (1 if lines[0] is off_ahead else 2)
+        assert np.array_equal(beside[0], want[0]) and np.array_equal(beside[1], want[1]) and beside[2] == whole[2]
     assert got[2].parsed() == want[2] and json.dumps(got[2].parsed()) == json.dumps(want[2])
     for broken in (lambda: (ahead[0], ahead[1], None), lambda: 1 // 0):
         asked.clear()
