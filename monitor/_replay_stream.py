@@ -278,8 +278,8 @@ def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int
         hashed: list[Future[dict[str, Any]]] = []
         ends: list[Totals] = []
 
-        def hash_inputs() -> None:  # on a thread beside the replay, started after any fork
-            hashed.extend(pool.submit(file_digest, f, True) for f in files)
+        def hash_inputs() -> None:  # on a thread beside the replay, started after any fork; a split input's
+            hashed.extend(pool.submit(file_digest, f, count == 1) for f in files)  # lines: counted by the split
 
         def conclude(results: list[dict[str, Any]]) -> None:  # (while the processes merge the outputs)
             final = results[0]["as_of"]
@@ -299,7 +299,10 @@ def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int
         summary = totals.summary()
         (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
-        write_files(out, [(n, h.result()) for n, h in zip(names, hashed)], OUTPUTS, digests)
+        inputs = [(n, h.result()) for n, h in zip(names, hashed)]
+        if job.lines is not None:
+            inputs = [(n, {**d, "lines": lines}) for (n, d), lines in zip(inputs, job.lines)]
+        write_files(out, inputs, OUTPUTS, digests)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -316,6 +319,7 @@ class _Job:
         self.pieces = tmp / "pieces"
         self.bases: list[list[int]] | None = None  # per source file, the first line of each process's range
         self.repeated: set[int] | None = None  # a split input's repeated keys (``repeated_keys_of``)
+        self.lines: list[int] | None = None  # a split input's lines, per source file
 
     def valid(self, raw: bytes) -> int | None:
         got = _judge(raw, self.now, self.skew)
@@ -381,13 +385,14 @@ def _run_split(job: _Job, workers: int, started: Callable[[], None],
 
 def _agree(job: _Job, found: list[dict[str, Any]]) -> int | None:
     """The line numbers of each process's ranges and the as-of (the newest valid event by default)."""
-    job.bases = []
+    job.bases, job.lines = [], []
     for fi in range(len(job.files)):
         bases, total = [], 0
         for f in found:
             bases.append(total)
             total += f["counts"][fi]
         job.bases.append(bases)
+        job.lines.append(total)  # (the lines iter_lines gives, files.json's count)
     if job.as_of is not None:
         return job.as_of
     newest = [f["newest"] for f in found if f["newest"] is not None]

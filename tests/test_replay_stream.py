@@ -210,6 +210,10 @@ def test_more_shards_than_processes_give_the_same_bytes_and_snapshots(tmp_path: 
     for name, digest in recorded.items():
         data = (tmp_path / "many" / name).read_bytes()
         assert digest == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}, name
+    # the inputs' lines: counted by the split (many), read again by the digest (one)
+    inputs = json.loads((tmp_path / "many" / "files.json").read_text())["inputs"]
+    assert inputs == json.loads((tmp_path / "one" / "files.json").read_text())["inputs"]
+    assert [d["lines"] for d in inputs] == [4001, 4999, len(lines) - 9000]
     x, y = SnapshotLog(tmp_path / "one" / "snapshots"), SnapshotLog(tmp_path / "many" / "snapshots")
     assert len(json.loads((tmp_path / "many" / "snapshots" / "manifest.json").read_text())["parts"]) == shards
     assert (x.ids == y.ids).all() and x.codes == y.codes and x.as_of == y.as_of
