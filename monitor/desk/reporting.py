@@ -388,11 +388,18 @@ class Reporter:
         lean_heap()  # (also before the build and the forms: each phase starts from what the last one kept)
         try:
             snap = await self._inputs(work / "replay", day, cut, built_at)
-            reports = await asyncio.to_thread(self._reports, snap, day, kinds)
-            view = self.view()  # read on the event loop, where the consumer folds into it
-            check = alerts_check(view, snap.alert_ids, cut) if view is not None else "alerts not checked (no view)"
             out = []
-            for report in reports:
+            view: DeskView | None = None
+            check = ""
+            # one report at a time, each stored before the next is built (at a month's end the day's, the week's and
+            # the month's: each holds the portfolio's warning list and its signals)
+            for k, kind in enumerate(kinds):
+                report = await asyncio.to_thread(build_one, snap, day, kind, policy_path=self.policy_path,
+                                                 capacity=self.capacity)
+                if k == 0:
+                    view = self.view()  # read on the event loop, where the consumer folds into it
+                    check = alerts_check(view, snap.alert_ids, cut) if view is not None else \
+                        "alerts not checked (no view)"
                 owners = case_owners(view, report.warning_list.borrower_ids(), cut) if view else {}
                 report = with_owners(report, owners, snap.dir / "case_owners.json")
                 notes = [
@@ -412,6 +419,7 @@ class Reporter:
                     else "case owners: none assigned at the end of the period",
                 ]
                 out.append(await asyncio.to_thread(self._store, report, built_at, notes, work))
+                del report  # (before the next build: see above)
             self.builds += 1
             return out
         finally:
@@ -424,9 +432,6 @@ class Reporter:
         inputs = await self.source.read_inputs()
         return await asyncio.to_thread(write_snapshot, inputs, out, cut=cut, built_at=built_at, policy=self.policy,
                                        topics=self.topics)
-
-    def _reports(self, snap: Snapshot, day: date, kinds: Sequence[PeriodKind]) -> list[Report]:
-        return [build_one(snap, day, kind, policy_path=self.policy_path, capacity=self.capacity) for kind in kinds]
 
     def _store(self, report: Report, built_at: int, notes: list[str], work: Path) -> Notice:
         fp = fingerprint(report.meta.inputs)

@@ -226,6 +226,24 @@ def test_building_twice_or_on_two_replicas_publishes_one_notice(world, tmp_path)
     assert [Notice.model_validate_json(v) for v in topic] == first
 
 
+def test_a_month_ends_reports_are_built_one_at_a_time_each_stored_before_the_next(world, tmp_path, monkeypatch):
+    # each report holds the portfolio's warning list (~0.75 GiB at a million borrowers): the desk never holds two
+    import monitor.desk.reporting as reporting
+
+    store = ReportStore(tmp_path / "store")
+    stored_before: list[tuple[str, list[str]]] = []
+    build = reporting.build_one
+
+    def watched(snap, day, kind, **kw):
+        stored_before.append((kind, [n.period for n in store.list()]))
+        return build(snap, day, kind, **kw)
+
+    monkeypatch.setattr(reporting, "build_one", watched)
+    notices = asyncio.run(Reporter(store, FakeSource(world.inputs), world.policy, topics=world.topics).ensure(END))
+    assert [n.period for n in notices] == ["day", "month"]
+    assert stored_before == [("day", []), ("month", ["day"])]
+
+
 def test_a_notice_that_could_not_be_published_is_published_on_the_next_try(world, tmp_path):
     source = FakeSource(world.inputs)
     source.fail_publish = True
