@@ -277,6 +277,10 @@ def build_report(
             early["trend"] = Trend(months=[pt for pt in (f.result() for f in point_reads) if pt is not None])
             early["portfolio"] = fig.portfolio(ctx)
             early["new_defaults"] = rat.new_defaults(previous, end, state, ev, per, policy, ctx.names(defaults))
+            # the edges' records are read no more (their sections made; the state and the events copied what they
+            # use): released before the rest, the warning list and its evidence (a desk builds in its own process)
+            end = previous = _ = end_snap = end_read = start_read = None
+            by_day.clear()
             early["inspections"] = fig.inspections(ctx, capacity)
             early["data_health"] = fig.data_health(ctx, as_of_us, rejects, feeds)
         except Exception as exc:
