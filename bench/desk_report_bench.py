@@ -60,7 +60,7 @@ from _portfolio import portfolio
 
 from monitor._time import iso, local_date, parse_instant
 from monitor.desk.reporting import InputRecord, Inputs, Notice, Reporter, ReportStore
-from monitor.reports import midnight_us
+from monitor.reports import ReportPaths, midnight_us
 from monitor.snapshots import day_date
 from monitor.rules.loader import default_policy
 from monitor.topics import Topics, partition_for
@@ -327,13 +327,16 @@ def desk(saved: Path | None, work: Path, keep_days: int, profile: Path | None = 
     """``--rows DIR``: the desk's part in a fresh process: fold what the workers published (saved by
     ``--save-rows``) as :class:`monitor.desk.report_fold.ReportFold` folds the topics (closed months to disk),
     then build the month's report from the period's end (timed, with the memory growth). ``--save-fold``: fold and
-    save the fold in ``--work`` (no build); ``--fold DIR``: the build from a saved fold (no fold)."""
+    save the fold in ``--work`` (no build); ``--fold DIR``: the build from a saved fold (no fold).
+
+    The build is the desk's own path, :meth:`monitor.desk.reporting.Reporter._build` for the month (the fold as its
+    ``Fold``: the input directory written in a thread as ``KafkaFold.snapshot`` writes it; then ``build_one``,
+    ``write_forms``, the forms' digests and the store), stored in ``--work``/reports; the input directory kept in
+    ``--work``/inputs (hard links)."""
     import gc
 
     from monitor.desk.report_fold import ReportFold
     from monitor.desk.report_heap import lean_heap
-    from monitor.desk.reporting import build_one, write_forms
-    from monitor.snapshots import day_number
 
     from _desk_memory import Tree
 
@@ -361,28 +364,19 @@ def desk(saved: Path | None, work: Path, keep_days: int, profile: Path | None = 
     lean_heap()  # as Reporter._build does first
     rss1 = _status("VmRSS")
     base = fold.day_ends._base
-    peak_reset = _reset_peak()
-    tree = Tree().start()
-    cpu0, t1 = _cpu(), time.perf_counter()
-    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     offsets: dict[str, dict[int, int]] = {}
     for t, p, o in meta["offsets"]:
         offsets.setdefault(t, {})[p] = o
-    prof = None
-    if profile is not None:  # the input directory's part only (the report is the report helper's)
-        import cProfile
-
-        prof = cProfile.Profile()
-        prof.enable()
-    snap = fold.write(work / "inputs", until=day_number(day), built_at=midnight_us(day + timedelta(days=1),
-                                                                                     policy.zone), offsets=offsets)
-    t_inputs, cpu_inputs = time.perf_counter() - t1, _cpu() - cpu0
-    peak_inputs = _status("VmHWM") if peak_reset else 0
-    if prof is not None:
-        prof.disable()
-        prof.dump_stats(str(profile))
-    report = build_one(snap, day, "month")
-    paths = write_forms(report, work / "report", "zh")
+    saved_fold = _SavedFold(fold, offsets, profile, keep=work / "inputs")
+    source = _Published()
+    reporter = Reporter(ReportStore(work / "reports"), source, policy, topics=topics, lang="zh", settle_seconds=0.0,
+                        fold=saved_fold)
+    peak_reset = _reset_peak()
+    tree = Tree().start()
+    cpu0, t1 = _cpu(), time.perf_counter()
+    saved_fold.begun(t1, cpu0, peak_reset)
+    kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    (notice,) = asyncio.run(reporter._build(day, ["month"]))  # the desk's path: input directory, build, write, store
     wall, cpu = time.perf_counter() - t1, _cpu() - cpu0
     peak = _status("VmHWM") if peak_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     tree.stop()
@@ -390,20 +384,85 @@ def desk(saved: Path | None, work: Path, keep_days: int, profile: Path | None = 
     kids_cpu = kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
     load_after = os.getloadavg()
     got = tree.figures(rss1, peak)
-    print(f"  input directory CPU {cpu_inputs:.2f} s (user+sys), the rest (build_report + write_report) "
+    t_inputs, cpu_inputs, peak_inputs = saved_fold.wall, saved_fold.cpu, saved_fold.peak
+    print(f"  input directory CPU {cpu_inputs:.2f} s (user+sys), the rest (build_report + write_report + store) "
           f"{cpu - cpu_inputs:.2f} s; started processes {kids_cpu:.2f} s")
     print(f"desk report bench, the desk from {'the saved fold ' + str(loaded) if loaded else 'the saved topics ' + str(saved)}: "
-          f"month {report.meta.label}; {meta['messages']:,} feed messages, {meta['rows']:,} day-end rows, "
+          f"month {notice.label}; {meta['messages']:,} feed messages, {meta['rows']:,} day-end rows, "
           f"{len(fold.alerts):,} alerts")
     print(f"  fold (before the period's end, not timed as the build): {fold_wall:.1f} s; desk resident "
           f"{rss0 / GIB:.2f} -> {rss1 / GIB:.2f} GiB; closed up to {day_date(base.day) if base else None} "
           f"({base.rows if base else 0:,} rows on disk), {fold.day_ends.late:,} rows of stored days read again")
-    _print_build(wall, cpu, t_inputs, peak - rss1, peak_reset, paths, load_before, load_after)
+    stored = reporter.store.root / notice.stored_at
+    _print_build(wall, cpu, t_inputs, peak - rss1, peak_reset, ReportPaths(*(stored / notice.file(f).name  # type: ignore[union-attr]
+                                                                             for f in ("html", "json", "csv", "xlsx"))),
+                 load_before, load_after)
     print(f"  growth counted with the started processes (bench/_desk_memory.py): {got['counted'] / GIB:.3f} GiB "
-          f"(this process {got['self'] / GIB:.3f}, of which the input directory {(peak_inputs - rss1) / GIB:.3f}; "
+          f"(this process {got['self'] / GIB:.3f}, of which the input directory {(peak_inputs - rss1) / GIB:.3f}, "
+          f"resident after it +{(saved_fold.left - rss1) / GIB:.3f}; "
           f"+ {got['started']} started processes' peaks {got['children'] / GIB:.3f}); sampled peak of this process's "
           f"resident set + their PSS: +{got['sampled'] / GIB:.3f} GiB; CPU with them {cpu + kids_cpu:.1f} s")
     print(f"  started: {tree.describe()}")
+    print(f"  stored: {stored} ({', '.join(f'{f.form} {f.bytes:,} B' for f in notice.files)})")
+
+
+class _SavedFold:
+    """The loaded fold as the reporter's :class:`~monitor.desk.reporting.Fold` (``KafkaFold.snapshot`` without the
+    broker: the saved topics' end offsets): the input directory written by ``ReportFold.write`` in a thread, as
+    ``KafkaFold`` writes it; its wall, CPU and the process's peak (VmHWM) at its end noted; a copy of it kept in
+    ``keep`` (hard links) for comparing builds."""
+
+    def __init__(self, fold: Any, offsets: dict[str, dict[int, int]], profile: Path | None,
+                 keep: Path | None = None) -> None:
+        self.fold, self.offsets, self.profile, self.keep = fold, offsets, profile, keep
+        self.wall = self.cpu = 0.0
+        self.peak = self.left = 0  # the process's peak (VmHWM) at its end, and its resident set then
+        self._t1, self._cpu0, self._reset = 0.0, 0.0, False
+
+    def begun(self, t1: float, cpu0: float, peak_reset: bool) -> None:
+        self._t1, self._cpu0, self._reset = t1, cpu0, peak_reset
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def snapshot(self, out: Path, *, until: int, built_at: int) -> Any:
+        return await asyncio.to_thread(self._write, out, until, built_at)
+
+    def _write(self, out: Path, until: int, built_at: int) -> Any:
+        prof = None
+        if self.profile is not None:  # the input directory's part only (the report is the report helper's)
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
+        snap = self.fold.write(out, until=until, built_at=built_at, offsets=self.offsets)
+        self.wall, self.cpu = time.perf_counter() - self._t1, _cpu() - self._cpu0
+        self.peak = _status("VmHWM") if self._reset else 0
+        self.left = _status("VmRSS")
+        if prof is not None:
+            prof.disable()
+            prof.dump_stats(str(self.profile))
+        if self.keep is not None:  # (hard links: the reporter removes its working directory after the build)
+            shutil.rmtree(self.keep, ignore_errors=True)
+            shutil.copytree(out, self.keep, copy_function=os.link)
+        return snap
+
+
+class _Published:
+    """The reporter's source for a build from the fold: notices kept (the inputs come from the fold)."""
+
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+
+    async def read_inputs(self) -> Inputs:
+        raise RuntimeError("a build from the fold reads no feed")
+
+    async def published(self) -> set[str]:
+        return {n.report_id for n in self.notices}
+
+    async def publish(self, notice: Notice) -> None:
+        self.notices.append(notice)
 
 
 def main() -> None:
