@@ -378,7 +378,9 @@ def desk(saved: Path | None, work: Path, keep_days: int, profile: Path | None = 
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     (notice,) = asyncio.run(reporter._build(day, ["month"]))  # the desk's path: input directory, build, write, store
     wall, cpu = time.perf_counter() - t1, _cpu() - cpu0
-    peak = _status("VmHWM") if peak_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # (VmHWM reset again after the input directory: the peak of the rest, and the whole build's the larger)
+    peak_rest = _status("VmHWM") if peak_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = max(peak_rest, saved_fold.peak)
     tree.stop()
     kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     kids_cpu = kids1.ru_utime + kids1.ru_stime - kids0.ru_utime - kids0.ru_stime
@@ -399,7 +401,8 @@ def desk(saved: Path | None, work: Path, keep_days: int, profile: Path | None = 
                  load_before, load_after)
     print(f"  growth counted with the started processes (bench/_desk_memory.py): {got['counted'] / GIB:.3f} GiB "
           f"(this process {got['self'] / GIB:.3f}, of which the input directory {(peak_inputs - rss1) / GIB:.3f}, "
-          f"resident after it +{(saved_fold.left - rss1) / GIB:.3f}; "
+          f"resident after it +{(saved_fold.left - rss1) / GIB:.3f}, the report's build, write and store "
+          f"{(peak_rest - rss1) / GIB:.3f}; "
           f"+ {got['started']} started processes' peaks {got['children'] / GIB:.3f}); sampled peak of this process's "
           f"resident set + their PSS: +{got['sampled'] / GIB:.3f} GiB; CPU with them {cpu + kids_cpu:.1f} s")
     print(f"  started: {tree.describe()}")
@@ -440,6 +443,8 @@ class _SavedFold:
         self.wall, self.cpu = time.perf_counter() - self._t1, _cpu() - self._cpu0
         self.peak = _status("VmHWM") if self._reset else 0
         self.left = _status("VmRSS")
+        if self._reset:
+            _reset_peak()
         if prof is not None:
             prof.disable()
             prof.dump_stats(str(self.profile))
