@@ -291,10 +291,11 @@ def _write_visits(fold: Any, part: SnapshotPart, where: NDArray[np.int64], last:
     visits = list(chain.from_iterable(d.values() for d in per.values()))
     if not visits:
         return
+    n = len(visits)
     arrival = np.repeat(np.fromiter(per.keys(), dtype=np.int64, count=len(per)),
                         np.fromiter(map(len, per.values()), dtype=np.int64, count=len(per)))
-    at_, team_, outcome_, due_, eid_ = ([v[k] for v in visits] for k in range(5))  # (zip(*visits): 10 x slower)
-    at = np.array(at_, dtype=np.int64)
+    # each field a column straight from the visits (no list of each at once: ~0.1 GiB at a million borrowers)
+    at = np.fromiter((v[0] for v in visits), dtype=np.int64, count=n)
     i = where[arrival]
     sel = np.flatnonzero((i >= 0) & (at <= last))
     o = sel[np.lexsort((at[sel], i[sel]))]
@@ -303,18 +304,18 @@ def _write_visits(fold: Any, part: SnapshotPart, where: NDArray[np.int64], last:
         starts = np.flatnonzero(same & ~np.r_[False, same[:-1]])
         ends = np.flatnonzero(same & ~np.r_[same[1:], False]) + 2
         for a, z in zip(starts.tolist(), ends.tolist()):
-            o[a:z] = sorted(o[a:z].tolist(), key=lambda j: eid_[j])
+            o[a:z] = sorted(o[a:z].tolist(), key=lambda j: visits[j][4])
     if not o.size:
         return
     names: dict[Any, int] = {}
-    tcode = np.array([names.setdefault(t, len(names)) for t in team_], dtype=np.int64)[o]
+    tcode = np.fromiter((names.setdefault(v[1], len(names)) for v in visits), dtype=np.int64, count=n)[o]
     texts = list(names)
     uniq, first = np.unique(tcode, return_index=True)
     table = np.full(len(texts), -1, dtype=np.int32)
     for c in uniq[np.argsort(first, kind="stable")].tolist():  # codes given in the visits' order
         table[c] = part.code("team", texts[c])
-    part.visit_columns((i[o], at[o], table[tcode], np.array(outcome_, dtype=np.int64)[o],
-                        np.array(due_, dtype=np.int64)[o]))
+    part.visit_columns((i[o], at[o], table[tcode], np.fromiter((v[2] for v in visits), dtype=np.int64, count=n)[o],
+                        np.fromiter((v[3] for v in visits), dtype=np.int64, count=n)[o]))
 
 
 def borrower_rows(fold: Any, borrower: str, until: int) -> list[tuple[int, tuple[Any, ...]]]:
