@@ -395,8 +395,9 @@ class Reporter:
             view: DeskView | None = None
             check = ""
             # one report at a time, each stored before the next is built (at a month's end the day's, the week's and
-            # the month's: each holds the portfolio's warning list and its signals)
-            for k, kind in enumerate(kinds):
+            # the month's: each holds the portfolio's warning list and its signals), the longest period first (the
+            # month's report is stored one build after the input directory, not after the day's too)
+            for k, kind in enumerate(sorted(kinds, key=PERIODS.index, reverse=True)):
                 report = await asyncio.to_thread(build_one, snap, day, kind, policy_path=self.policy_path,
                                                  capacity=self.capacity)
                 if k == 0:

@@ -226,7 +226,7 @@ def test_building_twice_or_on_two_replicas_publishes_one_notice(world, tmp_path)
     assert [Notice.model_validate_json(v) for v in topic] == first
 
 
-def test_a_month_ends_reports_are_built_one_at_a_time_each_stored_before_the_next(world, tmp_path, monkeypatch):
+def test_a_month_ends_reports_are_built_one_at_a_time_the_month_first_each_stored_before_the_next(world, tmp_path, monkeypatch):
     # each report holds the portfolio's warning list (~0.75 GiB at a million borrowers): the desk never holds two
     import monitor.desk.reporting as reporting
 
@@ -241,7 +241,7 @@ def test_a_month_ends_reports_are_built_one_at_a_time_each_stored_before_the_nex
     monkeypatch.setattr(reporting, "build_one", watched)
     notices = asyncio.run(Reporter(store, FakeSource(world.inputs), world.policy, topics=world.topics).ensure(END))
     assert [n.period for n in notices] == ["day", "month"]
-    assert stored_before == [("day", []), ("month", ["day"])]
+    assert stored_before == [("month", []), ("day", ["month"])]  # the month's first: stored one build sooner
 
 
 def test_a_notice_that_could_not_be_published_is_published_on_the_next_try(world, tmp_path):
