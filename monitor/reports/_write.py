@@ -25,6 +25,7 @@ from monitor.reports._sheetxml import CsvLines
 from monitor.reports._sheetxml import _safe as _safe_by
 from monitor.reports._html import render_html
 from monitor.reports._i18n import Lang
+from monitor.reports._jsonrows import Rows
 from monitor.reports._rowlists import lists_of
 from monitor.reports._tables import (
     SLICE, Cell, Head, Table, warning_columns, warning_head, warning_slices, warning_table,
@@ -117,11 +118,12 @@ def _write_json(fh: IO[bytes], report: Report, rows_at_once: int = 2_000) -> Non
     start = doc.index(_LIST_KEY)
     at = doc.index(b'"rows":[]', start) + len(b'"rows":[')
     fh.write(doc[:at])
+    made = Rows(lists) if lists is not None else None  # the rows' JSON made from the columns
     for lo in range(0, len(rows) if rows is not None else lists.n, rows_at_once):  # type: ignore[union-attr]
-        if lists is not None:
+        if made is not None:
             if lo:
                 fh.write(b",")
-            fh.write(lists.json(lo, lo + rows_at_once))
+            fh.write(made.json(lo, lo + rows_at_once))
             continue
         part = _ROWS.dump_json(rows[lo:lo + rows_at_once])
         if lo:
