@@ -276,15 +276,23 @@ class _ColumnMaker(_RowMaker):
 
     def _signal_texts(self, lo: int, hi: int) -> tuple[list[str], list[str], list[str]]:
         """The names of the current signals' rules, their sentences, and those of the last change's signals."""
-        lists, texts = self.lists, self.key_texts
+        lists, texts, keyed, made = self.lists, self.key_texts, self.keyed, self._keyed
         then = lists.then.keys[lo:hi]
         now = then if lists.now is None else lists.now.keys[lo:hi]
         names, now_texts, then_texts = [], [], []
         for a, b in zip(now, then):
-            name, text = texts(a) if a else ("", "")
+            if len(a) == 1:  # (most rows: one signal, its name and sentence as they are)
+                name, text = keyed.get(a[0]) or made(a[0])
+            else:
+                name, text = texts(a) if a else ("", "")
             names.append(name)
             now_texts.append(text)
-            then_texts.append(text if a is b or a == b else texts(b)[1])
+            if a is b or a == b:
+                then_texts.append(text)
+            elif len(b) == 1:
+                then_texts.append((keyed.get(b[0]) or made(b[0]))[1])
+            else:
+                then_texts.append(texts(b)[1])
         return names, now_texts, then_texts
 
     def _quality(self, items: list[str]) -> str:
