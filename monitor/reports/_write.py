@@ -211,34 +211,88 @@ class _Spawned:
         return self.error
 
 
-def _list_writer(report: Report, lang: Lang, paths: ReportPaths) -> _Spawned:
-    """The CSV and the workbook by a process of its own (:class:`_Spawned`): this one makes the warning list's cells
-    a slice at a time, as columns (:func:`warning_columns`), and sends them to the writer (by :mod:`marshal`:
-    strings, numbers and None, a third of the time of JSON; through a private pipe to the same interpreter, never a
-    file), which writes their CSV text and
-    makes their sheet XML, compresses it and writes the workbook while this one goes on. The same bytes as
-    :func:`render_csv` and :func:`render_xlsx`. Returned once the last rows are sent; when the writer is gone
-    before (its error told by :meth:`_Spawned.wait`), the cells are no longer made."""
+class _CsvOut:
+    """The warning list's CSV written by this process a slice at a time (a temporary file, then renamed): its first
+    error kept (told after the other forms are written; nothing more written, the temporary file removed)."""
+
+    def __init__(self, path: Path, lang: Lang) -> None:
+        self.path, self.tmp = path, path.with_name(path.name + ".tmp")
+        self.lines = _CsvLines()
+        self.error: str | None = None
+        self.fh: IO[bytes] | None = None
+        try:
+            self.fh = self.tmp.open("wb")
+            self.fh.write(self.lines.head([h for h, _ in warning_head(lang)]))
+        except OSError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        self.error = f"{self.path.name}: cannot write the report: {exc.strerror or exc}"
+        self.drop()
+
+    def drop(self) -> None:
+        """Nothing more written, the temporary file removed (an error, or a failure of this process)."""
+        if self.fh is not None:
+            fh, self.fh = self.fh, None
+            try:
+                fh.close()
+            except OSError:
+                pass
+        self.tmp.unlink(missing_ok=True)
+
+    def columns(self, columns: list[list[Cell]]) -> None:
+        if self.fh is not None:
+            try:
+                self.fh.write(self.lines.columns(columns))
+            except OSError as exc:
+                self._fail(exc)
+
+    def done(self) -> str | None:
+        """The file in its place (every row written); its error (None: written)."""
+        if self.fh is not None:
+            fh, self.fh = self.fh, None
+            try:
+                fh.close()
+                os.replace(self.tmp, self.path)
+            except OSError as exc:
+                self._fail(exc)
+        return self.error
+
+
+def _list_writer(report: Report, lang: Lang, paths: ReportPaths) -> tuple[_Spawned, str | None]:
+    """The workbook by a process of its own (:class:`_Spawned`) and the CSV by this one: this one makes the warning
+    list's cells a slice at a time, as columns (:func:`warning_columns`), sends them to the writer (by
+    :mod:`marshal`: strings, numbers and None, a third of the time of JSON; through a private pipe to the same
+    interpreter, never a file), which makes their sheet XML, compresses it and writes the workbook, and writes
+    their CSV text here while the writer works on them (the writer was the longer of the two when it wrote the CSV
+    too). The same bytes as :func:`render_csv` and :func:`render_xlsx`. Returned once the last rows are sent and the
+    CSV written, with the CSV's error (None: written); when the writer is gone before (its error told by
+    :meth:`_Spawned.wait`), the cells are still made for the CSV."""
     kid = _Spawned(paths.xlsx.name)  # started first: its start-up meets the workbook's making below
+    csv = _CsvOut(paths.csv, lang)
     try:
         book = ListSheet(report, lang)  # the workbook without the rows: what the rows' XML needs to know
         head = {"path": str(paths.xlsx), "number": book.number, "kinds": book.kinds, "count": book.count,
-                "lang": lang, "csv": str(paths.csv), "titles": [h for h, _ in warning_head(lang)],
+                "lang": lang, "csv": None, "titles": [h for h, _ in warning_head(lang)],
                 "unsafe": _UNSAFE.pattern}
         alive = kid.send(json.dumps(head).encode("utf-8")) and kid.send(book.data)
         del book
-        if alive:
-            # a small first slice: the writer starts while the next ones are made
-            for columns in warning_columns(report, lang, SLICE, first=min(SLICE, 2_000)):
-                if not kid.send(marshal.dumps(columns)):
-                    break
-            else:
-                kid.send(b"")  # the end of the rows: the writer writes the CSV and the workbook
+        # a small first slice: the writer starts while the next ones are made
+        for columns in warning_columns(report, lang, SLICE, first=min(SLICE, 2_000)):
+            alive = alive and kid.send(marshal.dumps(columns))
+            if not alive and csv.fh is None:
+                break  # (nothing left to write)
+            csv.columns(columns)
+        else:
+            if alive:
+                kid.send(b"")  # the end of the rows: the writer writes the workbook
+        error = csv.done()
     except BaseException:
+        csv.drop()
         kid.wait()  # no orphan
         raise
     kid.close()  # the input's end told now (what the pipe's buffer holds sent), not when waited for
-    return kid
+    return kid, error
 
 
 def _html(report: Report, lang: Lang, html_rows: int, csv_name: str, xlsx_name: str) -> bytes:
@@ -257,13 +311,13 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
     ``html_rows`` limits the rows of the warning list in the HTML (0 = all); the JSON and the CSV
     hold every row. Each file is written whole or not at all (temporary file, then rename).
 
-    ``jobs`` 2: the CSV and the workbook by a started process (:func:`_list_writer`: this process makes the warning
-    list's cells a slice at a time and sends them through a pipe to that process, which writes their CSV text and
-    makes their sheet XML and compresses it), then the JSON and the HTML here while it goes on; the bytes are the
-    same. No fork: a fork that writes the JSON shared the report's pages, and each page either process then
-    touched was copied (at a million borrowers ~115,000 page faults in each, ~0.8 s of CPU, and the copies in the
-    sum of PSS). Only where no other thread runs (the command line; not the desk, whose server has threads):
-    otherwise one after the other. When the writer fails, this process writes the CSV itself and tells its error.
+    ``jobs`` 2: the workbook by a started process (:func:`_list_writer`: this process makes the warning list's cells
+    a slice at a time, sends them through a pipe to that process, which makes their sheet XML and compresses it, and
+    writes their CSV text itself), then the JSON and the HTML here while it goes on; the bytes are the same. No
+    fork: a fork that writes the JSON shared the report's pages, and each page either process then touched was
+    copied (at a million borrowers ~115,000 page faults in each, ~0.8 s of CPU, and the copies in the sum of PSS).
+    Only where no other thread runs (the command line; not the desk, whose server has threads): otherwise one after
+    the other. When the writer fails, the other forms are still written and its error told.
     """
     out = Path(out_dir)
     html_name, json_name, csv_name, xlsx_name = file_names(report)
@@ -273,8 +327,10 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
         failed: list[str] = []
         if jobs > 1 and _can_fork():
             _give_back()  # the build's freed memory, else resident while the forms are written
-            kid = _list_writer(report, lang, paths)  # the CSV and the workbook by a started process
+            kid, csv_error = _list_writer(report, lang, paths)  # the workbook by a started process, the CSV here
             try:
+                if csv_error is not None:
+                    failed.append(csv_error)
                 try:
                     _write(paths.json, lambda fh: _write_json(fh, report))
                 except OSError as exc:  # told after the others are written, as the writer's error is
@@ -284,8 +340,6 @@ def write_report(report: Report, out_dir: str | Path, lang: Lang = "zh", *, html
                 error = kid.wait()  # no orphan
             if error is not None:
                 failed.append(error)
-                # the writer gone: the CSV written here (the workbook cannot be), then the writer's error told
-                _write(paths.csv, lambda fh: _csv_to(fh, warning_head(lang), warning_slices(report, lang, SLICE)))
         else:
             head, rows = warning_table(report, lang)  # the list's cells, made once for the CSV and the workbook
             _write(paths.csv, lambda fh: _csv_to(fh, head, [rows]))

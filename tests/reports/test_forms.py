@@ -67,7 +67,7 @@ def test_the_workbook_written_by_a_second_process_is_the_same(hand: tuple[Path, 
     code, _, stderr = _run(*args, "--out", str(json_blocked))
     assert code == 2 and re.search(re.escape(FILES[1]) + ": cannot write the report: .*directory", stderr), stderr
     assert (json_blocked / FILES[3]).read_bytes() == one.xlsx.read_bytes()
-    csv_blocked = tmp_path / "csv-blocked"  # the CSV, by the workbook's writer: the workbook still written
+    csv_blocked = tmp_path / "csv-blocked"  # the CSV (by this process): the workbook still written
     (csv_blocked / FILES[2]).mkdir(parents=True)
     code, _, stderr = _run(*args, "--out", str(csv_blocked))
     assert code == 2 and re.search("cannot write the report: .*directory", stderr), stderr
