@@ -166,6 +166,8 @@ def build_report(
             ScheduleRead(paths["schedule_history.jsonl"], start, cut, started) as sched_rows, \
             ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, \
             ThreadPoolExecutor(5 if started else 1, thread_name_prefix="reader") as readers:
+        if vouched:  # no borrowers.jsonl process (its columns are the snapshots'): the schedule's starts at once
+            sched_rows.start()
         line_counts: list[int] = []  # of the event files, against the replay's count
         digests = _digests(pool, rdir, hashed, line_counts, recorded)
         snap_dir = rdir / "snapshots"
@@ -214,7 +216,7 @@ def build_report(
                                   paths["borrowers.jsonl"], teams) if vouched and log_error is None else None
         if borrowers is None:  # not vouched for, or not the snapshots' as-of record: the file read whole
             borrowers = borrowers_read.result(teams)
-        sched_rows.start()  # the schedule's lines parsed by a process of its own (after the borrowers': 2 cores)
+        sched_rows.start()  # (else: after the borrowers.jsonl process) the schedule read by a process of its own
         rejects = read_rejects(paths["rejects.jsonl"])
         if log_error is not None:
             raise log_error
@@ -259,11 +261,6 @@ def build_report(
                           mask_names=mask_names)
         current = None
         end, previous, _ = (by_day[day].result() for day in edge_days)  # (a read's error raised here)
-        if current_read is not None:
-            current = current_read.result()
-        quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
-                          ev.names.values, cut, feeds)
-        extras = fig.Extras(current=current, cases=cases, quality=quality)
         # the sections that need no evidence, made while its process reads it (an error of theirs is raised after
         # the warning list's, as when they were made after it)
         early: dict[str, Any] = {}
@@ -285,14 +282,44 @@ def build_report(
             early["data_health"] = fig.data_health(ctx, as_of_us, rejects, feeds)
         except Exception as exc:
             early_error = exc
-        wl, evidence, listed_rows = fig.warning_list(ctx, fig.Evidence(candidates, *evidence_read.result()), extras)
+        # the warning list's rows and what it shows of them but their signals, and the data quality of those rows,
+        # made while the current signals and the evidence are still parsed by their processes (each error raised
+        # where it was when made with the warning list: the quality's after the current signals', the rows' by
+        # fig.warning_list, which makes them again, the data quality's after the disposal)
+        listing: fig.Listed | None = None
+        quality_error: Exception | None = None
+        data_quality: tuple[Any, Exception | None] = (None, None)
+        try:
+            quality = Quality(state.prof_end, state.first_profile_t, state.last_profile_t, ev.last_bureau, state.name,
+                              ev.names.values, cut, feeds)
+        except Exception as exc:
+            quality_error = exc
+        if quality_error is None:
+            try:
+                listing = fig.listed(ctx, cases, quality)
+            except Exception:
+                listing = None
+        if listing is not None:
+            try:
+                data_quality = (qual.quality(quality, state.cents, listing.rows), None)
+            except Exception as exc:
+                data_quality = (None, exc)
+        # the current signals waited for only now, by the warning list (an error of theirs still raised first)
+        if current_read is not None:
+            current = current_read.result()
+        if quality_error is not None:
+            raise quality_error
+        extras = fig.Extras(current=current, cases=cases, quality=quality)
+        wl, evidence, listed_rows = fig.warning_list(ctx, fig.Evidence(candidates, *evidence_read.result()), extras,
+                                                     listing)
         if early_error is not None:
             raise early_error
         sections = dict(
             ratios=early["ratios"], trend=early["trend"], portfolio=early["portfolio"], changes=early["changes"],
             new_defaults=early["new_defaults"],
             disposal=fig.disposal(wl, cases is not None),
-            data_quality=qual.quality(quality, state.cents, listed_rows),
+            data_quality=(_made(data_quality) if listing is not None
+                          else qual.quality(quality, state.cents, listed_rows)),
             warning_list=wl, rules=fig.rules(ctx, evidence, listed_rows, period_read.result()),
             inspections=early["inspections"], data_health=early["data_health"],
         )

@@ -252,18 +252,24 @@ def _kind(frm: int, to: int) -> str:
 _KIND_OF = np.array([_kind(f, t) for f in range(len(TIERS)) for t in range(len(TIERS))], dtype=object)  # by from, to
 
 
-def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningList, Signals, I64]:
-    """The list, the signals of each row's last change of tier (what the rule statistics' "on list" counts:
-    known at any day, so a report of a past day says the same whatever the replay's extent), and the rows'
-    borrower indexes.
+@dataclass(slots=True)
+class Listed:
+    """The warning list's rows (borrower indexes, in the list's order) and what it shows of them that needs neither
+    their evidence nor the current signals (:func:`listed`: made while those are read)."""
 
-    The signals as text (both read as the replay writes them): the list's rows kept as columns
-    (:class:`~monitor.reports._rowlists.RowLists`, made into rows only when read); otherwise plain rows."""
-    s, ev, p = ctx.state, ctx.events, ctx.period
+    rows: I64
+    ids: list[str]
+    to: I64  # the tier at the end (index)
+    cols: dict[str, Any]  # the columns of WarningRow but tier_since and days_at_tier
+    head: dict[str, Any]  # the list's borrowers, exposure and tiers
+
+
+def listed(ctx: Context, cases: Mapping[str, tuple[str, str | None]] | None, quality: Any) -> Listed:
+    """The rows of the warning list and their columns that need no evidence (``quality``:
+    monitor.reports._quality.Quality; ``cases``: borrower id -> (case status, owner), or none)."""
+    s, ev = ctx.state, ctx.events
     rows = np.flatnonzero(ctx.mask & (s.tier_end >= 1))
     rows = rows[np.lexsort((rows, -s.cents[rows], -s.tier_end[rows].astype(np.int64)))]
-    ats, frm, evidence = read.of(rows, s.n)
-    since = local_days(ats, p.zone)
     due = s.due_end[rows].astype(np.int64)
     tiers = np.array([*TIERS, "new"], dtype=object)
     grades = np.array([*GRADES, "—"], dtype=object)
@@ -271,14 +277,7 @@ def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningL
     start = s.tier_start[rows].astype(np.int64)
     ids = [x.decode("utf-8") for x in s.ids[rows].tolist()]
     to = s.tier_end[rows].astype(np.int64)
-    since_text = _day_texts(since)
-    current = extras.current
-    cases = extras.cases or {}
-    as_text = isinstance(evidence, SignalTexts) and (current is None or isinstance(current, CurrentTexts))
-    if not as_text:  # one side read as objects: both as objects (the text parses to what was checked)
-        evidence = evidence.parsed() if isinstance(evidence, SignalTexts) else evidence
-        if isinstance(current, CurrentTexts):
-            current = dict(zip(ids, current.of(ids).parsed()))
+    cases = cases or {}
     cols = dict(
         borrower_id=ids, name=ctx.names(rows),
         tier=tiers[to].tolist(),
@@ -288,24 +287,56 @@ def warning_list(ctx: Context, read: Evidence, extras: Extras) -> tuple[WarningL
         segment=_names(ev.segments, s.segment[rows]), industry=_names(ev.industries, s.industry[rows]),
         grade=grades[np.where(s.grade[rows] >= 0, s.grade[rows], len(GRADES))].tolist(),
         min_classification=classes[np.where(s.mincls[rows] >= 0, s.mincls[rows], len(CLASSES))].tolist(),
-        tier_since=since_text, days_at_tier=(_days(p.last) - since).tolist(),
         next_visit_due=_day_texts(due), visit_overdue=((due >= 0) & (due < ctx.ref_day)).tolist(),
         case_status=[cases[b][0] if b in cases else None for b in ids],
         case_owner=[cases[b][1] if b in cases else None for b in ids],
-        data_quality=_quality_items(extras.quality, rows),
+        data_quality=_quality_items(quality, rows),
     )
-    change = (since_text, _KIND_OF[frm.astype(np.int64) * len(TIERS) + to].tolist(),
-              tiers[frm.astype(np.int64)].tolist(), tiers[to].tolist())
     counts = np.bincount(s.tier_end[rows].astype(np.int64), minlength=4)
     head = dict(borrowers=int(rows.size), exposure=money(s.cents[rows].sum()), tiers=_tiers(counts))
+    return Listed(rows, ids, to, cols, head)
+
+
+_COLUMNS = ("borrower_id", "name", "tier", "tier_at_start", "exposure", "branch", "team", "segment", "industry",
+            "grade", "min_classification", "tier_since", "days_at_tier", "next_visit_due", "visit_overdue",
+            "case_status", "case_owner", "data_quality")  # (WarningRow's order)
+
+
+def warning_list(ctx: Context, read: Evidence, extras: Extras, made: Listed | None = None) -> tuple[
+        WarningList, Signals, I64]:
+    """The list, the signals of each row's last change of tier (what the rule statistics' "on list" counts:
+    known at any day, so a report of a past day says the same whatever the replay's extent), and the rows'
+    borrower indexes. ``made``: :func:`listed` of the same context, cases and quality, made beforehand.
+
+    The signals as text (both read as the replay writes them): the list's rows kept as columns
+    (:class:`~monitor.reports._rowlists.RowLists`, made into rows only when read); otherwise plain rows."""
+    s, p = ctx.state, ctx.period
+    if made is None:
+        made = listed(ctx, extras.cases, extras.quality)
+    rows, ids, to = made.rows, made.ids, made.to
+    ats, frm, evidence = read.of(rows, s.n)
+    since = local_days(ats, p.zone)
+    tiers = np.array([*TIERS, "new"], dtype=object)
+    since_text = _day_texts(since)
+    current = extras.current
+    as_text = isinstance(evidence, SignalTexts) and (current is None or isinstance(current, CurrentTexts))
+    if not as_text:  # one side read as objects: both as objects (the text parses to what was checked)
+        evidence = evidence.parsed() if isinstance(evidence, SignalTexts) else evidence
+        if isinstance(current, CurrentTexts):
+            current = dict(zip(ids, current.of(ids).parsed()))
+    timed = dict(tier_since=since_text, days_at_tier=(_days(p.last) - since).tolist())
+    cols = {k: timed[k] if k in timed else made.cols[k] for k in _COLUMNS}
+    change = (since_text, _KIND_OF[frm.astype(np.int64) * len(TIERS) + to].tolist(),
+              tiers[frm.astype(np.int64)].tolist(), tiers[to].tolist())
+    head = made.head
     if isinstance(evidence, SignalTexts) and (current is None or isinstance(current, CurrentTexts)):  # (as_text)
         lists = RowLists(cols, change, evidence, current.of(ids) if current is not None else None)
         wl = WarningList.model_construct(**head)  # (its rows made from the lists when read)
         wl._lists = lists
         return wl, evidence, rows
     signals = [current.get(b, []) for b in ids] if isinstance(current, Mapping) else evidence
-    made = RowLists(cols, change, SignalTexts([], [], []), None)._rows(0, rows.size, signals, evidence)
-    wl = WarningList.model_construct(**head, rows=made)
+    made_rows = RowLists(cols, change, SignalTexts([], [], []), None)._rows(0, rows.size, signals, evidence)
+    wl = WarningList.model_construct(**head, rows=made_rows)
     return wl, evidence, rows
 
 
