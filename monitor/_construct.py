@@ -13,6 +13,12 @@ aliases, no extra fields allowed, no private attributes and no post-init hook. T
 The contract tests fail when a pydantic upgrade moves these attributes: tests/test_construct.py (against
 ``model_construct`` and validation, field by field), tests/test_engine_alerts.py (every alert and signal the
 engine makes against its validated copy) and tests/backtest/test_construct.py (the visits).
+
+A field made when first read (the report's warning list: ``monitor.reports.model.WarningList.rows``, made from its
+columns only if something reads them): ``unset`` (a field ``model_construct`` was not given is absent from the
+instance's ``__dict__``), ``fill`` (set it as validation would have) and ``private`` (a private attribute read
+without pydantic's ``__getattr__``, from inside a model's own ``__getattr__``). tests/test_construct.py holds them to
+what pydantic does.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["constructor", "made"]
+__all__ = ["constructor", "fill", "made", "private", "unset"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -70,3 +76,20 @@ def constructor(cls: type[M]) -> Callable[[dict[str, Any]], M]:
         return _build(cls, values, set(names))
 
     return make
+
+
+def unset(model: BaseModel, name: str) -> bool:
+    """Whether field ``name`` of ``model`` holds no value (``model_construct`` was not given one, nor ``fill``)."""
+    return name not in model.__dict__
+
+
+def fill(model: BaseModel, name: str, value: Any) -> None:
+    """Give field ``name`` of ``model`` its value, counted as set (as if ``model_construct`` had been given it)."""
+    model.__dict__[name] = value
+    model.__pydantic_fields_set__.add(name)
+
+
+def private(model: BaseModel, name: str) -> Any:
+    """The private attribute ``name`` of ``model`` (None: not set), read without the model's ``__getattr__``."""
+    values = object.__getattribute__(model, "__pydantic_private__")
+    return values.get(name) if values else None

@@ -132,3 +132,17 @@ def test_a_private_module_is_imported_only_inside_its_own_package():
             owner, _, last = mod.rpartition(".")
             if mod in MODULES and last.startswith("_") and not last.startswith("__"):
                 assert name == owner or name.startswith(owner + "."), f"{name} imports the private module {mod}"
+
+
+def test_only_the_construct_module_touches_pydantics_instance_internals():
+    """pydantic's instance internals (``__pydantic_*__``, a model's ``__dict__``) are used in one module,
+    monitor/_construct.py, whose contract tests (tests/test_construct.py) fail when an upgrade moves them."""
+    for path in sorted(PKG.rglob("*.py")):
+        if path.name == "_construct.py" and path.parent == PKG:
+            continue
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+        named = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        named |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        found = sorted(a for a in named if a.startswith("__pydantic_"))
+        assert not found, f"{path.relative_to(ROOT)} uses {found}: go through monitor._construct"

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from monitor._construct import constructor, made
+from monitor._construct import constructor, fill, made, private, unset
 
 
 class Plain(BaseModel):
@@ -65,3 +65,38 @@ def test_models_it_cannot_build_so_are_refused_by_both():
             constructor(cls)
         with pytest.raises(TypeError, match="not a plain model"):
             made(cls, x=1)
+
+
+class Deferred(BaseModel):
+    """A model whose field ``items`` is made when first read, as the report's warning list makes its rows."""
+
+    count: int
+    items: list[str]
+    _maker: Any = PrivateAttr(default=None)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "items":
+            maker = private(self, "_maker")
+            if maker is not None:
+                fill(self, "items", maker())
+                return self.__dict__["items"]
+        return super().__getattr__(name)
+
+
+def test_a_field_made_when_first_read():
+    m = Deferred.model_construct(count=2)
+    assert unset(m, "items") and private(m, "_maker") is None
+    m._maker = lambda: ["a", "b"]
+    assert private(m, "_maker")() == ["a", "b"] and unset(m, "items")
+    assert m.items == ["a", "b"] and not unset(m, "items")  # made by the model's __getattr__, then kept
+    assert m.model_fields_set == {"count", "items"}
+    assert m.model_dump() == {"count": 2, "items": ["a", "b"]} == Deferred(count=2, items=["a", "b"]).model_dump()
+    assert m.__dict__ == Deferred(count=2, items=["a", "b"]).__dict__  # (== compares the private maker too)
+
+
+def test_fill_is_what_validation_sets():
+    m = Deferred.model_construct(count=1)
+    fill(m, "items", ["x"])
+    want = Deferred(count=1, items=["x"])
+    assert (list(m.__dict__.items()), m.model_fields_set, m.model_dump_json()) == \
+        (list(want.__dict__.items()), want.model_fields_set, want.model_dump_json())

@@ -22,6 +22,8 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic_core import from_json
 
+from monitor._construct import private, unset
+
 __all__ = ["CurrentTexts", "ROW_KEYS", "RowLists", "SignalTexts", "lists_of"]
 
 # WarningRow's keys in its order: those before the signals, then signals and last_change, then those after
@@ -136,10 +138,7 @@ class RowLists:
 def lists_of(wl: Any) -> RowLists | None:
     """The warning list's columns (a :class:`~monitor.reports.model.WarningList` whose rows are not made yet), or None
     (its rows are plain: read them)."""
-    private = wl.__pydantic_private__
-    if private is None or "rows" in wl.__dict__:
-        return None
-    lists = private.get("_lists")
+    lists = private(wl, "_lists") if unset(wl, "rows") else None
     return lists if isinstance(lists, RowLists) else None
 
 

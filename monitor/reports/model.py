@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 from typing_extensions import TypedDict
 
+from monitor._construct import fill, private, unset
+
 __all__ = [
     "CaseRow", "ClassMigration", "DataQuality", "DefaultRow", "Disposal", "LastChange", "NewDefaults",
     "PortfolioPoint", "QualityRow", "RatioPoint", "RatioRow", "Ratios", "Trend",
@@ -305,23 +307,21 @@ class WarningList(_Model):
     if not TYPE_CHECKING:
         def __getattr__(self, name: str) -> Any:
             if name == "rows":
-                private = object.__getattribute__(self, "__pydantic_private__")
-                lists = private.get("_lists") if private else None
+                lists = private(self, "_lists")
                 if lists is not None:
                     rows = lists.rows()
-                    self.__dict__["rows"] = rows
-                    self.__pydantic_fields_set__.add("rows")
+                    fill(self, "rows", rows)
                     return rows
             return super().__getattr__(name)
 
     def borrower_ids(self) -> list[str]:
         """The rows' borrower ids, in order (without making the rows)."""
-        lists = None if "rows" in self.__dict__ else (self.__pydantic_private__ or {}).get("_lists")
+        lists = private(self, "_lists") if unset(self, "rows") else None
         return list(lists.cols["borrower_id"]) if lists is not None else [r["borrower_id"] for r in self.rows]
 
     @model_serializer(mode="wrap")
     def _whole(self, handler: SerializerFunctionWrapHandler) -> Any:
-        if "rows" not in self.__dict__:
+        if unset(self, "rows"):
             self.rows  # noqa: B018 (made)
         return handler(self)
 
