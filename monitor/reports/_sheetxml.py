@@ -1,18 +1,17 @@
 """The warning list's rows as CSV and as SpreadsheetML, and the workbook zipped again with them. Stdlib only, so
 that it also runs as a program of its own (``python -I _sheetxml.py``): the list's writer that ``write_report``
-starts when it writes the forms in two processes. It reads from its standard input, in frames (an 8-byte big-endian
-length, then the bytes), the workbook without the rows and then the rows' cells (the CSV's), and writes the CSV as
-they come (when asked: ``write_report`` writes it itself) and then the workbook. A fresh process, not a fork: it
-shares none of the report's pages, so that neither side's touching them copies them (a fork kept the originals
-alive: the sum of PSS 1.97 against 1.63 GiB at a million borrowers).
+starts when it writes the forms in two processes (``write_report`` writes the CSV itself, from the same cells, with
+:class:`CsvLines`). It reads from its standard input, in frames (an 8-byte big-endian length, then the bytes), the
+workbook without the rows and then the rows' cells (the CSV's), and writes the workbook. A fresh process, not a
+fork: it shares none of the report's pages, so that neither side's touching them copies them (a fork kept the
+originals alive: the sum of PSS 1.97 against 1.63 GiB at a million borrowers).
 
-Frames: a JSON header ``{"path", "number", "kinds", "count", "lang", "csv", "titles", "unsafe"}`` (the workbook's
-path, its list sheet's number, the sheet's column kinds and count of rows, the language; the CSV's path (None: no
-CSV, as ``write_report`` has it: it writes the CSV itself), its column titles, and the pattern of
-:func:`monitor._escape.clean`); the workbook without the rows (bytes); then each slice of rows' cells as its
-columns (``_tables.warning_columns``: 26 lists, list ``j`` the ``j``-th cell of each row) by :mod:`marshal` (the
-writer is the same interpreter, started by ``write_report``, the pipe private; a third of the time of JSON); an empty
-frame ends the rows. Each file is written whole or not at all (temporary file, then rename). An error is told on standard error (one line) with exit status 1."""
+Frames: a JSON header ``{"path", "number", "kinds", "count", "lang"}`` (the workbook's path, its list sheet's
+number, the sheet's column kinds and count of rows, the language); the workbook without the rows (bytes); then each
+slice of rows' cells as its columns (``_tables.warning_columns``: 26 lists, list ``j`` the ``j``-th cell of each row)
+by :mod:`marshal` (the writer is the same interpreter, started by ``write_report``, the pipe private; a third of the
+time of JSON); an empty frame ends the rows. The workbook is written whole or not at all (temporary file, then
+rename). An error is told on standard error (one line) with exit status 1."""
 
 from __future__ import annotations
 
@@ -162,12 +161,6 @@ class CsvLines:
     def head(self, titles: list[str]) -> bytes:
         """The CSV's first bytes: the byte order mark and the row of column titles."""
         return b"\xef\xbb\xbf" + csv_line(titles, self.clean).encode("utf-8") + b"\r\n"
-
-
-def _cleaner(pattern: str) -> Callable[[str], str]:
-    """:func:`monitor._escape.clean` given its pattern (this module imports nothing of the package)."""
-    unsafe = re.compile(pattern)
-    return lambda text: text if text.isprintable() else unsafe.sub("\ufffd", text)
 
 
 # ------------------------------------------------------------ the warning list's rows as SpreadsheetML
@@ -423,35 +416,13 @@ def _serve(src: IO[bytes]) -> None:
     if head is None or data is None:
         raise RuntimeError("the workbook's writer got no workbook")
     h = json.loads(head)
-    lang = h["lang"]
-    lines = CsvLines(_cleaner(h["unsafe"]))
-    csv_path = h["csv"]  # None: no CSV (``write_report`` writes it itself)
-    csv_tmp = csv_path + ".tmp" if csv_path is not None else None
-    try:  # the CSV written as the rows come, the workbook's sheet made of them
-        with open(csv_tmp, "wb") if csv_tmp is not None else open(os.devnull, "wb") as out:
-            if csv_tmp is not None:
-                out.write(lines.head(h["titles"]))
 
-            def slices() -> Iterator[list[list[Any]]]:
-                while (frame := read_frame(src)):  # (an empty frame: the end of the rows)
-                    columns = marshal.loads(frame)
-                    if csv_tmp is not None:
-                        out.write(lines.columns(columns))
-                    yield columns
+    def slices() -> Iterator[list[list[Any]]]:
+        while (frame := read_frame(src)):  # (an empty frame: the end of the rows)
+            yield marshal.loads(frame)
 
-            # the count of rows checked: a sender gone midway is an error here
-            book = put_rows(data, h["number"], h["kinds"], h["count"], slices(), lang, columns=True)
-    except BaseException:
-        if csv_tmp is not None:
-            _unlink(csv_tmp)
-        raise
-    csv_error = None
-    if csv_path is not None and csv_tmp is not None:
-        try:
-            os.replace(csv_tmp, csv_path)  # every row written
-        except OSError as exc:  # the CSV cannot take its place: the workbook still written, then the error told
-            csv_error = OSError(exc.errno, exc.strerror)
-            _unlink(csv_tmp)
+    # the count of rows checked: a sender gone midway is an error here
+    book = put_rows(data, h["number"], h["kinds"], h["count"], slices(), h["lang"], columns=True)
     path = h["path"]
     tmp = path + ".tmp"
     try:
@@ -461,8 +432,6 @@ def _serve(src: IO[bytes]) -> None:
     except OSError as exc:
         _unlink(tmp)
         raise OSError(exc.errno, exc.strerror) from None
-    if csv_error is not None:
-        raise csv_error
 
 
 def main() -> int:

@@ -18,7 +18,7 @@ from typing import IO, NamedTuple
 from pydantic import TypeAdapter
 
 from monitor._errors import InputError
-from monitor._escape import _UNSAFE, clean
+from monitor._escape import clean
 from monitor._gc import no_gc
 from monitor.reports import _sheetxml
 from monitor.reports._sheetxml import CsvLines
@@ -273,8 +273,7 @@ def _list_writer(report: Report, lang: Lang, paths: ReportPaths) -> tuple[_Spawn
     try:
         book = ListSheet(report, lang)  # the workbook without the rows: what the rows' XML needs to know
         head = {"path": str(paths.xlsx), "number": book.number, "kinds": book.kinds, "count": book.count,
-                "lang": lang, "csv": None, "titles": [h for h, _ in warning_head(lang)],
-                "unsafe": _UNSAFE.pattern}
+                "lang": lang}
         alive = kid.send(json.dumps(head).encode("utf-8")) and kid.send(book.data)
         del book
         # a small first slice: the writer starts while the next ones are made

@@ -245,17 +245,6 @@ def test_the_list_csv_of_columns_is_that_of_the_rows(rows: list[list[object]]) -
     assert lines(rows) == lines.columns(columns) == _csv_oracle(rows)  # type: ignore[arg-type]  (one memo, twice)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(max_size=16) | st.sampled_from(["a\x1bb", "x\u202e", "\u2028", "\x85", "tab\tx", "plain"]))
-def test_the_list_writers_clean_is_the_packages(text: str) -> None:
-    """The CSV's writer (a started program that imports nothing of the package) cleans text as
-    :func:`monitor._escape.clean` does, given its pattern."""
-    from monitor._escape import _UNSAFE, clean
-    from monitor.reports._sheetxml import _cleaner
-
-    assert _cleaner(_UNSAFE.pattern)(text) == clean(text)
-
-
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
