@@ -1,6 +1,6 @@
 """The warning list's rows as JSON made from its columns (:class:`monitor.reports._rowlists.RowLists`): the bytes of
-:meth:`RowLists.json` (the model's serialiser, each list of signals its text as the replay wrote it) without a dict
-per row nor the serialiser's walk over them (a million borrowers: ~146,000 rows, ~0.5 s of the write's main thread).
+the model's serialiser (each list of signals its text as the replay wrote it: tests/reports/serialiser.py) without
+a dict per row nor the serialiser's walk over them (a million borrowers: ~146,000 rows, ~0.5 s of the write's main thread).
 
 Each value's JSON is made by the serialiser of its field's type (pydantic's, so the same bytes): a column of numbers
 at once (split at its commas: no number's text holds one), a column whose values recur (tiers, codes, dates) once
@@ -100,8 +100,8 @@ def _numbers(adapter: TypeAdapter[Any], values: Sequence[Any]) -> list[bytes]:
 
 
 class Rows:
-    """:meth:`RowLists.json`'s bytes for any range of rows (:meth:`json`), the templates and memos kept across
-    calls."""
+    """The model's serialiser's bytes for any range of rows (:meth:`json`; tests/reports/serialiser.py), the
+    templates and memos kept across calls."""
 
     def __init__(self, lists: RowLists) -> None:
         self.lists = lists
@@ -146,7 +146,7 @@ class Rows:
         raise KeyError(name)  # (a key the template has and this does not know: the model changed)
 
     def json(self, lo: int, hi: int) -> bytes:
-        """Rows ``lo`` to ``hi``, comma-separated (no brackets), as :meth:`RowLists.json` writes them."""
+        """Rows ``lo`` to ``hi``, comma-separated (no brackets), as the model's serialiser writes them."""
         hi = min(hi, self.lists.n)
         if hi <= lo:
             return b""

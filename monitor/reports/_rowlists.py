@@ -8,9 +8,9 @@ signals is its JSON text (what the JSON form writes: the reader checked that the
 
 :class:`monitor.reports.model.WarningList` holds a :class:`RowLists` privately (``_lists``) and makes its ``rows``
 (plain :class:`~monitor.reports.model.WarningRow` dicts, the signals parsed from their text) only when they are read;
-the forms take what they need from :func:`lists_of` instead: :meth:`RowLists.json` (the rows' JSON, the texts spliced
-in), :meth:`RowLists.light` (rows whose signals are their sentence keys) and :meth:`RowLists.head` (the first rows,
-whole: the HTML).
+the forms take what they need from :func:`lists_of` instead: the rows' JSON made from the columns, the texts
+spliced in (:class:`monitor.reports._jsonrows.Rows`), :meth:`RowLists.light` (rows whose signals are their sentence
+keys) and :meth:`RowLists.head` (the first rows, whole: the HTML).
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ _BEFORE = ("borrower_id", "name", "tier", "tier_at_start", "exposure", "branch",
            "min_classification", "tier_since", "days_at_tier")
 _AFTER = ("next_visit_due", "visit_overdue", "case_status", "case_owner", "data_quality")
 ROW_KEYS = ("rank", *_BEFORE, "signals", "last_change", *_AFTER)
-_SPLICE = b'"signals":[]'  # each row's two lists, serialised empty and replaced by their text (a quote in a text
-# is escaped: the mark occurs only as a key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,24 +107,6 @@ class RowLists:
         the cells need (the same tuple in both places when the current signals are unknown)."""
         then = self.then.keys[lo:hi]
         return self._rows(lo, hi, then if self.now is None else self.now.keys[lo:hi], then)
-
-    def json(self, lo: int, hi: int) -> bytes:
-        """The JSON of rows ``lo`` to ``hi``, comma-separated (no brackets): what the model's serialiser writes for
-        them, each list of signals its text."""
-        hi = min(hi, self.n)
-        if hi <= lo:
-            return b""
-        empty: list[Any] = []
-        made = _ROWS.dump_json(self._rows(lo, hi, [empty] * (hi - lo), [empty] * (hi - lo)))
-        parts = made[1:-1].split(_SPLICE)
-        if len(parts) != 2 * (hi - lo) + 1:  # (never: the mark is a key only)
-            return _ROWS.dump_json(self.rows(lo, hi))[1:-1]
-        then = self.then.texts[lo:hi]
-        now = then if self.now is None else self.now.texts[lo:hi]
-        out = [parts[0]]
-        for k in range(hi - lo):
-            out += (b'"signals":', now[k], parts[2 * k + 1], b'"signals":', then[k], parts[2 * k + 2])
-        return b"".join(out)
 
     def with_cases(self, cases: Mapping[str, tuple[str, str | None]]) -> RowLists:
         ids = self.cols["borrower_id"]

@@ -1,5 +1,5 @@
 """The warning list's JSON rows made from its columns (monitor.reports._jsonrows) are the model serialiser's bytes
-(:meth:`RowLists.json`, itself the plain rows' JSON: tests/reports/test_rowlists.py), whatever the values."""
+(tests/reports/serialiser.py, itself the plain rows' JSON: tests/reports/test_rowlists.py), whatever the values."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from monitor.reports import build_report
 from monitor.reports._jsonrows import Rows
 from monitor.reports._rowlists import RowLists, lists_of
 
+from tests.reports.serialiser import serialiser_json
+
 @pytest.fixture(scope="module")
 def lists(simulated: tuple[Path, Path]) -> RowLists:
     events, out = simulated
@@ -27,8 +29,8 @@ def _same(lists: RowLists, steps: tuple[int, ...] = (1, 7, 2_000)) -> None:
     rows = Rows(lists)
     for step in steps:
         for lo in range(0, lists.n, step):
-            assert rows.json(lo, lo + step) == lists.json(lo, lo + step), (lo, step)
-    assert rows.json(lists.n, lists.n + 5) == lists.json(lists.n, lists.n + 5) == b""
+            assert rows.json(lo, lo + step) == serialiser_json(lists, lo, lo + step), (lo, step)
+    assert rows.json(lists.n, lists.n + 5) == serialiser_json(lists, lists.n, lists.n + 5) == b""
 
 
 def test_the_rows_json_of_a_built_list_is_the_serialisers(lists: RowLists) -> None:
