@@ -226,13 +226,8 @@ def write_snapshots(fold: Any, directory: Path, until: int, as_of: int, *, polic
         stored = np.flatnonzero(store.sidx >= 0)
         pidx[fold._rank()[stored]] = store.sidx[stored]
         part.ids.extend(store.ids)  # (SnapshotPart.add_borrower, the store's order)
-    if known_only:  # the others known at the cut (DayEnds.known), in id order
-        last = days_of.start(until + 1) - 1
-        first = np.full(len(fold._ids), np.iinfo(np.int64).min, dtype=np.int64)  # first event, by arrival index
-        if fold._seen:
-            first[np.fromiter(fold._seen.keys(), dtype=np.int64, count=len(fold._seen))] = \
-                np.fromiter(fold._seen.values(), dtype=np.int64, count=len(fold._seen))
-        kept = first[np.argsort(fold._rank(), kind="stable")] <= last  # by position in id order
+    if known_only:  # the others known at the cut, in id order
+        kept = fold.known_mask(until)
     else:
         kept = np.ones(n, dtype=bool)
     new = np.flatnonzero((pidx[:n] < 0) & kept)

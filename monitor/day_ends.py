@@ -520,19 +520,25 @@ class DayEnds:
 
         return borrower_rows(self, borrower, until)
 
-    def known(self, until: int) -> list[str]:
-        """The borrowers whose first event is on the day ``until`` or before (those ``monitor replay --as-of``
-        that day's end knows), sorted."""
+    def known_mask(self, until: int) -> NDArray[np.bool_]:
+        """By position in :meth:`borrowers` (id order): whether the borrower's first event is on the day ``until``
+        or before (those ``monitor replay --as-of`` that day's end knows; a borrower without one: known)."""
         last = self.days.start(until + 1) - 1  # the day's last instant (days grow with instants)
-        ids, seen = self._ids, self._seen
-        return [bid for bid in self.borrowers() if seen.get(ids[bid], NONE) <= last]
+        n = len(self._ids)
+        first = np.full(n, NONE, dtype=np.int64)  # each borrower's first event, by arrival index
+        if self._seen:
+            first[np.fromiter(self._seen.keys(), dtype=np.int64, count=len(self._seen))] = \
+                np.fromiter(self._seen.values(), dtype=np.int64, count=len(self._seen))
+        arrival = np.empty(n, dtype=np.int64)  # position in id order -> arrival index
+        arrival[self._rank()] = np.arange(n, dtype=np.int64)
+        return first[arrival] <= last
 
     def write(self, directory: Path, until: int, as_of: int, *, policy_version: str, timezone: str,
               known_only: bool = False) -> None:
         """The change rows up to the day ``until`` and the checkpoints (every month end, and ``as_of``, an
         instant of that day) in ``monitor.snapshots``' format, as ``monitor replay`` writes them into
         ``snapshots/`` with the inspections applied and the events per feed and day (no signals). With
-        ``known_only``, only the borrowers of :meth:`known` (as a replay as of ``as_of`` writes them)."""
+        ``known_only``, only the borrowers of :meth:`known_mask` (as a replay as of ``as_of`` writes them)."""
         from monitor._day_ends_months import write_snapshots
 
         write_snapshots(self, directory, until, as_of, policy_version=policy_version, timezone=timezone,

@@ -133,7 +133,7 @@ def write_inputs(fold: DayEnds, alerts: AlertRows | Iterable[bytes], rejects: Se
 
 
 def _write_borrowers(fold: DayEnds, until: int, rules: Mapping[str, list[str]], path: Path) -> tuple[Counter[str], int]:
-    """``borrowers.jsonl``: a line per borrower known at the end of the day ``until`` (:meth:`DayEnds.known`), by
+    """``borrowers.jsonl``: a line per borrower known at the end of the day ``until`` (:meth:`DayEnds.known_mask`), by
     id, from its record then: ``BorrowerView(...).model_dump_json()``'s bytes (:func:`_view`), formatted here from
     the record's columns 16,384 borrowers at a time (a model per borrower cost ~25 us: 25 s at a million; whole
     columns as lists held ~0.35 GiB at a million), the change rows released once the records are taken. Each
@@ -144,13 +144,7 @@ def _write_borrowers(fold: DayEnds, until: int, rules: Mapping[str, list[str]], 
     texts = fold.texts()
     ids = fold.borrowers()
     n = len(ids)
-    last = fold.days.start(until + 1) - 1  # the day's last instant: a borrower seen by then is known
-    first = np.full(len(fold._ids), NONE, dtype=np.int64)  # each borrower's first event, by arrival index
-    if fold._seen:
-        first[np.fromiter(fold._seen.keys(), dtype=np.int64, count=len(fold._seen))] = \
-            np.fromiter(fold._seen.values(), dtype=np.int64, count=len(fold._seen))
-    known = first[np.fromiter(map(fold._ids.__getitem__, ids), dtype=np.int64, count=n)] <= last  # by position
-    del first
+    known = fold.known_mask(until)  # by position
     profiled = has & (cols["tier"] >= 0)
     levels = np.array([_string(x) for x in LEVEL_NAMES], dtype=object)
     classes = np.array([_string(x) for x in _CLASSES], dtype=object)

@@ -122,9 +122,8 @@ def test_borrowers_lines_are_the_models_json(tmp_path):
     from monitor.desk.report_topics import _write_borrowers
     from monitor.outputs import BorrowerView
     from monitor.rules.policy import LEVEL_NAMES
-    from monitor.snapshots import DUE_WHY, NONE, Days
+    from monitor.snapshots import DUE_WHY
 
-    policy = default_policy()
     ids = ['B"1', "B\\2", "B3", "B\u00e94", "B5", "B6"]
     cols = np.zeros(len(ids), dtype=_FULL)
     cols["tier"] = [0, 1, 2, 3, -1, 1]
@@ -138,10 +137,6 @@ def test_borrowers_lines_are_the_models_json(tmp_path):
     has = np.array([True, True, True, True, True, False])
 
     class Fold:
-        days = Days(policy.zone)
-        _ids = {b: i for i, b in enumerate(ids)}
-        _seen = {0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: NONE}
-
         def last_rows(self, until):
             return cols, has
 
@@ -153,6 +148,9 @@ def test_borrowers_lines_are_the_models_json(tmp_path):
 
         def borrowers(self):
             return ids
+
+        def known_mask(self, until):  # (every one seen by the cut)
+            return np.ones(len(ids), dtype=bool)
 
     rules = {'B"1': ["a.b", 'x"y'], "B3": ["r.é"]}
     tiers, workout = _write_borrowers(Fold(), 20_000, rules, tmp_path / "b.jsonl")
