@@ -12,7 +12,7 @@ from typing import Any
 
 from monitor.vocabulary import Lang, _days, _i, _list, _local_day, _ratio, label, money, number
 
-__all__ = ["evidence_sentence"]
+__all__ = ["SHOWN_FIELDS", "evidence_sentence", "shown_fields", "shown_sentence"]
 
 
 def _get(signal: Any, key: str) -> Any:
@@ -238,7 +238,7 @@ def _fill(template: str, rule: str, v: Any, th: Any, lang: Lang, tz: str | None)
 # the two rules most sentences are of (a million borrowers: ~150,000 of ~180,000 distinct), made straight from the
 # fields they show: (rule, lang) -> a maker of (value, amount, threshold), the same text as their template filled
 # by _fill (tests/test_vocabulary.py holds them to it)
-_SHOWN: dict[str, tuple[str, str, str]] = {
+SHOWN_FIELDS: dict[str, tuple[str, str, str]] = {
     "overdue.dpd": ("days_past_due", "overdue_amount", "band_min"),
     "bureau.external_overdue": ("max_external_dpd", "external_overdue_amount", "band_min"),
 }
@@ -256,7 +256,7 @@ def shown_fields(rule: str, values: Any, thresholds: Any) -> tuple[Any, Any, Any
     """What the sentence of ``rule`` shows of its values and thresholds, when it has a direct maker (the rule's
     values and thresholds plain dicts holding those fields), else None: equal tuples (the same types, as
     marshal tells them apart) make the same sentence."""
-    names = _SHOWN.get(rule)
+    names = SHOWN_FIELDS.get(rule)
     if names is None or type(values) is not dict or type(thresholds) is not dict:
         return None
     a, m, b = names

@@ -243,11 +243,11 @@ def test_the_direct_sentences_of_the_two_commonest_rules_are_evidence_sentence(d
     languages, for values of any type (zero, negatives, large amounts, NaN, text needing escaping), extra values
     (an account id) or not; where the template fails to fill, the direct maker says so (None) and the report
     makes that sentence by evidence_sentence; fields missing: no direct sentence."""
-    from monitor._evidence import _SENTENCES, _SHOWN, _fill, shown_fields, shown_sentence
+    from monitor._evidence import _SENTENCES, SHOWN_FIELDS, _fill, shown_fields, shown_sentence
 
-    rule = data.draw(st.sampled_from(sorted(_SHOWN)))
+    rule = data.draw(st.sampled_from(sorted(SHOWN_FIELDS)))
     lang = data.draw(st.sampled_from(["zh", "en"]))
-    a, m, b = _SHOWN[rule]
+    a, m, b = SHOWN_FIELDS[rule]
     fields = data.draw(st.dictionaries(st.sampled_from([a, m]), _SHOWN_VALUE, max_size=2))
     extra = data.draw(st.dictionaries(st.sampled_from(["account_id", "band", "grade", "days_past_due",
                                                        "max_external_dpd", "th_band_min"]), _ANY, max_size=3))

@@ -69,10 +69,10 @@ Evidence = tuple[I64, NDArray[np.int8], Signals]
 
 @functools.cache
 def _shown() -> tuple[dict[str, tuple[str, str, str]], str]:
-    """The rules whose sentence shows three fields (monitor._evidence._SHOWN), and its JSON (for _sigread, which does
+    """The rules whose sentence shows three fields (monitor._evidence.SHOWN_FIELDS), and its JSON (for _sigread, which does
     not import monitor); imported when first used (monitor._evidence imports the vocabulary, which imports it)."""
-    from monitor._evidence import _SHOWN
-    return _SHOWN, json.dumps(_SHOWN)
+    from monitor._evidence import SHOWN_FIELDS
+    return SHOWN_FIELDS, json.dumps(SHOWN_FIELDS)
 
 
 Ahead = tuple[I64, I64, Evidence | None]

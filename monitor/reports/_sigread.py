@@ -1,5 +1,5 @@
 """The current signals (``snapshots/signals.jsonl``) read by a process of its own: run as a program
-(``python -I _sigread.py SHOWN PATH``, SHOWN the JSON of monitor._evidence._SHOWN) by
+(``python -I _sigread.py SHOWN PATH``, SHOWN the JSON of monitor._evidence.SHOWN_FIELDS) by
 :func:`monitor.reports._signals.current_signals` while the build reads the rest, so that the parse runs on a second
 core instead of taking the interpreter lock from the build's readers.
 
@@ -41,7 +41,7 @@ def sentence_keys(signals: list[Any], shown: Shown, memo: dict[bytes, bytes]) ->
         tuple[str, ...], tuple[bytes, ...]] | None:
     """The rules of ``signals`` and a key per signal that decides its sentence: :mod:`marshal` (version 2: no refs,
     so equal values give equal bytes; 1, 1.0 and True told apart) of ``(rule, (value, amount, threshold))`` for a
-    rule of ``shown`` (monitor._evidence._SHOWN: its direct sentence shows those fields only) whose fields are there
+    rule of ``shown`` (monitor._evidence.SHOWN_FIELDS: its direct sentence shows those fields only) whose fields are there
     and whose amount vocabulary.money shows, else of ``(rule, thresholds, values)``; equal keys are one bytes object
     (``memo``). None when a signal is not laid out as the replay writes it (its keys in the model's order, a text
     rule, values and thresholds objects)."""
@@ -175,7 +175,7 @@ def evidence(path: str, offsets: list[int], lengths: list[int], shown: Shown,
 
 
 def main(argv: list[str]) -> int:
-    """``[--evidence] SHOWN PATH``: SHOWN is the JSON of monitor._evidence._SHOWN."""
+    """``[--evidence] SHOWN PATH``: SHOWN is the JSON of monitor._evidence.SHOWN_FIELDS."""
     gc.disable()  # hundreds of thousands of dicts and lists, no cycle: the collector's passes cost twice the parse
     try:
         evidence_mode = argv[1] == "--evidence"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from monitor import vocabulary
-from monitor._evidence import _SHOWN, shown_sentence
+from monitor._evidence import SHOWN_FIELDS, shown_sentence
 from monitor.reports._i18n import Lang, Text
 from monitor.reports._rowlists import RowLists, lists_of
 from monitor.reports.model import Report, WarningRow
@@ -154,7 +154,7 @@ class _RowMaker:
         return got
 
     def _rule(self, rule: str) -> tuple[str, tuple[str, str, str] | None, dict[bytes, str], dict[bytes, str]]:
-        got = self.rules[rule] = (self.label("rule", rule), _SHOWN.get(rule), {}, {})
+        got = self.rules[rule] = (self.label("rule", rule), SHOWN_FIELDS.get(rule), {}, {})
         return got
 
     def _texts(self, signals: list[Any]) -> tuple[str, str]:
