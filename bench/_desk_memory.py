@@ -24,10 +24,10 @@ import os
 import threading
 from pathlib import Path
 
-__all__ = ["Tree"]
+__all__ = ["Tree", "children", "field", "tree"]
 
 
-def _field(path: str, name: str) -> int | None:
+def field(path: str, name: bytes) -> int | None:
     """A ``kB`` figure of a /proc file in bytes (None: the process is gone)."""
     try:
         with open(path, "rb") as fh:
@@ -39,7 +39,8 @@ def _field(path: str, name: str) -> int | None:
     return None
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started (of every one of its threads)."""
     out: list[int] = []
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
@@ -50,6 +51,16 @@ def _children(pid: int) -> list[int]:
             out += [int(x) for x in Path(f"/proc/{pid}/task/{t}/children").read_text().split()]
         except OSError:
             continue
+    return out
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and every process it started, and those they started (depth first)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children(p)
     return out
 
 
@@ -75,16 +86,11 @@ class Tree:
         self._thread.join()
 
     def _descendants(self) -> list[int]:
-        out, todo = [], _children(self.me)
-        while todo:
-            pid = todo.pop()
-            out.append(pid)
-            todo += _children(pid)
-        return out
+        return tree(self.me)[1:]
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            total = _field(f"/proc/{self.me}/status", b"VmRSS:") or 0
+            total = field(f"/proc/{self.me}/status", b"VmRSS:") or 0
             for pid in self._descendants():
                 try:
                     cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -92,8 +98,8 @@ class Tree:
                     continue
                 if cmd == self.cmd:
                     continue  # between fork and exec: this process's pages
-                hwm = _field(f"/proc/{pid}/status", b"VmHWM:")
-                pss = _field(f"/proc/{pid}/smaps_rollup", b"Pss:")
+                hwm = field(f"/proc/{pid}/status", b"VmHWM:")
+                pss = field(f"/proc/{pid}/smaps_rollup", b"Pss:")
                 if hwm is not None and hwm > self.children.get(pid, (0, ""))[0]:
                     self.children[pid] = (hwm, cmd.replace(b"\0", b" ").decode("utf-8", "replace")[:2000])
                 total += pss or 0

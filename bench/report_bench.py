@@ -24,6 +24,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from _desk_memory import field, tree  # (bench/, this script's directory)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -69,28 +71,9 @@ class _PssPeak:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def _tree(self) -> list[int]:
-        out, todo = [], [self.pid]
-        while todo:
-            pid = todo.pop()
-            out.append(pid)
-            try:
-                for task in os.listdir(f"/proc/{pid}/task"):
-                    with open(f"/proc/{pid}/task/{task}/children") as fh:
-                        todo.extend(int(x) for x in fh.read().split())
-            except OSError:
-                continue
-        return out
-
     def _run(self) -> None:
         while not self._done.wait(self.EVERY):
-            total = 0
-            for pid in self._tree():
-                try:
-                    with open(f"/proc/{pid}/smaps_rollup") as fh:
-                        total += next((int(x.split()[1]) * 1024 for x in fh if x.startswith("Pss:")), 0)
-                except OSError:
-                    continue
+            total = sum(field(f"/proc/{pid}/smaps_rollup", b"Pss:") or 0 for pid in tree(self.pid))
             self.peak = max(self.peak, total)
             self.samples.append((time.time(), total))
 
