@@ -29,7 +29,6 @@ import multiprocessing
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
+from monitor._replay_digests import Digests
 from monitor._replay_keys import file_blocks, repeated_keys_in
 from monitor._replay_merge import MERGED, merge_outputs, plan
 from monitor._replay_run import Runner
@@ -47,7 +47,7 @@ from monitor._spill import EventRuns
 from monitor._time import SECOND, ahead_reason, iso, parse_instant, to_us
 from monitor.engine import Engine
 from monitor.events import Event, describe_validation_error
-from monitor.jsonl import MAX_LINE_BYTES, UNREAD, compressed, file_digest, iter_lines, write_files
+from monitor.jsonl import MAX_LINE_BYTES, UNREAD, compressed, iter_lines, write_files
 from monitor.rules.policy import Policy
 from monitor.snapshots import SnapshotPart, write_manifest
 
@@ -270,16 +270,16 @@ def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int
     shutil.rmtree(snapshots, ignore_errors=True)
     names = [str(p) for p in paths]
     workers = max(1, workers)
-    pool = ThreadPoolExecutor(1, thread_name_prefix="digest")  # the inputs' digests (files.json)
+    digests_of = Digests()  # the inputs' digests (files.json), on a core left free (monitor._replay_digests)
     try:
         files = [_spool_stdin(tmp) if n == "-" else Path(n) for n in names]
         count = max(1, shards) if shards is not None else shards_for(files, workers)
         job = _Job(files, names, policy, snapshots, tmp, as_of, now, future_skew, count, out)
-        hashed: list[Future[dict[str, Any]]] = []
         ends: list[Totals] = []
 
         def hash_inputs() -> None:  # on a thread beside the replay, started after any fork; a split input's
-            hashed.extend(pool.submit(file_digest, f, count == 1) for f in files)  # lines: counted by the split
+            for f in files:  # lines: counted by the split
+                digests_of.submit(f, count == 1)
 
         def conclude(results: list[dict[str, Any]]) -> None:  # (while the processes merge the outputs)
             final = results[0]["as_of"]
@@ -299,12 +299,12 @@ def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int
         summary = totals.summary()
         (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")
-        inputs = [(n, h.result()) for n, h in zip(names, hashed)]
+        inputs = list(zip(names, digests_of.results()))
         if job.lines is not None:
             inputs = [(n, {**d, "lines": lines}) for (n, d), lines in zip(inputs, job.lines)]
         write_files(out, inputs, OUTPUTS, digests)
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        digests_of.close()
         shutil.rmtree(tmp, ignore_errors=True)
     totals.elapsed = time.perf_counter() - started
     return totals
