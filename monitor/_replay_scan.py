@@ -70,9 +70,12 @@ def crc32_rows(rows: NDArray[np.uint8], lengths: NDArray[np.int64]) -> NDArray[n
     return crc ^ np.uint32(0xFFFFFFFF)
 
 
-def _fallback(block: bytes, lines: list[bytes], shards: int, keys: array[int]) -> tuple[list[int], NDArray[np.int64]]:
+def _fallback(block: bytes, lines: list[bytes], shards: int, keys: array[int],
+              ended: bool = False) -> tuple[list[int], NDArray[np.int64]]:
     from monitor._replay_split import owners
 
+    if ended:  # (the lines without their newlines)
+        lines = block.split(b"\n")
     block_keys(block, keys)
     return owners(block, lines, shards), plain_instants(block, lines)
 
@@ -85,39 +88,40 @@ def _value(rows: NDArray[np.uint8]) -> NDArray[np.int64] | None:
     return quote.argmax(axis=1)
 
 
-def scan_block(block: bytes, lines: list[bytes], shards: int,
-               keys: array[int]) -> tuple[list[int] | NDArray[np.int64], NDArray[np.int64]]:
-    """The shard of each of ``lines`` (the lines of ``block``, split at its newlines) and their instants as
-    ``plain_instants`` reads them; the keys of their event ids are appended to ``keys`` (``block_keys``)."""
+def scan_block(block: bytes, lines: list[bytes], shards: int, keys: array[int],
+               ended: bool = False) -> tuple[list[int] | NDArray[np.int64], NDArray[np.int64]]:
+    """The shard of each of ``lines`` (the lines of ``block``, split at its newlines; with ``ended``, each with a
+    newline at its end, the last one's added) and their instants as ``plain_instants`` reads them; the keys of
+    their event ids are appended to ``keys`` (``block_keys``)."""
     n = len(lines)
     if (not n or b"\\" in block or b"\r" in block or block.count(_EID_KEY) != n or block.count(_BID_KEY) != n
             or block.count(_OCC_KEY) != n):
-        return _fallback(block, lines, shards, keys)
+        return _fallback(block, lines, shards, keys, ended)
     lens = np.fromiter(map(len, lines), dtype=np.int64, count=n)
     starts = np.zeros(n, dtype=np.int64)
-    np.cumsum(lens[:-1] + 1, out=starts[1:])
+    np.cumsum(lens[:-1] if ended else lens[:-1] + 1, out=starts[1:])
     last = int(starts[-1]) + _SPAN
     data = np.frombuffer(block if last <= len(block) else block + b"\n" * (last - len(block)), dtype=np.uint8)
     view = as_strided(data, shape=(len(data) - _WIDE + 1, _WIDE), strides=(1, 1), writeable=False)  # (no copy)
     if not (view[starts, :len(_PREFIX)] == _PREFIX).all():
-        return _fallback(block, lines, shards, keys)
+        return _fallback(block, lines, shards, keys, ended)
     ids = view[starts + len(_PREFIX), :_ID]  # (rows copied at once)
     eid_len = _value(ids)
     if eid_len is None:
-        return _fallback(block, lines, shards, keys)
+        return _fallback(block, lines, shards, keys, ended)
     at = starts + len(_PREFIX) + eid_len
     if not (view[at, :len(_TYPE)] == _TYPE).all() or (kind_len := _value(view[at + len(_TYPE), :_KIND])) is None:
-        return _fallback(block, lines, shards, keys)
+        return _fallback(block, lines, shards, keys, ended)
     at += len(_TYPE) + kind_len
     bids = view[at + len(_BORROWER), :_BID]
     if not (view[at, :len(_BORROWER)] == _BORROWER).all() or (bid_len := _value(bids)) is None:
-        return _fallback(block, lines, shards, keys)
+        return _fallback(block, lines, shards, keys, ended)
     at += len(_BORROWER) + bid_len
     if not (view[at, :len(_OCCURRED)] == _OCCURRED).all():
-        return _fallback(block, lines, shards, keys)
+        return _fallback(block, lines, shards, keys, ended)
     np.bitwise_and(ids, _UPTO[eid_len], out=ids)  # the id's bytes, then zeros: a NUL byte ends a bytes item
     if int(ids.max()) >= 128 or not ids[:, 0].all():  # (an id with a NUL byte is no valid JSON's)
-        return _fallback(block, lines, shards, keys)
+        return _fallback(block, lines, shards, keys, ended)
     found = ids.view(f"S{_ID}").ravel().tolist()
     keys.frombytes(np.fromiter(map(hash, found), dtype=np.int64, count=n).tobytes())  # (not extend: a call an item)
     mine = crc32_rows(bids, bid_len).astype(np.int64) % shards

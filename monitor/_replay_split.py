@@ -30,7 +30,9 @@ among the newest of its offset at the end; any other form is parsed at once.
 from __future__ import annotations
 
 import heapq
+import io
 import json
+import os
 import re
 import struct
 import zlib
@@ -53,8 +55,8 @@ from monitor.jsonl import UNREAD, compressed, iter_lines, range_blocks
 __all__ = ["Split", "owner", "owners", "piece_lines", "remove_pieces", "repeated_keys_of", "split_input"]
 
 # a piece is written in chunks (one a block read): this head (lines, bytes of their text), the lines' numbers within
-# the range (from 0, int64), their instants as ``plain_instants`` read them (int64), then the lines joined by
-# newlines (a line holds none: the split cut it at one)
+# the range (from 0, int64), their instants as ``plain_instants`` read them (int64), then the lines, each ending
+# with a newline (a line holds no other: the split cut it at one)
 _CHUNK = struct.Struct("<QQ")
 _KEEP = 64  # lines with the newest instants kept per range, validated at the end
 _FAR = 2**63
@@ -200,18 +202,19 @@ def repeated_keys_of(out: Path, writers: int) -> np.ndarray:
 def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Path, found: Split,
                   valid: Callable[[bytes], int | None] | None, rescan: Callable[[], Iterator[bytes]],
                   keys: array[int]) -> int:
-    handles: list[BinaryIO] = [(out / f"piece-{j}-{fi}-{k}").open("wb") for j in range(shards)]
+    handles: list[BinaryIO] = [(out / f"piece-{j}-{fi}-{k}").open("wb", buffering=0) for j in range(shards)]
     newest = _Newest(valid) if valid is not None else None
     count = 0
     try:
         for block in blocks:
-            lines = block.split(b"\n") if b"\r" not in block else _stripped(block)
+            ended = b"\r" not in block
+            lines = _ended(block) if ended else _stripped(block)
             first = count
             count += len(lines)
             # the shards, the event ids' keys (those of the whole input: see repeated_keys_of), the instants
-            mine, ats = scan_block(block, lines, shards, keys)
+            mine, ats = scan_block(block, lines, shards, keys, ended)
             if shards == 1:
-                text = block if b"\r" not in block else b"\n".join(lines)
+                text = [block, b"\n"] if ended else [b"\n".join(lines), b"\n"]
                 _write_chunk(handles[0], len(lines), text, np.arange(first, count, dtype=np.int64), ats)
             else:  # each shard's lines of the block, in order, as one chunk
                 mine = np.asarray(mine, dtype=np.int64)
@@ -221,10 +224,11 @@ def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Pa
                 lo = 0
                 for j, hi in enumerate(np.bincount(mine, minlength=shards).cumsum().tolist()):
                     if hi > lo:
-                        _write_chunk(handles[j], hi - lo, b"\n".join(picked[lo:hi]), numbers[lo:hi], at[lo:hi])
+                        text = [b"".join(picked[lo:hi])] if ended else [b"\n".join(picked[lo:hi]), b"\n"]
+                        _write_chunk(handles[j], hi - lo, text, numbers[lo:hi], at[lo:hi])
                     lo = hi
             if newest is not None:
-                newest.add(first, lines, ats)
+                newest.add(first, lines, ats, ended)
     finally:
         for fh in handles:
             fh.close()
@@ -235,8 +239,27 @@ def _write_pieces(blocks: Iterator[bytes], fi: int, k: int, shards: int, out: Pa
     return count
 
 
-def _write_chunk(fh: BinaryIO, count: int, text: bytes, numbers: NDArray[np.int64], ats: NDArray[np.int64]) -> None:
-    fh.write(b"".join((_CHUNK.pack(count, len(text)), numbers.tobytes(), ats.tobytes(), text)))
+def _ended(block: bytes) -> list[bytes]:
+    """The lines of a block (those ``block.split(b"\\n")`` gives) each with a newline at its end (the last one's
+    added): found by ``memchr`` (``BytesIO.readlines``) rather than a byte at a time (``bytes.split``)."""
+    lines = io.BytesIO(block).readlines()
+    if not lines or lines[-1][-1:] == b"\n":  # an empty block, or one that ends with an empty line
+        lines.append(b"\n")
+    else:
+        lines[-1] += b"\n"
+    return lines
+
+
+def _write_chunk(fh: BinaryIO, count: int, text: list[bytes], numbers: NDArray[np.int64],
+                 ats: NDArray[np.int64]) -> None:
+    """A chunk of ``count`` lines, ``text`` their bytes in parts, written without joining them (``os.writev``)."""
+    parts = [_CHUNK.pack(count, sum(map(len, text))), numbers, ats, *text]
+    total = sum(memoryview(p).nbytes for p in parts)
+    done = os.writev(fh.fileno(), parts)
+    if done < total:  # (a short write: the rest)
+        rest = memoryview(b"".join(bytes(memoryview(p)) for p in parts))[done:]
+        while rest:
+            rest = rest[os.write(fh.fileno(), rest):]
 
 
 class _Newest:
@@ -248,8 +271,10 @@ class _Newest:
         self.plain: dict[bytes, list[tuple[bytes, int, bytes]]] = {}  # offset -> min-heap of (local text, line, raw)
         self.exact: int | None = None  # the newest instant of a line validated at once
 
-    def add(self, first: int, lines: list[bytes], ats: NDArray[np.int64]) -> None:
-        """The lines numbered from ``first``; ``ats``: their instants read by ``plain_instants`` (UNREAD: not)."""
+    def add(self, first: int, lines: list[bytes], ats: NDArray[np.int64], ended: bool = False) -> None:
+        """The lines numbered from ``first`` (with ``ended``, each with a newline at its end); ``ats``: their instants
+        read by ``plain_instants`` (UNREAD: not)."""
+        cut = -1 if ended else None
         read = ats != UNREAD
         idx = np.flatnonzero(read)
         if idx.size:
@@ -258,9 +283,9 @@ class _Newest:
                 top = np.argpartition(at, idx.size - _KEEP)[idx.size - _KEEP:]
                 idx, at = idx[top], at[top]
             for i, t in zip(idx.tolist(), at.tolist()):
-                self._keep(t, first + i, lines[i])
+                self._keep(t, first + i, lines[i][:cut])
         if idx.size < len(lines):
-            self._lines([(first + i, lines[i]) for i in np.flatnonzero(~read).tolist()])
+            self._lines([(first + i, lines[i][:cut]) for i in np.flatnonzero(~read).tolist()])
 
     def _keep(self, t: int, n: int, raw: bytes) -> None:
         keep = self.keep
@@ -341,15 +366,16 @@ def _newest_of(keep: list[tuple[int, int, bytes]], exact: int | None, valid: Cal
     return newest
 
 
-def piece_lines(directory: Path, shard: int, fi: int, bases: Sequence[int]) -> Iterator[tuple[int, int, bytes]]:
+def piece_lines(directory: Path, shard: int, fi: int, bases: Sequence[int],
+                ended: bool = False) -> Iterator[tuple[int, int, bytes]]:
     """The lines of source file ``fi`` that belong to ``shard``, numbered from 1 as in the file, in order, each
     with its instant as ``plain_instants`` read it (UNREAD: not read); ``bases[k]``: the lines of the ranges
-    before process ``k``'s."""
-    return chain.from_iterable(_piece_chunks(directory, shard, fi, bases))
+    before process ``k``'s. With ``ended``, each line with its newline at its end (read by ``memchr``)."""
+    return chain.from_iterable(_piece_chunks(directory, shard, fi, bases, ended))
 
 
-def _piece_chunks(directory: Path, shard: int, fi: int,
-                  bases: Sequence[int]) -> Iterator[Iterator[tuple[int, int, bytes]]]:
+def _piece_chunks(directory: Path, shard: int, fi: int, bases: Sequence[int],
+                  ended: bool) -> Iterator[Iterator[tuple[int, int, bytes]]]:
     head = _CHUNK.size
     for k, base in enumerate(bases):
         path = directory / f"piece-{shard}-{fi}-{k}"
@@ -360,7 +386,8 @@ def _piece_chunks(directory: Path, shard: int, fi: int,
                 count, size = _CHUNK.unpack(got)
                 numbers = np.frombuffer(fh.read(8 * count), dtype=np.int64) + (base + 1)
                 ats = np.frombuffer(fh.read(8 * count), dtype=np.int64)
-                yield zip(numbers.tolist(), ats.tolist(), fh.read(size).split(b"\n"))
+                text = fh.read(size)  # (split: a last empty item after the last newline, which zip leaves)
+                yield zip(numbers.tolist(), ats.tolist(), io.BytesIO(text).readlines() if ended else text.split(b"\n"))
 
 
 def remove_pieces(directory: Path, shard: int) -> None:

@@ -152,14 +152,22 @@ class _Reader:
         self.rejects, self.trusted, self.skew = rejects, job.now, job.skew
         self.job, self.shard = job, shard
         self.lines = 0
-        self.current = b""  # the line being fed (``feed``)
+        self.current = b""  # the line being fed (``feed``; with its newline at its end when ``ended``)
+        self.ended = False
 
-    def lines_of(self, fi: int, path: Path) -> Iterator[tuple[int, int, bytes]]:
+    def current_line(self) -> bytes:
+        """The line being fed, without its newline."""
+        return self.current[:-1] if self.ended else self.current
+
+    def lines_of(self, fi: int, path: Path, ended: bool = False) -> Iterator[tuple[int, int, bytes]]:
         """The file's lines this shard owns (all of them with one shard): (number from 1, instant read from the
-        text or UNREAD, raw line)."""
+        text or UNREAD, raw line). With ``ended``, a split input's lines come each with a newline at its end
+        (``self.ended`` tells)."""
+        self.ended = False
         if self.job.bases is None:  # (plain_instants costs more than to_us when it serves the reader alone)
             return ((number, UNREAD, raw) for number, raw in iter_lines(path))
-        return piece_lines(self.job.pieces, self.shard, fi, self.job.bases[fi])
+        self.ended = ended
+        return piece_lines(self.job.pieces, self.shard, fi, self.job.bases[fi], ended)
 
     def parse(self, fi: int, number: int, raw: bytes, at: int = UNREAD) -> tuple[int, Event] | None:
         self.lines += 1
@@ -193,15 +201,17 @@ class _Reader:
         hi = _LATEST if trusted is None else min(_LATEST, trusted + skew + 1)  # (t - trusted > skew: ahead)
         validate, more = _validate_json, _MORE_INSTANTS
         read = 0
+        lines = self.lines_of(fi, path, ended=True)  # (a newline at a line's end: JSON's whitespace to validation)
+        cut = -1 if self.ended else None  # (the line itself, for any use but validation: raw[:cut])
         try:
-            for number, at, raw in self.lines_of(fi, path):
+            for number, at, raw in lines:
                 read += 1
                 try:
-                    if len(raw) > MAX_LINE_BYTES:
+                    if len(raw) > MAX_LINE_BYTES:  # (with its newline: one more byte; _judge tells without it)
                         raise ValueError
                     event = validate(raw)
                 except ValueError:  # (ValidationError is one): the reason, from _judge
-                    got = _judge(raw, trusted, skew, at)
+                    got = _judge(raw[:cut], trusted, skew, at)
                 else:
                     t = to_us(event.occurred_at) if at == UNREAD else at
                     if _EARLIEST <= t < hi and event.type not in more:
@@ -213,7 +223,7 @@ class _Reader:
                         continue
                     got = _checked(event, trusted, skew, t)
                 if got.__class__ is str:
-                    add(fi, number, got, raw if got != "empty line" else b"")  # type: ignore[arg-type]
+                    add(fi, number, got, raw[:cut] if got != "empty line" else b"")  # type: ignore[arg-type]
                     continue
                 t, event = got  # type: ignore[misc]
                 if t < prev:
@@ -466,7 +476,7 @@ def _attempt(job: _Job, k: int, agree: Callable[[int | None], int | None], *, or
     part = SnapshotPart(job.snapshots / f"part-{k:03d}")
 
     def engine_error(fi: int, line: int, reason: str) -> None:
-        rejects.add(fi, line, reason, reader.current)
+        rejects.add(fi, line, reason, reader.current_line())
 
     # every state is made here from nothing and changed by this engine only (own_states); the ids that
     # occur once in the input need no duplicate memory (monitor._replay_keys; a split input's keys were

@@ -172,6 +172,9 @@ def test_the_split_reads_its_ranges_in_blocks_and_takes_the_keys_of_the_whole_in
         pieces = [raw for j in range(2) for _, _, raw in split.piece_lines(out, j, 0, [sum(counts[:k]) for k in
                                                                                       range(writers)])]
         assert sorted(pieces) == sorted(expected)
+        ended = [(n, raw) for j in range(2) for n, _, raw in split.piece_lines(out, j, 0, [sum(counts[:k]) for k in
+                                                                                          range(writers)], True)]
+        assert sorted(ended) == sorted((n, x + b"\n") for n, x in iter_lines(src))  # (numbered as in the file)
         held_twice = repeated_keys(expected)
         got_keys = set(split.repeated_keys_of(out, writers).tolist())
         assert held_twice <= got_keys and len(held_twice) > 100

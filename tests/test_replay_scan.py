@@ -39,6 +39,10 @@ def _same(lines: list[bytes], shards: int = 8) -> tuple[list[int], list[int], li
     want = _one_at_a_time(block, split, shards)
     got = _scanned(block, split, shards)
     assert got == want
+    # the lines each with a newline at its end (the split's way), the same values
+    ended: array[int] = array("q")
+    mine, ats = scan_block(block, [x + b"\n" for x in split], shards, ended, ended=True)
+    assert ([int(x) for x in mine], ended.tolist(), ats.tolist()) == want
     return got
 
 
@@ -87,6 +91,8 @@ def test_the_feeds_lines_are_read_at_once_as_one_at_a_time() -> None:
     # the fast reading is taken (not the fallback): the keys come from the ids' bytes, the shards by crc32_rows
     got = scan_block(block, block.split(b"\n"), 8, keys_a)
     assert isinstance(got[0], np.ndarray)
+    ended = scan_block(block, [x + b"\n" for x in block.split(b"\n")], 8, array("q"), ended=True)
+    assert isinstance(ended[0], np.ndarray)  # (the lines with their newlines: the fast reading too)
 
 
 def test_simulated_lines_with_copies_and_malformed_ones() -> None:
