@@ -11,7 +11,9 @@ given the normal policy back, so that the wait is never longer than the work lef
 
 Giving the normal policy back to a thread under ``SCHED_IDLE`` needs ``CAP_SYS_NICE`` or an ``RLIMIT_NICE`` of
 20 or more: without either, the thread is not lowered at all (it would crawl on a machine loaded by others).
-Either way the digests are the same bytes; only when they are taken changes.
+Either way the digests are the same bytes; only when they are taken changes. The replay lowers the thread only
+when forked processes do the work (its parent's main thread mostly waits for them): a thread under ``SCHED_IDLE``
+may be preempted while it holds the interpreter lock, and a main thread that works would then wait for it.
 """
 
 from __future__ import annotations

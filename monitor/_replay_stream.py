@@ -284,6 +284,8 @@ def replay_to(paths: Sequence[str | Path], policy: Policy, out: Path, as_of: int
     try:
         files = [_spool_stdin(tmp) if n == "-" else Path(n) for n in names]
         count = max(1, shards) if shards is not None else shards_for(files, workers)
+        if count == 1 or workers == 1:  # the replay in this process: its main thread would wait for the
+            digests_of.idle = False  # interpreter lock held by a thread starved by the machine's other work
         job = _Job(files, names, policy, snapshots, tmp, as_of, now, future_skew, count, out)
         ends: list[Totals] = []
 

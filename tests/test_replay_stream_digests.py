@@ -107,3 +107,26 @@ def test_without_a_way_back_the_thread_is_not_lowered() -> None:
         assert seen["before"] == os.SCHED_OTHER
     finally:
         digests.close()
+
+
+@linux_idle
+@pytest.mark.parametrize("workers,shards,idle", [(1, None, False), (1, 3, False), (2, 1, False), (2, 2, True)])
+def test_the_replay_lowers_the_thread_only_beside_forked_processes(tmp_path: Path, monkeypatch, workers: int,
+                                                                  shards: int | None, idle: bool) -> None:
+    import monitor._replay_digests as digests
+    from monitor._replay_stream import replay_to
+    from monitor.rules.loader import default_policy
+
+    seen: list[bool] = []
+    lower = digests.Digests._lower
+
+    def spy(self: Digests) -> None:
+        seen.append(self.idle)
+        lower(self)
+
+    monkeypatch.setattr(digests.Digests, "_lower", spy)
+    monkeypatch.setattr(digests, "can_restore", lambda: True)
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b'{"event_id":"e1","type":"bureau_report"}\n')
+    replay_to([src], default_policy(), tmp_path / "out", workers=workers, shards=shards)
+    assert seen == [idle]
