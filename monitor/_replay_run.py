@@ -268,74 +268,83 @@ class Runner:
             self.dirty.clear()
             return
         idx = sorted(self.dirty)
-        flat: list[bytes] = []
-        add, pack = flat.append, RECORD.pack
-        record = self._record
-        floor_at = self.floor_at
-        for i in idx:
-            rec = record(states[i], at, i)
-            add(pack(*rec))
-            if rec[4]:  # overdue: the next floor crossing (one heap entry per crossing)
-                nxt = self._next_floor(states[i], at)
-                if nxt is not None and nxt != floor_at.get(i):
-                    floor_at[i] = nxt
-                    heapq.heappush(floors, (nxt, i))
+        flat = self._records(idx, at, True)
         self.dirty.clear()
-        self.part.write_day(day, idx, b"".join(flat))  # only the records that changed become rows
+        self.part.write_day(day, idx, flat)  # only the records that changed become rows
         d = day_date(day)
         if d == _month_end(d):
             self.part.checkpoint(day, at, d.isoformat())
 
-    def _next_floor(self, s: BorrowerState, at: int) -> int | None:
-        top, _ = highest_dpd(s, at)
-        c = next((c for c in self.floors_at if c > top), None)
-        if c is None:
-            return None
-        return min(a.at + (c - a.dpd) * 86_400_000_000 for a in s.accounts.values() if a.dpd > 0)
-
-    def _record(self, s: BorrowerState, at: int, i: int) -> tuple[int, ...]:
-        """The borrower's record at ``at`` as ``SnapshotPart.write_day`` takes it: the DYNAMIC columns, then the
-        number of the static row (profile codes, exposure, instants of the profile, first profile, first event)."""
-        p = s.profile
-        first = self.first_seen[i]
-        known = self._pcodes[i]  # (profile, first_seen, static row)
-        if known[0] is not p or known[1] != first or known[2] < 0:
+    def _records(self, idx: list[int], at: int, floors: bool) -> bytes:
+        """The records of the borrowers ``idx`` at ``at``, packed with :data:`RECORD` one after another, as
+        ``SnapshotPart.write_day`` takes them: the DYNAMIC columns, then the number of the static row (profile
+        codes, exposure, instants of the profile, first profile, first event). ``floors``: note each overdue
+        borrower's next classification floor crossing (one heap entry per crossing)."""
+        flat: list[bytes] = []
+        add, pack = flat.append, RECORD.pack
+        states, first_seen, pcodes = self.states, self.first_seen, self._pcodes
+        dues, due_days, days_of = self._dues, self._due_days, self.days.of
+        grades, why, floors_sorted, floors_at = GRADE_INDEX, _WHY, self._floors_sorted, self.floors_at
+        heap, floor_at = self.floors, self.floor_at
+        for i in idx:
+            s = states[i]
+            p = s.profile
+            known = pcodes[i]  # (profile, first_seen, static row)
+            if known[0] is not p or known[1] != first_seen[i] or known[2] < 0:
+                known = self._static(p, i)
+            b, ins = s.bureau, s.inspection
             if p is None:
-                row = (-1, -1, -1, -1, -1, -1, -1, 0, NONE, NONE, self.seen_at[i])
+                add(pack(-1, -1, -1, -1, 0, -1, -1, s.alerts, 0, NONE, NONE, NONE if b is None else b.at,
+                         NONE if ins is None else ins.at, NONE, known[2]))
+                continue
+            due = s.due
+            if due is None:
+                due_day = -1
+            elif due == dues[i]:
+                due_day = due_days[i]
             else:
-                texts = (p.segment, p.industry, p.branch, p.team, p.product, p.mitigation)
-                codes = self._codes.get(texts)
-                if codes is None:
-                    code = self.part.code  # type: ignore[union-attr]
-                    codes = self._codes[texts] = tuple(code(c, v) for c, v in zip(TEXT_COLUMNS, texts))
-                row = (*codes, self.names[i], round(p.exposure * 100), p.at, first, self.seen_at[i])
-            known = self._pcodes[i] = (p, first, self.part.static_row(row))  # type: ignore[union-attr]
-        b, ins = s.bureau, s.inspection
+                due_day = due_days[i] = days_of(due)
+                dues[i] = due
+            tier_since, grade_at = s.tier_since, s.grade_at
+            if s.accounts:
+                top, top_id = highest_dpd(s, at)
+            else:
+                top_id = None
+            if top_id is None:
+                add(pack(s.tier, s.computed, grades.get(s.grade, -1), 0, 0, why.get(s.due_why, -1), due_day, s.alerts,
+                         0, NONE if tier_since is None else tier_since, NONE if grade_at is None else grade_at,
+                         NONE if b is None else b.at, NONE if ins is None else ins.at, NONE, known[2]))
+                continue
+            acc = s.accounts[top_id]
+            add(pack(s.tier, s.computed, grades.get(s.grade, -1), bisect_right(floors_sorted, top),
+                     1 if top > 0 else 0, why.get(s.due_why, -1), due_day, s.alerts, acc.dpd,
+                     NONE if tier_since is None else tier_since, NONE if grade_at is None else grade_at,
+                     NONE if b is None else b.at, NONE if ins is None else ins.at, acc.at, known[2]))
+            if floors and top > 0:  # overdue: the next floor crossing
+                c = next((c for c in floors_at if c > top), None)
+                if c is None:
+                    continue
+                nxt = min(a.at + (c - a.dpd) * 86_400_000_000 for a in s.accounts.values() if a.dpd > 0)
+                if nxt != floor_at.get(i):
+                    floor_at[i] = nxt
+                    heapq.heappush(heap, (nxt, i))
+        return b"".join(flat)
+
+    def _static(self, p: Any, i: int) -> tuple[object, int, int]:
+        """The borrower's static row (profile codes, exposure, instants), numbered by ``SnapshotPart.static_row``
+        when its profile or first profile changed: (profile, first_seen, the row's number)."""
+        first = self.first_seen[i]
         if p is None:
-            return (-1, -1, -1, -1, 0, -1, -1, s.alerts, 0, NONE, NONE, NONE if b is None else b.at,
-                    NONE if ins is None else ins.at, NONE, known[2])
-        due = s.due
-        if due is None:
-            due_day = -1
-        elif due == self._dues[i]:
-            due_day = self._due_days[i]
+            row = (-1, -1, -1, -1, -1, -1, -1, 0, NONE, NONE, self.seen_at[i])
         else:
-            due_day = self._due_days[i] = self.days.of(due)
-            self._dues[i] = due
-        if s.accounts:
-            top, top_id = highest_dpd(s, at)
-        else:
-            top_id = None
-        if top_id is None:
-            return (s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), 0, 0, _WHY.get(s.due_why, -1), due_day, s.alerts, 0,
-                    s.tier_since if s.tier_since is not None else NONE,
-                    s.grade_at if s.grade_at is not None else NONE, b.at if b is not None else NONE,
-                    ins.at if ins is not None else NONE, NONE, known[2])
-        acc = s.accounts[top_id]
-        return (s.tier, s.computed, GRADE_INDEX.get(s.grade, -1), bisect_right(self._floors_sorted, top),
-                1 if top > 0 else 0, _WHY.get(s.due_why, -1), due_day, s.alerts, acc.dpd, s.tier_since if s.tier_since is not None else NONE,
-                s.grade_at if s.grade_at is not None else NONE, b.at if b is not None else NONE,
-                ins.at if ins is not None else NONE, acc.at, known[2])
+            texts = (p.segment, p.industry, p.branch, p.team, p.product, p.mitigation)
+            codes = self._codes.get(texts)
+            if codes is None:
+                code = self.part.code  # type: ignore[union-attr]
+                codes = self._codes[texts] = tuple(code(c, v) for c, v in zip(TEXT_COLUMNS, texts))
+            row = (*codes, self.names[i], round(p.exposure * 100), p.at, first, self.seen_at[i])
+        known = self._pcodes[i] = (p, first, self.part.static_row(row))  # type: ignore[union-attr]
+        return known
 
     # ------------------------------------------------------------ the end
 
@@ -383,7 +392,7 @@ class Runner:
         while floors and floors[0][0] <= as_of:
             self.dirty.add(heapq.heappop(floors)[1])
         idx = sorted(self.dirty)
-        recs = b"".join([RECORD.pack(*self._record(self.states[i], as_of, i)) for i in idx])
+        recs = self._records(idx, as_of, False)
         self.dirty.clear()
         part.write_day(self.day, idx, recs)
         part.checkpoint(self.day, as_of, CHECKPOINT_END)
