@@ -13,15 +13,14 @@ largest outputs first, each to the process with the least so far), while the par
 from __future__ import annotations
 
 import hashlib
-import heapq
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MERGED", "merge_outputs", "plan"]
+from monitor._spill import run_files
 
-_BATCH = 4096  # records cut and written at once
+__all__ = ["MERGED", "merge_outputs", "plan"]
 
 # output (relative to the replay's directory) -> (header, the run files of a shard, merged one after another)
 MERGED: dict[str, tuple[bytes, tuple[str, ...]]] = {
@@ -40,15 +39,76 @@ def _groups(name: str, files: int) -> tuple[str, ...]:
     return runs if name != "rejects.jsonl" else tuple(f"rejects-{fi}.run" for fi in range(files))
 
 
-def _records(paths: list[Path]) -> Iterator[bytes]:
-    """The records of sorted run files, merged (each file removed once read)."""
-    handles = [p.open("rb", buffering=1 << 20) for p in paths]
+_BLOCK = 1 << 20  # bytes read from a run at once
+
+
+class _Run:
+    """A sorted run file read in blocks: ``lines[pos:]``, its next records (without their line breaks), sorted."""
+
+    __slots__ = ("fh", "path", "lines", "pos", "rest", "done")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh = path.open("rb")
+        self.lines: list[bytes] = []
+        self.pos = 0
+        self.rest = b""
+        self.done = False
+
+    def fill(self) -> None:
+        """Read until ``lines`` holds a record not taken or the file ends (then it is closed and removed)."""
+        while self.pos == len(self.lines) and not self.done:
+            block = self.fh.read(_BLOCK)
+            self.pos = 0
+            if not block:
+                self.done = True
+                self.fh.close()
+                self.path.unlink(missing_ok=True)
+                self.lines, self.rest = ([self.rest] if self.rest else []), b""  # (a run ends with a line break)
+                return
+            lines = (self.rest + block).split(b"\n")
+            self.rest = lines.pop()
+            self.lines = lines
+
+
+def _batches(paths: list[Path]) -> Iterator[list[bytes]]:
+    """The records of sorted run files (without line breaks) merged, in sorted lists: each time, every record
+    read that is not above the smallest of the runs' last records read (no record still unread can come
+    before it), sorted at once (the runs' lists are sorted: the sort merges them). Each file removed once read.
+    Records compare as the text's order (UTF-8's bytes keep it; keys unique, so the line breaks don't count)."""
+    runs = [_Run(p) for p in paths]
     try:
-        yield from heapq.merge(*handles) if len(handles) > 1 else handles[0]
+        while True:
+            for r in runs:
+                r.fill()
+            live = [r for r in runs if r.pos < len(r.lines)]
+            if not live:
+                return
+            waiting = [r.lines[-1] for r in live if not r.done]
+            if len(live) == 1 or not waiting:  # (one run left, or every record read)
+                batch = []
+                for r in live:
+                    batch += r.lines[r.pos:] if r.pos else r.lines
+                    r.lines, r.pos = [], 0
+                if len(live) > 1:
+                    batch.sort()
+                yield batch
+                continue
+            bound = min(waiting)
+            batch = []
+            for r in live:
+                lines, pos = r.lines, r.pos
+                k = len(lines) if lines[-1] <= bound else bisect_right(lines, bound, pos)
+                if k > pos:
+                    batch += lines[pos:k] if pos or k < len(lines) else lines
+                    r.pos = k
+            batch.sort()
+            yield batch
     finally:
-        for fh, p in zip(handles, paths):
-            fh.close()
-            p.unlink(missing_ok=True)
+        for r in runs:
+            if not r.done:
+                r.fh.close()
+                r.path.unlink(missing_ok=True)
 
 
 def merge_output(out: Path, name: str, shards: Sequence[Path], files: int) -> dict[str, Any]:
@@ -59,9 +119,10 @@ def merge_output(out: Path, name: str, shards: Sequence[Path], files: int) -> di
     with (out / name).open("wb") as fh:
         fh.write(head)
         for run in _groups(name, files):
-            merged = _records([d / run for d in shards])
-            while batch := [rec[rec.index(b"\t") + 1:] for rec in islice(merged, _BATCH)]:
-                data = b"".join(batch)
+            for batch in _batches([p for d in shards for p in run_files(d / run)]):
+                batch = [rec[rec.index(b"\t") + 1:] for rec in batch]  # (the key cut off)
+                batch.append(b"")
+                data = b"\n".join(batch)
                 fh.write(data)
                 digest.update(data)
                 size += len(data)
@@ -76,7 +137,7 @@ def merge_outputs(out: Path, names: Sequence[str], shards: Sequence[Path], files
 def plan(shards: Sequence[Path], files: int, processes: int) -> list[list[str]]:
     """The outputs each of ``processes`` merges: by the size of their runs, largest first, each to the
     process with the least bytes so far (the merge's work grows with the bytes and lines it reads)."""
-    sizes = {name: sum((d / run).stat().st_size for d in shards for run in _groups(name, files) if (d / run).exists())
+    sizes = {name: sum(p.stat().st_size for d in shards for run in _groups(name, files) for p in run_files(d / run))
              for name in MERGED}
     shares: list[list[str]] = [[] for _ in range(processes)]
     load = [0] * processes

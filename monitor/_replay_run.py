@@ -23,10 +23,12 @@ from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from typing import Any, Protocol
 
+from pydantic import TypeAdapter
+
 from monitor._replay_keys import event_key
 from monitor.engine import CONFLICT, DUPLICATE, UNSEEN, Engine
 from monitor.events import GRADE_INDEX, Event, InspectionCompleted, LoanProfile
-from monitor.outputs import Alert, BorrowerView, ScheduleEntry
+from monitor.outputs import Alert, BorrowerView, ScheduleEntry, Signal
 from monitor.rules.evaluate import highest_dpd
 from monitor.rules.policy import Policy
 from monitor.snapshots import (CHECKPOINT_END, DUE_WHY, NONE, RECORD, TEXT_COLUMNS, Days, SnapshotPart, day_date,
@@ -54,6 +56,8 @@ class Outputs(Protocol):
     def add_view(self, borrower_id: str, state: BorrowerState, view: BorrowerView) -> None: ...
 
 _WHY = {w: i for i, w in enumerate(DUE_WHY)}
+_SIGNALS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # write_signals' lines
+_SIGNALS = TypeAdapter(list[Signal])
 _FAR = 2**62
 _OUTCOME = {"normal": 0, "concern": 1, "deteriorated": 2}
 
@@ -71,8 +75,9 @@ class Runner:
         self.policy: Policy = engine.policy
         self.as_of = as_of
         self.result = result
-        # a result that writes files takes the entry's JSON (the same bytes, without the model)
-        self._add_row: Callable[[int, str, str], None] | None = getattr(result, "add_history_row", None)
+        # a result that writes files takes the entry's JSON from the state (the same bytes, without the model)
+        self._add_row: Callable[[int, BorrowerState, Engine], None] | None = getattr(result, "add_history_state",
+                                                                                    None)
         self.part = part
         self.reject = reject
         self.days = Days(self.policy.zone)
@@ -197,7 +202,7 @@ class Runner:
 
     def _history(self, at: int, state: BorrowerState) -> None:
         if self._add_row is not None:
-            self._add_row(at, state.id, self.engine.schedule_entry_json(state))
+            self._add_row(at, state, self.engine)
         else:
             self.result.add_history(at, state.id, self.engine.schedule_entry(state))
 
@@ -400,13 +405,18 @@ class Runner:
     def write_signals(self, out: Any, as_of: int | None) -> None:
         """The signals that hold at ``as_of`` of every borrower at watch or above: ``out.add((id,), line)``."""
         t = as_of if as_of is not None else 0
+        encode = _SIGNALS_JSON.encode  # (json.dumps with these arguments makes this encoder for every call)
+        dump = _SIGNALS.dump_python
+        add_keyed = getattr(out, "add_keyed", None)
         for bid, i in self.index.items():
             state = self.states[i]
             if state.profile is None or state.tier < 1:
                 continue
-            sigs = [s.model_dump(mode="json") for s in self.engine.signals(state, t)]
-            out.add((bid,), json.dumps({"borrower_id": bid, "signals": sigs}, ensure_ascii=False,
-                                       separators=(",", ":")))
+            line = encode({"borrower_id": bid, "signals": dump(self.engine.signals(state, t), mode="json")})
+            if add_keyed is not None and bid.isprintable():  # (sort_key((bid,)) of a text without control characters)
+                add_keyed(f"{bid}\x00", line)
+            else:
+                out.add((bid,), line)
 
 
 def _month_end(d: date) -> date:

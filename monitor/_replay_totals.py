@@ -85,6 +85,17 @@ class FileTotals:
         else:
             self.history.add((at, borrower_id), schedule_history_line(at, entry))
 
+    def add_history_state(self, at: int, state: BorrowerState, engine: Any) -> None:
+        """``add_history_row(at, state.id, engine.schedule_entry_json(state))``, the spill's record (key, order
+        number, tab, the line) built in the entry's own step (``Engine.schedule_entry_json``'s ``head``)."""
+        bid = state.id
+        h = self.history
+        if bid.__class__ is str and bid.isprintable():
+            h.add_record(engine.schedule_entry_json(
+                state, f'{at + _BIAS:016x}{bid}\x00{h.seq:016x}\t{{"at":"{iso(at)}",'))
+        else:
+            self.add_history_row(at, bid, engine.schedule_entry_json(state))
+
     def add_view(self, borrower_id: str, state: BorrowerState, view: BorrowerView) -> None:
         plain = borrower_id.isprintable()
         if plain:
@@ -104,7 +115,7 @@ class FileTotals:
         if view.next_visit_due is not None:
             due = view.next_visit_due.isoformat()
             rank = -_TIER_RANK[view.tier or "normal"]
-            row = _csv_row([view.team, view.branch, borrower_id, view.tier, due])
+            row = _csv_row([view.team, view.branch, borrower_id, view.tier, due], plain)
             if plain:  # (the date's text is plain)
                 self.schedule.add_keyed(f"{due}\x00{rank + _BIAS:016x}{borrower_id}\x00", row)
             else:
@@ -127,7 +138,16 @@ _CSV_TEXT = io.StringIO()
 _CSV = csv.writer(_CSV_TEXT, lineterminator="")  # one writer for every row (made for each, it cost a third more)
 
 
-def _csv_row(cells: list[str | None]) -> str:
+def _csv_row(cells: list[str | None], plain: bool = False) -> str:
+    """The cells as ``csv.writer`` writes a row (without its line break); ``plain``: the caller found the
+    borrower id printable (then a row whose texts hold no comma and no quote is joined directly, as the writer
+    would: it quotes a text only for a comma, a quote or a line break)."""
+    if plain:
+        a, b, c, d, e = cells
+        if a is not None and b is not None and d is not None and e is not None:
+            text = f"{a},{b},{c},{d},{e}"
+            if text.isprintable() and '"' not in text and text.count(",") == 4:
+                return text
     _CSV_TEXT.seek(0)
     _CSV_TEXT.truncate()
     _CSV.writerow(cells)

@@ -9,13 +9,14 @@ then writes them sorted as one run; reading merges the runs (``heapq.merge``).
 from __future__ import annotations
 
 import heapq
+import os
 import re
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EventRuns", "LineSpill", "sort_key"]
+__all__ = ["EventRuns", "LineSpill", "run_files", "sort_key"]
 
 _HEAD = struct.Struct("<qIQI")  # instant, file, line, length
 
@@ -120,15 +121,20 @@ class LineSpill:
         if self.size >= self.limit:
             self._flush()
 
+    def add_record(self, rec: str) -> None:
+        """``add_keyed`` of a record already written: the key, ``self.seq`` as 16 hex digits, a tab, the line."""
+        self.buf.append(rec)
+        self.seq += 1
+        self.count += 1
+        self.size += len(rec) + 60
+        if self.size >= self.limit:
+            self._flush()
+
     def _flush(self) -> None:
         if not self.buf:
             return
-        self.buf.sort()
         path = self.dir / f"{self.name}-{len(self.runs):05d}.run"
-        with path.open("w", encoding="utf-8", newline="\n") as fh:
-            for rec in self.buf:
-                fh.write(rec)
-                fh.write("\n")
+        _write_sorted(path, self.buf)
         self.runs.append(path)
         self.buf, self.size = [], 0
 
@@ -150,12 +156,39 @@ class LineSpill:
         yield from heapq.merge(*(self._read(p) for p in self.runs))
 
     def dump(self, path: Path) -> None:
-        """Write every line in key order, with its key, as one run file (merged by :mod:`monitor._replay_merge`)."""
-        with path.open("w", encoding="utf-8", newline="\n", buffering=1 << 20) as fh:
-            fh.writelines(self._records())
+        """Leave every line, with its key, as sorted runs: ``path`` and, when the lines filled more than one run,
+        ``path.1``, ``path.2``, ... (:func:`run_files`; merged by :mod:`monitor._replay_merge`, which merges them
+        with the other shards' runs: no merge here)."""
+        if not self.runs:
+            _write_sorted(path, self.buf)
+            self.buf, self.size = [], 0
+            return
+        self._flush()
+        for k, run in enumerate(self.runs):
+            os.replace(run, path if k == 0 else path.with_name(f"{path.name}.{k}"))
+        self.runs = []
 
     def lines(self) -> Iterator[str]:
         """Every line added, in key order."""
         for rec in self._records():
             yield rec[rec.index("\t") + 1:-1]
 
+
+
+def _write_sorted(path: Path, records: list[str]) -> None:
+    """The records sorted, one a line (written at once: a write a record cost more than the join)."""
+    records.sort()
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        if records:
+            fh.write("\n".join(records))
+            fh.write("\n")
+
+
+def run_files(path: Path) -> list[Path]:
+    """The run files ``LineSpill.dump(path)`` left: ``path`` (if any) and ``path.1``, ``path.2``, ..."""
+    if not path.exists():
+        return []
+    out = [path]
+    while (nxt := path.with_name(f"{path.name}.{len(out)}")).exists():
+        out.append(nxt)
+    return out

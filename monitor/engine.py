@@ -313,9 +313,9 @@ class Engine:
         """The borrower's current visit-schedule entry."""
         return ScheduleEntry(**self._entry_fields(state))
 
-    def schedule_entry_json(self, state: BorrowerState) -> str:
-        """``schedule_entry(state).model_dump_json()``, the same bytes (mostly written at once from the state)."""
-        return self._visits.entry_json(state) or schedule_entry_json(self._entry_fields(state))
+    def schedule_entry_json(self, state: BorrowerState, head: str = "{") -> str:
+        """``schedule_entry(state).model_dump_json()`` (mostly written from the state); ``head`` for its ``{``."""
+        return self._visits.entry_json(state, head) or head + schedule_entry_json(self._entry_fields(state))[1:]
 
     def _entry_fields(self, state: BorrowerState) -> dict[str, Any]:
         p = state.profile

@@ -101,6 +101,7 @@ def test_the_entry_written_from_any_state_has_the_models_bytes(pi, bid, profile,
         return
     assert engine.schedule_entry_json(state) == want
     assert engine.schedule_entry_json(state) == want  # again, from the kept dates and texts
+    assert engine.schedule_entry_json(state, 'k\t{"at":"x",') == 'k\t{"at":"x",' + want[1:]  # a record around it
 
 
 def test_an_unknown_reason_is_refused_as_before():

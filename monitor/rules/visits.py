@@ -139,11 +139,12 @@ class VisitSchedule:
                 wake = enter
         return wake
 
-    def entry_json(self, s: BorrowerState) -> str | None:
+    def entry_json(self, s: BorrowerState, head: str = "{") -> str | None:
         """The borrower's schedule entry as ``ScheduleEntry.model_dump_json`` writes it (``monitor.engine``'s
         ``schedule_entry``: the fields of ``reason``), formatted at once from the state; None when a text would
         need escaping or a value is not what this writes (the caller then goes through the model). A replay
-        writes one per schedule change (tests/test_engine_schedule_json.py holds it to the model's bytes)."""
+        writes one per schedule change (tests/test_engine_schedule_json.py holds it to the model's bytes). ``head``:
+        the text in place of the JSON's opening brace (a caller's record built in the same step)."""
         bid = s.id
         if bid.__class__ is not str or not _plain(bid):
             return None
@@ -196,7 +197,7 @@ class VisitSchedule:
             else:
                 params += "}"
         due_text = "null" if due is None else f'"{day(due)}"'
-        return (f'{{"borrower_id":"{bid}","next_visit_due":{due_text},{where},"tier":"{LEVEL_NAMES[s.tier]}",'
+        return (f'{head}"borrower_id":"{bid}","next_visit_due":{due_text},{where},"tier":"{LEVEL_NAMES[s.tier]}",'
                 f'{params}{tails[why == WORKOUT]}')
 
     def _day(self, us: int) -> str:
