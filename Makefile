@@ -1,7 +1,12 @@
 # The two commands of the quick start: `make demo` and `make test`.
 # Both create .venv and install everything they need on first use.
 
-PYTHON ?= python3
+# The interpreter of the venv: a system CPython 3.11-3.13 when there is one (as the image's python:3.11-slim, a Linux
+# distribution's build is compiled with profile-guided and link-time optimisation), else the first python3 on the
+# PATH. A default pyenv build (neither) replays ~11 % slower (bench/RESULTS.md, 2026-12-08: Debian's 3.11.2 against
+# pyenv's 3.11.7). `make install PYTHON=...` chooses another.
+PYTHON ?= $(firstword $(wildcard /usr/local/bin/python3.11 /usr/bin/python3.11 /usr/local/bin/python3.12 \
+            /usr/bin/python3.12 /usr/local/bin/python3.13 /usr/bin/python3.13) python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
