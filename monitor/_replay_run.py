@@ -60,6 +60,8 @@ _SIGNALS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # w
 _SIGNALS = TypeAdapter(list[Signal])
 _FAR = 2**62
 _OUTCOME = {"normal": 0, "concern": 1, "deteriorated": 2}
+# a borrower's static row before its first record: no profile is this object, so the first record makes the row
+_NO_ROW: tuple[object, int, int] = (object(), 0, -1)
 
 
 class Runner:
@@ -72,6 +74,10 @@ class Runner:
         duplicate memory."""
         self.engine = engine
         self.repeated = repeated
+        # the digest given to the engine when no key is to be looked up (repeated None: full memory; empty: no id
+        # repeats), and the keys to look up otherwise
+        self._digest = None if repeated is None else UNSEEN
+        self._keys = repeated if repeated else None
         self.policy: Policy = engine.policy
         self.as_of = as_of
         self.result = result
@@ -91,7 +97,7 @@ class Runner:
         self._dues = array("q")  # per borrower: the due instant of its last record (NONE: none yet) ...
         self._due_days = array("q")  # ... and its local day (so that a due kept from day to day is not looked up)
         self._codes: dict[tuple[str | None, ...], tuple[int, ...]] = {}  # profile texts -> their codes
-        self._pcodes: list[tuple[object, int, int]] = []  # per borrower: its static row (see _record)
+        self._pcodes: list[tuple[object, int, int]] = []  # per borrower: its static row (see _records)
         self._day_feeds: dict[str, list[int]] = {}  # the current day's entries of ``feeds``, by type
         self._text: dict[str, str] = {}  # one copy of each profile text (branch, team, ...) for all states
         self.dirty: set[int] = set()
@@ -118,7 +124,7 @@ class Runner:
             self.names.append(-1)
             self._dues.append(NONE)
             self._due_days.append(-1)
-            self._pcodes.append((None, 0, -1))
+            self._pcodes.append(_NO_ROW)
             if self.part is not None:
                 self.part.add_borrower(bid)
         return i
@@ -135,17 +141,18 @@ class Runner:
         if t >= self.edge:
             self._advance_days(t)
         self.last_t = t
-        i = self.index.get(event.borrower_id)
+        bid = event.borrower_id
+        i = self.index.get(bid)
         if i is None:
-            i = self._borrower(event.borrower_id, t)
+            i = self._borrower(bid, t)
         state = self.states[i]
         engine = self.engine
         had_profile = state.profile is not None
         due_before = state.due
         wake_before = state.wake
         alerts: list[Alert] = []
-        repeated = self.repeated  # (an empty set, an input without repeated ids: no key to take)
-        digest = UNSEEN if repeated is not None and (not repeated or event_key(event.event_id) not in repeated) else None
+        keys = self._keys
+        digest = self._digest if keys is None or event_key(event.event_id) not in keys else None
         try:
             outcome = engine.apply_into(state, event, t, digest, alerts)
         except Exception as exc:  # noqa: BLE001 - one event never stops the replay: it is rejected
@@ -163,6 +170,7 @@ class Runner:
                 stats = self.feeds[(self.day, kind)] = [0, 0, t]  # type: ignore[index]
             self._day_feeds[kind] = stats
         stats[2] = t
+        part = self.part
         if outcome == DUPLICATE:
             stats[1] += 1
         elif outcome == CONFLICT:  # not applied: the state is as it was
@@ -172,23 +180,26 @@ class Runner:
             return
         else:
             stats[0] += 1
-            if isinstance(event, InspectionCompleted) and self.part is not None:
+            if part is not None and isinstance(event, InspectionCompleted):
                 team = state.profile.team if state.profile is not None else event.team
-                self.part.visit(i, t, self.part.code("team", team), _OUTCOME.get(event.outcome.value, -1),
-                                self.days.of(due_before) if due_before is not None else -1)
+                part.visit(i, t, part.code("team", team), _OUTCOME.get(event.outcome.value, -1),
+                           self.days.of(due_before) if due_before is not None else -1)
             result.newest_by_type[kind] = t  # events come in time order (applied, copies: from ``feeds`` at the end)
         if alerts:
             result.add_alerts(alerts)
         if state.schedule_was is not None and engine.schedule_moved(state):  # (None: no input of it moved)
             self._history(state.clock or t, state)
-        if state.wake is not None and state.wake != wake_before:  # one entry per wake-up, not per event
-            heapq.heappush(self.wakes, (state.wake, i))
-        if self.part is not None:
+        wake = state.wake
+        if wake is not None and wake != wake_before:  # one entry per wake-up, not per event
+            heapq.heappush(self.wakes, (wake, i))
+        if part is not None:
             self.dirty.add(i)
+            if had_profile and not isinstance(event, LoanProfile):  # (most events)
+                return
             if not had_profile and state.profile is not None:
                 self.first_seen[i] = t
             if isinstance(event, LoanProfile) and state.profile is not None and state.profile.eid == event.event_id:
-                self.names[i] = self.part.code("name", event.name)
+                self.names[i] = part.code("name", event.name)
                 p, text = state.profile, self._text
                 p.branch = text.setdefault(p.branch, p.branch)
                 p.team = text.setdefault(p.team, p.team)
@@ -287,7 +298,7 @@ class Runner:
         borrower's next classification floor crossing (one heap entry per crossing)."""
         flat: list[bytes] = []
         add, pack = flat.append, RECORD.pack
-        states, first_seen, pcodes = self.states, self.first_seen, self._pcodes
+        states, pcodes = self.states, self._pcodes
         dues, due_days, days_of = self._dues, self._due_days, self.days.of
         grades, why, floors_sorted, floors_at = GRADE_INDEX, _WHY, self._floors_sorted, self.floors_at
         heap, floor_at = self.floors, self.floor_at
@@ -295,7 +306,7 @@ class Runner:
             s = states[i]
             p = s.profile
             known = pcodes[i]  # (profile, first_seen, static row)
-            if known[0] is not p or known[1] != first_seen[i] or known[2] < 0:
+            if known[0] is not p:  # (first_seen is set only when a first profile is applied: a new profile)
                 known = self._static(p, i)
             b, ins = s.bureau, s.inspection
             if p is None:

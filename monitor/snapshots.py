@@ -281,10 +281,14 @@ class SnapshotPart:
             self._last = last
         keep = changed_rows(dyn, bidx, self._last, self._written, static)
         dyn, bidx = dyn[keep], bidx[keep]
-        rows = static[dyn[:, -1]]  # each row's static row, gathered once (not a column at a time)
+        dyn_t = np.ascontiguousarray(dyn.T)  # a column a row: each column contiguous, no copy for the int64 ones
+        rows_t = np.ascontiguousarray(static[dyn[:, -1]].T)  # each row's static row, gathered once
         cols = []
         for (name, dt), (dynamic, j) in zip(COLUMNS, _WHERE):
-            wide = dyn[:, j] if dynamic else rows[:, j]
+            wide = dyn_t[j] if dynamic else rows_t[j]
+            if dt == "i8":
+                cols.append(wide)
+                continue
             col = wide.astype(dt)
             if not np.array_equal(col, wide):  # (a record dropped equals a row kept before it: checked there)
                 bad = int(wide[col != wide][0])
