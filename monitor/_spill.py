@@ -113,13 +113,7 @@ class LineSpill:
 
     def add_keyed(self, key: str, line: str) -> None:
         """``add`` with the key already written as ``sort_key(key)``."""
-        rec = f"{key}{self.seq:016x}\t{line}"
-        self.buf.append(rec)
-        self.seq += 1
-        self.count += 1
-        self.size += len(rec) + 60
-        if self.size >= self.limit:
-            self._flush()
+        self.add_record(f"{key}{self.seq:016x}\t{line}")
 
     def add_record(self, rec: str) -> None:
         """``add_keyed`` of a record already written: the key, ``self.seq`` as 16 hex digits, a tab, the line."""

@@ -83,22 +83,12 @@ def test_the_thread_is_idle_until_waited_for_then_normal() -> None:
 
 
 @linux_idle
-def test_raised_before_the_thread_starts_it_is_never_lowered() -> None:
-    digests = Digests(idle=True)
-    digests.raise_priority()
-    started, release, seen = threading.Event(), threading.Event(), {}
-    try:
-        _policy_of_digest_thread(digests, started, release, seen)
-        release.set()
-        assert digests.results() == [{}]
-        assert seen["before"] == os.SCHED_OTHER
-    finally:
-        digests.close()
-
-
-@linux_idle
-def test_without_a_way_back_the_thread_is_not_lowered() -> None:
-    digests = Digests(idle=False)
+@pytest.mark.parametrize("case", ["raised before the thread starts", "without a way back"])
+def test_the_thread_is_not_lowered(case: str) -> None:
+    """Raised before the thread starts, or without a way back to the normal policy: never lowered."""
+    digests = Digests(idle=case == "raised before the thread starts")
+    if case == "raised before the thread starts":
+        digests.raise_priority()
     started, release, seen = threading.Event(), threading.Event(), {}
     try:
         _policy_of_digest_thread(digests, started, release, seen)
