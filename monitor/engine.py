@@ -65,7 +65,7 @@ from monitor.outputs import (
     schedule_entry_json,
 )
 from monitor.rules import overrides
-from monitor.rules.evaluate import BureauLevels, Sig, evaluate, highest_dpd, quiet_family
+from monitor.rules.evaluate import BureauLevels, Sig, cure_hold, evaluate, highest_dpd, quiet_family
 from monitor.rules.policy import LEVEL_NAMES, Policy
 from monitor.rules.visits import WORKOUT, VisitSchedule
 from monitor.state import (
@@ -76,6 +76,7 @@ from monitor.state import (
     RatingMove,
     merge_bureau,
     merge_case,
+    prune,
     schedule_key,
     schedule_moves,
 )
@@ -130,16 +131,17 @@ def _instant(now: datetime | int) -> int:
 class Engine:
     """Applies one policy to borrower states. Stateless itself; safe to share."""
 
-    __slots__ = ("policy", "_bureau_levels", "_case_days", "_cure", "_dup_window", "_lookback", "_memory", "_move_keep",
-                 "_own", "_tz", "_visits")
+    __slots__ = ("policy", "_bureau_levels", "_bureau_quiet", "_case_days", "_cure", "_dup_window", "_lookback",
+                 "_memory", "_move_keep", "_own", "_tz", "_visits")
 
     def __init__(self, policy: Policy, *, own_states: bool = False) -> None:
         """``own_states``: the caller makes every state it passes with ``new_state`` and changes it only
         through this engine (a backtest, a replay from nothing; not a state loaded from a store, which
         another policy may have settled). Then a bureau report or an inspection that leaves its rule
-        family's signals as they were, with nothing else due (no wake-up at its instant, no cure period
-        running, no override), does not re-evaluate the other families: their result is the one the last
-        evaluation settled (the same state and decisions: tests/test_engine_properties.py)."""
+        family's signals as they were, with nothing else due (no wake-up at or before its instant, no
+        override), does not re-evaluate the other families: their result is the one the last evaluation
+        settled, and a cure period's holds are those it left, none having ended since (the same state and
+        decisions: tests/test_engine_properties.py)."""
         self.policy = policy
         self._own = own_states
         c = policy.cure_days
@@ -151,7 +153,9 @@ class Engine:
         self._lookback = r.downgrade_2.lookback_days * DAY
         self._move_keep = max(r.downgrade_1.active_days, r.downgrade_2.active_days) * DAY
         self._tz = policy.zone
-        self._bureau_levels = BureauLevels(policy).__call__  # (a bound method: called like a function, cheaper)
+        levels = BureauLevels(policy)
+        self._bureau_levels = levels.__call__  # (a bound method: called like a function, cheaper)
+        self._bureau_quiet = levels.quiet  # (below them no bureau rule can hold: see ``BureauLevels.quiet``)
         self._case_days = policy.lawsuit.active_days * DAY
 
     # ------------------------------------------------------------------ API
@@ -334,7 +338,8 @@ class Engine:
         ``alerts``; ``t`` the event's ``occurred_at`` in microseconds (the schedule change: ``schedule_moved``)."""
         if e.borrower_id != s.id:
             raise ValueError(f"event for {e.borrower_id!r} applied to the state of {s.id!r}")
-        seen = None if s.bare else s.seen.get(e.event_id)  # (``bare``: see below)
+        bare = s.bare  # (``seen`` empty when True: nothing below adds to it before it is read again)
+        seen = None if bare else s.seen.get(e.event_id)  # (``bare``: see below)
         if seen is not None:
             if digest == UNIQUE or digest == UNSEEN:
                 digest = None  # the caller was wrong: compare properly
@@ -348,9 +353,12 @@ class Engine:
                 elif digest is None:
                     digest = content_digest(e, t)
                 return DUPLICATE if digest == known else CONFLICT
-        now = t if s.clock is None or t >= s.clock else s.clock
-        if s.wake is not None and s.wake < now:
+        clock = s.clock
+        now = t if clock is None or t >= clock else clock
+        wake = s.wake
+        if wake is not None and wake < now:
             self._run_wakes(s, now, alerts, inclusive=False)
+            wake = s.wake
         s.clock = now
         if now - t >= self._dup_window:
             # So late that a copy of an event applied long ago could no longer be recognised:
@@ -360,34 +368,64 @@ class Engine:
         if digest != UNSEEN:
             remember(s, e.event_id, t, content_digest(e, t) if digest is None else digest, now - self._dup_window,
                      self._memory)
-        elif not s.bare and s.seen:
+        elif not bare and s.seen:
             count_unseen(s, now - self._dup_window, self._memory)
-        had_profile = s.profile is not None
         kind = e.__class__
-        if not had_profile:
-            if not isinstance(e, LoanProfile):
-                s.held += 1
-        elif (kind is BureauReport and self._own and (s.bare or not s.tiers) and s.floor is None and s.cap is None
-                and (s.wake is None or s.wake > now)):
+        if (kind is BureauReport and self._own and (wake is None or wake > now) and s.floor is None and s.cap is None
+                and s.profile is not None):
             # most events: a bureau report that leaves the bureau rules' levels as they were, with nothing
             # else due (see ``own_states``), changes the reports kept and nothing else. Computed 0: no rule
             # held at the last evaluation (signals are watch or above)
-            levels = self._bureau_levels
-            quiet = () if s.computed == 0 else levels(s)
-            merge_bureau(s, e, t)  # type: ignore[arg-type]
-            if not s.bare and (s.accounts or s.cases):
-                self._prune(s, now)
-            if levels(s) != quiet:
+            b = s.bureau
+            prev = s.bureau_prev
+            if s.computed == 0 and prev is not None and t >= b.at:  # type: ignore[union-attr]
+                # (most of them: ``merge_bureau``'s rewrite in place, and ``BureauLevels``'s test of a report
+                # for which no bureau rule can hold, read from the report: it holds none as before)
+                debt0 = b.debt  # type: ignore[union-attr]
+                prev.at = b.at  # type: ignore[union-attr]
+                prev.eid = b.eid  # type: ignore[union-attr]
+                prev.debt = debt0
+                prev.dpd = b.dpd  # type: ignore[union-attr]
+                prev.inq = b.inq  # type: ignore[union-attr]
+                b.at = t  # type: ignore[union-attr]
+                b.eid = e.event_id  # type: ignore[union-attr]
+                b.dpd = dpd = e.max_external_dpd  # type: ignore[union-attr, attr-defined]
+                b.overdue = e.external_overdue_amount  # type: ignore[union-attr, attr-defined]
+                b.inq = inq = e.hard_inquiries_30d  # type: ignore[union-attr, attr-defined]
+                b.debt = debt = e.total_external_debt  # type: ignore[union-attr, attr-defined]
+                b.guar = guar = e.guarantee_exposure  # type: ignore[union-attr, attr-defined]
+                q = self._bureau_quiet
+                changed = ((dpd > 0 or inq >= q[0] or guar > 0 or (debt0 > 0 and debt >= q[1] * debt0))
+                           and self._bureau_levels(s) != ())
+            else:
+                levels = self._bureau_levels
+                quiet = () if s.computed == 0 else levels(s)
+                merge_bureau(s, e, t)  # type: ignore[arg-type]
+                changed = levels(s) != quiet
+            if s.bare:
+                if changed:
+                    self._settle(s, now, alerts)
+                return APPLIED
+            if s.accounts or s.cases:
+                prune(s, now, self._dup_window, self._case_days)
+            if changed:
                 self._settle(s, now, alerts)
+            elif s.tiers:
+                # in a cure period: its holds are as the last evaluation left them (none ended: the wake-up
+                # is not due); only the ended segments that hold nothing any more go, as ``_settle`` drops them
+                cure_hold(s.tiers, self._cure, now)
             return APPLIED
+        had_profile = s.profile is not None
+        if not had_profile and not isinstance(e, LoanProfile):
+            s.held += 1
         quiet = None
         inspection = kind is InspectionCompleted
-        if (inspection and self._own and had_profile and not s.tiers and s.floor is None and s.cap is None
+        if (inspection and self._own and had_profile and s.floor is None and s.cap is None
                 and (s.wake is None or s.wake > now)):
             quiet = () if s.computed == 0 else quiet_family(self.policy, s, "inspection", now)
         visit = self._merge(s, e, t, now)
         if s.accounts or s.cases:
-            self._prune(s, now)
+            prune(s, now, self._dup_window, self._case_days)
         if s.floor is not None or s.cap is not None:
             overrides.prune(s, now, self._dup_window)
         if s.profile is None:
@@ -396,6 +434,8 @@ class Engine:
             self._visits.first_visit(s, now)
         if quiet is None or quiet_family(self.policy, s, "inspection", now) != quiet:
             self._settle(s, now, alerts)
+        elif s.tiers:
+            cure_hold(s.tiers, self._cure, now)  # (as after a quiet bureau report)
         if visit and had_profile:
             self._visits.visited(s, t)
         if self._own:  # (the state's own flag, read instead of the four objects: cleared by what adds to them)
@@ -461,26 +501,6 @@ class Engine:
         if s.moves:
             s.moves = [m for m in s.moves if m.at + self._move_keep > now]
 
-    def _prune(self, s: BorrowerState, now: int) -> None:
-        """Forget what can no longer matter: accounts cured longer ago than the duplicate
-        window (a cure is kept that long so that a late copy of an older update cannot
-        reopen the account) and cases past their window."""
-        accounts, cases = s.accounts, s.cases
-        if accounts:
-            cut = now - self._dup_window
-            for a in accounts.values():
-                if a.dpd == 0 and a.at <= cut:  # (a list only when there is something to forget)
-                    for k in [k for k, a in accounts.items() if a.dpd == 0 and a.at <= cut]:
-                        del accounts[k]
-                    break
-        if cases:
-            cut = now - self._case_days
-            for c in cases.values():
-                if c.at <= cut:
-                    for k in [k for k, c in cases.items() if c.at <= cut]:
-                        del cases[k]
-                    break
-
     def _run_wakes(self, s: BorrowerState, until: int, alerts: list[Alert], *, inclusive: bool) -> None:
         while s.wake is not None and (s.wake <= until if inclusive else s.wake < until):
             at = s.wake
@@ -510,7 +530,7 @@ class Engine:
         wake = ev.next_change
         eff = new
         if tiers:
-            held, end = self._held(tiers, now)
+            held, end = cure_hold(tiers, self._cure, now)
             if held > eff:
                 eff = held
             if end is not None and (wake is None or end < wake):
@@ -529,29 +549,6 @@ class Engine:
             evidence = self._evidence(s, now)
             alerts.append(self._alert(s, prior, eff, new, now, evidence))
         s.wake = wake
-
-    def _held(self, tiers: list[tuple[int, int]], now: int) -> tuple[int, int | None]:
-        """The highest level the ended segments still hold at ``now`` through the cure periods
-        (the tier is at least L while the computed tier was at least L within cure[L]), and the
-        instant that level's hold ends; forgets the segments that hold nothing any more."""
-        cure = self._cure
-        best = 0
-        dead = False
-        for end, level in tiers:
-            for lv in range(level, best, -1):
-                if end + cure[lv] > now:
-                    best = lv
-                    break
-            else:
-                if all(end + cure[lv] <= now for lv in range(1, level + 1)):
-                    dead = True
-        if dead:
-            tiers[:] = [(end, level) for end, level in tiers
-                        if any(end + cure[lv] > now for lv in range(1, level + 1))]
-        if best == 0:
-            return 0, None
-        last = max(end for end, level in tiers if level >= best)
-        return best, last + cure[best]
 
     def _evidence(self, s: BorrowerState, now: int) -> list[Sig]:
         sigs = evaluate(self.policy, s, now, detail=True).signals

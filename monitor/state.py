@@ -36,6 +36,7 @@ __all__ = [
     "long_form",
     "merge_bureau",
     "merge_case",
+    "prune",
     "schedule_key",
     "schedule_moves",
 ]
@@ -290,6 +291,27 @@ def merge_case(s: BorrowerState, e: LawsuitNotice, t: int) -> None:
         c.eids = (c.eids + [e.event_id])[-_CASE_EIDS:]
     else:
         c.first = min(c.first, t)
+
+
+def prune(s: BorrowerState, now: int, account_days: int, case_days: int) -> None:
+    """Forget what can no longer matter: accounts cured longer ago than ``account_days`` (microseconds: the
+    engine's duplicate window; a cure is kept that long so that a late copy of an older update cannot reopen the
+    account) and cases whose last notice is ``case_days`` old (the lawsuit rules' window)."""
+    accounts, cases = s.accounts, s.cases
+    if accounts:
+        cut = now - account_days
+        for a in accounts.values():
+            if a.dpd == 0 and a.at <= cut:  # (a list only when there is something to forget)
+                for k in [k for k, a in accounts.items() if a.dpd == 0 and a.at <= cut]:
+                    del accounts[k]
+                break
+    if cases:
+        cut = now - case_days
+        for c in cases.values():
+            if c.at <= cut:
+                for k in [k for k, c in cases.items() if c.at <= cut]:
+                    del cases[k]
+                break
 
 
 STATE_ADAPTER: TypeAdapter[BorrowerState] = TypeAdapter(BorrowerState)

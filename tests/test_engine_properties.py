@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from monitor.engine import APPLIED, UNSEEN, Engine
 from monitor.rules import overrides
+from monitor.rules.evaluate import evaluate
 from monitor.rules.loader import default_policy
 from monitor.state import dump_state, load_state
 from tests.factories import (
@@ -340,6 +341,46 @@ def test_an_engine_that_owns_its_states_settles_bureau_reports_as_the_plain_one(
     plain.advance_into(a, us(at(900)), alerts_a)
     own.advance_into(b, us(at(900)), alerts_b)
     assert dump_state(a) == dump_state(b)
+    assert [x.model_dump_json() for x in alerts_a] == [x.model_dump_json() for x in alerts_b]
+
+
+@SETTINGS
+@given(histories, st.floats(0, 60))
+def test_an_evaluation_without_detail_gives_the_same_tier_next_change_and_signals(events, later):
+    """``evaluate(detail=False)`` (the engine's settling) leaves out values, thresholds and the combinations'
+    since and event ids only: after every event, and some days later, the same computed tier, next change
+    instant and signals (rule, family, level; since and event ids of every signal but the combinations')."""
+    engine = Engine(POLICY)
+    s = engine.new_state("B1")
+    for e in events:
+        engine.apply(s, e)
+        for now in (s.clock, s.clock + us(at(later)) - us(at(0))):
+            full, quick = evaluate(POLICY, s, now), evaluate(POLICY, s, now, detail=False)
+            assert (quick.computed, quick.next_change) == (full.computed, full.next_change)
+            assert [(g.rule, g.family, g.level) for g in quick.signals] == [
+                (g.rule, g.family, g.level) for g in full.signals]
+            assert [(g.since, g.event_ids) for g in quick.signals if g.family != "combo"] == [
+                (g.since, g.event_ids) for g in full.signals if g.family != "combo"]
+
+
+@pytest.mark.parametrize("quiet", ["bureau", "inspection"])
+def test_a_quiet_event_in_a_cure_period_forgets_the_ended_holds_as_the_plain_engine(quiet):
+    """Severe (95 days past due), then watch, then cured: two ended segments, the watch one's 45-day hold ending
+    with no wake-up (the severe hold, 90 days, outlasts it). A quiet report or visit after that (the own engine's
+    short path, in a cure period) forgets the dead segment as the plain engine's evaluation does: the same state."""
+    plain, own = Engine(POLICY), Engine(POLICY, own_states=True)
+    a, b = plain.new_state("B1"), own.new_state("B1")
+    late = bureau(at(49)) if quiet == "bureau" else inspection(at(49))
+    events = [profile(at(0)), overdue(at(1), 95), overdue(at(2), 5), overdue(at(3), 0), late, bureau(at(60))]
+    alerts_a: list = []
+    alerts_b: list = []
+    for e in events:
+        t = us(e.occurred_at)
+        assert own.apply_into(b, e, t, None, alerts_b) == plain.apply_into(a, e, t, None, alerts_a) == APPLIED
+        assert dump_state(a) == dump_state(b)
+        if e is events[3]:
+            assert [lv for _, lv in b.tiers] == [3, 1] and b.tier == 3
+    assert [lv for _, lv in b.tiers] == [3] and b.tier == 3 and b.wake is not None and b.wake > us(at(60))
     assert [x.model_dump_json() for x in alerts_a] == [x.model_dump_json() for x in alerts_b]
 
 

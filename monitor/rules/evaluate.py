@@ -17,9 +17,10 @@ from monitor.events import GRADE_INDEX
 from monitor.rules.policy import Level, Policy
 from monitor.state import BorrowerState
 
-__all__ = ["Sig", "Evaluation", "BureauLevels", "evaluate", "highest_dpd", "quiet_family"]
+__all__ = ["Sig", "Evaluation", "BureauLevels", "cure_hold", "evaluate", "highest_dpd", "quiet_family"]
 
 _NONE: dict[str, Any] = {}
+_UNREAD: tuple[int, tuple[str, ...]] = (0, ())  # a combination's since and event ids when no detail is asked
 
 
 @dataclass(slots=True)
@@ -261,7 +262,8 @@ def _inspection(p: Policy, s: BorrowerState, now: int, out: list[Sig], nxt: int 
 def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Evaluation:
     """The signals that hold for ``s`` at ``now``, its computed tier, and the next change instant.
 
-    With ``detail=False`` the signals carry no values or thresholds (the engine's fast path;
+    With ``detail=False`` the signals carry no values or thresholds, and the combination rules' signals no since
+    nor event ids (0 and none: the engine's fast path reads the computed tier and the next change only;
     it evaluates again with detail when it needs the evidence for an alert).
     """
     out: list[Sig] = []
@@ -287,7 +289,7 @@ def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Eval
         hits = [sig for sig in out if sig.level >= gs.min_lvl and sig.family in gs.families
                 and sig.rule not in _GRADE_RULES]
         if hits:
-            since, eids = _with_grade(s, hits)
+            since, eids = _with_grade(s, hits) if detail else _UNREAD
             out.append(Sig("combo.grade_signal", "combo", gs.lvl, since, eids,
                            {"grade": s.grade, "rules": sorted({sig.rule for sig in hits}),
                             "raised_from": Level(computed).name} if detail else _NONE,
@@ -305,8 +307,9 @@ def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Eval
                     first[sig.family] = sig.since
         if len(first) >= combo.min_families:
             raised = max(computed, min(combo.max_lvl, computed + combo.raise_levels))
-            since = sorted(first.values())[combo.min_families - 1]
-            eids = tuple(sorted({e for sig in out if sig.family in first for e in sig.event_ids}))
+            since, eids = (sorted(first.values())[combo.min_families - 1],
+                           tuple(sorted({e for sig in out if sig.family in first for e in sig.event_ids}))
+                           ) if detail else _UNREAD
             out.append(Sig("combo.multi_source", "combo", raised, since, eids,
                            {"families": sorted(first), "raised_from": Level(computed).name} if detail else _NONE,
                            {"min_families": combo.min_families, "min_level": combo.min_level,
@@ -315,7 +318,7 @@ def evaluate(p: Policy, s: BorrowerState, now: int, detail: bool = True) -> Eval
     cap = p.combo.grade_cap
     if cap is not None and computed == Level.warning and cap.enabled and s.grade in cap.grades:
         hits = [sig for sig in out if sig.level == Level.warning]
-        since, eids = _with_grade(s, hits)
+        since, eids = _with_grade(s, hits) if detail else _UNREAD
         out.append(Sig("combo.grade_cap", "combo", cap.lvl, since, eids,
                        {"grade": s.grade, "rules": sorted({sig.rule for sig in hits}), "lowered_from": "warning"}
                        if detail else _NONE,
@@ -334,6 +337,30 @@ def _with_grade(s: BorrowerState, hits: list[Sig]) -> tuple[int, tuple[str, ...]
     if s.grade_eid:
         eids.add(s.grade_eid)
     return since, tuple(sorted(eids))
+
+
+def cure_hold(tiers: list[tuple[int, int]], cure: tuple[int, ...], now: int) -> tuple[int, int | None]:
+    """The highest level the ended segments of the computed tier (``BorrowerState.tiers``) still hold at ``now``
+    through the cure periods (``cure``: microseconds by level; the tier is at least L while the computed tier was
+    at least L within cure[L]), and the instant that level's hold ends; forgets the segments that hold nothing
+    any more."""
+    best = 0
+    dead = False
+    for end, level in tiers:
+        for lv in range(level, best, -1):
+            if end + cure[lv] > now:
+                best = lv
+                break
+        else:
+            if all(end + cure[lv] <= now for lv in range(1, level + 1)):
+                dead = True
+    if dead:
+        tiers[:] = [(end, level) for end, level in tiers
+                    if any(end + cure[lv] > now for lv in range(1, level + 1))]
+    if best == 0:
+        return 0, None
+    last = max(end for end, level in tiers if level >= best)
+    return best, last + cure[best]
 
 
 def quiet_family(p: Policy, s: BorrowerState, family: str, now: int) -> tuple[int, ...] | None:
@@ -362,7 +389,7 @@ class BureauLevels:
     The policy's values are read once, here."""
 
     __slots__ = ("_band", "_inq", "_inq_min", "_inq_by", "_inq_lvl", "_floor", "_dg", "_dg_ratio", "_dg_gap",
-                 "_dg_lvl", "_r1", "_r2", "_gu", "_gu_ratio", "_gu_lvl")
+                 "_dg_lvl", "_r1", "_r2", "_gu", "_gu_ratio", "_gu_lvl", "quiet")
 
     def __init__(self, p: Policy) -> None:
         bu = p.bureau
@@ -378,6 +405,10 @@ class BureauLevels:
         self._gu, self._gu_ratio, self._gu_lvl = gu.enabled, gu.min_ratio, gu.lvl
         # below this many inquiries no inquiry rule can hold (every bar and minimum is at least 1)
         self._floor = min([inq.min, *inq.min_by_grade.values()] + ([self._r2[0]] if self._r2 else []))
+        # (inquiries floor, debt growth ratio): a report with no external DPD, fewer inquiries than the floor, no
+        # guarantees and debt below the ratio times the report before it holds no bureau rule (``__call__``'s
+        # first test, which the engine makes from the report itself)
+        self.quiet = (self._floor, self._dg_ratio)
 
     @staticmethod
     def _rep(rule: Any) -> tuple[int, int, int] | None:
