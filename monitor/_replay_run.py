@@ -73,7 +73,6 @@ class Runner:
         holds; the other events are given to the engine as ``UNSEEN``. None: every event has its full
         duplicate memory."""
         self.engine = engine
-        self.repeated = repeated
         # the digest given to the engine when no key is to be looked up (repeated None: full memory; empty: no id
         # repeats), and the keys to look up otherwise
         self._digest = None if repeated is None else UNSEEN

@@ -168,7 +168,6 @@ class LineSpill:
             yield rec[rec.index("\t") + 1:-1]
 
 
-
 def _write_sorted(path: Path, records: list[str]) -> None:
     """The records sorted, one a line (written at once: a write a record cost more than the join)."""
     records.sort()

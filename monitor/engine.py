@@ -379,23 +379,14 @@ class Engine:
             b = s.bureau
             prev = s.bureau_prev
             if s.computed == 0 and prev is not None and t >= b.at:  # type: ignore[union-attr]
-                # (most of them: ``merge_bureau``'s rewrite in place, and ``BureauLevels``'s test of a report
-                # for which no bureau rule can hold, read from the report: it holds none as before)
-                debt0 = b.debt  # type: ignore[union-attr]
-                prev.at = b.at  # type: ignore[union-attr]
-                prev.eid = b.eid  # type: ignore[union-attr]
-                prev.debt = debt0
-                prev.dpd = b.dpd  # type: ignore[union-attr]
-                prev.inq = b.inq  # type: ignore[union-attr]
-                b.at = t  # type: ignore[union-attr]
-                b.eid = e.event_id  # type: ignore[union-attr]
-                b.dpd = dpd = e.max_external_dpd  # type: ignore[union-attr, attr-defined]
-                b.overdue = e.external_overdue_amount  # type: ignore[union-attr, attr-defined]
-                b.inq = inq = e.hard_inquiries_30d  # type: ignore[union-attr, attr-defined]
-                b.debt = debt = e.total_external_debt  # type: ignore[union-attr, attr-defined]
-                b.guar = guar = e.guarantee_exposure  # type: ignore[union-attr, attr-defined]
+                # (most of them: ``BureauLevels``'s first test, made from the report itself: a report for which
+                # no bureau rule can hold holds none, as before)
+                debt0 = b.debt  # type: ignore[union-attr]  # (the report before: the merge keeps it as ``prev``)
+                merge_bureau(s, e, t)  # type: ignore[arg-type]
+                debt = e.total_external_debt  # type: ignore[attr-defined]
                 q = self._bureau_quiet
-                changed = ((dpd > 0 or inq >= q[0] or guar > 0 or (debt0 > 0 and debt >= q[1] * debt0))
+                changed = ((e.max_external_dpd > 0 or e.hard_inquiries_30d >= q[0]  # type: ignore[attr-defined]
+                            or e.guarantee_exposure > 0 or (debt0 > 0 and debt >= q[1] * debt0))  # type: ignore[attr-defined]
                            and self._bureau_levels(s) != ())
             else:
                 levels = self._bureau_levels
